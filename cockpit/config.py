@@ -1,0 +1,414 @@
+"""TOML config → frozen dataclasses.
+
+Every error names the file, the key, what was expected and what was found, in
+one line (:class:`ConfigError`). The same schema machinery
+(:func:`build`) reads scenario files, and :func:`reference` renders the
+config reference in the README from the field metadata.
+
+Tokens are never stored in the file: a key names the environment variable
+that holds each token (``token_env``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+APP_NAME = "clay-cockpit"
+
+
+class ConfigError(Exception):
+    """A bad value in a config or scenario file. ``str(err)`` is one line."""
+
+    def __init__(self, file: str, key: str, expected: str, found: str) -> None:
+        self.file, self.key, self.expected, self.found = file, key, expected, found
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: expected {expected}, found {found}")
+
+
+def opt(default: Any = MISSING, doc: str = "", *, kind: str = "", choices: tuple[str, ...] = (), factory: Any = MISSING) -> Any:
+    """A config field: default, a one-line doc for the reference, and checks.
+
+    ``kind`` adds a value check: "url" (http/https with a host), "url?" (url or
+    empty), "env" (an environment variable name or empty), "duration"
+    (seconds > 0), "count" (int >= 0).
+    """
+    meta = {"doc": doc, "kind": kind, "choices": choices}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------
+# The schema
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusPageConfig:
+    url: str = opt(doc="Base URL of Clay's public status page", kind="url")
+    provider: str = opt("auto", "Status page API: auto-detect, or force one", choices=("auto", "statuspage", "rootly"))
+    alternative_url: str = opt("", "Where else to look when the page is unreachable (shown as a hint)", kind="url?")
+    refresh: float = opt(30.0, "Seconds between polls", kind="duration")
+    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthConfig:
+    url: str = opt(doc="Our integration health endpoint (JSON)", kind="url")
+    token_env: str = opt("", "Environment variable holding a bearer token for it, if it needs one", kind="env")
+    refresh: float = opt(10.0, "Seconds between polls", kind="duration")
+    timeout: float = opt(3.0, "Seconds before a request counts as timed out", kind="duration")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueryConfig:
+    name: str = opt("", "(the table's key)")
+    query: str = opt(doc="PromQL expression")
+    label: str = opt("", "Label shown in the pane (defaults to the name)")
+    unit: str = opt("", "Unit shown after the value: req/s, ms, %")
+    scale: float = opt(1.0, "Multiply every value by this (0.001 s → ms is 1000)")
+    split_by: str = opt("", "Show one series per value of this label (e.g. code)")
+
+
+DEFAULT_QUERIES = {
+    "errors_by_code": {
+        "query": 'sum by (code) (rate(clay_api_requests_total{code=~"4..|5.."}[1m]))',
+        "label": "Clay",
+        "unit": "req/s",
+        "split_by": "code",
+    },
+    "request_rate": {
+        "query": "sum(rate(clay_api_requests_total[1m]))",
+        "label": "Clay requests",
+        "unit": "req/s",
+    },
+    "latency_p95": {
+        "query": "histogram_quantile(0.95, sum by (le) (rate(clay_api_request_duration_seconds_bucket[1m])))",
+        "label": "Clay p95",
+        "unit": "ms",
+        "scale": 1000.0,
+    },
+}
+REQUIRED_QUERIES = tuple(DEFAULT_QUERIES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsConfig:
+    url: str = opt(doc="Prometheus base URL", kind="url")
+    backup_urls: tuple[str, ...] = opt(doc="Tried in order when the primary fails", factory=tuple, kind="url")
+    token_env: str = opt("", "Environment variable holding a bearer token for Prometheus, if it needs one", kind="env")
+    refresh: float = opt(15.0, "Seconds between polls", kind="duration")
+    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration")
+    history: float = opt(900.0, "Seconds of history in the sparklines", kind="duration")
+    step: float = opt(15.0, "Resolution of the history, seconds", kind="duration")
+    queries: tuple[QueryConfig, ...] = opt(doc="Named PromQL queries; errors_by_code, request_rate and latency_p95 are required", factory=tuple)
+
+    def query(self, name: str) -> QueryConfig | None:
+        return next((q for q in self.queries if q.name == name), None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretRef:
+    name: str = opt("clay-api", "Secret holding the Clay API key")
+    key: str = opt("api-key", "Key inside the Secret")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlagsConfig:
+    configmap: str = opt("clay-sync-flags", "ConfigMap holding the feature flags")
+    fallback_key: str = opt("CLAY_FALLBACK_ENABLED", "Key of the graceful-degradation fallback flag")
+    queuing_key: str = opt("CLAY_REQUEST_QUEUING", "Key of the request-queuing flag")
+    restart_on_change: bool = opt(True, "The app reads the flags at start: restart after flipping one")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubeConfig:
+    context: str = opt("", "kubeconfig context (empty: the current context)")
+    kubeconfig: str = opt("", "kubeconfig file (empty: $KUBECONFIG or ~/.kube/config)")
+    namespace: str = opt(doc="Namespace of our service")
+    deployments: tuple[str, ...] = opt(doc="Deployment(s) of our service", factory=tuple)
+    selector: str = opt(doc="Label selector of our pods, e.g. app=clay-sync")
+    container: str = opt("", "Container whose logs to follow (empty: the pod's first)")
+    refresh: float = opt(5.0, "Seconds between pod polls", kind="duration")
+    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration")
+    log_tail: int = opt(200, "Lines of each pod's log to start from", kind="count")
+    log_since: int = opt(600, "Only log lines newer than this many seconds", kind="count")
+    log_buffer: int = opt(2000, "Log lines kept in memory and on screen", kind="count")
+    read_only: bool = opt(False, "Never send a mutating request to this context")
+    secret: SecretRef = opt(factory=SecretRef, doc="Where the Clay API key lives")
+    flags: FlagsConfig = opt(factory=FlagsConfig, doc="Feature flags the actions flip")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClayConfig:
+    probe_url: str = opt("https://api.clay.com/v1/me", "Clay API URL used to verify an API key", kind="url")
+    key_header: str = opt("Authorization", "Header that carries the key")
+    key_prefix: str = opt("Bearer ", "Text before the key in that header")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Thresholds:
+    error_rate_warn: float = opt(1.0, "Clay errors per second that count as elevated")
+    error_rate_crit: float = opt(5.0, "Clay errors per second that count as an outage")
+    error_ratio_crit: float = opt(0.5, "Share of Clay requests failing that counts as an outage")
+    latency_p95_warn_ms: float = opt(800.0, "Clay p95 latency (ms) that counts as degraded")
+    latency_p95_crit_ms: float = opt(2000.0, "Clay p95 latency (ms) that counts as an outage")
+    restarts_warn: int = opt(3, "Pod restarts that count as crashlooping", kind="count")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackConfig:
+    channel: str = opt("#incidents", "Channel for incident updates")
+    token_env: str = opt("SLACK_BOT_TOKEN", "Environment variable holding the Slack bot token", kind="env")
+    api_url: str = opt("https://slack.com/api/", "Slack Web API base URL", kind="url")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalStatusConfig:
+    api_url: str = opt("https://api.statuspage.io/v1", "Status page management API base URL", kind="url")
+    page_id: str = opt("", "Our public status page id")
+    component_ids: tuple[str, ...] = opt(doc="Components of our page affected by a Clay outage", factory=tuple)
+    token_env: str = opt("STATUSPAGE_API_KEY", "Environment variable holding the status page API key", kind="env")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalationConfig:
+    contact: str = opt("platform on-call", "Who to escalate to when the cockpit may not do something")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    statuspage: StatusPageConfig
+    health: HealthConfig
+    metrics: MetricsConfig
+    kube: KubeConfig
+    clay: ClayConfig = opt(factory=ClayConfig)
+    thresholds: Thresholds = opt(factory=Thresholds)
+    slack: SlackConfig = opt(factory=SlackConfig)
+    external_status: ExternalStatusConfig = opt(factory=ExternalStatusConfig)
+    escalation: EscalationConfig = opt(factory=EscalationConfig)
+    source: str = field(default="", metadata={"internal": True})  # the file it came from
+
+
+# --------------------------------------------------------------------------
+# Building dataclasses from TOML tables, with one-line errors
+
+_SECRET_WORDS = ("token", "password", "secret_value", "api_key", "apikey")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"number {value!r}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"string {shown!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _check_kind(kind: str, value: Any, file: str, key: str) -> None:
+    if kind in ("url", "url?"):
+        if kind == "url?" and value == "":
+            return
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(file, key, "an http(s) URL with a host", _describe(value))
+    elif kind == "env":
+        if value and not (value.replace("_", "a").isalnum() and not value[0].isdigit()):
+            raise ConfigError(file, key, "the name of an environment variable (letters, digits, _)", _describe(value))
+    elif kind == "duration":
+        if value <= 0:
+            raise ConfigError(file, key, "a number of seconds > 0", _describe(value))
+    elif kind == "count":
+        if value < 0:
+            raise ConfigError(file, key, "an integer >= 0", _describe(value))
+
+
+def _convert(tp: Any, value: Any, file: str, key: str, meta: dict) -> Any:
+    origin = typing.get_origin(tp)
+    if is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(file, key, "a table", _describe(value))
+        return build(tp, value, file, key)
+    if origin is tuple:
+        item_tp = typing.get_args(tp)[0]
+        if is_dataclass(item_tp):  # a table of named tables → tuple of dataclasses
+            if not isinstance(value, dict):
+                raise ConfigError(file, key, "a table of tables", _describe(value))
+            out = []
+            for name, sub in value.items():
+                if not isinstance(sub, dict):
+                    raise ConfigError(file, f"{key}.{name}", "a table", _describe(sub))
+                out.append(build(item_tp, {**sub, "name": name}, file, f"{key}.{name}"))
+            return tuple(out)
+        if not isinstance(value, list):
+            raise ConfigError(file, key, f"an array of {_type_name(item_tp)}", _describe(value))
+        return tuple(_convert(item_tp, v, file, f"{key}[{i}]", meta) for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(args[0], value, file, key, meta)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(file, key, "true or false", _describe(value))
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(file, key, "an integer", _describe(value))
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(file, key, "a number", _describe(value))
+        value = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(file, key, "a string", _describe(value))
+        if meta.get("choices") and value not in meta["choices"]:
+            raise ConfigError(file, key, "one of " + ", ".join(meta["choices"]), _describe(value))
+    _check_kind(meta.get("kind", ""), value, file, key)
+    return value
+
+
+def _type_name(tp: Any) -> str:
+    return {str: "strings", int: "integers", float: "numbers", bool: "booleans"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def build(cls: type, table: dict, file: str, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from a TOML table; raise ConfigError naming the key."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    for key in table:
+        if key not in known:
+            full = f"{prefix}.{key}" if prefix else key
+            lowered = key.lower()
+            if any(w in lowered for w in _SECRET_WORDS) and not lowered.endswith("_env"):
+                raise ConfigError(file, full, "no secrets in the file (name the environment variable with token_env)", "a secret")
+            raise ConfigError(file, full, "one of " + ", ".join(sorted(known)), "unknown key")
+    values = {}
+    for name, f in known.items():
+        full = f"{prefix}.{name}" if prefix else name
+        if name in table:
+            values[name] = _convert(hints[name], table[name], file, full, dict(f.metadata))
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigError(file, full, f"a value ({f.metadata.get('doc') or name})", "nothing (missing required key)")
+    return cls(**values)
+
+
+def parse_toml(text: str, file: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(file, "", "valid TOML", str(err)) from None
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read and validate one config file."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(file, "", "a readable file", err.strerror or str(err)) from None
+    return config_from_toml(parse_toml(text, file), file)
+
+
+def config_from_toml(data: dict, file: str) -> Config:
+    cfg = build(Config, data, file)
+    names = {q.name for q in cfg.metrics.queries}
+    for required in REQUIRED_QUERIES:
+        if required not in names:
+            raise ConfigError(file, f"metrics.queries.{required}", "a PromQL query (triage reads it)", "nothing (missing required key)")
+    if not cfg.kube.deployments:
+        raise ConfigError(file, "kube.deployments", "at least one deployment name", "an empty array")
+    return _with_source(cfg, file)
+
+
+def _with_source(cfg: Config, file: str) -> Config:
+    from dataclasses import replace
+
+    return replace(cfg, source=file)
+
+
+# --------------------------------------------------------------------------
+# Where things live
+
+
+def xdg_config_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def xdg_state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+
+
+def default_config_path() -> Path:
+    return xdg_config_home() / APP_NAME / "config.toml"
+
+
+def state_dir() -> Path:
+    return xdg_state_home() / APP_NAME
+
+
+def find_config(cli_path: str | None) -> Path:
+    """--config PATH, then $CLAY_COCKPIT_CONFIG, then the XDG config dir."""
+    if cli_path:
+        return Path(cli_path)
+    env = os.environ.get("CLAY_COCKPIT_CONFIG")
+    if env:
+        return Path(env)
+    path = default_config_path()
+    if not path.exists():
+        raise ConfigError(
+            str(path), "", "a config file (run `clay-cockpit init` to write one, or `clay-cockpit demo` to try the drill)", "no file"
+        )
+    return path
+
+
+def data_path(*parts: str) -> Path:
+    """A file shipped in the wheel's config/ (default.toml, scenarios/, templates/)."""
+    return Path(str(resources.files("clay_cockpit_config").joinpath(*parts)))
+
+
+def default_toml_text() -> str:
+    return data_path("default.toml").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------
+# The reference, from the same metadata
+
+
+def reference(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, doc) rows for every config key, in schema order."""
+    rows: list[tuple[str, str, str]] = []
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        if f.metadata.get("internal") or f.name == "name" and cls is QueryConfig:
+            continue
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        tp = hints[f.name]
+        if is_dataclass(tp):
+            rows.extend(reference(tp, key))
+            continue
+        if f.default is not MISSING:
+            default = repr(f.default) if not isinstance(f.default, bool) else str(f.default).lower()
+        elif f.default_factory is not MISSING:
+            default = "[]"
+        else:
+            default = "required"
+        if typing.get_origin(tp) is tuple and is_dataclass(typing.get_args(tp)[0]):
+            rows.append((f"{key}.NAME", "", f.metadata.get("doc", "")))
+            rows.extend(reference(typing.get_args(tp)[0], f"{key}.NAME"))
+            continue
+        rows.append((key, default, f.metadata.get("doc", "")))
+    return rows

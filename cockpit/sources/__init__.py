@@ -1,0 +1,135 @@
+"""Adapters to outside systems: the only code that does network I/O.
+
+The contract every source keeps (tests hold them to it):
+
+- A call returns its snapshot type from :mod:`cockpit.signals` or a
+  :class:`~cockpit.signals.SourceError`. It never raises into the caller, and
+  every network call in it has a timeout.
+- Messages and hints never contain a secret.
+- ``statuspage`` and ``health`` are async (httpx.AsyncClient); ``metrics`` and
+  ``kube`` are blocking (prometheus-api-client, kubernetes) and are called
+  from thread workers.
+
+:class:`Sources` is lazy: constructing it imports no HTTP or Kubernetes
+client, so the first frame is not delayed; each source module is imported and
+its client built on first use, which the app does from a worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from cockpit.signals import (
+    HealthSnapshot,
+    LogLine,
+    MetricsSnapshot,
+    PodsSnapshot,
+    SourceError,
+    StatusPageSnapshot,
+)
+
+if TYPE_CHECKING:
+    from cockpit.config import Config
+
+
+@runtime_checkable
+class StatusPageSource(Protocol):
+    name: str
+
+    async def fetch(self) -> StatusPageSnapshot | SourceError:
+        """Page indicator, every component, unresolved incidents."""
+
+
+@runtime_checkable
+class HealthSource(Protocol):
+    name: str
+
+    async def fetch(self) -> HealthSnapshot | SourceError:
+        """Our endpoint's overall status and per-check details."""
+
+
+@runtime_checkable
+class MetricsSource(Protocol):
+    name: str
+
+    def fetch(self) -> MetricsSnapshot | SourceError:
+        """Blocking. Instant + range values of every configured query,
+        from the primary Prometheus or the first backup that answers."""
+
+
+LogBatchSink = Callable[[tuple[LogLine, ...]], None]
+LogErrorSink = Callable[[SourceError | None], None]
+
+
+@runtime_checkable
+class KubeSource(Protocol):
+    name: str
+
+    def list_pods(self) -> PodsSnapshot | SourceError:
+        """Blocking. Pods of the configured selector."""
+
+    def follow_logs(
+        self,
+        on_batch: LogBatchSink,
+        on_error: LogErrorSink,
+        stop: threading.Event,
+        flush_interval: float = 0.25,
+    ) -> None:
+        """Blocking: follow the merged logs of the selector's pods until
+        ``stop`` is set. Pods that appear join, pods that go leave. Lines are
+        delivered in batches, at most one batch per ``flush_interval``;
+        ``on_error`` reports a failure (and ``None`` on recovery). Buffers are
+        bounded. Never raises."""
+
+
+class Sources:
+    """The four live sources for one config, built lazily on first use."""
+
+    def __init__(self, config: "Config") -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._built: dict[str, object] = {}
+
+    def _get(self, name: str, factory: Callable[[], object]) -> object:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = factory()
+            return self._built[name]
+
+    @property
+    def statuspage(self) -> StatusPageSource:
+        def make() -> StatusPageSource:
+            from cockpit.sources.statuspage import StatusPage
+
+            return StatusPage(self.config.statuspage)
+
+        return self._get("statuspage", make)  # type: ignore[return-value]
+
+    @property
+    def health(self) -> HealthSource:
+        def make() -> HealthSource:
+            from cockpit.sources.health import Health
+
+            return Health(self.config.health)
+
+        return self._get("health", make)  # type: ignore[return-value]
+
+    @property
+    def metrics(self) -> MetricsSource:
+        def make() -> MetricsSource:
+            from cockpit.sources.metrics import Metrics
+
+            return Metrics(self.config.metrics)
+
+        return self._get("metrics", make)  # type: ignore[return-value]
+
+    @property
+    def kube(self) -> KubeSource:
+        def make() -> KubeSource:
+            from cockpit.sources.kube import Kube
+
+            return Kube(self.config.kube)
+
+        return self._get("kube", make)  # type: ignore[return-value]
