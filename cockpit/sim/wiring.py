@@ -1,0 +1,114 @@
+"""What the cockpit needs to know to talk to a drill: service names, the
+kubeconfig the drill writes, and a cockpit config pointing at it.
+
+Standard library only: the demo imports this before the first frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cockpit.config import DEFAULT_QUERIES
+
+# Every service the simulator serves, each on its own loopback port.
+SERVICES = (
+    "statuspage",
+    "rootly",
+    "health",
+    "prometheus",
+    "prometheus_backup",
+    "metrics",
+    "kube",
+    "clay",
+    "slack",
+    "statusapi",
+    "control",
+)
+
+CONTEXT = "clay-drill"
+CLUSTER = "clay-drill"
+USER = "clay-drill-responder"
+NAMESPACE = "clay-sync"
+DEPLOYMENT = "clay-sync"
+SELECTOR = "app=clay-sync"
+CONTAINER = "clay-sync"
+PAGE_ID = "drillpage01"
+COMPONENT_IDS = ("drillcomp01",)
+SLACK_CHANNEL = "#inc-clay-drill"
+
+
+def url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def write_kubeconfig(path: Path, server: str, token: str) -> Path:
+    """A kubeconfig with one context for the drill's Kubernetes API.
+
+    JSON is valid YAML, so kubectl and the official client both read it.
+    Written 0600: it holds the drill's bearer token.
+    """
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": CLUSTER, "cluster": {"server": server}}],
+        "users": [{"name": USER, "user": {"token": token}}],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CLUSTER, "user": USER, "namespace": NAMESPACE}}],
+        "current-context": CONTEXT,
+        "preferences": {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+    return path
+
+
+def drill_config(endpoints: dict[str, str], kubeconfig: Path, *, refresh_scale: float = 1.0) -> dict:
+    """A cockpit config (TOML-ready dict) pointing at a drill's endpoints.
+
+    ``refresh_scale`` < 1 polls faster, for drills run at ``--speed``.
+    """
+
+    def r(seconds: float) -> float:
+        return max(0.2, round(seconds * refresh_scale, 3))
+
+    return {
+        "statuspage": {
+            "url": endpoints["statuspage"],
+            "provider": "auto",
+            "alternative_url": endpoints["rootly"],
+            "refresh": r(10.0),
+            "timeout": 3.0,
+        },
+        "health": {"url": endpoints["health"] + "/health", "refresh": r(5.0), "timeout": 3.0},
+        "metrics": {
+            "url": endpoints["prometheus"],
+            "backup_urls": [endpoints["prometheus_backup"]],
+            "refresh": r(5.0),
+            "timeout": 3.0,
+            "history": 900.0,
+            "step": 15.0,
+            "queries": {name: dict(q) for name, q in DEFAULT_QUERIES.items()},
+        },
+        "kube": {
+            "context": CONTEXT,
+            "kubeconfig": str(kubeconfig),
+            "namespace": NAMESPACE,
+            "deployments": [DEPLOYMENT],
+            "selector": SELECTOR,
+            "container": CONTAINER,
+            "refresh": r(3.0),
+            "timeout": 3.0,
+        },
+        "clay": {"probe_url": endpoints["clay"] + "/v1/me"},
+        "slack": {"channel": SLACK_CHANNEL, "token_env": "CLAY_DRILL_SLACK_TOKEN", "api_url": endpoints["slack"] + "/api/"},
+        "external_status": {
+            "api_url": endpoints["statusapi"] + "/v1",
+            "page_id": PAGE_ID,
+            "component_ids": list(COMPONENT_IDS),
+            "token_env": "CLAY_DRILL_STATUSPAGE_KEY",
+        },
+        "escalation": {"contact": "drill escalation: #platform-oncall (PagerDuty: platform-primary)"},
+    }
