@@ -271,7 +271,8 @@ def _convert(tp: Any, value: Any, file: str, key: str, meta: dict) -> Any:
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(file, key, "a number", _describe(value))
-        value = float(value)
+        _check_kind(meta.get("kind", ""), value, file, key)
+        return float(value)
     elif tp is str:
         if not isinstance(value, str):
             raise ConfigError(file, key, "a string", _describe(value))

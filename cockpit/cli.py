@@ -1,0 +1,161 @@
+"""`clay-cockpit` command line: run (default), demo, sim, init, check.
+
+Imports are kept to the standard library and our own light modules until a
+subcommand needs more, so the first frame is not delayed. Usage and config
+errors print one line and exit 2; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from cockpit.config import APP_NAME, Config, ConfigError, default_config_path, find_config, load_config
+
+SUBCOMMANDS = ("run", "demo", "sim", "init", "check")
+EXIT_USAGE = 2
+
+
+def _version() -> str:
+    try:
+        return version(APP_NAME)
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "0+unknown"
+
+
+def build_parser(with_sim_options: bool = False) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=APP_NAME,
+        description=(
+            "A keyboard-first terminal cockpit for an outage of the Clay API: live status page, "
+            "health, error rates, pods and logs on one screen."
+        ),
+        epilog="Run without a subcommand to start the cockpit against your config. "
+        "Try `clay-cockpit demo` first: it needs no cluster.",
+    )
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    config_help = "config file (default: $CLAY_COCKPIT_CONFIG, then ~/.config/clay-cockpit/config.toml)"
+
+    run = sub.add_parser("run", help="start the cockpit against your config (the default)")
+    run.add_argument("--config", metavar="PATH", help=config_help)
+    run.add_argument("--read-only", action="store_true", help="never send a mutating request to the cluster")
+
+    demo = sub.add_parser("demo", help="start a drill environment and the cockpit against it (no cluster needed)")
+    demo.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
+    demo.add_argument("--speed", type=_positive_float, default=1.0, help="run the drill clock this many times faster")
+    demo.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable drill")
+    demo.add_argument("--read-only", action="store_true", help="never send a mutating request to the drill cluster")
+    demo.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
+
+    sim = sub.add_parser("sim", help="run the drill environment alone, for kubectl or a second cockpit to join")
+    if with_sim_options:  # only then: the simulator's modules are heavier than the rest of the CLI
+        from cockpit.sim.server import add_sim_arguments
+
+        add_sim_arguments(sim)
+
+    init = sub.add_parser("init", help="write a starter config to the XDG config path")
+    init.add_argument("--config", metavar="PATH", help=f"where to write it (default: {default_config_path()})")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    check = sub.add_parser("check", help="validate the config and probe every source once")
+    check.add_argument("--config", metavar="PATH", help=config_help)
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text!r}")
+    return value
+
+
+def _normalise(argv: list[str]) -> list[str]:
+    """`clay-cockpit --config x` means `clay-cockpit run --config x`."""
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        return ["run", *argv]
+    return argv
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"{APP_NAME}: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = _normalise(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser(with_sim_options=argv[0] == "sim").parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "demo":
+            from cockpit.demo import cmd_demo
+
+            return cmd_demo(args)
+        if args.command == "sim":
+            from cockpit.sim.server import run_sim
+
+            return run_sim(args)
+        if args.command == "init":
+            return cmd_init(args)
+        if args.command == "check":
+            from cockpit.check import cmd_check
+
+            return cmd_check(args)
+    except ConfigError as err:
+        return fail(str(err))
+    except KeyboardInterrupt:
+        return 130
+    return fail(f"unknown command {args.command!r}")
+
+
+def load_user_config(cli_path: str | None, read_only: bool = False) -> Config:
+    config = load_config(find_config(cli_path))
+    if read_only:
+        config = replace(config, kube=replace(config.kube, read_only=True))
+    return config
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_user_config(args.config, args.read_only)
+    from cockpit.app import make_app
+    from cockpit.sources import Sources
+
+    app = make_app(config, Sources(config))
+    app.run()
+    return app.return_code or 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    import tomllib
+
+    import tomli_w
+
+    from cockpit.config import config_from_toml, default_toml_text
+
+    path = Path(args.config) if args.config else default_config_path()
+    if path.exists() and not args.force:
+        return fail(f"{path} already exists; use --force to overwrite it")
+    data = tomllib.loads(default_toml_text())
+    config_from_toml(data, "the shipped default.toml")  # the starter must itself be valid
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(tomli_w.dumps(data).encode("utf-8"))
+        tmp.replace(path)
+    except OSError as err:
+        return fail(f"{path}: cannot write ({err.strerror or err})")
+    print(f"Wrote a starter config to {path}")
+    print("Edit the URLs, context, namespace and names for your service, then run `clay-cockpit check`.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""`clay-cockpit demo`: a drill environment in a child process, and the
+cockpit against it through the same code paths as production.
+
+The parent binds every service's loopback socket itself and hands them to
+the child (``python -m cockpit.sim --listen-fds``), so it knows every URL at
+once, writes the kubeconfig and the config, and paints the first frame while
+the simulator is still starting. Requests made before the child serves wait
+in the listen backlog (every source has a timeout). Quitting the cockpit
+stops the child; a child that dies is reported in the cockpit, not hung on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from cockpit.config import config_from_toml
+from cockpit.sim import wiring
+
+TOKEN_ENV = "CLAY_SIM_KUBE_TOKEN"
+
+
+@dataclass
+class Drill:
+    """A running drill child process, as the cockpit sees it."""
+
+    scenario: str
+    title: str
+    workdir: Path
+    process: subprocess.Popen
+    endpoints: dict[str, str]
+    kubeconfig: Path
+    _reported: bool = field(default=False, repr=False)
+
+    def poll(self) -> str | None:
+        """A message once the simulator has died, else None. Never blocks."""
+        code = self.process.poll()
+        if code is None:
+            return None
+        last = _last_line(self.workdir / "sim.log")
+        why = f": {last}" if last else ""
+        return f"drill environment exited (code {code}){why} — its services are gone; quit and start the demo again"
+
+    def stop(self, timeout: float = 3.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 2048))
+            lines = f.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:200] if lines else ""
+
+
+def bind_loopback() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, workdir: Path | None = None) -> Drill:
+    """Validate the scenario, bind the sockets, write kubeconfig, start the child."""
+    from cockpit.sim.scenario import load_scenario  # light: tomllib + dataclasses
+
+    spec = load_scenario(scenario)  # raises ConfigError (one line) for a bad scenario
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="clay-drill-"))
+    socks = {name: bind_loopback() for name in wiring.SERVICES}
+    try:
+        endpoints = {name: wiring.url(s.getsockname()[1]) for name, s in socks.items()}
+        token = secrets.token_urlsafe(24)
+        kubeconfig = wiring.write_kubeconfig(workdir / "kubeconfig", endpoints["kube"], token)
+        fds = ",".join(f"{name}={s.fileno()}" for name, s in socks.items())
+        cmd = [
+            sys.executable, "-m", "cockpit.sim",
+            "--listen-fds", fds,
+            "--scenario", scenario,
+            "--speed", repr(speed),
+            "--dir", str(workdir),
+            "--kubeconfig", str(kubeconfig),
+        ]
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
+        env = {**os.environ, TOKEN_ENV: token}
+        with open(workdir / "sim.log", "ab") as log, open(workdir / "sim.out", "ab") as out:
+            process = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=log,
+                env=env,
+                pass_fds=[s.fileno() for s in socks.values()],
+                start_new_session=True,  # Ctrl-C in the cockpit is the cockpit's, not the child's
+            )
+    finally:
+        for s in socks.values():
+            s.close()  # the child holds its own copies
+    return Drill(spec.name, spec.title, workdir, process, endpoints, kubeconfig)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.list:
+        from cockpit.sim.scenario import load_scenario, scenario_names
+
+        for name in scenario_names():
+            print(f"{name:<18} {load_scenario(name).title}")
+        return 0
+    drill = start_drill(args.scenario, speed=args.speed, seed=args.seed)
+    clean = False
+    try:
+        data = wiring.drill_config(drill.endpoints, drill.kubeconfig, refresh_scale=1.0 / args.speed)
+        config = config_from_toml(data, f"drill config for {drill.scenario}")
+        if args.read_only:
+            config = replace(config, kube=replace(config.kube, read_only=True))
+        from cockpit.app import make_app
+        from cockpit.sources import Sources
+
+        app = make_app(config, Sources(config), title=f"drill: {drill.title}", drill=drill)
+        app.run()
+        code = app.return_code or 0
+        clean = drill.process.poll() is None
+        return code
+    finally:
+        drill.stop()
+        if clean:
+            shutil.rmtree(drill.workdir, ignore_errors=True)
+        else:
+            print(f"clay-cockpit: the drill's files are in {drill.workdir} (see sim.log)", file=sys.stderr)
