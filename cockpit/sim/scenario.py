@@ -1,0 +1,250 @@
+"""Scenario files (config/scenarios/*.toml) → frozen dataclasses.
+
+Validated with the same machinery as the cockpit's config
+(:func:`cockpit.config.build`), so every mistake is one
+:class:`~cockpit.config.ConfigError` line naming the file, the key, what was
+expected and what was found. ``[[faults]]`` entries are validated per kind:
+each kind has its own dataclass, so a key that belongs to another kind is an
+unknown key, and an unknown kind is named.
+
+Light on purpose (tomllib + dataclasses): the demo validates the scenario
+before the first frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from cockpit.config import ConfigError, _describe, build, data_path, opt, parse_toml
+
+# Clay's public status page, as the drill serves it: (name, group). The group
+# itself is a component too (Statuspage lists groups with ``group: true``).
+CLAY_COMPONENTS: tuple[tuple[str, str | None], ...] = (
+    ("API", None),
+    ("People enrichment", "Enrichment"),
+    ("Company enrichment", "Enrichment"),
+    ("Webhooks", None),
+    ("Web app", None),
+)
+CLAY_GROUPS = ("Enrichment",)
+
+BRANCHES = ("clay_incident", "credentials", "infrastructure", "healthy")
+SEVERITIES = ("P1", "P2", "P3", "P4", "none")
+IMPACTS = ("none", "minor", "major", "critical")
+COMPONENT_STATUSES = ("degraded_performance", "partial_outage", "major_outage")
+ENDPOINTS = ("/v1/people/enrich", "/v1/companies/enrich", "/v1/tables/rows")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expect:
+    branch: str = opt(doc="Where triage should land once the fault runs", choices=BRANCHES)
+    severity: str = opt(doc="Severity triage should suggest", choices=SEVERITIES)
+    codes: tuple[int, ...] = opt(doc="Clay HTTP status codes the responder should see", factory=tuple)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceModel:
+    replicas: int = opt(3, "Pods of the deployment", kind="count")
+    request_rate: float = opt(40.0, "Clay calls per second across all pods", kind="duration")
+    latency_p50_ms: float = opt(120.0, "Median Clay latency when healthy, ms", kind="duration")
+    latency_p95_ms: float = opt(350.0, "p95 Clay latency when healthy, ms", kind="duration")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentSpec:
+    """What Clay posts on its status page about a fault."""
+
+    name: str = opt(doc="Incident title on Clay's status page")
+    impact: str = opt("major", "Incident impact", choices=IMPACTS)
+    components: tuple[str, ...] = opt(doc="Affected Clay components (names)", factory=lambda: ("API",))
+    component_status: str = opt("major_outage", "Status of the affected components", choices=COMPONENT_STATUSES)
+    post_after: float = opt(8.0, "Seconds after the fault starts until Clay posts it")
+    identified_after: float = opt(240.0, "Seconds after the fault starts until the 'identified' update")
+    resolve_after: float = opt(300.0, "Seconds of 'monitoring' after the fault ends until 'resolved'")
+    investigating: str = opt("We are investigating elevated error rates on the Clay API.", "Body of the first update")
+    identified: str = opt("The issue has been identified and a fix is being implemented.", "Body of the identified update")
+    monitoring: str = opt("A fix has been implemented and we are monitoring the results.", "Body of the monitoring update")
+    resolved: str = opt("This incident has been resolved.", "Body of the resolved update")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fault:
+    kind: str = opt(doc="Fault kind")
+    start: float = opt(20.0, "Scenario seconds when the fault starts")
+    end: float = opt(0.0, "Scenario seconds when it ends; 0: until fixed / forever")
+
+    def active(self, t: float) -> bool:
+        return t >= self.start and (self.end <= 0 or t < self.end)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClayOutage(Fault):
+    error_ratio: float = opt(0.85, "Share of calls to the affected endpoints that fail")
+    codes: tuple[int, ...] = opt(doc="Failure status codes", factory=lambda: (503, 500, 504))
+    weights: tuple[float, ...] = opt(doc="Relative weight of each code", factory=lambda: (0.6, 0.25, 0.15))
+    endpoints: tuple[str, ...] = opt(doc="Affected endpoints (empty: all)", factory=tuple)
+    fallback_call_ratio: float = opt(0.05, "With fallback on, share of calls still sent to failing endpoints")
+    incident: IncidentSpec | None = opt(None, "Clay's status page incident for it")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateLimited(Fault):
+    ratio: float = opt(0.45, "Share of calls answered 429")
+    limit: int = opt(600, "x-ratelimit-limit Clay reports", kind="count")
+    window: float = opt(60.0, "Rate-limit window, seconds (x-ratelimit-reset counts down to its end)", kind="duration")
+    queued_ratio: float = opt(0.01, "Share answered 429 once request queuing is on")
+    queued_latency_ms: float = opt(180.0, "Latency the queue adds once queuing is on, ms")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyRevoked(Fault):
+    status: int = opt(401, "Status Clay answers a revoked key with (401 or 403)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Crashloop(Fault):
+    after: float = opt(25.0, "Seconds a pod runs under the fault before it is OOMKilled", kind="duration")
+    jitter: float = opt(6.0, "Up to this many seconds more, per pod and restart")
+    reason: str = opt("OOMKilled", "Termination reason")
+    exit_code: int = opt(137, "Container exit code")
+    memory_limit_mb: int = opt(512, "Container memory limit shown in the warnings", kind="count")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Latency(Fault):
+    p50_ms: float = opt(900.0, "Median Clay latency during the fault, ms", kind="duration")
+    p95_ms: float = opt(2500.0, "p95 Clay latency during the fault, ms", kind="duration")
+    timeout_ratio: float = opt(0.02, "Share of calls that time out (504)")
+    incident: IncidentSpec | None = opt(None, "Clay's status page incident for it")
+
+
+FAULT_KINDS: dict[str, type[Fault]] = {
+    "clay_outage": ClayOutage,
+    "rate_limited": RateLimited,
+    "key_revoked": KeyRevoked,
+    "crashloop": Crashloop,
+    "latency": Latency,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    name: str = opt(doc="Scenario name")
+    title: str = opt(doc="One line shown to the responder")
+    summary: str = opt(doc="One or two sentences a responder reads before the drill")
+    expect: Expect = opt(doc="What triage should conclude")
+    service: ServiceModel = opt(factory=ServiceModel, doc="Our service's normal traffic")
+    faults: tuple[Fault, ...] = opt(factory=tuple, doc="What goes wrong, and when")
+    source: str = field(default="", metadata={"internal": True})  # the file it came from
+
+    def active_faults(self, t: float) -> tuple[Fault, ...]:
+        return tuple(f for f in self.faults if f.active(t))
+
+
+# --------------------------------------------------------------------------
+# Loading
+
+
+def _ratio(value: float, file: str, key: str) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(file, key, "a number between 0 and 1", _describe(value))
+
+
+def _check_fault(fault: Fault, file: str, key: str) -> None:
+    if fault.start < 0:
+        raise ConfigError(file, f"{key}.start", "a number of seconds >= 0", _describe(fault.start))
+    if fault.end != 0 and fault.end <= fault.start:
+        raise ConfigError(file, f"{key}.end", f"0 or a number of seconds > start ({fault.start:g})", _describe(fault.end))
+    if isinstance(fault, ClayOutage):
+        _ratio(fault.error_ratio, file, f"{key}.error_ratio")
+        _ratio(fault.fallback_call_ratio, file, f"{key}.fallback_call_ratio")
+        if not fault.codes:
+            raise ConfigError(file, f"{key}.codes", "at least one HTTP status code", "an empty array")
+        for i, code in enumerate(fault.codes):
+            if code not in (500, 502, 503, 504):
+                raise ConfigError(file, f"{key}.codes[{i}]", "one of 500, 502, 503, 504", _describe(code))
+        if len(fault.weights) != len(fault.codes):
+            raise ConfigError(file, f"{key}.weights", f"{len(fault.codes)} numbers (one per code)", f"{len(fault.weights)}")
+        if any(w < 0 for w in fault.weights) or sum(fault.weights) <= 0:
+            raise ConfigError(file, f"{key}.weights", "numbers >= 0 with a positive sum", str(list(fault.weights)))
+        for i, ep in enumerate(fault.endpoints):
+            if ep not in ENDPOINTS:
+                raise ConfigError(file, f"{key}.endpoints[{i}]", "one of " + ", ".join(ENDPOINTS), _describe(ep))
+    elif isinstance(fault, RateLimited):
+        _ratio(fault.ratio, file, f"{key}.ratio")
+        _ratio(fault.queued_ratio, file, f"{key}.queued_ratio")
+    elif isinstance(fault, KeyRevoked):
+        if fault.status not in (401, 403):
+            raise ConfigError(file, f"{key}.status", "401 or 403", _describe(fault.status))
+    elif isinstance(fault, Latency):
+        _ratio(fault.timeout_ratio, file, f"{key}.timeout_ratio")
+        if fault.p95_ms <= fault.p50_ms:
+            raise ConfigError(file, f"{key}.p95_ms", f"more than p50_ms ({fault.p50_ms:g})", _describe(fault.p95_ms))
+    incident = getattr(fault, "incident", None)
+    if incident is not None:
+        names = {n for n, _ in CLAY_COMPONENTS}
+        for i, comp in enumerate(incident.components):
+            if comp not in names:
+                raise ConfigError(file, f"{key}.incident.components[{i}]", "one of " + ", ".join(sorted(names)), _describe(comp))
+        if not incident.components:
+            raise ConfigError(file, f"{key}.incident.components", "at least one component name", "an empty array")
+
+
+def _build_fault(item: object, file: str, key: str) -> Fault:
+    if not isinstance(item, dict):
+        raise ConfigError(file, key, "a table ([[faults]])", _describe(item))
+    kind = item.get("kind")
+    if kind is None:
+        raise ConfigError(file, f"{key}.kind", "a fault kind (" + ", ".join(FAULT_KINDS) + ")", "nothing (missing required key)")
+    if kind not in FAULT_KINDS:
+        raise ConfigError(file, f"{key}.kind", "one of " + ", ".join(FAULT_KINDS), _describe(kind))
+    fault = build(FAULT_KINDS[kind], item, file, key)
+    _check_fault(fault, file, key)
+    return fault
+
+
+def scenario_from_toml(data: dict, file: str) -> Scenario:
+    raw_faults = data.get("faults", [])
+    if not isinstance(raw_faults, list):
+        raise ConfigError(file, "faults", "an array of tables ([[faults]])", _describe(raw_faults))
+    faults = tuple(_build_fault(item, file, f"faults[{i}]") for i, item in enumerate(raw_faults))
+    scenario = build(Scenario, {k: v for k, v in data.items() if k != "faults"}, file)
+    svc = scenario.service
+    if svc.replicas < 1:
+        raise ConfigError(file, "service.replicas", "an integer >= 1", _describe(svc.replicas))
+    if svc.latency_p95_ms <= svc.latency_p50_ms:
+        raise ConfigError(file, "service.latency_p95_ms", f"more than latency_p50_ms ({svc.latency_p50_ms:g})", _describe(svc.latency_p95_ms))
+    for i, code in enumerate(scenario.expect.codes):
+        if not 100 <= code <= 599:
+            raise ConfigError(file, f"expect.codes[{i}]", "an HTTP status code", _describe(code))
+    for name in ("name", "title", "summary"):
+        if not getattr(scenario, name).strip():
+            raise ConfigError(file, name, "a non-empty string", "an empty string")
+    return replace(scenario, faults=faults, source=file)
+
+
+def scenarios_dir() -> Path:
+    return data_path("scenarios")
+
+
+def scenario_names() -> list[str]:
+    """Names of the shipped scenarios, sorted."""
+    return sorted(p.stem for p in scenarios_dir().glob("*.toml"))
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A shipped scenario by name, or a scenario file by path."""
+    text_name = str(name_or_path)
+    looks_like_path = isinstance(name_or_path, Path) or "/" in text_name or text_name.endswith(".toml")
+    path = Path(text_name) if looks_like_path else scenarios_dir() / f"{text_name}.toml"
+    if not looks_like_path and not path.is_file():
+        raise ConfigError(
+            text_name, "", "a shipped scenario name (" + ", ".join(scenario_names()) + ") or a path to a .toml file", "no such scenario"
+        )
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(file, "", "a readable scenario file", err.strerror or str(err)) from None
+    return scenario_from_toml(parse_toml(text, file), file)
