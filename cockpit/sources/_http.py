@@ -8,6 +8,7 @@ came back".
 from __future__ import annotations
 
 import json
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +144,18 @@ async def get(
 
 
 def _reason(exc: BaseException) -> str:
+    """A short cause: the errno-level reason if one is in the chain."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "host name not found"
+        if isinstance(seen, ConnectionResetError):
+            return "connection reset"
+        seen = seen.__cause__ or seen.__context__
     text = one_line(exc, 120)
     if not text:
         return type(exc).__name__

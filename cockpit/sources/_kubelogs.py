@@ -35,6 +35,7 @@ import math
 import re
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -311,7 +312,7 @@ class LogFollower:
                 return True
         api_client = self.kube.build_api_client()
         if isinstance(api_client, SourceError):
-            self.set_error("list", api_client)
+            self.set_error("list", replace(api_client, source=LOGS))
             return False
         from kubernetes.client import CoreV1Api
 

@@ -15,7 +15,7 @@ Not paying a timeout on every poll while the primary is down: once a backup
 has answered, later polls go straight to that backup (the *serving* server).
 Every :attr:`Metrics.primary_retry_every`-th poll the primary is probed with
 ``GET /-/ready`` and a short timeout (at most :data:`PROBE_TIMEOUT` seconds);
-only if it answers 200 does that poll ask the primary again, and if the
+only if it answers (anything but 5xx/429) does that poll ask the primary again, and if the
 primary then serves, it becomes the serving server again. While a backup
 serves, ``MetricsSnapshot.failovers`` carries why the primary (and any backup
 before the serving one) was skipped, with the time it last failed.
@@ -283,7 +283,17 @@ class Metrics:
         except requests.RequestException as exc:
             server.last_error = self._transport_error(exc, server.url)
             return False
-        return resp.status_code == 200
+        # any answer but 5xx/429 means "it is back": a proxy may not expose /-/ready (404)
+        if resp.status_code >= 500 or resp.status_code == 429:
+            server.last_error = make_error(
+                SOURCE,
+                kind_for_status(resp.status_code),
+                f"{safe_url(server.url)}/-/ready answered {status_text(resp.status_code)}",
+                "Prometheus is up but not ready (starting, or its storage is failing); the backup keeps serving",
+                status_code=resp.status_code,
+            )
+            return False
+        return True
 
     def _fetch(self, token: str) -> MetricsSnapshot | SourceError:
         secrets = (token,) if token else ()
