@@ -1,0 +1,254 @@
+"""Drill control: the request log and fault injection (aiohttp middlewares on
+every service app) and the ``/_sim/*`` control API (docs/drill-contract.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from cockpit.sim.clock import ClockError
+
+if TYPE_CHECKING:
+    from cockpit.sim.server import Drill
+
+MAX_REQUESTS = 1000
+MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+FAULT_STATUSES = (401, 403, 429, 500, 503)
+REASONS = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+KUBE_REASONS = {401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
+SLACK_ERRORS = {401: "invalid_auth", 403: "not_allowed_token_type", 429: "ratelimited", 500: "internal_error", 503: "service_unavailable"}
+MALFORMED = {
+    "kube": '{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1',
+    "slack": '{"ok":tr',
+    "prometheus": '{"status":"success","data":{"resultType":"vec',
+    "prometheus_backup": '{"status":"success","data":{"resultType":"vec',
+    "metrics": '# HELP clay_api_requests_total Calls\nclay_api_requests_total{code="200" 12\n',
+    "statuspage": '{"page":{"id":"',
+    "rootly": '{"page":{"name":"',
+    "health": '{"status":"o',
+    "clay": '{"user":{"id":',
+    "statusapi": '[{"id":"',
+}
+RETRY_AFTER = "5"
+
+
+@dataclass
+class Fault:
+    status: int | None = None
+    delay: float = 0.0
+    malformed: bool = False
+    times: int | None = None
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    service: str
+    method: str
+    path: str
+    query: str
+    at: float
+    mutating: bool
+
+
+def is_mutating(method: str, path: str) -> bool:
+    """POST/PUT/PATCH/DELETE, except creating a SelfSubjectAccessReview (a read)."""
+    if method not in MUTATING:
+        return False
+    return not (method == "POST" and path.rstrip("/").endswith("/selfsubjectaccessreviews"))
+
+
+class RequestLog:
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.items: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS)
+
+    def add(self, service: str, request: web.Request) -> None:
+        self.items.append(RequestRecord(
+            service, request.method, request.path, request.query_string, round(self.clock(), 3), is_mutating(request.method, request.path)
+        ))
+
+    def select(self, service: str | None) -> list[dict]:
+        return [asdict(r) for r in self.items if service is None or r.service == service]
+
+
+def error_response(service: str, status: int, kube_status_body) -> web.Response:
+    """``status`` with the service's normal error body."""
+    headers = {"Retry-After": RETRY_AFTER} if status == 429 else {}
+    reason = REASONS.get(status, "Error")
+    if service == "kube":
+        body = kube_status_body(status, KUBE_REASONS.get(status, "InternalError"), f"the drill injected a {status} fault")
+        return web.json_response(body, status=status, headers=headers)
+    if service == "slack":
+        return web.json_response({"ok": False, "error": SLACK_ERRORS.get(status, "fatal_error")}, status=status, headers=headers)
+    if service in ("prometheus", "prometheus_backup"):
+        if status >= 500:
+            kind = "unavailable" if status == 503 else "internal"
+            return web.json_response({"status": "error", "errorType": kind, "error": f"the drill injected a {status} fault"}, status=status)
+        return web.Response(text=f"{reason}\n", status=status, headers=headers)
+    if service == "metrics":
+        return web.Response(text=f"{reason}\n", status=status, headers=headers)
+    return web.json_response({"error": reason}, status=status, headers=headers)
+
+
+def service_middlewares(service: str, drill: "Drill") -> list:
+    """The request log (outermost) and fault injection for one service app."""
+
+    @web.middleware
+    async def log_requests(request: web.Request, handler):
+        drill.requests.add(service, request)
+        return await handler(request)
+
+    @web.middleware
+    async def inject_faults(request: web.Request, handler):
+        fault = drill.faults.get(service)
+        if fault is None:
+            return await handler(request)
+        if fault.times is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                drill.faults.pop(service, None)
+        if fault.delay > 0:
+            await asyncio.sleep(fault.delay)
+        if fault.status is not None:
+            return error_response(service, fault.status, drill.world.kube.status_body)
+        if fault.malformed:
+            return web.Response(text=MALFORMED.get(service, '{"'), status=200, content_type="application/json" if service != "metrics" else "text/plain")
+        return await handler(request)
+
+    return [log_requests, inject_faults]
+
+
+def parse_fault(body: Any) -> Fault:
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object like {\"status\": 503}")
+    unknown = set(body) - {"status", "delay", "malformed", "times"}
+    if unknown:
+        raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
+    status = body.get("status")
+    if status is not None and status not in FAULT_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(map(str, FAULT_STATUSES))}")
+    delay = body.get("delay", 0) or 0
+    if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= 600:
+        raise ValueError("delay must be a number of seconds between 0 and 600")
+    malformed = body.get("malformed", False)
+    if not isinstance(malformed, bool):
+        raise ValueError("malformed must be true or false")
+    times = body.get("times")
+    if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
+        raise ValueError("times must be a positive integer or null")
+    if status is None and not delay and not malformed:
+        raise ValueError("give at least one of status, delay, malformed")
+    return Fault(status=status, delay=float(delay), malformed=malformed, times=times)
+
+
+def _bad(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _json(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return {}
+    try:
+        return await request.json()
+    except (ValueError, json.JSONDecodeError):
+        return None
+
+
+def control_app(drill: "Drill") -> web.Application:
+    world = drill.world
+
+    def service_name(request: web.Request) -> str:
+        name = request.match_info["name"]
+        if name not in drill.services or name == "control":
+            raise web.HTTPNotFound(text=json.dumps({"error": f"unknown service {name!r}"}), content_type="application/json")
+        return name
+
+    async def state(request: web.Request) -> web.Response:
+        return web.json_response(drill.state())
+
+    async def stop(request: web.Request) -> web.Response:
+        name = service_name(request)
+        await drill.stop_service(name)
+        return web.json_response({"service": name, "state": "down"})
+
+    async def start(request: web.Request) -> web.Response:
+        name = service_name(request)
+        try:
+            await drill.start_service(name)
+        except OSError as err:
+            return _bad(f"could not reopen {name}: {err.strerror or err}", 409)
+        return web.json_response({"service": name, "state": "up"})
+
+    async def set_fault(request: web.Request) -> web.Response:
+        name = service_name(request)
+        try:
+            fault = parse_fault(await _json(request))
+        except ValueError as err:
+            return _bad(str(err))
+        drill.faults[name] = fault
+        return web.json_response({"service": name, "fault": asdict(fault)})
+
+    async def clear_fault(request: web.Request) -> web.Response:
+        name = service_name(request)
+        drill.faults.pop(name, None)
+        return web.json_response({"service": name, "fault": None})
+
+    async def requests(request: web.Request) -> web.Response:
+        service = request.query.get("service") or None
+        return web.json_response(drill.requests.select(service))
+
+    async def clock(request: web.Request) -> web.Response:
+        body = await _json(request)
+        if not isinstance(body, dict) or not ({"advance", "freeze"} & set(body)):
+            return _bad('expected {"advance": seconds} or {"freeze": true|false}')
+        try:
+            if "freeze" in body:
+                if not isinstance(body["freeze"], bool):
+                    return _bad("freeze must be true or false")
+                world.clock.freeze(body["freeze"])
+            if "advance" in body:
+                seconds = body["advance"]
+                if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+                    return _bad("advance must be a number of seconds")
+                if not world.clock.frozen:
+                    raise ClockError("the clock is running; freeze it before advancing it")
+                if not 0 <= seconds <= 86400:
+                    return _bad("advance must be between 0 and 86400 seconds")
+                world.advance(float(seconds))
+        except ClockError as err:
+            return _bad(str(err), 409)
+        world.tick()
+        return web.json_response(drill.state())
+
+    async def deny(request: web.Request) -> web.Response:
+        body = await _json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("verb"), str) or not isinstance(body.get("resource"), str):
+            return _bad('expected {"verb": "patch", "resource": "secrets"}')
+        world.kube.deny(body["verb"], body["resource"])
+        return web.json_response({"denied": {"verb": body["verb"], "resource": body["resource"]}})
+
+    def kube_call(method: str):
+        async def handler(request: web.Request) -> web.Response:
+            getattr(world.kube, method)()
+            return web.json_response({"ok": True, "done": method})
+
+        return handler
+
+    app = web.Application()
+    app.router.add_get("/_sim/state", state)
+    app.router.add_post("/_sim/services/{name}/stop", stop)
+    app.router.add_post("/_sim/services/{name}/start", start)
+    app.router.add_post("/_sim/services/{name}/fault", set_fault)
+    app.router.add_delete("/_sim/services/{name}/fault", clear_fault)
+    app.router.add_get("/_sim/requests", requests)
+    app.router.add_post("/_sim/clock", clock)
+    app.router.add_post("/_sim/kube/deny", deny)
+    for name in ("allow_all", "expire_token", "renew_token"):
+        app.router.add_post(f"/_sim/kube/{name}", kube_call(name))
+    return app

@@ -1,0 +1,470 @@
+"""Build and run a drill: every service on its own loopback port.
+
+- :class:`Drill` — the world plus one aiohttp runner per service; a service
+  can be stopped for real (listener closed, open connections dropped:
+  connection refused) and started again on the same port.
+- :func:`start_background` — the whole drill on an event loop in a daemon
+  thread, for tests; returns a :class:`SimHandle` whose methods talk to the
+  control API over HTTP with the standard library.
+- :func:`main` — ``python -m cockpit.sim`` (what ``clay-cockpit demo``
+  starts, with ``--listen-fds``); :func:`run_sim` — ``clay-cockpit sim``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from cockpit.config import ConfigError
+from cockpit.sim import wiring
+from cockpit.sim.clock import SimClock
+from cockpit.sim.control import Fault, RequestLog, control_app, service_middlewares
+from cockpit.sim.scenario import Scenario, load_scenario
+from cockpit.sim.services import clay_app, health_app, metrics_app, prometheus_app, rootly_app, statuspage_app
+from cockpit.sim.slack_api import SlackState, slack_app
+from cockpit.sim.statusapi import StatusApiState, statusapi_app
+from cockpit.sim.world import World
+
+log = logging.getLogger("cockpit.sim")
+
+KUBE_TOKEN_ENV = "CLAY_SIM_KUBE_TOKEN"  # the demo passes the kubeconfig's token this way
+SLACK_TOKEN_ENV = "CLAY_DRILL_SLACK_TOKEN"  # wiring.drill_config's slack.token_env
+STATUSPAGE_KEY_ENV = "CLAY_DRILL_STATUSPAGE_KEY"  # wiring.drill_config's external_status.token_env
+TICK_SECONDS = 0.25
+SLACK_CHANNELS = (
+    ("C0INCDRILL", wiring.SLACK_CHANNEL.lstrip("#"), "Clay incidents (drill)"),
+    ("C0GENERAL1", "general", "Company-wide announcements"),
+)
+OUR_COMPONENTS = tuple(zip(wiring.COMPONENT_IDS, ("Contact enrichment",) + tuple(f"Component {i}" for i in range(2, 10))))
+
+
+def bind_loopback(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    return sock
+
+
+@dataclass
+class _Service:
+    name: str
+    runner: web.AppRunner
+    port: int
+    sock: socket.socket | None  # the listener to use at the next open (inherited or pre-bound)
+    site: web.BaseSite | None = None
+
+
+@dataclass
+class Tokens:
+    kube: str
+    slack: str
+    statuspage: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Tokens":
+        env = dict(os.environ) if env is None else env
+        return cls(
+            kube=env.get(KUBE_TOKEN_ENV) or secrets.token_urlsafe(24),
+            slack=env.get(SLACK_TOKEN_ENV) or "xoxb-drill-" + secrets.token_urlsafe(18),
+            statuspage=env.get(STATUSPAGE_KEY_ENV) or secrets.token_urlsafe(24),
+        )
+
+    def env(self) -> dict[str, str]:
+        """What a cockpit joining the drill needs in its environment (Slack, status page)."""
+        return {SLACK_TOKEN_ENV: self.slack, STATUSPAGE_KEY_ENV: self.statuspage}
+
+
+class Drill:
+    def __init__(self, scenario: Scenario, *, speed: float = 1.0, seed: int = 0, freeze_at: float | None = None,
+                 tokens: Tokens, listen: dict[str, socket.socket | int] | None = None,
+                 cluster_factory: Callable[..., Any] | None = None) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.tokens = tokens
+        self.clock = SimClock(speed=speed, freeze_at=freeze_at)
+        self.world = World(scenario, clock=self.clock, seed=seed, kube_token=tokens.kube, cluster_factory=cluster_factory)
+        self.slack = SlackState(tokens.slack, self.clock.now, SLACK_CHANNELS)
+        self.statusapi = StatusApiState(tokens.statuspage, self.clock.now, seed, wiring.PAGE_ID, OUR_COMPONENTS)
+        self.requests = RequestLog(self.clock.now)
+        self.faults: dict[str, Fault] = {}
+        self.services: dict[str, _Service] = {}
+        self._listen = dict(listen or {})
+        self._ticker: asyncio.Task | None = None
+
+    def _app(self, name: str) -> web.Application:
+        w = self.world
+        factories: dict[str, Callable[[], web.Application]] = {
+            "statuspage": lambda: statuspage_app(w),
+            "rootly": lambda: rootly_app(w),
+            "health": lambda: health_app(w),
+            "prometheus": lambda: prometheus_app(w, name="primary"),
+            "prometheus_backup": lambda: prometheus_app(w, name="backup"),
+            "metrics": lambda: metrics_app(w),
+            "kube": lambda: w.kube.app(),
+            "clay": lambda: clay_app(w),
+            "slack": lambda: slack_app(self.slack),
+            "statusapi": lambda: statusapi_app(self.statusapi),
+            "control": lambda: control_app(self),
+        }
+        app = factories[name]()
+        if name != "control":
+            for i, mw in enumerate(service_middlewares(name, self)):
+                app.middlewares.insert(i, mw)  # outermost: log, then faults, then the app's own
+        return app
+
+    async def start(self) -> None:
+        for name in wiring.SERVICES:
+            given = self._listen.get(name, 0)
+            sock = given if isinstance(given, socket.socket) else bind_loopback(given)
+            runner = web.AppRunner(self._app(name), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+            await runner.setup()
+            self.services[name] = _Service(name, runner, sock.getsockname()[1], sock)
+            await self._open(self.services[name])
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def _open(self, svc: _Service) -> None:
+        sock = svc.sock if svc.sock is not None else bind_loopback(svc.port)
+        svc.sock = None
+        site = web.SockSite(svc.runner, sock)
+        await site.start()
+        svc.site = site
+
+    async def _tick_forever(self) -> None:
+        while True:
+            try:
+                self.world.tick()
+            except Exception:  # one bad tick must not stop the drill; say so loudly
+                log.exception("drill tick failed")
+            await asyncio.sleep(TICK_SECONDS)
+
+    async def stop_service(self, name: str) -> None:
+        svc = self.services[name]
+        if svc.site is None:
+            return
+        await svc.site.stop()
+        svc.site = None
+        server = svc.runner.server
+        for conn in server.connections if server is not None else ():
+            conn.force_close()  # a stopped service drops keep-alive connections and open watches too
+
+    async def start_service(self, name: str) -> None:
+        svc = self.services[name]
+        if svc.site is None:
+            await self._open(svc)
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            try:
+                await self._ticker
+            except asyncio.CancelledError:
+                pass
+        for svc in self.services.values():
+            server = svc.runner.server
+            for conn in server.connections if server is not None else ():
+                conn.force_close()
+            await svc.runner.cleanup()
+            if svc.sock is not None:
+                svc.sock.close()
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        return {name: wiring.url(svc.port) for name, svc in self.services.items()}
+
+    def state(self) -> dict:
+        now = self.clock.now()
+        return {
+            "scenario": self.scenario.name,
+            "t": round(self.world.t(now), 3),
+            "now": round(now, 3),
+            "speed": self.clock.speed,
+            "frozen": self.clock.frozen,
+            "faults": self.world.fault_states(now),
+            "flags": self.world.flags(),
+            "key_valid": self.world.secret_key_valid(),
+            "services": {name: "up" if svc.site is not None else "down" for name, svc in self.services.items()},
+            "seed": self.seed,
+            "slack_messages": self.slack.message_count(),
+            "statusapi_incidents": len(self.statusapi.incidents),
+        }
+
+    def write_files(self, workdir: Path, kubeconfig: Path | None = None) -> tuple[Path, Path, Path]:
+        """The kubeconfig, a cockpit config pointing at this drill and the env file with its tokens."""
+        import tomli_w
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        kubeconfig = wiring.write_kubeconfig(kubeconfig or workdir / "kubeconfig", self.endpoints["kube"], self.tokens.kube)
+        config = workdir / "cockpit.toml"
+        data = wiring.drill_config(self.endpoints, kubeconfig, refresh_scale=min(1.0, 1.0 / self.clock.speed))
+        config.write_text(tomli_w.dumps(data), encoding="utf-8")
+        env_file = workdir / "drill.env"
+        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.writelines(f"{k}={v}\n" for k, v in self.tokens.env().items())
+        return kubeconfig, config, env_file
+
+
+# ---------------------------------------------------------------------------
+# In a background thread, for tests
+
+
+class SimError(Exception):
+    """The control API refused a request (the message says why)."""
+
+
+@dataclass
+class SimHandle:
+    endpoints: dict[str, str]
+    kubeconfig: Path
+    token: str
+    tokens: Tokens
+    workdir: Path
+    scenario: Scenario
+    speed: float
+    context: str = wiring.CONTEXT
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    _drill: Drill | None = field(default=None, repr=False)
+
+    def _call(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.endpoints["control"] + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"} if data else {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            detail = err.read().decode("utf-8", "replace")[:300]
+            raise SimError(f"{method} {path}: HTTP {err.code}: {detail}") from None
+
+    def config_dict(self) -> dict:
+        return wiring.drill_config(self.endpoints, self.kubeconfig, refresh_scale=min(1.0, 1.0 / self.speed))
+
+    def env(self) -> dict[str, str]:
+        return self.tokens.env()
+
+    def state(self) -> dict:
+        return self._call("GET", "/_sim/state")
+
+    def stop_service(self, name: str) -> None:
+        self._call("POST", f"/_sim/services/{name}/stop")
+
+    def start_service(self, name: str) -> None:
+        self._call("POST", f"/_sim/services/{name}/start")
+
+    def fault(self, name: str, **kw: Any) -> None:
+        self._call("POST", f"/_sim/services/{name}/fault", kw)
+
+    def clear_fault(self, name: str) -> None:
+        self._call("DELETE", f"/_sim/services/{name}/fault")
+
+    def requests(self, service: str | None = None) -> list[dict]:
+        return self._call("GET", "/_sim/requests" + (f"?service={service}" if service else ""))
+
+    def advance(self, seconds: float) -> dict:
+        return self._call("POST", "/_sim/clock", {"advance": seconds}, timeout=60.0)
+
+    def freeze(self, frozen: bool = True) -> dict:
+        return self._call("POST", "/_sim/clock", {"freeze": frozen})
+
+    def kube(self, action: str, **body: Any) -> None:
+        """deny (verb=, resource=), allow_all, expire_token, renew_token."""
+        self._call("POST", f"/_sim/kube/{action}", body or None)
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive():
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(15)
+
+
+def start_background(scenario: str | Path | Scenario = "healthy", *, speed: float = 1.0, seed: int | None = None,
+                     freeze_at: float | None = None, workdir: str | Path | None = None,
+                     cluster_factory: Callable[..., Any] | None = None, timeout: float = 30.0) -> SimHandle:
+    """Run a whole drill in a daemon thread; return once every service listens."""
+    spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    seed = secrets.randbits(32) if seed is None else seed
+    workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="clay-drill-"))
+    tokens = Tokens.from_env({})
+    box: dict[str, Any] = {}
+    ready = threading.Event()
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        box["loop"] = loop
+        try:
+            drill = Drill(spec, speed=speed, seed=seed, freeze_at=freeze_at, tokens=tokens, cluster_factory=cluster_factory)
+            loop.run_until_complete(drill.start())
+            box["drill"] = drill
+            box["kubeconfig"] = drill.write_files(workdir)[0]
+        except BaseException as err:  # handed to the caller's thread below
+            box["error"] = err
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(drill.close())
+            loop.close()
+
+    thread = threading.Thread(target=run, name=f"clay-drill-{spec.name}", daemon=True)
+    thread.start()
+    if not ready.wait(timeout):
+        raise TimeoutError(f"the drill did not start within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    drill: Drill = box["drill"]
+    return SimHandle(drill.endpoints, box["kubeconfig"], tokens.kube, tokens, workdir, spec, speed,
+                     _thread=thread, _loop=box["loop"], _drill=drill)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text!r}")
+    return value
+
+
+def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
+    parser.add_argument("--speed", type=_positive, default=1.0, help="run the drill clock this many times faster")
+    parser.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable drill")
+    parser.add_argument("--freeze-at", type=float, default=None, metavar="EPOCH",
+                        help="freeze the drill clock at this epoch second (it moves only through the control API)")
+    parser.add_argument("--dir", default=None, metavar="DIR", help="where to write the kubeconfig and cockpit config (default: a temp dir)")
+    parser.add_argument("--port", type=int, default=None, metavar="BASE",
+                        help="listen on BASE, BASE+1, ... (default: free ports)")
+
+
+def _listen_plan(args: argparse.Namespace) -> dict[str, socket.socket | int]:
+    plan: dict[str, socket.socket | int] = {}
+    if getattr(args, "listen_fds", None):
+        for part in args.listen_fds.split(","):
+            name, _, fd = part.partition("=")
+            if name not in wiring.SERVICES or not fd.isdigit():
+                raise ConfigError("--listen-fds", name or part, "name=fd pairs for " + ", ".join(wiring.SERVICES), repr(part))
+            plan[name] = socket.socket(fileno=int(fd))
+    if args.port is not None:
+        for i, name in enumerate(wiring.SERVICES):
+            plan.setdefault(name, args.port + i)
+    return plan
+
+
+async def _serve(args: argparse.Namespace, spec: Scenario, on_ready: Callable[[Drill, tuple[Path, Path, Path]], None],
+                 watch_parent: bool) -> int:
+    seed = args.seed if args.seed is not None else secrets.randbits(32)
+    drill = Drill(spec, speed=args.speed, seed=seed, freeze_at=args.freeze_at, tokens=Tokens.from_env(), listen=_listen_plan(args))
+    await drill.start()
+    workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="clay-drill-"))
+    kubeconfig = Path(args.kubeconfig) if getattr(args, "kubeconfig", None) else None
+    files = drill.write_files(workdir, kubeconfig)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    parent = os.getppid()
+
+    async def parent_watch() -> None:
+        while not stop.is_set():
+            if os.getppid() != parent:
+                log.warning("parent process %d is gone; stopping the drill", parent)
+                stop.set()
+            await asyncio.sleep(1.0)
+
+    watcher = loop.create_task(parent_watch()) if watch_parent else None
+    on_ready(drill, files)
+    try:
+        await stop.wait()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        await drill.close()
+    return 0
+
+
+def _load(args: argparse.Namespace) -> Scenario | None:
+    try:
+        return load_scenario(args.scenario)
+    except ConfigError as err:
+        print(f"clay-cockpit sim: {err}", file=sys.stderr)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cockpit.sim``: one JSON line on stdout when serving, then logs on stderr only."""
+    parser = argparse.ArgumentParser(prog="python -m cockpit.sim", description="The clay-cockpit drill environment")
+    add_sim_arguments(parser)
+    parser.add_argument("--listen-fds", default=None, metavar="NAME=FD,...", help="serve on these inherited listening sockets")
+    parser.add_argument("--kubeconfig", default=None, metavar="PATH", help="write the kubeconfig here (default: DIR/kubeconfig)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    spec = _load(args)
+    if spec is None:
+        return 2
+
+    def ready(drill: Drill, files: tuple[Path, Path, Path]) -> None:
+        line = {"ready": True, "endpoints": drill.endpoints, "kubeconfig": str(files[0]), "config": str(files[1]),
+                "env_file": str(files[2]), "scenario": spec.name, "pid": os.getpid()}
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+        log.info("drill %s serving (speed %g)", spec.name, drill.clock.speed)
+
+    try:
+        return asyncio.run(_serve(args, spec, ready, watch_parent=True))
+    except ConfigError as err:
+        print(f"python -m cockpit.sim: {err}", file=sys.stderr)
+        return 2
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    """``clay-cockpit sim``: print where everything is, then run until Ctrl-C."""
+    spec = _load(args)
+    if spec is None:
+        return 2
+
+    def ready(drill: Drill, files: tuple[Path, Path, Path]) -> None:
+        kubeconfig, config, env_file = files
+        out = [f"clay-cockpit drill: {spec.title} (scenario {spec.name}, speed {drill.clock.speed:g}, seed {drill.seed})",
+               f"  {spec.summary}", ""]
+        out += [f"  {name:<18} {url}" for name, url in drill.endpoints.items()]
+        out += ["", f"kubeconfig: {kubeconfig}", f"  kubectl --kubeconfig {kubeconfig} get pods", "",
+                "join it with a second cockpit:",
+                f"  env $(cat {env_file}) clay-cockpit --config {config}", "",
+                "Ctrl-C stops the drill."]
+        print("\n".join(out), flush=True)
+
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_serve(args, spec, ready, watch_parent=False))
+    except OSError as err:
+        print(f"clay-cockpit sim: cannot listen: {err.strerror or err}", file=sys.stderr)
+        return 1
