@@ -292,7 +292,8 @@ def clay_app(world: World) -> web.Application:
 
     async def me(request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
-        key = header[7:].strip() if header.lower().startswith("bearer ") else header.strip()
+        scheme, _, rest = header.strip().partition(" ")
+        key = rest.strip() if scheme.lower() == "bearer" else header.strip()
         key = key or request.headers.get("X-Api-Key", "").strip()
         if not key:
             return _error(401, "unauthorized", "missing api key")
