@@ -1,7 +1,10 @@
 """``python -m cockpit.sim``: the drill environment (see cockpit.sim.server.main)."""
 
+import os
 import sys
 
-from cockpit.sim.server import main
+_PARENT = os.getppid()  # before the heavy imports: a parent that dies meanwhile is still noticed
 
-sys.exit(main())
+from cockpit.sim.server import main  # noqa: E402
+
+sys.exit(main(parent=_PARENT))

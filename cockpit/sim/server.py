@@ -380,7 +380,8 @@ def _listen_plan(args: argparse.Namespace) -> dict[str, socket.socket | int]:
 
 
 async def _serve(args: argparse.Namespace, spec: Scenario, on_ready: Callable[[Drill, tuple[Path, Path, Path]], None],
-                 watch_parent: bool) -> int:
+                 parent: int | None) -> int:
+    """Serve until SIGTERM/SIGINT, or until ``parent`` (a pid) is no longer our parent."""
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     drill = Drill(spec, speed=args.speed, seed=seed, freeze_at=args.freeze_at, tokens=Tokens.from_env(), listen=_listen_plan(args))
     await drill.start()
@@ -391,8 +392,6 @@ async def _serve(args: argparse.Namespace, spec: Scenario, on_ready: Callable[[D
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    parent = os.getppid()
-
     async def parent_watch() -> None:
         while not stop.is_set():
             if os.getppid() != parent:
@@ -400,7 +399,7 @@ async def _serve(args: argparse.Namespace, spec: Scenario, on_ready: Callable[[D
                 stop.set()
             await asyncio.sleep(1.0)
 
-    watcher = loop.create_task(parent_watch()) if watch_parent else None
+    watcher = loop.create_task(parent_watch()) if parent is not None else None
     on_ready(drill, files)
     try:
         await stop.wait()
@@ -419,8 +418,13 @@ def _load(args: argparse.Namespace) -> Scenario | None:
         return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cockpit.sim``: one JSON line on stdout when serving, then logs on stderr only."""
+def main(argv: list[str] | None = None, parent: int | None = None) -> int:
+    """``python -m cockpit.sim``: one JSON line on stdout when serving, then logs on stderr only.
+
+    Exits on SIGTERM/SIGINT, and on its own when ``parent`` (default: the
+    parent pid now) stops being its parent.
+    """
+    parent = os.getppid() if parent is None else parent
     parser = argparse.ArgumentParser(prog="python -m cockpit.sim", description="The clay-cockpit drill environment")
     add_sim_arguments(parser)
     parser.add_argument("--listen-fds", default=None, metavar="NAME=FD,...", help="serve on these inherited listening sockets")
@@ -439,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("drill %s serving (speed %g)", spec.name, drill.clock.speed)
 
     try:
-        return asyncio.run(_serve(args, spec, ready, watch_parent=True))
+        return asyncio.run(_serve(args, spec, ready, parent))
     except ConfigError as err:
         print(f"python -m cockpit.sim: {err}", file=sys.stderr)
         return 2
@@ -464,7 +468,7 @@ def run_sim(args: argparse.Namespace) -> int:
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(_serve(args, spec, ready, watch_parent=False))
+        return asyncio.run(_serve(args, spec, ready, None))
     except OSError as err:
         print(f"clay-cockpit sim: cannot listen: {err.strerror or err}", file=sys.stderr)
         return 1

@@ -1,0 +1,159 @@
+"""The drill's control API: stopping services for real, injected faults,
+the request log, the clock, and the Kubernetes switches."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from cockpit.sim.server import SimError
+
+
+def test_stop_is_connection_refused_even_on_a_kept_alive_connection(sim) -> None:
+    url = sim.endpoints["health"] + "/health"
+    with httpx.Client(timeout=3) as client:
+        assert client.get(url).status_code == 200  # the connection stays open (keep-alive)
+        sim.stop_service("health")
+        assert sim.state()["services"]["health"] == "down"
+        with pytest.raises(httpx.ConnectError):
+            client.get(url)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url, timeout=3)
+        sim.start_service("health")
+        assert sim.state()["services"]["health"] == "up"
+        assert client.get(url).status_code == 200
+    assert sim.endpoints["health"] == url.removesuffix("/health"), "same port after a restart"
+
+
+def test_stop_drops_an_open_log_follow(sim) -> None:
+    pod = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=5,
+                    headers={"Authorization": f"Bearer {sim.token}"}).json()["items"][0]["metadata"]["name"]
+    url = f"{sim.endpoints['kube']}/api/v1/namespaces/clay-sync/pods/{pod}/log"
+    with httpx.stream("GET", url, params={"follow": "true", "tailLines": 1}, timeout=5,
+                      headers={"Authorization": f"Bearer {sim.token}"}) as resp:
+        assert resp.status_code == 200
+        sim.stop_service("kube")
+        started = time.monotonic()
+        try:
+            for _ in resp.iter_bytes():
+                pass  # ends when the server drops the connection
+        except httpx.ReadTimeout:
+            pytest.fail("the follow stayed open after the service stopped")
+        except httpx.HTTPError:
+            pass  # dropped mid-stream
+        assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("status", [401, 403, 429, 500, 503])
+def test_fault_status_with_each_services_error_body(sim, status: int) -> None:
+    for name in ("statuspage", "kube", "slack", "prometheus", "health"):
+        sim.fault(name, status=status)
+    r = httpx.get(sim.endpoints["statuspage"] + "/api/v2/summary.json", timeout=3)
+    assert r.status_code == status and "error" in r.json()
+    k = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=3,
+                  headers={"Authorization": f"Bearer {sim.token}"})
+    assert k.status_code == status
+    assert k.json()["kind"] == "Status" and k.json()["code"] == status and k.json()["status"] == "Failure"
+    s = httpx.post(sim.endpoints["slack"] + "/api/auth.test", timeout=3)
+    assert s.status_code == status and s.json()["ok"] is False
+    if status == 429:
+        assert s.headers["Retry-After"].isdigit() and s.json() == {"ok": False, "error": "ratelimited"}
+        assert r.headers["Retry-After"].isdigit()
+    assert httpx.get(sim.endpoints["health"] + "/health", timeout=3).status_code == status
+    p = httpx.get(sim.endpoints["prometheus"] + "/api/v1/query", params={"query": "x"}, timeout=3)
+    assert p.status_code == status
+    if status >= 500:
+        assert p.json()["status"] == "error"
+    sim.clear_fault("statuspage")
+    assert httpx.get(sim.endpoints["statuspage"] + "/api/v2/summary.json", timeout=3).status_code == 200
+
+
+def test_fault_times_delay_and_malformed(sim) -> None:
+    url = sim.endpoints["statuspage"] + "/api/v2/status.json"
+    sim.fault("statuspage", status=503, times=2)
+    assert [httpx.get(url, timeout=3).status_code for _ in range(3)] == [503, 503, 200]
+    sim.fault("statuspage", delay=2.0)
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(url, timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    sim.fault("statuspage", malformed=True)
+    r = httpx.get(url, timeout=3)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    with pytest.raises(json.JSONDecodeError):
+        r.json()
+    sim.clear_fault("statuspage")
+    assert httpx.get(url, timeout=3).json()["status"]["indicator"] == "none"
+    with pytest.raises(SimError):
+        sim.fault("statuspage", status=418)
+    with pytest.raises(SimError):
+        sim.fault("nosuchservice", status=500)
+
+
+def test_request_log_marks_mutations(sim) -> None:
+    auth = {"Authorization": f"Bearer {sim.token}"}
+    kube = sim.endpoints["kube"]
+    httpx.get(kube + "/api/v1/namespaces/clay-sync/pods", headers=auth, params={"labelSelector": "app=clay-sync"}, timeout=5)
+    httpx.post(kube + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", headers=auth, timeout=5, json={
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": "clay-sync", "verb": "patch", "resource": "secrets"}}})
+    httpx.patch(kube + "/api/v1/namespaces/clay-sync/configmaps/clay-sync-flags", headers={**auth, "Content-Type": "application/merge-patch+json"},
+                json={"data": {"CLAY_REQUEST_QUEUING": "true"}}, params={"dryRun": "All"}, timeout=5)
+    httpx.get(sim.endpoints["health"] + "/health", timeout=5)
+    log = sim.requests("kube")
+    assert [(r["method"], r["mutating"]) for r in log] == [("GET", False), ("POST", False), ("PATCH", True)]
+    assert log[0]["query"] == "labelSelector=app%3Dclay-sync" and log[0]["path"] == "/api/v1/namespaces/clay-sync/pods"
+    assert log[2]["query"] == "dryRun=All"
+    assert all(r["service"] == "kube" for r in log)
+    assert {r["service"] for r in sim.requests()} >= {"kube", "health"}
+    assert sim.state()["flags"]["CLAY_REQUEST_QUEUING"] == "false", "a dry run changes nothing"
+
+
+def test_request_log_is_bounded(sim) -> None:
+    with httpx.Client(timeout=5) as client:
+        for _ in range(1050):
+            client.get(sim.endpoints["statuspage"] + "/api/v2/status.json")
+    assert len(sim.requests()) == 1000
+
+
+def test_clock_frozen_advance_and_running(sim) -> None:
+    first = sim.state()
+    assert first["frozen"] is True and first["t"] == 0
+    time.sleep(0.3)
+    assert sim.state()["now"] == first["now"], "a frozen clock does not move on its own"
+    after = sim.advance(12.5)
+    assert after["t"] == pytest.approx(12.5) and after["now"] == pytest.approx(first["now"] + 12.5)
+    sim.freeze(False)
+    time.sleep(0.3)
+    assert sim.state()["now"] > after["now"]
+    with pytest.raises(SimError, match="409"):
+        sim.advance(5)
+
+
+@pytest.mark.scenario("healthy", frozen=False, speed=20)
+def test_running_clock_moves_at_speed(sim) -> None:
+    a = sim.state()
+    time.sleep(0.5)
+    b = sim.state()
+    assert 6 <= b["t"] - a["t"] <= 14
+    assert b["speed"] == 20 and not b["frozen"]
+
+
+def test_kube_switches(sim) -> None:
+    kube = sim.endpoints["kube"]
+    auth = {"Authorization": f"Bearer {sim.token}"}
+    secret = kube + "/api/v1/namespaces/clay-sync/secrets/clay-api"
+    assert httpx.get(secret, headers=auth, timeout=5).status_code == 200
+    sim.kube("expire_token")
+    assert httpx.get(secret, headers=auth, timeout=5).status_code == 401
+    sim.kube("renew_token")
+    sim.kube("deny", verb="patch", resource="secrets")
+    patched = httpx.patch(secret, headers={**auth, "Content-Type": "application/merge-patch+json"}, json={"data": {}}, timeout=5)
+    assert patched.status_code == 403 and patched.json()["reason"] == "Forbidden"
+    assert httpx.get(secret, headers=auth, timeout=5).status_code == 200
+    sim.kube("allow_all")
+    assert httpx.patch(secret, headers={**auth, "Content-Type": "application/merge-patch+json"}, json={"data": {}}, timeout=5).status_code == 200
+    assert httpx.get(secret, headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
