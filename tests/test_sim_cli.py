@@ -1,0 +1,159 @@
+"""`python -m cockpit.sim` (what the demo starts) and `run_sim` (clay-cockpit sim), as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cockpit.config import load_config
+from cockpit.sim import wiring
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_SIM = (
+    "import argparse, sys\n"
+    "from cockpit.sim.server import add_sim_arguments, run_sim\n"
+    "p = argparse.ArgumentParser(); add_sim_arguments(p)\n"
+    "sys.exit(run_sim(p.parse_args(sys.argv[1:])))\n"
+)
+
+
+_READERS: dict[int, queue.Queue] = {}
+
+
+def read_line(proc: subprocess.Popen, timeout: float = 20.0) -> str:
+    """The next stdout line (a reader thread per process, so buffering never hides a line)."""
+    if proc.pid not in _READERS:
+        lines: queue.Queue = queue.Queue()
+        _READERS[proc.pid] = lines
+        threading.Thread(target=lambda: [lines.put(line) for line in iter(proc.stdout.readline, "")] and None,
+                         daemon=True).start()
+    try:
+        return _READERS[proc.pid].get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError(f"no output in time (exit code {proc.poll()})") from None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def bind() -> socket.socket:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    return s
+
+
+@pytest.mark.slow
+def test_listen_fds_handshake_and_sigterm(tmp_path: Path) -> None:
+    socks = {name: bind() for name in wiring.SERVICES}
+    ports = {name: s.getsockname()[1] for name, s in socks.items()}
+    fds = ",".join(f"{n}={s.fileno()}" for n, s in socks.items())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cockpit.sim", "--listen-fds", fds, "--scenario", "clay-outage", "--speed", "10",
+         "--seed", "5", "--dir", str(tmp_path)],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        pass_fds=[s.fileno() for s in socks.values()],
+    )
+    try:
+        for s in socks.values():
+            s.close()
+        ready = json.loads(read_line(proc))
+        assert ready["ready"] is True
+        assert ready["endpoints"] == {name: wiring.url(port) for name, port in ports.items()}, "serves on the inherited sockets"
+        assert httpx.get(ready["endpoints"]["health"] + "/health", timeout=5).json()["status"] in ("ok", "degraded", "down")
+        assert Path(ready["kubeconfig"]).stat().st_mode & 0o777 == 0o600
+        load_config(ready["config"])  # a valid cockpit config
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        time.sleep(0.2)
+        assert _READERS[proc.pid].empty(), "exactly one line on stdout"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
+    launcher = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'cockpit.sim', '--scenario', 'healthy', '--dir', sys.argv[1]],"
+        " stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)\n"
+        "p.stdout.readline()\n"
+        "print(p.pid, flush=True)\n"  # then exit without stopping the child
+    )
+    out = subprocess.run([sys.executable, "-c", launcher, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    pid = int(out.stdout.strip())
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(pid), "the simulator outlived its parent"
+
+
+def test_bad_scenario_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ntitle = "t"\nsummary = "s"\n[expect]\nbranch = "healthy"\nseverity = "none"\n[[faults]]\nkind = "meteor"\n')
+    out = subprocess.run([sys.executable, "-m", "cockpit.sim", "--scenario", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stdout == ""
+    (line,) = out.stderr.strip().splitlines()
+    assert f"{bad}: faults[0].kind: expected one of clay_outage" in line
+
+
+@pytest.mark.slow
+def test_run_sim_prints_how_to_join_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", RUN_SIM, "--scenario", "key-revoked", "--dir", str(tmp_path), "--seed", "3"],
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not lines or lines[-1].strip() != "Ctrl-C stops the drill.":
+            lines.append(read_line(proc))
+        text = "".join(lines)
+        kubeconfig, config = tmp_path / "kubeconfig", tmp_path / "cockpit.toml"
+        assert f"kubectl --kubeconfig {kubeconfig} get pods" in text
+        assert f"clay-cockpit --config {config}" in text
+        for name in wiring.SERVICES:
+            assert f"  {name} " in text
+        cfg = load_config(config)
+        assert cfg.kube.context == wiring.CONTEXT and cfg.kube.kubeconfig == str(kubeconfig)
+        token = json.loads(kubeconfig.read_text())["users"][0]["user"]["token"]
+        assert token not in text, "the token stays in the 0600 kubeconfig"
+        server = json.loads(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        pods = httpx.get(server + "/api/v1/namespaces/clay-sync/pods", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert len(pods.json()["items"]) == 3
+        env = dict(line.split("=", 1) for line in (tmp_path / "drill.env").read_text().splitlines())
+        assert set(env) == {"CLAY_DRILL_SLACK_TOKEN", "CLAY_DRILL_STATUSPAGE_KEY"}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_run_sim_bad_scenario_exit_2(capsys) -> None:
+    import argparse
+
+    from cockpit.sim.server import add_sim_arguments, run_sim
+
+    parser = argparse.ArgumentParser()
+    add_sim_arguments(parser)
+    assert run_sim(parser.parse_args(["--scenario", "no-such-drill"])) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no-such-drill" in err
