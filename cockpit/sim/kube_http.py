@@ -21,6 +21,7 @@ from aiohttp import web
 
 from cockpit.sim import kube_resources as kr
 from cockpit.sim.kube_logs import serve_log
+from cockpit.sim.kube_proto import PROTOBUF, decode_ssar
 from cockpit.sim.kube_patch import APPLY_PATCH, apply_patch, decode_patch
 from cockpit.sim.kube_store import Obj
 from cockpit.sim.kube_util import (
@@ -339,6 +340,8 @@ class Api:
 
     async def create(self, request: web.Request, res: kr.Resource, ns: str) -> web.Response:
         dry = self._dry_run(request)
+        if res.plural == "selfsubjectaccessreviews" and request.content_type == PROTOBUF:
+            return respond(self.c.access_review(decode_ssar(await request.read())), 201)
         body = await self._body(request)
         if not isinstance(body, dict):
             raise ApiError(400, "the body of the request was not an object")

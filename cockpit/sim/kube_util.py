@@ -232,7 +232,7 @@ def uid(rng: random.Random) -> str:
 # --------------------------------------------------------------------------
 # Label selectors (k8s.io/apimachinery/pkg/labels)
 
-_LABEL_KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
+_LABEL_KEY = r"[A-Za-z0-9](?:[-A-Za-z0-9_./]*[A-Za-z0-9])?"
 _SET_RE = re.compile(rf"^\s*({_LABEL_KEY})\s+(in|notin)\s*\(([^)]*)\)\s*$")
 _EQ_RE = re.compile(rf"^\s*({_LABEL_KEY})\s*(==|=|!=)\s*([-A-Za-z0-9_.]*)\s*$")
 _EXISTS_RE = re.compile(rf"^\s*(!?)\s*({_LABEL_KEY})\s*$")
