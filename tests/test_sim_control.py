@@ -157,3 +157,9 @@ def test_kube_switches(sim) -> None:
     sim.kube("allow_all")
     assert httpx.patch(secret, headers={**auth, "Content-Type": "application/merge-patch+json"}, json={"data": {}}, timeout=5).status_code == 200
     assert httpx.get(secret, headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
+
+
+def test_request_log_masks_tokens_in_query_strings(sim) -> None:
+    httpx.get(sim.endpoints["slack"] + "/api/auth.test", params={"token": "xoxb-secret-value", "pretty": "1"}, timeout=5)
+    (entry,) = sim.requests("slack")
+    assert "xoxb-secret-value" not in json.dumps(entry) and entry["query"] == "token=%2A%2A%2A&pretty=1"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import parse_qsl, urlencode
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,17 @@ def is_mutating(method: str, path: str) -> bool:
     return not (method == "POST" and path.rstrip("/").endswith("/selfsubjectaccessreviews"))
 
 
+_SECRET_PARAMS = ("token", "key", "secret", "password")
+
+
+def redact_query(query: str) -> str:
+    """The query string with secret-looking parameters (Slack's ``token=``…) masked."""
+    if not query or not any(w in query.lower() for w in _SECRET_PARAMS):
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, "***" if any(w in k.lower() for w in _SECRET_PARAMS) else v) for k, v in pairs])
+
+
 class RequestLog:
     def __init__(self, clock) -> None:
         self.clock = clock
@@ -70,7 +82,7 @@ class RequestLog:
 
     def add(self, service: str, request: web.Request) -> None:
         self.items.append(RequestRecord(
-            service, request.method, request.path, request.query_string, round(self.clock(), 3), is_mutating(request.method, request.path)
+            service, request.method, request.path, redact_query(request.query_string), round(self.clock(), 3), is_mutating(request.method, request.path)
         ))
 
     def select(self, service: str | None) -> list[dict]:

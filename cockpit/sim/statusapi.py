@@ -24,6 +24,7 @@ INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 COMPONENT_STATUSES = ("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
 IMPACTS = ("none", "minor", "major", "critical")
 MAX_INCIDENTS = 200
+MAX_UPDATES = 100  # per incident
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 _IMPACT_OF = {"operational": "none", "under_maintenance": "maintenance", "degraded_performance": "minor",
               "partial_outage": "major", "major_outage": "critical"}
@@ -94,6 +95,7 @@ class StatusApiState:
                 "status": status, "tweet_id": None, "twitter_updated_at": None, "updated_at": stamp,
                 "wants_twitter_update": False,
             })
+            del incident["incident_updates"][MAX_UPDATES:]
         incident["status"] = status
         if status == "monitoring" and incident["monitoring_at"] is None:
             incident["monitoring_at"] = stamp
