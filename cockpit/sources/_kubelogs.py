@@ -55,6 +55,7 @@ SKEW_MARGIN = 5  # seconds reconnects reach back beyond the last line (clock ske
 MAX_LINE = 16 * 1024  # longer lines are cut
 MAX_SEEN = 256  # texts remembered at the newest timestamp, for dedup
 
+_LAST = datetime.max.replace(tzinfo=timezone.utc)  # where lines without a timestamp sort
 _TS_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 
 
@@ -390,7 +391,8 @@ class LogFollower:
 
     def _deliver(self) -> None:
         with self.lock:
-            lines = tuple(self.queue)
+            # merged: in time order across pods (stable, so a pod's own order holds)
+            lines = tuple(sorted(self.queue, key=lambda line: line.ts or _LAST))
             self.queue.clear()
             dropped, self.dropped = self.dropped, 0
         if dropped:

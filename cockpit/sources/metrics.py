@@ -132,6 +132,17 @@ def _instant_items(result: Any) -> list[tuple[dict, object]]:
     return out
 
 
+def _eval_time(result: Any) -> float | None:
+    """The evaluation timestamp Prometheus put on an instant answer."""
+    if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], (dict, list)):
+        return sample_value(result[0])  # scalar
+    for item in result if isinstance(result, list) else ():
+        value = item.get("value") if isinstance(item, dict) else None
+        if isinstance(value, list) and len(value) == 2:
+            return sample_value(value[0])
+    return None
+
+
 def build_series(query: QueryConfig, instant: Any, matrix: Any, max_points: int) -> list[Series]:
     """One Series per distinct label set; values scaled; non-finite dropped.
 
@@ -355,13 +366,21 @@ class Metrics:
         )
 
     def _query_all(self, server: _Server, secrets: tuple[str, ...]) -> list[Series]:
-        end = datetime.now(timezone.utc)
-        start = datetime.fromtimestamp(end.timestamp() - self.config.history, timezone.utc)
+        """Every instant query first, then every range query ending at the
+        server's own evaluation time (from the instant answers), so a client
+        clock that is off — or a drill's frozen clock — still gets the
+        history that belongs to the current values."""
+        instants = []
+        for query in self.config.queries:
+            instants.append(self._call(server, query, secrets, lambda q=query: server.client.custom_query(q.query)))
+        server_now = next((t for t in map(_eval_time, instants) if t is not None), None)
+        end_ts = server_now if server_now is not None else time.time()
+        end = datetime.fromtimestamp(end_ts, timezone.utc)
+        start = datetime.fromtimestamp(end_ts - self.config.history, timezone.utc)
         step = f"{self.config.step:g}"
         max_points = int(self.config.history / self.config.step) + 2
         out: list[Series] = []
-        for query in self.config.queries:
-            instant = self._call(server, query, secrets, lambda q=query: server.client.custom_query(q.query))
+        for query, instant in zip(self.config.queries, instants):
             matrix = self._call(
                 server,
                 query,
