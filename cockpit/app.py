@@ -1,0 +1,401 @@
+"""The Textual app: wiring only — sources → readings → panes, keys → actions.
+
+Data flow: one worker per source polls it (async for the status page and
+health, a thread for the blocking Prometheus and Kubernetes clients), posts
+the result back as a :class:`SourceResult` message and the handler re-arms
+that source's timer, so polls never pile up; failures back off. The app
+keeps a :class:`~cockpit.signals.Reading` per source in ``app.signals`` (what
+triage will read) and posts :class:`SignalsChanged` whenever it changes.
+
+Pod logs are followed by one thread worker (``Kube.follow_logs``), stopped by
+a ``threading.Event`` on quit; batches are coalesced here and flushed to the
+log pane at most every ``LOG_FLUSH`` seconds, to keep terminal bytes low.
+
+Every age on screen comes from the injected ``clock``, so snapshots are
+deterministic. The first access to a ``Sources`` attribute imports a heavy
+client, so it only ever happens inside a worker, off the UI thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any, ClassVar, Protocol
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.timer import Timer
+from textual.worker import get_current_worker
+
+from cockpit.config import Config
+from cockpit.signals import ErrorKind, LogLine, Signals, SourceError
+from screens.help import HelpScreen, Section
+from screens.main import MainScreen
+from screens.palette import CockpitCommands
+from widgets.logs import LogView
+
+LOG_FLUSH = 0.5  # seconds: log lines reach the screen at most twice a second (each flush
+# scrolls the whole log pane: ~0.5 KB at 80x24, so this is the main cost on an SSH link)
+AGE_TICK = 5.0  # seconds between refreshes of the "12s ago" ages
+DRILL_CHECK = 2.0  # seconds between checks that the drill child is alive
+LOG_RESTART = 5.0  # seconds before following logs again after the follow ended
+RECENT_LOGS = 300  # log lines kept in Signals for triage
+ASYNC_GRACE = 5.0  # extra seconds over a source's own timeout before we give up on it
+
+
+def backoff(delay: float) -> float:
+    """The next delay after a failed poll: doubles, at least 5 s, at most 30 s."""
+    return min(max(delay * 2, 5.0), 30.0)
+
+
+def source_bug(name: str, err: BaseException) -> SourceError:
+    """A source broke its contract and raised: show it as a named failure.
+
+    Only the exception type is shown: its text might carry a secret.
+    """
+    return SourceError(
+        name,
+        ErrorKind.BAD_RESPONSE,
+        f"the {name} source raised {type(err).__name__}",
+        "a bug in clay-cockpit; the other panes are unaffected — please report it",
+    )
+
+
+class DrillInfo(Protocol):
+    """What the demo passes about the drill child process."""
+
+    scenario: str
+    title: str
+
+    def poll(self) -> str | None:
+        """A message once the simulator has died, else None. Never blocks."""
+
+
+class SourceResult(Message):
+    """A poll finished: a snapshot or a SourceError for one Signals field."""
+
+    def __init__(self, name: str, result: Any) -> None:
+        super().__init__()
+        self.name = name
+        self.result = result
+
+
+class LogBatch(Message):
+    def __init__(self, lines: tuple[LogLine, ...]) -> None:
+        super().__init__()
+        self.lines = lines
+
+
+class LogFault(Message):
+    """The log follow failed (``error``) or recovered (``None``)."""
+
+    def __init__(self, error: SourceError | None) -> None:
+        super().__init__()
+        self.error = error
+
+
+class LogFollowEnded(Message):
+    """The follow returned although it was not asked to stop."""
+
+
+class SignalsChanged(Message):
+    """``app.signals`` changed; only the newest one matters."""
+
+    def __init__(self, signals: Signals) -> None:
+        super().__init__()
+        self.signals = signals
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SignalsChanged)
+
+
+@dataclass
+class _Poll:
+    name: str  # the Signals field (and pane id) it fills
+    interval: float
+    start: Callable[[], object]  # starts its worker
+    delay: float = 0.0
+    timer: Timer | None = None
+    busy: bool = False
+
+
+PANES = Binding.Group("Panes", compact=True)
+
+
+class CockpitApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "clay-cockpit"
+    COMMANDS = App.COMMANDS | {CockpitCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("1", "focus_pane('statuspage')", "Clay status", group=PANES, id="pane.statuspage", tooltip="Focus the Clay status page pane"),
+        Binding("2", "focus_pane('health')", "Health", group=PANES, id="pane.health", tooltip="Focus the integration health pane"),
+        Binding("3", "focus_pane('metrics')", "Error rates", group=PANES, id="pane.metrics", tooltip="Focus the error rates pane"),
+        Binding("4", "focus_pane('pods')", "Pods", group=PANES, id="pane.pods", tooltip="Focus the pods table"),
+        Binding("5", "focus_pane('logs')", "Logs", group=PANES, id="pane.logs", tooltip="Focus the pod logs pane"),
+        Binding("m", "metrics_view", "Metrics", id="view.metrics", tooltip="Open the metrics view: a larger chart per series"),
+        Binding("slash", "filter_logs", "Filter", id="logs.filter", tooltip="Filter the pod logs by text (case-insensitive)"),
+        Binding("p", "pause_logs", "Pause", id="logs.pause", tooltip="Pause or resume the pod logs (lines keep arriving)"),
+        Binding("r", "refresh", "Refresh", id="sources.refresh", tooltip="Poll every source now"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the cockpit"),
+    ]
+
+    def __init__(
+        self,
+        config: Config,
+        sources: Any,
+        *,
+        clock: Callable[[], float] = time.time,
+        title: str | None = None,
+        drill: DrillInfo | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.sources = sources
+        self.clock = clock
+        self.drill = drill
+        if title:
+            self.title = title
+        self.signals = Signals(at=clock())
+        self._polls = {
+            poll.name: poll
+            for poll in (
+                _Poll("statuspage", config.statuspage.refresh, self.poll_statuspage),
+                _Poll("health", config.health.refresh, self.poll_health),
+                _Poll("metrics", config.metrics.refresh, self.poll_metrics),
+                _Poll("pods", config.kube.refresh, self.poll_pods),
+            )
+        }
+        self._stop_logs = threading.Event()
+        self._log_pending: deque[LogLine] = deque(maxlen=max(1, config.kube.log_buffer))
+        self._log_flush: Timer | None = None
+        self._recent_logs: deque[LogLine] = deque(maxlen=RECENT_LOGS)
+        self._drill_timer: Timer | None = None
+        self._main = MainScreen(config, title=self.title, target=self._target())
+        self._metrics_view: Any = None
+
+    def _target(self) -> str:
+        kube = self.config.kube
+        where = f"{kube.context or 'current context'}/{kube.namespace} · {kube.selector}"
+        return f"scenario {self.drill.scenario} · {where}" if self.drill else where
+
+    def get_default_screen(self) -> MainScreen:
+        return self._main
+
+    def on_ready(self) -> None:
+        """The first frame is on screen: start the polls and the log follow."""
+        for poll in self._polls.values():
+            poll.delay = poll.interval
+            self._start(poll)
+        self.follow_logs()
+        self.set_interval(AGE_TICK, self._tick)
+        if self.drill is not None:
+            self._drill_timer = self.set_interval(DRILL_CHECK, self._check_drill)
+
+    def on_unmount(self) -> None:
+        self._stop_logs.set()
+
+    # -- polling ------------------------------------------------------------
+
+    def _start(self, poll: _Poll) -> None:
+        if poll.busy:
+            return
+        if poll.timer is not None:
+            poll.timer.stop()
+            poll.timer = None
+        poll.busy = True
+        poll.start()
+
+    @work(exclusive=True, exit_on_error=False, group="statuspage", description="Polling the Clay status page")
+    async def poll_statuspage(self) -> None:
+        timeout = self.config.statuspage.timeout
+        self.post_message(SourceResult("statuspage", await self._fetch_async("statuspage", lambda s: s.statuspage, timeout)))
+
+    @work(exclusive=True, exit_on_error=False, group="health", description="Polling the health endpoint")
+    async def poll_health(self) -> None:
+        timeout = self.config.health.timeout
+        self.post_message(SourceResult("health", await self._fetch_async("health", lambda s: s.health, timeout)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="metrics", description="Querying Prometheus")
+    def poll_metrics(self) -> None:
+        self._fetch_blocking("metrics", lambda s: s.metrics.fetch())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pods", description="Listing pods")
+    def poll_pods(self) -> None:
+        self._fetch_blocking("pods", lambda s: s.kube.list_pods())
+
+    async def _fetch_async(self, name: str, get: Callable[[Any], Any], timeout: float) -> Any:
+        try:
+            source = await asyncio.to_thread(get, self.sources)  # the first use imports its client
+            return await asyncio.wait_for(source.fetch(), timeout + ASYNC_GRACE)
+        except TimeoutError:
+            return SourceError(
+                name, ErrorKind.TIMEOUT, f"no answer within {timeout + ASYNC_GRACE:.0f}s", "the endpoint or the network path is hanging; check it from this host"
+            )
+        except Exception as err:  # the contract says never; if it happens, it is a named failure
+            return source_bug(name, err)
+
+    def _fetch_blocking(self, name: str, call: Callable[[Any], Any]) -> None:
+        try:
+            result = call(self.sources)
+        except Exception as err:  # the contract says never; if it happens, it is a named failure
+            result = source_bug(name, err)
+        if not get_current_worker().is_cancelled:
+            self.post_message(SourceResult(name, result))
+
+    def on_source_result(self, message: SourceResult) -> None:
+        poll = self._polls[message.name]
+        now = self.clock()
+        reading = getattr(self.signals, message.name).with_result(message.result, now)
+        self._set_signals(replace(self.signals, **{message.name: reading}, at=now))
+        self._main.show_reading(message.name, reading, now)
+        if message.name == "metrics" and self._metrics_view is not None and self._metrics_view.is_current:
+            self._metrics_view.show(reading, now)
+        poll.busy = False
+        error = message.result if isinstance(message.result, SourceError) else None
+        if error is None:
+            poll.delay = poll.interval
+        else:
+            poll.delay = max(backoff(poll.delay), min(error.retry_after or 0.0, 300.0))
+        poll.timer = self.set_timer(poll.delay, partial(self._start, poll))
+
+    def _set_signals(self, signals: Signals) -> None:
+        self.signals = signals
+        self.post_message(SignalsChanged(signals))
+
+    # -- logs ---------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="logs", description="Following pod logs")
+    def follow_logs(self) -> None:
+        stop = self._stop_logs
+        try:
+            self.sources.kube.follow_logs(
+                lambda lines: self.post_message(LogBatch(tuple(lines))),
+                lambda error: self.post_message(LogFault(error)),
+                stop,
+                LOG_FLUSH,
+            )
+        except Exception as err:  # the contract says never; if it happens, it is a named failure
+            self.post_message(LogFault(source_bug("logs", err)))
+        if not stop.is_set():
+            self.post_message(LogFollowEnded())
+
+    def on_log_batch(self, message: LogBatch) -> None:
+        self._log_pending.extend(message.lines)
+        if self._log_flush is None:
+            self._log_flush = self.set_timer(LOG_FLUSH, self._flush_logs)
+
+    def _flush_logs(self) -> None:
+        self._log_flush = None
+        lines = tuple(self._log_pending)
+        self._log_pending.clear()
+        if not lines:
+            return
+        now = self.clock()
+        self._main.logs.append(lines, now)
+        self._recent_logs.extend(lines)
+        self._set_signals(replace(self.signals, recent_logs=tuple(self._recent_logs), at=now))
+
+    def on_log_fault(self, message: LogFault) -> None:
+        self._main.logs.show_error(message.error, self.clock())
+
+    def on_log_follow_ended(self, message: LogFollowEnded) -> None:
+        self.set_timer(LOG_RESTART, self.follow_logs)
+
+    # -- timers ---------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = self.clock()
+        self._main.tick(now)
+        if self._metrics_view is not None and self._metrics_view.is_current:
+            self._metrics_view.show(self.signals.metrics, now)
+
+    def _check_drill(self) -> None:
+        assert self.drill is not None
+        problem = self.drill.poll()
+        if problem and self._drill_timer is not None:
+            self._drill_timer.stop()
+            self._main.context_bar.set_problem(problem)
+
+    # -- actions --------------------------------------------------------------
+
+    def _to_main(self) -> None:
+        while self.screen is not self._main and len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_focus_pane(self, name: str) -> None:
+        self._to_main()
+        self._main.pane(name).focus_body()
+
+    def action_metrics_view(self) -> None:
+        if self._metrics_view is not None and self._metrics_view.is_current:
+            self.pop_screen()
+            return
+        self._to_main()
+        from screens.metrics_view import MetricsScreen  # imports plotext: only when opened
+
+        self._metrics_view = MetricsScreen(self.signals.metrics, self.clock())
+        self.push_screen(self._metrics_view)
+
+    def action_filter_logs(self) -> None:
+        self._to_main()
+        view = self._main.logs.view
+        view.focus()
+        before = view.filter_text
+        from screens.log_filter import LogFilterScreen
+
+        def done(result: str | None) -> None:
+            view.set_filter(before if result is None else result)
+
+        self.push_screen(LogFilterScreen(before, view.set_filter), done)
+
+    def action_pause_logs(self) -> None:
+        view = self._main.logs.view
+        view.set_paused(not view.paused)
+
+    def action_refresh(self) -> None:
+        for poll in self._polls.values():
+            poll.delay = poll.interval
+            self._start(poll)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.binding_sections(), self.get_key_display))
+
+    async def action_quit(self) -> None:
+        self._stop_logs.set()
+        self.exit(0)
+
+    # -- one binding list for footer, help and palette -----------------------
+
+    def binding_sections(self) -> list[Section]:
+        own = self.BINDINGS
+        return [
+            ("Panes", [b for b in own if b.group is PANES]),
+            ("Actions", [b for b in own if b.group is not PANES]),
+            ("In the pod logs", LogView.BINDINGS),
+            ("Everywhere", [Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands", tooltip="Search panes and actions by name")]),
+        ]
+
+    def palette_commands(self) -> Sequence[tuple[str, str, Callable[[], object]]]:
+        return [(b.tooltip, f"key {self.get_key_display(b)}", partial(self.run_action, b.action)) for b in self.BINDINGS]
+
+
+def make_app(
+    config: Config,
+    sources: Any,
+    *,
+    clock: Callable[[], float] = time.time,
+    title: str | None = None,
+    drill: DrillInfo | None = None,
+) -> CockpitApp:
+    """Build the cockpit for a config and its sources (real or fakes in tests)."""
+    return CockpitApp(config, sources, clock=clock, title=title, drill=drill)

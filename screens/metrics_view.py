@@ -1,0 +1,132 @@
+"""The metrics view: a larger plotext chart per series.
+
+Imported only when the view opens (``m``), so textual_plotext and plotext
+never delay the first frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual_plotext import PlotextPlot
+
+from cockpit.signals import MetricsSnapshot, Reading, Series
+from widgets.common import clean, format_age, problem_content, set_if_changed
+from widgets.metrics import format_value, host_of, order_series
+
+
+class SeriesChart(Vertical):
+    DEFAULT_CSS = """
+    SeriesChart {
+        border: round $foreground 30%;
+        border-title-color: $text;
+        height: 1fr;
+        min-height: 10;
+    }
+    """
+
+    def __init__(self, series: Series, now: float) -> None:
+        super().__init__()
+        self.series_key = series.key
+        self._initial = (series, now)
+        self._ready = False
+
+    def compose(self) -> ComposeResult:
+        yield PlotextPlot()
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.plot(*self._initial)
+
+    def plot(self, series: Series, now: float) -> None:
+        if not self._ready:  # not composed yet: plot this on mount instead
+            self._initial = (series, now)
+            return
+        self.border_title = f"{clean(series.label)} · {format_value(series.current, series.unit)}"
+        chart = self.query_one(PlotextPlot)
+        plt = chart.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if series.points:
+            xs = [(t - now) / 60.0 for t, _ in series.points]
+            plt.plot(xs, [v for _, v in series.points], marker="braille")
+        plt.xlabel("minutes ago")
+        plt.ylabel(series.unit)
+        chart.refresh()
+
+
+class MetricsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape,m", "app.pop_screen", "Back", id="metrics.close", tooltip="Back to the cockpit"),
+    ]
+    DEFAULT_CSS = """
+    MetricsScreen #metrics-head {
+        height: auto;
+        padding: 0 1;
+        background: $panel;
+    }
+    MetricsScreen #metrics-problem {
+        color: $text-error;
+        padding: 0 1;
+        height: auto;
+    }
+    MetricsScreen Grid {
+        grid-size: 1;
+        grid-rows: 12;
+        overflow-y: auto;
+    }
+    MetricsScreen.-wide Grid {
+        grid-size: 2;
+        grid-rows: 1fr;
+    }
+    """
+
+    def __init__(self, reading: Reading[MetricsSnapshot], now: float) -> None:
+        super().__init__()
+        self._reading = reading
+        self._now = now
+        self._shown: object = None
+        self._keys: tuple[str, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="metrics-head")
+        yield Static(id="metrics-problem")
+        yield Grid(id="charts")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.show(self._reading, self._now)
+
+    def show(self, reading: Reading[Any], now: float) -> None:
+        self._reading, self._now = reading, now
+        head = self.query_one("#metrics-head", Static)
+        snap = reading.value
+        if isinstance(snap, MetricsSnapshot):
+            where = f"via {host_of(snap.served_by)}" + (" — BACKUP (primary failed)" if snap.is_backup else "")
+            age = format_age(reading.age(now))
+            set_if_changed(head, f"Metrics · {age} ago{' · STALE' if reading.stale else ''} · {clean(where)}")
+        else:
+            set_if_changed(head, "Metrics · waiting for the first answer…")
+        problem = self.query_one("#metrics-problem", Static)
+        problem.display = reading.error is not None
+        if reading.error is not None:
+            set_if_changed(problem, problem_content(reading.error))
+        if not isinstance(snap, MetricsSnapshot) or snap is self._shown:
+            return
+        self._shown = snap
+        series = order_series(snap.series)
+        grid = self.query_one("#charts", Grid)
+        keys = tuple(s.key for s in series)
+        if keys != self._keys:
+            self._keys = keys
+            grid.remove_children()
+            grid.mount_all([SeriesChart(s, now) for s in series])
+            return
+        charts = {chart.series_key: chart for chart in grid.query(SeriesChart)}
+        for s in series:
+            charts[s.key].plot(s, now)

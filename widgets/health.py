@@ -1,0 +1,66 @@
+"""Integration health pane: our endpoint's overall status and its checks."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from cockpit.signals import HealthCheck, HealthSnapshot
+from widgets.common import SourcePane, clean, set_if_changed
+
+_OVERALL = {"ok": ("●", "$text-success"), "degraded": ("◐", "$text-warning"), "down": ("✗", "$text-error")}
+_CHECK = {"ok": ("✓", "$text-success"), "degraded": ("◐", "$text-warning"), "fail": ("✗", "$text-error")}
+_ORDER = {"fail": 0, "degraded": 1, "ok": 2}
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.0f} s"
+
+
+def health_content(snap: HealthSnapshot) -> Content:
+    glyph, colour = _OVERALL.get(snap.status, ("?", "$text-muted"))
+    facts = [f"HTTP {snap.http_status}", _ms(snap.response_ms)]
+    if snap.version:
+        facts.append(f"v{clean(snap.version).removeprefix('v')}")
+    lines = [Content.assemble((f"{glyph} {snap.status}", f"bold {colour}"), ("  " + " · ".join(facts), "$text-muted"))]
+    checks: list[HealthCheck] = sorted(snap.checks, key=lambda c: _ORDER.get(c.status, 1))
+    width = max((len(c.name) for c in checks), default=0)
+    for check in checks:
+        cglyph, ccolour = _CHECK.get(check.status, ("?", "$text-warning"))
+        lines.append(
+            Content.assemble(
+                (f"{cglyph} ", ccolour),
+                clean(check.name).ljust(width),
+                " ",
+                (check.status.ljust(9), ccolour),
+                (clean(check.detail), "$text-muted"),
+            )
+        )
+    if not checks:
+        lines.append(Content.styled("no checks reported", "$text-muted"))
+    return Content("\n").join(lines)
+
+
+class HealthPane(SourcePane):
+    """Our integration health endpoint: is our side of the Clay link well?"""
+
+    PANE_TITLE = "Health"
+    PANE_KEY = "2"
+
+    DEFAULT_CSS = """
+    HealthPane #health-lines {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(classes="pane--body", can_focus=True):
+            yield Static("waiting for the first answer…", classes="pane--waiting", id="health-lines")
+
+    def render_value(self, value: HealthSnapshot, now: float) -> None:
+        lines = self.query_one("#health-lines", Static)
+        lines.remove_class("pane--waiting")
+        set_if_changed(lines, health_content(value))

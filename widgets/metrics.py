@@ -1,0 +1,191 @@
+"""Error-rates pane: a Sparkline per series with its current value and unit,
+plus which Prometheus is serving (and a clear marker when it is a backup)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.events import Resize
+from textual.widgets import Sparkline, Static
+
+from cockpit.config import Thresholds
+from cockpit.signals import MetricsSnapshot, Series
+from widgets.common import SourcePane, clean, set_if_changed
+
+QUERY_ORDER = ("errors_by_code", "request_rate", "latency_p95")
+LABEL_WIDTH_MAX = 16
+COMPACT_BELOW = 48  # pane width under which labels go short ("401", "req", "p95")
+SHORT_LABELS = {"request_rate": "req", "latency_p95": "p95"}
+
+
+def order_series(series: tuple[Series, ...]) -> list[Series]:
+    """Errors (by code) first, then request rate, p95, then any other query."""
+
+    def key(s: Series) -> tuple[int, str, float, str]:
+        rank = QUERY_ORDER.index(s.query) if s.query in QUERY_ORDER else len(QUERY_ORDER)
+        split = s.labels[0][1] if s.labels else ""
+        number = float(split) if split.isdigit() else 0.0
+        return (rank, s.query, number, s.key)
+
+    return sorted(series, key=key)
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    magnitude = abs(value)
+    text = f"{value:.0f}" if magnitude >= 100 else f"{value:.1f}" if magnitude >= 10 else f"{value:.2f}"
+    return f"{text} {unit}".strip()
+
+
+def level(series: Series, thresholds: Thresholds) -> str:
+    """"crit", "warn" or "" for a series against the configured thresholds."""
+    if series.current is None:
+        return ""
+    if series.query == "errors_by_code":
+        warn, crit = thresholds.error_rate_warn, thresholds.error_rate_crit
+    elif series.query == "latency_p95":
+        warn, crit = thresholds.latency_p95_warn_ms, thresholds.latency_p95_crit_ms
+    else:
+        return ""
+    return "crit" if series.current >= crit else "warn" if series.current >= warn else ""
+
+
+def label_for(series: Series, compact: bool) -> str:
+    if not compact:
+        return clean(series.label)
+    if series.labels:
+        return clean(series.labels[0][1])
+    return SHORT_LABELS.get(series.query, clean(series.label)[:6])
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+class SeriesRow(Horizontal):
+    """One series: label, sparkline of its history, current value."""
+
+    DEFAULT_CSS = """
+    SeriesRow {
+        height: 1;
+    }
+    SeriesRow > .series--label {
+        width: auto;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    SeriesRow > Sparkline {
+        width: 1fr;
+        margin: 0 1;
+        min-width: 4;
+    }
+    SeriesRow > Sparkline > .sparkline--max-color { color: $primary; }
+    SeriesRow > Sparkline > .sparkline--min-color { color: $primary; }
+    SeriesRow.-warn > Sparkline > .sparkline--max-color { color: $warning; }
+    SeriesRow.-warn > Sparkline > .sparkline--min-color { color: $warning; }
+    SeriesRow.-crit > Sparkline > .sparkline--max-color { color: $error; }
+    SeriesRow.-crit > Sparkline > .sparkline--min-color { color: $error; }
+    SeriesRow > .series--value {
+        width: 10;
+        text-align: right;
+        text-wrap: nowrap;
+    }
+    SeriesRow.-warn > .series--value { color: $text-warning; text-style: bold; }
+    SeriesRow.-crit > .series--value { color: $text-error; text-style: bold; }
+    """
+
+    def __init__(self, series: Series, level: str, label: str, label_width: int) -> None:
+        super().__init__(classes="series")
+        self.series_key = series.key
+        self._initial = (series, level, label, label_width)
+        self._ready = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="series--label")
+        yield Sparkline()
+        yield Static(classes="series--value")
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.show(*self._initial)
+
+    def show(self, series: Series, level: str, label: str, label_width: int) -> None:
+        if not self._ready:  # not composed yet: draw this on mount instead
+            self._initial = (series, level, label, label_width)
+            return
+        label_widget = self.query_one(".series--label", Static)
+        if label_widget.styles.width is None or label_widget.styles.width.value != label_width:
+            label_widget.styles.width = label_width
+        set_if_changed(label_widget, label)
+        data = [value for _, value in series.points]
+        spark = self.query_one(Sparkline)
+        if list(spark.data or []) != data:
+            spark.data = data
+        set_if_changed(self.query_one(".series--value", Static), format_value(series.current, series.unit))
+        self.set_class(level == "warn", "-warn")
+        self.set_class(level == "crit", "-crit")
+
+
+class MetricsPane(SourcePane):
+    """Clay error rates by status code, request rate and p95 latency."""
+
+    PANE_TITLE = "Error rates"
+    PANE_KEY = "3"
+
+    def __init__(self, thresholds: Thresholds, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.thresholds = thresholds
+        self._keys: tuple[str, ...] = ()
+        self._compact: bool | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(classes="pane--body", can_focus=True, id="metrics-rows"):
+            yield Static("waiting for the first answer…", classes="pane--waiting", id="metrics-empty")
+
+    def on_resize(self, event: Resize) -> None:
+        compact = event.size.width < COMPACT_BELOW
+        if compact != self._compact:
+            self._compact = compact
+            if isinstance(self.reading.value, MetricsSnapshot):
+                self.render_value(self.reading.value, self._now)
+
+    def render_value(self, value: MetricsSnapshot, now: float) -> None:
+        if self._compact is None:  # not laid out yet: on_resize draws it
+            return
+        series = order_series(value.series)
+        empty = self.query_one("#metrics-empty", Static)
+        empty.display = not series
+        if not series:
+            empty.remove_class("pane--waiting")
+            set_if_changed(empty, "Prometheus returned no series for the configured queries")
+        labels = {s.key: label_for(s, self._compact) for s in series}
+        label_width = min(LABEL_WIDTH_MAX, max((len(text) for text in labels.values()), default=3))
+        keys = tuple(s.key for s in series)
+        body = self.query_one("#metrics-rows", VerticalScroll)
+        if keys != self._keys:
+            self._keys = keys
+            body.query(SeriesRow).remove()
+            body.mount_all([SeriesRow(s, level(s, self.thresholds), labels[s.key], label_width) for s in series])
+            return
+        rows = {row.series_key: row for row in body.query(SeriesRow)}
+        for s in series:
+            rows[s.key].show(s, level(s, self.thresholds), labels[s.key], label_width)
+
+    def title_extra(self) -> str:
+        snap = self.reading.value
+        if isinstance(snap, MetricsSnapshot) and snap.is_backup:
+            return "[reverse $warning] BACKUP [/]"
+        return ""
+
+    def subtitle_ok(self) -> str:
+        snap = self.reading.value
+        if not isinstance(snap, MetricsSnapshot):
+            return ""
+        served = f"via {host_of(snap.served_by)}"
+        if snap.is_backup and snap.failovers:
+            first = snap.failovers[0]
+            return f"{served} · primary {first.kind.value}"
+        return served

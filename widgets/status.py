@@ -1,0 +1,102 @@
+"""Clay status pane: page indicator, components, unresolved incidents."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from cockpit.signals import Component, ComponentStatus, StatusIncident, StatusPageSnapshot
+from widgets.common import SourcePane, age_since, clean, set_if_changed
+
+# indicator → (glyph, theme colour)
+_INDICATOR = {
+    "none": ("●", "$text-success"),
+    "minor": ("◐", "$text-warning"),
+    "major": ("✗", "$text-error"),
+    "critical": ("✗", "$text-error"),
+    "maintenance": ("◆", "$text-primary"),
+}
+_COMPONENT = {
+    ComponentStatus.OPERATIONAL: ("✓", "$text-success", "operational"),
+    ComponentStatus.DEGRADED: ("◐", "$text-warning", "degraded"),
+    ComponentStatus.PARTIAL_OUTAGE: ("✗", "$text-warning", "partial outage"),
+    ComponentStatus.MAJOR_OUTAGE: ("✗", "$text-error", "major outage"),
+    ComponentStatus.MAINTENANCE: ("◆", "$text-primary", "maintenance"),
+    ComponentStatus.UNKNOWN: ("?", "$text-muted", "unknown"),
+}
+_IMPACT = {"critical": "$text-error", "major": "$text-error", "minor": "$text-warning"}
+
+
+def header_content(snap: StatusPageSnapshot) -> Content:
+    glyph, colour = _INDICATOR.get(snap.indicator, ("?", "$text-muted"))
+    return Content.assemble((f"{glyph} ", colour), (clean(snap.description) or snap.indicator, f"bold {colour}"))
+
+
+def components_content(components: tuple[Component, ...]) -> Content:
+    """Components not operational first, one a line; operational ones on one line."""
+    troubled = [c for c in components if c.status is not ComponentStatus.OPERATIONAL]
+    fine = [c for c in components if c.status is ComponentStatus.OPERATIONAL]
+    width = max((len(c.name) for c in troubled), default=0)
+    lines = []
+    for c in troubled:
+        glyph, colour, words = _COMPONENT[c.status]
+        lines.append(Content.assemble((f"{glyph} ", colour), clean(c.name).ljust(width), "  ", (words, colour)))
+    if fine:
+        names = ", ".join(clean(c.name) for c in fine)
+        lines.append(Content.assemble(("✓ ", "$text-success"), f"{len(fine)} operational: ", (names, "$text-muted")))
+    if not components:
+        lines.append(Content.styled("no components listed", "$text-muted"))
+    return Content("\n").join(lines)
+
+
+def incidents_content(incidents: tuple[StatusIncident, ...], now: float) -> Content:
+    if not incidents:
+        return Content.styled("No unresolved incidents", "$text-muted")
+    blocks = []
+    for inc in incidents:
+        colour = _IMPACT.get(inc.impact, "$text-primary")
+        since = age_since(inc.started_at or inc.updated_at, now)
+        head = Content.assemble(("▲ ", colour), (clean(inc.name), "bold"), (f" — {inc.status}, {since} ago", "$text-muted"))
+        if inc.latest_update:
+            when = age_since(inc.latest_update_at, now)
+            body = Content.assemble(("  ", ""), clean(" ".join(inc.latest_update.split())), (f" ({when} ago)", "$text-muted"))
+            blocks.append(Content("\n").join([head, body]))
+        else:
+            blocks.append(head)
+    return Content("\n").join(blocks)
+
+
+class ClayStatusPane(SourcePane):
+    """Clay's public status page: is Clay saying it is broken?"""
+
+    PANE_TITLE = "Clay status"
+    PANE_KEY = "1"
+
+    DEFAULT_CSS = """
+    ClayStatusPane .status--lines {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(classes="pane--body", can_focus=True):
+            yield Static("waiting for the first answer…", classes="status--lines pane--waiting", id="status-header")
+            yield Static(classes="status--lines", id="status-components")
+            yield Static(id="status-incidents")
+
+    def render_value(self, value: StatusPageSnapshot, now: float) -> None:
+        header = self.query_one("#status-header", Static)
+        header.remove_class("pane--waiting")
+        set_if_changed(header, header_content(value))
+        set_if_changed(self.query_one("#status-components", Static), components_content(value.components))
+        self.render_ages(value, now)
+
+    def render_ages(self, value: StatusPageSnapshot, now: float) -> None:
+        set_if_changed(self.query_one("#status-incidents", Static), incidents_content(value.incidents, now))
+
+    def subtitle_ok(self) -> str:
+        snap = self.reading.value
+        return snap.provider if isinstance(snap, StatusPageSnapshot) else ""
