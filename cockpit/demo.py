@@ -3,10 +3,13 @@ cockpit against it through the same code paths as production.
 
 The parent binds every service's loopback socket itself and hands them to
 the child (``python -m cockpit.sim --listen-fds``), so it knows every URL at
-once, writes the kubeconfig and the config, and paints the first frame while
-the simulator is still starting. Requests made before the child serves wait
-in the listen backlog (every source has a timeout). Quitting the cockpit
-stops the child; a child that dies is reported in the cockpit, not hung on.
+once and paints the first frame while the simulator is still starting.
+Requests made before the child serves wait in the listen backlog (every
+source has a timeout). The child makes the Kubernetes API's throwaway TLS
+certificate and writes the kubeconfig that trusts it; the kube source is
+built (in a worker) only once the child says it is ready. Quitting the
+cockpit stops the child; a child that dies is reported in the cockpit, not
+hung on.
 """
 
 from __future__ import annotations
@@ -19,13 +22,25 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cockpit.config import config_from_toml
+from cockpit.config import Config, config_from_toml
 from cockpit.sim import wiring
+from cockpit.sources import KubeSource, Sources
 
-TOKEN_ENV = "CLAY_SIM_KUBE_TOKEN"
+# The drill's throwaway credentials travel in the environment, never in argv.
+TOKEN_ENVS = ("CLAY_SIM_KUBE_TOKEN", "CLAY_DRILL_SLACK_TOKEN", "CLAY_DRILL_STATUSPAGE_KEY")
+
+
+def drill_tokens() -> dict[str, str]:
+    """This drill's tokens: made once per process, shared with the child and
+    with the cockpit's own adapters (which read them by name from the config)."""
+    for name in TOKEN_ENVS:
+        if not os.environ.get(name):
+            os.environ[name] = secrets.token_urlsafe(24)
+    return {name: os.environ[name] for name in TOKEN_ENVS}
 
 
 @dataclass
@@ -49,6 +64,20 @@ class Drill:
         why = f": {last}" if last else ""
         return f"drill environment exited (code {code}){why} — its services are gone; quit and start the demo again"
 
+    def wait_ready(self, timeout: float = 20.0) -> bool:
+        """Block (in a worker, never the UI) until the child serves, dies or times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                if b'"ready": true' in (self.workdir / "sim.out").read_bytes():
+                    return True
+            except FileNotFoundError:
+                return False
+            time.sleep(0.05)
+        return False
+
     def stop(self, timeout: float = 3.0) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -70,6 +99,20 @@ def _last_line(path: Path) -> str:
     return lines[-1][:200] if lines else ""
 
 
+class DrillSources(Sources):
+    """The production sources, except that the kube source waits for the
+    child's kubeconfig (the property is only touched from workers)."""
+
+    def __init__(self, config: Config, drill: Drill) -> None:
+        super().__init__(config)
+        self.drill = drill
+
+    @property
+    def kube(self) -> KubeSource:
+        self.drill.wait_ready()  # on failure the source reports the missing kubeconfig itself
+        return super().kube
+
+
 def bind_loopback() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -87,8 +130,8 @@ def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, w
     socks = {name: bind_loopback() for name in wiring.SERVICES}
     try:
         endpoints = {name: wiring.url(s.getsockname()[1]) for name, s in socks.items()}
-        token = secrets.token_urlsafe(24)
-        kubeconfig = wiring.write_kubeconfig(workdir / "kubeconfig", endpoints["kube"], token)
+        endpoints["kube"] = endpoints["kube"].replace("http://", "https://")  # the child serves it with TLS
+        kubeconfig = workdir / "kubeconfig"  # written by the child, with its certificate
         fds = ",".join(f"{name}={s.fileno()}" for name, s in socks.items())
         cmd = [
             sys.executable, "-m", "cockpit.sim",
@@ -100,7 +143,7 @@ def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, w
         ]
         if seed is not None:
             cmd += ["--seed", str(seed)]
-        env = {**os.environ, TOKEN_ENV: token}
+        env = {**os.environ, **drill_tokens()}
         with open(workdir / "sim.log", "ab") as log, open(workdir / "sim.out", "ab") as out:
             process = subprocess.Popen(
                 cmd,
@@ -132,9 +175,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.read_only:
             config = replace(config, kube=replace(config.kube, read_only=True))
         from cockpit.app import make_app
-        from cockpit.sources import Sources
 
-        app = make_app(config, Sources(config), title=f"drill: {drill.title}", drill=drill)
+        app = make_app(config, DrillSources(config, drill), title=f"drill: {drill.title}", drill=drill)
         app.run()
         code = app.return_code or 0
         clean = drill.process.poll() is None
