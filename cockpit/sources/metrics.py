@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import requests
+import urllib3
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
@@ -448,8 +449,14 @@ class Metrics:
     def _transport_error(self, exc: requests.RequestException, url: str) -> SourceError:
         shown = safe_url(url)
         backup_hint = "; the backup is asked if there is one" if len(self.urls) > 1 else ""
+        # With retries off, urllib3 wraps a read timeout in MaxRetryError and
+        # requests reports that as a ConnectionError: look at the cause.
+        cause = exc.args[0].reason if exc.args and isinstance(exc.args[0], urllib3.exceptions.MaxRetryError) else None
+        timed_out = isinstance(cause, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)) and not isinstance(
+            cause, urllib3.exceptions.NewConnectionError
+        )
         # ConnectTimeout is both a ConnectionError and a Timeout: timeouts first
-        if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout, requests.exceptions.Timeout)):
+        if timed_out or isinstance(exc, requests.exceptions.Timeout):
             return make_error(
                 SOURCE,
                 ErrorKind.TIMEOUT,
