@@ -28,7 +28,7 @@ from cockpit.sim.kube_util import (
     ApiError, already_exists, conflict, fields_match, forbidden_message, labels_match, not_found, parse_field_selector,
     parse_label_selector, rfc3339, selector_string, status_body, uid,
 )
-from cockpit.sim.kube_validate import DNS_SUBDOMAIN, admit_update, invalid, validate
+from cockpit.sim.kube_validate import DNS_SUBDOMAIN, admit_update, drop_nulls, invalid, validate
 
 if TYPE_CHECKING:
     from cockpit.sim.kube import KubeCluster
@@ -120,6 +120,13 @@ class Api:
             return respond(kr.api_versions(f"{request.url.host}:{request.url.port}"))
         if path == "/apis":
             return respond(kr.api_group_list())
+        if path == "/openapi/v3":
+            return respond(kr.openapi_root())
+        if parts[:2] == ["openapi", "v3"] and len(parts) in (4, 5):
+            group, version = ("", parts[3]) if parts[2] == "api" else (parts[3], parts[4] if len(parts) == 5 else "")
+            doc = kr.openapi_group_version(group, version)
+            if doc is not None:
+                return respond(doc)
         if len(parts) == 2 and parts[0] == "apis" and parts[1] in kr.GROUPS:
             return respond({"kind": "APIGroup", "apiVersion": "v1", **kr.api_group(parts[1])})
         if parts[:1] == ["api"] and len(parts) >= 2:
@@ -365,7 +372,7 @@ class Api:
             raise invalid(res.kind, res.group, name, [("metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must start and end with an alphanumeric character')])
         if self.c.store.get(res.bucket, ns, name) is not None:
             raise already_exists(res.plural, res.group, name)
-        obj = copy.deepcopy(body)
+        obj = drop_nulls(body)
         obj["kind"], obj["apiVersion"] = res.kind, res.api_version
         m = obj["metadata"]
         m.update({"name": name, "namespace": ns, "uid": uid(self.c.rng), "creationTimestamp": rfc3339(self.c.clock())})

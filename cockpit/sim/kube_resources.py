@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.sim.kube_util import since
+from cockpit.sim.kube_util import fnv32a, since
 
 GIT_VERSION = "v1.32.4"
 
@@ -318,3 +318,47 @@ def table(plural: str, objs: list[dict[str, Any]], now: float, *, version: str =
         "columnDefinitions": table_columns(plural) if headers else [],
         "rows": rows,
     }
+
+
+# --------------------------------------------------------------------------
+# OpenAPI v3 (just enough for kubectl create/apply to use server-side field
+# validation instead of failing to download a schema)
+
+_QUERY = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+          for n in ("dryRun", "fieldManager", "fieldValidation")]
+
+
+def openapi_root() -> dict[str, Any]:
+    gvs = ["api/v1"] + [f"apis/{g}/v1" for g in GROUPS]
+    return {"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={fnv32a(f'{gv}@{GIT_VERSION}'.encode()):08X}"}
+                      for gv in gvs}}
+
+
+def openapi_group_version(group: str, version: str) -> dict[str, Any] | None:
+    resources = by_group_version(group, version)
+    if not resources:
+        return None
+    prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    paths: dict[str, Any] = {}
+    for r in resources:
+        gvk = {"group": r.group, "version": r.version, "kind": r.kind}
+        base = f"{prefix}/namespaces/{{namespace}}/{r.plural}" if r.namespaced else f"{prefix}/{r.plural}"
+        ops: dict[str, Any] = {}
+        if "create" in r.verbs:
+            ops["post"] = {"operationId": f"create{r.kind}", "x-kubernetes-action": "post",
+                           "x-kubernetes-group-version-kind": gvk, "parameters": _QUERY, "responses": {}}
+        if ops:
+            paths[base] = ops
+        item: dict[str, Any] = {}
+        if "update" in r.verbs:
+            item["put"] = {"operationId": f"replace{r.kind}", "x-kubernetes-action": "put",
+                           "x-kubernetes-group-version-kind": gvk, "parameters": _QUERY, "responses": {}}
+        if "patch" in r.verbs:
+            item["patch"] = {"operationId": f"patch{r.kind}", "x-kubernetes-action": "patch",
+                             "x-kubernetes-group-version-kind": gvk, "parameters": _QUERY, "responses": {},
+                             "requestBody": {"content": {t: {"schema": {"type": "object"}} for t in (
+                                 "application/json-patch+json", "application/merge-patch+json")}}}
+        if item:
+            paths[base + "/{name}"] = item
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": GIT_VERSION}, "paths": paths,
+            "components": {"schemas": {}}}

@@ -221,6 +221,16 @@ def _validate_deployment(d: dict[str, Any], old: dict[str, Any] | None, name: st
         raise invalid("Deployment", "apps", name, causes)
 
 
+def drop_nulls(value: Any) -> Any:
+    """A copy without null fields: Go decodes them to zero values that ``omitempty`` then leaves out
+    (``creationTimestamp: null`` in a pod template from kubectl, for one)."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
 def admit_update(kind: str, group: str, resource: str, new: dict[str, Any], old: dict[str, Any], url_name: str) -> dict[str, Any]:
     """Merge server-owned metadata into an update (PUT or patched object) and check preconditions."""
     meta = new.get("metadata")
@@ -233,7 +243,7 @@ def admit_update(kind: str, group: str, resource: str, new: dict[str, Any], old:
         raise conflict(resource, group, url_name)
     if meta.get("uid") and meta["uid"] != old["metadata"]["uid"]:
         raise invalid(kind, group, url_name, [("metadata.uid", f'Invalid value: "{meta["uid"]}": field is immutable')])
-    out = copy.deepcopy(new)
+    out = drop_nulls(new)
     out["kind"], out["apiVersion"] = old["kind"], old["apiVersion"]
     m = out["metadata"]
     for key in ("name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp"):

@@ -61,6 +61,7 @@ class Events:
         self.store, self.rng = store, rng
         self._index: OrderedDict[tuple[str, str, str, str], tuple[str, str]] = OrderedDict()
         self.muted = False
+        self._seq = 0
 
     def record(self, ref: dict[str, Any], reason: str, message: str, type_: str, component: str, at: float,
                host: str = "") -> None:
@@ -79,7 +80,8 @@ class Events:
                 self._index.move_to_end(key)
                 return
         ns = ref.get("namespace", "default")
-        name = f"{ref.get('name', 'unknown')}.{int(at * 1e9) + self.rng.getrandbits(20):x}"
+        self._seq += 1  # keeps names (and so listing order) in recording order within one instant
+        name = f"{ref.get('name', 'unknown')}.{int(at * 1e9) + self._seq:x}"
         source = {"component": component, "host": host} if host else {"component": component}
         ev = {
             "kind": "Event", "apiVersion": "v1",
