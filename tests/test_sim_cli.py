@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -76,7 +79,9 @@ def test_listen_fds_handshake_and_sigterm(tmp_path: Path) -> None:
             s.close()
         ready = json.loads(read_line(proc))
         assert ready["ready"] is True
-        assert ready["endpoints"] == {name: wiring.url(port) for name, port in ports.items()}, "serves on the inherited sockets"
+        expected = {name: wiring.url(port) for name, port in ports.items()}
+        expected["kube"] = expected["kube"].replace("http://", "https://")
+        assert ready["endpoints"] == expected, "serves on the inherited sockets"
         assert httpx.get(ready["endpoints"]["health"] + "/health", timeout=5).json()["status"] in ("ok", "degraded", "down")
         assert Path(ready["kubeconfig"]).stat().st_mode & 0o777 == 0o600
         load_config(ready["config"])  # a valid cockpit config
@@ -134,9 +139,18 @@ def test_run_sim_prints_how_to_join_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert cfg.kube.context == wiring.CONTEXT and cfg.kube.kubeconfig == str(kubeconfig)
         token = json.loads(kubeconfig.read_text())["users"][0]["user"]["token"]
         assert token not in text, "the token stays in the 0600 kubeconfig"
-        server = json.loads(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-        pods = httpx.get(server + "/api/v1/namespaces/clay-sync/pods", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        cluster = json.loads(kubeconfig.read_text())["clusters"][0]["cluster"]
+        assert cluster["server"].startswith("https://127.0.0.1:")
+        trust = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        pods = httpx.get(cluster["server"] + "/api/v1/namespaces/clay-sync/pods", headers={"Authorization": f"Bearer {token}"},
+                         timeout=5, verify=trust)
         assert len(pods.json()["items"]) == 3
+        if shutil.which("kubectl"):  # the printed line works as printed
+            line = next(l.strip() for l in lines if l.strip().startswith("kubectl --kubeconfig"))
+            out = subprocess.run(line.split(), capture_output=True, text=True, timeout=30,
+                                 env={**os.environ, "KUBECACHEDIR": str(tmp_path / "kubecache")})
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.count("clay-sync-") == 3 and "Running" in out.stdout
         env = dict(line.split("=", 1) for line in (tmp_path / "drill.env").read_text().splitlines())
         assert set(env) == {"CLAY_DRILL_SLACK_TOKEN", "CLAY_DRILL_STATUSPAGE_KEY"}
         proc.send_signal(signal.SIGINT)

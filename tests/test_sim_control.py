@@ -11,6 +11,18 @@ import pytest
 
 from cockpit.sim.server import SimError
 
+plain_httpx = httpx
+
+
+class KubeHttp:
+    """httpx's functions, trusting the drill's Kubernetes API certificate."""
+
+    def __init__(self, sim) -> None:
+        self.verify = sim.kube_ssl()
+
+    def __getattr__(self, method: str):
+        return lambda *a, **kw: getattr(plain_httpx, method)(*a, verify=self.verify, **kw)
+
 
 def test_stop_is_connection_refused_even_on_a_kept_alive_connection(sim) -> None:
     url = sim.endpoints["health"] + "/health"
@@ -30,10 +42,10 @@ def test_stop_is_connection_refused_even_on_a_kept_alive_connection(sim) -> None
 
 def test_stop_drops_an_open_log_follow(sim) -> None:
     pod = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=5,
-                    headers={"Authorization": f"Bearer {sim.token}"}).json()["items"][0]["metadata"]["name"]
+                    headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl()).json()["items"][0]["metadata"]["name"]
     url = f"{sim.endpoints['kube']}/api/v1/namespaces/clay-sync/pods/{pod}/log"
     with httpx.stream("GET", url, params={"follow": "true", "tailLines": 1}, timeout=5,
-                      headers={"Authorization": f"Bearer {sim.token}"}) as resp:
+                      headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl()) as resp:
         assert resp.status_code == 200
         sim.stop_service("kube")
         started = time.monotonic()
@@ -54,7 +66,7 @@ def test_fault_status_with_each_services_error_body(sim, status: int) -> None:
     r = httpx.get(sim.endpoints["statuspage"] + "/api/v2/summary.json", timeout=3)
     assert r.status_code == status and "error" in r.json()
     k = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=3,
-                  headers={"Authorization": f"Bearer {sim.token}"})
+                  headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl())
     assert k.status_code == status
     assert k.json()["kind"] == "Status" and k.json()["code"] == status and k.json()["status"] == "Failure"
     s = httpx.post(sim.endpoints["slack"] + "/api/auth.test", timeout=3)
@@ -96,13 +108,14 @@ def test_fault_times_delay_and_malformed(sim) -> None:
 def test_request_log_marks_mutations(sim) -> None:
     auth = {"Authorization": f"Bearer {sim.token}"}
     kube = sim.endpoints["kube"]
+    httpx = KubeHttp(sim)
     httpx.get(kube + "/api/v1/namespaces/clay-sync/pods", headers=auth, params={"labelSelector": "app=clay-sync"}, timeout=5)
     httpx.post(kube + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", headers=auth, timeout=5, json={
         "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
         "spec": {"resourceAttributes": {"namespace": "clay-sync", "verb": "patch", "resource": "secrets"}}})
     httpx.patch(kube + "/api/v1/namespaces/clay-sync/configmaps/clay-sync-flags", headers={**auth, "Content-Type": "application/merge-patch+json"},
                 json={"data": {"CLAY_REQUEST_QUEUING": "true"}}, params={"dryRun": "All"}, timeout=5)
-    httpx.get(sim.endpoints["health"] + "/health", timeout=5)
+    plain_httpx.get(sim.endpoints["health"] + "/health", timeout=5)
     log = sim.requests("kube")
     assert [(r["method"], r["mutating"]) for r in log] == [("GET", False), ("POST", False), ("PATCH", True)]
     assert log[0]["query"] == "labelSelector=app%3Dclay-sync" and log[0]["path"] == "/api/v1/namespaces/clay-sync/pods"
@@ -143,6 +156,7 @@ def test_running_clock_moves_at_speed(sim) -> None:
 
 
 def test_kube_switches(sim) -> None:
+    httpx = KubeHttp(sim)
     kube = sim.endpoints["kube"]
     auth = {"Authorization": f"Bearer {sim.token}"}
     secret = kube + "/api/v1/namespaces/clay-sync/secrets/clay-api"

@@ -537,3 +537,74 @@ def test_kubectl_watch_prints_rows(kube: Kube, kubectl_ok: None) -> None:
     assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert any(" Terminating " in f" {line} " for line in lines[4:])
     assert any("Pending" in line or "ContainerCreating" in line for line in lines[4:])
+
+
+def test_pagination_initial_events_and_bookmarks(kube: Kube, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = kube.core.list_namespaced_pod(NS, limit=2)
+    assert len(first.items) == 2 and first.metadata._continue and first.metadata.remaining_item_count == 1
+    rest = kube.core.list_namespaced_pod(NS, limit=2, _continue=first.metadata._continue)
+    assert len(rest.items) == 1 and not rest.metadata._continue
+    assert {p.metadata.name for p in first.items + rest.items} == {p.metadata.name for p in kube.pods()}
+    from cockpit.sim import kube_http
+
+    monkeypatch.setattr(kube_http, "BOOKMARK_EVERY", 0.2)
+    resp = kube.core.list_namespaced_pod(NS, watch=True, send_initial_events=True, resource_version_match="NotOlderThan",
+                                         allow_watch_bookmarks=True, timeout_seconds=2, _preload_content=False)
+    events = [json.loads(line) for line in resp.data.decode().splitlines()]
+    assert [e["type"] for e in events[:4]] == ["ADDED", "ADDED", "ADDED", "BOOKMARK"]
+    assert events[3]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert any(e["type"] == "BOOKMARK" and "annotations" not in e["object"]["metadata"] for e in events[4:])
+
+
+def test_missing_secret_key_blocks_new_containers(kube: Kube) -> None:
+    kube.core.patch_namespaced_secret("clay-api", NS, [{"op": "remove", "path": "/data/api-key"}])
+    victim = kube.pods()[0].metadata.name
+    kube.core.delete_namespaced_pod(victim, NS, grace_period_seconds=0)
+    kube.advance(8)
+    stuck = [p for p in kube.pods() if p.status.phase == "Pending"]
+    assert len(stuck) == 1
+    waiting = stuck[0].status.container_statuses[0].state.waiting
+    assert (waiting.reason, waiting.message) == ("CreateContainerConfigError", "couldn't find key api-key in Secret clay-sync/clay-api")
+    with pytest.raises(ApiException) as err:
+        kube.core.read_namespaced_pod_log(stuck[0].metadata.name, NS)
+    assert err.value.status == 400 and "is waiting to start: CreateContainerConfigError" in _status(err.value)["message"]
+    kube.core.patch_namespaced_secret("clay-api", NS, {"stringData": {"api-key": "clay_live_key_fixed"}})
+    kube.advance(6)
+    pod = kube.core.read_namespaced_pod(stuck[0].metadata.name, NS)
+    assert pod.status.phase == "Running"
+    env = next(p.env for p in kube.call(kube.cluster.running_pods) if p.name == pod.metadata.name)
+    assert env["CLAY_API_KEY"] == "clay_live_key_fixed"
+
+
+def test_errors_and_dry_run_of_create_and_delete(kube: Kube) -> None:
+    assert kube.raw("/api/v1/namespaces/clay-sync/widgets")[0] == 404
+    code, body = kube.raw("/apis/nope.example.com/v1")
+    assert code == 404 and body["reason"] == "NotFound"
+    with pytest.raises(ApiException) as err:
+        kube.core.delete_namespaced_secret("clay-api", NS)
+    assert err.value.status == 405 and _status(err.value)["reason"] == "MethodNotAllowed"
+    coord = client.CoordinationV1Api(kube.api)
+    coord.create_namespaced_lease(NS, {"metadata": {"name": "x"}, "spec": {"holderIdentity": "a"}}, dry_run="All")
+    assert coord.list_namespaced_lease(NS).items == []
+    victim = kube.pods()[0]
+    preview = kube.core.delete_namespaced_pod(victim.metadata.name, NS, dry_run="All")
+    assert preview.metadata.deletion_timestamp is not None
+    assert kube.core.read_namespaced_pod(victim.metadata.name, NS).metadata.deletion_timestamp is None
+    code, body = kube.raw("/api/v1/namespaces/clay-sync/pods", token=None)
+    assert code == 403 and body["message"] == 'forbidden: User "system:anonymous" cannot get path "/api/v1/namespaces/clay-sync/pods"'
+    events = client.EventsV1Api(kube.api).list_namespaced_event(NS)  # events.k8s.io view of the same Events
+    assert events.items == [] or all(e.regarding is not None for e in events.items)
+
+
+def test_kubectl_create_and_apply_use_server_validation(kube: Kube, kubectl_ok: None, tmp_path: Path) -> None:
+    manifest = tmp_path / "lease.json"
+    manifest.write_text(json.dumps({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "lock"},
+                                    "spec": {"holderIdentity": "me", "leaseDurationSeconds": 30}}))
+    assert kube.kubectl("create", "-f", str(manifest)).stdout.strip() == "lease.coordination.k8s.io/lock created"
+    again = kube.kubectl("create", "-f", str(manifest), check=False)
+    assert again.returncode == 1 and 'leases.coordination.k8s.io "lock" already exists' in again.stderr
+    cm = json.loads(kube.kubectl("get", "cm", "clay-sync-flags", "-o", "json").stdout)
+    cm["data"]["CLAY_REQUEST_QUEUING"] = "true"
+    (tmp_path / "cm.json").write_text(json.dumps(cm))
+    assert "configured" in kube.kubectl("apply", "-f", str(tmp_path / "cm.json")).stdout
+    assert kube.call(kube.cluster.configmap_value, "clay-sync-flags", "CLAY_REQUEST_QUEUING") == "true"

@@ -28,7 +28,8 @@ def get(url: str, **kw) -> httpx.Response:
 
 
 def secret_key(sim) -> str:
-    r = get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api", headers={"Authorization": f"Bearer {sim.token}"})
+    r = get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api", headers={"Authorization": f"Bearer {sim.token}"},
+            verify=sim.kube_ssl())
     r.raise_for_status()
     return base64.b64decode(r.json()["data"]["api-key"]).decode()
 

@@ -18,7 +18,8 @@ class Drill:
 
     def __init__(self, sim) -> None:
         self.sim = sim
-        self.kube = httpx.Client(base_url=sim.endpoints["kube"], headers={"Authorization": f"Bearer {sim.token}"}, timeout=10)
+        self.kube = httpx.Client(base_url=sim.endpoints["kube"], headers={"Authorization": f"Bearer {sim.token}"}, timeout=10,
+                                 verify=sim.kube_ssl())
         self.ns = "/api/v1/namespaces/clay-sync"
 
     def query(self, name: str) -> dict[str, float]:
@@ -186,14 +187,15 @@ def _snapshot(sim) -> dict:
     base = {name: url for name, url in sim.endpoints.items()}
 
     def text(url: str, **params) -> str:
-        body = httpx.get(url, params=params, timeout=10, headers={"Authorization": f"Bearer {sim.token}"}).text
+        verify = sim.kube_ssl() if url.startswith("https") else True
+        body = httpx.get(url, params=params, timeout=10, headers={"Authorization": f"Bearer {sim.token}"}, verify=verify).text
         for name, u in base.items():
             body = body.replace(u, f"<{name}>")
         return body
 
     now = sim.state()["now"]
     pods = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=10,
-                     headers={"Authorization": f"Bearer {sim.token}"}).json()["items"]
+                     headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl()).json()["items"]
     names = sorted(p["metadata"]["name"] for p in pods)
     return {
         "summary": text(sim.endpoints["statuspage"] + "/api/v2/summary.json"),

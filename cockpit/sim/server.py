@@ -20,6 +20,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -36,6 +37,7 @@ from cockpit.config import ConfigError
 from cockpit.sim import wiring
 from cockpit.sim.clock import SimClock
 from cockpit.sim.control import Fault, RequestLog, control_app, service_middlewares
+from cockpit.sim.kube_tls import trust_in_kubeconfig
 from cockpit.sim.scenario import Scenario, load_scenario
 from cockpit.sim.services import clay_app, health_app, metrics_app, prometheus_app, rootly_app, statuspage_app
 from cockpit.sim.slack_api import SlackState, slack_app
@@ -108,6 +110,7 @@ class Drill:
         self.services: dict[str, _Service] = {}
         self._listen = dict(listen or {})
         self._ticker: asyncio.Task | None = None
+        self._kube_ssl: ssl.SSLContext | None = None
 
     def _app(self, name: str) -> web.Application:
         w = self.world
@@ -143,7 +146,12 @@ class Drill:
     async def _open(self, svc: _Service) -> None:
         sock = svc.sock if svc.sock is not None else bind_loopback(svc.port)
         svc.sock = None
-        site = web.SockSite(svc.runner, sock)
+        ssl_context = None
+        if svc.name == "kube":
+            if self._kube_ssl is None:
+                self._kube_ssl = self.world.kube.tls().server_context()
+            ssl_context = self._kube_ssl
+        site = web.SockSite(svc.runner, sock, ssl_context=ssl_context)
         await site.start()
         svc.site = site
 
@@ -187,7 +195,11 @@ class Drill:
 
     @property
     def endpoints(self) -> dict[str, str]:
-        return {name: wiring.url(svc.port) for name, svc in self.services.items()}
+        """service → base URL; the Kubernetes API is HTTPS (kubectl sends no token over plain HTTP)."""
+        out = {name: wiring.url(svc.port) for name, svc in self.services.items()}
+        if "kube" in out:
+            out["kube"] = out["kube"].replace("http://", "https://", 1)
+        return out
 
     def state(self) -> dict:
         now = self.clock.now()
@@ -212,6 +224,7 @@ class Drill:
 
         workdir.mkdir(parents=True, exist_ok=True)
         kubeconfig = wiring.write_kubeconfig(kubeconfig or workdir / "kubeconfig", self.endpoints["kube"], self.tokens.kube)
+        trust_in_kubeconfig(kubeconfig, self.world.kube.tls().ca_data)
         config = workdir / "cockpit.toml"
         data = wiring.drill_config(self.endpoints, kubeconfig, refresh_scale=min(1.0, 1.0 / self.clock.speed))
         config.write_text(tomli_w.dumps(data), encoding="utf-8")
@@ -239,6 +252,7 @@ class SimHandle:
     workdir: Path
     scenario: Scenario
     speed: float
+    kube_ca: str = ""  # PEM of the drill's Kubernetes API certificate
     context: str = wiring.CONTEXT
     _thread: threading.Thread | None = field(default=None, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
@@ -260,6 +274,10 @@ class SimHandle:
 
     def env(self) -> dict[str, str]:
         return self.tokens.env()
+
+    def kube_ssl(self) -> ssl.SSLContext:
+        """An SSL context that trusts the drill's Kubernetes API (for httpx ``verify=``)."""
+        return ssl.create_default_context(cadata=self.kube_ca)
 
     def state(self) -> dict:
         return self._call("GET", "/_sim/state")
@@ -337,7 +355,7 @@ def start_background(scenario: str | Path | Scenario = "healthy", *, speed: floa
         raise box["error"]
     drill: Drill = box["drill"]
     return SimHandle(drill.endpoints, box["kubeconfig"], tokens.kube, tokens, workdir, spec, speed,
-                     _thread=thread, _loop=box["loop"], _drill=drill)
+                     kube_ca=drill.world.kube.tls().cert_pem, _thread=thread, _loop=box["loop"], _drill=drill)
 
 
 # ---------------------------------------------------------------------------
