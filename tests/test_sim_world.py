@@ -224,3 +224,13 @@ def test_a_frozen_drill_is_byte_for_byte_repeatable(tmp_path) -> None:
     first, second, other = run(11), run(11), run(12)
     assert first == second
     assert first["metrics"] != other["metrics"]
+
+
+@pytest.mark.scenario("rate-limited")
+def test_frozen_answers_do_not_depend_on_how_often_they_are_asked(sim) -> None:
+    sim.advance(30)
+    urls = [sim.endpoints["health"] + "/health", sim.endpoints["statuspage"] + "/api/v2/summary.json",
+            sim.endpoints["rootly"] + "/api/v1/status.json", sim.endpoints["metrics"] + "/metrics"]
+    first = [httpx.get(u, timeout=5).text for u in urls]
+    for _ in range(3):
+        assert [httpx.get(u, timeout=5).text for u in urls] == first

@@ -281,14 +281,15 @@ class World:
             clay = "degraded"
         else:
             clay = "ok"
+        jitter = random.Random(f"{self.seed}:health:{int(now)}").random()  # a function of time: same answer every poll
         if ready == 0:
             queue = ("fail", f"0/{replicas} workers ready; backlog {1200 + int(self.t(now)) * 35} jobs")
         elif ready < replicas:
             queue = ("degraded", f"{ready}/{replicas} workers ready")
         elif queuing_on and any(isinstance(f, RateLimited) for f in self.active_faults(now)):
-            queue = ("ok", f"{ready}/{replicas} workers ready; queuing Clay calls, depth {300 + int(self.request_rng.random() * 200)}")
+            queue = ("ok", f"{ready}/{replicas} workers ready; queuing Clay calls, depth {300 + int(jitter * 200)}")
         else:
-            queue = ("ok", f"{ready}/{replicas} workers ready; depth {int(self.request_rng.random() * 20)}")
+            queue = ("ok", f"{ready}/{replicas} workers ready; depth {int(jitter * 20)}")
         fallback = ("degraded", f"active on {fallback_on}/{len(pods)} pods: serving cached enrichment") if fallback_on else ("ok", "inactive")
         checks = {
             "clay_api": {"status": clay, "detail": detail + (" (fallback serving)" if fallback_on and clay != "ok" else "")},
