@@ -592,8 +592,11 @@ def test_errors_and_dry_run_of_create_and_delete(kube: Kube) -> None:
     assert kube.core.read_namespaced_pod(victim.metadata.name, NS).metadata.deletion_timestamp is None
     code, body = kube.raw("/api/v1/namespaces/clay-sync/pods", token=None)
     assert code == 403 and body["message"] == 'forbidden: User "system:anonymous" cannot get path "/api/v1/namespaces/clay-sync/pods"'
-    events = client.EventsV1Api(kube.api).list_namespaced_event(NS)  # events.k8s.io view of the same Events
-    assert events.items == [] or all(e.regarding is not None for e in events.items)
+    kube.call(kube.cluster.crash, victim.metadata.name)
+    events = client.EventsV1Api(kube.api).list_namespaced_event(NS).items  # events.k8s.io view of the same Events
+    backoff = [e for e in events if e.reason == "BackOff"]
+    assert len(backoff) == 1 and backoff[0].regarding.name == victim.metadata.name and backoff[0].type == "Warning"
+    assert backoff[0].note.startswith("Back-off restarting failed container clay-sync in pod ")
 
 
 def test_kubectl_create_and_apply_use_server_validation(kube: Kube, kubectl_ok: None, tmp_path: Path) -> None:
