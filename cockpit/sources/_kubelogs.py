@@ -10,8 +10,9 @@ Threads:
   connection starts from ``tail_lines=log_tail`` / ``since_seconds=log_since``.
   When the stream drops (API server restart, network blip, container
   restart), it reconnects with ``since_seconds`` reaching back past its last
-  line's timestamp and drops every line at or before that timestamp that it
-  has already delivered — no duplicates, no gap. A pod whose container is not
+  line (see :meth:`_Dedup.since_seconds`; the Python client has no
+  ``sinceTime``) and drops every line at or before that line's timestamp that
+  it has already delivered — no duplicates, no gap. A pod whose container is not
   running yet (400) or that vanished (404) is retried quietly;
 - the calling thread is the only *delivery* thread: every ``flush_interval``
   it hands the lines gathered since the last flush to ``on_batch`` (one call,
@@ -93,10 +94,25 @@ class _Dedup:
     def __init__(self) -> None:
         self.last: tuple[int, int] | None = None
         self.seen: set[str] = set()
+        self.received_at = 0.0  # time.monotonic() when the newest line arrived
+
+    def since_seconds(self) -> int:
+        """How far back a reconnect must reach to miss nothing.
+
+        The larger of: the age of the newest line by the local wall clock, and
+        the local time elapsed since it arrived (right even when the two
+        clocks disagree: a line that arrived is at most that old on the
+        server). Plus a margin; what comes twice is dropped by :meth:`fresh`.
+        """
+        assert self.last is not None
+        by_stamp = time.time() - self.last[0]
+        by_arrival = time.monotonic() - self.received_at
+        return max(1, math.ceil(max(by_stamp, by_arrival)) + SKEW_MARGIN)
 
     def fresh(self, key: tuple[int, int] | None, text: str) -> bool:
         if key is None:
             return True
+        self.received_at = time.monotonic()
         if self.last is not None:
             if key < self.last:
                 return False
@@ -179,7 +195,7 @@ class _PodFollower:
             if cfg.log_since:
                 kwargs["since_seconds"] = cfg.log_since
         else:
-            kwargs["since_seconds"] = max(1, math.ceil(time.time() - self.dedup.last[0]) + SKEW_MARGIN)
+            kwargs["since_seconds"] = self.dedup.since_seconds()
         action = f"following the log of pod {self.pod}"
         try:
             resp = api.read_namespaced_pod_log(self.pod, cfg.namespace, **kwargs)

@@ -273,19 +273,16 @@ class Kube:
             command = os.path.basename(str(exec_cfg["command"]))
             args = " ".join(str(a) for a in exec_cfg.get("args") or [] if isinstance(a, str))
             if command == "kubectl" and "oidc-login" in args:
-                return f"your OIDC login for context {ctx} expired: run {check} (kubectl oidc-login opens the browser)"
+                return f"OIDC login of context {ctx} expired: run {check} (kubectl oidc-login opens the browser)"
             login = _LOGIN_COMMANDS.get(command)
             if login:
-                return f"credentials for context {ctx} expired: run `{login}`, then {check}"
-            return f"credentials for context {ctx} expired: re-run its login ({command}), then {check}"
+                return f"login for context {ctx} expired: run `{login}`, then {check}"
+            return f"login for context {ctx} expired: re-run its login ({command}), then {check}"
         if user.get("auth-provider"):
-            return f"the login for context {ctx} expired: run {check} to refresh it"
+            return f"login for context {ctx} expired: run {check} to refresh it"
         if user.get("token") or user.get("tokenFile"):
-            return (
-                f"the token of user {user_name!r} in {self._kubeconfig_shown()} was refused (expired or revoked): "
-                f"get a new one for context {ctx} and update the kubeconfig, then check with {check}"
-            )
-        return f"re-authenticate for context {ctx}, then check with {check}"
+            return f"token of user {user_name!r} refused (expired/revoked): put a new one in the kubeconfig, then {check}"
+        return f"re-authenticate for context {ctx}, then {check}"
 
     # client ----------------------------------------------------------------
 
