@@ -611,3 +611,44 @@ def test_kubectl_create_and_apply_use_server_validation(kube: Kube, kubectl_ok: 
     (tmp_path / "cm.json").write_text(json.dumps(cm))
     assert "configured" in kube.kubectl("apply", "-f", str(tmp_path / "cm.json")).stdout
     assert kube.call(kube.cluster.configmap_value, "clay-sync-flags", "CLAY_REQUEST_QUEUING") == "true"
+
+
+def test_update_status_subresource_and_since_time(kube: Kube) -> None:
+    d = kube.apps.read_namespaced_deployment("clay-sync", NS)
+    d.spec.replicas = 2
+    updated = kube.apps.replace_namespaced_deployment("clay-sync", NS, d)
+    assert updated.spec.replicas == 2 and updated.metadata.generation == d.metadata.generation + 1
+    d.spec.replicas = 4  # stale resourceVersion
+    with pytest.raises(ApiException) as err:
+        kube.apps.replace_namespaced_deployment("clay-sync", NS, d)
+    assert err.value.status == 409
+    st = kube.apps.patch_namespaced_deployment_status("clay-sync", NS, {"status": {"readyReplicas": 0}, "spec": {"replicas": 9}})
+    assert st.spec.replicas == 2  # the status subresource ignores spec
+    assert kube.apps.read_namespaced_deployment_status("clay-sync", NS).metadata.name == "clay-sync"
+    pod = kube.pods()[0].metadata.name
+    for i in range(3):
+        kube.call(kube.cluster.log, pod, f"at {i}", T0 - 30 + 10 * i)
+    assert kube.core.read_namespaced_pod_log(pod, NS).splitlines() == ["at 0", "at 1", "at 2"]
+    resp = urllib.request.urlopen(urllib.request.Request(
+        kube.server + f"/api/v1/namespaces/clay-sync/pods/{pod}/log?sinceTime=2025-12-31T23:59:45Z",
+        headers={"Authorization": f"Bearer {TOKEN}"}), timeout=5, context=kube.cluster.tls().client_context())
+    assert resp.read().decode().splitlines() == ["at 2"]
+
+
+def test_buffers_are_bounded(kube: Kube) -> None:
+    from cockpit.sim.kube_pods import LOG_LINES
+    from cockpit.sim.kube_workload import MAX_EVENTS
+
+    pod = kube.pods()[0].metadata.name
+
+    def flood() -> None:
+        for i in range(LOG_LINES + 100):
+            kube.cluster.log(pod, f"line {i}")
+        for i in range(MAX_EVENTS + 50):
+            kube.cluster.ctl.events.record({"kind": "Pod", "namespace": NS, "name": pod, "uid": "u"}, "Test", f"m{i}",
+                                           "Normal", "test", T0)
+
+    kube.call(flood)
+    lines = kube.core.read_namespaced_pod_log(pod, NS).splitlines()
+    assert len(lines) == LOG_LINES and lines[-1] == f"line {LOG_LINES + 99}"
+    assert len(kube.core.list_namespaced_event(NS).items) == MAX_EVENTS

@@ -320,8 +320,8 @@ class Api:
                     break
                 await resp.write(encode(*item))
             await resp.write_eof()
-        except (ConnectionResetError, ConnectionError):
-            pass  # the client went away: nothing to answer
+        except ConnectionError as exc:
+            log.debug("watch of %s ended: client went away (%s)", res.plural, type(exc).__name__)
         finally:
             self.c.store.unwatch(watcher)
         return resp

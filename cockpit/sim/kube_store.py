@@ -167,6 +167,8 @@ class Store:
             for change in self._history:
                 if change.rv > since:
                     w.offer(change)
+            if w.closed:  # more to replay than a watcher may buffer: make the client list again
+                raise ApiError(410, f"too old resource version: {since} ({self._compacted + 1})", reason="Expired")
         self._watchers.add(w)
         return w
 
