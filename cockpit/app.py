@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from textual import work
@@ -130,7 +131,7 @@ PANES = Binding.Group("Panes", compact=True)
 
 
 class CockpitApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "clay-cockpit"
     COMMANDS = App.COMMANDS | {CockpitCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -301,12 +302,16 @@ class CockpitApp(App[int]):
         if not lines:
             return
         now = self.clock()
-        self._main.logs.append(lines, now)
+        logs = self._main.logs
+        if logs is not None:
+            logs.append(lines, now)
         self._recent_logs.extend(lines)
         self._set_signals(replace(self.signals, recent_logs=tuple(self._recent_logs), at=now))
 
     def on_log_fault(self, message: LogFault) -> None:
-        self._main.logs.show_error(message.error, self.clock())
+        logs = self._main.logs
+        if logs is not None:
+            logs.show_error(message.error, self.clock())
 
     def on_log_follow_ended(self, message: LogFollowEnded) -> None:
         self.set_timer(LOG_RESTART, self.follow_logs)
@@ -322,9 +327,10 @@ class CockpitApp(App[int]):
     def _check_drill(self) -> None:
         assert self.drill is not None
         problem = self.drill.poll()
-        if problem and self._drill_timer is not None:
+        bar = self._main.context_bar
+        if problem and self._drill_timer is not None and bar is not None:
             self._drill_timer.stop()
-            self._main.context_bar.set_problem(problem)
+            bar.set_problem(problem)
 
     # -- actions --------------------------------------------------------------
 
@@ -334,7 +340,9 @@ class CockpitApp(App[int]):
 
     def action_focus_pane(self, name: str) -> None:
         self._to_main()
-        self._main.pane(name).focus_body()
+        pane = self._main.pane(name)
+        if pane is not None:
+            pane.focus_body()
 
     def action_metrics_view(self) -> None:
         if self._metrics_view is not None and self._metrics_view.is_current:
@@ -348,7 +356,10 @@ class CockpitApp(App[int]):
 
     def action_filter_logs(self) -> None:
         self._to_main()
-        view = self._main.logs.view
+        logs = self._main.logs
+        if logs is None:
+            return
+        view = logs.view
         view.focus()
         before = view.filter_text
         from screens.log_filter import LogFilterScreen
@@ -359,8 +370,9 @@ class CockpitApp(App[int]):
         self.push_screen(LogFilterScreen(before, view.set_filter), done)
 
     def action_pause_logs(self) -> None:
-        view = self._main.logs.view
-        view.set_paused(not view.paused)
+        logs = self._main.logs
+        if logs is not None:
+            logs.view.set_paused(not logs.view.paused)
 
     def action_refresh(self) -> None:
         for poll in self._polls.values():
@@ -382,7 +394,7 @@ class CockpitApp(App[int]):
             ("Panes", [b for b in own if b.group is PANES]),
             ("Actions", [b for b in own if b.group is not PANES]),
             ("In the pod logs", LogView.BINDINGS),
-            ("Everywhere", [Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands", tooltip="Search panes and actions by name")]),
+            ("Everywhere", [Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id="app.commands", tooltip="Search panes and actions by name")]),
         ]
 
     def palette_commands(self) -> Sequence[tuple[str, str, Callable[[], object]]]:

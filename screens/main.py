@@ -63,18 +63,23 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True)
 
     @property
-    def context_bar(self) -> ContextBar:
-        return self.query_one(ContextBar)
+    def context_bar(self) -> ContextBar | None:
+        return next(iter(self.query(ContextBar)), None)
 
     @property
-    def logs(self) -> LogsPane:
-        return self.query_one("#logs", LogsPane)
+    def logs(self) -> LogsPane | None:
+        pane = self.pane("logs")
+        return pane if isinstance(pane, LogsPane) else None
 
-    def pane(self, name: str) -> SourcePane:
-        return self.query_one(f"#{name}", SourcePane)
+    def pane(self, name: str) -> SourcePane | None:
+        """The pane for a Signals field; None once the screen is torn down
+        (results still in flight when the app quits find no pane)."""
+        return next(iter(self.query(f"#{name}").results(SourcePane)), None)
 
     def show_reading(self, name: str, reading: Reading[Any], now: float) -> None:
-        self.pane(name).show(reading, now)
+        pane = self.pane(name)
+        if pane is not None:
+            pane.show(reading, now)
 
     def tick(self, now: float) -> None:
         for pane in self.query(SourcePane):

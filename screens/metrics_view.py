@@ -35,9 +35,10 @@ class SeriesChart(Vertical):
         self.series_key = series.key
         self._initial = (series, now)
         self._ready = False
+        self._chart = PlotextPlot()
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot()
+        yield self._chart
 
     def on_mount(self) -> None:
         self._ready = True
@@ -48,7 +49,7 @@ class SeriesChart(Vertical):
             self._initial = (series, now)
             return
         self.border_title = f"{clean(series.label)} · {format_value(series.current, series.unit)}"
-        chart = self.query_one(PlotextPlot)
+        chart = self._chart
         plt = chart.plt
         plt.clear_data()
         plt.clear_figure()

@@ -130,9 +130,10 @@ class SourcePane(Vertical):
         self._now = 0.0
         self._frame_text: tuple[str | None, str | None] = (None, None)
         self._frame_only = False
+        self._banner = Static(classes="pane--problem")
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="pane--problem")
+        yield self._banner
         yield from self.compose_body()
 
     def compose_body(self) -> ComposeResult:  # pragma: no cover - abstract
@@ -200,9 +201,8 @@ class SourcePane(Vertical):
         self._set_frame_text(" · ".join(parts), f"✗ {error.kind.value}" if error else self.subtitle_ok())
         self.set_class(error is not None, "-error")
         self.set_class(reading.stale, "-stale")
-        banner = self.query_one(".pane--problem", Static)
         if error is not None:
-            set_if_changed(banner, problem_content(error))
+            set_if_changed(self._banner, problem_content(error))
 
     def _set_frame_text(self, title: str, subtitle: str) -> None:
         """Set the border title/subtitle, repainting only the border rows.

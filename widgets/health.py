@@ -57,10 +57,11 @@ class HealthPane(SourcePane):
     """
 
     def compose_body(self) -> ComposeResult:
+        self._lines = Static("waiting for the first answer…", classes="pane--waiting", id="health-lines")
         with VerticalScroll(classes="pane--body", can_focus=True):
-            yield Static("waiting for the first answer…", classes="pane--waiting", id="health-lines")
+            yield self._lines
 
     def render_value(self, value: HealthSnapshot, now: float) -> None:
-        lines = self.query_one("#health-lines", Static)
+        lines = self._lines
         lines.remove_class("pane--waiting")
         set_if_changed(lines, health_content(value))

@@ -378,13 +378,10 @@ class LogsPane(SourcePane):
         super().__init__(id=id)
         self.max_lines = max_lines
         self._received = 0
+        self.view = LogView(max_lines, classes="pane--body")
 
     def compose_body(self) -> ComposeResult:
-        yield LogView(self.max_lines, classes="pane--body")
-
-    @property
-    def view(self) -> LogView:
-        return self.query_one(LogView)
+        yield self.view
 
     def append(self, lines: tuple[LogLine, ...], now: float) -> None:
         """A batch of new lines arrived (from the app's log flush)."""

@@ -102,11 +102,14 @@ class SeriesRow(Horizontal):
         self.series_key = series.key
         self._initial = (series, level, label, label_width)
         self._ready = False
+        self._label = Static(classes="series--label")
+        self._spark = Sparkline()
+        self._value = Static(classes="series--value")
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="series--label")
-        yield Sparkline()
-        yield Static(classes="series--value")
+        yield self._label
+        yield self._spark
+        yield self._value
 
     def on_mount(self) -> None:
         self._ready = True
@@ -116,15 +119,14 @@ class SeriesRow(Horizontal):
         if not self._ready:  # not composed yet: draw this on mount instead
             self._initial = (series, level, label, label_width)
             return
-        label_widget = self.query_one(".series--label", Static)
-        if label_widget.styles.width is None or label_widget.styles.width.value != label_width:
-            label_widget.styles.width = label_width
-        set_if_changed(label_widget, label)
+        width = self._label.styles.width
+        if width is None or width.value != label_width:
+            self._label.styles.width = label_width
+        set_if_changed(self._label, label)
         data = [value for _, value in series.points]
-        spark = self.query_one(Sparkline)
-        if list(spark.data or []) != data:
-            spark.data = data
-        set_if_changed(self.query_one(".series--value", Static), format_value(series.current, series.unit))
+        if list(self._spark.data or []) != data:
+            self._spark.data = data
+        set_if_changed(self._value, format_value(series.current, series.unit))
         self.set_class(level == "warn", "-warn")
         self.set_class(level == "crit", "-crit")
 
@@ -142,8 +144,9 @@ class MetricsPane(SourcePane):
         self._compact: bool | None = None
 
     def compose_body(self) -> ComposeResult:
-        with VerticalScroll(classes="pane--body", can_focus=True, id="metrics-rows"):
-            yield Static("waiting for the first answer…", classes="pane--waiting", id="metrics-empty")
+        self._empty = Static("waiting for the first answer…", classes="pane--waiting", id="metrics-empty")
+        self._body = VerticalScroll(self._empty, classes="pane--body", can_focus=True, id="metrics-rows")
+        yield self._body
 
     def on_resize(self, event: Resize) -> None:
         compact = event.size.width < COMPACT_BELOW
@@ -156,7 +159,7 @@ class MetricsPane(SourcePane):
         if self._compact is None:  # not laid out yet: on_resize draws it
             return
         series = order_series(value.series)
-        empty = self.query_one("#metrics-empty", Static)
+        empty = self._empty
         empty.display = not series
         if not series:
             empty.remove_class("pane--waiting")
@@ -164,7 +167,7 @@ class MetricsPane(SourcePane):
         labels = {s.key: label_for(s, self._compact) for s in series}
         label_width = min(LABEL_WIDTH_MAX, max((len(text) for text in labels.values()), default=3))
         keys = tuple(s.key for s in series)
-        body = self.query_one("#metrics-rows", VerticalScroll)
+        body = self._body
         if keys != self._keys:
             self._keys = keys
             body.query(SeriesRow).remove()

@@ -102,8 +102,10 @@ class PodsPane(SourcePane):
         self._shown: list[tuple[str, tuple[Cell, ...]]] | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static(id="pods-empty")
-        yield DataTable(cursor_type="row", zebra_stripes=False, classes="pane--body")
+        self._empty = Static(id="pods-empty")
+        self._table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False, classes="pane--body")
+        yield self._empty
+        yield self._table
 
     def on_mount(self) -> None:  # SourcePane.on_mount runs too (Textual walks the MRO)
         self.watch(self.app, "theme", self._restyle, init=False)
@@ -112,7 +114,7 @@ class PodsPane(SourcePane):
         compact = event.size.width < COMPACT_BELOW
         if compact != self._compact:
             self._compact = compact
-            table = self.query_one(DataTable)
+            table = self._table
             table.clear(columns=True)
             for label in self.COMPACT_COLUMNS if compact else self.COLUMNS:
                 table.add_column(label, key=label)
@@ -141,7 +143,7 @@ class PodsPane(SourcePane):
         snap = self.reading.value
         if self._compact is None or not isinstance(snap, PodsSnapshot):
             return
-        empty = self.query_one("#pods-empty", Static)
+        empty = self._empty
         empty.display = not snap.pods
         if not snap.pods:
             set_if_changed(empty, f"No pods match {clean(snap.selector)} in {clean(snap.namespace)}")
@@ -151,7 +153,7 @@ class PodsPane(SourcePane):
         ]
         if rows == self._shown:
             return
-        table = self.query_one(DataTable)
+        table = self._table
         columns = list(table.columns)
         if self._shown is not None and [n for n, _ in rows] == [n for n, _ in self._shown]:
             for (name, cells), (_, before) in zip(rows, self._shown):

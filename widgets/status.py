@@ -82,20 +82,22 @@ class ClayStatusPane(SourcePane):
     """
 
     def compose_body(self) -> ComposeResult:
+        self._header = Static("waiting for the first answer…", classes="status--lines pane--waiting", id="status-header")
+        self._components = Static(classes="status--lines", id="status-components")
+        self._incidents = Static(id="status-incidents")
         with VerticalScroll(classes="pane--body", can_focus=True):
-            yield Static("waiting for the first answer…", classes="status--lines pane--waiting", id="status-header")
-            yield Static(classes="status--lines", id="status-components")
-            yield Static(id="status-incidents")
+            yield self._header
+            yield self._components
+            yield self._incidents
 
     def render_value(self, value: StatusPageSnapshot, now: float) -> None:
-        header = self.query_one("#status-header", Static)
-        header.remove_class("pane--waiting")
-        set_if_changed(header, header_content(value))
-        set_if_changed(self.query_one("#status-components", Static), components_content(value.components))
+        self._header.remove_class("pane--waiting")
+        set_if_changed(self._header, header_content(value))
+        set_if_changed(self._components, components_content(value.components))
         self.render_ages(value, now)
 
     def render_ages(self, value: StatusPageSnapshot, now: float) -> None:
-        set_if_changed(self.query_one("#status-incidents", Static), incidents_content(value.incidents, now))
+        set_if_changed(self._incidents, incidents_content(value.incidents, now))
 
     def subtitle_ok(self) -> str:
         snap = self.reading.value
