@@ -31,7 +31,7 @@ from cockpit.signals import ErrorKind, PodInfo, PodsSnapshot, SourceError
 from cockpit.sources._errors import kind_for_status, make_error, one_line, parse_retry_after, safe_url, status_text, unexpected
 
 if TYPE_CHECKING:
-    from cockpit.sources.__init__ import LogBatchSink, LogErrorSink
+    from cockpit.sources import LogBatchSink, LogErrorSink
 
 SOURCE = "kube"
 LOGS_SOURCE = "logs"
