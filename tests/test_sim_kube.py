@@ -652,3 +652,21 @@ def test_buffers_are_bounded(kube: Kube) -> None:
     lines = kube.core.read_namespaced_pod_log(pod, NS).splitlines()
     assert len(lines) == LOG_LINES and lines[-1] == f"line {LOG_LINES + 99}"
     assert len(kube.core.list_namespaced_event(NS).items) == MAX_EVENTS
+
+
+def test_progress_deadline_only_for_an_unfinished_rollout(kube: Kube) -> None:
+    def progressing() -> Any:
+        d = kube.apps.read_namespaced_deployment("clay-sync", NS)
+        return next(c for c in d.status.conditions if c.type == "Progressing")
+
+    pods = [p.metadata.name for p in kube.pods()]
+    kube.call(kube.cluster.crash, pods[0])  # a crash after a finished rollout changes nothing
+    kube.advance(700, step=5)
+    assert progressing().reason == "NewReplicaSetAvailable"
+    kube.core.patch_namespaced_secret("clay-api", NS, [{"op": "remove", "path": "/data/api-key"}])
+    kube.apps.patch_namespaced_deployment("clay-sync", NS, {"spec": {"template": {"metadata": {"annotations": {"r": "2"}}}}})
+    assert progressing().reason in ("NewReplicaSetCreated", "ReplicaSetUpdated")
+    kube.advance(605, step=5)  # the new pod can never start: no key
+    cond = progressing()
+    assert (cond.status, cond.reason) == ("False", "ProgressDeadlineExceeded")
+    assert cond.message.endswith("has timed out progressing.")

@@ -112,7 +112,7 @@ class Controllers:
         self.events = Events(store, rng)
         self.pods: dict[tuple[str, str], PodState] = {}
         self._ip = 10
-        self._paused_seen: dict[str, bool] = {}
+        self._rs_news: dict[str, tuple[str, str]] = {}  # deployment uid -> Progressing reason, message
 
     # -- events --------------------------------------------------------------
 
@@ -273,10 +273,12 @@ class Controllers:
             if (spec.get("strategy") or {}).get("type") == "Recreate":
                 start = 0
             new_rs = self._create_rs(deploy, thash, max_rev + 1, start, now)
+            self._rs_news[deploy["metadata"]["uid"]] = ("NewReplicaSetCreated", f'Created new replica set "{new_rs["metadata"]["name"]}"')
         elif int(new_rs["metadata"].get("annotations", {}).get(REVISION, "0")) < max_rev:
             bumped = copy.deepcopy(new_rs)
             bumped["metadata"]["annotations"][REVISION] = str(max_rev + 1)
             new_rs = self.store.put("replicasets", bumped)
+            self._rs_news[deploy["metadata"]["uid"]] = ("FoundNewReplicaSet", f'Found new replica set "{new_rs["metadata"]["name"]}"')
         surge, unavailable = surge_unavailable(deploy)
         old_total = sum(rs["spec"].get("replicas", 0) for rs in olds)
         if (spec.get("strategy") or {}).get("type") == "Recreate":
@@ -357,25 +359,33 @@ class Controllers:
         else:
             setc("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
         rs_name = new_rs["metadata"]["name"] if new_rs else ""
-        paused = bool(spec.get("paused"))
-        was_paused = self._paused_seen.get(deploy["metadata"]["uid"], paused)
-        self._paused_seen[deploy["metadata"]["uid"]] = paused
-        complete = len(new_pods) == replicas and len(pods) == replicas and ready == replicas
-        progressed = any(status.get(k, 0) > old_status.get(k, 0) for k in ("updatedReplicas", "readyReplicas", "availableReplicas")) \
-            or status.get("replicas", 0) < old_status.get("replicas", 0)
-        if paused:
-            setc("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
-        elif was_paused:
-            setc("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed")
-        elif complete and new_rs is not None:
-            setc("Progressing", "True", "NewReplicaSetAvailable", f'ReplicaSet "{rs_name}" has successfully progressed.')
-        elif progressed or "Progressing" not in conds or conds["Progressing"]["reason"] in ("NewReplicaSetAvailable", "DeploymentResumed"):
-            setc("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.', touch=True)
+        # syncRolloutStatus / checkPausedConditions of the real deployment controller
+        duid = deploy["metadata"]["uid"]
+        if duid in self._rs_news:
+            setc("Progressing", "True", *self._rs_news.pop(duid), touch=True)
+        cur = conds.get("Progressing")
+        if spec.get("paused"):
+            if cur is None or cur["reason"] != "DeploymentPaused":
+                setc("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
         else:
-            cur = conds["Progressing"]
-            deadline = spec.get("progressDeadlineSeconds", 600)
-            if cur["status"] == "True" and now - parse_rfc3339(cur["lastUpdateTime"]) > deadline:
-                setc("Progressing", "False", "ProgressDeadlineExceeded", f'ReplicaSet "{rs_name}" has timed out progressing.')
+            if cur is not None and cur["reason"] == "DeploymentPaused":
+                setc("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed")
+            cur = conds.get("Progressing")
+            settled = (status.get("replicas", 0) == status.get("updatedReplicas", 0) and cur is not None
+                       and cur["reason"] == "NewReplicaSetAvailable")
+            old_old = old_status.get("replicas", 0) - old_status.get("updatedReplicas", 0)
+            new_old = status.get("replicas", 0) - status.get("updatedReplicas", 0)
+            progressing = (status.get("updatedReplicas", 0) > old_status.get("updatedReplicas", 0) or new_old < old_old
+                           or ready > old_status.get("readyReplicas", 0) or ready > old_status.get("availableReplicas", 0))
+            complete = len(new_pods) == replicas and len(pods) == replicas and ready == replicas and new_rs is not None
+            if not settled:  # a finished rollout is not re-judged when pods later crash
+                if complete:
+                    setc("Progressing", "True", "NewReplicaSetAvailable", f'ReplicaSet "{rs_name}" has successfully progressed.')
+                elif progressing or cur is None:
+                    setc("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.', touch=True)
+                elif cur["reason"] != "ProgressDeadlineExceeded" and \
+                        now - parse_rfc3339(cur["lastUpdateTime"]) > spec.get("progressDeadlineSeconds", 600):
+                    setc("Progressing", "False", "ProgressDeadlineExceeded", f'ReplicaSet "{rs_name}" has timed out progressing.')
         status["conditions"] = [conds[t] for t in ("Available", "Progressing") if t in conds]
         new = copy.deepcopy(deploy)
         new["status"] = status
