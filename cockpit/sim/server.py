@@ -330,6 +330,7 @@ def start_background(scenario: str | Path | Scenario = "healthy", *, speed: floa
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         box["loop"] = loop
+        drill: Drill | None = None
         try:
             drill = Drill(spec, speed=speed, seed=seed, freeze_at=freeze_at, tokens=tokens, cluster_factory=cluster_factory)
             loop.run_until_complete(drill.start())
@@ -337,6 +338,8 @@ def start_background(scenario: str | Path | Scenario = "healthy", *, speed: floa
             box["kubeconfig"] = drill.write_files(workdir)[0]
         except BaseException as err:  # handed to the caller's thread below
             box["error"] = err
+            if drill is not None:
+                loop.run_until_complete(drill.close())  # release whatever listeners did open
             ready.set()
             loop.close()
             return
