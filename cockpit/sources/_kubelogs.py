@@ -40,8 +40,8 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from cockpit.signals import LogLine, SourceError
-from cockpit.sources._errors import unexpected
+from cockpit.signals import ErrorKind, LogLine, SourceError
+from cockpit.sources._errors import make_error, unexpected
 
 if TYPE_CHECKING:
     from cockpit.sources import LogBatchSink, LogErrorSink
@@ -150,10 +150,13 @@ class _PodFollower:
     # ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            self._loop()
-        except Exception as exc:  # outermost boundary of this thread
-            self.owner.set_error(self.pod, unexpected(LOGS, exc, f"the log of pod {self.pod}"))
+        while not self.done.is_set() and not self.owner.stop.is_set():
+            try:
+                self._loop()
+                return
+            except Exception as exc:  # outermost boundary of this thread: report, back off, go on
+                self.owner.set_error(self.pod, unexpected(LOGS, exc, f"the log of pod {self.pod}"))
+                self.done.wait(2.0)
 
     def _loop(self) -> None:
         cfg = self.owner.kube.config
@@ -338,13 +341,13 @@ class LogFollower:
         return True
 
     def _list_loop(self) -> None:
-        try:
-            while not self.stop.is_set():
+        while not self.stop.is_set():
+            try:
                 if self._ensure_api():
                     self._relist()
-                self.stop.wait(self.kube.config.refresh)
-        except Exception as exc:  # outermost boundary of this thread
-            self.set_error("list", unexpected(LOGS, exc, "the pod list for logs"))
+            except Exception as exc:  # outermost boundary of this thread: report and keep re-listing
+                self.set_error("list", unexpected(LOGS, exc, "the pod list for logs"))
+            self.stop.wait(self.kube.config.refresh)
 
     def _relist(self) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -366,6 +369,10 @@ class LogFollower:
             return
         except (u3.HTTPError, OSError) as exc:
             self.set_error("list", self.kube.transport_error(exc, action, source=LOGS))
+            return
+        except ValueError as exc:  # the client could not read the answer
+            self.set_error("list", make_error(LOGS, ErrorKind.BAD_RESPONSE, f"malformed pod list while {action}: {type(exc).__name__}",
+                                              f"check the context points at a Kubernetes API server (`kubectl --context {self.kube.context} get pods`)"))  # fmt: skip
             return
         self.clear_error("list")
         phases = {p.metadata.name: (p.status.phase if p.status else None) or "Unknown" for p in pod_list.items or []}
