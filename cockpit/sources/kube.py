@@ -307,7 +307,7 @@ class Kube:
                 persist_config=False,
                 client_configuration=configuration,
             )
-        except ConfigException as exc:
+        except (ConfigException, OSError) as exc:  # bad entry, failing exec plugin, unreadable cert/token file
             self._context_name = context
             return make_error(
                 SOURCE,
@@ -368,6 +368,15 @@ class Kube:
                 f"the cluster of context {ctx} refused our credentials ({status_text(401)}) while {action}",
                 self.login_hint(),
                 status_code=401,
+            )
+        if status == 403 and "system:anonymous" in detail:
+            # the login (exec plugin, expired SSO) produced no credentials: the client went on anonymously
+            return make_error(
+                source,
+                ErrorKind.AUTH_EXPIRED,
+                f"the cluster of context {ctx} sees us as anonymous while {action}: the kubeconfig login gave no credentials",
+                self.login_hint(),
+                status_code=403,
             )
         if status == 403:
             what = detail or f"forbidden while {action}"
