@@ -670,3 +670,13 @@ def test_progress_deadline_only_for_an_unfinished_rollout(kube: Kube) -> None:
     cond = progressing()
     assert (cond.status, cond.reason) == ("False", "ProgressDeadlineExceeded")
     assert cond.message.endswith("has timed out progressing.")
+
+
+def test_pod_quota_bounds_a_huge_scale(kube: Kube) -> None:
+    from cockpit.sim.kube_workload import POD_QUOTA
+
+    kube.apps.patch_namespaced_deployment_scale("clay-sync", NS, {"spec": {"replicas": 500}})
+    kube.advance(3)
+    assert len(kube.pods()) == POD_QUOTA
+    failed = [e for e in kube.core.list_namespaced_event(NS).items if e.reason == "FailedCreate"]
+    assert failed and "exceeded quota: clay-sync-quota" in failed[0].message and failed[0].type == "Warning"

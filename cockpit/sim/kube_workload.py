@@ -23,6 +23,7 @@ from cockpit.sim.kube_store import Obj, Store
 from cockpit.sim.kube_util import fnv32a, parse_rfc3339, random_suffix, rfc3339, rfc3339_micro, safe_encode, uid
 
 MAX_EVENTS = 500
+POD_QUOTA, QUOTA_NAME = 50, "clay-sync-quota"  # pods per namespace
 REVISION = "deployment.kubernetes.io/revision"
 HASH = "pod-template-hash"
 
@@ -185,15 +186,23 @@ class Controllers:
         active = [p for p in self.owned_pods(rs) if p.active]
         want = rs["spec"].get("replicas", 1)
         if len(active) < want:
+            ns = rs["metadata"]["namespace"]
             for _ in range(want - len(active)):
+                used = sum(1 for key in self.pods if key[0] == ns)
+                if used >= POD_QUOTA:  # the namespace's ResourceQuota keeps the drill's memory bounded
+                    self.events.record(ref_of(rs), "FailedCreate", (
+                        f'Error creating: pods "{rs["metadata"]["name"]}-" is forbidden: exceeded quota: {QUOTA_NAME}, '
+                        f"requested: pods=1, used: pods={used}, limited: pods={POD_QUOTA}"), "Warning",
+                        "replicaset-controller", now)
+                    break
                 active.append(self.new_pod(rs, now))
         elif len(active) > want:
             # kube's ActivePods ranking: not-ready, then more restarts, then newest go first
             victims = sorted(active, key=lambda p: (p.ready, p.running, -p.restarts, -p.created_at))[: len(active) - want]
             for p in victims:
-                self.delete_pod(p, 30, now)
                 self.events.record(ref_of(rs), "SuccessfulDelete", f"Deleted pod: {p.name}", "Normal",
                                    "replicaset-controller", now)
+                self.delete_pod(p, int(p.template["spec"].get("terminationGracePeriodSeconds", 30)), now)
                 active.remove(p)
         ready = sum(1 for p in active if p.ready)
         status: dict[str, Any] = {"replicas": len(active), "fullyLabeledReplicas": len(active), "readyReplicas": ready,
