@@ -108,7 +108,7 @@ def test_auto_detection_is_remembered_and_forcing_works(shared_sim) -> None:
     forced = StatusPage(config(shared_sim, provider="rootly"))  # a Statuspage page forced to Rootly
     err = fetch(forced)
     assert isinstance(err, SourceError) and err.kind is ErrorKind.BAD_RESPONSE
-    assert "not a rootly status page API" in err.message and "provider" in err.hint
+    assert "is not a Rootly status page API (404 Not Found)" in err.message and "provider" in err.hint
 
     nowhere = StatusPage(config(shared_sim, url=shared_sim.endpoints["health"]))
     err = fetch(nowhere)

@@ -336,7 +336,8 @@ class StatusPage:
 
     def _wrong_api_error(self, first: "_WrongApi", *, second: "_WrongApi | None" = None, forced: bool = False) -> SourceError:
         if second is None:
-            message = f"{first.url} is not a {self.config.provider} status page API ({first.why})"
+            api = {STATUSPAGE: "Statuspage v2", ROOTLY: "Rootly status page"}.get(self.config.provider, self.config.provider)
+            message = f"{first.url} is not a {api} API ({first.why})"
             hint = "check statuspage.url, or set statuspage.provider = \"auto\""
         else:
             message = (
