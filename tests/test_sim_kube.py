@@ -592,6 +592,13 @@ def test_errors_and_dry_run_of_create_and_delete(kube: Kube) -> None:
     assert kube.core.read_namespaced_pod(victim.metadata.name, NS).metadata.deletion_timestamp is None
     code, body = kube.raw("/api/v1/namespaces/clay-sync/pods", token=None)
     assert code == 403 and body["message"] == 'forbidden: User "system:anonymous" cannot get path "/api/v1/namespaces/clay-sync/pods"'
+    big = urllib.request.Request(kube.server + "/api/v1/namespaces/clay-sync/configmaps/clay-sync-flags", method="PATCH",
+                                 data=b'{"data":{"x":"' + b"a" * (5 << 20) + b'"}}',
+                                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/merge-patch+json"})
+    with pytest.raises(urllib.error.HTTPError) as too_big:
+        urllib.request.urlopen(big, timeout=5, context=kube.cluster.tls().client_context())
+    body = json.loads(too_big.value.read())
+    assert too_big.value.code == 413 and (body["kind"], body["reason"]) == ("Status", "RequestEntityTooLarge")
     kube.call(kube.cluster.crash, victim.metadata.name)
     events = client.EventsV1Api(kube.api).list_namespaced_event(NS).items  # events.k8s.io view of the same Events
     backoff = [e for e in events if e.reason == "BackOff"]

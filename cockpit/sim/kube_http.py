@@ -25,7 +25,7 @@ from cockpit.sim.kube_proto import PROTOBUF, decode_ssar
 from cockpit.sim.kube_patch import APPLY_PATCH, apply_patch, decode_patch
 from cockpit.sim.kube_store import Obj
 from cockpit.sim.kube_util import (
-    ApiError, already_exists, conflict, fields_match, forbidden_message, labels_match, not_found, parse_field_selector,
+    REASONS, ApiError, already_exists, conflict, fields_match, forbidden_message, labels_match, not_found, parse_field_selector,
     parse_label_selector, rfc3339, selector_string, status_body, uid,
 )
 from cockpit.sim.kube_validate import DNS_SUBDOMAIN, admit_update, drop_nulls, invalid, validate
@@ -59,8 +59,11 @@ def build_app(cluster: "KubeCluster") -> web.Application:
             return await handler(request)
         except ApiError as exc:
             return error_response(exc)
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:  # aiohttp's own (e.g. 413 body too large): still a Status
+            if exc.status < 400:
+                raise
+            reason = REASONS.get(exc.status, "InternalError" if exc.status >= 500 else "BadRequest")
+            return respond(status_body(exc.status, reason, exc.reason or reason), exc.status)
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as exc:  # a bug in the simulator: answer like kube-apiserver's panic handler

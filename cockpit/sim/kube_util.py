@@ -26,9 +26,13 @@ REASONS = {
     406: "NotAcceptable",
     409: "Conflict",
     410: "Expired",
+    413: "RequestEntityTooLarge",
     415: "UnsupportedMediaType",
     422: "Invalid",
+    429: "TooManyRequests",
     500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
 }
 
 
