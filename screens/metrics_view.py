@@ -92,7 +92,7 @@ class MetricsScreen(Screen[None]):
         self._reading = reading
         self._now = now
         self._shown: object = None
-        self._keys: tuple[str, ...] = ()
+        self._charts: dict[str, SeriesChart] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="metrics-head")
@@ -121,13 +121,11 @@ class MetricsScreen(Screen[None]):
             return
         self._shown = snap
         series = order_series(snap.series)
-        grid = self.query_one("#charts", Grid)
-        keys = tuple(s.key for s in series)
-        if keys != self._keys:
-            self._keys = keys
-            grid.remove_children()
-            grid.mount_all([SeriesChart(s, now) for s in series])
+        if [s.key for s in series] != list(self._charts):  # the set of series changed: new charts
+            for chart in self._charts.values():
+                chart.remove()
+            self._charts = {s.key: SeriesChart(s, now) for s in series}
+            self.query_one("#charts", Grid).mount_all(self._charts.values())
             return
-        charts = {chart.series_key: chart for chart in grid.query(SeriesChart)}
         for s in series:
-            charts[s.key].plot(s, now)
+            self._charts[s.key].plot(s, now)

@@ -226,8 +226,8 @@ async def test_metrics_backup_is_marked() -> None:
         await pilot.pause(0.05)
         pane = app.screen.query_one("#metrics", SourcePane)
         assert "BACKUP" in (pane.border_title or "")
-        assert "via 127.0.0.1:9091" in (pane.border_subtitle or "")
-        assert "primary unreachable" in (pane.border_subtitle or "")
+        assert "backup via 127.0.0.1:9091" in (pane.border_subtitle or "")
+        assert "primary unreachable: a backup Prometheus is serving" in pane_text(app, "metrics")
 
 
 async def test_log_filter_is_a_case_insensitive_substring_and_escape_restores() -> None:

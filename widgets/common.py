@@ -176,7 +176,7 @@ class SourcePane(Vertical):
         """Redraw parts of the body that show ages; default: none."""
 
     def title_extra(self) -> str:
-        """Extra words after the age in the title (e.g. BACKUP)."""
+        """Extra words in the title, before the age (e.g. BACKUP); markup."""
         return ""
 
     def subtitle_ok(self) -> str:
@@ -194,10 +194,9 @@ class SourcePane(Vertical):
             age = format_age(reading.age(now)) + " ago"
             if reading.stale:
                 age = f"STALE {age}"
-        parts = [f"{self.PANE_KEY} {self.PANE_TITLE}", age]
-        extra = self.title_extra()
-        if extra:
-            parts.append(extra)
+        # the extra (e.g. BACKUP) before the age: a narrow border cuts the end
+        parts = [f"{self.PANE_KEY} {self.PANE_TITLE}", self.title_extra(), age]
+        parts = [part for part in parts if part]
         self._set_frame_text(" · ".join(parts), f"✗ {error.kind.value}" if error else self.subtitle_ok())
         self.set_class(error is not None, "-error")
         self.set_class(reading.stale, "-stale")

@@ -124,6 +124,11 @@ class SeriesRow(Horizontal):
             self._label.styles.width = label_width
         set_if_changed(self._label, label)
         data = [value for _, value in series.points]
+        if data and min(data) > 0:
+            # Sparkline scales from the smallest value: anchor it at zero, or a
+            # flat 0.4 req/s would draw as full bars. Buckets summarise with
+            # max, so the extra first point changes no bar.
+            data.insert(0, 0.0)
         if list(self._spark.data or []) != data:
             self._spark.data = data
         set_if_changed(self._value, format_value(series.current, series.unit))
@@ -137,15 +142,27 @@ class MetricsPane(SourcePane):
     PANE_TITLE = "Error rates"
     PANE_KEY = "3"
 
+    DEFAULT_CSS = """
+    MetricsPane > .metrics--notice {
+        display: none;
+        height: auto;
+        color: $text-warning;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
     def __init__(self, thresholds: Thresholds, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.thresholds = thresholds
-        self._keys: tuple[str, ...] = ()
+        self._rows: dict[str, SeriesRow] = {}
         self._compact: bool | None = None
 
     def compose_body(self) -> ComposeResult:
+        self._notice = Static(classes="metrics--notice")
         self._empty = Static("waiting for the first answer…", classes="pane--waiting", id="metrics-empty")
         self._body = VerticalScroll(self._empty, classes="pane--body", can_focus=True, id="metrics-rows")
+        yield self._notice
         yield self._body
 
     def on_resize(self, event: Resize) -> None:
@@ -156,6 +173,10 @@ class MetricsPane(SourcePane):
                 self.render_value(self.reading.value, self._now)
 
     def render_value(self, value: MetricsSnapshot, now: float) -> None:
+        self._notice.display = value.is_backup
+        if value.is_backup:
+            why = f"primary {value.failovers[0].kind.value}" if value.failovers else "primary failed"
+            set_if_changed(self._notice, f"⚠ {why}: a backup Prometheus is serving")
         if self._compact is None:  # not laid out yet: on_resize draws it
             return
         series = order_series(value.series)
@@ -166,16 +187,14 @@ class MetricsPane(SourcePane):
             set_if_changed(empty, "Prometheus returned no series for the configured queries")
         labels = {s.key: label_for(s, self._compact) for s in series}
         label_width = min(LABEL_WIDTH_MAX, max((len(text) for text in labels.values()), default=3))
-        keys = tuple(s.key for s in series)
-        body = self._body
-        if keys != self._keys:
-            self._keys = keys
-            body.query(SeriesRow).remove()
-            body.mount_all([SeriesRow(s, level(s, self.thresholds), labels[s.key], label_width) for s in series])
+        if [s.key for s in series] != list(self._rows):  # the set of series changed: new rows
+            for row in self._rows.values():
+                row.remove()
+            self._rows = {s.key: SeriesRow(s, level(s, self.thresholds), labels[s.key], label_width) for s in series}
+            self._body.mount_all(self._rows.values())
             return
-        rows = {row.series_key: row for row in body.query(SeriesRow)}
         for s in series:
-            rows[s.key].show(s, level(s, self.thresholds), labels[s.key], label_width)
+            self._rows[s.key].show(s, level(s, self.thresholds), labels[s.key], label_width)
 
     def title_extra(self) -> str:
         snap = self.reading.value
@@ -187,8 +206,4 @@ class MetricsPane(SourcePane):
         snap = self.reading.value
         if not isinstance(snap, MetricsSnapshot):
             return ""
-        served = f"via {host_of(snap.served_by)}"
-        if snap.is_backup and snap.failovers:
-            first = snap.failovers[0]
-            return f"{served} · primary {first.kind.value}"
-        return served
+        return f"{'backup ' if snap.is_backup else ''}via {host_of(snap.served_by)}"

@@ -103,7 +103,7 @@ class PodsPane(SourcePane):
 
     def compose_body(self) -> ComposeResult:
         self._empty = Static(id="pods-empty")
-        self._table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False, classes="pane--body")
+        self._table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False, show_cursor=False, classes="pane--body")
         yield self._empty
         yield self._table
 
@@ -120,6 +120,12 @@ class PodsPane(SourcePane):
                 table.add_column(label, key=label)
             self._shown = None
             self._draw()
+
+    def on_descendant_focus(self) -> None:
+        self._table.show_cursor = True
+
+    def on_descendant_blur(self) -> None:
+        self._table.show_cursor = False  # a parked cursor would hide the row's colours
 
     def _restyle(self) -> None:
         self._shown = None
