@@ -38,14 +38,12 @@ TOKEN = "drill-token-for-tests"
 API_KEY = "clay_live_key_one"
 FLAGS = {"CLAY_FALLBACK_ENABLED": "false", "CLAY_REQUEST_QUEUING": "false"}
 
-
 class FakeClock:
     def __init__(self) -> None:
         self.t = T0
 
     def __call__(self) -> float:
         return self.t
-
 
 class Kube:
     """A cluster on a background loop, plus clients pointed at it."""
@@ -112,7 +110,6 @@ class Kube:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
-
 @pytest.fixture
 def kube(tmp_path: Path):
     k = Kube(tmp_path)
@@ -121,9 +118,7 @@ def kube(tmp_path: Path):
     finally:
         k.close()
 
-
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-
 
 @pytest.fixture
 def kubectl_ok() -> None:
@@ -132,19 +127,15 @@ def kubectl_ok() -> None:
             pytest.fail("kubectl is required in CI but was not found on PATH or at /usr/bin/kubectl")
         pytest.skip("kubectl is not installed (/usr/bin/kubectl missing)")
 
-
 def _status(exc: ApiException) -> dict[str, Any]:
     return json.loads(exc.body)
-
 
 def _ready_pods(k: Kube) -> list[Any]:
     return [p for p in k.pods() if p.metadata.deletion_timestamp is None
             and all(cs.ready for cs in (p.status.container_statuses or []))]
 
-
 # --------------------------------------------------------------------------
 # Pure pieces
-
 
 def test_strategic_merge_uses_merge_keys_and_directives() -> None:
     orig = {"spec": {"containers": [{"name": "a", "image": "x:1", "env": [{"name": "K", "value": "1"}, {"name": "D", "value": "2"}]},
@@ -161,7 +152,6 @@ def test_strategic_merge_uses_merge_keys_and_directives() -> None:
     assert merge_patch({"a": {"b": 1, "c": 2}, "l": [1]}, {"a": {"b": None}, "l": [2]}) == {"a": {"c": 2}, "l": [2]}
     assert orig["spec"]["paused"] is True  # inputs untouched
 
-
 def test_label_selectors_and_ages() -> None:
     labels = {"app": "clay-sync", "tier": "api"}
     for sel, want in [("app=clay-sync", True), ("app==clay-sync,tier!=db", True), ("app in (a, clay-sync)", True),
@@ -169,10 +159,8 @@ def test_label_selectors_and_ages() -> None:
         assert labels_match(parse_label_selector(sel), labels) is want, sel
     assert [human_duration(s) for s in (5, 125, 3700, 3 * 86400 + 5 * 3600)] == ["5s", "2m5s", "61m", "3d5h"]
 
-
 # --------------------------------------------------------------------------
 # The official Python client
-
 
 def test_discovery_and_version(kube: Kube) -> None:
     assert client.VersionApi(kube.api).get_code().git_version.startswith("v1.")
@@ -183,7 +171,6 @@ def test_discovery_and_version(kube: Kube) -> None:
     assert apps["deployments/scale"].group == "autoscaling" and apps["deployments/scale"].kind == "Scale"
     core = {r.name for r in kube.core.get_api_resources().resources}
     assert {"pods", "pods/log", "secrets", "configmaps", "events", "namespaces"} <= core
-
 
 def test_list_and_get_pods_look_real(kube: Kube) -> None:
     pods = kube.pods()
@@ -214,7 +201,6 @@ def test_list_and_get_pods_look_real(kube: Kube) -> None:
     assert [p.metadata.name for p in field] == [pods[1].metadata.name]
     assert {p.env["CLAY_API_KEY"] for p in kube.call(kube.cluster.running_pods)} == {API_KEY}
 
-
 def test_watch_streams_changes_and_resumes(kube: Kube) -> None:
     w = watch.Watch()
     initial = [e for e in w.stream(kube.core.list_namespaced_pod, NS, timeout_seconds=1)]
@@ -237,7 +223,6 @@ def test_watch_streams_changes_and_resumes(kube: Kube) -> None:
             pass
     assert err.value.status == 410
 
-
 def test_log_follow_gets_new_lines_and_ends_with_the_container(kube: Kube) -> None:
     pod = kube.pods()[0].metadata.name
     for i in range(5):
@@ -259,7 +244,6 @@ def test_log_follow_gets_new_lines_and_ends_with_the_container(kube: Kube) -> No
     assert time.monotonic() - started < 5
     assert got == ["level=info msg=old n=3", "level=info msg=old n=4", "level=info msg=fresh"]
 
-
 def test_log_options(kube: Kube) -> None:
     pod = kube.pods()[0].metadata.name
     for i in range(10):
@@ -280,7 +264,6 @@ def test_log_options(kube: Kube) -> None:
     kube.call(kube.cluster.log, pod, "after restart")
     assert kube.core.read_namespaced_pod_log(pod, NS).splitlines() == ["after restart"]
     assert kube.core.read_namespaced_pod_log(pod, NS, previous=True, tail_lines=1).splitlines() == ["line 9"]
-
 
 def test_crash_loop_backoff_shapes_and_env_reresolved(kube: Kube) -> None:
     pod = kube.pods()[0].metadata.name
@@ -305,7 +288,6 @@ def test_crash_loop_backoff_shapes_and_env_reresolved(kube: Kube) -> None:
     assert msg.startswith("back-off 20s ")
     reasons = {e.reason for e in kube.core.list_namespaced_event(NS, field_selector=f"involvedObject.name={pod}").items}
     assert {"BackOff", "Pulled", "Created", "Started"} <= reasons
-
 
 def test_patch_types_and_dry_run(kube: Kube) -> None:
     d0 = kube.apps.read_namespaced_deployment("clay-sync", NS)
@@ -333,10 +315,8 @@ def test_patch_types_and_dry_run(kube: Kube) -> None:
         kube.apps.patch_namespaced_deployment("clay-sync", NS, {"metadata": {"resourceVersion": "1"}, "spec": {"replicas": 2}})
     assert err.value.status == 409 and _status(err.value)["reason"] == "Conflict"
 
-
 def _roll(kube: Kube, seconds: float = 60) -> None:
     kube.advance(seconds)
-
 
 def test_rollout_restart_replaces_every_pod(kube: Kube) -> None:
     before = {p.metadata.name for p in kube.pods()}
@@ -361,7 +341,6 @@ def test_rollout_restart_replaces_every_pod(kube: Kube) -> None:
     assert any(m.startswith("Scaled up replica set clay-sync-") and m.endswith("from 0 to 1") for m in scaling)
     assert any(e.reason == "Killing" and e.involved_object.name in before for e in events)
 
-
 def test_scale_and_pause(kube: Kube) -> None:
     kube.apps.patch_namespaced_deployment_scale("clay-sync", NS, {"spec": {"replicas": 5}})
     assert kube.apps.read_namespaced_deployment_scale("clay-sync", NS).spec.replicas == 5
@@ -378,7 +357,6 @@ def test_scale_and_pause(kube: Kube) -> None:
     _roll(kube, 90)
     assert not ({p.metadata.name for p in _ready_pods(kube)} & names) and len(_ready_pods(kube)) == 5
 
-
 def test_deleted_pod_is_replaced(kube: Kube) -> None:
     victim = kube.pods()[0].metadata.name
     deleted = kube.core.delete_namespaced_pod(victim, NS)
@@ -386,7 +364,6 @@ def test_deleted_pod_is_replaced(kube: Kube) -> None:
     _roll(kube, 15)
     names = [p.metadata.name for p in kube.pods()]
     assert victim not in names and len(names) == 3
-
 
 def test_secret_patch_reaches_new_pods_only(kube: Kube) -> None:
     new_key = "clay_live_key_two"
@@ -400,7 +377,6 @@ def test_secret_patch_reaches_new_pods_only(kube: Kube) -> None:
     kube.apps.patch_namespaced_deployment("clay-sync", NS, {"spec": {"template": {"metadata": {"annotations": {"r": "1"}}}}})
     _roll(kube)
     assert {p.env["CLAY_API_KEY"] for p in kube.call(kube.cluster.running_pods)} == {"clay_live_key_three"}
-
 
 def test_lease_create_conflict_update_delete(kube: Kube) -> None:
     coord = client.CoordinationV1Api(kube.api)
@@ -424,7 +400,6 @@ def test_lease_create_conflict_update_delete(kube: Kube) -> None:
         coord.read_namespaced_lease("clay-cockpit-actions", NS)
     assert err.value.status == 404
 
-
 def test_rbac_denials_and_access_review(kube: Kube) -> None:
     kube.call(kube.cluster.deny, "patch", "secrets")
     authz = client.AuthorizationV1Api(kube.api)
@@ -444,7 +419,6 @@ def test_rbac_denials_and_access_review(kube: Kube) -> None:
     kube.call(kube.cluster.allow_all)
     assert can("patch", "secrets") is True
 
-
 def test_expired_or_wrong_token_is_401_status(kube: Kube) -> None:
     kube.call(kube.cluster.expire_token)
     with pytest.raises(ApiException) as err:
@@ -456,7 +430,6 @@ def test_expired_or_wrong_token_is_401_status(kube: Kube) -> None:
     assert len(kube.pods()) == 3
     assert kube.raw("/api/v1/namespaces/clay-sync/pods", token="wrong")[0] == 401
 
-
 def test_table_rendering_for_kubectl(kube: Kube) -> None:
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
     code, table = kube.raw("/api/v1/namespaces/clay-sync/pods", accept)
@@ -467,10 +440,8 @@ def test_table_rendering_for_kubectl(kube: Kube) -> None:
     assert [c["name"] for c in table["columnDefinitions"][:5]] == ["Name", "Ready", "Up-to-date", "Available", "Age"]
     assert table["rows"][0]["cells"][:5] == ["clay-sync", "3/3", 3, 3, "60d"]
 
-
 # --------------------------------------------------------------------------
 # kubectl
-
 
 def test_kubectl_get_logs_and_can_i(kube: Kube, kubectl_ok: None) -> None:
     out = kube.kubectl("get", "pods").stdout.splitlines()
@@ -492,7 +463,6 @@ def test_kubectl_get_logs_and_can_i(kube: Kube, kubectl_ok: None) -> None:
     failed = kube.kubectl("get", "pods", check=False)
     assert failed.returncode == 1 and "You must be logged in to the server (Unauthorized)" in failed.stderr
 
-
 def test_kubectl_patch_dry_run_changes_nothing(kube: Kube, kubectl_ok: None) -> None:
     rv = kube.apps.read_namespaced_deployment("clay-sync", NS).metadata.resource_version
     out = kube.kubectl("patch", "deploy", "clay-sync", "--dry-run=server", "-p", '{"spec":{"replicas":7}}',
@@ -500,7 +470,6 @@ def test_kubectl_patch_dry_run_changes_nothing(kube: Kube, kubectl_ok: None) -> 
     assert out == "7"
     d = kube.apps.read_namespaced_deployment("clay-sync", NS)
     assert (d.spec.replicas, d.metadata.resource_version) == (3, rv)
-
 
 def test_kubectl_rollout_restart_and_status(kube: Kube, kubectl_ok: None) -> None:
     before = {p.metadata.name for p in kube.pods()}
@@ -521,7 +490,6 @@ def test_kubectl_rollout_restart_and_status(kube: Kube, kubectl_ok: None) -> Non
     assert "Waiting for deployment" in out
     assert not ({p.metadata.name for p in kube.pods()} & before)
 
-
 def test_kubectl_watch_prints_rows(kube: Kube, kubectl_ok: None) -> None:
     proc = subprocess.Popen([KUBECTL, "--kubeconfig", str(kube.kubeconfig), "--cache-dir", str(kube.cache),
                              "get", "pods", "-w", "--request-timeout=3s"],
@@ -538,7 +506,6 @@ def test_kubectl_watch_prints_rows(kube: Kube, kubectl_ok: None) -> None:
     assert any(" Terminating " in f" {line} " for line in lines[4:])
     assert any("Pending" in line or "ContainerCreating" in line for line in lines[4:])
 
-
 def test_pagination_initial_events_and_bookmarks(kube: Kube, monkeypatch: pytest.MonkeyPatch) -> None:
     first = kube.core.list_namespaced_pod(NS, limit=2)
     assert len(first.items) == 2 and first.metadata._continue and first.metadata.remaining_item_count == 1
@@ -554,7 +521,6 @@ def test_pagination_initial_events_and_bookmarks(kube: Kube, monkeypatch: pytest
     assert [e["type"] for e in events[:4]] == ["ADDED", "ADDED", "ADDED", "BOOKMARK"]
     assert events[3]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     assert any(e["type"] == "BOOKMARK" and "annotations" not in e["object"]["metadata"] for e in events[4:])
-
 
 def test_missing_secret_key_blocks_new_containers(kube: Kube) -> None:
     kube.core.patch_namespaced_secret("clay-api", NS, [{"op": "remove", "path": "/data/api-key"}])
@@ -574,7 +540,6 @@ def test_missing_secret_key_blocks_new_containers(kube: Kube) -> None:
     assert pod.status.phase == "Running"
     env = next(p.env for p in kube.call(kube.cluster.running_pods) if p.name == pod.metadata.name)
     assert env["CLAY_API_KEY"] == "clay_live_key_fixed"
-
 
 def test_errors_and_dry_run_of_create_and_delete(kube: Kube) -> None:
     assert kube.raw("/api/v1/namespaces/clay-sync/widgets")[0] == 404
@@ -605,7 +570,6 @@ def test_errors_and_dry_run_of_create_and_delete(kube: Kube) -> None:
     assert len(backoff) == 1 and backoff[0].regarding.name == victim.metadata.name and backoff[0].type == "Warning"
     assert backoff[0].note.startswith("Back-off restarting failed container clay-sync in pod ")
 
-
 def test_kubectl_create_and_apply_use_server_validation(kube: Kube, kubectl_ok: None, tmp_path: Path) -> None:
     manifest = tmp_path / "lease.json"
     manifest.write_text(json.dumps({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "lock"},
@@ -618,7 +582,6 @@ def test_kubectl_create_and_apply_use_server_validation(kube: Kube, kubectl_ok: 
     (tmp_path / "cm.json").write_text(json.dumps(cm))
     assert "configured" in kube.kubectl("apply", "-f", str(tmp_path / "cm.json")).stdout
     assert kube.call(kube.cluster.configmap_value, "clay-sync-flags", "CLAY_REQUEST_QUEUING") == "true"
-
 
 def test_update_status_subresource_and_since_time(kube: Kube) -> None:
     d = kube.apps.read_namespaced_deployment("clay-sync", NS)
@@ -641,7 +604,6 @@ def test_update_status_subresource_and_since_time(kube: Kube) -> None:
         headers={"Authorization": f"Bearer {TOKEN}"}), timeout=5, context=kube.cluster.tls().client_context())
     assert resp.read().decode().splitlines() == ["at 2"]
 
-
 def test_buffers_are_bounded(kube: Kube) -> None:
     from cockpit.sim.kube_pods import LOG_LINES
     from cockpit.sim.kube_workload import MAX_EVENTS
@@ -660,7 +622,6 @@ def test_buffers_are_bounded(kube: Kube) -> None:
     assert len(lines) == LOG_LINES and lines[-1] == f"line {LOG_LINES + 99}"
     assert len(kube.core.list_namespaced_event(NS).items) == MAX_EVENTS
 
-
 def test_progress_deadline_only_for_an_unfinished_rollout(kube: Kube) -> None:
     def progressing() -> Any:
         d = kube.apps.read_namespaced_deployment("clay-sync", NS)
@@ -678,7 +639,6 @@ def test_progress_deadline_only_for_an_unfinished_rollout(kube: Kube) -> None:
     assert (cond.status, cond.reason) == ("False", "ProgressDeadlineExceeded")
     assert cond.message.endswith("has timed out progressing.")
 
-
 def test_pod_quota_bounds_a_huge_scale(kube: Kube) -> None:
     from cockpit.sim.kube_workload import POD_QUOTA
 
@@ -687,3 +647,67 @@ def test_pod_quota_bounds_a_huge_scale(kube: Kube) -> None:
     assert len(kube.pods()) == POD_QUOTA
     failed = [e for e in kube.core.list_namespaced_event(NS).items if e.reason == "FailedCreate"]
     assert failed and "exceeded quota: clay-sync-quota" in failed[0].message and failed[0].type == "Warning"
+
+_json = st_recursive = None  # (set below; keeps hypothesis imports next to their one test)
+
+def test_odd_patches_never_break_the_server_or_the_controllers(kube: Kube) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 6), st.sampled_from(["", "x", "25%", "clay-sync", "Recreate"]))
+    value = st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(st.sampled_from(["name", "image", "replicas", "app", "x"]), inner, max_size=3)),
+                         max_leaves=6)
+    paths = st.sampled_from([("spec", "replicas"), ("spec", "paused"), ("spec", "strategy"), ("spec", "selector"),
+                             ("spec", "template", "spec", "containers"), ("spec", "template", "metadata", "labels"),
+                             ("metadata", "labels"), ("spec", "template", "spec", "containers", 0, "env"), ("spec",)])
+
+    def nest(path: tuple, v: Any) -> Any:
+        for key in reversed(path):
+            v = [v] if key == 0 else {key: v}
+        return v
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(path=paths, v=value, kind=st.sampled_from(["application/strategic-merge-patch+json", "application/merge-patch+json"]))
+    def run(path: tuple, v: Any, kind: str) -> None:
+        try:
+            kube.apps.patch_namespaced_deployment("clay-sync", NS, nest(path, v), _content_type=kind)
+        except ApiException as exc:
+            assert 400 <= exc.status < 500, exc.body
+            assert _status(exc)["kind"] == "Status"
+        kube.advance(2)  # the controllers must cope with whatever was accepted
+
+    run()
+    assert kube.apps.read_namespaced_deployment("clay-sync", NS).spec.template.spec.containers
+
+
+def test_odd_bodies_for_other_kinds_get_4xx_status(kube: Kube) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-2, 3), st.sampled_from(["", "a", "!!", "YQ==", "2026-01-01T00:00:00Z"]))
+    value = st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=2),
+                                                         st.dictionaries(st.sampled_from(["data", "spec", "metadata", "stringData", "holderIdentity", "leaseDurationSeconds", "renewTime", "api-key", "replicas", "type", "name", "labels"]), inner, max_size=3)),
+                         max_leaves=6)
+    coord = client.CoordinationV1Api(kube.api)
+    coord.create_namespaced_lease(NS, {"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}})
+    targets = {
+        "configmap": lambda b: kube.core.patch_namespaced_config_map("clay-sync-flags", NS, b, _content_type="application/merge-patch+json"),
+        "secret": lambda b: kube.core.patch_namespaced_secret("clay-api", NS, b, _content_type="application/merge-patch+json"),
+        "lease": lambda b: coord.patch_namespaced_lease("l", NS, b, _content_type="application/merge-patch+json"),
+        "scale": lambda b: kube.apps.patch_namespaced_deployment_scale("clay-sync", NS, b, _content_type="application/merge-patch+json"),
+        "jsonpatch": lambda b: kube.apps.patch_namespaced_deployment("clay-sync", NS, [{"op": "replace", "path": "/spec", "value": b}]),
+    }
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(target=st.sampled_from(sorted(targets)), body=st.dictionaries(st.sampled_from(["data", "spec", "metadata", "stringData", "type"]), value, max_size=3))
+    def run(target: str, body: dict) -> None:
+        try:
+            targets[target](body)
+        except ApiException as exc:
+            assert 400 <= exc.status < 500, exc.body
+            assert _status(exc)["kind"] == "Status"
+        kube.advance(1)
+
+    run()
+    assert kube.apps.read_namespaced_deployment("clay-sync", NS).metadata.name == "clay-sync"

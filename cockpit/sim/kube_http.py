@@ -28,7 +28,9 @@ from cockpit.sim.kube_util import (
     REASONS, ApiError, already_exists, conflict, fields_match, forbidden_message, labels_match, not_found, parse_field_selector,
     parse_label_selector, rfc3339, selector_string, status_body, uid,
 )
-from cockpit.sim.kube_validate import DNS_SUBDOMAIN, admit_update, drop_nulls, invalid, validate
+from cockpit.sim.kube_validate import (
+    DNS_SUBDOMAIN, SCALE_TYPES, STATUS_TYPES, admit_update, check_types, drop_nulls, invalid, validate,
+)
 
 if TYPE_CHECKING:
     from cockpit.sim.kube import KubeCluster
@@ -403,10 +405,8 @@ class Api:
             if not isinstance(target, dict):
                 raise ApiError(400, "the body of the request was not an object")
         if sub == "scale":
-            spec = target.get("spec") or {}
-            replicas = spec.get("replicas", 0)
-            if not isinstance(replicas, int) or isinstance(replicas, bool):
-                raise ApiError(400, "json: cannot unmarshal into Go struct field ScaleSpec.spec.replicas of type int32")
+            check_types("Scale", target, SCALE_TYPES)
+            replicas = (target.get("spec") or {}).get("replicas") or 0
             if replicas < 0:
                 raise invalid("Scale", "autoscaling", name, [("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")])
             rv = (target.get("metadata") or {}).get("resourceVersion")
@@ -415,6 +415,7 @@ class Api:
             target = copy.deepcopy(old)
             target["spec"]["replicas"] = replicas
         if sub == "status":
+            check_types(res.kind, target, STATUS_TYPES)
             status = target.get("status")
             rv = (target.get("metadata") or {}).get("resourceVersion")
             if rv and rv != old["metadata"]["resourceVersion"]:

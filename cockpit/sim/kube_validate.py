@@ -33,6 +33,66 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+# The Go types of the Deployment fields the drill reads: a value of another
+# JSON type fails to decode (400), as it does in kube-apiserver.
+_KEY_REF = {"name": "string", "key": "string", "optional": "bool"}
+_CONTAINER = {
+    "name": "string", "image": "string", "imagePullPolicy": "string", "command": ["string"], "args": ["string"],
+    "workingDir": "string", "resources": "object",
+    "env": [{"name": "string", "value": "string", "valueFrom": {
+        "secretKeyRef": _KEY_REF, "configMapKeyRef": _KEY_REF, "fieldRef": {"fieldPath": "string", "apiVersion": "string"}}}],
+    "envFrom": [{"prefix": "string", "configMapRef": {"name": "string", "optional": "bool"},
+                 "secretRef": {"name": "string", "optional": "bool"}}],
+    "ports": [{"name": "string", "containerPort": "int32", "protocol": "string", "hostPort": "int32"}],
+    "volumeMounts": [{"name": "string", "mountPath": "string", "readOnly": "bool"}],
+}
+_META = {"name": "string", "namespace": "string", "labels": {"*": "string"}, "annotations": {"*": "string"},
+         "resourceVersion": "string", "uid": "string", "generation": "int64"}
+DEPLOYMENT_TYPES = {
+    "metadata": _META,
+    "spec": {
+        "replicas": "int32", "paused": "bool", "minReadySeconds": "int32", "revisionHistoryLimit": "int32",
+        "progressDeadlineSeconds": "int32",
+        "selector": {"matchLabels": {"*": "string"}, "matchExpressions": ["object"]},
+        "strategy": {"type": "string", "rollingUpdate": {"maxSurge": "intstr", "maxUnavailable": "intstr"}},
+        "template": {"metadata": _META, "spec": {
+            "containers": [_CONTAINER], "initContainers": [_CONTAINER], "terminationGracePeriodSeconds": "int64",
+            "restartPolicy": "string", "dnsPolicy": "string", "schedulerName": "string", "serviceAccountName": "string",
+            "securityContext": "object", "volumes": [{"name": "string"}], "nodeSelector": {"*": "string"}}},
+    },
+    "status": "object",
+}
+
+
+SCALE_TYPES = {"metadata": _META, "spec": {"replicas": "int32"}, "status": "object"}
+STATUS_TYPES = {"metadata": _META, "status": "object"}
+
+
+def check_types(kind: str, value: Any, schema: Any, path: str = "") -> None:
+    """Raise 400 like Go's encoding/json when ``value`` does not fit ``schema``."""
+    if value is None:
+        return
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise _type_error(kind, path, value, "object")
+        for key, sub in value.items():
+            inner = schema.get(key, schema.get("*"))
+            if inner is not None:
+                check_types(kind, sub, inner, f"{path}.{key}" if path else key)
+        return
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            raise _type_error(kind, path, value, "array")
+        for item in value:
+            check_types(kind, item, schema[0], path)
+        return
+    ok = {"string": isinstance(value, str), "bool": isinstance(value, bool), "int32": _is_int(value),
+          "int64": _is_int(value), "intstr": _is_int(value) or isinstance(value, str),
+          "object": isinstance(value, dict)}[schema]
+    if not ok:
+        raise _type_error(kind, path, value, schema)
+
+
 def default_container(c: dict[str, Any]) -> None:
     image = c.get("image", "")
     tag = image.rsplit("/", 1)[-1]
@@ -50,6 +110,7 @@ def default_container(c: dict[str, Any]) -> None:
 
 
 def default_deployment(d: dict[str, Any]) -> None:
+    check_types("Deployment", d, DEPLOYMENT_TYPES)
     spec = d.setdefault("spec", {})
     if not isinstance(spec, dict):
         raise _type_error("Deployment", "spec", spec, "v1.DeploymentSpec")
@@ -103,7 +164,9 @@ def validate(kind: str, group: str, obj: dict[str, Any], old: dict[str, Any] | N
     if kind == "Deployment":
         _validate_deployment(obj, old, name)
     elif kind == "ConfigMap":
-        data = obj.get("data") or {}
+        data = obj.get("data")
+        if data is None:
+            data = {}
         if not isinstance(data, dict):
             raise _type_error(kind, "data", data, "map[string]string")
         for k, v in data.items():
@@ -118,7 +181,9 @@ def validate(kind: str, group: str, obj: dict[str, Any], old: dict[str, Any] | N
         if old is not None and obj.get("type", "Opaque") != old.get("type", "Opaque"):
             raise invalid(kind, group, name, [("type", f'Invalid value: "{obj.get("type")}": field is immutable')])
     elif kind == "Lease":
-        spec = obj.get("spec") or {}
+        spec = obj.get("spec")
+        if spec is None:
+            spec = {}
         if not isinstance(spec, dict):
             raise _type_error(kind, "spec", spec, "v1.LeaseSpec")
         for field, go in (("holderIdentity", "string"), ("leaseDurationSeconds", "int32"), ("leaseTransitions", "int32"),
@@ -144,7 +209,8 @@ def validate(kind: str, group: str, obj: dict[str, Any], old: dict[str, Any] | N
 
 def _fold_string_data(secret: dict[str, Any]) -> None:
     """stringData is write-only: merged into data (base64) and dropped, as the API server does."""
-    data = secret.get("data") or {}
+    data = secret.get("data")
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise _type_error("Secret", "data", data, "map[string][]uint8")
     for k, v in data.items():
@@ -154,7 +220,8 @@ def _fold_string_data(secret: dict[str, Any]) -> None:
             base64.b64decode(v, validate=True)
         except (binascii.Error, ValueError):
             raise ApiError(400, f"illegal base64 data at input byte {_bad_b64_index(v)}") from None
-    string_data = secret.pop("stringData", None) or {}
+    string_data = secret.pop("stringData", None)
+    string_data = {} if string_data is None else string_data
     if not isinstance(string_data, dict) or not all(isinstance(v, str) for v in string_data.values()):
         raise _type_error("Secret", "stringData", string_data, "map[string]string")
     for k, v in string_data.items():
@@ -171,6 +238,7 @@ def _bad_b64_index(v: str) -> int:
 
 
 def _validate_deployment(d: dict[str, Any], old: dict[str, Any] | None, name: str) -> None:
+    check_types("Deployment", d, DEPLOYMENT_TYPES)
     spec = d.get("spec")
     if not isinstance(spec, dict):
         raise _type_error("Deployment", "spec", spec, "v1.DeploymentSpec")
