@@ -439,6 +439,9 @@ def test_table_rendering_for_kubectl(kube: Kube) -> None:
     code, table = kube.raw("/apis/apps/v1/namespaces/clay-sync/deployments", accept)
     assert [c["name"] for c in table["columnDefinitions"][:5]] == ["Name", "Ready", "Up-to-date", "Available", "Age"]
     assert table["rows"][0]["cells"][:5] == ["clay-sync", "3/3", 3, 3, "60d"]
+    code, meta = kube.raw("/api/v1/namespaces/clay-sync/pods", "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")
+    assert meta["kind"] == "PartialObjectMetadataList" and len(meta["items"]) == 3
+    assert set(meta["items"][0]) == {"kind", "apiVersion", "metadata"}
 
 # --------------------------------------------------------------------------
 # kubectl
