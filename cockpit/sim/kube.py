@@ -11,7 +11,9 @@ Module map: :mod:`kube_http` (routes, auth, verbs), :mod:`kube_logs`
 (pods/log), :mod:`kube_store` (objects, resourceVersion, watches),
 :mod:`kube_workload` (Deployment/ReplicaSet controllers, events),
 :mod:`kube_pods` (kubelet), :mod:`kube_validate` (admission),
-:mod:`kube_patch`, :mod:`kube_resources` (discovery, tables), :mod:`kube_util`.
+:mod:`kube_patch`, :mod:`kube_resources` (discovery, tables, OpenAPI v3 stubs),
+:mod:`kube_proto` (protobuf request bodies), :mod:`kube_tls` (the serving
+certificate), :mod:`kube_util`.
 
 Threading: everything runs on one asyncio event loop. Call every method of
 :class:`KubeCluster` from that loop's thread (the constructor may run before
@@ -271,14 +273,14 @@ class KubeCluster:
         ctl.events.muted = True  # no Events for history older than their 1 h TTL
         try:
             old_view = {**deploy, "spec": {**deploy["spec"], "template": old_tpl}}
-            ctl._create_rs(old_view, template_hash(old_tpl), 1, 0, now - 60 * DAY)
+            ctl.create_rs(old_view, template_hash(old_tpl), 1, 0, now - 60 * DAY)
             rolled = now - 3 * DAY - self.rng.uniform(0, 6 * 3600)
-            rs = ctl._create_rs(deploy, template_hash(deploy["spec"]["template"]), 2, 0, rolled)
-            rs = ctl._set_rs_replicas(deploy, rs, replicas, rolled)
+            rs = ctl.create_rs(deploy, template_hash(deploy["spec"]["template"]), 2, 0, rolled)
+            rs = ctl.set_rs_replicas(deploy, rs, replicas, rolled)
             for _ in range(replicas):
                 pod = ctl.new_pod(rs, rolled + self.rng.uniform(0, 20))
                 pod.step(now, self.rng, ctl.lookup(ns), ctl.pod_event)
-                ctl._render(pod)
+                ctl.render(pod)
             ctl.sync_replicaset(self.store.get("replicasets", ns, rs["metadata"]["name"]), rolled + 60)
             ctl.deployment_status(self.store.get("deployments", ns, deploy["metadata"]["name"]), rolled + 60)
         finally:

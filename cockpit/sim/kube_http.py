@@ -26,7 +26,7 @@ from cockpit.sim.kube_patch import APPLY_PATCH, apply_patch, decode_patch
 from cockpit.sim.kube_store import Obj
 from cockpit.sim.kube_util import (
     REASONS, ApiError, already_exists, conflict, fields_match, forbidden_message, labels_match, not_found, parse_field_selector,
-    parse_label_selector, rfc3339, selector_string, status_body, uid,
+    parse_label_selector, random_suffix, rfc3339, selector_string, status_body, uid,
 )
 from cockpit.sim.kube_validate import (
     DNS_SUBDOMAIN, SCALE_TYPES, STATUS_TYPES, admit_update, check_types, drop_nulls, invalid, validate,
@@ -54,7 +54,7 @@ def error_response(exc: ApiError) -> web.Response:
     return respond(exc.body(), exc.code)
 
 
-def build_app(cluster: "KubeCluster") -> web.Application:
+def build_app(cluster: KubeCluster) -> web.Application:
     @web.middleware
     async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         try:
@@ -109,7 +109,7 @@ def _accept(request: web.Request) -> tuple[str, str]:
 
 
 class Api:
-    def __init__(self, cluster: "KubeCluster") -> None:
+    def __init__(self, cluster: KubeCluster) -> None:
         self.c = cluster
 
     # -- routing -------------------------------------------------------------
@@ -314,7 +314,7 @@ class Api:
                     break
                 try:
                     item = await asyncio.wait_for(watcher.queue.get(), timeout=min(remaining, 1.0))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break
                     if bookmarks and time.monotonic() >= next_bookmark:
@@ -343,8 +343,8 @@ class Api:
     async def _body(self, request: web.Request) -> Any:
         ctype = request.content_type
         if ctype not in ("application/json", "", "application/octet-stream"):
-            raise ApiError(415, f'the body of the request was in an unknown format - accepted media types include: '
-                                f'application/json, application/yaml')
+            raise ApiError(415, 'the body of the request was in an unknown format - accepted media types include: '
+                                'application/json, application/yaml')
         try:
             return json.loads(await request.read() or b"{}")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -369,7 +369,7 @@ class Api:
         if self.c.store.get("namespaces", "", ns) is None:
             raise not_found("namespaces", "", ns)
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = f"{meta['generateName']}{''.join(self.c.rng.choice('bcdfghjklmnpqrstvwxz2456789') for _ in range(5))}"
+            meta["name"] = f"{meta['generateName']}{random_suffix(self.c.rng)}"
         name = meta.get("name", "")
         if not name:
             raise invalid(res.kind, res.group, "", [("metadata.name", "Required value: name or generateName is required")])

@@ -49,7 +49,7 @@ def _after(buf, last: int) -> list:
     return out
 
 
-async def serve_log(cluster: "KubeCluster", request: web.Request, ns: str, name: str) -> web.StreamResponse:
+async def serve_log(cluster: KubeCluster, request: web.Request, ns: str, name: str) -> web.StreamResponse:
     q = request.query
     pod = cluster.ctl.pods.get((ns, name))
     if pod is None:
@@ -111,7 +111,7 @@ async def serve_log(cluster: "KubeCluster", request: web.Request, ns: str, name:
                 continue
             try:
                 await asyncio.wait_for(wake.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if request.transport is None or request.transport.is_closing():
                     break
         await resp.write_eof()

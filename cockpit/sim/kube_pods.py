@@ -51,7 +51,7 @@ def go_duration(seconds: float) -> str:
     return f"{h}h{m}m{s}s"
 
 
-def resolve_env(container: dict[str, Any], pod: "PodState", lookup: Lookup) -> dict[str, str]:
+def resolve_env(container: dict[str, Any], pod: PodState, lookup: Lookup) -> dict[str, str]:
     """The env kubelet gives a container: envFrom first, then env (later wins)."""
     env: dict[str, str] = {"HOSTNAME": pod.name}
 

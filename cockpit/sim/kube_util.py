@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 # The alphabet Kubernetes uses for generated names and pod-template-hash
@@ -126,7 +126,7 @@ def forbidden_message(user: str, verb: str, resource: str, group: str, namespace
 
 
 def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def rfc3339(epoch: float) -> str:

@@ -150,9 +150,9 @@ def _validate_meta(kind: str, group: str, obj: dict[str, Any]) -> None:
             continue
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ApiError(400, f"json: cannot unmarshal into Go struct field ObjectMeta.metadata.{field} of type map[string]string")
-    for k, v in (meta.get("labels") or {}).items():
+    for v in (meta.get("labels") or {}).values():
         if len(v) > 63 or not LABEL_VALUE.match(v):
-            raise invalid(kind, group, name, [(f"metadata.labels", f'Invalid value: "{v}": a valid label must be an empty '
+            raise invalid(kind, group, name, [("metadata.labels", f'Invalid value: "{v}": a valid label must be an empty '
                                                "string or consist of alphanumeric characters, '-', '_' or '.', and must "
                                                "start and end with an alphanumeric character")])
 
@@ -213,7 +213,7 @@ def _fold_string_data(secret: dict[str, Any]) -> None:
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise _type_error("Secret", "data", data, "map[string][]uint8")
-    for k, v in data.items():
+    for v in data.values():
         if not isinstance(v, str):
             raise _type_error("Secret", "data", v, "[]uint8")
         try:

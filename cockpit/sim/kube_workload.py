@@ -153,9 +153,9 @@ class Controllers:
 
     def delete_pod(self, pod: PodState, grace: int, at: float) -> None:
         pod.delete(at, grace, self.rng, self.pod_event)
-        self._render(pod)
+        self.render(pod)
 
-    def _render(self, pod: PodState) -> None:
+    def render(self, pod: PodState) -> None:
         if pod.gone:
             self.pods.pop((pod.namespace, pod.name), None)
             self.store.delete("pods", pod.namespace, pod.name)
@@ -169,7 +169,7 @@ class Controllers:
         now = self.clock()
         for pod in list(self.pods.values()):
             if pod.step(now, self.rng, self.lookup(pod.namespace), self.pod_event):
-                self._render(pod)
+                self.render(pod)
         for deploy in self.store.list("deployments"):
             self.sync_deployment(deploy, now)
         for rs in self.store.list("replicasets"):
@@ -220,7 +220,7 @@ class Controllers:
         return [rs for rs in self.store.list("replicasets", deploy["metadata"]["namespace"])
                 if any(o.get("uid") == duid for o in rs["metadata"].get("ownerReferences", []))]
 
-    def _set_rs_replicas(self, deploy: Obj, rs: Obj, replicas: int, now: float) -> Obj:
+    def set_rs_replicas(self, deploy: Obj, rs: Obj, replicas: int, now: float) -> Obj:
         old = rs["spec"].get("replicas", 0)
         if old == replicas:
             return rs
@@ -238,7 +238,7 @@ class Controllers:
                            "Normal", "deployment-controller", now)
         return stored
 
-    def _create_rs(self, deploy: Obj, thash: str, revision: int, replicas: int, now: float) -> Obj:
+    def create_rs(self, deploy: Obj, thash: str, revision: int, replicas: int, now: float) -> Obj:
         meta = deploy["metadata"]
         tpl = copy.deepcopy(deploy["spec"]["template"])
         tpl.setdefault("metadata", {}).setdefault("labels", {})[HASH] = thash
@@ -261,7 +261,7 @@ class Controllers:
         }
         stored = self.store.put("replicasets", rs)
         if replicas:
-            stored = self._set_rs_replicas(deploy, stored, replicas, now)
+            stored = self.set_rs_replicas(deploy, stored, replicas, now)
         return stored
 
     def sync_deployment(self, deploy: Obj, now: float) -> None:
@@ -275,13 +275,13 @@ class Controllers:
         if spec.get("paused"):
             active = [rs for rs in rses if rs["spec"].get("replicas", 0) > 0]
             if len(active) == 1:
-                self._set_rs_replicas(deploy, active[0], replicas, now)
+                self.set_rs_replicas(deploy, active[0], replicas, now)
             return
         if new_rs is None:
             start = replicas if not any(rs["spec"].get("replicas", 0) for rs in olds) else 0
             if (spec.get("strategy") or {}).get("type") == "Recreate":
                 start = 0
-            new_rs = self._create_rs(deploy, thash, max_rev + 1, start, now)
+            new_rs = self.create_rs(deploy, thash, max_rev + 1, start, now)
             self._rs_news[deploy["metadata"]["uid"]] = ("NewReplicaSetCreated", f'Created new replica set "{new_rs["metadata"]["name"]}"')
         elif int(new_rs["metadata"].get("annotations", {}).get(REVISION, "0")) < max_rev:
             bumped = copy.deepcopy(new_rs)
@@ -292,19 +292,19 @@ class Controllers:
         old_total = sum(rs["spec"].get("replicas", 0) for rs in olds)
         if (spec.get("strategy") or {}).get("type") == "Recreate":
             for rs in olds:
-                self._set_rs_replicas(deploy, rs, 0, now)
+                self.set_rs_replicas(deploy, rs, 0, now)
             if not any(self.owned_pods(rs) for rs in olds):
-                self._set_rs_replicas(deploy, new_rs, replicas, now)
+                self.set_rs_replicas(deploy, new_rs, replicas, now)
             self._cleanup(deploy, olds)
             return
         # scale up the new ReplicaSet within maxSurge
         new_count = new_rs["spec"].get("replicas", 0)
         if new_count > replicas:
-            new_rs = self._set_rs_replicas(deploy, new_rs, replicas, now)
+            new_rs = self.set_rs_replicas(deploy, new_rs, replicas, now)
         elif new_count < replicas:
             room = replicas + surge - (old_total + new_count)
             if room > 0:
-                new_rs = self._set_rs_replicas(deploy, new_rs, min(replicas, new_count + room), now)
+                new_rs = self.set_rs_replicas(deploy, new_rs, min(replicas, new_count + room), now)
         # scale down old ReplicaSets within maxUnavailable (reconcileOldReplicaSets)
         def available(rs: Obj) -> int:
             return sum(1 for p in self.owned_pods(rs) if p.active and p.ready)
@@ -320,14 +320,14 @@ class Controllers:
                 for i, rs in enumerate(olds):
                     n = min(max_down - cleaned, rs["spec"].get("replicas", 0) - available(rs))
                     if n > 0:
-                        olds[i] = self._set_rs_replicas(deploy, rs, rs["spec"]["replicas"] - n, now)
+                        olds[i] = self.set_rs_replicas(deploy, rs, rs["spec"]["replicas"] - n, now)
                         cleaned += n
                 avail_total = sum(available(rs) for rs in olds) + available(new_rs)
                 total_down, done = avail_total - min_available, 0
                 for i, rs in enumerate(olds):
                     n = min(rs["spec"].get("replicas", 0), total_down - done)
                     if n > 0:
-                        olds[i] = self._set_rs_replicas(deploy, rs, rs["spec"]["replicas"] - n, now)
+                        olds[i] = self.set_rs_replicas(deploy, rs, rs["spec"]["replicas"] - n, now)
                         done += n
         self._cleanup(deploy, olds)
 
