@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from cockpit.demo import cmd_demo
 
+            if not args.list:
+                log_to_file()
             return cmd_demo(args)
         if args.command == "sim":
             from cockpit.sim.server import run_sim
@@ -116,6 +118,28 @@ def main(argv: list[str] | None = None) -> int:
     return fail(f"unknown command {args.command!r}")
 
 
+def log_to_file() -> Path | None:
+    """Send Python logging (ours and the client libraries') to a bounded file
+    in the state dir, never to the terminal the cockpit draws on."""
+    import logging
+    import logging.handlers
+
+    from cockpit.config import state_dir
+
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(logging.WARNING)
+    path = state_dir() / "cockpit.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
+    except OSError:  # a read-only home: better no log than a log on the screen
+        handler, path = logging.NullHandler(), None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    return path
+
+
 def load_user_config(cli_path: str | None, read_only: bool = False) -> Config:
     config = load_config(find_config(cli_path))
     if read_only:
@@ -125,6 +149,7 @@ def load_user_config(cli_path: str | None, read_only: bool = False) -> Config:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_user_config(args.config, args.read_only)
+    log_to_file()
     from cockpit.app import make_app
     from cockpit.sources import Sources
 
