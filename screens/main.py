@@ -56,7 +56,7 @@ class MainScreen(Screen[None]):
                     yield ClayStatusPane(id="statuspage")
                     yield HealthPane(id="health")
                 with Horizontal(id="row-mid", classes="pane-row"):
-                    yield MetricsPane(self.config.thresholds, id="metrics")
+                    yield MetricsPane(self.config.thresholds, self.config.metrics.backup_urls, id="metrics")
                     yield PodsPane(self.config.thresholds.restarts_warn, id="pods")
                 yield LogsPane(self.config.kube.log_buffer, id="logs")
             yield Vertical(id="decide")

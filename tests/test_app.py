@@ -94,7 +94,7 @@ async def test_each_pane_shows_its_data() -> None:
         assert "clay_api" in health and "2318 errors" in health and "depth 1830" in health
         metrics = pane_text(app, "metrics")
         assert "401" in metrics and "36.8 req/s" in metrics and "120 ms" in metrics
-        assert "via 127.0.0.1:9090" in metrics and "BACKUP" not in metrics
+        assert "via primary" in metrics and "BACKUP" not in metrics
         pods = pane_text(app, "pods")
         assert "CrashLoop" in pods and "OOMKilled" in pods and "x2x9k" in pods
         table = app.screen.query_one("#pods DataTable", DataTable)
@@ -226,8 +226,8 @@ async def test_metrics_backup_is_marked() -> None:
         await pilot.pause(0.05)
         pane = app.screen.query_one("#metrics", SourcePane)
         assert "BACKUP" in (pane.border_title or "")
-        assert "backup via 127.0.0.1:9091" in (pane.border_subtitle or "")
-        assert "primary unreachable: a backup Prometheus is serving" in pane_text(app, "metrics")
+        assert "via backup 127.0.0.1:9091" in (pane.border_subtitle or "")
+        assert "⚠ primary unreachable → backup serving" in pane_text(app, "metrics")
 
 
 async def test_log_filter_is_a_case_insensitive_substring_and_escape_restores() -> None:

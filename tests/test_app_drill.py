@@ -87,7 +87,7 @@ async def test_each_scenario_reaches_the_panes(sim) -> None:
         logs = log_text(app)
         for pane in app.screen.query(SourcePane):
             assert not pane.has_class("-error"), (pane.id, pane.border_subtitle)
-        assert "clay-drill/clay-sync" in pods and "via 127.0.0.1:" in metrics
+        assert "clay-drill/clay-sync" in pods and "via primary" in metrics
         if name == "healthy":
             assert "All Systems Operational" in status and "No unresolved incidents" in status
             assert "● ok" in health
@@ -146,3 +146,19 @@ async def test_a_stopped_service_shows_its_state_while_the_others_update(sim) ->
         sim.start_service("statuspage")
         await pilot.press("r")
         await until(pilot, lambda: app.signals.statuspage.ok, what="recovery")
+
+
+@pytest.mark.scenario("rate-limited")
+async def test_prometheus_down_fails_over_to_the_backup_and_says_so(sim) -> None:
+    sim.advance(WARM_UP)
+    sim.stop_service("prometheus")
+    app = drill_app(sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.signals.metrics.ok, what="metrics from the backup")
+        await pilot.pause(0.1)
+        pane = app.screen.query_one("#metrics", SourcePane)
+        assert app.signals.metrics.value.is_backup
+        assert "BACKUP" in (pane.border_title or "")
+        assert "via backup 1 127.0.0.1:" in (pane.border_subtitle or "")
+        assert "⚠ primary unreachable → backup serving" in pane_text(app, "metrics")
+        assert error_codes(app) == {"429"}  # the backup serves the same data

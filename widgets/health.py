@@ -16,7 +16,12 @@ _ORDER = {"fail": 0, "degraded": 1, "ok": 2}
 
 
 def _ms(value: float) -> str:
-    return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.0f} s"
+    """Response time in coarse steps: a new number every poll would repaint
+    the line every poll (bytes on an SSH link) for no decision it changes."""
+    for limit, text in ((50, "<50 ms"), (100, "<100 ms"), (250, "<250 ms"), (500, "<500 ms"), (1000, "<1 s")):
+        if value < limit:
+            return text
+    return f"{value / 1000:.1f} s"
 
 
 def health_content(snap: HealthSnapshot) -> Content:

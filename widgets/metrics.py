@@ -152,9 +152,10 @@ class MetricsPane(SourcePane):
     }
     """
 
-    def __init__(self, thresholds: Thresholds, *, id: str | None = None) -> None:
+    def __init__(self, thresholds: Thresholds, backup_urls: tuple[str, ...] = (), *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.thresholds = thresholds
+        self.backup_urls = backup_urls
         self._rows: dict[str, SeriesRow] = {}
         self._compact: bool | None = None
 
@@ -176,7 +177,7 @@ class MetricsPane(SourcePane):
         self._notice.display = value.is_backup
         if value.is_backup:
             why = f"primary {value.failovers[0].kind.value}" if value.failovers else "primary failed"
-            set_if_changed(self._notice, f"⚠ {why}: a backup Prometheus is serving")
+            set_if_changed(self._notice, f"⚠ {why} → backup serving")
         if self._compact is None:  # not laid out yet: on_resize draws it
             return
         series = order_series(value.series)
@@ -206,4 +207,8 @@ class MetricsPane(SourcePane):
         snap = self.reading.value
         if not isinstance(snap, MetricsSnapshot):
             return ""
-        return f"{'backup ' if snap.is_backup else ''}via {host_of(snap.served_by)}"
+        if not snap.is_backup:
+            return "via primary"
+        url = snap.served_by.rstrip("/")
+        number = next((i for i, b in enumerate(self.backup_urls, 1) if b.rstrip("/") == url), None)
+        return f"via backup{f' {number}' if number else ''} {host_of(snap.served_by)}"

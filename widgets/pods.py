@@ -100,10 +100,12 @@ class PodsPane(SourcePane):
         self.restarts_warn = restarts_warn
         self._compact: bool | None = None
         self._shown: list[tuple[str, tuple[Cell, ...]]] | None = None
+        self._columns: tuple[tuple[str, int], ...] = ()
 
     def compose_body(self) -> ComposeResult:
         self._empty = Static(id="pods-empty")
         self._table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False, show_cursor=False, classes="pane--body")
+        self._table.display = False  # no header row until there is a first answer
         yield self._empty
         yield self._table
 
@@ -114,10 +116,6 @@ class PodsPane(SourcePane):
         compact = event.size.width < COMPACT_BELOW
         if compact != self._compact:
             self._compact = compact
-            table = self._table
-            table.clear(columns=True)
-            for label in self.COMPACT_COLUMNS if compact else self.COLUMNS:
-                table.add_column(label, key=label)
             self._shown = None
             self._draw()
 
@@ -149,6 +147,7 @@ class PodsPane(SourcePane):
         snap = self.reading.value
         if self._compact is None or not isinstance(snap, PodsSnapshot):
             return
+        self._table.display = True
         empty = self._empty
         empty.display = not snap.pods
         if not snap.pods:
@@ -160,6 +159,18 @@ class PodsPane(SourcePane):
         if rows == self._shown:
             return
         table = self._table
+        labels = self.COMPACT_COLUMNS if self._compact else self.COLUMNS
+        # fixed widths from the content: DataTable's own measuring waits for an
+        # idle moment, and a table drawn before it shows cut-off names
+        columns = tuple(
+            (label, max([len(label), *(len(cells[i][0]) for _, cells in rows)])) for i, label in enumerate(labels)
+        )
+        if columns != self._columns:
+            self._columns = columns
+            self._shown = None
+            table.clear(columns=True)
+            for label, width in columns:
+                table.add_column(label, width=width, key=label)
         columns = list(table.columns)
         if self._shown is not None and [n for n, _ in rows] == [n for n, _ in self._shown]:
             for (name, cells), (_, before) in zip(rows, self._shown):

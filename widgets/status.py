@@ -87,8 +87,8 @@ class ClayStatusPane(SourcePane):
         self._incidents = Static(id="status-incidents")
         with VerticalScroll(classes="pane--body", can_focus=True):
             yield self._header
+            yield self._incidents  # before the components: the "why" must fit at 80x24
             yield self._components
-            yield self._incidents
 
     def render_value(self, value: StatusPageSnapshot, now: float) -> None:
         self._header.remove_class("pane--waiting")

@@ -1,0 +1,182 @@
+"""Snapshot tests of the cockpit screens (pytest-textual-snapshot).
+
+Deterministic: a pinned clock and fixed data (fakes built from the real
+fixtures, see test_app_fakes.py); the drill snapshots use a frozen drill
+(tests/test_snapshots_drill.py). Update with ``--snapshot-update`` only after
+looking at the report; each docstring says what a reviewer should see.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from cockpit.app import CockpitApp, make_app
+from cockpit.signals import ErrorKind, SourceError
+from test_app_fakes import (
+    NOW,
+    FakeSources,
+    fast_config,
+    log_lines,
+    metrics_snapshot,
+    unreachable,
+)
+from widgets.logs import LogView
+
+NARROW = (80, 24)
+WIDE = (160, 48)
+
+
+def clock() -> float:
+    return NOW + 12
+
+
+def cockpit(sources: FakeSources | None = None) -> tuple[CockpitApp, FakeSources]:
+    sources = sources or FakeSources()
+    return make_app(fast_config(), sources, clock=clock, title="clay-cockpit · snapshot"), sources
+
+
+async def until(pilot, cond: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out preparing the snapshot"
+        await pilot.pause(0.03)
+
+
+def settled(app: CockpitApp, lines: int) -> Callable[[], bool]:
+    def check() -> bool:
+        s = app.signals
+        ok = all(r.value is not None for r in (s.statuspage, s.health, s.metrics, s.pods))
+        return ok and any(v.line_count == lines for v in app.screen_stack[0].query(LogView))
+
+    return check
+
+
+def loaded(app: CockpitApp, lines: int = 40):
+    async def run_before(pilot) -> None:
+        await until(pilot, settled(app, lines))
+        await pilot.pause(0.2)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x48"])
+def test_main_screen_during_an_incident(snap_compare, size) -> None:
+    """All five panes populated at once, nothing cut off:
+    - Clay status: ◐ "Partially Degraded Service", Deposit operational, the
+      "Market data is delayed" incident (investigating, 15m ago) with its update;
+    - Health: ✗ down, HTTP 503, clay_api fail first (2318 errors), queue degraded;
+    - Error rates: 401 high (36.8 req/s, bold error colour), 429, req, p95,
+      sparklines anchored at zero (429 at 0.4 req/s draws low bars), subtitle
+      "via primary" (no BACKUP marker);
+    - Pods: the CrashLoop pod first (error colour), OOMKilled in the last-exit
+      column, restarts coloured; short names at 80x24, full names at 160x48;
+    - Pod logs: newest lines at the bottom, pod names coloured per pod, error
+      lines in the error colour, warn lines in the warning colour, "following";
+      at 160x48 each line starts with its time;
+    - every title says "0s ago"; the footer shows 1-5 Panes, m, /, p, r, ?, q.
+    """
+    app, sources = cockpit()
+    sources.kube.emit(log_lines(40))
+    assert snap_compare(app, terminal_size=size, run_before=loaded(app))
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x48"])
+def test_failures_keep_last_good_data_marked_stale(snap_compare, size) -> None:
+    """Three sources fail after a first good answer; the fourth is fine:
+    - Clay status: red frame, title "STALE 0s ago", subtitle "✗ unreachable",
+      the message + hint on top and the last good page (dimmed) below it;
+    - Error rates: the primary Prometheus is down, a backup serves: the title
+      carries a reverse-video BACKUP marker before the age (so a narrow border
+      keeps it), a warning line "⚠ primary unreachable → backup serving",
+      subtitle "via backup 127.0.0.1:9091"; values current, not stale;
+    - Pods: never answered: "failing" and the auth_expired hint (kubectl login);
+    - Pod logs: the follow failed: stale, with the reason, lines still shown;
+    - Health: normal (one failing source never disturbs another pane).
+    """
+    sources = FakeSources()
+    sources.kube.pods = SourceError(
+        "pods", ErrorKind.AUTH_EXPIRED, "the API server said 401 Unauthorized",
+        "run `kubectl --context clay-drill get pods` to re-authenticate",
+    )
+    app, _ = cockpit(sources)
+    sources.kube.emit(log_lines(40))
+
+    async def run_before(pilot) -> None:
+        s = app.signals
+        await until(pilot, lambda: app.signals.statuspage.ok and app.signals.metrics.ok and app.signals.pods.error)
+        sources.statuspage.result = unreachable("statuspage", "status.clay.com:443")
+        sources.metrics.result = metrics_snapshot(backup=True)
+        sources.kube.fail(SourceError("logs", ErrorKind.TIMEOUT, "no log data for 30s", "the API server may be overloaded"))
+        await pilot.press("r")
+        await until(pilot, lambda: app.signals.statuspage.error and app.signals.metrics.value.is_backup)
+        await until(pilot, lambda: app.screen.query_one("#logs").has_class("-error"))
+        assert s is not app.signals
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_help_screen(snap_compare) -> None:
+    """The ? help at 80x24: sections Panes (1-5), Actions (m / p r ? q),
+    In the pod logs (end, home, w) and Everywhere (ctrl+p); each row shows the
+    key, the description in bold and the tooltip; it fits with room to spare."""
+    app, sources = cockpit()
+    sources.kube.emit(log_lines(40))
+
+    async def run_before(pilot) -> None:
+        await loaded(app)(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+
+
+def test_log_filter_applied(snap_compare) -> None:
+    """Logs filtered by "retry" (typed in any case): only the 429 lines with
+    their rate-limit headers remain, "retry" highlighted in reverse video in
+    each; the pane title says filter “retry” 10/40; the other panes unchanged."""
+    app, sources = cockpit()
+    sources.kube.emit(log_lines(40))
+
+    async def run_before(pilot) -> None:
+        await loaded(app)(pilot)
+        await pilot.press("slash", *"retry", "enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+
+
+def test_log_filter_input(snap_compare) -> None:
+    """The filter input open at the bottom over the footer: a help line
+    (Enter keeps · Esc cancels · empty shows all) and the input holding "401";
+    the log pane behind it already shows only the 401 lines."""
+    app, sources = cockpit()
+    sources.kube.emit(log_lines(40))
+
+    async def run_before(pilot) -> None:
+        await loaded(app)(pilot)
+        await pilot.press("slash", *"401")
+        app.screen.query_one("Input").cursor_blink = False
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+
+
+def test_metrics_view(snap_compare) -> None:
+    """The metrics view (m) at 160x48: four plotext line charts in two
+    columns — Clay 401 (a step up to ~36 req/s at -5 min), Clay 429, Clay
+    requests (a wave around 40), Clay p95 (a step down from 350 to 120 ms) —
+    each titled with its current value; x axis in minutes ago; the head line
+    says the data is 0s old and which Prometheus served it."""
+    app, sources = cockpit()
+    sources.kube.emit(log_lines(40))
+
+    async def run_before(pilot) -> None:
+        await loaded(app)(pilot)
+        await pilot.press("m")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
