@@ -442,3 +442,21 @@ async def test_every_pane_is_visible(size: tuple[int, int]) -> None:
             assert screen_region.contains_region(region), (name, region)
         table = app.screen.query_one("#pods DataTable", DataTable)
         assert table.virtual_size.width <= table.scrollable_content_region.width, "pods table fits without scrolling"
+
+
+async def test_pod_names_get_distinct_colours_that_stick() -> None:
+    app, sources = build()
+    sources.kube.emit(log_lines(6))  # three pods, two lines each, in turn
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: view(app).line_count == 6, what="lines")
+        await pilot.press("5")
+        v = view(app)
+        v.action_toggle_wrap()  # one row per line
+        await pilot.pause(0.1)
+        v.scroll_home(animate=False, immediate=True)
+        await pilot.pause(0.05)
+        styles = [next(iter(v.render_line(y))).style for y in range(6)]
+        pods = [line.pod for line in v.shown_lines()]
+        by_pod = {pod: {styles[i] for i in range(6) if pods[i] == pod} for pod in set(pods)}
+        assert all(len(s) == 1 for s in by_pod.values()), "a pod keeps its colour"
+        assert len({next(iter(s)) for s in by_pod.values()}) == 3, "the three pods differ"

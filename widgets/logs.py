@@ -10,7 +10,6 @@ Paused, it holds new lines (bounded) and shows how many are waiting.
 from __future__ import annotations
 
 import re
-import zlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -33,6 +32,7 @@ from widgets.common import SourcePane, clean
 from widgets.pods import short_pod_name
 
 POD_COLOURS = 5
+POD_MEMORY = 64  # pods whose colour is remembered
 SHOW_TIME_FROM = 110  # view width from which each line shows its time
 _LEVEL = re.compile(r"""\blevel["']?\s*[=:]\s*["']?(?P<level>error|err|fatal|critical|crit|warning|warn)\b""", re.I)
 
@@ -45,11 +45,6 @@ def level_of(text: str) -> str:
     return "warn" if match.group("level").lower().startswith("warn") else "error"
 
 
-def pod_colour(short: str) -> int:
-    """The same pod gets the same colour class in every run."""
-    return zlib.crc32(short.encode("utf-8")) % POD_COLOURS
-
-
 @dataclass(frozen=True, slots=True)
 class _Entry:
     seq: int
@@ -59,6 +54,7 @@ class _Entry:
     folded: str  # what the filter matches: pod name and text, case-folded
     level: str
     width: int
+    colour: int  # which logview--pod-N class colours its pod name
 
 
 class LogView(ScrollView, can_focus=True):
@@ -105,6 +101,8 @@ class LogView(ScrollView, can_focus=True):
         self._rows: list[tuple[_Entry, int]] = []  # screen rows of _shown: (entry, wrapped part)
         self._held: deque[LogLine] = deque(maxlen=self.max_lines)
         self._seq = 0
+        self._pod_colours: dict[str, int] = {}  # pod → colour, in order of first line (bounded)
+        self._next_colour = 0
         self._max_width = 0  # widest line seen (for horizontal scrolling without wrap)
         self._pod_width = 5
         self._layout_width = 0
@@ -178,11 +176,24 @@ class LogView(ScrollView, can_focus=True):
         self.wrap = not self.wrap
         self._relayout()
 
+    def _colour(self, pod: str) -> int:
+        """Colours go round in order of each pod's first line, so the few pods
+        on screen differ; a pod keeps its colour while it is remembered."""
+        colour = self._pod_colours.get(pod)
+        if colour is None:
+            colour = self._pod_colours[pod] = self._next_colour % POD_COLOURS
+            self._next_colour += 1
+            if len(self._pod_colours) > POD_MEMORY:
+                del self._pod_colours[next(iter(self._pod_colours))]
+        return colour
+
     def _entry(self, line: LogLine) -> _Entry:
         self._seq += 1
         short = short_pod_name(line.pod)
         text = clean(line.text)
-        return _Entry(self._seq, line, short, text, f"{line.pod} {text}".casefold(), level_of(text), cell_len(text))
+        return _Entry(
+            self._seq, line, short, text, f"{line.pod} {text}".casefold(), level_of(text), cell_len(text), self._colour(line.pod)
+        )
 
     # -- layout: entries → screen rows ----------------------------------------
 
@@ -337,7 +348,7 @@ class LogView(ScrollView, can_focus=True):
         if show_time:
             stamp = entry.line.ts.strftime("%H:%M:%S ") if entry.line.ts else " " * 9
             segments.append(Segment(stamp, base + self._style("logview--time")))
-        segments.append(Segment(entry.short.ljust(self._pod_width) + " ", base + self._style(f"logview--pod-{pod_colour(entry.short)}")))
+        segments.append(Segment(entry.short.ljust(self._pod_width) + " ", base + self._style(f"logview--pod-{entry.colour}")))
         text_style = base + self._style(f"logview--{entry.level}") if entry.level else base
         segments.extend(self._highlight(entry.text, text_style))
         strip = Strip(segments)
