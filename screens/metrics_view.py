@@ -54,7 +54,9 @@ class SeriesChart(Vertical):
         plt.clear_data()
         plt.clear_figure()
         if series.points:
-            xs = [(t - now) / 60.0 for t, _ in series.points]
+            # minutes before the newest sample (a sped-up drill's clock runs ahead of ours)
+            newest = series.points[-1][0]
+            xs = [(t - newest) / 60.0 for t, _ in series.points]
             plt.plot(xs, [v for _, v in series.points], marker="braille")
         plt.xlabel("minutes ago")
         plt.ylabel(series.unit)
