@@ -65,12 +65,17 @@ def set_if_changed(widget: Static, content: Content | str) -> bool:
     return True
 
 
+def problem_what(error: SourceError) -> Content:
+    return Content.from_markup("[b]✗ $kind[/b]: $message", kind=error.kind.value, message=clean(error.message))
+
+
+def problem_hint(error: SourceError) -> Content:
+    return Content.from_markup("→ $hint", hint=clean(error.hint))
+
+
 def problem_content(error: SourceError) -> Content:
-    """The failure banner: what happened and what to do about it."""
-    kind = error.kind.value
-    head = Content.from_markup("[b]✗ $kind[/b]: $message", kind=kind, message=clean(error.message))
-    hint = Content.from_markup("→ $hint", hint=clean(error.hint))
-    return Content("\n").join([head, hint])
+    """The failure as two lines: what happened and what to do about it."""
+    return Content("\n").join([problem_what(error), problem_hint(error)])
 
 
 class SourcePane(Vertical):
@@ -106,11 +111,15 @@ class SourcePane(Vertical):
     SourcePane > .pane--problem {
         display: none;
         height: auto;
-        max-height: 4;
-        color: $text-error;
     }
     SourcePane.-error > .pane--problem {
         display: block;
+    }
+    SourcePane .pane--what {
+        color: $text-error;
+    }
+    SourcePane .pane--hint {
+        color: $text-warning;
     }
     SourcePane.-stale .pane--body {
         text-style: dim;
@@ -130,7 +139,9 @@ class SourcePane(Vertical):
         self._now = 0.0
         self._frame_text: tuple[str | None, str | None] = (None, None)
         self._frame_only = False
-        self._banner = Static(classes="pane--problem")
+        self._what = Static(classes="pane--what")
+        self._hint = Static(classes="pane--hint")
+        self._banner = Vertical(self._what, self._hint, classes="pane--problem")
 
     def compose(self) -> ComposeResult:
         yield self._banner
@@ -201,7 +212,8 @@ class SourcePane(Vertical):
         self.set_class(error is not None, "-error")
         self.set_class(reading.stale, "-stale")
         if error is not None:
-            set_if_changed(self._banner, problem_content(error))
+            set_if_changed(self._what, problem_what(error))
+            set_if_changed(self._hint, problem_hint(error))
 
     def _set_frame_text(self, title: str, subtitle: str) -> None:
         """Set the border title/subtitle, repainting only the border rows.
