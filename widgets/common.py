@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from typing_extensions import Self
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
