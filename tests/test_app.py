@@ -213,7 +213,9 @@ async def test_a_hung_source_does_not_block_keys_or_other_panes() -> None:
             started = time.monotonic()
             await asyncio.sleep(0.01)
             worst = max(worst, time.monotonic() - started - 0.01)
-        assert worst < 0.1, f"UI loop stalled {worst:.3f}s"
+        # a blocking call would stall it for the whole hang (60 s); the margin
+        # is for a loaded CI machine running tests in parallel
+        assert worst < 0.5, f"UI loop stalled {worst:.3f}s"
         assert "waiting" in (app.screen.query_one("#statuspage", SourcePane).border_title or "")
 
 
