@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from cockpit.config import APP_NAME, Config, ConfigError, default_config_path, find_config, load_config
@@ -20,10 +19,18 @@ EXIT_USAGE = 2
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # slow to import: only for --version
+
     try:
         return version(APP_NAME)
     except PackageNotFoundError:  # running from a checkout that was never installed
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001 (argparse's signature)
+        print(f"{APP_NAME} {_version()}")
+        parser.exit()
 
 
 def build_parser(with_sim_options: bool = False) -> argparse.ArgumentParser:
@@ -36,7 +43,7 @@ def build_parser(with_sim_options: bool = False) -> argparse.ArgumentParser:
         epilog="Run without a subcommand to start the cockpit against your config. "
         "Try `clay-cockpit demo` first: it needs no cluster.",
     )
-    parser.add_argument("--version", action="version", version=f"{APP_NAME} {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     config_help = "config file (default: $CLAY_COCKPIT_CONFIG, then ~/.config/clay-cockpit/config.toml)"

@@ -16,7 +16,6 @@ import tomllib
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -378,6 +377,8 @@ def find_config(cli_path: str | None) -> Path:
 
 def data_path(*parts: str) -> Path:
     """A file shipped in the wheel's config/ (default.toml, scenarios/, templates/)."""
+    from importlib import resources
+
     return Path(str(resources.files("clay_cockpit_config").joinpath(*parts)))
 
 
