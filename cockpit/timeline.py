@@ -499,6 +499,8 @@ class Timeline:
     def refresh(self) -> list[Event]:
         """Events other processes appended since we last looked (cheap when none).
         Raises :class:`TimelineError` if the file cannot be read."""
+        if self._fd < 0:
+            raise TimelineError(f"cannot read the timeline {self.path}: it is closed")
         try:
             with self._lock, locked(self._fd, fcntl.LOCK_SH):
                 return self._catch_up()
@@ -539,6 +541,8 @@ class Timeline:
         if redactions:
             clean_data["_redacted"] = redactions
         with self._lock:
+            if self._fd < 0:
+                raise TimelineError(f"could not record to {self.path}: the timeline is closed")
             try:
                 with locked(self._fd):
                     self._catch_up()

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from cockpit import timeline as tl
 from cockpit.signals import (
     ErrorKind,
-    HealthCheck as Check,
     HealthSnapshot,
     LogLine,
     PodInfo,
@@ -24,7 +23,17 @@ from cockpit.signals import (
     Signals,
     SourceError,
 )
-from cockpit.timeline import EventKind, Timeline, TimelineError, fingerprint, read, redact
+from cockpit.signals import (
+    HealthCheck as Check,
+)
+from cockpit.timeline import (
+    EventKind,
+    Timeline,
+    TimelineError,
+    fingerprint,
+    read,
+    redact,
+)
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

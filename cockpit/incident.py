@@ -1,0 +1,581 @@
+"""The incident lifecycle: declaration, severity, status, the response-target
+clock and the checklist — all derived from the incident's timeline.
+
+The state is never stored anywhere but in the timeline: :func:`apply` folds
+one :class:`~cockpit.timeline.Event` into an :class:`Incident`, and the same
+function rebuilds it on a restart (:meth:`IncidentStore.resume`) as it
+updates it live, so what the cockpit shows after a restart is what it showed
+before. Only one incident is open per state dir.
+
+Every mutating call of :class:`IncidentStore` writes one event (fsynced) and
+returns the new :class:`Incident` only after it is on disk; a call that would
+change nothing writes nothing. Measured here (ext4 on a virtual disk): about
+3 ms per call (the fsync), ~8 ms for an 8 KB evidence snapshot; declaring
+(new file, directory fsync, the lock file, two events) about 15 ms. Fast
+enough for the UI thread on a local disk; call it from a thread worker when
+the state dir may sit on a slow or network file system.
+
+Pure standard library; no Textual, no network.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from cockpit.runbook import ITEMS, SEVERITIES, STEPS, Severity
+from cockpit.timeline import (
+    DEFAULT_KEEP,
+    Event,
+    EventKind,
+    ReadReport,
+    Timeline,
+    TimelineError,
+    iso_utc,
+    iter_events,
+    locked,
+    one_line,
+)
+
+WARNING_FRACTION = 1 / 3  # the clock turns warning when less than this share of the target is left
+BUSINESS_DAY_HOUR = 9  # P4: next business day at 09:00 local time
+MAX_SCAN = 10  # newest incident files looked at for an open one
+
+
+class Status(StrEnum):
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+
+#: the clock stops while the fix is in place (monitoring) or the incident is resolved
+CLOCK_STOPPED = frozenset({Status.MONITORING, Status.RESOLVED})
+
+
+class ClockLevel(StrEnum):
+    """For the header: the theme variables ``$success``/``$warning``/``$error``."""
+
+    OK = "ok"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class NoIncident(LookupError):
+    """A call that needs an incident, and there is none."""
+
+
+# --------------------------------------------------------------------------
+# The response-target clock
+
+
+def next_business_morning(at: float, tz: tzinfo | None = None, hour: int = BUSINESS_DAY_HOUR) -> float:
+    """``hour``:00 on the next weekday after the (local) day of ``at``;
+    Saturday and Sunday are skipped (public holidays are not known). ``tz``
+    None: the machine's local time zone, DST included."""
+    local = datetime.fromtimestamp(at, tz) if tz is not None else datetime.fromtimestamp(at)
+    day = local.date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    if tz is not None:
+        return datetime(day.year, day.month, day.day, hour, tzinfo=tz).timestamp()
+    return datetime(day.year, day.month, day.day, hour).timestamp()  # naive: local time, like mktime
+
+
+def response_deadline(severity: Severity, declared_at: float, tz: tzinfo | None = None) -> float:
+    """When the response target of ``severity`` runs out for an incident
+    declared at ``declared_at``: 15 min / 1 h / 4 h, or the next business day."""
+    seconds = SEVERITIES[Severity(severity)].response_seconds
+    if seconds is None:
+        return next_business_morning(declared_at, tz)
+    return declared_at + seconds
+
+
+def format_duration(seconds: float) -> str:
+    """``4:05``, ``1:02:03``, ``2d 03:04`` (of the absolute value, whole seconds)."""
+    s = int(abs(seconds))
+    days, s = divmod(s, 86400)
+    hours, s = divmod(s, 3600)
+    minutes, s = divmod(s, 60)
+    if days:
+        return f"{days}d {hours:02d}:{minutes:02d}"
+    if hours:
+        return f"{hours}:{minutes:02d}:{s:02d}"
+    return f"{minutes}:{s:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The response target of an incident at its current severity.
+
+    It counts from the declaration (a later change of severity moves the
+    deadline, not the start). It is stopped at ``stopped_at`` while the status
+    is monitoring or resolved, and runs again if the status goes back.
+    """
+
+    severity: Severity
+    declared_at: float
+    deadline: float
+    stopped_at: float | None = None
+
+    @property
+    def target(self) -> float:
+        """The length of the target in seconds (P4: until the next business morning)."""
+        return self.deadline - self.declared_at
+
+    def remaining(self, now: float) -> float:
+        """Seconds left (negative: overdue by that much); frozen while stopped."""
+        return self.deadline - (self.stopped_at if self.stopped_at is not None else now)
+
+    def level(self, now: float) -> ClockLevel:
+        left = self.remaining(now)
+        if left <= 0:
+            return ClockLevel.ERROR
+        if left < self.target * WARNING_FRACTION:
+            return ClockLevel.WARNING
+        return ClockLevel.OK
+
+    def text(self, now: float) -> str:
+        """Short, for the header: ``12:03 left``, ``overdue 3:10``, ``met, 4:12 to spare``."""
+        left = self.remaining(now)
+        if self.stopped_at is not None:
+            return f"met, {format_duration(left)} to spare" if left > 0 else f"missed by {format_duration(left)}"
+        return f"{format_duration(left)} left" if left > 0 else f"overdue {format_duration(left)}"
+
+
+# --------------------------------------------------------------------------
+# The incident
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A ticked checklist item. ``auto``: the cockpit verified it itself and
+    ``seen`` says what it saw ("status page: All Systems Operational, 0 incidents")."""
+
+    key: str
+    at: float
+    actor: str
+    auto: bool = False
+    seen: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str
+    declared_at: float
+    declared_by: str
+    suggested: Severity  # the latest severity triage suggested
+    chosen: Severity | None = None  # what the responder accepted or set; None: not yet
+    status: Status = Status.INVESTIGATING
+    status_at: float = 0.0  # when the status last changed (declaration at first)
+    mitigated_at: float | None = None  # entered monitoring/resolved (clock stopped); None while running
+    resolved_at: float | None = None
+    branches: tuple[str, ...] = ()  # the decision-tree branch(es) last recorded, first = main
+    ticks: Mapping[str, Tick] = field(default_factory=lambda: MappingProxyType({}))
+    hand_unticked: frozenset[str] = frozenset()  # unticked by the responder: not auto-ticked again
+    last_seq: int = 0
+
+    @property
+    def severity(self) -> Severity:
+        """The severity in force: the responder's choice, else the suggestion."""
+        return self.chosen if self.chosen is not None else self.suggested
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.RESOLVED
+
+    @property
+    def branch(self) -> str | None:
+        return self.branches[0] if self.branches else None
+
+    def clock(self, tz: tzinfo | None = None) -> Clock:
+        stopped = self.mitigated_at if self.status in CLOCK_STOPPED else None
+        return Clock(self.severity, self.declared_at, response_deadline(self.severity, self.declared_at, tz), stopped)
+
+    def remaining(self, now: float, tz: tzinfo | None = None) -> float:
+        return self.clock(tz).remaining(now)
+
+    def level(self, now: float, tz: tzinfo | None = None) -> ClockLevel:
+        return self.clock(tz).level(now)
+
+    def tick_for(self, key: str) -> Tick | None:
+        return self.ticks.get(key)
+
+
+def new_id(now: float, suffix: str | None = None) -> str:
+    """``INC-YYYYMMDD-HHMM-xxxx`` (UTC, 4 random hex digits): sorts by time."""
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d-%H%M")
+    return f"INC-{stamp}-{suffix or secrets.token_hex(2)}"
+
+
+def _enum(cls: type[StrEnum], value: object) -> Any:
+    try:
+        return cls(value)  # type: ignore[call-arg]
+    except ValueError:
+        return None
+
+
+def apply(incident: Incident | None, event: Event) -> Incident | None:
+    """Fold one timeline event into the incident state. Pure; never raises:
+    events with values it does not understand change nothing, kinds it does
+    not know (notes, sources, actions …) only advance ``last_seq``."""
+    d = event.data
+    if event.kind == EventKind.INCIDENT_DECLARED:
+        if incident is not None:  # one incident per file: a second declaration changes nothing
+            return replace(incident, last_seq=event.seq)
+        sev, inc_id = _enum(Severity, d.get("suggested")), d.get("id")
+        if sev is None or not isinstance(inc_id, str) or not inc_id:
+            return None
+        return Incident(inc_id, event.at, event.actor, sev, status_at=event.at, last_seq=event.seq)
+    if incident is None:
+        return None
+    incident = replace(incident, last_seq=event.seq)
+    kind = event.kind
+    if kind == EventKind.SEVERITY_SUGGESTED and (sev := _enum(Severity, d.get("to"))) is not None:
+        return replace(incident, suggested=sev)
+    if kind == EventKind.SEVERITY_CHANGED and (sev := _enum(Severity, d.get("to"))) is not None:
+        return replace(incident, chosen=sev)
+    if kind == EventKind.STATUS_CHANGED and (status := _enum(Status, d.get("to"))) is not None:
+        if status in CLOCK_STOPPED:
+            mitigated = incident.mitigated_at if incident.status in CLOCK_STOPPED else event.at
+        else:
+            mitigated = None
+        resolved = event.at if status == Status.RESOLVED else None
+        return replace(incident, status=status, status_at=event.at, mitigated_at=mitigated, resolved_at=resolved)
+    if kind == EventKind.BRANCH_CHANGED:
+        to = d.get("to")
+        branches = (to,) if isinstance(to, str) else to if isinstance(to, list) else None
+        if branches is not None and all(isinstance(b, str) for b in branches):
+            return replace(incident, branches=tuple(branches)[:8])
+        return incident
+    if kind in (EventKind.CHECKLIST_TICKED, EventKind.CHECKLIST_UNTICKED):
+        key = d.get("key")
+        if not isinstance(key, str) or key not in ITEMS:
+            return incident
+        ticks = dict(incident.ticks)
+        if kind == EventKind.CHECKLIST_TICKED:
+            auto = d.get("auto") is True
+            seen = d.get("seen") if isinstance(d.get("seen"), str) else ""
+            ticks[key] = Tick(key, event.at, event.actor, auto, seen)
+            unticked = incident.hand_unticked if auto else incident.hand_unticked - {key}
+        else:
+            ticks.pop(key, None)
+            unticked = incident.hand_unticked | {key}
+        return replace(incident, ticks=MappingProxyType(ticks), hand_unticked=unticked)
+    return incident
+
+
+def replay(events: Iterable[Event]) -> Incident | None:
+    """The incident a sequence of events (oldest first) describes, if any."""
+    incident: Incident | None = None
+    for event in events:
+        incident = apply(incident, event)
+    return incident
+
+
+# --------------------------------------------------------------------------
+# The store
+
+
+class IncidentStore:
+    """The incidents of one state dir (``<state_dir>/incidents/<id>.jsonl``).
+
+    Holds at most one current incident (open, or resolved in this session)
+    and its open :class:`~cockpit.timeline.Timeline`. Thread-safe. Mutators
+    raise :class:`NoIncident` when there is no current incident and
+    :class:`~cockpit.timeline.TimelineError` when the event could not be
+    recorded (the state is then unchanged). ``now`` defaults to ``clock()``,
+    ``actor`` to ``user@host``.
+    """
+
+    def __init__(
+        self, state_dir: str | os.PathLike[str] | None = None, *, actor: str | None = None, keep: int = DEFAULT_KEEP,
+        clock: Callable[[], float] = time.time, tz: tzinfo | None = None,
+    ) -> None:
+        if state_dir is None:
+            from cockpit.config import state_dir as default_state_dir
+
+            state_dir = default_state_dir()
+        self.dir = Path(state_dir) / "incidents"
+        self.actor = actor
+        self.tz = tz
+        self.problems: list[str] = []  # files that could not be read while looking for the open incident
+        self._keep = keep
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._timeline: Timeline | None = None
+        self._incident: Incident | None = None
+
+    # -- what is there
+
+    @property
+    def incident(self) -> Incident | None:
+        """The current incident (open, or resolved in this session), or None."""
+        return self._incident
+
+    @property
+    def timeline(self) -> Timeline | None:
+        """The current incident's timeline (``.path`` for a full read, ``.events()`` for the newest)."""
+        return self._timeline
+
+    def events(self) -> tuple[Event, ...]:
+        """The newest events of the current incident (up to ``keep``), oldest first."""
+        return self._timeline.events() if self._timeline is not None else ()
+
+    def clock(self) -> Clock | None:
+        """The current incident's clock (in this store's time zone), or None."""
+        return self._incident.clock(self.tz) if self._incident is not None else None
+
+    def incident_files(self) -> list[Path]:
+        """Every incident file in the state dir, newest first."""
+        try:
+            return sorted(self.dir.glob("INC-*.jsonl"), reverse=True)
+        except OSError:
+            return []
+
+    def resume(self) -> Incident | None:
+        """The open incident: the current one, else the newest file (of the
+        last :data:`MAX_SCAN`) whose replayed status is not resolved, rebuilt
+        from its events with its clock, severity, status and checklist."""
+        with self._lock:
+            if self._incident is not None and self._incident.is_open:
+                return self._incident
+            path = self._find_open()
+            if path is not None:
+                self._open(path)
+            return self._incident if self._incident is not None and self._incident.is_open else None
+
+    def refresh(self) -> list[Event]:
+        """Pick up events another cockpit appended to the current incident."""
+        with self._lock:
+            return self._timeline.refresh() if self._timeline is not None else []
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timeline is not None:
+                self._timeline.close()
+            self._timeline, self._incident = None, None
+
+    def _find_open(self) -> Path | None:
+        for path in self.incident_files()[:MAX_SCAN]:
+            report = ReadReport()
+            try:
+                incident = replay(iter_events(path, report))
+            except OSError as exc:
+                self._problem(f"{path.name}: {exc.strerror or exc}")
+                continue
+            if report.torn or report.bad_lines:
+                self._problem(f"{path.name}: {report.torn or ''} {report.bad_lines} unreadable line(s)".strip())
+            if incident is not None and incident.is_open:
+                return path
+        return None
+
+    def _problem(self, text: str) -> None:
+        if len(self.problems) < 20 and text not in self.problems:
+            self.problems.append(text)
+
+    def _open(self, path: Path) -> None:
+        if self._timeline is not None:
+            self._timeline.close()
+        self._timeline, self._incident = None, None
+        self._timeline = Timeline(path, actor=self.actor, keep=self._keep, clock=self._clock, on_event=self._on_event)
+
+    def _on_event(self, event: Event) -> None:  # under the timeline's lock: no store lock here
+        self._incident = apply(self._incident, event)
+
+    # -- declaring
+
+    def declare(
+        self, suggested: Severity, evidence: Mapping[str, Any] | None = None, now: float | None = None, actor: str | None = None
+    ) -> Incident:
+        """Declare an incident at ``now`` with triage's ``suggested`` severity
+        (and an evidence snapshot, when given). If one is open — here or in
+        another cockpit on this state dir — returns that one, unchanged."""
+        suggested = Severity(suggested)
+        with self._lock:
+            if (current := self.resume()) is not None:
+                return current
+            now = self._clock() if now is None else now
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                lock_fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise TimelineError(f"cannot create incidents in {self.dir}: {exc.strerror or exc}") from None
+            try:
+                with locked(lock_fd):
+                    return self._declare_locked(suggested, evidence, now, actor)
+            except OSError as exc:
+                raise TimelineError(f"cannot declare in {self.dir}: {exc.strerror or exc}") from None
+            finally:
+                os.close(lock_fd)
+
+    def _declare_locked(self, suggested: Severity, evidence: Mapping[str, Any] | None, now: float, actor: str | None) -> Incident:
+        if (path := self._find_open()) is not None:  # another cockpit was quicker
+            self._open(path)
+        else:
+            path = self.dir / f"{new_id(now)}.jsonl"
+            while path.exists():
+                path = self.dir / f"{new_id(now)}.jsonl"
+            self._open(path)
+            self._declare_event(path.stem, suggested, now, actor)
+            if evidence:
+                try:
+                    self.record_evidence(evidence, why="at declaration", now=now, actor=actor)
+                except TimelineError as exc:  # the incident stands; say what is missing
+                    self._problem(f"evidence at declaration not recorded: {exc}")
+        assert self._incident is not None
+        return self._incident
+
+    def _declare_event(self, inc_id: str, suggested: Severity, now: float, actor: str | None) -> None:
+        assert self._timeline is not None
+        level = SEVERITIES[suggested]
+        deadline = response_deadline(suggested, now, self.tz)
+        data = {
+            "id": inc_id, "suggested": suggested, "severity_name": level.name,
+            "response": level.response, "deadline": round(deadline, 3), "deadline_time": iso_utc(deadline),
+        }
+        try:
+            self._timeline.append(
+                EventKind.INCIDENT_DECLARED,
+                f"Incident {inc_id} declared — suggested {suggested} ({level.name}, respond {level.response})",
+                data, at=now, actor=actor,
+            )
+        except TimelineError:
+            path = self._timeline.path
+            self.close()
+            if path.exists() and path.stat().st_size == 0:
+                path.unlink()
+            raise
+
+    # -- changing it
+
+    def _append(self, kind: EventKind | str, summary: str, data: Mapping[str, Any], now: float | None, actor: str | None) -> Incident:
+        if self._timeline is None or self._incident is None:
+            raise NoIncident("no incident declared")
+        self._timeline.append(kind, summary, data, at=now, actor=actor)
+        return self._incident
+
+    def _current(self) -> Incident:
+        if self._incident is None:
+            raise NoIncident("no incident declared")
+        return self._incident
+
+    def suggest(self, severity: Severity, *, reasons: str = "", now: float | None = None, actor: str | None = None) -> Incident:
+        """Triage now suggests ``severity`` (written only when it differs).
+        Until the responder chooses, the clock follows the suggestion."""
+        severity = Severity(severity)
+        with self._lock:
+            inc = self._current()
+            if severity == inc.suggested:
+                return inc
+            data = {"from": inc.suggested, "to": severity, "reasons": reasons}
+            return self._append(EventKind.SEVERITY_SUGGESTED, f"Triage suggests {severity} (was {inc.suggested})", data, now, actor)
+
+    def accept_severity(self, *, now: float | None = None, actor: str | None = None) -> Incident:
+        """The responder accepts the suggested severity."""
+        with self._lock:
+            inc = self._current()
+            if inc.chosen == inc.suggested:
+                return inc
+            data = {"from": inc.severity, "to": inc.suggested, "suggested": inc.suggested, "accepted": True}
+            return self._append(EventKind.SEVERITY_CHANGED, f"Severity {inc.suggested} accepted", data, now, actor)
+
+    def set_severity(self, severity: Severity, *, reason: str = "", now: float | None = None, actor: str | None = None) -> Incident:
+        """The responder sets the severity (an override when it differs from the suggestion; both are kept)."""
+        severity = Severity(severity)
+        with self._lock:
+            inc = self._current()
+            if severity == inc.chosen:
+                return inc
+            accepted = severity == inc.suggested
+            summary = f"Severity {severity} accepted" if accepted else f"Severity set to {severity} (suggested {inc.suggested})"
+            if reason:
+                summary += f": {reason}"
+            data = {"from": inc.severity, "to": severity, "suggested": inc.suggested, "accepted": accepted, "reason": reason}
+            return self._append(EventKind.SEVERITY_CHANGED, summary, data, now, actor)
+
+    def set_status(self, status: Status, *, note: str = "", now: float | None = None, actor: str | None = None) -> Incident:
+        """Move the status (any direction; resolved → investigating reopens)."""
+        status = Status(status)
+        with self._lock:
+            inc = self._current()
+            if status == inc.status:
+                return inc
+            summary = f"Status {inc.status} → {status}" + (f": {note}" if note else "")
+            return self._append(EventKind.STATUS_CHANGED, summary, {"from": inc.status, "to": status, "note": note}, now, actor)
+
+    def set_branch(
+        self, branches: str | Sequence[str], *, data: Mapping[str, Any] | None = None, now: float | None = None, actor: str | None = None
+    ) -> Incident:
+        """Record the decision-tree branch(es), main first (written only when
+        they change); ``data`` is kept with it (e.g. the assessment's ``to_dict()``)."""
+        new = (branches,) if isinstance(branches, str) else tuple(str(b) for b in branches)
+        with self._lock:
+            inc = self._current()
+            if new == inc.branches:
+                return inc
+            was = " + ".join(inc.branches) or "none"
+            summary = f"Branch: {' + '.join(new) or 'none'} (was {was})"
+            return self._append(EventKind.BRANCH_CHANGED, summary, {**(data or {}), "from": list(inc.branches), "to": list(new)}, now, actor)
+
+    def tick(self, key: str, *, auto: bool = False, seen: str = "", now: float | None = None, actor: str | None = None) -> Incident:
+        """Tick a runbook item (``runbook.ITEMS`` key). Ticking a ticked item
+        writes nothing; an automatic tick (``auto``, with what was ``seen``)
+        does not re-tick an item the responder unticked by hand."""
+        item = ITEMS.get(key)
+        if item is None:
+            raise ValueError(f"no checklist item {key!r}")
+        with self._lock:
+            inc = self._current()
+            if key in inc.ticks or (auto and key in inc.hand_unticked):
+                return inc
+            summary = f"Auto-ticked: {item.text} — {seen}" if auto else f"Ticked: {item.text}"
+            data = {"key": key, "item": item.text, "step": _step_of(key), "auto": auto, "seen": one_line(seen, 200)}
+            return self._append(EventKind.CHECKLIST_TICKED, summary, data, now, actor)
+
+    def untick(self, key: str, *, now: float | None = None, actor: str | None = None) -> Incident:
+        """Untick an item (writes nothing if it is not ticked)."""
+        item = ITEMS.get(key)
+        if item is None:
+            raise ValueError(f"no checklist item {key!r}")
+        with self._lock:
+            inc = self._current()
+            tick = inc.ticks.get(key)
+            if tick is None:
+                return inc
+            data = {"key": key, "item": item.text, "step": _step_of(key), "was_auto": tick.auto}
+            return self._append(EventKind.CHECKLIST_UNTICKED, f"Unticked: {item.text}", data, now, actor)
+
+    def record_evidence(
+        self, evidence: Mapping[str, Any], *, why: str = "", now: float | None = None, actor: str | None = None
+    ) -> Event | None:
+        """An ``evidence_snapshot`` (e.g. ``timeline.signals_evidence(...)``), capped in size."""
+        return self.record(EventKind.EVIDENCE_SNAPSHOT, "Evidence snapshot" + (f" ({why})" if why else ""), evidence, now=now, actor=actor)
+
+    def note(self, text: str, *, now: float | None = None, actor: str | None = None) -> Event | None:
+        return self.record(EventKind.NOTE, text, {}, now=now, actor=actor)
+
+    def record(
+        self, kind: EventKind | str, summary: str, data: Mapping[str, Any] | None = None, *, now: float | None = None, actor: str | None = None
+    ) -> Event | None:
+        """Any other event (Clay incident appeared, source failed, pod OOMKilled,
+        later: actions, messages) on the current incident's timeline. Returns
+        the recorded event, or None when there is no current incident."""
+        with self._lock:
+            if self._timeline is None or self._incident is None:
+                return None
+            return self._timeline.append(kind, summary, data, at=now, actor=actor)
+
+
+def _step_of(key: str) -> int:
+    return next(step.number for step in STEPS for item in step.items if item.key == key)
+
