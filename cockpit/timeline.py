@@ -9,10 +9,11 @@ One event per line, never rewritten::
 Writing (:class:`Timeline`): one ``os.write`` of the whole line on an
 ``O_APPEND`` descriptor (there is no user-space buffer to flush), then
 ``os.fsync``; :meth:`Timeline.append` returns only after the fsync, so an event
-it returned is on disk. Measured on this machine (ext4 on a virtual disk, a
-~300-byte event): about 2–4 ms per append, most of it the fsync; an 8 KB
-evidence snapshot the same. Other processes appending to the same file are
-serialised with ``flock`` and their events are picked up before ours.
+it returned is on disk. Measured on the development VM (ext4 on a virtual
+disk): a few-hundred-byte event takes about 4 ms, nearly all of it the fsync;
+an event near the 8 KB cap about 12 ms, one that must be cut down to it about
+17 ms. Other processes appending to the same file are serialised with
+``flock`` (bounded wait) and their events are picked up before ours.
 
 Reading (:func:`read`, :func:`iter_events`) streams line by line with a bounded
 line length and never raises on content: a torn last line (a crash in the
@@ -589,8 +590,10 @@ class Timeline:
 
 
 @contextlib.contextmanager
-def locked(fd: int, mode: int = fcntl.LOCK_EX, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """``flock`` with a bounded wait: a hung process holding the file never hangs us (OSError)."""
+def locked(fd: int, mode: int = fcntl.LOCK_EX, timeout: float | None = None) -> Iterator[None]:
+    """``flock`` with a bounded wait (:data:`LOCK_TIMEOUT`): a hung process
+    holding the file never hangs us; OSError when it runs out."""
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -307,6 +307,20 @@ def test_a_failed_write_raises_timeline_error_and_is_not_in_the_view(tmp_path: P
     t._fd = -1
 
 
+def test_a_writer_stuck_holding_the_lock_does_not_hang_us(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    path = tmp_path / "t.jsonl"
+    t = Timeline(path)
+    monkeypatch.setattr(tl, "LOCK_TIMEOUT", 0.2)
+    with open(path, "rb") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        with pytest.raises(TimelineError, match="locked by another process"):
+            t.append("note", "waits 0.2 s, then says so")
+    assert t.append("note", "free again").seq == 1
+    t.close()
+
+
 # --------------------------------------------------------------------------
 # two writers on one file
 
