@@ -371,7 +371,10 @@ class IncidentStore:
         reading each candidate once; keep the current one if none is open."""
         for path in self.incident_files()[:MAX_SCAN]:
             if self._timeline is not None and path == self._timeline.path:
-                self._timeline.refresh()  # another cockpit may have reopened it
+                try:
+                    self._timeline.refresh()  # another cockpit may have reopened it
+                except TimelineError as exc:
+                    self._problem(str(exc))
                 if self._incident is not None and self._incident.is_open:
                     return True
                 continue

@@ -213,7 +213,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (  # api_key=…, "token": "…", Authorization: xyz (a Bearer/Basic scheme is handled above)
         re.compile(
             r"(?i)((?:" + _SECRET_WORDS + r")[\"']?\s*[:=]\s*[\"']?)"
-            r"(?!\[redacted\]|bearer\b|basic\b|token\b)([^\s\"'&,;}]{4,})"
+            r"(?!\[redacted\]|bearer\b|basic\b|token\b|sha256:[0-9a-f]{6})([^\s\"'&,;}]{4,})"
         ),
         r"\1" + REDACTED,
     ),

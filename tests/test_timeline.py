@@ -230,6 +230,14 @@ def test_well_known_token_shapes_are_redacted_anywhere() -> None:
             assert fragment not in clean
 
 
+def test_fingerprints_survive_in_text_and_fields(tmp_path: Path) -> None:
+    old, new = fingerprint("old-Key-123456"), fingerprint("new-Key-654321")
+    summary = f"Clay API key rotated: api_key={old} → api_key: {new}"
+    with Timeline(tmp_path / "t.jsonl") as t:
+        ev = t.append("action_applied", summary, {"api_key_fingerprint": new, "token": old})
+    assert ev.summary == summary and ev.data == {"api_key_fingerprint": new, "token": old}
+
+
 def test_names_and_ordinary_text_are_left_alone() -> None:
     data = {
         "secret": "clay-credentials", "key": "api-key", "pod": "clay-sync-7d9f8c6b5-x2x4q",
