@@ -154,12 +154,16 @@ class ClayConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class Thresholds:
-    error_rate_warn: float = opt(1.0, "Clay errors per second that count as elevated")
-    error_rate_crit: float = opt(5.0, "Clay errors per second that count as an outage")
-    error_ratio_crit: float = opt(0.5, "Share of Clay requests failing that counts as an outage")
-    latency_p95_warn_ms: float = opt(800.0, "Clay p95 latency (ms) that counts as degraded")
-    latency_p95_crit_ms: float = opt(2000.0, "Clay p95 latency (ms) that counts as an outage")
+    error_rate_warn: float = opt(1.0, "Clay errors per second that count as elevated (triage: P3, minor impact)")
+    error_rate_crit: float = opt(5.0, "Clay errors per second that count as partial failures (triage: P2, degraded)")
+    error_ratio_crit: float = opt(0.5, "Share of Clay requests failing that counts as an outage (triage: P1)")
+    latency_p95_warn_ms: float = opt(800.0, "Clay p95 latency (ms) that counts as slow (triage: P3)")
+    latency_p95_crit_ms: float = opt(2000.0, "Clay p95 latency (ms) that counts as degraded service (triage: P2)")
     restarts_warn: int = opt(3, "Pod restarts that count as crashlooping", kind="count")
+    clay_health_checks: tuple[str, ...] = opt(
+        ("clay_api", "fallback"), "Health checks that report on Clay or our Clay fallback, not on our own infrastructure"
+    )
+    stale_intervals: float = opt(3.0, "A reading older than this many refresh intervals counts as stale (weaker evidence)", kind="duration")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,141 @@
+"""The runbook's decision tree on live signals: which branch, why, how bad,
+what to do first.
+
+Pure: no I/O, no Textual, no clock reads (``now`` is a parameter).
+
+- :func:`assess` turns one :class:`~cockpit.signals.Signals` into an
+  :class:`Assessment`: findings (branch, severity, reasons with the numbers,
+  actions in order), what it cannot see, and how sure it is.
+- :class:`Triage` smooths successive assessments so one noisy sample does
+  not flip the branch, and reports when the stable branch or severity
+  changes (:class:`Change`, a timeline event).
+
+The decision tree (DESIGN.md, step 2): Clay errors and a Clay incident →
+wait and enable fallback; Clay errors and no Clay incident → our credentials
+and config (split 401/403, 429, 5xx); no Clay errors but our service
+unhealthy → our infrastructure; all well → healthy. Signals that are missing,
+failed or stale lower the confidence: only when all four polled sources are
+live can an assessment be of high confidence, and it is never "healthy"
+unless all four are live. A source we cannot read, with no visible impact, is
+itself a P4 finding (a monitoring gap).
+
+Modules: ``triage_types`` (the frozen result types), ``triage_evidence``
+(what each signal says, in numbers), ``triage_findings`` (the tree and the
+severity table), ``triage_stable`` (the window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from cockpit import triage_evidence as ev
+from cockpit.config import Thresholds
+from cockpit.runbook import Branch, ErrorClass
+from cockpit.signals import Signals
+from cockpit.triage_findings import Context, build_findings
+from cockpit.triage_stable import Change, Triage, Triaged
+from cockpit.triage_types import (
+    BRANCH_LABEL,
+    SEVERITY_ORDER,
+    Action,
+    Assessment,
+    Confidence,
+    Finding,
+    Gap,
+    Observation,
+    Reason,
+    action,
+)
+
+if TYPE_CHECKING:
+    from cockpit.config import Config
+
+__all__ = [
+    "BRANCH_LABEL", "Action", "Assessment", "Change", "Confidence", "Finding", "Gap", "Observation",
+    "Reason", "Triage", "Triaged", "action", "assess", "refresh_intervals",
+]
+
+# the sources a branch cannot be chosen confidently without
+NEEDS: dict[Branch, tuple[str, ...]] = {
+    Branch.CLAY_INCIDENT: ("statuspage", "metrics"),
+    Branch.CREDENTIALS: ("metrics", "statuspage"),  # "no Clay incident" needs the status page
+    Branch.INFRASTRUCTURE: ("pods", "health"),
+    Branch.HEALTHY: ev.PRIMARY,
+    Branch.MONITORING_GAP: (),
+    Branch.UNKNOWN: (),
+}
+
+# ties in severity: what only we can fix comes first
+_RANK: dict[object, int] = {
+    ErrorClass.AUTH: 0, Branch.INFRASTRUCTURE: 1, ErrorClass.RATE_LIMIT: 2, None: 3, ErrorClass.SERVER: 4,
+    Branch.CLAY_INCIDENT: 5, Branch.MONITORING_GAP: 6, Branch.UNKNOWN: 7, Branch.HEALTHY: 7,
+}
+
+
+def refresh_intervals(config: "Config") -> dict[str, float]:
+    """Each polled source's refresh interval, for :func:`assess` (``refresh=``)."""
+    return {
+        "statuspage": config.statuspage.refresh,
+        "health": config.health.refresh,
+        "metrics": config.metrics.refresh,
+        "pods": config.kube.refresh,
+    }
+
+
+def assess(signals: Signals, thresholds: Thresholds, now: float, *, refresh: Mapping[str, float] | None = None) -> Assessment:
+    """Evaluate the decision tree on ``signals`` as of ``now``.
+
+    ``now`` is epoch seconds on the clock the app stamps ``Reading.updated_at``
+    with. ``refresh`` gives each polled source's refresh interval in seconds
+    (:func:`refresh_intervals`; defaults: the config defaults); a reading older
+    than ``thresholds.stale_intervals`` of its intervals counts as stale.
+    Never raises on odd signals.
+    """
+    intervals = {**ev.DEFAULT_REFRESH, **dict(refresh or {})}
+    views = {
+        name: ev.view_of(name, getattr(signals, name), now, _interval(intervals.get(name)), thresholds.stale_intervals)
+        for name in ev.PRIMARY
+    }
+    ctx = Context.build(views, signals.recent_logs, thresholds)
+    views = ctx.views  # a source that answered without what triage needs is no longer "live"
+    all_live = all(v.live for v in views.values())
+    findings = sorted((_with_confidence(f, views, all_live) for f in build_findings(ctx)), key=_order)
+    top = findings[0]
+    return Assessment(
+        at=now,
+        branch=top.branch,
+        severity=min((f.severity for f in findings), key=lambda s: SEVERITY_ORDER[s]),
+        confidence=top.confidence,
+        findings=tuple(findings),
+        gaps=tuple(ctx.gaps),
+        observed=tuple(ctx.observed),
+    )
+
+
+def _interval(value: object) -> float:
+    v = ev.finite(value)
+    return v if v is not None and v > 0 else 1.0
+
+
+def _order(f: Finding) -> tuple[int, int]:
+    if f.branch == Branch.CREDENTIALS:
+        rank = min((_RANK[e] for e in f.errors), default=_RANK[None])
+    else:
+        rank = _RANK[f.branch]
+    return (SEVERITY_ORDER[f.severity], rank)
+
+
+def _with_confidence(f: Finding, views: dict[str, ev.View], all_live: bool) -> Finding:
+    if f.branch == Branch.UNKNOWN:
+        conf = Confidence.LOW
+    elif f.branch == Branch.MONITORING_GAP:
+        conf = Confidence.MEDIUM if sum(v.live for v in views.values()) >= 3 else Confidence.LOW
+    elif all(views[n].live for n in NEEDS[f.branch]):
+        direct = bool(f.reasons) and not f.reasons[0].weak
+        conf = Confidence.HIGH if all_live and direct else Confidence.MEDIUM
+    else:
+        conf = Confidence.LOW
+    return replace(f, confidence=conf)
+

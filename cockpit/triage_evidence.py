@@ -1,0 +1,506 @@
+"""What each signal says, in numbers: the evidence :mod:`cockpit.triage` weighs.
+
+Pure functions of :mod:`cockpit.signals` values; no I/O, no clock reads.
+Every function here tolerates odd input (NaN, negative rates, missing labels,
+unparseable log lines) and never raises on it.
+
+Times inside the data (metric points, log timestamps) come from the servers'
+clocks, which in a drill run at ``--speed``; they are only ever compared with
+each other, never with ``now``. Ages of readings use ``now`` and the app's own
+``Reading.updated_at``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from cockpit.config import Thresholds
+from cockpit.runbook import ErrorClass
+from cockpit.signals import (
+    ComponentStatus,
+    HealthCheck,
+    HealthSnapshot,
+    LogLine,
+    MetricsSnapshot,
+    PodInfo,
+    PodsSnapshot,
+    Reading,
+    SourceError,
+    StatusIncident,
+    StatusPageSnapshot,
+)
+
+# States of one source's reading (PARTIAL: it answered, but without what triage needs, e.g. no request rate)
+LIVE, STALE, FAILED, MISSING, PARTIAL = "live", "stale", "failed", "missing", "partial"
+
+PRIMARY = ("statuspage", "health", "metrics", "pods")  # the four polled sources, in runbook order
+LABEL = {"statuspage": "status page", "health": "health", "metrics": "metrics", "pods": "pods", "logs": "logs"}
+DEFAULT_REFRESH = {"statuspage": 30.0, "health": 10.0, "metrics": 15.0, "pods": 5.0}  # config defaults
+
+LOG_WINDOW = 15.0  # seconds of log time (before the newest line) that count as "recent"
+LOG_MAX_LINES = 2000  # never look at more lines than this, whatever we are handed
+LOG_ALL_FAILING = 0.95  # share of logged Clay calls failing that reads as "every call fails"
+LOG_MIN_CALLS = 10  # logged Clay calls needed before the share means anything
+MIN_RATE = 0.1  # errors/s below which a share of failures is noise (a handful of calls)
+EVERY_CALL = 0.95  # a share this high is worded "every call"
+
+
+# --------------------------------------------------------------------------
+# Formatting: short, with units, for an 80-column pane
+
+
+def finite(value: object) -> float | None:
+    """A real, finite, non-negative number, or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    v = float(value)
+    if not math.isfinite(v):
+        return None
+    return max(0.0, v)
+
+
+def fmt_rate(per_s: float) -> str:
+    if per_s >= 10:
+        return f"{per_s:.0f}/s"
+    if per_s >= 0.1:
+        return f"{per_s:.1f}/s"
+    return f"{per_s:.2f}/s"
+
+
+def fmt_pct(share: float) -> str:
+    if 0 < share < 0.01:
+        return "<1%"
+    return f"{min(share, 1.0) * 100:.0f}%"
+
+
+def fmt_ms(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def fmt_dur(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def clip(text: str, width: int = 78) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def codes_text(codes: tuple[int, ...] | list[int]) -> str:
+    return "/".join(str(c) for c in sorted(codes)) or "errors"
+
+
+# --------------------------------------------------------------------------
+# One source's reading: live, stale, failed or missing
+
+
+@dataclass(frozen=True)
+class View:
+    """A primary source as triage sees it now."""
+
+    name: str
+    state: str  # LIVE, STALE, FAILED, MISSING or PARTIAL
+    value: Any  # the snapshot (also when stale), None when failed/missing
+    age: float | None  # seconds since the value was fetched
+    error: SourceError | None
+
+    @property
+    def live(self) -> bool:
+        return self.state == LIVE
+
+    @property
+    def usable(self) -> bool:
+        return self.value is not None
+
+
+def view_of(name: str, reading: Reading, now: float, refresh: float, stale_intervals: float) -> View:
+    value, error = reading.value, reading.error
+    age = reading.age(now)
+    if value is None:
+        return View(name, FAILED if error is not None else MISSING, None, None, error)
+    too_old = age is not None and age > stale_intervals * refresh
+    return View(name, STALE if (error is not None or too_old) else LIVE, value, age, error)
+
+
+# --------------------------------------------------------------------------
+# Our calls to Clay
+
+
+@dataclass(frozen=True)
+class ClassStat:
+    """One error class as one source measured it."""
+
+    cls: ErrorClass | None  # None: other 4xx (400, 404, 422 …)
+    codes: tuple[int, ...]
+    rate: float | None = None  # errors/s (metrics, health's 60 s counts)
+    share: float | None = None  # of all Clay calls (None when unknown)
+    count: int | None = None  # lines (logs)
+    since: float | None = None  # seconds this class has been above error_rate_warn (metrics history)
+
+
+@dataclass(frozen=True)
+class Calls:
+    """Our calls to Clay as seen by one source (metrics, health or logs)."""
+
+    basis: str  # "metrics", "health" or "logs"
+    total: float | None  # calls/s (metrics, health) or logged calls (logs)
+    classes: tuple[ClassStat, ...]  # only classes with errors, biggest first
+    p95_ms: float | None = None
+    window: str = ""  # what the numbers cover, for the reasons
+    weak: bool = False  # stale or secondary
+
+    def of(self, cls: ErrorClass | None) -> ClassStat | None:
+        return next((c for c in self.classes if c.cls == cls), None)
+
+    @property
+    def error_total(self) -> float:
+        return sum((c.rate if c.rate is not None else float(c.count or 0)) for c in self.classes)
+
+
+def _class_key(code: int) -> ErrorClass | None:
+    return ErrorClass.of(code)
+
+
+def _group(per_code: dict[int, float]) -> dict[ErrorClass | None, tuple[tuple[int, ...], float]]:
+    groups: dict[ErrorClass | None, tuple[list[int], float]] = {}
+    for code, n in per_code.items():
+        if n <= 0:
+            continue
+        codes, total = groups.get(_class_key(code), ([], 0.0))
+        groups[_class_key(code)] = (codes + [code], total + n)
+    return {k: (tuple(sorted(codes)), total) for k, (codes, total) in groups.items()}
+
+
+def _since(points: list[tuple[float, float]], warn: float) -> float | None:
+    """Seconds the newest run of points at or above ``warn`` spans (None if the newest is below)."""
+    run_start = None
+    for t, v in reversed(points):
+        if v >= warn:
+            run_start = t
+        else:
+            break
+    if run_start is None or not points:
+        return None
+    return max(0.0, points[-1][0] - run_start)
+
+
+def _code(text: str | None) -> int | None:
+    if text is None or not text.strip().isdigit():
+        return None
+    code = int(text.strip())
+    return code if 100 <= code <= 599 else None
+
+
+def metrics_calls(m: MetricsSnapshot, th: Thresholds, weak: bool) -> tuple[Calls, list[str]]:
+    """Clay calls from Prometheus, and what the snapshot lacks (for the gaps)."""
+    lacks: list[str] = []
+    per_code: dict[int, float] = {}
+    code_points: dict[int, list[tuple[float, float]]] = {}
+    unsplit = 0.0
+    for s in m.by_query("errors_by_code"):
+        value = finite(s.current)
+        if value is None and s.points:
+            value = finite(s.points[-1][1])
+        code = _code(s.label_value("code"))
+        if value is None:
+            continue
+        if code is None:
+            unsplit += value
+            continue
+        per_code[code] = per_code.get(code, 0.0) + value
+        pts = [(t, v) for t, v in ((finite(t), finite(v)) for t, v in s.points) if t is not None and v is not None]
+        code_points.setdefault(code, []).extend(pts)
+    if unsplit > 0:
+        lacks.append("errors_by_code has no code label: cannot split by error class")
+    total = None
+    rr = m.by_query("request_rate")
+    if rr:
+        vals = [v for v in (finite(s.current) if finite(s.current) is not None else (finite(s.points[-1][1]) if s.points else None) for s in rr) if v is not None]
+        total = sum(vals) if vals else None
+    if total is None:
+        lacks.append("no Clay request rate: shares of calls unknown")
+    p95 = None
+    lat = m.by_query("latency_p95")
+    if lat:
+        vals = [v for v in (finite(s.current) for s in lat) if v is not None]
+        p95 = max(vals) if vals else None
+    classes = []
+    for cls, (codes, rate) in _group(per_code).items():
+        pts: dict[float, float] = {}
+        for c in codes:
+            for t, v in code_points.get(c, []):
+                pts[t] = pts.get(t, 0.0) + v
+        since = _since(sorted(pts.items()), th.error_rate_warn)
+        share = rate / total if total else None
+        classes.append(ClassStat(cls, codes, rate=rate, share=share, since=since))
+    if unsplit > 0:
+        classes.append(ClassStat(None, (), rate=unsplit, share=unsplit / total if total else None))
+    classes.sort(key=lambda c: -(c.rate or 0.0))
+    return Calls("metrics", total, tuple(classes), p95, "now", weak), lacks
+
+
+_HEALTH_CALLS = re.compile(r"(\d+)\s+calls?,\s*(\d+)\s+errors?")
+_HEALTH_CODES = re.compile(r"\b([1-5]\d\d):\s*(\d+)")
+_HEALTH_P95 = re.compile(r"p95\s+(\d+(?:\.\d+)?)\s*ms")
+_HEALTH_WINDOW = re.compile(r"last\s+(\d+)\s*s\b")
+
+
+def health_calls(h: HealthSnapshot, clay_checks: tuple[str, ...], weak: bool) -> Calls | None:
+    """Clay calls from our health endpoint's Clay check detail, when it gives counts.
+
+    Our endpoint says e.g. ``last 60s: 2353 calls, 1605 errors (401: 1605), p95 244 ms``.
+    """
+    for check in h.checks:
+        if check.name not in clay_checks:
+            continue
+        m = _HEALTH_CALLS.search(check.detail)
+        if not m:
+            continue
+        w = _HEALTH_WINDOW.search(check.detail)
+        window = float(w.group(1)) if w and int(w.group(1)) > 0 else 60.0
+        calls = int(m.group(1))
+        tail = check.detail[m.end():]
+        per_code = {int(c): float(n) for c, n in _HEALTH_CODES.findall(tail.split("p95")[0])}
+        classes = [
+            ClassStat(cls, codes, rate=n / window, share=(n / calls if calls else None))
+            for cls, (codes, n) in _group(per_code).items()
+        ]
+        classes.sort(key=lambda c: -(c.rate or 0.0))
+        p = _HEALTH_P95.search(check.detail)
+        return Calls("health", calls / window, tuple(classes), float(p.group(1)) if p else None, f"last {window:.0f} s", weak)
+    return None
+
+
+# logfmt: key=value, key="quoted value"
+_KV = re.compile(r'([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def logfmt(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in _KV.findall(text[:2000]):
+        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
+            value = value[1:-1]
+        out[key.lower()] = value
+    return out
+
+
+@dataclass(frozen=True)
+class LogEvidence:
+    lines: int  # lines looked at (the recent window)
+    calls: int  # logged Clay calls in the window
+    failed: int
+    per_code: dict[int, int] = field(default_factory=dict)  # failed calls by code
+    rate_limit: dict[str, str] = field(default_factory=dict)  # headers of the newest 429
+    oom_pods: tuple[str, ...] = ()  # pods that logged out-of-memory
+    memory: str = ""  # "rss 511/512 MB" from the newest memory line
+    stats_calls: int = 0  # sum of the newest "sync stats" of each pod (unsampled counts)
+    stats_failed: int = 0
+    fallback_served: int = 0
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(str(text))
+    except (TypeError, ValueError):
+        return None
+
+
+def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
+    """What the recent pod log lines say: Clay calls by status, rate-limit
+    headers, out-of-memory lines, our per-pod call counters."""
+    recent = lines[-LOG_MAX_LINES:]
+    if not recent:
+        return None
+    stamps = [ln.ts.timestamp() for ln in recent if ln.ts is not None]
+    newest = max(stamps) if stamps else None
+    calls = failed = 0
+    per_code: dict[int, int] = {}
+    rate_limit: dict[str, str] = {}
+    oom: list[str] = []
+    memory = ""
+    stats: dict[str, tuple[int, int]] = {}
+    fallback = 0
+    looked = 0
+    for ln in recent:
+        if newest is not None and ln.ts is not None and ln.ts.timestamp() < newest - LOG_WINDOW:
+            continue
+        looked += 1
+        kv = logfmt(ln.text)
+        msg = kv.get("msg", "").lower()
+        code = _code(kv.get("status"))
+        if code is not None and "clay" in msg:
+            calls += 1
+            if code >= 400:
+                failed += 1
+                per_code[code] = per_code.get(code, 0) + 1
+            if code == 429:
+                rate_limit = {k: kv[k] for k in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after") if k in kv}
+        if "out of memory" in msg or "oom" in msg.split():
+            if ln.pod not in oom:
+                oom.append(ln.pod)
+        if ("memory" in msg) and kv.get("rss_mb") and kv.get("limit_mb"):
+            memory = f"rss {kv['rss_mb']}/{kv['limit_mb']} MB"
+        if msg == "sync stats":
+            c, f = _int(kv.get("calls_30s")), _int(kv.get("failed_30s"))
+            if c is not None and f is not None and 0 <= f <= c:
+                stats[ln.pod] = (c, f)
+        if msg == "fallback served":
+            fallback += 1
+    return LogEvidence(
+        lines=looked, calls=calls, failed=failed, per_code=per_code, rate_limit=rate_limit,
+        oom_pods=tuple(oom[:20]), memory=memory,
+        stats_calls=sum(c for c, _ in stats.values()), stats_failed=sum(f for _, f in stats.values()),
+        fallback_served=fallback,
+    )
+
+
+def logs_calls(ev: LogEvidence) -> Calls | None:
+    """Clay calls from the logs. Services log failures more often than
+    successes, so the logged share overstates failures: it only ever says
+    "failing" or "every call fails", never a rate. Our own per-pod "sync
+    stats" counters, when present, give an unsampled share."""
+    if ev.calls == 0 and ev.stats_calls == 0:
+        return None
+    stats_share = ev.stats_failed / ev.stats_calls if ev.stats_calls else None
+    classes = [
+        ClassStat(cls, codes, count=int(n), share=(stats_share * n / max(1, ev.failed) if stats_share is not None else None))
+        for cls, (codes, n) in _group({c: float(n) for c, n in ev.per_code.items()}).items()
+    ]
+    classes.sort(key=lambda c: -(c.count or 0))
+    return Calls("logs", float(ev.calls), tuple(classes), None, f"last {LOG_WINDOW:.0f} s of logs", True)
+
+
+def logs_all_failing(ev: LogEvidence | None) -> bool:
+    return ev is not None and ev.calls >= LOG_MIN_CALLS and ev.failed >= LOG_ALL_FAILING * ev.calls
+
+
+# --------------------------------------------------------------------------
+# Clay's status page
+
+
+@dataclass(frozen=True)
+class ClayStatus:
+    incidents: tuple[StatusIncident, ...]
+    bad_components: tuple[tuple[str, str], ...]  # (name, status) not operational
+    indicator: str
+    description: str
+
+    @property
+    def acknowledged(self) -> bool:
+        """Clay says something is wrong: an unresolved incident or a component not operational."""
+        return bool(self.incidents or self.bad_components)
+
+    @property
+    def critical(self) -> bool:
+        """Clay says it is down: critical impact, a major outage, or a critical indicator."""
+        return (
+            self.indicator == "critical"
+            or any(i.impact == "critical" for i in self.incidents)
+            or any(status == ComponentStatus.MAJOR_OUTAGE.value for _, status in self.bad_components)
+        )
+
+
+_BAD = {ComponentStatus.DEGRADED, ComponentStatus.PARTIAL_OUTAGE, ComponentStatus.MAJOR_OUTAGE, ComponentStatus.MAINTENANCE}
+
+
+def clay_status(sp: StatusPageSnapshot) -> ClayStatus:
+    bad = tuple((c.name, c.status.value) for c in sp.components if c.status in _BAD)
+    return ClayStatus(tuple(sp.incidents), bad, str(sp.indicator or ""), str(sp.description or ""))
+
+
+def component_text(status: str) -> str:
+    return status.replace("_", " ").replace("degraded performance", "degraded")
+
+
+# --------------------------------------------------------------------------
+# Our service: health checks and pods
+
+
+def our_checks(h: HealthSnapshot, clay_checks: tuple[str, ...]) -> tuple[list[HealthCheck], list[HealthCheck]]:
+    """(failing, degraded) health checks about our own service (not Clay, not the fallback)."""
+    failing = [c for c in h.checks if c.name not in clay_checks and not c.ok and c.status not in ("degraded",)]
+    degraded = [c for c in h.checks if c.name not in clay_checks and not c.ok and c.status == "degraded"]
+    return failing, degraded
+
+
+def clay_checks_failing(h: HealthSnapshot, clay_checks: tuple[str, ...]) -> list[HealthCheck]:
+    return [c for c in h.checks if c.name in clay_checks and not c.ok]
+
+
+def fallback_active(h: HealthSnapshot | None) -> str:
+    """The fallback check's detail when it says the fallback is on ("" otherwise)."""
+    if h is None:
+        return ""
+    for c in h.checks:
+        if "fallback" in c.name.lower() and c.status != "ok" and "inactive" not in c.detail.lower():
+            return c.detail or c.status
+    return ""
+
+
+_CRASH_WORDS = ("crashloop", "oomkilled", "error", "errimage", "imagepull", "backoff", "invalidimage")
+
+
+def is_terminating(p: PodInfo) -> bool:
+    return p.status.lower() == "terminating"
+
+
+def is_crashing(p: PodInfo, restarts_warn: int) -> bool:
+    status = p.status.lower()
+    return (
+        any(w in status for w in _CRASH_WORDS)
+        or p.phase == "Failed"
+        or (restarts_warn > 0 and p.restarts >= restarts_warn)
+    )
+
+
+@dataclass(frozen=True)
+class PodState:
+    total: int  # pods not terminating
+    ready: int
+    crashing: tuple[PodInfo, ...]
+    not_ready: tuple[PodInfo, ...]  # not ready and not crashing (starting, pending)
+    oom: int  # pods whose last termination was OOMKilled
+    restarted: int  # pods that restarted at least once
+    max_restarts: int
+    selector: str
+    namespace: str
+
+
+def pod_state(p: PodsSnapshot, restarts_warn: int) -> PodState:
+    pods = [x for x in p.pods if not is_terminating(x)]
+    crashing = tuple(x for x in pods if is_crashing(x, restarts_warn))
+    not_ready = tuple(x for x in pods if not x.is_ready and x not in crashing)
+    return PodState(
+        total=len(pods),
+        ready=sum(1 for x in pods if x.is_ready),
+        crashing=crashing,
+        not_ready=not_ready,
+        oom=sum(1 for x in pods if "oomkilled" in (x.last_termination or "").lower() or "oomkilled" in x.status.lower()),
+        restarted=sum(1 for x in pods if x.restarts > 0),
+        max_restarts=max((max(0, x.restarts) for x in pods), default=0),
+        selector=p.selector,
+        namespace=p.namespace,
+    )
+
+
+def pod_word(p: PodInfo) -> str:
+    """What is wrong with a pod, in one word: its status, or how it last died when it runs again."""
+    status = p.status or p.phase or "?"
+    if status.lower() == "running" and p.restarts > 0:
+        return f"restarted ({p.last_termination})" if p.last_termination else "restarted"
+    return status
+
+
+def statuses_text(pods: tuple[PodInfo, ...]) -> str:
+    """"3 CrashLoopBackOff, 1 Pending" — counts of each status, most common first."""
+    counts: dict[str, int] = {}
+    for p in pods:
+        counts[pod_word(p)] = counts.get(pod_word(p), 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -1,0 +1,152 @@
+"""Stability: successive assessments through a short window, so one noisy
+sample does not flip the branch or the severity the responder reads.
+
+A new (branch, severity) becomes the stable one when it has been the latest
+assessment's for ``samples`` assessments in a row **and** for at least
+``seconds`` (measured on the assessments' own ``at``, so the app can scale it
+for a drill at ``--speed``). Calming down — a lower severity, or healthy after
+a problem — must also last ``calm_seconds``: raise fast, clear slowly, so a
+service that crashes, comes back for twenty seconds and crashes again stays
+at its worst. Until then the pane keeps showing the newest assessment that
+agrees with the stable one, and says what is pending. The very first
+assessment, and any after an UNKNOWN (nothing read yet), are adopted at once:
+there is nothing to protect yet.
+
+Pure: no clock reads, bounded state (a few references).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cockpit.runbook import Branch, Severity
+from cockpit.triage_types import BRANCH_LABEL, SEVERITY_ORDER, Assessment
+
+Key = tuple[Branch, Severity | None]
+
+
+def _sev(s: Severity | None) -> str:
+    return s.value if s is not None else "none"
+
+
+@dataclass(frozen=True)
+class Change:
+    """The stable branch or severity changed: a timeline event."""
+
+    at: float  # the ``at`` of the assessment that confirmed it
+    before_branch: Branch | None  # None on the first assessment
+    before_severity: Severity | None
+    after_branch: Branch
+    after_severity: Severity | None
+    headline: str  # the new assessment's headline
+
+    @property
+    def kind(self) -> str:
+        """"branch" when the branch changed (first assessment included), else "severity"."""
+        return "branch" if self.before_branch != self.after_branch else "severity"
+
+    @property
+    def summary(self) -> str:
+        """One line: "Branch: Healthy → Credentials (P1)" or "Severity: P2 → P1 (Credentials)"."""
+        if self.kind == "severity":
+            return f"Severity: {_sev(self.before_severity)} → {_sev(self.after_severity)} ({BRANCH_LABEL[self.after_branch]})"
+        before = BRANCH_LABEL[self.before_branch] if self.before_branch is not None else "start"
+        sev = f" ({self.after_severity.value})" if self.after_severity is not None else ""
+        return f"Branch: {before} → {BRANCH_LABEL[self.after_branch]}{sev}"
+
+    def to_dict(self) -> dict:
+        return {
+            "at": self.at,
+            "kind": self.kind,
+            "summary": self.summary,
+            "headline": self.headline,
+            "before": {"branch": self.before_branch.value if self.before_branch else None, "severity": self.before_severity.value if self.before_severity else None},
+            "after": {"branch": self.after_branch.value, "severity": self.after_severity.value if self.after_severity else None},
+        }
+
+
+@dataclass(frozen=True)
+class Triaged:
+    """What the triage pane shows after one update."""
+
+    assessment: Assessment  # the newest assessment that agrees with the stable branch and severity
+    latest: Assessment  # the newest assessment, whatever it says
+    pending: Key | None = None  # (branch, severity) the latest samples point to, when not yet stable
+    pending_samples: int = 0  # how many assessments in a row have said ``pending``
+    change: Change | None = None  # set on the update that changed the stable branch or severity
+
+    @property
+    def branch(self) -> Branch:
+        return self.assessment.branch
+
+    @property
+    def severity(self) -> Severity | None:
+        return self.assessment.severity
+
+    @property
+    def pending_text(self) -> str:
+        """"" or one line: "changing to Credentials P1? (2/3 samples)"."""
+        if self.pending is None:
+            return ""
+        branch, sev = self.pending
+        return f"changing to {BRANCH_LABEL[branch]} {_sev(sev) if sev else ''}".rstrip() + f"? ({self.pending_samples} samples)"
+
+
+class Triage:
+    """Feeds assessments through the window; ``update`` after every ``assess``."""
+
+    def __init__(self, samples: int = 3, seconds: float = 5.0, calm_seconds: float = 30.0) -> None:
+        if samples < 1:
+            raise ValueError("samples must be at least 1")
+        if seconds < 0 or calm_seconds < 0:
+            raise ValueError("seconds and calm_seconds must be >= 0")
+        self.samples = samples
+        self.seconds = seconds
+        self.calm_seconds = calm_seconds
+        self._stable: Key | None = None
+        self._shown: Assessment | None = None
+        self._run: Key | None = None
+        self._run_count = 0
+        self._run_start = 0.0
+        self._current: Triaged | None = None
+
+    @property
+    def current(self) -> Triaged | None:
+        """The last update's result (None before the first)."""
+        return self._current
+
+    def update(self, assessment: Assessment) -> Triaged:
+        key: Key = (assessment.branch, assessment.severity)
+        if self._stable is None or self._stable[0] == Branch.UNKNOWN and key != self._stable:
+            return self._adopt(assessment, key)
+        if key == self._stable:
+            self._run, self._run_count = None, 0
+            self._shown = assessment
+            self._current = Triaged(assessment, assessment)
+            return self._current
+        if key == self._run:
+            self._run_count += 1
+        else:
+            self._run, self._run_count, self._run_start = key, 1, assessment.at
+        calmer = SEVERITY_ORDER[key[1]] > SEVERITY_ORDER[self._stable[1]]
+        wait = max(self.seconds, self.calm_seconds) if calmer else self.seconds
+        if self._run_count >= self.samples and assessment.at - self._run_start >= wait:
+            return self._adopt(assessment, key)
+        shown = self._shown if self._shown is not None else assessment
+        self._current = Triaged(shown, assessment, key, self._run_count)
+        return self._current
+
+    def _adopt(self, assessment: Assessment, key: Key) -> Triaged:
+        before = self._stable
+        self._stable, self._shown = key, assessment
+        self._run, self._run_count = None, 0
+        change = Change(
+            at=assessment.at,
+            before_branch=before[0] if before else None,
+            before_severity=before[1] if before else None,
+            after_branch=key[0],
+            after_severity=key[1],
+            headline=assessment.headline,
+        )
+        self._current = Triaged(assessment, assessment, change=change)
+        return self._current
