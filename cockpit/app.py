@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual import work
 from textual.app import App
@@ -37,10 +37,13 @@ from textual.worker import get_current_worker
 
 from cockpit.config import Config
 from cockpit.signals import ErrorKind, LogLine, Signals, SourceError
-from screens.help import HelpScreen, Section
-from screens.main import MainScreen
-from screens.palette import CockpitCommands
-from widgets.logs import LogView
+from screens.boot import BootScreen
+
+if TYPE_CHECKING:
+    from textual.command import Provider
+
+    from screens.help import Section
+    from screens.main import MainScreen
 
 LOG_FLUSH = 0.5  # seconds: log lines reach the screen at most twice a second (each flush
 # scrolls the whole log pane: ~0.5 KB at 80x24, so this is the main cost on an SSH link)
@@ -130,10 +133,17 @@ class _Poll:
 PANES = Binding.Group("Panes", compact=True)
 
 
+def _cockpit_commands() -> "type[Provider]":
+    """The palette's provider, imported when the palette first opens."""
+    from screens.palette import CockpitCommands
+
+    return CockpitCommands
+
+
 class CockpitApp(App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "clay-cockpit"
-    COMMANDS = App.COMMANDS | {CockpitCommands}
+    COMMANDS = App.COMMANDS | {_cockpit_commands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
     BINDINGS: ClassVar[list[Binding]] = [
@@ -181,7 +191,7 @@ class CockpitApp(App[int]):
         self._log_flush: Timer | None = None
         self._recent_logs: deque[LogLine] = deque(maxlen=RECENT_LOGS)
         self._drill_timer: Timer | None = None
-        self._main = MainScreen(config, title=self.title, target=self._target())
+        self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
         self._metrics_view: Any = None
 
     def _target(self) -> str:
@@ -189,11 +199,26 @@ class CockpitApp(App[int]):
         where = f"{kube.context or 'current context'}/{kube.namespace} · {kube.selector}"
         return f"scenario {self.drill.scenario} · {where}" if self.drill else where
 
-    def get_default_screen(self) -> MainScreen:
+    @property
+    def main_screen(self) -> MainScreen:
+        """The cockpit screen; it exists from on_ready on, before any poll
+        starts or any action is allowed (check_action)."""
+        assert self._main is not None, "the cockpit screen is built in on_ready"
         return self._main
 
-    def on_ready(self) -> None:
-        """The first frame is on screen: start the polls and the log follow."""
+    def get_default_screen(self) -> BootScreen:
+        """The first frame is the layout alone (:mod:`screens.boot`): it needs
+        none of the panes' modules, so it paints as fast as a bare app."""
+        keys = "  ".join(f"{self.get_key_display(b)} {b.description}" for b in self.BINDINGS if b.show)
+        return BootScreen(self.title, self._target(), keys)
+
+    async def on_ready(self) -> None:
+        """The first frame is on screen: build the cockpit, then start the
+        polls and the log follow."""
+        from screens.main import MainScreen
+
+        self._main = MainScreen(self.config, title=self.title, target=self._target())
+        await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
         for poll in self._polls.values():
             poll.delay = poll.interval
             self._start(poll)
@@ -258,7 +283,7 @@ class CockpitApp(App[int]):
         now = self.clock()
         reading = getattr(self.signals, message.name).with_result(message.result, now)
         self._set_signals(replace(self.signals, **{message.name: reading}, at=now))
-        self._main.show_reading(message.name, reading, now)
+        self.main_screen.show_reading(message.name, reading, now)
         if message.name == "metrics" and self._metrics_view is not None and self._metrics_view.is_current:
             self._metrics_view.show(reading, now)
         poll.busy = False
@@ -302,14 +327,14 @@ class CockpitApp(App[int]):
         if not lines:
             return
         now = self.clock()
-        logs = self._main.logs
+        logs = self.main_screen.logs
         if logs is not None:
             logs.append(lines, now)
         self._recent_logs.extend(lines)
         self._set_signals(replace(self.signals, recent_logs=tuple(self._recent_logs), at=now))
 
     def on_log_fault(self, message: LogFault) -> None:
-        logs = self._main.logs
+        logs = self.main_screen.logs
         if logs is not None:
             logs.show_error(message.error, self.clock())
 
@@ -320,14 +345,14 @@ class CockpitApp(App[int]):
 
     def _tick(self) -> None:
         now = self.clock()
-        self._main.tick(now)
+        self.main_screen.tick(now)
         if self._metrics_view is not None and self._metrics_view.is_current:
             self._metrics_view.show(self.signals.metrics, now)
 
     def _check_drill(self) -> None:
         assert self.drill is not None
         problem = self.drill.poll()
-        bar = self._main.context_bar
+        bar = self.main_screen.context_bar
         if problem and self._drill_timer is not None and bar is not None:
             self._drill_timer.stop()
             bar.set_problem(problem)
@@ -335,12 +360,12 @@ class CockpitApp(App[int]):
     # -- actions --------------------------------------------------------------
 
     def _to_main(self) -> None:
-        while self.screen is not self._main and len(self.screen_stack) > 1:
+        while self.screen is not self.main_screen and len(self.screen_stack) > 1:
             self.pop_screen()
 
     def action_focus_pane(self, name: str) -> None:
         self._to_main()
-        pane = self._main.pane(name)
+        pane = self.main_screen.pane(name)
         if pane is not None:
             pane.focus_body()
 
@@ -356,7 +381,7 @@ class CockpitApp(App[int]):
 
     def action_filter_logs(self) -> None:
         self._to_main()
-        logs = self._main.logs
+        logs = self.main_screen.logs
         if logs is None:
             return
         view = logs.view
@@ -370,7 +395,7 @@ class CockpitApp(App[int]):
         self.push_screen(LogFilterScreen(before, view.set_filter), done)
 
     def action_pause_logs(self) -> None:
-        logs = self._main.logs
+        logs = self.main_screen.logs
         if logs is not None:
             logs.view.set_paused(not logs.view.paused)
 
@@ -380,6 +405,8 @@ class CockpitApp(App[int]):
             self._start(poll)
 
     def action_help(self) -> None:
+        from screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.binding_sections(), self.get_key_display))
 
     async def action_quit(self) -> None:
@@ -388,7 +415,14 @@ class CockpitApp(App[int]):
 
     # -- one binding list for footer, help and palette -----------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Until the cockpit is built (a moment after the first frame) only
+        quitting works: every other action needs its panes."""
+        return self._main is not None or action == "quit"
+
     def binding_sections(self) -> list[Section]:
+        from widgets.logs import LogView
+
         own = self.BINDINGS
         return [
             ("Panes", [b for b in own if b.group is PANES]),

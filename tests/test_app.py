@@ -13,6 +13,7 @@ import pytest
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
+from screens.main import MainScreen
 from cockpit.app import CockpitApp, make_app
 from cockpit.signals import ErrorKind, SourceError
 from screens.help import HelpScreen
@@ -46,6 +47,11 @@ def build(sources: FakeSources | None = None, **kube) -> tuple[CockpitApp, FakeS
 
 async def until(pilot, cond: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
+    # the cockpit screen is built just after the first (boot) frame
+    while not any(isinstance(s, MainScreen) and s.is_mounted and s.query(LogView) for s in pilot.app.screen_stack):
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the cockpit screen")
+        await pilot.pause(0.03)
     while not cond():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -76,7 +82,7 @@ def loaded(app: CockpitApp) -> bool:
 
 
 def view(app: CockpitApp) -> LogView:
-    return app.screen_stack[0].query_one(LogView)
+    return app.main_screen.query_one(LogView)
 
 
 async def test_each_pane_shows_its_data() -> None:

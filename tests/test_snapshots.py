@@ -49,7 +49,7 @@ def settled(app: CockpitApp, lines: int) -> Callable[[], bool]:
     def check() -> bool:
         s = app.signals
         ok = all(r.value is not None for r in (s.statuspage, s.health, s.metrics, s.pods))
-        return ok and any(v.line_count == lines for v in app.screen_stack[0].query(LogView))
+        return ok and any(v.line_count == lines for v in app.screen.query(LogView))
 
     return check
 

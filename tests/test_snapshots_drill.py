@@ -42,7 +42,7 @@ def settled(app: CockpitApp):
     frozen drill has a fixed backlog: log_tail lines per pod)."""
 
     def lines() -> int:
-        views = app.screen_stack[0].query(LogView)  # empty until the screen is composed
+        views = app.screen.query(LogView)  # empty until the cockpit screen is up
         return max((v.line_count for v in views), default=0)
 
     async def run_before(pilot) -> None:
