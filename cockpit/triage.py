@@ -74,7 +74,7 @@ _RANK: dict[object, int] = {
 }
 
 
-def refresh_intervals(config: "Config") -> dict[str, float]:
+def refresh_intervals(config: Config) -> dict[str, float]:
     """Each polled source's refresh interval, for :func:`assess` (``refresh=``)."""
     return {
         "statuspage": config.statuspage.refresh,

@@ -46,6 +46,7 @@ LOG_ALL_FAILING = 0.95  # share of logged Clay calls failing that reads as "ever
 LOG_MIN_CALLS = 10  # logged Clay calls needed before the share means anything
 MIN_RATE = 0.1  # errors/s below which a share of failures is noise (a handful of calls)
 EVERY_CALL = 0.95  # a share this high is worded "every call"
+CAUGHT_UP = 0.8  # when the logs say every call fails, a metrics share below this is still catching up
 
 
 # --------------------------------------------------------------------------
@@ -191,11 +192,14 @@ def _since(points: list[tuple[float, float]], warn: float) -> float | None:
     return max(0.0, points[-1][0] - run_start)
 
 
+_STATUS = re.compile(r"[1-5][0-9][0-9]")
+
+
 def _code(text: str | None) -> int | None:
-    if text is None or not text.strip().isdigit():
+    """An HTTP status code (100-599) from a label or log value, else None."""
+    if text is None or not _STATUS.fullmatch(text.strip()):
         return None
-    code = int(text.strip())
-    return code if 100 <= code <= 599 else None
+    return int(text.strip())
 
 
 def metrics_calls(m: MetricsSnapshot, th: Thresholds, weak: bool) -> tuple[Calls, list[str]]:
@@ -341,12 +345,11 @@ def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
                 failed += 1
                 per_code[code] = per_code.get(code, 0) + 1
             if code == 429:
-                rate_limit = {k: kv[k] for k in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after") if k in kv}
-        if "out of memory" in msg or "oom" in msg.split():
-            if ln.pod not in oom:
-                oom.append(ln.pod)
+                rate_limit = {k: kv[k][:20] for k in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after") if k in kv}
+        if ("out of memory" in msg or "oom" in msg.split()) and ln.pod not in oom:
+            oom.append(ln.pod)
         if ("memory" in msg) and kv.get("rss_mb") and kv.get("limit_mb"):
-            memory = f"rss {kv['rss_mb']}/{kv['limit_mb']} MB"
+            memory = f"rss {kv['rss_mb'][:8]}/{kv['limit_mb'][:8]} MB"
         if msg == "sync stats":
             c, f = _int(kv.get("calls_30s")), _int(kv.get("failed_30s"))
             if c is not None and f is not None and 0 <= f <= c:

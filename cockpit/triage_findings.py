@@ -18,8 +18,21 @@ from dataclasses import dataclass, field, replace
 from cockpit import triage_evidence as ev
 from cockpit.config import Thresholds
 from cockpit.runbook import ActionId, Branch, ErrorClass, Severity
-from cockpit.signals import HealthSnapshot, LogLine, MetricsSnapshot, PodsSnapshot, StatusPageSnapshot
-from cockpit.triage_types import SEVERITY_ORDER, Finding, Gap, Observation, Reason, action
+from cockpit.signals import (
+    HealthSnapshot,
+    LogLine,
+    MetricsSnapshot,
+    PodsSnapshot,
+    StatusPageSnapshot,
+)
+from cockpit.triage_types import (
+    SEVERITY_ORDER,
+    Finding,
+    Gap,
+    Observation,
+    Reason,
+    action,
+)
 
 P1, P2, P3, P4 = Severity.P1, Severity.P2, Severity.P3, Severity.P4
 _IMPACT = {"critical": P1, "major": P2, "minor": P3}  # Clay's stated impact, when we cannot see ours
@@ -47,7 +60,7 @@ class Context:
     observed: list[Observation] = field(default_factory=list)
 
     @classmethod
-    def build(cls, views: dict[str, ev.View], lines: tuple[LogLine, ...], th: Thresholds) -> "Context":
+    def build(cls, views: dict[str, ev.View], lines: tuple[LogLine, ...], th: Thresholds) -> Context:
         ctx = cls(th, views)
         sp, hv, mv, pv = views["statuspage"], views["health"], views["metrics"], views["pods"]
         if isinstance(sp.value, StatusPageSnapshot):
@@ -81,7 +94,7 @@ class Context:
             return ""
         return f" ({ev.fmt_dur(v.age)} old)" if v.age is not None else " (stale)"
 
-    def reason(self, text: str, source: str, weak: bool = False, **values: float | int | str) -> Reason:
+    def reason(self, text: str, source: str, weak: bool = False, **values: float | str) -> Reason:
         note = self.stale_note(source)
         weak = weak or bool(note) or source == "logs"
         return Reason(ev.clip(text, 78 - len(note)) + note, source, weak, tuple(values.items()))
@@ -295,14 +308,20 @@ def _status_reasons(ctx: Context, for_clay: bool) -> list[Reason]:
 
 def _fallback_reason(ctx: Context) -> Reason | None:
     active = ev.fallback_active(ctx.health)
-    return ctx.reason(f"Fallback already on: {active}", "health") if active else None
+    if active:
+        return ctx.reason(f"Fallback already on: {active}", "health")
+    if ctx.logs is not None and ctx.logs.fallback_served:
+        return ctx.reason(f"Fallback already on: {ctx.logs.fallback_served} \"fallback served\" log lines", "logs")
+    return None
 
 
 def _share_words(imp: Impact, calls: str = "calls") -> str:
     """"every call", "45% of calls", "(17/s)" or "(seen in logs)"."""
     stat = imp.stat
-    if imp.every_call or (stat.share is not None and stat.share >= ev.EVERY_CALL):
+    if stat.share is not None and stat.share >= ev.EVERY_CALL:
         return f"every {calls[:-1]}"
+    if imp.every_call and (stat.share is None or stat.share < ev.CAUGHT_UP):
+        return f"nearly every {calls[:-1]}"  # the logs see it; the 1-minute rate has not caught up
     if stat.share is None:
         return f"({ev.fmt_rate(stat.rate)})" if stat.rate else "(seen in logs)"
     return f"{ev.fmt_pct(stat.share)} of {calls}"
@@ -404,8 +423,9 @@ def infrastructure(ctx: Context, imps: list[Impact]) -> Finding | None:
         elif p.oom and p.restarted:
             level = P3
         if level is not None and p.total:
-            oom = " (OOMKilled)" if p.oom and "OOMKilled" not in ev.statuses_text(p.crashing) else ""
-            title = f"{p.ready}/{p.total} pods ready: {ev.statuses_text(p.crashing) or ev.statuses_text(p.not_ready) or 'restarted'}{oom}"
+            words = ev.statuses_text(p.crashing) or ev.statuses_text(p.not_ready) or "restarted"
+            oom = " (OOMKilled)" if p.oom and "OOMKilled" not in words else ""
+            title = f"{p.ready}/{p.total} pods ready: {words}{oom}"
             reasons.append(ctx.reason(pods_line, "pods", ready=p.ready, pods=p.total, crashing=len(p.crashing), restarts=p.max_restarts))
             if p.oom:
                 mem = f" (logs: {ctx.logs.memory})" if ctx.logs is not None and ctx.logs.memory else ""

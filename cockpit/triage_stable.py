@@ -89,7 +89,8 @@ class Triaged:
         if self.pending is None:
             return ""
         branch, sev = self.pending
-        return f"changing to {BRANCH_LABEL[branch]} {_sev(sev) if sev else ''}".rstrip() + f"? ({self.pending_samples} samples)"
+        n = self.pending_samples
+        return f"changing to {BRANCH_LABEL[branch]} {_sev(sev) if sev else ''}".rstrip() + f"? ({n} sample{'s' if n != 1 else ''})"
 
 
 class Triage:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,7 @@ from cockpit.triage import Assessment, Confidence, assess, refresh_intervals
 NOW = 1_800_000_000.0
 TH = Thresholds()
 FIXTURES = Path("/work/shared/fixtures/real")
-LOG_T0 = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()  # log lines run on the cluster's clock, not NOW
+LOG_T0 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()  # log lines run on the cluster's clock, not NOW
 
 # --------------------------------------------------------------------------
 # Builders (imported by test_triage_property / _stable / _drill)
@@ -60,7 +60,7 @@ def status_page(incidents: tuple[StatusIncident, ...] = (), components: dict[str
 
 def incident(name: str = "Clay API unavailable", impact: str = "critical", status: str = "investigating",
              components: tuple[str, ...] = ("API",)) -> StatusIncident:
-    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
     return StatusIncident(id="inc1", name=name, status=status, impact=impact, started_at=at, updated_at=at,
                           latest_update="We are investigating.", latest_update_at=at, components=components)
 
@@ -113,7 +113,7 @@ def call_lines(code: int, n: int, t0: float = LOG_T0, every: float = 0.1, **extr
         text = f'level=info msg="clay call" method=POST endpoint=/v1/people/enrich status=200 duration_ms=140 {kv}'
     else:
         text = f'level=error msg="clay call failed" method=POST endpoint=/v1/people/enrich status={code} duration_ms=20 {kv}'
-    return tuple(LogLine(f"clay-sync-abc-{i % 3}", text.strip(), datetime.fromtimestamp(t0 + i * every, timezone.utc)) for i in range(n))
+    return tuple(LogLine(f"clay-sync-abc-{i % 3}", text.strip(), datetime.fromtimestamp(t0 + i * every, UTC)) for i in range(n))
 
 
 RATE_LIMIT_HEADERS = {"x-ratelimit-limit": "600", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "37", "retry-after": "37"}
@@ -255,6 +255,10 @@ CASES = [
          signals(live(OUTAGE_PAGE), health_=live(health("degraded", fallback=("degraded", "active on 3/3 pods: serving cached enrichment"))),
                  metrics_=live(metrics({503: 36.0}))),
          B.CLAY_INCIDENT, S.P1, HIGH, actions=(ActionId.WATCH_CLAY_STATUS,), words=("Fallback already on: active on 3/3 pods",)),
+    Case("fallback on, seen only in the logs",
+         signals(live(OUTAGE_PAGE), health_=failed("health"), metrics_=live(metrics({503: 36.0})),
+                 logs=call_lines(503, 20) + tuple(LogLine("p", 'level=warn msg="fallback served" source=cache', None) for _ in range(3))),
+         B.CLAY_INCIDENT, S.P1, LOW, actions=(ActionId.WATCH_CLAY_STATUS,), words=('Fallback already on: 3 "fallback served" log lines',)),
     # ---- our infrastructure
     Case("every pod crashlooping, OOMKilled", signals(health_=live(QUEUE_FAIL), pods_=live(CRASHLOOP),
                                                      logs=(LogLine("clay-sync-abc-0", 'level=warn msg="memory high" rss_mb=511 limit_mb=512', None),)),

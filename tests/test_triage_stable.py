@@ -1,0 +1,140 @@
+"""Triage stability: one noisy sample does not flip the branch or the
+severity; a real change does, after the window; changes are reported once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_triage import NOW, TH, failed, live, metrics, signals
+
+from cockpit.runbook import Branch, Severity
+from cockpit.triage import Assessment, Triage, assess
+
+HEALTHY = signals()
+KEY_REVOKED = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)))
+PARTIAL_401 = signals(metrics_=live(metrics({401: 8.0})))  # P2
+RATE_LIMITED = signals(metrics_=live(metrics({429: 18.0})))
+METRICS_DOWN = signals(metrics_=failed("metrics"))
+
+
+def at(sig, t: float) -> Assessment:
+    """``sig`` assessed ``t`` seconds after NOW, its readings as fresh as then."""
+    return assess(sig, TH, NOW + t, refresh={"statuspage": 1e6, "health": 1e6, "metrics": 1e6, "pods": 1e6})
+
+
+def feed(triage: Triage, samples: list[tuple[float, object]]):
+    return [triage.update(at(sig, t)) for t, sig in samples]
+
+
+def test_first_assessment_is_adopted_and_reported() -> None:
+    tri = Triage(samples=3, seconds=10)
+    out = tri.update(at(HEALTHY, 0))
+    assert out.branch == Branch.HEALTHY and out.change is not None
+    assert out.change.before_branch is None and out.change.kind == "branch"
+    assert out.change.summary == "Branch: start → Healthy"
+    assert tri.current is out
+
+
+def test_one_noisy_sample_does_not_flip_the_branch() -> None:
+    tri = Triage(samples=3, seconds=10)
+    outs = feed(tri, [(0, HEALTHY), (5, HEALTHY), (10, KEY_REVOKED), (15, HEALTHY), (20, HEALTHY)])
+    assert [o.branch for o in outs] == [Branch.HEALTHY] * 5
+    assert [o.change is not None for o in outs] == [True, False, False, False, False]
+    noisy = outs[2]
+    assert noisy.latest.branch == Branch.CREDENTIALS  # the raw sample is still there to see
+    assert noisy.assessment is outs[1].assessment  # the pane keeps the last agreeing assessment
+    assert noisy.pending == (Branch.CREDENTIALS, Severity.P1) and noisy.pending_samples == 1
+    assert noisy.pending_text == "changing to Credentials P1? (1 sample)"
+    assert outs[3].pending is None
+
+
+def test_alternating_samples_never_flip() -> None:
+    tri = Triage(samples=2, seconds=0)
+    outs = feed(tri, [(t, KEY_REVOKED if t % 2 else HEALTHY) for t in range(20)])
+    assert {o.branch for o in outs} == {Branch.HEALTHY}
+    assert sum(o.change is not None for o in outs) == 1
+
+
+def test_a_real_change_flips_after_the_window_and_is_reported_once() -> None:
+    tri = Triage(samples=3, seconds=10)
+    outs = feed(tri, [(0, HEALTHY)] + [(t, KEY_REVOKED) for t in (5, 8, 11, 15, 20)])
+    # 3 samples reached at t=11, but only 6 s since the first: not yet; t=15 is 10 s
+    assert [o.branch for o in outs] == [Branch.HEALTHY] * 4 + [Branch.CREDENTIALS] * 2
+    change = outs[4].change
+    assert change is not None and outs[5].change is None
+    assert (change.before_branch, change.after_branch, change.after_severity) == (Branch.HEALTHY, Branch.CREDENTIALS, Severity.P1)
+    assert change.at == NOW + 15
+    assert change.summary == "Branch: Healthy → Credentials (P1)"
+    assert change.headline == "Credentials: Clay answers 401 to every call — P1"
+    assert outs[4].assessment.branch == Branch.CREDENTIALS and outs[4].pending is None
+    d = json.loads(json.dumps(change.to_dict()))
+    assert d["kind"] == "branch" and d["before"] == {"branch": "healthy", "severity": None}
+    assert d["after"] == {"branch": "credentials", "severity": "P1"}
+
+
+def test_samples_alone_are_enough_when_seconds_is_zero() -> None:
+    tri = Triage(samples=2, seconds=0)
+    outs = feed(tri, [(0, HEALTHY), (0.1, KEY_REVOKED), (0.2, KEY_REVOKED)])
+    assert [o.branch for o in outs] == [Branch.HEALTHY, Branch.HEALTHY, Branch.CREDENTIALS]
+
+
+def test_seconds_window_scales_for_a_fast_drill() -> None:
+    """At --speed 10 the app passes seconds/10; the same samples flip ten times sooner."""
+    slow, fast = Triage(samples=2, seconds=10), Triage(samples=2, seconds=1)
+    run = [(0, HEALTHY), (0.5, KEY_REVOKED), (1.0, KEY_REVOKED), (1.5, KEY_REVOKED)]
+    assert feed(slow, run)[-1].branch == Branch.HEALTHY
+    assert feed(fast, run)[-1].branch == Branch.CREDENTIALS
+
+
+def test_severity_change_within_a_branch_is_its_own_event() -> None:
+    tri = Triage(samples=2, seconds=0, calm_seconds=0)
+    outs = feed(tri, [(0, PARTIAL_401), (1, KEY_REVOKED), (2, KEY_REVOKED)])
+    assert [o.severity for o in outs] == [Severity.P2, Severity.P2, Severity.P1]
+    change = outs[2].change
+    assert change is not None and change.kind == "severity"
+    assert change.summary == "Severity: P2 → P1 (Credentials)"
+
+
+def test_raise_fast_clear_slowly() -> None:
+    """A service that crashes, comes back for a while and crashes again stays at its worst."""
+    tri = Triage(samples=2, seconds=2, calm_seconds=30)
+    outs = feed(tri, [(0, KEY_REVOKED), (2, PARTIAL_401), (10, PARTIAL_401), (20, PARTIAL_401)])
+    assert [o.severity for o in outs] == [Severity.P1] * 4  # 18 s of P2 is not 30 s
+    assert outs[-1].pending == (Branch.CREDENTIALS, Severity.P2)
+    assert tri.update(at(PARTIAL_401, 33)).severity == Severity.P2  # 31 s: now it clears
+    back_up = [tri.update(at(KEY_REVOKED, t)) for t in (34, 36)]
+    assert back_up[-1].severity == Severity.P1  # raising again takes only the short window
+
+
+def test_healthy_after_an_incident_waits_for_the_calm_window() -> None:
+    tri = Triage(samples=2, seconds=0, calm_seconds=20)
+    outs = feed(tri, [(0, RATE_LIMITED), (5, HEALTHY), (15, HEALTHY), (26, HEALTHY)])
+    assert [o.branch for o in outs] == [Branch.CREDENTIALS, Branch.CREDENTIALS, Branch.CREDENTIALS, Branch.HEALTHY]
+    change = outs[-1].change
+    assert change is not None and change.summary == "Branch: Credentials → Healthy" and change.after_severity is None
+
+
+def test_losing_a_signal_mid_incident_does_not_clear_it_at_once() -> None:
+    tri = Triage(samples=2, seconds=0, calm_seconds=30)
+    outs = feed(tri, [(0, KEY_REVOKED), (5, METRICS_DOWN), (10, METRICS_DOWN)])
+    assert [o.branch for o in outs] == [Branch.CREDENTIALS] * 3
+    assert outs[-1].latest.branch == Branch.MONITORING_GAP
+
+
+def test_unknown_at_startup_gives_way_at_once() -> None:
+    from cockpit.signals import Signals
+
+    tri = Triage(samples=3, seconds=30)
+    first = tri.update(assess(Signals(at=NOW), TH, NOW))
+    assert first.branch == Branch.UNKNOWN
+    second = tri.update(at(KEY_REVOKED, 1))
+    assert second.branch == Branch.CREDENTIALS and second.change is not None
+    assert second.change.summary == "Branch: Unknown → Credentials (P1)"
+
+
+def test_bad_parameters_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Triage(samples=0)
+    with pytest.raises(ValueError):
+        Triage(seconds=-1)
