@@ -36,10 +36,13 @@ from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from cockpit.config import Config
-from cockpit.signals import ErrorKind, LogLine, Signals, SourceError
 from screens.boot import BootScreen
 
+# Before the first frame this module loads only Textual's core, the config
+# and the boot screen; the snapshot types, the panes and the sources load in
+# on_ready (tests/test_boundaries.py holds it to that).
 if TYPE_CHECKING:
+    from cockpit.signals import LogLine, Signals, SourceError
     from textual.command import Provider
 
     from screens.help import Section
@@ -64,6 +67,8 @@ def source_bug(name: str, err: BaseException) -> SourceError:
 
     Only the exception type is shown: its text might carry a secret.
     """
+    from cockpit.signals import ErrorKind, SourceError
+
     return SourceError(
         name,
         ErrorKind.BAD_RESPONSE,
@@ -176,7 +181,7 @@ class CockpitApp(App[int]):
         self.drill = drill
         if title:
             self.title = title
-        self.signals = Signals(at=clock())
+        self._signals: Signals | None = None  # made on first use (see the signals property)
         self._polls = {
             poll.name: poll
             for poll in (
@@ -260,6 +265,8 @@ class CockpitApp(App[int]):
         self._fetch_blocking("pods", lambda s: s.kube.list_pods())
 
     async def _fetch_async(self, name: str, get: Callable[[Any], Any], timeout: float) -> Any:
+        from cockpit.signals import ErrorKind, SourceError
+
         try:
             source = await asyncio.to_thread(get, self.sources)  # the first use imports its client
             return await asyncio.wait_for(source.fetch(), timeout + ASYNC_GRACE)
@@ -279,6 +286,8 @@ class CockpitApp(App[int]):
             self.post_message(SourceResult(name, result))
 
     def on_source_result(self, message: SourceResult) -> None:
+        from cockpit.signals import SourceError
+
         poll = self._polls[message.name]
         now = self.clock()
         reading = getattr(self.signals, message.name).with_result(message.result, now)
@@ -294,8 +303,17 @@ class CockpitApp(App[int]):
             poll.delay = max(backoff(poll.delay), min(error.retry_after or 0.0, 300.0))
         poll.timer = self.set_timer(poll.delay, partial(self._start, poll))
 
+    @property
+    def signals(self) -> Signals:
+        """Everything the cockpit currently knows (what triage reads)."""
+        if self._signals is None:
+            from cockpit.signals import Signals  # not before the first frame
+
+            self._signals = Signals(at=self.clock())
+        return self._signals
+
     def _set_signals(self, signals: Signals) -> None:
-        self.signals = signals
+        self._signals = signals
         self.post_message(SignalsChanged(signals))
 
     # -- logs ---------------------------------------------------------------

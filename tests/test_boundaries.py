@@ -70,7 +70,13 @@ def test_domain_modules_load_without_textual() -> None:
 
 
 def test_starting_the_cockpit_imports_no_heavy_client() -> None:
-    """What runs before the first frame: the CLI, the app module and its screens."""
+    """What runs before the first frame: the CLI, the demo, the app module
+    and the boot screen. Not the clients, and not even our own panes and
+    snapshot types: those load right after the first frame (bench/startup)."""
     loaded = _modules_after("import cockpit.cli, cockpit.demo, cockpit.app, cockpit.sources")
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
     assert not heavy, f"imported before the first frame: {heavy}"
+    ours = sorted(m for m in loaded if m.split(".")[0] in ("cockpit", "widgets", "screens"))
+    allowed = {"cockpit", "cockpit.cli", "cockpit.config", "cockpit.demo", "cockpit.app", "cockpit.sources",
+               "cockpit.sim", "cockpit.sim.wiring", "screens", "screens.boot"}
+    assert set(ours) <= allowed, f"loaded before the first frame: {sorted(set(ours) - allowed)}"

@@ -21,17 +21,16 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from cockpit.signals import (
-    HealthSnapshot,
-    LogLine,
-    MetricsSnapshot,
-    PodsSnapshot,
-    SourceError,
-    StatusPageSnapshot,
-)
-
 if TYPE_CHECKING:
     from cockpit.config import Config
+    from cockpit.signals import (
+        HealthSnapshot,
+        LogLine,
+        MetricsSnapshot,
+        PodsSnapshot,
+        SourceError,
+        StatusPageSnapshot,
+    )
 
 
 @runtime_checkable
@@ -59,8 +58,8 @@ class MetricsSource(Protocol):
         from the primary Prometheus or the first backup that answers."""
 
 
-LogBatchSink = Callable[[tuple[LogLine, ...]], None]
-LogErrorSink = Callable[[SourceError | None], None]
+LogBatchSink = Callable[[tuple["LogLine", ...]], None]
+LogErrorSink = Callable[["SourceError | None"], None]
 
 
 @runtime_checkable
