@@ -258,7 +258,7 @@ CASES = [
     Case("fallback on, seen only in the logs",
          signals(live(OUTAGE_PAGE), health_=failed("health"), metrics_=live(metrics({503: 36.0})),
                  logs=call_lines(503, 20) + tuple(LogLine("p", 'level=warn msg="fallback served" source=cache', None) for _ in range(3))),
-         B.CLAY_INCIDENT, S.P1, LOW, actions=(ActionId.WATCH_CLAY_STATUS,), words=('Fallback already on: 3 "fallback served" log lines',)),
+         B.CLAY_INCIDENT, S.P1, MEDIUM, actions=(ActionId.WATCH_CLAY_STATUS,), words=('Fallback already on: 3 "fallback served" log lines',)),
     # ---- our infrastructure
     Case("every pod crashlooping, OOMKilled", signals(health_=live(QUEUE_FAIL), pods_=live(CRASHLOOP),
                                                      logs=(LogLine("clay-sync-abc-0", 'level=warn msg="memory high" rss_mb=511 limit_mb=512', None),)),
