@@ -168,7 +168,7 @@ def check_shape(a: Assessment) -> None:
     order = [None, Severity.P4, Severity.P3, Severity.P2, Severity.P1]
     assert a.severity == max((f.severity for f in a.findings), key=order.index)
     assert a.branch == a.findings[0].branch and a.confidence == a.findings[0].confidence
-    json.loads(json.dumps(a.to_dict()))
+    json.loads(json.dumps(a.to_dict(), allow_nan=False))  # strict JSON: the timeline is read by other tools
 
 
 # --------------------------------------------------------------------------
