@@ -188,7 +188,7 @@ def _log_level(stat: ev.ClassStat, lg: ev.LogEvidence, th: Thresholds) -> Severi
     if stat.share is not None:  # our unsampled "sync stats" counters
         if stat.share >= th.error_ratio_crit:
             return P1
-        return P2 if stat.share >= 0.05 else (P3 if count else None)
+        return P2 if stat.share >= 0.05 else (P3 if count >= 3 else None)
     if count >= 5 and count * 2 >= lg.calls:
         return P2
     return P3 if count >= 3 else None
