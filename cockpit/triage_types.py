@@ -45,7 +45,7 @@ def _json(value: Any) -> Any:
 class Reason:
     """One line of evidence, with the numbers behind it."""
 
-    text: str  # <= 78 characters: "401 at 27/s — 68% of 39 Clay calls/s, for 40 s"
+    text: str  # <= 78 characters: "401 at 27/s — 68% of 39/s Clay calls, for 40 s"
     source: str  # "statuspage", "health", "metrics", "pods", "logs" or "triage"
     weak: bool = False  # from a stale reading or a secondary source (logs, health details)
     values: tuple[tuple[str, float | int | str], ...] = ()  # the numbers, for the record
