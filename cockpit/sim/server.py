@@ -315,6 +315,17 @@ class SimHandle:
         thread.join(15)
 
 
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    """Finish what asyncio.run would: cancel handlers still running (log
+    follows, watches) and wait for them, so none is destroyed pending."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+
+
 def start_background(scenario: str | Path | Scenario = "healthy", *, speed: float = 1.0, seed: int | None = None,
                      freeze_at: float | None = None, workdir: str | Path | None = None,
                      cluster_factory: Callable[..., Any] | None = None, timeout: float = 30.0) -> SimHandle:
@@ -348,6 +359,7 @@ def start_background(scenario: str | Path | Scenario = "healthy", *, speed: floa
             loop.run_forever()
         finally:
             loop.run_until_complete(drill.close())
+            _cancel_remaining(loop)
             loop.close()
 
     thread = threading.Thread(target=run, name=f"clay-drill-{spec.name}", daemon=True)
