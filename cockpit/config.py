@@ -125,6 +125,7 @@ class FlagsConfig:
     fallback_key: str = opt("CLAY_FALLBACK_ENABLED", "Key of the graceful-degradation fallback flag")
     queuing_key: str = opt("CLAY_REQUEST_QUEUING", "Key of the request-queuing flag")
     restart_on_change: bool = opt(True, "The app reads the flags at start: restart after flipping one")
+    mode: str = opt("configmap", "Where the flags live: keys of the ConfigMap, or env vars on the deployment's container", choices=("configmap", "env"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,6 +188,23 @@ class EscalationConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ActionsConfig:
+    lease_seconds: float = opt(120.0, "A mutating action holds a Lease on the deployment; one older than this counts as stale", kind="duration")
+    rollout_timeout: float = opt(300.0, "Seconds to wait for a rollout (new pods ready, old gone) before reporting what did not happen", kind="duration")
+    verify_timeout: float = opt(120.0, "Seconds to wait for a flag or key change to take effect", kind="duration")
+    probe_timeout: float = opt(5.0, "Seconds before a Clay API key probe counts as timed out", kind="duration")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommsConfig:
+    p1_update_minutes: float = opt(15.0, "Minutes between stakeholder updates during a P1", kind="duration")
+    p2_update_minutes: float = opt(30.0, "Minutes between stakeholder updates during a P2", kind="duration")
+    p3_update_minutes: float = opt(60.0, "Minutes between stakeholder updates during a P3", kind="duration")
+    p4_update_minutes: float = opt(240.0, "Minutes between stakeholder updates during a P4", kind="duration")
+    templates_dir: str = opt("", "Folder of message templates overriding the shipped ones (empty: ~/.config/clay-cockpit/templates)")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     statuspage: StatusPageConfig
     health: HealthConfig
@@ -197,6 +215,8 @@ class Config:
     slack: SlackConfig = opt(factory=SlackConfig)
     external_status: ExternalStatusConfig = opt(factory=ExternalStatusConfig)
     escalation: EscalationConfig = opt(factory=EscalationConfig)
+    actions: ActionsConfig = opt(factory=ActionsConfig)
+    comms: CommsConfig = opt(factory=CommsConfig)
     source: str = field(default="", metadata={"internal": True})  # the file it came from
 
 
