@@ -42,7 +42,7 @@ from cockpit.signals import (
     StatusPageSnapshot,
 )
 
-FIXTURES = Path("/work/shared/fixtures/real")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real"  # copied from shared/fixtures/real
 # The pinned clock: 15 minutes after the fixture incident started (2020-02-11T03:15:01Z).
 NOW = datetime(2020, 2, 11, 3, 30, 0, tzinfo=timezone.utc).timestamp()
 

@@ -38,7 +38,7 @@ from cockpit.triage import Assessment, Confidence, assess, refresh_intervals
 
 NOW = 1_800_000_000.0
 TH = Thresholds()
-FIXTURES = Path("/work/shared/fixtures/real")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real"  # copied from shared/fixtures/real
 LOG_T0 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()  # log lines run on the cluster's clock, not NOW
 
 # --------------------------------------------------------------------------
