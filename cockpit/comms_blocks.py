@@ -1,0 +1,134 @@
+"""A drafted text → the Slack message (Block Kit blocks plus the plain-text
+fallback Slack shows in notifications), and the preview the compose screen
+draws from the same blocks.
+
+The first line of the text becomes the header block (plain text, at most
+150 characters); each paragraph (split at blank lines) a section block
+(mrkdwn, at most 3000 characters); a context block carries the footer.
+``&``, ``<`` and ``>`` are escaped as Slack asks, except in Slack's own
+``<https://…|label>``, ``<@U…>``, ``<#C…>`` and ``<!here>`` forms.
+
+Pure standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MAX_HEADER = 150
+MAX_SECTION = 3000
+MAX_BLOCKS = 50
+_SLACK_TOKEN = re.compile(r"<(?:https?://|mailto:|@|#|!)[^<>\s][^<>]*>")
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    text: str  # the fallback (notifications, clients without blocks); mrkdwn, escaped
+    blocks: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class PreviewBlock:
+    """One block as the compose screen shows it."""
+
+    kind: str  # header | section | context | divider
+    text: str  # as written (Slack mrkdwn: *bold*, _italic_, ~strike~, `code`)
+    plain: str  # the same without the marks
+
+
+def escape(text: str) -> str:
+    """Escape ``& < >`` for Slack, keeping Slack's own ``<…>`` forms."""
+    out: list[str] = []
+    pos = 0
+    for m in _SLACK_TOKEN.finditer(text):
+        out.append(_esc(text[pos:m.start()]))
+        out.append(m.group())
+        pos = m.end()
+    out.append(_esc(text[pos:]))
+    return "".join(out)
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MARKS = re.compile(r"(?<![\w*_~`])([*_~`])(?=\S)(.+?)(?<=\S)\1(?![\w*_~`])")
+_LINK = re.compile(r"<(https?://[^|>]+|mailto:[^|>]+)(?:\|([^>]+))?>")
+
+
+def plain(text: str) -> str:
+    """Slack mrkdwn without its marks: ``*x*`` → ``x``, ``<url|label>`` → ``label``."""
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    for _ in range(3):  # nested marks: *_x_*
+        new = _MARKS.sub(r"\2", text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _paragraphs(body: str) -> list[str]:
+    paras = [p.strip("\n") for p in re.split(r"\n\s*\n", body) if p.strip()]
+    out: list[str] = []
+    for p in paras:
+        while len(p) > MAX_SECTION:  # cut at a line end where possible
+            at = p.rfind("\n", 0, MAX_SECTION)
+            at = at if at > MAX_SECTION // 2 else MAX_SECTION
+            out.append(p[:at])
+            p = p[at:].lstrip("\n")
+        out.append(p)
+    return out
+
+
+def split(text: str) -> tuple[str, list[str]]:
+    """(header line, section paragraphs) of a drafted text."""
+    lines = text.strip("\n").split("\n", 1)
+    header = lines[0].strip()
+    body = lines[1] if len(lines) > 1 else ""
+    return header, _paragraphs(body)
+
+
+def slack_message(text: str, *, footer: str = "") -> SlackMessage:
+    """The blocks and fallback for ``text``; ``footer`` (mrkdwn) goes into a context block."""
+    header, paras = split(text)
+    blocks: list[dict[str, Any]] = []
+    if header:
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": _cut(plain(header), MAX_HEADER), "emoji": True}})
+    room = MAX_BLOCKS - len(blocks) - (1 if footer else 0)
+    if len(paras) > room:  # merge the tail rather than drop it
+        paras = paras[: room - 1] + ["\n\n".join(paras[room - 1:])[:MAX_SECTION]]
+    for p in paras:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(p)}})
+    if footer:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(escape(footer), MAX_SECTION)}]})
+    fallback = escape(text.strip())
+    return SlackMessage(fallback, tuple(blocks))
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def preview(message: SlackMessage) -> tuple[PreviewBlock, ...]:
+    """What Slack will show, block by block (text unescaped, marks kept and stripped)."""
+    out: list[PreviewBlock] = []
+    for block in message.blocks:
+        kind = block.get("type", "")
+        if kind == "header":
+            t = block["text"]["text"]
+            out.append(PreviewBlock("header", t, t))
+        elif kind == "section":
+            t = _unescape(block["text"]["text"])
+            out.append(PreviewBlock("section", t, plain(t)))
+        elif kind == "context":
+            t = _unescape(" · ".join(e.get("text", "") for e in block.get("elements", ())))
+            out.append(PreviewBlock("context", t, plain(t)))
+        elif kind == "divider":
+            out.append(PreviewBlock("divider", "", ""))
+    return tuple(out)

@@ -1,0 +1,493 @@
+"""``clay-cockpit postmortem [INCIDENT]``: a Markdown postmortem written from
+the incident's timeline — summary, severity (suggested and chosen), impact
+window, detection / acknowledgement / mitigation / resolution times against
+the severity's response target, the decision-tree branch and its evidence,
+every action with its plan and outcome, every message sent, a text chart of
+the error rates, a bounded log excerpt, the timeline, and the empty sections
+the team fills in.
+
+An incident still open is marked DRAFT; a torn last line is left out and
+noted. The text is rendered from the ``postmortem`` template (overridable
+like the message templates), and every line passes the timeline's
+redaction plus a scrub of the tokens the config names, so no secret gets in.
+
+The lead wires the subcommand: ``add_postmortem_arguments(parser)`` and
+``cmd_postmortem(args) -> int``. The cockpit's key calls :func:`write_postmortem`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cockpit.comms_context import BRANCH_LABEL, STATUS_LABEL, clean_headline, reason_lines
+from cockpit.comms_templates import Templates
+from cockpit.incident import Status, format_duration, response_deadline
+from cockpit.postmortem_parts import MESSAGE_FAILED, Collected, collect, error_chart, error_series
+from cockpit.runbook import ITEMS, SEVERITIES, STEPS, Branch, ErrorClass, item_applies
+from cockpit.sources._errors import scrub
+from cockpit.timeline import Event, EventKind, looks_like_secret, one_line, redact_text
+
+MAX_MESSAGE_LINES = 30
+_SECRET_ENV = ("TOKEN", "KEY", "SECRET", "PASSWORD")
+
+
+class PostmortemError(Exception):
+    """No incident to write about, or the file cannot be read. One line."""
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    incident_id: str
+    text: str
+    draft: bool  # the incident is still open
+    problems: tuple[str, ...]  # torn line, unreadable lines, rejected templates (one line each)
+
+
+# --------------------------------------------------------------------------
+# Finding the incident
+
+
+def incidents_dir(state_dir: str | Path) -> Path:
+    return Path(state_dir) / "incidents"
+
+
+def find_incident(state_dir: str | Path, ref: str | None = None) -> Path:
+    """The timeline file for ``ref`` (an id, a unique part of one, or a
+    path), or the newest incident in the state dir."""
+    if ref and (ref.endswith(".jsonl") or os.sep in ref) and Path(ref).expanduser().is_file():
+        return Path(ref).expanduser()
+    folder = incidents_dir(state_dir)
+    try:
+        files = sorted(folder.glob("INC-*.jsonl"), reverse=True)
+    except OSError as exc:
+        raise PostmortemError(f"cannot read {folder}: {exc.strerror or exc}") from None
+    if not files:
+        raise PostmortemError(f"no incident in {folder} (declare one in the cockpit first, or name a timeline file)")
+    if not ref:
+        return files[0]
+    exact = [f for f in files if f.stem == ref]
+    if exact:
+        return exact[0]
+    hits = [f for f in files if ref.lower() in f.stem.lower()]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise PostmortemError(f"no incident matching {ref!r} in {folder} (newest: {', '.join(f.stem for f in files[:3])})")
+    raise PostmortemError(f"{ref!r} matches {len(hits)} incidents: {', '.join(f.stem for f in hits[:5])} — give more of the id")
+
+
+# --------------------------------------------------------------------------
+# Formatting
+
+
+def _t(at: float | None) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S") if at is not None else "—"
+
+
+def _dt(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _since(at: float | None, start: float) -> str:
+    return f"+{format_duration(at - start)}" if at is not None else "—"
+
+
+def _cell(text: object, limit: int = 200) -> str:
+    return one_line(str(text), limit).replace("|", "\\|")
+
+
+def _quote(text: str, limit: int = MAX_MESSAGE_LINES) -> str:
+    lines = text.splitlines() or [""]
+    more = len(lines) - limit
+    lines = lines[:limit] + ([f"… {more} more lines"] if more > 0 else [])
+    return "\n".join("> " + line if line else ">" for line in lines)
+
+
+def _value(value: Any, limit: int = 300) -> str:
+    if isinstance(value, Mapping):
+        text = "; ".join(f"{k}: {_value(v, 80)}" for k, v in value.items() if not str(k).startswith("_"))
+    elif isinstance(value, list):
+        text = ", ".join(_value(v, 80) for v in value)
+    else:
+        text = str(value)
+    return one_line(text, limit)
+
+
+# --------------------------------------------------------------------------
+# Sections
+
+
+def _severity(c: Collected) -> str:
+    inc = c.incident
+    assert inc is not None and c.declared is not None
+    first = c.declared.data.get("suggested", inc.suggested)
+    lines = [f"- **Suggested by triage:** {first} at declaration" + (f"; now {inc.suggested}" if inc.suggested != first else "")]
+    if inc.chosen is None:
+        lines.append(f"- **Chosen:** none — the responder did not confirm a severity; {inc.suggested} (the suggestion) was in force")
+    else:
+        last = next((e for e in reversed(c.severity_events) if e.kind == EventKind.SEVERITY_CHANGED), None)
+        how = "accepted the suggestion" if last is not None and last.data.get("accepted") else "set by the responder"
+        reason = f" — “{last.data['reason']}”" if last is not None and last.data.get("reason") else ""
+        lines.append(f"- **Chosen:** {inc.chosen} ({SEVERITIES[inc.chosen].name}), {how}{reason}")
+    level = SEVERITIES[inc.severity]
+    lines.append(f"- **Response target at {inc.severity}:** {level.response} ({level.name}; e.g. {level.examples})")
+    if c.severity_events:
+        lines += ["", "| Time (UTC) | Since declared | Change | By |", "|---|---|---|---|"]
+        lines += [f"| {_t(e.at)} | {_since(e.at, inc.declared_at)} | {_cell(e.summary)} | {_cell(e.actor, 60)} |" for e in c.severity_events]
+    return "\n".join(lines)
+
+
+def _impact(c: Collected, now: float) -> str:
+    inc = c.incident
+    assert inc is not None
+    end = inc.resolved_at or inc.mitigated_at
+    end_text = f"{_dt(end)} ({'resolved' if inc.resolved_at else 'mitigated'})" if end else "ongoing at the time of writing"
+    lines = [f"- **From:** {_dt(inc.declared_at)} (declaration; the timeline starts here — errors may have begun earlier, see the evidence)",
+             f"- **To:** {end_text}", f"- **Length:** {format_duration((end or now) - inc.declared_at)}" + ("" if end else " so far")]
+    series = error_series(c)
+    seen = sorted((t, v, k) for k, pts in series.items() for t, v in pts if v > 0)
+    if seen:
+        peak = max(seen, key=lambda x: x[1])
+        lines.append(f"- **Errors in the evidence:** from {_t(seen[0][0])} to {_t(seen[-1][0])} UTC; peak {peak[1]:g}/s ({peak[2]}) at {_t(peak[0])}")
+    elif c.snapshots:
+        lines.append(f"- **Errors in the evidence:** none of the {c.snapshots} evidence snapshots shows a Clay error rate above zero")
+    return "\n".join(lines)
+
+
+def _response(c: Collected, now: float) -> str:
+    inc = c.incident
+    assert inc is not None
+    start = inc.declared_at
+    deadline = response_deadline(inc.severity, start)
+    level = SEVERITIES[inc.severity]
+    if inc.mitigated_at is not None:
+        left = deadline - inc.mitigated_at
+        verdict = f"met, {format_duration(left)} to spare" if left >= 0 else f"missed by {format_duration(left)}"
+    else:
+        left = deadline - now
+        verdict = f"not mitigated yet: {format_duration(left)} left" if left > 0 else f"not mitigated yet: overdue {format_duration(left)}"
+    ack = c.acknowledged
+    rows = [
+        ("Detected", start, "declared by " + inc.declared_by, ""),
+        ("Acknowledged", ack.at if ack else None, one_line(ack.summary, 80) if ack else "no action by a person recorded", ""),
+        ("Mitigated", inc.mitigated_at, "status → monitoring (fix in place)" if inc.mitigated_at else "", verdict),
+        ("Resolved", inc.resolved_at, "status → resolved" if inc.resolved_at else "", ""),
+    ]
+    out = [f"Response target at {inc.severity}: **{level.response}** from the declaration (until {_t(deadline)} UTC), "
+           "counted until mitigation.", "", "| Milestone | Time (UTC) | Since declared | What | Against the target |", "|---|---|---|---|---|"]
+    out += [f"| {name} | {_t(at)} | {_since(at, start)} | {_cell(what)} | {_cell(target)} |" for name, at, what, target in rows]
+    if c.status_events:
+        out += ["", "Status changes: " + "; ".join(f"{_t(e.at)} {e.data.get('to', '?')}" for e in c.status_events) + "."]
+    return "\n".join(out)
+
+
+def _decision(c: Collected) -> str:
+    a = c.assessment
+    out: list[str] = []
+    if c.branch_events:
+        out.append("Branch history:")
+        for e in c.branch_events:
+            to = e.data.get("to")
+            names = to if isinstance(to, list) else [to]
+            out.append(f"- {_t(e.at)} UTC — {' + '.join(BRANCH_LABEL.get(str(n), str(n)) for n in names)}")
+        out.append("")
+    if not a:
+        out.append("No triage assessment was recorded with the incident.")
+    else:
+        out.append(f"**Where the decision tree landed:** {one_line(str(a.get('headline', '')), 120)} "
+                   f"(confidence {a.get('confidence', 'unknown')}).")
+        out += ["", "Evidence (with the numbers triage saw):"]
+        out += [f"- {_cell(r, 240)}" for r in reason_lines(a, 12)] or ["- none recorded"]
+        gaps = [g for g in a.get("gaps") or () if isinstance(g, Mapping)]
+        if gaps:
+            out += ["", "What triage could not see:"] + [f"- {_cell(g.get('text', ''), 200)}" for g in gaps[:8]]
+    if c.clay_status:
+        out += ["", "Clay's status page: " + "; then ".join(f"{_t(at)} UTC {text}" for at, text in c.clay_status) + "."]
+    return "\n".join(out)
+
+
+_DETAIL_KEYS = ("plan", "changes", "target", "dry_run", "dry_run_result", "confirmed_by", "outcome", "result", "error",
+                "verification", "detail", "reason")
+
+
+def _actions(c: Collected) -> str:
+    if not c.actions:
+        return "No remediation action was recorded in the timeline."
+    out: list[str] = []
+    for group in c.actions.values():
+        first = group[0]
+        title = first.data.get("title") or first.data.get("action") or first.summary
+        out.append(f"### {_cell(title, 120)}")
+        for e in group:
+            step = str(e.kind).removeprefix("action_")
+            out.append(f"- {_t(e.at)} UTC **{step}** — {_cell(e.summary, 240)} ({_cell(e.actor, 60)})")
+            for key in _DETAIL_KEYS:
+                if key in e.data and e.data[key] not in (None, "", [], {}):
+                    out.append(f"  - {key.replace('_', ' ')}: {_value(e.data[key])}")
+        last = group[-1].kind
+        outcome = {EventKind.ACTION_VERIFIED: "verified", EventKind.ACTION_FAILED: "failed", EventKind.ACTION_APPLIED: "applied, not verified",
+                   EventKind.ACTION_PLANNED: "planned only (not applied)"}.get(last, str(last))
+        out += [f"- **Outcome:** {outcome}", ""]
+    return "\n".join(out).rstrip()
+
+
+def _checklist(c: Collected) -> str:
+    inc = c.incident
+    assert inc is not None
+    branches = {Branch(b) for b in inc.branches if b in Branch._value2member_map_}
+    errors: set[ErrorClass] = set()
+    for f in c.assessment.get("findings") or ():
+        for e in (f.get("errors") or ()) if isinstance(f, Mapping) else ():
+            if e in ErrorClass._value2member_map_:
+                errors.add(ErrorClass(e))
+    out: list[str] = []
+    for step in STEPS:
+        out.append(f"**{step.number}. {step.title}**")
+        for item in step.items:
+            tick = inc.ticks.get(item.key)
+            if tick is None and not item_applies(item, branches, errors):
+                continue
+            if tick is None:
+                out.append(f"- [ ] {item.text}")
+            else:
+                how = f"auto — {tick.seen}" if tick.auto else f"by {tick.actor}"
+                out.append(f"- [x] {item.text} ({_t(tick.at)} UTC, {_cell(how, 160)})")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def _messages(c: Collected) -> str:
+    if not c.messages and not c.failed:
+        return "No message was sent."
+    out: list[str] = []
+    for e in c.messages:
+        role = e.data.get("role", "update")
+        where = e.data.get("where", "")
+        if role in ("summary", "summary_edit"):
+            out.append(f"- {_t(e.at)} UTC — {'opened the incident thread' if role == 'summary' else 'refreshed the thread summary'} in {where}")
+            continue
+        channel = "Internal (Slack)" if e.data.get("channel") == "internal" else "External (status page)"
+        status = f", status {e.data['status']}" if e.data.get("status") else ""
+        out += ["", f"**{_t(e.at)} UTC — {channel}, {_cell(where, 80)}{status}** (by {_cell(e.actor, 60)})", "",
+                _quote(str(e.data.get("text", ""))), ""]
+    if c.failed:
+        out += ["", "Sends that failed (the draft was kept):"]
+        out += [f"- {_t(e.at)} UTC — {_cell(e.data.get('error') or e.summary, 240)}" for e in c.failed]
+    return "\n".join(out).strip()
+
+
+def _chart(c: Collected) -> str:
+    inc = c.incident
+    assert inc is not None
+    series = error_series(c)
+    points = sum(len(p) for p in series.values())
+    if not series or max((len(p) for p in series.values()), default=0) < 2:
+        if not series:
+            return f"No error-rate numbers in the {c.snapshots} evidence snapshot(s) of the timeline."
+        rows = [f"| {_t(t)} | {_cell(k)} | {v:g} |" for k, pts in series.items() for t, v in pts]
+        return ("Too few evidence snapshots with error rates for a chart; the numbers recorded:\n\n"
+                "| Time (UTC) | Series | Per second |\n|---|---|---|\n" + "\n".join(rows))
+    chart = error_chart(series, inc.declared_at)
+    return f"From {c.snapshots} evidence snapshots ({points} points).\n\n```text\n{chart}\n```"
+
+
+def _logs(c: Collected) -> str:
+    if not c.logs:
+        return "No log lines were recorded with the evidence."
+    lines = [f"{_t(at)} {line}" for line, at in sorted(c.logs.items(), key=lambda kv: kv[1])]
+    return f"The last {len(lines)} distinct lines recorded with the evidence (each cut to 240 characters):\n\n```text\n" + "\n".join(lines) + "\n```"
+
+
+def _timeline(c: Collected) -> str:
+    inc = c.incident
+    assert inc is not None
+    start = inc.declared_at
+    rows = ["| Time (UTC) | Since declared | Event | What | Who |", "|---|---|---|---|---|"]
+
+    def row(e: Event) -> str:
+        return f"| {_t(e.at)} | {_since(e.at, start)} | {_cell(e.kind, 40)} | {_cell(e.summary, 160)} | {_cell(e.actor, 40)} |"
+
+    rows += [row(e) for e in c.head]
+    omitted = c.events - len(c.head) - len(c.tail)
+    if omitted > 0:
+        rows.append(f"| … | | | {omitted} events left out (see the timeline file) | |")
+    rows += [row(e) for e in c.tail]
+    return "\n".join(rows)
+
+
+def _headline(c: Collected, limit: int) -> str:
+    inc = c.incident
+    assert inc is not None
+    head = c.assessment.get("headline")
+    if isinstance(head, str) and head.strip():
+        return one_line(clean_headline(head), limit)
+    return BRANCH_LABEL.get(inc.branch or "", "") + (": " if inc.branch else "") + "Clay API incident"
+
+
+def _summary(c: Collected, now: float) -> str:
+    inc = c.incident
+    assert inc is not None
+    head = _headline(c, 120)
+    status = STATUS_LABEL[Status(inc.status)].lower()
+    end = inc.resolved_at or now
+    updates = sum(1 for e in c.messages if e.data.get("role") not in ("summary", "summary_edit"))
+    verified = sum(1 for g in c.actions.values() if g[-1].kind == EventKind.ACTION_VERIFIED)
+    return (f"{head}. Declared {_dt(inc.declared_at)} by {inc.declared_by} at {inc.severity} ({SEVERITIES[inc.severity].name}); "
+            f"{status} {'after' if inc.resolved_at else 'for'} {format_duration(end - inc.declared_at)}. "
+            f"Decision-tree branch: {BRANCH_LABEL.get(inc.branch or '', 'none recorded')}. "
+            f"{len(c.actions)} remediation action(s), {verified} verified; {updates} stakeholder update(s) sent.\n\n"
+            "_Add a paragraph for readers outside the team: what customers saw, and for how long._")
+
+
+# --------------------------------------------------------------------------
+# Putting it together
+
+
+def env_secrets(names: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Values to keep out: the named variables', and any secret-looking value
+    of a variable whose name says token/key/secret/password."""
+    env = os.environ if environ is None else environ
+    out = {env[n] for n in names if n and env.get(n)}
+    out |= {v for k, v in env.items() if any(w in k.upper() for w in _SECRET_ENV) and looks_like_secret(v)}
+    return tuple(sorted((s for s in out if len(s) >= 8), key=len, reverse=True))
+
+
+def build_postmortem(path: str | Path, *, now: float | None = None, templates: Templates | None = None,
+                     secrets: Sequence[str] = ()) -> Postmortem:
+    """The postmortem of the incident in timeline file ``path``."""
+    try:
+        c = collect(path)
+    except OSError as exc:
+        raise PostmortemError(f"cannot read {path}: {exc.strerror or exc}") from None
+    inc = c.incident
+    if inc is None or c.declared is None:
+        raise PostmortemError(f"{path}: no incident declaration in the timeline ({c.events} events read)")
+    now = time.time() if now is None else now
+    templates = templates or Templates.for_config()
+    problems = [str(p) for p in templates.problems]
+    if c.report.torn:
+        problems.append(f"{Path(path).name}: {c.report.torn}")
+    if c.report.bad_lines:
+        problems.append(f"{Path(path).name}: {c.report.bad_lines} unreadable line(s) skipped")
+    draft = inc.is_open
+    banner = []
+    if draft:
+        banner.append(f"> **DRAFT** — the incident is still open (status: {inc.status}) at {_dt(now)}. Regenerate it after it is resolved.")
+    if c.report.torn:
+        banner.append("> Note: the timeline's last line was cut off (a crash while writing) and is left out.")
+    end = inc.resolved_at or now
+    values = {
+        "incident_id": inc.id,
+        "headline": _headline(c, 100),
+        "draft_banner": "\n>\n".join(banner),
+        "severity_line": f"{inc.severity} ({SEVERITIES[inc.severity].name})" + ("" if inc.chosen else ", suggested, not confirmed"),
+        "status_line": STATUS_LABEL[Status(inc.status)] + (" (open)" if draft else ""),
+        "declared_line": f"{_dt(inc.declared_at)} by {inc.declared_by}",
+        "duration": format_duration(end - inc.declared_at) + ("" if inc.resolved_at else " so far"),
+        "generated_line": f"{_dt(now)} by clay-cockpit from {Path(path).name} ({c.events} events)",
+        "summary": _summary(c, now),
+        "severity_section": _severity(c),
+        "impact_window": _impact(c, now),
+        "response_times": _response(c, now),
+        "decision": _decision(c),
+        "actions": _actions(c),
+        "checklist": _checklist(c),
+        "messages": _messages(c),
+        "chart": _chart(c),
+        "log_excerpt": _logs(c),
+        "timeline": _timeline(c),
+        "footer": f"_Written by clay-cockpit postmortem at {_dt(now)}. The sections above the team's are generated from the timeline; "
+                  "regenerating overwrites them, so keep the team's sections in a copy._",
+    }
+    text = templates.render("postmortem", values)
+    text = scrub(redact_text(text)[0], tuple(secrets)) + "\n"
+    return Postmortem(inc.id, text, draft, tuple(problems))
+
+
+def default_output(state_dir: str | Path, incident_id: str) -> Path:
+    """Where the cockpit's key writes it: ``<state dir>/postmortems/<id>.md``."""
+    return Path(state_dir) / "postmortems" / f"{incident_id}.md"
+
+
+def write_postmortem(path: str | Path, output: str | Path, *, force: bool = False, **kwargs: Any) -> Postmortem:
+    """Build and write the postmortem to ``output`` (0600, atomically). A
+    file already there is only replaced with ``force`` (it may hold the
+    team's sections). Raises PostmortemError with one line."""
+    out = Path(output).expanduser()
+    if out.exists() and not force:
+        raise PostmortemError(f"{out} exists (it may hold the team's sections); use --force to replace it, or another --output")
+    pm = build_postmortem(path, **kwargs)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(pm.text)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise PostmortemError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return pm
+
+
+# --------------------------------------------------------------------------
+# The subcommand
+
+
+def add_postmortem_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("incident", nargs="?", metavar="INCIDENT",
+                        help="incident id (or a unique part of it) or a timeline file (default: the newest incident)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the Markdown to FILE (default: print it)")
+    parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    parser.add_argument("--state-dir", metavar="DIR", help="where the incidents are (default: the cockpit's state dir)")
+    parser.add_argument("--config", metavar="PATH", help="config file, for the templates folder and the tokens to keep out (optional)")
+
+
+def _load_config(path: str | None, err: Callable[[str], None]) -> Any:
+    from cockpit.config import ConfigError, default_config_path, load_config
+
+    target = path or os.environ.get("CLAY_COCKPIT_CONFIG") or (str(default_config_path()) if default_config_path().exists() else None)
+    if not target:
+        return None
+    try:
+        return load_config(target)
+    except ConfigError as exc:
+        err(f"clay-cockpit postmortem: {exc} (going on without it)")
+        return None
+
+
+def cmd_postmortem(args: argparse.Namespace) -> int:
+    """0: written; 1: no incident / cannot read or write; 2: bad config given explicitly."""
+    from cockpit.config import state_dir
+
+    def err(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    config = _load_config(getattr(args, "config", None), err)
+    if getattr(args, "config", None) and config is None:
+        return 2
+    templates = Templates.for_config(config.comms.templates_dir if config is not None else "")
+    names = () if config is None else (config.slack.token_env, config.external_status.token_env, config.health.token_env, config.metrics.token_env)
+    try:
+        path = find_incident(getattr(args, "state_dir", None) or state_dir(), getattr(args, "incident", None))
+        kwargs: dict[str, Any] = {"templates": templates, "secrets": env_secrets(names)}
+        if getattr(args, "output", None):
+            pm = write_postmortem(path, args.output, force=bool(getattr(args, "force", False)), **kwargs)
+        else:
+            pm = build_postmortem(path, **kwargs)
+            sys.stdout.write(pm.text)
+    except PostmortemError as exc:
+        err(f"clay-cockpit postmortem: {exc}")
+        return 1
+    for problem in pm.problems:
+        err(f"clay-cockpit postmortem: {problem}")
+    if getattr(args, "output", None):
+        err(f"clay-cockpit postmortem: wrote {args.output}" + (" (DRAFT: the incident is still open)" if pm.draft else ""))
+    return 0

@@ -1,0 +1,196 @@
+"""The postmortem's raw material, read from one incident timeline in one
+streaming pass with bounded memory (:func:`collect`), and the text chart of
+the error rates (:func:`error_chart`, plotext).
+
+Pure apart from reading the file; no Textual, no network.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cockpit.comms_context import action_key
+from cockpit.incident import Incident, apply
+from cockpit.timeline import Event, EventKind, ReadReport, iter_events, one_line
+
+MAX_ACTIONS = 100  # action groups kept (the newest)
+MAX_ACTION_EVENTS = 12  # events per action
+MAX_MESSAGES = 100
+MAX_FAILED = 50
+MAX_SERIES = 8
+MAX_POINTS = 2000  # per series
+MAX_LOG_LINES = 40
+MAX_TIMELINE_HEAD = 150
+MAX_TIMELINE_TAIL = 150
+MAX_HISTORY = 50  # severity / status / branch changes kept
+ERROR_CODE = re.compile(r"\b[45]\d\d\b")
+HUMAN_KINDS = (EventKind.SEVERITY_CHANGED, EventKind.STATUS_CHANGED, EventKind.ACTION_PLANNED, EventKind.ACTION_APPLIED,
+               EventKind.MESSAGE_SENT, EventKind.MESSAGE_DRAFTED, EventKind.NOTE)
+MESSAGE_FAILED = "message_failed"
+
+
+@dataclass
+class Collected:
+    """What the postmortem needs from a timeline (all bounded)."""
+
+    path: Path
+    incident: Incident | None = None
+    declared: Event | None = None
+    events: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+    acknowledged: Event | None = None  # the first thing a person did
+    severity_events: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY))
+    status_events: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY))
+    branch_events: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY))
+    assessment: dict[str, Any] = field(default_factory=dict)  # the newest recorded with a branch change / evidence
+    first_assessment: dict[str, Any] = field(default_factory=dict)
+    actions: OrderedDict[str, list[Event]] = field(default_factory=OrderedDict)
+    messages: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_MESSAGES))
+    failed: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_FAILED))
+    series: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    snapshots: int = 0
+    clay_status: list[tuple[float, str]] = field(default_factory=list)  # first and newest
+    logs: OrderedDict[str, float] = field(default_factory=OrderedDict)  # line → when first seen (newest kept)
+    head: list[Event] = field(default_factory=list)
+    tail: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_TIMELINE_TAIL))
+    report: ReadReport = field(default_factory=ReadReport)
+
+
+def collect(path: str | Path) -> Collected:
+    """Read the timeline once. OSError if it cannot be opened; never raises on content."""
+    c = Collected(Path(path))
+    for ev in iter_events(path, c.report):
+        _take(c, ev)
+    return c
+
+
+def _take(c: Collected, ev: Event) -> None:
+    c.events += 1
+    c.first_at = ev.at if c.first_at is None else c.first_at
+    c.last_at = ev.at
+    c.incident = apply(c.incident, ev)
+    if len(c.head) < MAX_TIMELINE_HEAD:
+        c.head.append(ev)
+    else:
+        c.tail.append(ev)
+    kind = ev.kind
+    if kind == EventKind.INCIDENT_DECLARED and c.declared is None:
+        c.declared = ev
+    if c.acknowledged is None and c.declared is not None and ev is not c.declared and _is_human(ev):
+        c.acknowledged = ev
+    if kind in (EventKind.SEVERITY_SUGGESTED, EventKind.SEVERITY_CHANGED):
+        c.severity_events.append(ev)
+    elif kind == EventKind.STATUS_CHANGED:
+        c.status_events.append(ev)
+    elif kind == EventKind.BRANCH_CHANGED:
+        c.branch_events.append(ev)
+    elif kind in (EventKind.ACTION_PLANNED, EventKind.ACTION_APPLIED, EventKind.ACTION_VERIFIED, EventKind.ACTION_FAILED):
+        key = action_key(ev.data) or f"{ev.summary}#{ev.seq}"
+        group = c.actions.setdefault(key, [])
+        if len(group) < MAX_ACTION_EVENTS:
+            group.append(ev)
+        c.actions.move_to_end(key)
+        while len(c.actions) > MAX_ACTIONS:
+            c.actions.popitem(last=False)
+    elif kind == EventKind.MESSAGE_SENT:
+        c.messages.append(ev)
+    elif kind == MESSAGE_FAILED:
+        c.failed.append(ev)
+    elif kind in (EventKind.POD_OOMKILLED, EventKind.POD_CRASHLOOPING):
+        _log(c, f"[{kind}] {ev.summary}", ev.at)
+    if kind in (EventKind.BRANCH_CHANGED, EventKind.EVIDENCE_SNAPSHOT) and isinstance(ev.data.get("findings"), list):
+        c.assessment = dict(ev.data)
+        c.first_assessment = c.first_assessment or dict(ev.data)
+    if kind == EventKind.EVIDENCE_SNAPSHOT:
+        _evidence(c, ev)
+
+
+def _is_human(ev: Event) -> bool:
+    if ev.kind == EventKind.CHECKLIST_TICKED:
+        return ev.data.get("auto") is not True
+    return ev.kind in HUMAN_KINDS
+
+
+def _log(c: Collected, line: str, at: float) -> None:
+    line = one_line(line, 240)
+    if line in c.logs:
+        return
+    c.logs[line] = at
+    while len(c.logs) > MAX_LOG_LINES:
+        c.logs.popitem(last=False)
+
+
+def _evidence(c: Collected, ev: Event) -> None:
+    c.snapshots += 1
+    metrics = ev.data.get("metrics") if isinstance(ev.data.get("metrics"), Mapping) else {}
+    values = metrics.get("values") if isinstance(metrics.get("values"), Mapping) else {}
+    at = ev.data.get("signals_at") if isinstance(ev.data.get("signals_at"), (int, float)) and ev.data.get("signals_at") else ev.at
+    for label, pair in values.items():
+        if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], (int, float)) or isinstance(pair[0], bool):
+            continue
+        if label not in c.series:
+            if len(c.series) >= MAX_SERIES:
+                continue
+            c.series[label] = deque(maxlen=MAX_POINTS)
+            c.units[label] = str(pair[1] or "")
+        c.series[label].append((float(at), float(pair[0])))
+    sp = ev.data.get("statuspage") if isinstance(ev.data.get("statuspage"), Mapping) else None
+    if sp is not None:
+        text = str(sp.get("description") or sp.get("error") or "")
+        incidents = [i for i in sp.get("incidents") or () if isinstance(i, Mapping)]
+        if incidents:
+            text += f"; Clay incident “{incidents[0].get('name', '')}” ({incidents[0].get('status', '?')})"
+        entry = (ev.at, one_line(text, 200))
+        if not c.clay_status:
+            c.clay_status.append(entry)
+        elif len(c.clay_status) == 1:
+            c.clay_status.append(entry)
+        else:
+            c.clay_status[1] = entry
+    for line in ev.data.get("logs") or ():
+        if isinstance(line, str):
+            _log(c, line, ev.at)
+
+
+# --------------------------------------------------------------------------
+# The chart
+
+_PLOT_LOCK = threading.Lock()  # plotext's module-level figure is shared
+MARKERS = ("*", "+", "o", "x", "#", "@", "%", "&")
+
+
+def error_series(c: Collected) -> dict[str, list[tuple[float, float]]]:
+    """The error-rate series (labels naming a 4xx/5xx code), else every
+    per-second series; oldest first."""
+    errors = {k: list(v) for k, v in c.series.items() if ERROR_CODE.search(k) and c.units.get(k, "").endswith("/s")}
+    if errors:
+        return errors
+    return {k: list(v) for k, v in c.series.items() if c.units.get(k, "").endswith("/s")}
+
+
+def error_chart(series: Mapping[str, list[tuple[float, float]]], start: float, *, width: int = 76, height: int = 16) -> str:
+    """The series as a plain-text line chart (no colour codes): x in minutes
+    since ``start``, one marker character per series with a legend."""
+    import plotext as plt
+
+    with _PLOT_LOCK:
+        plt.clear_figure()
+        plt.theme("clear")
+        plt.plotsize(width, height)
+        for (label, points), marker in zip(series.items(), MARKERS, strict=False):
+            xs = [round((t - start) / 60.0, 2) for t, _ in points]
+            ys = [v for _, v in points]
+            plt.plot(xs, ys, label=label, marker=marker)
+        plt.xlabel("minutes since declared")
+        plt.title("Clay errors per second (from the evidence snapshots)")
+        text = plt.uncolorize(plt.build())
+        plt.clear_figure()
+    return "\n".join(line.rstrip() for line in text.splitlines())
