@@ -1,0 +1,69 @@
+"""Does Clay accept this API key? One GET of ``clay.probe_url`` (``/v1/me``)
+with the key in the configured header, over httpx, with a timeout.
+
+Blocking (a thread worker calls it). Used for "verify the API key in the
+Secret" (the key now in the Secret) and for a new key before it is written.
+The key goes only into the request header; the answer carries its
+fingerprint, never the key. Redirects are not followed (the key would follow
+them to another host). Never raises.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from cockpit.actions_types import ProbeResult, ProbeVerdict, SecretValue
+from cockpit.config import ClayConfig
+from cockpit.sources._errors import parse_retry_after, safe_url
+
+MEANINGS = {
+    200: "Clay accepts this key",
+    401: "Clay refuses this key: revoked or unknown (401 Unauthorized)",
+    403: "Clay refuses this key: not permitted or revoked (403 Forbidden)",
+    429: "Clay is rate-limiting us (429): says nothing about the key — try again shortly",
+}
+
+
+def meaning(status: int) -> tuple[ProbeVerdict, str]:
+    """What a probe's HTTP status says about the key."""
+    if status == 200:
+        return ProbeVerdict.VALID, f"200 OK: {MEANINGS[200]}"
+    if status in (401, 403):
+        return ProbeVerdict.INVALID, MEANINGS[status]
+    if status == 429:
+        return ProbeVerdict.RATE_LIMITED, MEANINGS[429]
+    if 500 <= status <= 599:
+        return ProbeVerdict.CLAY_ERROR, f"Clay failed ({status}): says nothing about the key — check Clay's status page"
+    return ProbeVerdict.UNEXPECTED, f"unexpected {status} from the probe URL: check clay.probe_url"
+
+
+def probe_key(config: ClayConfig, key: SecretValue, *, timeout: float, client: httpx.Client | None = None) -> ProbeResult:
+    """Call the probe URL with ``key``; the status code and what it means."""
+    fp = key.fingerprint
+    where = safe_url(config.probe_url)
+    if key.empty:
+        return ProbeResult(ProbeVerdict.UNEXPECTED, None, "the key is empty: nothing to verify", fp)
+    headers = {config.key_header: config.key_prefix + key.reveal(), "Accept": "application/json"}
+    started = time.monotonic()
+    own = client is None
+    http = client or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
+    try:
+        resp = http.get(config.probe_url, headers=headers, timeout=httpx.Timeout(timeout))
+        status, retry_after = resp.status_code, parse_retry_after(resp.headers.get("retry-after"))
+        resp.close()
+    except httpx.TimeoutException:
+        return ProbeResult(ProbeVerdict.TIMEOUT, None, f"no answer from {where} within {timeout:g} s: says nothing about the key", fp,
+                           (time.monotonic() - started) * 1000.0)
+    except httpx.HTTPError as exc:  # connect errors, TLS, protocol: name the type only (a message may quote the request)
+        return ProbeResult(ProbeVerdict.UNREACHABLE, None, f"{where} unreachable ({type(exc).__name__}): says nothing about the key", fp,
+                           (time.monotonic() - started) * 1000.0)
+    finally:
+        headers.clear()
+        if own:
+            http.close()
+    verdict, text = meaning(status)
+    if 300 <= status <= 399:
+        text = f"{status} redirect from {where}: not followed (the key would go along); check clay.probe_url"
+    return ProbeResult(verdict, status, text, fp, (time.monotonic() - started) * 1000.0, retry_after)

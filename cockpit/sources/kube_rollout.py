@@ -1,0 +1,114 @@
+"""Seeing a change take effect: a rollout (new pods ready, old pods gone), a
+scale, a value read back — one look at a time, for the runner's follow loop.
+
+Each ``*_look`` function reads the cluster once (blocking, through
+:class:`~cockpit.sources.kube_admin.KubeAdmin`) and returns a :class:`Look`:
+done or not, a one-line progress message, and what has not happened yet
+(the timeout report). Pure helpers (:func:`rollout_state`) do the judging
+from the API's JSON, so they are tested on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cockpit.sources.kube import pod_info
+from cockpit.sources.kube_admin import KubeAdmin
+
+MAX_NAMES = 4  # pod names listed in one message
+
+
+@dataclass(frozen=True)
+class Look:
+    done: bool
+    message: str  # "2/3 new pods ready; 1 old pod still running"
+    missing: tuple[str, ...] = ()  # what has not happened yet
+    failed: str = ""  # something that will not fix itself (paused, progress deadline exceeded)
+    count: int | None = None
+    total: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(sorted(names)[:MAX_NAMES])
+    return shown + (f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else "")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _condition(deploy: dict[str, Any], ctype: str) -> dict[str, Any]:
+    for c in (deploy.get("status") or {}).get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == ctype:
+            return c
+    return {}
+
+
+def rollout_state(deploy: dict[str, Any], pods: list[dict[str, Any]], old_pods: frozenset[str], generation: int) -> Look:
+    """Is the rollout that started at ``generation`` done: the controller has
+    seen it, every replica is a new pod (not in ``old_pods``) and ready, and
+    every old pod is gone (Terminating ones too)?"""
+    spec, status = deploy.get("spec") or {}, deploy.get("status") or {}
+    name = (deploy.get("metadata") or {}).get("name", "?")
+    want = spec.get("replicas", 1) if isinstance(spec.get("replicas"), int) else 1
+    observed = status.get("observedGeneration") or 0
+    infos = [pod_info(p) for p in pods]
+    new = [p for p in infos if p.name not in old_pods and p.status != "Terminating"]
+    new_ready = [p for p in new if p.is_ready]
+    old_left = [p.name for p in infos if p.name in old_pods]
+    missing: list[str] = []
+    if observed < generation:
+        missing.append(f"the deployment controller has not seen the change yet (observed generation {observed} < {generation})")
+    if len(new_ready) < want:
+        unready = [f"{p.name} ({p.status})" for p in new if not p.is_ready]
+        text = f"{want - len(new_ready)} of {want} new pods not ready"
+        missing.append(text + (f": {_names(unready)}" if unready else ""))
+    if old_left:
+        missing.append(f"{_plural(len(old_left), 'old pod')} still present: {_names(old_left)}")
+    if status.get("updatedReplicas", 0) < want and observed >= generation:
+        missing.append(f"deployment {name}: {status.get('updatedReplicas', 0)}/{want} replicas updated")
+    failed = ""
+    if spec.get("paused"):
+        failed = f"deployment {name} is paused: the rollout will not progress until it is resumed"
+    progressing = _condition(deploy, "Progressing")
+    if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
+        failed = f"deployment {name}: {progressing.get('message') or 'progress deadline exceeded'}"
+    crashing = [p.name for p in new if p.status in ("CrashLoopBackOff", "OOMKilled", "Error", "ImagePullBackOff", "ErrImagePull",
+                                                      "CreateContainerConfigError")]
+    message = f"{len(new_ready)}/{want} new pods ready"
+    message += f"; {_plural(len(old_left), 'old pod')} still present" if old_left else "; old pods gone"
+    if crashing:
+        message += f"; failing: {_names(crashing)}"
+    details = {"replicas": want, "new_ready": len(new_ready), "old_left": len(old_left),
+               "new_pods": sorted(p.name for p in new)[:20], "observed_generation": observed, "generation": generation}
+    return Look(done=not missing and not failed, message=message, missing=tuple(missing), failed=failed,
+                count=len(new_ready), total=want, details=details)
+
+
+def scale_state(deploy: dict[str, Any], pods: list[dict[str, Any]], replicas: int) -> Look:
+    """Is the deployment at ``replicas`` ready pods, with no pod terminating?"""
+    infos = [pod_info(p) for p in pods]
+    live = [p for p in infos if p.status != "Terminating"]
+    ready = [p for p in live if p.is_ready]
+    going = [p.name for p in infos if p.status == "Terminating"]
+    status = deploy.get("status") or {}
+    missing: list[str] = []
+    if len(ready) < replicas:
+        missing.append(f"{replicas - len(ready)} of {replicas} pods not ready")
+    if len(live) > replicas:
+        missing.append(f"{len(live) - replicas} extra pods still running")
+    if going:
+        missing.append(f"{_plural(len(going), 'pod')} still terminating: {_names(going)}")
+    message = f"{len(ready)}/{replicas} pods ready" + (f"; {len(going)} terminating" if going else "")
+    return Look(done=not missing and status.get("readyReplicas", 0) >= replicas, message=message, missing=tuple(missing),
+                count=len(ready), total=replicas, details={"replicas": replicas, "ready": len(ready), "terminating": len(going)})
+
+
+def rollout_look(admin: KubeAdmin, deployment: str, old_pods: frozenset[str], generation: int) -> Look:
+    return rollout_state(admin.deployment(deployment), admin.pods(), old_pods, generation)
+
+
+def scale_look(admin: KubeAdmin, deployment: str, replicas: int) -> Look:
+    return scale_state(admin.deployment(deployment), admin.pods(), replicas)
