@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -117,15 +116,15 @@ def test_forbidden_says_the_account_lacks_permission(sim) -> None:
         ({"status": 401}, ErrorKind.AUTH_EXPIRED),
         ({"status": 403}, ErrorKind.FORBIDDEN),
         ({"malformed": True}, ErrorKind.BAD_RESPONSE),
-        ({"delay": 1.5}, ErrorKind.TIMEOUT),
+        ({"delay": 4.0}, ErrorKind.TIMEOUT),
     ],
     ids=lambda v: str(v),
 )
 def test_faults_map_to_kinds(shared_sim, fault: dict, kind: ErrorKind) -> None:
-    kube = source(shared_sim, timeout=0.5)
+    kube = source(shared_sim, timeout=2.0)  # a loaded CI machine can be slow to answer
     assert pods(kube)
     shared_sim.fault("kube", **fault)
-    started = time.monotonic()
+    before = len(shared_sim.requests("kube"))
     try:
         err = kube.list_pods()
     finally:
@@ -133,7 +132,8 @@ def test_faults_map_to_kinds(shared_sim, fault: dict, kind: ErrorKind) -> None:
     assert isinstance(err, SourceError), err
     assert err.kind is kind, err.line()
     assert err.hint and err.source == "kube"
-    assert time.monotonic() - started < 1.4, "one attempt, no urllib3 retries"
+    sent = [r for r in shared_sim.requests("kube")[before:] if "/pods" in r["path"]]
+    assert len(sent) == 1, f"one attempt, no urllib3 retries: {sent}"
     no_secret(shared_sim, err)
     assert pods(kube)
 

@@ -6,7 +6,6 @@ Prometheus error bodies, and each failure kind.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
@@ -110,20 +109,18 @@ def test_fails_over_to_the_backup_and_back(sim) -> None:
 
 
 def test_a_hung_primary_costs_one_timeout_not_one_per_poll(sim) -> None:
-    metrics = source(sim, timeout=0.5)
-    sim.fault("prometheus", delay=3)
-    started = time.monotonic()
+    metrics = source(sim, timeout=1.0)
+    sim.fault("prometheus", delay=4)
+    before = len(sim.requests("prometheus"))
     snap = snapshot(metrics)
     assert snap.is_backup and snap.failovers[0].kind is ErrorKind.TIMEOUT
-    assert time.monotonic() - started < 2.5
+    asked = [r["path"] for r in sim.requests("prometheus")[before:]]
+    assert len(asked) == 1, f"one query reached the hung primary, then the backup was asked: {asked}"
     before = len(sim.requests("prometheus"))
-    started = time.monotonic()
     for _ in range(metrics.primary_retry_every * 2):
         assert snapshot(metrics).is_backup
-    elapsed = time.monotonic() - started
     probes = [r["path"] for r in sim.requests("prometheus")[before:]]
     assert probes == ["/-/ready", "/-/ready"], probes  # only the short probes reach the primary
-    assert elapsed < 2 * 1.0 + 2.0  # two probes at most 1 s each, the backup polls are fast
     sim.clear_fault("prometheus")
     polls = [snapshot(metrics) for _ in range(metrics.primary_retry_every)]
     assert not polls[-1].is_backup
