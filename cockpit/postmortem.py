@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -148,8 +149,13 @@ def _severity(c: Collected) -> str:
 def _impact(c: Collected, now: float) -> str:
     inc = c.incident
     assert inc is not None
-    end = inc.resolved_at or inc.mitigated_at
-    end_text = f"{_dt(end)} ({'resolved' if inc.resolved_at else 'mitigated'})" if end else "ongoing at the time of writing"
+    end = inc.mitigated_at or inc.resolved_at
+    if inc.mitigated_at is not None:
+        end_text = f"{_dt(inc.mitigated_at)} (mitigated" + (f"; resolved {_t(inc.resolved_at)})" if inc.resolved_at else ")")
+    elif inc.resolved_at is not None:
+        end_text = f"{_dt(inc.resolved_at)} (resolved)"
+    else:
+        end_text = "ongoing at the time of writing"
     lines = [f"- **From:** {_dt(inc.declared_at)} (declaration; the timeline starts here — errors may have begun earlier, see the evidence)",
              f"- **To:** {end_text}", f"- **Length:** {format_duration((end or now) - inc.declared_at)}" + ("" if end else " so far")]
     series = error_series(c)
@@ -281,7 +287,7 @@ def _messages(c: Collected) -> str:
     if c.failed:
         out += ["", "Sends that failed (the draft was kept):"]
         out += [f"- {_t(e.at)} UTC — {_cell(e.data.get('error') or e.summary, 240)}" for e in c.failed]
-    return "\n".join(out).strip()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
 def _chart(c: Collected) -> str:

@@ -1,0 +1,276 @@
+"""The postmortem from a recorded drill timeline: it matches the events
+(severity suggested and chosen, times against the target, branch and
+evidence, actions with plan and outcome, messages, chart, logs), contains no
+secret, marks an open incident DRAFT, survives a torn last line, and the
+subcommand finds, prints and writes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+
+import pytest
+import tomli_w
+
+from cockpit.comms_state import Channel, Sent
+from cockpit.incident import IncidentStore
+from cockpit.postmortem import (
+    PostmortemError, add_postmortem_arguments, build_postmortem, cmd_postmortem, default_output, find_incident, write_postmortem,
+)
+from cockpit.runbook import Severity
+from cockpit.sim import wiring
+from cockpit.timeline import Event, EventKind, read
+
+T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
+SLACK_TOKEN = "xoxb-2718281828-3141592653-AbCdEfGhIjKlMnOp"
+CLAY_KEY = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+PLAIN_SECRET = "plainsecretvalue123"  # looks like nothing; only the config's token_env names it
+
+ASSESSMENT = {
+    "at": T0, "branch": "credentials", "severity": "P1", "confidence": "high",
+    "headline": "Credentials: Clay answers 401 to every call — P1", "cannot_see": "",
+    "findings": [{
+        "branch": "credentials", "severity": "P1", "label": "Credentials", "title": "Clay answers 401 to every call",
+        "line": "Credentials: Clay answers 401 to every call — P1", "confidence": "high", "errors": ["auth"],
+        "reasons": [{"text": "401 at 39/s — 100% of 39/s Clay calls, for 60 s", "source": "metrics", "weak": False, "values": {}},
+                    {"text": "No unresolved incident on Clay's status page (All Systems Operational)", "source": "statuspage",
+                     "weak": False, "values": {}}],
+        "actions": [{"id": "verify_key", "text": "Verify the Clay API key in the Secret"},
+                    {"id": "update_key", "text": "Update the key if it was rotated"}, {"id": "restart", "text": "Restart the pods"}],
+    }],
+    "gaps": [{"source": "logs", "state": "missing", "text": "pod logs not read yet", "hint": ""}], "observed": [],
+}
+
+
+def evidence(at: float, rate_401: float, log: str | None = None) -> dict:
+    return {
+        "signals_at": at,
+        "statuspage": {"indicator": "none", "description": "All Systems Operational", "incidents": []},
+        "metrics": {"served_by": "http://127.0.0.1:9090", "backup": False,
+                    "values": {"Clay 401": [rate_401, "req/s"], "Clay requests": [39.0, "req/s"], "Clay p95": [120.0, "ms"]}},
+        "logs": [log] if log else [],
+    }
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def record_drill(state_dir, *, resolve: bool = True) -> tuple[IncidentStore, Clock]:
+    """A key-revoked drill as the cockpit records it, with secrets slipped into the inputs."""
+    clock = Clock()
+    store = IncidentStore(state_dir, actor="ana@bastion-1", clock=clock)
+    store.declare(Severity.P2, evidence(T0, 12.0, f"clay-sync-6f7d9c8b5d-x2k9q: level=error status=401 key={CLAY_KEY}"))
+    store.suggest(Severity.P1, reasons="401 for every call")
+    store.set_branch(["credentials"], data=ASSESSMENT)
+    clock.now = T0 + 20
+    store.tick("check_status_page", auto=True, seen="All Systems Operational, 0 incidents")
+    clock.now = T0 + 45
+    store.accept_severity()
+    for minute in range(1, 7):
+        clock.now = T0 + 60 * minute
+        store.record_evidence(evidence(clock.now, 39.0 if minute < 5 else 6.0 * (6 - minute),
+                                       f"clay-sync-6f7d9c8b5d-x2k9q: msg=\"clay call failed\" status=401 minute={minute}"), why="tick")
+        if minute == 2:
+            store.tick("verify_key")
+            store.record(EventKind.ACTION_PLANNED, "Plan: write a new key to Secret clay-sync/clay-api", {
+                "action_id": "run-1", "title": "Update the Clay API key", "plan": ["Secret clay-api key api-key: sha256:0a1b2c3d4e5f → sha256:9f8e7d6c5b4a"],
+                "dry_run": "accepted by the server (dryRun=All)", "new_key": CLAY_KEY})
+            store.record(EventKind.ACTION_APPLIED, "Secret clay-api updated", {"action_id": "run-1", "confirmed_by": "ana@bastion-1 (typed clay-sync)"})
+            store.record(EventKind.ACTION_VERIFIED, "Clay accepted the new key (GET /v1/me → 200)", {"action_id": "run-1", "verification": "probe 200"})
+        if minute == 3:
+            sent = Sent(Channel.INTERNAL, "update", clock.now, "d-1", f"P1 · Identified — key rotated\nold token {SLACK_TOKEN}",
+                        "#inc-clay-drill", "C0INCDRILL", "1767225780.000002", "1767225780.000001")
+            store.record(EventKind.MESSAGE_SENT, "Internal update posted to #inc-clay-drill", sent.to_data())
+            store.record("message_failed", "The status page update was not sent: rate limited",
+                         {"channel": "external", "draft_id": "d-2", "error": "rate_limited: the status page API answered HTTP 429"})
+            page = Sent(Channel.EXTERNAL, "page_create", clock.now, "d-2", "We are investigating an issue causing some requests to fail.",
+                        "status page (https://stspg.io/abc)", page_incident_id="pg1", status="investigating")
+            store.record(EventKind.MESSAGE_SENT, "Status page incident created", page.to_data())
+            store.set_status("identified")
+        store.note(f"bridge call; someone pasted {PLAIN_SECRET}") if minute == 4 else None
+    clock.now = T0 + 480
+    store.set_status("monitoring")
+    if resolve:
+        clock.now = T0 + 900
+        store.set_status("resolved")
+    return store, clock
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    store, clock = record_drill(tmp_path)
+    path = store.timeline.path
+    store.close()
+    return path, clock
+
+
+def test_the_postmortem_matches_the_events(recorded) -> None:
+    path, clock = recorded
+    pm = build_postmortem(path, now=T0 + 1000)
+    text = pm.text
+    assert not pm.draft and pm.problems == () and "DRAFT" not in text
+    assert text.startswith(f"# Postmortem: {pm.incident_id} — Credentials: Clay answers 401 to every call\n")
+    # severity: suggested and chosen
+    assert "**Suggested by triage:** P2 at declaration; now P1" in text
+    assert "**Chosen:** P1 (Complete outage), accepted the suggestion" in text
+    # times against the P1 target (15 min, counted to mitigation at +8:00)
+    assert "| Detected | 00:00:00 | +0:00 |" in text
+    assert "| Acknowledged | 00:00:45 | +0:45 | Severity P1 accepted |" in text
+    assert "| Mitigated | 00:08:00 | +8:00 | status → monitoring (fix in place) | met, 7:00 to spare |" in text
+    assert "| Resolved | 00:15:00 | +15:00 |" in text
+    assert "- **To:** 2026-01-01 00:08:00 UTC (mitigated; resolved 00:15:00)" in text and "- **Length:** 8:00" in text
+    assert "peak 39/s (Clay 401)" in text
+    # branch and evidence with numbers
+    assert "- 00:00:00 UTC — Credentials" in text
+    assert "- 401 at 39/s — 100% of 39/s Clay calls, for 60 s" in text and "pod logs not read yet" in text
+    # the action: plan, dry run, who confirmed, outcome
+    actions = text.split("## Actions")[1].split("## Runbook checklist")[0]
+    assert "### Update the Clay API key" in actions
+    assert "**planned**" in actions and "**applied**" in actions and "**verified**" in actions
+    assert "dry run: accepted by the server (dryRun=All)" in actions and "confirmed by: ana@bastion-1 (typed clay-sync)" in actions
+    assert "- **Outcome:** verified" in actions
+    # checklist: auto and by hand
+    assert "- [x] Check Clay's status page (00:00:20 UTC, auto — All Systems Operational, 0 incidents)" in text
+    assert "- [x] 401/403: verify the API key in the Secret (00:02:00 UTC, by ana@bastion-1)" in text
+    assert "- [ ] 401/403: restart the pods" in text
+    # messages: both sent, quoted, and the failed one
+    messages = text.split("## Messages sent")[1].split("## Error rate")[0]
+    assert "**00:03:00 UTC — Internal (Slack), #inc-clay-drill, status" not in messages  # no status on that one
+    assert "> P1 · Identified — key rotated" in messages
+    assert "External (status page)" in messages and "> We are investigating an issue causing some requests to fail." in messages
+    assert "rate_limited: the status page API answered HTTP 429" in messages
+    # chart from the 7 snapshots
+    chart = text.split("## Error rate during the incident")[1].split("## Log excerpt")[0]
+    assert "From 7 evidence snapshots" in chart and "```text" in chart and "Clay 401" in chart and "minutes since declared" in chart
+    assert "Clay p95" not in chart and "\x1b" not in text
+    # logs and the full timeline
+    assert "status=401 minute=6" in text
+    rows = [line for line in text.split("## Timeline")[1].split("## Root cause")[0].splitlines() if re.match(r"\| \d\d:\d\d:\d\d \|", line)]
+    assert len(rows) == len(read(path).events) == 23  # every event
+    for section in ("## Root cause", "## Contributing factors", "## What went well", "## Action items"):
+        assert section in text
+
+
+def test_no_secret_reaches_the_postmortem(recorded, tmp_path, monkeypatch, capsys) -> None:
+    path, _ = recorded
+    monkeypatch.setenv("CLAY_DRILL_SLACK_TOKEN", PLAIN_SECRET)
+    config = tmp_path / "cockpit.toml"
+    config.write_text(tomli_w.dumps(wiring.drill_config({n: "http://127.0.0.1:1" for n in wiring.SERVICES}, tmp_path / "kc")))
+    args = parse([str(path), "--config", str(config)])
+    assert cmd_postmortem(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Postmortem: INC-")
+    for secret in (SLACK_TOKEN, CLAY_KEY, PLAIN_SECRET, "AbCdEfGhIjKlMnOp", "4eC39HqLyjWDarjtT1zdp7dc"):
+        assert secret not in out
+    assert "[redacted]" in out or "***" in out
+
+
+def test_an_open_incident_is_a_draft(tmp_path) -> None:
+    store, clock = record_drill(tmp_path, resolve=False)
+    store.set_status("investigating", now=T0 + 500)  # the fix did not hold
+    try:
+        pm = build_postmortem(store.timeline.path, now=T0 + 600)
+    finally:
+        store.close()
+    assert pm.draft
+    assert "> **DRAFT** — the incident is still open (status: investigating)" in pm.text
+    assert "| Status | Investigating (open) |" in pm.text and "so far" in pm.text
+    assert "not mitigated yet: 5:00 left" in pm.text
+
+
+def test_a_torn_last_line_is_left_out_and_noted(recorded) -> None:
+    path, _ = recorded
+    with open(path, "ab") as f:
+        f.write(b'{"v":1,"seq":99,"at":1767226700.0,"kind":"note","summary":"half writ')
+    pm = build_postmortem(path, now=T0 + 1000)
+    assert any("torn write" in p for p in pm.problems)
+    assert "the timeline's last line was cut off" in pm.text and "half writ" not in pm.text
+    assert "| Resolved | 00:15:00 |" in pm.text
+
+
+def test_one_snapshot_gives_a_table_not_a_chart(tmp_path) -> None:
+    store = IncidentStore(tmp_path, actor="ana@bastion-1", clock=lambda: T0)
+    store.declare(Severity.P3, evidence(T0, 2.0))
+    try:
+        pm = build_postmortem(store.timeline.path, now=T0 + 60)
+    finally:
+        store.close()
+    assert "Too few evidence snapshots with error rates for a chart" in pm.text and "| 00:00:00 | Clay 401 | 2 |" in pm.text
+    assert "No remediation action was recorded" in pm.text and "No message was sent." in pm.text
+
+
+def test_a_long_timeline_stays_bounded(tmp_path) -> None:
+    store = IncidentStore(tmp_path, actor="ana@bastion-1", clock=lambda: T0)
+    store.declare(Severity.P2, evidence(T0, 5.0))
+    path, seq = store.timeline.path, store.timeline.seq
+    store.close()
+    with open(path, "a", encoding="utf-8") as f:  # 1,200 more events, written as the timeline writes them (without 1,200 fsyncs)
+        for i in range(1, 1201):
+            ev = Event(seq + i, T0 + i, EventKind.EVIDENCE_SNAPSHOT, "Evidence snapshot (tick)", "ana@bastion-1",
+                       evidence(T0 + i, float(i % 40), f"line {i} " + "x" * 300))
+            f.write(json.dumps(ev.to_json()) + "\n")
+    pm = build_postmortem(path, now=T0 + 1300)
+    assert len(pm.text) < 120_000
+    assert "| … | | | 902 events left out (see the timeline file) | |" in pm.text
+    assert len(re.findall(r"^\d\d:\d\d:\d\d line \d+", pm.text, re.M)) == 40
+    assert "From 1201 evidence snapshots (1201 points)" in pm.text
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="clay-cockpit postmortem")
+    add_postmortem_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_the_subcommand_finds_writes_and_refuses_to_overwrite(tmp_path, capsys) -> None:
+    state = tmp_path / "state"
+    first, _ = record_drill(state)
+    first_id = first.incident.id
+    first.close()
+    later = IncidentStore(state, actor="bo@bastion-2", clock=lambda: T0 + 7200)
+    later.declare(Severity.P3, evidence(T0 + 7200, 1.0))
+    later_id = later.incident.id
+    later.close()
+
+    assert cmd_postmortem(parse(["--state-dir", str(state)])) == 0
+    assert capsys.readouterr().out.startswith(f"# Postmortem: {later_id}")  # the newest by default
+    assert find_incident(state, first_id[-4:]) == state / "incidents" / f"{first_id}.jsonl"
+
+    out = tmp_path / "pm.md"
+    assert cmd_postmortem(parse([first_id, "--state-dir", str(state), "-o", str(out)])) == 0
+    assert out.read_text().startswith(f"# Postmortem: {first_id}")
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    assert f"wrote {out}" in capsys.readouterr().err
+
+    out.write_text("the team's own sections")
+    assert cmd_postmortem(parse([first_id, "--state-dir", str(state), "-o", str(out)])) == 1
+    err = capsys.readouterr().err
+    assert "exists" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert out.read_text() == "the team's own sections"
+    assert cmd_postmortem(parse([first_id, "--state-dir", str(state), "-o", str(out), "--force"])) == 0
+
+    assert cmd_postmortem(parse(["INC-1999", "--state-dir", str(state)])) == 1
+    assert "no incident matching 'INC-1999'" in capsys.readouterr().err
+    assert cmd_postmortem(parse(["INC-2026", "--state-dir", str(state)])) == 1
+    assert "matches 2 incidents" in capsys.readouterr().err
+    assert cmd_postmortem(parse(["--state-dir", str(tmp_path / "empty")])) == 1
+    assert "no incident in" in capsys.readouterr().err
+
+
+def test_the_cockpit_key_path(tmp_path) -> None:
+    store, _ = record_drill(tmp_path)
+    store.close()
+    path = find_incident(tmp_path)
+    target = default_output(tmp_path, path.stem)
+    pm = write_postmortem(path, target, now=T0 + 1000)
+    assert target == tmp_path / "postmortems" / f"{pm.incident_id}.md" and target.read_text() == pm.text
+    with pytest.raises(PostmortemError, match="exists"):
+        write_postmortem(path, target, now=T0 + 1000)
