@@ -9,12 +9,21 @@ Pure: reads an :class:`~cockpit.incident.Incident`, the timeline's events and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.incident import Incident, Status
-from cockpit.runbook import ITEMS, SEVERITIES, ActionId, Branch, Severity
+from cockpit.runbook import (
+    ACTION_TEXT,
+    ITEMS,
+    SEVERITIES,
+    ActionId,
+    Branch,
+    ErrorClass,
+    Severity,
+)
 from cockpit.timeline import Event, EventKind, one_line
 
 BULLET = "•"
@@ -28,6 +37,8 @@ BRANCH_LABEL = {
     "clay_incident": "Clay incident", "credentials": "Credentials", "infrastructure": "Infrastructure",
     "monitoring_gap": "Monitoring gap", "healthy": "Healthy", "unknown": "Unknown",
 }
+_ACTION_BY_TEXT = {text: aid.value for aid, text in ACTION_TEXT.items()}
+_CODE = re.compile(r"\b([45]\d\d)\b")
 ACTION_KINDS = (EventKind.ACTION_PLANNED, EventKind.ACTION_APPLIED, EventKind.ACTION_FAILED, EventKind.ACTION_VERIFIED)
 
 
@@ -42,7 +53,7 @@ def clock_time(at: float) -> str:
 
 def minutes_text(seconds: float) -> str:
     """``45 s``, ``12 min``, ``2 h 05 min``."""
-    s = max(0, int(round(seconds)))
+    s = max(0, round(seconds))
     if s < 60:
         return f"{s} s"
     m = (s + 30) // 60
@@ -60,19 +71,94 @@ def bullets(lines: Iterable[str], empty: str) -> str:
 # Reading the timeline
 
 
+def assessment_in(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The assessment an event carries, normalised: under ``assessment``
+    (the recorder's evidence snapshots) or at the top level (the recorder's
+    branch changes carry a brief; ``Assessment.to_dict()`` the full one)."""
+    inner = data.get("assessment")
+    candidate = inner if isinstance(inner, Mapping) else data
+    if not isinstance(candidate.get("findings"), list) and not isinstance(candidate.get("headline"), str):
+        return None
+    return normalise(candidate)
+
+
+def normalise(a: Mapping[str, Any]) -> dict[str, Any]:
+    """An assessment dict with ``findings`` as dicts (label, title, reasons,
+    actions, errors), whether it is ``Assessment.to_dict()`` or the
+    recorder's brief (findings as lines; the top finding's reasons and the
+    actions as texts)."""
+    findings = a.get("findings") if isinstance(a.get("findings"), list) else []
+    if any(isinstance(f, Mapping) for f in findings):
+        return dict(a)
+    lines = [f for f in findings if isinstance(f, str)]
+    reasons = [r for r in a.get("reasons") or () if isinstance(r, str)]
+    actions = [t for t in a.get("actions") or () if isinstance(t, str)]
+    headline = str(a.get("headline") or "")
+    out: list[dict[str, Any]] = []
+    for i, line in enumerate(lines or [headline]):
+        label, _, title = clean_headline(line).partition(": ")
+        out.append({
+            "label": label if title else "", "title": title or label,
+            "reasons": [{"text": r} for r in reasons] if i == 0 else [],
+            "actions": [{"id": _ACTION_BY_TEXT.get(t, ""), "text": t} for t in actions] if i == 0 else [],
+            "errors": sorted(errors_in([line, *reasons] if i == 0 else [line])),
+        })
+    return {**a, "findings": out}
+
+
+def errors_in(texts: Iterable[str]) -> set[str]:
+    """The Clay error classes named by the status codes in ``texts``."""
+    found: set[str] = set()
+    for text in texts:
+        for code in _CODE.findall(text):
+            cls = ErrorClass.of(int(code))
+            if cls is not None:
+                found.add(cls.value)
+    return found
+
+
 def assessment_dict(assessment: Any, events: Sequence[Event]) -> dict[str, Any]:
-    """Triage's assessment as a dict: the live one when given (an
+    """Triage's assessment as a normalised dict: the live one when given (an
     ``Assessment`` or its ``to_dict()``), else the newest one recorded with a
-    branch change or evidence snapshot, else ``{}``."""
+    branch change or an evidence snapshot, else ``{}``."""
     if assessment is not None:
         to_dict = getattr(assessment, "to_dict", None)
         got = to_dict() if callable(to_dict) else assessment
         if isinstance(got, Mapping):
-            return dict(got)
+            return normalise(got)
     for ev in reversed(events):
-        if ev.kind in (EventKind.BRANCH_CHANGED, EventKind.EVIDENCE_SNAPSHOT) and isinstance(ev.data.get("findings"), list):
-            return dict(ev.data)
+        if ev.kind in (EventKind.BRANCH_CHANGED, EventKind.EVIDENCE_SNAPSHOT):
+            found = assessment_in(ev.data)
+            if found is not None:
+                return found
     return {}
+
+
+_SEVERITY = re.compile(r" — (P[1-4])\b")
+
+
+def severity_rank(a: Mapping[str, Any]) -> int:
+    """0 for P1 … 3 for P4; 4 without a severity (healthy, unknown); 5 for no assessment."""
+    if not a:
+        return 5
+    sev = a.get("severity")
+    if not isinstance(sev, str):
+        m = _SEVERITY.search(str(a.get("headline") or ""))
+        sev = m.group(1) if m else None
+    return int(sev[1]) - 1 if isinstance(sev, str) and re.fullmatch(r"P[1-4]", sev) else 4
+
+
+def explaining(events: Iterable[Event]) -> dict[str, Any]:
+    """The recorded assessment that explains the incident: the worst
+    severity seen, the newest among equals (so a final "healthy" does not
+    replace the cause)."""
+    best: dict[str, Any] = {}
+    for ev in events:
+        if ev.kind in (EventKind.BRANCH_CHANGED, EventKind.EVIDENCE_SNAPSHOT):
+            found = assessment_in(ev.data)
+            if found is not None and severity_rank(found) <= severity_rank(best):
+                best = found
+    return best
 
 
 def _findings(a: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -127,7 +213,7 @@ def in_progress(events: Sequence[Event]) -> str:
         if ev.kind in ACTION_KINDS:
             last[action_key(ev.data) or ev.summary] = ev
     pending = [ev for ev in last.values() if ev.kind == EventKind.ACTION_APPLIED]
-    return pending[-1].summary if pending else ""
+    return pending[-1].summary.removeprefix("Applied: ") if pending else ""
 
 
 def next_steps(a: Mapping[str, Any], incident: Incident, limit: int = 4) -> list[str]:
@@ -219,6 +305,9 @@ def message_values(
 ) -> dict[str, str]:
     """Every value a message template may use (``comms_templates.MESSAGE_VARIABLES``)."""
     a = assessment_dict(assessment, events)
+    cause = explaining(events)
+    if severity_rank(a) <= severity_rank(cause):
+        cause = a  # the live assessment is as bad as anything recorded: it says best what is going on
     sev = incident.severity
     level = SEVERITIES[sev]
     status = Status(incident.status)
@@ -238,10 +327,10 @@ def message_values(
         "declared_by": incident.declared_by,
         "elapsed": minutes_text(now - incident.declared_at),
         "now_time": clock_time(now),
-        "headline": headline_text(a, incident),
+        "headline": headline_text(cause, incident),
         "branch_label": BRANCH_LABEL.get(branch, branch),
         "confidence": str(a.get("confidence") or "unknown"),
-        "impact": impact_text(sev, a),
+        "impact": impact_text(sev, cause),
         "current_action": action,
         "next_update_time": clock_time(due),
         "next_update_in": minutes_text(due - now),

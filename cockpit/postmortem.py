@@ -28,11 +28,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cockpit.comms_context import BRANCH_LABEL, STATUS_LABEL, clean_headline, reason_lines
+from cockpit.comms_context import (
+    BRANCH_LABEL,
+    STATUS_LABEL,
+    clean_headline,
+    reason_lines,
+)
 from cockpit.comms_templates import Templates
 from cockpit.incident import Status, format_duration, response_deadline
-from cockpit.postmortem_parts import MESSAGE_FAILED, Collected, collect, error_chart, error_series
-from cockpit.runbook import ITEMS, SEVERITIES, STEPS, Branch, ErrorClass, item_applies
+from cockpit.postmortem_parts import (
+    Collected,
+    collect,
+    error_chart,
+    error_series,
+)
+from cockpit.runbook import SEVERITIES, STEPS, Branch, ErrorClass, item_applies
 from cockpit.sources._errors import scrub
 from cockpit.timeline import Event, EventKind, looks_like_secret, one_line, redact_text
 
@@ -187,8 +197,8 @@ def _response(c: Collected, now: float) -> str:
         ("Mitigated", inc.mitigated_at, "status → monitoring (fix in place)" if inc.mitigated_at else "", verdict),
         ("Resolved", inc.resolved_at, "status → resolved" if inc.resolved_at else "", ""),
     ]
-    out = [f"Response target at {inc.severity}: **{level.response}** from the declaration (until {_t(deadline)} UTC), "
-           "counted until mitigation.", "", "| Milestone | Time (UTC) | Since declared | What | Against the target |", "|---|---|---|---|---|"]
+    out = [(f"Response target at {inc.severity}: **{level.response}** from the declaration (until {_t(deadline)} UTC), "
+            "counted until mitigation."), "", "| Milestone | Time (UTC) | Since declared | What | Against the target |", "|---|---|---|---|---|"]
     out += [f"| {name} | {_t(at)} | {_since(at, start)} | {_cell(what)} | {_cell(target)} |" for name, at, what, target in rows]
     if c.status_events:
         out += ["", "Status changes: " + "; ".join(f"{_t(e.at)} {e.data.get('to', '?')}" for e in c.status_events) + "."]
@@ -215,13 +225,53 @@ def _decision(c: Collected) -> str:
         gaps = [g for g in a.get("gaps") or () if isinstance(g, Mapping)]
         if gaps:
             out += ["", "What triage could not see:"] + [f"- {_cell(g.get('text', ''), 200)}" for g in gaps[:8]]
+        elif a.get("cannot_see"):
+            out += ["", f"What triage could not see: {_cell(a['cannot_see'], 200)}"]
+    last = c.latest_assessment
+    if last and last is not a and last.get("headline"):
+        out += ["", f"**Latest assessment:** {_cell(last['headline'], 120)}."]
     if c.clay_status:
         out += ["", "Clay's status page: " + "; then ".join(f"{_t(at)} UTC {text}" for at, text in c.clay_status) + "."]
     return "\n".join(out)
 
 
-_DETAIL_KEYS = ("plan", "changes", "target", "dry_run", "dry_run_result", "confirmed_by", "outcome", "result", "error",
-                "verification", "detail", "reason")
+def _details(data: Mapping[str, Any]) -> list[str]:
+    """The lines worth keeping from an action event's data (the shapes
+    ``cockpit.actions`` records: changes, dry run, permissions, who
+    confirmed, what was done, the verification or the failure)."""
+    out: list[str] = []
+    for ch in data.get("changes") or ():
+        if isinstance(ch, Mapping):
+            out.append(f"change: {ch.get('object', '')} {ch.get('field', '')}: {_value(ch.get('before'), 80)} → {_value(ch.get('after'), 80)}")
+        else:
+            out.append(f"change: {_value(ch)}")
+    if isinstance(data.get("plan"), (str, list)):
+        out.append(f"plan: {_value(data['plan'])}")
+    dry = data.get("dry_run")
+    if isinstance(dry, Mapping):
+        out.append(f"dry run: {'accepted' if dry.get('ok') else 'refused'} — {_value(dry.get('summary') or dry.get('failure') or '')}")
+    elif dry:
+        out.append(f"dry run: {_value(dry)}")
+    denied = [p.get("what") for p in data.get("permissions") or () if isinstance(p, Mapping) and p.get("allowed") is False]
+    if denied:
+        out.append(f"permission denied: {_value(denied)}")
+    if data.get("confirmed_by"):
+        out.append(f"confirmed by: {_value(data['confirmed_by'], 80)}" + (" (typed the deployment name)" if data.get("typed_name") else ""))
+    if data.get("done"):
+        out.append(f"done: {_value(data['done'])}")
+    ver = data.get("verification")
+    if isinstance(ver, Mapping):
+        missing = f"; missing: {_value(ver['missing'])}" if ver.get("missing") else ""
+        out.append(f"verification: {ver.get('state', '?')} — {_value(ver.get('summary', ''))}{missing}")
+    elif ver:
+        out.append(f"verification: {_value(ver)}")
+    fail = data.get("failure")
+    if isinstance(fail, Mapping):
+        out.append(f"failure ({data.get('stage', '?')}): {_value(fail.get('message', ''))}" + (f" — {_value(fail['hint'])}" if fail.get("hint") else ""))
+    for key in ("outcome", "result", "error", "reason", "detail"):
+        if data.get(key) not in (None, "", [], {}):
+            out.append(f"{key}: {_value(data[key])}")
+    return out
 
 
 def _actions(c: Collected) -> str:
@@ -235,9 +285,7 @@ def _actions(c: Collected) -> str:
         for e in group:
             step = str(e.kind).removeprefix("action_")
             out.append(f"- {_t(e.at)} UTC **{step}** — {_cell(e.summary, 240)} ({_cell(e.actor, 60)})")
-            for key in _DETAIL_KEYS:
-                if key in e.data and e.data[key] not in (None, "", [], {}):
-                    out.append(f"  - {key.replace('_', ' ')}: {_value(e.data[key])}")
+            out += [f"  - {_cell(line, 320)}" for line in _details(e.data)]
         last = group[-1].kind
         outcome = {EventKind.ACTION_VERIFIED: "verified", EventKind.ACTION_FAILED: "failed", EventKind.ACTION_APPLIED: "applied, not verified",
                    EventKind.ACTION_PLANNED: "planned only (not applied)"}.get(last, str(last))
@@ -248,7 +296,11 @@ def _actions(c: Collected) -> str:
 def _checklist(c: Collected) -> str:
     inc = c.incident
     assert inc is not None
-    branches = {Branch(b) for b in inc.branches if b in Branch._value2member_map_}
+    seen = set(inc.branches)  # every branch the incident went through: its items applied at some point
+    for e in c.branch_events:
+        to = e.data.get("to")
+        seen |= {str(b) for b in (to if isinstance(to, list) else [to])}
+    branches = {Branch(b) for b in seen if b in Branch._value2member_map_}
     errors: set[ErrorClass] = set()
     for f in c.assessment.get("findings") or ():
         for e in (f.get("errors") or ()) if isinstance(f, Mapping) else ():
@@ -338,6 +390,19 @@ def _headline(c: Collected, limit: int) -> str:
     return BRANCH_LABEL.get(inc.branch or "", "") + (": " if inc.branch else "") + "Clay API incident"
 
 
+def _branches(c: Collected) -> str:
+    """The branches the incident went through (not healthy/unknown), in order."""
+    seen: list[str] = []
+    for e in c.branch_events:
+        to = e.data.get("to")
+        for b in to if isinstance(to, list) else [to]:
+            if isinstance(b, str) and b not in ("healthy", "unknown") and b not in seen:
+                seen.append(b)
+    if not seen and c.incident is not None and c.incident.branch:
+        seen.append(c.incident.branch)
+    return ", then ".join(BRANCH_LABEL.get(b, b) for b in seen) or "none recorded"
+
+
 def _summary(c: Collected, now: float) -> str:
     inc = c.incident
     assert inc is not None
@@ -348,7 +413,7 @@ def _summary(c: Collected, now: float) -> str:
     verified = sum(1 for g in c.actions.values() if g[-1].kind == EventKind.ACTION_VERIFIED)
     return (f"{head}. Declared {_dt(inc.declared_at)} by {inc.declared_by} at {inc.severity} ({SEVERITIES[inc.severity].name}); "
             f"{status} {'after' if inc.resolved_at else 'for'} {format_duration(end - inc.declared_at)}. "
-            f"Decision-tree branch: {BRANCH_LABEL.get(inc.branch or '', 'none recorded')}. "
+            f"Decision-tree branch: {_branches(c)}. "
             f"{len(c.actions)} remediation action(s), {verified} verified; {updates} stakeholder update(s) sent.\n\n"
             "_Add a paragraph for readers outside the team: what customers saw, and for how long._")
 
@@ -413,7 +478,7 @@ def build_postmortem(path: str | Path, *, now: float | None = None, templates: T
         "footer": f"_Written by clay-cockpit postmortem at {_dt(now)}. The sections above the team's are generated from the timeline; "
                   "regenerating overwrites them, so keep the team's sections in a copy._",
     }
-    text = templates.render("postmortem", values)
+    text = re.sub(r"\n{3,}", "\n\n", templates.render("postmortem", values))
     text = scrub(redact_text(text)[0], tuple(secrets)) + "\n"
     return Postmortem(inc.id, text, draft, tuple(problems))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cockpit.comms_context import action_key
+from cockpit.comms_context import action_key, assessment_in, severity_rank
 from cockpit.incident import Incident, apply
 from cockpit.timeline import Event, EventKind, ReadReport, iter_events, one_line
 
@@ -49,8 +49,8 @@ class Collected:
     severity_events: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY))
     status_events: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY))
     branch_events: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY))
-    assessment: dict[str, Any] = field(default_factory=dict)  # the newest recorded with a branch change / evidence
-    first_assessment: dict[str, Any] = field(default_factory=dict)
+    assessment: dict[str, Any] = field(default_factory=dict)  # the one that explains the incident: the worst severity, newest among equals
+    latest_assessment: dict[str, Any] = field(default_factory=dict)  # the newest of all (healthy once it is over)
     actions: OrderedDict[str, list[Event]] = field(default_factory=OrderedDict)
     messages: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_MESSAGES))
     failed: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_FAILED))
@@ -106,9 +106,12 @@ def _take(c: Collected, ev: Event) -> None:
         c.failed.append(ev)
     elif kind in (EventKind.POD_OOMKILLED, EventKind.POD_CRASHLOOPING):
         _log(c, f"[{kind}] {ev.summary}", ev.at)
-    if kind in (EventKind.BRANCH_CHANGED, EventKind.EVIDENCE_SNAPSHOT) and isinstance(ev.data.get("findings"), list):
-        c.assessment = dict(ev.data)
-        c.first_assessment = c.first_assessment or dict(ev.data)
+    if kind in (EventKind.BRANCH_CHANGED, EventKind.EVIDENCE_SNAPSHOT):
+        found = assessment_in(ev.data)
+        if found is not None:
+            c.latest_assessment = found
+            if severity_rank(found) <= severity_rank(c.assessment):  # the worst seen explains the incident; the newest among equals
+                c.assessment = found
     if kind == EventKind.EVIDENCE_SNAPSHOT:
         _evidence(c, ev)
 
@@ -149,9 +152,7 @@ def _evidence(c: Collected, ev: Event) -> None:
         if incidents:
             text += f"; Clay incident “{incidents[0].get('name', '')}” ({incidents[0].get('status', '?')})"
         entry = (ev.at, one_line(text, 200))
-        if not c.clay_status:
-            c.clay_status.append(entry)
-        elif len(c.clay_status) == 1:
+        if not c.clay_status or len(c.clay_status) == 1:
             c.clay_status.append(entry)
         else:
             c.clay_status[1] = entry

@@ -26,8 +26,9 @@ from cockpit.signals import ErrorKind, Reading, Signals
 from cockpit.sources import Sources
 from cockpit.sources.slack import Slack
 from cockpit.sources.statusapi import StatusApi
-from cockpit.timeline import EventKind, read, signals_evidence
-from cockpit.triage import assess, refresh_intervals
+from cockpit.recorder import Recorder
+from cockpit.timeline import EventKind, read
+from cockpit.triage import Triage, assess, refresh_intervals
 
 FROZEN_AT = 1_767_225_600.0
 FAULT_AT = 80.0  # drill seconds: the key was revoked at 20 s; by 80 s triage is sure
@@ -71,10 +72,12 @@ class Cockpit:
         self.world, self.clock, self.sleeps = world, clock, []
         self.config = config or world.config
         self.store = IncidentStore(state_dir, actor="ana@bastion-1", clock=lambda: clock[0])
-        if declare:
-            a = world.assessment
-            self.store.declare(a.severity, signals_evidence(world.signals, extra=a.to_dict()))
-            self.store.set_branch([a.branch.value], data=a.to_dict())
+        if declare:  # as the app does it: triage's stable result through the recorder
+            triaged = Triage(samples=1, seconds=0.0, calm_seconds=0.0).update(world.assessment)
+            recorder = Recorder(self.store, clock=lambda: clock[0])
+            declaration = recorder.prepare(triaged, world.signals)
+            recorder.declare(declaration)
+            recorder.attached(triaged, declaration)
         else:
             self.store.resume()
         env = world.sim.env() if environ is None else environ
@@ -128,6 +131,17 @@ def test_shipped_drafts_from_a_real_assessment(cockpit: Cockpit) -> None:
     assert external.text.startswith("We are investigating an issue")
     assert "00:16 UTC" in external.text
     assert cockpit.comms.check(external) == ()
+
+
+def test_drafts_from_what_the_recorder_wrote(cockpit: Cockpit) -> None:
+    """Without the live assessment (a restarted cockpit before triage
+    settles), the draft uses the brief the recorder kept with the branch."""
+    events = cockpit.store.events()
+    assert [str(e.kind) for e in events][:3] == ["incident_declared", "evidence_snapshot", "branch_changed"]
+    draft = cockpit.comms.draft(Channel.INTERNAL)
+    assert draft.text.startswith("P1 · Investigating — Credentials: Clay answers 401 to every call\n")
+    assert "• 401 at " in draft.text and "(Credentials, high confidence)" in draft.text
+    assert "*Current action:* Verify the Clay API key in the Secret" in draft.text
 
 
 def test_first_send_opens_the_thread_then_replies_and_updates_the_summary(cockpit: Cockpit, clock) -> None:

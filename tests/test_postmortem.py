@@ -18,7 +18,13 @@ import tomli_w
 from cockpit.comms_state import Channel, Sent
 from cockpit.incident import IncidentStore
 from cockpit.postmortem import (
-    PostmortemError, add_postmortem_arguments, build_postmortem, cmd_postmortem, default_output, find_incident, write_postmortem,
+    PostmortemError,
+    add_postmortem_arguments,
+    build_postmortem,
+    cmd_postmortem,
+    default_output,
+    find_incident,
+    write_postmortem,
 )
 from cockpit.runbook import Severity
 from cockpit.sim import wiring
@@ -113,7 +119,7 @@ def recorded(tmp_path):
 
 
 def test_the_postmortem_matches_the_events(recorded) -> None:
-    path, clock = recorded
+    path, _ = recorded
     pm = build_postmortem(path, now=T0 + 1000)
     text = pm.text
     assert not pm.draft and pm.problems == () and "DRAFT" not in text
@@ -174,7 +180,7 @@ def test_no_secret_reaches_the_postmortem(recorded, tmp_path, monkeypatch, capsy
 
 
 def test_an_open_incident_is_a_draft(tmp_path) -> None:
-    store, clock = record_drill(tmp_path, resolve=False)
+    store, _ = record_drill(tmp_path, resolve=False)
     store.set_status("investigating", now=T0 + 500)  # the fix did not hold
     try:
         pm = build_postmortem(store.timeline.path, now=T0 + 600)
@@ -220,7 +226,7 @@ def test_a_long_timeline_stays_bounded(tmp_path) -> None:
     pm = build_postmortem(path, now=T0 + 1300)
     assert len(pm.text) < 120_000
     assert "| … | | | 902 events left out (see the timeline file) | |" in pm.text
-    assert len(re.findall(r"^\d\d:\d\d:\d\d line \d+", pm.text, re.M)) == 40
+    assert len(re.findall(r"^\d\d:\d\d:\d\d line \d+", pm.text, re.MULTILINE)) == 40
     assert "From 1201 evidence snapshots (1201 points)" in pm.text
 
 
@@ -274,3 +280,83 @@ def test_the_cockpit_key_path(tmp_path) -> None:
     assert target == tmp_path / "postmortems" / f"{pm.incident_id}.md" and target.read_text() == pm.text
     with pytest.raises(PostmortemError, match="exists"):
         write_postmortem(path, target, now=T0 + 1000)
+
+
+def test_from_what_the_cockpit_records(tmp_path) -> None:
+    """The recorder's shapes (a brief with the branch, the full assessment in
+    evidence, a final change to healthy) and the action runner's (plan
+    record, applied, verification): the postmortem explains the incident
+    with the credentials evidence, not the healthy end, and shows each step."""
+    from test_triage import NOW, TH, health, live, metrics, pods, signals, status_page
+
+    from cockpit.signals import Reading, Signals
+
+    from cockpit.comms import Channel, Comms
+    from cockpit.config import config_from_toml
+    from cockpit.recorder import Recorder
+    from cockpit.triage import Triage, assess
+
+    bad = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)),
+                  health_=live(health("down", clay_api=("fail", "last 60s: 2340 calls, 2340 errors (401: 2340)"))))
+    a_bad = assess(bad, TH, NOW)
+    assert (a_bad.branch.value, a_bad.severity) == ("credentials", Severity.P1), a_bad.headline
+    clock = Clock()
+    clock.now = NOW
+    store = IncidentStore(tmp_path, actor="ana@bastion-1", clock=clock)
+    triage = Triage(samples=1, seconds=0.0, calm_seconds=0.0)
+    recorder = Recorder(store, clock=clock)
+    t = triage.update(a_bad)
+    d = recorder.prepare(t, bad)
+    recorder.declare(d)
+    recorder.attached(t, d)
+    recorder.accept()
+    clock.now = NOW + 120
+    plan = {"plan_id": "p-1", "action": "update_key", "runbook": "update_key", "title": "Update the Clay API key",
+            "context": "clay-drill", "namespace": "clay-sync", "deployment": "clay-sync",
+            "changes": [{"object": "Secret clay-sync/clay-api", "field": "data.api-key", "before": "sha256:0a1b2c3d4e5f",
+                         "after": "sha256:9f8e7d6c5b4a", "masked": True}],
+            "notes": [], "dry_run": {"ok": True, "summary": "the server accepted the change (dryRun=All)", "skipped": [], "failure": None},
+            "permissions": [{"what": "update secrets", "allowed": True, "reason": ""}], "probe": None, "blocked": None, "read_only": False}
+    store.record(EventKind.ACTION_PLANNED, "Confirmed: Update the Clay API key (name typed)",
+                 {**plan, "confirmed_by": "ana@bastion-1", "typed_name": True, "confirmed_at": clock.now})
+    store.record(EventKind.ACTION_APPLIED, "Applied: Update the Clay API key",
+                 {"plan_id": "p-1", "action": "update_key", "done": ["Secret clay-api updated"], "lease": {"name": "clay-cockpit-clay-sync"}})
+    comms = Comms(config_from_toml(wiring.drill_config({n: "http://127.0.0.1:1" for n in wiring.SERVICES}, tmp_path / "kc"), "x.toml"),
+                  store, clock=clock)
+    draft = comms.draft(Channel.INTERNAL)
+    assert "*Current action:* verifying: Update the Clay API key" in draft.text
+    assert "Applied: Update the Clay API key" in draft.text and "• 401 at 39/s" in draft.text
+    clock.now = NOW + 150
+    store.record(EventKind.ACTION_VERIFIED, "Update the Clay API key: done — Clay answers 200 to the new key", {
+        "plan_id": "p-1", "action": "update_key", "done": ["Secret clay-api updated"],
+        "verification": {"state": "verified", "summary": "Clay answers 200 to the new key", "missing": [], "elapsed": 1.2}})
+    store.set_status("monitoring")
+    clock.now = NOW + 400
+    def fresh(value: object) -> Reading:
+        return Reading(value=value, updated_at=NOW + 398, checked_at=NOW + 398)
+
+    ok = Signals(statuspage=fresh(status_page()), health=fresh(health()), metrics=fresh(metrics()), pods=fresh(pods()),
+                 recent_logs=signals().recent_logs, at=NOW + 400)
+    a_ok = assess(ok, TH, NOW + 400)
+    assert a_ok.branch.value == "healthy", a_ok.headline
+    recorder.triaged(triage.update(a_ok), ok)
+    store.set_status("resolved")
+    final = comms.draft(Channel.INTERNAL, assessment=a_ok)  # the cause stays in the headline; what we see is the live view
+    assert final.text.startswith("P1 · Resolved — Credentials: Clay answers 401 to every call\n")
+    assert "*What we see* (Healthy, high confidence)" in final.text and "*Current action:* none: resolved" in final.text
+    path = store.timeline.path
+    store.close()
+
+    text = build_postmortem(path, now=NOW + 500).text
+    assert text.startswith("# Postmortem: INC-") and "Credentials: Clay answers 401 to every call\n" in text.split("\n", 1)[0] + "\n"
+    decision = text.split("## Decision tree: branch and evidence")[1].split("## Actions")[0]
+    assert "- 401 at 39/s" in decision and "**Latest assessment:** Healthy" in decision
+    assert "Credentials" in decision and "Healthy" in decision.split("Branch history:")[1]
+    actions = text.split("## Actions")[1].split("## Runbook checklist")[0]
+    assert "### Update the Clay API key" in actions
+    assert "change: Secret clay-sync/clay-api data.api-key: sha256:0a1b2c3d4e5f → sha256:9f8e7d6c5b4a" in actions
+    assert "dry run: accepted — the server accepted the change (dryRun=All)" in actions
+    assert "confirmed by: ana@bastion-1 (typed the deployment name)" in actions
+    assert "verification: verified — Clay answers 200 to the new key" in actions and "- **Outcome:** verified" in actions
+    assert "- [ ] 401/403: restart the pods" in text and "429" not in text.split("## Runbook checklist")[1].split("## Messages")[0]
+    assert "| Mitigated | " in text and "met, 12:30 to spare" in text
