@@ -35,8 +35,19 @@ from cockpit import comms_blocks as blocks
 from cockpit.comms_check import Flag, blocking, check_fields, internal_terms
 from cockpit.comms_context import clock_time, message_values
 from cockpit.comms_state import (
-    MESSAGE_FAILED, Cadence, Channel, CommsLog, Draft, DueState, PageRef, Reminder, Sent, SlackThread, new_draft_id,
-    next_update_due, update_interval,
+    MESSAGE_FAILED,
+    Cadence,
+    Channel,
+    CommsLog,
+    Draft,
+    DueState,
+    PageRef,
+    Reminder,
+    Sent,
+    SlackThread,
+    new_draft_id,
+    next_update_due,
+    update_interval,
 )
 from cockpit.comms_templates import TemplateProblem, Templates
 from cockpit.incident import Incident, IncidentStore, NoIncident, Status
@@ -206,8 +217,13 @@ class Comms:
 
     def save(self, draft: Draft, *, now: float | None = None) -> SaveResult:
         """Record the draft (redacted) in the timeline, unless this exact
-        version is already the saved one. Never raises."""
-        current = self.sync().unsent(draft.channel)
+        version is already the saved one. Never raises. A draft whose id was
+        already sent or discarded is saved under a new id (use the returned
+        ``draft`` from then on), so text typed after a send is not lost."""
+        log = self.sync()
+        if log.is_closed(draft.id):
+            draft = replace(draft, id=new_draft_id(), seq=0)
+        current = log.unsent(draft.channel)
         if current is not None and current.id == draft.id and replace(current, seq=0) == replace(draft, seq=0):
             return SaveResult(current)
         what = "internal update" if draft.channel == Channel.INTERNAL else "status page update"

@@ -260,6 +260,11 @@ class CommsLog:
             if channel in self.drafts and self.drafts[channel].id == draft_id:
                 del self.drafts[channel]
 
+    def is_closed(self, draft_id: str) -> bool:
+        """The draft was sent or discarded (a later save needs a new id)."""
+        with self._lock:
+            return draft_id in self._closed
+
     def unsent(self, channel: Channel) -> Draft | None:
         """The latest draft of ``channel`` that was neither sent nor discarded."""
         with self._lock:

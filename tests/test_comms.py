@@ -22,11 +22,11 @@ from cockpit.comms import Channel, Comms, DueState
 from cockpit.comms_state import MESSAGE_FAILED
 from cockpit.config import config_from_toml
 from cockpit.incident import IncidentStore
+from cockpit.recorder import Recorder
 from cockpit.signals import ErrorKind, Reading, Signals
 from cockpit.sources import Sources
 from cockpit.sources.slack import Slack
 from cockpit.sources.statusapi import StatusApi
-from cockpit.recorder import Recorder
 from cockpit.timeline import EventKind, read
 from cockpit.triage import Triage, assess, refresh_intervals
 
@@ -294,6 +294,14 @@ def test_saving_the_same_draft_twice_writes_once_and_discard_forgets_it(cockpit:
     cockpit.comms.discard(edited.draft)
     assert cockpit.comms.unsent(Channel.INTERNAL) is None
     assert cockpit.comms.open_draft(Channel.INTERNAL).id != draft.id
+
+
+def test_text_typed_after_a_send_is_a_new_draft(cockpit: Cockpit) -> None:
+    draft = cockpit.comms.open_draft(Channel.INTERNAL)
+    assert cockpit.comms.send(draft).ok
+    later = cockpit.comms.save(draft.with_text(draft.text + "\nA follow-up typed after sending."))
+    assert later.ok and later.draft.id != draft.id
+    assert cockpit.comms.unsent(Channel.INTERNAL).text.endswith("A follow-up typed after sending.")
 
 
 def test_status_page_create_update_resolve(cockpit: Cockpit, clock) -> None:

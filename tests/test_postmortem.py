@@ -289,11 +289,10 @@ def test_from_what_the_cockpit_records(tmp_path) -> None:
     with the credentials evidence, not the healthy end, and shows each step."""
     from test_triage import NOW, TH, health, live, metrics, pods, signals, status_page
 
-    from cockpit.signals import Reading, Signals
-
     from cockpit.comms import Channel, Comms
     from cockpit.config import config_from_toml
     from cockpit.recorder import Recorder
+    from cockpit.signals import Reading, Signals
     from cockpit.triage import Triage, assess
 
     bad = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)),
