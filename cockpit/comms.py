@@ -143,6 +143,7 @@ class Comms:
         self.log = CommsLog()
         self._send_lock = threading.Lock()
         self._lock = threading.Lock()
+        self.component_names: dict[str, str] = {}  # status page component id → name, once :meth:`load_component_names` ran
 
     # -- state
 
@@ -284,7 +285,7 @@ class Comms:
         page = self.page_incident()
         new = page is None or page.status == Status.RESOLVED
         where = "status page, " + ("a new incident" if new else f"an update of incident {page.incident_id}")
-        comps = ", ".join(f"{cid} → {st.replace('_', ' ')}" for cid, st in draft.components) or "no components"
+        comps = ", ".join(f"{self.component_names.get(cid, cid)} → {st.replace('_', ' ')}" for cid, st in draft.components) or "no components"
         pv = (blocks.PreviewBlock("header", draft.title, draft.title),
               blocks.PreviewBlock("context", f"{draft.status.title()} · {comps}", f"{draft.status.title()} · {comps}"),
               blocks.PreviewBlock("section", draft.text, draft.text))
@@ -451,6 +452,16 @@ class Comms:
             return SendResult(True, draft, None, (sent,), tuple(warnings))
         finally:
             self._send_lock.release()
+
+    def load_component_names(self) -> dict[str, str] | SourceError:
+        """Blocking: the status page's component names (for the preview and
+        the compose screen's component list). Cached on success."""
+        got = self._status().components()
+        if isinstance(got, SourceError):
+            return got
+        with self._lock:
+            self.component_names = {c.id: c.name for c in got}
+            return dict(self.component_names)
 
     def refresh_summary(self, draft: Draft) -> SendResult:
         """Retry only the chat.update of the thread's summary (after a send

@@ -26,7 +26,8 @@ from cockpit.timeline import Event, EventKind, redact_text
 if TYPE_CHECKING:
     from cockpit.config import Config
 
-MAX_TEXT = 3000  # characters: Slack's section limit, and what the timeline keeps whole
+MAX_TEXT = 3000  # characters: Slack's section limit
+MAX_BYTES = 6000  # UTF-8 bytes: what one timeline event (8 KB, with the summary) keeps whole
 MAX_TITLE = 150
 MIN_TERM = 3
 
@@ -123,6 +124,9 @@ def _common(text: str, field: str, limit: int) -> list[Flag]:
         flags.append(Flag("empty", Level.ERROR, "", f"the {field} is empty", field=field))
     if len(text) > limit:
         flags.append(Flag("length", Level.ERROR, "", f"the {field} is {len(text)} characters; at most {limit} fit", limit, len(text), field))
+    elif len(text.encode("utf-8")) > MAX_BYTES:
+        flags.append(Flag("length", Level.ERROR, "", f"the {field} is {len(text.encode('utf-8'))} bytes; at most {MAX_BYTES} are kept whole",
+                          field=field))
     _, secrets = redact_text(text)
     if secrets:
         flags.append(Flag("secret", Level.WARNING, "", f"the {field} looks like it contains a token or key: it will be sent as [redacted]",

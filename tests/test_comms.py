@@ -308,6 +308,8 @@ def test_status_page_create_update_resolve(cockpit: Cockpit, clock) -> None:
     comms = cockpit.comms
     first = comms.open_draft(Channel.EXTERNAL)
     assert "a new incident" in comms.preview(first).where
+    assert comms.load_component_names() == {"drillcomp01": "Contact enrichment"}
+    assert comms.preview(first).blocks[1].text == "Investigating · Contact enrichment → major outage"
     result = comms.send(first)
     assert result.ok, result.line()
     page = comms.page_incident()

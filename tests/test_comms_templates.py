@@ -13,9 +13,23 @@ from pathlib import Path
 import pytest
 
 from cockpit.comms import Channel, Comms
-from cockpit.comms_blocks import MAX_HEADER, MAX_SECTION, escape, plain, preview, slack_message
+from cockpit.comms_blocks import (
+    MAX_HEADER,
+    MAX_SECTION,
+    escape,
+    plain,
+    preview,
+    slack_message,
+)
 from cockpit.comms_check import Level, check_external, check_internal, internal_terms
-from cockpit.comms_templates import MESSAGE_VARIABLES, POSTMORTEM_VARIABLES, SPECS, Templates, shipped_dir, user_dir
+from cockpit.comms_templates import (
+    MESSAGE_VARIABLES,
+    POSTMORTEM_VARIABLES,
+    SPECS,
+    Templates,
+    shipped_dir,
+    user_dir,
+)
 from cockpit.config import CommsConfig, config_from_toml
 from cockpit.incident import IncidentStore
 from cockpit.runbook import Severity
@@ -138,6 +152,8 @@ def test_errors_block_empty_and_long_texts_and_secrets_warn() -> None:
     assert [f.kind for f in check_internal("")] == ["empty"]
     long = check_internal("x" * 3001)
     assert [(f.kind, f.level) for f in long] == [("length", Level.ERROR)]
+    wide = check_internal("€" * 2500)  # few characters, many bytes: the timeline could not keep it whole
+    assert [(f.kind, f.level) for f in wide] == [("length", Level.ERROR)] and "bytes" in wide[0].message
     secret = check_internal("the key is sk_live_ABCDEFGH12345678")
     assert [(f.kind, f.level) for f in secret] == [("secret", Level.WARNING)]
 
