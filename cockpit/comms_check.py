@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from cockpit.timeline import Event, EventKind, redact_text
@@ -181,11 +181,3 @@ def check_fields(channel: str, text: str, title: str = "", terms: Iterable[str] 
 
 def blocking(flags: Iterable[Flag]) -> tuple[Flag, ...]:
     return tuple(f for f in flags if f.level == Level.ERROR)
-
-
-def summary_of(flags: Iterable[Flag]) -> dict[str, Any]:
-    """Counts per kind, for the timeline."""
-    out: dict[str, Any] = {}
-    for f in flags:
-        out[f.kind] = out.get(f.kind, 0) + 1
-    return out
