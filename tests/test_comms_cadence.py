@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from cockpit.comms import Channel, Comms, DueState, Reminder, next_update_due, update_interval
+from cockpit.comms import (
+    Channel,
+    Comms,
+    DueState,
+    Reminder,
+    next_update_due,
+    update_interval,
+)
 from cockpit.comms_state import CommsLog
 from cockpit.config import CommsConfig, config_from_toml
 from cockpit.incident import ClockLevel, IncidentStore, format_duration

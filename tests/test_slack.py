@@ -20,7 +20,6 @@ from cockpit.config import config_from_toml
 from cockpit.signals import ErrorKind
 from cockpit.sources.slack import Posted, Slack, SlackError, SlackIdentity
 
-
 FROZEN_AT = 1_767_225_600.0
 
 

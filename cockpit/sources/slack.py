@@ -36,11 +36,20 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.builtin_interval_calculators import (
+    BackoffRetryIntervalCalculator,
+)
 
 from cockpit.config import SlackConfig
 from cockpit.signals import ErrorKind, SourceError
-from cockpit.sources._errors import make_error, one_line, parse_retry_after, safe_url, scrub, unexpected
+from cockpit.sources._errors import (
+    make_error,
+    one_line,
+    parse_retry_after,
+    safe_url,
+    scrub,
+    unexpected,
+)
 
 SOURCE = "slack"
 DEFAULT_TIMEOUT = 10.0

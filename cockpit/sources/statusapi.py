@@ -29,7 +29,15 @@ import httpx
 
 from cockpit.config import ExternalStatusConfig
 from cockpit.signals import ErrorKind, SourceError
-from cockpit.sources._errors import body_snippet, http_status_error, make_error, one_line, parse_retry_after, safe_url, unexpected
+from cockpit.sources._errors import (
+    body_snippet,
+    http_status_error,
+    make_error,
+    one_line,
+    parse_retry_after,
+    safe_url,
+    unexpected,
+)
 from cockpit.sources._http import _reason
 
 SOURCE = "statusapi"
