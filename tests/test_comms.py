@@ -261,12 +261,15 @@ def test_another_channel_in_the_config_gets_its_own_thread(cockpit: Cockpit, wor
 
 
 def test_one_send_at_a_time(cockpit: Cockpit, world) -> None:
-    world.sim.fault("slack", delay=1.0, times=1)
+    world.sim.fault("slack", delay=2.0, times=1)
     draft = cockpit.comms.open_draft(Channel.INTERNAL)
+    before = len(world.sim.requests("slack"))
     results = []
     worker = threading.Thread(target=lambda: results.append(cockpit.comms.send(draft)))
     worker.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while len(world.sim.requests("slack")) == before and time.monotonic() < deadline:  # the first send is on the wire
+        time.sleep(0.02)
     second = cockpit.comms.send(draft)
     worker.join(10)
     assert not second.ok and "another send is in progress" in second.error.message
