@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cockpit.config import APP_NAME, Config, ConfigError, default_config_path, find_config, load_config
 
-SUBCOMMANDS = ("run", "demo", "sim", "init", "check")
+SUBCOMMANDS = ("run", "demo", "sim", "init", "check", "postmortem")
 EXIT_USAGE = 2
 
 
@@ -33,7 +33,7 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser(with_sim_options: bool = False) -> argparse.ArgumentParser:
+def build_parser(command: str = "") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=APP_NAME,
         description=(
@@ -60,7 +60,7 @@ def build_parser(with_sim_options: bool = False) -> argparse.ArgumentParser:
     demo.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
 
     sim = sub.add_parser("sim", help="run the drill environment alone, for kubectl or a second cockpit to join")
-    if with_sim_options:  # only then: the simulator's modules are heavier than the rest of the CLI
+    if command == "sim":  # only then: the simulator's modules are heavier than the rest of the CLI
         from cockpit.sim.server import add_sim_arguments
 
         add_sim_arguments(sim)
@@ -71,6 +71,12 @@ def build_parser(with_sim_options: bool = False) -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the config and probe every source once")
     check.add_argument("--config", metavar="PATH", help=config_help)
+
+    postmortem = sub.add_parser("postmortem", help="write the Markdown postmortem of an incident from its timeline")
+    if command == "postmortem":  # same: only load what this subcommand needs
+        from cockpit.postmortem import add_postmortem_arguments
+
+        add_postmortem_arguments(postmortem)
     return parser
 
 
@@ -98,7 +104,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = _normalise(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser(with_sim_options=argv[0] == "sim").parse_args(argv)
+    args = build_parser(argv[0]).parse_args(argv)
     try:
         if args.command == "run":
             return cmd_run(args)
@@ -118,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             from cockpit.check import cmd_check
 
             return cmd_check(args)
+        if args.command == "postmortem":
+            from cockpit.postmortem import cmd_postmortem
+
+            return cmd_postmortem(args)
     except ConfigError as err:
         return fail(str(err))
     except KeyboardInterrupt:

@@ -173,3 +173,9 @@ def test_version_and_help() -> None:
     helped = run_cli("--help")
     for sub in ("demo", "sim", "init", "check"):
         assert sub in helped.stdout
+
+
+def test_postmortem_subcommand_is_wired(tmp_path: Path) -> None:
+    out = run_cli("postmortem", "--state-dir", str(tmp_path))
+    assert out.returncode == 1, out
+    assert "no incident" in out.stderr and "Traceback" not in out.stderr
