@@ -14,6 +14,10 @@ log pane at most every ``LOG_FLUSH`` seconds, to keep terminal bytes low.
 Every age on screen comes from the injected ``clock``, so snapshots are
 deterministic. The first access to a ``Sources`` attribute imports a heavy
 client, so it only ever happens inside a worker, off the UI thread.
+
+Triage, the incident and its timeline live in :class:`screens.desk.Desk`
+(built after the first frame): every ``SignalsChanged``, the log faults, the
+decision keys and the desk's own worker results are routed to it.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from cockpit.config import Config
+from cockpit.config import Config, state_dir as default_state_dir
 from screens.boot import BootScreen
 
 # Before the first frame this module loads only Textual's core, the config
@@ -45,8 +49,10 @@ if TYPE_CHECKING:
     from cockpit.signals import LogLine, Signals, SourceError
     from textual.command import Provider
 
+    from screens.desk import Desk, IncidentLoaded
     from screens.help import Section
     from screens.main import MainScreen
+    from widgets.checklist import ChecklistPane
 
 LOG_FLUSH = 0.5  # seconds: log lines reach the screen at most twice a second (each flush
 # scrolls the whole log pane: ~0.5 KB at 80x24, so this is the main cost on an SSH link)
@@ -136,6 +142,8 @@ class _Poll:
 
 
 PANES = Binding.Group("Panes", compact=True)
+INCIDENT = "incident"  # the bindings that act on the incident (the "Incident" section of the help)
+OPEN_ONLY = ("accept", "severity", "status")  # actions the footer shows only while there is an incident
 
 
 def _cockpit_commands() -> "type[Provider]":
@@ -157,10 +165,17 @@ class CockpitApp(App[int]):
         Binding("3", "focus_pane('metrics')", "Error rates", group=PANES, id="pane.metrics", tooltip="Focus the error rates pane"),
         Binding("4", "focus_pane('pods')", "Pods", group=PANES, id="pane.pods", tooltip="Focus the pods table"),
         Binding("5", "focus_pane('logs')", "Logs", group=PANES, id="pane.logs", tooltip="Focus the pod logs pane"),
-        Binding("m", "metrics_view", "Metrics", id="view.metrics", tooltip="Open the metrics view: a larger chart per series"),
-        Binding("slash", "filter_logs", "Filter", id="logs.filter", tooltip="Filter the pod logs by text (case-insensitive)"),
-        Binding("p", "pause_logs", "Pause", id="logs.pause", tooltip="Pause or resume the pod logs (lines keep arriving)"),
-        Binding("r", "refresh", "Refresh", id="sources.refresh", tooltip="Poll every source now"),
+        Binding("d", "decide", "Decide", id="view.decide", tooltip="Show the triage, checklist and timeline in place of the signal panes (below 120 columns), or go back"),
+        Binding("c", "checklist", "Checklist", id="pane.checklist", tooltip="Focus the runbook checklist (in it: 1-4 jump to a step, space ticks)"),
+        Binding("i", "declare", "Declare", id="incident.declare", tooltip="Declare an incident now, at triage's suggested severity, with the evidence seen so far"),
+        Binding("a", "accept", "Accept", id="incident.accept", tooltip="Accept the severity triage suggests for the incident"),
+        Binding("s", "severity", "Severity", id="incident.severity", tooltip="Set the incident's severity (P1-P4); the suggestion is kept too"),
+        Binding("u", "status", "Status", id="incident.status", tooltip="Change the incident's status: investigating, identified, monitoring, resolved"),
+        Binding("t", "timeline", "Timeline", show=False, id="view.timeline", tooltip="Open the whole incident timeline, full screen"),
+        Binding("m", "metrics_view", "Metrics", show=False, id="view.metrics", tooltip="Open the metrics view: a larger chart per series"),
+        Binding("slash", "filter_logs", "Filter", show=False, id="logs.filter", tooltip="Filter the pod logs by text (case-insensitive)"),
+        Binding("p", "pause_logs", "Pause", show=False, id="logs.pause", tooltip="Pause or resume the pod logs (lines keep arriving)"),
+        Binding("r", "refresh", "Refresh", show=False, id="sources.refresh", tooltip="Poll every source now"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the cockpit"),
     ]
@@ -173,12 +188,17 @@ class CockpitApp(App[int]):
         clock: Callable[[], float] = time.time,
         title: str | None = None,
         drill: DrillInfo | None = None,
+        state_dir: Path | None = None,
+        speed: float = 1.0,
     ) -> None:
         super().__init__()
         self.config = config
         self.sources = sources
         self.clock = clock
         self.drill = drill
+        self.speed = speed  # a drill's --speed: triage's window shrinks with it
+        # incidents of a drill stay apart from real ones (and from other scenarios')
+        self.state_dir = state_dir or (default_state_dir() / "drills" / drill.scenario if drill else default_state_dir())
         if title:
             self.title = title
         self._signals: Signals | None = None  # made on first use (see the signals property)
@@ -197,6 +217,7 @@ class CockpitApp(App[int]):
         self._recent_logs: deque[LogLine] = deque(maxlen=RECENT_LOGS)
         self._drill_timer: Timer | None = None
         self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
+        self._desk: Desk | None = None  # likewise
         self._metrics_view: Any = None
 
     def _target(self) -> str:
@@ -211,19 +232,30 @@ class CockpitApp(App[int]):
         assert self._main is not None, "the cockpit screen is built in on_ready"
         return self._main
 
+    @property
+    def desk(self) -> Desk:
+        """Triage, the incident and its timeline (see :mod:`screens.desk`)."""
+        assert self._desk is not None, "the desk is built in on_ready"
+        return self._desk
+
     def get_default_screen(self) -> BootScreen:
         """The first frame is the layout alone (:mod:`screens.boot`): it needs
         none of the panes' modules, so it paints as fast as a bare app."""
-        keys = "  ".join(f"{self.get_key_display(b)} {b.description}" for b in self.BINDINGS if b.show)
-        return BootScreen(self.title, self._target(), keys)
+        # the footer's first words: no incident is known yet, so no incident keys but declare
+        shown = [b for b in self.BINDINGS if b.show and b.group is not PANES and b.action not in OPEN_ONLY]
+        keys = " ".join(f"{self.get_key_display(b)} {b.description}" for b in shown)
+        return BootScreen(self.title, self._target(), "12345 Panes " + keys)
 
     async def on_ready(self) -> None:
-        """The first frame is on screen: build the cockpit, then start the
-        polls and the log follow."""
+        """The first frame is on screen: build the cockpit and the desk, then
+        start the polls and the log follow."""
+        from screens.desk import Desk
         from screens.main import MainScreen
 
         self._main = MainScreen(self.config, title=self.title, target=self._target())
         await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
+        self._desk = Desk(self, self._main, self.config, clock=self.clock, state_dir=self.state_dir, speed=self.speed)
+        self._desk.start()
         for poll in self._polls.values():
             poll.delay = poll.interval
             self._start(poll)
@@ -316,6 +348,9 @@ class CockpitApp(App[int]):
         self._signals = signals
         self.post_message(SignalsChanged(signals))
 
+    def on_signals_changed(self, message: SignalsChanged) -> None:
+        self.desk.signals_changed(message.signals)
+
     # -- logs ---------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="logs", description="Following pod logs")
@@ -355,6 +390,15 @@ class CockpitApp(App[int]):
         logs = self.main_screen.logs
         if logs is not None:
             logs.show_error(message.error, self.clock())
+        self.desk.log_fault(message.error)
+
+    # -- the incident ---------------------------------------------------------
+
+    def on_incident_loaded(self, message: IncidentLoaded) -> None:
+        self.desk.loaded(message)
+
+    def on_checklist_pane_toggle(self, message: ChecklistPane.Toggle) -> None:
+        self.desk.toggle(message.key)
 
     def on_log_follow_ended(self, message: LogFollowEnded) -> None:
         self.set_timer(LOG_RESTART, self.follow_logs)
@@ -383,9 +427,48 @@ class CockpitApp(App[int]):
 
     def action_focus_pane(self, name: str) -> None:
         self._to_main()
+        self.main_screen.show_signals()
         pane = self.main_screen.pane(name)
         if pane is not None:
             pane.focus_body()
+
+    def action_decide(self) -> None:
+        """Below 120 columns: swap the signal panes for the decision column (and
+        back); at 120 and more both are on screen: the keyboard goes to the triage."""
+        self._to_main()
+        main = self.main_screen
+        if main.is_wide:
+            main.triage.focus_body()
+        else:
+            main.show_decision(not main.has_class("-decide"))
+            if main.has_class("-decide"):
+                main.triage.focus_body()
+
+    def action_checklist(self) -> None:
+        self._to_main()
+        self.main_screen.show_decision(True)
+        self.main_screen.checklist.focus_body()
+
+    def action_declare(self) -> None:
+        self.desk.declare()
+
+    def action_accept(self) -> None:
+        self.desk.accept()
+
+    def action_severity(self) -> None:
+        self.desk.pick_severity()
+
+    def action_status(self) -> None:
+        self.desk.pick_status()
+
+    def action_timeline(self) -> None:
+        from screens.timeline_view import TimelineScreen
+
+        if isinstance(self.screen, TimelineScreen):
+            self.pop_screen()
+            return
+        self._to_main()
+        self.push_screen(TimelineScreen(self.desk.timeline_path()))
 
     def action_metrics_view(self) -> None:
         if self._metrics_view is not None and self._metrics_view.is_current:
@@ -435,16 +518,34 @@ class CockpitApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Until the cockpit is built (a moment after the first frame) only
-        quitting works: every other action needs its panes."""
-        return self._main is not None or action == "quit"
+        quitting works: every other action needs its panes. The incident's
+        keys show in the footer only when they can act (declare without an
+        open incident; accept, severity with one)."""
+        if self._main is None or self._desk is None:
+            return action == "quit"
+        incident = self._desk.recorder.open
+        if action == "declare":
+            return incident is None
+        if action in ("accept", "severity"):
+            return incident is not None
+        if action == "status":
+            return self._desk.recorder.incident is not None
+        if action == "checklist":  # already there: room in the footer for the step keys
+            return self.focused is None or self.focused.id != "checklist-view"
+        return True
 
     def binding_sections(self) -> list[Section]:
+        from screens.choose import ChoiceScreen
+        from widgets.checklist import ChecklistView
         from widgets.logs import LogView
 
         own = self.BINDINGS
         return [
-            ("Panes", [b for b in own if b.group is PANES]),
-            ("Actions", [b for b in own if b.group is not PANES]),
+            ("Panes", [b for b in own if b.group is PANES or b.id in ("view.decide", "pane.checklist", "view.timeline")]),
+            ("Incident", [b for b in own if (b.id or "").startswith(INCIDENT)]),
+            ("Actions", [b for b in own if b.group is not PANES and not (b.id or "").startswith((INCIDENT, "view.decide", "pane.checklist", "view.timeline"))]),
+            ("In the checklist", ChecklistView.BINDINGS),
+            ("Choosing a severity or status", ChoiceScreen.BINDINGS),
             ("In the pod logs", LogView.BINDINGS),
             ("Everywhere", [Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id="app.commands", tooltip="Search panes and actions by name")]),
         ]
@@ -460,6 +561,12 @@ def make_app(
     clock: Callable[[], float] = time.time,
     title: str | None = None,
     drill: DrillInfo | None = None,
+    state_dir: Path | None = None,
+    speed: float = 1.0,
 ) -> CockpitApp:
-    """Build the cockpit for a config and its sources (real or fakes in tests)."""
-    return CockpitApp(config, sources, clock=clock, title=title, drill=drill)
+    """Build the cockpit for a config and its sources (real or fakes in tests).
+
+    ``state_dir``: where incidents are kept (default: the XDG state dir; a
+    drill's own folder under it). ``speed``: a drill's clock speed (triage's
+    stability window is divided by it)."""
+    return CockpitApp(config, sources, clock=clock, title=title, drill=drill, state_dir=state_dir, speed=speed)

@@ -7,7 +7,7 @@ saw (:meth:`Recorder.notable`) and every responder decision (tick, severity,
 status). While an incident is open they become timeline events at once;
 before one is declared they wait in a small bounded buffer and go into the
 declaration's evidence snapshot (:meth:`Recorder.prepare` → :meth:`declare`
-→ :meth:`declared`).
+→ :meth:`attached`; after a restart :meth:`resume` → :meth:`attached`).
 
 - A stable branch change (``Triaged.change``) is a ``branch_changed`` event
   (with the reasons and actions) plus an evidence snapshot of the signals;
@@ -45,6 +45,8 @@ FAILURES = 5  # failed writes kept for the timeline pane
 AUTO_ITEMS: dict[str, str] = {item.auto: item.key for step in STEPS for item in step.items if item.auto}  # source -> item key
 SOURCE_LABEL = {"statuspage": "status page", "health": "health", "metrics": "metrics", "pods": "pods", "logs": "logs"}
 
+_TRIAGE_KINDS = frozenset({EventKind.BRANCH_CHANGED, EventKind.SEVERITY_SUGGESTED})  # superseded once attached
+
 T = TypeVar("T")
 
 
@@ -63,8 +65,7 @@ class Declaration:
 
     severity: Severity
     evidence: dict[str, Any]
-    branches: tuple[str, ...]
-    headline: str
+    taken: tuple[Notable, ...] = ()  # the waiting notable moments the evidence holds
 
 
 def branches_of(a: Assessment) -> tuple[str, ...]:
@@ -142,7 +143,7 @@ class Recorder:
         if change is not None:
             if self.open is not None:
                 self._record_change(t, signals)
-            else:
+            elif not (change.before_branch is None and change.after_branch == Branch.UNKNOWN):  # (the start: nothing read yet)
                 kind = EventKind.BRANCH_CHANGED if change.kind == "branch" else EventKind.SEVERITY_SUGGESTED
                 self.notable([Notable(kind, f"Triage: {change.summary}", change.at, change.to_dict())])
         if self.open is not None:
@@ -179,45 +180,57 @@ class Recorder:
     def prepare(self, t: Triaged | None, signals: Signals) -> Declaration:
         """The declaration for now (UI thread): triage's severity (P4 when it
         has none — the responder sets one), the evidence snapshot of the
-        moment and the notable moments seen before (the buffer is emptied)."""
-        a = t.assessment if t is not None else None
+        moment and the notable moments seen before."""
+        a = t.assessment if t is not None and t.assessment.branch != Branch.UNKNOWN else None
         severity = a.severity if a is not None and a.severity is not None else Severity.P4
-        before = [n.to_dict() for n in self._before]
-        self._before.clear()
-        extra: dict[str, Any] = {"before": before, "before_dropped": self.dropped}
+        taken = tuple(self._before)
+        extra: dict[str, Any] = {"before": [n.to_dict() for n in taken], "before_dropped": self.dropped}
         if a is not None:
             extra["assessment"] = assessment_brief(a)
         if a is None or a.severity is None:
             extra["note"] = "triage suggested no severity (healthy or unknown): P4 until the responder sets one"
-        self.dropped = 0
         evidence = signals_evidence(signals, extra=extra)
-        return Declaration(severity, evidence, branches_of(a) if a is not None else (), a.headline if a is not None else "")
+        return Declaration(severity, evidence, taken)
 
     def declare(self, d: Declaration, now: float | None = None) -> Incident:
         """Declare (thread worker). Returns the open incident (another
-        cockpit's, if it was quicker). Raises TimelineError."""
+        cockpit's, if it was quicker). Raises TimelineError; the waiting
+        notable moments then stay waiting."""
         return self.store.declare(d.severity, d.evidence, now=now)
-
-    def declared(self, d: Declaration, t: Triaged | None) -> None:
-        """After :meth:`declare` returned (UI thread): the branch at
-        declaration, the automatic ticks, what arrived meanwhile."""
-        inc = self.open
-        if inc is None:
-            return
-        if d.branches and d.branches != inc.branches:
-            labels = " + ".join(BRANCH_LABEL.get(Branch(b), b) if b in Branch._value2member_map_ else b for b in d.branches)
-            summary = f"Branch at declaration: {labels}"
-            data = {"from": list(inc.branches), "to": list(d.branches), "headline": d.headline}
-            self._write(summary, lambda: self.store.record(EventKind.BRANCH_CHANGED, summary, data))
-        waiting = list(self._before)
-        self._before.clear()
-        self.notable(waiting)
-        if t is not None:
-            self._auto_ticks(t.latest)
 
     def resume(self) -> Incident | None:
         """The open incident of the state dir, rebuilt from its timeline (thread worker)."""
         return self.store.resume()
+
+    def attached(self, t: Triaged | None, d: Declaration | None = None) -> None:
+        """After :meth:`declare` or :meth:`resume` returned an open incident
+        (UI thread): record triage's current branch and severity where the
+        incident differs, the notable moments that are not in the
+        declaration's evidence yet, and the automatic ticks."""
+        inc = self.open
+        if inc is None:
+            return
+        taken = d.taken if d is not None else ()
+        keep = [n for n in self._before if n.kind not in _TRIAGE_KINDS and not any(n is x for x in taken)]
+        self._before.clear()
+        self.dropped = 0
+        if t is not None and t.assessment.branch != Branch.UNKNOWN:
+            self._sync(t.assessment, "at declaration" if d is not None else "on resume")
+        self.notable(keep)
+        if t is not None:
+            self._auto_ticks(t.latest)
+
+    def _sync(self, a: Assessment, when: str) -> None:
+        inc = self.open
+        assert inc is not None
+        branches = branches_of(a)
+        if branches != inc.branches:
+            summary = f"Branch {when}: {' + '.join(BRANCH_LABEL[Branch(b)] for b in branches)}"
+            data = {"from": list(inc.branches), "to": list(branches), **assessment_brief(a)}
+            self._write(summary, lambda: self.store.record(EventKind.BRANCH_CHANGED, summary, data))
+        if a.severity is not None and a.severity != inc.suggested:
+            sev = a.severity
+            self._write(f"Triage suggests {sev}", lambda: self.store.suggest(sev, reasons=a.headline))
 
     def refresh(self) -> bool:
         """Pick up events another cockpit appended; True if there were any."""
@@ -262,6 +275,10 @@ class Recorder:
             return None
         self.writes += 1
         return result
+
+    def failed(self, what: str, error: str) -> None:
+        """Keep a failure that happened elsewhere (a declaration in a worker)."""
+        self._failed(what, error)
 
     def _failed(self, what: str, error: str) -> None:
         self.failures.append(Failure(self._clock(), what, error))

@@ -3,7 +3,9 @@
 It imports nothing but Textual's core, so it paints as fast as a bare
 Textual app. It draws the same grid as :class:`screens.main.MainScreen`
 (the ids are the same, so ``cockpit/app.tcss`` sizes both alike): the
-context line, each pane's frame with its key and name, and the key line.
+context line, the triage strip (below 120 columns), each pane's frame with
+its key and name — the decision column's too (at 120 columns and more) —
+and the key line. tests/test_app_layout.py holds the two to the same grid.
 Right after this frame the app builds the real screen and switches to it;
 no source has answered by then, so nothing is lost by the wait.
 """
@@ -23,13 +25,19 @@ FRAMES = (
     ("pods", "4", "Pods"),
     ("logs", "5", "Pod logs"),
 )
+DECISION_FRAMES = (
+    ("triage", "d", "Triage"),
+    ("checklist", "c", "Checklist"),
+    ("timeline", "t", "Timeline"),
+)
+STRIP = ("◌ triage: waiting for the first signals…", "  d shows the triage, checklist and timeline")  # widgets.triage.TriageStrip's first words
 
 
 class BootScreen(Screen[None]):
     DEFAULT_CSS = """
     BootScreen .boot--bar {
-        dock: top;
         height: 1;
+        width: 1fr;
         padding: 0 1;
         background: $panel;
         color: $text;
@@ -43,6 +51,18 @@ class BootScreen(Screen[None]):
         height: 1fr;
         width: 1fr;
         color: $text-muted;
+    }
+    BootScreen .boot--strip {
+        height: 1;
+        color: $text-muted;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    BootScreen #badge {
+        width: auto;
+        height: 1;
+        padding: 0 1;
+        background: $panel;
     }
     BootScreen .boot--keys {
         dock: bottom;
@@ -61,10 +81,15 @@ class BootScreen(Screen[None]):
         self._keys = keys  # the key line, as the footer will show it
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{self._title}  {self._target}", classes="boot--bar", markup=False)
+        with Horizontal(id="topbar"):
+            yield Static(f"{self._title}  {self._target}", classes="boot--bar", markup=False)
+            yield Static(id="badge")
         frames = [self._frame(*spec) for spec in FRAMES]
         with Horizontal(id="cockpit"):
             with Vertical(id="live"):
+                with Vertical(id="triage-strip"):
+                    for line in STRIP:
+                        yield Static(line, classes="boot--strip", markup=False)
                 with Horizontal(id="row-top", classes="pane-row"):
                     yield frames[0]
                     yield frames[1]
@@ -72,10 +97,13 @@ class BootScreen(Screen[None]):
                     yield frames[2]
                     yield frames[3]
                 yield frames[4]
+            with Vertical(id="decide"):
+                for spec in DECISION_FRAMES:
+                    yield self._frame(*spec, waiting=False)
         yield Static(self._keys, classes="boot--keys", markup=False)
 
     @staticmethod
-    def _frame(pane_id: str, key: str, name: str) -> Static:
+    def _frame(pane_id: str, key: str, name: str, waiting: bool = True) -> Static:
         frame = Static("starting…", id=pane_id, classes="boot--pane", markup=False)
-        frame.border_title = f"{key} {name} · waiting…"
+        frame.border_title = f"{key} {name}" + (" · waiting…" if waiting else "")
         return frame

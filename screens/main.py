@@ -1,22 +1,28 @@
-"""The main cockpit screen: every live signal on one screen.
+"""The main cockpit screen: every live signal and the decision on one screen.
 
-Layout (sizes in cockpit/app.tcss, compact at 80x24, roomy at 160x48)::
+Layout (sizes in cockpit/app.tcss)::
 
-    ContextBar (what we are looking at; the drill's death, if it dies)
-    ┌ #live ───────────────────────────────┐┌ #decide ───────────┐
-    │ #row-top:  Clay status | Health       ││ room for the triage│
-    │ #row-mid:  Error rates | Pods         ││ checklist and the  │
-    │ #logs:     Pod logs                   ││ actions panes      │
-    └───────────────────────────────────────┘└────────────────────┘
+    #topbar: ContextBar (what we look at; the drill's death) | IncidentBadge (severity, status, clock)
+    ┌ #live ─────────────────────────────────┐┌ #decide ──────────────┐
+    │ #triage-strip (80 columns only)         ││ #triage   TriagePane  │
+    │ #row-top:  Clay status | Health         ││ #checklist            │
+    │ #row-mid:  Error rates | Pods           ││ #timeline             │
+    │ #logs:     Pod logs                     ││ (later: actions …)    │
+    └─────────────────────────────────────────┘└───────────────────────┘
     Footer
 
-``#decide`` is where later issues mount the decision panes with
-:meth:`MainScreen.add_decision_pane`; it takes no room while empty, so the
-signal panes keep the whole screen until then.
+At 120 columns and more (``-wide``) both columns show. Narrower, the
+decision column takes the signal panes' place while the screen has the
+``-decide`` class (:meth:`MainScreen.show_decision`), and a two-line triage
+strip above the signal panes keeps the verdict and the next actions in
+sight. Later issues mount more decision panes with
+:meth:`MainScreen.add_decision_pane`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import tzinfo
 from typing import Any
 
 from textual.app import ComposeResult
@@ -26,14 +32,22 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from cockpit.config import Config
+from cockpit.incident import Incident, Tick
+from cockpit.recorder import Failure
 from cockpit.signals import Reading
+from cockpit.timeline import Event
+from cockpit.triage import Triaged
+from cockpit.watch import Notable
+from widgets.checklist import ChecklistPane
 from widgets.common import SourcePane
-from widgets.context_bar import ContextBar
+from widgets.context_bar import ContextBar, IncidentBadge
 from widgets.health import HealthPane
 from widgets.logs import LogsPane
 from widgets.metrics import MetricsPane
 from widgets.pods import PodsPane
 from widgets.status import ClayStatusPane
+from widgets.timeline import TimelinePane
+from widgets.triage import TriagePane, TriageStrip
 
 # Signals field → pane id (the same names)
 PANES = ("statuspage", "health", "metrics", "pods", "logs")
@@ -47,11 +61,15 @@ class MainScreen(Screen[None]):
         self.config = config
         self._title = title
         self._target = target
+        self._decide_from: Widget | None = None  # what had the keyboard before the decision view
 
     def compose(self) -> ComposeResult:
-        yield ContextBar(self._title, self._target)
+        with Horizontal(id="topbar"):
+            yield ContextBar(self._title, self._target)
+            yield IncidentBadge(id="badge")
         with Horizontal(id="cockpit"):
             with Vertical(id="live"):
+                yield TriageStrip(id="triage-strip")
                 with Horizontal(id="row-top", classes="pane-row"):
                     yield ClayStatusPane(id="statuspage")
                     yield HealthPane(id="health")
@@ -59,8 +77,13 @@ class MainScreen(Screen[None]):
                     yield MetricsPane(self.config.thresholds, self.config.metrics.backup_urls, id="metrics")
                     yield PodsPane(self.config.thresholds.restarts_warn, id="pods")
                 yield LogsPane(self.config.kube.log_buffer, id="logs")
-            yield Vertical(id="decide")
-        yield Footer(compact=True)
+            with Vertical(id="decide"):
+                yield TriagePane(id="triage")
+                yield ChecklistPane(id="checklist")
+                yield TimelinePane(id="timeline")
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: the keys need the room (? lists ctrl+p)
+
+    # -- parts ------------------------------------------------------------------
 
     @property
     def context_bar(self) -> ContextBar | None:
@@ -76,6 +99,41 @@ class MainScreen(Screen[None]):
         (results still in flight when the app quits find no pane)."""
         return next(iter(self.query(f"#{name}").results(SourcePane)), None)
 
+    @property
+    def checklist(self) -> ChecklistPane:
+        return self.query_one("#checklist", ChecklistPane)
+
+    @property
+    def triage(self) -> TriagePane:
+        return self.query_one("#triage", TriagePane)
+
+    @property
+    def is_wide(self) -> bool:
+        return self.has_class("-wide")
+
+    # -- the views --------------------------------------------------------------
+
+    @property
+    def decision_shown(self) -> bool:
+        """Are the triage, checklist and timeline on screen?"""
+        return self.is_wide or self.has_class("-decide")
+
+    def show_decision(self, on: bool) -> None:
+        """Below 120 columns: the decision column in place of the signal panes (or back)."""
+        if on == self.has_class("-decide"):
+            return
+        if on:
+            self._decide_from = self.focused
+        self.set_class(on, "-decide")
+        if not on and self._decide_from is not None and self._decide_from.is_attached:
+            self._decide_from.focus()
+        self.app.refresh_bindings()
+
+    def show_signals(self) -> None:
+        self.show_decision(False)
+
+    # -- data ---------------------------------------------------------------------
+
     def show_reading(self, name: str, reading: Reading[Any], now: float) -> None:
         pane = self.pane(name)
         if pane is not None:
@@ -85,8 +143,34 @@ class MainScreen(Screen[None]):
         for pane in self.query(SourcePane):
             pane.tick(now)
 
-    def add_decision_pane(self, pane: Widget) -> None:
-        """Mount a decision pane (triage checklist, actions) in the right column."""
+    def show_triage(self, t: Triaged) -> None:
+        """A triage update: the strip, the pane and which checklist items apply."""
+        for strip in self.query(TriageStrip):
+            strip.show(t)
+        for pane in self.query(TriagePane):
+            pane.show(t)
+        for checklist in self.query(ChecklistPane):
+            checklist.show(branches=t.assessment.branches, errors=t.assessment.errors)
+
+    def show_incident(self, incident: Incident | None, events: Sequence[Event], failures: Sequence[Failure],
+                      problems: Sequence[str], waiting: Sequence[Notable], now: float, tz: tzinfo | None = None) -> None:
+        """The incident as recorded: the badge, the checklist's ticks, the timeline."""
+        for badge in self.query(IncidentBadge):
+            badge.show(incident, now, tz)
+        ticks: Mapping[str, Tick] = incident.ticks if incident is not None else {}
+        for checklist in self.query(ChecklistPane):
+            checklist.show(ticks=ticks, is_open=incident is not None and incident.is_open)
+        for pane in self.query(TimelinePane):
+            pane.show(incident.id if incident is not None else None, events, failures, problems, waiting)
+
+    def show_clock(self, incident: Incident | None, now: float, tz: tzinfo | None = None) -> None:
+        for badge in self.query(IncidentBadge):
+            badge.show(incident, now, tz)
+
+    def add_decision_pane(self, pane: Widget, *, before: str | None = "#timeline") -> None:
+        """Mount a decision pane (e.g. the actions of issue 4) in the decision
+        column, by default above the timeline."""
         decide = self.query_one("#decide", Vertical)
-        decide.display = True
-        decide.mount(pane)
+        target = decide.query(before).first() if before and decide.query(before) else None
+        decide.mount(pane, before=target)
+

@@ -419,8 +419,9 @@ async def test_drill_death_is_shown_and_the_app_keeps_answering() -> None:
     drill = Drill()
     app = make_app(fast_config(), FakeSources(), clock=clock, title="drill: Clay API key revoked", drill=drill)
     async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("ContextBar"), what="the top bar")
         bar = app.screen.query_one("ContextBar", Static)
-        assert "key-revoked" in plain(bar.content)
+        await until(pilot, lambda: "key-revoked" in plain(bar.content), what="the drill named")
         drill.dead = True
         await until(pilot, lambda: bar.has_class("-error"), timeout=4.0, what="drill death")
         assert "drill environment exited (code 1)" in plain(bar.content)
@@ -449,6 +450,7 @@ async def test_every_pane_is_visible(size: tuple[int, int]) -> None:
             assert region.height >= 5 and region.width >= 26, (name, region)
             assert screen_region.contains_region(region), (name, region)
         table = app.screen.query_one("#pods DataTable", DataTable)
+        await until(pilot, lambda: table.scrollable_content_region.width > 0, what="the pods table laid out")
         assert table.virtual_size.width <= table.scrollable_content_region.width, "pods table fits without scrolling"
 
 

@@ -12,6 +12,7 @@ text it would show has changed (:func:`set_if_changed`).
 from __future__ import annotations
 
 import re
+import textwrap
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
@@ -52,6 +53,16 @@ def age_since(when: datetime | None, now: float) -> str:
     if when is None:
         return "?"
     return format_age(now - when.timestamp())
+
+
+def hanging(text: str, width: int, first: str, style: str = "", lead_style: str = "$text-muted", rest: str | None = None) -> Content:
+    """``text`` wrapped to ``width`` cells with a hanging indent: ``first``
+    before the first line, as many spaces (or ``rest``) before the others."""
+    rest = " " * len(first) if rest is None else rest
+    lines = textwrap.wrap(clean(text), width=max(8, width - len(first)), break_on_hyphens=False) or [""]
+    return Content("\n").join(
+        Content.assemble((first if i == 0 else rest, lead_style), (line, style)) for i, line in enumerate(lines)
+    )
 
 
 def set_if_changed(widget: Static, content: Content | str) -> bool:

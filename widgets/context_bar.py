@@ -1,22 +1,55 @@
-"""The one-line bar at the top: what this cockpit is looking at.
+"""The one-line bar at the top: what this cockpit is looking at, and the
+incident with its response-target clock.
 
-It names the target (kube context / namespace, or the drill scenario) and,
-when the drill environment has died, says so in the error colour — the
-panes below then show their own failures, but this line says why.
+:class:`ContextBar` names the target (kube context / namespace, or the drill
+scenario) and, when the drill environment has died, says so in the error
+colour — the panes below then show their own failures, but this line says
+why. :class:`IncidentBadge`, at its right, shows the open incident's
+severity, status and the clock counting down to its response target; it is
+the only text on screen that changes every second, so it is short and is
+redrawn only when the text it shows changes.
 """
 
 from __future__ import annotations
 
+from datetime import tzinfo
+
 from textual.content import Content
 from textual.widgets import Static
 
+from cockpit.incident import ClockLevel, Incident, Status
 from widgets.common import clean, set_if_changed
+from widgets.triage import SEV_STYLE
+
+_CLOCK_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-warning", ClockLevel.ERROR: "bold $text-error"}
+
+
+def severity_text(incident: Incident) -> str:
+    """"P1?" (suggested, not yet accepted), "P1", or "P2 (triage P1)" (overridden)."""
+    if incident.chosen is None:
+        return f"{incident.suggested}?"
+    if incident.chosen != incident.suggested:
+        return f"{incident.chosen} (triage {incident.suggested})"
+    return str(incident.chosen)
+
+
+def badge_content(incident: Incident | None, now: float, tz: tzinfo | None = None) -> Content:
+    """``P1? investigating · 12:03 left`` in the clock's colour (ok/warning/error)."""
+    if incident is None:
+        return Content.styled("no incident · i declares", "$text-muted")
+    clock = incident.clock(tz)
+    if incident.status == Status.RESOLVED:
+        return Content.styled(f"{severity_text(incident)} resolved · {clock.text(now)}", "$text-muted")
+    return Content.assemble(
+        (severity_text(incident), SEV_STYLE[incident.severity]),
+        (f" {incident.status} · ", ""),
+        (clock.text(now), _CLOCK_STYLE[clock.level(now)]),
+    )
 
 
 class ContextBar(Static):
     DEFAULT_CSS = """
     ContextBar {
-        dock: top;
         height: 1;
         width: 1fr;
         padding: 0 1;
@@ -56,3 +89,21 @@ class ContextBar(Static):
         else:
             content = Content.assemble((clean(self._title), "bold"), ("  " + clean(self._target), "$text-muted"))
         set_if_changed(self, content)
+
+
+class IncidentBadge(Static):
+    """The open incident and its clock, at the right of the top bar."""
+
+    DEFAULT_CSS = """
+    IncidentBadge {
+        width: auto;
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        text-wrap: nowrap;
+    }
+    """
+
+    def show(self, incident: Incident | None, now: float, tz: tzinfo | None = None) -> bool:
+        """Redraw if the text changed; True if it did."""
+        return set_if_changed(self, badge_content(incident, now, tz))

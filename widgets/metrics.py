@@ -1,14 +1,23 @@
-"""Error-rates pane: a Sparkline per series with its current value and unit,
-plus which Prometheus is serving (and a clear marker when it is a backup)."""
+"""Error-rates pane: a sparkline per series with its current value and unit,
+plus which Prometheus is serving (and a clear marker when it is a backup).
+
+The error series (one per status code) share one scale — zero at the
+bottom, the largest error rate of any code (at least the warning
+threshold) at the top — so 0.07 req/s of 500s draws as a flat line next to
+38 req/s of 401s instead of as tall. Request rate and p95 each have their
+own scale, anchored at zero.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from fractions import Fraction
 from urllib.parse import urlsplit
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from cockpit.config import Thresholds
 from cockpit.signals import MetricsSnapshot, Series
@@ -18,6 +27,70 @@ QUERY_ORDER = ("errors_by_code", "request_rate", "latency_p95")
 LABEL_WIDTH_MAX = 16
 COMPACT_BELOW = 48  # pane width under which labels go short ("401", "req", "p95")
 SHORT_LABELS = {"request_rate": "req", "latency_p95": "p95"}
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def bars(values: Sequence[float], width: int, top: float) -> str:
+    """One row of ``▁▂▃▄▅▆▇█`` for ``values`` (oldest first) in ``width``
+    columns: each column the largest value of its bucket, 0 drawn as ``▁``
+    and ``top`` (or more) as ``█``. Fewer values than columns are stretched."""
+    if width <= 0:
+        return ""
+    if not values:
+        return BARS[0] * width
+    n = len(values)
+    if n >= width:
+        step = Fraction(n, width)
+        buckets = [values[int(step * i):int(step * (i + 1))] for i in range(width)]
+    else:
+        buckets = [[values[i * n // width]] for i in range(width)]
+    top = top if top > 0 else 1.0
+    out = []
+    for bucket in buckets:
+        peak = max(bucket) if bucket else 0.0
+        ratio = min(1.0, max(0.0, peak / top))
+        out.append(BARS[int(ratio * (len(BARS) - 1))])
+    return "".join(out)
+
+
+def scale_top(series: Sequence[Series], thresholds: Thresholds) -> dict[str, float]:
+    """The top of each series' sparkline: one shared top for the error series
+    (the largest error value of any code, at least ``error_rate_warn``), the
+    series' own largest value for the others."""
+    def peak(s: Series) -> float:
+        return max((v for _, v in s.points), default=0.0)
+
+    errors = [s for s in series if s.query == "errors_by_code"]
+    shared = max([thresholds.error_rate_warn, *(peak(s) for s in errors)])
+    return {s.key: shared if s.query == "errors_by_code" else peak(s) for s in series}
+
+
+class ScaledSparkline(Static):
+    """A one-row sparkline on a given scale (see :func:`bars`)."""
+
+    DEFAULT_CSS = """
+    ScaledSparkline {
+        height: 1;
+        text-wrap: nowrap;
+        color: $primary;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._values: tuple[float, ...] = ()
+        self._top = 1.0
+
+    def plot(self, values: Sequence[float], top: float) -> None:
+        self._values, self._top = tuple(values), top
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.size.width:
+            set_if_changed(self, bars(self._values, self.size.width, self._top))
 
 
 def order_series(series: tuple[Series, ...]) -> list[Series]:
@@ -77,17 +150,13 @@ class SeriesRow(Horizontal):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    SeriesRow > Sparkline {
+    SeriesRow > ScaledSparkline {
         width: 1fr;
         margin: 0 1;
         min-width: 4;
     }
-    SeriesRow > Sparkline > .sparkline--max-color { color: $primary; }
-    SeriesRow > Sparkline > .sparkline--min-color { color: $primary; }
-    SeriesRow.-warn > Sparkline > .sparkline--max-color { color: $warning; }
-    SeriesRow.-warn > Sparkline > .sparkline--min-color { color: $warning; }
-    SeriesRow.-crit > Sparkline > .sparkline--max-color { color: $error; }
-    SeriesRow.-crit > Sparkline > .sparkline--min-color { color: $error; }
+    SeriesRow.-warn > ScaledSparkline { color: $warning; }
+    SeriesRow.-crit > ScaledSparkline { color: $error; }
     SeriesRow > .series--value {
         width: 10;
         text-align: right;
@@ -97,13 +166,13 @@ class SeriesRow(Horizontal):
     SeriesRow.-crit > .series--value { color: $text-error; text-style: bold; }
     """
 
-    def __init__(self, series: Series, level: str, label: str, label_width: int) -> None:
+    def __init__(self, series: Series, level: str, label: str, label_width: int, top: float) -> None:
         super().__init__(classes="series")
         self.series_key = series.key
-        self._initial = (series, level, label, label_width)
+        self._initial = (series, level, label, label_width, top)
         self._ready = False
         self._label = Static(classes="series--label")
-        self._spark = Sparkline()
+        self._spark = ScaledSparkline()
         self._value = Static(classes="series--value")
 
     def compose(self) -> ComposeResult:
@@ -115,22 +184,15 @@ class SeriesRow(Horizontal):
         self._ready = True
         self.show(*self._initial)
 
-    def show(self, series: Series, level: str, label: str, label_width: int) -> None:
+    def show(self, series: Series, level: str, label: str, label_width: int, top: float) -> None:
         if not self._ready:  # not composed yet: draw this on mount instead
-            self._initial = (series, level, label, label_width)
+            self._initial = (series, level, label, label_width, top)
             return
         width = self._label.styles.width
         if width is None or width.value != label_width:
             self._label.styles.width = label_width
         set_if_changed(self._label, label)
-        data = [value for _, value in series.points]
-        if data and min(data) > 0:
-            # Sparkline scales from the smallest value: anchor it at zero, or a
-            # flat 0.4 req/s would draw as full bars. Buckets summarise with
-            # max, so the extra first point changes no bar.
-            data.insert(0, 0.0)
-        if list(self._spark.data or []) != data:
-            self._spark.data = data
+        self._spark.plot([value for _, value in series.points], top)
         set_if_changed(self._value, format_value(series.current, series.unit))
         self.set_class(level == "warn", "-warn")
         self.set_class(level == "crit", "-crit")
@@ -187,15 +249,16 @@ class MetricsPane(SourcePane):
             empty.remove_class("pane--waiting")
             set_if_changed(empty, "Prometheus returned no series for the configured queries")
         labels = {s.key: label_for(s, self._compact) for s in series}
+        tops = scale_top(series, self.thresholds)
         label_width = min(LABEL_WIDTH_MAX, max((len(text) for text in labels.values()), default=3))
         if [s.key for s in series] != list(self._rows):  # the set of series changed: new rows
             for row in self._rows.values():
                 row.remove()
-            self._rows = {s.key: SeriesRow(s, level(s, self.thresholds), labels[s.key], label_width) for s in series}
+            self._rows = {s.key: SeriesRow(s, level(s, self.thresholds), labels[s.key], label_width, tops[s.key]) for s in series}
             self._body.mount_all(self._rows.values())
             return
         for s in series:
-            self._rows[s.key].show(s, level(s, self.thresholds), labels[s.key], label_width)
+            self._rows[s.key].show(s, level(s, self.thresholds), labels[s.key], label_width, tops[s.key])
 
     def title_extra(self) -> str:
         snap = self.reading.value

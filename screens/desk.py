@@ -1,0 +1,241 @@
+"""The incident desk: triage on every snapshot, the watch for notable
+moments, the incident and its timeline — and the decision panes they feed.
+
+The app builds one :class:`Desk` right after the first frame (these modules
+load after it) and routes to it: every ``SignalsChanged``, the log follow's
+faults, the keys of the decision panes, and the :class:`IncidentLoaded`
+message its workers post. It keeps the app's own code to wiring.
+
+Threads: resuming the open incident and declaring one run in a thread
+worker (they create files, take a lock, fsync; on a slow disk that is
+seconds); ticks, severity and status are one fsynced event each (~4 ms) and
+run on the UI thread, so what the panes show is what is on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import tzinfo
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+from cockpit.config import Config
+from cockpit.incident import Incident, IncidentStore, Status
+from cockpit.recorder import Declaration, Recorder
+from cockpit.runbook import SEVERITIES, Severity
+from cockpit.signals import Signals, SourceError
+from cockpit.timeline import TimelineError
+from cockpit.triage import Triage, Triaged, assess, refresh_intervals
+from cockpit.watch import Watch
+from screens.choose import Choice, ChoiceScreen
+from screens.timeline_view import TimelineScreen
+from widgets.checklist import clock_time
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from screens.main import MainScreen
+
+TRIAGE_SAMPLES = 2  # assessments in a row before a new verdict is adopted …
+TRIAGE_SECONDS = 10.0  # … and for at least this long (divided by the drill's speed)
+TRIAGE_CALM_SECONDS = 30.0  # a calmer verdict must last this long
+CLOCK_TICK = 1.0  # seconds between looks at the response-target clock
+FILE_TICK = 5.0  # seconds between looks for events another cockpit appended
+STATUS_ORDER = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING, Status.RESOLVED)
+
+
+class IncidentLoaded(Message):
+    """A resume or declaration worker finished (on the UI thread: :meth:`Desk.loaded`)."""
+
+    def __init__(self, incident: Incident | None, error: str | None, declaration: Declaration | None) -> None:
+        super().__init__()
+        self.incident = incident
+        self.error = error
+        self.declaration = declaration
+
+
+class Desk:
+    """See the module docstring."""
+
+    def __init__(
+        self, app: App[int], main: MainScreen, config: Config, *, clock: Callable[[], float], state_dir: Path,
+        speed: float = 1.0, tz: tzinfo | None = None,
+    ) -> None:
+        self.app = app
+        self.main = main
+        self.config = config
+        self.clock = clock
+        self.tz = tz
+        speed = max(speed, 1e-6)
+        self.triage = Triage(TRIAGE_SAMPLES, TRIAGE_SECONDS / speed, TRIAGE_CALM_SECONDS / speed)
+        self.watch = Watch(config.thresholds.restarts_warn)
+        self.recorder = Recorder(IncidentStore(state_dir, clock=clock, tz=tz), clock=clock)
+        self.triaged: Triaged | None = None
+        self.signals = Signals(at=clock())
+        self.busy = ""  # "resuming" / "declaring" while a worker runs
+        self._refresh = refresh_intervals(config)
+        self._shown: object = None  # what the incident panes last showed (see _show_incident)
+
+    def start(self) -> None:
+        """Look for the open incident and start the clock."""
+        self._run("resuming", self._resume_blocking, "Looking for an open incident")
+        self.app.set_interval(CLOCK_TICK, self._clock_tick)
+        self.app.set_interval(FILE_TICK, self._file_tick)
+
+    # -- fed by the app ---------------------------------------------------------
+
+    def signals_changed(self, signals: Signals) -> None:
+        """A new snapshot: the watch, triage (through the window), the record, the panes."""
+        self.signals = signals
+        if not self.main.is_attached:
+            return
+        now = self.clock()
+        self.recorder.notable(self.watch.update(signals, now))
+        t = self.triage.update(assess(signals, self.config.thresholds, now, refresh=self._refresh))
+        self.triaged = t
+        self.recorder.triaged(t, signals)
+        self.main.show_triage(t)
+        self._show_incident()
+
+    def log_fault(self, error: SourceError | None) -> None:
+        self.recorder.notable(self.watch.logs(error, self.clock()))
+        self._show_incident()
+
+    def loaded(self, message: IncidentLoaded) -> None:
+        """A worker finished: show the incident it found, declared or failed to declare."""
+        self.busy = ""
+        if not self.main.is_attached:  # the app is closing
+            return
+        d = message.declaration
+        if message.error is not None:
+            what = "Declare the incident" if d is not None else "Look for an open incident"
+            self.recorder.failed(what, message.error)
+            self.app.notify(message.error, title="Not recorded" if d is not None else "Timeline", severity="error")
+        elif self.recorder.open is not None:
+            self.recorder.attached(self.triaged, d)
+            inc = self.recorder.open
+            if d is not None:
+                self.app.notify(f"{inc.id} · {inc.severity} suggested — a accepts, s sets another", title="Incident declared")
+            else:
+                self.app.notify(f"{inc.id} · {inc.severity} {inc.status}, declared {clock_time(inc.declared_at)}", title="Incident resumed")
+        self._show_incident(force=True)
+
+    # -- the responder's keys -------------------------------------------------------
+
+    def declare(self) -> None:
+        inc = self.recorder.open
+        if inc is not None:
+            self.app.notify(f"{inc.id} is open (u changes its status)", title="Already declared")
+            return
+        if self.busy:
+            self.app.notify(f"{self.busy} — a moment", title="Not yet")
+            return
+        d = self.recorder.prepare(self.triaged, self.signals)
+        self._run("declaring", partial(self._declare_blocking, d), "Declaring the incident")
+
+    def accept(self) -> None:
+        inc = self.recorder.open
+        if inc is None:
+            self._no_incident()
+        elif self.recorder.accept():
+            self.app.notify(f"{inc.suggested} accepted", title="Severity")
+        self._show_incident()
+
+    def pick_severity(self) -> None:
+        inc = self.recorder.open
+        if inc is None:
+            self._no_incident()
+            return
+        choices = [Choice(s.value, f"{s.value} {SEVERITIES[s].name}", f"respond {SEVERITIES[s].response} · e.g. {SEVERITIES[s].examples}") for s in Severity]
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.recorder.set_severity(Severity(value))
+                self._show_incident()
+
+        title = f"Severity of {inc.id}"
+        self.app.push_screen(ChoiceScreen(title, choices, current=inc.chosen, proposed=inc.suggested, why="triage suggests"), chosen)
+
+    def pick_status(self) -> None:
+        inc = self.recorder.incident
+        if inc is None:
+            self._no_incident()
+            return
+        at = STATUS_ORDER.index(inc.status)
+        proposed = STATUS_ORDER[at + 1] if at + 1 < len(STATUS_ORDER) else None
+        details = {
+            Status.INVESTIGATING: "looking for the cause", Status.IDENTIFIED: "cause known, fixing",
+            Status.MONITORING: "fix in place, watching (the clock stops)", Status.RESOLVED: "over (the incident closes)",
+        }
+        choices = [Choice(s.value, s.value, details[s]) for s in STATUS_ORDER]
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.recorder.set_status(Status(value))
+                self._show_incident()
+
+        self.app.push_screen(ChoiceScreen(f"Status of {inc.id}", choices, current=inc.status, proposed=proposed, why="next"), chosen)
+
+    def toggle(self, key: str) -> None:
+        if self.recorder.open is None:
+            self._no_incident()
+            return
+        self.recorder.toggle(key)
+        self._show_incident()
+
+    def timeline_path(self) -> Path | None:
+        timeline = self.recorder.store.timeline
+        return timeline.path if timeline is not None else None
+
+    # -- showing ----------------------------------------------------------------------
+
+    def _show_incident(self, force: bool = False) -> None:
+        """Redraw the badge, checklist and timeline when what they show changed."""
+        r = self.recorder
+        inc = r.incident
+        timeline = r.store.timeline
+        key = (inc, timeline.seq if timeline is not None else 0, len(r.waiting), r.dropped, tuple(r.failures), len(r.problems()))
+        if key == self._shown and not force or not self.main.is_attached:  # (detached: the app is closing)
+            return
+        self._shown = key
+        events = r.events()
+        self.main.show_incident(inc, events, tuple(r.failures), r.problems(), r.waiting, self.clock(), self.tz)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, TimelineScreen) and screen.path == self.timeline_path():
+                screen.extend(events)
+        self.app.refresh_bindings()
+
+    def _clock_tick(self) -> None:
+        inc = self.recorder.incident
+        if inc is not None and self.main.is_attached:
+            self.main.show_clock(inc, self.clock(), self.tz)
+
+    def _file_tick(self) -> None:
+        if self.recorder.refresh():  # another cockpit on this state dir wrote
+            self._show_incident()
+
+    def _no_incident(self) -> None:
+        self.app.notify("No incident is open: i declares one", title="No incident", severity="warning")
+
+    # -- workers --------------------------------------------------------------------------
+
+    def _run(self, busy: str, work: Callable[[], None], description: str) -> None:
+        self.busy = busy
+        self.app.run_worker(work, thread=True, group="incident", exclusive=True, exit_on_error=False, description=description)
+
+    def _resume_blocking(self) -> None:
+        try:
+            incident, error = self.recorder.resume(), None
+        except (TimelineError, OSError) as exc:
+            incident, error = None, f"could not read the incidents: {exc}"
+        self.app.post_message(IncidentLoaded(incident, error, None))
+
+    def _declare_blocking(self, d: Declaration) -> None:
+        try:
+            incident, error = self.recorder.declare(d), None
+        except TimelineError as exc:
+            incident, error = None, str(exc)
+        self.app.post_message(IncidentLoaded(incident, error, d))

@@ -1,0 +1,234 @@
+"""The triage pane and its one-glance strip: where the decision tree lands,
+why (the reasons with their numbers), what to do first, how bad (the
+suggested severity with its definition), how sure, and what the cockpit
+cannot see.
+
+Render-only: the app hands them a :class:`~cockpit.triage.Triaged` (the
+stable assessment plus what is pending). Each part is its own Static and is
+redrawn only when its text changes, so a new snapshot with the same verdict
+costs a few bytes, not a pane.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from cockpit.runbook import SEVERITIES, Branch, Severity
+from cockpit.triage import BRANCH_LABEL, Assessment, Confidence, Finding, Triaged
+from widgets.common import clean, hanging, set_if_changed
+
+SEV_STYLE: dict[Severity | None, str] = {
+    Severity.P1: "bold $text-error",
+    Severity.P2: "bold $text-warning",
+    Severity.P3: "$text-warning",
+    Severity.P4: "$text-primary",
+    None: "$text-success",
+}
+_CONFIDENCE = {Confidence.HIGH: "$text-success", Confidence.MEDIUM: "$text-warning", Confidence.LOW: "$text-error"}
+_QUIET = frozenset({Branch.HEALTHY, Branch.UNKNOWN})
+
+
+def glyph(branch: Branch) -> str:
+    return {Branch.HEALTHY: "●", Branch.UNKNOWN: "?", Branch.MONITORING_GAP: "◌"}.get(branch, "▶")
+
+
+def headline_content(a: Assessment, width: int = 0) -> Content:
+    """"▶ Credentials: Clay answers 401 to every call — P1", in the severity's colour
+    (wrapped to ``width`` when given, else one line)."""
+    style = SEV_STYLE[a.severity]
+    if width:
+        return hanging(a.headline, width, f"{glyph(a.branch)} ", style, style)
+    return Content.assemble((f"{glyph(a.branch)} ", style), (clean(a.headline), style))
+
+
+def confidence_content(a: Assessment) -> Content:
+    return Content.assemble(("confidence ", "$text-muted"), (a.confidence.value, _CONFIDENCE[a.confidence]))
+
+
+def is_mixed(a: Assessment) -> bool:
+    """Evidence for more than one branch of the tree (not counting healthy/unknown)."""
+    return len({f.branch for f in a.findings if f.branch not in _QUIET}) > 1
+
+
+def mixed_content(a: Assessment, width: int) -> Content:
+    branches = list(dict.fromkeys(BRANCH_LABEL[f.branch] for f in a.findings if f.branch not in _QUIET))
+    return hanging(f"Mixed evidence: {' + '.join(branches)} — most urgent first", width, "", "bold $text-warning")
+
+
+def _reasons(f: Finding, width: int) -> list[Content]:
+    lines = []
+    for r in f.reasons:
+        text = f"{r.text} (weak)" if r.weak else r.text
+        lines.append(hanging(text, width, "  · ", "$text-muted" if r.weak else ""))
+    return lines
+
+
+def why_content(a: Assessment, width: int) -> Content:
+    """The top finding's reasons; then each other finding, its line and its reasons."""
+    lines = _reasons(a.top, width)
+    for f in a.findings[1:]:
+        lines.append(hanging(f.line, width, "+ ", SEV_STYLE[f.severity]))
+        lines.extend(_reasons(f, width))
+    return Content("\n").join(lines)
+
+
+def actions_content(a: Assessment, width: int) -> Content:
+    actions = a.actions
+    if not actions:
+        return Content("")
+    lines = [Content.styled("Do now", "bold $text-accent")]
+    lines += [hanging(x.text, width, f" {i}. ", "", "bold $text-accent") for i, x in enumerate(actions, 1)]
+    return Content("\n").join(lines)
+
+
+def severity_content(a: Assessment, width: int) -> Content:
+    """"P1 Complete outage · respond < 15 min · e.g. Clay API unreachable"."""
+    if a.severity is None:
+        words = "No severity: nothing to respond to" if a.branch == Branch.HEALTHY else "No severity yet: not enough to go on"
+        return Content.styled(words, "$text-muted")
+    level = SEVERITIES[a.severity]
+    head = f"{a.severity.value} {level.name}"
+    return Content("\n").join([
+        Content.assemble((head, SEV_STYLE[a.severity]), (f" · respond {level.response}", "bold")),
+        hanging(f"e.g. {level.examples}", width, "  ", "$text-muted"),
+    ])
+
+
+def gaps_content(a: Assessment, width: int) -> Content:
+    """What the cockpit cannot see, each with what to do about it."""
+    if not a.gaps:
+        return Content("")
+    lines = []
+    if a.cannot_see:
+        lines.append(hanging(f"Can't see: {a.cannot_see}", width, "", "bold $text-warning"))
+    for g in a.gaps[:6]:
+        lines.append(hanging(g.text + (f" → {g.hint}" if g.hint else ""), width, "  ◌ ", "", "$text-warning"))
+    return Content("\n").join(lines)
+
+
+def actions_line(a: Assessment) -> Content:
+    """One line for the strip: the actions, else what it cannot see, else the top reason."""
+    if a.actions:
+        parts = [Content.styled("→ ", "bold $text-accent")]
+        for i, x in enumerate(a.actions, 1):
+            if i > 1:
+                parts.append(Content.styled(" · ", "$text-muted"))
+            parts.append(Content.assemble((f"{i} ", "bold $text-accent"), clean(x.text)))
+        return Content.assemble(*parts)
+    if a.cannot_see:
+        return Content.styled(f"◌ can't see: {clean(a.cannot_see)}", "$text-warning")
+    reason = a.top.reasons[0].text if a.top.reasons else ""
+    return Content.styled(f"  {clean(reason)}", "$text-muted")
+
+
+class TriageStrip(Vertical):
+    """Two lines under the signal panes at 80 columns: the verdict and what to do."""
+
+    DEFAULT_CSS = """
+    TriageStrip > Static {
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    TriageStrip > #strip-head {
+        width: 1fr;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._head = Static(Content.styled("◌ triage: waiting for the first signals…", "$text-muted"), id="strip-head")
+        self._do = Static(Content.styled("  d shows the triage, checklist and timeline", "$text-muted"), id="strip-do")
+
+    def compose(self) -> ComposeResult:
+        yield self._head
+        yield self._do
+
+    def show(self, t: Triaged) -> None:
+        a = t.assessment
+        head = Content.assemble(headline_content(a), ("  ", ""), confidence_content(a))
+        if t.pending_text:
+            head = Content.assemble(head, (f"  ({t.pending_text})", "$text-muted italic"))
+        set_if_changed(self._head, head)
+        set_if_changed(self._do, actions_line(a))
+
+
+class TriagePane(Vertical):
+    """The whole assessment (see the module docstring)."""
+
+    DEFAULT_CSS = """
+    TriagePane {
+        border: round $foreground 30%;
+        border-title-color: $text;
+        border-subtitle-color: $text-muted;
+        padding: 0 1;
+        height: auto;
+    }
+    TriagePane:focus-within {
+        border: round $accent;
+    }
+    TriagePane > VerticalScroll {
+        height: auto;
+        max-height: 100%;
+        scrollbar-size-vertical: 1;
+    }
+    TriagePane Static {
+        height: auto;
+    }
+    TriagePane .triage--empty {
+        display: none;
+    }
+    TriagePane #triage-pending {
+        color: $text-muted;
+        text-style: italic;
+    }
+    """
+
+    BORDER_TITLE = "d Triage"
+
+    PARTS = ("head", "mixed", "why", "do", "sev", "gaps", "pending")
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._parts = {name: Static(id=f"triage-{name}", classes="triage--empty") for name in self.PARTS}
+        self._parts["head"] = Static(Content.styled("waiting for the first signals…", "$text-muted"), id="triage-head")
+        self._body = VerticalScroll(*self._parts.values(), can_focus=True, id="triage-body")
+        self._triaged: Triaged | None = None
+        self._width = 0
+
+    def on_resize(self) -> None:
+        if self._triaged is not None and self.content_size.width != self._width:
+            self._width = self.content_size.width
+            self.show(self._triaged)  # wrapped again to the new width
+
+    def compose(self) -> ComposeResult:
+        yield self._body
+
+    def show(self, t: Triaged) -> None:
+        self._triaged = t
+        a = t.assessment
+        width = self.content_size.width - 1 or 60  # (a scrollbar may take one column)
+        self._part("head", headline_content(a, width))
+        self._part("mixed", mixed_content(a, width) if is_mixed(a) else Content(""))
+        self._part("why", why_content(a, width))
+        self._part("do", actions_content(a, width))
+        self._part("sev", severity_content(a, width))
+        self._part("gaps", gaps_content(a, width))
+        self._part("pending", Content(t.pending_text))
+        title = f"d Triage · {a.severity.value}" if a.severity else f"d Triage · {BRANCH_LABEL[a.branch]}"
+        if self.border_title != title:
+            self.border_title = title
+        subtitle = f"confidence {a.confidence.value}"
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
+
+    def _part(self, name: str, content: Content) -> None:
+        widget = self._parts[name]
+        widget.set_class(not content.plain, "triage--empty")
+        set_if_changed(widget, content)
+
+    def focus_body(self) -> None:
+        self._body.focus()
