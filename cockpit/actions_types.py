@@ -217,9 +217,10 @@ class LeaseInfo:
         """``held by ana@bastion-1+c0ffee since 10:42:03 UTC (35 s ago), renewed 5 s ago, expires in 85 s``."""
         if not self.held:
             return f"lease {self.name} is free"
-        parts = [f"held by {self.holder}"]
+        head = f"held by {self.holder}"
         if self.acquired_at is not None:
-            parts.append(f"since {_hms(self.acquired_at)} ({_ago(now - self.acquired_at)})")
+            head += f" since {_hms(self.acquired_at)} ({_ago(now - self.acquired_at)})"
+        parts = [head]
         if self.renewed_at is not None:
             parts.append(f"renewed {_ago(now - self.renewed_at)}")
         expires = self.expires_at()

@@ -166,7 +166,8 @@ def test_rate_limited_drill_mitigated_by_queuing(sim, env, tmp_path) -> None:
     watch = watch_drill(sim, cfg)
     try:
         sim.advance(80)
-        info = rate_limits_seen(watch.recent())
+        assert watch.wait_for("x-ratelimit-remaining=0")
+        info = rate_limits_seen(watch.recent(settle=0))
         assert info is not None and (info.limit, info.remaining) == (600, 0), info
         assert info.retry_after is not None and 0 < info.retry_after <= 60 and info.count_429 > 0
         assert "0/600 left" in info.text()

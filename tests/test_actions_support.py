@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.actions import ActionRunner
-from cockpit.config import Config, config_from_toml
+from cockpit.config import ActionsConfig, Config, config_from_toml
 from cockpit.incident import IncidentStore
 from cockpit.runbook import Severity
 from cockpit.signals import HealthSnapshot, LogLine, MetricsSnapshot
@@ -46,7 +46,10 @@ def make_runner(sim, cfg: Config | None = None, *, store: IncidentStore | None =
                 advance: float | None = STEP, **kw: Any) -> ActionRunner:
     """A runner whose waits between looks play the drill clock forward by ``advance`` seconds."""
     sleep = (lambda _s: sim.advance(advance)) if advance else (lambda _s: time.sleep(0.05))
-    return ActionRunner(cfg or drill_config(sim), store=store, actor=actor, sleep=sleep, poll=0.05, **kw)
+    cfg = cfg or drill_config(sim)
+    if cfg.actions.rollout_timeout == ActionsConfig().rollout_timeout:  # a rollout that cannot finish fails in 60 s, not 300
+        cfg = with_actions(cfg, rollout_timeout=60.0, verify_timeout=30.0)
+    return ActionRunner(cfg, store=store, actor=actor, sleep=sleep, poll=0.05, **kw)
 
 
 def incident(tmp_path: Path, actor: str = "ana@bastion-1") -> IncidentStore:

@@ -43,7 +43,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -351,7 +351,11 @@ class KubeAdmin:
         deploy = self.deployment(name)
         if (deploy.get("spec") or {}).get("paused"):
             raise AdminError(paused_failure(name, self.namespace, self.context))
-        patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at or restarted_at_now()}}}}}
+        current = (((deploy.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {}
+        stamp = at or restarted_at_now()
+        if stamp == current.get(RESTARTED_AT):  # a restart in the same second: the same value would change nothing
+            stamp = restarted_at_now(datetime.now() + timedelta(seconds=1))
+        patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         return self.patch_deployment(name, patch, dry_run=dry_run, action=f"restarting deployment {name}")
 
     def patch_deployment(self, name: str, patch: dict[str, Any], *, dry_run: bool, action: str) -> dict[str, Any]:

@@ -135,7 +135,8 @@ class Leases:
                                  "another cockpit is racing for it: try again in a moment"))
 
     def renew(self, info: LeaseInfo, deployment: str) -> LeaseInfo:
-        """Push renewTime forward; raise LEASE_HELD if it is no longer ours."""
+        """Push renewTime forward. Raises LEASE_HELD when another cockpit holds it
+        now, CONFLICT when it is free (we lost it and must not take it silently)."""
         doc = self.admin.call("coordination", "read_namespaced_lease", info.name, self.admin.namespace, allow_404=True,
                               action=f"renewing lease {info.name}")
         now = self.wall()
@@ -143,7 +144,8 @@ class Leases:
         if doc is None or current is None or not current.ours:
             if current is not None and current.held:
                 raise self._held(deployment, current, now)
-            return self.acquire(deployment)
+            raise AdminError(Failure(FailureKind.CONFLICT, f"lease {info.name} is no longer ours: it was released or deleted meanwhile",
+                                     "another cockpit may have taken it over after it went stale: check before changing more"))
         spec = dict(doc.get("spec") or {})
         spec["renewTime"] = micro_time(now)
         return self._replace(doc, spec, f"renewing lease {info.name}")

@@ -62,7 +62,7 @@ def rollout_state(deploy: dict[str, Any], pods: list[dict[str, Any]], old_pods: 
     if observed < generation:
         missing.append(f"the deployment controller has not seen the change yet (observed generation {observed} < {generation})")
     if len(new_ready) < want:
-        unready = [f"{p.name} ({p.status})" for p in new if not p.is_ready]
+        unready = [f"{p.name} ({p.status}{', not ready' if p.status == 'Running' else ''})" for p in new if not p.is_ready]
         text = f"{want - len(new_ready)} of {want} new pods not ready"
         missing.append(text + (f": {_names(unready)}" if unready else ""))
     if old_left:
