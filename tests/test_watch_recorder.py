@@ -69,11 +69,12 @@ def test_before_declaring_notables_wait_and_go_into_the_declaration(rec: Recorde
     rec.triaged(t, sig)  # the first stable assessment is a change: buffered too
     assert [n.kind for n in rec.waiting] == [EventKind.SOURCE_FAILED, EventKind.BRANCH_CHANGED]
     d = rec.prepare(t, sig)
-    assert rec.waiting == ()
+    assert len(rec.waiting) == 2  # until the declaration is on disk
     assert d.severity == t.severity == Severity.P1
     inc = rec.declare(d)
-    rec.declared(d, t)
+    rec.attached(t, d)
     assert inc.suggested == Severity.P1 and rec.open is not None
+    assert rec.waiting == ()
     events = on_disk(rec)
     kinds = [e.kind for e in events]
     assert kinds[:2] == [EventKind.INCIDENT_DECLARED, EventKind.EVIDENCE_SNAPSHOT]
@@ -102,7 +103,7 @@ def test_an_open_incident_records_notables_changes_and_ticks(rec: Recorder, tmp_
     t, triage = triaged(sig)
     d = rec.prepare(t, sig)
     rec.declare(d)
-    rec.declared(d, t)
+    rec.attached(t, d)
     start = len(on_disk(rec))
     rec.notable([Notable(EventKind.POD_OOMKILLED, "Pod OOMKilled: x", NOW + 1, {"pods": []})])
     # the fault clears: a healthy, all-live assessment is a stable change (no window here)
@@ -145,7 +146,7 @@ def test_the_buffer_is_bounded_and_says_how_much_it_dropped(tmp_path) -> None:
     r.notable([Notable(EventKind.NOTE, f"n{i}", NOW + i) for i in range(5)])
     assert [n.summary for n in r.waiting] == ["n2", "n3", "n4"] and r.dropped == 2
     d = r.prepare(None, Signals(at=NOW))
-    assert d.evidence["before_dropped"] == 2 and r.dropped == 0
+    assert d.evidence["before_dropped"] == 2 and len(d.evidence["before"]) == 3
 
 
 def test_a_failed_write_is_kept_and_not_shown_as_recorded(rec: Recorder, monkeypatch) -> None:
@@ -153,7 +154,7 @@ def test_a_failed_write_is_kept_and_not_shown_as_recorded(rec: Recorder, monkeyp
     t, _ = triaged(sig)
     d = rec.prepare(t, sig)
     rec.declare(d)
-    rec.declared(d, t)
+    rec.attached(t, d)
     before = len(rec.events())
     real_write = os.write
 
