@@ -176,7 +176,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             config = replace(config, kube=replace(config.kube, read_only=True))
         from cockpit.app import make_app
 
-        app = make_app(config, DrillSources(config, drill), title=f"drill: {drill.title}", drill=drill)
+        app = make_app(config, DrillSources(config, drill), title=f"drill: {drill.title}", drill=drill, speed=args.speed)
         app.run()
         code = app.return_code or 0
         clean = drill.process.poll() is None
