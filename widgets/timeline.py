@@ -128,7 +128,7 @@ class TimelinePane(Vertical):
     def show(self, incident_id: str | None, events: Sequence[Event], failures: Sequence[Failure],
              problems: Sequence[str], waiting: Sequence[Notable]) -> None:
         self._last = (incident_id, events, failures, problems, waiting)
-        self._width = width = self.content_size.width - 1 or 60  # less a scrollbar's column
+        self._width = width = self.content_size.width - 1 if self.content_size.width > 8 else 60  # less a scrollbar column (hidden: 0)
         body = self._events
         body.remove_class("-waiting")
         if incident_id is not None:

@@ -210,7 +210,7 @@ class TriagePane(Vertical):
     def show(self, t: Triaged) -> None:
         self._triaged = t
         a = t.assessment
-        width = self.content_size.width - 1 or 60  # (a scrollbar may take one column)
+        width = self.content_size.width - 1 if self.content_size.width > 8 else 60  # (a scrollbar may take one column; hidden: 0)
         self._part("head", headline_content(a, width))
         self._part("mixed", mixed_content(a, width) if is_mixed(a) else Content(""))
         self._part("why", why_content(a, width))
