@@ -164,9 +164,21 @@ def test_resize_follows(via: str, terminal, launch, mark) -> None:
     quit_and_check(term, mark)
 
 
-def test_ssh_dropped_mid_session(terminal, launch, mark) -> None:
+class LeftBehind(AssertionError):
+    """The dropped session left files behind (the expected failure below, and only it)."""
+
+
+@pytest.mark.xfail(
+    raises=LeftBehind,
+    strict=True,
+    reason="a hangup kills the cockpit at once (Python's default SIGHUP action), so the demo's clean-up never runs: "
+    "its drill dir (kubeconfig, drill.env with the drill's tokens, logs) and the Kubernetes client's CA temp files "
+    "stay in TMPDIR. The cockpit must turn SIGHUP into a normal exit. When that lands this passes: remove this marker.",
+)
+def test_ssh_dropped_mid_session(terminal, launch, mark, e2e_dir) -> None:
     """Kill the ssh client mid-session: sshd hangs up the cockpit's terminal
-    and nothing of the run is left on the server (cockpit or drill child)."""
+    and nothing of the run is left on the server: no cockpit, no drill
+    child (a must), and no files in its TMPDIR (expected to fail today)."""
     term = terminal()
     launch(term, demo_args("key-revoked"), via="ssh")
     Driver(term).run(drill.first_frame(), drill.live((401,)))
@@ -180,3 +192,6 @@ def test_ssh_dropped_mid_session(terminal, launch, mark) -> None:
     status = term.wait_exit(EXIT_TIMEOUT)
     assert status != 0, "the killed ssh client reported success"
     assert_all_gone(mark)
+    left = sorted(p.name for p in (e2e_dir / "home").iterdir() if p.name != "state")
+    if left:
+        raise LeftBehind(f"left in the cockpit's TMPDIR after the hangup: {left}")
