@@ -77,6 +77,10 @@ class Desk:
         self.signals = Signals(at=clock())
         self.busy = ""  # "resuming" / "declaring" while a worker runs
         self._refresh = refresh_intervals(config)
+        # triage starts once every source has answered (or had time to): a verdict on the
+        # first answer alone would be adopted at once and then need the window to go away
+        self._started = clock()
+        self._patience = max(config.statuspage.timeout, config.health.timeout, config.metrics.timeout, config.kube.timeout) + 5.0
         self._shown: object = None  # what the incident panes last showed (see _show_incident)
 
     def start(self) -> None:
@@ -94,6 +98,10 @@ class Desk:
             return
         now = self.clock()
         self.recorder.notable(self.watch.update(signals, now))
+        answered = all(r.value is not None or r.error is not None for r in (signals.statuspage, signals.health, signals.metrics, signals.pods))
+        if not answered and now - self._started < self._patience:
+            self._show_incident()
+            return
         t = self.triage.update(assess(signals, self.config.thresholds, now, refresh=self._refresh))
         self.triaged = t
         self.recorder.triaged(t, signals)

@@ -36,6 +36,12 @@ SIZE = (80, 24)
 pytestmark = pytest.mark.asyncio
 
 
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path, monkeypatch):
+    """Incidents go to a fresh state dir: none of the developer's open incidents resumes here."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 def clock() -> float:
     return NOW + 12
 
@@ -121,6 +127,7 @@ class RecordingApp(CockpitApp):
 
     def on_signals_changed(self, message) -> None:
         self.changes.append(message.signals)
+        super().on_signals_changed(message)
 
 
 async def test_signals_hold_a_reading_per_source_and_recent_logs() -> None:

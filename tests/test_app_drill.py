@@ -72,6 +72,12 @@ def error_codes(app: CockpitApp, at_least: float = 1.0) -> set[str]:
     return {s.label_value("code") or "" for s in snap.series if s.query == "errors_by_code" and (s.current or 0) >= at_least}
 
 
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path, monkeypatch):
+    """Incidents go to a fresh state dir: none of the developer's open incidents resumes here."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 SCENARIOS = ["healthy", "clay-outage", "rate-limited", "key-revoked", "infra-crashloop", "degraded-latency"]
 
 

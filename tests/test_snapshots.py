@@ -29,16 +29,28 @@ NARROW = (80, 24)
 WIDE = (160, 48)
 
 
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path, monkeypatch):
+    """Incidents go to a fresh state dir: none of the developer's open
+    incidents resumes here; times of day on screen are in UTC."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def clock() -> float:
     return NOW + 12
 
 
 def cockpit(sources: FakeSources | None = None) -> tuple[CockpitApp, FakeSources]:
     sources = sources or FakeSources()
-    return make_app(fast_config(), sources, clock=clock, title="clay-cockpit · snapshot"), sources
+    return make_app(fast_config(), sources, clock=clock, title="clay-cockpit · snapshot", speed=float("inf")), sources
 
 
-async def until(pilot, cond: Callable[[], object], timeout: float = 5.0) -> None:
+async def until(pilot, cond: Callable[[], object], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "timed out preparing the snapshot"
@@ -54,10 +66,17 @@ def settled(app: CockpitApp, lines: int) -> Callable[[], bool]:
     return check
 
 
+def triage_settled(app: CockpitApp) -> bool:
+    desk = app._desk
+    t = desk.triaged if desk is not None else None
+    return t is not None and not desk.busy and t.pending is None and t.latest.at == app.clock()
+
+
 def loaded(app: CockpitApp, lines: int = 40):
     async def run_before(pilot) -> None:
         await until(pilot, settled(app, lines))
-        await pilot.pause(0.2)
+        await until(pilot, lambda: triage_settled(app))
+        await pilot.pause(0.3)
 
     return run_before
 
@@ -76,7 +95,20 @@ def test_main_screen_during_an_incident(snap_compare, size) -> None:
     - Pod logs: newest lines at the bottom, pod names coloured per pod, error
       lines in the error colour, warn lines in the warning colour, "following";
       at 160x48 each line starts with its time;
-    - every title says "0s ago"; the footer shows 1-5 Panes, m, /, p, r, ?, q.
+    - every title says "0s ago"; the footer shows 12345 Panes, d Decide,
+      c Checklist, i Declare, ? Help, q Quit;
+    - the top bar ends in "no incident · i declares";
+    - 80x24: under the top bar the two-line triage strip, "▶ Credentials:
+      Clay answers 401 to 94% of calls — P1  confidence high" in the error
+      colour and "→ 1 Verify the Clay API key in the Secret · 2 Update …";
+    - 160x48: no strip; the decision column on the right: the triage pane
+      (title "d Triage · P1", "Mixed evidence: Credentials + Infrastructure +
+      Clay incident", the reasons with their numbers under each finding, "Do
+      now" 1-5, "P1 Complete outage · respond < 15 min", what it can't see:
+      no recent pod log lines… wait, there are 40: none), the checklist
+      (401/403 items marked ▸, 429 ones dimmed) and the timeline ("No
+      incident", the Clay incident, the OOMKilled and crashlooping pods seen
+      so far).
     """
     app, sources = cockpit()
     sources.kube.emit(log_lines(40))
@@ -114,15 +146,18 @@ def test_failures_keep_last_good_data_marked_stale(snap_compare, size) -> None:
         await until(pilot, lambda: app.signals.statuspage.error and app.signals.metrics.value.is_backup)
         await until(pilot, lambda: app.screen.query_one("#logs").has_class("-error"))
         assert s is not app.signals
-        await pilot.pause(0.2)
+        await until(pilot, lambda: triage_settled(app))
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def test_help_screen(snap_compare) -> None:
-    """The ? help at 80x24: sections Panes (1-5), Actions (m / p r ? q),
-    In the pod logs (end, home, w) and Everywhere (ctrl+p); each row shows the
-    key, the description in bold and the tooltip; it fits with room to spare."""
+    """The ? help at 80x24: sections Panes (1-5, d, c, t), Incident (i a s u),
+    Actions (m / p r ? q), In the checklist (1-4, space, esc), Choosing a
+    severity or status (1-4, enter, esc), In the pod logs (end, home, w) and
+    Everywhere (ctrl+p); each row shows the key, the description in bold and
+    the tooltip; it scrolls (the first sections in sight)."""
     app, sources = cockpit()
     sources.kube.emit(log_lines(40))
 

@@ -20,6 +20,18 @@ WARM_UP = 120.0  # drill seconds: every fault starts at 20 s; rates need a minut
 LOG_LINES = 60  # backlog to start from: log_tail per pod
 
 
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path, monkeypatch):
+    """Incidents go to a fresh state dir: none of the developer's open
+    incidents resumes here; times of day on screen are in UTC."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def drill_app(sim) -> CockpitApp:
     data = sim.config_dict()
     for section in ("statuspage", "health", "metrics", "kube"):
@@ -27,7 +39,8 @@ def drill_app(sim) -> CockpitApp:
     data["kube"]["log_tail"] = LOG_LINES // sim.scenario.service.replicas  # a fixed number of lines
     config = config_from_toml(data, f"drill config ({sim.scenario.name})")
     now = float(sim.state()["now"])
-    return make_app(config, Sources(config), clock=lambda: now, title=f"drill: {sim.scenario.title}")
+    # speed: triage's window in no time, so the frozen drill's verdict is adopted (the clock is pinned)
+    return make_app(config, Sources(config), clock=lambda: now, title=f"drill: {sim.scenario.title}", speed=float("inf"))
 
 
 async def until(pilot, cond: Callable[[], object], timeout: float = 15.0) -> None:
@@ -37,9 +50,17 @@ async def until(pilot, cond: Callable[[], object], timeout: float = 15.0) -> Non
         await pilot.pause(0.05)
 
 
-def settled(app: CockpitApp):
-    """All four sources answered and the log lines stopped coming (the
-    frozen drill has a fixed backlog: log_tail lines per pod)."""
+def triage_settled(app: CockpitApp) -> bool:
+    """Triage adopted a verdict on the full signals and nothing is pending."""
+    desk = app._desk
+    t = desk.triaged if desk is not None else None
+    return t is not None and not desk.busy and t.pending is None and t.latest.at == app.clock() and t.branch != "unknown"
+
+
+def settled(app: CockpitApp, keys: str = ""):
+    """All four sources answered, the log lines stopped coming (the frozen
+    drill has a fixed backlog: log_tail lines per pod) and triage settled;
+    then ``keys`` are pressed and the notifications cleared."""
 
     def lines() -> int:
         views = app.screen.query(LogView)  # empty until the cockpit screen is up
@@ -52,6 +73,15 @@ def settled(app: CockpitApp):
         while seen != lines():  # quiet for a whole second
             seen = lines()
             await pilot.pause(1.0)
+        await until(pilot, lambda: triage_settled(app))
+        for key in keys:
+            await pilot.press(key)
+            if key == "i":
+                await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy)
+        await until(pilot, lambda: triage_settled(app))
+        await pilot.pause(0.3)
+        app.clear_notifications()
+        await pilot.pause(0.1)
 
     return run_before
 
@@ -60,12 +90,18 @@ def settled(app: CockpitApp):
 @pytest.mark.scenario("key-revoked")
 def test_key_revoked_drill(snap_compare, sim, size) -> None:
     """Two minutes into the key-revoked drill (frozen): the top bar names the
-    drill; Clay status is green (All Systems Operational, no incidents);
-    Health is ✗ down with clay_api failing; Error rates shows 401 at ~20 req/s
-    in the error colour next to a normal request rate and p95, "via primary";
-    the three pods are Running; the pod logs are full of status=401
-    "invalid api key" lines in the error colour, each prefixed with its
-    pod's short name."""
+    drill, "no incident · i declares" at its right; under it (80x24) the
+    triage strip: "▶ Credentials: Clay answers 401 to every call — P1,
+    confidence high" and "→ 1 Verify the Clay API key in the Secret · 2
+    Update …"; Clay status is green (All Systems Operational, no
+    incidents); Health is ✗ down with clay_api failing; Error rates shows 401
+    at ~39 req/s in the error colour, 500 as a flat line on the same scale,
+    then request rate and p95, "via primary"; the three pods are Running;
+    the pod logs are full of status=401 "invalid api key" lines in the error
+    colour, each prefixed with its pod's short name. At 160x48 the decision
+    column on the right instead of the strip: the triage pane, the checklist
+    (step 3's 401/403 items marked ▸, the others dimmed), the timeline with
+    "No incident" and what was seen so far."""
     sim.advance(WARM_UP)
     app = drill_app(sim)
     assert snap_compare(app, terminal_size=size, run_before=settled(app))

@@ -39,9 +39,9 @@ def clock_time(at: float) -> str:
 def item_content(item: Item, tick: Tick | None, applies: bool, marked: bool, width: int = 60) -> Content:
     """``[x] ▸ text  12:03:04``, wrapped under the text to ``width``; an
     automatic tick adds a line with what the cockpit saw."""
-    box = ("[x] ", "bold $text-success") if tick else ("[ ] ", "" if applies else "$text-disabled")
+    box = ("[x] ", "bold $text-success") if tick else ("[ ] ", "" if applies else "$text-muted")
     mark = ("▸ ", "bold $text-accent") if marked else ("  ", "")
-    style = "" if applies else "$text-disabled"
+    style = "" if applies else "$text-muted"
     room = max(8, width - 6)
     lines = textwrap.wrap(clean(item.text), width=room, break_on_hyphens=False) or [""]
     when = f"{'auto ' if tick.auto else ''}{clock_time(tick.at)}" if tick else ""

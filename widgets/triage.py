@@ -1,7 +1,8 @@
 """The triage pane and its one-glance strip: where the decision tree lands,
-why (the reasons with their numbers), what to do first, how bad (the
-suggested severity with its definition), how sure, and what the cockpit
-cannot see.
+how bad (the suggested severity with its definition), what to do first,
+why (the reasons with their numbers, under each finding when the evidence
+is mixed), how sure, and what the cockpit cannot see — in that order, so
+the top of the pane is enough when it has little room.
 
 Render-only: the app hands them a :class:`~cockpit.triage.Triaged` (the
 stable assessment plus what is pending). Each part is its own Static and is
@@ -68,7 +69,7 @@ def _reasons(f: Finding, width: int) -> list[Content]:
 
 def why_content(a: Assessment, width: int) -> Content:
     """The top finding's reasons; then each other finding, its line and its reasons."""
-    lines = _reasons(a.top, width)
+    lines = [Content.styled("Why", "bold $text-accent"), *_reasons(a.top, width)]
     for f in a.findings[1:]:
         lines.append(hanging(f.line, width, "+ ", SEV_STYLE[f.severity]))
         lines.extend(_reasons(f, width))
@@ -84,17 +85,17 @@ def actions_content(a: Assessment, width: int) -> Content:
     return Content("\n").join(lines)
 
 
-def severity_content(a: Assessment, width: int) -> Content:
+def severity_content(a: Assessment) -> Content:
     """"P1 Complete outage · respond < 15 min · e.g. Clay API unreachable"."""
     if a.severity is None:
         words = "No severity: nothing to respond to" if a.branch == Branch.HEALTHY else "No severity yet: not enough to go on"
         return Content.styled(words, "$text-muted")
     level = SEVERITIES[a.severity]
-    head = f"{a.severity.value} {level.name}"
-    return Content("\n").join([
-        Content.assemble((head, SEV_STYLE[a.severity]), (f" · respond {level.response}", "bold")),
-        hanging(f"e.g. {level.examples}", width, "  ", "$text-muted"),
-    ])
+    return Content.assemble(
+        (f"{a.severity.value} {level.name}", SEV_STYLE[a.severity]),
+        (f" · respond {level.response}", "bold"),
+        (f" · e.g. {level.examples}", "$text-muted"),
+    )
 
 
 def gaps_content(a: Assessment, width: int) -> Content:
@@ -149,7 +150,9 @@ class TriageStrip(Vertical):
 
     def show(self, t: Triaged) -> None:
         a = t.assessment
-        head = Content.assemble(headline_content(a), ("  ", ""), confidence_content(a))
+        head = headline_content(a)
+        if "confidence" not in a.headline:  # (a low one is in the headline already)
+            head = Content.assemble(head, ("  ", ""), confidence_content(a))
         if t.pending_text:
             head = Content.assemble(head, (f"  ({t.pending_text})", "$text-muted italic"))
         set_if_changed(self._head, head)
@@ -181,6 +184,10 @@ class TriagePane(Vertical):
     TriagePane .triage--empty {
         display: none;
     }
+    TriagePane #triage-sev {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     TriagePane #triage-pending {
         color: $text-muted;
         text-style: italic;
@@ -189,7 +196,7 @@ class TriagePane(Vertical):
 
     BORDER_TITLE = "d Triage"
 
-    PARTS = ("head", "mixed", "why", "do", "sev", "gaps", "pending")
+    PARTS = ("head", "sev", "mixed", "do", "why", "gaps", "pending")  # verdict, how bad, what to do, then why
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -215,7 +222,7 @@ class TriagePane(Vertical):
         self._part("mixed", mixed_content(a, width) if is_mixed(a) else Content(""))
         self._part("why", why_content(a, width))
         self._part("do", actions_content(a, width))
-        self._part("sev", severity_content(a, width))
+        self._part("sev", severity_content(a))
         self._part("gaps", gaps_content(a, width))
         self._part("pending", Content(t.pending_text))
         title = f"d Triage · {a.severity.value}" if a.severity else f"d Triage · {BRANCH_LABEL[a.branch]}"

@@ -1,0 +1,364 @@
+"""The decision side of the cockpit with Pilot, against the fakes of
+tests/test_app_fakes.py (401s at 94 % of calls, a Clay incident on the
+status page, a crashlooping pod: mixed evidence): the triage strip and pane,
+the decision view, declaring, severity and status, the checklist keys, the
+clock, the timeline pane and view, failed writes, and resuming after a
+restart on the same state dir. Everything asserted is what the screen shows
+or what is in the incident's file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from textual.app import App
+from textual.content import Content
+from textual.widgets import Static
+
+from cockpit.app import CockpitApp, make_app
+from cockpit.timeline import EventKind, read
+from screens.boot import BootScreen
+from screens.choose import ChoiceScreen
+from screens.main import MainScreen
+from screens.timeline_view import TimelineScreen
+from test_app_fakes import NOW, FakeSources, fast_config, health_snapshot, metrics_snapshot, unreachable
+from widgets.checklist import ChecklistPane, ChecklistView
+from widgets.context_bar import IncidentBadge
+from widgets.metrics import ScaledSparkline
+from widgets.timeline import TimelinePane
+from widgets.triage import TriagePane, TriageStrip
+
+pytestmark = pytest.mark.asyncio
+NARROW, WIDE = (80, 24), (160, 48)
+
+
+class Clock:
+    def __init__(self, now: float = NOW + 12) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def build(state_dir, sources: FakeSources | None = None, clock: Clock | None = None) -> tuple[CockpitApp, FakeSources, Clock]:
+    sources = sources or FakeSources()
+    clock = clock or Clock()
+    # speed: no stability window, so the fakes' verdict is adopted after two samples
+    app = make_app(fast_config(), sources, clock=clock, title="triage test", state_dir=state_dir, speed=float("inf"))
+    return app, sources, clock
+
+
+async def until(pilot, cond: Callable[[], object], timeout: float = 8.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.03)
+
+
+def text(widget: Static) -> str:
+    content = widget.content
+    return content.plain if isinstance(content, Content) else str(content)
+
+
+def main(app: CockpitApp) -> MainScreen:
+    return app.main_screen
+
+
+async def ready(pilot, app: CockpitApp) -> None:
+    """Every source answered, triage settled on the fakes' verdict, the incident looked for."""
+
+    def settled() -> bool:
+        desk = app._desk
+        s = app.signals
+        return (
+            desk is not None and not desk.busy and desk.triaged is not None and desk.triaged.pending is None
+            and all(r.ok for r in (s.statuspage, s.health, s.metrics, s.pods))
+            and desk.triaged.latest.at == app.clock() and desk.triaged.assessment.severity is not None
+        )
+
+    await until(pilot, settled, what="the cockpit settled")
+    await pilot.pause(0.1)
+
+
+def badge(app: CockpitApp) -> str:
+    return text(main(app).query_one(IncidentBadge))
+
+
+def timeline_text(app: CockpitApp) -> str:
+    return text(main(app).query_one("#timeline-events", Static))
+
+
+def on_disk(app: CockpitApp) -> list:
+    return list(read(app.desk.timeline_path()).events)
+
+
+async def declare(pilot, app: CockpitApp) -> None:
+    await pilot.press("i")
+    await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy, what="the declaration")
+    await pilot.pause(0.05)
+
+
+async def test_the_strip_and_the_pane_say_branch_why_severity_and_what_to_do(tmp_path) -> None:
+    app, _, _ = build(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot, app)
+        a = app.desk.triaged.assessment
+        strip = main(app).query_one(TriageStrip)
+        assert strip.region.height == 2 and strip.region.y == 1, "under the top bar, always in sight at 80x24"
+        head, do = (text(s) for s in strip.query(Static))
+        assert a.headline in head and "Credentials: Clay answers 401" in head and "confidence high" in head
+        assert do.startswith("→ 1 Verify the Clay API key in the Secret · 2 Update the key")
+        pane = main(app).query_one(TriagePane)
+        assert not pane.region, "at 80 columns the pane is in the decision view"
+        await pilot.press("d")
+        assert pane.region.height > 10 and pane.region.width == 80
+        assert not main(app).query_one("#statuspage").region, "the signal panes made room"
+        assert app.focused is not None and pane in app.focused.ancestors_with_self
+        shown = "\n".join(text(s) for s in pane.query(Static) if s.display)
+        flat = " ".join(shown.split())
+        assert "Mixed evidence: Credentials + Infrastructure + Clay incident — most urgent first" in flat
+        assert "401 at 37/s — 94% of 39/s Clay calls" in flat
+        assert "Do now\n 1. Verify the Clay API key in the Secret" in shown
+        assert "P1 Complete outage · respond < 15 min" in shown and "e.g. Clay API unreachable" in shown
+        assert pane.border_title == "d Triage · P1" and pane.border_subtitle == "confidence high"
+        # the checklist marks the active branch's items and dims the others
+        checklist = main(app).query_one(ChecklistView)
+        verify = checklist.get_option("verify_key").prompt.markup
+        queuing = checklist.get_option("enable_queuing").prompt.markup
+        assert "▸" in verify and "$text-muted" not in verify.split("▸")[1]
+        assert "▸" not in queuing and "$text-muted" in queuing
+        await pilot.press("d")
+        assert not pane.region and main(app).query_one("#statuspage").region
+        await pilot.press("2")
+        assert app.focused is not None and main(app).query_one("#health") in app.focused.ancestors_with_self
+
+
+async def test_at_160_columns_the_decision_column_sits_beside_the_signal_panes(tmp_path) -> None:
+    app, _, _ = build(tmp_path)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot, app)
+        screen = main(app)
+        decide = screen.query_one("#decide").region
+        live = screen.query_one("#live").region
+        assert decide.x >= live.right and decide.width == 64 and live.width == 96
+        for name in ("triage", "checklist", "timeline"):
+            region = screen.query_one(f"#{name}").region
+            assert region.height >= 8 and decide.contains_region(region), name
+        assert not screen.query_one(TriageStrip).region, "no strip: the pane is on screen"
+        await pilot.press("d")
+        assert app.focused is not None and screen.query_one(TriagePane) in app.focused.ancestors_with_self
+
+
+async def test_declare_accept_override_status_tick_then_restart_resumes_it_all(tmp_path) -> None:
+    app, _, clock = build(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot, app)
+        assert badge(app) == "no incident · i declares"
+        await declare(pilot, app)
+        inc = app.desk.recorder.open
+        assert inc.suggested == "P1" and inc.chosen is None and inc.declared_at == clock()
+        assert badge(app) == "P1? investigating · 15:00 left"
+        await pilot.press("a")
+        assert badge(app) == "P1 investigating · 15:00 left"
+        await pilot.press("s")
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("2")
+        assert badge(app) == "P2 (triage P1) investigating · 1:00:00 left"
+        await pilot.press("c")
+        assert isinstance(app.focused, ChecklistView) and main(app).has_class("-decide")
+        await pilot.press("3")  # step 3: its first item
+        assert app.focused.highlighted_option.id == "verify_key"
+        clock.now += 60
+        await pilot.press("space")
+        await until(pilot, lambda: "verify_key" in app.desk.recorder.open.ticks, what="the tick")
+        assert "[x] ▸ 401/403: verify the API key in the Secret  03:31:12" in app.focused.get_option("verify_key").prompt.plain
+        await pilot.press("escape")
+        assert not isinstance(app.focused, ChecklistView)
+        await pilot.press("u")
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("enter")  # the proposed next status
+        assert app.desk.recorder.open.status == "identified"
+        clock.now += 540
+        await pilot.pause(1.2)  # the clock ticks once a second
+        assert badge(app) == "P2 (triage P1) identified · 50:00 left"
+        assert "Status investigating → identified" in " ".join(timeline_text(app).split())
+        ticks = dict(app.desk.recorder.open.ticks)
+        kinds = [e.kind for e in on_disk(app)]
+    assert kinds[:2] == [EventKind.INCIDENT_DECLARED, EventKind.EVIDENCE_SNAPSHOT]
+    assert kinds.count(EventKind.SEVERITY_CHANGED) == 2 and EventKind.STATUS_CHANGED in kinds
+    assert {k for k, t in ticks.items() if t.auto} == {"check_status_page", "check_health", "check_metrics"}
+    assert not ticks["verify_key"].auto
+
+    # a new cockpit on the same state dir: the incident with its clock, checklist and timeline
+    again, _, clock2 = build(tmp_path, clock=Clock(clock.now + 60))
+    async with again.run_test(size=WIDE) as pilot:
+        await ready(pilot, again)
+        inc = again.desk.recorder.open
+        assert inc is not None and inc.status == "identified" and inc.chosen == "P2" and inc.suggested == "P1"
+        assert dict(inc.ticks) == ticks
+        assert badge(again) == "P2 (triage P1) identified · 49:00 left"
+        checklist = main(again).query_one(ChecklistPane)
+        assert checklist.border_title == "c Checklist · 4/17"
+        assert "[x] ▸ 401/403: verify the API key in the Secret  03:31:12" in checklist.view.get_option("verify_key").prompt.plain
+        auto = checklist.view.get_option("check_health").prompt.plain
+        assert "auto 03:30:12" in auto and "health: down (HTTP 503)" in auto
+        timeline = main(again).query_one(TimelinePane)
+        assert timeline.border_title.startswith(f"t Timeline · {inc.id} · ")
+        shown = " ".join(timeline_text(again).split())
+        assert f"Incident {inc.id} declared" in shown and "Ticked: 401/403: verify the API key in the Secret" in shown
+
+
+async def test_the_clock_turns_warning_then_error(tmp_path) -> None:
+    app, _, clock = build(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot, app)
+        await declare(pilot, app)
+        widget = main(app).query_one(IncidentBadge)
+        assert "$text-success" in widget.content.markup
+        clock.now += 11 * 60
+        await until(pilot, lambda: badge(app).endswith("4:00 left"), what="the clock")
+        assert "$text-warning" in widget.content.markup
+        clock.now += 5 * 60
+        await until(pilot, lambda: badge(app).endswith("overdue 1:00"), what="overdue")
+        assert "$text-error" in widget.content.markup
+        await pilot.press("u", "3")  # monitoring: the clock stops
+        assert badge(app) == "P1? monitoring · missed by 1:00"
+
+
+async def test_notable_moments_wait_for_a_declaration_then_go_on_the_timeline(tmp_path) -> None:
+    app, sources, clock = build(tmp_path)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot, app)
+        assert "Seen so far — declaring keeps these as evidence:" in timeline_text(app)
+        assert "Pod OOMKilled: clay-sync-7d9f8c6b5-x2x9k" in " ".join(timeline_text(app).split())
+        await declare(pilot, app)
+        evidence = on_disk(app)[1].data
+        assert any(b["summary"].startswith("Clay incident on the status page: Market data is delayed") for b in evidence["before"])
+        assert evidence["health"]["status"] == "down"
+        sources.statuspage.result = unreachable("statuspage", "status.clay.com:443")
+        await pilot.press("r")
+        await until(pilot, lambda: "Clay status page failed: unreachable" in " ".join(timeline_text(app).split()), what="the failure recorded")
+        clock.now += 125
+        sources.health.result = health_snapshot()
+        from test_app_fakes import statuspage_snapshot
+
+        sources.statuspage.result = statuspage_snapshot()
+        await pilot.press("r")
+        await until(pilot, lambda: "Clay status page recovered after 2 min (unreachable)" in " ".join(timeline_text(app).split()), what="the recovery")
+        kinds = [e.kind for e in on_disk(app)]
+        assert EventKind.SOURCE_FAILED in kinds and EventKind.SOURCE_RECOVERED in kinds
+
+
+async def test_a_failed_write_shows_and_nothing_is_shown_as_recorded(tmp_path, monkeypatch) -> None:
+    app, _, _ = build(tmp_path)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot, app)
+        await declare(pilot, app)
+        real_write = os.write
+
+        def full_disk(fd: int, data: bytes) -> int:
+            if b'"kind":"checklist_ticked"' in data:
+                raise OSError(28, "No space left on device")
+            return real_write(fd, data)
+
+        monkeypatch.setattr("cockpit.timeline.os.write", full_disk)
+        await pilot.press("c", "3", "space")
+        pane = main(app).query_one(TimelinePane)
+        await until(pilot, lambda: pane.has_class("-error"), what="the failure shown")
+        problems = text(pane.query_one("#timeline-problems", Static))
+        assert "not recorded: Tick: 401/403: verify the API key in the Secret" in problems and "No space left on device" in problems
+        assert pane.border_subtitle == "✗ not all recorded"
+        assert "[ ]" in main(app).query_one(ChecklistView).get_option("verify_key").prompt.plain
+        assert "verify_key" not in app.desk.recorder.open.ticks
+
+
+async def test_the_timeline_view_walks_the_whole_incident(tmp_path) -> None:
+    app, _, _ = build(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot, app)
+        await pilot.press("t")
+        assert isinstance(app.screen, TimelineScreen)
+        assert "no incident declared yet" in text(app.screen.query_one("#timeline-head", Static))
+        await pilot.press("t")
+        await declare(pilot, app)
+        await pilot.press("a", "t")
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        events = on_disk(app)
+        await until(pilot, lambda: screen.query_one("#timeline-all").option_count == len(events), what="the events read")
+        assert f"{len(events)} events" in text(screen.query_one("#timeline-head", Static))
+        detail = text(screen.query_one("#timeline-detail", Static))
+        assert detail.startswith(f"#{events[-1].seq} ") and "severity_changed" in detail and '"accepted": true' in detail
+        await pilot.press("up", "up")
+        assert "checklist_ticked" in text(screen.query_one("#timeline-detail", Static)) or "branch" in text(screen.query_one("#timeline-detail", Static))
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_error_sparklines_share_one_scale(tmp_path) -> None:
+    app, _, _ = build(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot, app)
+        rows = {row.series_key: row.query_one(ScaledSparkline) for row in main(app).query("SeriesRow")}
+        big, small = text(rows["errors_by_code:401"]), text(rows["errors_by_code:429"])
+        assert "█" in big
+        assert set(small) <= {"▁"}, f"0.4 req/s of 429s next to 38 req/s of 401s draws flat: {small!r}"
+        assert "█" in text(rows["request_rate"]), "other series keep their own scale"
+
+
+class Hanging:
+    """Sources that do not answer until released: the cockpit's first frame, before any data."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        fake = FakeSources()
+        self.statuspage, self.health = fake.statuspage, fake.health
+        fake.statuspage.delay = fake.health.delay = 30.0
+        fake.metrics.result = lambda: (self.release.wait(30), metrics_snapshot())[1]
+        fake.kube.pods = lambda: (self.release.wait(30), fake.kube.pods)[1]
+        self.metrics, self.kube = fake.metrics, fake.kube
+
+
+class BootOnly(App[None]):
+    CSS_PATH = CockpitApp.CSS_PATH
+    HORIZONTAL_BREAKPOINTS = CockpitApp.HORIZONTAL_BREAKPOINTS
+    VERTICAL_BREAKPOINTS = CockpitApp.VERTICAL_BREAKPOINTS
+
+    def get_default_screen(self) -> BootScreen:
+        return BootScreen("t", "x", "keys")
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x48"])
+async def test_the_boot_screen_has_the_first_frames_layout(tmp_path, size) -> None:
+    ids = ("topbar", "triage-strip", "statuspage", "health", "metrics", "pods", "logs", "decide", "triage", "checklist", "timeline")
+    boot = BootOnly()
+    async with boot.run_test(size=size) as pilot:
+        await pilot.pause(0.1)
+        expected = {i: boot.screen.query_one(f"#{i}").region for i in ids}
+    sources = Hanging()
+    app = make_app(fast_config(), sources, clock=Clock(), title="t", state_dir=tmp_path)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, MainScreen) and app._desk is not None, what="the cockpit")
+            await pilot.pause(0.2)
+            regions = {i: app.screen.query_one(f"#{i}").region for i in ids}
+            sources.release.set()
+    finally:
+        sources.release.set()
+    assert regions == expected
+    await asyncio.sleep(0)
