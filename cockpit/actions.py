@@ -132,6 +132,7 @@ class ActionRunner:
         self._lock = threading.Lock()
         self._issued: OrderedDict[str, tuple[str, Plan, float]] = OrderedDict()
         self._recorded_blocks: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._followable: OrderedDict[str, tuple[Plan, Applied]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"ActionRunner(identity={self.identity!r}, context={self.admin.context!r}, read_only={self.read_only})"
@@ -345,6 +346,8 @@ class ActionRunner:
             return Outcome(plan, False, changed, summary, failure=failure, retry=retry, recorded=recorded, notes=tuple(notes),
                            offer=applied.offer if changed else None)
         assert verification is not None
+        if not verification.ok and applied.look is not None:
+            self._remember(plan, applied)
         data = {"plan_id": plan.id, "action": plan.kind.value, "done": applied.done, "verification": verification.to_dict()}
         if verification.ok:
             summary = f"{plan.title}: done — {verification.summary}"
@@ -355,10 +358,40 @@ class ActionRunner:
             recorded = self._record(EventKind.ACTION_FAILED, summary, {**data, "stage": "verify"}) and recorded
         emit("done" if verification.ok else "failed", verification.summary)
         return Outcome(plan, verification.ok, True, summary, failure=failure, verification=verification, offer=applied.offer,
-                       recorded=recorded, notes=tuple(notes), probe=_probe_of(verification))
+                       recorded=recorded, notes=tuple(notes), probe=_probe_of(verification),
+                       can_follow_again=not verification.ok and applied.look is not None)
+
+    def _remember(self, plan: Plan, applied: Applied) -> None:
+        with self._lock:
+            self._followable[plan.id] = (plan, applied)
+            while len(self._followable) > MAX_ISSUED:
+                self._followable.popitem(last=False)
+
+    def follow_again(self, outcome: Outcome, *, on_progress: ProgressSink | None = None,
+                     stop: threading.Event | None = None) -> Outcome:
+        """Follow an applied change whose verification did not succeed (timed out,
+        stopped, or interrupted by expired credentials) once more: reads only, no
+        lease, nothing applied again. Records the verification like :meth:`apply`."""
+        with self._lock:
+            kept = self._followable.get(outcome.plan.id)
+        if kept is None or not outcome.can_follow_again:
+            failure = Failure(FailureKind.NOT_CONFIRMED, "nothing to follow for this outcome", "")
+            return replace(outcome, failure=failure, can_follow_again=False)
+        plan, applied = kept
+        emit = _Emitter(plan, on_progress)
+        notes: list[str] = []
+        try:
+            verification, _ = self._follow(plan, applied.look, applied.timeout, emit, stop, None, notes)
+        except Exception as exc:  # a bug in a look: the change stays applied; say so
+            verification = Verification(VerifyState.FAILED, _bug(exc, "following").message)
+        if verification.ok:
+            with self._lock:
+                self._followable.pop(plan.id, None)
+        confirmation = Confirmation(plan, self.actor, self._wall(), False)
+        return self._finish(confirmation, applied, verification, None, True, notes, emit)
 
     def _follow(self, plan: Plan, look: Callable[[], Look], timeout: float, emit: _Emitter, stop: threading.Event | None,
-                lease: LeaseInfo, notes: list[str]) -> tuple[Verification, LeaseInfo]:
+                lease: LeaseInfo | None, notes: list[str]) -> tuple[Verification, LeaseInfo | None]:
         """Look until done, failed, stopped or timed out; renew the lease on the way."""
         started = self._monotonic()
         last: Look | None = None
@@ -385,7 +418,8 @@ class ActionRunner:
                 missing = last.missing if last is not None else ("no answer from the cluster while following",)
                 return Verification(VerifyState.TIMEOUT, f"not done after {timeout:g} s: " + "; ".join(missing),
                                     missing, elapsed, last.details if last else {}), lease
-            lease = self._renew(plan, lease, notes)
+            if lease is not None:
+                lease = self._renew(plan, lease, notes)
             if self._sleep is not None:
                 self._sleep(self._poll)
             elif stop is not None:

@@ -441,7 +441,9 @@ class Outcome:
     """How an action ended. ``applied``: something changed in the cluster.
     ``offer``: the follow-up to offer (restart after a key update).
     ``retry``: nothing changed and the failure may pass (expired credentials,
-    a held lease, a timeout): apply this confirmation again after fixing it."""
+    a held lease, a timeout): apply this confirmation again after fixing it.
+    ``can_follow_again``: the change is applied but its effect was not seen
+    (timeout, stopped, credentials expired while following)."""
 
     plan: Plan
     ok: bool
@@ -454,3 +456,4 @@ class Outcome:
     retry: Confirmation | None = None
     recorded: bool = False  # on the incident's timeline
     notes: tuple[str, ...] = ()
+    can_follow_again: bool = False  # applied, not verified: ActionRunner.follow_again(outcome) looks again

@@ -313,6 +313,14 @@ def test_verify_timeout_reports_what_did_not_happen(sim, tmp_path) -> None:
     assert failed and failed[-1].data["stage"] == "verify" and failed[-1].data["verification"]["missing"]
     lease = runner.lease_status()
     assert lease is not None and not isinstance(lease, Failure) and not lease.held  # released even so
+    assert done.can_follow_again
+    sim.advance(60)  # now the rollout can finish: follow it again (reads only, nothing applied twice)
+    writes = len(kube_writes(sim))
+    again = runner.follow_again(done)
+    assert again.ok and again.verification is not None and again.verification.state is VerifyState.OK, again.summary
+    assert len(kube_writes(sim)) == writes
+    assert timeline_events(store)[-1].kind == EventKind.ACTION_VERIFIED
+    assert runner.follow_again(again).failure.kind is FailureKind.NOT_CONFIRMED  # nothing left to follow
 
 
 def test_stop_ends_following_but_keeps_the_change(sim) -> None:

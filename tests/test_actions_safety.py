@@ -287,6 +287,27 @@ def test_401_says_credentials_expired_with_the_login_hint_and_loses_nothing(sim)
     assert sim.state()["key_valid"] is True
 
 
+def test_401_while_following_keeps_the_change_and_follows_again_after_login(sim) -> None:
+    expired: list = []
+
+    def token_expires(_s: float) -> None:
+        if not expired:
+            sim.kube("expire_token")
+            expired.append(True)
+
+    runner = ActionRunner(drill_config(sim), actor="ana@bastion-1", sleep=token_expires, poll=0.05)
+    out = runner.apply(confirmed(runner, runner.prepare(ActionKind.RESTART)))
+    assert out.applied and not out.ok and out.can_follow_again
+    assert out.verification is not None and out.verification.summary.startswith("could not follow it: cluster credentials expired")
+    assert "token of user 'clay-drill-responder' refused" in out.verification.missing[0]
+    assert any("not released" in n and "goes stale after 120 s" in n for n in out.notes)
+    sim.kube("renew_token")
+    sim.advance(60)
+    again = runner.follow_again(out)
+    assert again.ok, again.summary
+    assert len(real_restarts(sim)) == 1
+
+
 def test_dry_run_refusal_stops_the_action_before_confirmation(sim, tmp_path) -> None:
     store = incident(tmp_path)
     cfg = drill_config(sim, secret={"key": "api key!"})  # not a valid Secret key: the API server refuses the write
