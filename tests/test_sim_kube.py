@@ -714,3 +714,36 @@ def test_odd_bodies_for_other_kinds_get_4xx_status(kube: Kube) -> None:
 
     run()
     assert kube.apps.read_namespaced_deployment("clay-sync", NS).metadata.name == "clay-sync"
+
+
+def test_concurrent_replace_with_the_same_resource_version_conflicts(kube: Kube) -> None:
+    """Two cockpits replace one Lease with the same resourceVersion: the one
+    whose body arrives last must get 409, even if it started first (the body
+    is read before the stored object is compared, as on a real API server)."""
+    import http.client
+
+    coord = client.CoordinationV1Api(kube.api)
+    made = coord.create_namespaced_lease(NS, {"metadata": {"name": "race"}, "spec": {"holderIdentity": "nobody"}})
+    rv = made.metadata.resource_version
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/race"
+
+    def body(holder: str) -> bytes:
+        return json.dumps({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                           "metadata": {"name": "race", "namespace": NS, "resourceVersion": rv},
+                           "spec": {"holderIdentity": holder}}).encode()
+
+    slow_body = body("slow")
+    slow = http.client.HTTPSConnection("127.0.0.1", kube.port, timeout=10, context=kube.cluster.tls().client_context())
+    slow.putrequest("PUT", path)
+    for name, value in (("Authorization", f"Bearer {TOKEN}"), ("Content-Type", "application/json"),
+                        ("Content-Length", str(len(slow_body)))):
+        slow.putheader(name, value)
+    slow.endheaders(slow_body[:10])  # headers and the start of the body: the server now waits for the rest
+    time.sleep(0.3)
+    fast = http.client.HTTPSConnection("127.0.0.1", kube.port, timeout=10, context=kube.cluster.tls().client_context())
+    fast.request("PUT", path, body=body("fast"), headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    assert fast.getresponse().status == 200
+    slow.send(slow_body[10:])
+    answer = slow.getresponse()
+    assert answer.status == 409, answer.read()
+    assert coord.read_namespaced_lease("race", NS).spec.holder_identity == "fast"

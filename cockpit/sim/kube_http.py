@@ -392,16 +392,21 @@ class Api:
 
     async def write(self, request: web.Request, res: kr.Resource, ns: str, name: str, sub: str | None, verb: str) -> web.Response:
         dry = self._dry_run(request)
-        old = self._require(res, ns, name)
+        self._require(res, ns, name)  # 404 before reading a body
+        # Read the body first, then the stored object, with no await in between:
+        # a concurrent write that lands while this body arrives must make a
+        # stale resourceVersion conflict (409), as on a real API server.
         if verb == "patch":
             ctype = request.content_type
             if ctype == APPLY_PATCH:
                 raise ApiError(415, "server-side apply is not supported by the drill cluster; use a strategic merge patch")
-            patch = decode_patch(await request.read(), ctype)
+            raw = await request.read()
+            old = self._require(res, ns, name)
             current = scale_of(old) if sub == "scale" else old
-            target = apply_patch(current, patch, ctype)
+            target = apply_patch(current, decode_patch(raw, ctype), ctype)
         else:
             target = await self._body(request)
+            old = self._require(res, ns, name)
             if not isinstance(target, dict):
                 raise ApiError(400, "the body of the request was not an object")
         if sub == "scale":
