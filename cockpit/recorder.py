@@ -45,6 +45,7 @@ FAILURES = 5  # failed writes kept for the timeline pane
 AUTO_ITEMS: dict[str, str] = {item.auto: item.key for step in STEPS for item in step.items if item.auto}  # source -> item key
 SOURCE_LABEL = {"statuspage": "status page", "health": "health", "metrics": "metrics", "pods": "pods", "logs": "logs"}
 
+_BRANCHES = frozenset(b.value for b in Branch)
 _TRIAGE_KINDS = frozenset({EventKind.BRANCH_CHANGED, EventKind.SEVERITY_SUGGESTED})  # superseded once attached
 
 T = TypeVar("T")
@@ -156,10 +157,14 @@ class Recorder:
         assert inc is not None
         branches = branches_of(a)
         if change.kind == "branch" and branches != inc.branches:
+            # worded from the incident's side: after a restart triage starts afresh, the incident does not
+            before = BRANCH_LABEL[Branch(inc.branches[0])] if inc.branches and inc.branches[0] in _BRANCHES else "none"
+            sev = f" ({a.severity})" if a.severity else ""
+            summary = f"Branch: {before} → {BRANCH_LABEL[a.branch]}{sev}"
             data = {"from": list(inc.branches), "to": list(branches), "change": change.to_dict(), **assessment_brief(a)}
-            self._write(change.summary, lambda: self.store.record(EventKind.BRANCH_CHANGED, change.summary, data, now=change.at))
+            self._write(summary, lambda: self.store.record(EventKind.BRANCH_CHANGED, summary, data, now=change.at))
             evidence = signals_evidence(signals, extra={"assessment": a.to_dict()})
-            self._write("Evidence snapshot", lambda: self.store.record_evidence(evidence, why=f"branch change: {change.summary}", now=change.at))
+            self._write("Evidence snapshot", lambda: self.store.record_evidence(evidence, why=f"branch change: {summary}", now=change.at))
         if change.after_severity is not None:
             sev = change.after_severity
             self._write(f"Triage suggests {sev}", lambda: self.store.suggest(sev, reasons=a.headline, now=change.at))

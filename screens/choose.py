@@ -50,6 +50,9 @@ class ChoiceScreen(ModalScreen[str | None]):
         background: $surface;
         padding: 0 1;
     }
+    ChoiceScreen #choices {
+        width: auto;
+    }
     """
 
     def __init__(self, title: str, choices: Sequence[Choice], *, current: str | None, proposed: str | None, why: str = "") -> None:

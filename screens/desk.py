@@ -157,7 +157,7 @@ class Desk:
         if inc is None:
             self._no_incident()
             return
-        choices = [Choice(s.value, f"{s.value} {SEVERITIES[s].name}", f"respond {SEVERITIES[s].response} · e.g. {SEVERITIES[s].examples}") for s in Severity]
+        choices = [Choice(s.value, f"{s.value} {SEVERITIES[s].name}", f"respond {SEVERITIES[s].response}") for s in Severity]
 
         def chosen(value: str | None) -> None:
             if value is not None:

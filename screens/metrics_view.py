@@ -100,7 +100,7 @@ class MetricsScreen(Screen[None]):
         yield Static(id="metrics-head")
         yield Static(id="metrics-problem")
         yield Grid(id="charts")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # the keys need the room at 80 columns
 
     def on_mount(self) -> None:
         self.show(self._reading, self._now)

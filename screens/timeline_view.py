@@ -55,10 +55,11 @@ class TimelineScreen(Screen[None]):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    TimelineScreen OptionList {
+    TimelineScreen OptionList, TimelineScreen OptionList:focus {
         height: 2fr;
         border: none;
         padding: 0 1;
+        background-tint: transparent;
     }
     TimelineScreen #timeline-detail-box {
         height: 1fr;
@@ -86,7 +87,7 @@ class TimelineScreen(Screen[None]):
         yield OptionList(id="timeline-all")
         with VerticalScroll(id="timeline-detail-box"):
             yield Static(id="timeline-detail")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         if self.path is not None:
