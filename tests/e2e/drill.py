@@ -246,7 +246,7 @@ def focus_panes(colour: bool, wrap_visible: bool) -> list[Step]:
     if wrap_visible:
         steps += [
             # without colour nothing shows the focus: give the key a moment (a key typed
-            # right after a focus key still goes to the old focus, see test_terminal)
+            # right after a focus key can still reach the old focus: Textual's focus() is deferred)
             Step("focus logs", keys=("5",), check=focused("5") if colour else None, timeout=5.0, settle=0.0 if colour else 1.0),
             Step("w cuts long log lines", keys=("w",), check=logs_wrapped(False), timeout=5.0),
             Step("w wraps them again", keys=("w",), check=logs_wrapped(True), timeout=5.0),

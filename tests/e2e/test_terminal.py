@@ -123,40 +123,6 @@ def test_no_color_writes_no_colour(terminal, launch, mark) -> None:
     assert_no_colour(term.raw_output().decode("utf-8", "replace"), "in the bytes the program wrote")
 
 
-class TypedAheadToOldFocus(AssertionError):
-    """A key typed right after a focus key reached the pane that had the focus before."""
-
-
-@pytest.mark.xfail(
-    raises=TypedAheadToOldFocus,
-    strict=True,
-    reason="SourcePane.focus_body uses Widget.focus(), which Textual defers (call_later): keys already typed are "
-    "handled by the old focus. Fix: self.screen.set_focus(widget). When that lands this passes: remove this marker.",
-)
-def test_keys_typed_ahead_follow_the_focus(terminal, launch, mark) -> None:
-    """Typing "3w" fast (focus Error rates, then w) must not toggle the logs'
-    wrap: "w" belongs to the pane that "3" focused."""
-    term = terminal()
-    launch(term, demo_args("key-revoked"))
-    driver = Driver(term)
-    driver.run(drill.first_frame(), drill.live((401,)), Step("focus logs", keys=("5",), check=drill.focused("5"), timeout=5.0))
-    # one send-keys: the three keys arrive together, as from a fast typist; m is there to know w was handled
-    driver.run(Step("3 w m typed at once", keys=("3", "w", "m"), check=drill.has("Metrics ·"), timeout=10.0))
-    driver.run(Step("m goes back", keys=("m",), check=drill.has(*PANES.values()), timeout=5.0))
-
-    def wrapped_or_cut(screen: Screen) -> str | None:
-        if drill.logs_wrapped(True)(screen) is None or drill.logs_wrapped(False)(screen) is None:
-            return None
-        return "the logs show neither wrapped nor cut lines"
-
-    screen = term.wait(wrapped_or_cut, 10.0, "back from the metrics view")
-    assert drill.focused("3")(screen) is None, "the focus did not reach Error rates"
-    if drill.logs_wrapped(False)(screen) is None:
-        raise TypedAheadToOldFocus("the logs were cut: the w typed after 3 went to the logs pane")
-    driver.run(drill.quit_())
-    quit_and_check(term, mark)
-
-
 def layout(width: int, height: int) -> drill.Check:
     """The panes fill a width x height window: the five signal panes on
     screen and apart, the logs pane from the left edge down to the footer,
