@@ -242,10 +242,10 @@ def metrics_calls(m: MetricsSnapshot, th: Thresholds, weak: bool) -> tuple[Calls
             for t, v in code_points.get(c, []):
                 pts[t] = pts.get(t, 0.0) + v
         since = _since(sorted(pts.items()), th.error_rate_warn)
-        share = rate / total if total else None
+        share = min(rate / total, 1.0) if total else None  # (capped: a tiny total would make it inf)
         classes.append(ClassStat(cls, codes, rate=rate, share=share, since=since))
     if unsplit > 0:
-        classes.append(ClassStat(None, (), rate=unsplit, share=unsplit / total if total else None))
+        classes.append(ClassStat(None, (), rate=unsplit, share=min(unsplit / total, 1.0) if total else None))
     classes.sort(key=lambda c: -(c.rate or 0.0))
     return Calls("metrics", total, tuple(classes), p95, "now", weak), lacks
 

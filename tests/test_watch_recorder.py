@@ -11,6 +11,14 @@ import os
 from dataclasses import replace
 
 import pytest
+from test_app_fakes import (
+    NOW,
+    health_snapshot,
+    log_lines,
+    metrics_snapshot,
+    pods_snapshot,
+    statuspage_snapshot,
+)
 
 from cockpit.config import Thresholds
 from cockpit.incident import IncidentStore, Status
@@ -20,7 +28,6 @@ from cockpit.signals import Reading, Signals
 from cockpit.timeline import EventKind, read
 from cockpit.triage import Triage, assess
 from cockpit.watch import Notable
-from test_app_fakes import NOW, health_snapshot, log_lines, metrics_snapshot, pods_snapshot, statuspage_snapshot
 
 HEALTHY_DOC = {"status": "ok", "checks": {"clay_api": {"status": "ok", "detail": "fine"}, "database": {"status": "ok"}}}
 
@@ -79,7 +86,7 @@ def test_before_declaring_notables_wait_and_go_into_the_declaration(rec: Recorde
     kinds = [e.kind for e in events]
     assert kinds[:2] == [EventKind.INCIDENT_DECLARED, EventKind.EVIDENCE_SNAPSHOT]
     evidence = events[1].data
-    assert [b["summary"] for b in evidence["before"]][0] == "Metrics failed: unreachable"
+    assert evidence["before"][0]["summary"] == "Metrics failed: unreachable"
     assert evidence["assessment"]["headline"] == t.assessment.headline
     assert "401" in str(evidence["metrics"]["values"])
     assert EventKind.BRANCH_CHANGED in kinds
@@ -170,3 +177,23 @@ def test_a_failed_write_is_kept_and_not_shown_as_recorded(rec: Recorder, monkeyp
     failure = rec.failures[-1]
     assert failure.what == "Tick: 401/403: verify the API key in the Secret"
     assert "could not record" in failure.error and "No space left on device" in failure.error
+
+
+def test_a_tiny_request_rate_gives_strict_json_evidence(rec: Recorder) -> None:
+    """Found by tests/test_triage_property.py: 63 errors/s over a request rate of
+    3.5e-307 made the share inf, and the branch event could not be encoded."""
+    from cockpit.signals import MetricsSnapshot, Series
+
+    snap = metrics_snapshot()
+    series = (
+        Series("errors_by_code:401", "errors_by_code", "Clay 401", "req/s", (("code", "401"),), 63.0, ((NOW, 63.0),)),
+        Series("request_rate", "request_rate", "Clay requests", "req/s", (), 3.4915424642654013e-307, ()),
+    )
+    sig = replace(outage_signals(), metrics=Reading().with_result(MetricsSnapshot(series, snap.served_by, False, NOW, 1.0), NOW))
+    t, _ = triaged(sig)
+    stat = next(r for r in t.assessment.top.reasons if r.source == "metrics")
+    assert dict(stat.values)["share"] == 1.0
+    d = rec.prepare(t, sig)
+    rec.declare(d)
+    rec.attached(t, d)
+    assert not rec.failures and on_disk(rec)[0].kind == EventKind.INCIDENT_DECLARED
