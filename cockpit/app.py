@@ -39,16 +39,17 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from cockpit.config import Config, state_dir as default_state_dir
+from cockpit.config import Config
+from cockpit.config import state_dir as default_state_dir
 from screens.boot import BootScreen
 
 # Before the first frame this module loads only Textual's core, the config
 # and the boot screen; the snapshot types, the panes and the sources load in
 # on_ready (tests/test_boundaries.py holds it to that).
 if TYPE_CHECKING:
-    from cockpit.signals import LogLine, Signals, SourceError
     from textual.command import Provider
 
+    from cockpit.signals import LogLine, Signals, SourceError
     from screens.desk import Desk, IncidentLoaded
     from screens.help import Section
     from screens.main import MainScreen
@@ -142,7 +143,8 @@ class _Poll:
 
 
 PANES = Binding.Group("Panes", compact=True)
-INCIDENT = "incident"  # the bindings that act on the incident (the "Incident" section of the help)
+# the help's (and README's) sections of the app's own bindings, by id prefix; the rest are "Actions"
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (("Panes and views", ("pane.", "view.")), ("Incident", ("incident.",)))
 OPEN_ONLY = ("accept", "severity", "status")  # actions the footer shows only while there is an incident
 
 
@@ -475,7 +477,9 @@ class CockpitApp(App[int]):
             self.pop_screen()
             return
         self._to_main()
-        from screens.metrics_view import MetricsScreen  # imports plotext: only when opened
+        from screens.metrics_view import (
+            MetricsScreen,  # imports plotext: only when opened
+        )
 
         self._metrics_view = MetricsScreen(self.signals.metrics, self.clock())
         self.push_screen(self._metrics_view)
@@ -539,11 +543,11 @@ class CockpitApp(App[int]):
         from widgets.checklist import ChecklistView
         from widgets.logs import LogView
 
-        own = self.BINDINGS
+        own: dict[str, list[Binding]] = {title: [] for title, _ in SECTIONS} | {"Actions": []}
+        for b in self.BINDINGS:
+            own[next((title for title, prefixes in SECTIONS if (b.id or "").startswith(prefixes)), "Actions")].append(b)
         return [
-            ("Panes", [b for b in own if b.group is PANES or b.id in ("view.decide", "pane.checklist", "view.timeline")]),
-            ("Incident", [b for b in own if (b.id or "").startswith(INCIDENT)]),
-            ("Actions", [b for b in own if b.group is not PANES and not (b.id or "").startswith((INCIDENT, "view.decide", "pane.checklist", "view.timeline"))]),
+            *own.items(),
             ("In the checklist", ChecklistView.BINDINGS),
             ("Choosing a severity or status", ChoiceScreen.BINDINGS),
             ("In the pod logs", LogView.BINDINGS),

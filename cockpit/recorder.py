@@ -276,6 +276,9 @@ class Recorder:
         except TimelineError as exc:
             self._failed(what, str(exc))
             return None
+        except ValueError as exc:  # an event that is not strict JSON (NaN, inf): lost, but never a crash
+            self._failed(what, f"could not encode the event: {exc}")
+            return None
         except NoIncident:
             return None
         self.writes += 1

@@ -28,7 +28,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.signals import PodInfo, PodsSnapshot, Reading, Signals, SourceError, StatusIncident, StatusPageSnapshot
+from cockpit.signals import (
+    PodInfo,
+    PodsSnapshot,
+    Reading,
+    Signals,
+    SourceError,
+    StatusIncident,
+    StatusPageSnapshot,
+)
 from cockpit.timeline import EventKind, one_line
 
 POLLED = ("statuspage", "health", "metrics", "pods")  # the Signals fields that are sources

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual import work
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message

@@ -16,6 +16,14 @@ import time
 from collections.abc import Callable
 
 import pytest
+from test_app_fakes import (
+    NOW,
+    FakeSources,
+    fast_config,
+    health_snapshot,
+    metrics_snapshot,
+    unreachable,
+)
 from textual.app import App
 from textual.content import Content
 from textual.widgets import Static
@@ -26,7 +34,6 @@ from screens.boot import BootScreen
 from screens.choose import ChoiceScreen
 from screens.main import MainScreen
 from screens.timeline_view import TimelineScreen
-from test_app_fakes import NOW, FakeSources, fast_config, health_snapshot, metrics_snapshot, unreachable
 from widgets.checklist import ChecklistPane, ChecklistView
 from widgets.context_bar import IncidentBadge
 from widgets.metrics import ScaledSparkline
@@ -205,7 +212,7 @@ async def test_declare_accept_override_status_tick_then_restart_resumes_it_all(t
     assert not ticks["verify_key"].auto
 
     # a new cockpit on the same state dir: the incident with its clock, checklist and timeline
-    again, _, clock2 = build(tmp_path, clock=Clock(clock.now + 60))
+    again, _, _ = build(tmp_path, clock=Clock(clock.now + 60))
     async with again.run_test(size=WIDE) as pilot:
         await ready(pilot, again)
         inc = again.desk.recorder.open
@@ -329,8 +336,9 @@ class Hanging:
         fake = FakeSources()
         self.statuspage, self.health = fake.statuspage, fake.health
         fake.statuspage.delay = fake.health.delay = 30.0
+        pods = fake.kube.pods
         fake.metrics.result = lambda: (self.release.wait(30), metrics_snapshot())[1]
-        fake.kube.pods = lambda: (self.release.wait(30), fake.kube.pods)[1]
+        fake.kube.pods = lambda: (self.release.wait(30), pods)[1]
         self.metrics, self.kube = fake.metrics, fake.kube
 
 

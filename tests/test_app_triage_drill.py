@@ -178,7 +178,7 @@ async def test_each_scenario_reaches_its_branch_and_severity_in_time(name: str, 
     async with drill.app.run_test(size=(80, 24)) as pilot:
         await started(pilot, drill)
         await drill.advance_to(pilot, start - STEP, step=start)  # before the fault: one step
-        story = lambda: "\n".join(drill.story)  # noqa: E731
+        story = lambda: "\n".join(drill.story)
         assert drill.shown() == (Branch.HEALTHY, None), story()
         first_raw: float | None = None
         while drill.t < start + REACH_BY + WITHIN:
@@ -237,7 +237,7 @@ async def test_an_outage_that_ends_goes_back_to_healthy_and_the_incident_records
     try:
         drill = Drill(sim, tmp_path / "state")
         app = drill.app
-        story = lambda: "\n".join(drill.story)  # noqa: E731
+        story = lambda: "\n".join(drill.story)
         async with app.run_test(size=(160, 48)) as pilot:
             await started(pilot, drill)
             await drill.advance_to(pilot, 15, step=15)

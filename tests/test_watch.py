@@ -10,10 +10,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from test_app_fakes import (
+    NOW,
+    metrics_snapshot,
+    pods_snapshot,
+    statuspage_snapshot,
+    unreachable,
+)
+
 from cockpit.signals import Reading, Signals
 from cockpit.timeline import EventKind
 from cockpit.watch import Watch
-from test_app_fakes import NOW, metrics_snapshot, pods_snapshot, statuspage_snapshot, unreachable
 
 QUIET = statuspage_snapshot("statuspage-summary-incident.json")
 

@@ -16,11 +16,10 @@ import textwrap
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
-
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.geometry import Region
 from textual.content import Content
+from textual.geometry import Region
 from textual.widgets import Static
 
 from cockpit.signals import Reading, SourceError
