@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
 from cockpit.app import CockpitApp, make_app
 from cockpit.config import config_from_toml
+from cockpit.signals import HealthSnapshot
 from cockpit.sources import Sources
 from widgets.logs import LogView
 
@@ -32,6 +34,24 @@ def own_state_dir(tmp_path, monkeypatch):
     time.tzset()
 
 
+class PinnedHealth:
+    """The health source with its measured response time pinned: the pane
+    shows it (coarsely), and on a loaded machine it varies from run to run."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    async def fetch(self):
+        result = await self._inner.fetch()
+        return replace(result, response_ms=20.0) if isinstance(result, HealthSnapshot) else result
+
+
+class SnapshotSources(Sources):
+    @property
+    def health(self):
+        return PinnedHealth(super().health)
+
+
 def drill_app(sim) -> CockpitApp:
     data = sim.config_dict()
     for section in ("statuspage", "health", "metrics", "kube"):
@@ -39,11 +59,17 @@ def drill_app(sim) -> CockpitApp:
     data["kube"]["log_tail"] = LOG_LINES // sim.scenario.service.replicas  # a fixed number of lines
     config = config_from_toml(data, f"drill config ({sim.scenario.name})")
     now = float(sim.state()["now"])
+    sources = SnapshotSources(config)
+    # The kubernetes client writes the kubeconfig's CA to a temp file it registers
+    # before writing it: two threads loading the kubeconfig at once (the pods poll
+    # and the log follow) can get an empty CA file and fail TLS once. Load it once
+    # here, so the cockpit's first frames are the same on every run.
+    sources.kube.list_pods()
     # speed: triage's window in no time, so the frozen drill's verdict is adopted (the clock is pinned)
-    return make_app(config, Sources(config), clock=lambda: now, title=f"drill: {sim.scenario.title}", speed=float("inf"))
+    return make_app(config, sources, clock=lambda: now, title=f"drill: {sim.scenario.title}", speed=float("inf"))
 
 
-async def until(pilot, cond: Callable[[], object], timeout: float = 15.0) -> None:
+async def until(pilot, cond: Callable[[], object], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "timed out preparing the snapshot"
