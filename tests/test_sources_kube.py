@@ -186,3 +186,41 @@ def test_a_failing_login_plugin_is_auth_expired_not_forbidden(shared_sim, tmp_pa
     assert isinstance(err, SourceError), err
     assert err.kind is ErrorKind.AUTH_EXPIRED and "anonymous" in err.message
     assert "re-run its login (false)" in err.hint
+
+
+def test_clients_built_at_once_from_threads_all_work(shared_sim, monkeypatch) -> None:
+    """The pods poll, the log follow and the actions build clients from their
+    own threads at the same moment: each must get a usable CA file. The
+    kubernetes client caches a temp file's name before writing the file, so
+    a client built while another is still writing it got an empty CA file and
+    failed TLS. Here the write is held until the other threads have asked."""
+    import builtins
+    import threading
+
+    import kubernetes.config.kube_config as kc
+
+    writing = threading.Event()
+
+    def slow_open(path, mode="r", *args, **kwargs):
+        if "w" in mode:  # the CA temp file: hold the write while the others ask for it
+            writing.set()
+            threading.Event().wait(1.5)
+        return builtins.open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(kc, "open", slow_open, raising=False)  # the module's own name shadows the builtin
+    monkeypatch.setattr(kc, "_temp_files", {})  # start cold, as a fresh cockpit does
+    results: list[object] = []
+
+    def build() -> None:
+        results.append(source(shared_sim).list_pods())
+
+    first = threading.Thread(target=build)
+    first.start()
+    assert writing.wait(20)
+    others = [threading.Thread(target=build) for _ in range(3)]
+    for t in others:
+        t.start()
+    for t in [first, *others]:
+        t.join(30)
+    assert len(results) == 4
+    assert all(not isinstance(r, SourceError) for r in results), [r.line() for r in results if isinstance(r, SourceError)]

@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 SOURCE = "kube"
 LOGS_SOURCE = "logs"
 
+# The kubernetes client writes a kubeconfig's certificate data to temp files
+# through a module-level cache that it fills *before* writing the file
+# (kube_config._create_temp_file_with_content), so two threads building
+# clients at once can get an empty CA file and fail TLS. Our workers (pods,
+# logs, actions) build clients concurrently: one at a time, process-wide.
+_BUILD_LOCK = threading.Lock()
+
 # --------------------------------------------------------------------------
 # Pod status, as kubectl's STATUS column derives it (pure; dicts in the API's
 # JSON form, as the list call returns them and as the fixtures hold them)
@@ -301,12 +308,13 @@ class Kube:
         configuration.retries = False  # no urllib3 retry storms: one attempt per call
         configuration.connection_pool_maxsize = 32
         try:
-            api_client = kconfig.new_client_from_config(
-                config_file=self._kubeconfig_shown(),
-                context=context,
-                persist_config=False,
-                client_configuration=configuration,
-            )
+            with _BUILD_LOCK:
+                api_client = kconfig.new_client_from_config(
+                    config_file=self._kubeconfig_shown(),
+                    context=context,
+                    persist_config=False,
+                    client_configuration=configuration,
+                )
         except (ConfigException, OSError) as exc:  # bad entry, failing exec plugin, unreadable cert/token file
             self._context_name = context
             return make_error(
