@@ -62,14 +62,21 @@ class MainScreen(Screen[None]):
         self._title = title
         self._target = target
         self._decide_from: Widget | None = None  # what had the keyboard before the decision view
+        # the decision widgets, kept at hand: they are updated on every snapshot (no DOM query each time)
+        self._badge = IncidentBadge(id="badge")
+        self._strip = TriageStrip(id="triage-strip")
+        self._triage = TriagePane(id="triage")
+        self._checklist = ChecklistPane(id="checklist")
+        self._timeline = TimelinePane(id="timeline")
+        self._branches: tuple[object, object] | None = None  # what the checklist's marks were drawn for
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="topbar"):
             yield ContextBar(self._title, self._target)
-            yield IncidentBadge(id="badge")
+            yield self._badge
         with Horizontal(id="cockpit"):
             with Vertical(id="live"):
-                yield TriageStrip(id="triage-strip")
+                yield self._strip
                 with Horizontal(id="row-top", classes="pane-row"):
                     yield ClayStatusPane(id="statuspage")
                     yield HealthPane(id="health")
@@ -78,9 +85,9 @@ class MainScreen(Screen[None]):
                     yield PodsPane(self.config.thresholds.restarts_warn, id="pods")
                 yield LogsPane(self.config.kube.log_buffer, id="logs")
             with Vertical(id="decide"):
-                yield TriagePane(id="triage")
-                yield ChecklistPane(id="checklist")
-                yield TimelinePane(id="timeline")
+                yield self._triage
+                yield self._checklist
+                yield self._timeline
         yield Footer(compact=True, show_command_palette=False)  # 80 columns: the keys need the room (? lists ctrl+p)
 
     # -- parts ------------------------------------------------------------------
@@ -101,11 +108,11 @@ class MainScreen(Screen[None]):
 
     @property
     def checklist(self) -> ChecklistPane:
-        return self.query_one("#checklist", ChecklistPane)
+        return self._checklist
 
     @property
     def triage(self) -> TriagePane:
-        return self.query_one("#triage", TriagePane)
+        return self._triage
 
     @property
     def is_wide(self) -> bool:
@@ -145,27 +152,23 @@ class MainScreen(Screen[None]):
 
     def show_triage(self, t: Triaged) -> None:
         """A triage update: the strip, the pane and which checklist items apply."""
-        for strip in self.query(TriageStrip):
-            strip.show(t)
-        for pane in self.query(TriagePane):
-            pane.show(t)
-        for checklist in self.query(ChecklistPane):
-            checklist.show(branches=t.assessment.branches, errors=t.assessment.errors)
+        self._strip.show(t)
+        self._triage.show(t)
+        branches = (t.assessment.branches, t.assessment.errors)
+        if branches != self._branches:
+            self._branches = branches
+            self._checklist.show(branches=t.assessment.branches, errors=t.assessment.errors)
 
     def show_incident(self, incident: Incident | None, events: Sequence[Event], failures: Sequence[Failure],
                       problems: Sequence[str], waiting: Sequence[Notable], now: float, tz: tzinfo | None = None) -> None:
         """The incident as recorded: the badge, the checklist's ticks, the timeline."""
-        for badge in self.query(IncidentBadge):
-            badge.show(incident, now, tz)
+        self._badge.show(incident, now, tz)
         ticks: Mapping[str, Tick] = incident.ticks if incident is not None else {}
-        for checklist in self.query(ChecklistPane):
-            checklist.show(ticks=ticks, is_open=incident is not None and incident.is_open)
-        for pane in self.query(TimelinePane):
-            pane.show(incident.id if incident is not None else None, events, failures, problems, waiting)
+        self._checklist.show(ticks=ticks, is_open=incident is not None and incident.is_open)
+        self._timeline.show(incident.id if incident is not None else None, events, failures, problems, waiting)
 
     def show_clock(self, incident: Incident | None, now: float, tz: tzinfo | None = None) -> None:
-        for badge in self.query(IncidentBadge):
-            badge.show(incident, now, tz)
+        self._badge.show(incident, now, tz)
 
     def add_decision_pane(self, pane: Widget, *, before: str | None = "#timeline") -> None:
         """Mount a decision pane (e.g. the actions of issue 4) in the decision

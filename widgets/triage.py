@@ -209,12 +209,14 @@ class TriagePane(Vertical):
     def on_resize(self) -> None:
         if self._triaged is not None and self.content_size.width != self._width:
             self._width = self.content_size.width
-            self.show(self._triaged)  # wrapped again to the new width
+            self.show(self._triaged, force=True)  # wrapped again to the new width
 
     def compose(self) -> ComposeResult:
         yield self._body
 
-    def show(self, t: Triaged) -> None:
+    def show(self, t: Triaged, force: bool = False) -> None:
+        if not force and self._triaged is not None and t.assessment is self._triaged.assessment and t.pending_text == self._triaged.pending_text:
+            return  # nothing new to draw
         self._triaged = t
         a = t.assessment
         width = self.content_size.width - 1 if self.content_size.width > 8 else 60  # (a scrollbar may take one column; hidden: 0)
