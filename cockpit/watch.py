@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cockpit.signals import (
+    ErrorKind,
     PodInfo,
     PodsSnapshot,
     Reading,
@@ -44,6 +45,7 @@ LABEL = {"statuspage": "Clay status page", "health": "Health endpoint", "metrics
 MAX_TRACKED = 200  # incidents / pods remembered at most
 MAX_NAMED = 5  # pods named in one event's summary
 TEXT = 160  # characters of an update's text in a summary
+UPDATE_TEXT = 400  # characters of an update's text kept in the event's data
 
 
 @dataclass(frozen=True)
@@ -75,14 +77,15 @@ def _duration(seconds: float) -> str:
 
 
 def _incident_key(inc: StatusIncident) -> tuple[str, str, str]:
+    """What makes an update new; the same as :meth:`Watch.prime` reads back from an event."""
     when = inc.latest_update_at.isoformat() if inc.latest_update_at else ""
-    return (inc.status, when, inc.latest_update)
+    return (inc.status, when, one_line(inc.latest_update, UPDATE_TEXT))
 
 
 def _incident_data(inc: StatusIncident) -> dict[str, Any]:
     return {
         "id": inc.id, "name": inc.name, "status": inc.status, "impact": inc.impact,
-        "update": one_line(inc.latest_update, 400),
+        "update": one_line(inc.latest_update, UPDATE_TEXT),
         "update_at": inc.latest_update_at.isoformat() if inc.latest_update_at else None,
         "components": list(inc.components[:10]),
     }
@@ -96,6 +99,26 @@ def _names(pods: list[PodInfo]) -> str:
     names = [p.name for p in pods[:MAX_NAMED]]
     more = f" and {len(pods) - MAX_NAMED} more" if len(pods) > MAX_NAMED else ""
     return ", ".join(names) + more
+
+
+def _moments(events: Iterable[Any]) -> Iterable[tuple[str, float, dict[str, Any]]]:
+    """(kind, at, data) of each event, and of the notable moments a
+    declaration's evidence holds (``data["before"]``)."""
+    for e in events:
+        d = e.data if isinstance(e.data, dict) else {}
+        if e.kind == EventKind.EVIDENCE_SNAPSHOT and isinstance(d.get("before"), list):
+            for b in d["before"]:
+                if isinstance(b, dict) and isinstance(b.get("kind"), str) and isinstance(b.get("data"), dict):
+                    at = b.get("at")
+                    yield EventKind.parse(b["kind"]), float(at) if isinstance(at, (int, float)) else e.at, b["data"]
+        yield e.kind, e.at, d
+
+
+def _error_kind(value: object) -> ErrorKind | None:
+    try:
+        return ErrorKind(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def is_crashlooping(p: PodInfo, restarts_warn: int) -> bool:
@@ -118,6 +141,34 @@ class Watch:
         self._crashlooping: set[str] = set()
         self._oomkilled: set[str] = set()
         self._backup: bool | None = None  # metrics served by a backup (None: not known yet)
+
+    def prime(self, events: Iterable[Any]) -> None:
+        """Start from what an incident's timeline already says (after a
+        restart): the Clay incidents it saw and did not see resolved, the
+        pods it reported, the sources it saw fail and not recover — also
+        those in the declaration's evidence — so they are not reported again,
+        and a change while the cockpit was away is."""
+        incidents: dict[str, tuple[tuple[str, str, str], str]] = {}
+        for kind, at, d in _moments(events):
+            if kind in (EventKind.CLAY_INCIDENT_APPEARED, EventKind.CLAY_INCIDENT_UPDATED) and isinstance(d.get("id"), str):
+                key = (str(d.get("status", "")), str(d.get("update_at") or ""), str(d.get("update", "")))
+                incidents[d["id"]] = (key, str(d.get("name", "")))
+            elif kind == EventKind.CLAY_INCIDENT_RESOLVED:
+                incidents.pop(str(d.get("id")), None)
+            elif kind in (EventKind.POD_OOMKILLED, EventKind.POD_CRASHLOOPING):
+                pods = d.get("pods") if isinstance(d.get("pods"), list) else []
+                names = {p["name"] for p in pods if isinstance(p, dict) and isinstance(p.get("name"), str)}
+                (self._oomkilled if kind == EventKind.POD_OOMKILLED else self._crashlooping).update(names)
+            elif kind in (EventKind.SOURCE_FAILED, EventKind.SOURCE_RECOVERED) and d.get("source") in self._sources and "served_by" not in d:
+                state = self._sources[d["source"]]
+                error = _error_kind(d.get("kind")) if kind == EventKind.SOURCE_FAILED else None
+                state.failing = SourceError(d["source"], error, str(d.get("message", "")), str(d.get("hint", "")), at=at) if error else None
+                state.since = at
+        if incidents:
+            self._incidents = dict(list(incidents.items())[:MAX_TRACKED])
+        for names in (self._oomkilled, self._crashlooping):
+            while len(names) > MAX_TRACKED:
+                names.pop()
 
     def update(self, signals: Signals, now: float) -> list[Notable]:
         """What changed since the last call, oldest concern first."""

@@ -97,7 +97,8 @@ class Desk:
         if not self.main.is_attached:
             return
         now = self.clock()
-        self.recorder.notable(self.watch.update(signals, now))
+        if self.busy != "resuming":  # (after the resume the watch starts from what the incident saw)
+            self.recorder.notable(self.watch.update(signals, now))
         answered = all(r.value is not None or r.error is not None for r in (signals.statuspage, signals.health, signals.metrics, signals.pods))
         if not answered and now - self._started < self._patience:
             self._show_incident()
@@ -123,6 +124,8 @@ class Desk:
             self.recorder.failed(what, message.error)
             self.app.notify(message.error, title="Not recorded" if d is not None else "Timeline", severity="error")
         elif self.recorder.open is not None:
+            if d is None:  # resumed: what the incident already recorded is not news
+                self.watch.prime(self.recorder.events())
             self.recorder.attached(self.triaged, d)
             inc = self.recorder.open
             if d is not None:

@@ -370,3 +370,23 @@ async def test_the_boot_screen_has_the_first_frames_layout(tmp_path, size) -> No
         sources.release.set()
     assert regions == expected
     await asyncio.sleep(0)
+
+
+async def test_a_torn_last_line_is_shown_after_a_restart_and_the_incident_still_resumes(tmp_path) -> None:
+    app, _, _ = build(tmp_path)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot, app)
+        await declare(pilot, app)
+        path = app.desk.timeline_path()
+        count = len(on_disk(app))
+    torn = b'{"v": 1, "seq": 99, "at": 1581391812.0, "kind": "checklist_ticked", "summ'  # a crash in the middle of a write
+    path.write_bytes(path.read_bytes() + torn)
+    again, _, _ = build(tmp_path)
+    async with again.run_test(size=WIDE) as pilot:
+        await ready(pilot, again)
+        assert again.desk.recorder.open is not None and again.desk.timeline_path() == path
+        pane = main(again).query_one(TimelinePane)
+        assert pane.has_class("-error") and pane.border_subtitle == "⚠ file damaged"
+        problems = text(pane.query_one("#timeline-problems", Static))
+        assert "torn write" in problems and path.name in problems
+        assert len(again.desk.recorder.events()) == count, "nothing recorded twice: the Clay incident and the pods were seen before"

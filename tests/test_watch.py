@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from test_app_fakes import (
     NOW,
+    health_snapshot,
     metrics_snapshot,
     pods_snapshot,
     statuspage_snapshot,
@@ -152,3 +153,24 @@ def test_many_pods_are_one_event_naming_a_few() -> None:
     out = w.update(signals(pods=replace(snap, pods=many)), NOW)
     loop = [n for n in out if n.kind == EventKind.POD_CRASHLOOPING]
     assert len(loop) == 1 and loop[0].summary.startswith("12 pods crashlooping:") and "and 7 more" in loop[0].summary
+
+
+def test_primed_from_a_timeline_it_reports_only_what_changed_while_away() -> None:
+    """After a restart: what the incident already recorded is not news."""
+    from cockpit.timeline import Event
+
+    first = Watch()
+    seen = first.update(signals(statuspage=QUIET, pods=pods_snapshot()), NOW)
+    seen += first.update(Signals(health=Reading().with_result(unreachable("health"), NOW)), NOW)
+    events = [Event(i, n.at, n.kind, n.summary, "a", n.data) for i, n in enumerate(seen, 1)]
+    assert {e.kind for e in events} >= {EventKind.CLAY_INCIDENT_APPEARED, EventKind.POD_OOMKILLED, EventKind.SOURCE_FAILED}
+
+    again = Watch()
+    again.prime(events)
+    # the same page, the same pods, health still down: nothing new
+    assert again.update(signals(statuspage=QUIET, pods=pods_snapshot()), NOW + 60) == []
+    assert again.update(Signals(health=Reading().with_result(unreachable("health"), NOW + 61)), NOW + 61) == []
+    # what changed while it was away is reported
+    back = again.update(signals(statuspage=no_incidents(QUIET), health=health_snapshot()), NOW + 120)
+    assert kinds(back) == [EventKind.SOURCE_RECOVERED, EventKind.CLAY_INCIDENT_RESOLVED]
+    assert back[0].summary == "Health endpoint recovered after 2 min (unreachable)"
