@@ -23,6 +23,10 @@ decision keys and the desk's own worker results are routed to it.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import re
+import signal
 import threading
 import time
 from collections import deque
@@ -55,6 +59,8 @@ if TYPE_CHECKING:
     from screens.main import MainScreen
     from widgets.checklist import ChecklistPane
 
+log = logging.getLogger(__name__)
+HANGUPS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGTERM") if hasattr(signal, name))
 LOG_FLUSH = 0.5  # seconds: log lines reach the screen at most twice a second (each flush
 # scrolls the whole log pane: ~0.5 KB at 80x24, so this is the main cost on an SSH link)
 AGE_TICK = 5.0  # seconds between refreshes of the "12s ago" ages
@@ -67,6 +73,11 @@ ASYNC_GRACE = 5.0  # extra seconds over a source's own timeout before we give up
 def backoff(delay: float) -> float:
     """The next delay after a failed poll: doubles, at least 5 s, at most 30 s."""
     return min(max(delay * 2, 5.0), 30.0)
+
+
+def _slug(name: str) -> str:
+    """A scenario name as one safe path component."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "drill"
 
 
 def source_bug(name: str, err: BaseException) -> SourceError:
@@ -193,14 +204,16 @@ class CockpitApp(App[int]):
         state_dir: Path | None = None,
         speed: float = 1.0,
     ) -> None:
-        super().__init__()
+        # NO_COLOR: Textual alone applies its Monochrome filter, which still
+        # writes grey escapes; with native ANSI colours it strips every colour
+        super().__init__(ansi_color=True if "NO_COLOR" in os.environ else None)
         self.config = config
         self.sources = sources
         self.clock = clock
         self.drill = drill
         self.speed = speed  # a drill's --speed: triage's window shrinks with it
         # incidents of a drill stay apart from real ones (and from other scenarios')
-        self.state_dir = state_dir or (default_state_dir() / "drills" / drill.scenario if drill else default_state_dir())
+        self.state_dir = state_dir or (default_state_dir() / "drills" / _slug(drill.scenario) if drill else default_state_dir())
         if title:
             self.title = title
         self._signals: Signals | None = None  # made on first use (see the signals property)
@@ -221,6 +234,7 @@ class CockpitApp(App[int]):
         self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
         self._desk: Desk | None = None  # likewise
         self._metrics_view: Any = None
+        self._signal_handlers: list[signal.Signals] = []
 
     def _target(self) -> str:
         kube = self.config.kube
@@ -248,6 +262,24 @@ class CockpitApp(App[int]):
         keys = " ".join(f"{self.get_key_display(b)} {b.description}" for b in shown)
         return BootScreen(self.title, self._target(), "12345 Panes " + keys)
 
+    def on_mount(self) -> None:
+        """A hangup (the SSH link dropped, the terminal closed) or a TERM ends
+        the cockpit like `q` does, so whoever started it cleans up (the demo
+        stops its drill and removes its files); Python's default for SIGHUP
+        kills the process on the spot."""
+        loop = asyncio.get_running_loop()
+        for sig in HANGUPS:
+            try:
+                loop.add_signal_handler(sig, self._hang_up, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
+                continue
+            self._signal_handlers.append(sig)
+
+    def _hang_up(self, sig: signal.Signals) -> None:
+        self._stop_logs.set()
+        log.info("%s received: stopping", sig.name)  # not on screen: after a hangup there is none
+        self.exit(return_code=128 + sig.value)
+
     async def on_ready(self) -> None:
         """The first frame is on screen: build the cockpit and the desk, then
         start the polls and the log follow."""
@@ -268,6 +300,10 @@ class CockpitApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop_logs.set()
+        loop = asyncio.get_running_loop()
+        for sig in self._signal_handlers:
+            loop.remove_signal_handler(sig)
+        self._signal_handlers.clear()
 
     # -- polling ------------------------------------------------------------
 

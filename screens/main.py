@@ -133,7 +133,7 @@ class MainScreen(Screen[None]):
             self._decide_from = self.focused
         self.set_class(on, "-decide")
         if not on and self._decide_from is not None and self._decide_from.is_attached:
-            self._decide_from.focus()
+            self.set_focus(self._decide_from)
         self.app.refresh_bindings()
 
     def show_signals(self) -> None:

@@ -139,12 +139,16 @@ def test_failures_keep_last_good_data_marked_stale(snap_compare, size) -> None:
     async def run_before(pilot) -> None:
         s = app.signals
         await until(pilot, lambda: app.signals.statuspage.ok and app.signals.metrics.ok and app.signals.pods.error)
+        # one failure at a time: the timeline lists them as they arrive, and
+        # two sources refreshed together may answer in either order
         sources.statuspage.result = unreachable("statuspage", "status.clay.com:443")
-        sources.metrics.result = metrics_snapshot(backup=True)
-        sources.kube.fail(SourceError("logs", ErrorKind.TIMEOUT, "no log data for 30s", "the API server may be overloaded"))
         await pilot.press("r")
-        await until(pilot, lambda: app.signals.statuspage.error and app.signals.metrics.value.is_backup)
+        await until(pilot, lambda: app.signals.statuspage.error)
+        sources.kube.fail(SourceError("logs", ErrorKind.TIMEOUT, "no log data for 30s", "the API server may be overloaded"))
         await until(pilot, lambda: app.screen.query_one("#logs").has_class("-error"))
+        sources.metrics.result = metrics_snapshot(backup=True)
+        await pilot.press("r")
+        await until(pilot, lambda: app.signals.metrics.value.is_backup)
         assert s is not app.signals
         await until(pilot, lambda: triage_settled(app))
         await pilot.pause(0.3)

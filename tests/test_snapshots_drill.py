@@ -6,9 +6,11 @@ deterministic. Each docstring says what a reviewer should see.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timezone
 
 import pytest
 
@@ -46,10 +48,57 @@ class PinnedHealth:
         return replace(result, response_ms=20.0) if isinstance(result, HealthSnapshot) else result
 
 
+class OrderedLogs:
+    """The kube source with its log backlog delivered in one ordered batch.
+
+    Each pod's follower delivers its backlog when it arrives, so on a loaded
+    machine the three pods' lines interleave differently from run to run.
+    The drill is frozen (no new lines after the backlog): hold the lines
+    until none came for ``QUIET`` seconds, then hand them on sorted by time
+    and pod. Everything else is the real source."""
+
+    QUIET = 0.7
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def follow_logs(self, on_batch, on_error, stop, flush_interval: float = 0.25) -> None:
+        held: list = []
+        last = [time.monotonic()]
+        lock = threading.Lock()
+
+        def gather(lines) -> None:
+            with lock:
+                held.extend(lines)
+                last[0] = time.monotonic()
+
+        def release() -> None:
+            while not stop.wait(0.1):
+                with lock:
+                    if held and time.monotonic() - last[0] >= self.QUIET:
+                        batch = tuple(sorted(held, key=lambda line: (line.ts or datetime.max.replace(tzinfo=timezone.utc), line.pod, line.text)))
+                        held.clear()
+                    else:
+                        continue
+                on_batch(batch)
+
+        releaser = threading.Thread(target=release, name="snapshot-log-release", daemon=True)
+        releaser.start()
+        self._inner.follow_logs(gather, on_error, stop, flush_interval)  # returns once stop is set
+        releaser.join(timeout=2.0)
+
+
 class SnapshotSources(Sources):
     @property
     def health(self):
         return PinnedHealth(super().health)
+
+    @property
+    def kube(self):
+        return OrderedLogs(super().kube)
 
 
 def drill_app(sim) -> CockpitApp:

@@ -194,7 +194,7 @@ class ChecklistPane(Vertical):
         view.scroll_to(y=max(0, view.scroll_offset.y - 1), animate=False, immediate=True)  # the heading above it
 
     def focus_body(self) -> None:
-        self.view.focus()
+        self.screen.set_focus(self.view)  # at once: see SourcePane.focus_body
 
     # -- drawing --------------------------------------------------------------
 

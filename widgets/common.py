@@ -184,7 +184,9 @@ class SourcePane(Vertical):
         """Give the keyboard to the pane's first focusable part."""
         for widget in self.query("*"):
             if widget.focusable:
-                widget.focus()
+                # at once, not after the next refresh (Widget.focus defers it):
+                # a key typed right after the focus key reaches this pane
+                self.screen.set_focus(widget)
                 return
 
     # -- for subclasses ----------------------------------------------------

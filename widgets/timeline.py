@@ -153,4 +153,4 @@ class TimelinePane(Vertical):
             self.border_subtitle = subtitle
 
     def focus_body(self) -> None:
-        self._body.focus()
+        self.screen.set_focus(self._body)  # at once: see SourcePane.focus_body

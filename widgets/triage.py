@@ -240,4 +240,4 @@ class TriagePane(Vertical):
         set_if_changed(widget, content)
 
     def focus_body(self) -> None:
-        self._body.focus()
+        self.screen.set_focus(self._body)  # at once: see SourcePane.focus_body

@@ -1,0 +1,167 @@
+"""The message as it will be seen, before it is sent.
+
+Internal: the update as Slack shows it — the header block in bold, each
+section with its mrkdwn (``*bold*``, ``_italic_``, ``~strike~``, ```code```,
+``<url|label>``) rendered, the context block small and muted — then the
+summary message at the top of the thread as it will read after this send,
+and the plain-text fallback Slack puts in notifications. External: the
+status page update as customers see it (the incident's name, the status and
+the affected components, the text).
+
+Where it goes is the first line ("#inc-clay, a reply in the incident
+thread"); the draft's flags (internal names in the customer text, secrets,
+length) are listed under it. Keys: send, back to the editor.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from cockpit.comms import Channel, Flag, Preview
+from cockpit.comms_blocks import PreviewBlock
+from widgets.common import clean
+
+_MARK_STYLE = {"*": "bold", "_": "italic", "~": "strike", "`": "$text-accent"}
+_INLINE = re.compile(
+    r"(?P<link><(?P<url>https?://[^|>\s]+|mailto:[^|>\s]+)(?:\|(?P<label>[^>]+))?>)"
+    r"|(?<![\w*_~`])(?P<mark>[*_~`])(?=\S)(?P<body>.+?)(?<=\S)(?P=mark)(?![\w*_~`])"
+)
+
+
+def mrkdwn(text: str, base: str = "") -> Content:
+    """Slack mrkdwn as Slack draws it: the marks become styles, links their labels."""
+    parts: list[tuple[str, str] | Content] = []
+    pos = 0
+    text = clean(text)
+    for m in _INLINE.finditer(text):
+        if m.start() > pos:
+            parts.append((text[pos:m.start()], base))
+        if m.group("link"):
+            parts.append((m.group("label") or m.group("url"), f"{base} underline $text-primary".strip()))
+        else:
+            inner = mrkdwn(m.group("body"), f"{base} {_MARK_STYLE[m.group('mark')]}".strip())
+            parts.append(inner)
+        pos = m.end()
+    if pos < len(text):
+        parts.append((text[pos:], base))
+    return Content.assemble(*parts)
+
+
+def block_content(block: PreviewBlock) -> Content:
+    if block.kind == "header":
+        return Content.styled(clean(block.text), "bold")
+    if block.kind == "context":
+        return mrkdwn(block.text, "$text-muted")
+    if block.kind == "divider":
+        return Content.styled("─" * 20, "$text-muted")
+    return Content("\n").join(mrkdwn(line) for line in block.text.split("\n"))
+
+
+def blocks_content(blocks: Sequence[PreviewBlock]) -> Content:
+    """The blocks one under the other, a blank line between them, each line behind a bar (as in Slack)."""
+    lines: list[Content] = []
+    for i, block in enumerate(blocks):
+        if i:
+            lines.append(Content.styled("┃", "$text-muted"))
+        for line in block_content(block).split("\n", allow_blank=True):
+            lines.append(Content.assemble(("┃ ", "$text-muted"), line))
+    return Content("\n").join(lines)
+
+
+def flag_lines(flags: Sequence[Flag], texts: dict[str, str]) -> list[Content]:
+    """One line per flag: ``⚠ line 3: "clay-sync" …`` (errors in the error colour)."""
+    out = []
+    for f in flags:
+        text = texts.get(f.field, "")
+        where = f"{f.field} line {text.count(chr(10), 0, f.start) + 1}" if f.end > f.start else f.field
+        style = "$text-error" if f.level.value == "error" else "$text-warning"
+        mark = "✗" if f.level.value == "error" else "⚠"
+        out.append(Content.assemble((f"{mark} {where}: ", f"bold {style}"), (clean(f.message), style)))
+    return out
+
+
+def page_content(preview: Preview, title: str) -> Content:
+    """The status page update as customers read it."""
+    header = next((b.text for b in preview.blocks if b.kind == "header"), title)
+    context = next((b.text for b in preview.blocks if b.kind == "context"), "")
+    status, _, comps = context.partition(" · ")
+    body = next((b.text for b in preview.blocks if b.kind == "section"), "")
+    lines = [
+        Content.styled(clean(header), "bold"),
+        Content(""),
+        Content.assemble((clean(status), "bold $text-warning"), (" — ", "$text-muted"), clean(body.split("\n", 1)[0])),
+    ]
+    lines += [Content(clean(line)) for line in body.split("\n")[1:]]
+    lines += [Content(""), Content.styled(f"This incident affects: {clean(comps)}", "$text-muted")]
+    return Content("\n").join(lines)
+
+
+def preview_content(preview: Preview, title: str = "") -> Content:
+    """Everything the preview screen shows, as one text (also what the tests read)."""
+    head = Content.assemble(("→ ", "bold $text-accent"), (clean(preview.where), "bold"))
+    parts: list[Content] = [head]
+    texts = {"text": preview.fallback, "title": title}
+    if preview.flags:
+        parts += [Content(""), *flag_lines(preview.flags, texts)]
+    if preview.channel == Channel.INTERNAL:
+        parts += [Content(""), Content.styled("As Slack shows it", "bold $text-accent"), blocks_content(preview.blocks)]
+        if preview.summary:
+            parts += [Content(""), Content.styled("The summary at the top of the thread, after this send", "bold $text-accent"),
+                      blocks_content(preview.summary)]
+        parts += [Content(""), Content.styled("Plain-text fallback (notifications)", "bold $text-accent"),
+                  Content.styled(clean(preview.fallback), "$text-muted")]
+    else:
+        parts += [Content(""), Content.styled("As customers see it on the status page", "bold $text-accent"), page_content(preview, title)]
+    return Content("\n").join(parts)
+
+
+class PreviewScreen(Screen[bool]):
+    """Dismisses with True to send, False to go back to the editor."""
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("s,ctrl+s,enter", "send", "Send", id="preview.send", tooltip="Send this message now"),
+        Binding("escape,ctrl+r,b", "back", "Back", id="preview.back", tooltip="Back to the editor"),
+    ]
+    DEFAULT_CSS = """
+    PreviewScreen #preview-head {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    PreviewScreen VerticalScroll {
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, title: str, preview: Preview, page_title: str = "") -> None:
+        super().__init__()
+        self._title = title
+        self.preview = preview
+        self._page_title = page_title
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.assemble((f"Preview · {self._title}", "bold"), ("  s sends · Esc back to the editor", "$text-muted")),
+                     id="preview-head")
+        with VerticalScroll(id="preview-scroll"):
+            yield Static(preview_content(self.preview, self._page_title), id="preview-body")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#preview-scroll", VerticalScroll).focus()
+
+    def action_send(self) -> None:
+        self.dismiss(True)
+
+    def action_back(self) -> None:
+        self.dismiss(False)

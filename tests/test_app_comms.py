@@ -1,0 +1,394 @@
+"""Step 4 of the runbook in the running cockpit, from keys alone, against a
+frozen drill (real sources, real HTTP; the drill's Slack and status page
+through slack-sdk and httpx): declare (i), write the internal update (n),
+edit, preview (ctrl+r), send (s) — the message is in the drill's Slack, the
+second update is a reply in the thread and the summary at the top follows;
+a failed send (bad token, Slack down) keeps the draft on screen and in the
+incident, and ctrl+s retries; the status page update (e) with its status
+chooser; the cadence reminder on a fake clock; the postmortem key (P);
+nothing typed lost on quit.
+
+Everything asserted is what the screen shows, what the drill's Slack and
+status page hold, or what is in the incident's file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+from textual.content import Content
+from textual.widgets import Static, TextArea
+
+from cockpit.app import CockpitApp, make_app
+from cockpit.comms import Channel
+from cockpit.config import config_from_toml
+from cockpit.signals import HealthSnapshot
+from cockpit.sources import Sources
+from cockpit.sources.slack import Slack
+from cockpit.sources.statusapi import StatusApi
+from cockpit.timeline import read
+from screens.choose import ChoiceScreen
+from screens.compose import ComposeScreen
+from screens.preview import PreviewScreen
+from widgets.cadence import CadenceBadge
+
+pytestmark = pytest.mark.asyncio
+SIZE = (80, 24)
+WARM_UP = 120.0  # drill seconds: the fault starts at 20 s; triage is sure by two minutes
+TYPED = "Bridge: ana"  # short: each key is a round trip through the app
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class PinnedHealth:
+    """The health source with its response time pinned (it varies with load)."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    async def fetch(self):
+        result = await self._inner.fetch()
+        return replace(result, response_ms=20.0) if isinstance(result, HealthSnapshot) else result
+
+
+class DrillSources(Sources):
+    @property
+    def health(self):
+        return PinnedHealth(super().health)
+
+
+@pytest.fixture(autouse=True)
+def drill_env(sim, tmp_path, monkeypatch):
+    """A fresh state dir (no developer incident resumes), UTC, and the drill's
+    Slack and status page tokens in the environment (as the demo sets them)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    for name, value in sim.env().items():
+        monkeypatch.setenv(name, value)
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def comms_app(sim, tmp_path, clock: Clock | None = None) -> tuple[CockpitApp, Clock]:
+    sim.advance(WARM_UP)
+    data = sim.config_dict()
+    for section in ("statuspage", "health", "metrics", "kube"):
+        data[section]["refresh"] = 0.5
+    config = config_from_toml(data, f"drill config ({sim.scenario.name})")
+    clock = clock or Clock(float(sim.state()["now"]))
+    sources = DrillSources(config)
+    sources.kube.list_pods()  # load the kube client once, before the app's threads (see test_snapshots_drill)
+    app = make_app(config, sources, clock=clock, title="comms drill", state_dir=tmp_path / "incidents", speed=float("inf"))
+    return app, clock
+
+
+async def until(pilot, cond: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def settled(app: CockpitApp) -> bool:
+    desk = app._desk
+    t = desk.triaged if desk is not None else None
+    return t is not None and not desk.busy and t.pending is None and t.branch != "unknown"
+
+
+def shown(widget: Static) -> str:
+    content = widget.content
+    return content.plain if isinstance(content, Content) else str(content)
+
+
+def notes_of(app: CockpitApp) -> list[tuple[str, str]]:
+    """Record every notification (title, message) the app shows from now on."""
+    notes: list[tuple[str, str]] = []
+    notify = app.notify
+
+    def recording(message: str, **kwargs) -> None:
+        notes.append((kwargs.get("title", ""), message))
+        notify(message, **kwargs)
+
+    app.notify = recording  # type: ignore[method-assign]
+    return notes
+
+
+async def declare(pilot, app: CockpitApp) -> None:
+    await until(pilot, lambda: settled(app), what="triage to settle")
+    await pilot.press("i")
+    await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy, what="the declaration")
+
+
+def compose(app: CockpitApp) -> ComposeScreen:
+    assert isinstance(app.screen, ComposeScreen), type(app.screen)
+    return app.screen
+
+
+def editor(app: CockpitApp) -> TextArea:
+    return compose(app).query_one("#compose-text", TextArea)
+
+
+async def type_at_end(pilot, text: str) -> None:
+    for _ in range(4):
+        await pilot.press("pagedown")
+    await pilot.press("end", "enter", *text)
+
+
+def note(app: CockpitApp) -> str:
+    return shown(compose(app).query_one("#compose-note", Static))
+
+
+def kinds(app: CockpitApp) -> list[str]:
+    return [str(e.kind) for e in read(app.desk.timeline_path()).events]
+
+
+def thread_messages(app: CockpitApp, sim) -> tuple[dict, ...]:
+    thread = app._comms.comms.thread()
+    assert thread is not None
+    got = Slack(app.config.slack, environ=sim.env()).replies(thread.channel_id, thread.thread_ts)
+    assert isinstance(got, tuple), got
+    return got
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_internal_update_from_keys_alone(sim, tmp_path) -> None:
+    app, clock = comms_app(sim, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = notes_of(app)
+        await declare(pilot, app)
+        incident = app.desk.recorder.open
+
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        text = editor(app).text
+        assert text.startswith("P1 · Investigating — Credentials: Clay answers 401 to every call")
+        assert "*Current action:* Verify the Clay API key in the Secret" in text and "*Next update:* by 00:17 UTC" in text
+        head = shown(compose(app).query_one("#compose-head", Static))
+        assert "Internal update → #inc-clay-drill, a new incident thread" in head
+        assert editor(app).has_focus
+
+        await type_at_end(pilot, TYPED)
+        # autosaved with the incident after a pause in typing (in a worker)
+        await until(pilot, lambda: (d := app._comms.comms.unsent(Channel.INTERNAL)) is not None and d.text.endswith(TYPED),
+                    what="the autosave")
+        await until(pilot, lambda: note(app).startswith("Saved 00:02:00 UTC"), what="the saved note")
+
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen), what="the preview")
+        body = shown(app.screen.query_one("#preview-body", Static))
+        assert body.startswith("→ #inc-clay-drill, a new incident thread")
+        assert "As Slack shows it\n┃ P1 · Investigating — Credentials: Clay answers 401" in body
+        assert "┃ Severity: P1" in body  # *Severity:* rendered bold, without its marks
+        assert "The summary at the top of the thread, after this send" in body
+        assert "Plain-text fallback (notifications)\nP1 · Investigating" in body and body.rstrip().endswith(TYPED)
+        assert sim.state()["slack_messages"] == 0
+
+        await pilot.press("s")  # sends, in a worker
+        await until(pilot, lambda: sim.state()["slack_messages"] == 2, what="the thread in the drill's Slack")
+        await until(pilot, lambda: not isinstance(app.screen, (ComposeScreen, PreviewScreen)), what="back to the cockpit")
+        msgs = thread_messages(app, sim)
+        assert msgs[0]["text"].startswith(incident.id) and msgs[1]["text"].endswith(TYPED)
+        assert msgs[1]["thread_ts"] == msgs[0]["ts"]
+        await until(pilot, lambda: any(t == "Internal update sent" for t, _ in notes), what="the sent notification")
+        sent = next(m for t, m in notes if t == "Internal update sent")
+        assert sent == "#inc-clay-drill: incident thread opened, update posted in the thread"
+        assert kinds(app).count("message_sent") == 2 and "slack_update" in app.desk.recorder.incident.ticks
+        assert app._comms.comms.unsent(Channel.INTERNAL) is None
+
+        # the status changes; the second update is a reply in the thread, the summary follows
+        clock.now += 300
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the status picker")
+        await pilot.press("2")
+        await until(pilot, lambda: app.desk.recorder.incident.status == "identified", what="identified")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor again")
+        assert editor(app).text.startswith("P1 · Identified — ") and TYPED not in editor(app).text  # a fresh draft
+        assert "a reply in the incident thread" in shown(compose(app).query_one("#compose-head", Static))
+        await pilot.press("ctrl+s")  # straight from the editor
+        await until(pilot, lambda: sim.state()["slack_messages"] == 3, what="the reply")
+        await until(pilot, lambda: not isinstance(app.screen, ComposeScreen), what="back to the cockpit")
+        msgs = thread_messages(app, sim)
+        assert msgs[2]["text"].startswith("P1 · Identified") and msgs[2]["thread_ts"] == msgs[0]["ts"]
+        assert "edited" in msgs[0] and "Identified" in msgs[0]["text"]  # the top message is current
+        await until(pilot, lambda: sum(t == "Internal update sent" for t, _ in notes) == 2, what="the second notification")
+        assert [m for t, m in notes if t == "Internal update sent"][-1] == (
+            "#inc-clay-drill: update posted in the thread, summary at the top updated")
+        assert kinds(app).count("message_sent") == 4
+
+
+FAILURES = ["invalid_auth", "slack_down"]
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+@pytest.mark.scenario("key-revoked")
+async def test_a_failed_send_keeps_the_draft_and_retry_sends_it(sim, tmp_path, monkeypatch, failure: str) -> None:
+    app, _ = comms_app(sim, tmp_path)
+    token = sim.env()["CLAY_DRILL_SLACK_TOKEN"]
+    async with app.run_test(size=SIZE) as pilot:
+        await declare(pilot, app)
+        if failure == "invalid_auth":
+            monkeypatch.setenv("CLAY_DRILL_SLACK_TOKEN", "xoxb-revoked-" + "4" * 20)
+        else:
+            sim.stop_service("slack")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        await type_at_end(pilot, TYPED)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: note(app).startswith("✗ Not sent"), timeout=30, what="the failure on screen")
+        said = note(app)
+        if failure == "invalid_auth":
+            assert "Slack refused the token in $CLAY_DRILL_SLACK_TOKEN (invalid_auth)" in said
+        else:
+            assert "cannot reach Slack at http://127.0.0.1:" in said and "connection refused" in said
+        assert said.endswith("· ctrl+s retries") and said.count("the draft is kept") == 1 and token not in said
+        assert editor(app).text.endswith(TYPED)  # still in the editor
+        kept = app._comms.comms.unsent(Channel.INTERNAL)
+        assert kept is not None and kept.text.endswith(TYPED)  # and in the incident
+        assert "message_failed" in kinds(app) and "message_sent" not in kinds(app)
+        assert sim.state()["slack_messages"] == 0
+
+        if failure == "invalid_auth":
+            monkeypatch.setenv("CLAY_DRILL_SLACK_TOKEN", token)
+        else:
+            sim.start_service("slack")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: sim.state()["slack_messages"] == 2, timeout=30, what="the retry")
+        await until(pilot, lambda: not isinstance(app.screen, ComposeScreen), what="back to the cockpit")
+        assert thread_messages(app, sim)[1]["text"].endswith(TYPED)
+        assert app._comms.comms.unsent(Channel.INTERNAL) is None
+
+
+@pytest.mark.scenario("clay-outage")
+async def test_status_page_update_with_its_status(sim, tmp_path) -> None:
+    app, _ = comms_app(sim, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = notes_of(app)
+        await declare(pilot, app)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        screen = compose(app)
+        assert screen.channel == Channel.EXTERNAL
+        assert "Status page update → status page, a new incident" in shown(screen.query_one("#compose-head", Static))
+        text = editor(app).text
+        assert text.startswith("We are investigating") and "clay" not in text.lower()  # customers' words
+        await until(pilot, lambda: "Contact enrichment → major outage" in shown(screen.query_one("#compose-meta", Static)),
+                    what="the component names")
+        assert shown(screen.query_one("#compose-meta", Static)).startswith("Status Investigating (ctrl+t)")
+        assert not screen.query_one("#compose-flags", Static).display
+
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the status chooser")
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        await until(pilot, lambda: "identified" in editor(app).text, what="the text for identified")
+        assert shown(screen.query_one("#compose-meta", Static)).startswith("Status Identified")
+
+        # an internal name typed into the customer text is flagged (sending is still possible)
+        await type_at_end(pilot, "clay-sync")
+        await until(pilot, lambda: screen.query_one("#compose-flags", Static).display, what="the flag")
+        assert "clay-sync" in shown(screen.query_one("#compose-flags", Static))
+        await pilot.press("ctrl+z")  # the editor's undo
+        await until(pilot, lambda: not screen.query_one("#compose-flags", Static).display, what="no flag")
+
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen), what="the preview")
+        body = shown(app.screen.query_one("#preview-body", Static))
+        assert body.startswith("→ status page, a new incident")
+        assert "As customers see it on the status page\nService disruption\n\nIdentified — " in body
+        assert "This incident affects: Contact enrichment → major outage" in body
+        await pilot.press("s")
+        await until(pilot, lambda: sim.state()["statusapi_incidents"] == 1, what="the status page incident")
+        await until(pilot, lambda: not isinstance(app.screen, (ComposeScreen, PreviewScreen)), what="back to the cockpit")
+        page = app._comms.comms.page_incident()
+        got = StatusApi(app.config.external_status, environ=sim.env()).get_incident(page.incident_id)
+        assert got.status == "identified" and got.name == "Service disruption"
+        await until(pilot, lambda: any(t == "Status page update sent" for t, _ in notes), what="the notification")
+        assert "status page incident created (identified)" in next(m for t, m in notes if t == "Status page update sent")
+        assert "status_page_update" in app.desk.recorder.incident.ticks
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_cadence_countdown_and_reminder_on_a_fake_clock(sim, tmp_path) -> None:
+    app, clock = comms_app(sim, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = notes_of(app)
+        badge = app.main_screen.query_one(CadenceBadge)
+        assert not badge.display  # no incident, no countdown
+        await declare(pilot, app)
+        # nothing sent yet: due at once, and said once
+        await until(pilot, lambda: ("Stakeholder update due", "no update sent yet — n writes it") in notes, what="the first reminder")
+        assert shown(badge).startswith("✉ update due")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, ComposeScreen), timeout=30, what="the send")
+        await until(pilot, lambda: shown(badge) == "✉ update in 15:00 · page due", what="the countdown")
+        assert sum(t == "Stakeholder update due" for t, _ in notes) == 1
+
+        clock.now += 14 * 60
+        await until(pilot, lambda: shown(badge).startswith("✉ update in 1:00"), what="a minute left")
+        assert sum(t == "Stakeholder update due" for t, _ in notes) == 1
+        clock.now += 60  # P1: every 15 minutes
+        await until(pilot, lambda: sum(t == "Stakeholder update due" for t, _ in notes) == 2, what="the reminder on time")
+        assert ("Stakeholder update due", "P1: every 15 min — n writes it") in notes
+        assert shown(badge).startswith("✉ update due")
+        first = app._comms.comms.sync().last_sent[Channel.INTERNAL]
+
+        await pilot.press("n")  # one key away: a fresh draft with the new times
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        assert compose(app).draft.id != first.draft_id and "*Next update:* by 00:32 UTC" in editor(app).text
+        clock.now += 5 * 60
+        await pilot.press("escape")
+        await until(pilot, lambda: shown(badge).startswith("✉ update overdue 5:00"), what="overdue")
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_postmortem_key_writes_the_file(sim, tmp_path) -> None:
+    app, _ = comms_app(sim, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = notes_of(app)
+        await declare(pilot, app)
+        incident = app.desk.recorder.open
+        out = tmp_path / "incidents" / "postmortems" / f"{incident.id}.md"
+        await pilot.press("P")
+        await until(pilot, lambda: any(t == "Postmortem written" for t, _ in notes), what="the postmortem")
+        assert next(m for t, m in notes if t == "Postmortem written") == f"{out} · DRAFT: the incident is still open"
+        text = out.read_text()
+        assert text.startswith(f"# Postmortem: {incident.id}") or incident.id in text.splitlines()[0]
+        assert "**DRAFT**" in text and "Credentials" in text
+        assert sim.env()["CLAY_DRILL_SLACK_TOKEN"] not in text
+        out.write_text("the team's sections")
+        await pilot.press("P")  # it exists: not replaced without a second P
+        await until(pilot, lambda: any(t == "Postmortem not written" for t, _ in notes), what="the refusal")
+        assert "P again within 10 s replaces it" in next(m for t, m in notes if t == "Postmortem not written")
+        assert out.read_text() == "the team's sections"
+        await pilot.press("P")
+        await until(pilot, lambda: sum(t == "Postmortem written" for t, _ in notes) == 2, what="the replacement")
+        assert "**DRAFT**" in out.read_text()
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_text_typed_just_before_quitting_is_kept(sim, tmp_path) -> None:
+    app, _ = comms_app(sim, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await declare(pilot, app)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        await type_at_end(pilot, "last words")
+        await pilot.press("ctrl+q")  # before the autosave's pause is over
+    path = app.desk.timeline_path()
+    drafts = [e for e in read(path).events if str(e.kind) == "message_drafted"]
+    assert drafts and drafts[-1].data["text"].endswith("last words")

@@ -1,0 +1,66 @@
+"""The next stakeholder update, in the top bar: ``✉ update in 12:03`` in the
+success colour, ``✉ update due`` in the warning colour, ``✉ update overdue
+3:10`` in the error colour (the levels of
+:class:`~cockpit.comms_state.Cadence`). When the status page update is due
+too (or alone) it says so: ``✉ update due · page due``.
+
+Render-only: the comms desk (:mod:`screens.comms_desk`) hands it the
+cadences and the time once a second; it redraws only when the text changes.
+Hidden while there is no incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.content import Content
+from textual.widgets import Static
+
+from cockpit.comms_state import Cadence, Channel, DueState
+from cockpit.incident import ClockLevel
+from widgets.common import set_if_changed
+
+LEVEL_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-warning", ClockLevel.ERROR: "bold $text-error"}
+_URGENT = (DueState.DUE, DueState.OVERDUE)
+
+
+def cadence_content(cadences: Sequence[Cadence], now: float) -> Content | None:
+    """The header text for the internal update's cadence (and the status
+    page's when it is due); None without any."""
+    internal = next((c for c in cadences if c.channel == Channel.INTERNAL), None)
+    external = next((c for c in cadences if c.channel == Channel.EXTERNAL), None)
+    if internal is None and external is None:
+        return None
+    parts: list[tuple[str, str]] = [("✉ ", "$text-muted")]
+    if internal is not None:
+        parts.append((internal.text(now), LEVEL_STYLE[internal.level]))
+    if external is not None and external.state in _URGENT:
+        overdue = external.text(now).startswith("update overdue")
+        if internal is not None:
+            parts.append((" · ", "$text-muted"))
+        parts.append(("page overdue" if overdue else "page due", LEVEL_STYLE[ClockLevel.ERROR if overdue else ClockLevel.WARNING]))
+    return Content.assemble(*parts)
+
+
+class CadenceBadge(Static):
+    """The countdown to the next stakeholder update (see the module docstring)."""
+
+    DEFAULT_CSS = """
+    CadenceBadge {
+        width: auto;
+        height: 1;
+        padding: 0 1 0 0;
+        background: $panel;
+        text-wrap: nowrap;
+        display: none;
+    }
+    CadenceBadge.-shown {
+        display: block;
+    }
+    """
+
+    def show(self, cadences: Sequence[Cadence], now: float) -> bool:
+        """Redraw if the text changed; True if it did."""
+        content = cadence_content(cadences, now)
+        self.set_class(content is not None, "-shown")
+        return set_if_changed(self, content if content is not None else "")
