@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from textual.command import Provider
 
     from cockpit.signals import LogLine, Signals, SourceError
+    from screens.comms_desk import CommsDesk, CommsResult
     from screens.desk import Desk, IncidentLoaded
     from screens.help import Section
     from screens.main import MainScreen
@@ -155,7 +156,7 @@ class _Poll:
 
 PANES = Binding.Group("Panes", compact=True)
 # the help's (and README's) sections of the app's own bindings, by id prefix; the rest are "Actions"
-SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (("Panes and views", ("pane.", "view.")), ("Incident", ("incident.",)))
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (("Panes and views", ("pane.", "view.")), ("Incident", ("incident.",)), ("Communication", ("comms.",)))
 OPEN_ONLY = ("accept", "severity", "status")  # actions the footer shows only while there is an incident
 
 
@@ -189,6 +190,10 @@ class CockpitApp(App[int]):
         Binding("slash", "filter_logs", "Filter", show=False, id="logs.filter", tooltip="Filter the pod logs by text (case-insensitive)"),
         Binding("p", "pause_logs", "Pause", show=False, id="logs.pause", tooltip="Pause or resume the pod logs (lines keep arriving)"),
         Binding("r", "refresh", "Refresh", show=False, id="sources.refresh", tooltip="Poll every source now"),
+        # stakeholder communication (screens/comms_desk.py): the update editor, the postmortem
+        Binding("n", "compose('internal')", "Update", id="comms.internal", tooltip="Write the internal update (Slack incident thread): a draft from the template, preview, send"),
+        Binding("e", "compose('external')", "Status page", show=False, id="comms.external", tooltip="Write the status page update for customers: status, components, preview, send"),
+        Binding("P", "postmortem", "Postmortem", show=False, id="comms.postmortem", tooltip="Write the Markdown postmortem of the incident from its timeline (into the state dir)"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the cockpit"),
     ]
@@ -234,6 +239,7 @@ class CockpitApp(App[int]):
         self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
         self._desk: Desk | None = None  # likewise
         self._metrics_view: Any = None
+        self._comms: CommsDesk | None = None  # built with the desk (see on_ready)
         self._signal_handlers: list[signal.Signals] = []
 
     def _target(self) -> str:
@@ -290,6 +296,10 @@ class CockpitApp(App[int]):
         await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
         self._desk = Desk(self, self._main, self.config, clock=self.clock, state_dir=self.state_dir, speed=self.speed)
         self._desk.start()
+        from screens.comms_desk import CommsDesk
+
+        self._comms = CommsDesk(self, self._main, self._desk, self.config, clock=self.clock, state_dir=self.state_dir)
+        self._comms.start()
         for poll in self._polls.values():
             poll.delay = poll.interval
             self._start(poll)
@@ -432,6 +442,9 @@ class CockpitApp(App[int]):
 
     # -- the incident ---------------------------------------------------------
 
+    def on_comms_result(self, message: CommsResult) -> None:
+        message.deliver()
+
     def on_incident_loaded(self, message: IncidentLoaded) -> None:
         self.desk.loaded(message)
 
@@ -550,6 +563,16 @@ class CockpitApp(App[int]):
 
         self.push_screen(HelpScreen(self.binding_sections(), self.get_key_display))
 
+    def action_compose(self, channel: str) -> None:
+        from cockpit.comms import Channel
+
+        if self._comms is not None:
+            self._comms.compose(Channel(channel))
+
+    def action_postmortem(self) -> None:
+        if self._comms is not None:
+            self._comms.postmortem()
+
     async def action_quit(self) -> None:
         self._stop_logs.set()
         self.exit(0)
@@ -568,7 +591,7 @@ class CockpitApp(App[int]):
             return incident is None
         if action in ("accept", "severity"):
             return incident is not None
-        if action == "status":
+        if action in ("status", "compose", "postmortem"):
             return self._desk.recorder.incident is not None
         if action == "checklist":  # already there: room in the footer for the step keys
             return self.focused is None or self.focused.id != "checklist-view"
@@ -576,6 +599,8 @@ class CockpitApp(App[int]):
 
     def binding_sections(self) -> list[Section]:
         from screens.choose import ChoiceScreen
+        from screens.compose import ComposeScreen
+        from screens.preview import PreviewScreen
         from widgets.checklist import ChecklistView
         from widgets.logs import LogView
 
@@ -586,6 +611,8 @@ class CockpitApp(App[int]):
             *own.items(),
             ("In the checklist", ChecklistView.BINDINGS),
             ("Choosing a severity or status", ChoiceScreen.BINDINGS),
+            ("In the update editor", ComposeScreen.BINDINGS),
+            ("In the message preview", PreviewScreen.BINDINGS),
             ("In the pod logs", LogView.BINDINGS),
             ("Everywhere", [Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id="app.commands", tooltip="Search panes and actions by name")]),
         ]

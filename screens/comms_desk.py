@@ -132,6 +132,7 @@ class CommsDesk:
             return
         while self.app.screen is not self.main and len(self.app.screen_stack) > 1:
             self.app.pop_screen()
+        self.app.clear_notifications()  # the reminders and earlier news: acted on, and they would cover the text
         self.app.push_screen(ComposeScreen(self, draft))
         if channel == Channel.EXTERNAL and not self.comms.component_names:
             self._run(self._component_names_blocking, "Reading the status page's components")

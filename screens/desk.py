@@ -203,6 +203,10 @@ class Desk:
 
     # -- showing ----------------------------------------------------------------------
 
+    def refresh_panes(self) -> None:
+        """Redraw the incident panes now if the record changed (another desk wrote to the store)."""
+        self._show_incident()
+
     def _show_incident(self, force: bool = False) -> None:
         """Redraw the badge, checklist and timeline when what they show changed."""
         r = self.recorder

@@ -2,7 +2,7 @@
 
 Layout (sizes in cockpit/app.tcss)::
 
-    #topbar: ContextBar (what we look at; the drill's death) | IncidentBadge (severity, status, clock)
+    #topbar: ContextBar (what we look at; the drill's death) | IncidentBadge (severity, status, clock) | CadenceBadge (next update)
     ┌ #live ─────────────────────────────────┐┌ #decide ──────────────┐
     │ #triage-strip (80 columns only)         ││ #triage   TriagePane  │
     │ #row-top:  Clay status | Health         ││ #checklist            │
@@ -38,6 +38,7 @@ from cockpit.signals import Reading
 from cockpit.timeline import Event
 from cockpit.triage import Triaged
 from cockpit.watch import Notable
+from widgets.cadence import CadenceBadge
 from widgets.checklist import ChecklistPane
 from widgets.common import SourcePane
 from widgets.context_bar import ContextBar, IncidentBadge
@@ -64,6 +65,7 @@ class MainScreen(Screen[None]):
         self._decide_from: Widget | None = None  # what had the keyboard before the decision view
         # the decision widgets, kept at hand: they are updated on every snapshot (no DOM query each time)
         self._badge = IncidentBadge(id="badge")
+        self._cadence = CadenceBadge(id="cadence")
         self._strip = TriageStrip(id="triage-strip")
         self._triage = TriagePane(id="triage")
         self._checklist = ChecklistPane(id="checklist")
@@ -74,6 +76,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="topbar"):
             yield ContextBar(self._title, self._target)
             yield self._badge
+            yield self._cadence
         with Horizontal(id="cockpit"):
             with Vertical(id="live"):
                 yield self._strip
@@ -105,6 +108,11 @@ class MainScreen(Screen[None]):
         """The pane for a Signals field; None once the screen is torn down
         (results still in flight when the app quits find no pane)."""
         return next(iter(self.query(f"#{name}").results(SourcePane)), None)
+
+    @property
+    def cadence_badge(self) -> CadenceBadge:
+        """The next stakeholder update's countdown, in the top bar (screens/comms_desk.py draws it)."""
+        return self._cadence
 
     @property
     def checklist(self) -> ChecklistPane:

@@ -67,14 +67,9 @@ def block_content(block: PreviewBlock) -> Content:
 
 
 def blocks_content(blocks: Sequence[PreviewBlock]) -> Content:
-    """The blocks one under the other, a blank line between them, each line behind a bar (as in Slack)."""
-    lines: list[Content] = []
-    for i, block in enumerate(blocks):
-        if i:
-            lines.append(Content.styled("┃", "$text-muted"))
-        for line in block_content(block).split("\n", allow_blank=True):
-            lines.append(Content.assemble(("┃ ", "$text-muted"), line))
-    return Content("\n").join(lines)
+    """The blocks one under the other, a blank line between them (the
+    screen draws the bar Slack puts at the left of a message)."""
+    return Content("\n\n").join(block_content(b) for b in blocks)
 
 
 def flag_lines(flags: Sequence[Flag], texts: dict[str, str]) -> list[Content]:
@@ -105,31 +100,34 @@ def page_content(preview: Preview, title: str) -> Content:
     return Content("\n").join(lines)
 
 
-def preview_content(preview: Preview, title: str = "") -> Content:
-    """Everything the preview screen shows, as one text (also what the tests read)."""
-    head = Content.assemble(("→ ", "bold $text-accent"), (clean(preview.where), "bold"))
-    parts: list[Content] = [head]
-    texts = {"text": preview.fallback, "title": title}
+def preview_parts(preview: Preview, title: str = "") -> list[tuple[str, Content]]:
+    """What the preview screen shows, top to bottom: (CSS class, text);
+    class ``message`` is drawn as a message (a bar at its left)."""
+    parts: list[tuple[str, Content]] = [("where", Content.assemble(("→ ", "bold $text-accent"), (clean(preview.where), "bold")))]
     if preview.flags:
-        parts += [Content(""), *flag_lines(preview.flags, texts)]
+        parts.append(("flags", Content("\n").join(flag_lines(preview.flags, {"text": preview.fallback, "title": title}))))
     if preview.channel == Channel.INTERNAL:
-        parts += [Content(""), Content.styled("As Slack shows it", "bold $text-accent"), blocks_content(preview.blocks)]
+        parts += [("heading", Content("As Slack shows it")), ("message", blocks_content(preview.blocks))]
         if preview.summary:
-            parts += [Content(""), Content.styled("The summary at the top of the thread, after this send", "bold $text-accent"),
-                      blocks_content(preview.summary)]
-        parts += [Content(""), Content.styled("Plain-text fallback (notifications)", "bold $text-accent"),
-                  Content.styled(clean(preview.fallback), "$text-muted")]
+            parts += [("heading", Content("The summary at the top of the thread, after this send")), ("message", blocks_content(preview.summary))]
+        parts += [("heading", Content("Plain-text fallback (notifications)")), ("fallback", Content(clean(preview.fallback)))]
     else:
-        parts += [Content(""), Content.styled("As customers see it on the status page", "bold $text-accent"), page_content(preview, title)]
-    return Content("\n").join(parts)
+        parts += [("heading", Content("As customers see it on the status page")), ("message", page_content(preview, title))]
+    return parts
+
+
+def preview_text(preview: Preview, title: str = "") -> str:
+    """The preview as plain text, one part under the other."""
+    return "\n".join(content.plain for _, content in preview_parts(preview, title))
 
 
 class PreviewScreen(Screen[bool]):
     """Dismisses with True to send, False to go back to the editor."""
 
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("s,ctrl+s,enter", "send", "Send", id="preview.send", tooltip="Send this message now"),
-        Binding("escape,ctrl+r,b", "back", "Back", id="preview.back", tooltip="Back to the editor"),
+        Binding("s", "send", "Send", id="preview.send", tooltip="Send this message now"),
+        Binding("ctrl+s", "send", "Send", show=False, id="preview.send_ctrl", tooltip="Send this message now (as in the editor)"),
+        Binding("escape", "back", "Back", id="preview.back", tooltip="Back to the editor, where the draft is kept"),
     ]
     DEFAULT_CSS = """
     PreviewScreen #preview-head {
@@ -141,6 +139,19 @@ class PreviewScreen(Screen[bool]):
     }
     PreviewScreen VerticalScroll {
         padding: 0 1;
+    }
+    PreviewScreen .heading {
+        margin-top: 1;
+        color: $text-accent;
+        text-style: bold;
+    }
+    PreviewScreen .message {
+        border-left: outer $accent;
+        padding: 0 1;
+        background: $boost;
+    }
+    PreviewScreen .fallback {
+        color: $text-muted;
     }
     """
 
@@ -154,7 +165,8 @@ class PreviewScreen(Screen[bool]):
         yield Static(Content.assemble((f"Preview · {self._title}", "bold"), ("  s sends · Esc back to the editor", "$text-muted")),
                      id="preview-head")
         with VerticalScroll(id="preview-scroll"):
-            yield Static(preview_content(self.preview, self._page_title), id="preview-body")
+            for kind, content in preview_parts(self.preview, self._page_title):
+                yield Static(content, classes=kind)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:

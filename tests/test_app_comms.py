@@ -146,6 +146,11 @@ async def type_at_end(pilot, text: str) -> None:
     await pilot.press("end", "enter", *text)
 
 
+def preview_shown(app: CockpitApp) -> str:
+    assert isinstance(app.screen, PreviewScreen)
+    return "\n".join(shown(s) for s in app.screen.query("#preview-scroll Static"))
+
+
 def note(app: CockpitApp) -> str:
     return shown(compose(app).query_one("#compose-note", Static))
 
@@ -187,10 +192,10 @@ async def test_internal_update_from_keys_alone(sim, tmp_path) -> None:
 
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, PreviewScreen), what="the preview")
-        body = shown(app.screen.query_one("#preview-body", Static))
+        body = preview_shown(app)
         assert body.startswith("→ #inc-clay-drill, a new incident thread")
-        assert "As Slack shows it\n┃ P1 · Investigating — Credentials: Clay answers 401" in body
-        assert "┃ Severity: P1" in body  # *Severity:* rendered bold, without its marks
+        assert "As Slack shows it\nP1 · Investigating — Credentials: Clay answers 401" in body
+        assert "\n\nSeverity: P1, Complete outage" in body  # *Severity:* rendered bold, without its marks
         assert "The summary at the top of the thread, after this send" in body
         assert "Plain-text fallback (notifications)\nP1 · Investigating" in body and body.rstrip().endswith(TYPED)
         assert sim.state()["slack_messages"] == 0
@@ -305,7 +310,7 @@ async def test_status_page_update_with_its_status(sim, tmp_path) -> None:
 
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, PreviewScreen), what="the preview")
-        body = shown(app.screen.query_one("#preview-body", Static))
+        body = preview_shown(app)
         assert body.startswith("→ status page, a new incident")
         assert "As customers see it on the status page\nService disruption\n\nIdentified — " in body
         assert "This incident affects: Contact enrichment → major outage" in body

@@ -209,19 +209,21 @@ class Screen:
 
         The corner left of the title is ``╭``; the box's right edge is the
         next ``╮`` on that row, its bottom the first ``╰`` below the corner.
+        With NO_COLOR the focused pane's frame is heavy: ``┏ ━ ┓ ┗``.
         """
         lines = self.lines
         for row, line in enumerate(lines):
-            at = line.find(f"─ {title}")
-            if at < 0:
-                continue
-            left = line.rfind("╭", 0, at + 1)
-            right = line.find("╮", at)
-            if left < 0 or right < 0:
-                continue
-            for bottom in range(row + 1, len(lines)):
-                if lines[bottom][left : left + 1] == "╰":
-                    return Box(title, row, left, bottom, right, self)
+            for edge, top_left, top_right, bottom_left in (("─", "╭", "╮", "╰"), ("━", "┏", "┓", "┗")):
+                at = line.find(f"{edge} {title}")
+                if at < 0:
+                    continue
+                left = line.rfind(top_left, 0, at + 1)
+                right = line.find(top_right, at)
+                if left < 0 or right < 0:
+                    continue
+                for bottom in range(row + 1, len(lines)):
+                    if lines[bottom][left : left + 1] == bottom_left:
+                        return Box(title, row, left, bottom, right, self)
         return None
 
 
