@@ -135,13 +135,17 @@ def codes_shown(codes: tuple[int, ...]) -> Check:
     return check
 
 
-def focused(key: str) -> Check:
-    """Pane ``key``'s border has the focus colour; every other pane shares one other colour."""
+def focused(key: str, colour: bool = True) -> Check:
+    """Pane ``key``'s border has the focus colour and every other pane shares
+    one other colour; without colour, its frame is the one heavy frame."""
 
     def check(screen: Screen) -> str | None:
         boxes = {k: screen.box(t) for k, t in PANES.items()}
         if any(b is None for b in boxes.values()):
             return "not every pane is on screen"
+        if not colour:
+            heavy = [k for k, b in boxes.items() if screen.lines[b.top][b.left] == "┏"]  # type: ignore[union-attr]
+            return None if heavy == [key] else f"heavy frames on {heavy}, not only on pane {PANES[key]!r}"
         mine = boxes[key].border_style.fg  # type: ignore[union-attr]
         others = {boxes[k].border_style.fg for k in PANES if k != key}  # type: ignore[union-attr]
         if len(others) != 1 or mine in others:
@@ -240,17 +244,13 @@ def live(codes: tuple[int, ...] = (), timeout: float = 30.0) -> Step:
 def focus_panes(colour: bool, wrap_visible: bool) -> list[Step]:
     """Keys 1-5 move the focus (seen in the border colour when there is
     colour); the logs pane's own key ``w`` only acts while it has the focus."""
-    steps: list[Step] = []
-    if colour:
-        steps += [Step(f"focus pane {k}", keys=(k,), check=focused(k), timeout=5.0) for k in PANES]
+    steps: list[Step] = [Step(f"focus pane {k}", keys=(k,), check=focused(k, colour), timeout=5.0) for k in PANES]
     if wrap_visible:
         steps += [
-            # without colour nothing shows the focus: give the key a moment (a key typed
-            # right after a focus key can still reach the old focus: Textual's focus() is deferred)
-            Step("focus logs", keys=("5",), check=focused("5") if colour else None, timeout=5.0, settle=0.0 if colour else 1.0),
+            Step("focus logs", keys=("5",), check=focused("5", colour), timeout=5.0),
             Step("w cuts long log lines", keys=("w",), check=logs_wrapped(False), timeout=5.0),
             Step("w wraps them again", keys=("w",), check=logs_wrapped(True), timeout=5.0),
-            Step("focus Error rates", keys=("3",), check=focused("3") if colour else None, timeout=5.0, settle=0.0 if colour else 1.0),
+            Step("focus Error rates", keys=("3",), check=focused("3", colour), timeout=5.0),
             # keys are handled in order: once the metrics view is open, "w" has been handled
             Step("w outside the logs (then m)", keys=("w", "m"), check=has("Metrics ·"), timeout=10.0),
             Step("back: w did nothing", keys=("m",), check=all_of(has(*PANES.values()), logs_wrapped(True)), timeout=5.0),
@@ -282,6 +282,55 @@ def metrics_view(codes: tuple[int, ...]) -> list[Step]:
         Step("m opens the metrics view", keys=("m",), check=all_of(has("Metrics ·", series), lacks("5 Pod logs")), timeout=10.0),
         Step("m goes back", keys=("m",), check=has(*PANES.values()), timeout=5.0),
     ]
+
+
+LABELS = {"credentials": ("Credentials", "Rate limit"), "clay_incident": ("Clay incident",),
+          "infrastructure": ("Infrastructure",), "healthy": ("Healthy",)}
+
+
+def verdict(branch: str, severity: str) -> Check:
+    """The triage verdict: the strip at 80x24 ("▶ <branch label>: … —
+    <severity>" on one line); when wide, the triage pane's verdict (it may
+    wrap) under its title "d Triage · <severity>"."""
+    labels = LABELS.get(branch, (branch,))
+
+    def check(screen: Screen) -> str | None:
+        lines = [line for line in screen.lines if "▶ " in line]
+        pane = f"Triage · {severity}" in screen.text
+        for line in lines:
+            lead = line.split("▶ ", 1)[1]
+            if lead.startswith(labels) and (f"— {severity}" in line or pane):
+                return None
+        return f"no verdict '▶ {labels[0]}: … — {severity}' on screen: {[line.strip() for line in lines]}"
+
+    return check
+
+
+def triage(branch: str, severity: str, timeout: float = 30.0) -> Step:
+    return Step(f"triage: {branch} {severity}", check=verdict(branch, severity), timeout=timeout)
+
+
+INCIDENT_ID = re.compile(r"INC-\d{8}-\d{4}-[0-9a-f]{4}")
+
+
+def declare(severity: str) -> list[Step]:
+    """`i` declares: the top bar shows the suggested severity (not accepted:
+    "P1?"), the status and the response clock counting down; the timeline's
+    title names the incident (the decision view at 80x24: `d` and back)."""
+    return [
+        Step("i declares", keys=("i",), check=all_of(has(f"{severity}? investigating"), matches(r"\d+:\d{2} left")), timeout=15.0),
+        Step("d: the decision view names the incident", keys=("d",), check=matches(INCIDENT_ID.pattern), timeout=10.0),
+        Step("d: back to the signals", keys=("d",), check=has(*PANES.values()), timeout=10.0),
+    ]
+
+
+def accept(severity: str) -> Step:
+    return Step(f"a accepts {severity}", keys=("a",), check=all_of(has(f"{severity} investigating"), lacks(f"{severity}? ")), timeout=10.0)
+
+
+def matches(pattern: str) -> Check:
+    rx = re.compile(pattern)
+    return lambda s: None if rx.search(s.text) else f"nothing on screen matches /{pattern}/"
 
 
 def quit_() -> Step:

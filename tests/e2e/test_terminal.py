@@ -73,8 +73,10 @@ def quit_and_check(term, mark: str) -> None:
 @pytest.mark.parametrize(("variant", "via"), RUNS)
 def test_demo_keys(variant: Variant, via: str, terminal, launch, mark) -> None:
     """Every pane live within seconds; 1-5 move the focus; ? help; / filter;
-    m metrics view; q quits and the drill child is gone."""
-    codes = load_scenario(variant.scenario).expect.codes[:1]
+    m metrics view; triage names the scenario's branch and severity; i
+    declares, a accepts; q quits and the drill child is gone."""
+    expect = load_scenario(variant.scenario).expect
+    codes = expect.codes[:1]
     term = terminal(variant.term)
     launch(term, demo_args(variant.scenario), via=via, no_color=variant.no_color, width=variant.width, height=variant.height)
     Driver(term).run(
@@ -85,6 +87,9 @@ def test_demo_keys(variant: Variant, via: str, terminal, launch, mark) -> None:
         *drill.help_screen(),
         *drill.filter_logs(f"status={codes[0] if codes else 200}"),
         *drill.metrics_view(codes),
+        drill.triage(expect.branch, expect.severity),
+        *drill.declare(expect.severity),
+        drill.accept(expect.severity),
         drill.quit_(),
     )
     quit_and_check(term, mark)
@@ -181,3 +186,36 @@ def test_ssh_dropped_mid_session(terminal, launch, mark, e2e_dir) -> None:
     left = sorted(p.name for p in (e2e_dir / "home").iterdir() if p.name != "state")
     if left:
         raise LeftBehind(f"left in the cockpit's TMPDIR after the hangup: {left}")
+
+
+def test_ssh_reconnect_resumes_the_incident(terminal, launch, mark, e2e_dir) -> None:
+    """Declare and accept over SSH, drop the connection, connect again: the
+    cockpit resumes the open incident from its timeline — the same id, the
+    accepted severity, the clock still running, the declaration in the
+    timeline — and the dropped run left nothing behind."""
+    expect = load_scenario("key-revoked").expect
+    term = terminal()
+    launch(term, demo_args("key-revoked"), via="ssh")
+    driver = Driver(term)
+    driver.run(drill.first_frame(), drill.live((401,)), drill.triage(expect.branch, expect.severity),
+               *drill.declare(expect.severity), drill.accept(expect.severity))
+    incident = drill.INCIDENT_ID.search(driver.transcript[-3][2])
+    assert incident, "the decision view showed no incident id"
+    clients = [pid for pid, argv in procs.marked(mark).items() if argv.split(" ", 1)[0] in ("ssh", "/usr/bin/ssh")]
+    assert len(clients) == 1
+    os.kill(clients[0], signal.SIGKILL)
+    term.wait_exit(EXIT_TIMEOUT)
+    assert_all_gone(mark)
+
+    again = terminal()
+    launch(again, demo_args("key-revoked"), via="ssh")
+    Driver(again).run(
+        drill.first_frame(),
+        Step("resumed: the accepted severity and the clock", check=drill.all_of(
+            drill.has(f"{expect.severity} investigating"), drill.matches(r"\d+:\d{2} left")), timeout=20.0),
+        Step("the timeline holds the declaration", keys=("t",),
+             check=drill.has(f"Timeline · {incident.group(0)}", f"Incident {incident.group(0)} declared"), timeout=10.0),
+        Step("back", keys=("Escape",), check=drill.all_of(drill.lacks("Timeline · INC"), drill.has(*PANES.values())), timeout=10.0),
+        drill.quit_(),
+    )
+    quit_and_check(again, mark)
