@@ -37,6 +37,11 @@ _INLINE = re.compile(
 )
 
 
+def unescape(text: str) -> str:
+    """Slack's ``&lt; &gt; &amp;`` as Slack displays them."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def mrkdwn(text: str, base: str = "") -> Content:
     """Slack mrkdwn as Slack draws it: the marks become styles, links their labels."""
     parts: list[tuple[str, str] | Content] = []
@@ -110,15 +115,10 @@ def preview_parts(preview: Preview, title: str = "") -> list[tuple[str, Content]
         parts += [("heading", Content("As Slack shows it")), ("message", blocks_content(preview.blocks))]
         if preview.summary:
             parts += [("heading", Content("The summary at the top of the thread, after this send")), ("message", blocks_content(preview.summary))]
-        parts += [("heading", Content("Plain-text fallback (notifications)")), ("fallback", Content(clean(preview.fallback)))]
+        parts += [("heading", Content("Plain-text fallback (notifications)")), ("fallback", Content(clean(unescape(preview.fallback))))]
     else:
         parts += [("heading", Content("As customers see it on the status page")), ("message", page_content(preview, title))]
     return parts
-
-
-def preview_text(preview: Preview, title: str = "") -> str:
-    """The preview as plain text, one part under the other."""
-    return "\n".join(content.plain for _, content in preview_parts(preview, title))
 
 
 class PreviewScreen(Screen[bool]):

@@ -198,6 +198,7 @@ async def test_internal_update_from_keys_alone(sim, tmp_path) -> None:
         assert "\n\nSeverity: P1, Complete outage" in body  # *Severity:* rendered bold, without its marks
         assert "The summary at the top of the thread, after this send" in body
         assert "Plain-text fallback (notifications)\nP1 · Investigating" in body and body.rstrip().endswith(TYPED)
+        assert "*Severity:* P1, Complete outage (respond < 15 min)" in body  # the fallback as shown: marks kept, unescaped
         assert sim.state()["slack_messages"] == 0
 
         await pilot.press("s")  # sends, in a worker
