@@ -491,8 +491,8 @@ class CockpitApp(App[int]):
         if main.is_wide:
             main.triage.focus_body()
         else:
-            main.show_decision(not main.has_class("-decide"))
-            if main.has_class("-decide"):
+            main.show_decision(not main.deciding)
+            if main.deciding:
                 main.triage.focus_body()
 
     def action_checklist(self) -> None:

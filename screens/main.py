@@ -12,8 +12,8 @@ Layout (sizes in cockpit/app.tcss)::
     Footer
 
 At 120 columns and more (``-wide``) both columns show. Narrower, the
-decision column takes the signal panes' place while the screen has the
-``-decide`` class (:meth:`MainScreen.show_decision`), and a two-line triage
+decision column takes the signal panes' place while
+:attr:`MainScreen.deciding` (:meth:`MainScreen.show_decision`), and a two-line triage
 strip above the signal panes keeps the verdict and the next actions in
 sight. Later issues mount more decision panes with
 :meth:`MainScreen.add_decision_pane`.
@@ -63,6 +63,7 @@ class MainScreen(Screen[None]):
         self._title = title
         self._target = target
         self._decide_from: Widget | None = None  # what had the keyboard before the decision view
+        self._deciding = False  # below 120 columns: the decision column in the signal panes' place
         # the decision widgets, kept at hand: they are updated on every snapshot (no DOM query each time)
         self._badge = IncidentBadge(id="badge")
         self._cadence = CadenceBadge(id="cadence")
@@ -129,20 +130,45 @@ class MainScreen(Screen[None]):
     # -- the views --------------------------------------------------------------
 
     @property
+    def deciding(self) -> bool:
+        """Below 120 columns: is the decision column in the signal panes' place?"""
+        return self._deciding
+
+    @property
     def decision_shown(self) -> bool:
         """Are the triage, checklist and timeline on screen?"""
-        return self.is_wide or self.has_class("-decide")
+        return self.is_wide or self._deciding
 
     def show_decision(self, on: bool) -> None:
         """Below 120 columns: the decision column in place of the signal panes (or back)."""
-        if on == self.has_class("-decide"):
+        if on == self._deciding:
             return
         if on:
             self._decide_from = self.focused
-        self.set_class(on, "-decide")
+        self._deciding = on
+        self._apply_view()
         if not on and self._decide_from is not None and self._decide_from.is_attached:
             self.set_focus(self._decide_from)
         self.app.refresh_bindings()
+
+    def _apply_view(self) -> None:
+        """Swap the two columns with their inline display, not with a class
+        on the screen: a screen class restyles all ~90 widgets (the larger
+        half of a key's response); this lays out again and nothing more.
+        Wide, the stylesheet shows both columns."""
+        live, decide = self.query_one("#live"), self.query_one("#decide")
+        if self.is_wide or not self._deciding:
+            live.styles.clear_rule("display")
+            decide.styles.clear_rule("display")
+            live.refresh(layout=True)
+            decide.refresh(layout=True)
+        else:
+            live.display = False
+            decide.display = True
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._apply_view)  # once the breakpoint classes follow the new width
+
 
     def show_signals(self) -> None:
         self.show_decision(False)

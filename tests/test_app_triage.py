@@ -187,7 +187,7 @@ async def test_declare_accept_override_status_tick_then_restart_resumes_it_all(t
         await pilot.press("2")
         assert badge(app) == "P2 (triage P1) investigating · 1:00:00 left"
         await pilot.press("c")
-        assert isinstance(app.focused, ChecklistView) and main(app).has_class("-decide")
+        assert isinstance(app.focused, ChecklistView) and main(app).deciding
         await pilot.press("3")  # step 3: its first item
         assert app.focused.highlighted_option.id == "verify_key"
         clock.now += 60
