@@ -42,6 +42,7 @@ from cockpit.comms import (
 )
 from cockpit.comms_state import Cadence, DueState
 from cockpit.config import Config
+from cockpit.signals import ErrorKind, SourceError
 from cockpit.timeline import TimelineError
 
 if TYPE_CHECKING:
@@ -219,14 +220,26 @@ class CommsDesk:
                     self._draining = False
                     return
                 _, job = self._jobs.popleft()
-            job()
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001 — a bug: named by type (its text might carry a draft's secret); the queue goes on
+                self.app.post_message(CommsResult(partial(self._job_broke, type(exc).__name__)))
 
     def _save_blocking(self, draft: Draft, done: Callable[[SaveResult], None]) -> None:
         result = self.comms.save(draft)
         self.app.post_message(CommsResult(partial(done, result)))
 
+    def _job_broke(self, name: str) -> None:
+        self.app.notify(f"saving or sending raised {name} — a bug in clay-cockpit; the text is still in the editor",
+                        title="Comms", severity="error", timeout=30, markup=False)
+
     def _send_blocking(self, draft: Draft, done: Callable[[SendResult], None], kwargs: dict[str, Any]) -> None:
-        result = self.comms.send(draft, **kwargs)
+        try:
+            result = self.comms.send(draft, **kwargs)
+        except Exception as exc:  # noqa: BLE001 — Comms.send never raises by contract; if it does, the send failed and says so
+            err = SourceError("comms", ErrorKind.BAD_RESPONSE, f"the send raised {type(exc).__name__}",
+                              "a bug in clay-cockpit; the draft is kept — please report it")
+            result = SendResult(False, draft, err)
         self.app.post_message(CommsResult(partial(self._sent, result, done)))
 
     def _sent(self, result: SendResult, done: Callable[[SendResult], None]) -> None:
