@@ -18,7 +18,8 @@ slot in between :func:`filter_logs` and :func:`quit_`:
   with focus on Cancel, confirm, and the result on screen (and in the
   drill's ``/_sim/requests``);
 - a message draft (issue 5): the compose screen with the severity, impact,
-  current action and next update time.
+  current action and next update time (:func:`internal_update`: drafted,
+  previewed and sent).
 """
 
 from __future__ import annotations
@@ -326,6 +327,18 @@ def declare(severity: str) -> list[Step]:
 
 def accept(severity: str) -> Step:
     return Step(f"a accepts {severity}", keys=("a",), check=all_of(has(f"{severity} investigating"), lacks(f"{severity}? ")), timeout=10.0)
+
+
+def internal_update(severity: str) -> list[Step]:
+    """`n` opens the internal update, drafted: severity, impact, current
+    action, next update time; ctrl+r previews it as Slack shows it; `s`
+    sends it to the drill's Slack, which opens the incident thread."""
+    return [
+        Step("n drafts the internal update", keys=("n",),
+             check=has("Internal update →", f"*Severity:* {severity}", "*Impact:*", "*Current action:*", "*Next update:*"), timeout=15.0),
+        Step("ctrl+r previews it", keys=("C-r",), check=has("Preview · Internal update", "As Slack shows it", f"Severity: {severity}"), timeout=10.0),
+        Step("s sends it", keys=("s",), check=all_of(has("Internal update sent", "incident thread"), has(*PANES.values())), timeout=20.0),
+    ]
 
 
 def matches(pattern: str) -> Check:

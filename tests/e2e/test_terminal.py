@@ -74,7 +74,8 @@ def quit_and_check(term, mark: str) -> None:
 def test_demo_keys(variant: Variant, via: str, terminal, launch, mark) -> None:
     """Every pane live within seconds; 1-5 move the focus; ? help; / filter;
     m metrics view; triage names the scenario's branch and severity; i
-    declares, a accepts; q quits and the drill child is gone."""
+    declares, a accepts; n drafts the internal update, ctrl+r previews it,
+    s sends it; q quits and the drill child is gone."""
     expect = load_scenario(variant.scenario).expect
     codes = expect.codes[:1]
     term = terminal(variant.term)
@@ -90,6 +91,7 @@ def test_demo_keys(variant: Variant, via: str, terminal, launch, mark) -> None:
         drill.triage(expect.branch, expect.severity),
         *drill.declare(expect.severity),
         drill.accept(expect.severity),
+        *drill.internal_update(expect.severity),
         drill.quit_(),
     )
     quit_and_check(term, mark)
