@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from textual.command import Provider
 
     from cockpit.signals import LogLine, Signals, SourceError
+    from screens.actions_desk import ActionsDesk, ActionsUpdate
     from screens.comms_desk import CommsDesk, CommsResult
     from screens.desk import Desk, IncidentLoaded
     from screens.help import Section
@@ -156,7 +157,8 @@ class _Poll:
 
 PANES = Binding.Group("Panes", compact=True)
 # the help's (and README's) sections of the app's own bindings, by id prefix; the rest are "Actions"
-SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (("Panes and views", ("pane.", "view.")), ("Incident", ("incident.",)), ("Communication", ("comms.",)))
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Panes and views", ("pane.", "view.")), ("Incident", ("incident.",)), ("Communication", ("comms.",)), ("Remediation", ("action.",)))
 OPEN_ONLY = ("accept", "severity", "status")  # actions the footer shows only while there is an incident
 
 
@@ -190,6 +192,15 @@ class CockpitApp(App[int]):
         Binding("slash", "filter_logs", "Filter", show=False, id="logs.filter", tooltip="Filter the pod logs by text (case-insensitive)"),
         Binding("p", "pause_logs", "Pause", show=False, id="logs.pause", tooltip="Pause or resume the pod logs (lines keep arriving)"),
         Binding("r", "refresh", "Refresh", show=False, id="sources.refresh", tooltip="Poll every source now"),
+        # remediation (screens/actions_desk.py): each key only opens an input or the plan's confirm modal
+        Binding("x", "actions_pane", "Actions", show=False, id="action.pane", tooltip="Focus the actions pane (below 120 columns: in the checklist's place)"),
+        Binding("v", "act('verify_key')", "Verify key", show=False, id="action.verify_key", tooltip="Verify the Clay API key in the Secret with Clay's probe URL (reads only)"),
+        Binding("k", "act('update_key')", "Update key", show=False, id="action.update_key", tooltip="Update the Clay API key in the Secret: masked input, verify, plan, confirm (then restart offered)"),
+        Binding("R", "act('restart')", "Restart", show=False, id="action.restart", tooltip="Restart the pods (rollout restart): plan, dry run, confirm by typing the deployment name"),
+        Binding("Q", "act('queuing')", "Queuing", show=False, id="action.queuing", tooltip="Enable (or disable) request queuing: the ConfigMap flag, then a restart"),
+        Binding("f", "act('fallback')", "Fallback", show=False, id="action.fallback", tooltip="Enable (or disable) graceful degradation (fallback): the ConfigMap flag, then a restart"),
+        Binding("S", "act('scale')", "Scale", show=False, id="action.scale", tooltip="Scale the deployment: the replica count, plan, confirm"),
+        Binding("g", "act_retry", "Retry", show=False, id="action.retry", tooltip="Retry the last action that failed on something passing (expired credentials, a held lease), or follow its effect again"),
         # stakeholder communication (screens/comms_desk.py): the update editor, the postmortem
         Binding("n", "compose('internal')", "Update", id="comms.internal", tooltip="Write the internal update (Slack incident thread): a draft from the template, preview, send"),
         Binding("e", "compose('external')", "Status page", show=False, id="comms.external", tooltip="Write the status page update for customers: status, components, preview, send"),
@@ -208,6 +219,7 @@ class CockpitApp(App[int]):
         drill: DrillInfo | None = None,
         state_dir: Path | None = None,
         speed: float = 1.0,
+        actions: Any = None,
     ) -> None:
         # NO_COLOR: Textual alone applies its Monochrome filter, which still
         # writes grey escapes; with native ANSI colours it strips every colour
@@ -240,6 +252,8 @@ class CockpitApp(App[int]):
         self._desk: Desk | None = None  # likewise
         self._metrics_view: Any = None
         self._comms: CommsDesk | None = None  # built with the desk (see on_ready)
+        self._actions: ActionsDesk | None = None  # built with the desk (see on_ready)
+        self._actions_factory = actions  # builds the ActionRunner (tests pass one that plays a frozen drill forward)
         self._signal_handlers: list[signal.Signals] = []
 
     def _target(self) -> str:
@@ -300,6 +314,13 @@ class CockpitApp(App[int]):
 
         self._comms = CommsDesk(self, self._main, self._desk, self.config, clock=self.clock, state_dir=self.state_dir)
         self._comms.start()
+        from cockpit.sources import Sources
+        from screens.actions_desk import ActionsDesk, default_runner
+
+        # the cluster adapter goes with the real sources (fakes in tests: the actions are shown, not run)
+        factory = self._actions_factory or (default_runner if isinstance(self.sources, Sources) else None)
+        self._actions = ActionsDesk(self, self._main, self.config, clock=self.clock, store=self._desk.recorder.store, factory=factory)
+        self._actions.start()
         for poll in self._polls.values():
             poll.delay = poll.interval
             self._start(poll)
@@ -310,6 +331,8 @@ class CockpitApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop_logs.set()
+        if self._actions is not None:
+            self._actions.stop()
         loop = asyncio.get_running_loop()
         for sig in self._signal_handlers:
             loop.remove_signal_handler(sig)
@@ -398,6 +421,12 @@ class CockpitApp(App[int]):
 
     def on_signals_changed(self, message: SignalsChanged) -> None:
         self.desk.signals_changed(message.signals)
+        if self._actions is not None:
+            self._actions.signals_changed(message.signals, self.desk.triaged)
+
+    def on_actions_update(self, message: ActionsUpdate) -> None:
+        if self._actions is not None:
+            self._actions.update(message.value)
 
     # -- logs ---------------------------------------------------------------
 
@@ -497,6 +526,8 @@ class CockpitApp(App[int]):
 
     def action_checklist(self) -> None:
         self._to_main()
+        if self._actions is not None:
+            self._actions.show_pane(False)
         self.main_screen.show_decision(True)
         self.main_screen.checklist.focus_body()
 
@@ -563,6 +594,19 @@ class CockpitApp(App[int]):
 
         self.push_screen(HelpScreen(self.binding_sections(), self.get_key_display))
 
+    def action_actions_pane(self) -> None:
+        self._to_main()
+        if self._actions is not None:
+            self._actions.focus()
+
+    def action_act(self, name: str) -> None:
+        if self._actions is not None:
+            self._actions.open(name)
+
+    def action_act_retry(self) -> None:
+        if self._actions is not None:
+            self._actions.retry()
+
     def action_compose(self, channel: str) -> None:
         from cockpit.comms import Channel
 
@@ -575,6 +619,8 @@ class CockpitApp(App[int]):
 
     async def action_quit(self) -> None:
         self._stop_logs.set()
+        if self._actions is not None:
+            self._actions.stop()
         self.exit(0)
 
     # -- one binding list for footer, help and palette -----------------------
@@ -630,10 +676,13 @@ def make_app(
     drill: DrillInfo | None = None,
     state_dir: Path | None = None,
     speed: float = 1.0,
+    actions: Any = None,
 ) -> CockpitApp:
     """Build the cockpit for a config and its sources (real or fakes in tests).
 
     ``state_dir``: where incidents are kept (default: the XDG state dir; a
     drill's own folder under it). ``speed``: a drill's clock speed (triage's
-    stability window is divided by it)."""
-    return CockpitApp(config, sources, clock=clock, title=title, drill=drill, state_dir=state_dir, speed=speed)
+    stability window is divided by it). ``actions``: builds the
+    :class:`~cockpit.actions.ActionRunner` from (config, incident store, clock)
+    (default: :func:`screens.actions_desk.default_runner`)."""
+    return CockpitApp(config, sources, clock=clock, title=title, drill=drill, state_dir=state_dir, speed=speed, actions=actions)

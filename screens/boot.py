@@ -28,6 +28,7 @@ FRAMES = (
 DECISION_FRAMES = (
     ("triage", "d", "Triage"),
     ("checklist", "c", "Checklist"),
+    ("actions", "x", "Actions"),
     ("timeline", "t", "Timeline"),
 )
 STRIP = ("◌ triage: waiting for the first signals…", "  d shows the triage, checklist and timeline")  # widgets.triage.TriageStrip's first words

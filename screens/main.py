@@ -75,7 +75,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="topbar"):
-            yield ContextBar(self._title, self._target)
+            yield ContextBar(self._title, self._target, read_only=self.config.kube.read_only)
             yield self._badge
             yield self._cadence
         with Horizontal(id="cockpit"):
@@ -168,7 +168,6 @@ class MainScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._apply_view)  # once the breakpoint classes follow the new width
-
 
     def show_signals(self) -> None:
         self.show_decision(False)

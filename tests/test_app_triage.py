@@ -353,7 +353,7 @@ class BootOnly(App[None]):
 
 @pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x48"])
 async def test_the_boot_screen_has_the_first_frames_layout(tmp_path, size) -> None:
-    ids = ("topbar", "triage-strip", "statuspage", "health", "metrics", "pods", "logs", "decide", "triage", "checklist", "timeline")
+    ids = ("topbar", "triage-strip", "statuspage", "health", "metrics", "pods", "logs", "decide", "triage", "checklist", "actions", "timeline")
     boot = BootOnly()
     async with boot.run_test(size=size) as pilot:
         await pilot.pause(0.1)

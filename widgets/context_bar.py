@@ -4,7 +4,8 @@ incident with its response-target clock.
 :class:`ContextBar` names the target (kube context / namespace, or the drill
 scenario) and, when the drill environment has died, says so in the error
 colour — the panes below then show their own failures, but this line says
-why. :class:`IncidentBadge`, at its right, shows the open incident's
+why. In read-only mode (``--read-only`` or ``kube.read_only``) it starts
+with READ-ONLY. :class:`IncidentBadge`, at its right, shows the open incident's
 severity, status and the clock counting down to its response target; it is
 the only text on screen that changes every second, so it is short and is
 redrawn only when the text it shows changes.
@@ -68,10 +69,11 @@ class ContextBar(Static):
     }
     """
 
-    def __init__(self, title: str, target: str) -> None:
+    def __init__(self, title: str, target: str, *, read_only: bool = False) -> None:
         super().__init__()
         self._title = title
         self._target = target
+        self._read_only = read_only  # no mutating request leaves this cockpit: said first, in the warning colour
         self._problem: str | None = None
 
     def on_mount(self) -> None:
@@ -88,6 +90,8 @@ class ContextBar(Static):
             content = Content.from_markup("✗ $problem", problem=clean(self._problem))
         else:
             content = Content.assemble((clean(self._title), "bold"), ("  " + clean(self._target), "$text-muted"))
+            if self._read_only:
+                content = Content.assemble((" READ-ONLY ", "bold reverse $text-warning"), " ", content)
         set_if_changed(self, content)
 
 

@@ -1,0 +1,553 @@
+"""The remediation desk: the actions pane, the modals and the workers that
+drive :class:`cockpit.actions.ActionRunner` — plan, dry run, permissions,
+confirm, apply, verify — without ever blocking the UI thread.
+
+The app builds one :class:`ActionsDesk` next to the incident desk (right
+after the first frame) and routes to it: the action keys (``open``,
+``retry``, ``focus``), every snapshot (for the rows triage makes relevant
+and the rate-limit headers), and the :class:`ActionsUpdate` messages its
+thread workers post. Every cluster or Clay call runs in a thread worker;
+the UI thread only confirms (in memory) and draws.
+
+The path of one action::
+
+    key ─► (masked key / replica count input) ─► worker: prepare (reads, dry run, SSAR, lease)
+        ─► ConfirmScreen (Cancel focused; the name typed for pods or secrets)
+        ─► runner.confirm (UI thread, in memory) ─► worker: apply + follow (progress → pane)
+        ─► outcome in the pane and a notification; a restart offered after a key update
+
+Secrets: the new key lives only in a SecretValue (the plan's inputs), so a
+retry after expired credentials loses nothing; nothing here formats it
+(its text is its fingerprint).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.content import Content
+from textual.message import Message
+
+from cockpit.actions import (
+    ActionKind,
+    ActionRunner,
+    Confirmation,
+    Failure,
+    FailureKind,
+    LeaseInfo,
+    Outcome,
+    Plan,
+    ProbeResult,
+    Progress,
+    RateLimitInfo,
+    SecretValue,
+    rate_limits_seen,
+)
+from cockpit.actions_types import AdminError, Need
+from cockpit.config import Config
+from cockpit.runbook import ActionId
+from cockpit.signals import Signals
+from cockpit.triage import Triaged
+from screens.confirm import ConfirmScreen
+from screens.secret_input import KeyInputScreen, ReplicasScreen
+from widgets.actions import ActionsPane, Row
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from cockpit.incident import IncidentStore
+    from screens.main import MainScreen
+
+STATUS_EVERY = 15.0  # seconds between reads of the replicas, flags and lease (permissions: at start and after each action)
+RETRYABLE = frozenset({FailureKind.AUTH_EXPIRED, FailureKind.LEASE_HELD, FailureKind.UNREACHABLE, FailureKind.TIMEOUT,
+                       FailureKind.SERVER_ERROR, FailureKind.CONFLICT})
+
+NO_ADAPTER = "no Kubernetes adapter with these sources: the actions are shown, not run"
+RunnerFactory = Callable[[Config, "IncidentStore | None", Callable[[], float]], ActionRunner]
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    id: str
+    key: str
+    label: str
+    runbook: ActionId  # what triage's "Do now" names (the undo of a toggle is never highlighted)
+    kinds: tuple[ActionKind, ...]
+
+
+ROWS = (
+    RowSpec("verify_key", "v", "Verify the key in the Secret", ActionId.VERIFY_KEY, (ActionKind.VERIFY_KEY,)),
+    RowSpec("update_key", "k", "Update the Clay API key", ActionId.UPDATE_KEY, (ActionKind.UPDATE_KEY,)),
+    RowSpec("restart", "R", "Restart the pods", ActionId.RESTART, (ActionKind.RESTART,)),
+    RowSpec("queuing", "Q", "Request queuing", ActionId.ENABLE_QUEUING, (ActionKind.ENABLE_QUEUING, ActionKind.DISABLE_QUEUING)),
+    RowSpec("fallback", "f", "Fallback (degrade)", ActionId.ENABLE_FALLBACK, (ActionKind.ENABLE_FALLBACK, ActionKind.DISABLE_FALLBACK)),
+    RowSpec("scale", "S", "Scale", ActionId.SCALE, (ActionKind.SCALE,)),
+)
+SPEC = {r.id: r for r in ROWS}
+FLAG_OF = {"queuing": "queuing", "fallback": "fallback"}
+
+
+def default_runner(config: Config, store: IncidentStore | None, clock: Callable[[], float]) -> ActionRunner:
+    return ActionRunner(config, store=store, wall=clock)
+
+
+# --------------------------------------------------------------------------
+# What the workers send back
+
+
+class ActionsUpdate(Message):
+    """A worker of the desk finished a step (handled on the UI thread: :meth:`ActionsDesk.update`)."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__()
+        self.value = value
+
+
+@dataclass(frozen=True)
+class ActionsStatus:
+    """What the pane shows beside the actions, read from the cluster."""
+
+    replicas: int | None = None
+    ready: int | None = None
+    flags: tuple[tuple[str, str | None], ...] = ()  # ("queuing", "true")
+    lease: LeaseInfo | None = None
+    denied: tuple[tuple[ActionKind, str], ...] = ()  # what each action may not do
+    failure: Failure | None = None
+    checked: bool = False  # the permissions were checked
+
+    def flag(self, which: str) -> str | None:
+        return dict(self.flags).get(which)
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: Plan
+    offered: str = ""
+
+
+@dataclass(frozen=True)
+class Finished:
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Probed:
+    result: ProbeResult
+
+
+@dataclass(frozen=True)
+class Broke:
+    """A worker raised (a bug): only the type is kept, its text might hold a value."""
+
+    what: str
+    error: str
+
+
+# --------------------------------------------------------------------------
+
+
+class ActionsDesk:
+    """See the module docstring."""
+
+    def __init__(self, app: App[int], main: MainScreen, config: Config, *, clock: Callable[[], float],
+                 store: IncidentStore | None, factory: RunnerFactory | None) -> None:
+        self.app = app
+        self.main = main
+        self.config = config
+        self.clock = clock
+        self.store = store
+        self.read_only = config.kube.read_only
+        self.deployment = config.kube.deployments[0] if config.kube.deployments else ""
+        self._factory = factory  # None: no cluster adapter (the app runs on test sources): the actions are shown, not run
+        self._runner: ActionRunner | None = None
+        self._runner_lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.busy = ""  # "planning …", "running …", "verifying …" while a worker runs
+        self.status = ActionsStatus()
+        self.relevant: frozenset[str] = frozenset()  # row ids
+        self.rate: RateLimitInfo | None = None
+        self._logs_seen: object = None
+        self.progress: Progress | None = None
+        self.last: Outcome | None = None
+        self.problem: Failure | None = None  # a plan stopped by something a retry may fix
+        self._retry: Plan | None = None
+        self._key_screen: KeyInputScreen | None = None
+        self._status_busy = False
+        self._in_slot = False  # below 120 columns: the pane in the checklist's slot (x), else the checklist (c)
+        self._slot_applied = False
+        self.pane = ActionsPane(self.rows(), read_only=self.read_only, id="actions")
+
+    # -- set-up -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.main.add_decision_pane(self.pane)
+        self.main.screen_layout_refresh_signal.subscribe(self.main, self._apply_slot)
+        if self._factory is None:
+            self._draw()
+            return
+        self.refresh_status(permissions=True)
+        self.app.set_interval(STATUS_EVERY, self.refresh_status)
+
+    def stop(self) -> None:
+        """The app quits: a running action stops following (its change stays), the lease is released."""
+        self.stop_event.set()
+
+    def runner(self) -> ActionRunner:
+        """Built on first use, in a worker (it loads the Kubernetes adapter)."""
+        with self._runner_lock:
+            if self._runner is None:
+                assert self._factory is not None, "no cluster adapter"
+                self._runner = self._factory(self.config, self.store, self.clock)
+            return self._runner
+
+    # -- fed by the app ---------------------------------------------------------------
+
+    def signals_changed(self, signals: Signals, triaged: Triaged | None) -> None:
+        changed = False
+        if triaged is not None:
+            ids = {a.id for a in triaged.assessment.actions}
+            relevant = frozenset(r.id for r in ROWS if r.runbook in ids)
+            changed |= relevant != self.relevant
+            self.relevant = relevant
+        if signals.recent_logs is not self._logs_seen:
+            self._logs_seen = signals.recent_logs
+            rate = rate_limits_seen(signals.recent_logs) if signals.recent_logs else None
+            changed |= rate != self.rate
+            self.rate = rate
+        if changed:
+            self._draw()
+
+    def update(self, value: object) -> None:
+        """A worker's result, on the UI thread."""
+        if isinstance(value, Progress):
+            self.progress = value
+        elif isinstance(value, ActionsStatus):
+            self._status_busy = False
+            self.status = value
+        elif isinstance(value, Planned):
+            self.busy = ""
+            self._planned(value)
+        elif isinstance(value, Finished):
+            self.busy = ""
+            self._finished(value.outcome)
+        elif isinstance(value, Probed):
+            if self._key_screen is not None and self._key_screen.is_attached:
+                self._key_screen.show_probe(value.result)
+        elif isinstance(value, Broke):
+            self.busy = ""
+            self._status_busy = False if value.what == "status" else self._status_busy
+            self.app.notify(f"unexpected {value.error} while {value.what}: a bug in the cockpit; nothing more was sent",
+                            title="Action", severity="error")
+        self._draw()
+
+    # -- the keys ---------------------------------------------------------------------
+
+    def focus(self) -> None:
+        """``x``: the keyboard to the actions pane (below 120 columns: in the checklist's place)."""
+        self.show_pane(True)
+        self.pane.focus_body()
+
+    def show_pane(self, on: bool) -> None:
+        """Below 120 columns the pane and the checklist share a slot of the
+        decision view: ``x`` puts the pane there, ``c`` the checklist back."""
+        self._in_slot = on
+        if on and not self.main.is_wide:
+            self.main.show_decision(True)
+        self._apply_slot()
+
+    def _apply_slot(self, _screen: object = None) -> None:
+        """The slot by the widgets' inline styles (a class on the screen would
+        restyle every widget, see MainScreen._apply_view); wide, or with the
+        checklist in it, the stylesheet decides. Also after a resize (the
+        screen's layout-refresh signal), when the width crosses 120 columns."""
+        narrow_slot = self._in_slot and not self.main.is_wide
+        if narrow_slot == self._slot_applied or not self.main.is_attached:
+            return
+        self._slot_applied = narrow_slot
+        checklist, triage = self.main.checklist, self.main.triage
+        if narrow_slot:
+            checklist.display = False
+            self.pane.display = True
+            self.pane.styles.height = "1fr"
+            triage.styles.max_height = "40%"  # (the triage pane scrolls; the actions need their rows)
+        else:
+            checklist.styles.clear_rule("display")
+            for rule in ("display", "height"):
+                self.pane.styles.clear_rule(rule)
+            triage.styles.clear_rule("max_height")
+            for widget in (checklist, self.pane, triage):
+                widget.refresh(layout=True)
+
+    def open(self, row_id: str) -> None:
+        """An action's key: it opens an input or the plan's modal, never more."""
+        if self._refuse():
+            return
+        spec = SPEC[row_id]
+        if row_id == "verify_key":
+            self._start("verifying the key in the Secret", self._check_blocking)
+        elif row_id == "update_key":
+            secret = self.config.kube.secret
+            where = f"Secret {self.config.kube.namespace}/{secret.name}, key {secret.key}"
+            self._key_screen = KeyInputScreen(where, self._probe, read_only=self.read_only)
+            self.app.push_screen(self._key_screen, self._key_entered)
+        elif row_id == "scale":
+            self.app.push_screen(ReplicasScreen(self.deployment, self.status.replicas, self.status.ready), self._replicas_entered)
+        elif row_id in FLAG_OF:
+            self._prepare(self._toggle_kind(row_id), spec.label)
+        else:
+            self._prepare(spec.kinds[0], spec.label)
+
+    def retry(self) -> None:
+        """``g``: after expired credentials (or another failure that may pass): again, with what was typed."""
+        if self._refuse():
+            return
+        last = self.last
+        if last is not None and last.can_follow_again:
+            self._start(f"following {last.plan.title} again", partial(self._follow_blocking, last))
+        elif self._retry is not None:
+            plan = self._retry
+            if plan.kind is ActionKind.VERIFY_KEY:
+                self._start("verifying the key in the Secret", self._check_blocking)
+            else:
+                self._start(f"planning {plan.title} again", partial(self._replan_blocking, plan))
+        elif self.status.failure is not None:
+            self.refresh_status(permissions=True)
+            self.app.notify("reading the deployment, flags and lease again", title="Retry")
+        else:
+            self.app.notify("nothing failed that a retry would fix", title="Retry")
+
+    def _refuse(self) -> bool:
+        if self._factory is None:
+            self.app.notify(NO_ADAPTER, title="Actions", severity="warning")
+            return True
+        if self.busy:
+            self.app.notify(f"{self.busy} — one action at a time (the actions pane shows it)", title="Busy", severity="warning")
+            return True
+        return any(isinstance(s, (ConfirmScreen, KeyInputScreen, ReplicasScreen)) for s in self.app.screen_stack)  # one of ours is open
+
+    def _toggle_kind(self, row_id: str) -> ActionKind:
+        on = self.status.flag(FLAG_OF[row_id]) == "true"
+        if row_id == "queuing":
+            return ActionKind.DISABLE_QUEUING if on else ActionKind.ENABLE_QUEUING
+        return ActionKind.DISABLE_FALLBACK if on else ActionKind.ENABLE_FALLBACK
+
+    # -- the steps (UI thread) ------------------------------------------------------------
+
+    def _key_entered(self, key: SecretValue | None) -> None:
+        self._key_screen = None
+        if key is not None:
+            self._prepare(ActionKind.UPDATE_KEY, SPEC["update_key"].label, new_key=key)
+
+    def _replicas_entered(self, replicas: int | None) -> None:
+        if replicas is not None:
+            self._prepare(ActionKind.SCALE, SPEC["scale"].label, replicas=replicas)
+
+    def _prepare(self, kind: ActionKind, label: str, *, offered: str = "", **inputs: Any) -> None:
+        self._start(f"planning: {label}", partial(self._prepare_blocking, kind, offered, inputs))
+
+    def _planned(self, planned: Planned) -> None:
+        plan = planned.plan
+        blocked = plan.blocked
+        self._retry = plan if blocked is not None and blocked.kind in RETRYABLE else None
+        self.problem = blocked if self._retry is not None else None
+        self.app.push_screen(ConfirmScreen(plan, self.clock(), offered=planned.offered), partial(self._confirmed, plan))
+
+    def _confirmed(self, plan: Plan, typed: str | None) -> None:
+        if typed is None:
+            if plan.ready:
+                self.app.notify(f"{plan.title}: cancelled, nothing changed", title="Not run")
+            return
+        got = self.runner().confirm(plan, typed)  # in memory: no request
+        if isinstance(got, Failure):
+            self.app.notify(got.line(), title="Not confirmed", severity="error")
+            return
+        self._retry, self.problem, self.progress = None, None, None
+        self.show_pane(True)
+        self._start(f"running: {plan.title}", partial(self._apply_blocking, got))
+
+    def _finished(self, outcome: Outcome) -> None:
+        self.last, self.progress = outcome, None
+        f = outcome.failure
+        retryable = f is not None and not outcome.applied and f.kind in RETRYABLE
+        self._retry = outcome.plan if retryable else None
+        self.problem = f if retryable else None
+        if outcome.plan.kind is ActionKind.VERIFY_KEY:
+            if outcome.probe is not None and outcome.offer is ActionKind.UPDATE_KEY:
+                self.app.notify(f"{outcome.summary} — k updates it", title="Key refused", severity="error")
+            else:
+                self.app.notify(outcome.summary, title="Key", severity="information" if outcome.ok else "warning")
+        elif outcome.ok:
+            self.app.notify(outcome.summary, title="Done")
+        else:
+            self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed",
+                            severity="error")
+        self.refresh_status(permissions=True)
+        if outcome.ok and outcome.applied and outcome.offer is ActionKind.RESTART:
+            why = ("Offered after the key update: the pods read the key when they start"
+                   if outcome.plan.kind is ActionKind.UPDATE_KEY else "Offered: the pods read the flags when they start")
+            self._prepare(ActionKind.RESTART, SPEC["restart"].label, offered=why)
+
+    def _probe(self, key: SecretValue) -> None:
+        """The key screen's "verify this key" (not an action: it may run beside one)."""
+        self.app.run_worker(partial(self._probe_blocking, key), thread=True, group="actions-probe", exclusive=True,
+                            exit_on_error=False, description="Asking Clay about a key")
+
+    def refresh_status(self, permissions: bool = False) -> None:
+        if self._status_busy:
+            return
+        self._status_busy = True
+        self.app.run_worker(partial(self._guarded, "status", partial(self._status_blocking, permissions)), thread=True,
+                            group="actions-status", exit_on_error=False, description="Reading the deployment, flags and lease")
+
+    def _start(self, busy: str, work: Callable[[], object]) -> None:
+        self.busy = busy
+        self.app.run_worker(partial(self._guarded, busy, work), thread=True, group="actions", exit_on_error=False,
+                            description=busy[:1].upper() + busy[1:])
+        self._draw()
+
+    # -- the workers (threads) --------------------------------------------------------------
+
+    def _post(self, value: object) -> None:
+        self.app.post_message(ActionsUpdate(value))
+
+    def _guarded(self, what: str, work: Callable[[], object]) -> None:
+        try:
+            value = work()
+        except Exception as exc:  # a bug (the runner does not raise): named by type only, never its text
+            value = Broke(what, type(exc).__name__)
+        self._post(value)
+
+    def _prepare_blocking(self, kind: ActionKind, offered: str, inputs: dict[str, Any]) -> Planned:
+        return Planned(self.runner().prepare(kind, **inputs), offered)
+
+    def _replan_blocking(self, plan: Plan) -> Planned:
+        return Planned(self.runner().replan(plan))
+
+    def _apply_blocking(self, confirmation: Confirmation) -> Finished:
+        return Finished(self.runner().apply(confirmation, on_progress=self._post, stop=self.stop_event))
+
+    def _follow_blocking(self, outcome: Outcome) -> Finished:
+        return Finished(self.runner().follow_again(outcome, on_progress=self._post, stop=self.stop_event))
+
+    def _check_blocking(self) -> Finished:
+        runner = self.runner()
+        return Finished(runner.run_check(runner.prepare(ActionKind.VERIFY_KEY), on_progress=self._post))
+
+    def _probe_blocking(self, key: SecretValue) -> None:
+        try:
+            result: object = Probed(self.runner().probe_key(key))
+        except Exception as exc:
+            result = Broke("asking Clay about the key", type(exc).__name__)
+        self._post(result)
+
+    def _status_blocking(self, permissions: bool) -> ActionsStatus:
+        runner = self.runner()
+        admin = runner.admin
+        flags_cfg = self.config.kube.flags
+        old = self.status
+        try:
+            deploy = admin.deployment(self.deployment)
+            spec, st = deploy.get("spec") or {}, deploy.get("status") or {}
+            if flags_cfg.mode == "configmap":
+                data = admin.configmap(flags_cfg.configmap).get("data") or {}
+            else:
+                containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+                env = next((c.get("env") or [] for c in containers if not self.config.kube.container
+                            or c.get("name") == self.config.kube.container), [])
+                data = {e.get("name"): e.get("value") for e in env if isinstance(e, dict)}
+            flags = (("queuing", data.get(flags_cfg.queuing_key)), ("fallback", data.get(flags_cfg.fallback_key)))
+            lease = runner.lease_status(self.deployment)
+            denied = old.denied
+            if permissions or not old.checked:
+                denied = self._denied(runner)
+            return ActionsStatus(spec.get("replicas"), st.get("readyReplicas", 0), flags,
+                                 lease if isinstance(lease, LeaseInfo) else None, denied, lease if isinstance(lease, Failure) else None,
+                                 checked=True)
+        except AdminError as exc:
+            return replace(old, failure=exc.failure)
+
+    def _denied(self, runner: ActionRunner) -> tuple[tuple[ActionKind, str], ...]:
+        from cockpit.actions_plans import needs
+
+        answers: dict[Need, Any] = {}
+        out = []
+        for kind in ActionKind:
+            what = []
+            for need in needs(self.config, kind, self.deployment):
+                if need not in answers:
+                    answers[need] = runner.admin.review(need)
+                if not answers[need].allowed:
+                    what.append(answers[need].what)
+            if what:
+                out.append((kind, ", ".join(what)))
+        return tuple(out)
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    def rows(self) -> list[Row]:
+        s = self.status
+        denied = dict(s.denied)
+        lease = s.lease
+        now = self.clock()
+        held = lease is not None and lease.held and not lease.ours and not lease.stale(now)
+        out = []
+        for spec in ROWS:
+            mutating = spec.id != "verify_key"
+            kind = self._toggle_kind(spec.id) if spec.id in FLAG_OF else spec.kinds[0]
+            disabled = warning = state = detail = ""
+            if mutating and self.read_only:
+                disabled = "read-only"
+            elif kind in denied:
+                disabled = f"permission denied ({denied[kind]}) → escalate to {self.config.escalation.contact}"
+            if mutating and held and lease is not None:
+                warning = f"lease {lease.describe(now)}"
+            if spec.id in FLAG_OF:
+                value = s.flag(FLAG_OF[spec.id])
+                state = {"true": "on", None: ""}.get(value, "off")
+                if state and not self.read_only:
+                    state += f" · {spec.key} turns it {'off' if state == 'on' else 'on'}"
+                if spec.id == "queuing" and self.rate is not None:
+                    detail = self.rate.text()
+            elif spec.id == "scale" and s.replicas is not None:
+                state = f"{s.replicas} replicas, {s.ready} ready"
+            elif spec.id == "update_key":
+                state = f"Secret {self.config.kube.secret.name}"
+            out.append(Row(spec.id, spec.key, spec.label, f"act('{spec.id}')", state, detail, spec.id in self.relevant,
+                           disabled, warning))
+        return out
+
+    def status_content(self) -> Content | None:
+        if self._factory is None:
+            return Content.styled(NO_ADAPTER, "$text-muted")
+        if self.busy and self.progress is not None:
+            p = self.progress
+            count = f" {p.done}/{p.total}" if p.done is not None and p.total is not None else ""
+            return Content.assemble(("▸ ", "bold $text-accent"), (f"{p.stage}{count} ", "bold"), (p.message, ""))
+        if self.busy:
+            return Content.styled(f"▸ {self.busy}…", "$text-accent")
+        failure = self.problem or self.status.failure
+        if failure is not None and failure.kind is FailureKind.AUTH_EXPIRED:
+            return Content.assemble(("✗ cluster credentials expired", "bold $text-error"), (f" — {failure.hint or failure.message}", ""),
+                                    (" · g retries (what you typed is kept)", "bold $text-accent"))
+        last = self.last
+        if last is not None:
+            ok = last.ok
+            line = Content.assemble(("✓ " if ok else "✗ ", "bold $text-success" if ok else "bold $text-error"), (last.summary, ""))
+            if last.can_follow_again:
+                line = Content.assemble(line, (" · g looks again", "bold $text-accent"))
+            elif self._retry is not None:
+                line = Content.assemble(line, (" · g retries", "bold $text-accent"))
+            return line
+        if failure is not None:
+            return Content.assemble(("✗ ", "bold $text-error"), (failure.line(), ""), (" · g retries", "bold $text-accent"))
+        return None
+
+    def _draw(self) -> None:
+        if not self.pane.is_attached:
+            return
+        self.pane.show(self.rows())
+        self.pane.show_status(self.status_content())

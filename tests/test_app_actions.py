@@ -1,0 +1,226 @@
+"""The actions' safety in the cockpit, from the keyboard, against a frozen
+drill (real HTTP, the official client): read-only mode sends nothing but
+reads whatever key is pressed; Enter alone never confirms; expired cluster
+credentials say so with the re-login hint and a retry key that keeps the
+typed key; a denied permission shows the escalation contact; another
+cockpit's lease shows who holds it and since when. What is asserted is
+what the screen shows and what the drill received (its request log).
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_app_actions_support import (
+    NEW_KEY,
+    Drill,
+    pane_text,
+    press_tab_to,
+    ready,
+    screen_text,
+    type_text,
+    until,
+)
+
+from cockpit.actions import ActionKind, ActionRunner, FailureKind
+from cockpit.timeline import fingerprint
+from screens.confirm import ConfirmScreen
+from screens.secret_input import KeyInputScreen, ReplicasScreen
+from widgets.context_bar import ContextBar
+
+pytestmark = pytest.mark.asyncio
+SIZE = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+
+
+def writes(sim, *, real_only: bool = False) -> list[dict]:
+    out = [r for r in sim.requests("kube") if r["mutating"]]
+    return [r for r in out if "dryRun=All" not in r["query"]] if real_only else out
+
+
+async def modal_plan(pilot, drill: Drill):
+    await until(pilot, lambda: isinstance(drill.app.screen, ConfirmScreen) and not drill.actions.busy, what="the plan's modal")
+    return drill.app.screen.plan
+
+
+async def close_modal(pilot, drill: Drill) -> None:
+    await pilot.press("escape")
+    await until(pilot, lambda: not isinstance(drill.app.screen, (ConfirmScreen, KeyInputScreen, ReplicasScreen)), what="the modal closed")
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_read_only_every_action_key_sends_only_reads(sim, tmp_path) -> None:
+    """--read-only: the header says so, the pane marks the actions; every
+    action key (and retry, and the palette's) opens at most an input or a
+    plan that cannot be confirmed; the drill's request log holds no
+    mutating request — not even a dry run."""
+    sim.advance(60)
+    drill = Drill(sim, tmp_path, read_only=True, refresh=1.0)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        assert "READ-ONLY" in app.main_screen.query_one(ContextBar).content.plain
+        await pilot.press("x")
+        await pilot.pause(0.2)
+        text = pane_text(app)
+        assert "x Actions · READ-ONLY" in text and text.count("(read-only)") == 5, text
+
+        await pilot.press("v")  # verifying the key in the Secret is a read: it runs
+        await until(pilot, lambda: drill.actions.last is not None and not drill.actions.busy, what="the check")
+        assert drill.actions.last.probe is not None and drill.actions.last.probe.status_code == 401
+
+        for key in ("R", "Q", "f"):
+            await pilot.press(key)
+            plan = await modal_plan(pilot, drill)
+            assert plan.blocked is not None and plan.blocked.kind is FailureKind.READ_ONLY, plan.lines()
+            assert not app.screen.query("#confirm"), "no confirm button in read-only mode"
+            assert "Read-only" in screen_text(app)
+            await pilot.press("enter")  # Enter on the focused Close: closes
+            await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="closed")
+
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, KeyInputScreen), what="the key input")
+        await type_text(pilot, NEW_KEY)
+        await press_tab_to(pilot, "plan")
+        await pilot.press("enter")
+        plan = await modal_plan(pilot, drill)
+        assert plan.kind is ActionKind.UPDATE_KEY and plan.blocked.kind is FailureKind.READ_ONLY
+        await close_modal(pilot, drill)
+
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ReplicasScreen), what="the replica count")
+        await pilot.press("backspace", "5", "enter")
+        plan = await modal_plan(pilot, drill)
+        assert plan.kind is ActionKind.SCALE and plan.blocked.kind is FailureKind.READ_ONLY
+        await close_modal(pilot, drill)
+
+        await pilot.press("g")
+        for action in ("act('restart')", "act('queuing')", "act('fallback')"):  # as the palette runs them
+            await app.run_action(action)
+            await modal_plan(pilot, drill)
+            await close_modal(pilot, drill)
+        await until(pilot, lambda: not drill.actions.busy and not drill.actions._status_busy, what="idle")
+    assert len(sim.requests()) < 1000, "the drill's log (its last 1000 requests) still holds every request"
+    assert writes(sim) == []
+    methods = {(r["method"], r["path"].rsplit("/", 1)[-1]) for r in sim.requests("kube") if r["method"] != "GET"}
+    assert methods <= {("POST", "selfsubjectaccessreviews")}, methods
+
+
+@pytest.mark.scenario("healthy")
+async def test_enter_alone_never_confirms(sim, tmp_path) -> None:
+    """Focus starts on Cancel: Enter cancels. With the name to type, a wrong
+    name keeps the button disabled and Enter in the field confirms nothing.
+    A scale-up (no name to type) is not confirmed by Enter either."""
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        await pilot.press("R")
+        plan = await modal_plan(pilot, drill)
+        assert plan.ready and app.focused.id == "cancel"
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="cancelled")
+
+        await pilot.press("R")
+        await modal_plan(pilot, drill)
+        await press_tab_to(pilot, "typed", "shift+tab")
+        await type_text(pilot, "clay-syn")
+        assert app.screen.query_one("#confirm").disabled
+        await pilot.press("enter", "enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ConfirmScreen) and app.focused.id == "typed" and app.screen.query_one("#confirm").disabled
+        await pilot.press("tab")  # the disabled button is skipped: Cancel
+        assert app.focused.id == "cancel"
+        await close_modal(pilot, drill)
+
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ReplicasScreen), what="the replica count")
+        await pilot.press("backspace", "4", "enter")
+        plan = await modal_plan(pilot, drill)
+        assert plan.ready and not plan.typed_confirmation and app.focused.id == "cancel", plan.lines()
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="cancelled")
+        await pilot.pause(0.3)
+        assert drill.actions.last is None, "nothing ran"
+    assert writes(sim, real_only=True) == []
+    assert writes(sim), "the plans' dry runs were sent (dryRun=All)"
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_expired_credentials_say_so_and_retry_keeps_the_typed_key(sim, tmp_path) -> None:
+    sim.advance(30)
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        sim.kube("expire_token")
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, KeyInputScreen), what="the key input")
+        await type_text(pilot, NEW_KEY)
+        await press_tab_to(pilot, "plan")
+        await pilot.press("enter")
+        plan = await modal_plan(pilot, drill)
+        assert plan.blocked is not None and plan.blocked.kind is FailureKind.AUTH_EXPIRED, plan.lines()
+        shown = screen_text(app)
+        assert "Cluster credentials expired" in shown and "kubectl" in shown.replace("\n", " ") or plan.blocked.hint in shown
+        assert NEW_KEY not in shown
+        await close_modal(pilot, drill)
+        await pilot.press("x")
+        await until(pilot, lambda: "cluster credentials expired" in pane_text(app) and "g retries" in pane_text(app), what="the pane")
+        assert NEW_KEY not in screen_text(app)
+
+        sim.kube("renew_token")  # the responder logged in again
+        await pilot.press("g")
+        plan = await modal_plan(pilot, drill)
+        assert plan.ready, plan.lines()
+        assert plan.kind is ActionKind.UPDATE_KEY and plan.changes[0].after == fingerprint(NEW_KEY), "the typed key was kept"
+        await close_modal(pilot, drill)
+    assert writes(sim, real_only=True) == []
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_denied_permission_shows_the_escalation_contact(sim, tmp_path) -> None:
+    sim.kube("deny", verb="patch", resource="secrets")
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        await pilot.press("x")
+        await pilot.pause(0.2)
+        contact = drill.config.escalation.contact
+        assert f"permission denied (patch secrets/clay-api) → escalate to {contact}" in " ".join(pane_text(app).split()), pane_text(app)
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, KeyInputScreen), what="the key input")
+        await type_text(pilot, NEW_KEY)
+        await press_tab_to(pilot, "plan")
+        await pilot.press("enter")
+        plan = await modal_plan(pilot, drill)
+        assert plan.blocked is not None and plan.blocked.kind is FailureKind.FORBIDDEN
+        assert f"escalate to {contact}" in " ".join(app.screen.query_one("#plan-text").content.plain.split())
+        assert not app.screen.query("#confirm")
+
+
+@pytest.mark.scenario("healthy")
+async def test_another_cockpits_lease_shows_who_and_since_when(sim, tmp_path) -> None:
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    other = ActionRunner(drill.config, actor="bob@bastion-2", cockpit_id="beef", wall=drill.clock)
+    with other.admin.armed():
+        other.leases.acquire("clay-sync")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, drill)
+        await until(pilot, lambda: "held by bob@bastion-2+beef since 00:00:00 UTC" in pane_text(app), what="the lease in the pane")
+        await pilot.press("R")
+        plan = await modal_plan(pilot, drill)
+        assert any("held by bob@bastion-2+beef" in n for n in plan.notes), plan.lines()
+        await press_tab_to(pilot, "typed", "shift+tab")
+        await type_text(pilot, "clay-sync")
+        await pilot.press("enter", "enter")
+        await until(pilot, lambda: drill.actions.last is not None and not drill.actions.busy, what="the outcome")
+        out = drill.actions.last
+        assert not out.applied and out.failure is not None and out.failure.kind is FailureKind.LEASE_HELD
+        assert "bob@bastion-2+beef" in pane_text(app) and "g retries" in pane_text(app)
+    assert [r for r in writes(sim, real_only=True) if "/deployments/" in r["path"]] == []

@@ -1,0 +1,95 @@
+"""Snapshots of the actions pane and the confirm modal in frozen drills (real
+sources, real HTTP, the app's clock pinned to the drill's, times in UTC).
+Each waits for the pane's read of the cluster (replicas, flags, lease,
+permissions) and for the plan's worker before the picture is taken. See
+tests/test_snapshots_drill.py for the set-up. Each docstring says what a
+reviewer should see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from test_snapshots_drill import WARM_UP, drill_app, own_state_dir, settled, until  # noqa: F401 (a fixture)
+
+from cockpit.app import CockpitApp
+from screens.confirm import ConfirmScreen
+
+SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+
+
+def actions_idle(app: CockpitApp) -> bool:
+    desk = app._actions
+    return desk is not None and desk.status.checked and not desk._status_busy and not desk.busy
+
+
+def with_actions(app: CockpitApp, keys: str = "", *, modal: bool = False):
+    """The drill settled (tests/test_snapshots_drill.settled), the actions pane's
+    read of the cluster done; then ``keys``, and (``modal``) the plan on screen."""
+    base = settled(app)
+
+    async def run_before(pilot) -> None:
+        await base(pilot)
+        await until(pilot, lambda: actions_idle(app))
+        for key in keys:
+            await pilot.press(key)
+        if modal:
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and not app._actions.busy)
+        await until(pilot, lambda: actions_idle(app))
+        await pilot.pause(0.3)
+        app.clear_notifications()
+        await pilot.pause(0.1)
+
+    return run_before
+
+
+@SIZES
+@pytest.mark.scenario("key-revoked")
+def test_actions_pane_key_revoked(snap_compare, sim, size) -> None:
+    """Key-revoked, two minutes in, no incident. 80x24: `x` — the decision view
+    with the actions pane in the checklist's place (triage above, timeline
+    below); 160x48: the pane between the checklist and the timeline, beside
+    the signal panes. The pane "x Actions": ▸ marks (accent) on "v Verify the
+    key in the Secret", "k Update the Clay API key  Secret clay-api" and "R
+    Restart the pods" (triage's Do now for 401s); "Q Request queuing  off · Q
+    turns it on", "f Fallback (degrade)  off · f turns it on" and "S Scale  3
+    replicas, 3 ready" unmarked; subtitle "Enter or the key opens · nothing
+    runs unconfirmed"."""
+    sim.advance(WARM_UP)
+    app = drill_app(sim)
+    assert snap_compare(app, terminal_size=size, run_before=with_actions(app, "x" if size == (80, 24) else ""))
+
+
+@SIZES
+@pytest.mark.scenario("key-revoked")
+def test_confirm_restart(snap_compare, sim, size) -> None:
+    """`R` in the key-revoked drill: the confirm modal (warning-coloured frame)
+    "Confirm: Restart the pods (rollout restart): deployment clay-sync" over
+    the cockpit — context clay-drill · namespace clay-sync; Changes:
+    Deployment clay-sync/clay-sync, the restartedAt annotation, "(unset) →
+    the time of apply …"; "Dry run ✓ accepted by the API server (dryRun=All)
+    …" and "Permission ✓ all allowed (6 checks)" in the success colour;
+    "Lease free: this cockpit takes it while the action runs"; the note that
+    it replaces the 3 pods (named) by a rolling update; "Type the deployment
+    name clay-sync to confirm (it replaces pods):" over an empty field;
+    buttons Cancel (focused) and Restart (disabled). At 80x24 the plan
+    scrolls inside the box."""
+    sim.advance(WARM_UP)
+    app = drill_app(sim)
+    assert snap_compare(app, terminal_size=size, run_before=with_actions(app, "R", modal=True))
+
+
+@pytest.mark.scenario("rate-limited")
+def test_actions_pane_read_only_rate_limited(snap_compare, sim) -> None:
+    """Rate-limited, read-only (`--read-only`), 80x24, `x`: the top bar starts
+    with a reversed " READ-ONLY " in the warning colour; the pane "x Actions ·
+    READ-ONLY" (title in the warning colour): the k, R, Q, f and S rows with
+    "(read-only)" in the warning colour, v (verify: reads only) available;
+    ▸ on "Q Request queuing  off" (triage's 429 branch), and under it the
+    rate-limit headers last seen in the logs: "Clay rate limit 0/600 left,
+    resets in … s, Retry-After … s — N×429 in the last … log lines (pod …)"."""
+    sim.advance(WARM_UP)
+    app = drill_app(sim)
+    app.config = replace(app.config, kube=replace(app.config.kube, read_only=True))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=with_actions(app, "x"))
