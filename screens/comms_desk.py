@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 CADENCE_TICK = 1.0  # seconds between looks at the update cadence
 MAX_JOBS = 8  # saves and sends waiting for the worker (saves of one draft coalesce)
-REMIND_SECONDS = 30.0  # how long a reminder stays on screen
+REMIND_SECONDS = 12.0  # how long a reminder stays on screen (the top bar keeps saying "due")
 REPLACE_WINDOW = 10.0  # seconds in which a second P replaces an existing postmortem
 SYNC_RETRY = 30.0  # seconds before reading a timeline that failed to read again
 CHANNEL_KEY = {Channel.INTERNAL: "n", Channel.EXTERNAL: "e"}
@@ -334,6 +334,11 @@ class CommsDesk:
             self.app.notify(str(exc), title="Timeline", severity="error", markup=False)
             return
         self.main.cadence_badge.show(cadences, now)
+        if self.app.screen is not self.main:
+            # a modal or a view is up (a confirmation being typed, the editor): the
+            # top bar says "due"; the reminder waits for the main screen, so it never
+            # covers what the responder is reading or typing
+            return
         for cad in cadences:
             if self.reminder.poll(cad):
                 self._remind(cad)

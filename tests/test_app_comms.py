@@ -362,6 +362,32 @@ async def test_cadence_countdown_and_reminder_on_a_fake_clock(sim, tmp_path) -> 
 
 
 @pytest.mark.scenario("key-revoked")
+async def test_a_reminder_waits_while_a_modal_is_up(sim, tmp_path) -> None:
+    """An update falls due while the responder is in the help screen (or
+    typing a confirmation): the top bar says so, but no reminder covers the
+    modal; it shows once the main screen is back."""
+    app, clock = comms_app(sim, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = notes_of(app)
+        badge = app.main_screen.query_one(CadenceBadge)
+        await declare(pilot, app)
+        await until(pilot, lambda: ("Stakeholder update due", "no update sent yet — n writes it") in notes, what="the first reminder")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, ComposeScreen), timeout=30, what="the send")
+        await until(pilot, lambda: shown(badge) == "✉ update in 15:00 · page due", what="the countdown")
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen is not app.main_screen, what="the help screen")
+        clock.now += 15 * 60
+        await until(pilot, lambda: shown(badge).startswith("✉ update due"), what="due in the top bar")
+        await pilot.pause(2.5)  # a couple of the desk's one-second looks
+        assert sum(t == "Stakeholder update due" for t, _ in notes) == 1, "a reminder covered the help screen"
+        await pilot.press("escape")
+        await until(pilot, lambda: sum(t == "Stakeholder update due" for t, _ in notes) == 2, what="the reminder back on the main screen")
+
+
+@pytest.mark.scenario("key-revoked")
 async def test_postmortem_key_writes_the_file(sim, tmp_path) -> None:
     app, _ = comms_app(sim, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
