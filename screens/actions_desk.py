@@ -526,6 +526,8 @@ class ActionsDesk:
         if self.busy and self.progress is not None:
             p = self.progress
             count = f" {p.done}/{p.total}" if p.done is not None and p.total is not None else ""
+            if count and p.message.startswith(count.strip()):
+                count = ""  # ("0/3 new pods ready" says it already)
             return Content.assemble(("▸ ", "bold $text-accent"), (f"{p.stage}{count} ", "bold"), (p.message, ""))
         if self.busy:
             return Content.styled(f"▸ {self.busy}…", "$text-accent")

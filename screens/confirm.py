@@ -47,6 +47,8 @@ CONFIRM_WORD = {
 def lease_text(plan: Plan, now: float) -> str:
     if not plan.mutating:
         return ""
+    if plan.read_only and (plan.lease is None or not plan.lease.held):
+        return "free (read-only: none is taken)"
     if plan.lease is None or not plan.lease.held:
         return "free: this cockpit takes it while the action runs"
     if plan.lease.ours:
@@ -86,8 +88,10 @@ def plan_content(plan: Plan, now: float, width: int) -> Content:
         out.append(hanging(note, w, "· ", "$text-muted"))
     if plan.blocked is not None:
         b = plan.blocked
-        head = "Cluster credentials expired" if b.kind is FailureKind.AUTH_EXPIRED else ("Read-only" if b.kind is FailureKind.READ_ONLY else "Blocked")
-        out.append(hanging(b.message, w, f"✗ {head}: ", "bold $text-error", "bold $text-error"))
+        head = "Cluster credentials expired: " if b.kind is FailureKind.AUTH_EXPIRED else "Blocked: "
+        if b.message.lower().startswith(head.lower().rstrip(": ")) or b.kind is FailureKind.READ_ONLY:
+            head = ""  # ("read-only: …", "cluster credentials expired: …" say it themselves)
+        out.append(hanging(b.message, w, f"✗ {head}", "bold $text-error", "bold $text-error"))
         if b.hint:
             out.append(hanging(b.hint, w, "  → ", "$text-warning", "$text-warning"))
     return Content("\n").join(out)
@@ -120,7 +124,6 @@ class ConfirmScreen(ModalScreen[str | None]):
     }
     ConfirmScreen #plan {
         height: auto;
-        max-height: 1fr;
         scrollbar-size-vertical: 1;
     }
     ConfirmScreen #plan-text {
@@ -135,10 +138,10 @@ class ConfirmScreen(ModalScreen[str | None]):
     }
     ConfirmScreen #buttons {
         height: 3;
-        align-horizontal: right;
+        align-horizontal: left;
     }
     ConfirmScreen Button {
-        margin-left: 2;
+        margin-right: 2;
         min-width: 10;
     }
     """
@@ -157,7 +160,7 @@ class ConfirmScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical() as box:
-            box.border_title = ("Confirm: " if plan.ready else "Cannot run: ") + plan.title
+            box.border_title = ("Confirm: " if plan.ready else "Cannot run (read-only): " if plan.read_only else "Cannot run: ") + plan.title
             if not plan.ready:
                 box.border_subtitle = "Esc closes · nothing was changed"
             elif self.needs_typing:
@@ -186,8 +189,17 @@ class ConfirmScreen(ModalScreen[str | None]):
         """The plan's width: the box is 90% of the screen, at most 100 columns (less border, padding, scrollbar)."""
         return min(100, self.app.size.width * 9 // 10) - 5
 
+    def _plan_height(self) -> int:
+        """What the plan may take so the name field and the buttons stay on screen (it scrolls)."""
+        overhead = 2 + 3 + (1 if self._offered else 0) + (5 if self.needs_typing else 0)  # frame, buttons, offered line, name
+        return max(3, self.app.size.height - overhead)
+
+    def on_mount(self) -> None:
+        self.query_one("#plan", VerticalScroll).styles.max_height = self._plan_height()
+
     def on_resize(self) -> None:
         self.query_one("#plan-text", Static).update(plan_content(self.plan, self._now, self._text_width()))
+        self.query_one("#plan", VerticalScroll).styles.max_height = self._plan_height()
 
     def typed_ok(self) -> bool:
         if not self.needs_typing:

@@ -53,10 +53,10 @@ MODAL_CSS = """
 }}
 {name} #buttons {{
     height: 3;
-    align-horizontal: right;
+    align-horizontal: left;
 }}
 {name} Button {{
-    margin-left: 2;
+    margin-right: 2;
     min-width: 10;
 }}
 """
