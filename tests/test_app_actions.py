@@ -9,6 +9,8 @@ what the screen shows and what the drill received (its request log).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from test_app_actions_support import (
     NEW_KEY,
@@ -246,3 +248,32 @@ async def test_every_action_is_in_the_palette_and_fake_sources_run_nothing(tmp_p
             await pilot.pause(0.1)
             assert not isinstance(app.screen, (ConfirmScreen, KeyInputScreen, ReplicasScreen))
         assert any("no Kubernetes adapter" in n.message for n in app._notifications)
+
+
+@pytest.mark.scenario("healthy")
+async def test_quitting_stops_a_running_action_and_releases_the_lease(sim, tmp_path) -> None:
+    """q while a restart is being followed (the frozen drill does not move,
+    so the rollout never finishes): the worker stops following (the change
+    stays applied) and the lease goes back at once, not after it goes stale."""
+    drill = Drill(sim, tmp_path, play=False)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        await pilot.press("R")
+        await modal_plan(pilot, drill)
+        await press_tab_to(pilot, "typed", "shift+tab")
+        await type_text(pilot, "clay-sync")
+        await pilot.press("enter", "enter")
+        await until(pilot, lambda: drill.actions.progress is not None and drill.actions.progress.stage == "verify", what="following")
+        runner = drill.runners[0]
+        held = runner.lease_status("clay-sync")
+        assert held is not None and held.held and held.ours
+        await pilot.press("q")
+    deadline = time.monotonic() + 10
+    while True:
+        lease = runner.lease_status("clay-sync")
+        if lease is not None and not lease.held:
+            break
+        assert time.monotonic() < deadline, f"the lease is still held: {lease}"
+        time.sleep(0.1)
+    assert [r for r in writes(sim, real_only=True) if r["method"] == "PATCH" and "/deployments/" in r["path"]], "the restart was applied"

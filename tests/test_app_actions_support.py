@@ -38,7 +38,7 @@ class Clock:
 class Drill:
     """One cockpit on one drill. ``advance`` moves the drill and the app's clock together."""
 
-    def __init__(self, sim, tmp_path: Path, *, read_only: bool = False, refresh: float = 0.3) -> None:
+    def __init__(self, sim, tmp_path: Path, *, read_only: bool = False, refresh: float = 0.3, play: bool = True) -> None:
         self.sim = sim
         data = sim.config_dict()
         for section in ("statuspage", "health", "metrics", "kube"):
@@ -53,8 +53,8 @@ class Drill:
         self.runners: list[ActionRunner] = []
 
         def factory(cfg, store, clock) -> ActionRunner:
-            runner = ActionRunner(cfg, store=store, wall=clock, sleep=lambda _s: self.advance(STEP), poll=0.05, actor="ana@bastion-1",
-                                  cockpit_id="c0ffee")
+            wait = (lambda _s: self.advance(STEP)) if play else (lambda _s: time.sleep(0.05))  # play: the drill moves while we follow
+            runner = ActionRunner(cfg, store=store, wall=clock, sleep=wait, poll=0.05, actor="ana@bastion-1", cockpit_id="c0ffee")
             self.runners.append(runner)
             return runner
 
