@@ -259,6 +259,9 @@ class ActionsDesk:
             self.main.show_decision(True)
         self._apply_slot()
 
+    def pane_on_screen(self) -> bool:
+        return self.main.is_wide or (self._in_slot and self.main.decision_shown)
+
     def _apply_slot(self, _screen: object = None) -> None:
         """The slot by the widgets' inline styles (a class on the screen would
         restyle every widget, see MainScreen._apply_view); wide, or with the
@@ -405,6 +408,8 @@ class ActionsDesk:
 
     def _start(self, busy: str, work: Callable[[], object]) -> None:
         self.busy = busy
+        if not self.pane_on_screen():  # the pane shows it; else say it once, briefly
+            self.app.notify(f"{busy}…", title="Actions", timeout=3)
         self.app.run_worker(partial(self._guarded, busy, work), thread=True, group="actions", exit_on_error=False,
                             description=busy[:1].upper() + busy[1:])
         self._draw()

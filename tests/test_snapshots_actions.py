@@ -11,8 +11,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from test_actions_support import drill_config
+from test_app_actions_support import NEW_KEY
 from test_snapshots_drill import WARM_UP, drill_app, own_state_dir, settled, until  # noqa: F401 (a fixture)
+from textual.app import App
 
+from cockpit.actions import ActionKind, ActionRunner, Plan, SecretValue
 from cockpit.app import CockpitApp
 from screens.confirm import ConfirmScreen
 
@@ -61,23 +65,64 @@ def test_actions_pane_key_revoked(snap_compare, sim, size) -> None:
     assert snap_compare(app, terminal_size=size, run_before=with_actions(app, "x" if size == (80, 24) else ""))
 
 
+class ModalOnly(App[None]):
+    """The confirm modal alone over an empty screen, with a real plan from the
+    drill: the cockpit behind it (log lines arriving, triage re-wrapping) is
+    not part of what these pictures check."""
+
+    def __init__(self, plan: Plan, now: float, offered: str = "") -> None:
+        super().__init__()
+        self._plan, self._now, self._offered = plan, now, offered
+
+    def on_mount(self) -> None:
+        self.push_screen(ConfirmScreen(self._plan, self._now, offered=self._offered))
+
+
+def drill_plan(sim, kind: ActionKind, **inputs) -> tuple[Plan, float]:
+    now = float(sim.state()["now"])
+    runner = ActionRunner(drill_config(sim), wall=lambda: now, actor="ana@bastion-1", cockpit_id="c0ffee")
+    try:
+        plan = runner.prepare(kind, **inputs)
+    finally:
+        runner.close()
+    assert plan.ready, plan.lines()
+    return plan, now
+
+
 @SIZES
 @pytest.mark.scenario("key-revoked")
 def test_confirm_restart(snap_compare, sim, size) -> None:
-    """`R` in the key-revoked drill: the confirm modal (warning-coloured frame)
-    "Confirm: Restart the pods (rollout restart): deployment clay-sync" over
-    the cockpit — context clay-drill · namespace clay-sync; Changes:
-    Deployment clay-sync/clay-sync, the restartedAt annotation, "(unset) →
-    the time of apply …"; "Dry run ✓ accepted by the API server (dryRun=All)
-    …" and "Permission ✓ all allowed (6 checks)" in the success colour;
-    "Lease free: this cockpit takes it while the action runs"; the note that
-    it replaces the 3 pods (named) by a rolling update; "Type the deployment
-    name clay-sync to confirm (it replaces pods):" over an empty field;
-    buttons Cancel (focused) and Restart (disabled). At 80x24 the plan
-    scrolls inside the box."""
+    """The restart's plan in the confirm modal (warning-coloured frame),
+    "Confirm: Restart the pods (rollout restart): deployment clay-sync",
+    offered after a key update (accent line) — context clay-drill ·
+    namespace clay-sync; Changes: Deployment clay-sync/clay-sync, the
+    restartedAt annotation, "(unset) → the time of apply …"; "Dry run ✓
+    accepted by the API server (dryRun=All) …" and "Permission ✓ all allowed
+    (6 checks)" in the success colour; "Lease free: this cockpit takes it
+    while the action runs"; the note that it replaces the 3 pods (named) by
+    a rolling update; "Type the deployment name clay-sync to confirm (it
+    replaces pods):" over an empty field; buttons Cancel (focused) and
+    Restart (disabled), on the left. At 80x24 the plan scrolls if it must."""
     sim.advance(WARM_UP)
-    app = drill_app(sim)
-    assert snap_compare(app, terminal_size=size, run_before=with_actions(app, "R", modal=True))
+    plan, now = drill_plan(sim, ActionKind.RESTART)
+    app = ModalOnly(plan, now, "Offered after the key update: the pods read the key when they start")
+    assert snap_compare(app, terminal_size=size)
+
+
+@pytest.mark.scenario("key-revoked")
+def test_confirm_key_update(snap_compare, sim) -> None:
+    """80x24, the Secret update's plan: "Secret clay-sync/clay-api",
+    "data.api-key", "sha256:… → sha256:…" with "(fingerprints: the key is
+    never shown)" — no key anywhere; "Clay says: 200 OK: Clay accepts this
+    key" in the success colour; the dry run holding the new fingerprint;
+    "Permission ✓ all allowed (5 checks)"; the notes (checked with Clay; a
+    restart is offered after the write); "Type the deployment name clay-sync
+    to confirm (it changes a secret)"; Cancel focused, "Write the key"
+    disabled."""
+    sim.advance(WARM_UP)
+    plan, now = drill_plan(sim, ActionKind.UPDATE_KEY, new_key=SecretValue(NEW_KEY))
+    app = ModalOnly(plan, now)
+    assert snap_compare(app, terminal_size=(80, 24))
 
 
 @pytest.mark.scenario("rate-limited")
