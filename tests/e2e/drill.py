@@ -329,6 +329,36 @@ def accept(severity: str) -> Step:
     return Step(f"a accepts {severity}", keys=("a",), check=all_of(has(f"{severity} investigating"), lacks(f"{severity}? ")), timeout=10.0)
 
 
+# the branch's remediation in each scenario the e2e drills run: (key, the action's title)
+BRANCH_ACTIONS = {
+    "key-revoked": ("R", "Restart the pods"),
+    "clay-outage": ("f", "Enable graceful degradation (fallback)"),
+    "rate-limited": ("Q", "Enable request queuing"),
+}
+
+
+def branch_action(scenario: str, deployment: str = "clay-sync") -> list[Step]:
+    """The branch's action with its confirmation: its key opens the plan
+    (changes, dry run, permissions, lease) with the focus on Cancel, so
+    Enter alone closes it and nothing runs; the key again, the deployment
+    name typed (shift+tab to the field), Enter to the button, Enter: it
+    runs and the actions pane reports it done."""
+    key, title = BRANCH_ACTIONS[scenario]
+    modal = f"Confirm: {title}"
+    return [
+        Step(f"{key} opens the plan", keys=(key,), check=has(modal, "Dry run", "Permission", "Type the deployment name"), timeout=20.0),
+        Step("Enter alone cancels", keys=("Enter",), check=lacks(modal), timeout=10.0),
+        # the modal gives Cancel the focus once it is drawn: a moment before shift+tab
+        Step(f"{key} again", keys=(key,), check=has(modal, "Dry run"), timeout=20.0),
+        Step("the modal settles", settle=1.0),
+        Step("to the name field", keys=("BTab",), settle=0.5),
+        Step("type the deployment name", keys=(deployment,), literal=True, check=matches(rf"▊\s+{re.escape(deployment)}\b"), timeout=5.0),
+        Step("Enter: to the button", keys=("Enter",), settle=1.0),
+        Step("Enter confirms: it runs and is done", keys=("Enter",),
+             check=all_of(lacks(modal), has(f"✓ {title}", "done —")), timeout=60.0),
+    ]
+
+
 def internal_update(severity: str) -> list[Step]:
     """`n` opens the internal update, drafted: severity, impact, current
     action, next update time; ctrl+r previews it as Slack shows it; `s`
@@ -337,7 +367,7 @@ def internal_update(severity: str) -> list[Step]:
         Step("n drafts the internal update", keys=("n",),
              check=has("Internal update →", f"*Severity:* {severity}", "*Impact:*", "*Current action:*", "*Next update:*"), timeout=15.0),
         Step("ctrl+r previews it", keys=("C-r",), check=has("Preview · Internal update", "As Slack shows it", f"Severity: {severity}"), timeout=10.0),
-        Step("s sends it", keys=("s",), check=all_of(has("Internal update sent", "incident thread"), has(*PANES.values())), timeout=20.0),
+        Step("s sends it", keys=("s",), check=all_of(has("Internal update sent", "incident thread"), lacks("Preview · Internal update")), timeout=20.0),
     ]
 
 

@@ -74,8 +74,10 @@ def quit_and_check(term, mark: str) -> None:
 def test_demo_keys(variant: Variant, via: str, terminal, launch, mark) -> None:
     """Every pane live within seconds; 1-5 move the focus; ? help; / filter;
     m metrics view; triage names the scenario's branch and severity; i
-    declares, a accepts; n drafts the internal update, ctrl+r previews it,
-    s sends it; q quits and the drill child is gone."""
+    declares, a accepts; the branch's action through its confirmation (Enter
+    alone cancels; the deployment name typed, then confirmed) runs and is
+    reported done; n drafts the internal update, ctrl+r previews it, s
+    sends it; q quits and the drill child is gone."""
     expect = load_scenario(variant.scenario).expect
     codes = expect.codes[:1]
     term = terminal(variant.term)
@@ -91,6 +93,7 @@ def test_demo_keys(variant: Variant, via: str, terminal, launch, mark) -> None:
         drill.triage(expect.branch, expect.severity),
         *drill.declare(expect.severity),
         drill.accept(expect.severity),
+        *drill.branch_action(variant.scenario),
         *drill.internal_update(expect.severity),
         drill.quit_(),
     )
