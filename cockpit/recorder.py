@@ -94,6 +94,7 @@ class Recorder:
         self.store = store
         self._clock = clock
         self._before: deque[Notable] = deque(maxlen=max(1, buffer))
+        self._attached_id: str | None = None  # the incident attached() ran for (see _recording)
         self.dropped = 0  # notable moments pushed out of the full buffer
         self.failures: deque[Failure] = deque(maxlen=FAILURES)
         self.writes = 0  # events written by this recorder (the panes repaint when it moves)
@@ -129,9 +130,18 @@ class Recorder:
 
     # -- fed by the app ----------------------------------------------------------
 
+    @property
+    def _recording(self) -> Incident | None:
+        """The open incident once :meth:`attached` ran for it. The declaring
+        worker makes the incident open before the UI thread hears of it;
+        what comes in between waits (like moments before any incident), so
+        the declaration's own events are always first and in one order."""
+        inc = self.open
+        return inc if inc is not None and inc.id == self._attached_id else None
+
     def notable(self, items: Iterable[Notable]) -> None:
         for n in items:
-            if self.open is not None:
+            if self._recording is not None:
                 self._write(n.summary, lambda n=n: self.store.record(n.kind, n.summary, n.data, now=n.at))
             else:
                 if len(self._before) == self._before.maxlen:
@@ -142,12 +152,12 @@ class Recorder:
         """A triage update: record a stable change; tick what was verified."""
         change = t.change
         if change is not None:
-            if self.open is not None:
+            if self._recording is not None:
                 self._record_change(t, signals)
             elif not (change.before_branch is None and change.after_branch == Branch.UNKNOWN):  # (the start: nothing read yet)
                 kind = EventKind.BRANCH_CHANGED if change.kind == "branch" else EventKind.SEVERITY_SUGGESTED
                 self.notable([Notable(kind, f"Triage: {change.summary}", change.at, change.to_dict())])
-        if self.open is not None:
+        if self._recording is not None:
             self._auto_ticks(t.latest)
 
     def _record_change(self, t: Triaged, signals: Signals) -> None:
@@ -215,6 +225,7 @@ class Recorder:
         inc = self.open
         if inc is None:
             return
+        self._attached_id = inc.id
         taken = d.taken if d is not None else ()
         keep = [n for n in self._before if n.kind not in _TRIAGE_KINDS and not any(n is x for x in taken)]
         self._before.clear()

@@ -197,3 +197,22 @@ def test_a_tiny_request_rate_gives_strict_json_evidence(rec: Recorder) -> None:
     rec.declare(d)
     rec.attached(t, d)
     assert not rec.failures and on_disk(rec)[0].kind == EventKind.INCIDENT_DECLARED
+
+
+def test_what_arrives_between_the_declaring_worker_and_the_ui_waits(rec: Recorder) -> None:
+    """The declaring worker makes the incident open before the UI thread
+    hears of it: a snapshot handled in between records nothing yet, so the
+    declaration's events come first and always in one order (declared,
+    evidence, branch at declaration, then the automatic ticks)."""
+    sig = outage_signals()
+    t, triage = triaged(sig)
+    d = rec.prepare(t, sig)
+    rec.declare(d)  # the worker
+    assert rec.open is not None
+    rec.triaged(t, sig)  # a snapshot the UI thread handles before the worker's message
+    rec.notable([Notable(EventKind.SOURCE_FAILED, "Metrics failed: unreachable", NOW, {"source": "metrics"})])
+    assert [e.kind for e in on_disk(rec)] == [EventKind.INCIDENT_DECLARED, EventKind.EVIDENCE_SNAPSHOT]
+    rec.attached(t, d)
+    kinds = [e.kind for e in on_disk(rec)]
+    assert kinds[:3] == [EventKind.INCIDENT_DECLARED, EventKind.EVIDENCE_SNAPSHOT, EventKind.BRANCH_CHANGED]
+    assert kinds[3:].count(EventKind.CHECKLIST_TICKED) == 4 and EventKind.SOURCE_FAILED in kinds[3:]
