@@ -198,8 +198,11 @@ class ConfirmScreen(ModalScreen[str | None]):
         self.query_one("#plan", VerticalScroll).styles.max_height = self._plan_height()
 
     def on_resize(self) -> None:
-        self.query_one("#plan-text", Static).update(plan_content(self.plan, self._now, self._text_width()))
-        self.query_one("#plan", VerticalScroll).styles.max_height = self._plan_height()
+        # a resize can come before the modal is composed (or while it is torn down)
+        for text in self.query("#plan-text").results(Static):
+            text.update(plan_content(self.plan, self._now, self._text_width()))
+        for plan in self.query("#plan").results(VerticalScroll):
+            plan.styles.max_height = self._plan_height()
 
     def typed_ok(self) -> bool:
         if not self.needs_typing:
@@ -216,7 +219,9 @@ class ConfirmScreen(ModalScreen[str | None]):
         """Enter in the name field never confirms: it moves to the button (once the name is right)."""
         event.stop()
         if self.typed_ok():
-            self.query_one("#confirm", Button).focus()
+            # at once (Widget.focus waits for a refresh): an Enter typed right after
+            # must reach the button, not submit the field again
+            self.set_focus(self.query_one("#confirm", Button))
         else:
             self.notify(f"type {self.plan.typed_confirmation!r} exactly", title="Not confirmed", severity="warning")
 

@@ -44,7 +44,8 @@ def writes(sim, *, real_only: bool = False) -> list[dict]:
 
 
 async def modal_plan(pilot, drill: Drill):
-    await until(pilot, lambda: isinstance(drill.app.screen, ConfirmScreen) and not drill.actions.busy, what="the plan's modal")
+    await until(pilot, lambda: isinstance(drill.app.screen, ConfirmScreen) and drill.app.focused is not None and not drill.actions.busy,
+                what="the plan's modal")
     return drill.app.screen.plan
 
 

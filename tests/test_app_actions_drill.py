@@ -41,8 +41,8 @@ def own_state_dir(tmp_path, monkeypatch):
 async def confirm_typing(pilot, drill: Drill, name: str = "clay-sync") -> None:
     """In the confirm modal: Cancel has the focus; shift+tab to the name, type it, Enter (to the button), Enter."""
     app = drill.app
-    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm modal")
-    assert app.focused is not None and app.focused.id == "cancel"
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.focused is not None, what="the confirm modal")
+    assert app.focused.id == "cancel"
     assert app.screen.plan.ready, app.screen.plan.lines()
     await press_tab_to(pilot, "typed", "shift+tab")
     await type_text(pilot, name)
@@ -104,7 +104,7 @@ async def test_key_revoked_resolved_with_the_keyboard_alone(sim, tmp_path, caplo
         await pilot.press("enter")
 
         # the plan of the Secret update: fingerprints, dry run, permissions; the name typed
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the plan")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.focused is not None, what="the plan")
         plan = app.screen.plan
         assert plan.kind is ActionKind.UPDATE_KEY and plan.changes_secret and plan.changes[0].after == fingerprint(NEW_KEY)
         screens.append(screen_text(app))
@@ -116,7 +116,7 @@ async def test_key_revoked_resolved_with_the_keyboard_alone(sim, tmp_path, caplo
         assert sim.state()["key_valid"] is True
 
         # the restart is offered at once: its own plan, the name typed again
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.plan.kind is ActionKind.RESTART,
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.plan.kind is ActionKind.RESTART and app.focused is not None,
                     what="the restart offered")
         screens.append(screen_text(app))
         assert "Offered after the key update" in screens[-1]
