@@ -105,6 +105,8 @@ def drill_app(sim) -> CockpitApp:
     data = sim.config_dict()
     for section in ("statuspage", "health", "metrics", "kube"):
         data[section]["refresh"] = 0.5
+        # a loaded machine must not turn a slow answer into a failure event on the picture
+        data[section]["timeout"] = 20.0
     data["kube"]["log_tail"] = LOG_LINES // sim.scenario.service.replicas  # a fixed number of lines
     config = config_from_toml(data, f"drill config ({sim.scenario.name})")
     now = float(sim.state()["now"])
