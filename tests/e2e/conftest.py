@@ -116,15 +116,15 @@ def prometheus(e2e_dir: Path) -> Iterator[Callable[[str], Prometheus]]:
 
 @pytest.fixture
 def launch(e2e_dir: Path, mark: str, request: pytest.FixtureRequest) -> Callable[..., None]:
-    """``launch(term, args, via="local"|"ssh", no_color=False, width=, height=)``."""
+    """``launch(term, args, via="local"|"ssh", no_color=False, width=, height=, extra_env=)``."""
     if not COCKPIT.is_file():
         pytest.fail(f"{COCKPIT} is missing: install the project into the venv (./dev/test does)")
     home = e2e_dir / "home"
     home.mkdir()
 
     def start(term: Terminal, args: Sequence[str], *, via: str = "local", no_color: bool = False,
-              width: int = 80, height: int = 24) -> None:
-        env = {procs.MARK_VAR: mark, "TMPDIR": str(home), "XDG_STATE_HOME": str(home / "state")}
+              width: int = 80, height: int = 24, extra_env: dict[str, str] | None = None) -> None:
+        env = {procs.MARK_VAR: mark, "TMPDIR": str(home), "XDG_STATE_HOME": str(home / "state"), **(extra_env or {})}
         if no_color:
             env["NO_COLOR"] = "1"
         unset = () if no_color else ("NO_COLOR",)

@@ -31,6 +31,7 @@ import tomli_w
 
 from cockpit.config import config_from_toml
 from cockpit.signals import MetricsSnapshot
+from cockpit.sim.scenario import load_scenario
 from cockpit.sim.server import start_background
 from cockpit.sources.metrics import Metrics
 from . import drill, procs
@@ -103,7 +104,7 @@ def test_real_prometheus_numbers_on_screen_and_failover(prometheus, terminal, la
         config = e2e_dir / "cockpit.toml"
         config.write_bytes(tomli_w.dumps(data).encode())
         term = terminal()
-        launch(term, ["--config", str(config)], width=100, height=30)
+        launch(term, ["--config", str(config)], width=100, height=30, extra_env=handle.env())  # the drill's Slack token
         Driver(term).run(
             drill.first_frame(),
             Step("401s in the Error rates pane, via the primary", check=drill.all_of(
@@ -138,7 +139,17 @@ def test_real_prometheus_numbers_on_screen_and_failover(prometheus, terminal, la
         on_backup = pane_401(screen)
         assert on_backup is not None and close(on_backup, value_401(own.fetch())), f"the pane shows {on_backup} from the backup"
 
-        Driver(term).run(drill.quit_())
+        # and the whole drill on the backup: triage, declare, the branch's action
+        # through its confirmation, the internal update
+        expect = load_scenario("key-revoked").expect
+        Driver(term).run(
+            drill.triage(expect.branch, expect.severity),
+            *drill.declare(expect.severity),
+            drill.accept(expect.severity),
+            *drill.branch_action("key-revoked"),
+            *drill.internal_update(expect.severity),
+            drill.quit_(),
+        )
         assert term.wait_exit(15.0) == 0
         assert not procs.wait_gone(mark, 15.0)
     finally:
