@@ -200,6 +200,7 @@ class CockpitApp(App[int]):
         Binding("Q", "act('queuing')", "Queuing", show=False, id="action.queuing", tooltip="Enable (or disable) request queuing: the ConfigMap flag, then a restart"),
         Binding("f", "act('fallback')", "Fallback", show=False, id="action.fallback", tooltip="Enable (or disable) graceful degradation (fallback): the ConfigMap flag, then a restart"),
         Binding("S", "act('scale')", "Scale", show=False, id="action.scale", tooltip="Scale the deployment: the replica count, plan, confirm"),
+        Binding("D", "act_deployment", "Deployment", show=False, id="action.deployment", tooltip="With more than one deployment in kube.deployments: switch the one the actions act on"),
         Binding("g", "act_retry", "Retry", show=False, id="action.retry", tooltip="Retry the last action that failed on something passing (expired credentials, a held lease), or follow its effect again"),
         # stakeholder communication (screens/comms_desk.py): the update editor, the postmortem
         Binding("n", "compose('internal')", "Update", id="comms.internal", tooltip="Write the internal update (Slack incident thread): a draft from the template, preview, send"),
@@ -602,6 +603,10 @@ class CockpitApp(App[int]):
     def action_act(self, name: str) -> None:
         if self._actions is not None:
             self._actions.open(name)
+
+    def action_act_deployment(self) -> None:
+        if self._actions is not None:
+            self._actions.switch_deployment()
 
     def action_act_retry(self) -> None:
         if self._actions is not None:

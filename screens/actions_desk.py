@@ -185,6 +185,7 @@ class ActionsDesk:
 
     def start(self) -> None:
         self.main.add_decision_pane(self.pane)
+        self.pane.set_deployment(self.deployment, self.config.kube.deployments)
         self.main.screen_layout_refresh_signal.subscribe(self.main, self._apply_slot)
         if self._factory is None:
             self._draw()
@@ -303,6 +304,29 @@ class ActionsDesk:
             self._prepare(self._toggle_kind(row_id), spec.label)
         else:
             self._prepare(spec.kinds[0], spec.label)
+
+    def switch_deployment(self) -> None:
+        """``D``: with more than one deployment in ``kube.deployments``, the
+        next one becomes the one the actions act on (its replicas, flags and
+        lease are read again). Not while an action runs."""
+        names = self.config.kube.deployments
+        if len(names) < 2:
+            self.app.notify(f"only {self.deployment or 'no deployment'} is configured (kube.deployments)", title="Deployment")
+            return
+        if self.busy:
+            self.app.notify(f"{self.busy} — a moment", title="Not yet")
+            return
+        at = names.index(self.deployment) if self.deployment in names else -1
+        self.deployment = names[(at + 1) % len(names)]
+        self.status = ActionsStatus()
+        self.last = None
+        self.problem = None
+        self._retry = None
+        self.pane.set_deployment(self.deployment, names)
+        self.app.notify(f"actions now act on deployment {self.deployment}", title="Deployment")
+        self._draw()
+        if self._factory is not None:
+            self.refresh_status(permissions=True)
 
     def retry(self) -> None:
         """``g``: after expired credentials (or another failure that may pass): again, with what was typed."""
@@ -427,7 +451,7 @@ class ActionsDesk:
         self._post(value)
 
     def _prepare_blocking(self, kind: ActionKind, offered: str, inputs: dict[str, Any]) -> Planned:
-        return Planned(self.runner().prepare(kind, **inputs), offered)
+        return Planned(self.runner().prepare(kind, **{"deployment": self.deployment or None, **inputs}), offered)
 
     def _replan_blocking(self, plan: Plan) -> Planned:
         return Planned(self.runner().replan(plan))

@@ -278,3 +278,33 @@ async def test_quitting_stops_a_running_action_and_releases_the_lease(sim, tmp_p
         assert time.monotonic() < deadline, f"the lease is still held: {lease}"
         time.sleep(0.1)
     assert [r for r in writes(sim, real_only=True) if r["method"] == "PATCH" and "/deployments/" in r["path"]], "the restart was applied"
+
+
+@pytest.mark.scenario("healthy")
+async def test_D_switches_the_deployment_the_actions_act_on(sim, tmp_path) -> None:
+    """Two deployments configured (the drill has only the first): the pane
+    names the one the actions act on; D switches to the second, whose plan
+    the cluster refuses (no such deployment, said in the plan); D again, and
+    the restart's plan is for clay-sync and ready."""
+    drill = Drill(sim, tmp_path, deployments=["clay-sync", "clay-sync-worker"])
+    app = drill.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, drill)
+        pane = app.screen.query_one("#actions")
+        assert "clay-sync (1/2) · D switches" in str(pane.border_title)
+        await pilot.press("D")
+        assert drill.actions.deployment == "clay-sync-worker" and "clay-sync-worker (2/2)" in str(pane.border_title)
+        await until(pilot, lambda: not drill.actions._status_busy, what="the second deployment read")
+        await pilot.press("R")
+        plan = await modal_plan(pilot, drill)
+        assert plan.deployment == "clay-sync-worker" and "deployment clay-sync-worker" in plan.title
+        assert not plan.ready and plan.blocked is not None, "the drill has no clay-sync-worker: the plan is refused"
+        await close_modal(pilot, drill)
+        await pilot.press("D")
+        assert drill.actions.deployment == "clay-sync"
+        await until(pilot, lambda: not drill.actions._status_busy and drill.actions.status.checked, what="clay-sync read again")
+        await pilot.press("R")
+        plan = await modal_plan(pilot, drill)
+        assert plan.deployment == "clay-sync" and plan.ready, plan.lines()
+        await close_modal(pilot, drill)
+    assert writes(sim, real_only=True) == []  # dry runs only: nothing was confirmed

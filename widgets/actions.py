@@ -135,6 +135,7 @@ class ActionsPane(Vertical):
         self._shown: dict[str, str] = {}
         self._width = 0
         self._read_only = read_only
+        self._deployment = ""  # "clay-sync (1/2) · D switches" with more than one deployment
         self._view = ActionsView(*(self._option(r) for r in rows), id="actions-view")
         self._status = Static(id="actions-status", classes="-empty")
 
@@ -144,8 +145,18 @@ class ActionsPane(Vertical):
 
     def on_mount(self) -> None:
         self.set_class(self._read_only, "-read-only")
-        self.border_title = "x Actions · READ-ONLY" if self._read_only else "x Actions"
+        self._title()
         self.border_subtitle = "Enter or the key opens · nothing runs unconfirmed"
+
+    def set_deployment(self, name: str, names: Sequence[str]) -> None:
+        """With more than one deployment configured, the title names the one
+        the actions act on and the key that switches it."""
+        self._deployment = f"{name} ({list(names).index(name) + 1}/{len(names)}) · D switches" if len(names) > 1 and name in names else ""
+        self._title()
+
+    def _title(self) -> None:
+        parts = ["x Actions", *(["READ-ONLY"] if self._read_only else []), *([self._deployment] if self._deployment else [])]
+        self.border_title = " · ".join(parts)
 
     def on_resize(self) -> None:
         width = self.content_size.width - 1
