@@ -182,7 +182,7 @@ class CockpitApp(App[int]):
         Binding("4", "focus_pane('pods')", "Pods", group=PANES, id="pane.pods", tooltip="Focus the pods table"),
         Binding("5", "focus_pane('logs')", "Logs", group=PANES, id="pane.logs", tooltip="Focus the pod logs pane"),
         Binding("d", "decide", "Decide", id="view.decide", tooltip="Show the triage, checklist and timeline in place of the signal panes (below 120 columns), or go back"),
-        Binding("c", "checklist", "Checklist", id="pane.checklist", tooltip="Focus the runbook checklist (in it: 1-4 jump to a step, space ticks)"),
+        Binding("c", "checklist", "Checklist", show=False, id="pane.checklist", tooltip="Focus the runbook checklist (in it: 1-4 jump to a step, space ticks)"),
         Binding("i", "declare", "Declare", id="incident.declare", tooltip="Declare an incident now, at triage's suggested severity, with the evidence seen so far"),
         Binding("a", "accept", "Accept", id="incident.accept", tooltip="Accept the severity triage suggests for the incident"),
         Binding("s", "severity", "Severity", id="incident.severity", tooltip="Set the incident's severity (P1-P4); the suggestion is kept too"),

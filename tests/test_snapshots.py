@@ -96,7 +96,9 @@ def test_main_screen_during_an_incident(snap_compare, size) -> None:
       lines in the error colour, warn lines in the warning colour, "following";
       at 160x48 each line starts with its time;
     - every title says "0s ago"; the footer shows 12345 Panes, d Decide,
-      c Checklist, i Declare, ? Help, q Quit;
+      i Declare, n Update (once declared), ? Help, q Quit (c Checklist is
+      on the help screen: with an incident the footer must still fit 80
+      columns with q Quit in it);
     - the top bar ends in "no incident · i declares";
     - 80x24: under the top bar the two-line triage strip, "▶ Credentials:
       Clay answers 401 to 94% of calls — P1  confidence high" in the error
