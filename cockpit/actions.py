@@ -475,6 +475,7 @@ class ActionRunner:
                                     probe.elapsed_ms / 1000.0, {"probe": probe})
         notes = ("the Secret changed since the plan",) if changed else ()
         recorded = self._record(EventKind.ACTION_VERIFIED, summary, {"plan_id": plan.id, "action": plan.kind.value,
+                                                                     "valid": probe.valid,  # the check ran; the key may still be refused
                                                                      "verification": verification.to_dict()})
         emit("done", summary)
         return Outcome(plan, probe.valid, False, summary, verification=verification, probe=probe, recorded=recorded, notes=notes,

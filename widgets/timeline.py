@@ -50,6 +50,8 @@ def event_content(event: Event, width: int = 0) -> Content:
     """``12:03:04 ✓ Ticked: Check Clay's status page`` (wrapped under the
     summary to ``width`` when given)."""
     glyph, style = STYLE.get(event.kind, ("·", ""))
+    if event.kind == EventKind.ACTION_VERIFIED and event.data.get("valid") is False:
+        glyph, style = "✗", "$text-error"  # a key check that ran, and Clay refused the key
     lead = Content.assemble((clock_time(event.at), "$text-muted"), (f" {glyph} ", style))
     if not width:
         return Content.assemble(lead, clean(event.summary))
