@@ -15,6 +15,7 @@ import pytest
 from test_app_actions_support import (
     NEW_KEY,
     Drill,
+    own_state_dir,  # noqa: F401 (a fixture)
     pane_text,
     press_tab_to,
     ready,
@@ -31,11 +32,6 @@ from widgets.context_bar import ContextBar
 
 pytestmark = pytest.mark.asyncio
 SIZE = (80, 24)
-
-
-@pytest.fixture(autouse=True)
-def own_state_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
 
 
 def writes(sim, *, real_only: bool = False) -> list[dict]:

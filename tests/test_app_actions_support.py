@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from textual.content import Content
 from textual.widgets import Static
 
@@ -25,6 +26,12 @@ from widgets.actions import ActionsPane
 
 STEP = 2.0  # drill seconds a runner's wait plays out while it follows an effect
 NEW_KEY = "clay_live_" + "7ab3" * 8  # any non-empty key other than the revoked one is valid in the drill
+
+
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path, monkeypatch):
+    """Incidents go to a fresh state dir (import it where it should apply)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
 
 
 class Clock:

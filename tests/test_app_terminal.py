@@ -9,15 +9,10 @@ import signal
 
 import pytest
 
-from test_app import SIZE, build, until
+from test_app import SIZE, build, own_state_dir, until  # noqa: F401 (a fixture)
 from widgets.common import SourcePane
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture(autouse=True)
-def own_state_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 async def test_no_color_strips_colour_and_keeps_a_focus_cue(monkeypatch) -> None:

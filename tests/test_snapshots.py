@@ -15,6 +15,7 @@ import pytest
 
 from cockpit.app import CockpitApp, make_app
 from cockpit.signals import ErrorKind, SourceError
+from test_snapshots_drill import own_state_dir  # noqa: F401 (a fixture: fresh state dir, times in UTC)
 from test_app_fakes import (
     NOW,
     FakeSources,
@@ -27,18 +28,6 @@ from widgets.logs import LogView
 
 NARROW = (80, 24)
 WIDE = (160, 48)
-
-
-@pytest.fixture(autouse=True)
-def own_state_dir(tmp_path, monkeypatch):
-    """Incidents go to a fresh state dir: none of the developer's open
-    incidents resumes here; times of day on screen are in UTC."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def clock() -> float:
