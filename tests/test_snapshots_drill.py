@@ -156,7 +156,9 @@ def settled(app: CockpitApp, keys: str = ""):
             if key == "i":
                 await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy)
         await until(pilot, lambda: triage_settled(app))
-        await pilot.pause(0.3)
+        # after a declaration the comms desk's once-a-second look reminds of the first
+        # update: let it come, then clear it with the other notifications
+        await pilot.pause(1.3 if "i" in keys else 0.3)
         app.clear_notifications()
         await pilot.pause(0.1)
 
