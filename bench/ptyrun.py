@@ -36,6 +36,11 @@ class PtyProgram:
         if pid == 0:  # the child: the program, on the pty
             os.environ["TERM"] = "xterm-256color"
             os.environ.pop("NO_COLOR", None)
+            # as installed programs run: from their bytecode cache (pip writes it at
+            # install; the benches' warm-up run writes it here). A shell with
+            # PYTHONDONTWRITEBYTECODE would make every run compile our modules
+            # anew, while the baselines' Textual is compiled already.
+            os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
             os.environ.update(env or {})
             os.execvp(cmd[0], list(cmd))
         self.pid, self.fd = pid, fd
