@@ -45,7 +45,7 @@ from textual.worker import get_current_worker
 
 from cockpit.config import Config
 from cockpit.config import state_dir as default_state_dir
-from screens.boot import BootScreen
+from screens.boot import TALL_FROM, WIDE_FROM, BootScreen
 
 # Before the first frame this module loads only Textual's core, the config
 # and the boot screen; the snapshot types, the panes and the sources load in
@@ -170,11 +170,13 @@ def _cockpit_commands() -> "type[Provider]":
 
 
 class CockpitApp(App[int]):
-    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
+    # the layout and look of the cockpit screen; read in on_ready, after the
+    # first frame, which needs none of it (screens/boot.py draws it alone)
+    CSS_FILE = Path(__file__).with_name("app.tcss")
     TITLE = "clay-cockpit"
     COMMANDS = App.COMMANDS | {_cockpit_commands}
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL_FROM, "-tall")]
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("1", "focus_pane('statuspage')", "Clay status", group=PANES, id="pane.statuspage", tooltip="Focus the Clay status page pane"),
         Binding("2", "focus_pane('health')", "Health", group=PANES, id="pane.health", tooltip="Focus the integration health pane"),
@@ -307,6 +309,7 @@ class CockpitApp(App[int]):
         from screens.desk import Desk
         from screens.main import MainScreen
 
+        self.stylesheet.read(self.CSS_FILE)  # parsed when the cockpit screen is first styled
         self._main = MainScreen(self.config, title=self.title, target=self._target())
         await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
         self._desk = Desk(self, self._main, self.config, clock=self.clock, state_dir=self.state_dir, speed=self.speed)

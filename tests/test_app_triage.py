@@ -30,7 +30,7 @@ from textual.widgets import Static
 
 from cockpit.app import CockpitApp, make_app
 from cockpit.timeline import EventKind, read
-from screens.boot import BootScreen
+from screens.boot import DECISION_FRAMES, FRAMES, BootFrame, BootScreen, boot_layout
 from screens.choose import ChoiceScreen
 from screens.main import MainScreen
 from screens.timeline_view import TimelineScreen
@@ -343,7 +343,6 @@ class Hanging:
 
 
 class BootOnly(App[None]):
-    CSS_PATH = CockpitApp.CSS_PATH
     HORIZONTAL_BREAKPOINTS = CockpitApp.HORIZONTAL_BREAKPOINTS
     VERTICAL_BREAKPOINTS = CockpitApp.VERTICAL_BREAKPOINTS
 
@@ -351,25 +350,46 @@ class BootOnly(App[None]):
         return BootScreen("t", "x", "keys")
 
 
-@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x48"])
-async def test_the_boot_screen_has_the_first_frames_layout(tmp_path, size) -> None:
-    ids = ("topbar", "triage-strip", "statuspage", "health", "metrics", "pods", "logs", "decide", "triage", "checklist", "actions", "timeline")
-    boot = BootOnly()
-    async with boot.run_test(size=size) as pilot:
-        await pilot.pause(0.1)
-        expected = {i: boot.screen.query_one(f"#{i}").region for i in ids}
+LAYOUT_SIZES = [NARROW, WIDE, (81, 25), (127, 44), (137, 30)]  # both breakpoints, odd halves, a floored 40%
+
+
+@pytest.mark.parametrize("size", LAYOUT_SIZES, ids=[f"{w}x{h}" for w, h in LAYOUT_SIZES])
+async def test_the_boot_layout_is_the_cockpit_screens_first_layout(tmp_path, size) -> None:
+    expected = boot_layout(*size)
     sources = Hanging()
     app = make_app(fast_config(), sources, clock=Clock(), title="t", state_dir=tmp_path)
     try:
         async with app.run_test(size=size) as pilot:
             await until(pilot, lambda: isinstance(app.screen, MainScreen) and app._desk is not None, what="the cockpit")
             await pilot.pause(0.2)
-            regions = {i: app.screen.query_one(f"#{i}").region for i in ids}
+            regions = {i: app.screen.query_one(f"#{i}").region for i in expected}
+            hidden = [i for i in ("triage-strip", "decide") if i not in expected and app.screen.query_one(f"#{i}").region.area]
             sources.release.set()
     finally:
         sources.release.set()
     assert regions == expected
+    assert not hidden, f"shown on the cockpit screen, not drawn on the first frame: {hidden}"
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x48"])
+async def test_the_first_frame_draws_each_pane_where_the_layout_puts_it(size) -> None:
+    boot = BootOnly()
+    async with boot.run_test(size=size) as pilot:
+        await pilot.pause(0.05)
+        frame = boot.screen.query_one(BootFrame)
+        rows = [frame.render_line(y).text for y in range(size[1])]
+    layout = boot_layout(*size)
+    names = {pane_id: f"{key} {name}" for pane_id, key, name in FRAMES + DECISION_FRAMES}
+    drawn = [pane_id for pane_id in names if pane_id in layout]
+    assert len(drawn) == (9 if size == WIDE else 5)
+    for pane_id in drawn:
+        x, y, w, h = layout[pane_id]
+        assert rows[y][x:x + w].startswith(f"╭─ {names[pane_id]}") and rows[y][x + w - 1] == "╮", pane_id
+        assert rows[y + h - 1][x:x + w] == "╰" + "─" * (w - 2) + "╯", pane_id
+        assert rows[y + 1][x + 2:].startswith("starting…"), pane_id
+    assert rows[0].startswith(" t  x") and rows[-1] == " keys".ljust(size[0])
+    assert ("triage: waiting" in rows[1]) == (size == NARROW)
 
 
 async def test_a_torn_last_line_is_shown_after_a_restart_and_the_incident_still_resumes(tmp_path) -> None:
