@@ -1,18 +1,22 @@
 """`clay-cockpit` command line: run (default), demo, sim, init, check.
 
-Imports are kept to the standard library and our own light modules until a
-subcommand needs more, so the first frame is not delayed. Usage and config
-errors print one line and exit 2; nothing prints a traceback.
+Imports are kept to the standard library and :mod:`cockpit.paths` until a
+subcommand needs more, so the first frame is not delayed (``demo`` starts its
+drill child before it loads the config machinery). Usage and config errors
+print one line and exit 2; nothing prints a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cockpit.config import APP_NAME, Config, ConfigError, default_config_path, find_config, load_config
+from cockpit.paths import APP_NAME, ConfigError, default_config_path
+
+if TYPE_CHECKING:
+    from cockpit.config import Config
 
 SUBCOMMANDS = ("run", "demo", "sim", "init", "check", "postmortem")
 EXIT_USAGE = 2
@@ -109,10 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return cmd_run(args)
         if args.command == "demo":
-            from cockpit.demo import cmd_demo
+            from cockpit.demo import cmd_demo  # light: it starts the drill child first, then loads the rest
 
-            if not args.list:
-                log_to_file()
             return cmd_demo(args)
         if args.command == "sim":
             from cockpit.sim.server import run_sim
@@ -141,7 +143,7 @@ def log_to_file() -> Path | None:
     import logging
     import logging.handlers
 
-    from cockpit.config import state_dir
+    from cockpit.paths import state_dir
 
     root = logging.getLogger()
     root.handlers.clear()
@@ -158,6 +160,11 @@ def log_to_file() -> Path | None:
 
 
 def load_user_config(cli_path: str | None, read_only: bool = False) -> Config:
+    from dataclasses import replace
+
+    from cockpit.config import load_config
+    from cockpit.paths import find_config
+
     config = load_config(find_config(cli_path))
     if read_only:
         config = replace(config, kube=replace(config.kube, read_only=True))

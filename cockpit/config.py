@@ -20,16 +20,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-APP_NAME = "clay-cockpit"
-
-
-class ConfigError(Exception):
-    """A bad value in a config or scenario file. ``str(err)`` is one line."""
-
-    def __init__(self, file: str, key: str, expected: str, found: str) -> None:
-        self.file, self.key, self.expected, self.found = file, key, expected, found
-        where = f"{file}: {key}" if key else file
-        super().__init__(f"{where}: expected {expected}, found {found}")
+from cockpit.paths import (  # noqa: F401 (re-exported: where things live, and the one-line error)
+    APP_NAME,
+    ConfigError,
+    default_config_path,
+    find_config,
+    state_dir,
+    xdg_config_home,
+    xdg_state_home,
+)
 
 
 def opt(default: Any = MISSING, doc: str = "", *, kind: str = "", choices: tuple[str, ...] = (), factory: Any = MISSING) -> Any:
@@ -362,41 +361,6 @@ def _with_source(cfg: Config, file: str) -> Config:
     from dataclasses import replace
 
     return replace(cfg, source=file)
-
-
-# --------------------------------------------------------------------------
-# Where things live
-
-
-def xdg_config_home() -> Path:
-    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-
-
-def xdg_state_home() -> Path:
-    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-
-
-def default_config_path() -> Path:
-    return xdg_config_home() / APP_NAME / "config.toml"
-
-
-def state_dir() -> Path:
-    return xdg_state_home() / APP_NAME
-
-
-def find_config(cli_path: str | None) -> Path:
-    """--config PATH, then $CLAY_COCKPIT_CONFIG, then the XDG config dir."""
-    if cli_path:
-        return Path(cli_path)
-    env = os.environ.get("CLAY_COCKPIT_CONFIG")
-    if env:
-        return Path(env)
-    path = default_config_path()
-    if not path.exists():
-        raise ConfigError(
-            str(path), "", "a config file (run `clay-cockpit init` to write one, or `clay-cockpit demo` to try the drill)", "no file"
-        )
-    return path
 
 
 def data_path(*parts: str) -> Path:

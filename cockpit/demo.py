@@ -3,7 +3,10 @@ cockpit against it through the same code paths as production.
 
 The parent binds every service's loopback socket itself and hands them to
 the child (``python -m cockpit.sim --listen-fds``), so it knows every URL at
-once and paints the first frame while the simulator is still starting.
+once and paints the first frame while the simulator is still starting. The
+child is started first thing and validates the scenario while the parent
+imports Textual (``--announce``); the parent reads its verdict before it
+takes the screen, so a bad scenario is still one line and exit 2.
 Requests made before the child serves wait in the listen backlog (every
 source has a timeout). The child makes the Kubernetes API's throwaway TLS
 certificate and writes the kubeconfig that trusts it; the kube source is
@@ -15,20 +18,24 @@ hung on.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import os
-import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cockpit.config import Config, config_from_toml
+from cockpit.paths import ConfigError
 from cockpit.sim import wiring
 from cockpit.sources import KubeSource, Sources
+
+if TYPE_CHECKING:
+    from cockpit.config import Config
 
 # The drill's throwaway credentials travel in the environment, never in argv.
 TOKEN_ENVS = ("CLAY_SIM_KUBE_TOKEN", "CLAY_DRILL_SLACK_TOKEN", "CLAY_DRILL_STATUSPAGE_KEY")
@@ -39,21 +46,22 @@ def drill_tokens() -> dict[str, str]:
     with the cockpit's own adapters (which read them by name from the config)."""
     for name in TOKEN_ENVS:
         if not os.environ.get(name):
-            os.environ[name] = secrets.token_urlsafe(24)
+            # secrets.token_urlsafe(24) without its import (hmac, hashlib: ~6 ms before the first frame)
+            os.environ[name] = base64.urlsafe_b64encode(os.urandom(24)).rstrip(b"=").decode("ascii")
     return {name: os.environ[name] for name in TOKEN_ENVS}
 
 
-@dataclass
 class Drill:
-    """A running drill child process, as the cockpit sees it."""
+    """A running drill child process, as the cockpit sees it. (A plain class:
+    this module loads before the first frame, ``dataclasses`` does not need to.)"""
 
-    scenario: str
-    title: str
-    workdir: Path
-    process: subprocess.Popen
-    endpoints: dict[str, str]
-    kubeconfig: Path
-    _reported: bool = field(default=False, repr=False)
+    def __init__(self, scenario: str, workdir: Path, process: subprocess.Popen, endpoints: dict[str, str], kubeconfig: Path) -> None:
+        self.scenario = scenario  # as asked for, until the child names it (wait_scenario)
+        self.title = scenario
+        self.workdir = workdir
+        self.process = process
+        self.endpoints = endpoints
+        self.kubeconfig = kubeconfig
 
     def poll(self) -> str | None:
         """A message once the simulator has died, else None. Never blocks."""
@@ -63,6 +71,30 @@ class Drill:
         last = _last_line(self.workdir / "sim.log")
         why = f": {last}" if last else ""
         return f"drill environment exited (code {code}){why} — its services are gone; quit and start the demo again"
+
+    def wait_scenario(self, timeout: float = 30.0) -> None:
+        """Block until the child has validated the scenario (it does so first
+        thing, so this is normally answered already): sets ``scenario`` and
+        ``title``. Raises ConfigError for a bad scenario, DrillFailed if the
+        child died or said nothing in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                first = (self.workdir / "sim.out").read_bytes().partition(b"\n")
+            except FileNotFoundError:
+                first = (b"", b"", b"")
+            if first[1]:  # a whole line
+                try:
+                    verdict = json.loads(first[0])
+                except ValueError:
+                    raise DrillFailed(f"the drill environment's first line is not JSON: {first[0][:120]!r}") from None
+                if "error" in verdict:
+                    raise ConfigError(**verdict["error"])
+                self.scenario, self.title = verdict["scenario"], verdict["title"]
+                return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise DrillFailed(self.poll() or f"the drill environment did not check its scenario within {timeout:g} s")
+            time.sleep(0.01)
 
     def wait_ready(self, timeout: float = 20.0) -> bool:
         """Block (in a worker, never the UI) until the child serves, dies or times out."""
@@ -99,6 +131,10 @@ def _last_line(path: Path) -> str:
     return lines[-1][:200] if lines else ""
 
 
+class DrillFailed(Exception):
+    """The drill child died or hung before the cockpit started."""
+
+
 class DrillSources(Sources):
     """The production sources, except that the kube source waits for the
     child's kubeconfig (the property is only touched from workers)."""
@@ -122,11 +158,10 @@ def bind_loopback() -> socket.socket:
 
 
 def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, workdir: Path | None = None) -> Drill:
-    """Validate the scenario, bind the sockets, write kubeconfig, start the child."""
-    from cockpit.sim.scenario import load_scenario  # light: tomllib + dataclasses
-
-    spec = load_scenario(scenario)  # raises ConfigError (one line) for a bad scenario
+    """Bind the sockets and start the child, which validates the scenario
+    (:meth:`Drill.wait_scenario`) and writes the kubeconfig."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="clay-drill-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     socks = {name: bind_loopback() for name in wiring.SERVICES}
     try:
         endpoints = {name: wiring.url(s.getsockname()[1]) for name, s in socks.items()}
@@ -140,6 +175,7 @@ def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, w
             "--speed", repr(speed),
             "--dir", str(workdir),
             "--kubeconfig", str(kubeconfig),
+            "--announce",
         ]
         if seed is not None:
             cmd += ["--seed", str(seed)]
@@ -157,7 +193,7 @@ def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, w
     finally:
         for s in socks.values():
             s.close()  # the child holds its own copies
-    return Drill(spec.name, spec.title, workdir, process, endpoints, kubeconfig)
+    return Drill(scenario, workdir, process, endpoints, kubeconfig)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -167,15 +203,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for name in scenario_names():
             print(f"{name:<18} {load_scenario(name).title}")
         return 0
-    drill = start_drill(args.scenario, speed=args.speed, seed=args.seed)
+    drill = start_drill(args.scenario, speed=args.speed, seed=args.seed)  # first: it checks the scenario meanwhile
     clean = False
     try:
+        from dataclasses import replace
+
+        from cockpit.cli import log_to_file
+        from cockpit.config import config_from_toml
+
+        log_to_file()
         data = wiring.drill_config(drill.endpoints, drill.kubeconfig, refresh_scale=1.0 / args.speed)
-        config = config_from_toml(data, f"drill config for {drill.scenario}")
+        config = config_from_toml(data, f"drill config for {args.scenario}")
         if args.read_only:
             config = replace(config, kube=replace(config.kube, read_only=True))
         from cockpit.app import make_app
 
+        try:
+            drill.wait_scenario()
+        except ConfigError:
+            clean = True  # nothing ran: no files to keep
+            raise
+        except DrillFailed as err:
+            print(f"clay-cockpit: {err}", file=sys.stderr)
+            return 1
         app = make_app(config, DrillSources(config, drill), title=f"drill: {drill.title}", drill=drill, speed=args.speed)
         app.run()
         code = app.return_code or 0

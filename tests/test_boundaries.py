@@ -77,6 +77,6 @@ def test_starting_the_cockpit_imports_no_heavy_client() -> None:
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
     assert not heavy, f"imported before the first frame: {heavy}"
     ours = sorted(m for m in loaded if m.split(".")[0] in ("cockpit", "widgets", "screens"))
-    allowed = {"cockpit", "cockpit.cli", "cockpit.config", "cockpit.demo", "cockpit.app", "cockpit.sources",
+    allowed = {"cockpit", "cockpit.cli", "cockpit.paths", "cockpit.config", "cockpit.demo", "cockpit.app", "cockpit.sources",
                "cockpit.sim", "cockpit.sim.wiring", "screens", "screens.boot"}
     assert set(ours) <= allowed, f"loaded before the first frame: {sorted(set(ours) - allowed)}"

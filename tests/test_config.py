@@ -152,6 +152,27 @@ def test_cli_usage_errors_exit_2() -> None:
     assert out.returncode == 2 and "expected a number > 0" in out.stderr
 
 
+def test_demo_with_a_bad_scenario_exits_2_with_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    """The drill child checks the scenario (the demo reads its verdict before
+    it takes the screen): the same one line as a config error, exit 2, and
+    no drill directory left behind."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "x"\n[clock]\nbogus = 1\n', encoding="utf-8")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch), "XDG_STATE_HOME": str(tmp_path / "state")}
+    cases = {
+        str(bad): f"clay-cockpit: {bad}: clock: expected one of ",
+        "no-such": "clay-cockpit: no-such: expected a shipped scenario name (clay-outage, ",
+    }
+    for scenario, start in cases.items():
+        out = run_cli("demo", "--scenario", scenario, env=env)
+        assert out.returncode == 2, out
+        assert out.stderr.startswith(start) and out.stderr.count("\n") == 1, out.stderr
+        assert "Traceback" not in out.stderr + out.stdout and out.stdout == ""
+    assert list(scratch.iterdir()) == []
+
+
 def test_init_writes_valid_config_and_refuses_to_overwrite(tmp_path: Path) -> None:
     env = {"XDG_CONFIG_HOME": str(tmp_path)}
     out = run_cli("init", env=env)

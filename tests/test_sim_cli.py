@@ -171,3 +171,41 @@ def test_run_sim_bad_scenario_exit_2(capsys) -> None:
     assert run_sim(parser.parse_args(["--scenario", "no-such-drill"])) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "no-such-drill" in err
+
+
+@pytest.mark.slow
+def test_the_demo_child_names_its_scenario_before_it_serves(tmp_path: Path) -> None:
+    """`--announce` (what the demo passes): the validated scenario's name and
+    title come first, before the heavy imports, then the ready line."""
+    from cockpit.demo import start_drill
+
+    drill = start_drill("key-revoked", speed=10, workdir=tmp_path)
+    try:
+        drill.wait_scenario(timeout=30)
+        assert (drill.scenario, drill.title) == ("key-revoked", "Clay API key revoked (401)")
+        assert drill.wait_ready(30)
+        first, ready = (tmp_path / "sim.out").read_text().splitlines()[:2]
+        assert json.loads(first) == {"scenario": "key-revoked", "title": "Clay API key revoked (401)"}
+        assert json.loads(ready)["ready"] is True
+    finally:
+        drill.stop()
+
+
+def test_the_demo_reports_a_bad_scenario_and_a_child_that_died(tmp_path: Path) -> None:
+    from cockpit.config import ConfigError
+    from cockpit.demo import Drill, DrillFailed, start_drill
+
+    drill = start_drill(str(tmp_path / "missing.toml"), workdir=tmp_path / "a")
+    try:
+        with pytest.raises(ConfigError, match=r"missing\.toml"):
+            drill.wait_scenario(timeout=30)
+    finally:
+        drill.stop()
+    workdir = tmp_path / "b"
+    workdir.mkdir()
+    (workdir / "sim.log").write_text("Traceback ...\nModuleNotFoundError: No module named 'aiohttp'\n")
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    dead.wait(30)
+    drill = Drill("healthy", workdir, dead, {}, workdir / "kubeconfig")
+    with pytest.raises(DrillFailed, match=r"exited \(code 3\): ModuleNotFoundError: No module named 'aiohttp'"):
+        drill.wait_scenario(timeout=30)

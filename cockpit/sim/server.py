@@ -462,6 +462,8 @@ def main(argv: list[str] | None = None, parent: int | None = None) -> int:
     add_sim_arguments(parser)
     parser.add_argument("--listen-fds", default=None, metavar="NAME=FD,...", help="serve on these inherited listening sockets")
     parser.add_argument("--kubeconfig", default=None, metavar="PATH", help="write the kubeconfig here (default: DIR/kubeconfig)")
+    parser.add_argument("--announce", action="store_true",
+                        help="first print the validated scenario's name and title as one JSON line (see cockpit/sim/__main__.py)")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = _load(args)
