@@ -69,6 +69,7 @@ AGE_TICK = 5.0  # seconds between refreshes of the "12s ago" ages
 DRILL_CHECK = 2.0  # seconds between checks that the drill child is alive
 LOG_RESTART = 5.0  # seconds before following logs again after the follow ended
 RECENT_LOGS = 300  # log lines kept in Signals for triage
+PRELOAD_AFTER = 3.0  # seconds after start: import the views' heavy modules in a thread
 ASYNC_GRACE = 5.0  # extra seconds over a source's own timeout before we give up on it
 
 
@@ -332,6 +333,13 @@ class CockpitApp(App[int]):
         self.set_interval(AGE_TICK, self._tick)
         if self.drill is not None:
             self._drill_timer = self.set_interval(DRILL_CHECK, self._check_drill)
+        self.set_timer(PRELOAD_AFTER, self._preload_views)
+
+    @work(thread=True, exit_on_error=False, group="preload", description="Loading the metrics view's modules")
+    def _preload_views(self) -> None:
+        """Import the metrics view (plotext: ~0.1 s) once the first answers are
+        in, so the first `m` does not wait for it."""
+        import screens.metrics_view  # noqa: F401
 
     def on_unmount(self) -> None:
         self._stop_logs.set()
@@ -561,12 +569,16 @@ class CockpitApp(App[int]):
             self.pop_screen()
             return
         self._to_main()
-        from screens.metrics_view import (
-            MetricsScreen,  # imports plotext: only when opened
-        )
+        if self._metrics_view is None:  # built once and kept (installed): each `m` after the first only shows it
+            from screens.metrics_view import (
+                MetricsScreen,  # imports plotext (preloaded a few seconds after start: _preload_views)
+            )
 
-        self._metrics_view = MetricsScreen(self.signals.metrics, self.clock())
-        self.push_screen(self._metrics_view)
+            self._metrics_view = MetricsScreen(self.signals.metrics, self.clock())
+            self.install_screen(self._metrics_view, name="metrics")
+        else:
+            self._metrics_view.show(self.signals.metrics, self.clock())  # redraws the charts only if the data changed
+        self.push_screen("metrics")
 
     def action_filter_logs(self) -> None:
         self._to_main()

@@ -95,6 +95,7 @@ class MetricsScreen(Screen[None]):
         self._now = now
         self._shown: object = None
         self._charts: dict[str, SeriesChart] = {}
+        self._mounted = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="metrics-head")
@@ -103,10 +104,15 @@ class MetricsScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)  # the keys need the room at 80 columns
 
     def on_mount(self) -> None:
+        self._mounted = True
         self.show(self._reading, self._now)
 
     def show(self, reading: Reading[Any], now: float) -> None:
+        """Show this reading; the charts are drawn again only for a new snapshot.
+        The app keeps this screen and calls this again on each `m`."""
         self._reading, self._now = reading, now
+        if not self._mounted:  # pushed but not composed yet: on_mount shows it
+            return
         head = self.query_one("#metrics-head", Static)
         snap = reading.value
         if isinstance(snap, MetricsSnapshot):

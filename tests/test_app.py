@@ -399,6 +399,31 @@ async def test_metrics_view_opens_and_closes() -> None:
         assert type(app.screen).__name__ == "MainScreen"
 
 
+async def test_the_metrics_view_is_kept_and_shows_what_came_while_it_was_closed() -> None:
+    """`m` builds the view once; reopened, it is the same screen with the
+    newest snapshot (polls go on while it is closed)."""
+    sources = FakeSources()
+    app, _ = build(sources)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.signals.metrics.ok, what="metrics")
+        await pilot.press("m")
+        first = app.screen
+        await pilot.pause(0.1)
+        assert "36.8 req/s" in (first.query("SeriesChart").first().border_title or "")
+        await pilot.press("m")
+        assert type(app.screen).__name__ == "MainScreen"
+        sources.metrics.result = metrics_snapshot(shift=7)  # 401s now 36.0 + 2*sin(46/3)
+        before = app.signals.metrics.value
+        await pilot.press("r")
+        await until(pilot, lambda: app.signals.metrics.value is not before, what="the next metrics poll")
+        await pilot.press("m")
+        assert app.screen is first
+        await pilot.pause(0.1)
+        assert "36.7 req/s" in (first.query("SeriesChart").first().border_title or "")
+        await pilot.press("escape", "m", "m", "m")  # quick presses: open, close, open
+        assert app.screen is first
+
+
 async def test_pods_table_updates_cells_in_place_and_keeps_the_cursor() -> None:
     sources = FakeSources()
     app, _ = build(sources)
