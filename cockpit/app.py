@@ -52,6 +52,7 @@ from screens.boot import TALL_FROM, WIDE_FROM, BootScreen
 # on_ready (tests/test_boundaries.py holds it to that).
 if TYPE_CHECKING:
     from textual.command import Provider
+    from textual.driver import Driver
 
     from cockpit.signals import LogLine, Signals, SourceError
     from screens.actions_desk import ActionsDesk, ActionsUpdate
@@ -259,6 +260,7 @@ class CockpitApp(App[int]):
         self._actions: ActionsDesk | None = None  # built with the desk (see on_ready)
         self._actions_factory = actions  # builds the ActionRunner (tests pass one that plays a frozen drill forward)
         self._signal_handlers: list[signal.Signals] = []
+        self._exiting = False  # exit() was called: on_ready stops building
 
     def _target(self) -> str:
         kube = self.config.kube
@@ -299,6 +301,22 @@ class CockpitApp(App[int]):
                 continue
             self._signal_handlers.append(sig)
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's Linux driver, but one whose output survives the terminal
+        going away (:mod:`screens.terminal`)."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from screens.terminal import HangupSafeDriver
+
+            return HangupSafeDriver
+        return driver
+
+    def exit(self, result: int | None = None, return_code: int = 0, message: Any = None) -> None:
+        self._exiting = True
+        super().exit(result, return_code, message)
+
     def _hang_up(self, sig: signal.Signals) -> None:
         self._stop_logs.set()
         log.info("%s received: stopping", sig.name)  # not on screen: after a hangup there is none
@@ -313,6 +331,8 @@ class CockpitApp(App[int]):
         self.stylesheet.read(self.CSS_FILE)  # parsed when the cockpit screen is first styled
         self._main = MainScreen(self.config, title=self.title, target=self._target())
         await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
+        if self._exiting or not self._main.is_attached:
+            return  # quit (q, or the terminal hung up) while the screen was being built: build no more
         self._desk = Desk(self, self._main, self.config, clock=self.clock, state_dir=self.state_dir, speed=self.speed)
         self._desk.start()
         from screens.comms_desk import CommsDesk

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
 import os
 import shutil
 import socket
@@ -236,4 +237,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if clean:
             shutil.rmtree(drill.workdir, ignore_errors=True)
         else:
-            print(f"clay-cockpit: the drill's files are in {drill.workdir} (see sim.log)", file=sys.stderr)
+            kept = f"the drill's files are in {drill.workdir} (see sim.log)"
+            try:
+                print(f"clay-cockpit: {kept}", file=sys.stderr)
+            except OSError as err:  # the terminal is gone (a hangup): say it in the log file
+                logging.getLogger(__name__).warning("%s (the terminal is gone: %s)", kept, err.strerror or err)

@@ -65,3 +65,38 @@ async def test_key_after_focus_key_reaches_the_new_pane() -> None:
         await pilot.press("1")
         app.action_focus_pane("logs")  # what `5` does; no await: nothing else runs in between
         assert app.focused is not None and app.focused in app.screen.query_one("#logs").query("*")
+
+
+async def test_the_drivers_output_drops_writes_once_the_terminal_is_gone() -> None:
+    """screens/terminal.py: Textual's writer thread writes through this; a
+    dead terminal's EIO must not kill it (its full queue would then block
+    the cockpit's shutdown for ever)."""
+    import errno
+
+    from screens.terminal import _Output
+
+    class Tty:
+        def __init__(self) -> None:
+            self.written: list[str] = []
+            self.gone = False
+
+        def write(self, text: str) -> int:
+            if self.gone:
+                raise OSError(errno.EIO, "Input/output error")
+            self.written.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            if self.gone:
+                raise OSError(errno.EIO, "Input/output error")
+
+    tty = Tty()
+    out = _Output(tty)
+    assert out.write("frame 1") == 7 and not out.lost
+    out.flush()
+    tty.gone = True
+    assert out.write("frame 2") == 7 and out.lost
+    out.flush()
+    tty.gone = False  # nothing more is written, even if the file would take it
+    out.write("frame 3")
+    assert tty.written == ["frame 1"]

@@ -193,6 +193,21 @@ def test_ssh_dropped_mid_session(terminal, launch, mark, e2e_dir) -> None:
         raise LeftBehind(f"left in the cockpit's TMPDIR after the hangup: {left}")
 
 
+def test_terminal_closed_while_the_cockpit_starts(terminal, launch, mark, e2e_dir) -> None:
+    """The window is closed right after the first frame, while the cockpit
+    still writes its first screens: the hangup must end it, its drill child
+    and its files. (Textual's writer thread died on the dead terminal's EIO
+    and its full queue then blocked the shutdown for ever: screens/terminal.py.)"""
+    term = terminal()
+    launch(term, demo_args("healthy"))
+    Driver(term).run(drill.first_frame())
+    term.tmux("kill-server")  # the terminal goes away: its programs get SIGHUP and a dead tty
+    assert_all_gone(mark)
+    left = sorted(p.name for p in (e2e_dir / "home").iterdir() if p.name != "state")
+    logs = "\n".join(f"{p}: {p.read_text()[-6000:]}" for p in (e2e_dir / "home").rglob("*.log"))
+    assert not left, f"left in the cockpit's TMPDIR after the hangup: {left}\n{logs}"
+
+
 def test_ssh_reconnect_resumes_the_incident(terminal, launch, mark, e2e_dir) -> None:
     """Declare and accept over SSH, drop the connection, connect again: the
     cockpit resumes the open incident from its timeline — the same id, the
