@@ -37,7 +37,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from cockpit.comms import Channel, Draft, SaveResult, SendResult
 from cockpit.comms_context import STATUS_LABEL
@@ -45,6 +45,7 @@ from cockpit.incident import Status
 from screens.choose import Choice, ChoiceScreen
 from screens.preview import PreviewScreen, flag_lines
 from widgets.common import clean, set_if_changed
+from widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from screens.comms_desk import CommsDesk
@@ -155,7 +156,7 @@ class ComposeScreen(Screen[None]):
         yield TextArea(self.draft.text, id="compose-text", soft_wrap=True, tab_behavior="focus")
         yield Static(id="compose-flags")
         yield Static(id="compose-note")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.refresh_meta()

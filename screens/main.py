@@ -29,7 +29,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from cockpit.config import Config
 from cockpit.incident import Incident, Tick
@@ -42,6 +41,7 @@ from widgets.cadence import CadenceBadge
 from widgets.checklist import ChecklistPane
 from widgets.common import SourcePane
 from widgets.context_bar import ContextBar, IncidentBadge
+from widgets.footer import KeyFooter
 from widgets.health import HealthPane
 from widgets.logs import LogsPane
 from widgets.metrics import MetricsPane
@@ -92,7 +92,7 @@ class MainScreen(Screen[None]):
                 yield self._triage
                 yield self._checklist
                 yield self._timeline
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns: the keys need the room (? lists ctrl+p)
+        yield KeyFooter(compact=True, show_command_palette=False)  # 80 columns: the keys need the room (? lists ctrl+p)
 
     # -- parts ------------------------------------------------------------------
 

@@ -12,11 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from cockpit.signals import MetricsSnapshot, Reading, Series
 from widgets.common import clean, format_age, problem_content, set_if_changed
+from widgets.footer import KeyFooter
 from widgets.metrics import format_value, host_of, order_series
 
 
@@ -101,7 +102,7 @@ class MetricsScreen(Screen[None]):
         yield Static(id="metrics-head")
         yield Static(id="metrics-problem")
         yield Grid(id="charts")
-        yield Footer(compact=True, show_command_palette=False)  # the keys need the room at 80 columns
+        yield KeyFooter(compact=True, show_command_palette=False)  # the keys need the room at 80 columns
 
     def on_mount(self) -> None:
         self._mounted = True

@@ -24,11 +24,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.comms import Channel, Flag, Preview
 from cockpit.comms_blocks import PreviewBlock
 from widgets.common import clean
+from widgets.footer import KeyFooter
 
 _MARK_STYLE = {"*": "bold", "_": "italic", "~": "strike", "`": "$text-accent"}
 _INLINE = re.compile(
@@ -167,7 +168,7 @@ class PreviewScreen(Screen[bool]):
         with VerticalScroll(id="preview-scroll"):
             for kind, content in preview_parts(self.preview, self._page_title):
                 yield Static(content, classes=kind)
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#preview-scroll", VerticalScroll).focus()

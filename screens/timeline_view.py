@@ -21,11 +21,12 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.timeline import Event, iso_utc, read
 from widgets.common import clean, set_if_changed
+from widgets.footer import KeyFooter
 from widgets.timeline import event_content
 
 DETAIL_CHARS = 4000  # of an event's data shown under the list
@@ -87,7 +88,7 @@ class TimelineScreen(Screen[None]):
         yield OptionList(id="timeline-all")
         with VerticalScroll(id="timeline-detail-box"):
             yield Static(id="timeline-detail")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         if self.path is not None:

@@ -410,3 +410,25 @@ async def test_a_torn_last_line_is_shown_after_a_restart_and_the_incident_still_
         problems = text(pane.query_one("#timeline-problems", Static))
         assert "torn write" in problems and path.name in problems
         assert len(again.desk.recorder.events()) == count, "nothing recorded twice: the Clay incident and the pods were seen before"
+
+
+async def test_the_footer_recomposes_only_when_its_keys_change(tmp_path) -> None:
+    """widgets/footer.py: moving the focus between panes changes no key the
+    footer shows, so its key widgets stay; declaring an incident adds the
+    incident keys, so it draws them."""
+    from textual.widgets._footer import FooterKey
+
+    from widgets.footer import KeyFooter
+
+    app, _, _ = build(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot, app)
+        footer = main(app).query_one(KeyFooter)
+        await pilot.pause(0.2)
+        before = list(footer.query(FooterKey))
+        assert "Accept" not in " ".join(k.description for k in before)
+        await pilot.press("1", "2", "3", "4", "5")
+        await pilot.pause(0.3)
+        assert list(footer.query(FooterKey)) == before, "focus moves recomposed the footer"
+        await declare(pilot, app)
+        await until(pilot, lambda: "Accept" in " ".join(k.description for k in footer.query(FooterKey)), what="the incident keys")
