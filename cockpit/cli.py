@@ -134,7 +134,19 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(err))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`clay-cockpit demo --list | head -3`)
+        return _reader_gone()
     return fail(f"unknown command {args.command!r}")
+
+
+def _reader_gone() -> int:
+    """Stop quietly when stdout's reader has gone, as a shell tool does: point
+    stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13  # killed by SIGPIPE, as the shell reports it
 
 
 def log_to_file() -> Path | None:

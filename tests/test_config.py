@@ -173,6 +173,18 @@ def test_demo_with_a_bad_scenario_exits_2_with_one_line_and_leaves_nothing(tmp_p
     assert list(scratch.iterdir()) == []
 
 
+def test_a_reader_that_went_away_is_no_traceback() -> None:
+    """`clay-cockpit demo --list | head -1`: stdout's reader is gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    try:
+        out = subprocess.run([sys.executable, "-m", "cockpit.cli", "demo", "--list"], stdout=write_end,
+                             stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60)
+    finally:
+        os.close(write_end)
+    assert out.returncode == 141 and out.stderr == "", out.stderr
+
+
 def test_init_writes_valid_config_and_refuses_to_overwrite(tmp_path: Path) -> None:
     env = {"XDG_CONFIG_HOME": str(tmp_path)}
     out = run_cli("init", env=env)
