@@ -291,6 +291,20 @@ async def test_pause_holds_lines_and_resume_shows_them() -> None:
         assert pane.border_subtitle == "following"
 
 
+async def test_the_first_lines_leave_the_scrollbar_thumb_at_the_end() -> None:
+    """The first batch scrolls to the end before the layout shows a scrollbar;
+    the thumb must still be drawn at the end (Textual only moves it when
+    scroll_y changes while the scrollbar is shown)."""
+    app, sources = build()
+    sources.kube.emit(log_lines(60))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: view(app).line_count == 60, what="log lines")
+        await pilot.pause(0.2)
+        v = view(app)
+        assert v.following and v.show_vertical_scrollbar and v.scroll_y == v.max_scroll_y > 0
+        assert v.vertical_scrollbar.position == v.scroll_y
+
+
 async def test_scrolling_up_keeps_position_and_counts_new_lines() -> None:
     app, sources = build()
     sources.kube.emit(log_lines(60))

@@ -279,6 +279,14 @@ class LogView(ScrollView, can_focus=True):
         # force: the first batch arrives before there is a scrollbar, and
         # without it Textual ignores a scroll it thinks is not allowed yet
         self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        self.call_after_refresh(self._sync_scrollbar)
+
+    def _sync_scrollbar(self) -> None:
+        """Textual moves the scrollbar's thumb only when scroll_y changes while
+        the scrollbar is shown: a scroll to the end made just before the
+        layout adds the scrollbar left its thumb at the top."""
+        if self.show_vertical_scrollbar and self.vertical_scrollbar.position != self.scroll_y:
+            self.vertical_scrollbar.position = self.scroll_y
 
     def action_follow(self) -> None:
         self._to_end()
