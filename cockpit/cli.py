@@ -172,15 +172,12 @@ def log_to_file() -> Path | None:
 
 
 def load_user_config(cli_path: str | None, read_only: bool = False) -> Config:
-    from dataclasses import replace
-
     from cockpit.config import load_config
+    from cockpit.config import read_only as with_read_only
     from cockpit.paths import find_config
 
     config = load_config(find_config(cli_path))
-    if read_only:
-        config = replace(config, kube=replace(config.kube, read_only=True))
-    return config
+    return with_read_only(config) if read_only else config
 
 
 def cmd_run(args: argparse.Namespace) -> int:

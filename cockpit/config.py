@@ -15,7 +15,7 @@ import os
 import tomllib
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -361,6 +361,11 @@ def _with_source(cfg: Config, file: str) -> Config:
     from dataclasses import replace
 
     return replace(cfg, source=file)
+
+
+def read_only(config: Config) -> Config:
+    """The config with ``kube.read_only`` set (``--read-only``)."""
+    return replace(config, kube=replace(config.kube, read_only=True))
 
 
 def data_path(*parts: str) -> Path:

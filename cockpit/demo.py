@@ -207,16 +207,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     drill = start_drill(args.scenario, speed=args.speed, seed=args.seed)  # first: it checks the scenario meanwhile
     clean = False
     try:
-        from dataclasses import replace
-
         from cockpit.cli import log_to_file
-        from cockpit.config import config_from_toml
+        from cockpit.config import config_from_toml, read_only
 
         log_to_file()
         data = wiring.drill_config(drill.endpoints, drill.kubeconfig, refresh_scale=1.0 / args.speed)
         config = config_from_toml(data, f"drill config for {args.scenario}")
         if args.read_only:
-            config = replace(config, kube=replace(config.kube, read_only=True))
+            config = read_only(config)
         from cockpit.app import make_app
 
         try:
