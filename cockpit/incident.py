@@ -21,6 +21,7 @@ Pure standard library; no Textual, no network.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import threading
@@ -178,6 +179,8 @@ class Incident:
     status_at: float = 0.0  # when the status last changed (declaration at first)
     mitigated_at: float | None = None  # entered monitoring/resolved (clock stopped); None while running
     resolved_at: float | None = None
+    symptom_ended_at: float | None = None  # the latest verified end of an action's symptom (a symptom_ended event)
+    symptom_ended: str = ""  # its one-line summary: "401s stopped at 12:03:14 (0 of the last 50 logged calls failed; metrics agree)"
     branches: tuple[str, ...] = ()  # the decision-tree branch(es) last recorded, first = main
     ticks: Mapping[str, Tick] = field(default_factory=lambda: MappingProxyType({}))
     hand_unticked: frozenset[str] = frozenset()  # unticked by the responder: not auto-ticked again
@@ -250,6 +253,10 @@ def apply(incident: Incident | None, event: Event) -> Incident | None:
             mitigated = None
         resolved = event.at if status == Status.RESOLVED else None
         return replace(incident, status=status, status_at=event.at, mitigated_at=mitigated, resolved_at=resolved)
+    if kind == EventKind.SYMPTOM_ENDED:
+        ended = d.get("ended_at")
+        at = float(ended) if isinstance(ended, (int, float)) and not isinstance(ended, bool) and math.isfinite(ended) else event.at
+        return replace(incident, symptom_ended_at=at, symptom_ended=event.summary)
     if kind == EventKind.BRANCH_CHANGED:
         to = d.get("to")
         branches = (to,) if isinstance(to, str) else to if isinstance(to, list) else None

@@ -247,6 +247,22 @@ class Reading(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class InEffect:
+    """A mitigation the cockpit knows is in place, read from the cluster
+    (a flag in the ConfigMap or on the pod template) or recorded on the
+    timeline (a key update whose symptom ended). Triage shows the runbook
+    action it carries out as done, never as the next key.
+
+    ``action`` is a :class:`cockpit.runbook.ActionId` value
+    ("enable_queuing", "enable_fallback", "update_key", "restart").
+    """
+
+    action: str
+    detail: str  # one line: "CLAY_REQUEST_QUEUING=true in ConfigMap clay-sync-flags"
+    since: float | None = None  # epoch seconds, when known
+
+
+@dataclass(frozen=True, slots=True)
 class Signals:
     """Everything the cockpit currently knows: what triage reads."""
 
@@ -255,4 +271,5 @@ class Signals:
     metrics: Reading[MetricsSnapshot] = Reading()
     pods: Reading[PodsSnapshot] = Reading()
     recent_logs: tuple[LogLine, ...] = ()  # bounded: the newest few hundred lines
+    in_effect: tuple[InEffect, ...] = ()  # mitigations in place (the actions desk reads them from the cluster)
     at: float = 0.0

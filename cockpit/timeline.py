@@ -92,6 +92,9 @@ class EventKind(enum.StrEnum):
     ACTION_VERIFIED = "action_verified"
     MESSAGE_DRAFTED = "message_drafted"
     MESSAGE_SENT = "message_sent"
+    # an applied action's symptom, followed after the change (docs/events.md)
+    SYMPTOM_ENDED = "symptom_ended"
+    SYMPTOM_PERSISTS = "symptom_persists"
 
     @classmethod
     def parse(cls, value: str) -> EventKind | str:
