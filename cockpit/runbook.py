@@ -76,6 +76,11 @@ class ActionId(StrEnum):
     WATCH_CLAY_STATUS = "watch_clay_status"  # keep watching Clay's status page
     INVESTIGATE_INFRA = "investigate_infra"  # our pods, nodes, resources
     SCALE = "scale"
+    # what the evidence about our own pods points to (infrastructure branch)
+    READ_POD_LOGS = "read_pod_logs"  # a pod crashes for another reason: its last log lines say why
+    ROLLBACK = "rollback"  # a leak or a crash since the last change: roll it back (outside the cockpit)
+    RAISE_MEMORY_LIMIT = "raise_memory_limit"  # the limit is too small for the load (outside the cockpit)
+    CHECK_DEPLOYMENT = "check_deployment"  # no pods: the deployment, its replicas and its selector
 
 
 ACTION_TEXT: dict[ActionId, str] = {
@@ -88,6 +93,44 @@ ACTION_TEXT: dict[ActionId, str] = {
     ActionId.WATCH_CLAY_STATUS: "Keep watching Clay's status page",
     ActionId.INVESTIGATE_INFRA: "Investigate our pods and infrastructure",
     ActionId.SCALE: "Scale the deployment",
+    ActionId.READ_POD_LOGS: "Read the crashing pod's last log lines",
+    ActionId.ROLLBACK: "Roll back the last change to the deployment",
+    ActionId.RAISE_MEMORY_LIMIT: "Raise the pods' memory limit",
+    ActionId.CHECK_DEPLOYMENT: "Check the deployment: its replicas and its selector",
+}
+
+#: The key that carries out each runbook action on the cockpit's main screen
+#: (the one place this is written down: tests/test_triage_keys.py holds it
+#: equal to the app's bindings). Actions without a key here are done outside
+#: the cockpit (``OUTSIDE``) or are the responder's own reading.
+ACTION_KEY: dict[ActionId, str] = {
+    ActionId.VERIFY_KEY: "v",
+    ActionId.UPDATE_KEY: "k",
+    ActionId.RESTART: "R",
+    ActionId.ENABLE_QUEUING: "Q",
+    ActionId.ENABLE_FALLBACK: "f",
+    ActionId.SCALE: "S",
+    ActionId.READ_POD_LOGS: "5",  # the pod logs pane
+}
+
+#: Actions the cockpit cannot carry out: said plainly where they are offered.
+OUTSIDE: frozenset[ActionId] = frozenset({ActionId.ROLLBACK, ActionId.RAISE_MEMORY_LIMIT, ActionId.CHECK_DEPLOYMENT})
+
+#: How an action reads once it is in effect ("✓ Request queuing on since 12:03").
+DONE_TEXT: dict[ActionId, str] = {
+    ActionId.VERIFY_KEY: "Key checked",
+    ActionId.UPDATE_KEY: "Key updated",
+    ActionId.RESTART: "Pods restarted",
+    ActionId.READ_RATE_LIMITS: "Rate-limit headers read",
+    ActionId.ENABLE_QUEUING: "Request queuing on",
+    ActionId.ENABLE_FALLBACK: "Fallback on",
+    ActionId.WATCH_CLAY_STATUS: "Watching Clay's status page",
+    ActionId.INVESTIGATE_INFRA: "Infrastructure investigated",
+    ActionId.SCALE: "Scaled",
+    ActionId.READ_POD_LOGS: "Pod logs read",
+    ActionId.ROLLBACK: "Rolled back",
+    ActionId.RAISE_MEMORY_LIMIT: "Memory limit raised",
+    ActionId.CHECK_DEPLOYMENT: "Deployment checked",
 }
 
 

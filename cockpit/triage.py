@@ -19,9 +19,15 @@ live can an assessment be of high confidence, and it is never "healthy"
 unless all four are live. A source we cannot read, with no visible impact, is
 itself a P4 finding (a monitoring gap).
 
+A runbook action already in effect (``Signals.in_effect``: a flag the
+actions desk read from the cluster, a key update whose symptom ended) stays
+in the finding's actions marked done, with what is in effect and since when;
+:attr:`Assessment.next` is the first one that is not.
+
 Modules: ``triage_types`` (the frozen result types), ``triage_evidence``
 (what each signal says, in numbers), ``triage_findings`` (the tree and the
-severity table), ``triage_stable`` (the window).
+severity table), ``triage_infra`` (our own service, and the findings put
+together), ``triage_stable`` (the window).
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ from typing import TYPE_CHECKING
 from cockpit import triage_evidence as ev
 from cockpit.config import Thresholds
 from cockpit.runbook import Branch, ErrorClass
-from cockpit.signals import Signals
-from cockpit.triage_findings import Context, build_findings
+from cockpit.signals import InEffect, Signals
+from cockpit.triage_findings import Context
+from cockpit.triage_infra import build_findings
 from cockpit.triage_stable import Change, Triage, Triaged
 from cockpit.triage_types import (
     BRANCH_LABEL,
@@ -101,7 +108,8 @@ def assess(signals: Signals, thresholds: Thresholds, now: float, *, refresh: Map
     ctx = Context.build(views, signals.recent_logs, thresholds)
     views = ctx.views  # a source that answered without what triage needs is no longer "live"
     all_live = all(v.live for v in views.values())
-    findings = sorted((_with_confidence(f, views, all_live) for f in build_findings(ctx)), key=_order)
+    findings = [_in_effect(f, signals.in_effect) for f in build_findings(ctx)]
+    findings = sorted((_with_confidence(f, views, all_live) for f in findings), key=_order)
     top = findings[0]
     return Assessment(
         at=now,
@@ -112,6 +120,20 @@ def assess(signals: Signals, thresholds: Thresholds, now: float, *, refresh: Map
         gaps=tuple(ctx.gaps),
         observed=tuple(ctx.observed),
     )
+
+
+def _in_effect(f: Finding, in_effect: tuple[InEffect, ...]) -> Finding:
+    """The finding's actions, those in effect marked done with what is in
+    effect and since when (never offered again as the next key)."""
+    done = {e.action: e for e in in_effect if isinstance(e, InEffect)} if isinstance(in_effect, tuple) else {}
+    if not done or not any(a.id.value in done for a in f.actions):
+        return f
+    actions = []
+    for a in f.actions:
+        e = done.get(a.id.value)
+        since = ev.finite(e.since) if e is not None else None
+        actions.append(replace(a, done=True, detail=ev.one_line(e.detail), since=since) if e is not None else a)
+    return replace(f, actions=tuple(actions))
 
 
 def _interval(value: object) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cockpit.config import Thresholds
@@ -42,15 +43,15 @@ DEFAULT_REFRESH = {"statuspage": 30.0, "health": 10.0, "metrics": 15.0, "pods": 
 
 LOG_WINDOW = 15.0  # seconds of log time (before the newest line) that count as "recent"
 LOG_MAX_LINES = 2000  # never look at more lines than this, whatever we are handed
-LOG_ALL_FAILING = 0.95  # share of logged Clay calls failing that reads as "every call fails"
-LOG_MIN_CALLS = 10  # logged Clay calls needed before the share means anything
+LOG_MIN_CALLS = 10  # logged Clay calls needed before a logged share is worth stating
 MIN_RATE = 0.1  # errors/s below which a share of failures is noise (a handful of calls)
-EVERY_CALL = 0.95  # a share this high is worded "every call"
-CAUGHT_UP = 0.8  # when the logs say every call fails, a metrics share below this is still catching up
+ONSET_GAP = 5  # logged Clay calls in a row without a failure of a class that end its streak
+MEMORY_READINGS = 24  # memory readings kept per pod
+MAX_POINTS = 240  # metric points kept per error class
 
 
 # --------------------------------------------------------------------------
-# Formatting: short, with units, for an 80-column pane
+# Formatting: short, with units (never cut: the widgets clip when they draw)
 
 
 def finite(value: object) -> float | None:
@@ -89,9 +90,17 @@ def fmt_dur(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def clip(text: str, width: int = 78) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+def one_line(text: str) -> str:
+    """The text on one line (runs of whitespace, newlines included, made one space); never cut."""
+    return " ".join(str(text).split())
+
+
+def clock_text(at: float) -> str:
+    """HH:MM:SS of an epoch time (local time)."""
+    try:
+        return datetime.fromtimestamp(at).strftime("%H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return "?"
 
 
 def codes_text(codes: tuple[int, ...] | list[int]) -> str:
@@ -144,6 +153,17 @@ class ClassStat:
     share: float | None = None  # of all Clay calls (None when unknown)
     count: int | None = None  # lines (logs)
     since: float | None = None  # seconds this class has been above error_rate_warn (metrics history)
+    points: tuple[tuple[float, float], ...] = ()  # its errors/s over time (metrics history, server clock), oldest first
+
+    @property
+    def at(self) -> float | None:
+        """When the metrics measured ``rate`` (the newest point; server clock), if known."""
+        return self.points[-1][0] if self.points else None
+
+    def rate_at(self, t: float) -> float | None:
+        """The rate at the newest point at or before ``t`` (None: no point that old)."""
+        older = [v for pt, v in self.points if pt <= t]
+        return older[-1] if older else None
 
 
 @dataclass(frozen=True)
@@ -241,9 +261,10 @@ def metrics_calls(m: MetricsSnapshot, th: Thresholds, weak: bool) -> tuple[Calls
         for c in codes:
             for t, v in code_points.get(c, []):
                 pts[t] = pts.get(t, 0.0) + v
-        since = _since(sorted(pts.items()), th.error_rate_warn)
+        series = sorted(pts.items())
+        since = _since(series, th.error_rate_warn)
         share = min(rate / total, 1.0) if total else None  # (capped: a tiny total would make it inf)
-        classes.append(ClassStat(cls, codes, rate=rate, share=share, since=since))
+        classes.append(ClassStat(cls, codes, rate=rate, share=share, since=since, points=tuple(series[-MAX_POINTS:])))
     if unsplit > 0:
         classes.append(ClassStat(None, (), rate=unsplit, share=min(unsplit / total, 1.0) if total else None))
     classes.sort(key=lambda c: -(c.rate or 0.0))
@@ -296,6 +317,58 @@ def logfmt(text: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Onset:
+    """When one Clay error class started failing, as the logs show it: the
+    current streak of its failures, back to the last stretch of
+    :data:`ONSET_GAP` logged calls without one. ``at`` is None when the
+    streak reaches the oldest line we hold (it started before the logs we
+    have), so nothing can be said about when."""
+
+    cls: ErrorClass | None
+    codes: tuple[int, ...]
+    at: float | None  # epoch seconds (log clock) of the streak's first failure
+    failed: int  # failures of this class in the streak
+    calls: int  # logged Clay calls in the streak (from its first failure on)
+    newest: float  # epoch seconds (log clock) of the newest line we hold
+    after: int = 0  # logged Clay calls after its newest failure (>= ONSET_GAP: it stopped)
+
+    @property
+    def ongoing(self) -> bool:
+        return self.after < ONSET_GAP
+
+    @property
+    def span(self) -> float | None:
+        """Seconds from the first failure to the newest line (log clock)."""
+        return None if self.at is None else max(0.0, self.newest - self.at)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Our pods' memory, from their own "memory" log lines (rss and limit).
+
+    ``slope``: MB per second the fastest-growing pod's rss climbs within one
+    container run (None: not two readings yet, or not climbing);
+    ``to_limit``: seconds from a fresh start to the limit at that slope, from
+    the lowest rss a run was seen with."""
+
+    pods: int  # pods that logged their memory
+    rss: float  # the highest newest rss of a pod, MB
+    limit: float  # its limit, MB
+    slope: float | None = None
+    start_rss: float | None = None  # the lowest rss seen at a run's start, MB
+    to_limit: float | None = None  # seconds a fresh run takes to reach the limit at ``slope``
+
+    @property
+    def share(self) -> float:
+        return self.rss / self.limit if self.limit > 0 else 0.0
+
+    @property
+    def text(self) -> str:
+        """"rss 511/512 MB"."""
+        return f"rss {self.rss:.0f}/{self.limit:.0f} MB"
+
+
+@dataclass(frozen=True)
 class LogEvidence:
     lines: int  # lines looked at (the recent window)
     calls: int  # logged Clay calls in the window
@@ -307,6 +380,11 @@ class LogEvidence:
     stats_calls: int = 0  # sum of the newest "sync stats" of each pod (unsampled counts)
     stats_failed: int = 0
     fallback_served: int = 0
+    onsets: tuple[Onset, ...] = ()  # per error class failing in the window, biggest first
+    mem: Memory | None = None
+
+    def onset(self, cls: ErrorClass | None) -> Onset | None:
+        return next((o for o in self.onsets if o.cls == cls), None)
 
 
 def _int(text: str | None) -> int | None:
@@ -316,9 +394,17 @@ def _int(text: str | None) -> int | None:
         return None
 
 
+def _float(text: str | None) -> float | None:
+    try:
+        return finite(float(str(text)))
+    except (TypeError, ValueError):
+        return None
+
+
 def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
-    """What the recent pod log lines say: Clay calls by status, rate-limit
-    headers, out-of-memory lines, our per-pod call counters."""
+    """What the recent pod log lines say: Clay calls by status, when each
+    error class started failing, rate-limit headers, out-of-memory lines and
+    memory readings, our per-pod call counters."""
     recent = lines[-LOG_MAX_LINES:]
     if not recent:
         return None
@@ -332,13 +418,22 @@ def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
     stats: dict[str, tuple[int, int]] = {}
     fallback = 0
     looked = 0
+    seq: list[tuple[float | None, int]] = []  # every logged Clay call, oldest first: (time, status)
+    mem: dict[str, list[tuple[float, float, float]]] = {}  # pod -> (time, rss, limit), oldest first
     for ln in recent:
-        if newest is not None and ln.ts is not None and ln.ts.timestamp() < newest - LOG_WINDOW:
-            continue
-        looked += 1
         kv = logfmt(ln.text)
         msg = kv.get("msg", "").lower()
         code = _code(kv.get("status"))
+        at = ln.ts.timestamp() if ln.ts is not None else None
+        if code is not None and "clay" in msg:
+            seq.append((at, code))
+        if "memory" in msg and (rss := _float(kv.get("rss_mb"))) is not None and (lim := _float(kv.get("limit_mb"))) and at is not None:
+            readings = mem.setdefault(ln.pod[:200], [])
+            readings.append((at, rss, lim))
+            del readings[:-MEMORY_READINGS]
+        if newest is not None and ln.ts is not None and ln.ts.timestamp() < newest - LOG_WINDOW:
+            continue
+        looked += 1
         if code is not None and "clay" in msg:
             calls += 1
             if code >= 400:
@@ -360,15 +455,72 @@ def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
         lines=looked, calls=calls, failed=failed, per_code=per_code, rate_limit=rate_limit,
         oom_pods=tuple(oom[:20]), memory=memory,
         stats_calls=sum(c for c, _ in stats.values()), stats_failed=sum(f for _, f in stats.values()),
-        fallback_served=fallback,
+        fallback_served=fallback, onsets=_onsets(seq, per_code, newest), mem=_memory(mem),
     )
+
+
+def _onsets(seq: list[tuple[float | None, int]], recent: dict[int, int], newest: float | None) -> tuple[Onset, ...]:
+    """The streak of each error class failing in the recent window (see :class:`Onset`)."""
+    if newest is None:
+        return ()
+    out = []
+    for cls in {ErrorClass.of(c) for c in recent}:
+        codes: set[int] = set()
+        failed = calls = quiet = after = 0
+        start: float | None = None
+        for at, code in reversed(seq):
+            if code >= 400 and ErrorClass.of(code) == cls:
+                if not failed:
+                    after = quiet
+                calls += quiet + 1  # the calls in a short quiet stretch belong to the streak
+                failed += 1
+                quiet = 0
+                codes.add(code)
+                start = at if at is not None else start
+            else:
+                quiet += 1
+                if quiet >= ONSET_GAP and failed:
+                    break
+        else:
+            start = None  # the streak reaches the oldest line we hold: it began before it
+        if failed:
+            out.append(Onset(cls, tuple(sorted(codes)), start, failed, calls, newest, after))
+    out.sort(key=lambda o: -o.failed)
+    return tuple(out)
+
+
+def _memory(readings: dict[str, list[tuple[float, float, float]]]) -> Memory | None:
+    """The pods' memory: the highest newest rss, and how fast a run climbs."""
+    if not readings:
+        return None
+    newest = {pod: rs[-1] for pod, rs in readings.items()}
+    _, rss, limit = max(newest.values(), key=lambda r: r[1] / r[2] if r[2] else 0.0)
+    slopes: list[float] = []
+    starts: list[float] = []
+    for rs in readings.values():
+        run = [rs[0]]
+        for r in rs[1:]:
+            if r[1] < run[-1][1]:  # rss fell: a new container run (a restart)
+                run = [r]
+            else:
+                run.append(r)
+            if len(run) == 1:
+                starts.append(r[1])
+        starts.append(rs[0][1])
+        if len(run) >= 2 and run[-1][0] > run[0][0] and run[-1][1] > run[0][1]:
+            slopes.append((run[-1][1] - run[0][1]) / (run[-1][0] - run[0][0]))
+    slope = max(slopes) if slopes else None
+    start = min(starts) if starts else None
+    to_limit = (limit - start) / slope if slope and start is not None and limit > start else None
+    return Memory(len(readings), rss, limit, slope, start, to_limit)
 
 
 def logs_calls(ev: LogEvidence) -> Calls | None:
     """Clay calls from the logs. Services log failures more often than
-    successes, so the logged share overstates failures: it only ever says
-    "failing" or "every call fails", never a rate. Our own per-pod "sync
-    stats" counters, when present, give an unsampled share."""
+    successes, so the logged share overstates failures: it is only ever
+    given as counts of logged calls ("40 of 40 logged calls"), never as a
+    share of all calls. Our own per-pod "sync stats" counters, when present,
+    give an unsampled share."""
     if ev.calls == 0 and ev.stats_calls == 0:
         return None
     stats_share = ev.stats_failed / ev.stats_calls if ev.stats_calls else None
@@ -378,10 +530,6 @@ def logs_calls(ev: LogEvidence) -> Calls | None:
     ]
     classes.sort(key=lambda c: -(c.count or 0))
     return Calls("logs", float(ev.calls), tuple(classes), None, f"last {LOG_WINDOW:.0f} s of logs", True)
-
-
-def logs_all_failing(ev: LogEvidence | None) -> bool:
-    return ev is not None and ev.calls >= LOG_MIN_CALLS and ev.failed >= LOG_ALL_FAILING * ev.calls
 
 
 # --------------------------------------------------------------------------

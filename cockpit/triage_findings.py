@@ -27,6 +27,7 @@ from cockpit.signals import (
 )
 from cockpit.triage_types import (
     SEVERITY_ORDER,
+    Action,
     Finding,
     Gap,
     Observation,
@@ -82,7 +83,7 @@ class Context:
             ctx.calls = ev.logs_calls(ctx.logs)
         for name in ev.PRIMARY:
             ctx.gaps.extend(_gap(views[name]))
-        ctx.gaps.extend(Gap("metrics", ev.PARTIAL, ev.clip(f"metrics partial: {text}")) for text in lacks)
+        ctx.gaps.extend(Gap("metrics", ev.PARTIAL, ev.one_line(f"metrics partial: {text}")) for text in lacks)
         if not lines and ctx.pods is not None and ctx.pods.total:
             ctx.gaps.append(Gap("logs", "missing", "no recent pod log lines", "logs are followed in the background; wait a few seconds"))
         ctx.observed = [_observe(ctx, name) for name in (*ev.PRIMARY, "logs")]
@@ -97,7 +98,7 @@ class Context:
     def reason(self, text: str, source: str, weak: bool = False, **values: float | str) -> Reason:
         note = self.stale_note(source)
         weak = weak or bool(note) or source == "logs"
-        return Reason(ev.clip(text, 78 - len(note)) + note, source, weak, tuple(values.items()))
+        return Reason(ev.one_line(text) + note, source, weak, tuple(values.items()))
 
 
 def _gap(v: ev.View) -> list[Gap]:
@@ -108,10 +109,10 @@ def _gap(v: ev.View) -> list[Gap]:
     detail = f"{err.kind.value}: {err.message}" if err is not None else ""
     hint = err.hint if err is not None else ""
     if v.state == ev.FAILED:
-        return [Gap(v.name, ev.FAILED, ev.clip(f"{label} unavailable: {detail}"), hint)]
+        return [Gap(v.name, ev.FAILED, ev.one_line(f"{label} unavailable: {detail}"), hint)]
     if v.state == ev.STALE:
         age = f"{ev.fmt_dur(v.age)} old" if v.age is not None else "old"
-        return [Gap(v.name, ev.STALE, ev.clip(f"{label} stale ({age})" + (f": {detail}" if detail else "")), hint)]
+        return [Gap(v.name, ev.STALE, ev.one_line(f"{label} stale ({age})" + (f": {detail}" if detail else "")), hint)]
     return []
 
 
@@ -121,7 +122,7 @@ def _observe(ctx: Context, name: str) -> Observation:
         if lg is None:
             return Observation("logs", ev.MISSING, None, "no recent pod log lines")
         summary = f"{lg.lines} recent lines, {lg.calls} Clay calls logged, {lg.failed} failed"
-        return Observation("logs", ev.LIVE, None, ev.clip(summary))
+        return Observation("logs", ev.LIVE, None, summary)
     v = ctx.views[name]
     if v.value is None:
         gap = next((g for g in ctx.gaps if g.source == name), None)
@@ -141,7 +142,7 @@ def _observe(ctx: Context, name: str) -> Observation:
         summary = f"{p.ready}/{p.total} ready" + (f": {bad}" if bad else "") + (f", max {p.max_restarts} restarts" if p.max_restarts else "")
     else:
         summary = "answered in an unexpected shape"
-    return Observation(name, v.state, v.age, ev.clip(summary))
+    return Observation(name, v.state, v.age, ev.one_line(summary))
 
 
 def _calls_summary(calls: ev.Calls | None) -> str:
@@ -161,6 +162,29 @@ def _calls_summary(calls: ev.Calls | None) -> str:
 
 # --------------------------------------------------------------------------
 # Clay call impact, per error class
+#
+# The logs see a sudden failure within seconds; the 1-minute metric rate
+# lags it by up to a minute (8 s into a failure of every call it says 13%).
+# When the logs show when a class started failing, the metric rate is read
+# as covering only that long ("the ramp") — its rate since then is the rate
+# scaled by 60 s / that time — and only when the two agree: the metrics were
+# quiet before, and the share since then is not above 100%.
+
+RAMP_MIN = 4.0  # seconds of a failure the 1-minute rate must cover before it is read as a ramp
+RAMP_WINDOW = 60.0  # the [1m] of the shipped queries
+RAMP_CONSISTENT = 1.25  # a share since the onset above this contradicts the logs' onset (it failed before)
+ALL_FAILING = 0.8  # a share since the onset this high is a sudden total failure (P1) before the 1-minute rate says so
+LOG_MIN_FAILED = 8  # failures in a streak before the logs alone name an error class
+DISAGREE = 0.25  # the logs' share and the metrics' share this far apart: both are said
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """The metric rate of a class read against the onset the logs show."""
+
+    seconds: float  # how much of the 1-minute window the failure covers (server clock)
+    rate: float  # errors/s since the onset
+    share: float | None  # of all Clay calls since the onset
 
 
 @dataclass
@@ -169,7 +193,9 @@ class Impact:
     basis: str  # "metrics", "health", "logs"
     level: Severity | None
     reasons: list[Reason]
-    every_call: bool = False  # the recent logs show every call failing (metrics' 1-minute rate lags)
+    onset: ev.Onset | None = None  # when the logs show it started (ongoing, enough failures)
+    ramp: Ramp | None = None  # the metrics still catching up with it
+    sources: set[str] = field(default_factory=set)
 
 
 def _rate_level(stat: ev.ClassStat, th: Thresholds) -> Severity | None:
@@ -183,6 +209,12 @@ def _rate_level(stat: ev.ClassStat, th: Thresholds) -> Severity | None:
     return None
 
 
+def _ramp_level(r: Ramp, th: Thresholds) -> Severity | None:
+    if r.share is not None and r.share >= max(th.error_ratio_crit, ALL_FAILING) and r.rate >= ev.MIN_RATE:
+        return P1
+    return P2 if r.rate >= th.error_rate_crit else P3 if r.rate >= th.error_rate_warn else None
+
+
 def _log_level(stat: ev.ClassStat, lg: ev.LogEvidence, th: Thresholds) -> Severity | None:
     count = stat.count or 0
     if stat.share is not None:  # our unsampled "sync stats" counters
@@ -192,6 +224,35 @@ def _log_level(stat: ev.ClassStat, lg: ev.LogEvidence, th: Thresholds) -> Severi
     if count >= 5 and count * 2 >= lg.calls:
         return P2
     return P3 if count >= 3 else None
+
+
+def _streak(lg: ev.LogEvidence | None, cls: ErrorClass | None) -> ev.Onset | None:
+    """The logs' ongoing streak of ``cls`` failures, when it is big enough to count."""
+    o = lg.onset(cls) if lg is not None else None
+    return o if o is not None and o.ongoing and o.failed >= LOG_MIN_FAILED else None
+
+
+def ramp_of(stat: ev.ClassStat, total: float | None, onset: ev.Onset | None, th: Thresholds) -> Ramp | None:
+    """The metric rate since the logs' onset, when the two agree (see above)."""
+    if onset is None or onset.at is None or stat.at is None or stat.rate is None:
+        return None
+    seconds = stat.at - onset.at
+    if not RAMP_MIN <= seconds < RAMP_WINDOW:
+        return None
+    before = stat.rate_at(onset.at - 1.0)
+    if before is not None and before >= th.error_rate_warn:
+        return None  # it was failing before the streak began: not a sudden start
+    rate = stat.rate * RAMP_WINDOW / seconds
+    share = rate / total if total else None
+    if share is not None and share > RAMP_CONSISTENT:
+        return None
+    return Ramp(seconds, rate, min(share, 1.0) if share is not None else None)
+
+
+def _streak_text(o: ev.Onset) -> str:
+    """"41 of 41 logged Clay calls got 401 since 12:03:05 (7 s)"."""
+    since = f" since {ev.clock_text(o.at)} ({ev.fmt_dur(o.span or 0.0)})" if o.at is not None else f" (the {o.calls} newest)"
+    return f"{o.failed} of {o.calls} logged Clay calls got {ev.codes_text(o.codes)}{since}"
 
 
 def _class_reason(ctx: Context, stat: ev.ClassStat, calls: ev.Calls) -> Reason:
@@ -210,12 +271,24 @@ def _class_reason(ctx: Context, stat: ev.ClassStat, calls: ev.Calls) -> Reason:
         text += f", for {ev.fmt_dur(stat.since)}"
     if calls.basis == "health":
         text = f"Health: {text} ({calls.window})"
+    elif calls.basis == "metrics":
+        text += " (1-minute rate)"
     values: dict[str, float | int | str] = {"code": codes, "rate": round(rate, 3)}
     if stat.share is not None:
         values["share"] = round(stat.share, 4)
     if calls.total is not None:
         values["calls"] = round(calls.total, 3)
     return ctx.reason(text, calls.basis, weak=calls.basis != "metrics", **values)
+
+
+def _ramp_reason(ctx: Context, r: Ramp) -> Reason:
+    share = f" — ~{ev.fmt_pct(r.share)} of calls" if r.share is not None else ""
+    text = (f"The 1-minute rate covers only {ev.fmt_dur(r.seconds)} of it: ~{ev.fmt_rate(r.rate)} since it began{share} "
+            "(it catches up within a minute)")
+    values: dict[str, float] = {"seconds": round(r.seconds, 1), "rate_since": round(r.rate, 3)}
+    if r.share is not None:
+        values["share_since"] = round(r.share, 4)
+    return ctx.reason(text, "metrics", **values)
 
 
 def impacts(ctx: Context) -> list[Impact]:
@@ -225,27 +298,28 @@ def impacts(ctx: Context) -> list[Impact]:
         return []
     out: list[Impact] = []
     for stat in calls.classes:
+        onset = _streak(lg, stat.cls) if calls.basis != "logs" else None
+        ramp = ramp_of(stat, calls.total, onset, th) if calls.basis == "metrics" else None
         level = _log_level(stat, lg, th) if calls.basis == "logs" and lg is not None else _rate_level(stat, th)
+        if ramp is not None:
+            level = worse(level, _ramp_level(ramp, th))
         if level is None:
             continue
-        out.append(Impact(stat, calls.basis, level, [_class_reason(ctx, stat, calls)]))
-    dominant_log = _dominant_log_class(lg)
-    if calls.basis != "logs" and ev.logs_all_failing(lg) and dominant_log is not None:
-        # metrics' 1-minute rates lag a sudden failure by up to a minute; the logs do not
-        hit = next((i for i in out if i.stat.cls == dominant_log[0]), None)
-        if hit is None:
-            hit = Impact(ev.ClassStat(dominant_log[0], dominant_log[1], count=dominant_log[2]), "logs", None, [])
-            hit.reasons.append(ctx.reason(f"{ev.codes_text(dominant_log[1])} not in metrics yet", "metrics", weak=True))
-            out.append(hit)
-        hit.level, hit.every_call = P1, True
-        hit.reasons.append(ctx.reason(
-            f"Logs: {lg.failed} of {lg.calls} logged Clay calls failed in the last {ev.LOG_WINDOW:.0f} s",
-            "logs", failed=lg.failed, calls=lg.calls))
+        imp = Impact(stat, calls.basis, level, [_class_reason(ctx, stat, calls)], onset, ramp, {calls.basis})
+        if ramp is not None:
+            imp.reasons.append(_ramp_reason(ctx, ramp))
+        if onset is not None:
+            imp.sources.add("logs")
+            imp.reasons.append(ctx.reason(f"Logs: {_streak_text(onset)}", "logs", failed=onset.failed, calls=onset.calls))
+        out.append(imp)
+    if calls.basis != "logs" and lg is not None:
+        out += _logs_ahead(ctx, lg, {i.stat.cls for i in out})
     if ctx.health is not None and out and calls.basis != "logs":
         failing = [c for c in ev.clay_checks_failing(ctx.health, th.clay_health_checks) if c.status == "fail"]
         if failing and ctx.health.status == "down":
             biggest = max(out, key=lambda i: (i.stat.rate or 0.0, i.stat.count or 0))
             biggest.level = P1
+            biggest.sources.add("health")
             biggest.reasons.append(ctx.reason(f"Health: down — {failing[0].name} fail: {failing[0].detail}", "health"))
     total_share = sum(i.stat.share or 0.0 for i in out)
     if out and all(i.level != P1 for i in out) and total_share >= th.error_ratio_crit:
@@ -255,15 +329,23 @@ def impacts(ctx: Context) -> list[Impact]:
     return out
 
 
-def _dominant_log_class(lg: ev.LogEvidence | None) -> tuple[ErrorClass | None, tuple[int, ...], int] | None:
-    if lg is None or not lg.per_code:
-        return None
-    groups: dict[ErrorClass | None, tuple[list[int], int]] = {}
-    for code, n in lg.per_code.items():
-        codes, total = groups.get(ErrorClass.of(code), ([], 0))
-        groups[ErrorClass.of(code)] = (codes + [code], total + n)
-    cls, (codes, n) = max(groups.items(), key=lambda kv: kv[1][1])
-    return cls, tuple(sorted(codes)), n
+def _logs_ahead(ctx: Context, lg: ev.LogEvidence, seen: set[ErrorClass | None]) -> list[Impact]:
+    """Classes the logs show failing now that the metrics (or health) do not
+    show yet: a sudden failure is in the logs within seconds. Minor (P3)
+    until the metrics confirm it: the logs sample calls, they do not count them."""
+    out = []
+    for o in lg.onsets:
+        if o.cls in seen or not o.ongoing or o.failed < LOG_MIN_FAILED or o.failed * 2 < o.calls:
+            continue
+        stat = ev.ClassStat(o.cls, o.codes, count=o.failed)
+        metric = ctx.calls.of(o.cls) if ctx.calls is not None else None
+        behind = f" at {ev.fmt_rate(metric.rate)} over the last minute" if metric is not None and metric.rate is not None else " yet"
+        reasons = [
+            ctx.reason(f"Logs: {_streak_text(o)}", "logs", failed=o.failed, calls=o.calls),
+            ctx.reason(f"Metrics: {ev.codes_text(o.codes)}{behind} (the 1-minute rate lags)", ctx.calls.basis if ctx.calls else "metrics", weak=True),
+        ]
+        out.append(Impact(stat, "logs", P3, reasons, o, None, {"logs"}))
+    return out
 
 
 def latency(ctx: Context) -> tuple[Severity | None, Reason | None]:
@@ -306,49 +388,77 @@ def _status_reasons(ctx: Context, for_clay: bool) -> list[Reason]:
     return out
 
 
-def _fallback_reason(ctx: Context) -> Reason | None:
+def _fallback_on(ctx: Context) -> str | None:
+    """What shows the fallback serving already (the health check's detail, or the log lines)."""
     active = ev.fallback_active(ctx.health)
     if active:
-        return ctx.reason(f"Fallback already on: {active}", "health")
+        return active
     if ctx.logs is not None and ctx.logs.fallback_served:
-        return ctx.reason(f"Fallback already on: {ctx.logs.fallback_served} \"fallback served\" log lines", "logs")
+        return f"{ctx.logs.fallback_served} \"fallback served\" log lines"
     return None
 
 
-def _share_words(imp: Impact, calls: str = "calls") -> str:
-    """"every call", "45% of calls", "(17/s)" or "(seen in logs)"."""
-    stat = imp.stat
-    if stat.share is not None and stat.share >= ev.EVERY_CALL:
-        return f"every {calls[:-1]}"
-    if imp.every_call and (stat.share is None or stat.share < ev.CAUGHT_UP):
-        return f"nearly every {calls[:-1]}"  # the logs see it; the 1-minute rate has not caught up
-    if stat.share is None:
-        return f"({ev.fmt_rate(stat.rate)})" if stat.rate else "(seen in logs)"
-    return f"{ev.fmt_pct(stat.share)} of {calls}"
+def share_words(ctx: Context, imp: Impact, noun: str = "calls") -> tuple[str | None, str]:
+    """How many calls fail, from the numbers the headline is built on, and a
+    tail: when it started, or the other source's numbers when they disagree.
+
+    ("all 41 logged calls", " since 12:03:05") while the metrics catch up with
+    what the logs show; ("45% of calls", " (logs: 70 of 83)") from the
+    metrics; (None, " (17/s)") when no share is known. Never a word like
+    "every" or "most": the number.
+    """
+    stat, o = imp.stat, imp.onset
+    if o is not None and (imp.basis == "logs" or imp.ramp is not None):
+        counted = f"all {o.calls} logged {noun}" if o.failed == o.calls else f"{o.failed} of {o.calls} logged {noun}"
+        return counted, f" since {ev.clock_text(o.at)}" if o.at is not None else ""
+    if imp.basis == "logs":
+        if stat.share is not None:
+            return f"~{ev.fmt_pct(stat.share)} of {noun}", " (our sync stats)"
+        n = ctx.logs.calls if ctx.logs is not None else 0
+        return f"{stat.count or 0} of {n} logged {noun}", f" (last {ev.LOG_WINDOW:.0f} s)"
+    if stat.share is not None:
+        return f"{ev.fmt_pct(stat.share)} of {noun}", _logs_disagree(ctx, stat)
+    return None, f" ({ev.fmt_rate(stat.rate)})" if stat.rate else ""
+
+
+def _with_codes(codes: str, tail: str) -> str:
+    """" (429)" and a tail, the logs' numbers inside the same brackets: " (429; logs: 70 of 83)"."""
+    if tail.startswith(" (logs: "):
+        return f" ({codes}; {tail[2:]}"
+    return f" ({codes}){tail}"
+
+
+def _logs_disagree(ctx: Context, stat: ev.ClassStat) -> str:
+    """" (logs: 50 of 50)" when the recent logs' share of this class is far from the metrics' share."""
+    lg = ctx.logs
+    if lg is None or lg.calls < ev.LOG_MIN_CALLS or stat.share is None:
+        return ""
+    n = sum(count for code, count in lg.per_code.items() if ErrorClass.of(code) == stat.cls)
+    return f" (logs: {n} of {lg.calls})" if abs(n / lg.calls - stat.share) >= DISAGREE else ""
 
 
 def credentials(ctx: Context, imp: Impact) -> Finding:
     """401/403, 429 or other 4xx: Clay errors that are ours to fix whatever Clay's status."""
     stat, cls = imp.stat, imp.stat.cls
     codes = ev.codes_text(stat.codes) if stat.codes else "4xx"
-    share = _share_words(imp)
-    counted = not share.startswith("(")
+    share, tail = share_words(ctx, imp)
     reasons = list(imp.reasons) + _status_reasons(ctx, for_clay=False)
     if cls == ErrorClass.AUTH:
-        label, title = "Credentials", f"Clay answers {codes} to {share}" if counted else f"Clay answers {codes} {share}"
+        label, title = "Credentials", f"Clay answers {codes} to {share}{tail}" if share else f"Clay answers {codes}{tail}"
         actions = (ActionId.VERIFY_KEY, ActionId.UPDATE_KEY, ActionId.RESTART)
     elif cls == ErrorClass.RATE_LIMIT:
-        label, title = "Rate limit", f"Clay rate-limits {share} ({codes})" if counted else f"Clay rate-limits us {share}"
+        label, title = "Rate limit", f"Clay rate-limits {share}{_with_codes(codes, tail)}" if share else f"Clay rate-limits us{tail}"
         actions = (ActionId.READ_RATE_LIMITS, ActionId.ENABLE_QUEUING)
         rl = ctx.logs.rate_limit if ctx.logs is not None else {}
         if rl:
             parts = [f"{k.replace('x-ratelimit-', '')} {v}{' s' if k == 'x-ratelimit-reset' else ''}" for k, v in rl.items() if k != "retry-after"]
             reasons.append(ctx.reason("Rate-limit headers: " + ", ".join(parts), "logs", **rl))
     else:
-        label, title = "Config", f"Clay rejects {share} ({codes}): check our requests"
+        label = "Config"
+        title = f"Clay rejects {share}{_with_codes(codes, tail)}: check our requests" if share else f"Clay rejects our requests ({codes}){tail}"
         actions = ()
     return Finding(Branch.CREDENTIALS, imp.level, title, tuple(reasons), tuple(action(a) for a in actions),
-                   frozenset({cls}) if cls else frozenset(), label=label)
+                   frozenset({cls}) if cls else frozenset(), label=label, sources=frozenset(imp.sources))
 
 
 def clay_side(ctx: Context, imp: Impact | None, lat: Severity | None, lat_reason: Reason | None) -> Finding:
@@ -356,21 +466,30 @@ def clay_side(ctx: Context, imp: Impact | None, lat: Severity | None, lat_reason
     acknowledged = ctx.status is not None and ctx.status.acknowledged
     level = worse(imp.level if imp else None, lat)
     reasons: list[Reason] = list(imp.reasons) if imp else []
+    sources = set(imp.sources) if imp else set()
     if lat_reason is not None:
         reasons.append(lat_reason)
+        sources.add(lat_reason.source)
     p95 = dict(lat_reason.values).get("p95_ms") if lat_reason else None
     slow = f"p95 {ev.fmt_ms(float(p95))}" if isinstance(p95, (int, float)) else "slow"
+    codes = ev.codes_text(imp.stat.codes) if imp is not None else ""
     if imp is not None:
-        share = _share_words(imp, "Clay calls" if acknowledged else "calls")
-        what = f"{share} {'fail' if share.endswith('calls') else 'fails'}" if not share.startswith("(") else f"{ev.codes_text(imp.stat.codes)} {share}"
+        share, tail = share_words(ctx, imp, "Clay calls" if acknowledged else "calls")
+        if share is None:
+            what = f"{codes}{tail}"
+        elif "logged" in share:
+            what = f"Clay answers {codes} to {share}{tail}"
+        else:
+            what = f"{share} fail" + (tail if acknowledged else _with_codes(codes, tail))
     else:
         what = f"slow, {slow}"
-    actions = [ActionId.ENABLE_FALLBACK, ActionId.WATCH_CLAY_STATUS]
-    fb = _fallback_reason(ctx)
+    actions = [action(ActionId.ENABLE_FALLBACK), action(ActionId.WATCH_CLAY_STATUS)]
+    fb = _fallback_on(ctx)
     if fb is not None:
-        actions.remove(ActionId.ENABLE_FALLBACK)
-        reasons.append(fb)
+        actions[0] = replace(actions[0], done=True, detail=fb)
+        reasons.append(ctx.reason(f"Fallback already on: {fb}", "logs" if "log lines" in fb else "health"))
     if acknowledged and ctx.status is not None:
+        sources.add("statuspage")
         if ctx.status.critical and imp is not None and (imp.stat.rate or 0) >= ctx.th.error_rate_crit and level != P1:
             level = P1
             reasons.append(ctx.reason("Clay reports a critical outage and our calls fail with it", "statuspage"))
@@ -380,11 +499,12 @@ def clay_side(ctx: Context, imp: Impact | None, lat: Severity | None, lat_reason
     else:
         branch = Branch.CREDENTIALS
         if imp is not None:
-            label, title = "Clay errors", f"{what} ({ev.codes_text(imp.stat.codes)}), no Clay incident"
+            label, title = "Clay errors", f"{what}, no Clay incident"
         else:
             label, title = "Clay slow", f"{slow}, no Clay incident"
         reasons += _status_reasons(ctx, for_clay=False)
-    return Finding(branch, level, title, tuple(reasons), tuple(action(a) for a in actions), frozenset({ErrorClass.SERVER}), label=label)
+    return Finding(branch, level, title, tuple(reasons), tuple(actions), frozenset({ErrorClass.SERVER}), label=label,
+                   sources=frozenset(sources))
 
 
 def quiet_clay_incident(ctx: Context) -> Finding:
@@ -401,53 +521,6 @@ def quiet_clay_incident(ctx: Context) -> Finding:
     reasons.append(ctx.reason(f"Our Clay calls look normal: {_calls_summary(ctx.calls)}", ctx.calls.basis))
     return Finding(Branch.CLAY_INCIDENT, P4, "no impact on our calls seen", tuple(reasons),
                    (action(ActionId.WATCH_CLAY_STATUS),))
-
-
-def infrastructure(ctx: Context, imps: list[Impact]) -> Finding | None:
-    """Our own service: pods and our (non-Clay) health checks."""
-    th, p, h = ctx.th, ctx.pods, ctx.health
-    level: Severity | None = None
-    reasons: list[Reason] = []
-    title = ""
-    if p is not None:
-        bad = p.crashing + p.not_ready
-        restarts = f", max {p.max_restarts} restart{'s' if p.max_restarts != 1 else ''}" if p.max_restarts else ""
-        pods_line = f"Pods: {p.ready}/{p.total} ready" + (f" — {ev.statuses_text(bad)}" if bad else "") + restarts
-        if p.total == 0:
-            level, title = P1, f"no pods match {p.selector}"
-            reasons.append(ctx.reason(f"Pods: none match {p.selector} in {p.namespace}", "pods", pods=0))
-        elif p.ready == 0 or (p.crashing and (len(p.crashing) == p.total or p.ready * 2 < p.total)):
-            level = P1
-        elif p.crashing or p.ready * 2 < p.total:
-            level = P2
-        elif p.oom and p.restarted:
-            level = P3
-        if level is not None and p.total:
-            words = ev.statuses_text(p.crashing) or ev.statuses_text(p.not_ready) or "restarted"
-            oom = " (OOMKilled)" if p.oom and "OOMKilled" not in words else ""
-            title = f"{p.ready}/{p.total} pods ready: {words}{oom}"
-            reasons.append(ctx.reason(pods_line, "pods", ready=p.ready, pods=p.total, crashing=len(p.crashing), restarts=p.max_restarts))
-            if p.oom:
-                mem = f" (logs: {ctx.logs.memory})" if ctx.logs is not None and ctx.logs.memory else ""
-                reasons.append(ctx.reason(f"{p.oom} pod{'s' if p.oom != 1 else ''} OOMKilled: out of memory{mem}", "pods", oom=p.oom))
-    if h is not None:
-        failing, degraded = ev.our_checks(h, th.clay_health_checks)
-        hl = P1 if failing and h.status == "down" else P2 if failing else P3 if degraded else None
-        for c in (failing + degraded)[:2]:
-            reasons.append(ctx.reason(f"Health {h.status}: {c.name} {c.status} — {c.detail}", "health", check=c.name))
-        if hl is not None and SEVERITY_ORDER[hl] < SEVERITY_ORDER[level]:
-            level = hl
-            title = title or f"Health {h.status}: {', '.join(c.name for c in failing + degraded)} {'failing' if failing else 'degraded'}"
-    hv = ctx.views["health"]
-    if hv.state == ev.FAILED and hv.error is not None and hv.error.kind.value == "server_error":
-        reasons.append(ctx.reason(f"Health endpoint errors: {hv.error.message}", "health", weak=True))
-        if level is None:
-            level, title = P3, "our health endpoint answers with an error"
-    if level is None:
-        return None
-    if ctx.calls is not None and not imps:
-        reasons.append(ctx.reason(f"Clay calls fine: {_calls_summary(ctx.calls)}", ctx.calls.basis))
-    return Finding(Branch.INFRASTRUCTURE, level, title, tuple(reasons), (action(ActionId.INVESTIGATE_INFRA),))
 
 
 def monitoring_gap(ctx: Context) -> Finding | None:
@@ -469,32 +542,8 @@ def monitoring_gap(ctx: Context) -> Finding | None:
 def all_quiet(ctx: Context) -> Finding:
     """No finding: healthy if we can see everything, else unknown."""
     reasons = [o for o in ctx.observed if o.state in (ev.LIVE, ev.STALE) and o.summary]
-    rs = tuple(Reason(ev.clip(f"{ev.LABEL[o.source].capitalize()}: {o.summary}"), o.source, o.state != ev.LIVE) for o in reasons)
+    rs = tuple(Reason(f"{ev.LABEL[o.source].capitalize()}: {o.summary}", o.source, o.state != ev.LIVE) for o in reasons)
     if all(v.live for v in ctx.views.values()):
         return Finding(Branch.HEALTHY, None, "Clay and our service look normal", rs, ())
     waiting = [ev.LABEL[n] for n, v in ctx.views.items() if not v.live]
     return Finding(Branch.UNKNOWN, None, f"no problem seen yet; waiting for {', '.join(waiting)}", rs, ())
-
-
-def build_findings(ctx: Context) -> list[Finding]:
-    """Every active branch (unordered; assess orders them and rates confidence)."""
-    out: list[Finding] = []
-    imps = impacts(ctx)
-    server = [i for i in imps if i.stat.cls == ErrorClass.SERVER]
-    for imp in imps:
-        if imp.stat.cls in (ErrorClass.AUTH, ErrorClass.RATE_LIMIT, None):
-            out.append(credentials(ctx, imp))
-    lat, lat_reason = latency(ctx)
-    if server or lat is not None:
-        out.append(clay_side(ctx, server[0] if server else None, lat, lat_reason))
-    elif ctx.status is not None and ctx.status.acknowledged:
-        out.append(quiet_clay_incident(ctx))
-    infra = infrastructure(ctx, imps)
-    if infra is not None:
-        out.append(infra)
-    gap = monitoring_gap(ctx)
-    if gap is not None:
-        out.append(gap)
-    if not out:
-        out.append(all_quiet(ctx))
-    return [replace(f, title=ev.clip(f.title, 72)) for f in out]

@@ -1,16 +1,24 @@
 """Stability: successive assessments through a short window, so one noisy
 sample does not flip the branch or the severity the responder reads.
 
-A new (branch, severity) becomes the stable one when it has been the latest
-assessment's for ``samples`` assessments in a row **and** for at least
-``seconds`` (measured on the assessments' own ``at``, so the app can scale it
-for a drill at ``--speed``). Calming down — a lower severity, or healthy after
-a problem — must also last ``calm_seconds``: raise fast, clear slowly, so a
+Raise fast, calm slowly. A worse (branch, severity) — a higher severity, or
+another branch at the same severity — becomes the stable one once the
+assessments have been worse than the stable one for ``seconds`` in a row
+and the newest ``samples`` of them agree on it; when the newest ``samples``
+are also *corroborated* (the problem shows in two sources, e.g. the metrics
+and the logs) ``fast_seconds`` is enough. A raise that keeps growing (P3,
+then P2, then P1 as the 1-minute rate catches up with the logs) is one run:
+it does not start the window again at each step. Calming down — a lower
+severity, or healthy after a problem — must last ``calm_seconds``, so a
 service that crashes, comes back for twenty seconds and crashes again stays
-at its worst. Until then the pane keeps showing the newest assessment that
-agrees with the stable one, and says what is pending. The very first
-assessment, and any after an UNKNOWN (nothing read yet), are adopted at once:
-there is nothing to protect yet.
+at its worst. Times are the assessments' own ``at`` (the app scales the
+windows for a drill at ``--speed``). Until a change is adopted the pane
+keeps showing the newest assessment that agrees with the stable one, and
+says what is pending. The very first assessment, and any after an UNKNOWN
+(nothing read yet), are adopted at once: there is nothing to protect yet. A
+run that lasts twice its window is adopted even if its newest samples
+disagree among themselves (its newest is shown): it is real, whatever its
+flavour.
 
 Pure: no clock reads, bounded state (a few references).
 """
@@ -96,19 +104,24 @@ class Triaged:
 class Triage:
     """Feeds assessments through the window; ``update`` after every ``assess``."""
 
-    def __init__(self, samples: int = 3, seconds: float = 5.0, calm_seconds: float = 30.0) -> None:
+    def __init__(self, samples: int = 2, seconds: float = 8.0, calm_seconds: float = 30.0, fast_seconds: float | None = None) -> None:
         if samples < 1:
             raise ValueError("samples must be at least 1")
-        if seconds < 0 or calm_seconds < 0:
-            raise ValueError("seconds and calm_seconds must be >= 0")
+        fast = seconds if fast_seconds is None else fast_seconds
+        if seconds < 0 or calm_seconds < 0 or fast < 0:
+            raise ValueError("seconds, fast_seconds and calm_seconds must be >= 0")
         self.samples = samples
         self.seconds = seconds
-        self.calm_seconds = calm_seconds
+        self.fast_seconds = min(fast, seconds)
+        self.calm_seconds = max(calm_seconds, seconds)
         self._stable: Key | None = None
         self._shown: Assessment | None = None
-        self._run: Key | None = None
-        self._run_count = 0
+        self._run: str | None = None  # "raise" or "calm": the assessments since _run_start all differ that way
         self._run_start = 0.0
+        self._run_count = 0
+        self._key: Key | None = None  # the newest assessment's key, and how many in a row said it
+        self._key_count = 0
+        self._corroborated = 0  # newest assessments in a row that were corroborated
         self._current: Triaged | None = None
 
     @property
@@ -121,26 +134,34 @@ class Triage:
         if self._stable is None or self._stable[0] == Branch.UNKNOWN and key != self._stable:
             return self._adopt(assessment, key)
         if key == self._stable:
-            self._run, self._run_count = None, 0
+            self._run, self._run_count, self._key, self._key_count, self._corroborated = None, 0, None, 0, 0
             self._shown = assessment
             self._current = Triaged(assessment, assessment)
             return self._current
-        if key == self._run:
-            self._run_count += 1
-        else:
-            self._run, self._run_count, self._run_start = key, 1, assessment.at
-        calmer = SEVERITY_ORDER[key[1]] > SEVERITY_ORDER[self._stable[1]]
-        wait = max(self.seconds, self.calm_seconds) if calmer else self.seconds
-        if self._run_count >= self.samples and assessment.at - self._run_start >= wait:
+        run = "calm" if SEVERITY_ORDER[key[1]] > SEVERITY_ORDER[self._stable[1]] else "raise"
+        if run != self._run:
+            self._run, self._run_start, self._run_count, self._key, self._key_count, self._corroborated = run, assessment.at, 0, None, 0, 0
+        self._run_count += 1
+        self._key_count = self._key_count + 1 if key == self._key else 1
+        self._key = key
+        self._corroborated = self._corroborated + 1 if assessment.corroborated else 0
+        elapsed = assessment.at - self._run_start
+        agreed = self._key_count >= self.samples
+        window = self.seconds if run == "raise" else self.calm_seconds
+        if run == "raise" and self._corroborated >= self.samples:
+            window = self.fast_seconds
+        long_run = 0 < 2 * window <= elapsed and self._run_count >= 2 * self.samples  # real, whatever its flavour
+        ready = agreed and elapsed >= window or long_run
+        if ready:
             return self._adopt(assessment, key)
         shown = self._shown if self._shown is not None else assessment
-        self._current = Triaged(shown, assessment, key, self._run_count)
+        self._current = Triaged(shown, assessment, key, self._key_count)
         return self._current
 
     def _adopt(self, assessment: Assessment, key: Key) -> Triaged:
         before = self._stable
         self._stable, self._shown = key, assessment
-        self._run, self._run_count = None, 0
+        self._run, self._run_count, self._key, self._key_count, self._corroborated = None, 0, None, 0, 0
         change = Change(
             at=assessment.at,
             before_branch=before[0] if before else None,

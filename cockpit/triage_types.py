@@ -1,6 +1,9 @@
 """The types triage produces: what the triage pane, the incident and the
 timeline read. Frozen; ``to_dict()`` gives JSON-ready dicts.
 
+Every text here is whole: nothing is cut to fit a screen (the widgets clip
+when they draw), so a message or the postmortem can quote it.
+
 Pure data, no I/O. See :mod:`cockpit.triage` for how they are made.
 """
 
@@ -11,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from cockpit import triage_evidence as ev
-from cockpit.runbook import ACTION_TEXT, ActionId, Branch, ErrorClass, Severity
+from cockpit.runbook import ACTION_KEY, ACTION_TEXT, DONE_TEXT, OUTSIDE, ActionId, Branch, ErrorClass, Severity
 
 
 class Confidence(StrEnum):
@@ -45,7 +48,7 @@ def _json(value: Any) -> Any:
 class Reason:
     """One line of evidence, with the numbers behind it."""
 
-    text: str  # <= 78 characters: "401 at 27/s — 68% of 39/s Clay calls, for 40 s"
+    text: str  # whole, one line: "401 at 27/s — 68% of 39/s Clay calls, for 40 s"
     source: str  # "statuspage", "health", "metrics", "pods", "logs" or "triage"
     weak: bool = False  # from a stale reading or a secondary source (logs, health details)
     values: tuple[tuple[str, float | int | str], ...] = ()  # the numbers, for the record
@@ -56,15 +59,52 @@ class Reason:
 
 @dataclass(frozen=True)
 class Action:
+    """One of the runbook's immediate actions, as triage offers it.
+
+    ``done``: it is in effect already (``Signals.in_effect``, or what the
+    signals show, e.g. the fallback serving): shown as done with ``detail``
+    and ``since``, never offered as the next key. ``why``: what the evidence
+    says about it for this finding ("rss reaches the limit again ~20 s after
+    each start"), "" when the runbook's text says it all.
+    """
+
     id: ActionId
     text: str  # ACTION_TEXT[id]
+    done: bool = False
+    detail: str = ""  # what is in effect: "CLAY_REQUEST_QUEUING=true in ConfigMap clay-sync-flags"
+    since: float | None = None  # epoch seconds it has been in effect, when known
+    why: str = ""
+
+    @property
+    def key(self) -> str:
+        """The key that carries it out on the main screen ("" when none: outside the cockpit, or reading)."""
+        return ACTION_KEY.get(self.id, "")
+
+    @property
+    def outside(self) -> bool:
+        """Done outside the cockpit (no key here can do it)."""
+        return self.id in OUTSIDE
+
+    @property
+    def done_text(self) -> str:
+        """"Request queuing on" — how it reads once in effect."""
+        return DONE_TEXT[self.id]
 
     def to_dict(self) -> dict:
-        return {"id": self.id.value, "text": self.text}
+        out: dict[str, Any] = {"id": self.id.value, "text": self.text}
+        if self.key:
+            out["key"] = self.key
+        if self.outside:
+            out["outside"] = True
+        if self.why:
+            out["why"] = self.why
+        if self.done:
+            out.update(done=True, detail=self.detail, since=self.since)
+        return out
 
 
-def action(aid: ActionId) -> Action:
-    return Action(aid, ACTION_TEXT[aid])
+def action(aid: ActionId, why: str = "") -> Action:
+    return Action(aid, ACTION_TEXT[aid], why=why)
 
 
 @dataclass(frozen=True)
@@ -73,16 +113,17 @@ class Finding:
 
     branch: Branch
     severity: Severity | None  # None only for HEALTHY / UNKNOWN
-    title: str  # short: "Clay answers 401 to every call"
+    title: str  # whole, from the numbers: "Clay answers 401 to 98% of calls"
     reasons: tuple[Reason, ...]
     actions: tuple[Action, ...]  # the runbook's immediate actions, in order
     errors: frozenset[ErrorClass] = frozenset()  # the error classes it covers (checklist step 3)
     confidence: Confidence = Confidence.LOW
     label: str = ""  # the line's lead: "Credentials", "Rate limit", "Clay incident" (default: the branch's)
+    sources: frozenset[str] = frozenset()  # the sources whose readings show the problem ("metrics", "logs", "pods" …)
 
     @property
     def line(self) -> str:
-        """One line, at most 80 characters: "Credentials: Clay answers 401 to every call — P1"."""
+        """One line, whole: "Credentials: Clay answers 401 to 98% of calls — P1"."""
         return _line(self.label or BRANCH_LABEL[self.branch], self.title, f" — {self.severity.value}" if self.severity else "")
 
     def to_dict(self) -> dict:
@@ -94,6 +135,7 @@ class Finding:
             "line": self.line,
             "confidence": self.confidence.value,
             "errors": _json(self.errors),
+            "sources": _json(self.sources),
             "reasons": [r.to_dict() for r in self.reasons],
             "actions": [a.to_dict() for a in self.actions],
         }
@@ -143,7 +185,7 @@ class Assessment:
 
     @property
     def headline(self) -> str:
-        """One line, at most 80 characters: "Credentials: Clay answers 401 to every call — P1"."""
+        """One line, whole: "Credentials: Clay answers 401 to 98% of calls — P1"."""
         suffix = f" — {self.severity.value}" if self.severity else ""
         if self.confidence == Confidence.LOW and self.branch not in (Branch.UNKNOWN, Branch.MONITORING_GAP):
             suffix += " (low confidence)"
@@ -162,7 +204,7 @@ class Assessment:
         word = what[states.pop()] if len(states) == 1 else "unavailable or stale"
         using = [ev.LABEL[o.source] for o in self.observed if o.source in ev.PRIMARY and o.state == ev.LIVE]
         tail = f"using {_and(using)} only" if using else "nothing else to go on"
-        return ev.clip(f"{_and(names)} {word} — {tail}", 80)
+        return f"{_and(names)} {word} — {tail}"
 
     @property
     def branches(self) -> frozenset[Branch]:
@@ -174,12 +216,30 @@ class Assessment:
 
     @property
     def actions(self) -> tuple[Action, ...]:
-        """Every finding's actions in finding order, each once."""
+        """Every finding's actions in finding order, each once (those in effect included, marked done)."""
         seen: dict[ActionId, Action] = {}
         for f in self.findings:
             for a in f.actions:
                 seen.setdefault(a.id, a)
         return tuple(seen.values())
+
+    @property
+    def todo(self) -> tuple[Action, ...]:
+        """The actions not in effect yet, in order."""
+        return tuple(a for a in self.actions if not a.done)
+
+    @property
+    def next(self) -> Action | None:
+        """The recommended next action: the first one with a key that is not in
+        effect; else the first not in effect (read, or outside the cockpit)."""
+        todo = self.todo
+        return next((a for a in todo if a.key), todo[0] if todo else None)
+
+    @property
+    def corroborated(self) -> bool:
+        """The top finding's problem shows in two or more sources (the
+        metrics and the logs, the pods and the logs …): raised faster."""
+        return len(self.top.sources) >= 2
 
     def to_dict(self) -> dict:
         return {
@@ -196,8 +256,7 @@ class Assessment:
 
 
 def _line(label: str, title: str, suffix: str) -> str:
-    prefix = f"{label}: "
-    return prefix + ev.clip(title, 80 - len(prefix) - len(suffix)) + suffix
+    return f"{label}: {' '.join(title.split())}{suffix}"
 
 
 def _and(words: list[str]) -> str:

@@ -116,6 +116,42 @@ def call_lines(code: int, n: int, t0: float = LOG_T0, every: float = 0.1, **extr
     return tuple(LogLine(f"clay-sync-abc-{i % 3}", text.strip(), datetime.fromtimestamp(t0 + i * every, UTC)) for i in range(n))
 
 
+def memory_lines(rss0: float, rss1: float, seconds: float, pods_: int = 3, every: float = 5.0, limit: int = 512) -> tuple[LogLine, ...]:
+    """Each pod logging its memory every ``every`` s, rss climbing from ``rss0`` to ``rss1`` MB over ``seconds``."""
+    out = []
+    steps = int(seconds // every)
+    for i in range(pods_):
+        for k in range(steps + 1):
+            rss = rss0 + (rss1 - rss0) * k / steps
+            out.append(LogLine(f"clay-sync-abc-{i}", f'level=warn msg="memory high" rss_mb={rss:.0f} limit_mb={limit}',
+                               datetime.fromtimestamp(LOG_T0 + k * every + i * 0.1, UTC)))
+    return tuple(sorted(out, key=lambda ln: ln.ts))
+
+
+def ramp_metrics(code: int, rate: float, onset: float, total: float = 45.0, step: float = 15.0) -> MetricsSnapshot:
+    """Prometheus ``onset`` seconds into a failure at ``rate``/s (before it: none): the 1-minute rate ramps up.
+    The newest point is at LOG_T0 + 600 (negative ``onset``: it begins after that)."""
+    t_end = LOG_T0 + 600
+    start = t_end - onset
+
+    def at(t: float) -> float:
+        return rate * min(max(t - start, 0.0), 60.0) / 60.0
+
+    times = [t_end - step * i for i in reversed(range(8))]
+    err = Series(f"errors_by_code:{code}", "errors_by_code", f"Clay {code}/s", "req/s", (("code", str(code)),), at(t_end), tuple((t, at(t)) for t in times))
+    req = Series("request_rate", "request_rate", "Clay requests", "req/s", (), total, tuple((t, total) for t in times))
+    p95 = Series("latency_p95", "latency_p95", "Clay p95", "ms", (), 350.0, tuple((t, 350.0) for t in times))
+    return MetricsSnapshot(series=(err, req, p95), served_by="http://prometheus:9090", is_backup=False, fetched_at=NOW, response_ms=30.0)
+
+
+def interleave(*runs: tuple[LogLine, ...]) -> tuple[LogLine, ...]:
+    return tuple(sorted((ln for run in runs for ln in run), key=lambda ln: ln.ts))
+
+
+def clock(at: float) -> str:
+    return datetime.fromtimestamp(at).strftime("%H:%M:%S")
+
+
 RATE_LIMIT_HEADERS = {"x-ratelimit-limit": "600", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "37", "retry-after": "37"}
 
 
@@ -149,22 +185,20 @@ def texts(a: Assessment) -> str:
     """Everything the triage pane would print, as one string to search."""
     parts = [a.headline, a.cannot_see]
     for f in a.findings:
-        parts += [f.line] + [r.text for r in f.reasons] + [x.text for x in f.actions]
+        parts += [f.line] + [r.text for r in f.reasons] + [x.text for x in f.actions] + [x.why for x in f.actions if x.why]
     parts += [g.text for g in a.gaps] + [g.hint for g in a.gaps]
     return "\n".join(parts)
 
 
 def check_shape(a: Assessment) -> None:
-    """What holds for every assessment: fits the pane, serialises, severity is the worst."""
+    """What holds for every assessment: whole one-line texts (never cut for a
+    screen: the widgets clip), serialises, severity is the worst."""
     assert a.findings, "an assessment always has at least one finding"
-    assert len(a.headline) <= 80, a.headline
-    assert len(a.cannot_see) <= 80
+    lines = [a.headline, a.cannot_see, *(g.text for g in a.gaps), *(o.summary for o in a.observed)]
     for f in a.findings:
-        assert len(f.line) <= 80, f.line
-        for r in f.reasons:
-            assert len(r.text) <= 80, r.text
-    for g in a.gaps:
-        assert len(g.text) <= 80, g.text
+        lines += [f.line, f.title, *(r.text for r in f.reasons), *(x.text for x in f.actions), *(x.why for x in f.actions)]
+    for text in lines:
+        assert "\n" not in text and "…" not in text, text
     order = [None, Severity.P4, Severity.P3, Severity.P2, Severity.P1]
     assert a.severity == max((f.severity for f in a.findings), key=order.index)
     assert a.branch == a.findings[0].branch and a.confidence == a.findings[0].confidence
@@ -215,7 +249,7 @@ CASES = [
                                                     logs=call_lines(401, 60, error='"invalid api key"')),
          B.CREDENTIALS, S.P1, HIGH, frozenset({ErrorClass.AUTH}), AUTH, (B.CREDENTIALS,),
          words=("401 at 39/s — 100% of 39/s Clay calls, for", "No unresolved incident on Clay's status page"),
-         headline="Credentials: Clay answers 401 to every call — P1"),
+         headline="Credentials: Clay answers 401 to 100% of calls — P1"),
     Case("403 on a fifth of calls is partial", signals(metrics_=live(metrics({403: 8.0}))), B.CREDENTIALS, S.P2, HIGH,
          frozenset({ErrorClass.AUTH}), AUTH, words=("403 at 8.0/s — 20% of 40/s",)),
     Case("401 and 403 together are one finding", signals(metrics_=live(metrics({401: 3.0, 403: 3.0}))), B.CREDENTIALS, S.P2, HIGH,
@@ -230,11 +264,11 @@ CASES = [
     Case("429 on most calls is an outage", signals(metrics_=live(metrics({429: 30.0}))), B.CREDENTIALS, S.P1, HIGH, frozenset({ErrorClass.RATE_LIMIT}), RATE),
     # ---- credentials: 5xx without a Clay incident
     Case("503s without a Clay incident: ours to check", signals(metrics_=live(metrics({503: 24.0, 500: 6.0}))), B.CREDENTIALS, S.P1, HIGH,
-         frozenset({ErrorClass.SERVER}), SERVER, words=("500/503 at 30/s", "Clay errors: 75% of calls fail (500/503), no Clay incident — P1")),
+         frozenset({ErrorClass.SERVER}), SERVER, words=("500/503 at 30/s", "Clay errors: 75% of calls fail (500/503; logs: 0 of 20), no Clay incident — P1")),
     Case("slow Clay without an incident", signals(metrics_=live(metrics(p95=2600.0))), B.CREDENTIALS, S.P2, HIGH,
          frozenset({ErrorClass.SERVER}), SERVER, words=("Clay slow: p95 2.6 s, no Clay incident — P2", "degraded above 2.0 s")),
     Case("400s: Clay rejects our requests", signals(metrics_=live(metrics({400: 10.0}))), B.CREDENTIALS, S.P2, HIGH, frozenset(), (),
-         words=("Config: Clay rejects 25% of calls (400): check our requests — P2",)),
+         words=("Config: Clay rejects 25% of calls (400; logs: 0 of 20): check our requests — P2",)),
     # ---- Clay incident
     Case("Clay outage with an incident", signals(OUTAGE_PAGE and live(OUTAGE_PAGE), metrics_=live(metrics({503: 21.0, 500: 9.0, 504: 5.0}, p95=4900.0))),
          B.CLAY_INCIDENT, S.P1, HIGH, frozenset({ErrorClass.SERVER}), SERVER, (B.CLAY_INCIDENT,),
@@ -260,10 +294,26 @@ CASES = [
                  logs=call_lines(503, 20) + tuple(LogLine("p", 'level=warn msg="fallback served" source=cache', None) for _ in range(3))),
          B.CLAY_INCIDENT, S.P1, MEDIUM, actions=(ActionId.WATCH_CLAY_STATUS,), words=('Fallback already on: 3 "fallback served" log lines',)),
     # ---- our infrastructure
-    Case("every pod crashlooping, OOMKilled", signals(health_=live(QUEUE_FAIL), pods_=live(CRASHLOOP),
-                                                     logs=(LogLine("clay-sync-abc-0", 'level=warn msg="memory high" rss_mb=511 limit_mb=512', None),)),
-         B.INFRASTRUCTURE, S.P1, HIGH, frozenset(), (ActionId.INVESTIGATE_INFRA,),
-         words=("0/3 pods ready: 3 CrashLoopBackOff (OOMKilled)", "rss 511/512 MB", "queue fail", "Clay calls fine")),
+    Case("every pod crashlooping, OOMKilled, rss climbing to the limit: a leak, no restart offered",
+         signals(health_=live(QUEUE_FAIL), pods_=live(CRASHLOOP), logs=memory_lines(179, 511, 20.0) + call_lines(200, 20, LOG_T0 + 21)),
+         B.INFRASTRUCTURE, S.P1, HIGH, frozenset(), (ActionId.ROLLBACK, ActionId.RAISE_MEMORY_LIMIT, ActionId.READ_POD_LOGS),
+         words=("0/3 pods ready: 3 CrashLoopBackOff (OOMKilled)", "rss 511/512 MB", "queue fail", "Clay calls fine",
+                "Memory leak or a too-small limit: rss climbs 17 MB/s to the 512 MB limit, ~20 s after each start",
+                "A restart only buys time; the fix is outside the cockpit"),
+         not_words=("Restart the pods",)),
+    Case("every pod crashlooping, OOMKilled, no memory readings in the logs",
+         signals(health_=live(QUEUE_FAIL), pods_=live(CRASHLOOP), logs=(LogLine("clay-sync-abc-0", 'level=warn msg="memory high" rss_mb=511 limit_mb=512', None),)),
+         B.INFRASTRUCTURE, S.P1, HIGH, frozenset(), (ActionId.RAISE_MEMORY_LIMIT, ActionId.ROLLBACK, ActionId.READ_POD_LOGS),
+         words=("rss 511/512 MB", "a restart may only buy time")),
+    Case("memory climbing to the limit before the first OOM kill: minor, ours",
+         signals(logs=memory_lines(179, 400, 10.0) + call_lines(200, 20, LOG_T0 + 11)),
+         B.INFRASTRUCTURE, S.P3, MEDIUM, frozenset(), (ActionId.ROLLBACK, ActionId.RAISE_MEMORY_LIMIT, ActionId.READ_POD_LOGS),
+         headline="Infrastructure: memory climbs 22 MB/s to the 512 MB limit (rss 400/512 MB) — P3",
+         words=("rss climbs 22 MB/s: 400/512 MB, the limit in ~5 s",)),
+    Case("a pod crashlooping for another reason: read its last log lines",
+         signals(pods_=live(pods(pod("a"), pod("b"), pod("c", "CrashLoopBackOff", False, 4, "Error"))),
+                 health_=live(health("degraded", queue=("degraded", "2/3 workers ready")))),
+         B.INFRASTRUCTURE, S.P2, HIGH, actions=(ActionId.READ_POD_LOGS, ActionId.ROLLBACK), words=("why c crashes (last: Error)",)),
     Case("one pod of three crashlooping", signals(pods_=live(pods(pod("a"), pod("b"), pod("c", "CrashLoopBackOff", False, 4, "Error"))),
                                                   health_=live(health("degraded", queue=("degraded", "2/3 workers ready")))),
          B.INFRASTRUCTURE, S.P2, HIGH, words=("2/3 pods ready: 1 CrashLoopBackOff",)),
@@ -272,7 +322,7 @@ CASES = [
     Case("pods back up after an OOMKill: minor, still ours", signals(pods_=live(pods(*(pod(f"p{i}", restarts=1, last="OOMKilled") for i in range(3))))),
          B.INFRASTRUCTURE, S.P3, HIGH, words=("OOMKilled",)),
     Case("no pods match the selector", signals(pods_=live(pods(pod("x")) and PodsSnapshot("prod", "clay-sync", "app=clay-sync", (), NOW, 5.0))),
-         B.INFRASTRUCTURE, S.P1, HIGH, words=("no pods match app=clay-sync",)),
+         B.INFRASTRUCTURE, S.P1, HIGH, actions=(ActionId.CHECK_DEPLOYMENT, ActionId.SCALE), words=("no pods match app=clay-sync",)),
     Case("our database check fails: health down", signals(health_=live(health("down", database=("fail", "connection refused")))),
          B.INFRASTRUCTURE, S.P1, HIGH, words=("database fail",)),
     Case("a degraded check of ours is minor", signals(health_=live(health("degraded", queue=("degraded", "2/3 workers ready")))),
@@ -293,9 +343,27 @@ CASES = [
     Case("401 and 503 each under half, together most calls: P1",
          signals(metrics_=live(metrics({401: 12.0, 503: 12.0}))),
          B.CREDENTIALS, S.P1, HIGH, frozenset({ErrorClass.AUTH}), words=("Together 60% of Clay calls fail",)),
-    Case("the logs see every call fail before the 1-minute rate catches up",
+    Case("the logs see every call fail 8 s before the 1-minute rate catches up: P1, worded from the logs",
+         signals(metrics_=live(ramp_metrics(401, 40.0, onset=8.0)), logs=call_lines(200, 20, LOG_T0 + 580) + call_lines(401, 48, LOG_T0 + 592.2, 0.16)),
+         B.CREDENTIALS, S.P1, HIGH, frozenset({ErrorClass.AUTH}), AUTH,
+         headline=f"Credentials: Clay answers 401 to all 48 logged calls since {clock(LOG_T0 + 592.2)} — P1",
+         words=("401 at 5.3/s — 12% of 45/s Clay calls", "The 1-minute rate covers only 8 s of it: ~41/s since it began — ~91% of calls",
+                "Logs: 48 of 48 logged Clay calls got 401 since")),
+    Case("429s on half the logged calls, the metrics 8 s in: P2 from the rate since they began, not P1",
+         signals(metrics_=live(ramp_metrics(429, 18.0, onset=8.0)),
+                 logs=call_lines(200, 20, LOG_T0 + 580) + interleave(call_lines(429, 30, LOG_T0 + 592.2, 0.25, **RATE_LIMIT_HEADERS),
+                                                                     call_lines(200, 6, LOG_T0 + 593, 1.2))),
+         B.CREDENTIALS, S.P2, HIGH, frozenset({ErrorClass.RATE_LIMIT}), RATE,
+         headline=f"Rate limit: Clay rate-limits 30 of 36 logged calls (429) since {clock(LOG_T0 + 592.2)} — P2",
+         words=("~18/s since it began — ~41% of calls",)),
+    Case("the logs show 401s the metrics do not show yet: the branch at once, minor until they do",
+         signals(metrics_=live(ramp_metrics(401, 40.0, onset=-1.0)), logs=call_lines(200, 20, LOG_T0 + 590) + call_lines(401, 12, LOG_T0 + 600.5, 0.16)),
+         B.CREDENTIALS, S.P3, MEDIUM, frozenset({ErrorClass.AUTH}), AUTH,
+         words=("Logs: 12 of 12 logged Clay calls got 401 since", "Metrics: 401 yet (the 1-minute rate lags)")),
+    Case("a streak that began before the metrics were quiet is no ramp: the 1-minute rate as it is",
          signals(metrics_=live(metrics({401: 6.0})), logs=call_lines(401, 40)),
-         B.CREDENTIALS, S.P1, HIGH, words=("Logs: 40 of 40 logged Clay calls failed",)),
+         B.CREDENTIALS, S.P2, HIGH, headline="Credentials: Clay answers 401 to 15% of calls (logs: 40 of 40) — P2",
+         words=("Logs: 40 of 40 logged Clay calls got 401 (the 40 newest)",)),
     # ---- missing, failed, stale
     Case("metrics down, the rest fine: a P4 monitoring gap", signals(metrics_=failed("metrics")),
          B.MONITORING_GAP, S.P4, MEDIUM, branches=(B.MONITORING_GAP,),
@@ -304,7 +372,7 @@ CASES = [
     Case("metrics down, health counts 401s: credentials, low confidence, plus the gap",
          signals(metrics_=failed("metrics"), health_=live(AUTH_DOWN), logs=call_lines(401, 40)),
          B.CREDENTIALS, S.P1, LOW, frozenset({ErrorClass.AUTH}), AUTH, (B.CREDENTIALS, B.MONITORING_GAP),
-         words=("Health: 401 at 39/s — 100% of 39/s Clay calls (last 60 s)",), headline="Credentials: Clay answers 401 to every call — P1 (low confidence)"),
+         words=("Health: 401 at 39/s — 100% of 39/s Clay calls (last 60 s)",), headline="Credentials: Clay answers 401 to 100% of calls — P1 (low confidence)"),
     Case("metrics and health down, only the logs show 429s",
          signals(metrics_=failed("metrics"), health_=failed("health", ErrorKind.TIMEOUT, "no answer in 3 s"),
                  logs=call_lines(429, 30, **RATE_LIMIT_HEADERS) + call_lines(200, 5, LOG_T0 + 3)),
@@ -352,8 +420,8 @@ def test_decision_tree(case: Case) -> None:
     assert (a.branch, a.severity, a.confidence) == (case.branch, case.severity, case.confidence), shown
     if case.errors is not None:
         assert a.findings[0].errors == case.errors
-    if case.actions is not None:
-        assert tuple(x.id for x in a.findings[0].actions) == case.actions
+    if case.actions is not None:  # (those in effect, marked done, are not the ones to do)
+        assert tuple(x.id for x in a.findings[0].actions if not x.done) == case.actions
     if case.branches is not None:
         assert tuple(f.branch for f in a.findings) == case.branches, shown
     for w in case.words:

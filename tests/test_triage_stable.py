@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_triage import NOW, TH, failed, live, metrics, signals
+from test_triage import LOG_T0, NOW, TH, call_lines, failed, live, metrics, ramp_metrics, signals
 
 from cockpit.runbook import Branch, Severity
 from cockpit.triage import Assessment, Triage, assess
 
 HEALTHY = signals()
-KEY_REVOKED = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)))
+KEY_REVOKED = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)), logs=call_lines(401, 40))
+# a key revoked as the evidence shows it in its first seconds: the logs first (P3), then the metrics' ramp (P1)
+REVOKED_LOGS_ONLY = signals(metrics_=live(ramp_metrics(401, 40.0, onset=-1.0)),
+                            logs=call_lines(200, 20, LOG_T0 + 590) + call_lines(401, 12, LOG_T0 + 600.5, 0.16))
+REVOKED_RAMP = signals(metrics_=live(ramp_metrics(401, 40.0, onset=8.0)),
+                       logs=call_lines(200, 20, LOG_T0 + 580) + call_lines(401, 48, LOG_T0 + 592.2, 0.16))
 PARTIAL_401 = signals(metrics_=live(metrics({401: 8.0})))  # P2
 RATE_LIMITED = signals(metrics_=live(metrics({429: 18.0})))
 METRICS_DOWN = signals(metrics_=failed("metrics"))
@@ -66,7 +71,7 @@ def test_a_real_change_flips_after_the_window_and_is_reported_once() -> None:
     assert (change.before_branch, change.after_branch, change.after_severity) == (Branch.HEALTHY, Branch.CREDENTIALS, Severity.P1)
     assert change.at == NOW + 15
     assert change.summary == "Branch: Healthy → Credentials (P1)"
-    assert change.headline == "Credentials: Clay answers 401 to every call — P1"
+    assert change.headline == "Credentials: Clay answers 401 to 100% of calls — P1"
     assert outs[4].assessment.branch == Branch.CREDENTIALS and outs[4].pending is None
     d = json.loads(json.dumps(change.to_dict()))
     assert d["kind"] == "branch" and d["before"] == {"branch": "healthy", "severity": None}
@@ -138,3 +143,35 @@ def test_bad_parameters_are_refused() -> None:
         Triage(samples=0)
     with pytest.raises(ValueError):
         Triage(seconds=-1)
+
+
+def test_a_raise_that_grows_is_one_run_and_corroboration_makes_it_fast() -> None:
+    """The logs see a revoked key first (P3, one source); the metrics confirm it
+    a few seconds later (P1, two sources). The window runs from the first
+    worse sample, not again from each step, and two sources need only the
+    short window: the verdict is on screen 3.5 s after the logs saw it."""
+    assert not at(REVOKED_LOGS_ONLY, 0).corroborated and at(REVOKED_RAMP, 0).corroborated
+    tri = Triage(samples=2, seconds=8, fast_seconds=3, calm_seconds=30)
+    outs = feed(tri, [(0, HEALTHY), (1, REVOKED_LOGS_ONLY), (1.5, REVOKED_LOGS_ONLY), (2.5, REVOKED_LOGS_ONLY),
+                      (4.0, REVOKED_RAMP), (4.5, REVOKED_RAMP)])
+    assert [o.branch for o in outs] == [Branch.HEALTHY] * 5 + [Branch.CREDENTIALS]
+    assert outs[3].pending == (Branch.CREDENTIALS, Severity.P3) and outs[4].pending == (Branch.CREDENTIALS, Severity.P1)
+    change = outs[5].change
+    assert change is not None and change.summary == "Branch: Healthy → Credentials (P1)" and change.at == NOW + 4.5
+
+
+def test_one_source_alone_waits_the_long_window() -> None:
+    tri = Triage(samples=2, seconds=8, fast_seconds=3, calm_seconds=30)
+    outs = feed(tri, [(0, HEALTHY)] + [(t, REVOKED_LOGS_ONLY) for t in (1, 2, 4, 6, 8.5, 9)])
+    assert [o.branch for o in outs] == [Branch.HEALTHY] * 6 + [Branch.CREDENTIALS]  # 8 s after the first: t=9
+    assert outs[-1].change is not None and outs[-1].severity == Severity.P3
+
+
+def test_a_flickering_raise_is_adopted_once_it_has_lasted_twice_its_window() -> None:
+    """Samples that are all worse than the stable verdict but keep changing
+    their mind (P1, P2, P1 …) never agree twice in a row; after twice the
+    window the newest is adopted anyway — they are all a real problem."""
+    tri = Triage(samples=2, seconds=4, calm_seconds=30)
+    outs = feed(tri, [(0, HEALTHY)] + [(t, KEY_REVOKED if int(t) % 2 else PARTIAL_401) for t in range(1, 11)])
+    assert [o.branch for o in outs[:9]] == [Branch.HEALTHY] * 9
+    assert outs[9].branch == Branch.CREDENTIALS and outs[9].change is not None
