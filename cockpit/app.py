@@ -188,7 +188,7 @@ class CockpitApp(App[int]):
         Binding("d", "decide", "Decide", id="view.decide", tooltip="Show the triage, checklist and timeline in place of the signal panes (below 120 columns), or go back"),
         Binding("c", "checklist", "Checklist", show=False, id="pane.checklist", tooltip="Focus the runbook checklist (in it: 1-4 jump to a step, space ticks)"),
         Binding("i", "declare", "Declare", id="incident.declare", tooltip="Declare an incident now, at triage's suggested severity, with the evidence seen so far"),
-        Binding("a", "accept", "Accept", id="incident.accept", tooltip="Accept the severity triage suggests for the incident"),
+        Binding("a", "accept", "Accept", id="incident.accept", tooltip="Accept the incident's severity (set at the declaration or raised by triage; a lower suggestion is taken with s)"),
         Binding("s", "severity", "Severity", id="incident.severity", tooltip="Set the incident's severity (P1-P4); the suggestion is kept too"),
         Binding("u", "status", "Status", id="incident.status", tooltip="Change the incident's status: investigating, identified, monitoring, resolved"),
         Binding("t", "timeline", "Timeline", show=False, id="view.timeline", tooltip="Open the whole incident timeline, full screen"),
@@ -669,13 +669,16 @@ class CockpitApp(App[int]):
         """Until the cockpit is built (a moment after the first frame) only
         quitting works: every other action needs its panes. The incident's
         keys show in the footer only when they can act (declare without an
-        open incident; accept, severity with one)."""
+        open incident; severity with one; accept while its severity is not
+        accepted yet — a lower suggestion is taken with severity)."""
         if self._main is None or self._desk is None:
             return action == "quit"
         incident = self._desk.recorder.open
         if action == "declare":
             return incident is None
-        if action in ("accept", "severity"):
+        if action == "accept":
+            return incident is not None and not incident.confirmed
+        if action == "severity":
             return incident is not None
         if action in ("status", "compose", "postmortem"):
             return self._desk.recorder.incident is not None

@@ -1,6 +1,16 @@
 """The incident lifecycle: declaration, severity, status, the response-target
 clock and the checklist — all derived from the incident's timeline.
 
+Severity only rises by itself (DESIGN.md): the declaration sets the severity
+in force (what triage showed at the key press); a later triage suggestion
+that is higher raises it — also after the responder accepted (``a``) or set
+(``s``) a lower one — and the timeline says so; a lower suggestion is kept
+as an offer (:attr:`Incident.lower_offer`) and never applied: the responder
+lowers with ``s``. The response-target clock never moves later: it counts
+from the declaration to the target of the most severe severity that was ever
+in force (:attr:`Incident.strictest`), so a raise brings the deadline
+forward and no change — lowering by hand included — takes it back.
+
 The state is never stored anywhere but in the timeline: :func:`apply` folds
 one :class:`~cockpit.timeline.Event` into an :class:`Incident`, and the same
 function rebuilds it on a restart (:meth:`IncidentStore.resume`) as it
@@ -43,7 +53,6 @@ from cockpit.timeline import (
     TimelineError,
     iso_utc,
     locked,
-    one_line,
 )
 
 WARNING_FRACTION = 1 / 3  # the clock turns warning when less than this share of the target is left
@@ -115,11 +124,12 @@ def format_duration(seconds: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """The response target of an incident at its current severity.
+    """The response target of an incident.
 
-    It counts from the declaration (a later change of severity moves the
-    deadline, not the start). It is stopped at ``stopped_at`` while the status
-    is monitoring or resolved, and runs again if the status goes back.
+    It counts from the declaration to the target of the most severe severity
+    ever in force (a raise brings the deadline forward; nothing moves it
+    later). It is stopped at ``stopped_at`` while the status is monitoring or
+    resolved, and runs again if the status goes back.
     """
 
     severity: Severity
@@ -174,7 +184,9 @@ class Incident:
     declared_at: float
     declared_by: str
     suggested: Severity  # the latest severity triage suggested
-    chosen: Severity | None = None  # what the responder accepted or set; None: not yet
+    chosen: Severity | None = None  # what the responder last accepted or set; None: not yet
+    in_force: Severity | None = None  # the severity in force (None: ``suggested``, for an Incident built by hand)
+    strictest: Severity | None = None  # the most severe severity ever in force: the clock's target
     status: Status = Status.INVESTIGATING
     status_at: float = 0.0  # when the status last changed (declaration at first)
     mitigated_at: float | None = None  # entered monitoring/resolved (clock stopped); None while running
@@ -188,8 +200,24 @@ class Incident:
 
     @property
     def severity(self) -> Severity:
-        """The severity in force: the responder's choice, else the suggestion."""
-        return self.chosen if self.chosen is not None else self.suggested
+        """The severity in force: the declaration's, raised by triage, or set by the responder."""
+        return self.in_force if self.in_force is not None else self.suggested
+
+    @property
+    def confirmed(self) -> bool:
+        """The responder accepted or set the severity in force (``a`` has nothing to accept)."""
+        return self.chosen is not None and self.chosen == self.severity
+
+    @property
+    def lower_offer(self) -> Severity | None:
+        """Triage's suggestion when it is lower than the severity in force: offered, never applied."""
+        return self.suggested if _rank(self.suggested) > _rank(self.severity) else None
+
+    @property
+    def clock_severity(self) -> Severity:
+        """The severity whose response target the clock counts to (the strictest ever in force)."""
+        s = self.strictest if self.strictest is not None else self.severity
+        return s if _rank(s) <= _rank(self.severity) else self.severity
 
     @property
     def is_open(self) -> bool:
@@ -201,7 +229,7 @@ class Incident:
 
     def clock(self, tz: tzinfo | None = None) -> Clock:
         stopped = self.mitigated_at if self.status in CLOCK_STOPPED else None
-        return Clock(self.severity, self.declared_at, response_deadline(self.severity, self.declared_at, tz), stopped)
+        return Clock(self.severity, self.declared_at, response_deadline(self.clock_severity, self.declared_at, tz), stopped)
 
     def remaining(self, now: float, tz: tzinfo | None = None) -> float:
         return self.clock(tz).remaining(now)
@@ -211,6 +239,19 @@ class Incident:
 
     def tick_for(self, key: str) -> Tick | None:
         return self.ticks.get(key)
+
+
+_RANKS = {Severity.P1: 0, Severity.P2: 1, Severity.P3: 2, Severity.P4: 3}
+
+
+def _rank(s: Severity) -> int:
+    """0 for P1 (the most severe) … 3 for P4."""
+    return _RANKS[Severity(s)]
+
+
+def worse(a: Severity, b: Severity | None) -> Severity:
+    """The more severe of the two."""
+    return a if b is None or _rank(a) <= _rank(b) else b
 
 
 def new_id(now: float, suffix: str | None = None) -> str:
@@ -237,15 +278,17 @@ def apply(incident: Incident | None, event: Event) -> Incident | None:
         sev, inc_id = _enum(Severity, d.get("suggested")), d.get("id")
         if sev is None or not isinstance(inc_id, str) or not inc_id:
             return None
-        return Incident(inc_id, event.at, event.actor, sev, status_at=event.at, last_seq=event.seq)
+        return Incident(inc_id, event.at, event.actor, sev, in_force=sev, strictest=sev, status_at=event.at, last_seq=event.seq)
     if incident is None:
         return None
     incident = replace(incident, last_seq=event.seq)
     kind = event.kind
     if kind == EventKind.SEVERITY_SUGGESTED and (sev := _enum(Severity, d.get("to"))) is not None:
-        return replace(incident, suggested=sev)
+        if _rank(sev) < _rank(incident.severity):  # higher: it raises the severity in force
+            return replace(incident, suggested=sev, in_force=sev, strictest=worse(sev, incident.strictest))
+        return replace(incident, suggested=sev)  # lower or the same: offered, never applied
     if kind == EventKind.SEVERITY_CHANGED and (sev := _enum(Severity, d.get("to"))) is not None:
-        return replace(incident, chosen=sev)
+        return replace(incident, chosen=sev, in_force=sev, strictest=worse(sev, incident.strictest or incident.severity))
     if kind == EventKind.STATUS_CHANGED and (status := _enum(Status, d.get("to"))) is not None:
         if status in CLOCK_STOPPED:
             mitigated = incident.mitigated_at if incident.status in CLOCK_STOPPED else event.at
@@ -320,6 +363,7 @@ class IncidentStore:
         self._lock = threading.RLock()
         self._timeline: Timeline | None = None
         self._state = _State()  # the current timeline's incident, kept up to date by its on_event
+        self.declared_here: str | None = None  # the id of the incident this store's declare() created
 
     @property
     def _incident(self) -> Incident | None:
@@ -412,11 +456,14 @@ class IncidentStore:
     # -- declaring
 
     def declare(
-        self, suggested: Severity, evidence: Mapping[str, Any] | None = None, now: float | None = None, actor: str | None = None
+        self, suggested: Severity, evidence: Mapping[str, Any] | None = None, now: float | None = None, actor: str | None = None,
+        headline: str = "",
     ) -> Incident:
-        """Declare an incident at ``now`` with triage's ``suggested`` severity
-        (and an evidence snapshot, when given). If one is open — here or in
-        another cockpit on this state dir — returns that one, unchanged."""
+        """Declare an incident at ``now`` at the severity triage showed
+        (``suggested``; in force from then on), with the verdict's
+        ``headline`` and an evidence snapshot, when given. If one is open —
+        here or in another cockpit on this state dir — returns that one,
+        unchanged (:attr:`declared_here` tells them apart)."""
         suggested = Severity(suggested)
         with self._lock:
             if (current := self.resume()) is not None:
@@ -429,20 +476,21 @@ class IncidentStore:
                 raise TimelineError(f"cannot create incidents in {self.dir}: {exc.strerror or exc}") from None
             try:
                 with locked(lock_fd):
-                    return self._declare_locked(suggested, evidence, now, actor)
+                    return self._declare_locked(suggested, evidence, now, actor, headline)
             except OSError as exc:
                 raise TimelineError(f"cannot declare in {self.dir}: {exc.strerror or exc}") from None
             finally:
                 os.close(lock_fd)
 
-    def _declare_locked(self, suggested: Severity, evidence: Mapping[str, Any] | None, now: float, actor: str | None) -> Incident:
+    def _declare_locked(self, suggested: Severity, evidence: Mapping[str, Any] | None, now: float, actor: str | None, headline: str) -> Incident:
         if not self._open_newest_open():  # else another cockpit was quicker
             path = self.dir / f"{new_id(now)}.jsonl"
             while path.exists():
                 path = self.dir / f"{new_id(now)}.jsonl"
             state = _State()
             self._adopt(Timeline(path, actor=self.actor, keep=self._keep, clock=self._clock, on_event=state.apply), state)
-            self._declare_event(path.stem, suggested, now, actor)
+            self._declare_event(path.stem, suggested, now, actor, headline)
+            self.declared_here = path.stem
             if evidence:
                 try:
                     self.record_evidence(evidence, why="at declaration", now=now, actor=actor)
@@ -451,20 +499,20 @@ class IncidentStore:
         assert self._incident is not None
         return self._incident
 
-    def _declare_event(self, inc_id: str, suggested: Severity, now: float, actor: str | None) -> None:
+    def _declare_event(self, inc_id: str, suggested: Severity, now: float, actor: str | None, headline: str) -> None:
         assert self._timeline is not None
         level = SEVERITIES[suggested]
         deadline = response_deadline(suggested, now, self.tz)
         data = {
             "id": inc_id, "suggested": suggested, "severity_name": level.name,
             "response": level.response, "deadline": round(deadline, 3), "deadline_time": iso_utc(deadline),
+            "headline": " ".join(headline.split()),
         }
+        summary = f"Incident {inc_id} declared at {suggested} ({level.name}, respond {level.response})"
+        if headline:
+            summary += f": {data['headline']}"
         try:
-            self._timeline.append(
-                EventKind.INCIDENT_DECLARED,
-                f"Incident {inc_id} declared — suggested {suggested} ({level.name}, respond {level.response})",
-                data, at=now, actor=actor,
-            )
+            self._timeline.append(EventKind.INCIDENT_DECLARED, summary, data, at=now, actor=actor)
         except TimelineError:
             path = self._timeline.path
             self.close()
@@ -486,34 +534,57 @@ class IncidentStore:
         return self._incident
 
     def suggest(self, severity: Severity, *, reasons: str = "", now: float | None = None, actor: str | None = None) -> Incident:
-        """Triage now suggests ``severity`` (written only when it differs).
-        Until the responder chooses, the clock follows the suggestion."""
+        """Triage now suggests ``severity`` (written only when it differs from
+        the last suggestion). Higher than the severity in force: it raises it
+        (after an accept or a hand-set lower one too). Lower: it is offered,
+        never applied (``s`` lowers)."""
         severity = Severity(severity)
         with self._lock:
             inc = self._current()
             if severity == inc.suggested:
                 return inc
-            data = {"from": inc.suggested, "to": severity, "reasons": reasons}
-            return self._append(EventKind.SEVERITY_SUGGESTED, f"Triage suggests {severity} (was {inc.suggested})", data, now, actor)
+            before = inc.severity
+            raises = _rank(severity) < _rank(before)
+            if raises:
+                summary = f"Severity raised to {severity} by triage (was {before}{'' if inc.confirmed else '?'})"
+            elif severity == before:
+                summary = f"Triage suggests {severity} (was {inc.suggested}), the severity in force"
+            else:
+                summary = f"Triage suggests {severity}, lower than {before} in force: offered, not applied (s lowers it)"
+            if reasons:
+                summary += f": {reasons}"
+            data = {"from": inc.suggested, "to": severity, "in_force": before, "raises": raises, "reasons": reasons}
+            return self._append(EventKind.SEVERITY_SUGGESTED, summary, data, now, actor)
 
     def accept_severity(self, *, now: float | None = None, actor: str | None = None) -> Incident:
-        """The responder accepts the suggested severity."""
+        """The responder accepts the severity in force (the declaration's, or
+        triage's raise). A lower suggestion is not accepted this way: ``s``."""
         with self._lock:
             inc = self._current()
-            if inc.chosen == inc.suggested:
+            if inc.confirmed:
                 return inc
-            data = {"from": inc.severity, "to": inc.suggested, "suggested": inc.suggested, "accepted": True}
-            return self._append(EventKind.SEVERITY_CHANGED, f"Severity {inc.suggested} accepted", data, now, actor)
+            sev = inc.severity
+            data = {"from": sev, "to": sev, "suggested": inc.suggested, "accepted": True}
+            return self._append(EventKind.SEVERITY_CHANGED, f"Severity {sev} accepted", data, now, actor)
 
     def set_severity(self, severity: Severity, *, reason: str = "", now: float | None = None, actor: str | None = None) -> Incident:
-        """The responder sets the severity (an override when it differs from the suggestion; both are kept)."""
+        """The responder sets the severity (an override when it differs from
+        the suggestion; both are kept). Lowering it never moves the clock's
+        deadline later."""
         severity = Severity(severity)
         with self._lock:
             inc = self._current()
-            if severity == inc.chosen:
+            if severity == inc.chosen and severity == inc.severity:
                 return inc
             accepted = severity == inc.suggested
-            summary = f"Severity {severity} accepted" if accepted else f"Severity set to {severity} (suggested {inc.suggested})"
+            if accepted and _rank(severity) > _rank(inc.severity):
+                summary = f"Severity lowered to {severity} by hand, as triage suggests (was {inc.severity})"
+            elif accepted:
+                summary = f"Severity {severity} accepted"
+            elif _rank(severity) > _rank(inc.severity):
+                summary = f"Severity lowered to {severity} by hand (was {inc.severity}; suggested {inc.suggested})"
+            else:
+                summary = f"Severity set to {severity} (suggested {inc.suggested})"
             if reason:
                 summary += f": {reason}"
             data = {"from": inc.severity, "to": severity, "suggested": inc.suggested, "accepted": accepted, "reason": reason}
@@ -555,7 +626,7 @@ class IncidentStore:
             if key in inc.ticks or (auto and key in inc.hand_unticked):
                 return inc
             summary = f"Auto-ticked: {item.text} — {seen}" if auto else f"Ticked: {item.text}"
-            data = {"key": key, "item": item.text, "step": _step_of(key), "auto": auto, "seen": one_line(seen, 200)}
+            data = {"key": key, "item": item.text, "step": _step_of(key), "auto": auto, "seen": " ".join(seen.split())}
             return self._append(EventKind.CHECKLIST_TICKED, summary, data, now, actor)
 
     def untick(self, key: str, *, now: float | None = None, actor: str | None = None) -> Incident:

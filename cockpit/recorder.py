@@ -62,11 +62,14 @@ class Failure:
 
 @dataclass(frozen=True)
 class Declaration:
-    """What a declaration will write: the suggested severity and the evidence."""
+    """What a declaration will write: the severity, the verdict and the
+    evidence on screen at the key press."""
 
     severity: Severity
     evidence: dict[str, Any]
     taken: tuple[Notable, ...] = ()  # the waiting notable moments the evidence holds
+    assessment: Assessment | None = None  # the verdict on screen (None: healthy or unknown)
+    headline: str = ""  # its headline, as the strip showed it
 
 
 def branches_of(a: Assessment) -> tuple[str, ...]:
@@ -193,10 +196,13 @@ class Recorder:
     # -- declaring -----------------------------------------------------------------
 
     def prepare(self, t: Triaged | None, signals: Signals) -> Declaration:
-        """The declaration for now (UI thread): triage's severity (P4 when it
+        """The declaration for now (UI thread): the verdict on screen
+        (:attr:`Triaged.on_screen`: the stable one, or a raise shown as
+        coming — the desk confirms that one first), its severity (P4 when it
         has none — the responder sets one), the evidence snapshot of the
         moment and the notable moments seen before."""
-        a = t.assessment if t is not None and t.assessment.branch != Branch.UNKNOWN else None
+        shown = t.on_screen if t is not None else None
+        a = shown if shown is not None and shown.branch != Branch.UNKNOWN else None
         severity = a.severity if a is not None and a.severity is not None else Severity.P4
         taken = tuple(self._before)
         extra: dict[str, Any] = {"before": [n.to_dict() for n in taken], "before_dropped": self.dropped}
@@ -205,13 +211,13 @@ class Recorder:
         if a is None or a.severity is None:
             extra["note"] = "triage suggested no severity (healthy or unknown): P4 until the responder sets one"
         evidence = signals_evidence(signals, extra=extra)
-        return Declaration(severity, evidence, taken)
+        return Declaration(severity, evidence, taken, a, a.headline if a is not None else "")
 
     def declare(self, d: Declaration, now: float | None = None) -> Incident:
         """Declare (thread worker). Returns the open incident (another
         cockpit's, if it was quicker). Raises TimelineError; the waiting
         notable moments then stay waiting."""
-        return self.store.declare(d.severity, d.evidence, now=now)
+        return self.store.declare(d.severity, d.evidence, now=now, headline=d.headline)
 
     def resume(self) -> Incident | None:
         """The open incident of the state dir, rebuilt from its timeline (thread worker)."""
@@ -219,19 +225,24 @@ class Recorder:
 
     def attached(self, t: Triaged | None, d: Declaration | None = None) -> None:
         """After :meth:`declare` or :meth:`resume` returned an open incident
-        (UI thread): record triage's current branch and severity where the
-        incident differs, the notable moments that are not in the
+        (UI thread): record the branch on screen at the key press (``d``),
+        then triage's current branch and severity where they differ (it may
+        have moved while the declaration was written; after a resume, where
+        the incident differs), the notable moments that are not in the
         declaration's evidence yet, and the automatic ticks."""
         inc = self.open
         if inc is None:
             return
+        mine = d is not None and self.store.declared_here == inc.id  # (not another cockpit's, quicker one)
         self._attached_id = inc.id
         taken = d.taken if d is not None else ()
         keep = [n for n in self._before if n.kind not in _TRIAGE_KINDS and not any(n is x for x in taken)]
         self._before.clear()
         self.dropped = 0
+        if mine and d is not None and d.assessment is not None:
+            self._sync(d.assessment, "at declaration")
         if t is not None and t.assessment.branch != Branch.UNKNOWN:
-            self._sync(t.assessment, "at declaration" if d is not None else "on resume")
+            self._sync(t.assessment, "since the declaration" if d is not None else "on resume")
         self.notable(keep)
         if t is not None:
             self._auto_ticks(t.latest)

@@ -92,6 +92,18 @@ class Triaged:
         return self.assessment.severity
 
     @property
+    def raising(self) -> bool:
+        """The pending change is a raise (worse, or another branch as bad): the screen shows it as coming."""
+        if self.pending is None:
+            return False
+        return SEVERITY_ORDER[self.pending[1]] <= SEVERITY_ORDER[self.assessment.severity]
+
+    @property
+    def on_screen(self) -> Assessment:
+        """The verdict the screen leads with: a pending raise (marked unconfirmed), else the stable one."""
+        return self.latest if self.raising else self.assessment
+
+    @property
     def pending_text(self) -> str:
         """"" or one line: "changing to Credentials P1? (2/3 samples)"."""
         if self.pending is None:
@@ -157,6 +169,15 @@ class Triage:
         shown = self._shown if self._shown is not None else assessment
         self._current = Triaged(shown, assessment, key, self._key_count)
         return self._current
+
+    def confirm(self) -> Triaged | None:
+        """The responder acted on a pending raise (declared an incident): adopt
+        it now, without waiting for the window. The new result (with its
+        change), or None when nothing was pending as a raise."""
+        t = self._current
+        if t is None or not t.raising:
+            return None
+        return self._adopt(t.latest, (t.latest.branch, t.latest.severity))
 
     def _adopt(self, assessment: Assessment, key: Key) -> Triaged:
         before = self._stable

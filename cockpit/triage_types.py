@@ -230,10 +230,10 @@ class Assessment:
 
     @property
     def next(self) -> Action | None:
-        """The recommended next action: the first one with a key that is not in
-        effect; else the first not in effect (read, or outside the cockpit)."""
+        """The recommended next action: the first one not in effect (it may
+        have no key: done outside the cockpit, or read on screen)."""
         todo = self.todo
-        return next((a for a in todo if a.key), todo[0] if todo else None)
+        return todo[0] if todo else None
 
     @property
     def corroborated(self) -> bool:

@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
     from screens.main import MainScreen
 
-TRIAGE_SAMPLES = 2  # assessments in a row before a new verdict is adopted …
-TRIAGE_SECONDS = 10.0  # … and for at least this long (divided by the drill's speed)
+TRIAGE_SAMPLES = 2  # the newest assessments that must agree before a new verdict is adopted …
+TRIAGE_SECONDS = 8.0  # … once worse than the stable verdict for this long (divided by the drill's speed)
+TRIAGE_FAST_SECONDS = 3.0  # … or this long when two sources show it (the logs and the metrics, the pods and the logs)
 TRIAGE_CALM_SECONDS = 30.0  # a calmer verdict must last this long
 CLOCK_TICK = 1.0  # seconds between looks at the response-target clock
 FILE_TICK = 5.0  # seconds between looks for events another cockpit appended
@@ -70,7 +71,7 @@ class Desk:
         self.clock = clock
         self.tz = tz
         speed = max(speed, 1e-6)
-        self.triage = Triage(TRIAGE_SAMPLES, TRIAGE_SECONDS / speed, TRIAGE_CALM_SECONDS / speed)
+        self.triage = Triage(TRIAGE_SAMPLES, TRIAGE_SECONDS / speed, TRIAGE_CALM_SECONDS / speed, TRIAGE_FAST_SECONDS / speed)
         self.watch = Watch(config.thresholds.restarts_warn)
         self.recorder = Recorder(IncidentStore(state_dir, clock=clock, tz=tz), clock=clock)
         self.triaged: Triaged | None = None
@@ -103,11 +104,27 @@ class Desk:
         if not answered and now - self._started < self._patience:
             self._show_incident()
             return
-        t = self.triage.update(assess(signals, self.config.thresholds, now, refresh=self._refresh))
+        self._triaged(self.triage.update(assess(signals, self.config.thresholds, now, refresh=self._refresh)))
+
+    def _triaged(self, t: Triaged) -> None:
+        """A triage result: recorded (a change of the stable verdict), shown, and what it did to the incident said."""
+        before = self.recorder.open
         self.triaged = t
-        self.recorder.triaged(t, signals)
+        self.recorder.triaged(t, self.signals)
         self.main.show_triage(t)
+        self._severity_news(before, self.recorder.open)
         self._show_incident()
+
+    def _severity_news(self, before: Incident | None, after: Incident | None) -> None:
+        """Say it when triage raised the incident's severity, or offers a lower one (never applied)."""
+        if before is None or after is None or before.id != after.id:
+            return
+        if after.severity != before.severity:
+            self.app.notify(f"{after.severity} (was {before.severity}): {SEVERITIES[after.severity].name} — a accepts it",
+                            title="Severity raised by triage", severity="warning")
+        elif after.lower_offer is not None and after.lower_offer != before.lower_offer:
+            self.app.notify(f"triage suggests {after.lower_offer} — s lowers it (it never lowers by itself)",
+                            title=f"Severity {after.severity} stays")
 
     def log_fault(self, error: SourceError | None) -> None:
         self.recorder.notable(self.watch.logs(error, self.clock()))
@@ -129,7 +146,7 @@ class Desk:
             self.recorder.attached(self.triaged, d)
             inc = self.recorder.open
             if d is not None:
-                self.app.notify(f"{inc.id} · {inc.severity} suggested — a accepts, s sets another", title="Incident declared")
+                self.app.notify(f"{inc.id} · {inc.severity} ({SEVERITIES[inc.severity].name}) — a accepts, s sets another", title="Incident declared")
             else:
                 self.app.notify(f"{inc.id} · {inc.severity} {inc.status}, declared {clock_time(inc.declared_at)}", title="Incident resumed")
         self._show_incident(force=True)
@@ -144,6 +161,9 @@ class Desk:
         if self.busy:
             self.app.notify(f"{self.busy} — a moment", title="Not yet")
             return
+        confirmed = self.triage.confirm()  # a raise shown as coming: the responder acts on it, so it is the verdict now
+        if confirmed is not None:
+            self._triaged(confirmed)
         d = self.recorder.prepare(self.triaged, self.signals)
         self._run("declaring", partial(self._declare_blocking, d), "Declaring the incident")
 
@@ -151,8 +171,11 @@ class Desk:
         inc = self.recorder.open
         if inc is None:
             self._no_incident()
+        elif inc.confirmed:
+            self.app.notify(f"{inc.severity} is accepted already" + (f"; triage suggests {inc.lower_offer} — s lowers it" if inc.lower_offer else ""),
+                            title="Severity")
         elif self.recorder.accept():
-            self.app.notify(f"{inc.suggested} accepted", title="Severity")
+            self.app.notify(f"{inc.severity} accepted", title="Severity")
         self._show_incident()
 
     def pick_severity(self) -> None:
@@ -168,7 +191,7 @@ class Desk:
                 self._show_incident()
 
         title = f"Severity of {inc.id}"
-        self.app.push_screen(ChoiceScreen(title, choices, current=inc.chosen, proposed=inc.suggested, why="triage suggests"), chosen)
+        self.app.push_screen(ChoiceScreen(title, choices, current=inc.severity, proposed=inc.suggested, why="triage suggests"), chosen)
 
     def pick_status(self) -> None:
         inc = self.recorder.incident

@@ -331,3 +331,99 @@ def test_apply_never_raises(steps: list[tuple[str, dict]]) -> None:
         assert inc is not None
         inc.clock().level(T0)
     json.dumps([str(inc)])
+
+
+# --------------------------------------------------------------------------
+# Severity only rises by itself; the clock never moves later (DESIGN.md)
+
+
+def test_a_higher_suggestion_raises_the_severity_after_an_accept(tmp_path: Path, clock: FakeClock) -> None:
+    """Accepted P3 at the first rate-limited verdict, triage moves to P2: the
+    incident is P2 now, says so on the timeline, and the clock counts to P2's target."""
+    s = store(tmp_path, clock)
+    s.declare(Severity.P3)
+    s.accept_severity()
+    clock.t += 40
+    inc = s.suggest(Severity.P2, reasons="Rate limit: Clay rate-limits 45% of calls (429) — P2")
+    assert (inc.severity, inc.chosen, inc.suggested, inc.confirmed) == ("P2", "P3", "P2", False)
+    assert s.events()[-1].summary == "Severity raised to P2 by triage (was P3): Rate limit: Clay rate-limits 45% of calls (429) — P2"
+    assert s.events()[-1].data["raises"] is True and s.events()[-1].data["in_force"] == "P3"
+    assert s.clock().deadline == T0 + 3600
+    inc = s.accept_severity()
+    assert (inc.severity, inc.chosen, inc.confirmed) == ("P2", "P2", True)
+    assert s.events()[-1].summary == "Severity P2 accepted"
+
+
+def test_a_lower_suggestion_is_offered_never_applied(tmp_path: Path, clock: FakeClock) -> None:
+    """Declared P1 and not accepted: as the errors decay triage suggests P2,
+    then P3; the incident stays P1 (its clock too) until the responder lowers it."""
+    s = store(tmp_path, clock)
+    s.declare(Severity.P1)
+    for sev in (Severity.P2, Severity.P3):
+        clock.t += 30
+        inc = s.suggest(sev)
+        assert (inc.severity, inc.lower_offer, inc.confirmed) == ("P1", sev, False)
+        assert s.clock().deadline == T0 + 15 * 60
+    assert s.events()[-1].summary == "Triage suggests P3, lower than P1 in force: offered, not applied (s lowers it)"
+    assert s.events()[-1].data["raises"] is False
+    inc = s.set_severity(Severity.P3)
+    assert (inc.severity, inc.lower_offer, inc.confirmed) == ("P3", None, True)
+    assert s.events()[-1].summary == "Severity lowered to P3 by hand, as triage suggests (was P1)"
+    assert s.clock().deadline == T0 + 15 * 60  # lowering by hand never moves the deadline later
+    assert s.clock().severity == "P3"
+
+
+def test_a_hand_set_lower_severity_stands_until_triage_raises_again(tmp_path: Path, clock: FakeClock) -> None:
+    s = store(tmp_path, clock)
+    s.declare(Severity.P2)
+    inc = s.set_severity(Severity.P3, reason="internal tool only")
+    assert (inc.severity, inc.suggested) == ("P3", "P2")  # an override of the standing suggestion
+    assert s.events()[-1].summary == "Severity lowered to P3 by hand (was P2; suggested P2): internal tool only"
+    assert s.suggest(Severity.P2).severity == "P3"  # the same suggestion again writes nothing
+    inc = s.suggest(Severity.P1)
+    assert (inc.severity, inc.chosen) == ("P1", "P3")
+    assert s.clock().deadline == T0 + 15 * 60
+    assert s.set_severity(Severity.P3).severity == "P3"  # the responder may insist; the deadline stays
+    assert s.clock().deadline == T0 + 15 * 60
+
+
+def test_severity_and_clock_resume_from_the_timeline(tmp_path: Path, clock: FakeClock) -> None:
+    s = store(tmp_path, clock)
+    s.declare(Severity.P3)
+    s.accept_severity()
+    s.suggest(Severity.P1)
+    s.suggest(Severity.P2)
+    s.set_severity(Severity.P2)
+    before = s.incident
+    assert before is not None and (before.severity, before.strictest, before.lower_offer) == ("P2", "P1", None)
+    s.close()
+    again = store(tmp_path, clock)
+    resumed = again.resume()
+    assert resumed == before
+    assert again.clock().deadline == T0 + 15 * 60 and again.clock().severity == "P2"
+
+
+severities = st.sampled_from(list(Severity))
+moves = st.lists(st.tuples(st.sampled_from(["suggest", "accept", "set"]), severities), max_size=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(declared=severities, steps=moves)
+def test_severity_never_falls_without_the_responder_and_the_deadline_never_moves_later(declared: Severity, steps: list) -> None:
+    rank = {Severity.P1: 0, Severity.P2: 1, Severity.P3: 2, Severity.P4: 3}
+    inc = apply(None, ev(0, "incident_declared", {"id": "INC-x", "suggested": declared.value}))
+    assert inc is not None
+    deadline = inc.clock().deadline
+    for i, (move, sev) in enumerate(steps, 1):
+        if move == "suggest":
+            after = apply(inc, ev(i, "severity_suggested", {"to": sev.value}))
+            assert after is not None and rank[after.severity] <= rank[inc.severity]  # never lower by itself
+            assert after.severity == (sev if rank[sev] < rank[inc.severity] else inc.severity)
+        elif move == "accept":
+            after = apply(inc, ev(i, "severity_changed", {"to": inc.severity.value, "accepted": True}))
+            assert after is not None and after.severity == inc.severity and after.confirmed
+        else:
+            after = apply(inc, ev(i, "severity_changed", {"to": sev.value}))
+            assert after is not None and after.severity == sev
+        assert after.clock().deadline <= deadline
+        inc, deadline = after, after.clock().deadline

@@ -227,6 +227,7 @@ class Case:
 
 AUTH = (ActionId.VERIFY_KEY, ActionId.UPDATE_KEY, ActionId.RESTART)
 RATE = (ActionId.READ_RATE_LIMITS, ActionId.ENABLE_QUEUING)
+RATE_READ = (ActionId.ENABLE_QUEUING,)  # the logs gave the rate-limit headers: read (done), on screen
 SERVER = (ActionId.ENABLE_FALLBACK, ActionId.WATCH_CLAY_STATUS)
 HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 B, S = Branch, Severity
@@ -258,7 +259,7 @@ CASES = [
     # ---- credentials: 429
     Case("429 on 45% of calls, status page green", signals(metrics_=live(metrics({429: 18.0})),
                                                            logs=call_lines(429, 30, **RATE_LIMIT_HEADERS) + call_lines(200, 5, LOG_T0 + 3)),
-         B.CREDENTIALS, S.P2, HIGH, frozenset({ErrorClass.RATE_LIMIT}), RATE,
+         B.CREDENTIALS, S.P2, HIGH, frozenset({ErrorClass.RATE_LIMIT}), RATE_READ,
          words=("429 at 18/s — 45% of 40/s Clay calls", "Rate-limit headers: limit 600, remaining 0, reset 37 s")),
     Case("429 at 2/s is minor", signals(metrics_=live(metrics({429: 2.0}))), B.CREDENTIALS, S.P3, HIGH, frozenset({ErrorClass.RATE_LIMIT}), RATE),
     Case("429 on most calls is an outage", signals(metrics_=live(metrics({429: 30.0}))), B.CREDENTIALS, S.P1, HIGH, frozenset({ErrorClass.RATE_LIMIT}), RATE),
@@ -353,7 +354,7 @@ CASES = [
          signals(metrics_=live(ramp_metrics(429, 18.0, onset=8.0)),
                  logs=call_lines(200, 20, LOG_T0 + 580) + interleave(call_lines(429, 30, LOG_T0 + 592.2, 0.25, **RATE_LIMIT_HEADERS),
                                                                      call_lines(200, 6, LOG_T0 + 593, 1.2))),
-         B.CREDENTIALS, S.P2, HIGH, frozenset({ErrorClass.RATE_LIMIT}), RATE,
+         B.CREDENTIALS, S.P2, HIGH, frozenset({ErrorClass.RATE_LIMIT}), RATE_READ,
          headline=f"Rate limit: Clay rate-limits 30 of 36 logged calls (429) since {clock(LOG_T0 + 592.2)} — P2",
          words=("~18/s since it began — ~41% of calls",)),
     Case("the logs show 401s the metrics do not show yet: the branch at once, minor until they do",
@@ -376,7 +377,7 @@ CASES = [
     Case("metrics and health down, only the logs show 429s",
          signals(metrics_=failed("metrics"), health_=failed("health", ErrorKind.TIMEOUT, "no answer in 3 s"),
                  logs=call_lines(429, 30, **RATE_LIMIT_HEADERS) + call_lines(200, 5, LOG_T0 + 3)),
-         B.CREDENTIALS, S.P2, LOW, frozenset({ErrorClass.RATE_LIMIT}), RATE, words=("Logs: 30 of 35 logged Clay calls got 429",)),
+         B.CREDENTIALS, S.P2, LOW, frozenset({ErrorClass.RATE_LIMIT}), RATE_READ, words=("Logs: 30 of 35 logged Clay calls got 429",)),
     Case("our unsampled sync stats give the logs a real share",
          signals(metrics_=failed("metrics"), health_=failed("health"),
                  logs=call_lines(429, 10) + (LogLine("p", 'level=info msg="sync stats" calls_30s=400 failed_30s=180 queue_depth=3', None),)),

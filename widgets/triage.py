@@ -1,13 +1,19 @@
 """The triage pane and its one-glance strip: where the decision tree lands,
-how bad (the suggested severity with its definition), what to do first,
-why (the reasons with their numbers, under each finding when the evidence
-is mixed), how sure, and what the cockpit cannot see — in that order, so
-the top of the pane is enough when it has little room.
+how bad (the suggested severity with its definition), what to do first —
+each action with the key that does it, those already in effect marked done
+("✓ Request queuing on since 12:03:10") —, why (the reasons with their
+numbers, under each finding when the evidence is mixed), how sure, and what
+the cockpit cannot see — in that order, so the top of the pane is enough
+when it has little room.
+
+A raise that is still being confirmed (the stability window) leads the
+strip, marked "?": it is what a declaration would record.
 
 Render-only: the app hands them a :class:`~cockpit.triage.Triaged` (the
 stable assessment plus what is pending). Each part is its own Static and is
 redrawn only when its text changes, so a new snapshot with the same verdict
-costs a few bytes, not a pane.
+costs a few bytes, not a pane. The texts triage hands over are whole; they
+are wrapped or cut (with an ellipsis) here, when drawn.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cockpit.runbook import SEVERITIES, Branch, Severity
-from cockpit.triage import BRANCH_LABEL, Assessment, Confidence, Finding, Triaged
+from cockpit.triage import BRANCH_LABEL, Action, Assessment, Confidence, Finding, Triaged
+from widgets.checklist import clock_time
 from widgets.common import clean, hanging, set_if_changed
 
 SEV_STYLE: dict[Severity | None, str] = {
@@ -76,12 +83,34 @@ def why_content(a: Assessment, width: int) -> Content:
     return Content("\n").join(lines)
 
 
+def done_text(x: Action) -> str:
+    """"✓ Request queuing on since 12:03:10"."""
+    return f"✓ {x.done_text}" + (f" since {clock_time(x.since)}" if x.since is not None else "")
+
+
+def ordered(a: Assessment) -> tuple[Action, ...]:
+    """What to do in order (the next first), then what is in effect already."""
+    return (*a.todo, *(x for x in a.actions if x.done))
+
+
 def actions_content(a: Assessment, width: int) -> Content:
-    actions = a.actions
+    """"Do now": each action behind the key that does it (· when none), the
+    ones in effect as done with what is in effect, what the evidence says
+    about each on the line below."""
+    actions = ordered(a)
     if not actions:
         return Content("")
     lines = [Content.styled("Do now", "bold $text-accent")]
-    lines += [hanging(x.text, width, f" {i}. ", "", "bold $text-accent") for i, x in enumerate(actions, 1)]
+    for x in actions:
+        if x.done:
+            detail = f" — {x.detail}" if x.detail else ""
+            lines.append(hanging(done_text(x)[2:] + detail, width, " ✓ ", "$text-success", "bold $text-success"))
+            continue
+        lead = f" {x.key} " if x.key else " · "
+        text = x.text + (" (outside the cockpit)" if x.outside else "")
+        lines.append(hanging(text, width, f"{lead:<4}", "", "bold $text-accent"))
+        if x.why:
+            lines.append(hanging(x.why, width, "    ", "$text-muted"))
     return Content("\n").join(lines)
 
 
@@ -111,18 +140,44 @@ def gaps_content(a: Assessment, width: int) -> Content:
 
 
 def actions_line(a: Assessment) -> Content:
-    """One line for the strip: the actions, else what it cannot see, else the top reason."""
-    if a.actions:
-        parts = [Content.styled("→ ", "bold $text-accent")]
-        for i, x in enumerate(a.actions, 1):
-            if i > 1:
+    """One line for the strip: the actions with their keys (the next first,
+    then those in effect, done), else what it cannot see, else the top reason."""
+    actions = ordered(a)
+    if actions:
+        parts: list[Content] = []
+        for x in actions:
+            if parts:
                 parts.append(Content.styled(" · ", "$text-muted"))
-            parts.append(Content.assemble((f"{i} ", "bold $text-accent"), clean(x.text)))
+            if x.done:
+                parts.append(Content.styled(done_text(x), "$text-success"))
+                continue
+            if not parts:
+                parts.append(Content.styled("→ ", "bold $text-accent"))
+            parts.append(Content.assemble((f"{x.key} " if x.key else "", "bold $text-accent"), clean(x.text),
+                                          (" (outside the cockpit)" if x.outside else "", "$text-muted")))
         return Content.assemble(*parts)
     if a.cannot_see:
         return Content.styled(f"◌ can't see: {clean(a.cannot_see)}", "$text-warning")
     reason = a.top.reasons[0].text if a.top.reasons else ""
     return Content.styled(f"  {clean(reason)}", "$text-muted")
+
+
+def strip_head(t: Triaged, width: int) -> Content:
+    """The strip's first line: the verdict on screen — a raise still being
+    confirmed leads, marked "?" — and, when there is room, how sure it is."""
+    a = t.on_screen
+    style = SEV_STYLE[a.severity]
+    if t.raising:
+        head = Content.assemble(("◔ ", style), (clean(a.headline) + "?", style), ("  confirming", "$text-muted italic"))
+    else:
+        head = headline_content(a)
+        if t.pending_text:
+            head = Content.assemble(head, (f"  ({t.pending_text})", "$text-muted italic"))
+    if "confidence" not in a.headline:  # (a low one is in the headline already)
+        tail = Content.assemble(("  ", ""), confidence_content(a))
+        if not width or head.cell_length + tail.cell_length <= width:
+            head = Content.assemble(head, tail)
+    return head
 
 
 class TriageStrip(Vertical):
@@ -143,20 +198,20 @@ class TriageStrip(Vertical):
         super().__init__(id=id)
         self._head = Static(Content.styled("◌ triage: waiting for the first signals…", "$text-muted"), id="strip-head")
         self._do = Static(Content.styled("  d shows the triage, checklist and timeline", "$text-muted"), id="strip-do")
+        self._triaged: Triaged | None = None
 
     def compose(self) -> ComposeResult:
         yield self._head
         yield self._do
 
     def show(self, t: Triaged) -> None:
-        a = t.assessment
-        head = headline_content(a)
-        if "confidence" not in a.headline:  # (a low one is in the headline already)
-            head = Content.assemble(head, ("  ", ""), confidence_content(a))
-        if t.pending_text:
-            head = Content.assemble(head, (f"  ({t.pending_text})", "$text-muted italic"))
-        set_if_changed(self._head, head)
-        set_if_changed(self._do, actions_line(a))
+        self._triaged = t
+        set_if_changed(self._head, strip_head(t, self._head.content_size.width))
+        set_if_changed(self._do, actions_line(t.on_screen))
+
+    def on_resize(self) -> None:
+        if self._triaged is not None:
+            self.show(self._triaged)
 
 
 class TriagePane(Vertical):
@@ -215,18 +270,24 @@ class TriagePane(Vertical):
         yield self._body
 
     def show(self, t: Triaged, force: bool = False) -> None:
-        if not force and self._triaged is not None and t.assessment is self._triaged.assessment and t.pending_text == self._triaged.pending_text:
+        if not force and self._triaged is not None and t.on_screen is self._triaged.on_screen and t.pending_text == self._triaged.pending_text:
             return  # nothing new to draw
         self._triaged = t
-        a = t.assessment
+        a = t.on_screen  # a raise being confirmed leads, marked "?" (what a declaration records)
         width = self.content_size.width - 1 if self.content_size.width > 8 else 60  # (a scrollbar may take one column; hidden: 0)
-        self._part("head", headline_content(a, width))
+        head = headline_content(a, width)
+        if t.raising:
+            style = SEV_STYLE[a.severity]
+            head = hanging(a.headline + "?", width, "◔ ", style, style)
+        self._part("head", head)
         self._part("mixed", mixed_content(a, width) if is_mixed(a) else Content(""))
         self._part("why", why_content(a, width))
         self._part("do", actions_content(a, width))
         self._part("sev", severity_content(a))
         self._part("gaps", gaps_content(a, width))
-        self._part("pending", Content(t.pending_text))
+        was = BRANCH_LABEL[t.assessment.branch] + (f" {t.assessment.severity.value}" if t.assessment.severity else "")
+        pending = f"new, being confirmed (was {was})" if t.raising else t.pending_text
+        self._part("pending", Content(pending))
         title = f"d Triage · {a.severity.value}" if a.severity else f"d Triage · {BRANCH_LABEL[a.branch]}"
         if self.border_title != title:
             self.border_title = title
