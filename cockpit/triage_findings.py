@@ -251,7 +251,7 @@ def ramp_of(stat: ev.ClassStat, total: float | None, onset: ev.Onset | None, th:
 
 def _streak_text(o: ev.Onset) -> str:
     """"41 of 41 logged Clay calls got 401 since 12:03:05 (7 s)"."""
-    since = f" since {ev.clock_text(o.at)} ({ev.fmt_dur(o.span or 0.0)})" if o.at is not None else f" (the {o.calls} newest)"
+    since = f" since {ev.clock_text(o.at)} ({ev.fmt_dur(o.span or 0.0)})" if o.at is not None else " (every one we hold: it began before them)"
     return f"{o.failed} of {o.calls} logged Clay calls got {ev.codes_text(o.codes)}{since}"
 
 

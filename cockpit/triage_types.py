@@ -186,10 +186,16 @@ class Assessment:
     @property
     def headline(self) -> str:
         """One line, whole: "Credentials: Clay answers 401 to 98% of calls — P1"."""
+        return _line(*self.headline_parts)
+
+    @property
+    def headline_parts(self) -> tuple[str, str, str]:
+        """The headline's lead, title and suffix ("Credentials", "Clay answers …", " — P1"):
+        a narrow screen cuts the title, never the severity."""
         suffix = f" — {self.severity.value}" if self.severity else ""
         if self.confidence == Confidence.LOW and self.branch not in (Branch.UNKNOWN, Branch.MONITORING_GAP):
             suffix += " (low confidence)"
-        return _line(self.top.label or BRANCH_LABEL[self.branch], self.top.title, suffix)
+        return self.top.label or BRANCH_LABEL[self.branch], " ".join(self.top.title.split()), suffix
 
     @property
     def cannot_see(self) -> str:

@@ -44,7 +44,7 @@ POLLED = ("statuspage", "health", "metrics", "pods")  # the Signals fields that 
 LABEL = {"statuspage": "Clay status page", "health": "Health endpoint", "metrics": "Metrics", "pods": "Kubernetes (pods)", "logs": "Pod logs"}
 MAX_TRACKED = 200  # incidents / pods remembered at most
 MAX_NAMED = 5  # pods named in one event's summary
-TEXT = 160  # characters of an update's text in a summary
+TEXT = 300  # characters of an outside message in a summary: a bound on what a system sends (the timeline keeps 300), not a screen width
 UPDATE_TEXT = 400  # characters of an update's text kept in the event's data
 
 
@@ -235,15 +235,15 @@ class Watch:
             old = before.get(inc.id)
             if old is None:
                 what = "on the status page" if first else "appeared"
-                summary = f"Clay incident {what}: {one_line(inc.name, 80)} ({inc.status}, impact {inc.impact})"
+                summary = f"Clay incident {what}: {one_line(inc.name, UPDATE_TEXT)} ({inc.status}, impact {inc.impact})"
                 out.append(Notable(EventKind.CLAY_INCIDENT_APPEARED, summary, now, _incident_data(inc)))
             elif old[0] != key:
-                text = f": {one_line(inc.latest_update, TEXT)}" if inc.latest_update else ""
-                summary = f"Clay incident updated: {one_line(inc.name, 80)} — {inc.status}{text}"
+                text = f": {one_line(inc.latest_update, UPDATE_TEXT)}" if inc.latest_update else ""
+                summary = f"Clay incident updated: {one_line(inc.name, UPDATE_TEXT)} — {inc.status}{text}"
                 out.append(Notable(EventKind.CLAY_INCIDENT_UPDATED, summary, now, _incident_data(inc)))
         for inc_id, (_, name) in before.items():
             if inc_id not in now_listed:
-                summary = f"Clay incident resolved: {one_line(name, 80)} (no longer listed as unresolved)"
+                summary = f"Clay incident resolved: {one_line(name, UPDATE_TEXT)} (no longer listed as unresolved)"
                 out.append(Notable(EventKind.CLAY_INCIDENT_RESOLVED, summary, now, {"id": inc_id, "name": name}))
         self._incidents = now_listed
         return out
@@ -270,7 +270,7 @@ class Watch:
             self._crashlooping |= {p.name for p in loop}
             word = "Pod" if len(loop) == 1 else f"{len(loop)} pods"
             restarts = max(p.restarts for p in loop)
-            summary = f"{word} crashlooping: {_names(loop)} (up to {restarts} restarts)"
+            summary = f"{word} crashlooping: {_names(loop)} (up to {restarts} restart{'' if restarts == 1 else 's'})"
             out.append(Notable(EventKind.POD_CRASHLOOPING, summary, now, {"pods": [_pod_data(p) for p in loop[:20]]}))
         return out
 

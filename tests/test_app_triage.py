@@ -129,7 +129,7 @@ async def test_the_strip_and_the_pane_say_branch_why_severity_and_what_to_do(tmp
         assert strip.region.height == 2 and strip.region.y == 1, "under the top bar, always in sight at 80x24"
         head, do = (text(s) for s in strip.query(Static))
         assert a.headline in head and "Credentials: Clay answers 401" in head and "confidence high" in head
-        assert do.startswith("→ 1 Verify the Clay API key in the Secret · 2 Update the key")
+        assert do.startswith("→ v Verify the Clay API key in the Secret · k Update the key"), "each action behind its key"
         pane = main(app).query_one(TriagePane)
         assert not pane.region, "at 80 columns the pane is in the decision view"
         await pilot.press("d")
@@ -140,7 +140,7 @@ async def test_the_strip_and_the_pane_say_branch_why_severity_and_what_to_do(tmp
         flat = " ".join(shown.split())
         assert "Mixed evidence: Credentials + Infrastructure + Clay incident — most urgent first" in flat
         assert "401 at 37/s — 94% of 39/s Clay calls" in flat
-        assert "Do now\n 1. Verify the Clay API key in the Secret" in shown
+        assert "Do now\n v  Verify the Clay API key in the Secret" in shown
         assert "P1 Complete outage · respond < 15 min" in shown and "e.g. Clay API unreachable" in shown
         assert pane.border_title == "d Triage · P1" and pane.border_subtitle == "confidence high"
         # the checklist marks the active branch's items and dims the others
@@ -185,7 +185,7 @@ async def test_declare_accept_override_status_tick_then_restart_resumes_it_all(t
         await pilot.press("s")
         assert isinstance(app.screen, ChoiceScreen)
         await pilot.press("2")
-        assert badge(app) == "P2 (triage P1) investigating · 1:00:00 left"
+        assert badge(app) == "P2 (triage P1) investigating · 15:00 left", "lowering by hand never moves the clock later"
         await pilot.press("c")
         assert isinstance(app.focused, ChecklistView) and main(app).deciding
         await pilot.press("3")  # step 3: its first item
@@ -202,7 +202,7 @@ async def test_declare_accept_override_status_tick_then_restart_resumes_it_all(t
         assert app.desk.recorder.open.status == "identified"
         clock.now += 540
         await pilot.pause(1.2)  # the clock ticks once a second
-        assert badge(app) == "P2 (triage P1) identified · 50:00 left"
+        assert badge(app) == "P2 (triage P1) identified · 5:00 left"
         assert "Status investigating → identified" in " ".join(timeline_text(app).split())
         ticks = dict(app.desk.recorder.open.ticks)
         kinds = [e.kind for e in on_disk(app)]
@@ -218,7 +218,7 @@ async def test_declare_accept_override_status_tick_then_restart_resumes_it_all(t
         inc = again.desk.recorder.open
         assert inc is not None and inc.status == "identified" and inc.chosen == "P2" and inc.suggested == "P1"
         assert dict(inc.ticks) == ticks
-        assert badge(again) == "P2 (triage P1) identified · 49:00 left"
+        assert badge(again) == "P2 (triage P1) identified · 4:00 left"
         checklist = main(again).query_one(ChecklistPane)
         assert checklist.border_title == "c Checklist · 4/17"
         assert "[x] ▸ 401/403: verify the API key in the Secret  03:31:12" in checklist.view.get_option("verify_key").prompt.plain

@@ -364,7 +364,7 @@ CASES = [
     Case("a streak that began before the metrics were quiet is no ramp: the 1-minute rate as it is",
          signals(metrics_=live(metrics({401: 6.0})), logs=call_lines(401, 40)),
          B.CREDENTIALS, S.P2, HIGH, headline="Credentials: Clay answers 401 to 15% of calls (logs: 40 of 40) — P2",
-         words=("Logs: 40 of 40 logged Clay calls got 401 (the 40 newest)",)),
+         words=("Logs: 40 of 40 logged Clay calls got 401 (every one we hold: it began before them)",)),
     # ---- missing, failed, stale
     Case("metrics down, the rest fine: a P4 monitoring gap", signals(metrics_=failed("metrics")),
          B.MONITORING_GAP, S.P4, MEDIUM, branches=(B.MONITORING_GAP,),

@@ -174,3 +174,22 @@ def test_primed_from_a_timeline_it_reports_only_what_changed_while_away() -> Non
     back = again.update(signals(statuspage=no_incidents(QUIET), health=health_snapshot()), NOW + 120)
     assert kinds(back) == [EventKind.SOURCE_RECOVERED, EventKind.CLAY_INCIDENT_RESOLVED]
     assert back[0].summary == "Health endpoint recovered after 2 min (unreachable)"
+
+
+def test_restart_counts_are_worded_right() -> None:
+    snap = pods_snapshot()
+    loop_pod = next(p for p in snap.pods if "crashloop" in p.status.lower())
+    for restarts, words in ((1, "(up to 1 restart)"), (4, "(up to 4 restarts)")):
+        w = Watch(restarts_warn=3)
+        out = w.update(signals(pods=replace(snap, pods=(replace(loop_pod, restarts=restarts),))), NOW)
+        loop = next(n for n in out if n.kind == EventKind.POD_CRASHLOOPING)
+        assert loop.summary.endswith(words), loop.summary
+
+
+def test_a_long_clay_incident_name_is_kept_whole() -> None:
+    """Summaries go to messages and the postmortem: never cut for a screen."""
+    page = QUIET
+    name = "Elevated error rates on People enrichment and Company enrichment endpoints in the EU region " * 2
+    page = replace(page, incidents=(replace(page.incidents[0], name=name.strip()),))
+    out = Watch().update(signals(statuspage=page), NOW)
+    assert name.strip() in out[0].summary and "…" not in out[0].summary

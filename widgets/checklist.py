@@ -88,6 +88,7 @@ class ChecklistView(OptionList):
         padding: 0;
     }
     ChecklistView:focus {
+        border: none;  /* the pane's frame shows the focus; a border here would take the two columns the items are wrapped to */
         background-tint: transparent;
     }
     """

@@ -26,12 +26,14 @@ _CLOCK_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-
 
 
 def severity_text(incident: Incident) -> str:
-    """"P1?" (suggested, not yet accepted), "P1", or "P2 (triage P1)" (overridden)."""
-    if incident.chosen is None:
-        return f"{incident.suggested}?"
-    if incident.chosen != incident.suggested:
-        return f"{incident.chosen} (triage {incident.suggested})"
-    return str(incident.chosen)
+    """The severity in force: "P1?" (declared or raised by triage, not yet
+    accepted), "P1", and triage's suggestion when it differs: "P1 (triage
+    P2)" — a lower one is only offered (s lowers it), a higher one after a
+    hand-set severity stands until triage moves again."""
+    sev = f"{incident.severity}" + ("" if incident.confirmed else "?")
+    if incident.suggested != incident.severity:
+        return f"{sev} (triage {incident.suggested})"
+    return sev
 
 
 def badge_content(incident: Incident | None, now: float, tz: tzinfo | None = None) -> Content:

@@ -164,17 +164,24 @@ def actions_line(a: Assessment) -> Content:
 
 def strip_head(t: Triaged, width: int) -> Content:
     """The strip's first line: the verdict on screen — a raise still being
-    confirmed leads, marked "?" — and, when there is room, how sure it is."""
+    confirmed leads, marked "?" — cut in its title so that the severity
+    always shows; then, when there is room, what is pending and how sure it is."""
     a = t.on_screen
     style = SEV_STYLE[a.severity]
-    if t.raising:
-        head = Content.assemble(("◔ ", style), (clean(a.headline) + "?", style), ("  confirming", "$text-muted italic"))
-    else:
-        head = headline_content(a)
-        if t.pending_text:
-            head = Content.assemble(head, (f"  ({t.pending_text})", "$text-muted italic"))
-    if "confidence" not in a.headline:  # (a low one is in the headline already)
-        tail = Content.assemble(("  ", ""), confidence_content(a))
+    label, title, suffix = a.headline_parts
+    glyph_ = "◔" if t.raising else glyph(a.branch)
+    suffix += "?" if t.raising else ""
+    fixed = Content(f"{glyph_} {label}: {suffix}").cell_length
+    shown = Content(clean(title))
+    if width:
+        shown = shown.truncate(max(8, width - fixed), ellipsis=True)
+    head = Content.assemble((f"{glyph_} {clean(label)}: ", style), (shown.plain, style), (suffix, style))
+    tails = [Content.styled("  confirming", "$text-muted italic")] if t.raising else []
+    if t.pending_text and not t.raising:
+        tails.append(Content.styled(f"  ({t.pending_text})", "$text-muted italic"))
+    if "confidence" not in suffix:  # (a low one is in the headline already)
+        tails.append(Content.assemble(("  ", ""), confidence_content(a)))
+    for tail in tails:
         if not width or head.cell_length + tail.cell_length <= width:
             head = Content.assemble(head, tail)
     return head
