@@ -357,6 +357,7 @@ class Memory:
     slope: float | None = None
     start_rss: float | None = None  # the lowest rss seen at a run's start, MB
     to_limit: float | None = None  # seconds a fresh run takes to reach the limit at ``slope``
+    climbing: int = 0  # pods whose current run climbs
 
     @property
     def share(self) -> float:
@@ -508,11 +509,11 @@ def _memory(readings: dict[str, list[tuple[float, float, float]]]) -> Memory | N
                 starts.append(r[1])
         starts.append(rs[0][1])
         if len(run) >= 2 and run[-1][0] > run[0][0] and run[-1][1] > run[0][1]:
-            slopes.append((run[-1][1] - run[0][1]) / (run[-1][0] - run[0][0]))
+            slopes.append((run[-1][1] - run[0][1]) / (run[-1][0] - run[0][0]))  # (one per climbing pod)
     slope = max(slopes) if slopes else None
     start = min(starts) if starts else None
     to_limit = (limit - start) / slope if slope and start is not None and limit > start else None
-    return Memory(len(readings), rss, limit, slope, start, to_limit)
+    return Memory(len(readings), rss, limit, slope, start, to_limit, len(slopes))
 
 
 def logs_calls(ev: LogEvidence) -> Calls | None:

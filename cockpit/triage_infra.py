@@ -58,6 +58,8 @@ def infrastructure(ctx: Context, imps: list[Impact]) -> Finding | None:
     climbing = leak(mem)
     if climbing is not None:
         sources.add("logs")
+        if mem.climbing >= 2:
+            sources.add("memory")  # several pods' own memory reports agree: more than one noisy reading
         reasons.append(ctx.reason(climbing, "logs", rss_mb=mem.rss, limit_mb=mem.limit, mb_per_s=round(mem.slope or 0.0, 2)))
         if level is None:  # before the first OOM kill: the pods say where they are going
             level, title = P3, f"memory climbs {mem.slope:.0f} MB/s to the {mem.limit:.0f} MB limit ({mem.text})"
@@ -69,8 +71,9 @@ def infrastructure(ctx: Context, imps: list[Impact]) -> Finding | None:
         if hl is not None:
             sources.add("health")
         if hl is not None and SEVERITY_ORDER[hl] < SEVERITY_ORDER[level]:
-            level = hl
-            title = title or f"Health {h.status}: {', '.join(c.name for c in failing + degraded)} {'failing' if failing else 'degraded'}"
+            level = hl  # the health endpoint says it is worse than the pods do: its words lead
+            said = f"Health {h.status}: {', '.join(c.name for c in failing + degraded)} {'failing' if failing else 'degraded'}"
+            title = f"{said}; {title}" if title else said
     hv = ctx.views["health"]
     if hv.state == ev.FAILED and hv.error is not None and hv.error.kind.value == "server_error":
         reasons.append(ctx.reason(f"Health endpoint errors: {hv.error.message}", "health", weak=True))
@@ -96,7 +99,7 @@ def leak(mem: ev.Memory | None) -> str | None:
     left = (mem.limit - mem.rss) / mem.slope
     if mem.share < MEMORY_CLIMB and left > MEMORY_SOON:
         return None
-    eta = f"the limit in ~{ev.fmt_dur(left)}" if mem.rss < mem.limit else "at the limit"
+    eta = f"the limit in ~{ev.fmt_dur(left)}" if left >= 1 else "at the limit"
     return f"Logs: rss climbs {mem.slope:.0f} MB/s: {mem.rss:.0f}/{mem.limit:.0f} MB, {eta}"
 
 

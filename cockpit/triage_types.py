@@ -119,7 +119,9 @@ class Finding:
     errors: frozenset[ErrorClass] = frozenset()  # the error classes it covers (checklist step 3)
     confidence: Confidence = Confidence.LOW
     label: str = ""  # the line's lead: "Credentials", "Rate limit", "Clay incident" (default: the branch's)
-    sources: frozenset[str] = frozenset()  # the sources whose readings show the problem ("metrics", "logs", "pods" …)
+    # the sources whose readings show the problem ("metrics", "logs", "pods", "health", "statuspage";
+    # "memory": two or more pods' own memory reports agree) — two or more: corroborated
+    sources: frozenset[str] = frozenset()
 
     @property
     def line(self) -> str:

@@ -138,16 +138,23 @@ class Drill:
         return a.branch, a.severity
 
     def shown(self) -> tuple[Branch, Severity | None]:
-        """What the triage pane and the strip show (checked against their text)."""
-        a = self.app.desk.triaged.assessment
+        """The stable verdict, once the triage pane and the strip show it
+        (checked against their text: the pane's whole, the strip's with its
+        title cut to 80 columns, never its severity). A raise still being
+        confirmed leads both, marked "?"; it is not counted as shown here."""
+        t = self.app.desk.triaged
+        a = t.on_screen
+        mark = "?" if t.raising else ""
         pane = self.app.screen.query_one(TriagePane)
         strip = self.app.screen.query_one(TriageStrip)
         head = pane.query_one("#triage-head").content.plain.replace("\n", " ")
-        assert " ".join(head.split()).endswith(" ".join(a.headline.split())), (head, a.headline)
-        assert a.headline in strip.query_one("#strip-head").content.plain
+        assert " ".join(head.split()).endswith(" ".join(a.headline.split()) + mark), (head, a.headline)
+        label, title, suffix = a.headline_parts
+        on_strip = strip.query_one("#strip-head").content.plain
+        assert f"{label}: {title[:20]}" in on_strip and f"{suffix}{mark}" in on_strip, (on_strip, a.headline)
         title = pane.border_title or ""
-        assert (a.severity.value in title) if a.severity else ("Triage" in title), title
-        return a.branch, a.severity
+        assert title.endswith(f"· {a.severity.value}{mark}") if a.severity else ("Triage" in title), title
+        return t.assessment.branch, t.assessment.severity
 
 
 async def until(pilot, cond: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> None:

@@ -296,6 +296,7 @@ class TriagePane(Vertical):
         pending = f"new, being confirmed (was {was})" if t.raising else t.pending_text
         self._part("pending", Content(pending))
         title = f"d Triage · {a.severity.value}" if a.severity else f"d Triage · {BRANCH_LABEL[a.branch]}"
+        title += "?" if t.raising else ""
         if self.border_title != title:
             self.border_title = title
         subtitle = f"confidence {a.confidence.value}"
