@@ -432,3 +432,82 @@ async def test_the_footer_recomposes_only_when_its_keys_change(tmp_path) -> None
         assert list(footer.query(FooterKey)) == before, "focus moves recomposed the footer"
         await declare(pilot, app)
         await until(pilot, lambda: "Accept" in " ".join(k.description for k in footer.query(FooterKey)), what="the incident keys")
+
+
+def quiet_sources() -> FakeSources:
+    """Every source healthy: no 401s, pods ready, health ok, Clay green."""
+    from dataclasses import replace
+
+    from test_app_fakes import pods_snapshot, statuspage_snapshot
+
+    sources = FakeSources()
+    sources.statuspage.result = statuspage_snapshot("statuspage-summary-operational.json")
+    ok = {"status": "ok", "version": "1.14.2", "checks": {name: {"status": "ok", "detail": "fine"} for name in ("clay_api", "database", "queue", "fallback")}}
+    sources.health.result = health_snapshot(ok)
+    sources.metrics.result = metrics_snapshot(shift=-40)
+    fine = pods_snapshot().pods[2]
+    sources.kube.pods = replace(pods_snapshot(), pods=tuple(replace(fine, name=f"{fine.name[:-1]}{i}") for i in range(3)))
+    return sources
+
+
+async def test_declaring_while_a_raise_is_being_confirmed_records_what_the_strip_shows(tmp_path) -> None:
+    """The clock stands still, so the stability window never passes: the
+    401s stay "being confirmed". The strip leads with them, marked "?", and
+    `i` declares exactly that — severity, branch and headline — not the
+    healthy verdict the window still holds."""
+    sources = quiet_sources()
+    app = make_app(fast_config(), sources, clock=Clock(), title="triage test", state_dir=tmp_path, speed=1.0)
+    async with app.run_test(size=NARROW) as pilot:
+        await until(pilot, lambda: app._desk is not None and app.desk.triaged is not None and app.desk.triaged.assessment.branch == "healthy",
+                    what="healthy")
+        sources.metrics.result = metrics_snapshot()  # 401s on ~90% of calls
+        sources.health.result = health_snapshot()
+        await until(pilot, lambda: app.desk.triaged.raising and app.desk.triaged.latest.severity == "P1", what="the raise, pending")
+        await pilot.pause(0.2)
+        strip = main(app).query_one(TriageStrip)
+        head = text(strip.query_one("#strip-head", Static))
+        assert head.startswith("◔ Credentials: Clay answers 401 to ") and "— P1?" in head, head
+        assert app.desk.triaged.assessment.branch == "healthy", "the window still holds the old verdict"
+        shown = app.desk.triaged.latest.headline
+        await declare(pilot, app)
+        inc = app.desk.recorder.open
+        assert (inc.severity, inc.suggested, inc.branch) == ("P1", "P1", "credentials")
+        events = on_disk(app)
+        assert events[0].summary.endswith(f"declared at P1 (Complete outage, respond < 15 min): {shown}")
+        assert events[0].data["headline"] == shown
+        assert [e.summary for e in events if e.kind == EventKind.BRANCH_CHANGED][0].startswith("Branch at declaration: Credentials")
+        assert not [e for e in events if "Healthy" in e.summary or e.data.get("suggested") == "P4"]
+        assert text(strip.query_one("#strip-head", Static)).startswith("▶ Credentials:"), "the declared verdict is the verdict now"
+        assert badge(app).startswith("P1? investigating")
+
+
+async def test_accept_leaves_the_footer_and_a_raise_by_triage_brings_it_back(tmp_path) -> None:
+    """Accepted P2, triage moves to P1: the severity in force is P1 (the
+    timeline says triage raised it), the clock counts to P1's 15 minutes,
+    `a` is offered again; a lower suggestion later is only offered."""
+    from widgets.footer import KeyFooter
+
+    app, _, _ = build(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot, app)
+        await declare(pilot, app)
+        footer = main(app).query_one(KeyFooter)
+        await pilot.press("s", "2")  # the responder says P2
+        await until(pilot, lambda: app.desk.recorder.open.severity == "P2", what="P2")
+        await until(pilot, lambda: "a Accept" not in footer_text(footer), what="the footer without a Accept")
+        assert badge(app) == "P2 (triage P1) investigating · 15:00 left"
+        recorder = app.desk.recorder
+        recorder.store.suggest("P3", reasons="errors decaying")  # (as triage's stable verdict would: lower is offered)
+        assert recorder.open.severity == "P2" and recorder.open.lower_offer == "P3"
+        inc = recorder.store.suggest("P1", reasons="Credentials: Clay answers 401 to 94% of calls — P1")
+        assert (inc.severity, inc.confirmed) == ("P1", False)
+        app.desk.refresh_panes()
+        await until(pilot, lambda: "a Accept" in footer_text(footer), what="a Accept again")
+        assert badge(app) == "P1? investigating · 15:00 left"
+        assert on_disk(app)[-1].summary.startswith("Severity raised to P1 by triage (was P2)")
+
+
+def footer_text(footer) -> str:
+    from textual.widgets._footer import FooterKey
+
+    return " ".join(f"{k.key_display} {k.description}" for k in footer.query(FooterKey))

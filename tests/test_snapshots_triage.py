@@ -25,12 +25,13 @@ def test_key_revoked_declared(snap_compare, sim, fixed_ids, size) -> None:
     """Key-revoked, two minutes in, an incident declared with `i` (80x24: then
     `d`, the decision view in place of the signal panes):
     - top bar: at its right "P1? investigating · 15:00 left" (P1 in the error
-      colour: suggested, not accepted yet; the clock in the success colour);
-    - triage: "▶ Credentials: Clay answers 401 to every call — P1", reasons
-      with their numbers (401 at ~39/s — 100% of the Clay calls, logs, health,
-      no Clay incident), "Do now" 1. Verify the Clay API key in the Secret
-      2. Update the key if it was rotated 3. Restart the pods, "P1 Complete
-      outage · respond < 15 min", subtitle "confidence high";
+      colour: declared, not accepted yet; the clock in the success colour);
+    - triage: "▶ Credentials: Clay answers 401 to 100% of calls — P1" (a
+      number, never "every call"), reasons with their numbers (401 at ~39/s
+      — 100% of the Clay calls (1-minute rate), the logs' 401s, health, no
+      Clay incident), "Do now" each behind its key: v Verify the Clay API
+      key in the Secret, k Update the key if it was rotated, R Restart the
+      pods; "P1 Complete outage · respond < 15 min", subtitle "confidence high";
     - checklist "c Checklist · 4/17": step 1's four items ticked "auto
       00:02:00", each with what was seen (status page: All Systems
       Operational…, health: down…, metrics: …, logs: …); step 2's credentials
@@ -48,10 +49,12 @@ def test_key_revoked_declared(snap_compare, sim, fixed_ids, size) -> None:
 def test_clay_outage_triage(snap_compare, sim, size) -> None:
     """Clay outage, two minutes in, no incident declared (80x24: the decision
     view, `d`):
-    - triage: "▶ Clay incident: … Clay calls fail ("Clay API unavailable") —
-      P1", reasons: the error share with the codes (503/500/504) and rate,
-      Clay's incident with its impact; "Do now" Enable graceful degradation
-      (fallback), Keep watching Clay's status page; "P1 Complete outage";
+    - triage: "▶ Clay incident: 87% of Clay calls fail ("Clay API
+      unavailable") — P1", reasons: the error share with the codes
+      (503/500/504) and rate, Clay's incident with its impact, the
+      components whole (no "Company en…"); "Do now" f Enable graceful
+      degradation (fallback), · Keep watching Clay's status page; "P1
+      Complete outage";
     - checklist: no ticks (no incident: "i declares, then space ticks"); the
       Clay-incident item of step 2 and step 3's 500/503 items marked ▸, the
       credentials, 401/403 and 429 items dimmed;
@@ -69,15 +72,17 @@ def test_clay_outage_triage(snap_compare, sim, size) -> None:
 def test_rate_limited_triage(snap_compare, sim, size) -> None:
     """Rate-limited, two minutes in, no incident (80x24: the signal view with
     the strip; 160x48: the whole decision column):
-    - 80x24: the strip "▶ Rate limit: Clay rate-limits …% of calls (429) —
-      P2  confidence high" in the warning colour, "→ 1 Read the rate-limit
-      headers · 2 Enable request queuing"; Error rates: 429 high, the other
+    - 80x24: the strip "▶ Rate limit: Clay rate-limits 44% of calls (429;
+      logs: 51 of 59) — P2" in the warning colour (the logs' share, far from
+      the metrics', said beside it; no room left for the confidence), "→ Q
+      Enable request queuing · ✓ Rate-limit headers read" (the key first;
+      the headers were read from the logs); Error rates: 429 high, the other
       codes flat on the same scale;
     - 160x48: triage with the 429 share, the rate-limit headers seen in the
-      logs (limit 600, remaining 0), no Clay incident; "Do now" Read the
-      rate-limit headers, Enable request queuing; "P2 Degraded service ·
-      respond < 1 hour"; checklist: step 3's two 429 items marked ▸, the
-      401/403 and 500/503 ones dimmed."""
+      logs (limit 600, remaining 0), no Clay incident; "Do now" Q Enable
+      request queuing, ✓ Rate-limit headers read — in the logs: limit 600 …;
+      "P2 Degraded service · respond < 1 hour"; checklist: step 3's two 429
+      items marked ▸, the 401/403 and 500/503 ones dimmed."""
     sim.advance(WARM_UP)
     app = drill_app(sim)
     assert snap_compare(app, terminal_size=size, run_before=settled(app))
