@@ -187,7 +187,7 @@ class CockpitApp(App[int]):
         Binding("5", "focus_pane('logs')", "Logs", group=PANES, id="pane.logs", tooltip="Focus the pod logs pane"),
         Binding("d", "decide", "Decide", id="view.decide", tooltip="Show the triage, checklist and timeline in place of the signal panes (below 120 columns), or go back"),
         Binding("c", "checklist", "Checklist", show=False, id="pane.checklist", tooltip="Focus the runbook checklist (in it: 1-4 jump to a step, space ticks)"),
-        Binding("i", "declare", "Declare", id="incident.declare", tooltip="Declare an incident now, at triage's suggested severity, with the evidence seen so far"),
+        Binding("i", "declare", "Declare", id="incident.declare", tooltip="Declare an incident now, at the verdict and severity the triage strip shows, with the evidence seen so far"),
         Binding("a", "accept", "Accept", id="incident.accept", tooltip="Accept the incident's severity (set at the declaration or raised by triage; a lower suggestion is taken with s)"),
         Binding("s", "severity", "Severity", id="incident.severity", tooltip="Set the incident's severity (P1-P4); the suggestion is kept too"),
         Binding("u", "status", "Status", id="incident.status", tooltip="Change the incident's status: investigating, identified, monitoring, resolved"),
