@@ -453,7 +453,7 @@ def credentials(ctx: Context, imp: Impact) -> Finding:
         if rl:
             parts = [f"{k.replace('x-ratelimit-', '')} {v}{' s' if k == 'x-ratelimit-reset' else ''}" for k, v in rl.items() if k != "retry-after"]
             reasons.append(ctx.reason("Rate-limit headers: " + ", ".join(parts), "logs", **rl))
-            read = replace(action(ActionId.READ_RATE_LIMITS), done=True, detail="in the logs: " + ", ".join(parts))
+            read = replace(action(ActionId.READ_RATE_LIMITS), done=True, detail=ev.one_line("in the logs: " + ", ".join(parts)))
             return Finding(Branch.CREDENTIALS, imp.level, title, tuple(reasons), (read, action(ActionId.ENABLE_QUEUING)),
                            frozenset({cls}), label=label, sources=frozenset(imp.sources))
     else:

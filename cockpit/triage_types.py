@@ -104,7 +104,7 @@ class Action:
 
 
 def action(aid: ActionId, why: str = "") -> Action:
-    return Action(aid, ACTION_TEXT[aid], why=why)
+    return Action(aid, ACTION_TEXT[aid], why=" ".join(why.split()))
 
 
 @dataclass(frozen=True)
