@@ -194,8 +194,17 @@ class Impact:
     level: Severity | None
     reasons: list[Reason]
     onset: ev.Onset | None = None  # when the logs show it started (ongoing, enough failures)
-    ramp: Ramp | None = None  # the metrics still catching up with it
+    ramp: Ramp | None = None  # the metrics still catching up with it, read since the onset
     sources: set[str] = field(default_factory=set)
+
+    @property
+    def catching_up(self) -> bool:
+        """The logs show when it began, less than a minute before the metrics'
+        newest point: the 1-minute rate does not cover it yet, the logs' count says more."""
+        o, at = self.onset, self.stat.at
+        if o is None or o.at is None:
+            return False
+        return self.ramp is not None or at is None or at - o.at < RAMP_WINDOW
 
 
 def _rate_level(stat: ev.ClassStat, th: Thresholds) -> Severity | None:
@@ -408,7 +417,7 @@ def share_words(ctx: Context, imp: Impact, noun: str = "calls") -> tuple[str | N
     "every" or "most": the number.
     """
     stat, o = imp.stat, imp.onset
-    if o is not None and (imp.basis == "logs" or imp.ramp is not None):
+    if o is not None and (imp.basis == "logs" or imp.catching_up):
         counted = f"all {o.calls} logged {noun}" if o.failed == o.calls else f"{o.failed} of {o.calls} logged {noun}"
         return counted, f" since {ev.clock_text(o.at)}" if o.at is not None else ""
     if imp.basis == "logs":
@@ -477,7 +486,9 @@ def clay_side(ctx: Context, imp: Impact | None, lat: Severity | None, lat_reason
     slow = f"p95 {ev.fmt_ms(float(p95))}" if isinstance(p95, (int, float)) else "slow"
     codes = ev.codes_text(imp.stat.codes) if imp is not None else ""
     if imp is not None:
-        share, tail = share_words(ctx, imp, "Clay calls" if acknowledged else "calls")
+        share, tail = share_words(ctx, imp)
+        if share is not None and acknowledged and share.endswith(" of calls"):
+            share = share.replace(" of calls", " of Clay calls")  # "88% of Clay calls fail"
         if share is None:
             what = f"{codes}{tail}"
         elif "logged" in share:

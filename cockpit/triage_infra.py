@@ -60,9 +60,9 @@ def infrastructure(ctx: Context, imps: list[Impact]) -> Finding | None:
         sources.add("logs")
         if mem.climbing >= 2:
             sources.add("memory")  # several pods' own memory reports agree: more than one noisy reading
-        reasons.append(ctx.reason(climbing, "logs", rss_mb=mem.rss, limit_mb=mem.limit, mb_per_s=round(mem.slope or 0.0, 2)))
+        reasons.append(ctx.reason(f"Logs: {climbing}", "logs", rss_mb=mem.rss, limit_mb=mem.limit, mb_per_s=round(mem.slope or 0.0, 2)))
         if level is None:  # before the first OOM kill: the pods say where they are going
-            level, title = P3, f"memory climbs {mem.slope:.0f} MB/s to the {mem.limit:.0f} MB limit ({mem.text})"
+            level, title = P3, climbing
     if h is not None:
         failing, degraded = ev.our_checks(h, th.clay_health_checks)
         hl = P1 if failing and h.status == "down" else P2 if failing else P3 if degraded else None
@@ -93,14 +93,14 @@ MEMORY_SOON = 120.0  # … when it reaches the limit within this many seconds at
 
 
 def leak(mem: ev.Memory | None) -> str | None:
-    """"rss climbs 14 MB/s: 420/512 MB, the limit in ~7 s" when a pod's memory heads for its limit."""
+    """"rss climbs 14 MB/s: 420/512 MB, the limit in ~7 s" when a pod's memory heads for its limit (the highest pod's)."""
     if mem is None or mem.slope is None or mem.slope <= 0 or mem.limit <= 0:
         return None
     left = (mem.limit - mem.rss) / mem.slope
     if mem.share < MEMORY_CLIMB and left > MEMORY_SOON:
         return None
     eta = f"the limit in ~{ev.fmt_dur(left)}" if left >= 1 else "at the limit"
-    return f"Logs: rss climbs {mem.slope:.0f} MB/s: {mem.rss:.0f}/{mem.limit:.0f} MB, {eta}"
+    return f"rss climbs {mem.slope:.0f} MB/s: {mem.rss:.0f}/{mem.limit:.0f} MB, {eta}"
 
 
 def infra_actions(ctx: Context, mem: ev.Memory | None) -> tuple[tuple[Action, ...], list[str]]:
