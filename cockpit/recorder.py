@@ -191,7 +191,7 @@ class Recorder:
             if key is None or o.state != "live" or key in inc.ticks or key in inc.hand_unticked:
                 continue
             seen = f"{SOURCE_LABEL.get(o.source, o.source)}: {o.summary}" if o.summary else SOURCE_LABEL.get(o.source, o.source)
-            self._write(f"Auto-tick: {ITEMS[key].text}", lambda key=key, seen=seen: self.store.tick(key, auto=True, seen=seen, now=a.at))
+            self._write(f"Auto-tick: {ITEMS[key].text}", lambda key=key, seen=seen: self.store.tick(key, auto=True, seen=seen, now=max(a.at, inc.declared_at)))
 
     # -- declaring -----------------------------------------------------------------
 

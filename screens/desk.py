@@ -183,7 +183,15 @@ class Desk:
         if inc is None:
             self._no_incident()
             return
-        choices = [Choice(s.value, f"{s.value} {SEVERITIES[s].name}", f"respond {SEVERITIES[s].response}") for s in Severity]
+        ranks = list(Severity)  # P1 first
+
+        def detail(s: Severity) -> str:
+            words = f"respond {SEVERITIES[s].response}"
+            if ranks.index(s) > ranks.index(inc.clock_severity):  # lowering never moves the clock later
+                words += f" · the clock stays at {inc.clock_severity}'s"
+            return words
+
+        choices = [Choice(s.value, f"{s.value} {SEVERITIES[s].name}", detail(s)) for s in Severity]
 
         def chosen(value: str | None) -> None:
             if value is not None:

@@ -1,16 +1,18 @@
-"""Property: ``assess`` never raises, always fits the pane and serialises, and
-never claims high confidence (or "healthy") unless every polled source is
-live — for any mix of present, absent, failed and stale readings holding odd
-values (NaN, negative rates, unknown codes, garbage log lines)."""
+"""Property: ``assess`` never raises, gives whole one-line texts and
+serialises, and never claims high confidence (or "healthy") unless every
+polled source is live — for any mix of present, absent, failed and stale
+readings holding odd values (NaN, negative rates, unknown codes, garbage log
+lines). And a headline says only what its numbers say."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from hypothesis import HealthCheck as HC
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_triage import check_shape
+from test_triage import LOG_T0, TH, call_lines, check_shape, live, ramp_metrics, signals
 
 from cockpit.config import Thresholds
 from cockpit.runbook import Branch
@@ -172,3 +174,40 @@ def test_odd_metrics_and_logs_alone(m, logs) -> None:
     check_shape(a)
     if not is_live(m, 15.0, TH):
         assert a.confidence != Confidence.HIGH
+
+
+# --------------------------------------------------------------------------
+# Headlines come from the numbers
+
+
+VAGUE = re.compile(r"\b(every|nearly|most|almost|majority|all calls|all Clay calls)\b", re.IGNORECASE)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HC.too_slow])
+@given(
+    code=st.sampled_from([401, 403, 429, 500, 503]),
+    share=st.floats(0.0, 1.0),
+    onset=st.one_of(st.just(600.0), st.floats(-5.0, 70.0)),  # seconds the failure has lasted at the metrics' newest point
+    failed=st.integers(0, 80),
+    ok=st.integers(0, 40),
+)
+def test_a_headline_says_only_what_its_numbers_say(code: int, share: float, onset: float, failed: int, ok: int) -> None:
+    """A share in the headline is the metrics' share of that class; "all N
+    logged calls" only when N of N logged calls failed; never a vague word."""
+    total = 40.0
+    rate = share * total
+    m = ramp_metrics(code, rate, onset=onset, total=total)
+    start = LOG_T0 + 600 - max(onset, 0.0)
+    logs = call_lines(200, ok, start - ok * 0.5 - 1, 0.5) + call_lines(code, failed, start, 0.2)
+    a = assess(signals(metrics_=live(m), logs=logs), TH, NOW)
+    check_shape(a)
+    for f in a.findings:
+        assert not VAGUE.search(f.title), f.title
+        for pct in re.findall(r"(?<![~\d])(\d+)% of (?:Clay )?calls", f.title):
+            metric = next(s for s in m.series if s.key == f"errors_by_code:{code}").current
+            assert f"{min(metric / total, 1.0) * 100:.0f}" == pct or int(pct) == 0 and metric / total < 0.01, (f.title, metric)
+        if (hit := re.search(r"all (\d+) logged", f.title)) is not None:
+            n = int(hit.group(1))
+            assert n <= failed and f"{n} of {n} logged Clay calls got" in " ".join(r.text for r in f.reasons), f.title
+        if (hit := re.search(r"(\d+) of (\d+) logged", f.title)) is not None:
+            assert int(hit.group(1)) <= failed and int(hit.group(1)) < int(hit.group(2)), f.title
