@@ -78,7 +78,10 @@ def branches_of(a: Assessment) -> tuple[str, ...]:
 
 
 def assessment_brief(a: Assessment) -> dict[str, Any]:
-    """The assessment in a few hundred bytes: what a branch event keeps."""
+    """The assessment in a few hundred bytes: what a branch event keeps.
+    Every text whole (never cut for a screen): messages and the postmortem
+    quote it. ``actions``: all of them, in order; ``todo``: those not in
+    effect; ``done``: those in effect, with what is in effect."""
     top = a.top
     return {
         "headline": a.headline,
@@ -86,6 +89,8 @@ def assessment_brief(a: Assessment) -> dict[str, Any]:
         "findings": [f.line for f in a.findings],
         "reasons": [r.text for r in top.reasons],
         "actions": [x.text for x in a.actions],
+        "todo": [x.text for x in a.todo],
+        "done": [{"id": x.id.value, "text": x.done_text, "detail": x.detail, "since": x.since} for x in a.actions if x.done],
         "cannot_see": a.cannot_see,
     }
 

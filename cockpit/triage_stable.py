@@ -82,6 +82,7 @@ class Triaged:
     pending: Key | None = None  # (branch, severity) the latest samples point to, when not yet stable
     pending_samples: int = 0  # how many assessments in a row have said ``pending``
     change: Change | None = None  # set on the update that changed the stable branch or severity
+    leading: bool = False  # a raise the newest ``samples`` agree on, still in its window: the screen leads with it
 
     @property
     def branch(self) -> Branch:
@@ -100,8 +101,9 @@ class Triaged:
 
     @property
     def on_screen(self) -> Assessment:
-        """The verdict the screen leads with: a pending raise (marked unconfirmed), else the stable one."""
-        return self.latest if self.raising else self.assessment
+        """The verdict the screen leads with: a raise being confirmed (``leading``,
+        marked "?"), else the stable one (a pending change as a note beside it)."""
+        return self.latest if self.leading else self.assessment
 
     @property
     def pending_text(self) -> str:
@@ -167,13 +169,14 @@ class Triage:
         if ready:
             return self._adopt(assessment, key)
         shown = self._shown if self._shown is not None else assessment
-        self._current = Triaged(shown, assessment, key, self._key_count)
+        self._current = Triaged(shown, assessment, key, self._key_count, leading=run == "raise" and agreed)
         return self._current
 
     def confirm(self) -> Triaged | None:
         """The responder acted on a pending raise (declared an incident): adopt
-        it now, without waiting for the window. The new result (with its
-        change), or None when nothing was pending as a raise."""
+        it now, without waiting for the window — also one only noted beside
+        the stable verdict yet. The new result (with its change), or None when
+        nothing was pending as a raise."""
         t = self._current
         if t is None or not t.raising:
             return None

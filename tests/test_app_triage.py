@@ -462,7 +462,7 @@ async def test_declaring_while_a_raise_is_being_confirmed_records_what_the_strip
                     what="healthy")
         sources.metrics.result = metrics_snapshot()  # 401s on ~90% of calls
         sources.health.result = health_snapshot()
-        await until(pilot, lambda: app.desk.triaged.raising and app.desk.triaged.latest.severity == "P1", what="the raise, pending")
+        await until(pilot, lambda: app.desk.triaged.leading and app.desk.triaged.latest.severity == "P1", what="the raise, pending")
         await pilot.pause(0.2)
         strip = main(app).query_one(TriageStrip)
         head = text(strip.query_one("#strip-head", Static))

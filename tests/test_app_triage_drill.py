@@ -144,7 +144,7 @@ class Drill:
         confirmed leads both, marked "?"; it is not counted as shown here."""
         t = self.app.desk.triaged
         a = t.on_screen
-        mark = "?" if t.raising else ""
+        mark = "?" if t.leading else ""
         pane = self.app.screen.query_one(TriagePane)
         strip = self.app.screen.query_one(TriageStrip)
         head = pane.query_one("#triage-head").content.plain.replace("\n", " ")

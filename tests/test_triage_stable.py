@@ -51,6 +51,7 @@ def test_one_noisy_sample_does_not_flip_the_branch() -> None:
     assert noisy.assessment is outs[1].assessment  # the pane keeps the last agreeing assessment
     assert noisy.pending == (Branch.CREDENTIALS, Severity.P1) and noisy.pending_samples == 1
     assert noisy.pending_text == "changing to Credentials P1? (1 sample)"
+    assert not noisy.leading and noisy.on_screen is outs[1].assessment, "one sample never leads the screen"
     assert outs[3].pending is None
 
 
@@ -156,6 +157,8 @@ def test_a_raise_that_grows_is_one_run_and_corroboration_makes_it_fast() -> None
                       (4.0, REVOKED_RAMP), (4.5, REVOKED_RAMP)])
     assert [o.branch for o in outs] == [Branch.HEALTHY] * 5 + [Branch.CREDENTIALS]
     assert outs[3].pending == (Branch.CREDENTIALS, Severity.P3) and outs[4].pending == (Branch.CREDENTIALS, Severity.P1)
+    assert outs[3].leading and outs[3].on_screen.severity == Severity.P3, "two samples agree: the raise leads, marked ?"
+    assert not outs[4].leading and outs[4].on_screen.branch == Branch.HEALTHY, "a new severity's first sample is only a note"
     change = outs[5].change
     assert change is not None and change.summary == "Branch: Healthy → Credentials (P1)" and change.at == NOW + 4.5
 
@@ -175,3 +178,18 @@ def test_a_flickering_raise_is_adopted_once_it_has_lasted_twice_its_window() -> 
     outs = feed(tri, [(0, HEALTHY)] + [(t, KEY_REVOKED if int(t) % 2 else PARTIAL_401) for t in range(1, 11)])
     assert [o.branch for o in outs[:9]] == [Branch.HEALTHY] * 9
     assert outs[9].branch == Branch.CREDENTIALS and outs[9].change is not None
+
+
+def test_declaring_confirms_a_pending_raise_at_once() -> None:
+    """The responder acts on what is coming: the raise is the verdict now,
+    even one noted beside the stable verdict after a single sample."""
+    tri = Triage(samples=2, seconds=8, fast_seconds=3, calm_seconds=30)
+    feed(tri, [(0, HEALTHY), (1, REVOKED_LOGS_ONLY)])
+    assert not tri.current.leading and tri.current.raising
+    confirmed = tri.confirm()
+    assert confirmed is not None and confirmed.branch == Branch.CREDENTIALS and confirmed.change is not None
+    assert confirmed.change.summary == "Branch: Healthy → Credentials (P3)"
+    assert tri.confirm() is None, "nothing pending any more"
+    calm = Triage(samples=2, seconds=0, calm_seconds=30)
+    feed(calm, [(0, KEY_REVOKED), (1, HEALTHY), (2, HEALTHY)])
+    assert calm.confirm() is None, "a calmer verdict is never confirmed by a declaration"

@@ -169,15 +169,15 @@ def strip_head(t: Triaged, width: int) -> Content:
     a = t.on_screen
     style = SEV_STYLE[a.severity]
     label, title, suffix = a.headline_parts
-    glyph_ = "◔" if t.raising else glyph(a.branch)
-    suffix += "?" if t.raising else ""
+    glyph_ = "◔" if t.leading else glyph(a.branch)
+    suffix += "?" if t.leading else ""
     fixed = Content(f"{glyph_} {label}: {suffix}").cell_length
     shown = Content(clean(title))
     if width:
         shown = shown.truncate(max(8, width - fixed), ellipsis=True)
     head = Content.assemble((f"{glyph_} {clean(label)}: ", style), (shown.plain, style), (suffix, style))
-    tails = [Content.styled("  confirming", "$text-muted italic")] if t.raising else []
-    if t.pending_text and not t.raising:
+    tails = [Content.styled("  confirming", "$text-muted italic")] if t.leading else []
+    if t.pending_text and not t.leading:
         tails.append(Content.styled(f"  ({t.pending_text})", "$text-muted italic"))
     if "confidence" not in suffix:  # (a low one is in the headline already)
         tails.append(Content.assemble(("  ", ""), confidence_content(a)))
@@ -283,7 +283,7 @@ class TriagePane(Vertical):
         a = t.on_screen  # a raise being confirmed leads, marked "?" (what a declaration records)
         width = self.content_size.width - 1 if self.content_size.width > 8 else 60  # (a scrollbar may take one column; hidden: 0)
         head = headline_content(a, width)
-        if t.raising:
+        if t.leading:
             style = SEV_STYLE[a.severity]
             head = hanging(a.headline + "?", width, "◔ ", style, style)
         self._part("head", head)
@@ -293,10 +293,10 @@ class TriagePane(Vertical):
         self._part("sev", severity_content(a))
         self._part("gaps", gaps_content(a, width))
         was = BRANCH_LABEL[t.assessment.branch] + (f" {t.assessment.severity.value}" if t.assessment.severity else "")
-        pending = f"new, being confirmed (was {was})" if t.raising else t.pending_text
+        pending = f"new, being confirmed (was {was})" if t.leading else t.pending_text
         self._part("pending", Content(pending))
         title = f"d Triage · {a.severity.value}" if a.severity else f"d Triage · {BRANCH_LABEL[a.branch]}"
-        title += "?" if t.raising else ""
+        title += "?" if t.leading else ""
         if self.border_title != title:
             self.border_title = title
         subtitle = f"confidence {a.confidence.value}"
