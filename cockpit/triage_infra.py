@@ -48,7 +48,7 @@ def infrastructure(ctx: Context, imps: list[Impact]) -> Finding | None:
         if level is not None:
             sources.add("pods")
         if level is not None and p.total:
-            words = ev.statuses_text(p.crashing) or ev.statuses_text(p.not_ready) or "restarted"
+            words = ev.statuses_text(p.crashing + p.not_ready) or "restarted"  # every pod not ready, as it is
             oom = " (OOMKilled)" if p.oom and "OOMKilled" not in words else ""
             title = f"{p.ready}/{p.total} pods ready: {words}{oom}"
             reasons.append(ctx.reason(pods_line, "pods", ready=p.ready, pods=p.total, crashing=len(p.crashing), restarts=p.max_restarts))
