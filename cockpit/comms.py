@@ -142,7 +142,7 @@ class Comms:
 
     def __init__(
         self, config: Config, store: IncidentStore, *, slack: Slack | None = None, statusapi: StatusApi | None = None,
-        templates: Templates | None = None, clock: Callable[[], float] = time.time,
+        templates: Templates | None = None, clock: Callable[[], float] = time.time, speed: float | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -150,6 +150,7 @@ class Comms:
         self._status_api = statusapi
         self.templates = templates if templates is not None else Templates.for_config(config.comms.templates_dir)
         self._clock = clock
+        self.speed = speed  # a drill's clock speed (its metrics' times run that much faster); None: 1
         self.log = CommsLog()
         self._send_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -200,13 +201,14 @@ class Comms:
         nxt = now + update_interval(incident.severity, self.config.comms)
         events = self.store.events()
         values, facts = message_values_and_facts(incident, events, now=now, assessment=assessment, signals=signals,
-                                                 current_action=current_action, next_update_at=nxt, channel=self.config.slack.channel)
+                                                 current_action=current_action, next_update_at=nxt, channel=self.config.slack.channel,
+                                                 speed=self.speed)
         if channel == Channel.EXTERNAL:
             said = Status(status) if status is not None else facts.external_status
             if said != Status(values["status"]):
                 values, facts = message_values_and_facts(incident, events, now=now, assessment=assessment, signals=signals,
                                                          current_action=current_action, next_update_at=nxt,
-                                                         channel=self.config.slack.channel, status=said)
+                                                         channel=self.config.slack.channel, status=said, speed=self.speed)
         else:
             said = Status(incident.status)
         common = {"id": draft_id or new_draft_id(), "channel": channel, "made_at": now, "severity": incident.severity.value,

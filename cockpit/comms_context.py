@@ -264,21 +264,23 @@ def message_values(
     next_update_at: float | None = None,
     channel: str = "",
     status: Status | str | None = None,
+    speed: float | None = None,
 ) -> dict[str, str]:
     """Every value a message template may use (``comms_templates.MESSAGE_VARIABLES``),
     from the facts as they are now (``signals``: the live readings, for the
     impact now and what is in place). ``status``: the status the message
-    reports (the status page's may differ from the incident's)."""
+    reports (the status page's may differ from the incident's). ``speed``:
+    a drill's clock speed (the metrics' times run that much faster)."""
     values, _ = message_values_and_facts(incident, events, now=now, assessment=assessment, signals=signals,
                                          current_action=current_action, next_update_at=next_update_at, channel=channel,
-                                         status=status)
+                                         status=status, speed=speed)
     return values
 
 
 def message_values_and_facts(
     incident: Incident, events: Sequence[Event], *, now: float, assessment: Any = None, signals: Signals | None = None,
     current_action: str | None = None, next_update_at: float | None = None, channel: str = "",
-    status: Status | str | None = None,
+    status: Status | str | None = None, speed: float | None = None,
 ) -> tuple[dict[str, str], Facts]:
     a = assessment_dict(assessment, events)
     cause = explaining(events)
@@ -290,7 +292,7 @@ def message_values_and_facts(
     due = next_update_at if next_update_at is not None else now
     steps = next_steps(a, incident, events=events)
     clay = clay_status_line(events, signals)
-    facts = message_facts(incident, events, a, cause, signals=signals, next_steps=steps, clay_line=clay)
+    facts = message_facts(incident, events, a, cause, signals=signals, next_steps=steps, clay_line=clay, speed=speed)
     said = Status(status) if status is not None else Status(incident.status)
     title, summary, impact, nxt = external_words(sev, branch, said, due)
     values = {
@@ -314,6 +316,8 @@ def message_values_and_facts(
         "current_action": current_action or facts.current_action,
         "next_update_time": clock_time(due),
         "next_update_in": minutes_text(due - now),
+        "next_update": (f"by {clock_time(due)} (in {minutes_text(due - now)})" if said != Status.RESOLVED
+                        else "none: the incident is resolved, this is the last update"),
         "reasons": bullets(reason_lines(a), "no triage reasons recorded yet"),
         "actions_taken": bullets(facts.done[-MAX_ACTIONS:], "no remediation applied yet"),
         "watching": bullets(facts.watching, "the signals on the cockpit"),

@@ -18,19 +18,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.incident import Incident, Status
-from cockpit.metrics_history import history_points
-from cockpit.signals import MetricsSnapshot, Signals
+from cockpit.metrics_history import SeriesBook
+from cockpit.signals import Signals
 from cockpit.timeline import Event, EventKind
 
 CUT = " […]"  # where a real length limit cut a text
-ERROR_CODE = re.compile(r"\b[45]\d\d\b")
-MAX_SERIES = 8
-MAX_POINTS = 2000  # per series
 ACTION_KINDS = (EventKind.ACTION_PLANNED, EventKind.ACTION_APPLIED, EventKind.ACTION_VERIFIED, EventKind.ACTION_FAILED,
                 EventKind.SYMPTOM_ENDED, EventKind.SYMPTOM_PERSISTS)
 _PREFIXES = ("Confirmed: ", "Applied: ", "Planned: ", "Plan: ", "Failed: ")
@@ -70,145 +67,9 @@ def second_time(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S UTC")
 
 
-def number_text(x: float) -> str:
-    """``41``, ``1.7``, ``0.07`` (as the panes say them)."""
-    if x >= 10:
-        return f"{x:.0f}"
-    if x >= 0.1:
-        return f"{x:.1f}"
-    return f"{x:.2f}" if x > 0 else "0"
-
-
-def rate_text(per_s: float) -> str:
-    return f"{number_text(per_s)}/s"
-
-
-def pct_text(share: float) -> str:
-    return "<1%" if 0 < share < 0.01 else f"{min(share, 1.0) * 100:.0f}%"
-
-
-# --------------------------------------------------------------------------
-# The error-rate series: live, and as the evidence snapshots kept them
-
-
-@dataclass
-class SeriesBook:
-    """Per-second series by label, merged from evidence snapshots (their
-    instant values and, since issue 10, the sparkline histories) and the
-    live metrics. Bounded: :data:`MAX_SERIES` series of :data:`MAX_POINTS`."""
-
-    points: dict[str, dict[float, float]] = field(default_factory=dict)
-    units: dict[str, str] = field(default_factory=dict)
-    queries: dict[str, str] = field(default_factory=dict)
-    snapshots: int = 0  # evidence snapshots read
-
-    def add(self, label: str, unit: str, query: str, pts: Iterable[tuple[float, float]]) -> None:
-        if label not in self.points:
-            if len(self.points) >= MAX_SERIES:
-                return
-            self.points[label] = {}
-            self.units[label] = unit
-        if query and not self.queries.get(label):
-            self.queries[label] = query
-        series = self.points[label]
-        for t, v in pts:
-            series[float(t)] = float(v)
-        if len(series) > MAX_POINTS * 2:
-            keep = sorted(series)[-MAX_POINTS:]
-            self.points[label] = {t: series[t] for t in keep}
-
-    def add_evidence(self, data: Mapping[str, Any], at: float) -> None:
-        """One evidence snapshot's metrics: the instant values at the
-        moment the signals were read, and the history when it has one."""
-        self.snapshots += 1
-        metrics = data.get("metrics") if isinstance(data.get("metrics"), Mapping) else {}
-        when = data.get("signals_at")
-        t = float(when) if isinstance(when, (int, float)) and not isinstance(when, bool) and when else at
-        values = metrics.get("values") if isinstance(metrics.get("values"), Mapping) else {}
-        history = metrics.get("history") if isinstance(metrics.get("history"), Mapping) else {}
-        for label, pair in values.items():
-            if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], (int, float)) or isinstance(pair[0], bool):
-                continue
-            unit = str(pair[1] or "")
-            if unit.endswith("/s"):  # the history ends at the instant value (one evaluation time, the server's clock)
-                query, pts = history_points(history.get(label))
-                self.add(str(label), unit, query, pts or [(t, float(pair[0]))])
-        for label, entry in history.items():  # a history without an instant value (none when it was read)
-            if label not in values:
-                query, pts = history_points(entry)
-                if pts:
-                    self.add(str(label), "req/s", query, pts)
-
-    def add_metrics(self, m: MetricsSnapshot, at: float) -> None:
-        """The live metrics: the points each sparkline draws and its current value."""
-        for s in m.series:
-            if s.unit.endswith("/s"):
-                pts = list(s.points) or ([(at, s.current)] if s.current is not None else [])
-                self.add(s.label or s.key, s.unit, s.query, pts)
-
-    def series(self, label: str) -> list[tuple[float, float]]:
-        return sorted(self.points.get(label, {}).items())
-
-    def is_error(self, label: str) -> bool:
-        q = self.queries.get(label, "")
-        return q == "errors_by_code" or (q in ("", "errors_by_code") and bool(ERROR_CODE.search(label)))
-
-    def is_requests(self, label: str) -> bool:
-        q = self.queries.get(label, "")
-        return q == "request_rate" or (not q and not self.is_error(label) and "request" in label.lower())
-
-    def error_series(self) -> dict[str, list[tuple[float, float]]]:
-        """The error-rate series (labels naming a 4xx/5xx code), else every per-second series; oldest first."""
-        errors = {k: self.series(k) for k in self.points if self.is_error(k)}
-        return errors or {k: self.series(k) for k in self.points}
-
-    def totals(self) -> list[tuple[float, float, float | None]]:
-        """(time, Clay errors/s summed over the codes, Clay calls/s or None) at each time an error series has a point."""
-        errs = [k for k in self.points if self.is_error(k)]
-        reqs = [k for k in self.points if self.is_requests(k)]
-        if not errs:
-            return []
-        times = sorted({t for k in errs for t in self.points[k]})
-        out = []
-        for t in times:
-            e = sum(self.points[k].get(t, 0.0) for k in errs)
-            r = [self.points[k][t] for k in reqs if t in self.points[k]]
-            out.append((t, e, sum(r) if r else None))
-        return out
-
-    def peak(self, since: float | None = None) -> Moment | None:
-        """The moment the summed Clay error rate was highest (from ``since``)."""
-        best: Moment | None = None
-        for t, e, r in self.totals():
-            if since is not None and t < since:
-                continue
-            if best is None or e > best.errors:
-                best = Moment(t, e, r)
-        return best if best is not None and best.errors > 0 else None
-
-    def latest(self) -> Moment | None:
-        got = self.totals()
-        return Moment(*got[-1]) if got else None
-
-
-@dataclass(frozen=True)
-class Moment:
-    at: float
-    errors: float  # Clay errors/s, all codes
-    calls: float | None  # Clay calls/s
-
-    def text(self, *, past: bool = False) -> str:
-        """``87% of Clay calls fail (34 of 39/s)``, ``Clay errors at 3.2/s``, ``no Clay errors (41 calls/s)``."""
-        if self.errors <= 0:
-            return "no Clay errors" + (f" ({number_text(self.calls)} calls/s)" if self.calls else "")
-        if self.calls:
-            verb = "failed" if past else "fail"
-            return f"{pct_text(self.errors / self.calls)} of Clay calls {verb} ({number_text(self.errors)} of {number_text(self.calls)}/s)"
-        return f"Clay errors {'were' if past else 'are'} at {rate_text(self.errors)}"
-
-
-def book_of(events: Iterable[Event], signals: Signals | None = None) -> SeriesBook:
-    book = SeriesBook()
+def book_of(events: Iterable[Event], signals: Signals | None = None, *, speed: float | None = None) -> SeriesBook:
+    """The error-rate series of the incident: the evidence snapshots' and the live ones."""
+    book = SeriesBook(speed_hint=speed)
     for ev in events:
         if ev.kind == EventKind.EVIDENCE_SNAPSHOT:
             book.add_evidence(ev.data, ev.at)
@@ -245,7 +106,8 @@ class Outcome:
         what = {
             "confirmed": "confirmed, not applied yet",
             "applied": "applied, taking effect",
-            "in_place": f"in place; following whether {self.symptom or 'its symptom'} ends" + (f" ({self.summary})" if self.summary else ""),
+            "in_place": f"in place ({self.summary}); following whether {self.symptom or 'the errors it should end'} end" if self.summary
+                        else f"in place; following whether {self.symptom or 'the errors it should end'} end",
             "failed": f"failed — {self.summary}",
             "ended": f"worked — {self.summary}",
             "persists": f"did not work — {self.summary}",
@@ -372,9 +234,10 @@ def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBoo
 
 
 def message_facts(incident: Incident, events: Sequence[Event], a: Mapping[str, Any], cause: Mapping[str, Any], *,
-                  signals: Signals | None = None, next_steps: Sequence[str] = (), clay_line: str = "") -> Facts:
+                  signals: Signals | None = None, next_steps: Sequence[str] = (), clay_line: str = "",
+                  speed: float | None = None) -> Facts:
     live = signals is not None and signals.metrics.value is not None and not signals.metrics.stale
-    book = book_of(events, signals if live else None)
+    book = book_of(events, signals if live else None, speed=speed)
     now, peak = impact_texts(a, cause, book, signals_live=live)
     impact = f"{now}; at its peak {peak}" if peak and peak != now else now
     done = outcomes(events)
@@ -405,7 +268,7 @@ def _current(incident: Incident, done: Sequence[Outcome], next_steps: Sequence[s
         if last.state == "applied":
             return f"applying {last.title} (since {clock_time(last.at)})"
         if last.state == "in_place":
-            return f"{last.title} is in place; following whether {last.symptom or 'its symptom'} ends"
+            return f"{last.title} is in place; following whether {last.symptom or 'the errors it should end'} end"
         if last.state == "ended":
             ended = second_time(last.ended_at) if last.ended_at else clock_time(last.at)
             return f"monitoring: {last.symptom or 'the symptom'} stopped at {ended} after {last.title}"
@@ -432,7 +295,8 @@ def _watching(done: Sequence[Outcome], a: Mapping[str, Any], signals: Signals | 
     out: list[str] = []
     for o in done:
         if o.state in ("applied", "in_place"):
-            out.append(f"{o.symptom or 'the symptom'} after {o.title} (applied {clock_time(o.started_at)})")
+            what = o.symptom or "whether the errors it should end do end"
+            out.append(f"{what} after {o.title}, applied {clock_time(o.started_at)}")
         elif o.state == "ended":
             ended = second_time(o.ended_at) if o.ended_at else clock_time(o.at)
             out.append(f"{o.symptom or 'the symptom'}: gone since {ended} — that it stays gone")

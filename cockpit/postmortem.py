@@ -32,7 +32,8 @@ from cockpit.comms_context import (
     clean_headline,
     reason_lines,
 )
-from cockpit.comms_facts import Moment, fit, flat
+from cockpit.comms_facts import fit, flat
+from cockpit.metrics_history import Moment
 from cockpit.comms_templates import Templates
 from cockpit.incident import Status, format_duration, response_deadline
 from cockpit.postmortem_parts import (

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.comms_context import assessment_in, severity_rank
-from cockpit.comms_facts import SeriesBook, action_key, fit, flat
+from cockpit.comms_facts import action_key, fit, flat
+from cockpit.metrics_history import SeriesBook
 from cockpit.incident import Incident, apply
 from cockpit.timeline import Event, EventKind, ReadReport, iter_events
 

@@ -21,6 +21,7 @@ key opens the editor with a fresh draft.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -91,7 +92,9 @@ class CommsDesk:
         self.config = config
         self.clock = clock
         self.state_dir = state_dir
-        self.comms = comms or Comms(config, desk.recorder.store, clock=clock)
+        speed = float(getattr(app, "speed", 1.0) or 1.0)
+        self.speed = speed if math.isfinite(speed) and speed > 0 else 1.0  # a drill's clock speed (a frozen drill's: unknown, 1)
+        self.comms = comms or Comms(config, desk.recorder.store, clock=clock, speed=self.speed if self.speed != 1.0 else None)
         self.reminder = Reminder()
         self.sending: Channel | None = None  # a send is on its way
         self._jobs: deque[tuple[object, Callable[[], None]]] = deque()
@@ -182,7 +185,9 @@ class CommsDesk:
         if signals is None or signals.metrics.value is None:
             return None
         t = self.desk.triaged
-        extra = {"assessment": assessment_brief(t.assessment)} if t is not None else {}
+        extra: dict[str, Any] = {"assessment": assessment_brief(t.assessment)} if t is not None else {}
+        if self.speed != 1.0:
+            extra["clock_speed"] = self.speed  # a drill's: its metrics' times run this much faster
         return signals_evidence(signals, extra=extra)
 
     def _record_evidence(self, evidence: dict[str, Any] | None, why: str) -> None:
