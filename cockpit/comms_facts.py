@@ -212,8 +212,9 @@ def _impact_title(a: Mapping[str, Any]) -> str:
     return flat(title) if isinstance(title, str) and title.strip() else ""
 
 
-def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBook, *, signals_live: bool) -> tuple[str, str]:
-    """(now, peak): from the error-rate series when there are any, else triage's words."""
+def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBook, *, signals_live: bool) -> tuple[str, str, bool]:
+    """(now, peak, the peak is now): from the error-rate series when there
+    are any, else triage's words."""
     branch = str(a.get("branch") or "")
     latest = book.latest()
     peak = book.peak()
@@ -230,7 +231,8 @@ def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBoo
         peak_text = f"{peak.text(past=True)} at {clock_time(peak.at)}"
     else:
         peak_text = _impact_title(cause)
-    return now, peak_text
+    at_peak = peak is not None and latest is not None and latest.errors >= peak.errors
+    return now, peak_text, at_peak
 
 
 def message_facts(incident: Incident, events: Sequence[Event], a: Mapping[str, Any], cause: Mapping[str, Any], *,
@@ -238,8 +240,11 @@ def message_facts(incident: Incident, events: Sequence[Event], a: Mapping[str, A
                   speed: float | None = None) -> Facts:
     live = signals is not None and signals.metrics.value is not None and not signals.metrics.stale
     book = book_of(events, signals if live else None, speed=speed)
-    now, peak = impact_texts(a, cause, book, signals_live=live)
-    impact = f"{now}; at its peak {peak}" if peak and peak != now else now
+    now, peak, at_peak = impact_texts(a, cause, book, signals_live=live)
+    if at_peak:
+        impact = f"{now}, the most so far"
+    else:
+        impact = f"{now}; at its peak {peak}" if peak and peak != now else now
     done = outcomes(events)
     ext = external_status(incident, done)
     return Facts(

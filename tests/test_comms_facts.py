@@ -117,6 +117,8 @@ def test_before_any_action_the_draft_says_what_is_happening_now(world) -> None:
     assert "*Next update:* by 00:16 UTC (in 15 min)" in text
     page = comms.draft(Channel.EXTERNAL, assessment=ASSESSMENT, signals=signals(T0 + 60))
     assert page.status == "investigating" and page.text.startswith("We are investigating")
+    at_peak = comms.draft(Channel.INTERNAL, assessment=ASSESSMENT, signals=signals(T0 + 30)).text
+    assert "*Impact:* 100% of Clay calls fail (41 of 41/s), the most so far\n" in at_peak
 
 
 def test_after_the_symptom_ended_the_drafts_say_so(world) -> None:
