@@ -130,20 +130,63 @@ def _severity(c: Collected) -> str:
     return "\n".join(lines)
 
 
+ONSET_SHARE = 0.1  # errors count as the fault's from a tenth of their peak (below: background)
+
+
+def _error_run(c: Collected) -> tuple[float, float, float] | None:
+    """(first, last, threshold): the span in which the summed Clay error
+    rate stayed at or above a tenth of its peak, around the declaration
+    (the last such run that began before it, else the first after)."""
+    peak = c.book.peak()
+    inc = c.incident
+    if peak is None or inc is None:
+        return None
+    floor = ONSET_SHARE * peak.errors
+    runs: list[list[float]] = []
+    for t, e, _ in c.book.totals():
+        if e >= floor:
+            if runs and runs[-1][2]:
+                runs[-1][1] = t
+            else:
+                runs.append([t, t, True])
+        elif runs:
+            runs[-1][2] = False
+    if not runs:
+        return None
+    before = [r for r in runs if r[0] <= inc.declared_at]
+    run = before[-1] if before else runs[0]
+    return run[0], run[1], floor
+
+
+def _onset(c: Collected) -> tuple[float, str] | None:
+    """The fault's first sign in the evidence: the first notable moment
+    before the declaration (its evidence keeps them) or the Clay errors
+    rising, whichever came first."""
+    inc = c.incident
+    assert inc is not None
+    found = c.onset if c.onset is not None and c.onset[0] < inc.declared_at else None
+    run = _error_run(c)
+    if run is not None and run[0] < inc.declared_at and (found is None or run[0] < found[0]):
+        found = (run[0], f"Clay errors rose to {run[2]:.3g}/s or more (a tenth of their peak)")
+    return found
+
+
 def _start(c: Collected) -> float:
     """When the impact began as the evidence shows it: the first sign before
     the declaration, else the declaration."""
     inc = c.incident
     assert inc is not None
-    return min(c.onset[0], inc.declared_at) if c.onset is not None else inc.declared_at
+    onset = _onset(c)
+    return onset[0] if onset is not None else inc.declared_at
 
 
 def _impact(c: Collected, now: float) -> str:
     inc = c.incident
     assert inc is not None
     start = _start(c)
-    if c.onset is not None and c.onset[0] < inc.declared_at:
-        from_text = (f"{_dt(start)} — {c.onset[1]} (the first sign in the evidence, "
+    onset = _onset(c)
+    if onset is not None:
+        from_text = (f"{_dt(start)} — {onset[1]} (the first sign in the evidence, "
                      f"{format_duration(inc.declared_at - start)} before the declaration at {_t(inc.declared_at)})")
     else:
         from_text = f"{_dt(inc.declared_at)} (the declaration: the evidence shows no earlier sign)"
@@ -156,12 +199,12 @@ def _impact(c: Collected, now: float) -> str:
         end_text = "ongoing at the time of writing"
     lines = [f"- **From:** {from_text}", f"- **To:** {end_text}",
              f"- **Length:** {format_duration((end or now) - start)}" + ("" if end else " so far")]
-    totals = [(t, e) for t, e, _ in c.book.totals() if e > 0]
+    run = _error_run(c)
     series = error_series(c)
-    if totals:
+    if run is not None:
         peak = c.book.peak()
         top = max(((v, t, k) for k, pts in series.items() for t, v in pts), default=None)
-        line = f"- **Errors in the evidence:** from {_t(totals[0][0])} to {_t(totals[-1][0])} UTC"
+        line = f"- **Errors in the evidence:** from {_t(run[0])} to {_t(run[1])} UTC (at {run[2]:.3g}/s or more, a tenth of the peak)"
         if top is not None:
             line += f"; peak {top[0]:g}/s ({top[2]}) at {_t(top[1])} UTC"
         if peak is not None and (len(series) > 1 or peak.calls):
@@ -216,8 +259,9 @@ def _response(c: Collected, now: float) -> str:
         mitigated = ("Mitigated", None, what, verdict)
     ack = c.acknowledged
     first = f"declared by {inc.declared_by}"
-    if c.onset is not None and c.onset[0] < start:
-        first += f"; first sign {_t(c.onset[0])} UTC ({c.onset[1]})"
+    onset = _onset(c)
+    if onset is not None:
+        first += f"; first sign {_t(onset[0])} UTC ({onset[1]})"
     rows = [
         ("Detected", start, first, ""),
         ("Acknowledged", ack.at if ack else None, flat(ack.summary) if ack else "no action by a person recorded", ""),

@@ -171,18 +171,20 @@ def test_the_postmortem_matches_the_events(recorded) -> None:
     assert "**Suggested by triage:** P2 at declaration; now P1" in text
     assert "**Chosen:** P1 (Complete outage), accepted the suggestion" in text
     # times against the P1 target (15 min, counted to mitigation: the 401s seen to end at +3:30, not the status change)
-    assert "| Detected | 00:00:00 | +0:00 | declared by ana@bastion-1; first sign 23:59:20 UTC (Branch: Healthy → Credentials (P1)) |" in text
+    assert ("| Detected | 00:00:00 | +0:00 | declared by ana@bastion-1; first sign 23:59:15 UTC "
+            "(Clay errors rose to 4.1/s or more (a tenth of their peak)) |") in text
     assert "| Acknowledged | 00:00:45 | +0:45 | Severity P1 accepted |" in text
     assert ("| Mitigated | 00:03:30 | +3:30 | 401s stopped at 00:03:30 (0 of the last 50 logged calls failed; metrics agree) "
             "| met, 11:30 to spare |") in text
     assert "status → monitoring" not in text
     assert "| Resolved | 00:15:00 | +15:00 |" in text
-    # the impact window: from the fault's first sign (the declaration's evidence), to the verified end of the symptom
-    assert ("- **From:** 2025-12-31 23:59:20 UTC — Branch: Healthy → Credentials (P1) (the first sign in the evidence, "
-            "0:40 before the declaration at 00:00:00)") in text
-    assert "- **To:** 2026-01-01 00:03:30 UTC (mitigated: 401s stopped at 00:03:30" in text and "- **Length:** 4:10" in text
+    # the impact window: from the fault's first sign (the 401s the sparkline history shows rising, before triage's
+    # branch change at 23:59:20 that the declaration's evidence keeps), to the verified end of the symptom
+    assert ("- **From:** 2025-12-31 23:59:15 UTC — Clay errors rose to 4.1/s or more (a tenth of their peak) (the first sign "
+            "in the evidence, 0:45 before the declaration at 00:00:00)") in text
+    assert "- **To:** 2026-01-01 00:03:30 UTC (mitigated: 401s stopped at 00:03:30" in text and "- **Length:** 4:15" in text
     # the peak the pane drew (41/s between two snapshots), not the highest instant a snapshot caught (39/s)
-    assert "peak 41/s (Clay 401) at 00:00:30 UTC" in text and "from 23:59:15 to 00:03:15 UTC" in text
+    assert "peak 41/s (Clay 401) at 00:00:30 UTC" in text and "from 23:59:15 to 00:03:15 UTC (at 4.1/s or more" in text
     # branch and evidence with numbers
     assert "- 00:00:00 UTC — Credentials" in text
     assert "- 401 at 39/s — 100% of 39/s Clay calls, for 60 s" in text and "pod logs not read yet" in text
@@ -423,6 +425,28 @@ def test_from_what_the_cockpit_records(tmp_path) -> None:
     assert "- **Outcome:** verified: Mitigated: 401s stopped at 08:02:40" in actions
     assert "- [ ] 401/403: restart the pods" in text and "429" not in text.split("## Runbook checklist")[1].split("## Messages")[0]
     assert "| Mitigated | 08:02:40 | +2:40 | 401s stopped at 08:02:40 (0 of the last 50 logged calls failed; metrics agree) | met, 12:20 to spare |" in text
+
+
+def test_the_impact_starts_at_the_first_notable_moment_before_the_declaration(tmp_path) -> None:
+    """Without metric histories (a timeline from before them), the first
+    sign is the first notable moment the declaration's evidence keeps after
+    the signals were last calm — here Clay's incident appearing."""
+    before = [
+        {"kind": "clay_incident_appeared", "at": T0 - 300, "summary": "Clay incident appeared: old one", "data": {}},
+        {"kind": "clay_incident_resolved", "at": T0 - 200, "summary": "Clay incident resolved: old one", "data": {}},
+        {"kind": "clay_incident_appeared", "at": T0 - 90, "summary": "Clay incident appeared: Clay API unavailable (investigating)", "data": {}},
+        {"kind": "branch_changed", "at": T0 - 30, "summary": "Triage: Branch: Healthy → Clay incident (P1)",
+         "data": {"after": {"branch": "clay_incident", "severity": "P1"}}},
+    ]
+    store = IncidentStore(tmp_path, actor="ana@bastion-1", clock=lambda: T0)
+    store.declare(Severity.P1, evidence(T0, 20.0) | {"before": before})
+    try:
+        text = build_postmortem(store.timeline.path, now=T0 + 60).text
+    finally:
+        store.close()
+    assert ("- **From:** 2025-12-31 23:58:30 UTC — Clay incident appeared: Clay API unavailable (investigating) "
+            "(the first sign in the evidence, 1:30 before the declaration at 00:00:00)") in text
+    assert "- **Length:** 2:30 so far" in text
 
 
 def test_a_fix_whose_symptom_persists_did_not_work(tmp_path) -> None:
