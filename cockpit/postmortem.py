@@ -41,7 +41,11 @@ from cockpit.postmortem_parts import (
     Collected,
     collect,
     error_chart,
+    error_run,
     error_series,
+    first_sign,
+    impact_start,
+    outcome,
 )
 from cockpit.runbook import ITEMS, SEVERITIES, STEPS, Branch, ErrorClass, item_applies
 from cockpit.sources._errors import scrub
@@ -130,61 +134,11 @@ def _severity(c: Collected) -> str:
     return "\n".join(lines)
 
 
-ONSET_SHARE = 0.1  # errors count as the fault's from a tenth of their peak (below: background)
-
-
-def _error_run(c: Collected) -> tuple[float, float, float] | None:
-    """(first, last, threshold): the span in which the summed Clay error
-    rate stayed at or above a tenth of its peak, around the declaration
-    (the last such run that began before it, else the first after)."""
-    peak = c.book.peak()
-    inc = c.incident
-    if peak is None or inc is None:
-        return None
-    floor = ONSET_SHARE * peak.errors
-    runs: list[list[float]] = []
-    for t, e, _ in c.book.totals():
-        if e >= floor:
-            if runs and runs[-1][2]:
-                runs[-1][1] = t
-            else:
-                runs.append([t, t, True])
-        elif runs:
-            runs[-1][2] = False
-    if not runs:
-        return None
-    before = [r for r in runs if r[0] <= inc.declared_at]
-    run = before[-1] if before else runs[0]
-    return run[0], run[1], floor
-
-
-def _onset(c: Collected) -> tuple[float, str] | None:
-    """The fault's first sign in the evidence: the first notable moment
-    before the declaration (its evidence keeps them) or the Clay errors
-    rising, whichever came first."""
-    inc = c.incident
-    assert inc is not None
-    found = c.onset if c.onset is not None and c.onset[0] < inc.declared_at else None
-    run = _error_run(c)
-    if run is not None and run[0] < inc.declared_at and (found is None or run[0] < found[0]):
-        found = (run[0], f"Clay errors rose to {run[2]:.3g}/s or more (a tenth of their peak)")
-    return found
-
-
-def _start(c: Collected) -> float:
-    """When the impact began as the evidence shows it: the first sign before
-    the declaration, else the declaration."""
-    inc = c.incident
-    assert inc is not None
-    onset = _onset(c)
-    return onset[0] if onset is not None else inc.declared_at
-
-
 def _impact(c: Collected, now: float) -> str:
     inc = c.incident
     assert inc is not None
-    start = _start(c)
-    onset = _onset(c)
+    start = impact_start(c)
+    onset = first_sign(c)
     if onset is not None:
         from_text = (f"{_dt(start)} — {onset[1]} (the first sign in the evidence, "
                      f"{format_duration(inc.declared_at - start)} before the declaration at {_t(inc.declared_at)})")
@@ -199,7 +153,7 @@ def _impact(c: Collected, now: float) -> str:
         end_text = "ongoing at the time of writing"
     lines = [f"- **From:** {from_text}", f"- **To:** {end_text}",
              f"- **Length:** {format_duration((end or now) - start)}" + ("" if end else " so far")]
-    run = _error_run(c)
+    run = error_run(c)
     series = error_series(c)
     if run is not None:
         peak = c.book.peak()
@@ -259,7 +213,7 @@ def _response(c: Collected, now: float) -> str:
         mitigated = ("Mitigated", None, what, verdict)
     ack = c.acknowledged
     first = f"declared by {inc.declared_by}"
-    onset = _onset(c)
+    onset = first_sign(c)
     if onset is not None:
         first += f"; first sign {_t(onset[0])} UTC ({onset[1]})"
     rows = [
@@ -351,23 +305,6 @@ def _details(data: Mapping[str, Any]) -> list[str]:
         if data.get(key) not in (None, "", [], {}):
             out.append(f"{key}: {_value(data[key])}")
     return out
-
-
-OUTCOME = {EventKind.ACTION_VERIFIED: "in place (the change finished); not verified by its symptom",
-           EventKind.ACTION_FAILED: "failed", EventKind.ACTION_APPLIED: "applied, not confirmed",
-           EventKind.ACTION_PLANNED: "planned only (not applied)"}
-
-
-def outcome(group: Sequence[Event]) -> str:
-    """An action's outcome: verified only by its symptom ending (a
-    ``symptom_ended`` event); a ``symptom_persists`` says the fix did not work."""
-    symptom = next((e for e in reversed(group) if e.kind in (EventKind.SYMPTOM_ENDED, EventKind.SYMPTOM_PERSISTS)), None)
-    if symptom is not None and symptom.kind == EventKind.SYMPTOM_ENDED:
-        return f"verified: {flat(symptom.summary)}"
-    if symptom is not None:
-        return f"the fix did not work: {flat(symptom.summary)}"
-    last = next((e for e in reversed(group) if e.kind in OUTCOME), group[-1])
-    return OUTCOME.get(last.kind, str(last.kind))
 
 
 def _actions(c: Collected) -> str:
@@ -533,7 +470,7 @@ def _summary(c: Collected, now: float) -> str:
     failed = sum(1 for g in c.actions.values() if outcome(g).startswith("the fix did not work"))
     fixed = (f" Mitigated {_dt(inc.symptom_ended_at)}: {_mitigation(inc.symptom_ended)}." if inc.symptom_ended_at is not None
              else " No fix was verified by its symptom.")
-    start = _start(c)
+    start = impact_start(c)
     began = f"; the first sign {format_duration(inc.declared_at - start)} earlier" if start < inc.declared_at else ""
     return (f"{head}. Declared {_dt(inc.declared_at)} by {inc.declared_by} at {inc.severity} ({SEVERITIES[inc.severity].name}){began}; "
             f"{status} {'after' if inc.resolved_at else 'for'} {format_duration(end - inc.declared_at)}.{fixed} "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,6 +174,79 @@ def _evidence(c: Collected, ev: Event) -> None:
     for line in ev.data.get("logs") or ():
         if isinstance(line, str):
             _log(c, line, ev.at)
+
+
+# --------------------------------------------------------------------------
+# What the evidence says: when the fault began, how each action ended
+
+
+ONSET_SHARE = 0.1  # errors count as the fault's from a tenth of their peak (below: background)
+
+
+def error_run(c: Collected) -> tuple[float, float, float] | None:
+    """(first, last, threshold): the span in which the summed Clay error
+    rate stayed at or above a tenth of its peak, around the declaration
+    (the last such run that began before it, else the first after)."""
+    peak = c.book.peak()
+    inc = c.incident
+    if peak is None or inc is None:
+        return None
+    floor = ONSET_SHARE * peak.errors
+    runs: list[tuple[float, float]] = []
+    going = False  # the last run is still going
+    for t, e, _ in c.book.totals():
+        if e >= floor:
+            if going:
+                runs[-1] = (runs[-1][0], t)
+            else:
+                runs.append((t, t))
+            going = True
+        else:
+            going = False
+    if not runs:
+        return None
+    before = [r for r in runs if r[0] <= inc.declared_at]
+    run = before[-1] if before else runs[0]
+    return run[0], run[1], floor
+
+
+def first_sign(c: Collected) -> tuple[float, str] | None:
+    """The fault's first sign in the evidence: the first notable moment
+    before the declaration (its evidence keeps them) or the Clay errors
+    rising, whichever came first."""
+    inc = c.incident
+    assert inc is not None
+    found = c.onset if c.onset is not None and c.onset[0] < inc.declared_at else None
+    run = error_run(c)
+    if run is not None and run[0] < inc.declared_at and (found is None or run[0] < found[0]):
+        found = (run[0], f"Clay errors rose to {run[2]:.3g}/s or more (a tenth of their peak)")
+    return found
+
+
+def impact_start(c: Collected) -> float:
+    """When the impact began as the evidence shows it: the first sign before
+    the declaration, else the declaration."""
+    inc = c.incident
+    assert inc is not None
+    onset = first_sign(c)
+    return onset[0] if onset is not None else inc.declared_at
+
+
+OUTCOME = {EventKind.ACTION_VERIFIED: "in place (the change finished); not verified by its symptom",
+           EventKind.ACTION_FAILED: "failed", EventKind.ACTION_APPLIED: "applied, not confirmed",
+           EventKind.ACTION_PLANNED: "planned only (not applied)"}
+
+
+def outcome(group: Sequence[Event]) -> str:
+    """An action's outcome: verified only by its symptom ending (a
+    ``symptom_ended`` event); a ``symptom_persists`` says the fix did not work."""
+    symptom = next((e for e in reversed(group) if e.kind in (EventKind.SYMPTOM_ENDED, EventKind.SYMPTOM_PERSISTS)), None)
+    if symptom is not None and symptom.kind == EventKind.SYMPTOM_ENDED:
+        return f"verified: {flat(symptom.summary)}"
+    if symptom is not None:
+        return f"the fix did not work: {flat(symptom.summary)}"
+    last = next((e for e in reversed(group) if e.kind in OUTCOME), group[-1])
+    return OUTCOME.get(last.kind, str(last.kind))
 
 
 # --------------------------------------------------------------------------
