@@ -106,8 +106,8 @@ class Outcome:
         what = {
             "confirmed": "confirmed, not applied yet",
             "applied": "applied, taking effect",
-            "in_place": f"in place ({self.summary}); following whether {self.symptom or 'the errors it should end'} end" if self.summary
-                        else f"in place; following whether {self.symptom or 'the errors it should end'} end",
+            "in_place": f"in place ({self.summary}); following whether {self.symptom or 'the errors'} stop" if self.summary
+                        else f"in place; following whether {self.symptom or 'the errors'} stop",
             "failed": f"failed — {self.summary}",
             "ended": f"worked — {self.summary}",
             "persists": f"did not work — {self.summary}",
@@ -228,7 +228,7 @@ def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBoo
     else:
         now = _impact_title(a) or _impact_title(cause) or "not measured yet"
     if peak is not None:
-        peak_text = f"{peak.text(past=True)} at {clock_time(peak.at)}"
+        peak_text = f"{clock_time(peak.at)}: {peak.text(past=True)}"
     else:
         peak_text = _impact_title(cause)
     at_peak = peak is not None and latest is not None and latest.errors >= peak.errors
@@ -244,14 +244,14 @@ def message_facts(incident: Incident, events: Sequence[Event], a: Mapping[str, A
     if at_peak:
         impact = f"{now}, the most so far"
     else:
-        impact = f"{now}; at its peak {peak}" if peak and peak != now else now
+        impact = f"{now}; the most errors were at {peak}" if peak and peak != now else now
     done = outcomes(events)
     ext = external_status(incident, done)
     return Facts(
         impact_now=now, impact_peak=peak or now, impact=impact,
         current_action=_current(incident, done, next_steps),
         done=tuple(_done_lines(events, done)),
-        watching=tuple(_watching(done, a, signals, clay_line)),
+        watching=tuple(_watching(done, a, signals, clay_line)) if incident.is_open else (),
         external_status=ext,
         digest=_digest({
             "severity": incident.severity.value, "status": str(incident.status), "page_status": ext.value,
@@ -273,7 +273,7 @@ def _current(incident: Incident, done: Sequence[Outcome], next_steps: Sequence[s
         if last.state == "applied":
             return f"applying {last.title} (since {clock_time(last.at)})"
         if last.state == "in_place":
-            return f"{last.title} is in place; following whether {last.symptom or 'the errors it should end'} end"
+            return f"{last.title} is in place; following whether {last.symptom or 'the errors'} stop"
         if last.state == "ended":
             ended = second_time(last.ended_at) if last.ended_at else clock_time(last.at)
             return f"monitoring: {last.symptom or 'the symptom'} stopped at {ended} after {last.title}"
@@ -300,8 +300,7 @@ def _watching(done: Sequence[Outcome], a: Mapping[str, Any], signals: Signals | 
     out: list[str] = []
     for o in done:
         if o.state in ("applied", "in_place"):
-            what = o.symptom or "whether the errors it should end do end"
-            out.append(f"{what} after {o.title}, applied {clock_time(o.started_at)}")
+            out.append(f"whether {o.symptom or 'the errors'} stop after {o.title} (applied {clock_time(o.started_at)})")
         elif o.state == "ended":
             ended = second_time(o.ended_at) if o.ended_at else clock_time(o.at)
             out.append(f"{o.symptom or 'the symptom'}: gone since {ended} — that it stays gone")

@@ -287,10 +287,13 @@ class Moment:
     calls: float | None  # Clay calls/s
 
     def text(self, *, past: bool = False) -> str:
-        """``87% of Clay calls fail (34 of 39/s)``, ``Clay errors at 3.2/s``, ``no Clay errors (41 calls/s)``."""
+        """Now: ``87% of Clay calls fail (34 of 39/s)``; past (a peak, by
+        the error rate): ``35 of 40 Clay calls/s failed (87%)``; without the
+        call rate: ``Clay errors at 3.2/s``; none: ``no Clay errors (41 calls/s)``."""
         if self.errors <= 0:
             return "no Clay errors" + (f" ({number_text(self.calls)} calls/s)" if self.calls else "")
+        if self.calls and past:
+            return f"{number_text(self.errors)} of {number_text(self.calls)} Clay calls/s failed ({pct_text(self.errors / self.calls)})"
         if self.calls:
-            verb = "failed" if past else "fail"
-            return f"{pct_text(self.errors / self.calls)} of Clay calls {verb} ({number_text(self.errors)} of {number_text(self.calls)}/s)"
+            return f"{pct_text(self.errors / self.calls)} of Clay calls fail ({number_text(self.errors)} of {number_text(self.calls)}/s)"
         return f"Clay errors {'were' if past else 'are'} at {rate_text(self.errors)}"

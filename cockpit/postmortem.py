@@ -33,7 +33,7 @@ from cockpit.comms_context import (
     reason_lines,
 )
 from cockpit.comms_facts import fit, flat
-from cockpit.metrics_history import Moment
+from cockpit.metrics_history import Moment, rate_text
 from cockpit.comms_templates import Templates
 from cockpit.incident import Status, format_duration, response_deadline
 from cockpit.postmortem_parts import (
@@ -84,7 +84,7 @@ def _dt(at: float) -> str:
 def _since(at: float | None, start: float) -> str:
     if at is None:
         return "—"
-    return f"{'+' if at >= start else '−'}{format_duration(at - start)}"
+    return f"{'+' if at > start - 1 else '−'}{format_duration(at - start)}"  # (a tick a moment before: +0:00)
 
 
 def _cell(text: object, limit: int = MAX_CELL) -> str:
@@ -158,7 +158,7 @@ def _impact(c: Collected, now: float) -> str:
     if run is not None:
         peak = c.book.peak()
         top = max(((v, t, k) for k, pts in series.items() for t, v in pts), default=None)
-        line = f"- **Errors in the evidence:** from {_t(run[0])} to {_t(run[1])} UTC (at {run[2]:.3g}/s or more, a tenth of the peak)"
+        line = f"- **Errors in the evidence:** from {_t(run[0])} to {_t(run[1])} UTC (at {rate_text(run[2])} or more, a tenth of the peak)"
         if top is not None:
             line += f"; peak {top[0]:g}/s ({top[2]}) at {_t(top[1])} UTC"
         if peak is not None and (len(series) > 1 or peak.calls):

@@ -16,7 +16,7 @@ from typing import Any
 
 from cockpit.comms_context import assessment_in, severity_rank
 from cockpit.comms_facts import action_key, fit, flat
-from cockpit.metrics_history import SeriesBook
+from cockpit.metrics_history import SeriesBook, rate_text
 from cockpit.incident import Incident, apply
 from cockpit.timeline import Event, EventKind, ReadReport, iter_events
 
@@ -219,7 +219,7 @@ def first_sign(c: Collected) -> tuple[float, str] | None:
     found = c.onset if c.onset is not None and c.onset[0] < inc.declared_at else None
     run = error_run(c)
     if run is not None and run[0] < inc.declared_at and (found is None or run[0] < found[0]):
-        found = (run[0], f"Clay errors rose to {run[2]:.3g}/s or more (a tenth of their peak)")
+        found = (run[0], f"Clay errors rose to {rate_text(run[2])} or more (a tenth of their peak)")
     return found
 
 

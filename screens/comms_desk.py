@@ -178,14 +178,12 @@ class CommsDesk:
         """An evidence snapshot of the live signals (UI thread: the signals
         and the assessment are read here), recorded with a message or a
         postmortem so the postmortem's chart and peak reach that moment."""
-        from cockpit.recorder import assessment_brief
         from cockpit.timeline import signals_evidence
 
         signals = self.signals()
         if signals is None or signals.metrics.value is None:
             return None
-        t = self.desk.triaged
-        extra: dict[str, Any] = {"assessment": assessment_brief(t.assessment)} if t is not None else {}
+        extra: dict[str, Any] = {}  # no assessment: triage's branch changes carry those (the postmortem's explanation)
         if self.speed != 1.0:
             extra["clock_speed"] = self.speed  # a drill's: its metrics' times run this much faster
         return signals_evidence(signals, extra=extra)

@@ -14,6 +14,7 @@ status page hold, or what is in the incident's file.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -505,4 +506,6 @@ async def test_drafts_follow_the_facts_and_an_edited_one_says_what_changed(sim, 
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the internal editor")
         text = editor(app).text
         assert "*Current action:* monitoring: 401s stopped at " in text and f"Secret clay-api: worked — {ended}" in text
-        assert "*Impact:* " in text and "at its peak " in text
+        impact = re.search(r"^\*Impact:\* \d+% of Clay calls fail \([\d.]+ of [\d.]+/s\)(, the most so far|; the most errors were at "
+                           r"\d\d:\d\d UTC: [\d.]+ of [\d.]+ Clay calls/s failed \(\d+%\))$", text, re.MULTILINE)
+        assert impact, text  # the numbers now, and the peak the error-rate pane drew

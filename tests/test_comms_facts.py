@@ -111,7 +111,7 @@ def test_before_any_action_the_draft_says_what_is_happening_now(world) -> None:
     clock.now = T0 + 60
     draft = comms.draft(Channel.INTERNAL, assessment=ASSESSMENT, signals=signals(T0 + 60))
     text = draft.text
-    assert "*Impact:* 100% of Clay calls fail (39 of 39/s); at its peak 100% of Clay calls failed (41 of 41/s) at 00:00 UTC" in text
+    assert "*Impact:* 100% of Clay calls fail (39 of 39/s); the most errors were at 00:00 UTC: 41 of 41 Clay calls/s failed (100%)" in text
     assert "*Current action:* Verify the Clay API key in the Secret" in text
     assert "*Done so far:*\n• no remediation applied yet" in text
     assert "*Next update:* by 00:16 UTC (in 15 min)" in text
@@ -127,8 +127,8 @@ def test_after_the_symptom_ended_the_drafts_say_so(world) -> None:
     store, clock, comms = world
     apply_key_update(store, clock)
     applying = comms.draft(Channel.INTERNAL, assessment=ASSESSMENT, signals=signals(T0 + 160))
-    assert ("*Current action:* Update the Clay API key: Secret clay-api is in place; following whether the errors it should end end"
-            in applying.text)
+    assert "*Current action:* Update the Clay API key: Secret clay-api is in place; following whether the errors stop" in applying.text
+    assert "*Watching:*\n• whether the errors stop after Update the Clay API key: Secret clay-api (applied 00:02 UTC)" in applying.text
     symptom(store, clock, EventKind.SYMPTOM_ENDED, ENDED, at=T0 + 240, ended_at=T0 + 210)
     clock.now = T0 + 300
     live = signals(T0 + 300, in_effect=(InEffect("update_key", "new key in Secret clay-api (sha256:9f8e7d6c5b4a)", T0 + 150),))
@@ -136,7 +136,7 @@ def test_after_the_symptom_ended_the_drafts_say_so(world) -> None:
                "findings": [{"branch": "healthy", "label": "Healthy", "title": "Clay and our service look normal", "reasons": []}]}
     text = comms.draft(Channel.INTERNAL, assessment=healthy, signals=live).text
     assert text.startswith("P1 · Investigating — Credentials: Clay answers 401 to every call\n")  # the cause, not "healthy"
-    assert "*Impact:* no Clay errors (39 calls/s); at its peak 100% of Clay calls failed (41 of 41/s) at 00:00 UTC" in text
+    assert "*Impact:* no Clay errors (39 calls/s); the most errors were at 00:00 UTC: 41 of 41 Clay calls/s failed (100%)" in text
     assert "*Current action:* monitoring: 401s stopped at 00:03:30 UTC after Update the Clay API key: Secret clay-api" in text
     assert f"• 00:02 UTC — Update the Clay API key: Secret clay-api: worked — {ENDED}" in text
     assert ("*Watching:*\n• 401s: gone since 00:03:30 UTC — that it stays gone\n"
@@ -172,6 +172,7 @@ def test_resolved_drafts(world) -> None:
     text = comms.draft(Channel.INTERNAL, assessment=ASSESSMENT).text
     assert text.startswith("P1 · Resolved — ") and "*Current action:* none: resolved at 00:10 UTC" in text
     assert "*Next update:* none: the incident is resolved, this is the last update" in text
+    assert "*Watching:*\n• nothing more: the incident is resolved" in text and "*Next steps:*\n• none: the incident is resolved" in text
     page = comms.draft(Channel.EXTERNAL, assessment=ASSESSMENT)
     assert page.status == "resolved" and page.text.startswith("This incident has been resolved")
 
