@@ -178,6 +178,13 @@ def reason_lines(a: Mapping[str, Any], limit: int = MAX_REASONS) -> list[str]:
     return out[:limit]
 
 
+def _newest(lines: Sequence[str], limit: int, more: str) -> list[str]:
+    """The newest ``limit`` lines, saying how many older ones are left out."""
+    if len(lines) <= limit:
+        return list(lines)
+    return [f"({len(lines) - limit + 1} {more})", *lines[-(limit - 1):]]
+
+
 def next_steps(a: Mapping[str, Any], incident: Incident, limit: int = 4, events: Sequence[Event] = ()) -> list[str]:
     """The recommended actions not done yet: their checklist item is not
     ticked, no action carrying them out is in place or worked, and triage
@@ -319,7 +326,7 @@ def message_values_and_facts(
         "next_update": (f"by {clock_time(due)} (in {minutes_text(due - now)})" if said != Status.RESOLVED
                         else "none: the incident is resolved, this is the last update"),
         "reasons": bullets(reason_lines(a), "no triage reasons recorded yet"),
-        "actions_taken": bullets(facts.done[-MAX_ACTIONS:], "no remediation applied yet"),
+        "actions_taken": bullets(_newest(facts.done, MAX_ACTIONS, "earlier actions are on the incident's timeline"), "no remediation applied yet"),
         "watching": bullets(facts.watching, "the signals on the cockpit" if incident.is_open else "nothing more: the incident is resolved"),
         "next_steps": bullets(steps if incident.is_open else [], "keep watching the signals" if incident.is_open else "none: the incident is resolved"),
         "clay_status": clay,

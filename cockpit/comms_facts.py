@@ -42,11 +42,11 @@ def flat(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def fit(text: object, limit: int, *, one_line: bool = True) -> str:
-    """``text`` whole when it fits in ``limit`` characters; else cut at the
-    last word boundary before the limit, ending in a visible `` […]``.
-    Text without spaces (CJK, a long token) is cut at the limit."""
-    s = flat(text) if one_line else str(text)
+def fit(text: object, limit: int) -> str:
+    """``text`` on one line, whole when it fits in ``limit`` characters; else
+    cut at the last word boundary before the limit, ending in a visible
+    `` […]``. Text without spaces (CJK, a long token) is cut at the limit."""
+    s = flat(text)
     if len(s) <= limit:
         return s
     room = max(1, limit - len(CUT))
