@@ -212,9 +212,10 @@ def _impact_title(a: Mapping[str, Any]) -> str:
     return flat(title) if isinstance(title, str) and title.strip() else ""
 
 
-def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBook, *, signals_live: bool) -> tuple[str, str, bool]:
-    """(now, peak, the peak is now): from the error-rate series when there
-    are any, else triage's words."""
+def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBook, *, signals_live: bool) -> tuple[str, str, str]:
+    """(now, worst, the whole ``impact`` line): the Clay error rates now
+    and at their peak (the series the error-rate pane draws) when there
+    are any, else triage's words for now and for the worst recorded."""
     branch = str(a.get("branch") or "")
     latest = book.latest()
     peak = book.peak()
@@ -222,17 +223,20 @@ def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBoo
         when = "" if signals_live else f" (at {clock_time(latest.at)})"
         now = latest.text() + when
         if latest.errors <= 0 and branch not in ("", "healthy", "unknown") and _impact_title(a):
-            now = f"{_impact_title(a)}; {now}"
+            now = f"{_impact_title(a)}; {now}"  # (our own infrastructure: no Clay errors, yet an impact)
     elif branch == "healthy":
         now = "none visible now"
     else:
         now = _impact_title(a) or _impact_title(cause) or "not measured yet"
     if peak is not None:
-        peak_text = f"{clock_time(peak.at)}: {peak.text(past=True)}"
-    else:
-        peak_text = _impact_title(cause)
-    at_peak = peak is not None and latest is not None and latest.errors >= peak.errors
-    return now, peak_text, at_peak
+        worst = f"{clock_time(peak.at)}: {peak.text(past=True)}"
+        if latest is not None and latest.errors >= peak.errors:
+            return now, worst, f"{now}, the most so far"
+        return now, worst, f"{now}; the most errors were at {worst}"
+    worst = _impact_title(cause)
+    if worst and worst not in now:
+        return now, worst, f"{now}; at its worst: {worst}"
+    return now, worst or now, now
 
 
 def message_facts(incident: Incident, events: Sequence[Event], a: Mapping[str, Any], cause: Mapping[str, Any], *,
@@ -240,15 +244,11 @@ def message_facts(incident: Incident, events: Sequence[Event], a: Mapping[str, A
                   speed: float | None = None) -> Facts:
     live = signals is not None and signals.metrics.value is not None and not signals.metrics.stale
     book = book_of(events, signals if live else None, speed=speed)
-    now, peak, at_peak = impact_texts(a, cause, book, signals_live=live)
-    if at_peak:
-        impact = f"{now}, the most so far"
-    else:
-        impact = f"{now}; the most errors were at {peak}" if peak and peak != now else now
+    now, peak, impact = impact_texts(a, cause, book, signals_live=live)
     done = outcomes(events)
     ext = external_status(incident, done)
     return Facts(
-        impact_now=now, impact_peak=peak or now, impact=impact,
+        impact_now=now, impact_peak=peak, impact=impact,
         current_action=_current(incident, done, next_steps),
         done=tuple(_done_lines(events, done)),
         watching=tuple(_watching(done, a, signals, clay_line)) if incident.is_open else (),

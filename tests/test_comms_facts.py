@@ -289,3 +289,23 @@ def test_history_survives_the_timelines_size_cap() -> None:
     _, shortened = history_points({**entry, "v": entry["v"][-20:]})
     assert whole[-20:] == shortened and shortened[-1] == (T0 + 900, 60.0)
     assert len(json.dumps(metrics_history(series(T0)))) < 1500  # small enough for an 8 KB event with the rest of the evidence
+
+
+def test_without_metrics_the_impact_is_triages_words_now_and_at_worst(tmp_path) -> None:
+    """Prometheus never answered: no numbers to quote, so the impact says
+    what triage says now and the worst it recorded (never a peak it did
+    not measure)."""
+    store = IncidentStore(tmp_path, actor="ana@bastion-1", clock=lambda: T0)
+    store.declare(Severity.P1, {"signals_at": T0, "metrics": {"error": "unreachable: no Prometheus answered"}})
+    store.set_branch(["infrastructure"], data={"headline": "Infrastructure: 0/3 pods ready — P1", "confidence": "high",
+                                               "findings": ["Infrastructure: 0/3 pods ready — P1"], "reasons": [], "actions": []})
+    try:
+        values = message_values(store.incident, store.events(), now=T0 + 60)
+        assert values["impact"] == "0/3 pods ready"
+        healthy = {"branch": "healthy", "headline": "Healthy: Clay and our service look normal",
+                   "findings": [{"branch": "healthy", "title": "Clay and our service look normal"}]}
+        values = message_values(store.incident, store.events(), now=T0 + 60, assessment=healthy)
+        assert values["impact"] == "none visible now; at its worst: 0/3 pods ready"
+        assert values["impact_now"] == "none visible now" and values["impact_peak"] == "0/3 pods ready"
+    finally:
+        store.close()
