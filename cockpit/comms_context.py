@@ -375,7 +375,12 @@ def external_words(severity: Severity, branch: str, status: Status, next_at: flo
         summary = "A fix has been put in place and we are monitoring the results."
     else:
         summary = "This incident has been resolved and the service is working normally."
-    impact = "" if status == Status.RESOLVED else _IMPACT[severity]
+    if status == Status.RESOLVED:
+        impact = ""
+    elif status == Status.MONITORING:  # the components go back to operational with it
+        impact = "Features should be working normally again."
+    else:
+        impact = _IMPACT[severity]
     if status == Status.RESOLVED:
         nxt = "We apologise for the disruption. Thank you for your patience."
     else:

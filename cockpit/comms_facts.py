@@ -276,7 +276,7 @@ def _current(incident: Incident, done: Sequence[Outcome], next_steps: Sequence[s
             return f"{last.title} is in place; following whether {last.symptom or 'the errors'} stop"
         if last.state == "ended":
             ended = second_time(last.ended_at) if last.ended_at else clock_time(last.at)
-            return f"monitoring: {last.symptom or 'the symptom'} stopped at {ended} after {last.title}"
+            return f"monitoring: {last.symptom or 'the symptom'} ended at {ended} after {last.title}"
         if last.state == "persists":
             return f"{last.title} did not work ({last.symptom or 'the symptom'} persists); next: {nxt}"
         if last.state == "failed":

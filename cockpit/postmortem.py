@@ -160,7 +160,7 @@ def _impact(c: Collected, now: float) -> str:
         top = max(((v, t, k) for k, pts in series.items() for t, v in pts), default=None)
         line = f"- **Errors in the evidence:** from {_t(run[0])} to {_t(run[1])} UTC (at {rate_text(run[2])} or more, a tenth of the peak)"
         if top is not None:
-            line += f"; peak {top[0]:g}/s ({top[2]}) at {_t(top[1])} UTC"
+            line += f"; peak {rate_text(top[0])} ({top[2]}) at {_t(top[1])} UTC"
         if peak is not None and (len(series) > 1 or peak.calls):
             line += f" — at the worst moment ({_t(peak.at)} UTC) {_moment(peak)}"
         lines.append(line)
@@ -296,7 +296,7 @@ def _details(data: Mapping[str, Any]) -> list[str]:
         out.append(f"failure ({data.get('stage', '?')}): {_value(fail.get('message', ''))}" + (f" — {_value(fail['hint'])}" if fail.get("hint") else ""))
     if isinstance(data.get("symptom"), str) and ("evidence" in data or "before" in data):  # symptom_ended / symptom_persists
         agree = {True: "metrics agree", False: "metrics disagree", None: "metrics not caught up yet"}.get(data.get("metrics_agree"), "")
-        basis = f" (from the {data['basis']}" + (f"; {agree})" if agree else ")") if data.get("basis") else ""
+        basis = f" (from {' and '.join(str(data['basis']).split('+'))}" + (f"; {agree})" if agree else ")") if data.get("basis") else ""
         if data.get("before"):
             out.append(f"{data.get('label') or data['symptom']} when confirmed: {_value(data['before'])}")
         if data.get("evidence"):

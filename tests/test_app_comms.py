@@ -505,7 +505,7 @@ async def test_drafts_follow_the_facts_and_an_edited_one_says_what_changed(sim, 
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the internal editor")
         text = editor(app).text
-        assert "*Current action:* monitoring: 401s stopped at " in text and f"Secret clay-api: worked — {ended}" in text
+        assert "*Current action:* monitoring: 401s ended at " in text and f"Secret clay-api: worked — {ended}" in text
         impact = re.search(r"^\*Impact:\* \d+% of Clay calls fail \([\d.]+ of [\d.]+/s\)(, the most so far|; the most errors were at "
                            r"\d\d:\d\d UTC: [\d.]+ of [\d.]+ Clay calls/s failed \(\d+%\))$", text, re.MULTILINE)
         assert impact, text  # the numbers now, and the peak the error-rate pane drew

@@ -137,7 +137,7 @@ def test_after_the_symptom_ended_the_drafts_say_so(world) -> None:
     text = comms.draft(Channel.INTERNAL, assessment=healthy, signals=live).text
     assert text.startswith("P1 · Investigating — Credentials: Clay answers 401 to every call\n")  # the cause, not "healthy"
     assert "*Impact:* no Clay errors (39 calls/s); the most errors were at 00:00 UTC: 41 of 41 Clay calls/s failed (100%)" in text
-    assert "*Current action:* monitoring: 401s stopped at 00:03:30 UTC after Update the Clay API key: Secret clay-api" in text
+    assert "*Current action:* monitoring: 401s ended at 00:03:30 UTC after Update the Clay API key: Secret clay-api" in text
     assert f"• 00:02 UTC — Update the Clay API key: Secret clay-api: worked — {ENDED}" in text
     assert ("*Watching:*\n• 401s: gone since 00:03:30 UTC — that it stays gone\n"
             "• in place: new key in Secret clay-api (sha256:9f8e7d6c5b4a) (since 00:02 UTC)") in text
@@ -146,7 +146,7 @@ def test_after_the_symptom_ended_the_drafts_say_so(world) -> None:
 
     page = comms.draft(Channel.EXTERNAL, assessment=healthy, signals=live)
     assert page.status == "monitoring" and not page.status_set
-    assert page.text.startswith("A fix has been put in place and we are monitoring the results.")
+    assert page.text.startswith("A fix has been put in place and we are monitoring the results. Features should be working normally again.")
     assert "investigating" not in page.text.lower() and page.components == (("drillcomp01", "operational"),)
     assert comms.check(page) == ()  # customers' words: no internal names or numbers
 

@@ -194,7 +194,7 @@ def test_the_postmortem_matches_the_events(recorded) -> None:
     assert "**planned**" in actions and "**applied**" in actions and "**verified**" in actions
     assert "dry run: accepted by the server (dryRun=All)" in actions and "confirmed by: ana@bastion-1 (typed clay-sync)" in actions
     assert f"- **Outcome:** verified: {ENDED}" in actions
-    assert "401s when confirmed: 401 on 100% of calls (39/s)" in actions and "(from the logs+metrics; metrics agree)" in actions
+    assert "401s when confirmed: 401 on 100% of calls (39/s)" in actions and "(from logs and metrics; metrics agree)" in actions
     # checklist: auto and by hand
     assert "- [x] Check Clay's status page (00:00:20 UTC, auto — All Systems Operational, 0 incidents)" in text
     assert "- [x] 401/403: verify the API key in the Secret (00:02:00 UTC, by ana@bastion-1)" in text
@@ -479,7 +479,7 @@ def test_a_fix_whose_symptom_persists_did_not_work(tmp_path) -> None:
         store.close()
     actions = text.split("## Actions")[1].split("## Runbook checklist")[0]
     assert f"- **Outcome:** the fix did not work: {persists}" in actions and "verified:" not in actions
-    assert "(from the pods; metrics not caught up yet)" in actions
+    assert "(from pods; metrics not caught up yet)" in actions
     assert ("| Mitigated | — | — | not verified — no action's symptom was seen to end; the last fix did not work "
             f"({persists}) | no verified mitigation; the clock stopped at 00:10:00 (status → resolved): met, 5:00 to spare |") in text
     assert "status → monitoring" not in text
