@@ -99,12 +99,22 @@ def _paragraphs(body: str) -> list[str]:
     paras = [p.strip("\n") for p in re.split(r"\n\s*\n", body) if p.strip()]
     out: list[str] = []
     for p in paras:
-        while len(p) > MAX_SECTION:
-            at = _boundary(p, MAX_SECTION)
+        while len(escape(p)) > MAX_SECTION:  # Slack counts the text as sent: escaped
+            at = _boundary(p, _room(p, MAX_SECTION))
             out.append(p[:at].rstrip())
             p = p[at:].lstrip("\n ")
         out.append(p)
     return out
+
+
+def _room(text: str, limit: int) -> int:
+    """How many characters of ``text`` fit in ``limit`` once escaped (``&`` takes five)."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += {"&": 5, "<": 4, ">": 4}.get(ch, 1)
+        if used > limit:
+            return i
+    return len(text)
 
 
 def split(text: str) -> tuple[str, list[str]]:

@@ -403,6 +403,10 @@ async def test_postmortem_key_writes_the_file(sim, tmp_path) -> None:
         assert text.startswith(f"# Postmortem: {incident.id}") or incident.id in text.splitlines()[0]
         assert "**DRAFT**" in text and "Credentials" in text
         assert sim.env()["CLAY_DRILL_SLACK_TOKEN"] not in text
+        # the live sparklines went on the timeline first: the chart reaches the moment it was written
+        snap = [e for e in read(app.desk.timeline_path()).events if e.summary == "Evidence snapshot (for the postmortem)"]
+        assert len(snap) == 1 and "Clay 401" in snap[0].data["metrics"]["history"]
+        assert "The error-rate series as the pane drew them, kept by 2 evidence snapshot(s)" in text
         out.write_text("the team's sections")
         await pilot.press("P")  # it exists: not replaced without a second P
         await until(pilot, lambda: any(t == "Postmortem not written" for t, _ in notes), what="the refusal")

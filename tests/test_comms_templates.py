@@ -213,6 +213,9 @@ def test_a_long_paragraph_continues_in_the_next_block() -> None:
     assert all(len(t) <= MAX_SECTION for t in sections) and len(latin) == 3
     assert " ".join(latin).split() == words.split()  # every word, none cut in two
     assert "".join(t for t in sections if "企" in t) == cjk
+    ampersands = slack_message("P1 · header\n" + "R&D & ops " * 500)  # escaped, each & takes five characters
+    texts = [b["text"]["text"] for b in ampersands.blocks if b["type"] == "section"]
+    assert all(len(t) <= MAX_SECTION for t in texts) and " ".join(texts).count("&amp;") == 1000
 
 
 def test_escape_keeps_slack_forms_and_plain_strips_marks() -> None:
