@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.incident import Incident, Status
-from cockpit.metrics_history import SeriesBook
+from cockpit.metrics_history import SeriesBook, number_text
 from cockpit.signals import Signals
 from cockpit.timeline import Event, EventKind
 
@@ -220,7 +220,7 @@ def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBoo
     latest = book.latest()
     peak = book.peak()
     if latest is not None:
-        when = "" if signals_live else f" (at {clock_time(latest.at)})"
+        when = "" if signals_live else f" at {clock_time(latest.at)}"  # (the newest recorded, not live)
         now = latest.text() + when
         if latest.errors <= 0 and branch not in ("", "healthy", "unknown") and _impact_title(a):
             now = f"{_impact_title(a)}; {now}"  # (our own infrastructure: no Clay errors, yet an impact)
@@ -232,6 +232,8 @@ def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBoo
         worst = f"{clock_time(peak.at)}: {peak.text(past=True)}"
         if latest is not None and latest.errors >= peak.errors:
             return now, worst, f"{now}, the most so far"
+        if latest is not None and number_text(latest.errors) == number_text(peak.errors):
+            return now, worst, f"{now}, as at its peak ({clock_time(peak.at)})"  # the same numbers as said
         return now, worst, f"{now}; the most errors were at {worst}"
     worst = _impact_title(cause)
     if worst and worst not in now:

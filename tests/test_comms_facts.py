@@ -121,6 +121,7 @@ def test_before_any_action_the_draft_says_what_is_happening_now(world) -> None:
     assert "*Impact:* 100% of Clay calls fail (41 of 41/s), the most so far\n" in at_peak
 
 
+
 def test_after_the_symptom_ended_the_drafts_say_so(world) -> None:
     """The numbers of the moment, the action that worked, what is watched;
     the status page draft moves to monitoring in customers' words."""
@@ -238,6 +239,20 @@ def _components(page: dict) -> list[dict]:
         for update in incident.get("incident_updates") or []:
             out += update.get("affected_components") or []
     return out
+
+
+def test_now_said_with_the_same_numbers_as_the_peak_is_not_repeated() -> None:
+    from cockpit.comms_facts import impact_texts
+
+    book = SeriesBook()
+    for at, errors in ((T0, 41.0), (T0 + 60, 40.8)):  # both said "41"
+        book.add_instant("Clay 401", "req/s", at, errors)
+        book.add_instant("Clay requests", "req/s", at, 41.0)
+    assert impact_texts(ASSESSMENT, ASSESSMENT, book, signals_live=True)[2] == "100% of Clay calls fail (41 of 41/s), as at its peak (00:00 UTC)"
+    book.add_instant("Clay 401", "req/s", T0 + 120, 30.0)
+    book.add_instant("Clay requests", "req/s", T0 + 120, 41.0)
+    assert impact_texts(ASSESSMENT, ASSESSMENT, book, signals_live=False)[2] == (
+        "73% of Clay calls fail (30 of 41/s) at 00:02 UTC; the most errors were at 00:00 UTC: 41 of 41 Clay calls/s failed (100%)")
 
 
 def test_the_peak_is_the_one_the_pane_drew() -> None:

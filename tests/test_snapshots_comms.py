@@ -68,8 +68,8 @@ def test_internal_update_editor(snap_compare, sim, fixed_ids, size) -> None:
     a new incident thread  P1 · investigating"; the editor (its first line,
     where the cursor is, highlighted) with the template filled in: "P1 · Investigating — Credentials:
     Clay answers 401 to every call", *Severity:* P1, Complete outage
-    (respond < 15 min), *Impact:* 100% of Clay calls fail (39 of 39/s), the
-    most so far, *Current action:* Verify the Clay API key
+    (respond < 15 min), *Impact:* 100% of Clay calls fail (39 of 39/s), as
+    at its peak (00:01 UTC), *Current action:* Verify the Clay API key
     in the Secret, *Next update:* by 00:17 UTC (in 15 min), *What we see*
     with the 401 numbers, *Done so far:* no remediation applied yet,
     *Watching:*, *Next steps:*; no flags; under a
