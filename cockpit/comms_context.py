@@ -88,6 +88,8 @@ def normalise(a: Mapping[str, Any]) -> dict[str, Any]:
     lines = [f for f in findings if isinstance(f, str)]
     reasons = [r for r in a.get("reasons") or () if isinstance(r, str)]
     actions = [t for t in a.get("actions") or () if isinstance(t, str)]
+    done = {d.get("id") for d in a.get("done") or () if isinstance(d, Mapping)}  # in effect (the brief since issue 10)
+    todo = [t for t in a.get("todo") or () if isinstance(t, str)] if isinstance(a.get("todo"), list) else None
     headline = str(a.get("headline") or "")
     out: list[dict[str, Any]] = []
     for i, line in enumerate(lines or [headline]):
@@ -95,7 +97,8 @@ def normalise(a: Mapping[str, Any]) -> dict[str, Any]:
         out.append({
             "label": label if title else "", "title": title or label,
             "reasons": [{"text": r} for r in reasons] if i == 0 else [],
-            "actions": [{"id": _ACTION_BY_TEXT.get(t, ""), "text": t} for t in actions] if i == 0 else [],
+            "actions": [{"id": _ACTION_BY_TEXT.get(t, ""), "text": t,
+                         "done": _ACTION_BY_TEXT.get(t) in done or (todo is not None and t not in todo)} for t in actions] if i == 0 else [],
             "errors": sorted(errors_in([line, *reasons] if i == 0 else [line])),
         })
     return {**a, "findings": out}

@@ -324,3 +324,25 @@ def test_without_metrics_the_impact_is_triages_words_now_and_at_worst(tmp_path) 
         assert values["impact_now"] == "none visible now" and values["impact_peak"] == "0/3 pods ready"
     finally:
         store.close()
+
+
+def test_an_action_triage_marks_in_effect_is_not_a_next_step(tmp_path) -> None:
+    """The recorder's brief (issue 10) says which actions are in effect
+    (``done`` / ``todo``); the full assessment marks them ``done``."""
+    store = IncidentStore(tmp_path, actor="ana@bastion-1", clock=lambda: T0)
+    store.declare(Severity.P2, {"signals_at": T0})
+    store.set_branch(["credentials"], data={
+        "headline": "Credentials: Clay answers 429 to 40% of calls — P2", "confidence": "high",
+        "findings": ["Credentials: Clay answers 429 to 40% of calls — P2"], "reasons": ["429 at 16/s — 40% of 39/s Clay calls"],
+        "actions": ["Read the rate-limit headers", "Enable request queuing"], "todo": ["Read the rate-limit headers"],
+        "done": [{"id": "enable_queuing", "text": "Request queuing on since 00:00", "detail": "CLAY_REQUEST_QUEUING=true", "since": T0}]})
+    try:
+        values = message_values(store.incident, store.events(), now=T0 + 60)
+        assert values["next_steps"] == "• Read the rate-limit headers"
+        full = {"branch": "credentials", "findings": [{"branch": "credentials", "title": "Clay answers 429 to 40% of calls", "actions": [
+            {"id": "read_rate_limits", "text": "Read the rate-limit headers"},
+            {"id": "enable_queuing", "text": "Enable request queuing", "done": True}]}]}
+        values = message_values(store.incident, store.events(), now=T0 + 60, assessment=full)
+        assert values["next_steps"] == "• Read the rate-limit headers" and values["current_action"] == "Read the rate-limit headers"
+    finally:
+        store.close()
