@@ -194,8 +194,8 @@ def next_steps(a: Mapping[str, Any], incident: Incident, limit: int = 4, events:
     does not mark them in effect."""
     done: set[ActionId | None] = {ITEMS[k].action for k in incident.ticks if k in ITEMS and ITEMS[k].action is not None}
     for o in outcomes(events):
-        if o.state in ("applied", "in_place", "ended") and o.runbook in ActionId._value2member_map_:
-            done.add(ActionId(o.runbook))
+        if o.state in ("applied", "in_place", "ended"):
+            done |= {ActionId(x) for x in (o.runbook, *o.carries) if x in ActionId._value2member_map_}
     out: list[str] = []
     for f in _findings(a):
         for act in f.get("actions") or ():

@@ -95,6 +95,7 @@ class Outcome:
     summary: str  # the newest event's summary, whole
     symptom: str = ""  # the symptom's words ("401s"), when followed
     ended_at: float | None = None
+    carries: tuple[str, ...] = ()  # other runbook actions it carries out (an update_key's restart)
 
     @property
     def worked(self) -> bool:
@@ -165,8 +166,10 @@ def outcomes(events: Iterable[Event]) -> list[Outcome]:
         if old is not None and old.state in ("ended", "persists") and state in ("confirmed", "applied", "in_place"):
             continue  # a late rollout event does not undo what the symptom showed
         ended = ev.data.get("ended_at") if state == "ended" else None
+        carries = tuple(str(x) for x in ev.data.get("carries") or () if isinstance(x, str)) or (old.carries if old else ())
         got[key] = Outcome(key, title, runbook, started, ev.at, state, summary, symptom,
-                           float(ended) if isinstance(ended, (int, float)) and not isinstance(ended, bool) else (ev.at if state == "ended" else None))
+                           float(ended) if isinstance(ended, (int, float)) and not isinstance(ended, bool) else (ev.at if state == "ended" else None),
+                           carries)
     return list(got.values())
 
 

@@ -146,7 +146,8 @@ def _impact(c: Collected, now: float) -> str:
         from_text = f"{_dt(inc.declared_at)} (the declaration: the evidence shows no earlier sign)"
     end = inc.symptom_ended_at if inc.symptom_ended_at is not None else inc.resolved_at
     if inc.symptom_ended_at is not None:
-        end_text = f"{_dt(inc.symptom_ended_at)} (mitigated: {_mitigation(inc.symptom_ended)}" + (f"; resolved {_t(inc.resolved_at)})" if inc.resolved_at else ")")
+        resolved = f"; resolved {_t(inc.resolved_at)}" if inc.resolved_at else ""
+        end_text = f"{_dt(inc.symptom_ended_at)} (mitigated: {_mitigation(inc.symptom_ended)}{resolved})"
     elif inc.resolved_at is not None:
         end_text = f"{_dt(inc.resolved_at)} (resolved; no fix was verified by its symptom, so the impact may have ended earlier or later)"
     else:
@@ -324,20 +325,28 @@ def _actions(c: Collected) -> str:
 
 
 def _verified_items(c: Collected, branches: set[Branch]) -> dict[str, tuple[float, str]]:
-    """The checklist items an action verified by its symptom carries out:
-    the action's own (step 3) and the branch's it was recommended for (step 2)."""
+    """The checklist items an action verified by its symptom carries out
+    (when the actions desk's own ticks are not in the timeline): the step-3
+    item of each runbook action it carries out (``runbook``, ``carries``)
+    and the step-2 item of the branch it was recommended for (``branch``,
+    else the incident's branches that item belongs to)."""
     out: dict[str, tuple[float, str]] = {}
     for e in c.symptom_events:
         if e.kind != EventKind.SYMPTOM_ENDED:
             continue
-        runbook = str(e.data.get("runbook") or e.data.get("action") or "")
-        items = [i for i in ITEMS.values() if i.action is not None and i.action.value == runbook]
-        at = e.data.get("ended_at") if isinstance(e.data.get("ended_at"), (int, float)) else e.at
-        for item in items:
-            out.setdefault(item.key, (float(at), flat(e.summary)))
+        d = e.data
+        done = {str(d.get("runbook") or d.get("action") or ""), *(str(x) for x in d.get("carries") or () if isinstance(x, str))}
+        chosen = {b for b in branches if b.value == d.get("branch")} or branches
+        at = float(d["ended_at"]) if isinstance(d.get("ended_at"), (int, float)) and not isinstance(d.get("ended_at"), bool) else e.at
+        for item in ITEMS.values():
+            if item.action is None or item.action.value not in done:
+                continue
+            if item.branches and not item.branches & chosen:
+                continue
+            out.setdefault(item.key, (at, flat(e.summary)))
             for step2 in STEPS[1].items:
-                if step2.branches & item.branches & branches:
-                    out.setdefault(step2.key, (float(at), flat(e.summary)))
+                if step2.branches & item.branches & chosen:
+                    out.setdefault(step2.key, (at, flat(e.summary)))
     return out
 
 

@@ -564,3 +564,25 @@ def test_the_subcommand_finds_drill_incidents_too(tmp_path, capsys, monkeypatch)
     (tmp_path / "file").write_text("x")
     assert cmd_postmortem(parse(["--state-dir", str(tmp_path / "file")])) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_a_verified_action_ticks_what_it_carries_out(tmp_path) -> None:
+    """Without the actions desk's own ticks in the timeline, a symptom_ended
+    ticks the step-3 items of the runbook actions it carries out (a key
+    update with its restart) and the step-2 item of its branch."""
+    store = IncidentStore(tmp_path, actor="ana@bastion-1", clock=lambda: T0)
+    store.declare(Severity.P1, evidence(T0, 39.0))
+    store.set_branch(["credentials"], data=ASSESSMENT)
+    store.record(EventKind.ACTION_APPLIED, "Applied: Update the key: Secret clay-api", {"plan_id": "k-1", "action": "update_key"}, now=T0 + 60)
+    store.record(EventKind.SYMPTOM_ENDED, ENDED, {
+        "plan_id": "k-1", "action": "update_key", "runbook": "update_key", "symptom": "auth_errors", "label": "401s",
+        "applied_at": T0 + 90, "ended_at": T0 + 210, "basis": "logs", "evidence": "0 of the last 50 logged calls failed",
+        "metrics_agree": None, "before": "401 on 100% of calls (39/s)", "branch": "credentials", "carries": ["restart"]}, now=T0 + 215)
+    try:
+        text = build_postmortem(store.timeline.path, now=T0 + 300).text
+    finally:
+        store.close()
+    for item in ("401/403: update the key if it was rotated", "401/403: restart the pods",
+                 "Clay errors, no Clay incident → check our credentials and config"):
+        assert f"- [x] {item} (00:03:30 UTC, verified — {ENDED})" in text
+    assert "- [ ] 401/403: verify the API key in the Secret" in text
