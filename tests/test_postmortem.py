@@ -406,13 +406,13 @@ def test_from_what_the_cockpit_records(tmp_path) -> None:
     recorder.triaged(triage.update(a_ok), ok)
     store.set_status("resolved")
     final = comms.draft(Channel.INTERNAL, assessment=a_ok)  # the cause stays in the headline; what we see is the live view
-    assert final.text.startswith("P1 · Resolved — Credentials: Clay answers 401 to every call\n")
+    assert final.text.startswith("P1 · Resolved — Credentials: Clay answers 401 to ")  # the cause, in triage's words
     assert "*What we see* (Healthy, high confidence)" in final.text and "*Current action:* none: resolved" in final.text
     path = store.timeline.path
     store.close()
 
     text = build_postmortem(path, now=NOW + 500).text
-    assert text.startswith("# Postmortem: INC-") and "Credentials: Clay answers 401 to every call\n" in text.split("\n", 1)[0] + "\n"
+    assert text.startswith("# Postmortem: INC-") and " — Credentials: Clay answers 401 to " in text.split("\n", 1)[0]
     decision = text.split("## Decision tree: branch and evidence")[1].split("## Actions")[0]
     assert "- 401 at 39/s" in decision and "**Latest assessment:** Healthy" in decision
     assert "Credentials" in decision and "Healthy" in decision.split("Branch history:")[1]
