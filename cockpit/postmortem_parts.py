@@ -105,6 +105,10 @@ def _take(c: Collected, ev: Event) -> None:
         c.actions.move_to_end(key)
         while len(c.actions) > MAX_ACTIONS:
             c.actions.popitem(last=False)
+    elif kind == EventKind.NOTE and str(ev.data.get("plan_id") or "") in c.actions:  # about an action (its metrics catching up)
+        group = c.actions[str(ev.data["plan_id"])]
+        if len(group) < MAX_ACTION_EVENTS:
+            group.append(ev)
     elif kind == EventKind.MESSAGE_SENT:
         c.messages.append(ev)
     elif kind == MESSAGE_FAILED:

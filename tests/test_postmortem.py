@@ -578,10 +578,14 @@ def test_a_verified_action_ticks_what_it_carries_out(tmp_path) -> None:
         "plan_id": "k-1", "action": "update_key", "runbook": "update_key", "symptom": "auth_errors", "label": "401s",
         "applied_at": T0 + 90, "ended_at": T0 + 210, "basis": "logs", "evidence": "0 of the last 50 logged calls failed",
         "metrics_agree": None, "before": "401 on 100% of calls (39/s)", "branch": "credentials", "carries": ["restart"]}, now=T0 + 215)
+    store.record(EventKind.NOTE, "Update the key: metrics agree (401 at 0.00/s) at 00:04:10 UTC — 401s stopped at 00:03:30 UTC",
+                 {"plan_id": "k-1", "symptom": "auth_errors", "metrics_agree": True}, now=T0 + 250)
     try:
         text = build_postmortem(store.timeline.path, now=T0 + 300).text
     finally:
         store.close()
+    assert ("- 00:04:10 UTC **note** — Update the key: metrics agree (401 at 0.00/s) at 00:04:10 UTC — 401s stopped at 00:03:30 UTC"
+            in text.split("## Actions")[1].split("## Runbook")[0])  # the metrics catching up, with the action
     for item in ("401/403: update the key if it was rotated", "401/403: restart the pods",
                  "Clay errors, no Clay incident → check our credentials and config"):
         assert f"- [x] {item} (00:03:30 UTC, verified — {ENDED})" in text
