@@ -78,7 +78,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
 
     postmortem = sub.add_parser("postmortem", help="write the Markdown postmortem of an incident from its timeline")
     if command == "postmortem":  # same: only load what this subcommand needs
-        from cockpit.postmortem import add_postmortem_arguments
+        from cockpit.postmortem_cli import add_postmortem_arguments
 
         add_postmortem_arguments(postmortem)
     return parser
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return cmd_check(args)
         if args.command == "postmortem":
-            from cockpit.postmortem import cmd_postmortem
+            from cockpit.postmortem_cli import cmd_postmortem
 
             return cmd_postmortem(args)
     except ConfigError as err:

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit import comms_blocks as blocks
 from cockpit.comms_check import Flag, blocking, check_fields, internal_terms
-from cockpit.comms_context import clock_time, message_values
+from cockpit.comms_context import clock_time, message_values_and_facts
+from cockpit.comms_facts import changed, external_status, outcomes
 from cockpit.comms_state import (
     MESSAGE_FAILED,
     Cadence,
@@ -52,7 +53,7 @@ from cockpit.comms_state import (
 from cockpit.comms_templates import TemplateProblem, Templates
 from cockpit.incident import Incident, IncidentStore, NoIncident, Status
 from cockpit.runbook import Severity
-from cockpit.signals import ErrorKind, SourceError
+from cockpit.signals import ErrorKind, Signals, SourceError
 from cockpit.timeline import EventKind, TimelineError, one_line, redact_text
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from cockpit.sources.statusapi import StatusApi
 
 __all__ = [
-    "Cadence", "Channel", "Comms", "Draft", "DueState", "Flag", "PageRef", "Preview", "Reminder", "SaveResult",
+    "Cadence", "Channel", "Comms", "Draft", "DueState", "Flag", "Opened", "PageRef", "Preview", "Reminder", "SaveResult",
     "SendResult", "Sent", "SlackThread", "component_status", "next_update_due", "update_interval",
 ]
 
@@ -75,6 +76,15 @@ def component_status(severity: Severity | str, status: Status | str) -> str:
     if Status(status) in (Status.MONITORING, Status.RESOLVED):
         return "operational"
     return INCIDENT_TO_COMPONENT[Severity(severity)]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A draft for the editor, and the facts (in words) that changed since
+    the responder edited it: the editor says so and offers a fresh start."""
+
+    draft: Draft
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,7 @@ class Comms:
 
     def __init__(
         self, config: Config, store: IncidentStore, *, slack: Slack | None = None, statusapi: StatusApi | None = None,
-        templates: Templates | None = None, clock: Callable[[], float] = time.time,
+        templates: Templates | None = None, clock: Callable[[], float] = time.time, speed: float | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -140,6 +150,7 @@ class Comms:
         self._status_api = statusapi
         self.templates = templates if templates is not None else Templates.for_config(config.comms.templates_dir)
         self._clock = clock
+        self.speed = speed  # a drill's clock speed (its metrics' times run that much faster); None: 1
         self.log = CommsLog()
         self._send_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -177,44 +188,80 @@ class Comms:
 
     # -- drafts
 
-    def draft(self, channel: Channel, *, assessment: Any = None, current_action: str | None = None,
+    def draft(self, channel: Channel, *, assessment: Any = None, signals: Signals | None = None, current_action: str | None = None,
               status: Status | str | None = None, now: float | None = None, draft_id: str | None = None) -> Draft:
-        """A fresh draft from the templates and what the cockpit knows
-        (``assessment``: triage's live Assessment, else the newest recorded).
-        Raises NoIncident without an incident."""
+        """A fresh draft from the templates and the facts as they are now
+        (``assessment``: triage's live Assessment, else the newest recorded;
+        ``signals``: the live readings, for the impact now). The status page
+        draft's status follows the incident (:func:`comms_facts.external_status`)
+        unless ``status`` is given (the responder chose it). Raises NoIncident
+        without an incident."""
         incident = self._incident()
         now = self._clock() if now is None else now
-        status = Status(status) if status is not None else Status(incident.status)
-        if status != incident.status:
-            incident = replace(incident, status=status)
         nxt = now + update_interval(incident.severity, self.config.comms)
-        values = message_values(incident, self.store.events(), now=now, assessment=assessment, current_action=current_action,
-                                next_update_at=nxt, channel=self.config.slack.channel)
+        events = self.store.events()
+        values, facts = message_values_and_facts(incident, events, now=now, assessment=assessment, signals=signals,
+                                                 current_action=current_action, next_update_at=nxt, channel=self.config.slack.channel,
+                                                 speed=self.speed)
+        if channel == Channel.EXTERNAL:
+            said = Status(status) if status is not None else facts.external_status
+            if said != Status(values["status"]):
+                values, facts = message_values_and_facts(incident, events, now=now, assessment=assessment, signals=signals,
+                                                         current_action=current_action, next_update_at=nxt,
+                                                         channel=self.config.slack.channel, status=said, speed=self.speed)
+        else:
+            said = Status(incident.status)
         common = {"id": draft_id or new_draft_id(), "channel": channel, "made_at": now, "severity": incident.severity.value,
-                  "status": status.value, "next_update_at": nxt}
+                  "status": said.value, "next_update_at": nxt, "status_set": status is not None and channel == Channel.EXTERNAL,
+                  "facts": facts.digest}
         if channel == Channel.INTERNAL:
             return Draft(text=self.templates.render("slack_update", values), summary=self.templates.render("slack_summary", values), **common)
         title = self.templates.render("status_title", values).split("\n", 1)[0]
-        comps = tuple((cid, component_status(incident.severity, status)) for cid in self.config.external_status.component_ids)
+        comps = tuple((cid, component_status(incident.severity, said)) for cid in self.config.external_status.component_ids)
         return Draft(text=self.templates.render("status_update", values), title=title, components=comps, **common)
 
-    def open_draft(self, channel: Channel, **kwargs: Any) -> Draft:
-        """What the compose screen opens: the latest unsent draft of
-        ``channel`` (typed before a restart, or before a failed send), else
-        a fresh one (:meth:`draft`'s keywords)."""
-        return self.unsent(channel) or self.draft(channel, **kwargs)
+    def open_draft(self, channel: Channel, *, force: bool = False, **kwargs: Any) -> Draft:
+        """What the editor opens (:meth:`opened`'s draft)."""
+        return self.opened(channel, force=force, **kwargs).draft
+
+    def opened(self, channel: Channel, *, force: bool = False, **kwargs: Any) -> Opened:
+        """What the editor opens: the unsent draft of ``channel`` when the
+        responder edited it (typed before a restart, or before a failed
+        send: nothing typed is lost) with what changed in the facts since
+        it was made; else one made now from the facts (keeping the unsent
+        one's id, and its status when the responder chose one). ``force``:
+        a fresh one whatever there is. Keywords as :meth:`draft`."""
+        kept = None if force else self.unsent(channel)
+        live = {k: v for k, v in kwargs.items() if k in ("assessment", "signals", "now")}
+        if kept is not None and kept.edited:
+            fresh = self.draft(channel, status=kept.status if kept.status_set else None, **live)
+            return Opened(kept, changed(kept.facts, fresh.facts))
+        if kept is not None and kept.status_set and "status" not in kwargs:
+            kwargs["status"] = kept.status
+        draft = self.draft(channel, draft_id=kwargs.pop("draft_id", None) or (kept.id if kept else None), **kwargs)
+        if draft.status_set and channel == Channel.EXTERNAL:
+            default = self.draft(channel, **live)
+            if default.status != draft.status:
+                return Opened(draft, (f"the status customers should see (now {default.status}; you chose {draft.status})",))
+        return Opened(draft, ())
+
+    def page_status(self) -> Status:
+        """The status the status page should show now (it follows the
+        incident: monitoring once a fix is verified by its symptom)."""
+        return external_status(self._incident(), outcomes(self.store.events()))
 
     def unsent(self, channel: Channel) -> Draft | None:
         return self.sync().unsent(channel)
 
     def restatus(self, draft: Draft, status: Status | str, **kwargs: Any) -> Draft:
-        """The draft for another status: re-rendered when the responder has not
-        edited it, else only its status (and default component statuses) change."""
+        """The draft for another status (the responder's choice): re-rendered
+        when the responder has not edited it, else only its status (and
+        default component statuses) change."""
         status = Status(status)
         if not draft.edited:
             return self.draft(draft.channel, status=status, draft_id=draft.id, **kwargs)
         comps = tuple((cid, component_status(draft.severity or self._incident().severity, status)) for cid, _ in draft.components)
-        return replace(draft, status=status.value, components=comps)
+        return replace(draft, status=status.value, components=comps, status_set=True)
 
     def save(self, draft: Draft, *, now: float | None = None) -> SaveResult:
         """Record the draft (redacted) in the timeline, unless this exact

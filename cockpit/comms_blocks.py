@@ -3,8 +3,10 @@ fallback Slack shows in notifications), and the preview the compose screen
 draws from the same blocks.
 
 The first line of the text becomes the header block (plain text, at most
-150 characters); each paragraph (split at blank lines) a section block
-(mrkdwn, at most 3000 characters); a context block carries the footer.
+150 characters: a longer one is cut at a word with `` […]`` and kept whole
+in the first section); each paragraph (split at blank lines) a section
+block (mrkdwn, at most 3000 characters: a longer one continues in the next
+block); a context block carries the footer. The fallback text is whole.
 ``&``, ``<`` and ``>`` are escaped as Slack asks, except in Slack's own
 ``<https://…|label>``, ``<@U…>``, ``<#C…>`` and ``<!here>`` forms.
 
@@ -69,21 +71,50 @@ def plain(text: str) -> str:
     return text
 
 
+CUT = " […]"  # where Slack's limit cut a text (never silently)
+
+
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` whole when it fits; else cut at a word boundary, ending in `` […]``."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(CUT)
+    at = _boundary(text, room)
+    return text[:at].rstrip() + CUT
+
+
+def _boundary(text: str, limit: int) -> int:
+    """Where to break ``text`` at or before ``limit``: a line end, else a
+    space, else (a long word, CJK text) the limit itself."""
+    for sep in ("\n", " "):
+        at = text.rfind(sep, 0, limit + 1)
+        if at > limit // 2:
+            return at
+    return limit
 
 
 def _paragraphs(body: str) -> list[str]:
+    """The paragraphs; one longer than a section continues in the next
+    section, broken at a line end or a space (nothing is dropped)."""
     paras = [p.strip("\n") for p in re.split(r"\n\s*\n", body) if p.strip()]
     out: list[str] = []
     for p in paras:
-        while len(p) > MAX_SECTION:  # cut at a line end where possible
-            at = p.rfind("\n", 0, MAX_SECTION)
-            at = at if at > MAX_SECTION // 2 else MAX_SECTION
-            out.append(p[:at])
-            p = p[at:].lstrip("\n")
+        while len(escape(p)) > MAX_SECTION:  # Slack counts the text as sent: escaped
+            at = _boundary(p, _room(p, MAX_SECTION))
+            out.append(p[:at].rstrip())
+            p = p[at:].lstrip("\n ")
         out.append(p)
     return out
+
+
+def _room(text: str, limit: int) -> int:
+    """How many characters of ``text`` fit in ``limit`` once escaped (``&`` takes five)."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += {"&": 5, "<": 4, ">": 4}.get(ch, 1)
+        if used > limit:
+            return i
+    return len(text)
 
 
 def split(text: str) -> tuple[str, list[str]]:
@@ -99,10 +130,13 @@ def slack_message(text: str, *, footer: str = "") -> SlackMessage:
     header, paras = split(text)
     blocks: list[dict[str, Any]] = []
     if header:
-        blocks.append({"type": "header", "text": {"type": "plain_text", "text": _cut(plain(header), MAX_HEADER), "emoji": True}})
+        shown = _cut(plain(header), MAX_HEADER)
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": shown, "emoji": True}})
+        if shown != plain(header):  # the whole line stays in the message, under the header
+            paras = _paragraphs(header) + paras
     room = MAX_BLOCKS - len(blocks) - (1 if footer else 0)
-    if len(paras) > room:  # merge the tail rather than drop it
-        paras = paras[: room - 1] + ["\n\n".join(paras[room - 1:])[:MAX_SECTION]]
+    if len(paras) > room:  # merge the tail rather than drop it; Slack's limit is the only cut, and it says so
+        paras = paras[: room - 1] + [_cut("\n\n".join(paras[room - 1:]), MAX_SECTION)]
     for p in paras:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(p)}})
     if footer:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from cockpit.comms_facts import Facts, clock_time, flat, message_facts, outcomes
 from cockpit.incident import Incident, Status
 from cockpit.runbook import (
     ACTION_TEXT,
@@ -24,7 +24,8 @@ from cockpit.runbook import (
     ErrorClass,
     Severity,
 )
-from cockpit.timeline import Event, EventKind, one_line
+from cockpit.signals import Signals
+from cockpit.timeline import Event, EventKind
 
 BULLET = "•"
 MAX_REASONS = 6
@@ -39,16 +40,10 @@ BRANCH_LABEL = {
 }
 _ACTION_BY_TEXT = {text: aid.value for aid, text in ACTION_TEXT.items()}
 _CODE = re.compile(r"\b([45]\d\d)\b")
-ACTION_KINDS = (EventKind.ACTION_PLANNED, EventKind.ACTION_APPLIED, EventKind.ACTION_FAILED, EventKind.ACTION_VERIFIED)
 
 
 # --------------------------------------------------------------------------
 # Formatting
-
-
-def clock_time(at: float) -> str:
-    """``14:05 UTC``: unambiguous for a team spread over time zones."""
-    return datetime.fromtimestamp(at, UTC).strftime("%H:%M UTC")
 
 
 def minutes_text(seconds: float) -> str:
@@ -93,6 +88,8 @@ def normalise(a: Mapping[str, Any]) -> dict[str, Any]:
     lines = [f for f in findings if isinstance(f, str)]
     reasons = [r for r in a.get("reasons") or () if isinstance(r, str)]
     actions = [t for t in a.get("actions") or () if isinstance(t, str)]
+    done = {d.get("id") for d in a.get("done") or () if isinstance(d, Mapping)}  # in effect (the brief since issue 10)
+    todo = [t for t in a.get("todo") or () if isinstance(t, str)] if isinstance(a.get("todo"), list) else None
     headline = str(a.get("headline") or "")
     out: list[dict[str, Any]] = []
     for i, line in enumerate(lines or [headline]):
@@ -100,7 +97,8 @@ def normalise(a: Mapping[str, Any]) -> dict[str, Any]:
         out.append({
             "label": label if title else "", "title": title or label,
             "reasons": [{"text": r} for r in reasons] if i == 0 else [],
-            "actions": [{"id": _ACTION_BY_TEXT.get(t, ""), "text": t} for t in actions] if i == 0 else [],
+            "actions": [{"id": _ACTION_BY_TEXT.get(t, ""), "text": t,
+                         "done": _ACTION_BY_TEXT.get(t) in done or (todo is not None and t not in todo)} for t in actions] if i == 0 else [],
             "errors": sorted(errors_in([line, *reasons] if i == 0 else [line])),
         })
     return {**a, "findings": out}
@@ -177,48 +175,27 @@ def reason_lines(a: Mapping[str, Any], limit: int = MAX_REASONS) -> list[str]:
         for r in reasons:
             text = r.get("text") if isinstance(r, Mapping) else None
             if isinstance(text, str) and text:
-                out.append(one_line(lead + text, 160))
+                out.append(flat(lead + text))
         if not reasons and isinstance(f.get("title"), str):
-            out.append(one_line(lead + f["title"], 160))
+            out.append(flat(lead + f["title"]))
     return out[:limit]
 
 
-def action_key(data: Mapping[str, Any]) -> str:
-    """What ties an action's planned/applied/verified events together."""
-    for key in ("action_id", "run_id", "plan_id", "id", "action"):
-        value = data.get(key)
-        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
-            return str(value)
-    return ""
+def _newest(lines: Sequence[str], limit: int, more: str) -> list[str]:
+    """The newest ``limit`` lines, saying how many older ones are left out."""
+    if len(lines) <= limit:
+        return list(lines)
+    return [f"({len(lines) - limit + 1} {more})", *lines[-(limit - 1):]]
 
 
-def actions_taken(events: Sequence[Event], limit: int = MAX_ACTIONS) -> list[str]:
-    """``14:05 UTC — <what was done>``: remediation actions applied, verified
-    or failed, and the runbook's immediate actions ticked by hand; the
-    newest ``limit``, oldest first."""
-    lines: list[str] = []
-    for ev in events:
-        if ev.kind in (EventKind.ACTION_APPLIED, EventKind.ACTION_VERIFIED, EventKind.ACTION_FAILED):
-            lines.append(f"{clock_time(ev.at)} — {ev.summary}")
-        elif ev.kind == EventKind.CHECKLIST_TICKED and ev.data.get("step") == 3 and not ev.data.get("auto"):
-            lines.append(f"{clock_time(ev.at)} — {ev.data.get('item') or ev.summary}")
-    deduped = [line for i, line in enumerate(lines) if line not in lines[:i]]
-    return deduped[-limit:]
-
-
-def in_progress(events: Sequence[Event]) -> str:
-    """The summary of an applied action not yet verified or failed, if any."""
-    last: dict[str, Event] = {}
-    for ev in events:
-        if ev.kind in ACTION_KINDS:
-            last[action_key(ev.data) or ev.summary] = ev
-    pending = [ev for ev in last.values() if ev.kind == EventKind.ACTION_APPLIED]
-    return pending[-1].summary.removeprefix("Applied: ") if pending else ""
-
-
-def next_steps(a: Mapping[str, Any], incident: Incident, limit: int = 4) -> list[str]:
-    """The recommended actions whose checklist item is not ticked yet."""
-    done = {ITEMS[k].action for k in incident.ticks if k in ITEMS and ITEMS[k].action is not None}
+def next_steps(a: Mapping[str, Any], incident: Incident, limit: int = 4, events: Sequence[Event] = ()) -> list[str]:
+    """The recommended actions not done yet: their checklist item is not
+    ticked, no action carrying them out is in place or worked, and triage
+    does not mark them in effect."""
+    done: set[ActionId | None] = {ITEMS[k].action for k in incident.ticks if k in ITEMS and ITEMS[k].action is not None}
+    for o in outcomes(events):
+        if o.state in ("applied", "in_place", "ended"):
+            done |= {ActionId(x) for x in (o.runbook, *o.carries) if x in ActionId._value2member_map_}
     out: list[str] = []
     for f in _findings(a):
         for act in f.get("actions") or ():
@@ -228,53 +205,46 @@ def next_steps(a: Mapping[str, Any], incident: Incident, limit: int = 4) -> list
                 aid = ActionId(act.get("id"))
             except ValueError:
                 aid = None
-            if aid in done or act["text"] in out:
+            if aid in done or act["text"] in out or act.get("done") or act.get("in_effect"):
                 continue
             out.append(act["text"])
     return out[:limit]
 
 
-def clay_status_line(events: Sequence[Event]) -> str:
-    """What Clay's status page said in the newest evidence snapshot."""
+def _page_words(description: str, incidents: Sequence[tuple[str, str]]) -> str:
+    text = f"Clay's status page: {description or 'unknown'}"
+    if incidents:
+        return text + "; " + "; ".join(f"incident “{flat(name)}” ({status or '?'})" for name, status in incidents[:3])
+    return text + "; no Clay incident"
+
+
+def clay_status_line(events: Sequence[Event], signals: Signals | None = None) -> str:
+    """What Clay's status page says: as the cockpit reads it now (live,
+    not stale), else as the timeline last recorded it (an evidence snapshot
+    or a Clay incident appearing, updated or resolved), whole."""
+    page = signals.statuspage if signals is not None else None
+    if page is not None and page.value is not None and not page.stale:
+        sp = page.value
+        return _page_words(sp.description or sp.indicator, [(i.name, i.status) for i in sp.incidents])
     for ev in reversed(events):
-        if ev.kind != EventKind.EVIDENCE_SNAPSHOT or not isinstance(ev.data.get("statuspage"), Mapping):
+        d = ev.data
+        if ev.kind in (EventKind.CLAY_INCIDENT_APPEARED, EventKind.CLAY_INCIDENT_UPDATED) and d.get("name"):
+            return f"Clay's status page: incident “{flat(d['name'])}” ({d.get('status') or '?'})"
+        if ev.kind == EventKind.CLAY_INCIDENT_RESOLVED and d.get("name"):
+            return f"Clay's status page: incident “{flat(d['name'])}” resolved"
+        if ev.kind != EventKind.EVIDENCE_SNAPSHOT or not isinstance(d.get("statuspage"), Mapping):
             continue
-        sp = ev.data["statuspage"]
+        sp = d["statuspage"]
         if sp.get("error") and not sp.get("description"):
-            return f"Clay's status page could not be read ({one_line(str(sp['error']), 80)})"
-        text = f"Clay's status page: {sp.get('description') or sp.get('indicator') or 'unknown'}"
+            return f"Clay's status page could not be read ({flat(sp['error'])})"
         incidents = [i for i in sp.get("incidents") or () if isinstance(i, Mapping)]
-        if incidents:
-            text += f"; incident “{one_line(str(incidents[0].get('name', '')), 80)}” ({incidents[0].get('status', '?')})"
-        else:
-            text += "; no Clay incident"
-        return text
+        return _page_words(str(sp.get("description") or sp.get("indicator") or ""),
+                           [(str(i.get("name", "")), str(i.get("status", ""))) for i in incidents])
     return "Clay's status page: not read yet"
 
 
 # --------------------------------------------------------------------------
 # The values
-
-
-def current_action_text(a: Mapping[str, Any], incident: Incident, events: Sequence[Event]) -> str:
-    pending = in_progress(events)
-    if pending:
-        return f"verifying: {pending}"
-    if incident.status == Status.RESOLVED:
-        return "none: resolved"
-    if incident.status == Status.MONITORING:
-        return "monitoring the fix"
-    steps = next_steps(a, incident, 1)
-    if steps:
-        return steps[0]
-    return "investigating"
-
-
-def impact_text(severity: Severity, a: Mapping[str, Any]) -> str:
-    level = SEVERITIES[severity]
-    findings = _findings(a)
-    title = findings[0].get("title") if findings else None
-    return title if isinstance(title, str) and title else f"{level.name} (e.g. {level.examples})"
 
 
 def clean_headline(head: str) -> str:
@@ -299,30 +269,50 @@ def message_values(
     *,
     now: float,
     assessment: Any = None,
+    signals: Signals | None = None,
     current_action: str | None = None,
     next_update_at: float | None = None,
     channel: str = "",
+    status: Status | str | None = None,
+    speed: float | None = None,
 ) -> dict[str, str]:
-    """Every value a message template may use (``comms_templates.MESSAGE_VARIABLES``)."""
+    """Every value a message template may use (``comms_templates.MESSAGE_VARIABLES``),
+    from the facts as they are now (``signals``: the live readings, for the
+    impact now and what is in place). ``status``: the status the message
+    reports (the status page's may differ from the incident's). ``speed``:
+    a drill's clock speed (the metrics' times run that much faster)."""
+    values, _ = message_values_and_facts(incident, events, now=now, assessment=assessment, signals=signals,
+                                         current_action=current_action, next_update_at=next_update_at, channel=channel,
+                                         status=status, speed=speed)
+    return values
+
+
+def message_values_and_facts(
+    incident: Incident, events: Sequence[Event], *, now: float, assessment: Any = None, signals: Signals | None = None,
+    current_action: str | None = None, next_update_at: float | None = None, channel: str = "",
+    status: Status | str | None = None, speed: float | None = None,
+) -> tuple[dict[str, str], Facts]:
     a = assessment_dict(assessment, events)
     cause = explaining(events)
     if severity_rank(a) <= severity_rank(cause):
         cause = a  # the live assessment is as bad as anything recorded: it says best what is going on
     sev = incident.severity
     level = SEVERITIES[sev]
-    status = Status(incident.status)
     branch = str(a.get("branch") or incident.branch or "unknown")
     due = next_update_at if next_update_at is not None else now
-    action = current_action if current_action else current_action_text(a, incident, events)
-    title, summary, impact, nxt = external_words(sev, branch, status, due)
-    return {
+    steps = next_steps(a, incident, events=events)
+    clay = clay_status_line(events, signals)
+    facts = message_facts(incident, events, a, cause, signals=signals, next_steps=steps, clay_line=clay, speed=speed)
+    said = Status(status) if status is not None else Status(incident.status)
+    title, summary, impact, nxt = external_words(sev, branch, said, due)
+    values = {
         "incident_id": incident.id,
         "severity": sev.value,
         "severity_name": level.name,
         "response_target": level.response,
         "suggested_severity": incident.suggested.value,
-        "status": status.value,
-        "status_label": STATUS_LABEL[status],
+        "status": said.value,
+        "status_label": STATUS_LABEL[said],
         "declared_time": clock_time(incident.declared_at),
         "declared_by": incident.declared_by,
         "elapsed": minutes_text(now - incident.declared_at),
@@ -330,21 +320,27 @@ def message_values(
         "headline": headline_text(cause, incident),
         "branch_label": BRANCH_LABEL.get(branch, branch),
         "confidence": str(a.get("confidence") or "unknown"),
-        "impact": impact_text(sev, cause),
-        "current_action": action,
+        "impact": facts.impact,
+        "impact_now": facts.impact_now,
+        "impact_peak": facts.impact_peak,
+        "current_action": current_action or facts.current_action,
         "next_update_time": clock_time(due),
         "next_update_in": minutes_text(due - now),
+        "next_update": (f"by {clock_time(due)} (in {minutes_text(due - now)})" if said != Status.RESOLVED
+                        else "none: the incident is resolved, this is the last update"),
         "reasons": bullets(reason_lines(a), "no triage reasons recorded yet"),
-        "actions_taken": bullets(actions_taken(events), "no remediation applied yet"),
-        "next_steps": bullets(next_steps(a, incident), "keep watching the signals"),
-        "clay_status": clay_status_line(events),
-        "cannot_see": str(a.get("cannot_see") or "all sources live"),
+        "actions_taken": bullets(_newest(facts.done, MAX_ACTIONS, "earlier actions are on the incident's timeline"), "no remediation applied yet"),
+        "watching": bullets(facts.watching, "the signals on the cockpit" if incident.is_open else "nothing more: the incident is resolved"),
+        "next_steps": bullets(steps if incident.is_open else [], "keep watching the signals" if incident.is_open else "none: the incident is resolved"),
+        "clay_status": clay,
+        "cannot_see": flat(a.get("cannot_see") or "all sources live"),
         "channel": channel,
         "external_title": title,
         "external_summary": summary,
         "external_impact": impact,
         "external_next": nxt,
     }
+    return values, facts
 
 
 # --------------------------------------------------------------------------
@@ -382,7 +378,12 @@ def external_words(severity: Severity, branch: str, status: Status, next_at: flo
         summary = "A fix has been put in place and we are monitoring the results."
     else:
         summary = "This incident has been resolved and the service is working normally."
-    impact = "" if status == Status.RESOLVED else _IMPACT[severity]
+    if status == Status.RESOLVED:
+        impact = ""
+    elif status == Status.MONITORING:  # the components go back to operational with it
+        impact = "Features should be working normally again."
+    else:
+        impact = _IMPACT[severity]
     if status == Status.RESOLVED:
         nxt = "We apologise for the disruption. Thank you for your patience."
     else:

@@ -59,7 +59,9 @@ class Draft:
     components: tuple[tuple[str, str], ...] = ()  # external: (component id, component status)
     summary: str = ""  # internal: the message at the top of the thread
     next_update_at: float | None = None  # the next update it promises
-    edited: bool = False  # the responder changed the text, title, status or components
+    edited: bool = False  # the responder changed the text, title or components
+    status_set: bool = False  # the responder chose the status (else it follows the incident)
+    facts: tuple[tuple[str, str], ...] = ()  # the digest of the facts it was made from (comms_facts.Facts.digest)
     seq: int = 0  # the timeline event it was last saved as (0: not saved)
 
     def with_text(self, text: str) -> Draft:
@@ -79,6 +81,10 @@ class Draft:
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"channel": self.channel.value, "draft_id": self.id, "text": self.text, "made_at": self.made_at,
                                 "severity": self.severity, "status": self.status, "edited": self.edited}
+        if self.status_set:
+            data["status_set"] = True
+        if self.facts:
+            data["facts"] = dict(self.facts)
         if self.channel == Channel.EXTERNAL:
             data |= {"title": self.title, "components": dict(self.components)}
         else:
@@ -97,6 +103,7 @@ class Draft:
         if not isinstance(d.get("draft_id"), str) or not isinstance(d.get("text"), str):
             return None
         comps = d.get("components") if isinstance(d.get("components"), Mapping) else {}
+        facts = d.get("facts") if isinstance(d.get("facts"), Mapping) else {}
         nxt = d.get("next_update_at")
         made = d.get("made_at")
         return cls(
@@ -104,7 +111,8 @@ class Draft:
             severity=str(d.get("severity") or ""), status=str(d.get("status") or ""), title=str(d.get("title") or ""),
             components=tuple((str(k), str(v)) for k, v in comps.items()), summary=str(d.get("summary") or ""),
             next_update_at=float(nxt) if isinstance(nxt, (int, float)) and not isinstance(nxt, bool) else None,
-            edited=d.get("edited") is True, seq=ev.seq,
+            edited=d.get("edited") is True, status_set=d.get("status_set") is True,
+            facts=tuple((str(k), str(v)) for k, v in facts.items()), seq=ev.seq,
         )
 
 

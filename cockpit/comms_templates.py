@@ -26,7 +26,8 @@ MAX_TEMPLATE_BYTES = 64 * 1024
 MESSAGE_VARIABLES = frozenset({
     "incident_id", "severity", "severity_name", "response_target", "suggested_severity", "status", "status_label",
     "declared_time", "declared_by", "elapsed", "now_time", "headline", "branch_label", "confidence", "impact",
-    "current_action", "next_update_time", "next_update_in", "reasons", "actions_taken", "next_steps", "clay_status",
+    "impact_now", "impact_peak", "watching", "current_action", "next_update", "next_update_time", "next_update_in", "reasons",
+    "actions_taken", "next_steps", "clay_status",
     "cannot_see", "channel", "external_title", "external_summary", "external_impact", "external_next",
 })  # fmt: skip
 

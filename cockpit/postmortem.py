@@ -11,18 +11,16 @@ noted. The text is rendered from the ``postmortem`` template (overridable
 like the message templates), and every line passes the timeline's
 redaction plus a scrub of the tokens the config names, so no secret gets in.
 
-The lead wires the subcommand: ``add_postmortem_arguments(parser)`` and
-``cmd_postmortem(args) -> int``. The cockpit's key calls :func:`write_postmortem`.
+The subcommand (finding the incident among the state dir's and the drills')
+is :mod:`cockpit.postmortem_cli`. The cockpit's key calls :func:`write_postmortem`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,19 +32,28 @@ from cockpit.comms_context import (
     clean_headline,
     reason_lines,
 )
+from cockpit.comms_facts import fit, flat
+from cockpit.metrics_history import Moment, rate_text
 from cockpit.comms_templates import Templates
 from cockpit.incident import Status, format_duration, response_deadline
 from cockpit.postmortem_parts import (
+    MAX_LOG_CHARS,
     Collected,
     collect,
     error_chart,
+    error_run,
     error_series,
+    first_sign,
+    impact_start,
+    outcome,
 )
-from cockpit.runbook import SEVERITIES, STEPS, Branch, ErrorClass, item_applies
+from cockpit.runbook import ITEMS, SEVERITIES, STEPS, Branch, ErrorClass, item_applies
 from cockpit.sources._errors import scrub
-from cockpit.timeline import Event, EventKind, looks_like_secret, one_line, redact_text
+from cockpit.timeline import Event, EventKind, looks_like_secret, redact_text
 
 MAX_MESSAGE_LINES = 30
+MAX_CELL = 300  # characters in a table cell: longer text is cut at a word, marked […]
+MAX_VALUE = 1000  # one detail line of an action
 _SECRET_ENV = ("TOKEN", "KEY", "SECRET", "PASSWORD")
 
 
@@ -63,39 +70,6 @@ class Postmortem:
 
 
 # --------------------------------------------------------------------------
-# Finding the incident
-
-
-def incidents_dir(state_dir: str | Path) -> Path:
-    return Path(state_dir) / "incidents"
-
-
-def find_incident(state_dir: str | Path, ref: str | None = None) -> Path:
-    """The timeline file for ``ref`` (an id, a unique part of one, or a
-    path), or the newest incident in the state dir."""
-    if ref and (ref.endswith(".jsonl") or os.sep in ref) and Path(ref).expanduser().is_file():
-        return Path(ref).expanduser()
-    folder = incidents_dir(state_dir)
-    try:
-        files = sorted(folder.glob("INC-*.jsonl"), reverse=True)
-    except OSError as exc:
-        raise PostmortemError(f"cannot read {folder}: {exc.strerror or exc}") from None
-    if not files:
-        raise PostmortemError(f"no incident in {folder} (declare one in the cockpit first, or name a timeline file)")
-    if not ref:
-        return files[0]
-    exact = [f for f in files if f.stem == ref]
-    if exact:
-        return exact[0]
-    hits = [f for f in files if ref.lower() in f.stem.lower()]
-    if len(hits) == 1:
-        return hits[0]
-    if not hits:
-        raise PostmortemError(f"no incident matching {ref!r} in {folder} (newest: {', '.join(f.stem for f in files[:3])})")
-    raise PostmortemError(f"{ref!r} matches {len(hits)} incidents: {', '.join(f.stem for f in hits[:5])} — give more of the id")
-
-
-# --------------------------------------------------------------------------
 # Formatting
 
 
@@ -108,11 +82,14 @@ def _dt(at: float) -> str:
 
 
 def _since(at: float | None, start: float) -> str:
-    return f"+{format_duration(at - start)}" if at is not None else "—"
+    if at is None:
+        return "—"
+    return f"{'+' if at > start - 1 else '−'}{format_duration(at - start)}"  # (a tick a moment before: +0:00)
 
 
-def _cell(text: object, limit: int = 200) -> str:
-    return one_line(str(text), limit).replace("|", "\\|")
+def _cell(text: object, limit: int = MAX_CELL) -> str:
+    """A table cell: one line, whole up to ``limit``, else cut at a word and marked."""
+    return fit(text, limit).replace("|", "\\|")
 
 
 def _quote(text: str, limit: int = MAX_MESSAGE_LINES) -> str:
@@ -122,14 +99,15 @@ def _quote(text: str, limit: int = MAX_MESSAGE_LINES) -> str:
     return "\n".join("> " + line if line else ">" for line in lines)
 
 
-def _value(value: Any, limit: int = 300) -> str:
+def _value(value: Any, limit: int = MAX_VALUE) -> str:
+    """A recorded value in words, whole (a bound for the document: cut at a word, marked)."""
     if isinstance(value, Mapping):
-        text = "; ".join(f"{k}: {_value(v, 80)}" for k, v in value.items() if not str(k).startswith("_"))
+        text = "; ".join(f"{k}: {_value(v, limit)}" for k, v in value.items() if not str(k).startswith("_"))
     elif isinstance(value, list):
-        text = ", ".join(_value(v, 80) for v in value)
+        text = ", ".join(_value(v, limit) for v in value)
     else:
         text = str(value)
-    return one_line(text, limit)
+    return fit(text, limit)
 
 
 # --------------------------------------------------------------------------
@@ -159,23 +137,54 @@ def _severity(c: Collected) -> str:
 def _impact(c: Collected, now: float) -> str:
     inc = c.incident
     assert inc is not None
-    end = inc.mitigated_at or inc.resolved_at
-    if inc.mitigated_at is not None:
-        end_text = f"{_dt(inc.mitigated_at)} (mitigated" + (f"; resolved {_t(inc.resolved_at)})" if inc.resolved_at else ")")
+    start = impact_start(c)
+    onset = first_sign(c)
+    if onset is not None:
+        from_text = (f"{_dt(start)} — {onset[1]} (the first sign in the evidence, "
+                     f"{format_duration(inc.declared_at - start)} before the declaration at {_t(inc.declared_at)})")
+    else:
+        from_text = f"{_dt(inc.declared_at)} (the declaration: the evidence shows no earlier sign)"
+    end = inc.symptom_ended_at if inc.symptom_ended_at is not None else inc.resolved_at
+    if inc.symptom_ended_at is not None:
+        resolved = f"; resolved {_t(inc.resolved_at)}" if inc.resolved_at else ""
+        end_text = f"{_dt(inc.symptom_ended_at)} (mitigated: {_mitigation(inc.symptom_ended)}{resolved})"
     elif inc.resolved_at is not None:
-        end_text = f"{_dt(inc.resolved_at)} (resolved)"
+        end_text = f"{_dt(inc.resolved_at)} (resolved; no fix was verified by its symptom, so the impact may have ended earlier or later)"
     else:
         end_text = "ongoing at the time of writing"
-    lines = [f"- **From:** {_dt(inc.declared_at)} (declaration; the timeline starts here — errors may have begun earlier, see the evidence)",
-             f"- **To:** {end_text}", f"- **Length:** {format_duration((end or now) - inc.declared_at)}" + ("" if end else " so far")]
+    lines = [f"- **From:** {from_text}", f"- **To:** {end_text}",
+             f"- **Length:** {format_duration((end or now) - start)}" + ("" if end else " so far")]
+    run = error_run(c)
     series = error_series(c)
-    seen = sorted((t, v, k) for k, pts in series.items() for t, v in pts if v > 0)
-    if seen:
-        peak = max(seen, key=lambda x: x[1])
-        lines.append(f"- **Errors in the evidence:** from {_t(seen[0][0])} to {_t(seen[-1][0])} UTC; peak {peak[1]:g}/s ({peak[2]}) at {_t(peak[0])}")
-    elif c.snapshots:
-        lines.append(f"- **Errors in the evidence:** none of the {c.snapshots} evidence snapshots shows a Clay error rate above zero")
+    if run is not None:
+        peak = c.book.peak()
+        top = max(((v, t, k) for k, pts in series.items() for t, v in pts), default=None)
+        line = f"- **Errors in the evidence:** from {_t(run[0])} to {_t(run[1])} UTC (at {rate_text(run[2])} or more, a tenth of the peak)"
+        if top is not None:
+            line += f"; peak {rate_text(top[0])} ({top[2]}) at {_t(top[1])} UTC"
+        if peak is not None and (len(series) > 1 or peak.calls):
+            line += f" — at the worst moment ({_t(peak.at)} UTC) {_moment(peak)}"
+        lines.append(line)
+    elif c.book.snapshots:
+        lines.append(f"- **Errors in the evidence:** none of the {c.book.snapshots} evidence snapshots shows a Clay error rate above zero")
     return "\n".join(lines)
+
+
+def _mitigation(summary: str) -> str:
+    """A ``symptom_ended`` summary without its own "Mitigated: " (the line says it)."""
+    return flat(summary).removeprefix("Mitigated: ").removeprefix("mitigated: ")
+
+
+def _moment(m: Moment) -> str:
+    return m.text(past=True)
+
+
+def _clock_stop(c: Collected) -> Event | None:
+    """The status change that stopped the response clock (to monitoring or resolved)."""
+    inc = c.incident
+    if inc is None or inc.mitigated_at is None:
+        return None
+    return next((e for e in c.status_events if abs(e.at - inc.mitigated_at) < 1e-6), None)
 
 
 def _response(c: Collected, now: float) -> str:
@@ -184,21 +193,39 @@ def _response(c: Collected, now: float) -> str:
     start = inc.declared_at
     deadline = response_deadline(inc.severity, start)
     level = SEVERITIES[inc.severity]
-    if inc.mitigated_at is not None:
-        left = deadline - inc.mitigated_at
-        verdict = f"met, {format_duration(left)} to spare" if left >= 0 else f"missed by {format_duration(left)}"
+    stop = _clock_stop(c)
+    stop_what = f"status → {stop.data.get('to', '?')}" if stop is not None else ""
+
+    def against(at: float) -> str:
+        left = deadline - at
+        return f"met, {format_duration(left)} to spare" if left >= 0 else f"missed by {format_duration(left)}"
+
+    if inc.symptom_ended_at is not None:
+        mitigated = ("Mitigated", inc.symptom_ended_at, _mitigation(inc.symptom_ended), against(inc.symptom_ended_at))
     else:
-        left = deadline - now
-        verdict = f"not mitigated yet: {format_duration(left)} left" if left > 0 else f"not mitigated yet: overdue {format_duration(left)}"
+        if inc.mitigated_at is not None:
+            verdict = f"no verified mitigation; the clock stopped at {_t(inc.mitigated_at)} ({stop_what or 'status change'}): {against(inc.mitigated_at)}"
+        else:
+            left = deadline - now
+            verdict = f"not mitigated yet: {format_duration(left)} left" if left > 0 else f"not mitigated yet: overdue {format_duration(left)}"
+        persisted = [e for e in c.symptom_events if e.kind == EventKind.SYMPTOM_PERSISTS]
+        what = ("not verified — no action's symptom was seen to end"
+                + (f"; the last fix did not work ({flat(persisted[-1].summary)})" if persisted else ""))
+        mitigated = ("Mitigated", None, what, verdict)
     ack = c.acknowledged
+    first = f"declared by {inc.declared_by}"
+    onset = first_sign(c)
+    if onset is not None:
+        first += f"; first sign {_t(onset[0])} UTC ({onset[1]})"
     rows = [
-        ("Detected", start, "declared by " + inc.declared_by, ""),
-        ("Acknowledged", ack.at if ack else None, one_line(ack.summary, 80) if ack else "no action by a person recorded", ""),
-        ("Mitigated", inc.mitigated_at, "status → monitoring (fix in place)" if inc.mitigated_at else "", verdict),
+        ("Detected", start, first, ""),
+        ("Acknowledged", ack.at if ack else None, flat(ack.summary) if ack else "no action by a person recorded", ""),
+        mitigated,
         ("Resolved", inc.resolved_at, "status → resolved" if inc.resolved_at else "", ""),
     ]
     out = [(f"Response target at {inc.severity}: **{level.response}** from the declaration (until {_t(deadline)} UTC), "
-            "counted until mitigation."), "", "| Milestone | Time (UTC) | Since declared | What | Against the target |", "|---|---|---|---|---|"]
+            "counted until mitigation — the moment the symptom a fix should end was seen to end."), "",
+           "| Milestone | Time (UTC) | Since declared | What | Against the target |", "|---|---|---|---|---|"]
     out += [f"| {name} | {_t(at)} | {_since(at, start)} | {_cell(what)} | {_cell(target)} |" for name, at, what, target in rows]
     if c.status_events:
         out += ["", "Status changes: " + "; ".join(f"{_t(e.at)} {e.data.get('to', '?')}" for e in c.status_events) + "."]
@@ -218,18 +245,18 @@ def _decision(c: Collected) -> str:
     if not a:
         out.append("No triage assessment was recorded with the incident.")
     else:
-        out.append(f"**Where the decision tree landed:** {one_line(str(a.get('headline', '')), 120)} "
+        out.append(f"**Where the decision tree landed:** {flat(a.get('headline', ''))} "
                    f"(confidence {a.get('confidence', 'unknown')}).")
         out += ["", "Evidence (with the numbers triage saw):"]
-        out += [f"- {_cell(r, 240)}" for r in reason_lines(a, 12)] or ["- none recorded"]
+        out += [f"- {flat(r)}" for r in reason_lines(a, 12)] or ["- none recorded"]
         gaps = [g for g in a.get("gaps") or () if isinstance(g, Mapping)]
         if gaps:
-            out += ["", "What triage could not see:"] + [f"- {_cell(g.get('text', ''), 200)}" for g in gaps[:8]]
+            out += ["", "What triage could not see:"] + [f"- {flat(g.get('text', ''))}" for g in gaps[:8]]
         elif a.get("cannot_see"):
-            out += ["", f"What triage could not see: {_cell(a['cannot_see'], 200)}"]
+            out += ["", f"What triage could not see: {flat(a['cannot_see'])}"]
     last = c.latest_assessment
     if last and last is not a and last.get("headline"):
-        out += ["", f"**Latest assessment:** {_cell(last['headline'], 120)}."]
+        out += ["", f"**Latest assessment:** {flat(last['headline'])}."]
     if c.clay_status:
         out += ["", "Clay's status page: " + "; then ".join(f"{_t(at)} UTC {text}" for at, text in c.clay_status) + "."]
     return "\n".join(out)
@@ -268,6 +295,13 @@ def _details(data: Mapping[str, Any]) -> list[str]:
     fail = data.get("failure")
     if isinstance(fail, Mapping):
         out.append(f"failure ({data.get('stage', '?')}): {_value(fail.get('message', ''))}" + (f" — {_value(fail['hint'])}" if fail.get("hint") else ""))
+    if isinstance(data.get("symptom"), str) and ("evidence" in data or "before" in data):  # symptom_ended / symptom_persists
+        agree = {True: "metrics agree", False: "metrics disagree", None: "metrics not caught up yet"}.get(data.get("metrics_agree"), "")
+        basis = f" (from {' and '.join(str(data['basis']).split('+'))}" + (f"; {agree})" if agree else ")") if data.get("basis") else ""
+        if data.get("before"):
+            out.append(f"{data.get('label') or data['symptom']} when confirmed: {_value(data['before'])}")
+        if data.get("evidence"):
+            out.append(f"evidence: {_value(data['evidence'])}{basis}")
     for key in ("outcome", "result", "error", "reason", "detail"):
         if data.get(key) not in (None, "", [], {}):
             out.append(f"{key}: {_value(data[key])}")
@@ -281,16 +315,39 @@ def _actions(c: Collected) -> str:
     for group in c.actions.values():
         first = group[0]
         title = first.data.get("title") or first.data.get("action") or first.summary
-        out.append(f"### {_cell(title, 120)}")
+        out.append(f"### {flat(title)}")
         for e in group:
-            step = str(e.kind).removeprefix("action_")
-            out.append(f"- {_t(e.at)} UTC **{step}** — {_cell(e.summary, 240)} ({_cell(e.actor, 60)})")
-            out += [f"  - {_cell(line, 320)}" for line in _details(e.data)]
-        last = group[-1].kind
-        outcome = {EventKind.ACTION_VERIFIED: "verified", EventKind.ACTION_FAILED: "failed", EventKind.ACTION_APPLIED: "applied, not verified",
-                   EventKind.ACTION_PLANNED: "planned only (not applied)"}.get(last, str(last))
-        out += [f"- **Outcome:** {outcome}", ""]
+            step = str(e.kind).removeprefix("action_").replace("_", " ")
+            out.append(f"- {_t(e.at)} UTC **{step}** — {flat(e.summary)} ({flat(e.actor)})")
+            out += [f"  - {line}" for line in _details(e.data)]
+        out += [f"- **Outcome:** {outcome(group)}", ""]
     return "\n".join(out).rstrip()
+
+
+def _verified_items(c: Collected, branches: set[Branch]) -> dict[str, tuple[float, str]]:
+    """The checklist items an action verified by its symptom carries out
+    (when the actions desk's own ticks are not in the timeline): the step-3
+    item of each runbook action it carries out (``runbook``, ``carries``)
+    and the step-2 item of the branch it was recommended for (``branch``,
+    else the incident's branches that item belongs to)."""
+    out: dict[str, tuple[float, str]] = {}
+    for e in c.symptom_events:
+        if e.kind != EventKind.SYMPTOM_ENDED:
+            continue
+        d = e.data
+        done = {str(d.get("runbook") or d.get("action") or ""), *(str(x) for x in d.get("carries") or () if isinstance(x, str))}
+        chosen = {b for b in branches if b.value == d.get("branch")} or branches
+        at = float(d["ended_at"]) if isinstance(d.get("ended_at"), (int, float)) and not isinstance(d.get("ended_at"), bool) else e.at
+        for item in ITEMS.values():
+            if item.action is None or item.action.value not in done:
+                continue
+            if item.branches and not item.branches & chosen:
+                continue
+            out.setdefault(item.key, (at, flat(e.summary)))
+            for step2 in STEPS[1].items:
+                if step2.branches & item.branches & chosen:
+                    out.setdefault(step2.key, (at, flat(e.summary)))
+    return out
 
 
 def _checklist(c: Collected) -> str:
@@ -306,18 +363,23 @@ def _checklist(c: Collected) -> str:
         for e in (f.get("errors") or ()) if isinstance(f, Mapping) else ():
             if e in ErrorClass._value2member_map_:
                 errors.add(ErrorClass(e))
+    verified = _verified_items(c, branches)
     out: list[str] = []
     for step in STEPS:
         out.append(f"**{step.number}. {step.title}**")
         for item in step.items:
             tick = inc.ticks.get(item.key)
+            if tick is None and item.key in verified:
+                at, seen = verified[item.key]
+                out.append(f"- [x] {item.text} ({_t(at)} UTC, verified — {seen})")
+                continue
             if tick is None and not item_applies(item, branches, errors):
                 continue
             if tick is None:
                 out.append(f"- [ ] {item.text}")
             else:
                 how = f"auto — {tick.seen}" if tick.auto else f"by {tick.actor}"
-                out.append(f"- [x] {item.text} ({_t(tick.at)} UTC, {_cell(how, 160)})")
+                out.append(f"- [x] {item.text} ({_t(tick.at)} UTC, {flat(how)})")
         out.append("")
     return "\n".join(out).rstrip()
 
@@ -345,23 +407,26 @@ def _messages(c: Collected) -> str:
 def _chart(c: Collected) -> str:
     inc = c.incident
     assert inc is not None
-    series = error_series(c)
+    series = {k: v for k, v in error_series(c).items() if v}
     points = sum(len(p) for p in series.values())
-    if not series or max((len(p) for p in series.values()), default=0) < 2:
-        if not series:
-            return f"No error-rate numbers in the {c.snapshots} evidence snapshot(s) of the timeline."
+    snaps = c.book.snapshots
+    if not series:
+        return f"No error-rate numbers in the {snaps} evidence snapshot(s) of the timeline."
+    if max(len(p) for p in series.values()) < 2:
         rows = [f"| {_t(t)} | {_cell(k)} | {v:g} |" for k, pts in series.items() for t, v in pts]
-        return ("Too few evidence snapshots with error rates for a chart; the numbers recorded:\n\n"
+        return ("Too few points with error rates for a chart (the evidence snapshots predate the metric histories); the numbers recorded:\n\n"
                 "| Time (UTC) | Series | Per second |\n|---|---|---|\n" + "\n".join(rows))
     chart = error_chart(series, inc.declared_at)
-    return f"From {c.snapshots} evidence snapshots ({points} points).\n\n```text\n{chart}\n```"
+    return (f"The error-rate series as the pane drew them, kept by {snaps} evidence snapshot(s) ({points} points).\n\n"
+            f"```text\n{chart}\n```")
 
 
 def _logs(c: Collected) -> str:
     if not c.logs:
         return "No log lines were recorded with the evidence."
     lines = [f"{_t(at)} {line}" for line, at in sorted(c.logs.items(), key=lambda kv: kv[1])]
-    return f"The last {len(lines)} distinct lines recorded with the evidence (each cut to 240 characters):\n\n```text\n" + "\n".join(lines) + "\n```"
+    return (f"The last {len(lines)} distinct lines recorded with the evidence (a line over {MAX_LOG_CHARS} characters is cut, marked […]):"
+            "\n\n```text\n" + "\n".join(lines) + "\n```")
 
 
 def _timeline(c: Collected) -> str:
@@ -371,7 +436,7 @@ def _timeline(c: Collected) -> str:
     rows = ["| Time (UTC) | Since declared | Event | What | Who |", "|---|---|---|---|---|"]
 
     def row(e: Event) -> str:
-        return f"| {_t(e.at)} | {_since(e.at, start)} | {_cell(e.kind, 40)} | {_cell(e.summary, 160)} | {_cell(e.actor, 40)} |"
+        return f"| {_t(e.at)} | {_since(e.at, start)} | {_cell(e.kind)} | {_cell(e.summary)} | {_cell(e.actor)} |"
 
     rows += [row(e) for e in c.head]
     omitted = c.events - len(c.head) - len(c.tail)
@@ -381,12 +446,12 @@ def _timeline(c: Collected) -> str:
     return "\n".join(rows)
 
 
-def _headline(c: Collected, limit: int) -> str:
+def _headline(c: Collected) -> str:
     inc = c.incident
     assert inc is not None
     head = c.assessment.get("headline")
     if isinstance(head, str) and head.strip():
-        return one_line(clean_headline(head), limit)
+        return flat(clean_headline(head))
     return BRANCH_LABEL.get(inc.branch or "", "") + (": " if inc.branch else "") + "Clay API incident"
 
 
@@ -406,15 +471,21 @@ def _branches(c: Collected) -> str:
 def _summary(c: Collected, now: float) -> str:
     inc = c.incident
     assert inc is not None
-    head = _headline(c, 120)
+    head = _headline(c)
     status = STATUS_LABEL[Status(inc.status)].lower()
     end = inc.resolved_at or now
     updates = sum(1 for e in c.messages if e.data.get("role") not in ("summary", "summary_edit"))
-    verified = sum(1 for g in c.actions.values() if g[-1].kind == EventKind.ACTION_VERIFIED)
-    return (f"{head}. Declared {_dt(inc.declared_at)} by {inc.declared_by} at {inc.severity} ({SEVERITIES[inc.severity].name}); "
-            f"{status} {'after' if inc.resolved_at else 'for'} {format_duration(end - inc.declared_at)}. "
+    worked = sum(1 for g in c.actions.values() if outcome(g).startswith("verified: "))
+    failed = sum(1 for g in c.actions.values() if outcome(g).startswith("the fix did not work"))
+    fixed = (f" Mitigated {_dt(inc.symptom_ended_at)}: {_mitigation(inc.symptom_ended)}." if inc.symptom_ended_at is not None
+             else " No fix was verified by its symptom.")
+    start = impact_start(c)
+    began = f"; the first sign {format_duration(inc.declared_at - start)} earlier" if start < inc.declared_at else ""
+    return (f"{head}. Declared {_dt(inc.declared_at)} by {inc.declared_by} at {inc.severity} ({SEVERITIES[inc.severity].name}){began}; "
+            f"{status} {'after' if inc.resolved_at else 'for'} {format_duration(end - inc.declared_at)}.{fixed} "
             f"Decision-tree branch: {_branches(c)}. "
-            f"{len(c.actions)} remediation action(s), {verified} verified; {updates} stakeholder update(s) sent.\n\n"
+            f"{len(c.actions)} remediation action(s): {worked} verified by their symptom"
+            + (f", {failed} did not work" if failed else "") + f"; {updates} stakeholder update(s) sent.\n\n"
             "_Add a paragraph for readers outside the team: what customers saw, and for how long._")
 
 
@@ -457,7 +528,7 @@ def build_postmortem(path: str | Path, *, now: float | None = None, templates: T
     end = inc.resolved_at or now
     values = {
         "incident_id": inc.id,
-        "headline": _headline(c, 100),
+        "headline": _headline(c),
         "draft_banner": "\n>\n".join(banner),
         "severity_line": f"{inc.severity} ({SEVERITIES[inc.severity].name})" + ("" if inc.chosen else ", suggested, not confirmed"),
         "status_line": STATUS_LABEL[Status(inc.status)] + (" (open)" if draft else ""),
@@ -506,59 +577,3 @@ def write_postmortem(path: str | Path, output: str | Path, *, force: bool = Fals
     except OSError as exc:
         raise PostmortemError(f"cannot write {out}: {exc.strerror or exc}") from None
     return pm
-
-
-# --------------------------------------------------------------------------
-# The subcommand
-
-
-def add_postmortem_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("incident", nargs="?", metavar="INCIDENT",
-                        help="incident id (or a unique part of it) or a timeline file (default: the newest incident)")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the Markdown to FILE (default: print it)")
-    parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    parser.add_argument("--state-dir", metavar="DIR", help="where the incidents are (default: the cockpit's state dir)")
-    parser.add_argument("--config", metavar="PATH", help="config file, for the templates folder and the tokens to keep out (optional)")
-
-
-def _load_config(path: str | None, err: Callable[[str], None]) -> Any:
-    from cockpit.config import ConfigError, default_config_path, load_config
-
-    target = path or os.environ.get("CLAY_COCKPIT_CONFIG") or (str(default_config_path()) if default_config_path().exists() else None)
-    if not target:
-        return None
-    try:
-        return load_config(target)
-    except ConfigError as exc:
-        err(f"clay-cockpit postmortem: {exc} (going on without it)")
-        return None
-
-
-def cmd_postmortem(args: argparse.Namespace) -> int:
-    """0: written; 1: no incident / cannot read or write; 2: bad config given explicitly."""
-    from cockpit.config import state_dir
-
-    def err(line: str) -> None:
-        print(line, file=sys.stderr)
-
-    config = _load_config(getattr(args, "config", None), err)
-    if getattr(args, "config", None) and config is None:
-        return 2
-    templates = Templates.for_config(config.comms.templates_dir if config is not None else "")
-    names = () if config is None else (config.slack.token_env, config.external_status.token_env, config.health.token_env, config.metrics.token_env)
-    try:
-        path = find_incident(getattr(args, "state_dir", None) or state_dir(), getattr(args, "incident", None))
-        kwargs: dict[str, Any] = {"templates": templates, "secrets": env_secrets(names)}
-        if getattr(args, "output", None):
-            pm = write_postmortem(path, args.output, force=bool(getattr(args, "force", False)), **kwargs)
-        else:
-            pm = build_postmortem(path, **kwargs)
-            sys.stdout.write(pm.text)
-    except PostmortemError as exc:
-        err(f"clay-cockpit postmortem: {exc}")
-        return 1
-    for problem in pm.problems:
-        err(f"clay-cockpit postmortem: {problem}")
-    if getattr(args, "output", None):
-        err(f"clay-cockpit postmortem: wrote {args.output}" + (" (DRAFT: the incident is still open)" if pm.draft else ""))
-    return 0

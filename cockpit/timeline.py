@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from cockpit import signals as sig
+from cockpit.metrics_history import metrics_history
 
 VERSION = 1
 MAX_EVENT_BYTES = 8 * 1024  # one line, all fields, as written
@@ -653,8 +654,11 @@ def _describe(v: object) -> dict[str, Any]:
         return {"status": v.status, "http_status": v.http_status, "response_ms": round(v.response_ms, 1), "failing": failing}
     if isinstance(v, sig.MetricsSnapshot):
         values = {s.label or s.key: [None if s.current is None else round(s.current, 3), s.unit] for s in v.series[:30]}
-        return {"served_by": v.served_by, "backup": v.is_backup, "values": values}
+        out = {"served_by": v.served_by, "backup": v.is_backup, "values": values}
+        history = metrics_history(v.series)  # the points the sparklines draw: the postmortem's chart and peak
+        return out | ({"history": history} if history else {})
     if isinstance(v, sig.PodsSnapshot):
         bad = [{"name": p.name, "status": p.status, "restarts": p.restarts, "last": p.last_termination} for p in v.pods if not p.is_ready]
         return {"pods": len(v.pods), "ready": sum(p.is_ready for p in v.pods), "restarts": sum(p.restarts for p in v.pods), "not_ready": bad[:10]}
     return {}
+

@@ -21,6 +21,7 @@ key opens the editor with a fresh draft.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -35,6 +36,7 @@ from cockpit.comms import (
     Channel,
     Comms,
     Draft,
+    Opened,
     Reminder,
     SaveResult,
     SendResult,
@@ -42,7 +44,7 @@ from cockpit.comms import (
 )
 from cockpit.comms_state import Cadence, DueState
 from cockpit.config import Config
-from cockpit.signals import ErrorKind, SourceError
+from cockpit.signals import ErrorKind, Signals, SourceError
 from cockpit.timeline import TimelineError
 
 if TYPE_CHECKING:
@@ -90,7 +92,9 @@ class CommsDesk:
         self.config = config
         self.clock = clock
         self.state_dir = state_dir
-        self.comms = comms or Comms(config, desk.recorder.store, clock=clock)
+        speed = float(getattr(app, "speed", 1.0) or 1.0)
+        self.speed = speed if math.isfinite(speed) and speed > 0 else 1.0  # a drill's clock speed (a frozen drill's: unknown, 1)
+        self.comms = comms or Comms(config, desk.recorder.store, clock=clock, speed=self.speed if self.speed != 1.0 else None)
         self.reminder = Reminder()
         self.sending: Channel | None = None  # a send is on its way
         self._jobs: deque[tuple[object, Callable[[], None]]] = deque()
@@ -114,8 +118,9 @@ class CommsDesk:
 
     def compose(self, channel: Channel) -> None:
         """Open the editor for ``channel`` with its unsent draft (text typed
-        before is never lost) or a fresh one; a draft nobody edited is made
-        afresh, so its numbers and times are current."""
+        before is never lost; the editor says which facts changed since) or
+        a fresh one; a draft nobody edited is made afresh, so its facts,
+        numbers and times are current."""
         from screens.compose import ComposeScreen
 
         if self.comms.store.incident is None:
@@ -127,26 +132,28 @@ class CommsDesk:
                     self.app.pop_screen()
                 return
         try:
-            draft = self.fresh(channel)
+            opened = self.open(channel)
         except (TimelineError, OSError) as exc:
             self.app.notify(f"could not read the incident: {exc}", title="Timeline", severity="error", markup=False)
             return
         while self.app.screen is not self.main and len(self.app.screen_stack) > 1:
             self.app.pop_screen()
         self.app.clear_notifications()  # the reminders and earlier news: acted on, and they would cover the text
-        self.app.push_screen(ComposeScreen(self, draft))
+        self.app.push_screen(ComposeScreen(self, opened.draft, changed=opened.changed))
         if channel == Channel.EXTERNAL and not self.comms.component_names:
             self._run(self._component_names_blocking, "Reading the status page's components")
 
-    def fresh(self, channel: Channel, *, force: bool = False) -> Draft:
+    def open(self, channel: Channel, *, force: bool = False) -> Opened:
         """The draft the editor opens: the unsent one if the responder edited
-        it, else one made now from the templates (keeping the unsent one's id
-        and, for the status page, its status)."""
-        kept = None if force else self.comms.unsent(channel)
-        if kept is not None and kept.edited:
-            return kept
-        status = kept.status if kept is not None and channel == Channel.EXTERNAL and kept.status else None
-        return self.comms.draft(channel, assessment=self.assessment(), status=status, draft_id=kept.id if kept else None)
+        it (with the facts that changed since), else one made now from the
+        facts — triage's live assessment and the live signals."""
+        return self.comms.opened(channel, force=force, assessment=self.assessment(), signals=self.signals())
+
+    def fresh(self, channel: Channel, *, force: bool = False) -> Draft:
+        return self.open(channel, force=force).draft
+
+    def signals(self) -> Signals | None:
+        return self.desk.signals
 
     def assessment(self) -> Any:
         t = self.desk.triaged
@@ -164,7 +171,32 @@ class CommsDesk:
         force = time.monotonic() < self._replace_until
         self._replace_until = 0.0
         self._writing = True
-        self._run(partial(self._postmortem_blocking, path, incident.id, force), "Writing the postmortem", group="postmortem")
+        evidence = self.evidence()
+        self._run(partial(self._postmortem_blocking, path, incident.id, force, evidence), "Writing the postmortem", group="postmortem")
+
+    def evidence(self) -> dict[str, Any] | None:
+        """An evidence snapshot of the live signals (UI thread: the signals
+        and the assessment are read here), recorded with a message or a
+        postmortem so the postmortem's chart and peak reach that moment."""
+        from cockpit.timeline import signals_evidence
+
+        signals = self.signals()
+        if signals is None or signals.metrics.value is None:
+            return None
+        extra: dict[str, Any] = {}  # no assessment: triage's branch changes carry those (the postmortem's explanation)
+        if self.speed != 1.0:
+            extra["clock_speed"] = self.speed  # a drill's: its metrics' times run this much faster
+        return signals_evidence(signals, extra=extra)
+
+    def _record_evidence(self, evidence: dict[str, Any] | None, why: str) -> None:
+        """In a worker. A failure does not stop the message or the postmortem; it is named."""
+        if evidence is None:
+            return
+        try:
+            self.comms.store.record_evidence(evidence, why=why, now=self.clock())
+        except (TimelineError, ValueError) as exc:
+            line = f"the evidence snapshot ({why}) was not recorded: {exc}"
+            self.app.post_message(CommsResult(partial(self.app.notify, line, title="Timeline", severity="warning", markup=False)))
 
     # -- jobs (one worker, in order) ----------------------------------------------------
 
@@ -196,7 +228,7 @@ class CommsDesk:
             return False
         self.sending = draft.channel
         kwargs = {"new_incident": True} if new_incident and draft.channel == Channel.EXTERNAL else {}
-        self._submit(("send", draft.id), partial(self._send_blocking, draft, done, kwargs))
+        self._submit(("send", draft.id), partial(self._send_blocking, draft, done, kwargs, self.evidence()))
         return True
 
     def _submit(self, key: object, job: Callable[[], None]) -> None:
@@ -233,9 +265,12 @@ class CommsDesk:
         self.app.notify(f"saving or sending raised {name} — a bug in clay-cockpit; the text is still in the editor",
                         title="Comms", severity="error", timeout=30, markup=False)
 
-    def _send_blocking(self, draft: Draft, done: Callable[[SendResult], None], kwargs: dict[str, Any]) -> None:
+    def _send_blocking(self, draft: Draft, done: Callable[[SendResult], None], kwargs: dict[str, Any],
+                       evidence: dict[str, Any] | None = None) -> None:
         try:
             result = self.comms.send(draft, **kwargs)
+            if result.ok:
+                self._record_evidence(evidence, f"{CHANNEL_NAME[draft.channel].lower()} sent")
         except Exception as exc:  # noqa: BLE001 — Comms.send never raises by contract; if it does, the send failed and says so
             err = SourceError("comms", ErrorKind.BAD_RESPONSE, f"the send raised {type(exc).__name__}",
                               "a bug in clay-cockpit; the draft is kept — please report it")
@@ -255,7 +290,7 @@ class CommsDesk:
         self.desk.refresh_panes()  # the timeline pane and the checklist show the send (or the failure) at once
         self._tick()
 
-    def _postmortem_blocking(self, path: Path, incident_id: str, force: bool) -> None:
+    def _postmortem_blocking(self, path: Path, incident_id: str, force: bool, evidence: dict[str, Any] | None = None) -> None:
         from cockpit.postmortem import (
             PostmortemError,
             default_output,
@@ -263,6 +298,7 @@ class CommsDesk:
             write_postmortem,
         )
 
+        self._record_evidence(evidence, "for the postmortem")
         cfg = self.config
         out = default_output(self.state_dir, incident_id)
         names = (cfg.slack.token_env, cfg.external_status.token_env, cfg.health.token_env, cfg.metrics.token_env)

@@ -131,10 +131,11 @@ class ComposeScreen(Screen[None]):
     }
     """
 
-    def __init__(self, desk: CommsDesk, draft: Draft) -> None:
+    def __init__(self, desk: CommsDesk, draft: Draft, *, changed: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.desk = desk
         self.draft = draft
+        self.changed = changed  # the facts that changed since the responder edited this draft
         self.channel = draft.channel
         self.failure: SendResult | None = None  # the last send that failed (its error is on screen)
         self._dirty = False  # changed since the last save was handed to the worker
@@ -163,7 +164,12 @@ class ComposeScreen(Screen[None]):
         self._show_flags()
         where = self.desk.comms.store.incident
         note = f"Kept with {where.id} as you type" if where is not None else "Kept with the incident as you type"
-        self._note(note + (" · edited before" if self.draft.edited else ""))
+        if self.changed:
+            what = "your text is kept" if self.draft.edited else "your choice is kept"
+            self._note(Content.assemble(("Changed since this draft was written: ", "bold"), ", ".join(self.changed),
+                                        f" — {what}; ctrl+n (twice) starts again from the template with the facts now"), "busy")
+        else:
+            self._note(note + (" · edited before" if self.draft.edited else ""))
         self.query_one("#compose-text", TextArea).focus()
 
     # -- what is shown -----------------------------------------------------------------
@@ -316,16 +322,16 @@ class ComposeScreen(Screen[None]):
     def action_status(self) -> None:
         if self.channel != Channel.EXTERNAL:
             return
-        incident = self.desk.comms.store.incident
         now = Status(self.draft.status or Status.INVESTIGATING)
-        proposed = incident.status if incident is not None and incident.status != now else None
+        follows = self.desk.comms.page_status() if self.desk.comms.store.incident is not None else now
+        proposed = follows if follows != now else None
         choices = [Choice(s.value, STATUS_LABEL[s], STATUS_DETAIL[s]) for s in (Status.INVESTIGATING, Status.IDENTIFIED,
                                                                                Status.MONITORING, Status.RESOLVED)]
 
         def chosen(value: str | None) -> None:
             if value is None or value == self.draft.status:
                 return
-            self._replace_draft(self.desk.comms.restatus(self.draft, value, assessment=self.desk.assessment()))
+            self._replace_draft(self.desk.comms.restatus(self.draft, value, assessment=self.desk.assessment(), signals=self.desk.signals()))
 
         self.app.push_screen(ChoiceScreen("Status page: status of this update", choices, current=now, proposed=proposed,
                                           why="the incident's"), chosen)
@@ -340,6 +346,7 @@ class ComposeScreen(Screen[None]):
         self.desk.discard(old)
         self.failure = None
         self._new_incident = False
+        self.changed = ()
         self._replace_draft(self.desk.fresh(self.channel, force=True), save=False)
         self._note(f"Draft discarded · a fresh one from the template, {_at(self.desk.clock())}")
 

@@ -10,7 +10,8 @@ the affected components, the text).
 
 Where it goes is the first line ("#inc-clay, a reply in the incident
 thread"); the draft's flags (internal names in the customer text, secrets,
-length) are listed under it. Keys: send, back to the editor.
+length) are listed under it. Keys: send, back to the editor — only these
+(the cockpit's own keys are neither live nor shown here).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -122,6 +124,24 @@ def preview_parts(preview: Preview, title: str = "") -> list[tuple[str, Content]
     return parts
 
 
+OWN_KEYS = frozenset({"s"})  # the preview's own printable keys
+
+
+class PreviewScroll(VerticalScroll):
+    """The preview's one focus. It takes every printable key but the
+    preview's own, so the cockpit's keys (1-5, d, i, a, u, n, ?, q …)
+    neither act behind the preview nor show in its footer: only its own
+    keys do (arrows, page keys and the mouse still scroll)."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and character.isprintable() and key not in OWN_KEYS
+
+    def on_key(self, event: events.Key) -> None:
+        if self.check_consume_key(event.key, event.character):
+            event.stop()
+            event.prevent_default()
+
+
 class PreviewScreen(Screen[bool]):
     """Dismisses with True to send, False to go back to the editor."""
 
@@ -163,15 +183,14 @@ class PreviewScreen(Screen[bool]):
         self._page_title = page_title
 
     def compose(self) -> ComposeResult:
-        yield Static(Content.assemble((f"Preview · {self._title}", "bold"), ("  s sends · Esc back to the editor", "$text-muted")),
-                     id="preview-head")
-        with VerticalScroll(id="preview-scroll"):
+        yield Static(Content.styled(f"Preview · {self._title}", "bold"), id="preview-head")
+        with PreviewScroll(id="preview-scroll"):
             for kind, content in preview_parts(self.preview, self._page_title):
                 yield Static(content, classes=kind)
         yield KeyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.query_one("#preview-scroll", VerticalScroll).focus()
+        self.query_one("#preview-scroll", PreviewScroll).focus()
 
     def action_send(self) -> None:
         self.dismiss(True)

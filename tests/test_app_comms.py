@@ -14,6 +14,7 @@ status page hold, or what is in the incident's file.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -24,12 +25,13 @@ from textual.widgets import Static, TextArea
 
 from cockpit.app import CockpitApp, make_app
 from cockpit.comms import Channel
+from cockpit.comms_context import clean_headline
 from cockpit.config import config_from_toml
 from cockpit.signals import HealthSnapshot
 from cockpit.sources import Sources
 from cockpit.sources.slack import Slack
 from cockpit.sources.statusapi import StatusApi
-from cockpit.timeline import read
+from cockpit.timeline import EventKind, read
 from screens.choose import ChoiceScreen
 from screens.compose import ComposeScreen
 from screens.preview import PreviewScreen
@@ -178,7 +180,8 @@ async def test_internal_update_from_keys_alone(sim, tmp_path) -> None:
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
         text = editor(app).text
-        assert text.startswith("P1 · Investigating — Credentials: Clay answers 401 to every call")
+        headline = clean_headline(app.desk.triaged.assessment.headline)  # triage's words, whatever they are
+        assert headline.startswith("Credentials: Clay answers 401 to ") and text.startswith(f"P1 · Investigating — {headline}\n")
         assert "*Current action:* Verify the Clay API key in the Secret" in text and "*Next update:* by 00:17 UTC" in text
         head = shown(compose(app).query_one("#compose-head", Static))
         assert "Internal update → #inc-clay-drill, a new incident thread" in head
@@ -402,6 +405,10 @@ async def test_postmortem_key_writes_the_file(sim, tmp_path) -> None:
         assert text.startswith(f"# Postmortem: {incident.id}") or incident.id in text.splitlines()[0]
         assert "**DRAFT**" in text and "Credentials" in text
         assert sim.env()["CLAY_DRILL_SLACK_TOKEN"] not in text
+        # the live sparklines went on the timeline first: the chart reaches the moment it was written
+        snap = [e for e in read(app.desk.timeline_path()).events if e.summary == "Evidence snapshot (for the postmortem)"]
+        assert len(snap) == 1 and "Clay 401" in snap[0].data["metrics"]["history"]
+        assert "The error-rate series as the pane drew them, kept by 2 evidence snapshot(s)" in text
         out.write_text("the team's sections")
         await pilot.press("P")  # it exists: not replaced without a second P
         await until(pilot, lambda: any(t == "Postmortem not written" for t, _ in notes), what="the refusal")
@@ -424,3 +431,87 @@ async def test_text_typed_just_before_quitting_is_kept(sim, tmp_path) -> None:
     path = app.desk.timeline_path()
     drafts = [e for e in read(path).events if str(e.kind) == "message_drafted"]
     assert drafts and drafts[-1].data["text"].endswith("last words")
+
+
+def footer_keys(screen) -> list[str]:
+    from textual.widgets._footer import FooterKey
+
+    return [k.key for k in screen.query(FooterKey)]
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_the_preview_shows_and_takes_only_its_own_keys(sim, tmp_path) -> None:
+    """The preview's footer lists send and back, nothing of the cockpit
+    behind it; the cockpit's keys (d, u, 1, n …) do nothing there."""
+    app, _ = comms_app(sim, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await declare(pilot, app)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen), what="the preview")
+        preview = app.screen
+        await until(pilot, lambda: footer_keys(preview), what="the footer")
+        assert footer_keys(preview) == ["s", "escape"]
+        status = app.desk.recorder.incident.status
+        await pilot.press("u", "d", "1", "n", "a", "question_mark")
+        await pilot.pause(0.3)
+        assert app.screen is preview and app.desk.recorder.incident.status == status
+        assert sim.state()["slack_messages"] == 0
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="back in the editor")
+
+
+def record_verified_fix(app: CockpitApp, at: float) -> str:
+    """What the actions desk writes for a key update whose 401s ended (docs/events.md)."""
+    store = app.desk.recorder.store
+    plan = {"plan_id": "update_key-1", "action": "update_key", "runbook": "update_key", "title": "Update the Clay API key: Secret clay-api"}
+    store.record(EventKind.ACTION_PLANNED, "Confirmed: Update the Clay API key: Secret clay-api (name typed)", plan, now=at)
+    store.record(EventKind.ACTION_APPLIED, "Applied: Update the Clay API key: Secret clay-api", {"plan_id": "update_key-1"}, now=at)
+    ended = "Mitigated: 401s stopped at 00:03:14 (0 of the last 50 logged calls failed; metrics agree)"
+    store.record(EventKind.SYMPTOM_ENDED, ended, {
+        "plan_id": "update_key-1", "action": "update_key", "runbook": "update_key", "symptom": "auth_errors", "label": "401s",
+        "applied_at": at, "ended_at": at + 30, "basis": "logs+metrics", "evidence": "0 of the last 50 logged calls failed",
+        "metrics_agree": True, "before": "401 on 100% of calls"}, now=at + 40)
+    return ended
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_drafts_follow_the_facts_and_an_edited_one_says_what_changed(sim, tmp_path) -> None:
+    """The status page draft typed by hand is kept after the fix worked,
+    and the editor says what changed (ctrl+n twice starts again from the
+    facts); an untouched draft is made again: monitoring, in customers'
+    words; the internal one says what worked."""
+    app, clock = comms_app(sim, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await declare(pilot, app)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the status page editor")
+        assert editor(app).text.startswith("We are investigating")
+        await type_at_end(pilot, TYPED)
+        await until(pilot, lambda: (d := app._comms.comms.unsent(Channel.EXTERNAL)) is not None and d.text.endswith(TYPED),
+                    what="the autosave")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ComposeScreen), what="back to the cockpit")
+
+        ended = record_verified_fix(app, clock.now + 60)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor again")
+        assert editor(app).text.endswith(TYPED)  # nothing typed is lost
+        said = note(app)
+        assert said.startswith("Changed since this draft was written: ") and "what was done" in said
+        assert "the status customers should see" in said and "ctrl+n (twice) starts again" in said
+        await pilot.press("ctrl+n", "ctrl+n")
+        await until(pilot, lambda: editor(app).text.startswith("A fix has been put in place"), what="the fresh draft")
+        meta = shown(compose(app).query_one("#compose-meta", Static))
+        assert meta.startswith("Status Monitoring (ctrl+t)") and TYPED not in editor(app).text
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ComposeScreen), what="back to the cockpit")
+
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the internal editor")
+        text = editor(app).text
+        assert "*Current action:* monitoring: 401s ended at " in text and f"Secret clay-api: worked — {ended}" in text
+        impact = re.search(r"^\*Impact:\* \d+% of Clay calls fail \([\d.]+ of [\d.]+/s\)(, the most so far|, as at its peak \(\d\d:\d\d UTC\)"
+                           r"|; the most errors were at \d\d:\d\d UTC: [\d.]+ of [\d.]+ Clay calls/s failed \(\d+%\))$", text, re.MULTILINE)
+        assert impact, text  # the numbers now, and the peak the error-rate pane drew

@@ -19,6 +19,7 @@ from dataclasses import replace
 import pytest
 
 from cockpit.comms import Channel, Comms, DueState
+from cockpit.comms_context import clean_headline
 from cockpit.comms_state import MESSAGE_FAILED
 from cockpit.config import config_from_toml
 from cockpit.incident import IncidentStore
@@ -139,7 +140,8 @@ def test_drafts_from_what_the_recorder_wrote(cockpit: Cockpit) -> None:
     events = cockpit.store.events()
     assert [str(e.kind) for e in events][:3] == ["incident_declared", "evidence_snapshot", "branch_changed"]
     draft = cockpit.comms.draft(Channel.INTERNAL)
-    assert draft.text.startswith("P1 · Investigating — Credentials: Clay answers 401 to every call\n")
+    recorded = clean_headline(next(e for e in events if str(e.kind) == "branch_changed").data["headline"])
+    assert recorded.startswith("Credentials: Clay answers 401 to ") and draft.text.startswith(f"P1 · Investigating — {recorded}\n")
     assert "• 401 at " in draft.text and "(Credentials, high confidence)" in draft.text
     assert "*Current action:* Verify the Clay API key in the Secret" in draft.text
 

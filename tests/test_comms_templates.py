@@ -187,13 +187,35 @@ def test_blocks_header_sections_context_and_fallback() -> None:
 
 
 def test_blocks_stay_within_slack_limits() -> None:
-    header = "H" * 400
-    body = "\n\n".join("line " + "y" * 50 for _ in range(80)) + "\n\n" + "z" * 7000
+    """Slack's limits are the only cuts: at a word, marked `` […]``; the
+    header's whole line stays in the first section and the fallback is whole."""
+    header = "P1 · Investigating — " + "Cloudflare customer dashboard and APIs - Cloudflare APIs " * 6
+    body = "\n\n".join(f"line {i} " + "y" * 50 for i in range(80)) + "\n\n" + "z" * 7000
     msg = slack_message(header + "\n" + body, footer="f")
     assert len(msg.blocks) <= 50
-    assert len(msg.blocks[0]["text"]["text"]) == MAX_HEADER
-    assert all(len(b["text"]["text"]) <= MAX_SECTION for b in msg.blocks if b["type"] == "section")
-    assert "z" * 100 in "".join(b["text"]["text"] for b in msg.blocks if b["type"] == "section")
+    shown = msg.blocks[0]["text"]["text"]
+    assert len(shown) <= MAX_HEADER and shown.endswith("Cloudflare […]") and header.startswith(shown.removesuffix(" […]"))
+    sections = [b["text"]["text"] for b in msg.blocks if b["type"] == "section"]
+    assert all(len(t) <= MAX_SECTION for t in sections)
+    assert sections[0] == header.strip()  # the whole first line
+    assert sections[-1].endswith(" […]") and "…" not in "".join(sections[:-1])  # the block budget's one cut, marked
+    assert "z" * 7000 in msg.text and "line 79" in msg.text  # the fallback (notifications) is whole
+
+
+def test_a_long_paragraph_continues_in_the_next_block() -> None:
+    """No text is dropped below the block budget: a paragraph over 3000
+    characters breaks at a space (or, in CJK text without spaces, at the limit)."""
+    words = " ".join(f"Company enrichment {i}" for i in range(300))
+    cjk = "企业信息补全服务" * 500
+    msg = slack_message("P1 · header\n" + words + "\n\n" + cjk)
+    sections = [b["text"]["text"] for b in msg.blocks if b["type"] == "section"]
+    latin = [t for t in sections if "企" not in t]
+    assert all(len(t) <= MAX_SECTION for t in sections) and len(latin) == 3
+    assert " ".join(latin).split() == words.split()  # every word, none cut in two
+    assert "".join(t for t in sections if "企" in t) == cjk
+    ampersands = slack_message("P1 · header\n" + "R&D & ops " * 500)  # escaped, each & takes five characters
+    texts = [b["text"]["text"] for b in ampersands.blocks if b["type"] == "section"]
+    assert all(len(t) <= MAX_SECTION for t in texts) and " ".join(texts).count("&amp;") == 1000
 
 
 def test_escape_keeps_slack_forms_and_plain_strips_marks() -> None:
