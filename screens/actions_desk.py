@@ -12,9 +12,15 @@ the UI thread only confirms (in memory) and draws.
 The path of one action::
 
     key ─► (masked key / replica count input) ─► worker: prepare (reads, dry run, SSAR, lease)
-        ─► ConfirmScreen (Cancel focused; the name typed for pods or secrets)
-        ─► runner.confirm (UI thread, in memory) ─► worker: apply + follow (progress → pane)
-        ─► outcome in the pane and a notification; a restart offered after a key update
+        ─► ConfirmScreen (`y` confirms; the name typed for the Secret or a hard scale-down)
+        ─► runner.confirm (UI thread, in memory) ─► worker: apply + follow the rollout (progress → pane)
+        ─► the symptom it should end, followed on every Signals change (cockpit/actions_follow.py):
+           "Mitigated: 401s stopped at …" or "… symptom persists — …: the fix did not work"
+           in the pane, a notification and the timeline; a restart offered after a key update
+
+Mitigations in effect (a flag on, a key update or restart whose symptom
+ended) are shown as done (✓), never as the next key (▸), and published to
+the app as ``Signals.in_effect`` (``on_in_effect``) for triage.
 
 Secrets: the new key lives only in a SecretValue (the plan's inputs), so a
 retry after expired credentials loses nothing; nothing here formats it
@@ -47,14 +53,19 @@ from cockpit.actions import (
     SecretValue,
     rate_limits_seen,
 )
+from cockpit.actions import took_effect
+from cockpit.actions_follow import ENDED, SymptomDesk
 from cockpit.actions_types import AdminError, Need
 from cockpit.config import Config
 from cockpit.runbook import ActionId
-from cockpit.signals import Signals
+from cockpit.signals import InEffect, Signals
+from cockpit.symptom import Before, Follow, Symptom, measure_before, symptom_for
+from cockpit.timeline import EventKind
 from cockpit.triage import Triaged
 from screens.confirm import ConfirmScreen
 from screens.secret_input import KeyInputScreen, ReplicasScreen
 from widgets.actions import ActionsPane, Row
+from widgets.checklist import clock_time
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -89,6 +100,39 @@ ROWS = (
 )
 SPEC = {r.id: r for r in ROWS}
 FLAG_OF = {"queuing": "queuing", "fallback": "fallback"}
+ENABLE_OF = {"queuing": ActionKind.ENABLE_QUEUING, "fallback": ActionKind.ENABLE_FALLBACK}
+SHORT = {  # what was done, in a symptom's summary: "Restart the pods: rollout done, symptom persists — …"
+    ActionKind.RESTART: "Restart the pods", ActionKind.UPDATE_KEY: "Update the key", ActionKind.ENABLE_QUEUING: "Enable request queuing",
+    ActionKind.ENABLE_FALLBACK: "Enable fallback", ActionKind.SCALE: "Scale the deployment",
+}
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What a confirmed action should end (decided when it was confirmed)."""
+
+    symptom: Symptom
+    branch: str
+    before: Before
+    title: str
+    carries: tuple[str, ...] = ()  # runbook actions done before it whose effect it brings (the key update before the restart)
+    baseline: tuple[tuple[str, int], ...] = ()  # restarts per pod when confirmed
+
+
+def _effect(outcome: Outcome) -> str:
+    """How far the change got, for the symptom's verdict: "rollout done", "rollout failed" …"""
+    if outcome.ok:
+        return took_effect(outcome.plan)
+    v = outcome.verification
+    if outcome.plan.replaces_pods and v is not None:
+        return {"failed": "rollout failed", "timeout": "rollout not done in time", "stopped": "rollout not followed to the end"}.get(
+            v.state.value, "applied")
+    return "applied"
+
+
+def _baseline(signals: Signals) -> tuple[tuple[str, int], ...]:
+    pods = signals.pods.value.pods if signals.pods.value is not None else ()
+    return tuple((p.name, p.restarts) for p in pods)
 
 
 def default_runner(config: Config, store: IncidentStore | None, clock: Callable[[], float]) -> ActionRunner:
@@ -154,7 +198,9 @@ class ActionsDesk:
     """See the module docstring."""
 
     def __init__(self, app: App[int], main: MainScreen, config: Config, *, clock: Callable[[], float],
-                 store: IncidentStore | None, factory: RunnerFactory | None) -> None:
+                 store: IncidentStore | None, factory: RunnerFactory | None,
+                 on_in_effect: Callable[[tuple[InEffect, ...]], None] | None = None,
+                 on_recorded: Callable[[], None] | None = None) -> None:
         self.app = app
         self.main = main
         self.config = config
@@ -179,6 +225,17 @@ class ActionsDesk:
         self._status_busy = False
         self._in_slot = False  # below 120 columns: the pane in the checklist's slot (x), else the checklist (c)
         self._slot_applied = False
+        self.signals: Signals | None = None
+        self.triaged: Triaged | None = None
+        self.symptoms = SymptomDesk(store, clock)
+        self._watch: dict[str, Watch] = {}  # plan id → what it should end (bounded: cleared when it finishes)
+        self._carry: Watch | None = None  # a key update / flag that takes effect at the next restart
+        self._newest = ""  # what the status line shows after an action: "outcome" or "symptom"
+        self._on_in_effect = on_in_effect
+        self._on_recorded = on_recorded
+        self._published: tuple[InEffect, ...] = ()
+        self._flag_since: dict[str, float | None] = {}
+        self._applied_at: dict[str, float] = {}  # ActionKind value → when this cockpit applied it
         self.pane = ActionsPane(self.rows(), read_only=self.read_only, id="actions")
 
     # -- set-up -------------------------------------------------------------------
@@ -194,8 +251,10 @@ class ActionsDesk:
         self.app.set_interval(STATUS_EVERY, self.refresh_status)
 
     def stop(self) -> None:
-        """The app quits: a running action stops following (its change stays), the lease is released."""
+        """The app quits: a running action stops following (its change stays), the lease is released;
+        the symptom's follow ends (nothing more is written)."""
         self.stop_event.set()
+        self.symptoms.stop()
 
     def runner(self) -> ActionRunner:
         """Built on first use, in a worker (it loads the Kubernetes adapter)."""
@@ -209,6 +268,13 @@ class ActionsDesk:
 
     def signals_changed(self, signals: Signals, triaged: Triaged | None) -> None:
         changed = False
+        self.signals = signals
+        self.triaged = triaged or self.triaged
+        if self.symptoms.current is not None or self.symptoms.finished:
+            changed |= self._look(signals)
+        else:
+            self.symptoms.resume()
+            changed |= bool(self.symptoms.finished)
         if triaged is not None:
             ids = {a.id for a in triaged.assessment.actions}
             relevant = frozenset(r.id for r in ROWS if r.runbook in ids)
@@ -220,7 +286,46 @@ class ActionsDesk:
             changed |= rate != self.rate
             self.rate = rate
         if changed:
+            self._publish()
             self._draw()
+
+    def _look(self, signals: Signals) -> bool:
+        """Follow the symptom one look further; True when what the pane says changed."""
+        before = (self.symptoms.verdict, self.symptoms.last())
+        done = self.symptoms.look(signals)
+        if done is not None:
+            self._newest = "symptom"
+            v = done.verdict
+            if v.state == ENDED:
+                self.app.notify(v.summary, title="Mitigated", timeout=12)
+            else:
+                self.app.notify(v.summary, title="The fix did not work", severity="error", timeout=20)
+            if self._on_recorded is not None:
+                self._on_recorded()
+        for problem in list(self.symptoms.problems):
+            self.app.notify(f"not recorded: {problem}", title="Timeline", severity="error")
+        self.symptoms.problems.clear()
+        return (self.symptoms.verdict, self.symptoms.last()) != before
+
+    def in_effect(self) -> tuple[InEffect, ...]:
+        """The mitigations in place: the flags read from the cluster, and a key
+        update or restart whose symptom ended."""
+        out = list(self.symptoms.in_effect())
+        flags = self.config.kube.flags
+        for row_id, kind in ENABLE_OF.items():
+            if self.status.flag(FLAG_OF[row_id]) != "true":
+                continue
+            key = flags.queuing_key if row_id == "queuing" else flags.fallback_key
+            where = f"ConfigMap {flags.configmap}" if flags.mode == "configmap" else f"the pod template of deployment {self.deployment}"
+            out.append(InEffect(SPEC[row_id].runbook.value, f"{key}=true in {where}", self._flag_since.get(kind.value)))
+        return tuple(sorted(out, key=lambda e: e.action))
+
+    def _publish(self) -> None:
+        values = self.in_effect()
+        if values != self._published:
+            self._published = values
+            if self._on_in_effect is not None:
+                self._on_in_effect(values)
 
     def update(self, value: object) -> None:
         """A worker's result, on the UI thread."""
@@ -229,6 +334,9 @@ class ActionsDesk:
         elif isinstance(value, ActionsStatus):
             self._status_busy = False
             self.status = value
+            self._flag_since = {kind.value: self._since(kind.value) for row_id, kind in ENABLE_OF.items()
+                                if self.status.flag(FLAG_OF[row_id]) == "true"}
+            self._publish()
         elif isinstance(value, Planned):
             self.busy = ""
             self._planned(value)
@@ -322,6 +430,9 @@ class ActionsDesk:
         self.last = None
         self.problem = None
         self._retry = None
+        self._carry = None
+        if self.symptoms.current is not None:
+            self.symptoms.cancel(f"stopped watching {self.symptoms.current.label}: the actions now act on {self.deployment}")
         self.pane.set_deployment(self.deployment, names)
         self.app.notify(f"actions now act on deployment {self.deployment}", title="Deployment")
         self._draw()
@@ -388,27 +499,75 @@ class ActionsDesk:
             if plan.ready:
                 self.app.notify(f"{plan.title}: cancelled, nothing changed", title="Not run")
             return
-        got = self.runner().confirm(plan, typed)  # in memory: no request
+        watch = self._watch_of(plan)
+        got = self.runner().confirm(plan, typed, watching=self._label(watch) if watch is not None else "")
         if isinstance(got, Failure):
             self.app.notify(got.line(), title="Not confirmed", severity="error")
             return
+        if watch is not None:
+            self._watch[plan.id] = watch
+            while len(self._watch) > 8:
+                self._watch.pop(next(iter(self._watch)))
+        if plan.kind is ActionKind.RESTART:
+            self._carry = None  # taken by this restart (its watch carries it)
         self._retry, self.problem, self.progress = None, None, None
         self.show_pane(True)
         self._start(f"running: {plan.title}", partial(self._apply_blocking, got))
 
+    @staticmethod
+    def _label(watch: Watch) -> str:
+        return Follow(watch.symptom, "", "", "", "", "", 0.0, 0.0, watch.before).label
+
+    def _watch_of(self, plan: Plan) -> Watch | None:
+        """What the confirmed action should end: carried from a key update or a flag
+        waiting for a restart, else from the branch triage recommended it for."""
+        signals = self.signals or Signals()
+        carry = self._carry if plan.kind is ActionKind.RESTART else None
+        if carry is not None:
+            return replace(carry, before=measure_before(carry.symptom, signals), title=f"{carry.title} + restart the pods",
+                           baseline=_baseline(signals))
+        found = symptom_for(plan.kind, self.triaged.assessment if self.triaged is not None else None, signals)
+        if found is None:
+            return None
+        symptom, branch = found
+        title = SHORT.get(plan.kind, plan.title)
+        if plan.kind is ActionKind.SCALE and plan.inputs.replicas is not None:
+            title = f"Scale to {plan.inputs.replicas} pods"
+        return Watch(symptom, branch, measure_before(symptom, signals), title, baseline=_baseline(signals))
+
     def _finished(self, outcome: Outcome) -> None:
         self.last, self.progress = outcome, None
+        self._newest = "outcome"
         f = outcome.failure
         retryable = f is not None and not outcome.applied and f.kind in RETRYABLE
         self._retry = outcome.plan if retryable else None
         self.problem = f if retryable else None
+        plan = outcome.plan
+        if outcome.applied:
+            self._applied_at[plan.kind.value] = self.clock()
+        watch = self._watch.pop(plan.id, None)
+        if watch is not None and outcome.applied and not (plan.replaces_pods or plan.kind is ActionKind.SCALE):
+            # takes effect when the pods restart: the restart offered next carries the symptom
+            self._carry = replace(watch, carries=(*watch.carries, plan.runbook.value)) if outcome.ok else None
+        elif watch is not None and outcome.applied:
+            self._begin(outcome, watch)
+            self.refresh_status(permissions=True)
+            if self.symptoms.current is None:  # a final verdict at once: its notification said it
+                return
+            if outcome.ok:
+                self.app.notify(outcome.summary, title=f"Watching {self._label(watch)}", timeout=8)
+            elif not (watch.symptom is Symptom.PODS_UNREADY and f is not None and f.kind is FailureKind.VERIFY_FAILED):
+                # (a rollout stopped by a crashing new pod: the pods' verdict says it next, once)
+                self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed",
+                                severity="error")
+            return
         if outcome.plan.kind is ActionKind.VERIFY_KEY:
             if outcome.probe is not None and outcome.offer is ActionKind.UPDATE_KEY:
                 self.app.notify(f"{outcome.summary} — k updates it", title="Key refused", severity="error")
             else:
                 self.app.notify(outcome.summary, title="Key", severity="information" if outcome.ok else "warning")
         elif outcome.ok:
-            self.app.notify(outcome.summary, title="Done")
+            self.app.notify(outcome.summary, title=took_effect(plan).capitalize() if outcome.watching else "Done")
         else:
             self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed",
                             severity="error")
@@ -430,10 +589,37 @@ class ActionsDesk:
         self.app.run_worker(partial(self._guarded, "status", partial(self._status_blocking, permissions)), thread=True,
                             group="actions-status", exit_on_error=False, description="Reading the deployment, flags and lease")
 
+    def _begin(self, outcome: Outcome, watch: Watch) -> None:
+        """The change took effect (or stopped half-way): follow the symptom from the next Signals on."""
+        plan, now = outcome.plan, self.clock()
+        details = outcome.verification.details if outcome.verification is not None else {}
+        replicas = plan.inputs.replicas if plan.kind is ActionKind.SCALE else details.get("replicas", self.status.replicas)
+        follow = Follow(
+            watch.symptom, plan.id, plan.kind.value, plan.runbook.value, watch.title,
+            _effect(outcome), now, now + self.config.actions.symptom_window, watch.before,
+            old_pods=outcome.old_pods if plan.replaces_pods else frozenset(), replicas=replicas if isinstance(replicas, int) else None,
+            stable=self.config.actions.symptom_stable, branch=watch.branch, carries=watch.carries,
+            baseline=() if plan.replaces_pods else watch.baseline)
+        self._newest = "symptom"
+        self.symptoms.begin(follow)
+        if self.signals is not None:
+            self._look(self.signals)
+
+    def _since(self, kind: str) -> float | None:
+        """When this mitigation was last applied, as far as this cockpit knows (its own action, or the timeline)."""
+        if kind in self._applied_at:
+            return self._applied_at[kind]
+        store = self.store
+        if store is None or store.incident is None:
+            return None
+        for ev in reversed(store.events()):  # (in memory)
+            if ev.kind == EventKind.ACTION_APPLIED and ev.data.get("action") == kind:
+                return ev.at
+        return None
+
     def _start(self, busy: str, work: Callable[[], object]) -> None:
         self.busy = busy
-        if not self.pane_on_screen():  # the pane shows it; else say it once, briefly
-            self.app.notify(f"{busy}…", title="Actions", timeout=3)
+        self.show_pane(True)  # the pane says what runs (a toast would cover the modal that opens next)
         self.app.run_worker(partial(self._guarded, busy, work), thread=True, group="actions", exit_on_error=False,
                             description=busy[:1].upper() + busy[1:])
         self._draw()
@@ -534,20 +720,53 @@ class ActionsDesk:
                 disabled = f"permission denied ({denied[kind]}) → escalate to {self.config.escalation.contact}"
             if mutating and held and lease is not None:
                 warning = f"lease {lease.describe(now)}"
+            done = ""
             if spec.id in FLAG_OF:
                 value = s.flag(FLAG_OF[spec.id])
                 state = {"true": "on", None: ""}.get(value, "off")
+                if state == "on":  # in effect: done, never the next key
+                    since = self._flag_since.get(ENABLE_OF[spec.id].value)
+                    state = done = "on" + (f" since {clock_time(since)}" if since is not None else "")
                 if state and not self.read_only:
-                    state += f" · {spec.key} turns it {'off' if state == 'on' else 'on'}"
+                    state += f" · {spec.key} turns it {'off' if value == 'true' else 'on'}"
                 if spec.id == "queuing" and self.rate is not None:
                     detail = self.rate.text()
             elif spec.id == "scale" and s.replicas is not None:
                 state = f"{s.replicas} replicas, {s.ready} ready"
-            elif spec.id == "update_key":
-                state = f"Secret {self.config.kube.secret.name}"
-            out.append(Row(spec.id, spec.key, spec.label, f"act('{spec.id}')", state, detail, spec.id in self.relevant,
-                           disabled, warning))
+            if spec.id in ("update_key", "restart"):
+                ended = self._ended_for(spec.runbook.value)
+                if ended is not None:
+                    at = ended.verdict.ended_at
+                    done = f"worked: {ended.follow.label} ended" + (f" {clock_time(at)}" if at is not None else "")
+                if spec.id == "update_key":
+                    state = f"Secret {self.config.kube.secret.name}" + (f" · {done}" if done else "")
+                elif done:
+                    state = done
+            out.append(Row(spec.id, spec.key, spec.label, f"act('{spec.id}')", state, detail, spec.id in self.relevant and not done,
+                           disabled, warning, done=bool(done)))
         return out
+
+    def _ended_for(self, runbook: str):
+        """The newest follow whose symptom ended and that carried out this runbook action."""
+        for done in reversed(self.symptoms.finished):
+            if done.verdict.state == ENDED and runbook in (done.follow.runbook, *done.follow.carries):
+                return done
+        return None
+
+    def _symptom_content(self) -> Content | None:
+        current, verdict = self.symptoms.current, self.symptoms.verdict
+        if current is not None and verdict is not None:
+            return Content.assemble(("▸ ", "bold $text-accent"), (f"{current.title}: {current.effect} — ", "bold"), (verdict.summary, ""))
+        last = self.symptoms.last()
+        if last is None or not last.follow.title:
+            return None
+        v = last.verdict
+        if v.state == ENDED:
+            if last.later and v.head:  # the metrics caught up since: said in place of "not caught up yet"
+                text = f"Mitigated: {v.head}" + (f" ({v.main})" if v.main else "")
+                return Content.assemble(("✓ ", "bold $text-success"), (text, ""), (f"; {last.later}", "$text-muted"))
+            return Content.assemble(("✓ ", "bold $text-success"), (v.summary, ""))
+        return Content.assemble(("✗ ", "bold $text-error"), (v.summary, ""))
 
     def status_content(self) -> Content | None:
         if self._factory is None:
@@ -564,10 +783,15 @@ class ActionsDesk:
         if failure is not None and failure.kind is FailureKind.AUTH_EXPIRED:
             return Content.assemble(("✗ cluster credentials expired", "bold $text-error"), (f" — {failure.hint or failure.message}", ""),
                                     (" · g retries (what you typed is kept)", "bold $text-accent"))
+        if self._newest == "symptom":
+            shown = self._symptom_content()
+            if shown is not None:
+                return shown
         last = self.last
         if last is not None:
             ok = last.ok
-            line = Content.assemble(("✓ " if ok else "✗ ", "bold $text-success" if ok else "bold $text-error"), (last.summary, ""))
+            mark = ("✗ ", "bold $text-error") if not ok else ("▸ ", "bold $text-accent") if last.watching else ("✓ ", "bold $text-success")
+            line = Content.assemble(mark, (last.summary, ""))
             if last.can_follow_again:
                 line = Content.assemble(line, (" · g looks again", "bold $text-accent"))
             elif self._retry is not None:

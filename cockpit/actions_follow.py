@@ -1,0 +1,195 @@
+"""After an action took effect: follow its symptom to a verdict, record it,
+tick what it verified, and say which mitigations are in effect.
+
+The actions desk (screens/actions_desk.py) owns one :class:`SymptomDesk`
+and calls it on the UI thread: :meth:`~SymptomDesk.begin` when an applied
+action's rollout is done (or stopped), :meth:`~SymptomDesk.look` on every
+Signals change — no polling of its own — and :meth:`~SymptomDesk.stop` on
+quit. The judging is :func:`cockpit.symptom.judge` (pure); this module only
+keeps the state between looks and writes the timeline: exactly one
+``symptom_ended`` or ``symptom_persists`` per follow (docs/events.md), the
+automatic ticks when it ended, and a note when the metrics agree later.
+
+No Textual here; writing an event is one fsynced line (as the desk's ticks
+are), and a failed write never stops the follow: it is shown, not lost
+silently.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from cockpit.runbook import ActionId
+from cockpit.signals import InEffect, Signals
+from cockpit.symptom import ENDED, PERSISTS, Follow, Verdict, hms, judge, metrics_view, ticks_for
+from cockpit.timeline import EventKind, TimelineError
+
+if TYPE_CHECKING:
+    from cockpit.incident import IncidentStore
+
+KEPT = 8  # finished follows remembered (what is in effect, the pane's last words)
+
+
+@dataclass(frozen=True)
+class Finished:
+    follow: Follow
+    verdict: Verdict
+    later: str = ""  # the metrics' word after the verdict ("metrics agree (401 at 0.00/s)")
+
+
+class SymptomDesk:
+    """See the module docstring. ``on_final(follow, verdict)`` is called once
+    per follow when the verdict is final (the desk notifies and redraws)."""
+
+    def __init__(self, store: IncidentStore | None, clock: Callable[[], float], actor: str = "") -> None:
+        self.store = store
+        self.clock = clock
+        self.actor = actor or None
+        self.current: Follow | None = None
+        self.verdict: Verdict | None = None  # the current follow's newest look
+        self.finished: deque[Finished] = deque(maxlen=KEPT)
+        self.problems: deque[str] = deque(maxlen=4)  # writes that failed
+        self._stopped = False
+        self._resumed_for: str | None = None  # the incident whose earlier verdicts were read
+
+    # -- the follow ---------------------------------------------------------------
+
+    def begin(self, follow: Follow, signals: Signals | None = None) -> Verdict:
+        """Start following (a newer action's follow replaces an unfinished one: its verdict
+        would mix both changes). Looks once at once when ``signals`` is given."""
+        self.current, self.verdict = follow, Verdict("watching", f"watching {follow.label}")
+        if signals is not None:
+            self.look(signals)
+        return self.verdict
+
+    def look(self, signals: Signals) -> Finished | None:
+        """One look: returns the follow's end when this look made it final."""
+        if self._stopped:
+            return None
+        now = self.clock()
+        self._metrics_later(signals, now)
+        f = self.current
+        if f is None:
+            return None
+        f, verdict = judge(f, signals, now)
+        self.current, self.verdict = f, verdict
+        if not verdict.final:
+            return None
+        self.current = None
+        done = Finished(f, verdict)
+        self.finished.append(done)
+        self._record(f, verdict)
+        return done
+
+    def stop(self) -> None:
+        """The app quits: no more looks, nothing more written."""
+        self._stopped = True
+        self.current = None
+
+    def cancel(self, why: str) -> None:
+        """The follow is moot (another deployment chosen): dropped without a verdict."""
+        self.current = None
+        self.verdict = Verdict("watching", why)
+
+    # -- what the pane and triage read ------------------------------------------------
+
+    def last(self) -> Finished | None:
+        return self.finished[-1] if self.finished else None
+
+    def in_effect(self) -> tuple[InEffect, ...]:
+        """A key update or restart whose symptom ended (this session, or read from the timeline)."""
+        out: dict[str, InEffect] = {}
+        for done in self.finished:
+            f, v = done.follow, done.verdict
+            if v.state != ENDED:
+                continue
+            for aid in (f.runbook, *f.carries):
+                if aid in (ActionId.UPDATE_KEY.value, ActionId.RESTART.value):
+                    out[aid] = InEffect(aid, v.summary, v.ended_at)
+        return tuple(out[k] for k in sorted(out))
+
+    def resume(self) -> None:
+        """Read the ended key updates / restarts of the current incident once (after a
+        cockpit restart they stay in effect)."""
+        store = self.store
+        inc = store.incident if store is not None else None
+        if store is None or inc is None or inc.id == self._resumed_for:
+            return
+        self._resumed_for = inc.id
+        try:
+            events = store.events()
+        except (TimelineError, OSError) as exc:
+            self.problems.append(f"reading the timeline: {exc}")
+            return
+        from cockpit.symptom import Before, Symptom
+
+        for ev in events:
+            if ev.kind != EventKind.SYMPTOM_ENDED:
+                continue
+            d = ev.data
+            try:
+                symptom = Symptom(str(d.get("symptom")))
+            except ValueError:
+                continue
+            carries = tuple(str(c) for c in d.get("carries") or () if isinstance(c, str))
+            ended = d.get("ended_at")
+            at = float(ended) if isinstance(ended, (int, float)) and not isinstance(ended, bool) else ev.at
+            f = Follow(symptom, str(d.get("plan_id") or ""), str(d.get("action") or ""), str(d.get("runbook") or ""), "", "",
+                       float(d.get("applied_at") or ev.at) if isinstance(d.get("applied_at"), (int, float)) else ev.at, ev.at,
+                       Before(str(d.get("before") or "")), branch=str(d.get("branch") or ""), carries=carries)
+            self.finished.append(Finished(f, Verdict(ENDED, ev.summary, str(d.get("evidence") or ""), str(d.get("basis") or ""), at)))
+
+    # -- writing ----------------------------------------------------------------------
+
+    def _record(self, f: Follow, v: Verdict) -> None:
+        kind = EventKind.SYMPTOM_ENDED if v.state == ENDED else EventKind.SYMPTOM_PERSISTS
+        self._write(kind.value, lambda: self.store.record(kind, v.summary, v.data(f), actor=self.actor) if self.store else None)
+        if v.state != ENDED or self.store is None:
+            return
+        from cockpit.incident import NoIncident
+
+        seen = f"{f.title} — {v.head}" if v.head else v.summary
+        for key in ticks_for(f):
+            try:
+                self._write(f"tick {key}", lambda key=key: self.store.tick(key, auto=True, seen=seen, actor=self.actor))
+            except NoIncident:
+                return
+
+    def _metrics_later(self, signals: Signals, now: float) -> None:
+        """An ended symptom whose metrics had not caught up: say so once they agree (or the window closes)."""
+        if not self.finished:
+            return
+        done = self.finished[-1]
+        f, v = done.follow, done.verdict
+        if v.state != ENDED or v.metrics_agree is not None or done.later or not f.title:
+            return
+        agree, words = metrics_view(f, signals, now)
+        if agree is None and now < f.deadline:
+            return
+        if agree is None:
+            words = f"the metrics never caught up in the follow window ({words})" if words else "the metrics never caught up"
+        later = f"{words} at {hms(now)}"
+        self.finished[-1] = replace(done, later=later)
+        if agree is False:
+            summary = f"{f.title}: the logs say {v.head}, but {later}"
+        else:
+            summary = f"{f.title}: {later} — {v.head}"
+        self._write("note", lambda: self.store.record(EventKind.NOTE, summary, {"plan_id": f.plan_id, "symptom": f.symptom.value,
+                                                                                "metrics_agree": agree}, actor=self.actor)
+                    if self.store else None)
+
+    def _write(self, what: str, call: Callable[[], object]) -> None:
+        from cockpit.incident import NoIncident
+
+        try:
+            call()
+        except NoIncident:
+            raise
+        except (TimelineError, OSError, ValueError) as exc:
+            self.problems.append(f"{what}: {exc}")
+
+
+__all__ = ["ENDED", "PERSISTS", "Finished", "SymptomDesk"]
