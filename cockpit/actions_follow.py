@@ -22,13 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from cockpit.actions import took_effect
+from cockpit.actions_types import ActionKind, Outcome, Plan, VerifyState
+from cockpit.config import ActionsConfig
 from cockpit.runbook import ActionId
 from cockpit.signals import InEffect, Signals
-from cockpit.symptom import ENDED, PERSISTS, Follow, Verdict, hms, judge, metrics_view, ticks_for
+from cockpit.symptom import ENDED, PERSISTS, Before, Follow, Symptom, Verdict, hms, judge, measure_before, metrics_view, symptom_for, ticks_for
 from cockpit.timeline import EventKind, TimelineError
 
 if TYPE_CHECKING:
     from cockpit.incident import IncidentStore
+    from cockpit.triage_types import Assessment
 
 KEPT = 8  # finished follows remembered (what is in effect, the pane's last words)
 
@@ -119,27 +123,16 @@ class SymptomDesk:
         if store is None or inc is None or inc.id == self._resumed_for:
             return
         self._resumed_for = inc.id
-        try:
-            events = store.events()
-        except (TimelineError, OSError) as exc:
-            self.problems.append(f"reading the timeline: {exc}")
-            return
-        from cockpit.symptom import Before, Symptom
-
-        for ev in events:
-            if ev.kind != EventKind.SYMPTOM_ENDED:
-                continue
+        for ev in store.events():  # (in memory)
             d = ev.data
-            try:
-                symptom = Symptom(str(d.get("symptom")))
-            except ValueError:
+            if ev.kind != EventKind.SYMPTOM_ENDED or d.get("symptom") not in {s.value for s in Symptom}:
                 continue
-            carries = tuple(str(c) for c in d.get("carries") or () if isinstance(c, str))
-            ended = d.get("ended_at")
+            ended, applied = d.get("ended_at"), d.get("applied_at")
             at = float(ended) if isinstance(ended, (int, float)) and not isinstance(ended, bool) else ev.at
-            f = Follow(symptom, str(d.get("plan_id") or ""), str(d.get("action") or ""), str(d.get("runbook") or ""), "", "",
-                       float(d.get("applied_at") or ev.at) if isinstance(d.get("applied_at"), (int, float)) else ev.at, ev.at,
-                       Before(str(d.get("before") or "")), branch=str(d.get("branch") or ""), carries=carries)
+            f = Follow(Symptom(d["symptom"]), str(d.get("plan_id") or ""), str(d.get("action") or ""), str(d.get("runbook") or ""),
+                       title="", effect="", deadline=ev.at, before=Before(str(d.get("before") or "")), branch=str(d.get("branch") or ""),
+                       applied_at=float(applied) if isinstance(applied, (int, float)) and not isinstance(applied, bool) else ev.at,
+                       carries=tuple(c for c in d.get("carries") or () if isinstance(c, str)))
             self.finished.append(Finished(f, Verdict(ENDED, ev.summary, str(d.get("evidence") or ""), str(d.get("basis") or ""), at)))
 
     # -- writing ----------------------------------------------------------------------
@@ -192,4 +185,92 @@ class SymptomDesk:
             self.problems.append(f"{what}: {exc}")
 
 
-__all__ = ["ENDED", "PERSISTS", "Finished", "SymptomDesk"]
+# --------------------------------------------------------------------------
+# From a confirmed plan to a follow
+
+
+SHORT = {  # what was done, in a symptom's summary: "Restart the pods: rollout done, symptom persists — …"
+    ActionKind.RESTART: "Restart the pods", ActionKind.UPDATE_KEY: "Update the key", ActionKind.ENABLE_QUEUING: "Enable request queuing",
+    ActionKind.ENABLE_FALLBACK: "Enable fallback", ActionKind.SCALE: "Scale the deployment",
+}
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What a confirmed action should end (decided when it was confirmed)."""
+
+    symptom: Symptom
+    branch: str
+    before: Before
+    title: str
+    carries: tuple[str, ...] = ()  # runbook actions done before it whose effect it brings (the key update before the restart)
+    baseline: tuple[tuple[str, int], ...] = ()  # restarts per pod when confirmed
+
+    @property
+    def label(self) -> str:
+        return Follow(self.symptom, "", "", "", "", "", 0.0, 0.0, self.before).label
+
+
+def baseline(signals: Signals) -> tuple[tuple[str, int], ...]:
+    pods = signals.pods.value.pods if signals.pods.value is not None else ()
+    return tuple((p.name, p.restarts) for p in pods)
+
+
+def watch_for(plan: Plan, carry: Watch | None, assessment: Assessment | None, signals: Signals) -> Watch | None:
+    """What a confirmed action should end: carried from a key update or a flag waiting
+    for a restart (``carry``, for a restart), else from the branch triage recommended it for."""
+    if carry is not None and plan.kind is ActionKind.RESTART:
+        return replace(carry, before=measure_before(carry.symptom, signals), title=f"{carry.title} + restart the pods",
+                       baseline=baseline(signals))
+    found = symptom_for(plan.kind, assessment, signals)
+    if found is None:
+        return None
+    symptom, branch = found
+    title = SHORT.get(plan.kind, plan.title)
+    if plan.kind is ActionKind.SCALE and plan.inputs.replicas is not None:
+        title = f"Scale to {plan.inputs.replicas} pods"
+    return Watch(symptom, branch, measure_before(symptom, signals), title, baseline=baseline(signals))
+
+
+def takes_effect_now(plan: Plan) -> bool:
+    """Does the applied change reach the pods by itself (a rollout, a scale), or only at the next restart?"""
+    return plan.replaces_pods or plan.kind is ActionKind.SCALE
+
+
+def effect_of(outcome: Outcome) -> str:
+    """How far the change got, for the symptom's verdict: "rollout done", "rollout failed" …"""
+    if outcome.ok:
+        return took_effect(outcome.plan)
+    v = outcome.verification
+    if outcome.plan.replaces_pods and v is not None:
+        return {VerifyState.FAILED: "rollout failed", VerifyState.TIMEOUT: "rollout not done in time",
+                VerifyState.STOPPED: "rollout not followed to the end"}.get(v.state, "applied")
+    return "applied"
+
+
+def follow_from(outcome: Outcome, watch: Watch, now: float, cfg: ActionsConfig, replicas_now: int | None) -> Follow:
+    """The follow of an applied action's symptom, from now until ``symptom_window`` has passed."""
+    plan = outcome.plan
+    details = outcome.verification.details if outcome.verification is not None else {}
+    replicas = plan.inputs.replicas if plan.kind is ActionKind.SCALE else details.get("replicas", replicas_now)
+    return Follow(
+        watch.symptom, plan.id, plan.kind.value, plan.runbook.value, watch.title, effect_of(outcome), now, now + cfg.symptom_window,
+        watch.before, old_pods=outcome.old_pods if plan.replaces_pods else frozenset(),
+        replicas=replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else None, stable=cfg.symptom_stable,
+        branch=watch.branch, carries=watch.carries, baseline=() if plan.replaces_pods else watch.baseline)
+
+
+def since_applied(store: IncidentStore | None, kind: str, applied_at: dict[str, float]) -> float | None:
+    """When this mitigation was last applied, as far as this cockpit knows (its own action, or the timeline)."""
+    if kind in applied_at:
+        return applied_at[kind]
+    if store is None or store.incident is None:
+        return None
+    for ev in reversed(store.events()):  # (in memory)
+        if ev.kind == EventKind.ACTION_APPLIED and ev.data.get("action") == kind:
+            return ev.at
+    return None
+
+
+__all__ = ["ENDED", "PERSISTS", "Finished", "SymptomDesk", "Watch", "effect_of", "follow_from", "since_applied", "takes_effect_now",
+           "watch_for"]

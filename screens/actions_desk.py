@@ -44,7 +44,6 @@ from cockpit.actions import (
     Confirmation,
     Failure,
     FailureKind,
-    LeaseInfo,
     Outcome,
     Plan,
     ProbeResult,
@@ -54,18 +53,17 @@ from cockpit.actions import (
     rate_limits_seen,
 )
 from cockpit.actions import took_effect
-from cockpit.actions_follow import ENDED, SymptomDesk
-from cockpit.actions_types import AdminError, Need
+from cockpit.actions_follow import ENDED, SymptomDesk, Watch, follow_from, since_applied, takes_effect_now, watch_for
+from cockpit.actions_status import ActionsStatus, read_status
 from cockpit.config import Config
 from cockpit.runbook import ActionId
 from cockpit.signals import InEffect, Signals
-from cockpit.symptom import Before, Follow, Symptom, measure_before, symptom_for
-from cockpit.timeline import EventKind
+from cockpit.symptom import Symptom
 from cockpit.triage import Triaged
+from screens.actions_draw import NO_ADAPTER, desk_rows, desk_status
 from screens.confirm import ConfirmScreen
 from screens.secret_input import KeyInputScreen, ReplicasScreen
 from widgets.actions import ActionsPane, Row
-from widgets.checklist import clock_time
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -77,7 +75,6 @@ STATUS_EVERY = 15.0  # seconds between reads of the replicas, flags and lease (p
 RETRYABLE = frozenset({FailureKind.AUTH_EXPIRED, FailureKind.LEASE_HELD, FailureKind.UNREACHABLE, FailureKind.TIMEOUT,
                        FailureKind.SERVER_ERROR, FailureKind.CONFLICT})
 
-NO_ADAPTER = "no Kubernetes adapter with these sources: the actions are shown, not run"
 RunnerFactory = Callable[[Config, "IncidentStore | None", Callable[[], float]], ActionRunner]
 
 
@@ -101,40 +98,6 @@ ROWS = (
 SPEC = {r.id: r for r in ROWS}
 FLAG_OF = {"queuing": "queuing", "fallback": "fallback"}
 ENABLE_OF = {"queuing": ActionKind.ENABLE_QUEUING, "fallback": ActionKind.ENABLE_FALLBACK}
-SHORT = {  # what was done, in a symptom's summary: "Restart the pods: rollout done, symptom persists — …"
-    ActionKind.RESTART: "Restart the pods", ActionKind.UPDATE_KEY: "Update the key", ActionKind.ENABLE_QUEUING: "Enable request queuing",
-    ActionKind.ENABLE_FALLBACK: "Enable fallback", ActionKind.SCALE: "Scale the deployment",
-}
-
-
-@dataclass(frozen=True)
-class Watch:
-    """What a confirmed action should end (decided when it was confirmed)."""
-
-    symptom: Symptom
-    branch: str
-    before: Before
-    title: str
-    carries: tuple[str, ...] = ()  # runbook actions done before it whose effect it brings (the key update before the restart)
-    baseline: tuple[tuple[str, int], ...] = ()  # restarts per pod when confirmed
-
-
-def _effect(outcome: Outcome) -> str:
-    """How far the change got, for the symptom's verdict: "rollout done", "rollout failed" …"""
-    if outcome.ok:
-        return took_effect(outcome.plan)
-    v = outcome.verification
-    if outcome.plan.replaces_pods and v is not None:
-        return {"failed": "rollout failed", "timeout": "rollout not done in time", "stopped": "rollout not followed to the end"}.get(
-            v.state.value, "applied")
-    return "applied"
-
-
-def _baseline(signals: Signals) -> tuple[tuple[str, int], ...]:
-    pods = signals.pods.value.pods if signals.pods.value is not None else ()
-    return tuple((p.name, p.restarts) for p in pods)
-
-
 def default_runner(config: Config, store: IncidentStore | None, clock: Callable[[], float]) -> ActionRunner:
     return ActionRunner(config, store=store, wall=clock)
 
@@ -149,22 +112,6 @@ class ActionsUpdate(Message):
     def __init__(self, value: object) -> None:
         super().__init__()
         self.value = value
-
-
-@dataclass(frozen=True)
-class ActionsStatus:
-    """What the pane shows beside the actions, read from the cluster."""
-
-    replicas: int | None = None
-    ready: int | None = None
-    flags: tuple[tuple[str, str | None], ...] = ()  # ("queuing", "true")
-    lease: LeaseInfo | None = None
-    denied: tuple[tuple[ActionKind, str], ...] = ()  # what each action may not do
-    failure: Failure | None = None
-    checked: bool = False  # the permissions were checked
-
-    def flag(self, which: str) -> str | None:
-        return dict(self.flags).get(which)
 
 
 @dataclass(frozen=True)
@@ -220,7 +167,7 @@ class ActionsDesk:
         self.progress: Progress | None = None
         self.last: Outcome | None = None
         self.problem: Failure | None = None  # a plan stopped by something a retry may fix
-        self._retry: Plan | None = None
+        self.retry_plan: Plan | None = None
         self._key_screen: KeyInputScreen | None = None
         self._status_busy = False
         self._in_slot = False  # below 120 columns: the pane in the checklist's slot (x), else the checklist (c)
@@ -230,11 +177,11 @@ class ActionsDesk:
         self.symptoms = SymptomDesk(store, clock)
         self._watch: dict[str, Watch] = {}  # plan id → what it should end (bounded: cleared when it finishes)
         self._carry: Watch | None = None  # a key update / flag that takes effect at the next restart
-        self._newest = ""  # what the status line shows after an action: "outcome" or "symptom"
+        self.newest = ""  # what the status line shows after an action: "outcome" or "symptom"
         self._on_in_effect = on_in_effect
         self._on_recorded = on_recorded
         self._published: tuple[InEffect, ...] = ()
-        self._flag_since: dict[str, float | None] = {}
+        self.flag_since: dict[str, float | None] = {}
         self._applied_at: dict[str, float] = {}  # ActionKind value → when this cockpit applied it
         self.pane = ActionsPane(self.rows(), read_only=self.read_only, id="actions")
 
@@ -255,6 +202,10 @@ class ActionsDesk:
         the symptom's follow ends (nothing more is written)."""
         self.stop_event.set()
         self.symptoms.stop()
+
+    @property
+    def has_adapter(self) -> bool:
+        return self._factory is not None
 
     def runner(self) -> ActionRunner:
         """Built on first use, in a worker (it loads the Kubernetes adapter)."""
@@ -294,7 +245,7 @@ class ActionsDesk:
         before = (self.symptoms.verdict, self.symptoms.last())
         done = self.symptoms.look(signals)
         if done is not None:
-            self._newest = "symptom"
+            self.newest = "symptom"
             v = done.verdict
             if v.state == ENDED:
                 self.app.notify(v.summary, title="Mitigated", timeout=12)
@@ -317,7 +268,7 @@ class ActionsDesk:
                 continue
             key = flags.queuing_key if row_id == "queuing" else flags.fallback_key
             where = f"ConfigMap {flags.configmap}" if flags.mode == "configmap" else f"the pod template of deployment {self.deployment}"
-            out.append(InEffect(SPEC[row_id].runbook.value, f"{key}=true in {where}", self._flag_since.get(kind.value)))
+            out.append(InEffect(SPEC[row_id].runbook.value, f"{key}=true in {where}", self.flag_since.get(kind.value)))
         return tuple(sorted(out, key=lambda e: e.action))
 
     def _publish(self) -> None:
@@ -334,7 +285,7 @@ class ActionsDesk:
         elif isinstance(value, ActionsStatus):
             self._status_busy = False
             self.status = value
-            self._flag_since = {kind.value: self._since(kind.value) for row_id, kind in ENABLE_OF.items()
+            self.flag_since = {kind.value: since_applied(self.store, kind.value, self._applied_at) for row_id, kind in ENABLE_OF.items()
                                 if self.status.flag(FLAG_OF[row_id]) == "true"}
             self._publish()
         elif isinstance(value, Planned):
@@ -409,7 +360,7 @@ class ActionsDesk:
         elif row_id == "scale":
             self.app.push_screen(ReplicasScreen(self.deployment, self.status.replicas, self.status.ready), self._replicas_entered)
         elif row_id in FLAG_OF:
-            self._prepare(self._toggle_kind(row_id), spec.label)
+            self._prepare(self.toggle_kind(row_id), spec.label)
         else:
             self._prepare(spec.kinds[0], spec.label)
 
@@ -429,7 +380,7 @@ class ActionsDesk:
         self.status = ActionsStatus()
         self.last = None
         self.problem = None
-        self._retry = None
+        self.retry_plan = None
         self._carry = None
         if self.symptoms.current is not None:
             self.symptoms.cancel(f"stopped watching {self.symptoms.current.label}: the actions now act on {self.deployment}")
@@ -446,8 +397,8 @@ class ActionsDesk:
         last = self.last
         if last is not None and last.can_follow_again:
             self._start(f"following {last.plan.title} again", partial(self._follow_blocking, last))
-        elif self._retry is not None:
-            plan = self._retry
+        elif self.retry_plan is not None:
+            plan = self.retry_plan
             if plan.kind is ActionKind.VERIFY_KEY:
                 self._start("verifying the key in the Secret", self._check_blocking)
             else:
@@ -467,7 +418,7 @@ class ActionsDesk:
             return True
         return any(isinstance(s, (ConfirmScreen, KeyInputScreen, ReplicasScreen)) for s in self.app.screen_stack)  # one of ours is open
 
-    def _toggle_kind(self, row_id: str) -> ActionKind:
+    def toggle_kind(self, row_id: str) -> ActionKind:
         on = self.status.flag(FLAG_OF[row_id]) == "true"
         if row_id == "queuing":
             return ActionKind.DISABLE_QUEUING if on else ActionKind.ENABLE_QUEUING
@@ -490,8 +441,8 @@ class ActionsDesk:
     def _planned(self, planned: Planned) -> None:
         plan = planned.plan
         blocked = plan.blocked
-        self._retry = plan if blocked is not None and blocked.kind in RETRYABLE else None
-        self.problem = blocked if self._retry is not None else None
+        self.retry_plan = plan if blocked is not None and blocked.kind in RETRYABLE else None
+        self.problem = blocked if self.retry_plan is not None else None
         self.app.push_screen(ConfirmScreen(plan, self.clock(), offered=planned.offered), partial(self._confirmed, plan))
 
     def _confirmed(self, plan: Plan, typed: str | None) -> None:
@@ -499,8 +450,9 @@ class ActionsDesk:
             if plan.ready:
                 self.app.notify(f"{plan.title}: cancelled, nothing changed", title="Not run")
             return
-        watch = self._watch_of(plan)
-        got = self.runner().confirm(plan, typed, watching=self._label(watch) if watch is not None else "")
+        carry = self._carry if plan.kind is ActionKind.RESTART else None
+        watch = watch_for(plan, carry, self.triaged.assessment if self.triaged is not None else None, self.signals or Signals())
+        got = self.runner().confirm(plan, typed, watching=watch.label if watch is not None else "")
         if isinstance(got, Failure):
             self.app.notify(got.line(), title="Not confirmed", severity="error")
             return
@@ -510,43 +462,22 @@ class ActionsDesk:
                 self._watch.pop(next(iter(self._watch)))
         if plan.kind is ActionKind.RESTART:
             self._carry = None  # taken by this restart (its watch carries it)
-        self._retry, self.problem, self.progress = None, None, None
+        self.retry_plan, self.problem, self.progress = None, None, None
         self.show_pane(True)
         self._start(f"running: {plan.title}", partial(self._apply_blocking, got))
 
-    @staticmethod
-    def _label(watch: Watch) -> str:
-        return Follow(watch.symptom, "", "", "", "", "", 0.0, 0.0, watch.before).label
-
-    def _watch_of(self, plan: Plan) -> Watch | None:
-        """What the confirmed action should end: carried from a key update or a flag
-        waiting for a restart, else from the branch triage recommended it for."""
-        signals = self.signals or Signals()
-        carry = self._carry if plan.kind is ActionKind.RESTART else None
-        if carry is not None:
-            return replace(carry, before=measure_before(carry.symptom, signals), title=f"{carry.title} + restart the pods",
-                           baseline=_baseline(signals))
-        found = symptom_for(plan.kind, self.triaged.assessment if self.triaged is not None else None, signals)
-        if found is None:
-            return None
-        symptom, branch = found
-        title = SHORT.get(plan.kind, plan.title)
-        if plan.kind is ActionKind.SCALE and plan.inputs.replicas is not None:
-            title = f"Scale to {plan.inputs.replicas} pods"
-        return Watch(symptom, branch, measure_before(symptom, signals), title, baseline=_baseline(signals))
-
     def _finished(self, outcome: Outcome) -> None:
         self.last, self.progress = outcome, None
-        self._newest = "outcome"
+        self.newest = "outcome"
         f = outcome.failure
         retryable = f is not None and not outcome.applied and f.kind in RETRYABLE
-        self._retry = outcome.plan if retryable else None
+        self.retry_plan = outcome.plan if retryable else None
         self.problem = f if retryable else None
         plan = outcome.plan
         if outcome.applied:
             self._applied_at[plan.kind.value] = self.clock()
         watch = self._watch.pop(plan.id, None)
-        if watch is not None and outcome.applied and not (plan.replaces_pods or plan.kind is ActionKind.SCALE):
+        if watch is not None and outcome.applied and not takes_effect_now(plan):
             # takes effect when the pods restart: the restart offered next carries the symptom
             self._carry = replace(watch, carries=(*watch.carries, plan.runbook.value)) if outcome.ok else None
         elif watch is not None and outcome.applied:
@@ -555,7 +486,7 @@ class ActionsDesk:
             if self.symptoms.current is None:  # a final verdict at once: its notification said it
                 return
             if outcome.ok:
-                self.app.notify(outcome.summary, title=f"Watching {self._label(watch)}", timeout=8)
+                self.app.notify(outcome.summary, title=f"Watching {watch.label}", timeout=8)
             elif not (watch.symptom is Symptom.PODS_UNREADY and f is not None and f.kind is FailureKind.VERIFY_FAILED):
                 # (a rollout stopped by a crashing new pod: the pods' verdict says it next, once)
                 self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed",
@@ -591,31 +522,10 @@ class ActionsDesk:
 
     def _begin(self, outcome: Outcome, watch: Watch) -> None:
         """The change took effect (or stopped half-way): follow the symptom from the next Signals on."""
-        plan, now = outcome.plan, self.clock()
-        details = outcome.verification.details if outcome.verification is not None else {}
-        replicas = plan.inputs.replicas if plan.kind is ActionKind.SCALE else details.get("replicas", self.status.replicas)
-        follow = Follow(
-            watch.symptom, plan.id, plan.kind.value, plan.runbook.value, watch.title,
-            _effect(outcome), now, now + self.config.actions.symptom_window, watch.before,
-            old_pods=outcome.old_pods if plan.replaces_pods else frozenset(), replicas=replicas if isinstance(replicas, int) else None,
-            stable=self.config.actions.symptom_stable, branch=watch.branch, carries=watch.carries,
-            baseline=() if plan.replaces_pods else watch.baseline)
-        self._newest = "symptom"
-        self.symptoms.begin(follow)
+        self.newest = "symptom"
+        self.symptoms.begin(follow_from(outcome, watch, self.clock(), self.config.actions, self.status.replicas))
         if self.signals is not None:
             self._look(self.signals)
-
-    def _since(self, kind: str) -> float | None:
-        """When this mitigation was last applied, as far as this cockpit knows (its own action, or the timeline)."""
-        if kind in self._applied_at:
-            return self._applied_at[kind]
-        store = self.store
-        if store is None or store.incident is None:
-            return None
-        for ev in reversed(store.events()):  # (in memory)
-            if ev.kind == EventKind.ACTION_APPLIED and ev.data.get("action") == kind:
-                return ev.at
-        return None
 
     def _start(self, busy: str, work: Callable[[], object]) -> None:
         self.busy = busy
@@ -660,146 +570,15 @@ class ActionsDesk:
         self._post(result)
 
     def _status_blocking(self, permissions: bool) -> ActionsStatus:
-        runner = self.runner()
-        admin = runner.admin
-        flags_cfg = self.config.kube.flags
-        old = self.status
-        try:
-            deploy = admin.deployment(self.deployment)
-            spec, st = deploy.get("spec") or {}, deploy.get("status") or {}
-            if flags_cfg.mode == "configmap":
-                data = admin.configmap(flags_cfg.configmap).get("data") or {}
-            else:
-                containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-                env = next((c.get("env") or [] for c in containers if not self.config.kube.container
-                            or c.get("name") == self.config.kube.container), [])
-                data = {e.get("name"): e.get("value") for e in env if isinstance(e, dict)}
-            flags = (("queuing", data.get(flags_cfg.queuing_key)), ("fallback", data.get(flags_cfg.fallback_key)))
-            lease = runner.lease_status(self.deployment)
-            denied = old.denied
-            if permissions or not old.checked:
-                denied = self._denied(runner)
-            return ActionsStatus(spec.get("replicas"), st.get("readyReplicas", 0), flags,
-                                 lease if isinstance(lease, LeaseInfo) else None, denied, lease if isinstance(lease, Failure) else None,
-                                 checked=True)
-        except AdminError as exc:
-            return replace(old, failure=exc.failure)
-
-    def _denied(self, runner: ActionRunner) -> tuple[tuple[ActionKind, str], ...]:
-        from cockpit.actions_plans import needs
-
-        answers: dict[Need, Any] = {}
-        out = []
-        for kind in ActionKind:
-            what = []
-            for need in needs(self.config, kind, self.deployment):
-                if need not in answers:
-                    answers[need] = runner.admin.review(need)
-                if not answers[need].allowed:
-                    what.append(answers[need].what)
-            if what:
-                out.append((kind, ", ".join(what)))
-        return tuple(out)
+        return read_status(self.runner(), self.config, self.deployment, self.status, permissions)
 
     # -- drawing ----------------------------------------------------------------------------
 
     def rows(self) -> list[Row]:
-        s = self.status
-        denied = dict(s.denied)
-        lease = s.lease
-        now = self.clock()
-        held = lease is not None and lease.held and not lease.ours and not lease.stale(now)
-        out = []
-        for spec in ROWS:
-            mutating = spec.id != "verify_key"
-            kind = self._toggle_kind(spec.id) if spec.id in FLAG_OF else spec.kinds[0]
-            disabled = warning = state = detail = ""
-            if mutating and self.read_only:
-                disabled = "read-only"
-            elif kind in denied:
-                disabled = f"permission denied ({denied[kind]}) → escalate to {self.config.escalation.contact}"
-            if mutating and held and lease is not None:
-                warning = f"lease {lease.describe(now)}"
-            done = ""
-            if spec.id in FLAG_OF:
-                value = s.flag(FLAG_OF[spec.id])
-                state = {"true": "on", None: ""}.get(value, "off")
-                if state == "on":  # in effect: done, never the next key
-                    since = self._flag_since.get(ENABLE_OF[spec.id].value)
-                    state = done = "on" + (f" since {clock_time(since)}" if since is not None else "")
-                if state and not self.read_only:
-                    state += f" · {spec.key} turns it {'off' if value == 'true' else 'on'}"
-                if spec.id == "queuing" and self.rate is not None:
-                    detail = self.rate.text()
-            elif spec.id == "scale" and s.replicas is not None:
-                state = f"{s.replicas} replicas, {s.ready} ready"
-            if spec.id in ("update_key", "restart"):
-                ended = self._ended_for(spec.runbook.value)
-                if ended is not None:
-                    at = ended.verdict.ended_at
-                    done = f"worked: {ended.follow.label} ended" + (f" {clock_time(at)}" if at is not None else "")
-                if spec.id == "update_key":
-                    state = f"Secret {self.config.kube.secret.name}" + (f" · {done}" if done else "")
-                elif done:
-                    state = done
-            out.append(Row(spec.id, spec.key, spec.label, f"act('{spec.id}')", state, detail, spec.id in self.relevant and not done,
-                           disabled, warning, done=bool(done)))
-        return out
-
-    def _ended_for(self, runbook: str):
-        """The newest follow whose symptom ended and that carried out this runbook action."""
-        for done in reversed(self.symptoms.finished):
-            if done.verdict.state == ENDED and runbook in (done.follow.runbook, *done.follow.carries):
-                return done
-        return None
-
-    def _symptom_content(self) -> Content | None:
-        current, verdict = self.symptoms.current, self.symptoms.verdict
-        if current is not None and verdict is not None:
-            return Content.assemble(("▸ ", "bold $text-accent"), (f"{current.title}: {current.effect} — ", "bold"), (verdict.summary, ""))
-        last = self.symptoms.last()
-        if last is None or not last.follow.title:
-            return None
-        v = last.verdict
-        if v.state == ENDED:
-            if last.later and v.head:  # the metrics caught up since: said in place of "not caught up yet"
-                text = f"Mitigated: {v.head}" + (f" ({v.main})" if v.main else "")
-                return Content.assemble(("✓ ", "bold $text-success"), (text, ""), (f"; {last.later}", "$text-muted"))
-            return Content.assemble(("✓ ", "bold $text-success"), (v.summary, ""))
-        return Content.assemble(("✗ ", "bold $text-error"), (v.summary, ""))
+        return desk_rows(self)
 
     def status_content(self) -> Content | None:
-        if self._factory is None:
-            return Content.styled(NO_ADAPTER, "$text-muted")
-        if self.busy and self.progress is not None:
-            p = self.progress
-            count = f" {p.done}/{p.total}" if p.done is not None and p.total is not None else ""
-            if count and p.message.startswith(count.strip()):
-                count = ""  # ("0/3 new pods ready" says it already)
-            return Content.assemble(("▸ ", "bold $text-accent"), (f"{p.stage}{count} ", "bold"), (p.message, ""))
-        if self.busy:
-            return Content.styled(f"▸ {self.busy}…", "$text-accent")
-        failure = self.problem or self.status.failure
-        if failure is not None and failure.kind is FailureKind.AUTH_EXPIRED:
-            return Content.assemble(("✗ cluster credentials expired", "bold $text-error"), (f" — {failure.hint or failure.message}", ""),
-                                    (" · g retries (what you typed is kept)", "bold $text-accent"))
-        if self._newest == "symptom":
-            shown = self._symptom_content()
-            if shown is not None:
-                return shown
-        last = self.last
-        if last is not None:
-            ok = last.ok
-            mark = ("✗ ", "bold $text-error") if not ok else ("▸ ", "bold $text-accent") if last.watching else ("✓ ", "bold $text-success")
-            line = Content.assemble(mark, (last.summary, ""))
-            if last.can_follow_again:
-                line = Content.assemble(line, (" · g looks again", "bold $text-accent"))
-            elif self._retry is not None:
-                line = Content.assemble(line, (" · g retries", "bold $text-accent"))
-            return line
-        if failure is not None:
-            return Content.assemble(("✗ ", "bold $text-error"), (failure.line(), ""), (" · g retries", "bold $text-accent"))
-        return None
+        return desk_status(self)
 
     def _draw(self) -> None:
         if not self.pane.is_attached:
