@@ -261,15 +261,13 @@ def follow_from(outcome: Outcome, watch: Watch, now: float, cfg: ActionsConfig, 
 
 
 def since_applied(store: IncidentStore | None, kind: str, applied_at: dict[str, float]) -> float | None:
-    """When this mitigation was last applied, as far as this cockpit knows (its own action, or the timeline)."""
-    if kind in applied_at:
-        return applied_at[kind]
-    if store is None or store.incident is None:
-        return None
-    for ev in reversed(store.events()):  # (in memory)
-        if ev.kind == EventKind.ACTION_APPLIED and ev.data.get("action") == kind:
-            return ev.at
-    return None
+    """When this mitigation was last applied, as far as this cockpit knows: the
+    incident's timeline (any cockpit's action), else this cockpit's own."""
+    if store is not None and store.incident is not None:
+        for ev in reversed(store.events()):  # (in memory)
+            if ev.kind == EventKind.ACTION_APPLIED and ev.data.get("action") == kind:
+                return ev.at
+    return applied_at.get(kind)
 
 
 __all__ = ["ENDED", "PERSISTS", "Finished", "SymptomDesk", "Watch", "effect_of", "follow_from", "since_applied", "takes_effect_now",

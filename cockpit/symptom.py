@@ -30,7 +30,7 @@ from typing import Any
 
 from cockpit.actions_types import ActionKind
 from cockpit.runbook import STEPS, ActionId, Branch, ErrorClass, item_applies
-from cockpit.signals import LogLine, PodInfo, Signals
+from cockpit.signals import HealthCheck, HealthSnapshot, LogLine, PodInfo, Signals
 from cockpit.triage_types import Assessment
 
 
@@ -49,7 +49,7 @@ LABEL: dict[Symptom, str] = {
     Symptom.PODS_UNREADY: "pods not ready / restarting",
     Symptom.HEALTH_DOWN: "our health endpoint down",
 }
-LOGGED = (Symptom.AUTH_ERRORS, Symptom.RATE_LIMITED, Symptom.SERVER_ERRORS)  # judged from logged calls
+LOGGED = (Symptom.AUTH_ERRORS, Symptom.RATE_LIMITED)  # judged from the share of logged calls that get them
 
 WATCHING, ENDED, PERSISTS = "watching", "ended", "persists"
 MIN_CALLS = 10  # logged calls of the new pods before the logs say the symptom ended
@@ -335,7 +335,7 @@ def judge(f: Follow, signals: Signals, now: float) -> tuple[Follow, Verdict]:
         return _judge_calls(f, signals, now)
     if f.symptom is Symptom.PODS_UNREADY:
         return _judge_pods(f, signals, now)
-    return _judge_health(f, signals, now)
+    return _judge_fallback(f, signals, now)
 
 
 def _ended(head: str, at: float, main: str, metrics: str, basis: str, agree: bool | None) -> Verdict:
@@ -421,7 +421,18 @@ def _judge_pods(f: Follow, signals: Signals, now: float) -> tuple[Follow, Verdic
     return f, Verdict(WATCHING, f"watching the pods: {text}", text)
 
 
-def _judge_health(f: Follow, signals: Signals, now: float) -> tuple[Follow, Verdict]:
+def fallback_active(h: HealthSnapshot) -> HealthCheck | None:
+    """Our health endpoint's ``fallback`` check when it says the fallback serves (docs/drill-contract.md)."""
+    check = next((c for c in h.checks if c.name == "fallback"), None)
+    if check is None or (check.status == "ok" and check.detail.strip().lower().startswith("inactive")):
+        return None
+    return check
+
+
+def _judge_fallback(f: Follow, signals: Signals, now: float) -> tuple[Follow, Verdict]:
+    """The fallback's symptoms, from our health endpoint: down no longer (health_down), or
+    Clay's 5xx absorbed — the fallback serving (server_errors: Clay still fails the calls
+    it still gets, so their share of 5xx says nothing; their rate drops, the metrics show it)."""
     reading = signals.health
     h = reading.value
     fresh = h is not None and reading.updated_at is not None and reading.updated_at >= f.applied_at and reading.error is None
@@ -430,21 +441,24 @@ def _judge_health(f: Follow, signals: Signals, now: float) -> tuple[Follow, Verd
     if f.old_pods:
         served = sum(1 for ln in signals.recent_logs if ln.pod not in f.old_pods and 'msg="fallback served"' in ln.text)
     logs = f"{served} “fallback served” log lines from the new pods" if served else ""
-    if f.symptom is Symptom.SERVER_ERRORS:  # the health was not down: the 5xx rate must drop (metrics lag)
-        if agree and now - f.applied_at >= METRICS_LAG:
-            return f, _ended(f"{f.label} down at {{at}}", now, logs, metrics, "metrics+logs" if served else "metrics", True)
-        if now >= f.deadline:
-            return f, _persists(f, _join(metrics, logs) or "no numbers", "metrics")
-        return f, Verdict(WATCHING, f"watching {f.label}: " + (_join(metrics, logs) or "no numbers yet"), metrics)
-    if fresh and h is not None and h.status != "down":
-        fallback = next((c for c in h.checks if c.name == "fallback"), None)
-        detail = f"health {h.status}" + (f", fallback: {fallback.detail}" if fallback is not None and fallback.detail else "")
-        basis = "+".join(["health", *(["logs"] if served else []), *(["metrics"] if agree else [])])
+    active = fallback_active(h) if fresh and h is not None else None
+    detail = ""
+    if h is not None:
+        detail = f"health {h.status}" + (f", fallback: {active.detail}" if active is not None and active.detail else "")
+    basis = "+".join(["health", *(["logs"] if served else []), *(["metrics"] if agree else [])])
+    if f.symptom is Symptom.HEALTH_DOWN and fresh and h is not None and h.status != "down":
         return replace(f, clear_since=now), _ended("our health endpoint no longer down at {at}", now, _join(detail, logs), metrics, basis, agree)
-    status = f"health {h.status}" if h is not None else "health not read"
+    if f.symptom is Symptom.SERVER_ERRORS:
+        if active is not None and h is not None and h.status != "down":
+            return replace(f, clear_since=now), _ended(f"{f.label} absorbed by the fallback at {{at}}", now, _join(detail, logs), metrics,
+                                                       basis, agree)
+        if agree and now - f.applied_at >= METRICS_LAG:  # no fallback check in our health: the metrics alone
+            return f, _ended(f"{f.label} down at {{at}}", now, logs, metrics, "metrics+logs" if served else "metrics", True)
+    status = detail or "health not read"
     if now >= f.deadline:
         return f, _persists(f, _join(status, logs, metrics), "health")
-    return f, Verdict(WATCHING, f"watching the health endpoint: {status}" + ("" if fresh else " (waiting for a reading after the change)"), status)
+    what = "the health endpoint" if f.symptom is Symptom.HEALTH_DOWN else f"{f.label} (the fallback on our health endpoint)"
+    return f, Verdict(WATCHING, f"watching {what}: {status}" + ("" if fresh else " (waiting for a reading after the change)"), status)
 
 
 # --------------------------------------------------------------------------

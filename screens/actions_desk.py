@@ -183,6 +183,7 @@ class ActionsDesk:
         self._published: tuple[InEffect, ...] = ()
         self.flag_since: dict[str, float | None] = {}
         self._applied_at: dict[str, float] = {}  # ActionKind value → when this cockpit applied it
+        self._confirmed_at: dict[str, float] = {}  # plan id → when it was confirmed (bounded)
         self.pane = ActionsPane(self.rows(), read_only=self.read_only, id="actions")
 
     # -- set-up -------------------------------------------------------------------
@@ -460,6 +461,9 @@ class ActionsDesk:
             self._watch[plan.id] = watch
             while len(self._watch) > 8:
                 self._watch.pop(next(iter(self._watch)))
+        self._confirmed_at[plan.id] = self.clock()  # (the apply starts now)
+        while len(self._confirmed_at) > 8:
+            self._confirmed_at.pop(next(iter(self._confirmed_at)))
         if plan.kind is ActionKind.RESTART:
             self._carry = None  # taken by this restart (its watch carries it)
         self.retry_plan, self.problem, self.progress = None, None, None
@@ -475,7 +479,7 @@ class ActionsDesk:
         self.problem = f if retryable else None
         plan = outcome.plan
         if outcome.applied:
-            self._applied_at[plan.kind.value] = self.clock()
+            self._applied_at[plan.kind.value] = self._confirmed_at.pop(plan.id, self.clock())
         watch = self._watch.pop(plan.id, None)
         if watch is not None and outcome.applied and not takes_effect_now(plan):
             # takes effect when the pods restart: the restart offered next carries the symptom

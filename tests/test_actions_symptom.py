@@ -268,6 +268,22 @@ def test_health_down_ends_on_a_fresh_reading_not_down() -> None:
     assert v.state == PERSISTS and "health down" in v.summary
 
 
+def test_server_errors_end_when_the_fallback_serves() -> None:
+    """Health not down when confirmed: Clay keeps failing the calls it still gets
+    (their share of 5xx stays high), so the end is the fallback serving."""
+    f = follow(Symptom.SERVER_ERRORS, Before("503 on 60% of calls (24.0/s)", 1.0, 24.0, (503,)), action="enable_fallback",
+               runbook="enable_fallback", title="Enable fallback", branch="clay_incident")
+    failing = logs((NEW[0], L503, 25))
+    _, v = judge(f, Signals(recent_logs=failing, health=health("degraded", T0 + 2)), T0 + 3)
+    assert v.state == WATCHING and "waiting" not in v.summary, v  # fresh, but the fallback is not serving yet
+    _, v = judge(f, Signals(recent_logs=failing, health=health("degraded", T0 + 4, "active on 3/3 pods: serving cached enrichment"),
+                            metrics=metrics({"503": 1.1})), T0 + 5)
+    assert v.state == ENDED and v.summary.startswith("Mitigated: 5xx from Clay absorbed by the fallback at 00:00:05 UTC (health degraded"), v
+    assert "metrics agree (503 at 1.10/s)" in v.summary
+    _, v = judge(f, Signals(recent_logs=failing, health=health("degraded", T0 + 170)), T0 + 181)
+    assert v.state == PERSISTS and v.summary.endswith("the fix did not work")
+
+
 # --------------------------------------------------------------------------
 # Which symptom, how it stood, what it ticks
 
