@@ -249,9 +249,9 @@ class ActionsDesk:
             self.newest = "symptom"
             v = done.verdict
             if v.state == ENDED:
-                self.app.notify(v.summary, title="Mitigated", timeout=12)
+                self.app.notify(v.summary, title="Mitigated", timeout=10)
             else:
-                self.app.notify(v.summary, title="The fix did not work", severity="error", timeout=20)
+                self.app.notify(v.summary, title="The fix did not work", severity="error", timeout=10)
             if self._on_recorded is not None:
                 self._on_recorded()
         for problem in list(self.symptoms.problems):
