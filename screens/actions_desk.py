@@ -259,6 +259,10 @@ class ActionsDesk:
         self.symptoms.problems.clear()
         return (self.symptoms.verdict, self.symptoms.last()) != before
 
+    def waiting_for_restart(self, runbook: str = "") -> bool:
+        """A key update or a flag is applied but reaches the pods only at their next restart (``runbook``: that one)."""
+        return self._carry is not None and (not runbook or runbook in self._carry.carries)
+
     def in_effect(self) -> tuple[InEffect, ...]:
         """The mitigations in place: the flags read from the cluster, and a key
         update or restart whose symptom ended."""
@@ -269,7 +273,8 @@ class ActionsDesk:
                 continue
             key = flags.queuing_key if row_id == "queuing" else flags.fallback_key
             where = f"ConfigMap {flags.configmap}" if flags.mode == "configmap" else f"the pod template of deployment {self.deployment}"
-            out.append(InEffect(SPEC[row_id].runbook.value, f"{key}=true in {where}", self.flag_since.get(kind.value)))
+            pending = " (the pods read it at their next restart)" if self.waiting_for_restart(SPEC[row_id].runbook.value) else ""
+            out.append(InEffect(SPEC[row_id].runbook.value, f"{key}=true in {where}{pending}", self.flag_since.get(kind.value)))
         return tuple(sorted(out, key=lambda e: e.action))
 
     def _publish(self) -> None:

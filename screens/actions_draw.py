@@ -47,7 +47,9 @@ def desk_rows(desk: ActionsDesk) -> list[Row]:
         if spec.id in FLAG_OF:
             value = s.flag(FLAG_OF[spec.id])
             state = {"true": "on", None: ""}.get(value, "off")
-            if state == "on":  # in effect: done, never the next key
+            if state == "on" and desk.waiting_for_restart(spec.runbook.value):
+                state = "on · the pods read it at their next restart (R)"
+            elif state == "on":  # in effect: done, never the next key
                 since = desk.flag_since.get(ENABLE_OF[spec.id].value)
                 state = done = "on" + (f" since {clock_time(since)}" if since is not None else "")
             if state and not desk.read_only:
@@ -65,8 +67,9 @@ def desk_rows(desk: ActionsDesk) -> list[Row]:
                 state = f"Secret {desk.config.kube.secret.name}" + (f" · {done}" if done else "")
             elif done:
                 state = done
-        out.append(Row(spec.id, spec.key, spec.label, f"act('{spec.id}')", state, detail, spec.id in desk.relevant and not done,
-                       disabled, warning, done=bool(done)))
+        relevant = spec.id in desk.relevant or (spec.id == "restart" and desk.waiting_for_restart())
+        out.append(Row(spec.id, spec.key, spec.label, f"act('{spec.id}')", state, detail, relevant and not done, disabled, warning,
+                       done=bool(done)))
     return out
 
 

@@ -279,3 +279,37 @@ async def test_clay_outage_mitigated_by_fallback(sim, tmp_path) -> None:
         assert any(e.action == "enable_fallback" for e in app.signals.in_effect)
         inc = app.desk.recorder.open
         assert "branch_clay" in inc.ticks and "enable_fallback" in inc.ticks
+
+
+@pytest.mark.scenario("rate-limited")
+async def test_a_flag_that_waits_for_the_restart_is_not_done_until_the_restart_ends_the_429s(sim, tmp_path) -> None:
+    """kube.flags.restart_on_change = false: Q sets the flag only (the pods read
+    it when they start), the restart is offered; cancelled, the pane says the
+    flag waits for the restart and marks R ▸ (not Q ✓); R, y: the restart
+    carries the flag's symptom, and its end marks queuing done."""
+    sim.advance(60)
+    drill = Drill(sim, tmp_path, restart_on_change=False)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        await pilot.press("i")
+        await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy, what="the incident")
+        await pilot.press("Q")
+        await confirm_with_y(pilot, drill, ActionKind.ENABLE_QUEUING)
+        out = await finished(pilot, drill, ActionKind.ENABLE_QUEUING)
+        assert out.ok and "flag set" in out.summary and ": done" not in out.summary, out.summary
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.plan.kind is ActionKind.RESTART, what="the restart offered")
+        await pilot.press("escape")
+        await until(pilot, lambda: "the pods read it at their next restart (R)" in pane_text(app), what="the flag waiting")
+        text = pane_text(app)
+        assert "✓ Q" not in text and "▸ R" in text, text
+        assert any(e.action == "enable_queuing" and "next restart" in e.detail for e in app.signals.in_effect)
+        await pilot.press("R")
+        await confirm_with_y(pilot, drill, ActionKind.RESTART)
+        restarted = await finished(pilot, drill, ActionKind.RESTART, timeout=120)
+        assert "watching 429s" in restarted.summary, restarted.summary
+        done, _ = await follow_to_verdict(pilot, drill)
+        assert done.verdict.state == ENDED and done.follow.carries == ("enable_queuing",), done
+        assert done.follow.title == "Enable request queuing + restart the pods"
+        await until(pilot, lambda: "✓ Q Request queuing  on since" in pane_text(app), what="queuing done")
+        assert "▸ R" not in pane_text(app)
