@@ -13,8 +13,9 @@ drives step by step from thread workers.
   permissions, and ``blocked`` with the reason when it cannot go on.
 - :meth:`ActionRunner.confirm` turns a ready plan plus what the responder
   typed into a :class:`Confirmation` — the only thing :meth:`~ActionRunner.apply`
-  accepts. Actions that replace pods or change a secret need the deployment
-  name typed. A confirmation is single-use and expires.
+  accepts. What is hard to undo (writing the Secret, scaling down by half or
+  more) needs the deployment name typed; a restart or a flag toggle one
+  deliberate key in the modal. A confirmation is single-use and expires.
 - :meth:`ActionRunner.apply` takes the deployment's Lease, applies, follows
   the effect (progress callbacks; a timeout that says what did not happen),
   releases the Lease and records plan, dry run, who confirmed, outcome and
@@ -249,8 +250,10 @@ class ActionRunner:
 
     # -- confirming ----------------------------------------------------------------
 
-    def confirm(self, plan: Plan, typed: str = "", *, confirmed_by: str | None = None) -> Confirmation | Failure:
-        """Step 4: the responder confirmed in the modal. A Confirmation, or why not."""
+    def confirm(self, plan: Plan, typed: str = "", *, confirmed_by: str | None = None, watching: str = "") -> Confirmation | Failure:
+        """Step 4: the responder confirmed in the modal. A Confirmation, or why not.
+        ``watching``: the symptom the action should end ("401s"), followed after
+        it took effect: the outcome then says "rollout done — watching 401s", not "done"."""
         if not plan.mutating:
             return Failure(FailureKind.NOT_CONFIRMED, f"{plan.title} changes nothing: run it with run_check", "")
         if plan.read_only or self.read_only:
@@ -264,14 +267,14 @@ class ActionRunner:
             return Failure(FailureKind.NOT_CONFIRMED, f"the plan is {int(age // 60)} min old", "plan it again so it shows the cluster as it is now")
         if plan.typed_confirmation and typed.strip() != plan.typed_confirmation:
             return Failure(FailureKind.NOT_CONFIRMED, f"type the deployment name {plan.typed_confirmation!r} to confirm",
-                           "this action replaces pods or changes a secret")
+                           "writing a Secret or scaling down by half or more is confirmed by typing the name")
         token = _secrets.token_urlsafe(16)
         now = self._wall()
         with self._lock:
             self._issued[plan.id] = (token, plan, now)
             while len(self._issued) > MAX_ISSUED:
                 self._issued.popitem(last=False)
-        return Confirmation(plan, confirmed_by or self.actor, now, bool(plan.typed_confirmation), token)
+        return Confirmation(plan, confirmed_by or self.actor, now, bool(plan.typed_confirmation), token, watching)
 
     def _take(self, confirmation: Confirmation) -> Failure | None:
         """Check and use up a confirmation (single use)."""
@@ -315,7 +318,7 @@ class ActionRunner:
             with self.admin.armed():
                 emit("lease", f"taking the lease on deployment {plan.deployment}")
                 lease = self.leases.acquire(plan.deployment)
-                emit("apply", "applying: " + "; ".join(c.line() for c in plan.changes)[:200])
+                emit("apply", "applying: " + "; ".join(c.line() for c in plan.changes))
                 apply(self.ctx, plan, applied)
                 self._record(EventKind.ACTION_APPLIED, f"Applied: {plan.title}",
                              {"plan_id": plan.id, "action": plan.kind.value, "done": applied.done, "lease": lease.to_dict()})
@@ -348,18 +351,24 @@ class ActionRunner:
         assert verification is not None
         if not verification.ok and applied.look is not None:
             self._remember(plan, applied)
+        watching = confirmation.watching
         data = {"plan_id": plan.id, "action": plan.kind.value, "done": applied.done, "verification": verification.to_dict()}
+        if watching:
+            data["watching"] = watching
         if verification.ok:
-            summary = f"{plan.title}: done — {verification.summary}"
+            # "done" only when nothing more is to be seen: a rollout with a symptom to follow is not a fix yet
+            summary = f"{plan.title}: {took_effect(plan) if watching else 'done'} — {verification.summary}"
+            summary += f"; watching {watching}" if watching else ""
             recorded = self._record(EventKind.ACTION_VERIFIED, summary, data) and recorded
         else:
             summary = f"{plan.title}: applied, but {verification.state.value} — {verification.summary}"
-            failure = Failure(FailureKind.VERIFY_FAILED, verification.summary, "; ".join(verification.missing)[:300])
+            failure = Failure(FailureKind.VERIFY_FAILED, verification.summary, "; ".join(verification.missing))
             recorded = self._record(EventKind.ACTION_FAILED, summary, {**data, "stage": "verify"}) and recorded
         emit("done" if verification.ok else "failed", verification.summary)
         return Outcome(plan, verification.ok, True, summary, failure=failure, verification=verification, offer=applied.offer,
                        recorded=recorded, notes=tuple(notes), probe=_probe_of(verification),
-                       can_follow_again=not verification.ok and applied.look is not None)
+                       can_follow_again=not verification.ok and applied.look is not None, old_pods=applied.old_pods,
+                       watching=watching)
 
     def _remember(self, plan: Plan, applied: Applied) -> None:
         with self._lock:
@@ -387,7 +396,7 @@ class ActionRunner:
         if verification.ok:
             with self._lock:
                 self._followable.pop(plan.id, None)
-        confirmation = Confirmation(plan, self.actor, self._wall(), False)
+        confirmation = Confirmation(plan, self.actor, self._wall(), False, watching=outcome.watching)
         return self._finish(confirmation, applied, verification, None, True, notes, emit)
 
     def _follow(self, plan: Plan, look: Callable[[], Look], timeout: float, emit: _Emitter, stop: threading.Event | None,
@@ -551,6 +560,13 @@ class _Emitter:
             self.sink(Progress(self.plan.id, self.plan.kind, stage, message, done, total))
         except Exception:  # the UI's callback failing must not stop the action; it only loses a progress line
             self.sink = None
+
+
+def took_effect(plan: Plan) -> str:
+    """What "the change took effect" means for a plan: "rollout done", "scaled", "key written", "flag set"."""
+    if plan.replaces_pods:
+        return "rollout done"
+    return {ActionKind.SCALE: "scaled", ActionKind.UPDATE_KEY: "key written"}.get(plan.kind, "flag set")
 
 
 def _bug(exc: BaseException, where: str) -> Failure:

@@ -90,6 +90,7 @@ class Applied:
     timeout: float = 0.0
     offer: ActionKind | None = None
     skipped: str = ""  # why there is nothing to follow
+    old_pods: frozenset[str] = frozenset()  # the pods before a rollout or a scale
 
 
 def flag_key(config: Config, kind: ActionKind) -> tuple[str, str]:
@@ -152,7 +153,7 @@ def plan_changes(ctx: Ctx, plan: Plan) -> Plan:
         deploy = ctx.admin.deployment(name)
         note, _ = _pods_note(ctx.admin, deploy)
         blocked = paused_failure(name, ctx.ns, ctx.admin.context) if _spec(deploy).get("paused") else None
-        return replace(plan, changes=(_restart_change(ctx, name, deploy),), notes=(note,), replaces_pods=True, typed_confirmation=name,
+        return replace(plan, changes=(_restart_change(ctx, name, deploy),), notes=(note,), replaces_pods=True,
                        blocked=blocked, basis=(("generation", deploy.get("metadata", {}).get("generation", 0)),))
     if kind is ActionKind.VERIFY_KEY:
         secret = cfg.kube.secret
@@ -234,8 +235,7 @@ def _plan_flag(ctx: Ctx, plan: Plan) -> Plan:
     notes.insert(0, note)
     blocked = paused_failure(name, ctx.ns, ctx.admin.context) if _spec(deploy).get("paused") else None
     basis.append(("generation", deploy.get("metadata", {}).get("generation", 0)))
-    return replace(plan, changes=tuple(changes), notes=tuple(notes), basis=tuple(basis), replaces_pods=True,
-                   typed_confirmation=name, blocked=blocked)
+    return replace(plan, changes=tuple(changes), notes=tuple(notes), basis=tuple(basis), replaces_pods=True, blocked=blocked)
 
 
 def _plan_scale(ctx: Ctx, plan: Plan) -> Plan:
@@ -251,8 +251,13 @@ def _plan_scale(ctx: Ctx, plan: Plan) -> Plan:
     notes = [f"now {current} replicas ({ready} ready): " + (f"removes {current - n} pods" if n < current else f"adds {n - current} pods")]
     if _spec(deploy).get("paused"):
         notes.append("the deployment is paused: it scales, but no rollout happens")
-    return replace(plan, changes=(change,), notes=tuple(notes), typed_confirmation=name if n < current else "",
+    return replace(plan, changes=(change,), notes=tuple(notes), typed_confirmation=name if hard_scale_down(current, n) else "",
                    basis=(("replicas", current),))
+
+
+def hard_scale_down(current: object, n: int) -> bool:
+    """Scaling down by half or more is hard to undo in a hurry (the name is typed); less is one key."""
+    return isinstance(current, int) and n < current and (current - n) * 2 >= current
 
 
 # --------------------------------------------------------------------------
@@ -361,6 +366,7 @@ def apply(ctx: Ctx, plan: Plan, applied: Applied) -> None:
         flags = cfg.kube.flags
         if flags.mode == "env":
             _, old = _pods_note(admin, admin.deployment(name))
+            applied.old_pods = old
             doc = admin.set_env(name, plan.base("container"), {key: value}, dry_run=False)
             applied.done.append(f"Deployment {ctx.ns}/{name}: env {key}={value} (the pods roll)")
             gen = int((doc.get("metadata") or {}).get("generation") or 0)
@@ -393,6 +399,7 @@ def _restart(ctx: Ctx, name: str, applied: Applied) -> Callable[[], Look]:
     admin = ctx.admin
     deploy = admin.deployment(name)
     _, old = _pods_note(admin, deploy)
+    applied.old_pods = old
     doc = admin.restart(name, dry_run=False)  # re-reads the deployment and refuses it if it was paused since the plan
     gen = int((doc.get("metadata") or {}).get("generation") or 0)
     at = (((_spec(doc).get("template") or {}).get("metadata") or {}).get("annotations") or {}).get(RESTARTED_AT, "?")

@@ -434,6 +434,7 @@ class Confirmation:
     confirmed_at: float
     typed: bool  # the deployment name was typed
     token: str = field(repr=False, default="")
+    watching: str = ""  # the symptom it should end ("401s"): then its end is reported as "rollout done — watching 401s", never "done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,3 +458,5 @@ class Outcome:
     recorded: bool = False  # on the incident's timeline
     notes: tuple[str, ...] = ()
     can_follow_again: bool = False  # applied, not verified: ActionRunner.follow_again(outcome) looks again
+    old_pods: frozenset[str] = frozenset()  # the pods before the change (a rollout replaces them; the symptom is judged on the others)
+    watching: str = ""  # as in the Confirmation: the symptom followed next (the desk reports its end)

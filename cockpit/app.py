@@ -53,8 +53,10 @@ from screens.boot import TALL_FROM, WIDE_FROM, BootScreen
 if TYPE_CHECKING:
     from textual.command import Provider
     from textual.driver import Driver
+    from textual.notifications import SeverityLevel
+    from textual.screen import Screen
 
-    from cockpit.signals import LogLine, Signals, SourceError
+    from cockpit.signals import InEffect, LogLine, Signals, SourceError
     from screens.actions_desk import ActionsDesk, ActionsUpdate
     from screens.comms_desk import CommsDesk, CommsResult
     from screens.desk import Desk, IncidentLoaded
@@ -72,6 +74,7 @@ LOG_RESTART = 5.0  # seconds before following logs again after the follow ended
 RECENT_LOGS = 300  # log lines kept in Signals for triage
 PRELOAD_AFTER = 3.0  # seconds after start: import the views' heavy modules in a thread
 ASYNC_GRACE = 5.0  # extra seconds over a source's own timeout before we give up on it
+HELD_TOASTS = 8  # notifications kept while a modal holds them (the newest)
 
 
 def backoff(delay: float) -> float:
@@ -199,11 +202,11 @@ class CockpitApp(App[int]):
         # remediation (screens/actions_desk.py): each key only opens an input or the plan's confirm modal
         Binding("x", "actions_pane", "Actions", show=False, id="action.pane", tooltip="Focus the actions pane (below 120 columns: in the checklist's place)"),
         Binding("v", "act('verify_key')", "Verify key", show=False, id="action.verify_key", tooltip="Verify the Clay API key in the Secret with Clay's probe URL (reads only)"),
-        Binding("k", "act('update_key')", "Update key", show=False, id="action.update_key", tooltip="Update the Clay API key in the Secret: masked input, verify, plan, confirm (then restart offered)"),
-        Binding("R", "act('restart')", "Restart", show=False, id="action.restart", tooltip="Restart the pods (rollout restart): plan, dry run, confirm by typing the deployment name"),
-        Binding("Q", "act('queuing')", "Queuing", show=False, id="action.queuing", tooltip="Enable (or disable) request queuing: the ConfigMap flag, then a restart"),
-        Binding("f", "act('fallback')", "Fallback", show=False, id="action.fallback", tooltip="Enable (or disable) graceful degradation (fallback): the ConfigMap flag, then a restart"),
-        Binding("S", "act('scale')", "Scale", show=False, id="action.scale", tooltip="Scale the deployment: the replica count, plan, confirm"),
+        Binding("k", "act('update_key')", "Update key", show=False, id="action.update_key", tooltip="Update the Clay API key in the Secret: paste it masked, Enter (Clay checks it), the plan, type the deployment name (then a restart is offered)"),
+        Binding("R", "act('restart')", "Restart", show=False, id="action.restart", tooltip="Restart the pods (rollout restart): plan, dry run, y confirms; then the symptom it should end is followed"),
+        Binding("Q", "act('queuing')", "Queuing", show=False, id="action.queuing", tooltip="Enable (or disable) request queuing: the ConfigMap flag, then a restart; y confirms; shown ✓ while on"),
+        Binding("f", "act('fallback')", "Fallback", show=False, id="action.fallback", tooltip="Enable (or disable) graceful degradation (fallback): the ConfigMap flag, then a restart; y confirms; shown ✓ while on"),
+        Binding("S", "act('scale')", "Scale", show=False, id="action.scale", tooltip="Scale the deployment: the replica count, plan, y confirms (by half or more down: type the deployment name)"),
         Binding("D", "act_deployment", "Deployment", show=False, id="action.deployment", tooltip="With more than one deployment in kube.deployments: switch the one the actions act on"),
         Binding("g", "act_retry", "Retry", show=False, id="action.retry", tooltip="Retry the last action that failed on something passing (expired credentials, a held lease), or follow its effect again"),
         # stakeholder communication (screens/comms_desk.py): the update editor, the postmortem
@@ -261,6 +264,8 @@ class CockpitApp(App[int]):
         self._actions_factory = actions  # builds the ActionRunner (tests pass one that plays a frozen drill forward)
         self._signal_handlers: list[signal.Signals] = []
         self._exiting = False  # exit() was called: on_ready stops building
+        self._held_toasts: deque[tuple[str, str, SeverityLevel, float | None, bool]] = deque(maxlen=HELD_TOASTS)
+        self._shown_toasts: deque[tuple[float, tuple[str, str, SeverityLevel, float | None, bool]]] = deque(maxlen=HELD_TOASTS)
 
     def _target(self) -> str:
         kube = self.config.kube
@@ -300,6 +305,35 @@ class CockpitApp(App[int]):
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
                 continue
             self._signal_handlers.append(sig)
+        self.screen_change_signal.subscribe(self, self._hold_or_release_toasts)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """A toast — held while a modal that asks for a key, a name or a
+        confirmation is on top (its ``HOLDS_TOASTS``), so no toast covers its
+        field or buttons; the held ones (the newest few) show when it closes.
+        Thread-safe, as Textual's."""
+        toast = (message, title, severity, timeout, markup)
+        if self._screen_stack and getattr(self.screen, "HOLDS_TOASTS", False):
+            self._held_toasts.append(toast)
+            return
+        self._shown_toasts.append((time.monotonic() + (self.NOTIFICATION_TIMEOUT if timeout is None else timeout), toast))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _hold_or_release_toasts(self, screen: Screen) -> None:
+        """A holding modal came on top: the toasts still showing wait with the
+        held ones; any other screen: the held ones show now."""
+        if getattr(screen, "HOLDS_TOASTS", False):
+            now = time.monotonic()
+            live = [toast for until, toast in self._shown_toasts if until > now]
+            self._shown_toasts.clear()
+            if live:
+                self.clear_notifications()
+                self._held_toasts.extendleft(reversed(live))
+            return
+        while self._held_toasts:
+            message, title, severity, timeout, markup = self._held_toasts.popleft()
+            self.notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's Linux driver, but one whose output survives the terminal
@@ -344,7 +378,8 @@ class CockpitApp(App[int]):
 
         # the cluster adapter goes with the real sources (fakes in tests: the actions are shown, not run)
         factory = self._actions_factory or (default_runner if isinstance(self.sources, Sources) else None)
-        self._actions = ActionsDesk(self, self._main, self.config, clock=self.clock, store=self._desk.recorder.store, factory=factory)
+        self._actions = ActionsDesk(self, self._main, self.config, clock=self.clock, store=self._desk.recorder.store, factory=factory,
+                                    on_in_effect=self._in_effect, on_recorded=self._desk.refresh_panes)
         self._actions.start()
         for poll in self._polls.values():
             poll.delay = poll.interval
@@ -455,6 +490,11 @@ class CockpitApp(App[int]):
         self.desk.signals_changed(message.signals)
         if self._actions is not None:
             self._actions.signals_changed(message.signals, self.desk.triaged)
+
+    def _in_effect(self, values: tuple[InEffect, ...]) -> None:
+        """The actions desk read which mitigations are in place: into Signals (triage reads them)."""
+        if values != self.signals.in_effect:
+            self._set_signals(replace(self.signals, in_effect=values))
 
     def on_actions_update(self, message: ActionsUpdate) -> None:
         if self._actions is not None:
@@ -689,6 +729,8 @@ class CockpitApp(App[int]):
     def binding_sections(self) -> list[Section]:
         from screens.choose import ChoiceScreen
         from screens.compose import ComposeScreen
+        from screens.confirm import ConfirmScreen
+        from screens.secret_input import KeyInputScreen
         from screens.preview import PreviewScreen
         from widgets.checklist import ChecklistView
         from widgets.logs import LogView
@@ -699,6 +741,8 @@ class CockpitApp(App[int]):
         return [
             *own.items(),
             ("In the checklist", ChecklistView.BINDINGS),
+            ("Confirming an action", ConfirmScreen.BINDINGS),
+            ("Entering the new Clay API key", KeyInputScreen.BINDINGS),
             ("Choosing a severity or status", ChoiceScreen.BINDINGS),
             ("In the update editor", ComposeScreen.BINDINGS),
             ("In the message preview", PreviewScreen.BINDINGS),

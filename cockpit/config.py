@@ -192,6 +192,8 @@ class ActionsConfig:
     rollout_timeout: float = opt(300.0, "Seconds to wait for a rollout (new pods ready, old gone) before reporting what did not happen", kind="duration")
     verify_timeout: float = opt(120.0, "Seconds to wait for a flag or key change to take effect", kind="duration")
     probe_timeout: float = opt(5.0, "Seconds before a Clay API key probe counts as timed out", kind="duration")
+    symptom_window: float = opt(180.0, "Seconds to follow an action's symptom (401s, 429s, pods restarting …) after its change took effect; still there then: reported as a fix that did not work", kind="duration")
+    symptom_stable: float = opt(60.0, "Seconds the new pods must stay ready without a restart before a restart or scale counts as having ended a crashloop", kind="duration")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,9 +12,15 @@ the UI thread only confirms (in memory) and draws.
 The path of one action::
 
     key ─► (masked key / replica count input) ─► worker: prepare (reads, dry run, SSAR, lease)
-        ─► ConfirmScreen (Cancel focused; the name typed for pods or secrets)
-        ─► runner.confirm (UI thread, in memory) ─► worker: apply + follow (progress → pane)
-        ─► outcome in the pane and a notification; a restart offered after a key update
+        ─► ConfirmScreen (`y` confirms; the name typed for the Secret or a hard scale-down)
+        ─► runner.confirm (UI thread, in memory) ─► worker: apply + follow the rollout (progress → pane)
+        ─► the symptom it should end, followed on every Signals change (cockpit/actions_follow.py):
+           "Mitigated: 401s stopped at …" or "… symptom persists — …: the fix did not work"
+           in the pane, a notification and the timeline; a restart offered after a key update
+
+Mitigations in effect (a flag on, a key update or restart whose symptom
+ended) are shown as done (✓), never as the next key (▸), and published to
+the app as ``Signals.in_effect`` (``on_in_effect``) for triage.
 
 Secrets: the new key lives only in a SecretValue (the plan's inputs), so a
 retry after expired credentials loses nothing; nothing here formats it
@@ -38,7 +44,6 @@ from cockpit.actions import (
     Confirmation,
     Failure,
     FailureKind,
-    LeaseInfo,
     Outcome,
     Plan,
     ProbeResult,
@@ -47,11 +52,15 @@ from cockpit.actions import (
     SecretValue,
     rate_limits_seen,
 )
-from cockpit.actions_types import AdminError, Need
+from cockpit.actions import took_effect
+from cockpit.actions_follow import ENDED, SymptomDesk, Watch, follow_from, since_applied, takes_effect_now, watch_for
+from cockpit.actions_status import ActionsStatus, read_status
 from cockpit.config import Config
 from cockpit.runbook import ActionId
-from cockpit.signals import Signals
+from cockpit.signals import InEffect, Signals
+from cockpit.symptom import Symptom
 from cockpit.triage import Triaged
+from screens.actions_draw import NO_ADAPTER, desk_rows, desk_status
 from screens.confirm import ConfirmScreen
 from screens.secret_input import KeyInputScreen, ReplicasScreen
 from widgets.actions import ActionsPane, Row
@@ -66,7 +75,6 @@ STATUS_EVERY = 15.0  # seconds between reads of the replicas, flags and lease (p
 RETRYABLE = frozenset({FailureKind.AUTH_EXPIRED, FailureKind.LEASE_HELD, FailureKind.UNREACHABLE, FailureKind.TIMEOUT,
                        FailureKind.SERVER_ERROR, FailureKind.CONFLICT})
 
-NO_ADAPTER = "no Kubernetes adapter with these sources: the actions are shown, not run"
 RunnerFactory = Callable[[Config, "IncidentStore | None", Callable[[], float]], ActionRunner]
 
 
@@ -89,8 +97,7 @@ ROWS = (
 )
 SPEC = {r.id: r for r in ROWS}
 FLAG_OF = {"queuing": "queuing", "fallback": "fallback"}
-
-
+ENABLE_OF = {"queuing": ActionKind.ENABLE_QUEUING, "fallback": ActionKind.ENABLE_FALLBACK}
 def default_runner(config: Config, store: IncidentStore | None, clock: Callable[[], float]) -> ActionRunner:
     return ActionRunner(config, store=store, wall=clock)
 
@@ -105,22 +112,6 @@ class ActionsUpdate(Message):
     def __init__(self, value: object) -> None:
         super().__init__()
         self.value = value
-
-
-@dataclass(frozen=True)
-class ActionsStatus:
-    """What the pane shows beside the actions, read from the cluster."""
-
-    replicas: int | None = None
-    ready: int | None = None
-    flags: tuple[tuple[str, str | None], ...] = ()  # ("queuing", "true")
-    lease: LeaseInfo | None = None
-    denied: tuple[tuple[ActionKind, str], ...] = ()  # what each action may not do
-    failure: Failure | None = None
-    checked: bool = False  # the permissions were checked
-
-    def flag(self, which: str) -> str | None:
-        return dict(self.flags).get(which)
 
 
 @dataclass(frozen=True)
@@ -154,7 +145,9 @@ class ActionsDesk:
     """See the module docstring."""
 
     def __init__(self, app: App[int], main: MainScreen, config: Config, *, clock: Callable[[], float],
-                 store: IncidentStore | None, factory: RunnerFactory | None) -> None:
+                 store: IncidentStore | None, factory: RunnerFactory | None,
+                 on_in_effect: Callable[[tuple[InEffect, ...]], None] | None = None,
+                 on_recorded: Callable[[], None] | None = None) -> None:
         self.app = app
         self.main = main
         self.config = config
@@ -174,11 +167,23 @@ class ActionsDesk:
         self.progress: Progress | None = None
         self.last: Outcome | None = None
         self.problem: Failure | None = None  # a plan stopped by something a retry may fix
-        self._retry: Plan | None = None
+        self.retry_plan: Plan | None = None
         self._key_screen: KeyInputScreen | None = None
         self._status_busy = False
         self._in_slot = False  # below 120 columns: the pane in the checklist's slot (x), else the checklist (c)
         self._slot_applied = False
+        self.signals: Signals | None = None
+        self.triaged: Triaged | None = None
+        self.symptoms = SymptomDesk(store, clock)
+        self._watch: dict[str, Watch] = {}  # plan id → what it should end (bounded: cleared when it finishes)
+        self._carry: Watch | None = None  # a key update / flag that takes effect at the next restart
+        self.newest = ""  # what the status line shows after an action: "outcome" or "symptom"
+        self._on_in_effect = on_in_effect
+        self._on_recorded = on_recorded
+        self._published: tuple[InEffect, ...] = ()
+        self.flag_since: dict[str, float | None] = {}
+        self._applied_at: dict[str, float] = {}  # ActionKind value → when this cockpit applied it
+        self._confirmed_at: dict[str, float] = {}  # plan id → when it was confirmed (bounded)
         self.pane = ActionsPane(self.rows(), read_only=self.read_only, id="actions")
 
     # -- set-up -------------------------------------------------------------------
@@ -194,8 +199,14 @@ class ActionsDesk:
         self.app.set_interval(STATUS_EVERY, self.refresh_status)
 
     def stop(self) -> None:
-        """The app quits: a running action stops following (its change stays), the lease is released."""
+        """The app quits: a running action stops following (its change stays), the lease is released;
+        the symptom's follow ends (nothing more is written)."""
         self.stop_event.set()
+        self.symptoms.stop()
+
+    @property
+    def has_adapter(self) -> bool:
+        return self._factory is not None
 
     def runner(self) -> ActionRunner:
         """Built on first use, in a worker (it loads the Kubernetes adapter)."""
@@ -209,6 +220,13 @@ class ActionsDesk:
 
     def signals_changed(self, signals: Signals, triaged: Triaged | None) -> None:
         changed = False
+        self.signals = signals
+        self.triaged = triaged or self.triaged
+        if self.symptoms.current is not None or self.symptoms.finished:
+            changed |= self._look(signals)
+        else:
+            self.symptoms.resume()
+            changed |= bool(self.symptoms.finished)
         if triaged is not None:
             ids = {a.id for a in triaged.assessment.actions}
             relevant = frozenset(r.id for r in ROWS if r.runbook in ids)
@@ -220,7 +238,51 @@ class ActionsDesk:
             changed |= rate != self.rate
             self.rate = rate
         if changed:
+            self._publish()
             self._draw()
+
+    def _look(self, signals: Signals) -> bool:
+        """Follow the symptom one look further; True when what the pane says changed."""
+        before = (self.symptoms.verdict, self.symptoms.last())
+        done = self.symptoms.look(signals)
+        if done is not None:
+            self.newest = "symptom"
+            v = done.verdict
+            if v.state == ENDED:
+                self.app.notify(v.summary, title="Mitigated", timeout=10)
+            else:
+                self.app.notify(v.summary, title="The fix did not work", severity="error", timeout=10)
+            if self._on_recorded is not None:
+                self._on_recorded()
+        for problem in list(self.symptoms.problems):
+            self.app.notify(f"not recorded: {problem}", title="Timeline", severity="error")
+        self.symptoms.problems.clear()
+        return (self.symptoms.verdict, self.symptoms.last()) != before
+
+    def waiting_for_restart(self, runbook: str = "") -> bool:
+        """A key update or a flag is applied but reaches the pods only at their next restart (``runbook``: that one)."""
+        return self._carry is not None and (not runbook or runbook in self._carry.carries)
+
+    def in_effect(self) -> tuple[InEffect, ...]:
+        """The mitigations in place: the flags read from the cluster, and a key
+        update or restart whose symptom ended."""
+        out = list(self.symptoms.in_effect())
+        flags = self.config.kube.flags
+        for row_id, kind in ENABLE_OF.items():
+            if self.status.flag(FLAG_OF[row_id]) != "true":
+                continue
+            key = flags.queuing_key if row_id == "queuing" else flags.fallback_key
+            where = f"ConfigMap {flags.configmap}" if flags.mode == "configmap" else f"the pod template of deployment {self.deployment}"
+            pending = " (the pods read it at their next restart)" if self.waiting_for_restart(SPEC[row_id].runbook.value) else ""
+            out.append(InEffect(SPEC[row_id].runbook.value, f"{key}=true in {where}{pending}", self.flag_since.get(kind.value)))
+        return tuple(sorted(out, key=lambda e: e.action))
+
+    def _publish(self) -> None:
+        values = self.in_effect()
+        if values != self._published:
+            self._published = values
+            if self._on_in_effect is not None:
+                self._on_in_effect(values)
 
     def update(self, value: object) -> None:
         """A worker's result, on the UI thread."""
@@ -229,6 +291,9 @@ class ActionsDesk:
         elif isinstance(value, ActionsStatus):
             self._status_busy = False
             self.status = value
+            self.flag_since = {kind.value: since_applied(self.store, kind.value, self._applied_at) for row_id, kind in ENABLE_OF.items()
+                                if self.status.flag(FLAG_OF[row_id]) == "true"}
+            self._publish()
         elif isinstance(value, Planned):
             self.busy = ""
             self._planned(value)
@@ -301,7 +366,7 @@ class ActionsDesk:
         elif row_id == "scale":
             self.app.push_screen(ReplicasScreen(self.deployment, self.status.replicas, self.status.ready), self._replicas_entered)
         elif row_id in FLAG_OF:
-            self._prepare(self._toggle_kind(row_id), spec.label)
+            self._prepare(self.toggle_kind(row_id), spec.label)
         else:
             self._prepare(spec.kinds[0], spec.label)
 
@@ -321,7 +386,10 @@ class ActionsDesk:
         self.status = ActionsStatus()
         self.last = None
         self.problem = None
-        self._retry = None
+        self.retry_plan = None
+        self._carry = None
+        if self.symptoms.current is not None:
+            self.symptoms.cancel(f"stopped watching {self.symptoms.current.label}: the actions now act on {self.deployment}")
         self.pane.set_deployment(self.deployment, names)
         self.app.notify(f"actions now act on deployment {self.deployment}", title="Deployment")
         self._draw()
@@ -335,8 +403,8 @@ class ActionsDesk:
         last = self.last
         if last is not None and last.can_follow_again:
             self._start(f"following {last.plan.title} again", partial(self._follow_blocking, last))
-        elif self._retry is not None:
-            plan = self._retry
+        elif self.retry_plan is not None:
+            plan = self.retry_plan
             if plan.kind is ActionKind.VERIFY_KEY:
                 self._start("verifying the key in the Secret", self._check_blocking)
             else:
@@ -356,7 +424,7 @@ class ActionsDesk:
             return True
         return any(isinstance(s, (ConfirmScreen, KeyInputScreen, ReplicasScreen)) for s in self.app.screen_stack)  # one of ours is open
 
-    def _toggle_kind(self, row_id: str) -> ActionKind:
+    def toggle_kind(self, row_id: str) -> ActionKind:
         on = self.status.flag(FLAG_OF[row_id]) == "true"
         if row_id == "queuing":
             return ActionKind.DISABLE_QUEUING if on else ActionKind.ENABLE_QUEUING
@@ -379,8 +447,8 @@ class ActionsDesk:
     def _planned(self, planned: Planned) -> None:
         plan = planned.plan
         blocked = plan.blocked
-        self._retry = plan if blocked is not None and blocked.kind in RETRYABLE else None
-        self.problem = blocked if self._retry is not None else None
+        self.retry_plan = plan if blocked is not None and blocked.kind in RETRYABLE else None
+        self.problem = blocked if self.retry_plan is not None else None
         self.app.push_screen(ConfirmScreen(plan, self.clock(), offered=planned.offered), partial(self._confirmed, plan))
 
     def _confirmed(self, plan: Plan, typed: str | None) -> None:
@@ -388,27 +456,58 @@ class ActionsDesk:
             if plan.ready:
                 self.app.notify(f"{plan.title}: cancelled, nothing changed", title="Not run")
             return
-        got = self.runner().confirm(plan, typed)  # in memory: no request
+        carry = self._carry if plan.kind is ActionKind.RESTART else None
+        watch = watch_for(plan, carry, self.triaged.assessment if self.triaged is not None else None, self.signals or Signals())
+        got = self.runner().confirm(plan, typed, watching=watch.label if watch is not None else "")
         if isinstance(got, Failure):
             self.app.notify(got.line(), title="Not confirmed", severity="error")
             return
-        self._retry, self.problem, self.progress = None, None, None
+        if watch is not None:
+            self._watch[plan.id] = watch
+            while len(self._watch) > 8:
+                self._watch.pop(next(iter(self._watch)))
+        self._confirmed_at[plan.id] = self.clock()  # (the apply starts now)
+        while len(self._confirmed_at) > 8:
+            self._confirmed_at.pop(next(iter(self._confirmed_at)))
+        if plan.kind is ActionKind.RESTART:
+            self._carry = None  # taken by this restart (its watch carries it)
+        self.retry_plan, self.problem, self.progress = None, None, None
         self.show_pane(True)
         self._start(f"running: {plan.title}", partial(self._apply_blocking, got))
 
     def _finished(self, outcome: Outcome) -> None:
         self.last, self.progress = outcome, None
+        self.newest = "outcome"
         f = outcome.failure
         retryable = f is not None and not outcome.applied and f.kind in RETRYABLE
-        self._retry = outcome.plan if retryable else None
+        self.retry_plan = outcome.plan if retryable else None
         self.problem = f if retryable else None
+        plan = outcome.plan
+        if outcome.applied:
+            self._applied_at[plan.kind.value] = self._confirmed_at.pop(plan.id, self.clock())
+        watch = self._watch.pop(plan.id, None)
+        if watch is not None and outcome.applied and not takes_effect_now(plan):
+            # takes effect when the pods restart: the restart offered next carries the symptom
+            self._carry = replace(watch, carries=(*watch.carries, plan.runbook.value)) if outcome.ok else None
+        elif watch is not None and outcome.applied:
+            self._begin(outcome, watch)
+            self.refresh_status(permissions=True)
+            if self.symptoms.current is None:  # a final verdict at once: its notification said it
+                return
+            if outcome.ok:
+                self.app.notify(outcome.summary, title=f"Watching {watch.label}", timeout=8)
+            elif not (watch.symptom is Symptom.PODS_UNREADY and f is not None and f.kind is FailureKind.VERIFY_FAILED):
+                # (a rollout stopped by a crashing new pod: the pods' verdict says it next, once)
+                self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed",
+                                severity="error")
+            return
         if outcome.plan.kind is ActionKind.VERIFY_KEY:
             if outcome.probe is not None and outcome.offer is ActionKind.UPDATE_KEY:
                 self.app.notify(f"{outcome.summary} — k updates it", title="Key refused", severity="error")
             else:
                 self.app.notify(outcome.summary, title="Key", severity="information" if outcome.ok else "warning")
         elif outcome.ok:
-            self.app.notify(outcome.summary, title="Done")
+            self.app.notify(outcome.summary, title=took_effect(plan).capitalize() if outcome.watching else "Done")
         else:
             self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed",
                             severity="error")
@@ -430,10 +529,16 @@ class ActionsDesk:
         self.app.run_worker(partial(self._guarded, "status", partial(self._status_blocking, permissions)), thread=True,
                             group="actions-status", exit_on_error=False, description="Reading the deployment, flags and lease")
 
+    def _begin(self, outcome: Outcome, watch: Watch) -> None:
+        """The change took effect (or stopped half-way): follow the symptom from the next Signals on."""
+        self.newest = "symptom"
+        self.symptoms.begin(follow_from(outcome, watch, self.clock(), self.config.actions, self.status.replicas))
+        if self.signals is not None:
+            self._look(self.signals)
+
     def _start(self, busy: str, work: Callable[[], object]) -> None:
         self.busy = busy
-        if not self.pane_on_screen():  # the pane shows it; else say it once, briefly
-            self.app.notify(f"{busy}…", title="Actions", timeout=3)
+        self.show_pane(True)  # the pane says what runs (a toast would cover the modal that opens next)
         self.app.run_worker(partial(self._guarded, busy, work), thread=True, group="actions", exit_on_error=False,
                             description=busy[:1].upper() + busy[1:])
         self._draw()
@@ -474,108 +579,15 @@ class ActionsDesk:
         self._post(result)
 
     def _status_blocking(self, permissions: bool) -> ActionsStatus:
-        runner = self.runner()
-        admin = runner.admin
-        flags_cfg = self.config.kube.flags
-        old = self.status
-        try:
-            deploy = admin.deployment(self.deployment)
-            spec, st = deploy.get("spec") or {}, deploy.get("status") or {}
-            if flags_cfg.mode == "configmap":
-                data = admin.configmap(flags_cfg.configmap).get("data") or {}
-            else:
-                containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-                env = next((c.get("env") or [] for c in containers if not self.config.kube.container
-                            or c.get("name") == self.config.kube.container), [])
-                data = {e.get("name"): e.get("value") for e in env if isinstance(e, dict)}
-            flags = (("queuing", data.get(flags_cfg.queuing_key)), ("fallback", data.get(flags_cfg.fallback_key)))
-            lease = runner.lease_status(self.deployment)
-            denied = old.denied
-            if permissions or not old.checked:
-                denied = self._denied(runner)
-            return ActionsStatus(spec.get("replicas"), st.get("readyReplicas", 0), flags,
-                                 lease if isinstance(lease, LeaseInfo) else None, denied, lease if isinstance(lease, Failure) else None,
-                                 checked=True)
-        except AdminError as exc:
-            return replace(old, failure=exc.failure)
-
-    def _denied(self, runner: ActionRunner) -> tuple[tuple[ActionKind, str], ...]:
-        from cockpit.actions_plans import needs
-
-        answers: dict[Need, Any] = {}
-        out = []
-        for kind in ActionKind:
-            what = []
-            for need in needs(self.config, kind, self.deployment):
-                if need not in answers:
-                    answers[need] = runner.admin.review(need)
-                if not answers[need].allowed:
-                    what.append(answers[need].what)
-            if what:
-                out.append((kind, ", ".join(what)))
-        return tuple(out)
+        return read_status(self.runner(), self.config, self.deployment, self.status, permissions)
 
     # -- drawing ----------------------------------------------------------------------------
 
     def rows(self) -> list[Row]:
-        s = self.status
-        denied = dict(s.denied)
-        lease = s.lease
-        now = self.clock()
-        held = lease is not None and lease.held and not lease.ours and not lease.stale(now)
-        out = []
-        for spec in ROWS:
-            mutating = spec.id != "verify_key"
-            kind = self._toggle_kind(spec.id) if spec.id in FLAG_OF else spec.kinds[0]
-            disabled = warning = state = detail = ""
-            if mutating and self.read_only:
-                disabled = "read-only"
-            elif kind in denied:
-                disabled = f"permission denied ({denied[kind]}) → escalate to {self.config.escalation.contact}"
-            if mutating and held and lease is not None:
-                warning = f"lease {lease.describe(now)}"
-            if spec.id in FLAG_OF:
-                value = s.flag(FLAG_OF[spec.id])
-                state = {"true": "on", None: ""}.get(value, "off")
-                if state and not self.read_only:
-                    state += f" · {spec.key} turns it {'off' if state == 'on' else 'on'}"
-                if spec.id == "queuing" and self.rate is not None:
-                    detail = self.rate.text()
-            elif spec.id == "scale" and s.replicas is not None:
-                state = f"{s.replicas} replicas, {s.ready} ready"
-            elif spec.id == "update_key":
-                state = f"Secret {self.config.kube.secret.name}"
-            out.append(Row(spec.id, spec.key, spec.label, f"act('{spec.id}')", state, detail, spec.id in self.relevant,
-                           disabled, warning))
-        return out
+        return desk_rows(self)
 
     def status_content(self) -> Content | None:
-        if self._factory is None:
-            return Content.styled(NO_ADAPTER, "$text-muted")
-        if self.busy and self.progress is not None:
-            p = self.progress
-            count = f" {p.done}/{p.total}" if p.done is not None and p.total is not None else ""
-            if count and p.message.startswith(count.strip()):
-                count = ""  # ("0/3 new pods ready" says it already)
-            return Content.assemble(("▸ ", "bold $text-accent"), (f"{p.stage}{count} ", "bold"), (p.message, ""))
-        if self.busy:
-            return Content.styled(f"▸ {self.busy}…", "$text-accent")
-        failure = self.problem or self.status.failure
-        if failure is not None and failure.kind is FailureKind.AUTH_EXPIRED:
-            return Content.assemble(("✗ cluster credentials expired", "bold $text-error"), (f" — {failure.hint or failure.message}", ""),
-                                    (" · g retries (what you typed is kept)", "bold $text-accent"))
-        last = self.last
-        if last is not None:
-            ok = last.ok
-            line = Content.assemble(("✓ " if ok else "✗ ", "bold $text-success" if ok else "bold $text-error"), (last.summary, ""))
-            if last.can_follow_again:
-                line = Content.assemble(line, (" · g looks again", "bold $text-accent"))
-            elif self._retry is not None:
-                line = Content.assemble(line, (" · g retries", "bold $text-accent"))
-            return line
-        if failure is not None:
-            return Content.assemble(("✗ ", "bold $text-error"), (failure.line(), ""), (" · g retries", "bold $text-accent"))
-        return None
+        return desk_status(self)
 
     def _draw(self) -> None:
         if not self.pane.is_attached:

@@ -9,10 +9,19 @@ blocked, when it is (read-only, permission denied with the escalation
 contact, a refusal, expired credentials): then there is no confirm button
 at all.
 
-Safety: focus starts on Cancel, so Enter alone cancels. An action that
-replaces pods or changes a secret needs the deployment name typed into the
-field before the confirm button enables; Enter in that field only moves
-the focus to the button. Escape cancels.
+Safety, and short (DESIGN.md "Confirmation"): what is hard to undo —
+writing the Secret, scaling down by half or more — needs the deployment
+name typed: the focus starts in the name field, Enter there confirms only
+when the name matches (else it says what is wrong, in the modal). A
+restart or a flag toggle (with its restart) is confirmed by one deliberate
+key, ``y``, shown on the confirm button: the focus starts on Cancel, so
+Enter alone cancels. Escape cancels. The plan scrolls with ↑/↓ and
+PgUp/PgDn (it takes no tab stop of its own).
+
+Toasts never cover the name field or the buttons: while the modal is up
+the app holds notifications (``HOLDS_TOASTS``, see ``CockpitApp.notify``) —
+new ones and those still showing when it opened — and shows them when it
+closes.
 
 Dismisses with what was typed (``""`` when nothing had to be) on confirm,
 None on cancel; the caller turns that into a confirmation with
@@ -31,7 +40,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from cockpit.actions import FailureKind, Plan
-from widgets.common import clean, hanging
+from widgets.common import clean, hanging, set_if_changed
 
 CONFIRM_WORD = {
     "restart": "Restart",
@@ -100,9 +109,17 @@ def plan_content(plan: Plan, now: float, width: int) -> Content:
 class ConfirmScreen(ModalScreen[str | None]):
     """See the module docstring."""
 
-    AUTO_FOCUS = "#cancel"
+    HOLDS_TOASTS = True  # the app holds notifications while this is on top
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("y", "confirm", "Confirm", id="confirm.yes",
+                tooltip="Confirm a restart, a flag toggle or a scale by less than half: one deliberate key, shown on the button (never Enter alone)"),
+        Binding("enter", "submit_name", "Confirm (name typed)", show=False, id="confirm.name",
+                tooltip="In the name field (writing the Secret, scaling down by half or more): confirms once the deployment name matches"),
         Binding("escape", "cancel", "Cancel", id="confirm.cancel", tooltip="Close without changing anything"),
+        Binding("up", "scroll_plan(-1)", "Scroll up", show=False, id="confirm.up", tooltip="Scroll the plan up (when it is longer than the screen)"),
+        Binding("down", "scroll_plan(1)", "Scroll down", show=False, id="confirm.down", tooltip="Scroll the plan down"),
+        Binding("pageup", "scroll_plan(-10)", "Page up", show=False, id="confirm.pageup", tooltip="Scroll the plan 10 lines up"),
+        Binding("pagedown", "scroll_plan(10)", "Page down", show=False, id="confirm.pagedown", tooltip="Scroll the plan 10 lines down"),
     ]
     DEFAULT_CSS = """
     ConfirmScreen {
@@ -136,6 +153,13 @@ class ConfirmScreen(ModalScreen[str | None]):
     ConfirmScreen #typed {
         height: 3;
     }
+    ConfirmScreen #typed-error {
+        height: auto;
+        color: $text-warning;
+    }
+    ConfirmScreen #typed-error.-empty {
+        display: none;
+    }
     ConfirmScreen #buttons {
         height: 3;
         align-horizontal: left;
@@ -157,33 +181,42 @@ class ConfirmScreen(ModalScreen[str | None]):
     def needs_typing(self) -> bool:
         return self.plan.ready and bool(self.plan.typed_confirmation)
 
+    @property
+    def AUTO_FOCUS(self) -> str:  # type: ignore[override]  # (Screen reads it when the modal is shown)
+        return "#typed" if self.needs_typing else "#cancel"
+
+    def hint(self) -> str:
+        """The subtitle: the keys that work here, and nothing else."""
+        if not self.plan.ready:
+            return "Esc or Enter closes · nothing was changed"
+        if self.needs_typing:
+            return f"type {self.plan.typed_confirmation}, Enter confirms · Esc cancels"
+        return "y confirms · Esc or Enter cancels"
+
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical() as box:
             box.border_title = ("Confirm: " if plan.ready else "Cannot run (read-only): " if plan.read_only else "Cannot run: ") + plan.title
-            if not plan.ready:
-                box.border_subtitle = "Esc closes · nothing was changed"
-            elif self.needs_typing:
-                box.border_subtitle = "Esc cancels · type the name, then Tab to the button"
-            else:
-                box.border_subtitle = "Esc cancels · Tab to the button to confirm"
+            box.border_subtitle = self.hint()
             if self._offered:
                 yield Static(Content.styled(self._offered, "bold $text-accent"), id="offered")
-            with VerticalScroll(id="plan"):
+            plan_box = VerticalScroll(id="plan")
+            plan_box.can_focus = False  # no invisible tab stop: ↑/↓ and PgUp/PgDn scroll it (the screen's bindings)
+            with plan_box:
                 yield Static(plan_content(plan, self._now, self._text_width()), id="plan-text")
             if self.needs_typing:
                 name = plan.typed_confirmation
-                why = "it replaces pods" if plan.replaces_pods else "it changes a secret"
-                if plan.replaces_pods and plan.changes_secret:
-                    why = "it changes a secret and replaces pods"
-                yield Static(Content.from_markup("Type the deployment name [b]$name[/b] to confirm ($why):", name=clean(name), why=why),
+                why = "it writes a Secret" if plan.changes_secret else "it scales down by half or more"
+                yield Static(Content.from_markup("Type the deployment name [b]$name[/b] and Enter to confirm ($why):", name=clean(name), why=why),
                              id="typed-label")
                 yield Input(placeholder="the deployment name", id="typed", select_on_focus=False)
+                yield Static("", id="typed-error", classes="-empty")
             with Horizontal(id="buttons"):
                 yield Button("Cancel" if plan.ready else "Close", id="cancel", variant="default")
                 if plan.ready:
                     word = CONFIRM_WORD.get(plan.kind.value, "Confirm")
-                    yield Button(word, id="confirm", variant="error", disabled=self.needs_typing)
+                    label = f"{word} (Enter)" if self.needs_typing else f"{word} (y)"
+                    yield Button(label, id="confirm", variant="error", disabled=self.needs_typing)
 
     def _text_width(self) -> int:
         """The plan's width: the box is 90% of the screen, at most 100 columns (less border, padding, scrollbar)."""
@@ -191,7 +224,7 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def _plan_height(self) -> int:
         """What the plan may take so the name field and the buttons stay on screen (it scrolls)."""
-        overhead = 2 + 3 + (1 if self._offered else 0) + (5 if self.needs_typing else 0)  # frame, buttons, offered line, name
+        overhead = 2 + 3 + (1 if self._offered else 0) + (6 if self.needs_typing else 0)  # frame, buttons, offered line, name and its error
         return max(3, self.app.size.height - overhead)
 
     def on_mount(self) -> None:
@@ -209,21 +242,39 @@ class ConfirmScreen(ModalScreen[str | None]):
             return True
         return self.query_one("#typed", Input).value.strip() == self.plan.typed_confirmation
 
+    def _say(self, text: str) -> None:
+        for error in self.query("#typed-error").results(Static):
+            error.set_class(not text, "-empty")
+            set_if_changed(error, text)
+
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        buttons = self.query("#confirm").results(Button)
-        for button in buttons:
+        for button in self.query("#confirm").results(Button):
             button.disabled = not self.typed_ok()
+        self._say("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter in the name field never confirms: it moves to the button (once the name is right)."""
+        """Enter in the name field confirms — only when the name matches."""
         event.stop()
+        self.action_submit_name()
+
+    def action_submit_name(self) -> None:
+        if not self.needs_typing:
+            return
         if self.typed_ok():
-            # at once (Widget.focus waits for a refresh): an Enter typed right after
-            # must reach the button, not submit the field again
-            self.set_focus(self.query_one("#confirm", Button))
-        else:
-            self.notify(f"type {self.plan.typed_confirmation!r} exactly", title="Not confirmed", severity="warning")
+            self.dismiss(self.query_one("#typed", Input).value.strip())
+            return
+        typed = self.query_one("#typed", Input).value.strip()
+        self._say(f"not confirmed: type {self.plan.typed_confirmation} exactly" + (f" (you typed {clean(typed)!r})" if typed else ""))
+
+    def action_confirm(self) -> None:
+        """``y``: confirms a plan that needs no typed name (never Enter alone)."""
+        if self.plan.ready and not self.needs_typing:
+            self.dismiss("")
+
+    def action_scroll_plan(self, lines: int) -> None:
+        for plan in self.query("#plan").results(VerticalScroll):
+            plan.scroll_relative(y=lines, animate=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

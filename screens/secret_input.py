@@ -4,11 +4,17 @@
 :class:`KeyInputScreen` — a password field: the key is shown as dots, never
 echoed, cannot be copied out of the field (a copy would send it to the
 terminal's clipboard), and leaves the field only inside a
-:class:`~cockpit.actions.SecretValue` (whose text is its fingerprint). "Verify
-this key" asks Clay about it before anything is written (the caller runs the
-probe in a thread worker and hands back the answer with :meth:`show_probe`);
-"Plan the update" dismisses with the SecretValue. The field is emptied when
-the screen closes. Nothing here records, logs or notifies the value.
+:class:`~cockpit.actions.SecretValue` (whose text is its fingerprint). Enter
+asks Clay about it before anything is written (the caller runs the probe in
+a thread worker and hands back the answer with :meth:`show_probe`); when
+Clay accepts it the screen goes straight on to the plan (dismisses with the
+SecretValue) — paste, Enter. When Clay refuses it or cannot say, the answer
+stays on screen and "Plan anyway" goes on. The field is emptied when the
+screen closes. Nothing here records, logs or notifies the value.
+
+Toasts never cover the field or the buttons: the app holds notifications
+while these modals are up (``HOLDS_TOASTS``); a copy refused is said in the
+modal, not in a toast.
 
 :class:`ReplicasScreen` — a number for the scale action, the current count
 shown.
@@ -25,6 +31,8 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
+
+from textual.message import Message
 
 from cockpit.actions import ProbeResult, SecretValue
 from widgets.common import clean, set_if_changed
@@ -65,11 +73,14 @@ MODAL_CSS = """
 class SecretInput(Input):
     """A password Input whose value cannot be copied or cut out of it."""
 
+    class CopyRefused(Message):
+        """A copy or cut was asked for: the screen says why not."""
+
     def action_copy(self) -> None:
-        self.notify("the key is not copied out of the field", title="Masked", severity="warning")
+        self.post_message(self.CopyRefused())
 
     def action_cut(self) -> None:
-        self.notify("the key is not copied out of the field", title="Masked", severity="warning")
+        self.post_message(self.CopyRefused())
 
 
 def probe_content(result: ProbeResult) -> Content:
@@ -82,7 +93,10 @@ class KeyInputScreen(ModalScreen[SecretValue | None]):
     """See the module docstring. ``probe`` starts the check of a key (off the UI thread)."""
 
     AUTO_FOCUS = "#key"
+    HOLDS_TOASTS = True
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("enter", "verify", "Verify, then plan", show=False, id="key.verify",
+                tooltip="In the key field: ask Clay about the pasted key; when Clay accepts it, go straight on to the plan"),
         Binding("escape", "cancel", "Cancel", id="key.cancel", tooltip="Close; the key is forgotten"),
     ]
     DEFAULT_CSS = MODAL_CSS.format(name="KeyInputScreen")
@@ -92,13 +106,16 @@ class KeyInputScreen(ModalScreen[SecretValue | None]):
         self._where = where  # "Secret clay-sync/clay-api, key api-key"
         self._probe = probe
         self._read_only = read_only
-        self._result = Static(Content.styled("not checked yet: Enter asks Clay about it", "$text-muted"), id="result")
+        self._result = Static(Content.styled(self.IDLE, "$text-muted"), id="result")
         self.checking = False
+        self._asked: SecretValue | None = None  # the key the pending probe is about
+
+    IDLE = "not checked yet: Enter asks Clay about it, then plans the update if Clay accepts it"
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Update the Clay API key"
-            box.border_subtitle = "Enter verifies · Tab to the buttons · Esc cancels"
+            box.border_subtitle = "paste, Enter: Clay checks it, then the plan · Esc cancels"
             yield Static(Content.assemble(("Writes ", ""), (clean(self._where), "bold"),
                                           (" — after a plan, a dry run and your confirmation.", "")), classes="help")
             if self._read_only:
@@ -107,8 +124,8 @@ class KeyInputScreen(ModalScreen[SecretValue | None]):
             yield self._result
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button("Verify this key", id="verify", variant="primary")
-                yield Button("Plan the update", id="plan", variant="warning")
+                yield Button("Verify (Enter)", id="verify", variant="primary")
+                yield Button("Plan anyway", id="plan", variant="warning")
 
     def _key(self) -> SecretValue | None:
         key = SecretValue(self.query_one("#key", SecretInput).value)
@@ -121,23 +138,37 @@ class KeyInputScreen(ModalScreen[SecretValue | None]):
         event.stop()
         self._verify()
 
+    def on_secret_input_copy_refused(self, event: SecretInput.CopyRefused) -> None:
+        event.stop()
+        set_if_changed(self._result, Content.styled("the key is not copied out of the field (it would reach the clipboard)", "$text-warning"))
+
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()  # (the value goes no further than this screen)
         if not self.checking:
-            set_if_changed(self._result, Content.styled("not checked yet: Enter asks Clay about it", "$text-muted"))
+            set_if_changed(self._result, Content.styled(self.IDLE, "$text-muted"))
+
+    def action_verify(self) -> None:
+        self._verify()
 
     def _verify(self) -> None:
         key = self._key()
         if key is None or self.checking:
             return
         self.checking = True
+        self._asked = key
         set_if_changed(self._result, Content.styled(f"asking Clay about {key.fingerprint}…", "$text-muted"))
         self._probe(key)
 
     def show_probe(self, result: ProbeResult) -> None:
-        """Clay's answer, from the caller's worker (on the UI thread)."""
+        """Clay's answer, from the caller's worker (on the UI thread). Accepted, and
+        still the key in the field: straight on to the plan (the plan asks Clay again)."""
         self.checking = False
+        asked, self._asked = self._asked, None
         set_if_changed(self._result, probe_content(result))
+        if result.valid and asked is not None and self.is_attached:
+            current = SecretValue(self.query_one("#key", SecretInput).value)
+            if current == asked:
+                self._close(asked)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -162,6 +193,7 @@ class ReplicasScreen(ModalScreen[int | None]):
     """How many pods: dismisses with the number (Enter), None (Esc)."""
 
     AUTO_FOCUS = "#replicas"
+    HOLDS_TOASTS = True
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape", "cancel", "Cancel", id="replicas.cancel", tooltip="Close without planning anything"),
     ]

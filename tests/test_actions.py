@@ -179,7 +179,7 @@ def test_rate_limited_drill_mitigated_by_queuing(sim, env, tmp_path) -> None:
         fields = [(c.object, c.field, c.before, c.after) for c in plan.changes]
         assert fields[0] == ("ConfigMap clay-sync/clay-sync-flags", "data.CLAY_REQUEST_QUEUING", "false", "true")
         assert fields[1][1] == "spec.template.metadata.annotations[kubectl.kubernetes.io/restartedAt]"
-        assert plan.replaces_pods and plan.typed_confirmation == "clay-sync"
+        assert plan.replaces_pods and plan.typed_confirmation == ""  # a flag and its restart: one key, nothing typed
         done = runner.apply(confirm(runner, plan))
         assert done.ok, done.summary
         assert "CLAY_REQUEST_QUEUING=true in the ConfigMap" in done.verification.summary
@@ -270,8 +270,9 @@ def test_scale_shows_the_count_and_follows_it(sim) -> None:
         assert "now 3 replicas (3 ready): adds 2 pods" in up.notes
         done = runner.apply(confirm(runner, up))
         assert done.ok and len(someone.pod_names()) == 5, done.summary
+        assert runner.prepare(ActionKind.SCALE, replicas=3).typed_confirmation == ""  # 5 → 3: down by less than half, one key
         down = runner.prepare(ActionKind.SCALE, replicas=2)
-        assert down.typed_confirmation == "clay-sync" and "removes 3 pods" in down.notes[0]
+        assert down.typed_confirmation == "clay-sync" and "removes 3 pods" in down.notes[0]  # 5 → 2: by half or more, typed
         done = runner.apply(confirm(runner, down))
         assert done.ok and len(someone.pod_names()) == 2, done.summary
         for bad in (-1, 10_000, "3"):

@@ -377,11 +377,14 @@ def test_conflict_when_the_secret_changed_since_the_plan(sim) -> None:
 def test_only_the_runners_own_unused_confirmation_applies(sim) -> None:
     now = [time.time()]
     runner = make_runner(sim, wall=lambda: now[0])
-    plan = runner.prepare(ActionKind.RESTART)
-    assert runner.confirm(plan, "").kind is FailureKind.NOT_CONFIRMED  # Enter alone
-    assert runner.confirm(plan, "clay-sync-other").kind is FailureKind.NOT_CONFIRMED
+    plan = runner.prepare(ActionKind.RESTART)  # one deliberate key in the modal: nothing to type
+    assert not plan.typed_confirmation
+    hard = runner.prepare(ActionKind.SCALE, replicas=1)  # 3 → 1, down by half or more: the name is typed
+    assert hard.typed_confirmation == "clay-sync"
+    assert runner.confirm(hard, "").kind is FailureKind.NOT_CONFIRMED
+    assert runner.confirm(hard, "clay-sync-other").kind is FailureKind.NOT_CONFIRMED
     unprepared = runner.plan(ActionKind.RESTART)
-    assert runner.confirm(unprepared, "clay-sync").kind is FailureKind.NOT_CONFIRMED
+    assert runner.confirm(unprepared, "").kind is FailureKind.NOT_CONFIRMED
 
     good = confirmed(runner, plan)
     from dataclasses import replace

@@ -77,6 +77,9 @@ async def test_read_only_every_action_key_sends_only_reads(sim, tmp_path) -> Non
             assert plan.blocked is not None and plan.blocked.kind is FailureKind.READ_ONLY, plan.lines()
             assert not app.screen.query("#confirm"), "no confirm button in read-only mode"
             assert "Cannot run (read-only)" in screen_text(app)
+            await pilot.press("y")  # nothing to confirm: y does nothing
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("enter")  # Enter on the focused Close: closes
             await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="closed")
 
@@ -108,31 +111,54 @@ async def test_read_only_every_action_key_sends_only_reads(sim, tmp_path) -> Non
     assert methods <= {("POST", "selfsubjectaccessreviews")}, methods
 
 
+async def focus_stops(pilot, limit: int = 6) -> set[str]:
+    """Every widget Tab reaches in the modal (an invisible stop would show as an id-less widget)."""
+    seen: set[str] = set()
+    for _ in range(limit):
+        await pilot.press("tab")
+        await pilot.pause()
+        focused = pilot.app.focused
+        seen.add(focused.id if focused is not None and focused.id else repr(focused))
+    return seen
+
+
 @pytest.mark.scenario("healthy")
-async def test_enter_alone_never_confirms(sim, tmp_path) -> None:
-    """Focus starts on Cancel: Enter cancels. With the name to type, a wrong
-    name keeps the button disabled and Enter in the field confirms nothing.
-    A scale-up (no name to type) is not confirmed by Enter either."""
+async def test_enter_alone_never_confirms_and_y_is_one_deliberate_key(sim, tmp_path) -> None:
+    """A restart: the plan, dry run and permissions on screen; Cancel has the
+    focus, the button says y; Enter cancels. Tab reaches Cancel and the
+    button only. A scale down by half or more: the focus starts in the name
+    field, a wrong name and Enter confirm nothing (the modal says why, not a
+    toast), y is just a letter there. A scale-up: Enter cancels."""
     drill = Drill(sim, tmp_path)
     app = drill.app
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, drill)
         await pilot.press("R")
         plan = await modal_plan(pilot, drill)
-        assert plan.ready and app.focused.id == "cancel"
+        assert plan.ready and not plan.typed_confirmation and app.focused.id == "cancel"
+        shown = screen_text(app)
+        assert "Restart (y)" in shown and "y confirms · Esc or Enter cancels" in shown
+        assert "Dry run" in shown and "Permission  ✓ all allowed" in shown
+        assert await focus_stops(pilot) == {"cancel", "confirm"}
+        await press_tab_to(pilot, "cancel")
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="cancelled")
 
-        await pilot.press("R")
-        await modal_plan(pilot, drill)
-        await press_tab_to(pilot, "typed", "shift+tab")
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ReplicasScreen), what="the replica count")
+        await pilot.press("backspace", "1", "enter")  # 3 → 1: down by half or more
+        plan = await modal_plan(pilot, drill)
+        assert plan.ready and plan.typed_confirmation == "clay-sync" and app.focused.id == "typed", "typing works at once"
+        assert "type clay-sync, Enter confirms · Esc cancels" in screen_text(app)
         await type_text(pilot, "clay-syn")
-        assert app.screen.query_one("#confirm").disabled
-        await pilot.press("enter", "enter")
+        await pilot.press("enter")
         await pilot.pause(0.2)
-        assert isinstance(app.screen, ConfirmScreen) and app.focused.id == "typed" and app.screen.query_one("#confirm").disabled
-        await pilot.press("tab")  # the disabled button is skipped: Cancel
-        assert app.focused.id == "cancel"
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.query_one("#confirm").disabled
+        assert "not confirmed: type clay-sync exactly (you typed 'clay-syn')" in str(app.screen.query_one("#typed-error").content)
+        await pilot.press("y")  # a letter in the field, not a confirmation
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.query_one("#typed").value == "clay-syny"
+        assert await focus_stops(pilot) == {"typed", "cancel"}, "the disabled button is skipped; no invisible stop"
         await close_modal(pilot, drill)
 
         await pilot.press("S")
@@ -146,6 +172,71 @@ async def test_enter_alone_never_confirms(sim, tmp_path) -> None:
         assert drill.actions.last is None, "nothing ran"
     assert writes(sim, real_only=True) == []
     assert writes(sim), "the plans' dry runs were sent (dryRun=All)"
+
+
+@pytest.mark.scenario("healthy")
+async def test_toasts_wait_while_a_modal_is_up(sim, tmp_path) -> None:
+    """A notification while the plan's modal is up (the comms cadence, another
+    desk's outcome) never covers its buttons: it waits, and shows once the
+    modal closes — as does one that was showing when it opened."""
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot, drill)
+        app.clear_notifications()
+        app.notify("shown before the modal", title="Earlier")
+        await pilot.pause(0.1)
+        await pilot.press("R")
+        await modal_plan(pilot, drill)
+        app.notify("no update sent yet — n writes it", title="Stakeholder update due")
+        await pilot.pause(0.3)
+        assert not app.screen.query("Toast"), "no toast on the modal"
+        await close_modal(pilot, drill)
+        await pilot.pause(0.3)
+        shown = " ".join(str(t.render()) for t in app.screen.query("Toast"))
+        assert "Stakeholder update due" in shown and "shown before the modal" in shown, shown
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_key_modal_enter_verifies_then_plans_and_fits_80_columns(sim, tmp_path) -> None:
+    """k at 80x24: the three buttons drawn whole inside the modal; Enter asks
+    Clay: a conclusive yes goes straight on to the plan; an answer that says
+    nothing (Clay rate-limits the probe) stays, and Plan anyway goes on."""
+    sim.advance(30)
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, KeyInputScreen), what="the key input")
+        box = app.screen.query_one("Vertical").region
+        for button in app.screen.query("Button"):
+            assert box.contains_region(button.region), (button.id, button.region, box)
+        shown = screen_text(app)
+        assert "Cancel" in shown and "Verify (Enter)" in shown and "Plan anyway" in shown
+        sim.fault("clay", status=429, times=1)
+        await type_text(pilot, NEW_KEY)
+        await pilot.press("enter")
+        await until(pilot, lambda: "429" in str(app.screen.query_one("#result").content), what="Clay's 429")
+        assert isinstance(app.screen, KeyInputScreen), "an inconclusive answer does not go on by itself"
+        await pilot.press("enter")  # asks again: Clay says yes now
+        plan = await modal_plan(pilot, drill)
+        assert plan.kind is ActionKind.UPDATE_KEY and plan.probe is not None and plan.probe.valid and app.focused.id == "typed"
+        await close_modal(pilot, drill)
+    assert writes(sim, real_only=True) == []
+
+
+async def test_help_and_readme_name_the_modal_keys(tmp_path) -> None:
+    from test_app_fakes import FakeSources, fast_config
+
+    from cockpit.app import make_app
+
+    app = make_app(fast_config(), FakeSources(), state_dir=tmp_path)
+    sections = dict(app.binding_sections())
+    confirm = {app.get_key_display(b): b.tooltip for b in sections["Confirming an action"]}
+    assert "never Enter alone" in confirm["y"] and "name" in confirm["⏎"] and "esc" in confirm
+    key = {app.get_key_display(b): b.tooltip for b in sections["Entering the new Clay API key"]}
+    assert "straight on to the plan" in key["⏎"]
 
 
 @pytest.mark.scenario("key-revoked")
@@ -216,9 +307,7 @@ async def test_another_cockpits_lease_shows_who_and_since_when(sim, tmp_path) ->
         await pilot.press("R")
         plan = await modal_plan(pilot, drill)
         assert any("held by bob@bastion-2+beef" in n for n in plan.notes), plan.lines()
-        await press_tab_to(pilot, "typed", "shift+tab")
-        await type_text(pilot, "clay-sync")
-        await pilot.press("enter", "enter")
+        await pilot.press("y")
         await until(pilot, lambda: drill.actions.last is not None and not drill.actions.busy, what="the outcome")
         out = drill.actions.last
         assert not out.applied and out.failure is not None and out.failure.kind is FailureKind.LEASE_HELD
@@ -258,9 +347,7 @@ async def test_quitting_stops_a_running_action_and_releases_the_lease(sim, tmp_p
         await ready(pilot, drill)
         await pilot.press("R")
         await modal_plan(pilot, drill)
-        await press_tab_to(pilot, "typed", "shift+tab")
-        await type_text(pilot, "clay-sync")
-        await pilot.press("enter", "enter")
+        await pilot.press("y")
         await until(pilot, lambda: drill.actions.progress is not None and drill.actions.progress.stage == "verify", what="following")
         runner = drill.runners[0]
         held = runner.lease_status("clay-sync")

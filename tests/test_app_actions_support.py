@@ -46,11 +46,12 @@ class Drill:
     """One cockpit on one drill. ``advance`` moves the drill and the app's clock together."""
 
     def __init__(self, sim, tmp_path: Path, *, read_only: bool = False, refresh: float = 0.3, play: bool = True,
-                 deployments: list[str] | None = None) -> None:
+                 deployments: list[str] | None = None, restart_on_change: bool = True) -> None:
         self.sim = sim
         data = sim.config_dict()
         if deployments is not None:
             data["kube"]["deployments"] = deployments
+        data["kube"].setdefault("flags", {})["restart_on_change"] = restart_on_change
         for section in ("statuspage", "health", "metrics", "kube"):
             data[section]["refresh"] = refresh
         data["thresholds"] = {"stale_intervals": 1000.0}  # readings are as old as the last step, never stale

@@ -271,11 +271,12 @@ def test_micro_time() -> None:
 # Judging a rollout (pure)
 
 
-def _pod(name: str, *, ready: bool = True, deleting: bool = False, waiting: str = "") -> dict:
+def _pod(name: str, *, ready: bool = True, deleting: bool = False, waiting: str = "", restarts: int = 0, last: str = "") -> dict:
     state = {"waiting": {"reason": waiting}} if waiting else {"running": {}}
     meta = {"name": name, **({"deletionTimestamp": "2026-01-01T00:00:00Z"} if deleting else {})}
-    return {"metadata": meta, "spec": {"containers": [{"name": "c"}]},
-            "status": {"phase": "Running", "containerStatuses": [{"ready": ready and not waiting, "restartCount": 0, "state": state}]}}
+    cs = {"ready": ready and not waiting, "restartCount": restarts, "state": state,
+          **({"lastState": {"terminated": {"reason": last, "exitCode": 137}}} if last else {})}
+    return {"metadata": meta, "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running", "containerStatuses": [cs]}}
 
 
 def _deploy(replicas: int = 3, *, gen: int = 5, observed: int = 5, updated: int = 3, paused: bool = False, deadline: bool = False) -> dict:
@@ -301,6 +302,9 @@ def test_rollout_done_only_when_new_pods_ready_and_old_gone() -> None:
                             "deployment d: 2/3 replicas updated")
     crash = rollout_state(_deploy(), [_pod("d-new-1", waiting="CrashLoopBackOff")], OLD, 5)
     assert "failing: d-new-1" in crash.message and not crash.done
+    assert crash.failed == "1 new pod crashed after the change (CrashLoopBackOff): d-new-1 — the rollout will not settle by itself"
+    restarted = rollout_state(_deploy(), [_pod("d-new-1", restarts=1, last="OOMKilled"), _pod("d-new-2"), _pod("d-new-3")], OLD, 5)
+    assert not restarted.done and "(OOMKilled)" in restarted.failed, "a new pod that went down once fails the rollout at once"
     stuck = rollout_state(_deploy(deadline=True), [_pod("d-old-1")], OLD, 5)
     assert stuck.failed == 'deployment d: ReplicaSet "x" has timed out progressing.'
     paused = rollout_state(_deploy(paused=True), [_pod("d-old-1")], OLD, 5)

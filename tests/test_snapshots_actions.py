@@ -100,9 +100,10 @@ def test_confirm_restart(snap_compare, sim, size) -> None:
     accepted by the API server (dryRun=All) …" and "Permission ✓ all allowed
     (6 checks)" in the success colour; "Lease free: this cockpit takes it
     while the action runs"; the note that it replaces the 3 pods (named) by
-    a rolling update; "Type the deployment name clay-sync to confirm (it
-    replaces pods):" over an empty field; buttons Cancel (focused) and
-    Restart (disabled), on the left. At 80x24 the plan scrolls if it must."""
+    a rolling update; no name to type: buttons Cancel (focused) and
+    "Restart (y)" on the left; the subtitle "y confirms · Esc or Enter
+    cancels". At 80x24 the plan scrolls if it must (↑/↓), the buttons stay
+    on screen."""
     sim.advance(WARM_UP)
     plan, now = drill_plan(sim, ActionKind.RESTART)
     app = ModalOnly(plan, now, "Offered after the key update: the pods read the key when they start")
@@ -117,8 +118,10 @@ def test_confirm_key_update(snap_compare, sim) -> None:
     key" in the success colour; the dry run holding the new fingerprint;
     "Permission ✓ all allowed (5 checks)"; the notes (checked with Clay; a
     restart is offered after the write); "Type the deployment name clay-sync
-    to confirm (it changes a secret)"; Cancel focused, "Write the key"
-    disabled."""
+    and Enter to confirm (it writes a Secret):" over the empty name field,
+    which has the focus (its cursor shown); Cancel and "Write the key
+    (Enter)" (disabled) on the left; the subtitle "type clay-sync, Enter
+    confirms · Esc cancels"."""
     sim.advance(WARM_UP)
     plan, now = drill_plan(sim, ActionKind.UPDATE_KEY, new_key=SecretValue(NEW_KEY))
     app = ModalOnly(plan, now)
@@ -137,4 +140,23 @@ def test_actions_pane_read_only_rate_limited(snap_compare, sim) -> None:
     sim.advance(WARM_UP)
     app = drill_app(sim)
     app.config = replace(app.config, kube=replace(app.config.kube, read_only=True))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=with_actions(app, "x"))
+
+
+@pytest.mark.scenario("rate-limited")
+def test_actions_pane_queuing_in_effect(snap_compare, sim) -> None:
+    """Rate-limited, request queuing already on in the ConfigMap (turned on
+    outside this cockpit, so no "since"), 80x24, `x`: the Q row is marked
+    with a ✓ in the success colour — "✓ Q Request queuing  on · Q turns it
+    off" — never the ▸ of a recommendation; the rate-limit headers under it."""
+    from test_actions_support import Someone
+
+    someone = Someone(sim)
+    try:
+        someone.core.patch_namespaced_config_map("clay-sync-flags", "clay-sync", {"data": {"CLAY_REQUEST_QUEUING": "true"}},
+                                                 _request_timeout=5)
+    finally:
+        someone.close()
+    sim.advance(WARM_UP)
+    app = drill_app(sim)
     assert snap_compare(app, terminal_size=(80, 24), run_before=with_actions(app, "x"))

@@ -6,7 +6,8 @@ what is known about it: the current replicas next to scale, the flag's
 state and the rate-limit headers last seen next to queuing, and why it is
 disabled (read-only, permission denied with the escalation contact, the
 lease held by another cockpit). Rows for triage's current branch are marked
-▸; the others stay available. Under the rows one status line: "planning…",
+▸ unless already in effect; a mitigation in effect (a flag on, a fix whose
+symptom ended) is marked ✓ with since when; the others stay available. Under the rows one status line: "planning…",
 a running action's stage and count, or the last outcome with what to do
 next (a retry key after expired credentials).
 
@@ -50,12 +51,13 @@ class Row:
     relevant: bool = False  # for triage's current branch
     disabled: str = ""  # why it cannot run: "read-only", "permission denied … → escalate to …"
     warning: str = ""  # may run, but know this: "lease held by … since …"
+    done: bool = False  # in effect (a flag on, a fix whose symptom ended): ✓, never ▸ — the state says since when
 
 
 def row_content(row: Row, width: int = 60) -> Content:
-    """``R  Restart the pods  3 replicas ▸`` and, indented, the reason or detail."""
+    """``▸ R  Restart the pods  3 replicas`` (``✓`` when in effect) and, indented, the reason or detail."""
     room = max(12, width)
-    mark = ("▸ ", "bold $text-accent") if row.relevant else ("  ", "")
+    mark = ("✓ ", "bold $text-success") if row.done else ("▸ ", "bold $text-accent") if row.relevant else ("  ", "")
     key_style = "$text-muted" if row.disabled else "bold $text-primary"
     label_style = "$text-muted" if row.disabled else ("bold" if row.relevant else "")
     head = Content.assemble(mark, (f"{row.key:<2}", key_style), (clean(row.label), label_style))

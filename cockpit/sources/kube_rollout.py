@@ -17,6 +17,7 @@ from cockpit.sources.kube import pod_info
 from cockpit.sources.kube_admin import KubeAdmin
 
 MAX_NAMES = 4  # pod names listed in one message
+CRASHING = frozenset({"CrashLoopBackOff", "OOMKilled", "Error", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"})
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,11 @@ def rollout_state(deploy: dict[str, Any], pods: list[dict[str, Any]], old_pods: 
     progressing = _condition(deploy, "Progressing")
     if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
         failed = f"deployment {name}: {progressing.get('message') or 'progress deadline exceeded'}"
-    crashing = [p.name for p in new if p.status in ("CrashLoopBackOff", "OOMKilled", "Error", "ImagePullBackOff", "ErrImagePull",
-                                                      "CreateContainerConfigError")]
+    crashing = [p.name for p in new if p.status in CRASHING or p.restarts > 0]
+    if crashing and not failed:  # a new pod went down already: waiting for the rollout only hides that the change did not help
+        reasons = sorted({p.last_termination or p.status for p in new if p.name in crashing})
+        failed = (f"{_plural(len(crashing), 'new pod')} crashed after the change ({', '.join(reasons)}): {_names(crashing)} — "
+                  "the rollout will not settle by itself")
     message = f"{len(new_ready)}/{want} new pods ready"
     message += f"; {_plural(len(old_left), 'old pod')} still present" if old_left else "; old pods gone"
     if crashing:
