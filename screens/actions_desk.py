@@ -228,7 +228,7 @@ class ActionsDesk:
             self.symptoms.resume()
             changed |= bool(self.symptoms.finished)
         if triaged is not None:
-            ids = {a.id for a in triaged.assessment.actions}
+            ids = {a.id for a in triaged.assessment.todo}  # (what is in effect already is never the next key)
             relevant = frozenset(r.id for r in ROWS if r.runbook in ids)
             changed |= relevant != self.relevant
             self.relevant = relevant
