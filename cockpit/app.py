@@ -253,6 +253,7 @@ class CockpitApp(App[int]):
         self._log_flush: Timer | None = None
         self._recent_logs: deque[LogLine] = deque(maxlen=RECENT_LOGS)
         self._drill_timer: Timer | None = None
+        self._counting_down = False  # the top bar counts down to the drill's fault
         self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
         self._desk: Desk | None = None  # likewise
         self._metrics_view: Any = None
@@ -266,6 +267,13 @@ class CockpitApp(App[int]):
         kube = self.config.kube
         where = f"{kube.context or 'current context'}/{kube.namespace} · {kube.selector}"
         return f"scenario {self.drill.scenario} · {where}" if self.drill else where
+
+    def _shorter_titles(self) -> tuple[str, ...]:
+        """The top bar's names for what we look at when the title does not fit, longest first."""
+        if self.drill:
+            return (f"drill {self.drill.scenario}", self.drill.scenario)
+        kube = self.config.kube
+        return (f"{kube.context}/{kube.namespace}" if kube.context else kube.namespace,)
 
     @property
     def main_screen(self) -> MainScreen:
@@ -329,7 +337,7 @@ class CockpitApp(App[int]):
         from screens.main import MainScreen
 
         self.stylesheet.read(self.CSS_FILE)  # parsed when the cockpit screen is first styled
-        self._main = MainScreen(self.config, title=self.title, target=self._target())
+        self._main = MainScreen(self.config, title=self.title, target=self._target(), shorter=self._shorter_titles())
         await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
         if self._exiting or not self._main.is_attached:
             return  # quit (q, or the terminal hung up) while the screen was being built: build no more
@@ -530,6 +538,10 @@ class CockpitApp(App[int]):
         if problem and self._drill_timer is not None and bar is not None:
             self._drill_timer.stop()
             bar.set_problem(problem)
+        fault_at = getattr(self.drill, "fault_at", None)  # the demo's drill: when its fault starts, once it serves
+        if bar is not None and callable(fault_at) and not self._counting_down and (at := fault_at()) is not None:
+            self._counting_down = True
+            bar.count_down_to(at, self.clock)
 
     # -- actions --------------------------------------------------------------
 
