@@ -253,7 +253,7 @@ class CockpitApp(App[int]):
         self._log_flush: Timer | None = None
         self._recent_logs: deque[LogLine] = deque(maxlen=RECENT_LOGS)
         self._drill_timer: Timer | None = None
-        self._counting_down = False  # the top bar counts down to the drill's fault
+        self._countdown_timer: Timer | None = None  # until the drill child says when its fault starts
         self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
         self._desk: Desk | None = None  # likewise
         self._metrics_view: Any = None
@@ -361,6 +361,7 @@ class CockpitApp(App[int]):
         self.set_interval(AGE_TICK, self._tick)
         if self.drill is not None:
             self._drill_timer = self.set_interval(DRILL_CHECK, self._check_drill)
+            self._countdown_timer = self.set_interval(0.25, self._start_countdown)  # until the child serves
         self.set_timer(PRELOAD_AFTER, self._preload_views)
 
     @work(thread=True, exit_on_error=False, group="preload", description="Loading the metrics view's modules")
@@ -538,9 +539,21 @@ class CockpitApp(App[int]):
         if problem and self._drill_timer is not None and bar is not None:
             self._drill_timer.stop()
             bar.set_problem(problem)
-        fault_at = getattr(self.drill, "fault_at", None)  # the demo's drill: when its fault starts, once it serves
-        if bar is not None and callable(fault_at) and not self._counting_down and (at := fault_at()) is not None:
-            self._counting_down = True
+
+    def _start_countdown(self) -> None:
+        """Once the drill child serves, the top bar counts down to its fault (when one is still to come)."""
+        timer, drill = self._countdown_timer, self.drill
+        ready, fault_at = getattr(drill, "ready_line", None), getattr(drill, "fault_at", None)
+        if timer is None or drill is None:
+            return
+        if not callable(ready) or not callable(fault_at) or drill.poll() is not None:
+            timer.stop()  # not the demo's drill (nothing to count), or the child died
+            return
+        if ready() is None:
+            return  # not serving yet: ask again
+        timer.stop()
+        bar = self.main_screen.context_bar
+        if bar is not None and (at := fault_at()) is not None:
             bar.count_down_to(at, self.clock)
 
     # -- actions --------------------------------------------------------------

@@ -28,6 +28,7 @@ from cockpit.incident import ClockLevel, Incident, Status
 from widgets.common import clean, set_if_changed
 from widgets.triage import SEV_STYLE
 
+TARGET_MIN = 14  # cells of the target that must fit for it to be shown at all ("  scenario key-…")
 _CLOCK_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-warning", ClockLevel.ERROR: "bold $text-error"}
 
 
@@ -132,7 +133,8 @@ class ContextBar(Static):
         tail: list[tuple[str, str] | str] = [("  " + countdown, "bold $text-warning")] if countdown else []
         target = ("  " + clean(self._target), "$text-muted")
         titled = Content.assemble(*lead, (clean(self._title), "bold"), *tail)
-        out = [(titled, Content.assemble(titled, target))]
+        # the target after it when a useful part of it fits (not "  s…")
+        out = [(Content.assemble(titled, target[0][:TARGET_MIN]), Content.assemble(titled, target)), (titled, titled)]
         for name in self._shorter:
             short = Content.assemble(*lead, (clean(name), "bold"), *tail)
             out.append((short, short))

@@ -282,7 +282,7 @@ class MetricsPane(SourcePane):
     def title_extra(self) -> str:
         snap = self.reading.value
         if isinstance(snap, MetricsSnapshot) and snap.is_backup:
-            return "[reverse $warning] BACKUP [/]"
+            return "[reverse $warning]BACKUP[/]"  # no padding: it must fit a 24-cell frame with the age
         return ""
 
     def subtitle_ok(self) -> str:

@@ -44,7 +44,7 @@ ACTION_FAILURES = ("auth_expired", "forbidden")
 
 
 def _pane(doc: str) -> str:
-    return opt("", doc + " (" + " | ".join(PANE_STATES) + "; empty: not checked)", choices=("",) + PANE_STATES)
+    return opt("", doc + " (" + " | ".join(PANE_STATES) + "; left out: not checked)", choices=PANE_STATES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,7 +67,7 @@ class ExpectAction:
 
     kind: str = opt(doc="The action the responder runs", choices=ACTIONS)
     fails: str = opt("", "How it fails first: auth_expired (cluster credentials expired) or forbidden "
-                         "(permission denied → escalate); empty: it succeeds", choices=("",) + ACTION_FAILURES)
+                         "(permission denied → escalate); left out: it succeeds", choices=ACTION_FAILURES)
     retry: bool = opt(False, "After the responder's fix (log in again), g retries it and it applies")
     says: tuple[str, ...] = opt(doc="Words the actions pane shows when it fails", factory=tuple)
 

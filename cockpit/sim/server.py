@@ -39,7 +39,7 @@ from cockpit.sim import wiring
 from cockpit.sim.clock import SimClock
 from cockpit.sim.control import Fault, RequestLog, control_app, service_middlewares
 from cockpit.sim.login import DRILL_FILE, LoginError, login, login_command
-from cockpit.sim.scenario import Scenario, load_scenario
+from cockpit.sim.scenario import KubeTokenExpired, Scenario, load_scenario
 from cockpit.sim.services import clay_app, health_app, metrics_app, prometheus_app, rootly_app, statuspage_app
 from cockpit.sim.slack_api import SlackState, slack_app
 from cockpit.sim.statusapi import StatusApiState, statusapi_app
@@ -203,7 +203,10 @@ class Drill:
         return {"ok": True, "context": wiring.CONTEXT, "kubeconfig": str(self.kubeconfig) if self.kubeconfig else None}
 
     def _write_kubeconfig(self, path: Path) -> Path:
-        login = login_command(self.workdir) if self.workdir is not None else None
+        # the login command in the kubeconfig (so the cockpit's re-login hint names it) when the scenario expires the
+        # credentials; other drills keep a plain token user (`sim --login` works for them too)
+        expires = any(isinstance(f, KubeTokenExpired) for f in self.scenario.faults)
+        login = login_command(self.workdir) if self.workdir is not None and expires else None
         return wiring.write_kubeconfig(path, self.endpoints["kube"], self.tokens.kube, ca_data=self.world.kube.tls().ca_data, login=login)
 
     async def stop_service(self, name: str) -> None:
