@@ -426,7 +426,7 @@ class LogsPane(SourcePane):
         that fails for one pod (or cannot re-list) while the others still
         deliver is failing in part, not showing old data."""
         reading = self.reading
-        if not reading.stale:
+        if not super().is_stale():
             return False
         since = self._failing_since
         # lines flushed within a second of the failure may have been read before it
