@@ -52,6 +52,7 @@ class SimPod:
     ready: bool
     env: dict[str, str]  # resolved when the container started
     restarts: int
+    image: str = ""  # the container's image (registry/name:tag)
 
 
 class KubeCluster:
@@ -111,7 +112,7 @@ class KubeCluster:
         for (ns, name), p in sorted(self.ctl.pods.items()):
             if ns == self.namespace and p.running:
                 out.append(SimPod(name=name, started_at=p.started_at or p.created_at, ready=p.ready, env=dict(p.env),
-                                  restarts=p.restarts))
+                                  restarts=p.restarts, image=p.image))
         return out
 
     def log(self, pod: str, line: str, at: float | None = None) -> bool:

@@ -149,6 +149,11 @@ class Crashloop(Fault):
     reason: str = opt("OOMKilled", "Termination reason")
     exit_code: int = opt(137, "Container exit code")
     memory_limit_mb: int = opt(512, "Container memory limit shown in the warnings", kind="count")
+    image: str = opt("", "Only pods running this image tag leak (the release that brought the leak: rolling back to "
+                         "another one stops it); empty: every pod")
+
+    def affects(self, image: str) -> bool:
+        return not self.image or image.rsplit(":", 1)[-1] == self.image
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -260,7 +260,7 @@ class World:
             lines.append((second + rng.random(), 'level=warn msg="fallback served" source=cache endpoint=/v1/people/enrich reason="clay unavailable"'))
         crash = next((f for f in faults if isinstance(f, Crashloop)), None)
         track = self._pods.get(pod.name)
-        if crash is not None and track is not None:
+        if crash is not None and track is not None and crash.affects(pod.image):
             run_start = max(pod.started_at, self.t0 + crash.start)
             age = second - run_start
             if age >= 0 and int(age) % 5 == 0:
@@ -286,7 +286,7 @@ class World:
             return
         for pod in pods:
             track = self._pods.get(pod.name)
-            if track is None:
+            if track is None or not crash.affects(pod.image):
                 continue
             run_start = max(pod.started_at, self.t0 + crash.start)
             if now >= run_start + crash.after + track.jitter * crash.jitter:
