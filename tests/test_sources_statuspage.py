@@ -135,7 +135,7 @@ def test_unreachable_names_the_alternative(sim) -> None:
     assert err.kind is ErrorKind.UNREACHABLE and err.source == "statuspage"
     assert "connection refused" in err.message
     # the runbook's words, and the alternative_url of the drill config
-    assert err.hint == f"use mobile data or the VPN to reach it, or check the alternative source: {sim.endpoints['rootly']}"
+    assert err.hint == f"use mobile data or the VPN, or check {sim.endpoints['rootly']}"
     bare = StatusPage(config(sim, alternative_url=""))
     hint = fetch(bare).hint  # type: ignore[union-attr]
     assert "use mobile data or the VPN" in hint and "statuspage.alternative_url" in hint

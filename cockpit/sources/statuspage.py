@@ -285,8 +285,8 @@ class StatusPage:
         """Unreachable or timing out: maybe only from here (the runbook: use mobile data or the VPN)."""
         alt = self.config.alternative_url
         if alt:
-            return f"use mobile data or the VPN to reach it, or check the alternative source: {alt}"
-        return "use mobile data or the VPN to reach it; set statuspage.alternative_url for a second place to look"
+            return f"use mobile data or the VPN, or check {alt}"
+        return "use mobile data or the VPN; set statuspage.alternative_url for a second place to look"
 
     def _failing_hint(self) -> str:
         """The page answered with a server error: it is failing itself."""
