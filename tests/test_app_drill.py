@@ -24,13 +24,13 @@ SIZE = (80, 24)
 WARM_UP = 120.0  # drill seconds: every fault starts at 20 s; rates need a minute of data
 
 
-def drill_app(sim, refresh: float = 0.3) -> CockpitApp:
+def drill_app(sim, refresh: float = 0.3, clock: Callable[[], float] | None = None) -> CockpitApp:
     data = sim.config_dict()
     for section in ("statuspage", "health", "metrics", "kube"):
         data[section]["refresh"] = refresh
     config = config_from_toml(data, f"drill config ({sim.scenario.name})")
     now = float(sim.state()["now"])
-    return make_app(config, Sources(config), clock=lambda: now, title=f"drill: {sim.scenario.title}")
+    return make_app(config, Sources(config), clock=clock or (lambda: now), title=f"drill: {sim.scenario.title}")
 
 
 async def until(pilot, cond: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
@@ -129,17 +129,19 @@ async def test_each_scenario_reaches_the_panes(sim) -> None:
 @pytest.mark.scenario("key-revoked")
 async def test_a_stopped_service_shows_its_state_while_the_others_update(sim) -> None:
     sim.advance(WARM_UP)
-    app = drill_app(sim)
+    now = [float(sim.state()["now"])]
+    app = drill_app(sim, clock=lambda: now[0])
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: all_loaded(app), what="every source")
         sim.stop_service("statuspage")
+        now[0] += 20  # the failure comes 20 s after the last good page: it is marked stale, with its age
         await pilot.press("r")
         await until(pilot, lambda: app.signals.statuspage.error is not None, what="the status page failure")
         await pilot.pause(0.1)
         pane = app.screen.query_one("#statuspage", SourcePane)
         assert pane.has_class("-error") and pane.has_class("-stale")
         text = pane_text(app, "statuspage")
-        assert "unreachable" in text and "STALE" in text
+        assert "unreachable" in text and "STALE 20s ago" in text
         assert "No unresolved incidents" in text  # the last good page stays
         # the other sources keep answering (new snapshots) while it is down
         before = {n: getattr(app.signals, n).value for n in ("health", "metrics", "pods")}

@@ -232,10 +232,8 @@ class SourcePane(Vertical):
         return ()
 
     def is_stale(self) -> bool:
-        """Is the value on screen old data kept through a failure? (Marked STALE, dimmed.)
-        Not while it is less than a second old: "STALE 0s ago" would say nothing true."""
-        reading = self.reading
-        return reading.stale and (reading.age(self._now) or 0.0) >= 1.0
+        """Is the value on screen old data kept through a failure? (Marked STALE, dimmed.)"""
+        return self.reading.stale
 
     # -- frame --------------------------------------------------------------
 
