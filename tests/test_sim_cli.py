@@ -214,8 +214,9 @@ def test_sim_login_from_another_terminal(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", RUN_SIM, "--scenario", "kube-auth-expired", "--dir", str(tmp_path)],
                             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        while "kubeconfig:" not in read_line(proc):
+        while "when the cluster credentials expire, log in again:" not in read_line(proc):
             pass
+        assert read_line(proc).strip().endswith(f"sim --login --dir {tmp_path}"), "sim says how to log in again"
         kubeconfig = tmp_path / "kubeconfig"
         before = json.loads(kubeconfig.read_text())["users"][0]["user"]
         assert before["extensions"] == [{"name": "clay-cockpit", "extension": {"login": before["extensions"][0]["extension"]["login"]}}]

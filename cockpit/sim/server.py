@@ -559,8 +559,10 @@ def run_sim(args: argparse.Namespace) -> int:
         out = [f"clay-cockpit drill: {spec.title} (scenario {spec.name}, speed {drill.clock.speed:g}, seed {drill.seed})",
                f"  {spec.summary}", ""]
         out += [f"  {name:<18} {url}" for name, url in drill.endpoints.items()]
-        out += ["", f"kubeconfig: {kubeconfig}", f"  kubectl --kubeconfig {kubeconfig} get pods", "",
-                "join it with a second cockpit:",
+        out += ["", f"kubeconfig: {kubeconfig}", f"  kubectl --kubeconfig {kubeconfig} get pods", ""]
+        if any(isinstance(f, KubeTokenExpired) for f in spec.faults):
+            out += ["when the cluster credentials expire, log in again:", f"  {login_command(drill.workdir or kubeconfig.parent)}", ""]
+        out += ["join it with a second cockpit:",
                 f"  env $(cat {env_file}) clay-cockpit --config {config}", "",
                 "Ctrl-C stops the drill."]
         print("\n".join(out), flush=True)
