@@ -38,9 +38,6 @@ POD = re.compile(r"^ ([a-z0-9]{5}) ")  # a log entry's first row: its pod (the n
 CONTINUATION = re.compile(r"^ {7}\S")  # a wrapped entry's next rows: the pod column left blank
 
 
-Sends = list[tuple[tuple[str, ...], bool]]  # (keys, literal) in order
-
-
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -49,7 +46,6 @@ class Step:
     timeout: float = 15.0
     literal: bool = False  # send the keys as text (send-keys -l)
     settle: float = 0.0  # seconds to let the keys take effect when nothing on screen shows it
-    decide: Callable[[Screen], Sends] | None = None  # the keys from what the screen asks for (instead of ``keys``)
 
 
 @dataclass
@@ -60,11 +56,7 @@ class Driver:
     def run(self, *steps: Step) -> None:
         for step in steps:
             started = time.monotonic()
-            if step.decide is not None:
-                for keys, literal in step.decide(self.term.screen()):
-                    self.term.send(*keys, literal=literal)
-                    time.sleep(0.3)
-            elif step.keys:
+            if step.keys:
                 self.term.send(*step.keys, literal=step.literal)
             time.sleep(step.settle)
             screen = self.term.wait(step.check, step.timeout, f"step {step.name!r}") if step.check else self.term.screen()
@@ -345,39 +337,25 @@ BRANCH_ACTIONS = {
 }
 
 
-def confirm_keys(deployment: str) -> Callable[[Screen], Sends]:
-    """The keys that confirm the modal on screen, by what it asks for: one
-    deliberate key ("y confirms") or the deployment name typed — Enter
-    confirming it, or (the first release) Enter moving to the button and
-    Enter again."""
-
-    def decide(screen: Screen) -> Sends:
-        text = screen.text
-        if re.search(r"\by confirms\b|\w \(y\)", text):
-            return [(("y",), False)]
-        if re.search(r"Enter confirms|and Enter to confirm", text):  # the focus starts in the name field
-            return [((deployment,), True), (("Enter",), False)]
-        return [(("BTab",), False), ((deployment,), True), (("Enter",), False), (("Enter",), False)]
-
-    return decide
-
-
 def branch_action(scenario: str, deployment: str = "clay-sync") -> list[Step]:
     """The branch's action with its confirmation: its key opens the plan
     (changes, dry run, permissions, lease) with the focus on Cancel, so
-    Enter alone closes it and nothing runs; the key again and the
-    confirmation it asks for (one deliberate key, or the deployment name
-    typed): it runs and the actions pane reports how it went."""
+    Enter alone closes it and nothing runs; the key again, the deployment
+    name typed (shift+tab to the field), Enter to the button, Enter: it
+    runs and the actions pane reports it done."""
     key, title = BRANCH_ACTIONS[scenario]
     modal = f"Confirm: {title}"
     return [
-        Step(f"{key} opens the plan", keys=(key,), check=has(modal, "Dry run", "Permission"), timeout=20.0),
+        Step(f"{key} opens the plan", keys=(key,), check=has(modal, "Dry run", "Permission", "Type the deployment name"), timeout=20.0),
         Step("Enter alone cancels", keys=("Enter",), check=lacks(modal), timeout=10.0),
-        # the modal takes the focus once it is drawn: a moment before the keys
+        # the modal gives Cancel the focus once it is drawn: a moment before shift+tab
         Step(f"{key} again", keys=(key,), check=has(modal, "Dry run"), timeout=20.0),
         Step("the modal settles", settle=1.0),
-        Step("confirm as it asks: it runs and its outcome is reported", decide=confirm_keys(deployment),
-             check=all_of(lacks(modal), matches(rf"{re.escape(title)}[^\n]*(done|watching|[Mm]itigated|persists)")), timeout=60.0),
+        Step("to the name field", keys=("BTab",), settle=0.5),
+        Step("type the deployment name", keys=(deployment,), literal=True, check=matches(rf"▊\s+{re.escape(deployment)}\b"), timeout=5.0),
+        Step("Enter: to the button", keys=("Enter",), settle=1.0),
+        Step("Enter confirms: it runs and is done", keys=("Enter",),
+             check=all_of(lacks(modal), has(f"✓ {title}", "done —")), timeout=60.0),
     ]
 
 
