@@ -93,7 +93,7 @@ def drill_config(endpoints: dict[str, str], kubeconfig: Path, *, refresh_scale: 
             "url": endpoints["statuspage"],
             "provider": "auto",
             "alternative_url": endpoints["rootly"],
-            "refresh": r(10.0),
+            "refresh": r(5.0),  # as often as health and metrics: the Clay incident it posts is part of the verdict
             "timeout": 3.0,
         },
         "health": {"url": endpoints["health"] + "/health", "refresh": r(5.0), "timeout": 3.0},
