@@ -256,6 +256,7 @@ class CockpitApp(App[int]):
         self._log_flush: Timer | None = None
         self._recent_logs: deque[LogLine] = deque(maxlen=RECENT_LOGS)
         self._drill_timer: Timer | None = None
+        self._countdown_timer: Timer | None = None  # until the drill child says when its fault starts
         self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
         self._desk: Desk | None = None  # likewise
         self._metrics_view: Any = None
@@ -271,6 +272,13 @@ class CockpitApp(App[int]):
         kube = self.config.kube
         where = f"{kube.context or 'current context'}/{kube.namespace} · {kube.selector}"
         return f"scenario {self.drill.scenario} · {where}" if self.drill else where
+
+    def _shorter_titles(self) -> tuple[str, ...]:
+        """The top bar's names for what we look at when the title does not fit, longest first."""
+        if self.drill:
+            return (f"drill {self.drill.scenario}", self.drill.scenario)
+        kube = self.config.kube
+        return (f"{kube.context}/{kube.namespace}" if kube.context else kube.namespace,)
 
     @property
     def main_screen(self) -> MainScreen:
@@ -363,7 +371,7 @@ class CockpitApp(App[int]):
         from screens.main import MainScreen
 
         self.stylesheet.read(self.CSS_FILE)  # parsed when the cockpit screen is first styled
-        self._main = MainScreen(self.config, title=self.title, target=self._target())
+        self._main = MainScreen(self.config, title=self.title, target=self._target(), shorter=self._shorter_titles())
         await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
         if self._exiting or not self._main.is_attached:
             return  # quit (q, or the terminal hung up) while the screen was being built: build no more
@@ -388,6 +396,7 @@ class CockpitApp(App[int]):
         self.set_interval(AGE_TICK, self._tick)
         if self.drill is not None:
             self._drill_timer = self.set_interval(DRILL_CHECK, self._check_drill)
+            self._countdown_timer = self.set_interval(0.25, self._start_countdown)  # until the child serves
         self.set_timer(PRELOAD_AFTER, self._preload_views)
 
     @work(thread=True, exit_on_error=False, group="preload", description="Loading the metrics view's modules")
@@ -570,6 +579,22 @@ class CockpitApp(App[int]):
         if problem and self._drill_timer is not None and bar is not None:
             self._drill_timer.stop()
             bar.set_problem(problem)
+
+    def _start_countdown(self) -> None:
+        """Once the drill child serves, the top bar counts down to its fault (when one is still to come)."""
+        timer, drill = self._countdown_timer, self.drill
+        ready, fault_at = getattr(drill, "ready_line", None), getattr(drill, "fault_at", None)
+        if timer is None or drill is None:
+            return
+        if not callable(ready) or not callable(fault_at) or drill.poll() is not None:
+            timer.stop()  # not the demo's drill (nothing to count), or the child died
+            return
+        if ready() is None:
+            return  # not serving yet: ask again
+        timer.stop()
+        bar = self.main_screen.context_bar
+        if bar is not None and (at := fault_at()) is not None:
+            bar.count_down_to(at, self.clock)
 
     # -- actions --------------------------------------------------------------
 

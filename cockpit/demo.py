@@ -63,6 +63,31 @@ class Drill:
         self.process = process
         self.endpoints = endpoints
         self.kubeconfig = kubeconfig
+        self._ready: dict | None = None  # the child's ready line, once read
+
+    def ready_line(self) -> dict | None:
+        """The child's ``{"ready": true, ...}`` line once it serves, else None. Never blocks."""
+        if self._ready is None:
+            try:
+                data = (self.workdir / "sim.out").read_bytes()
+            except OSError:
+                return None
+            for line in data.splitlines():
+                if line.startswith(b"{") and b'"ready": true' in line:
+                    try:
+                        parsed = json.loads(line)
+                    except ValueError:
+                        parsed = {}
+                    self._ready = parsed if isinstance(parsed, dict) else {}
+                    break
+        return self._ready
+
+    def fault_at(self) -> float | None:
+        """Wall-clock epoch (``time.time()``) when the drill's fault starts,
+        from the child's ready line: None before it serves, on a scenario
+        without a fault, or when the fault had started by then. Never blocks."""
+        at = (self.ready_line() or {}).get("fault_at")
+        return float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else None
 
     def poll(self) -> str | None:
         """A message once the simulator has died, else None. Never blocks."""

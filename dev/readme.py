@@ -50,12 +50,23 @@ def config_table() -> str:
 def scenarios_table() -> str:
     from cockpit.sim.scenario import load_scenario, scenario_names
 
-    rows = ["| Scenario | What happens | Triage should say |", "|---|---|---|"]
+    rows = ["| Scenario | What happens | Triage should say | The cockpit should show |", "|---|---|---|---|"]
     for name in scenario_names():
         spec = load_scenario(name)
         expect = spec.expect
         verdict = expect.branch.replace("_", " ") + (f", {expect.severity}" if expect.severity not in ("", "none") else "")
-        rows.append(f"| `{name}` | **{_cell(spec.title)}.** {_cell(' '.join(spec.summary.split()))} | {verdict} |")
+        if expect.confidence != "high":
+            verdict += f" ({expect.confidence} confidence)"
+        shown = [f"{pane}: {state}" for pane, state in expect.panes.items() if state != "ok"]
+        shown += [f"“{words}”" for words in expect.says]
+        if expect.action is not None:
+            action = expect.action.kind.replace("_", " ")
+            if expect.action.fails:
+                action += f" fails: {expect.action.fails.replace('_', ' ')}"
+                if expect.action.retry:
+                    action += ", then a login and g apply it"
+            shown.append(action + "".join(f"; “{w}”" for w in expect.action.says))
+        rows.append(f"| `{name}` | **{_cell(spec.title)}.** {_cell(' '.join(spec.summary.split()))} | {verdict} | {_cell('; '.join(shown))} |")
     return "\n".join(rows)
 
 

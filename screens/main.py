@@ -57,11 +57,12 @@ PANES = ("statuspage", "health", "metrics", "pods", "logs")
 class MainScreen(Screen[None]):
     AUTO_FOCUS = "#logs LogView"
 
-    def __init__(self, config: Config, *, title: str, target: str) -> None:
+    def __init__(self, config: Config, *, title: str, target: str, shorter: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.config = config
         self._title = title
         self._target = target
+        self._shorter = shorter  # the top bar's names for it when the title does not fit, longest first
         self._decide_from: Widget | None = None  # what had the keyboard before the decision view
         self._deciding = False  # below 120 columns: the decision column in the signal panes' place
         # the decision widgets, kept at hand: they are updated on every snapshot (no DOM query each time)
@@ -75,7 +76,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="topbar"):
-            yield ContextBar(self._title, self._target, read_only=self.config.kube.read_only)
+            yield ContextBar(self._title, self._target, read_only=self.config.kube.read_only, shorter=self._shorter)
             yield self._badge
             yield self._cadence
         with Horizontal(id="cockpit"):

@@ -24,13 +24,13 @@ SIZE = (80, 24)
 WARM_UP = 120.0  # drill seconds: every fault starts at 20 s; rates need a minute of data
 
 
-def drill_app(sim, refresh: float = 0.3) -> CockpitApp:
+def drill_app(sim, refresh: float = 0.3, clock: Callable[[], float] | None = None) -> CockpitApp:
     data = sim.config_dict()
     for section in ("statuspage", "health", "metrics", "kube"):
         data[section]["refresh"] = refresh
     config = config_from_toml(data, f"drill config ({sim.scenario.name})")
     now = float(sim.state()["now"])
-    return make_app(config, Sources(config), clock=lambda: now, title=f"drill: {sim.scenario.title}")
+    return make_app(config, Sources(config), clock=clock or (lambda: now), title=f"drill: {sim.scenario.title}")
 
 
 async def until(pilot, cond: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
@@ -129,17 +129,19 @@ async def test_each_scenario_reaches_the_panes(sim) -> None:
 @pytest.mark.scenario("key-revoked")
 async def test_a_stopped_service_shows_its_state_while_the_others_update(sim) -> None:
     sim.advance(WARM_UP)
-    app = drill_app(sim)
+    now = [float(sim.state()["now"])]
+    app = drill_app(sim, clock=lambda: now[0])
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: all_loaded(app), what="every source")
         sim.stop_service("statuspage")
+        now[0] += 20  # the failure comes 20 s after the last good page: it is marked stale, with its age
         await pilot.press("r")
         await until(pilot, lambda: app.signals.statuspage.error is not None, what="the status page failure")
         await pilot.pause(0.1)
         pane = app.screen.query_one("#statuspage", SourcePane)
         assert pane.has_class("-error") and pane.has_class("-stale")
         text = pane_text(app, "statuspage")
-        assert "unreachable" in text and "STALE" in text
+        assert "unreachable" in text and "STALE 20s ago" in text
         assert "No unresolved incidents" in text  # the last good page stays
         # the other sources keep answering (new snapshots) while it is down
         before = {n: getattr(app.signals, n).value for n in ("health", "metrics", "pods")}
@@ -165,6 +167,174 @@ async def test_prometheus_down_fails_over_to_the_backup_and_says_so(sim) -> None
         pane = app.screen.query_one("#metrics", SourcePane)
         assert app.signals.metrics.value.is_backup
         assert "BACKUP" in (pane.border_title or "")
-        assert "via backup 1 127.0.0.1:" in (pane.border_subtitle or "")
-        assert "⚠ primary unreachable → backup serving" in pane_text(app, "metrics")
+        host = sim.endpoints["prometheus_backup"].removeprefix("http://")
+        assert pane.border_subtitle == f"backup 1 {host}"  # "via backup 1 127.0.0.1:…" does not fit 80 columns
+        assert "⚠ primary unreachable" in pane_text(app, "metrics")
         assert error_codes(app) == {"429"}  # the backup serves the same data
+
+
+# --------------------------------------------------------------------------
+# The runbook's error-handling rows, each a shipped scenario with its [expect]
+
+ERROR_HANDLING = ["status-page-down", "prometheus-down", "kube-auth-expired", "secret-denied"]
+
+
+def shown_state(app: CockpitApp, name: str) -> str:
+    """What a pane shows, in [expect.panes]' words: ok, backup, or the failure it names."""
+    pane = app.screen.query_one(f"#{name}", SourcePane)
+    if pane.has_class("-error"):
+        return (pane.border_subtitle or "").removeprefix("✗ ")
+    if name == "metrics" and "BACKUP" in (pane.border_title or ""):
+        return "backup"
+    return "ok"
+
+
+@pytest.mark.parametrize("sim", [pytest.param(n, marks=pytest.mark.scenario(n)) for n in ERROR_HANDLING], indirect=True)
+async def test_error_handling_drills_show_what_their_expect_says(sim) -> None:
+    from cockpit.sim.scenario import load_scenario
+
+    spec = load_scenario(sim.scenario.name)
+    sim.advance(WARM_UP)
+    app = drill_app(sim)
+    expect = spec.expect
+    wanted = dict(expect.panes.items())
+    async with app.run_test(size=SIZE) as pilot:
+        def settled() -> bool:
+            s = app.signals
+            return all(getattr(s, n).checked_at is not None for n in ("statuspage", "health", "metrics", "pods")) \
+                and all(shown_state(app, n) == want for n, want in wanted.items())
+
+        await until(pilot, settled, what=f"the panes as [expect.panes] says: {wanted}")
+        await pilot.pause(0.1)
+        text = "\n".join(pane_text(app, n) for n in ("statuspage", "health", "metrics", "pods", "logs"))
+        for words in expect.says:
+            assert words in " ".join(text.split()), (words, text)
+        codes = {int(c) for c in error_codes(app, at_least=0.5)}
+        if expect.codes:
+            assert codes & set(expect.codes), (codes, expect.codes)
+        if wanted.get("statuspage") in ("unreachable", "timeout"):  # the runbook: say so, and the alternative source
+            status = " ".join(pane_text(app, "statuspage").split())
+            assert "use mobile data or the VPN" in status and app.config.statuspage.alternative_url in status, status
+            title = app.screen.query_one("#statuspage", SourcePane).border_title or ""
+            assert title.endswith(" · failing"), title  # started after it went down: no page ever read, none shown
+        if wanted.get("metrics") == "backup":
+            pane = app.screen.query_one("#metrics", SourcePane)
+            assert app.signals.metrics.value.is_backup and "…" not in (pane.border_title or "") + (pane.border_subtitle or "")
+
+
+async def _plan_key_update(pilot, drill, key: str):
+    """k, the key, Enter: Clay is asked; then the plan's modal (Enter goes straight on to it when Clay accepts the
+    key, or the "Plan" button does on a cockpit where Enter only verifies)."""
+    from screens.confirm import ConfirmScreen
+    from screens.secret_input import KeyInputScreen
+    from textual.widgets import Button
+    from test_app_actions_support import type_text
+    from test_app_actions_support import until as until_
+
+    app = drill.app
+    await pilot.press("k")
+    await until_(pilot, lambda: isinstance(app.screen, KeyInputScreen), what="the key input")
+    await type_text(pilot, key)
+    await pilot.press("enter")
+    await until_(pilot, lambda: isinstance(app.screen, ConfirmScreen)
+                 or (isinstance(app.screen, KeyInputScreen) and "accepts" in str(app.screen.query_one("#result").content)),
+                 what="Clay's answer about the key")
+    if isinstance(app.screen, KeyInputScreen):
+        app.screen.query_one("#plan", Button).press()
+    await until_(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.focused is not None and not drill.actions.busy,
+                 what="the plan's modal")
+    return app.screen.plan
+
+
+async def _confirm_typed(pilot, drill, name: str = "clay-sync") -> None:
+    """Type the deployment name into the modal's field and confirm (Enter; on a cockpit where Enter in the
+    field only moves to the button, Enter again)."""
+    from screens.confirm import ConfirmScreen
+    from test_app_actions_support import type_text
+
+    app = drill.app
+    app.screen.query_one("#typed").focus()
+    await pilot.pause()
+    await type_text(pilot, name)
+    await pilot.press("enter")
+    if isinstance(app.screen, ConfirmScreen) and app.focused is not None and app.focused.id == "confirm":
+        await pilot.press("enter")
+
+
+@pytest.mark.scenario("kube-auth-expired")
+async def test_kube_auth_expired_drill_login_then_g_retries_with_what_was_typed(sim, tmp_path) -> None:
+    """The cluster credentials expire at the Secret write: the cockpit says so with the drill's login command;
+    the responder runs it (as in another terminal) and g writes the key typed before."""
+    from cockpit.actions import ActionKind, FailureKind
+    from cockpit.sim.login import login
+    from cockpit.sim.scenario import load_scenario
+    from cockpit.timeline import fingerprint
+    from screens.confirm import ConfirmScreen
+    from test_app_actions_support import NEW_KEY, Drill, ready, screen_text
+    from test_app_actions_support import pane_text as actions_text
+    from test_app_actions_support import until as until_
+
+    expect = load_scenario("kube-auth-expired").expect.action
+    sim.advance(40)
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        plan = await _plan_key_update(pilot, drill, NEW_KEY)
+        assert plan.ready and plan.kind is ActionKind.UPDATE_KEY, plan.lines()  # the checks are reads: they pass
+        await _confirm_typed(pilot, drill)
+        await until_(pilot, lambda: drill.actions.last is not None and not drill.actions.busy, what="the apply")
+        out = drill.actions.last
+        assert not out.applied and out.failure is not None and out.failure.kind is FailureKind(expect.fails), out.summary
+        assert sim.state()["kube_token"] == "expired" and sim.state()["key_valid"] is False
+        while isinstance(app.screen, ConfirmScreen):
+            await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("x")
+        await until_(pilot, lambda: "g retries" in actions_text(app), what="the retry offered")
+        said = " ".join(actions_text(app).split())
+        for words in expect.says:
+            assert words in said, (words, said)
+        assert f"sim --login --dir {sim.workdir}" in said, said
+        assert NEW_KEY not in screen_text(app)
+
+        assert login(str(sim.workdir)).startswith("logged in to clay-drill again")  # the responder's other terminal
+        await pilot.press("g")
+        await until_(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.focused is not None and not drill.actions.busy,
+                     what="the retried plan")
+        plan = app.screen.plan
+        assert plan.ready and plan.kind is ActionKind.UPDATE_KEY and plan.changes[0].after == fingerprint(NEW_KEY), plan.lines()
+        if plan.typed_confirmation:
+            await _confirm_typed(pilot, drill)
+        await until_(pilot, lambda: drill.actions.last is not out and drill.actions.last is not None and not drill.actions.busy,
+                     what="the retried apply")
+        assert drill.actions.last.applied, drill.actions.last.summary
+        assert sim.state()["key_valid"] is True
+
+
+@pytest.mark.scenario("secret-denied")
+async def test_secret_denied_drill_shows_permission_denied_and_the_escalation_contact(sim, tmp_path) -> None:
+    from cockpit.actions import FailureKind
+    from cockpit.sim.scenario import load_scenario
+    from test_app_actions_support import NEW_KEY, Drill, ready
+    from test_app_actions_support import pane_text as actions_text
+    from test_app_actions_support import until as until_
+
+    expect = load_scenario("secret-denied").expect.action
+    sim.advance(40)
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    contact = drill.config.escalation.contact
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        await pilot.press("x")
+        await until_(pilot, lambda: "permission denied" in actions_text(app), what="the pane")
+        said = " ".join(actions_text(app).split())
+        for words in expect.says:
+            assert words in said, (words, said)
+        assert f"permission denied (patch secrets/clay-api) → escalate to {contact}" in said
+        plan = await _plan_key_update(pilot, drill, NEW_KEY)
+        assert plan.blocked is not None and plan.blocked.kind is FailureKind(expect.fails), plan.lines()
+        assert not app.screen.query("#confirm"), "nothing to confirm"
+        assert f"escalate to {contact}" in " ".join(app.screen.query_one("#plan-text").content.plain.split())
+    assert not [r for r in sim.requests("kube") if r["mutating"] and "dryRun=All" not in r["query"]], "nothing was written"

@@ -187,8 +187,63 @@ def test_the_demo_child_names_its_scenario_before_it_serves(tmp_path: Path) -> N
         first, ready = (tmp_path / "sim.out").read_text().splitlines()[:2]
         assert json.loads(first) == {"scenario": "key-revoked", "title": "Clay API key revoked (401)"}
         assert json.loads(ready)["ready"] is True
+        # when the fault starts, on the wall clock: 20 drill seconds at speed 10 after the drill's clock started
+        at = drill.fault_at()
+        assert at is not None and 0 < at - time.time() <= 2.0, at - time.time()
+        assert drill.fault_at() == at == json.loads(ready)["fault_at"]
     finally:
         drill.stop()
+
+
+@pytest.mark.slow
+def test_the_ready_line_has_no_fault_time_without_a_fault(tmp_path: Path) -> None:
+    from cockpit.demo import start_drill
+
+    drill = start_drill("healthy", workdir=tmp_path)
+    try:
+        assert drill.fault_at() is None and drill.ready_line() is None  # not serving yet: never blocks
+        assert drill.wait_ready(30)
+        assert drill.ready_line() is not None and drill.fault_at() is None
+    finally:
+        drill.stop()
+
+
+@pytest.mark.slow
+def test_sim_login_from_another_terminal(tmp_path: Path) -> None:
+    """`clay-cockpit sim --login --dir DIR`, as a responder runs it while the drill runs: a new token in the kubeconfig."""
+    proc = subprocess.Popen([sys.executable, "-c", RUN_SIM, "--scenario", "kube-auth-expired", "--dir", str(tmp_path)],
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        while "when the cluster credentials expire, log in again:" not in read_line(proc):
+            pass
+        assert read_line(proc).strip().endswith(f"sim --login --dir {tmp_path}"), "sim says how to log in again"
+        kubeconfig = tmp_path / "kubeconfig"
+        before = json.loads(kubeconfig.read_text())["users"][0]["user"]
+        assert before["extensions"] == [{"name": "clay-cockpit", "extension": {"login": before["extensions"][0]["extension"]["login"]}}]
+        assert f"sim --login --dir {tmp_path}" in before["extensions"][0]["extension"]["login"]
+        where = json.loads((tmp_path / "drill.json").read_text())
+        assert where["pid"] == proc.pid and where["scenario"] == "kube-auth-expired"
+        login = subprocess.run([sys.executable, "-c", RUN_SIM, "--login", "--dir", str(tmp_path)], cwd=ROOT,
+                               capture_output=True, text=True, timeout=30)
+        assert login.returncode == 0, login.stderr
+        assert login.stdout.startswith("logged in to clay-drill again (drill kube-auth-expired): a new token is in " + str(kubeconfig))
+        after = json.loads(kubeconfig.read_text())["users"][0]["user"]
+        assert after["token"] != before["token"] and after["extensions"] == before["extensions"]
+        assert kubeconfig.stat().st_mode & 0o777 == 0o600
+        server = json.loads(kubeconfig.read_text())["clusters"][0]["cluster"]
+        ca = ssl.create_default_context(cadata=base64.b64decode(server["certificate-authority-data"]).decode())
+        pods = server["server"] + "/api/v1/namespaces/clay-sync/pods"
+        assert httpx.get(pods, headers={"Authorization": f"Bearer {after['token']}"}, verify=ca, timeout=5).status_code == 200
+        assert httpx.get(pods, headers={"Authorization": f"Bearer {before['token']}"}, verify=ca, timeout=5).status_code == 401
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+    gone = subprocess.run([sys.executable, "-c", RUN_SIM, "--login", "--dir", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert gone.returncode == 1 and "does not answer" in gone.stderr and len(gone.stderr.strip().splitlines()) == 1
+    nowhere = subprocess.run([sys.executable, "-c", RUN_SIM, "--login", "--dir", str(tmp_path / "nothing")], cwd=ROOT,
+                             capture_output=True, text=True, timeout=30)
+    assert nowhere.returncode == 1 and "no drill in" in nowhere.stderr
 
 
 def test_the_demo_reports_a_bad_scenario_and_a_child_that_died(tmp_path: Path) -> None:

@@ -177,3 +177,117 @@ def test_request_log_masks_tokens_in_query_strings(sim) -> None:
     httpx.get(sim.endpoints["slack"] + "/api/auth.test", params={"token": "xoxb-secret-value", "pretty": "1"}, timeout=5)
     (entry,) = sim.requests("slack")
     assert "xoxb-secret-value" not in json.dumps(entry) and entry["query"] == "token=%2A%2A%2A&pretty=1"
+
+
+# --------------------------------------------------------------------------
+# Scenario faults for the runbook's error-handling rows
+
+
+def _scenario(**faults_and_expect):
+    from cockpit.sim.scenario import scenario_from_toml
+
+    data = {"name": "custom", "title": "A custom drill", "summary": "A drill made up by a test, to check a schedule.",
+            "expect": {"branch": "healthy", "severity": "none"}}
+    data.update(faults_and_expect)
+    return scenario_from_toml(data, "custom.toml")
+
+
+@pytest.mark.scenario("status-page-down")
+def test_a_service_goes_down_on_schedule_and_a_manual_start_is_left_alone(sim) -> None:
+    url = sim.endpoints["statuspage"] + "/api/v2/summary.json"
+    sim.advance(19)
+    assert httpx.get(url, timeout=3).status_code == 200
+    sim.advance(2)
+    assert sim.state()["services"]["statuspage"] == "down"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, timeout=3)
+    assert httpx.get(sim.endpoints["rootly"] + "/api/v1/status.json", timeout=3).status_code == 200, "the alternative answers"
+    page = httpx.get(sim.endpoints["rootly"] + "/", timeout=3)
+    assert page.headers["content-type"].startswith("text/plain") and "Clay Status" in page.text
+    sim.advance(10)  # Clay posts its incident 8 s after the fault: the alternative source shows it
+    assert "Clay API unavailable — investigating" in httpx.get(sim.endpoints["rootly"] + "/", timeout=3).text
+    sim.start_service("statuspage")  # someone starts it by hand: the schedule does not stop it again
+    sim.advance(5)
+    assert httpx.get(url, timeout=3).status_code == 200
+
+
+def test_a_service_comes_back_at_the_end_of_its_fault(tmp_path) -> None:
+    from cockpit.sim.server import start_background
+
+    spec = _scenario(faults=[{"kind": "service_down", "service": "prometheus", "start": 5.0, "end": 15.0}])
+    sim = start_background(spec, seed=7, freeze_at=1_767_225_600.0, workdir=tmp_path)
+    try:
+        ready = sim.endpoints["prometheus"] + "/-/ready"
+        sim.advance(6)
+        assert sim.state()["services"]["prometheus"] == "down" and sim.state()["services"]["prometheus_backup"] == "up"
+        sim.advance(10)
+        assert sim.state()["services"]["prometheus"] == "up" and httpx.get(ready, timeout=3).status_code == 200
+    finally:
+        sim.stop()
+
+
+@pytest.mark.scenario("kube-auth-expired")
+def test_credentials_expire_at_the_first_real_write_and_a_login_brings_a_new_token(sim) -> None:
+    httpx = KubeHttp(sim)
+    kube = sim.endpoints["kube"]
+    old = {"Authorization": f"Bearer {sim.token}"}
+    deployment = kube + "/apis/apps/v1/namespaces/clay-sync/deployments/clay-sync"
+    patch = {"Content-Type": "application/strategic-merge-patch+json"}
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+              "spec": {"resourceAttributes": {"verb": "patch", "resource": "deployments", "namespace": "clay-sync"}}}
+    sim.advance(25)
+    assert httpx.get(deployment, headers=old, timeout=5).status_code == 200
+    # a plan's checks are not writes: the dry run and the access review pass
+    assert httpx.patch(deployment + "?dryRun=All", headers={**old, **patch}, json={"spec": {}}, timeout=5).status_code == 200
+    sar = httpx.post(kube + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", headers=old, json=review, timeout=5)
+    assert sar.status_code == 201 and sar.json()["status"]["allowed"] is True
+    assert sim.state()["kube_token"] == "ok"
+    # the apply is refused, and everything after it
+    applied = httpx.patch(deployment, headers={**old, **patch}, json={"spec": {}}, timeout=5)
+    assert applied.status_code == 401 and applied.json()["reason"] == "Unauthorized"
+    assert httpx.get(deployment, headers=old, timeout=5).status_code == 401
+    assert sim.state()["kube_token"] == "expired"
+    sim.advance(60)
+    assert httpx.get(deployment, headers=old, timeout=5).status_code == 401, "it does not come back by itself"
+    answer = sim.kube("login")
+    assert answer["kubeconfig"] == str(sim.kubeconfig)
+    kubeconfig = json.loads(sim.kubeconfig.read_text())
+    assert kubeconfig["users"][0]["user"]["token"] == sim.token != old["Authorization"].split()[1]
+    assert httpx.get(deployment, headers={"Authorization": f"Bearer {sim.token}"}, timeout=5).status_code == 200
+    assert httpx.get(deployment, headers=old, timeout=5).status_code == 401, "the expired token stays refused"
+    # armed once: the next write goes through
+    assert httpx.patch(deployment, headers={"Authorization": f"Bearer {sim.token}", **patch}, json={"spec": {}}, timeout=5).status_code == 200
+
+
+@pytest.mark.scenario("secret-denied")
+def test_a_permission_denied_from_the_start(sim) -> None:
+    httpx = KubeHttp(sim)
+    kube = sim.endpoints["kube"]
+    auth = {"Authorization": f"Bearer {sim.token}"}
+    secret = kube + "/api/v1/namespaces/clay-sync/secrets/clay-api"
+
+    def allowed(verb: str, resource: str) -> bool:
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "namespace": "clay-sync", "name": "clay-api"}}}
+        return httpx.post(kube + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", headers=auth, json=body, timeout=5).json()["status"]["allowed"]
+
+    assert not allowed("patch", "secrets") and allowed("get", "secrets") and allowed("patch", "deployments")
+    assert httpx.get(secret, headers=auth, timeout=5).status_code == 200
+    denied = httpx.patch(secret, headers={**auth, "Content-Type": "application/merge-patch+json"}, json={"data": {}}, timeout=5)
+    assert denied.status_code == 403 and "cannot patch resource \"secrets\"" in denied.json()["message"]
+
+
+def test_a_denied_permission_is_granted_at_the_end_of_its_fault(tmp_path) -> None:
+    from cockpit.sim.server import start_background
+
+    spec = _scenario(faults=[{"kind": "kube_denied", "verb": "patch", "resource": "secrets", "start": 0.0, "end": 30.0}])
+    sim = start_background(spec, seed=7, freeze_at=1_767_225_600.0, workdir=tmp_path)
+    try:
+        httpx = KubeHttp(sim)
+        secret = sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api"
+        headers = {"Authorization": f"Bearer {sim.token}", "Content-Type": "application/merge-patch+json"}
+        assert httpx.patch(secret, headers=headers, json={"data": {}}, timeout=5).status_code == 403
+        sim.advance(31)
+        assert httpx.patch(secret, headers=headers, json={"data": {}}, timeout=5).status_code == 200
+    finally:
+        sim.stop()

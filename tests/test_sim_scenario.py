@@ -13,28 +13,56 @@ from cockpit.sim.scenario import (
     ClayOutage,
     Crashloop,
     KeyRevoked,
+    KubeDenied,
+    KubeTokenExpired,
     Latency,
     RateLimited,
+    ServiceDown,
     load_scenario,
     scenario_names,
     scenarios_dir,
 )
 
 SHIPPED = ("healthy", "clay-outage", "rate-limited", "key-revoked", "infra-crashloop", "degraded-latency")
+# the runbook's error-handling rows (DESIGN.md "Failure handling the cockpit itself must do"), each with a real fault
+ERROR_HANDLING = ("status-page-down", "prometheus-down", "kube-auth-expired", "secret-denied")
 
 
 def test_every_required_scenario_ships() -> None:
-    assert set(SHIPPED) <= set(scenario_names())
+    assert set(SHIPPED + ERROR_HANDLING) <= set(scenario_names())
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED + ERROR_HANDLING)
 def test_shipped_scenario_loads_with_a_title_summary_and_expectation(name: str) -> None:
     s = load_scenario(name)
     assert s.name == name
     assert s.title and len(s.summary) > 40
     assert s.expect.branch in ("clay_incident", "credentials", "infrastructure", "healthy")
-    for fault in s.faults:
-        assert 10 <= fault.start <= 30, "faults start ~20 s in, so --speed 10 shows them within 2 s"
+    start = s.fault_start()
+    assert (start is None) == (name == "healthy")
+    assert start is None or 10 <= start <= 30, "faults start ~20 s in, so --speed 10 shows them within 2 s"
+
+
+def test_error_handling_drills_pair_a_row_with_a_real_fault_and_say_what_to_expect() -> None:
+    kinds = {name: {type(f) for f in load_scenario(name).faults} for name in ERROR_HANDLING}
+    spd = load_scenario("status-page-down")
+    assert kinds["status-page-down"] == {ClayOutage, ServiceDown} and spd.faults[1].service == "statuspage"
+    assert spd.expect.panes.statuspage == "unreachable" and "use mobile data or the VPN" in spd.expect.says
+    assert spd.expect.confidence == "low"
+    pd = load_scenario("prometheus-down")
+    assert kinds["prometheus-down"] == {RateLimited, ServiceDown} and pd.expect.panes.metrics == "backup"
+    down = next(f for f in pd.faults if isinstance(f, ServiceDown))
+    assert down.service == "prometheus" and down.start > pd.fault_start(), "the primary fails after the verdict"
+    kae = load_scenario("kube-auth-expired")
+    assert kinds["kube-auth-expired"] == {KeyRevoked, KubeTokenExpired}
+    assert next(f for f in kae.faults if isinstance(f, KubeTokenExpired)).at_write
+    assert kae.expect.action is not None and (kae.expect.action.kind, kae.expect.action.fails, kae.expect.action.retry) == (
+        "update_key", "auth_expired", True)
+    sd = load_scenario("secret-denied")
+    denied = next(f for f in sd.faults if isinstance(f, KubeDenied))
+    assert kinds["secret-denied"] == {KeyRevoked, KubeDenied} and (denied.verb, denied.resource, denied.start) == ("patch", "secrets", 0.0)
+    assert sd.expect.action is not None and sd.expect.action.fails == "forbidden" and not sd.expect.action.retry
+    assert sd.fault_start() == 20.0, "the countdown is to the key revocation, not to the permission denied from the start"
 
 
 def test_scenarios_model_what_the_runbook_describes() -> None:
@@ -102,6 +130,21 @@ def _one_line_error(path: Path) -> str:
         (lambda d: d["faults"][0]["incident"].update(components=["Moon"]), "faults[0].incident.components[0]", "one of API"),
         (lambda d: d["faults"][0]["incident"].update(impact="total"), "faults[0].incident.impact", "one of none, minor"),
         (lambda d: d.update(faults={"kind": "x"}), "faults", "an array of tables"),
+        (lambda d: d["faults"].append({"kind": "service_down", "service": "kube"}), "faults[1].service", "one of statuspage, rootly"),
+        (lambda d: d["faults"].append({"kind": "kube_denied", "verb": "steal", "resource": "secrets"}), "faults[1].verb", "one of get, list"),
+        (lambda d: d["faults"].append({"kind": "kube_denied", "verb": "patch", "resource": "my secrets"}), "faults[1].resource",
+         "a resource name"),
+        (lambda d: d["faults"].append({"kind": "kube_token_expired", "at_write": "yes"}), "faults[1].at_write", "true or false"),
+        (lambda d: d["expect"].update(confidence="sure"), "expect.confidence", "one of high, medium, low"),
+        (lambda d: d["expect"].update(panes={"statuspage": "gone"}), "expect.panes.statuspage", "one of ok, backup, unreachable"),
+        (lambda d: d["expect"].update(panes={"grafana": "ok"}), "expect.panes.grafana", "unknown key"),
+        (lambda d: d["expect"].update(panes={"metrics": "backup"}), "expect.panes.metrics", "service_down fault of service \"prometheus\""),
+        (lambda d: d["expect"].update(says=[""]), "expect.says[0]", "words the cockpit shows"),
+        (lambda d: d["expect"].update(action={"kind": "reboot"}), "expect.action.kind", "one of update_key, restart"),
+        (lambda d: d["expect"].update(action={"kind": "update_key", "fails": "auth_expired"}), "expect.action.fails",
+         "only with a kube_token_expired fault"),
+        (lambda d: d["expect"].update(action={"kind": "update_key", "fails": "forbidden"}), "expect.action.fails", "only with a kube_denied fault"),
+        (lambda d: d["expect"].update(action={"kind": "restart", "retry": True}), "expect.action.retry", "true only when the action fails"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )

@@ -172,6 +172,25 @@ def test_crashloop_is_ours_not_clays(drill) -> None:
     assert 'msg="memory high"' in previous and "out of memory" in previous
 
 
+@pytest.mark.scenario("infra-crashloop")
+def test_a_rollback_to_the_release_before_the_leak_ends_the_crashloop(drill) -> None:
+    """What `kubectl rollout undo` does (the template of the previous ReplicaSet, image 1.14.1): the new pods stay up;
+    a restart of the leaking release only buys time."""
+    drill.sim.advance(60)
+    assert any(cs["restartCount"] >= 1 for p in drill.pods() for cs in p["status"]["containerStatuses"])
+    r = drill.kube.patch("/apis/apps/v1/namespaces/clay-sync/deployments/clay-sync",
+                         json={"spec": {"template": {"spec": {"containers": [{"name": "clay-sync", "image": "registry.internal/clay-sync:1.14.1"}]}}}},
+                         headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert r.status_code == 200, r.text
+    drill.sim.advance(60)
+    pods = [p for p in drill.pods() if p["metadata"].get("deletionTimestamp") is None]
+    assert len(pods) == 3 and all(p["spec"]["containers"][0]["image"].endswith(":1.14.1") for p in pods)
+    drill.sim.advance(120)  # far past the 20-26 s the leaking release lasts
+    statuses = [cs for p in drill.pods() for cs in p["status"]["containerStatuses"]]
+    assert len(statuses) == 3 and all(cs["restartCount"] == 0 and cs["ready"] for cs in statuses), statuses
+    assert drill.health()[0] == 200
+
+
 @pytest.mark.scenario("degraded-latency")
 def test_degraded_latency_is_p2_shaped(drill) -> None:
     drill.sim.advance(90)

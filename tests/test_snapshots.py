@@ -108,28 +108,33 @@ def test_main_screen_during_an_incident(snap_compare, size) -> None:
 
 @pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x48"])
 def test_failures_keep_last_good_data_marked_stale(snap_compare, size) -> None:
-    """Three sources fail after a first good answer; the fourth is fine:
-    - Clay status: red frame, title "STALE 0s ago", subtitle "✗ unreachable",
+    """Three sources fail 40 s after a first good answer; the fourth is fine:
+    - Clay status: red frame, title "STALE 40s ago", subtitle "✗ unreachable",
       the message + hint on top and the last good page (dimmed) below it;
     - Error rates: the primary Prometheus is down, a backup serves: the title
       carries a reverse-video BACKUP marker before the age (so a narrow border
-      keeps it), a warning line "⚠ primary unreachable → backup serving",
-      subtitle "via backup 127.0.0.1:9091"; values current, not stale;
+      keeps it), values current, not stale; 160x48: "3 Error rates · BACKUP ·
+      0s ago", the line "⚠ primary unreachable → backup serving", subtitle
+      "via backup 127.0.0.1:9091"; 80x24 (a 24-cell frame): the longest
+      words that fit, none cut — "3 Metrics · BACKUP · 0s", "⚠ primary
+      unreachable", subtitle "backup 127.0.0.1:9091";
     - Pods: never answered: "failing" and the auth_expired hint (kubectl login);
-    - Pod logs: the follow failed: stale, with the reason, lines still shown;
-    - Health: normal (one failing source never disturbs another pane).
+    - Pod logs: the follow failed: "STALE 40s ago", with the reason, lines still shown;
+    - Health: normal, "0s ago" (one failing source never disturbs another pane).
     """
     sources = FakeSources()
     sources.kube.pods = SourceError(
         "pods", ErrorKind.AUTH_EXPIRED, "the API server said 401 Unauthorized",
         "run `kubectl --context clay-drill get pods` to re-authenticate",
     )
-    app, _ = cockpit(sources)
+    now = [NOW + 12]
+    app = make_app(fast_config(), sources, clock=lambda: now[0], title="clay-cockpit · snapshot", speed=float("inf"))
     sources.kube.emit(log_lines(40))
 
     async def run_before(pilot) -> None:
         s = app.signals
         await until(pilot, lambda: app.signals.statuspage.ok and app.signals.metrics.ok and app.signals.pods.error)
+        await until(pilot, lambda: any(v.line_count == 40 for v in app.screen.query(LogView)))
         # one failure at a time: the timeline lists them as they arrive, and
         # two sources refreshed together may answer in either order
         sources.statuspage.result = unreachable("statuspage", "status.clay.com:443")
@@ -137,11 +142,13 @@ def test_failures_keep_last_good_data_marked_stale(snap_compare, size) -> None:
         await until(pilot, lambda: app.signals.statuspage.error)
         sources.kube.fail(SourceError("logs", ErrorKind.TIMEOUT, "no log data for 30s", "the API server may be overloaded"))
         await until(pilot, lambda: app.screen.query_one("#logs").has_class("-error"))
-        sources.metrics.result = metrics_snapshot(backup=True)
+        now[0] = NOW + 52  # 40 s later (a stale mark says how old the data is): the backup answers
+        sources.metrics.result = metrics_snapshot(NOW + 52, backup=True)
         await pilot.press("r")
         await until(pilot, lambda: app.signals.metrics.value.is_backup)
         assert s is not app.signals
         await until(pilot, lambda: triage_settled(app))
+        app.main_screen.tick(now[0])  # the ages' timer (every 5 s in the app)
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

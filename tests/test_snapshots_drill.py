@@ -21,6 +21,7 @@ from cockpit.sources import Sources
 from widgets.logs import LogView
 
 WARM_UP = 120.0  # drill seconds: every fault starts at 20 s; rates need a minute of data
+ALTERNATIVE = "https://alt.drill.example"
 LOG_LINES = 60  # backlog to start from: log_tail per pod
 
 
@@ -101,8 +102,20 @@ class SnapshotSources(Sources):
         return OrderedLogs(super().kube)
 
 
+class SnapshotDrill:
+    """What the demo tells the cockpit about its drill (cockpit.app.DrillInfo):
+    the top bar names the drill as in a demo (never a countdown: the clock is frozen)."""
+
+    def __init__(self, sim) -> None:
+        self.scenario, self.title = sim.scenario.name, sim.scenario.title
+
+    def poll(self) -> str | None:
+        return None
+
+
 def drill_app(sim) -> CockpitApp:
     data = sim.config_dict()
+    data["statuspage"]["alternative_url"] = ALTERNATIVE  # the drill's is a loopback URL whose port changes from run to run
     for section in ("statuspage", "health", "metrics", "kube"):
         data[section]["refresh"] = 0.5
         # a loaded machine must not turn a slow answer into a failure event on the picture
@@ -117,7 +130,8 @@ def drill_app(sim) -> CockpitApp:
     # here, so the cockpit's first frames are the same on every run.
     sources.kube.list_pods()
     # speed: triage's window in no time, so the frozen drill's verdict is adopted (the clock is pinned)
-    return make_app(config, sources, clock=lambda: now, title=f"drill: {sim.scenario.title}", speed=float("inf"))
+    return make_app(config, sources, clock=lambda: now, title=f"drill: {sim.scenario.title}", speed=float("inf"),
+                    drill=SnapshotDrill(sim))
 
 
 async def until(pilot, cond: Callable[[], object], timeout: float = 20.0) -> None:
@@ -134,10 +148,11 @@ def triage_settled(app: CockpitApp) -> bool:
     return t is not None and not desk.busy and t.pending is None and t.latest.at == app.clock() and t.branch != "unknown"
 
 
-def settled(app: CockpitApp, keys: str = ""):
-    """All four sources answered, the log lines stopped coming (the frozen
-    drill has a fixed backlog: log_tail lines per pod) and triage settled;
-    then ``keys`` are pressed and the notifications cleared."""
+def settled(app: CockpitApp, keys: str = "", failing: tuple[str, ...] = ()):
+    """All four sources answered (those in ``failing`` with their failure),
+    the log lines stopped coming (the frozen drill has a fixed backlog:
+    log_tail lines per pod) and triage settled; then ``keys`` are pressed and
+    the notifications cleared."""
 
     def lines() -> int:
         views = app.screen.query(LogView)  # empty until the cockpit screen is up
@@ -145,7 +160,11 @@ def settled(app: CockpitApp, keys: str = ""):
 
     async def run_before(pilot) -> None:
         s = lambda: app.signals  # noqa: E731
-        await until(pilot, lambda: all(r.ok for r in (s().statuspage, s().health, s().metrics, s().pods)) and lines() > 0)
+        def answered(name: str) -> bool:
+            reading = getattr(s(), name)
+            return reading.error is not None if name in failing else reading.ok
+
+        await until(pilot, lambda: all(answered(n) for n in ("statuspage", "health", "metrics", "pods")) and lines() > 0)
         seen = -1
         while seen != lines():  # quiet for a whole second
             seen = lines()
@@ -199,3 +218,18 @@ def test_clay_outage_drill(snap_compare, sim) -> None:
     sim.advance(WARM_UP)
     app = drill_app(sim)
     assert snap_compare(app, terminal_size=(80, 24), run_before=settled(app))
+
+
+@pytest.mark.scenario("status-page-down")
+def test_status_page_down_drill(snap_compare, sim) -> None:
+    """Two minutes into the status-page-down drill (frozen), 80x24: the Clay
+    status pane has a red frame, "1 Clay status · failing" (it never answered
+    this cockpit), subtitle "✗ unreachable", the message and the runbook's
+    hint: "use mobile data or the VPN, or check https://alt.drill.example"
+    (the snapshots' fixed stand-in for the drill's Rootly page, whose port
+    changes); the triage strip
+    says Clay errors, P1, low confidence; Health ✗ down; Error rates shows
+    503, 500 and 504; the logs show the 5xx lines."""
+    sim.advance(WARM_UP)
+    app = drill_app(sim)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settled(app, failing=("statuspage",)))

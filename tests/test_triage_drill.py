@@ -46,6 +46,7 @@ class Drill:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     t: float = 0.0  # drill seconds since the scenario started
+    readings: dict = field(default_factory=dict)  # the last sample's, by source
 
     def on_batch(self, batch: tuple[LogLine, ...]) -> None:
         with self.lock:
@@ -68,11 +69,9 @@ class Drill:
         metrics, pods = self.sources.metrics.fetch(), self.sources.kube.list_pods()
         with self.lock:
             lines = tuple(self.logs)
-        sig = Signals(
-            statuspage=Reading().with_result(sp, now), health=Reading().with_result(health, now),
-            metrics=Reading().with_result(metrics, now), pods=Reading().with_result(pods, now),
-            recent_logs=lines, at=now,
-        )
+        self.readings = {"statuspage": Reading().with_result(sp, now), "health": Reading().with_result(health, now),
+                         "metrics": Reading().with_result(metrics, now), "pods": Reading().with_result(pods, now)}
+        sig = Signals(**self.readings, recent_logs=lines, at=now)
         a = assess(sig, self.thresholds, now, refresh=self.refresh)
         check_shape(a)
         return a
@@ -96,8 +95,17 @@ def drill(sim, monkeypatch):
 def _expected(name: str) -> tuple[Branch, Severity | None, float]:
     spec = load_scenario(name)
     sev = None if spec.expect.severity == "none" else Severity(spec.expect.severity)
-    start = min((f.start for f in spec.faults), default=20.0)
-    return Branch(spec.expect.branch), sev, start
+    start = spec.fault_start()
+    return Branch(spec.expect.branch), sev, 20.0 if start is None else start
+
+
+def pane_state(name: str, reading: Reading) -> str:
+    """What a pane shows for this reading, in [expect.panes]' words."""
+    if reading.error is not None:
+        return reading.error.kind.value
+    if name == "metrics" and reading.value is not None and reading.value.is_backup:
+        return "backup"
+    return "ok"
 
 
 def _story(samples: list[tuple[float, Assessment]]) -> str:
@@ -125,10 +133,17 @@ def test_scenario_reaches_its_expected_branch_and_severity(name: str, drill: Dri
     assert reached and reached[0] <= start + REACH_BY, f"never reached {branch} {severity} in time:\n{story}"
     assert (stable.branch, stable.severity) == (branch, severity), f"stable at the end: {stable.assessment.headline}\n{story}"
     final = stable.assessment
+    expect = load_scenario(name).expect
     if branch != Branch.HEALTHY:
-        assert final.confidence == "high", story
+        assert final.confidence == expect.confidence, story
         assert final.top.actions, "a responder is told what to do"
         assert any(r.values for r in final.top.reasons), "the numbers are on record"
+    if expect.confidence != "high":
+        assert final.cannot_see, "a lower confidence says what triage cannot see"
+    for pane, want in expect.panes.items():
+        if pane == "logs":
+            continue  # the follower's state: tests/test_app_drill.py
+        assert pane_state(pane, drill.readings[pane]) == want, (pane, drill.readings[pane].error)
 
 
 @pytest.mark.scenario("clay-outage")
@@ -158,3 +173,18 @@ def test_rate_limited_with_prometheus_down_falls_back_to_health_and_logs(drill: 
     assert Branch.MONITORING_GAP in a.branches
     assert a.cannot_see.startswith("metrics unavailable — using"), a.cannot_see
     assert any("Rate-limit headers: limit 600, remaining 0" in r.text for r in a.top.reasons)
+
+
+@pytest.mark.scenario("prometheus-down")
+def test_prometheus_down_keeps_the_verdict_through_the_failover(drill: Drill) -> None:
+    """The primary Prometheus goes down 40 s into the rate limiting: the backup
+    serves the same series, and every sample around the failover says the same."""
+    samples = []
+    for t in (45, 50, 55, 60, 65, 70, 80, 90):
+        drill.advance_to(t)
+        a = drill.sample()
+        samples.append((t, a, drill.readings["metrics"]))
+    story = _story([(t, a) for t, a, _ in samples])
+    assert [m.value.is_backup for _, _, m in samples] == [False] * 3 + [True] * 5, story
+    assert {(a.branch, a.severity, a.confidence.value) for _, a, _ in samples} == {(Branch.CREDENTIALS, Severity.P2, "high")}, story
+    assert all(m.value.failovers and m.value.failovers[0].kind.value == "unreachable" for _, _, m in samples[3:])

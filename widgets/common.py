@@ -16,6 +16,7 @@ import textwrap
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -31,6 +32,12 @@ def clean(text: str) -> str:
     """Text from outside (status pages, logs) with control characters made
     harmless, so nothing a remote system sends can drive the terminal."""
     return _CONTROL.sub("\ufffd", text.expandtabs(4))
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (a CJK character
+    takes two: ``str.ljust`` would push what follows it out of its column)."""
+    return text + " " * max(0, width - cell_len(text))
 
 
 def format_age(seconds: float | None) -> str:
@@ -57,8 +64,8 @@ def age_since(when: datetime | None, now: float) -> str:
 def hanging(text: str, width: int, first: str, style: str = "", lead_style: str = "$text-muted", rest: str | None = None) -> Content:
     """``text`` wrapped to ``width`` cells with a hanging indent: ``first``
     before the first line, as many spaces (or ``rest``) before the others."""
-    rest = " " * len(first) if rest is None else rest
-    lines = textwrap.wrap(clean(text), width=max(8, width - len(first)), break_on_hyphens=False) or [""]
+    rest = " " * cell_len(first) if rest is None else rest
+    lines = textwrap.wrap(clean(text), width=max(8, width - cell_len(first)), break_on_hyphens=False) or [""]
     return Content("\n").join(
         Content.assemble((first if i == 0 else rest, lead_style), (line, style)) for i, line in enumerate(lines)
     )
@@ -72,6 +79,20 @@ def set_if_changed(widget: Static, content: Content | str) -> bool:
     widget._cockpit_shown = key  # type: ignore[attr-defined]
     widget.update(content)
     return True
+
+
+def _label_cells(markup: str) -> int:
+    return Content.from_markup(markup).cell_length
+
+
+def _fitting(labels: list[str], room: int) -> str:
+    """The first label (markup) that fits ``room`` cells; the shortest when none does; the first when room is unknown (0)."""
+    if room <= 0 or not labels:
+        return labels[0] if labels else ""
+    for label in labels:
+        if _label_cells(label) <= room:
+            return label
+    return min(labels, key=_label_cells)
 
 
 def problem_what(error: SourceError) -> Content:
@@ -100,6 +121,7 @@ class SourcePane(Vertical):
 
     PANE_TITLE: ClassVar[str] = ""
     PANE_KEY: ClassVar[str] = ""
+    PANE_SHORT: ClassVar[str] = ""  # a shorter name for a narrow frame (e.g. "Metrics" for "Error rates")
 
     DEFAULT_CSS = """
     SourcePane {
@@ -205,26 +227,41 @@ class SourcePane(Vertical):
         """The subtitle when the source is healthy."""
         return ""
 
+    def subtitle_shorter(self) -> tuple[str, ...]:
+        """Shorter forms of :meth:`subtitle_ok` for a narrow frame, longest first."""
+        return ()
+
+    def is_stale(self) -> bool:
+        """Is the value on screen old data kept through a failure? (Marked STALE, dimmed.)"""
+        return self.reading.stale
+
     # -- frame --------------------------------------------------------------
 
     def _update_frame(self) -> None:
         reading, now = self.reading, self._now
         error = reading.error
+        stale = self.is_stale()
         if reading.updated_at is None:
-            age = "failing" if error else "waiting…"
+            ages = ["failing" if error else "waiting…"]
         else:
-            age = format_age(reading.age(now)) + " ago"
-            if reading.stale:
-                age = f"STALE {age}"
+            age = format_age(reading.age(now))
+            ages = [f"STALE {age} ago", f"STALE {age}"] if stale else [f"{age} ago", age]
         # the extra (e.g. BACKUP) before the age: a narrow border cuts the end
-        parts = [f"{self.PANE_KEY} {self.PANE_TITLE}", self.title_extra(), age]
-        parts = [part for part in parts if part]
-        self._set_frame_text(" · ".join(parts), f"✗ {error.kind.value}" if error else self.subtitle_ok())
+        extra = self.title_extra()
+        names = [f"{self.PANE_KEY} {self.PANE_TITLE}"] + ([f"{self.PANE_KEY} {self.PANE_SHORT}"] if self.PANE_SHORT else [])
+        titles = [" · ".join(part for part in (name, extra, age) if part) for name in names for age in ages]
+        titles.sort(key=lambda t: -_label_cells(t))  # longest first; the first that fits is shown
+        subtitles = [f"✗ {error.kind.value}"] if error else [self.subtitle_ok(), *self.subtitle_shorter()]
+        room = self.outer_size.width - 6 if self.is_mounted and self.outer_size.width else 0  # a border label's room
+        self._set_frame_text(_fitting(titles, room), _fitting(subtitles, room))
         self.set_class(error is not None, "-error")
-        self.set_class(reading.stale, "-stale")
+        self.set_class(stale, "-stale")
         if error is not None:
             set_if_changed(self._what, problem_what(error))
             set_if_changed(self._hint, problem_hint(error))
+
+    def on_resize(self) -> None:
+        self._update_frame()  # a narrower frame may need the shorter title
 
     def _set_frame_text(self, title: str, subtitle: str) -> None:
         """Set the border title/subtitle, repainting only the border rows.

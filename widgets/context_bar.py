@@ -5,7 +5,10 @@ incident with its response-target clock.
 scenario) and, when the drill environment has died, says so in the error
 colour — the panes below then show their own failures, but this line says
 why. In read-only mode (``--read-only`` or ``kube.read_only``) it starts
-with READ-ONLY. :class:`IncidentBadge`, at its right, shows the open incident's
+with READ-ONLY. Before a drill's fault starts it counts down to it
+("fault in 12 s"), then says nothing more about it. It gets what room the
+badges leave: the title, the countdown and the target when they fit, else
+a shorter name (``drill key-revoked``, ``key-revoked``) before anything is cut. :class:`IncidentBadge`, at its right, shows the open incident's
 severity, status and the clock counting down to its response target; it is
 the only text on screen that changes every second, so it is short and is
 redrawn only when the text it shows changes.
@@ -13,15 +16,19 @@ redrawn only when the text it shows changes.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import tzinfo
 
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import Static
 
 from cockpit.incident import ClockLevel, Incident, Status
 from widgets.common import clean, set_if_changed
 from widgets.triage import SEV_STYLE
 
+TARGET_MIN = 14  # cells of the target that must fit for it to be shown at all ("  scenario key-…")
 _CLOCK_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-warning", ClockLevel.ERROR: "bold $text-error"}
 
 
@@ -71,14 +78,21 @@ class ContextBar(Static):
     }
     """
 
-    def __init__(self, title: str, target: str, *, read_only: bool = False) -> None:
+    def __init__(self, title: str, target: str, *, read_only: bool = False, shorter: tuple[str, ...] = ()) -> None:
         super().__init__()
         self._title = title
         self._target = target
+        self._shorter = tuple(s for s in shorter if s and s != title)  # names for it when the title does not fit, longest first
         self._read_only = read_only  # no mutating request leaves this cockpit: said first, in the warning colour
         self._problem: str | None = None
+        self._fault_at: float | None = None
+        self._clock: Callable[[], float] | None = None
+        self._countdown_timer: Timer | None = None
 
     def on_mount(self) -> None:
+        self._draw()
+
+    def on_resize(self) -> None:
         self._draw()
 
     def set_problem(self, message: str | None) -> None:
@@ -87,14 +101,60 @@ class ContextBar(Static):
         self.set_class(message is not None, "-error")
         self._draw()
 
+    def count_down_to(self, at: float, clock: Callable[[], float]) -> None:
+        """Count down to a drill's fault at epoch ``at`` (on ``clock``), then say nothing more about it."""
+        self._fault_at, self._clock = at, clock
+        self._tick_countdown()
+
+    @property
+    def countdown(self) -> str:
+        """"fault in 12 s" until the fault starts, then ""."""
+        if self._fault_at is None or self._clock is None:
+            return ""
+        left = self._fault_at - self._clock()
+        return f"fault in {math.ceil(left)} s" if left > 0 else ""
+
+    def _tick_countdown(self) -> None:
+        self._countdown_timer = None
+        self._draw()
+        if self._fault_at is None or self._clock is None:
+            return
+        left = self._fault_at - self._clock()
+        if left <= 0:
+            self._fault_at = None  # started: the drill must not give away more
+            return
+        # redraw when the whole seconds left change
+        self._countdown_timer = self.set_timer(max(0.05, left - math.floor(left)) + 0.01, self._tick_countdown)
+
+    def variants(self) -> list[tuple[Content, Content]]:
+        """What the bar could say, longest first, each as (the part that must
+        fit, what is shown): :meth:`_draw` shows the first whose part fits —
+        the target after the title may be cut at the end, the title never."""
+        lead: list[tuple[str, str] | str] = [(" READ-ONLY ", "bold reverse $text-warning"), " "] if self._read_only else []
+        countdown = self.countdown
+        tail: list[tuple[str, str] | str] = [("  " + countdown, "bold $text-warning")] if countdown else []
+        target = ("  " + clean(self._target), "$text-muted")
+        titled = Content.assemble(*lead, (clean(self._title), "bold"), *tail)
+        # the target after it when a useful part of it fits (not "  s…")
+        out = [(Content.assemble(titled, target[0][:TARGET_MIN]), Content.assemble(titled, target)), (titled, titled)]
+        for name in self._shorter:
+            short = Content.assemble(*lead, (clean(name), "bold"), *tail)
+            out.append((short, short))
+        if countdown:
+            alone = Content.assemble(*lead, (countdown, "bold $text-warning"))
+            out.append((alone, alone))
+        return out
+
     def _draw(self) -> None:
         if self._problem is not None:
-            content = Content.from_markup("✗ $problem", problem=clean(self._problem))
-        else:
-            content = Content.assemble((clean(self._title), "bold"), ("  " + clean(self._target), "$text-muted"))
-            if self._read_only:
-                content = Content.assemble((" READ-ONLY ", "bold reverse $text-warning"), " ", content)
-        set_if_changed(self, content)
+            set_if_changed(self, Content.from_markup("✗ $problem", problem=clean(self._problem)))
+            return
+        variants = self.variants()
+        width = self.content_region.width
+        fits = [shown for part, shown in variants if part.cell_length <= width] if width > 0 else [variants[0][1]]
+        named = variants[:-1] if self.countdown else variants  # all but the countdown alone name what we look at
+        # nothing fits: the shortest that names it, cut at the end (not the long title cut to a letter)
+        set_if_changed(self, fits[0] if fits else min(named, key=lambda v: v[0].cell_length)[1])
 
 
 class IncidentBadge(Static):

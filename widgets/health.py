@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
 from cockpit.signals import HealthCheck, HealthSnapshot
-from widgets.common import SourcePane, clean, set_if_changed
+from widgets.common import SourcePane, clean, pad, set_if_changed
 
 _OVERALL = {"ok": ("●", "$text-success"), "degraded": ("◐", "$text-warning"), "down": ("✗", "$text-error")}
 _CHECK = {"ok": ("✓", "$text-success"), "degraded": ("◐", "$text-warning"), "fail": ("✗", "$text-error")}
@@ -31,13 +32,13 @@ def health_content(snap: HealthSnapshot) -> Content:
         facts.append(f"v{clean(snap.version).removeprefix('v')}")
     lines = [Content.assemble((f"{glyph} {snap.status}", f"bold {colour}"), ("  " + " · ".join(facts), "$text-muted"))]
     checks: list[HealthCheck] = sorted(snap.checks, key=lambda c: _ORDER.get(c.status, 1))
-    width = max((len(c.name) for c in checks), default=0)
+    width = max((cell_len(clean(c.name)) for c in checks), default=0)
     for check in checks:
         cglyph, ccolour = _CHECK.get(check.status, ("?", "$text-warning"))
         lines.append(
             Content.assemble(
                 (f"{cglyph} ", ccolour),
-                clean(check.name).ljust(width),
+                pad(clean(check.name), width),
                 " ",
                 (check.status.ljust(9), ccolour),
                 (clean(check.detail), "$text-muted"),

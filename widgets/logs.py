@@ -28,7 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cockpit.signals import LogLine, Reading, SourceError
-from widgets.common import SourcePane, clean
+from widgets.common import SourcePane, clean, pad
 from widgets.pods import short_pod_name
 
 POD_COLOURS = 5
@@ -356,7 +356,7 @@ class LogView(ScrollView, can_focus=True):
         if show_time:
             stamp = entry.line.ts.strftime("%H:%M:%S ") if entry.line.ts else " " * 9
             segments.append(Segment(stamp, base + self._style("logview--time")))
-        segments.append(Segment(entry.short.ljust(self._pod_width) + " ", base + self._style(f"logview--pod-{entry.colour}")))
+        segments.append(Segment(pad(entry.short, self._pod_width) + " ", base + self._style(f"logview--pod-{entry.colour}")))
         text_style = base + self._style(f"logview--{entry.level}") if entry.level else base
         segments.extend(self._highlight(entry.text, text_style))
         strip = Strip(segments)
@@ -397,6 +397,7 @@ class LogsPane(SourcePane):
         super().__init__(id=id)
         self.max_lines = max_lines
         self._received = 0
+        self._failing_since: float | None = None  # when the current follow failure began
         self.view = LogView(max_lines, classes="pane--body")
 
     def compose_body(self) -> ComposeResult:
@@ -413,9 +414,23 @@ class LogsPane(SourcePane):
         """The follow failed (or recovered, with ``None``)."""
         if error is None:
             self.reading = replace(self.reading, error=None)
+            self._failing_since = None
         else:
+            if self.reading.error is None:
+                self._failing_since = now
             self.reading = self.reading.with_result(error, now)
         self.show(self.reading, now)
+
+    def is_stale(self) -> bool:
+        """Stale only when no line arrived since the failure began: a follow
+        that fails for one pod (or cannot re-list) while the others still
+        deliver is failing in part, not showing old data."""
+        reading = self.reading
+        if not super().is_stale():
+            return False
+        since = self._failing_since
+        # lines flushed within a second of the failure may have been read before it
+        return since is None or reading.updated_at is None or reading.updated_at <= since + 1.0
 
     def render_value(self, value: int, now: float) -> None:
         """Lines are appended to the view as they come; nothing to redraw."""

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from urllib.parse import urlsplit
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
@@ -203,6 +204,7 @@ class MetricsPane(SourcePane):
 
     PANE_TITLE = "Error rates"
     PANE_KEY = "3"
+    PANE_SHORT = "Metrics"
 
     DEFAULT_CSS = """
     MetricsPane > .metrics--notice {
@@ -234,12 +236,29 @@ class MetricsPane(SourcePane):
             self._compact = compact
             if isinstance(self.reading.value, MetricsSnapshot):
                 self.render_value(self.reading.value, self._now)
+        elif isinstance(self.reading.value, MetricsSnapshot):
+            self._show_notice(self.reading.value)
+
+    def _backup_name(self, snap: MetricsSnapshot) -> str:
+        """"backup 1" (its place in metrics.backup_urls), or "backup"."""
+        url = snap.served_by.rstrip("/")
+        number = next((i for i, b in enumerate(self.backup_urls, 1) if b.rstrip("/") == url), None)
+        return f"backup {number}" if number else "backup"
+
+    def _show_notice(self, value: MetricsSnapshot) -> None:
+        """Why a backup serves: the longest of these that fits the pane (never cut to "backup se…")."""
+        self._notice.display = value.is_backup
+        if not value.is_backup:
+            return
+        why = f"primary {value.failovers[0].kind.value}" if value.failovers else "primary failed"
+        backup = self._backup_name(value)
+        variants = [f"⚠ {why} → {backup} {host_of(value.served_by)} serving", f"⚠ {why} → {backup} serving",
+                    f"⚠ {why} → backup serving", f"⚠ {why}"]
+        room = self.content_region.width
+        set_if_changed(self._notice, next((v for v in variants if room <= 0 or cell_len(v) <= room), variants[-1]))
 
     def render_value(self, value: MetricsSnapshot, now: float) -> None:
-        self._notice.display = value.is_backup
-        if value.is_backup:
-            why = f"primary {value.failovers[0].kind.value}" if value.failovers else "primary failed"
-            set_if_changed(self._notice, f"⚠ {why} → backup serving")
+        self._show_notice(value)
         if self._compact is None:  # not laid out yet: on_resize draws it
             return
         series = order_series(value.series)
@@ -250,7 +269,7 @@ class MetricsPane(SourcePane):
             set_if_changed(empty, "Prometheus returned no series for the configured queries")
         labels = {s.key: label_for(s, self._compact) for s in series}
         tops = scale_top(series, self.thresholds)
-        label_width = min(LABEL_WIDTH_MAX, max((len(text) for text in labels.values()), default=3))
+        label_width = min(LABEL_WIDTH_MAX, max((cell_len(text) for text in labels.values()), default=3))
         if [s.key for s in series] != list(self._rows):  # the set of series changed: new rows
             for row in self._rows.values():
                 row.remove()
@@ -263,7 +282,7 @@ class MetricsPane(SourcePane):
     def title_extra(self) -> str:
         snap = self.reading.value
         if isinstance(snap, MetricsSnapshot) and snap.is_backup:
-            return "[reverse $warning] BACKUP [/]"
+            return "[reverse $warning]BACKUP[/]"  # no padding: it must fit a 24-cell frame with the age
         return ""
 
     def subtitle_ok(self) -> str:
@@ -272,6 +291,11 @@ class MetricsPane(SourcePane):
             return ""
         if not snap.is_backup:
             return "via primary"
-        url = snap.served_by.rstrip("/")
-        number = next((i for i, b in enumerate(self.backup_urls, 1) if b.rstrip("/") == url), None)
-        return f"via backup{f' {number}' if number else ''} {host_of(snap.served_by)}"
+        return f"via {self._backup_name(snap)} {host_of(snap.served_by)}"
+
+    def subtitle_shorter(self) -> tuple[str, ...]:
+        snap = self.reading.value
+        if not isinstance(snap, MetricsSnapshot) or not snap.is_backup:
+            return ()
+        backup = self._backup_name(snap)
+        return (f"{backup} {host_of(snap.served_by)}", f"via {backup}")

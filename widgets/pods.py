@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.events import Resize
@@ -163,7 +164,7 @@ class PodsPane(SourcePane):
         # fixed widths from the content: DataTable's own measuring waits for an
         # idle moment, and a table drawn before it shows cut-off names
         columns = tuple(
-            (label, max([len(label), *(len(cells[i][0]) for _, cells in rows)])) for i, label in enumerate(labels)
+            (label, max([cell_len(label), *(cell_len(cells[i][0]) for _, cells in rows)])) for i, label in enumerate(labels)
         )
         if columns != self._columns:
             self._columns = columns

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
 from cockpit.signals import Component, ComponentStatus, StatusIncident, StatusPageSnapshot
-from widgets.common import SourcePane, age_since, clean, set_if_changed
+from widgets.common import SourcePane, age_since, clean, pad, set_if_changed
 
 # indicator → (glyph, theme colour)
 _INDICATOR = {
@@ -35,14 +36,15 @@ def header_content(snap: StatusPageSnapshot) -> Content:
 
 
 def components_content(components: tuple[Component, ...]) -> Content:
-    """Components not operational first, one a line; operational ones on one line."""
+    """Components not operational first, one a line; operational ones on one line.
+    The status words line up in one column, by terminal cells (a CJK name is twice as wide as it is long)."""
     troubled = [c for c in components if c.status is not ComponentStatus.OPERATIONAL]
     fine = [c for c in components if c.status is ComponentStatus.OPERATIONAL]
-    width = max((len(c.name) for c in troubled), default=0)
+    width = max((cell_len(clean(c.name)) for c in troubled), default=0)
     lines = []
     for c in troubled:
         glyph, colour, words = _COMPONENT[c.status]
-        lines.append(Content.assemble((f"{glyph} ", colour), clean(c.name).ljust(width), "  ", (words, colour)))
+        lines.append(Content.assemble((f"{glyph} ", colour), pad(clean(c.name), width), "  ", (words, colour)))
     if fine:
         names = ", ".join(clean(c.name) for c in fine)
         lines.append(Content.assemble(("✓ ", "$text-success"), f"{len(fine)} operational: ", (names, "$text-muted")))
@@ -51,20 +53,38 @@ def components_content(components: tuple[Component, ...]) -> Content:
     return Content("\n").join(lines)
 
 
-def incidents_content(incidents: tuple[StatusIncident, ...], now: float) -> Content:
-    if not incidents:
-        return Content.styled("No unresolved incidents", "$text-muted")
-    blocks = []
-    for inc in incidents:
+def is_maintenance(incident: StatusIncident) -> bool:
+    """A maintenance window, not an incident (Statuspage gives maintenances impact "maintenance")."""
+    return incident.impact == "maintenance"
+
+
+def _words(status: str) -> str:
+    """An API's status word as a person writes it: "in_progress" → "in progress"."""
+    return " ".join(clean(status).replace("_", " ").split()) or "unknown"
+
+
+def _block(inc: StatusIncident, now: float) -> Content:
+    since = age_since(inc.started_at or inc.updated_at, now)
+    if is_maintenance(inc):
+        head = Content.assemble(("◆ ", "$text-primary"), (clean(inc.name), "bold"),
+                                (f" — maintenance {_words(inc.status)}, {since} ago", "$text-muted"))
+    else:
         colour = _IMPACT.get(inc.impact, "$text-primary")
-        since = age_since(inc.started_at or inc.updated_at, now)
-        head = Content.assemble(("▲ ", colour), (clean(inc.name), "bold"), (f" — {inc.status}, {since} ago", "$text-muted"))
-        if inc.latest_update:
-            when = age_since(inc.latest_update_at, now)
-            body = Content.assemble(("  ", ""), clean(" ".join(inc.latest_update.split())), (f" ({when} ago)", "$text-muted"))
-            blocks.append(Content("\n").join([head, body]))
-        else:
-            blocks.append(head)
+        head = Content.assemble(("▲ ", colour), (clean(inc.name), "bold"), (f" — {_words(inc.status)}, {since} ago", "$text-muted"))
+    if not inc.latest_update:
+        return head
+    when = age_since(inc.latest_update_at, now)
+    body = Content.assemble(("  ", ""), clean(" ".join(inc.latest_update.split())), (f" ({when} ago)", "$text-muted"))
+    return Content("\n").join([head, body])
+
+
+def incidents_content(incidents: tuple[StatusIncident, ...], now: float) -> Content:
+    """Unresolved incidents (▲), then maintenances in progress (◆): a
+    maintenance is said to be one, never shown as an incident."""
+    real = [i for i in incidents if not is_maintenance(i)]
+    maintenances = [i for i in incidents if is_maintenance(i)]
+    blocks = [_block(inc, now) for inc in real] or [Content.styled("No unresolved incidents", "$text-muted")]
+    blocks += [_block(inc, now) for inc in maintenances]
     return Content("\n").join(blocks)
 
 

@@ -236,6 +236,7 @@ def control_app(drill: "Drill") -> web.Application:
         except ClockError as err:
             return _bad(str(err), 409)
         world.tick()
+        await drill.follow_schedule()
         return web.json_response(drill.state())
 
     async def deny(request: web.Request) -> web.Response:
@@ -263,4 +264,9 @@ def control_app(drill: "Drill") -> web.Application:
     app.router.add_post("/_sim/kube/deny", deny)
     for name in ("allow_all", "expire_token", "renew_token"):
         app.router.add_post(f"/_sim/kube/{name}", kube_call(name))
+
+    async def login(request: web.Request) -> web.Response:
+        return web.json_response(drill.login())
+
+    app.router.add_post("/_sim/kube/login", login)
     return app

@@ -52,6 +52,7 @@ class SimPod:
     ready: bool
     env: dict[str, str]  # resolved when the container started
     restarts: int
+    image: str = ""  # the container's image (registry/name:tag)
 
 
 class KubeCluster:
@@ -70,6 +71,7 @@ class KubeCluster:
         self.clock, self.rng, self.user = clock, rng, wiring.USER
         self.namespace = wiring.NAMESPACE
         self._token, self._expired = token, False
+        self._expire_on_write = False  # armed by a kube_token_expired fault with at_write
         self._denied: set[tuple[str, str]] = set()
         self.closing = False
         self._tls: TlsMaterial | None = None
@@ -110,7 +112,7 @@ class KubeCluster:
         for (ns, name), p in sorted(self.ctl.pods.items()):
             if ns == self.namespace and p.running:
                 out.append(SimPod(name=name, started_at=p.started_at or p.created_at, ready=p.ready, env=dict(p.env),
-                                  restarts=p.restarts))
+                                  restarts=p.restarts, image=p.image))
         return out
 
     def log(self, pod: str, line: str, at: float | None = None) -> bool:
@@ -153,15 +155,39 @@ class KubeCluster:
         """RBAC: deny ``verb`` (or ``*``) on ``resource`` (``secrets``, ``pods/log``, ``*``) → 403."""
         self._denied.add((verb, resource))
 
+    def allow(self, verb: str, resource: str) -> None:
+        """Undo one :meth:`deny`."""
+        self._denied.discard((verb, resource))
+
     def allow_all(self) -> None:
         self._denied.clear()
 
     def expire_token(self) -> None:
-        """Every request gets 401 Unauthorized until :meth:`renew_token`."""
+        """Every request gets 401 Unauthorized until :meth:`renew_token` or :meth:`login`."""
         self._expired = True
+        self._expire_on_write = False
+
+    def expire_on_write(self) -> None:
+        """The token expires when the next real write arrives (not a dry run,
+        not a SelfSubjectAccessReview): that write is the first request refused."""
+        self._expire_on_write = True
 
     def renew_token(self) -> None:
         self._expired = False
+
+    def login(self, token: str) -> None:
+        """A new token, as a login helper gets one: the old one stays refused."""
+        self._token, self._expired, self._expire_on_write = token, False, False
+
+    @property
+    def token_expired(self) -> bool:
+        return self._expired
+
+    def before_request(self, method: str, path: str, dry_run: bool) -> None:
+        """Called for every request before authentication (the armed expiry)."""
+        if self._expire_on_write and not dry_run and method in ("POST", "PUT", "PATCH", "DELETE") \
+                and not path.rstrip("/").endswith("/selfsubjectaccessreviews"):
+            self.expire_token()
 
     @staticmethod
     def status_body(code: int, reason: str, message: str) -> dict:

@@ -74,6 +74,7 @@ def build_app(cluster: KubeCluster) -> web.Application:
 
     @web.middleware
     async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
+        cluster.before_request(request.method, request.path, "All" in request.query.getall("dryRun", []))
         state = cluster.authenticate(request.headers.get("Authorization"))
         if state == "invalid":
             return respond(status_body(401, "Unauthorized", "Unauthorized"), 401)

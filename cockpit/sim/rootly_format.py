@@ -97,3 +97,23 @@ def components_doc(sp: ClayStatusPage, url: str, now: float) -> dict:
 
 def _parse(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def text_page(sp: ClayStatusPage, now: float) -> str:
+    """The page as a person reads it (``GET /`` of the drill's Rootly page:
+    the alternative source a responder opens when the main page is unreachable)."""
+    ind = _indicator(sp, now)
+    lines = [f"{PAGE_NAME} Status — {DESCRIPTIONS[ind]} (as of {iso_s(now)})", ""]
+    live = sp.incidents(now, unresolved_only=True)
+    for inc in live:
+        lines.append(f"{inc.name} — {inc.status} (impact {inc.impact}, since {iso_s(inc.started_at)})")
+        if inc.updates:
+            latest = inc.updates[-1]
+            lines.append(f"  {iso_s(latest.at)} {latest.status}: {latest.body}")
+        if inc.components:
+            lines.append("  affects: " + ", ".join(inc.components))
+        lines.append("")
+    if not live:
+        lines += ["No unresolved incidents.", ""]
+    lines.append("API: /api/v1/status.json, /api/v1/incidents.json, /api/v1/components.json")
+    return "\n".join(lines) + "\n"

@@ -34,6 +34,42 @@ SEVERITIES = ("P1", "P2", "P3", "P4", "none")
 IMPACTS = ("none", "minor", "major", "critical")
 COMPONENT_STATUSES = ("degraded_performance", "partial_outage", "major_outage")
 ENDPOINTS = ("/v1/people/enrich", "/v1/companies/enrich", "/v1/tables/rows")
+CONFIDENCES = ("high", "medium", "low")
+# drill services a scenario may stop (the Kubernetes API has its own faults: kube_token_expired, kube_denied)
+STOPPABLE = ("statuspage", "rootly", "health", "prometheus", "prometheus_backup", "metrics", "clay", "slack", "statusapi")
+# what a pane shows: "ok", "backup" (metrics: the primary failed, a backup serves) or the failure it names
+PANE_STATES = ("ok", "backup", "unreachable", "timeout", "auth_expired", "forbidden", "rate_limited", "server_error", "bad_response")
+ACTIONS = ("update_key", "restart", "enable_queuing", "enable_fallback", "scale")
+ACTION_FAILURES = ("auth_expired", "forbidden")
+
+
+def _pane(doc: str) -> str:
+    return opt("", doc + " (" + " | ".join(PANE_STATES) + "; left out: not checked)", choices=PANE_STATES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectPanes:
+    """What each signal pane shows once the fault runs."""
+
+    statuspage: str = _pane("Clay status pane")
+    health: str = _pane("Health pane")
+    metrics: str = _pane("Error-rates pane")
+    pods: str = _pane("Pods pane")
+    logs: str = _pane("Pod logs pane")
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(name, getattr(self, name)) for name in ("statuspage", "health", "metrics", "pods", "logs") if getattr(self, name)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectAction:
+    """The runbook action the drill is about, and how it goes."""
+
+    kind: str = opt(doc="The action the responder runs", choices=ACTIONS)
+    fails: str = opt("", "How it fails first: auth_expired (cluster credentials expired) or forbidden "
+                         "(permission denied → escalate); left out: it succeeds", choices=ACTION_FAILURES)
+    retry: bool = opt(False, "After the responder's fix (log in again), g retries it and it applies")
+    says: tuple[str, ...] = opt(doc="Words the actions pane shows when it fails", factory=tuple)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +77,10 @@ class Expect:
     branch: str = opt(doc="Where triage should land once the fault runs", choices=BRANCHES)
     severity: str = opt(doc="Severity triage should suggest", choices=SEVERITIES)
     codes: tuple[int, ...] = opt(doc="Clay HTTP status codes the responder should see", factory=tuple)
+    confidence: str = opt("high", "How sure triage should be (low while a source it needs is down)", choices=CONFIDENCES)
+    panes: ExpectPanes = opt(factory=ExpectPanes, doc="What each signal pane shows")
+    says: tuple[str, ...] = opt(doc="Words the cockpit's signal panes show once the fault runs", factory=tuple)
+    action: ExpectAction | None = opt(None, "The action the drill is about, and how it goes")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +149,11 @@ class Crashloop(Fault):
     reason: str = opt("OOMKilled", "Termination reason")
     exit_code: int = opt(137, "Container exit code")
     memory_limit_mb: int = opt(512, "Container memory limit shown in the warnings", kind="count")
+    image: str = opt("", "Only pods running this image tag leak (the release that brought the leak: rolling back to "
+                         "another one stops it); empty: every pod")
+
+    def affects(self, image: str) -> bool:
+        return not self.image or image.rsplit(":", 1)[-1] == self.image
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,13 +164,45 @@ class Latency(Fault):
     incident: IncidentSpec | None = opt(None, "Clay's status page incident for it")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServiceDown(Fault):
+    """One of the drill's services stops answering (its listener closes:
+    connection refused), and answers again at ``end``."""
+
+    service: str = opt(doc="The drill service that goes down", choices=STOPPABLE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubeTokenExpired(Fault):
+    """The responder's cluster credentials expire: every Kubernetes API
+    request is refused with 401 until the responder logs in again
+    (``clay-cockpit sim --login``: a new token in the kubeconfig)."""
+
+    at_write: bool = opt(False, "Expire at the responder's first write to the cluster after start (an action's apply), not at start")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubeDenied(Fault):
+    """RBAC refuses the responder a verb on a resource (403, and
+    SelfSubjectAccessReview says not allowed)."""
+
+    verb: str = opt(doc="The verb refused: get, list, watch, create, update, patch, delete or *")
+    resource: str = opt(doc="The resource: secrets, configmaps, deployments, deployments/scale, pods/log, leases or *")
+
+
 FAULT_KINDS: dict[str, type[Fault]] = {
     "clay_outage": ClayOutage,
     "rate_limited": RateLimited,
     "key_revoked": KeyRevoked,
     "crashloop": Crashloop,
     "latency": Latency,
+    "service_down": ServiceDown,
+    "kube_token_expired": KubeTokenExpired,
+    "kube_denied": KubeDenied,
 }
+# faults in the responder's way (their credentials, their permissions), not what the incident is about
+OBSTACLES = (KubeTokenExpired, KubeDenied)
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +217,11 @@ class Scenario:
 
     def active_faults(self, t: float) -> tuple[Fault, ...]:
         return tuple(f for f in self.faults if f.active(t))
+
+    def fault_start(self) -> float | None:
+        """Scenario seconds when the incident starts: the first fault that is
+        not an obstacle (expired credentials, a denied permission); None if none."""
+        return min((f.start for f in self.faults if not isinstance(f, OBSTACLES)), default=None)
 
 
 # --------------------------------------------------------------------------
@@ -181,6 +263,11 @@ def _check_fault(fault: Fault, file: str, key: str) -> None:
         _ratio(fault.timeout_ratio, file, f"{key}.timeout_ratio")
         if fault.p95_ms <= fault.p50_ms:
             raise ConfigError(file, f"{key}.p95_ms", f"more than p50_ms ({fault.p50_ms:g})", _describe(fault.p95_ms))
+    elif isinstance(fault, KubeDenied):
+        if fault.verb not in VERBS:
+            raise ConfigError(file, f"{key}.verb", "one of " + ", ".join(VERBS), _describe(fault.verb))
+        if not fault.resource.strip() or " " in fault.resource:
+            raise ConfigError(file, f"{key}.resource", "a resource name like secrets or deployments/scale", _describe(fault.resource))
     incident = getattr(fault, "incident", None)
     if incident is not None:
         names = {n for n, _ in CLAY_COMPONENTS}
@@ -221,7 +308,28 @@ def scenario_from_toml(data: dict, file: str) -> Scenario:
     for name in ("name", "title", "summary"):
         if not getattr(scenario, name).strip():
             raise ConfigError(file, name, "a non-empty string", "an empty string")
+    _check_expect(scenario.expect, faults, file)
     return replace(scenario, faults=faults, source=file)
+
+
+def _check_expect(expect: Expect, faults: tuple[Fault, ...], file: str) -> None:
+    """An expectation the scenario cannot produce is a mistake in the file."""
+    down = {f.service for f in faults if isinstance(f, ServiceDown)}
+    if expect.panes.metrics == "backup" and "prometheus" not in down:
+        raise ConfigError(file, "expect.panes.metrics", "\"backup\" only with a service_down fault of service \"prometheus\"",
+                          _describe(expect.panes.metrics))
+    for i, text in enumerate(expect.says):
+        if not text.strip():
+            raise ConfigError(file, f"expect.says[{i}]", "words the cockpit shows", "an empty string")
+    action = expect.action
+    if action is None:
+        return
+    if action.fails == "auth_expired" and not any(isinstance(f, KubeTokenExpired) for f in faults):
+        raise ConfigError(file, "expect.action.fails", "\"auth_expired\" only with a kube_token_expired fault", _describe(action.fails))
+    if action.fails == "forbidden" and not any(isinstance(f, KubeDenied) for f in faults):
+        raise ConfigError(file, "expect.action.fails", "\"forbidden\" only with a kube_denied fault", _describe(action.fails))
+    if action.retry and action.fails != "auth_expired":
+        raise ConfigError(file, "expect.action.retry", "true only when the action fails with auth_expired (a login fixes it)", "true")
 
 
 def scenarios_dir() -> Path:

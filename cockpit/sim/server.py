@@ -24,6 +24,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -37,8 +38,8 @@ from cockpit.config import ConfigError
 from cockpit.sim import wiring
 from cockpit.sim.clock import SimClock
 from cockpit.sim.control import Fault, RequestLog, control_app, service_middlewares
-from cockpit.sim.kube_tls import trust_in_kubeconfig
-from cockpit.sim.scenario import Scenario, load_scenario
+from cockpit.sim.login import DRILL_FILE, LoginError, login, login_command
+from cockpit.sim.scenario import KubeTokenExpired, Scenario, load_scenario
 from cockpit.sim.services import clay_app, health_app, metrics_app, prometheus_app, rootly_app, statuspage_app
 from cockpit.sim.slack_api import SlackState, slack_app
 from cockpit.sim.statusapi import StatusApiState, statusapi_app
@@ -111,6 +112,9 @@ class Drill:
         self._listen = dict(listen or {})
         self._ticker: asyncio.Task | None = None
         self._kube_ssl: ssl.SSLContext | None = None
+        self._scheduled_down: set[str] = set()  # services a service_down fault stopped
+        self.kubeconfig: Path | None = None  # written by write_files; a login rewrites it
+        self.workdir: Path | None = None
 
     def _app(self, name: str) -> web.Application:
         w = self.world
@@ -141,6 +145,7 @@ class Drill:
             await runner.setup()
             self.services[name] = _Service(name, runner, sock.getsockname()[1], sock)
             await self._open(self.services[name])
+        await self.follow_schedule()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
     async def _open(self, svc: _Service) -> None:
@@ -159,9 +164,50 @@ class Drill:
         while True:
             try:
                 self.world.tick()
+                await self.follow_schedule()
             except Exception:  # one bad tick must not stop the drill; say so loudly
                 log.exception("drill tick failed")
             await asyncio.sleep(TICK_SECONDS)
+
+    async def follow_schedule(self) -> None:
+        """Stop the services a service_down fault wants down, and start them
+        again when it ends. Only the fault's own transitions act: a service
+        stopped or started through the control API meanwhile is left as it is."""
+        wanted = self.world.services_down()
+        for name in sorted(wanted - self._scheduled_down):
+            self._scheduled_down.add(name)
+            log.info("scenario: %s goes down", name)
+            await self.stop_service(name)
+        for name in sorted(self._scheduled_down - wanted):
+            self._scheduled_down.discard(name)
+            log.info("scenario: %s comes back", name)
+            await self.start_service(name)
+
+    def fault_at(self) -> float | None:
+        """Wall-clock epoch when the incident's first fault starts (for a
+        countdown); None on a frozen clock, without such a fault, or once it started."""
+        start = self.scenario.fault_start()
+        if start is None or self.clock.frozen:
+            return None
+        ahead = start - self.world.t()
+        return None if ahead <= 0 else time.time() + ahead / self.clock.speed
+
+    def login(self) -> dict:
+        """The responder logs in again: a new token (the old one stays refused),
+        written into the kubeconfig as a provider's login helper would."""
+        token = secrets.token_urlsafe(24)
+        self.world.kube.login(token)
+        self.tokens.kube = token
+        if self.kubeconfig is not None:
+            self._write_kubeconfig(self.kubeconfig)
+        return {"ok": True, "context": wiring.CONTEXT, "kubeconfig": str(self.kubeconfig) if self.kubeconfig else None}
+
+    def _write_kubeconfig(self, path: Path) -> Path:
+        # the login command in the kubeconfig (so the cockpit's re-login hint names it) when the scenario expires the
+        # credentials; other drills keep a plain token user (`sim --login` works for them too)
+        expires = any(isinstance(f, KubeTokenExpired) for f in self.scenario.faults)
+        login = login_command(self.workdir) if self.workdir is not None and expires else None
+        return wiring.write_kubeconfig(path, self.endpoints["kube"], self.tokens.kube, ca_data=self.world.kube.tls().ca_data, login=login)
 
     async def stop_service(self, name: str) -> None:
         svc = self.services[name]
@@ -213,6 +259,7 @@ class Drill:
             "flags": self.world.flags(),
             "key_valid": self.world.secret_key_valid(),
             "services": {name: "up" if svc.site is not None else "down" for name, svc in self.services.items()},
+            "kube_token": "expired" if self.world.kube.token_expired else "ok",
             "seed": self.seed,
             "slack_messages": self.slack.message_count(),
             "statusapi_incidents": len(self.statusapi.incidents),
@@ -223,8 +270,8 @@ class Drill:
         import tomli_w
 
         workdir.mkdir(parents=True, exist_ok=True)
-        kubeconfig = wiring.write_kubeconfig(kubeconfig or workdir / "kubeconfig", self.endpoints["kube"], self.tokens.kube)
-        trust_in_kubeconfig(kubeconfig, self.world.kube.tls().ca_data)
+        self.workdir = workdir
+        self.kubeconfig = kubeconfig = self._write_kubeconfig(kubeconfig or workdir / "kubeconfig")
         config = workdir / "cockpit.toml"
         data = wiring.drill_config(self.endpoints, kubeconfig, refresh_scale=min(1.0, 1.0 / self.clock.speed))
         config.write_text(tomli_w.dumps(data), encoding="utf-8")
@@ -232,6 +279,9 @@ class Drill:
         fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.writelines(f"{k}={v}\n" for k, v in self.tokens.env().items())
+        where = {"control": self.endpoints["control"], "pid": os.getpid(), "scenario": self.scenario.name,
+                 "kubeconfig": str(kubeconfig), "context": wiring.CONTEXT}
+        (workdir / DRILL_FILE).write_text(json.dumps(where) + "\n", encoding="utf-8")
         return kubeconfig, config, env_file
 
 
@@ -303,9 +353,12 @@ class SimHandle:
     def freeze(self, frozen: bool = True) -> dict:
         return self._call("POST", "/_sim/clock", {"freeze": frozen})
 
-    def kube(self, action: str, **body: Any) -> None:
-        """deny (verb=, resource=), allow_all, expire_token, renew_token."""
-        self._call("POST", f"/_sim/kube/{action}", body or None)
+    def kube(self, action: str, **body: Any) -> Any:
+        """deny (verb=, resource=), allow_all, expire_token, renew_token, login (a new token in the kubeconfig)."""
+        answer = self._call("POST", f"/_sim/kube/{action}", body or None)
+        if action == "login" and self._drill is not None:
+            self.token = self._drill.tokens.kube
+        return answer
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
@@ -396,6 +449,9 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=None, metavar="DIR", help="where to write the kubeconfig and cockpit config (default: a temp dir)")
     parser.add_argument("--port", type=int, default=None, metavar="BASE",
                         help="listen on BASE, BASE+1, ... (default: free ports)")
+    parser.add_argument("--login", action="store_true",
+                        help="log in again to a running drill's cluster (a new token in its kubeconfig), as a login helper "
+                             "would after the credentials expired; with --dir DIR that drill, else your newest running one")
 
 
 def _listen_plan(args: argparse.Namespace) -> dict[str, socket.socket | int]:
@@ -472,7 +528,7 @@ def main(argv: list[str] | None = None, parent: int | None = None) -> int:
 
     def ready(drill: Drill, files: tuple[Path, Path, Path]) -> None:
         line = {"ready": True, "endpoints": drill.endpoints, "kubeconfig": str(files[0]), "config": str(files[1]),
-                "env_file": str(files[2]), "scenario": spec.name, "pid": os.getpid()}
+                "env_file": str(files[2]), "scenario": spec.name, "pid": os.getpid(), "fault_at": drill.fault_at()}
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
         log.info("drill %s serving (speed %g)", spec.name, drill.clock.speed)
@@ -485,7 +541,15 @@ def main(argv: list[str] | None = None, parent: int | None = None) -> int:
 
 
 def run_sim(args: argparse.Namespace) -> int:
-    """``clay-cockpit sim``: print where everything is, then run until Ctrl-C."""
+    """``clay-cockpit sim``: print where everything is, then run until Ctrl-C.
+    With ``--login``: log in again to a running drill (see cockpit.sim.login)."""
+    if getattr(args, "login", False):
+        try:
+            print(login(args.dir))
+        except LoginError as err:
+            print(f"clay-cockpit sim --login: {err}", file=sys.stderr)
+            return 1
+        return 0
     spec = _load(args)
     if spec is None:
         return 2
@@ -495,8 +559,10 @@ def run_sim(args: argparse.Namespace) -> int:
         out = [f"clay-cockpit drill: {spec.title} (scenario {spec.name}, speed {drill.clock.speed:g}, seed {drill.seed})",
                f"  {spec.summary}", ""]
         out += [f"  {name:<18} {url}" for name, url in drill.endpoints.items()]
-        out += ["", f"kubeconfig: {kubeconfig}", f"  kubectl --kubeconfig {kubeconfig} get pods", "",
-                "join it with a second cockpit:",
+        out += ["", f"kubeconfig: {kubeconfig}", f"  kubectl --kubeconfig {kubeconfig} get pods", ""]
+        if any(isinstance(f, KubeTokenExpired) for f in spec.faults):
+            out += ["when the cluster credentials expire, log in again:", f"  {login_command(drill.workdir or kubeconfig.parent)}", ""]
+        out += ["join it with a second cockpit:",
                 f"  env $(cat {env_file}) clay-cockpit --config {config}", "",
                 "Ctrl-C stops the drill."]
         print("\n".join(out), flush=True)

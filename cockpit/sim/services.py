@@ -79,7 +79,11 @@ def rootly_app(world: World) -> web.Application:
     async def components(request: web.Request) -> web.Response:
         return web.json_response(rootly_format.components_doc(sp, _base(request), world.clock.now()))
 
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=rootly_format.text_page(sp, world.clock.now()), content_type="text/plain")
+
     app = web.Application()
+    app.router.add_get("/", page)
     app.router.add_get("/api/v1/status.json", status)
     app.router.add_get("/api/v1/incidents.json", incidents)
     app.router.add_get("/api/v1/components.json", components)

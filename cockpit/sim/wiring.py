@@ -41,25 +41,40 @@ def url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def write_kubeconfig(path: Path, server: str, token: str) -> Path:
+LOGIN_EXTENSION = "clay-cockpit"  # users[].user.extensions[]: {"login": command} — how to log in again
+
+
+def write_kubeconfig(path: Path, server: str, token: str, *, ca_data: str | None = None, login: str | None = None) -> Path:
     """A kubeconfig with one context for the drill's Kubernetes API.
 
     JSON is valid YAML, so kubectl and the official client both read it.
-    Written 0600: it holds the drill's bearer token.
+    Written 0600 (it holds the drill's bearer token), atomically: a login
+    rewrites it while a cockpit may be reading it. ``ca_data``: the
+    certificate to trust; ``login``: the command that logs in again, in the
+    user's ``clay-cockpit`` extension (the cockpit names it in its re-login
+    hint; kubectl ignores it, as it does minikube's extensions).
     """
+    cluster: dict = {"server": server}
+    if ca_data:
+        cluster["certificate-authority-data"] = ca_data
+    user: dict = {"token": token}
+    if login:
+        user["extensions"] = [{"name": LOGIN_EXTENSION, "extension": {"login": login}}]
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CLUSTER, "cluster": {"server": server}}],
-        "users": [{"name": USER, "user": {"token": token}}],
+        "clusters": [{"name": CLUSTER, "cluster": cluster}],
+        "users": [{"name": USER, "user": user}],
         "contexts": [{"name": CONTEXT, "context": {"cluster": CLUSTER, "user": USER, "namespace": NAMESPACE}}],
         "current-context": CONTEXT,
         "preferences": {},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)
+    os.replace(tmp, path)
     return path
 
 
@@ -78,7 +93,7 @@ def drill_config(endpoints: dict[str, str], kubeconfig: Path, *, refresh_scale: 
             "url": endpoints["statuspage"],
             "provider": "auto",
             "alternative_url": endpoints["rootly"],
-            "refresh": r(10.0),
+            "refresh": r(5.0),  # as often as health and metrics: the Clay incident it posts is part of the verdict
             "timeout": 3.0,
         },
         "health": {"url": endpoints["health"] + "/health", "refresh": r(5.0), "timeout": 3.0},

@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from cockpit.sim.clay_status import ClayStatusPage
 from cockpit.sim.clock import SimClock
 from cockpit.sim.history import MetricsHistory
-from cockpit.sim.scenario import ClayOutage, Crashloop, Fault, KeyRevoked, RateLimited, Scenario
+from cockpit.sim.scenario import (
+    ClayOutage,
+    Crashloop,
+    Fault,
+    KeyRevoked,
+    KubeDenied,
+    KubeTokenExpired,
+    RateLimited,
+    Scenario,
+    ServiceDown,
+)
 from cockpit.sim.traffic import Call, PodEnv, call_line, draw_second, profiles
 
 BACKFILL_SECONDS = 900
@@ -68,10 +78,12 @@ class World:
         self.status_page = ClayStatusPage(scenario, self.t0, seed)
         self.revoked: set[str] = set()
         self._revocations_done: set[int] = set()
+        self._obstacles_on: set[int] = set()  # kube_denied / kube_token_expired faults applied to the cluster
         self._pods: dict[str, _PodTrack] = {}
         self._pod_order: dict[str, int] = {}
         self._next_second = int(math.floor(self.t0)) - BACKFILL_SECONDS
         self._backfill()
+        self._obstacles(self.t0)  # a permission denied from the start is denied before the first request
 
     # ------------------------------------------------------------------ time
 
@@ -98,6 +110,7 @@ class World:
         self.kube.tick()
         pods = self.kube.running_pods()
         self._revoke(now)
+        self._obstacles(now)
         self._track(pods)
         last = int(math.floor(now)) - 1  # the last complete second
         if last - self._next_second >= MAX_CATCH_UP:
@@ -123,6 +136,33 @@ class World:
                 key = self.kube.secret_value(SECRET, SECRET_KEY)
                 if key:
                     self.revoked.add(key)
+
+    def _obstacles(self, now: float) -> None:
+        """Apply the responder's obstacles to the cluster as they start and end:
+        RBAC denials, and expiring credentials (at a time, or armed for the next write)."""
+        t = self.t(now)
+        for i, fault in enumerate(self.scenario.faults):
+            if not isinstance(fault, (KubeDenied, KubeTokenExpired)):
+                continue
+            on, applied = fault.active(t), i in self._obstacles_on
+            if on and not applied:
+                self._obstacles_on.add(i)
+                if isinstance(fault, KubeDenied):
+                    self.kube.deny(fault.verb, fault.resource)
+                elif fault.at_write:
+                    self.kube.expire_on_write()
+                else:
+                    self.kube.expire_token()
+            elif applied and not on and fault.end > 0 and t >= fault.end:
+                self._obstacles_on.discard(i)
+                if isinstance(fault, KubeDenied):
+                    self.kube.allow(fault.verb, fault.resource)
+                else:  # the drill logs in for the responder (the same token works again)
+                    self.kube.renew_token()
+
+    def services_down(self, now: float | None = None) -> set[str]:
+        """The services a service_down fault wants stopped now."""
+        return {f.service for f in self.active_faults(now) if isinstance(f, ServiceDown)}
 
     def revoked_status(self) -> int:
         fault = next((f for f in self.scenario.faults if isinstance(f, KeyRevoked)), None)
@@ -220,7 +260,7 @@ class World:
             lines.append((second + rng.random(), 'level=warn msg="fallback served" source=cache endpoint=/v1/people/enrich reason="clay unavailable"'))
         crash = next((f for f in faults if isinstance(f, Crashloop)), None)
         track = self._pods.get(pod.name)
-        if crash is not None and track is not None:
+        if crash is not None and track is not None and crash.affects(pod.image):
             run_start = max(pod.started_at, self.t0 + crash.start)
             age = second - run_start
             if age >= 0 and int(age) % 5 == 0:
@@ -246,7 +286,7 @@ class World:
             return
         for pod in pods:
             track = self._pods.get(pod.name)
-            if track is None:
+            if track is None or not crash.affects(pod.image):
                 continue
             run_start = max(pod.started_at, self.t0 + crash.start)
             if now >= run_start + crash.after + track.jitter * crash.jitter:

@@ -275,6 +275,11 @@ class Kube:
             docs = got[0] if isinstance(got, tuple) else []
         user_name = _d(_named(docs, "contexts", ctx).get("context")).get("user", "")
         user = _d(_named(docs, "users", str(user_name)).get("user"))
+        # a kubeconfig may name its login command in the user's "clay-cockpit" extension (the drill's does)
+        extensions = user.get("extensions") if isinstance(user.get("extensions"), list) else []
+        told = next((_d(e.get("extension")).get("login") for e in extensions if isinstance(e, dict) and e.get("name") == "clay-cockpit"), None)
+        if isinstance(told, str) and told.strip():
+            return f"login for context {ctx} expired: run `{told.strip()}` in another terminal"
         exec_cfg = _d(user.get("exec"))
         if exec_cfg.get("command"):
             command = os.path.basename(str(exec_cfg["command"]))

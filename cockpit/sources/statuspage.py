@@ -209,7 +209,8 @@ def parse_summary(doc: object, *, fetched_at: float = 0.0, response_ms: float = 
     incidents = list(parse_incidents(doc.get("incidents")))
     for maint in _dicts(doc.get("scheduled_maintenances")):
         if _text(maint.get("status")).lower() in _MAINTENANCE_ACTIVE:
-            incidents.append(parse_incident(maint))
+            # a maintenance stays one whatever impact it carries (the panes and triage tell them apart by it)
+            incidents.append(replace(parse_incident(maint), impact="maintenance"))
     return StatusPageSnapshot(
         provider=STATUSPAGE,
         page_name=page_name,
@@ -281,17 +282,25 @@ class StatusPage:
     # hints -----------------------------------------------------------------
 
     def _away_hint(self) -> str:
+        """Unreachable or timing out: maybe only from here (the runbook: use mobile data or the VPN)."""
         alt = self.config.alternative_url
         if alt:
-            return f"the status page itself may be down — check {alt} instead"
-        return "check statuspage.url and your network; set statuspage.alternative_url to have a second place to look"
+            return f"use mobile data or the VPN, or check {alt}"
+        return "use mobile data or the VPN; set statuspage.alternative_url for a second place to look"
+
+    def _failing_hint(self) -> str:
+        """The page answered with a server error: it is failing itself."""
+        alt = self.config.alternative_url
+        if alt:
+            return f"the status page itself is failing — check the alternative source: {alt}"
+        return "the status page itself is failing; set statuspage.alternative_url for a second place to look"
 
     def _hints(self) -> dict[ErrorKind, str]:
         away = self._away_hint()
         return {
             ErrorKind.UNREACHABLE: away,
             ErrorKind.TIMEOUT: away,
-            ErrorKind.SERVER_ERROR: self._away_hint(),
+            ErrorKind.SERVER_ERROR: self._failing_hint(),
             ErrorKind.AUTH_EXPIRED: "the page wants a login (password- or SSO-protected pages have no public API): use its public URL",
             ErrorKind.FORBIDDEN: "the page refuses this client (protected page or IP allow-list): use its public URL",
         }

@@ -132,7 +132,7 @@ def test_real_prometheus_numbers_on_screen_and_failover(prometheus, terminal, la
         screen = term.wait(drill.all_of(
             drill.in_pane("3", "BACKUP", "title"),
             drill.in_pane("3", "via backup", "subtitle"),
-            drill.has("backup serving"),
+            drill.matches(r"⚠ primary \w+ → backup( \d+)?( \S+)? serving"),  # its number, and host when it fits
             drill.codes_shown((401,)),
         ), 20.0, "failover to the backup")
         assert handle.requests("prometheus_backup"), "the backup was never asked"

@@ -10,6 +10,7 @@ The drill runs at --speed 5: its faults start 20 drill seconds in, 4 s here.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from dataclasses import dataclass
@@ -164,6 +165,30 @@ def test_resize_follows(via: str, terminal, launch, mark) -> None:
         term.resize(width, height)
         driver.run(Step(f"resized to {width}x{height}", check=layout(width, height), timeout=10.0))
     driver.run(drill.live((401,)), drill.quit_())
+    quit_and_check(term, mark)
+
+
+def test_the_top_bar_counts_down_to_the_fault_then_says_nothing_of_it(terminal, launch, mark) -> None:
+    """A drill at speed 1: the top bar says "fault in N s" from its first
+    seconds, the number going down; once the fault started it says nothing
+    more about it (the drill must not give the answer away)."""
+    term = terminal()
+    launch(term, ["demo", "--scenario", "key-revoked", "--speed", "1"])
+    seen: list[int] = []
+
+    def counting(screen: Screen) -> str | None:
+        m = re.search(r"fault in (\d+) s", screen.lines[0])
+        if m and (not seen or int(m.group(1)) != seen[-1]):
+            seen.append(int(m.group(1)))
+        return None if len(seen) >= 3 else f"the countdown so far: {seen}"
+
+    def over(screen: Screen) -> str | None:
+        return f"still counting: {screen.lines[0]!r}" if "fault" in screen.lines[0] else None
+
+    Driver(term).run(drill.first_frame(), Step("the countdown", check=counting, timeout=15.0))
+    assert seen == sorted(seen, reverse=True) and 10 <= seen[0] <= 20, seen
+    Driver(term).run(Step("the fault started: nothing more about it", check=over, timeout=25.0),
+                     Step("and the fault shows", check=drill.live((401,)).check, timeout=30.0), drill.quit_())
     quit_and_check(term, mark)
 
 
