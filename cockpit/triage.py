@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from cockpit import triage_evidence as ev
 from cockpit.config import Thresholds
-from cockpit.runbook import Branch, ErrorClass
+from cockpit.runbook import ActionId, Branch, ErrorClass
 from cockpit.signals import InEffect, Signals
 from cockpit.triage_findings import Context
 from cockpit.triage_infra import build_findings
@@ -122,10 +122,20 @@ def assess(signals: Signals, thresholds: Thresholds, now: float, *, refresh: Map
     )
 
 
+# an action in effect that carried out an earlier one of its finding: the new
+# key was checked with Clay before it was written (screens/secret_input.py)
+IMPLIED_DONE = {ActionId.VERIFY_KEY: ActionId.UPDATE_KEY}
+IMPLIED_DETAIL = {ActionId.VERIFY_KEY: "the new key was checked with Clay before it was written"}
+
+
 def _in_effect(f: Finding, in_effect: tuple[InEffect, ...]) -> Finding:
     """The finding's actions, those in effect marked done with what is in
     effect and since when (never offered again as the next key)."""
     done = {e.action: e for e in in_effect if isinstance(e, InEffect)} if isinstance(in_effect, tuple) else {}
+    for action, implied in IMPLIED_DONE.items():
+        e = done.get(implied.value)
+        if e is not None and action.value not in done:
+            done[action.value] = InEffect(action.value, IMPLIED_DETAIL[action], e.since)
     if not done or not any(a.id.value in done for a in f.actions):
         return f
     actions = []

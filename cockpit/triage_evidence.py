@@ -44,6 +44,7 @@ LABEL = {"statuspage": "status page", "health": "health", "metrics": "metrics", 
 DEFAULT_REFRESH = {"statuspage": 30.0, "health": 10.0, "metrics": 15.0, "pods": 5.0}  # config defaults
 
 LOG_WINDOW = 15.0  # seconds of log time (before the newest line) that count as "recent"
+LOG_LATENCY_MIN = 20  # logged Clay calls with a duration before the logs give a p95 of their own
 LOG_MAX_LINES = 2000  # never look at more lines than this, whatever we are handed
 LOG_MIN_CALLS = 10  # logged Clay calls needed before a logged share is worth stating
 MIN_RATE = 0.1  # errors/s below which a share of failures is noise (a handful of calls)
@@ -385,6 +386,8 @@ class LogEvidence:
     fallback_served: int = 0
     onsets: tuple[Onset, ...] = ()  # per error class failing in the window, biggest first
     mem: Memory | None = None
+    timed: int = 0  # logged Clay calls in the window with a duration
+    p95_ms: float | None = None  # their 95th percentile duration (None: fewer than LOG_LATENCY_MIN)
 
     def onset(self, cls: ErrorClass | None) -> Onset | None:
         return next((o for o in self.onsets if o.cls == cls), None)
@@ -404,10 +407,16 @@ def _float(text: str | None) -> float | None:
         return None
 
 
-def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
+def log_evidence(lines: tuple[LogLine, ...], pods: frozenset[str] | None = None) -> LogEvidence | None:
     """What the recent pod log lines say: Clay calls by status, when each
     error class started failing, rate-limit headers, out-of-memory lines and
-    memory readings, our per-pod call counters."""
+    memory readings, our per-pod call counters.
+
+    ``pods``: the pods that exist now (from a live pods reading), when
+    known. Out-of-memory lines and memory readings are a pod's state, so
+    only those of pods that still exist count: after a rollback the old
+    pods' climb to their limit says nothing about the new ones. (Clay calls
+    count from every pod: a call that failed a minute ago is impact.)"""
     recent = lines[-LOG_MAX_LINES:]
     if not recent:
         return None
@@ -421,6 +430,7 @@ def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
     stats: dict[str, tuple[int, int]] = {}
     fallback = 0
     looked = 0
+    durations: list[float] = []
     seq: list[tuple[float | None, int]] = []  # every logged Clay call, oldest first: (time, status)
     mem: dict[str, list[tuple[float, float, float]]] = {}  # pod -> (time, rss, limit), oldest first
     for ln in recent:
@@ -430,7 +440,8 @@ def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
         at = ln.ts.timestamp() if ln.ts is not None else None
         if code is not None and "clay" in msg:
             seq.append((at, code))
-        if "memory" in msg and (rss := _float(kv.get("rss_mb"))) is not None and (lim := _float(kv.get("limit_mb"))) and at is not None:
+        gone = pods is not None and ln.pod not in pods
+        if not gone and "memory" in msg and (rss := _float(kv.get("rss_mb"))) is not None and (lim := _float(kv.get("limit_mb"))) and at is not None:
             readings = mem.setdefault(ln.pod[:200], [])
             readings.append((at, rss, lim))
             del readings[:-MEMORY_READINGS]
@@ -439,14 +450,16 @@ def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
         looked += 1
         if code is not None and "clay" in msg:
             calls += 1
+            if (ms := _float(kv.get("duration_ms"))) is not None and ms >= 0:
+                durations.append(ms)
             if code >= 400:
                 failed += 1
                 per_code[code] = per_code.get(code, 0) + 1
             if code == 429:
                 rate_limit = {k: kv[k][:20] for k in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after") if k in kv}
-        if ("out of memory" in msg or "oom" in msg.split()) and ln.pod not in oom:
+        if not gone and ("out of memory" in msg or "oom" in msg.split()) and ln.pod not in oom:
             oom.append(ln.pod)
-        if ("memory" in msg) and kv.get("rss_mb") and kv.get("limit_mb"):
+        if not gone and ("memory" in msg) and kv.get("rss_mb") and kv.get("limit_mb"):
             memory = f"rss {kv['rss_mb'][:8]}/{kv['limit_mb'][:8]} MB"
         if msg == "sync stats":
             c, f = _int(kv.get("calls_30s")), _int(kv.get("failed_30s"))
@@ -459,7 +472,16 @@ def log_evidence(lines: tuple[LogLine, ...]) -> LogEvidence | None:
         oom_pods=tuple(oom[:20]), memory=memory,
         stats_calls=sum(c for c, _ in stats.values()), stats_failed=sum(f for _, f in stats.values()),
         fallback_served=fallback, onsets=_onsets(seq, per_code, newest), mem=_memory(mem),
+        timed=len(durations), p95_ms=_p95(durations),
     )
+
+
+def _p95(values: list[float]) -> float | None:
+    """The 95th percentile (nearest rank) of at least LOG_LATENCY_MIN values."""
+    if len(values) < LOG_LATENCY_MIN:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def _onsets(seq: list[tuple[float | None, int]], recent: dict[int, int], newest: float | None) -> tuple[Onset, ...]:

@@ -70,7 +70,8 @@ class Context:
             ctx.health = hv.value
         if isinstance(pv.value, PodsSnapshot):
             ctx.pods = ev.pod_state(pv.value, th.restarts_warn)
-        ctx.logs = ev.log_evidence(tuple(lines)) if isinstance(lines, (tuple, list)) else None
+        existing = frozenset(x.name for x in pv.value.pods) if isinstance(pv.value, PodsSnapshot) and pv.live else None
+        ctx.logs = ev.log_evidence(tuple(lines), existing) if isinstance(lines, (tuple, list)) else None
         lacks: list[str] = []
         if isinstance(mv.value, MetricsSnapshot):
             ctx.metrics = mv.value
@@ -363,10 +364,25 @@ def latency(ctx: Context) -> tuple[Severity | None, Reason | None]:
     if p95 is None and ctx.health is not None and basis != "metrics":
         from_health = ev.health_calls(ctx.health, ctx.th.clay_health_checks, weak=True)
         p95, basis = (from_health.p95_ms, "health") if from_health else (None, basis)
+    th = ctx.th
+
+    def level_of(ms: float | None) -> Severity | None:
+        return None if ms is None else P2 if ms >= th.latency_p95_crit_ms else P3 if ms >= th.latency_p95_warn_ms else None
+
+    lg = ctx.logs
+    if lg is not None and lg.p95_ms is not None and SEVERITY_ORDER[level_of(lg.p95_ms)] < SEVERITY_ORDER[level_of(p95)]:
+        # the logs see a slowdown within seconds; a 1-minute p95 lags it (as the error rates do)
+        level = level_of(lg.p95_ms)
+        assert level is not None
+        limit = th.latency_p95_crit_ms if level == P2 else th.latency_p95_warn_ms
+        word = "degraded" if level == P2 else "slow"
+        other = "" if p95 is None else f"; metrics' 1-minute p95: {ev.fmt_ms(p95)}" if basis == "metrics" else f"; {basis}: {ev.fmt_ms(p95)}"
+        text = (f"Logs: Clay p95 latency {ev.fmt_ms(lg.p95_ms)} over the last {lg.timed} logged calls "
+                f"({word} above {ev.fmt_ms(limit)}{other})")
+        return level, ctx.reason(text, "logs", p95_ms=round(lg.p95_ms, 1), calls=lg.timed)
     if p95 is None:
         return None, None
-    th = ctx.th
-    level = P2 if p95 >= th.latency_p95_crit_ms else P3 if p95 >= th.latency_p95_warn_ms else None
+    level = level_of(p95)
     if level is None:
         return None, None
     limit = th.latency_p95_crit_ms if level == P2 else th.latency_p95_warn_ms

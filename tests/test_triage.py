@@ -294,6 +294,16 @@ CASES = [
          signals(live(OUTAGE_PAGE), health_=failed("health"), metrics_=live(metrics({503: 36.0})),
                  logs=call_lines(503, 20) + tuple(LogLine("p", 'level=warn msg="fallback served" source=cache', None) for _ in range(3))),
          B.CLAY_INCIDENT, S.P1, MEDIUM, actions=(ActionId.WATCH_CLAY_STATUS,), words=('Fallback already on: 3 "fallback served" log lines',)),
+    Case("Clay slows down: the logged calls' p95 leads the 1-minute p95 (which has not caught up)",
+         signals(live(status_page(incidents=(incident("Elevated API latency", "minor"),), components={"API": "degraded_performance"})),
+                 logs=tuple(LogLine(f"clay-sync-abc-{i % 3}", f'level=info msg="clay call" method=POST endpoint=/v1/people/enrich status=200 '
+                                    f'duration_ms={900 + 80 * i}', datetime.fromtimestamp(LOG_T0 + i * 0.5, UTC)) for i in range(24))),
+         B.CLAY_INCIDENT, S.P2, MEDIUM, words=("Logs: Clay p95 latency 2.7 s over the last 24 logged calls (degraded above 2.0 s; "
+                                               "metrics' 1-minute p95: 350 ms)",)),
+    Case("a few slow logged calls are not a p95 of their own",
+         signals(logs=tuple(LogLine("clay-sync-abc-0", f'level=info msg="clay call" status=200 duration_ms=3000',
+                                    datetime.fromtimestamp(LOG_T0 + i, UTC)) for i in range(5)) + call_lines(200, 10, LOG_T0 + 6)),
+         B.HEALTHY, None, HIGH, not_words=("Logs: Clay p95",)),
     # ---- our infrastructure
     Case("every pod crashlooping, OOMKilled, rss climbing to the limit: a leak, no restart offered",
          signals(health_=live(QUEUE_FAIL), pods_=live(CRASHLOOP), logs=memory_lines(179, 511, 20.0) + call_lines(200, 20, LOG_T0 + 21)),
@@ -311,6 +321,11 @@ CASES = [
          B.INFRASTRUCTURE, S.P3, MEDIUM, frozenset(), (ActionId.ROLLBACK, ActionId.RAISE_MEMORY_LIMIT, ActionId.READ_POD_LOGS),
          headline="Infrastructure: rss climbs 22 MB/s: 400/512 MB, the limit in ~5 s — P3",
          words=("rss climbs 22 MB/s: 400/512 MB, the limit in ~5 s",)),
+    Case("after a rollback: the gone pods' climb to their limit is not the new pods' (memory is a pod's state)",
+         signals(pods_=live(pods(*(pod(f"clay-sync-new-{i}") for i in range(3)))),
+                 logs=memory_lines(179, 511, 20.0) + (LogLine("clay-sync-abc-0", 'level=error msg="out of memory: allocation failed" rss_mb=511 limit_mb=512',
+                                                              datetime.fromtimestamp(LOG_T0 + 20.5, UTC)),) + call_lines(200, 20, LOG_T0 + 21)),
+         B.HEALTHY, None, HIGH, not_words=("rss", "OOM", "Memory leak")),
     Case("a pod crashlooping for another reason: read its last log lines",
          signals(pods_=live(pods(pod("a"), pod("b"), pod("c", "CrashLoopBackOff", False, 4, "Error"))),
                  health_=live(health("degraded", queue=("degraded", "2/3 workers ready")))),
