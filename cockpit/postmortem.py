@@ -120,14 +120,16 @@ def _severity(c: Collected) -> str:
     first = c.declared.data.get("suggested", inc.suggested)
     lines = [f"- **Suggested by triage:** {first} at declaration" + (f"; now {inc.suggested}" if inc.suggested != first else "")]
     if inc.chosen is None:
-        lines.append(f"- **Chosen:** none — the responder did not confirm a severity; {inc.suggested} (the suggestion) was in force")
+        lines.append(f"- **Chosen:** none — the responder did not confirm a severity; {inc.severity} (triage's) was in force")
     else:
         last = next((e for e in reversed(c.severity_events) if e.kind == EventKind.SEVERITY_CHANGED), None)
         how = "accepted the suggestion" if last is not None and last.data.get("accepted") else "set by the responder"
         reason = f" — “{last.data['reason']}”" if last is not None and last.data.get("reason") else ""
-        lines.append(f"- **Chosen:** {inc.chosen} ({SEVERITIES[inc.chosen].name}), {how}{reason}")
-    level = SEVERITIES[inc.severity]
-    lines.append(f"- **Response target at {inc.severity}:** {level.response} ({level.name}; e.g. {level.examples})")
+        raised = f"; later raised to {inc.severity} by triage (a severity only rises by itself)" if inc.severity != inc.chosen else ""
+        lines.append(f"- **Chosen:** {inc.chosen} ({SEVERITIES[inc.chosen].name}), {how}{reason}{raised}")
+    level = SEVERITIES[inc.clock_severity]
+    strictest = f", the most severe level it had (now {inc.severity})" if inc.clock_severity != inc.severity else ""
+    lines.append(f"- **Response target at {inc.clock_severity}:** {level.response} ({level.name}; e.g. {level.examples}){strictest}")
     if c.severity_events:
         lines += ["", "| Time (UTC) | Since declared | Change | By |", "|---|---|---|---|"]
         lines += [f"| {_t(e.at)} | {_since(e.at, inc.declared_at)} | {_cell(e.summary)} | {_cell(e.actor, 60)} |" for e in c.severity_events]

@@ -590,3 +590,19 @@ def test_a_verified_action_ticks_what_it_carries_out(tmp_path) -> None:
                  "Clay errors, no Clay incident → check our credentials and config"):
         assert f"- [x] {item} (00:03:30 UTC, verified — {ENDED})" in text
     assert "- [ ] 401/403: verify the API key in the Secret" in text
+
+
+def test_a_severity_triage_raised_after_it_was_accepted(tmp_path) -> None:
+    """Accepted at P3, raised by triage to P2, offered P3 again: the document
+    says P2 was in force with P2's target, and how it got there."""
+    store = IncidentStore(tmp_path, actor="ana@bastion")
+    store.declare(Severity.P3, now=T0)
+    store.accept_severity(now=T0 + 10)
+    store.suggest(Severity.P2, reasons="429 on 45% of calls", now=T0 + 30)
+    store.suggest(Severity.P3, reasons="429 on 10% of calls", now=T0 + 90)  # a lower one is only offered
+    try:
+        pm = build_postmortem(store.timeline.path, now=T0 + 120)
+    finally:
+        store.close()
+    assert "- **Chosen:** P3 (Minor impact), accepted the suggestion; later raised to P2 by triage" in pm.text
+    assert "- **Response target at P2:** < 1 hour" in pm.text
