@@ -528,10 +528,12 @@ def clay_side(ctx: Context, imp: Impact | None, lat: Severity | None, lat_reason
         reasons = reasons[:1] + _status_reasons(ctx, for_clay=True) + reasons[1:]
     else:
         branch = Branch.CREDENTIALS
+        # "no Clay incident" only when the page was read: unread, we do not know (the runbook's alternative source)
+        page = "no Clay incident" if ctx.status is not None else "Clay's status page unread"
         if imp is not None:
-            label, title = "Clay errors", f"{what}, no Clay incident"
+            label, title = "Clay errors", f"{what}, {page}"
         else:
-            label, title = "Clay slow", f"{slow}, no Clay incident"
+            label, title = "Clay slow", f"{slow}, {page}"
         reasons += _status_reasons(ctx, for_clay=False)
     return Finding(branch, level, title, tuple(reasons), tuple(actions), frozenset({ErrorClass.SERVER}), label=label,
                    sources=frozenset(sources))

@@ -266,6 +266,10 @@ CASES = [
     # ---- credentials: 5xx without a Clay incident
     Case("503s without a Clay incident: ours to check", signals(metrics_=live(metrics({503: 24.0, 500: 6.0}))), B.CREDENTIALS, S.P1, HIGH,
          frozenset({ErrorClass.SERVER}), SERVER, words=("500/503 at 30/s", "Clay errors: 75% of calls fail (500/503; logs: 0 of 20), no Clay incident — P1")),
+    Case("503s with Clay's status page unreachable: not 'no Clay incident' (it was not read)",
+         signals(failed("statuspage"), metrics_=live(metrics({503: 24.0, 500: 6.0}))), B.CREDENTIALS, S.P1, LOW,
+         frozenset({ErrorClass.SERVER}), SERVER, words=("Clay errors: 75% of calls fail (500/503; logs: 0 of 20), Clay's status page unread — P1",),
+         not_words=("no Clay incident",)),
     Case("slow Clay without an incident", signals(metrics_=live(metrics(p95=2600.0))), B.CREDENTIALS, S.P2, HIGH,
          frozenset({ErrorClass.SERVER}), SERVER, words=("Clay slow: p95 2.6 s, no Clay incident — P2", "degraded above 2.0 s")),
     Case("400s: Clay rejects our requests", signals(metrics_=live(metrics({400: 10.0}))), B.CREDENTIALS, S.P2, HIGH, frozenset(), (),
