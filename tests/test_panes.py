@@ -124,6 +124,20 @@ async def test_the_top_bar_gives_the_drill_a_name_that_fits_not_a_cut_title() ->
             assert shown == expected, (width, shown)
 
 
+async def test_the_target_is_shown_whole_or_not_at_all() -> None:
+    """Never "scenario key-rev…": the longest form of the target that fits whole."""
+    forms = [TITLE, f"{TITLE}  clay-drill/clay-sync", f"{TITLE}  clay-drill/clay-sync · app=clay-sync", f"{TITLE}  {TARGET}"]
+    seen = []
+    for width in range(80, 161, 4):
+        app = Bar(TITLE, TARGET, SHORTER, "no incident · i declares")
+        async with app.run_test(size=(width, 24)) as pilot:
+            await pilot.pause()
+            shown = bar_text(app.bar)
+            assert shown in forms and "…" not in shown, (width, shown)
+            seen.append(forms.index(shown))
+    assert seen == sorted(seen) and seen[0] == 0 and seen[-1] == len(forms) - 1 and set(seen) == set(range(len(forms))), seen
+
+
 async def test_the_countdown_to_the_fault_then_nothing_about_it() -> None:
     now = [1000.0]
     app = Bar(TITLE, TARGET, SHORTER, "no incident · i declares")

@@ -7,7 +7,7 @@ colour — the panes below then show their own failures, but this line says
 why. In read-only mode (``--read-only`` or ``kube.read_only``) it starts
 with READ-ONLY. Before a drill's fault starts it counts down to it
 ("fault in 12 s"), then says nothing more about it. It gets what room the
-badges leave: the title, the countdown and the target when they fit, else
+badges leave: the title, the countdown and the target (its longest form that fits whole), else
 a shorter name (``drill key-revoked``, ``key-revoked``) before anything is cut. :class:`IncidentBadge`, at its right, shows the open incident's
 severity, status and the clock counting down to its response target; it is
 the only text on screen that changes every second, so it is short and is
@@ -28,7 +28,6 @@ from cockpit.incident import ClockLevel, Incident, Status
 from widgets.common import clean, set_if_changed
 from widgets.triage import SEV_STYLE
 
-TARGET_MIN = 14  # cells of the target that must fit for it to be shown at all ("  scenario key-…")
 _CLOCK_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-warning", ClockLevel.ERROR: "bold $text-error"}
 
 
@@ -126,17 +125,29 @@ class ContextBar(Static):
         # redraw when the whole seconds left change
         self._countdown_timer = self.set_timer(max(0.05, left - math.floor(left)) + 0.01, self._tick_countdown)
 
+    def targets(self) -> list[str]:
+        """The target, longest first: "scenario key-revoked · clay-drill/clay-sync · app=clay-sync",
+        without the scenario (the title names the drill), then the context/namespace alone."""
+        parts = [p for p in clean(self._target).split(" · ") if p]
+        out = [" · ".join(parts)] if parts else []
+        if len(parts) > 1 and parts[0].startswith("scenario "):
+            parts = parts[1:]
+            out.append(" · ".join(parts))
+        if len(parts) > 1:
+            out.append(parts[0])
+        return out
+
     def variants(self) -> list[tuple[Content, Content]]:
         """What the bar could say, longest first, each as (the part that must
         fit, what is shown): :meth:`_draw` shows the first whose part fits —
-        the target after the title may be cut at the end, the title never."""
+        the title and the target are never cut: a shorter form of them is shown."""
         lead: list[tuple[str, str] | str] = [(" READ-ONLY ", "bold reverse $text-warning"), " "] if self._read_only else []
         countdown = self.countdown
         tail: list[tuple[str, str] | str] = [("  " + countdown, "bold $text-warning")] if countdown else []
-        target = ("  " + clean(self._target), "$text-muted")
         titled = Content.assemble(*lead, (clean(self._title), "bold"), *tail)
-        # the target after it when a useful part of it fits (not "  s…")
-        out = [(Content.assemble(titled, target[0][:TARGET_MIN]), Content.assemble(titled, target)), (titled, titled)]
+        # the target after it, whole: the longest form of it that fits (never "  scenario key-rev…")
+        out = [(whole, whole) for whole in (Content.assemble(titled, ("  " + t, "$text-muted")) for t in self.targets())]
+        out.append((titled, titled))
         for name in self._shorter:
             short = Content.assemble(*lead, (clean(name), "bold"), *tail)
             out.append((short, short))
