@@ -46,6 +46,7 @@ from textual.worker import get_current_worker
 from cockpit.config import Config
 from cockpit.config import state_dir as default_state_dir
 from screens.boot import TALL_FROM, WIDE_FROM, BootScreen
+from screens.toasts import ToastHold
 
 # Before the first frame this module loads only Textual's core, the config
 # and the boot screen; the snapshot types, the panes and the sources load in
@@ -74,7 +75,6 @@ LOG_RESTART = 5.0  # seconds before following logs again after the follow ended
 RECENT_LOGS = 300  # log lines kept in Signals for triage
 PRELOAD_AFTER = 3.0  # seconds after start: import the views' heavy modules in a thread
 ASYNC_GRACE = 5.0  # extra seconds over a source's own timeout before we give up on it
-HELD_TOASTS = 8  # notifications kept while a modal holds them (the newest)
 
 
 def backoff(delay: float) -> float:
@@ -265,8 +265,7 @@ class CockpitApp(App[int]):
         self._actions_factory = actions  # builds the ActionRunner (tests pass one that plays a frozen drill forward)
         self._signal_handlers: list[signal.Signals] = []
         self._exiting = False  # exit() was called: on_ready stops building
-        self._held_toasts: deque[tuple[str, str, SeverityLevel, float | None, bool]] = deque(maxlen=HELD_TOASTS)
-        self._shown_toasts: deque[tuple[float, tuple[str, str, SeverityLevel, float | None, bool]]] = deque(maxlen=HELD_TOASTS)
+        self._toasts = ToastHold(self, self.notify)  # held while a modal asks for a key, a name or a confirmation
 
     def _target(self) -> str:
         kube = self.config.kube
@@ -313,35 +312,14 @@ class CockpitApp(App[int]):
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
                 continue
             self._signal_handlers.append(sig)
-        self.screen_change_signal.subscribe(self, self._hold_or_release_toasts)
+        self.screen_change_signal.subscribe(self, self._toasts.screen_changed)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None,
                markup: bool = True) -> None:
-        """A toast — held while a modal that asks for a key, a name or a
-        confirmation is on top (its ``HOLDS_TOASTS``), so no toast covers its
-        field or buttons; the held ones (the newest few) show when it closes.
-        Thread-safe, as Textual's."""
-        toast = (message, title, severity, timeout, markup)
-        if self._screen_stack and getattr(self.screen, "HOLDS_TOASTS", False):
-            self._held_toasts.append(toast)
-            return
-        self._shown_toasts.append((time.monotonic() + (self.NOTIFICATION_TIMEOUT if timeout is None else timeout), toast))
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
-    def _hold_or_release_toasts(self, screen: Screen) -> None:
-        """A holding modal came on top: the toasts still showing wait with the
-        held ones; any other screen: the held ones show now."""
-        if getattr(screen, "HOLDS_TOASTS", False):
-            now = time.monotonic()
-            live = [toast for until, toast in self._shown_toasts if until > now]
-            self._shown_toasts.clear()
-            if live:
-                self.clear_notifications()
-                self._held_toasts.extendleft(reversed(live))
-            return
-        while self._held_toasts:
-            message, title, severity, timeout, markup = self._held_toasts.popleft()
-            self.notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        """A toast, unless a modal that asks for a key, a name or a
+        confirmation is on top: then it waits (:mod:`screens.toasts`)."""
+        if not self._toasts.hold((message, title, severity, timeout, markup)):
+            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's Linux driver, but one whose output survives the terminal

@@ -104,7 +104,7 @@ def desk_status(desk: ActionsDesk) -> Content | None:
     if desk.busy and desk.progress is not None:
         p = desk.progress
         count = f" {p.done}/{p.total}" if p.done is not None and p.total is not None else ""
-        if count and p.message.startswith(count.strip()):
+        if count and count.strip() in p.message:
             count = ""  # ("0/3 new pods ready" says it already)
         return Content.assemble(("▸ ", "bold $text-accent"), (f"{p.stage}{count} ", "bold"), (p.message, ""))
     if desk.busy:

@@ -468,7 +468,7 @@ async def test_drill_death_is_shown_and_the_app_keeps_answering() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.screen.query("ContextBar"), what="the top bar")
         bar = app.screen.query_one("ContextBar", Static)
-        await until(pilot, lambda: "key-revoked" in plain(bar.content), what="the drill named")
+        await until(pilot, lambda: "drill: Clay API key revoked" in plain(bar.content), what="the drill named")
         drill.dead = True
         await until(pilot, lambda: bar.has_class("-error"), timeout=4.0, what="drill death")
         assert "drill environment exited (code 1)" in plain(bar.content)
