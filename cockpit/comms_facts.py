@@ -215,18 +215,31 @@ def _impact_title(a: Mapping[str, Any]) -> str:
     return flat(title) if isinstance(title, str) and title.strip() else ""
 
 
-def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBook, *, signals_live: bool) -> tuple[str, str, str]:
+RATE_LAG = 120.0  # seconds a windowed error rate (Prometheus' 1-minute rate, scraped) may go on showing errors that ended
+
+
+def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBook, *, signals_live: bool,
+                 ended: Outcome | None = None) -> tuple[str, str, str]:
     """(now, worst, the whole ``impact`` line): the Clay error rates now
     and at their peak (the series the error-rate pane draws) when there
-    are any, else triage's words for now and for the worst recorded."""
+    are any, else triage's words for now and for the worst recorded.
+    ``ended``: the newest action whose symptom ended (the logs see it in
+    seconds): while the 1-minute rate still shows those errors, now says
+    both, never "the most so far"."""
     branch = str(a.get("branch") or "")
     latest = book.latest()
     peak = book.peak()
     if latest is not None:
         when = "" if signals_live else f" at {clock_time(latest.at)}"  # (the newest recorded, not live)
         now = latest.text() + when
-        if latest.errors <= 0 and branch not in ("", "healthy", "unknown") and _impact_title(a):
+        if latest.errors <= 0 and branch == "infrastructure" and _impact_title(a):
             now = f"{_impact_title(a)}; {now}"  # (our own infrastructure: no Clay errors, yet an impact)
+        lagging = ended is not None and ended.ended_at is not None and latest.errors > 0 and latest.at - ended.ended_at < RATE_LAG
+        if lagging and ended is not None and ended.ended_at is not None:
+            now = (f"{ended.symptom or 'the errors'} ended at {second_time(ended.ended_at)} (the logs); "
+                   f"the 1-minute error rate still shows {now}")
+            worst = f"{clock_time(peak.at)}: {peak.text(past=True)}" if peak is not None else ""
+            return now, worst or now, f"{now}; the most errors were at {worst}" if worst else now
     elif branch == "healthy":
         now = "none visible now"
     else:
@@ -249,8 +262,9 @@ def message_facts(incident: Incident, events: Sequence[Event], a: Mapping[str, A
                   speed: float | None = None) -> Facts:
     live = signals is not None and signals.metrics.value is not None and not signals.metrics.stale
     book = book_of(events, signals if live else None, speed=speed)
-    now, peak, impact = impact_texts(a, cause, book, signals_live=live)
     done = outcomes(events)
+    last = next((o for o in reversed(done) if o.state in ("ended", "persists")), None)
+    now, peak, impact = impact_texts(a, cause, book, signals_live=live, ended=last if last is not None and last.worked else None)
     ext = external_status(incident, done)
     return Facts(
         impact_now=now, impact_peak=peak, impact=impact,

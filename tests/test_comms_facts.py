@@ -346,3 +346,22 @@ def test_an_action_triage_marks_in_effect_is_not_a_next_step(tmp_path) -> None:
         assert values["next_steps"] == "• Read the rate-limit headers" and values["current_action"] == "Read the rate-limit headers"
     finally:
         store.close()
+
+
+def test_after_the_symptom_ended_a_lagging_rate_is_said_as_such() -> None:
+    """The logs saw the 401s end; the 1-minute rate still shows them for a
+    while: the impact says both, never "the most so far"."""
+    from cockpit.comms_facts import Outcome, impact_texts
+
+    book = SeriesBook()
+    for at, errors in ((T0, 30.0), (T0 + 60, 41.0)):
+        book.add_instant("Clay 401", "req/s", at, errors)
+        book.add_instant("Clay requests", "req/s", at, 41.0)
+    ended = Outcome("plan-1", "Restart the pods", "restart", T0 + 20, T0 + 50, "ended", "Mitigated: 401s stopped", "401s", T0 + 45)
+    now, _, line = impact_texts(ASSESSMENT, ASSESSMENT, book, signals_live=True, ended=ended)
+    assert line == ("401s ended at 00:00:45 UTC (the logs); the 1-minute error rate still shows 100% of Clay calls fail (41 of 41/s); "
+                    "the most errors were at 00:01 UTC: 41 of 41 Clay calls/s failed (100%)")
+    assert "the most so far" not in line
+    book.add_instant("Clay 401", "req/s", T0 + 300, 0.0)  # caught up: the numbers alone
+    book.add_instant("Clay requests", "req/s", T0 + 300, 41.0)
+    assert impact_texts(ASSESSMENT, ASSESSMENT, book, signals_live=True, ended=ended)[0] == "no Clay errors (41 calls/s)"
