@@ -208,6 +208,10 @@ class Desk:
             return
         at = STATUS_ORDER.index(inc.status)
         proposed = STATUS_ORDER[at + 1] if at + 1 < len(STATUS_ORDER) else None
+        why = "next"
+        if inc.symptom_ended_at is not None and at < STATUS_ORDER.index(Status.MONITORING):
+            # a fix whose symptom was seen to end: what the runbook calls monitoring, not "identified"
+            proposed, why = Status.MONITORING, f"the symptom ended {clock_time(inc.symptom_ended_at)}"
         details = {
             Status.INVESTIGATING: "looking for the cause", Status.IDENTIFIED: "cause known, fixing",
             Status.MONITORING: "fix in place, watching (the clock stops)", Status.RESOLVED: "over (the incident closes)",
@@ -219,7 +223,7 @@ class Desk:
                 self.recorder.set_status(Status(value))
                 self._show_incident()
 
-        self.app.push_screen(ChoiceScreen(f"Status of {inc.id}", choices, current=inc.status, proposed=proposed, why="next"), chosen)
+        self.app.push_screen(ChoiceScreen(f"Status of {inc.id}", choices, current=inc.status, proposed=proposed, why=why), chosen)
 
     def toggle(self, key: str) -> None:
         if self.recorder.open is None:

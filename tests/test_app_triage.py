@@ -171,6 +171,21 @@ async def test_at_160_columns_the_decision_column_sits_beside_the_signal_panes(t
         assert app.focused is not None and screen.query_one(TriagePane) in app.focused.ancestors_with_self
 
 
+async def test_after_the_symptom_ended_u_proposes_monitoring(tmp_path) -> None:
+    """A fix whose symptom was seen to end (the actions desk's symptom_ended):
+    the status picker proposes monitoring, not the next step (identified)."""
+    app, _, clock = build(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot, app)
+        await declare(pilot, app)
+        app.desk.recorder.store.record(EventKind.SYMPTOM_ENDED, "Mitigated: 401s stopped at 03:31:12 UTC",
+                                       {"symptom": "auth_errors", "label": "401s", "ended_at": clock() + 5}, now=clock() + 6)
+        await pilot.press("u")
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("enter")  # the proposed status
+        assert app.desk.recorder.open.status == "monitoring"
+
+
 async def test_declare_accept_override_status_tick_then_restart_resumes_it_all(tmp_path) -> None:
     app, _, clock = build(tmp_path)
     async with app.run_test(size=NARROW) as pilot:
