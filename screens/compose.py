@@ -154,7 +154,10 @@ class ComposeScreen(Screen[None]):
                     yield Static("Title ")
                     yield Input(self.draft.title, id="compose-title", compact=True, select_on_focus=False)
                 yield Static(id="compose-meta")
-        yield TextArea(self.draft.text, id="compose-text", soft_wrap=True, tab_behavior="focus")
+        # a steady cursor: a blinking one repaints twice a second on its own (bytes on an SSH link, DESIGN.md)
+        editor = TextArea(self.draft.text, id="compose-text", soft_wrap=True, tab_behavior="focus")
+        editor.cursor_blink = False
+        yield editor
         yield Static(id="compose-flags")
         yield Static(id="compose-note")
         yield KeyFooter(compact=True, show_command_palette=False)

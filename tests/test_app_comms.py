@@ -512,6 +512,7 @@ async def test_drafts_follow_the_facts_and_an_edited_one_says_what_changed(sim, 
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the internal editor")
         text = editor(app).text
         assert "*Current action:* monitoring: 401s ended at " in text and f"Secret clay-api: worked — {ended}" in text
-        impact = re.search(r"^\*Impact:\* \d+% of Clay calls fail \([\d.]+ of [\d.]+/s\)(, the most so far|, as at its peak \(\d\d:\d\d UTC\)"
+        impact = re.search(r"^\*Impact:\* (401s ended at \d\d:\d\d:\d\d UTC \(the logs\); the 1-minute error rate still shows )?"
+                           r"\d+% of Clay calls fail \([\d.]+ of [\d.]+/s\)(, the most so far|, as at its peak \(\d\d:\d\d UTC\)"
                            r"|; the most errors were at \d\d:\d\d UTC: [\d.]+ of [\d.]+ Clay calls/s failed \(\d+%\))$", text, re.MULTILINE)
         assert impact, text  # the numbers now, and the peak the error-rate pane drew

@@ -55,7 +55,7 @@ def declared_then(app, keys: list[str], ready):
         await pilot.pause(0.1)
         for area in app.screen.query(TextArea):
             assert area.has_focus, app.focused
-            area.cursor_blink = False  # a steady cursor
+            assert not area.cursor_blink  # the editor's own steady cursor (a blink repaints on its own)
         await pilot.pause(0.1)
 
     return run_before
