@@ -229,9 +229,21 @@ class CockpitApp(App[int]):
         speed: float = 1.0,
         actions: Any = None,
     ) -> None:
+        # [keymap] (screens/keymap.py checked it): binding id → key(s); the palette's key is Textual's own
+        self.keymap: dict[str, str] = {}
+        if config.keymap:
+            from screens.keymap import PALETTE_ID, normalised
+
+            self.keymap = normalised(config.keymap)
+            if PALETTE_ID in self.keymap:
+                self.COMMAND_PALETTE_BINDING = self.keymap[PALETTE_ID]
         # NO_COLOR: Textual alone applies its Monochrome filter, which still
         # writes grey escapes; with native ANSI colours it strips every colour
+        # (whatever the [ui] theme)
         super().__init__(ansi_color=True if "NO_COLOR" in os.environ else None)
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        self.theme = config.ui.theme
         self.config = config
         self.sources = sources
         self.clock = clock
@@ -296,7 +308,7 @@ class CockpitApp(App[int]):
         """The first frame is the layout alone (:mod:`screens.boot`): it needs
         none of the panes' modules, so it paints as fast as a bare app."""
         # the footer's first words: no incident is known yet, so no incident keys but declare
-        shown = [b for b in self.BINDINGS if b.show and b.group is not PANES and b.action not in OPEN_ONLY]
+        shown = [self.remapped(b) for b in self.BINDINGS if b.show and b.group is not PANES and b.action not in OPEN_ONLY]
         keys = " ".join(f"{self.get_key_display(b)} {b.description}" for b in shown)
         return BootScreen(self.title, self._target(), "12345 Panes " + keys)
 
@@ -671,7 +683,7 @@ class CockpitApp(App[int]):
     def action_help(self) -> None:
         from screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.binding_sections(), self.get_key_display))
+        self.push_screen(HelpScreen(self.binding_sections(), self.get_key_display, self.state_dir))
 
     def action_actions_pane(self) -> None:
         self._to_main()
@@ -741,7 +753,7 @@ class CockpitApp(App[int]):
         own: dict[str, list[Binding]] = {title: [] for title, _ in SECTIONS} | {"Actions": []}
         for b in self.BINDINGS:
             own[next((title for title, prefixes in SECTIONS if (b.id or "").startswith(prefixes)), "Actions")].append(b)
-        return [
+        sections: list[Section] = [
             *own.items(),
             ("In the checklist", ChecklistView.BINDINGS),
             ("Confirming an action", ConfirmScreen.BINDINGS),
@@ -752,9 +764,19 @@ class CockpitApp(App[int]):
             ("In the pod logs", LogView.BINDINGS),
             ("Everywhere", [Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id="app.commands", tooltip="Search panes and actions by name")]),
         ]
+        return [(title, [self.remapped(b) for b in bindings]) for title, bindings in sections]
+
+    def remapped(self, binding: Binding) -> Binding:
+        """``binding`` with the [keymap]'s key(s), as the help, palette and README show it."""
+        if not self.keymap or binding.id == "app.commands":  # (that one is built with the remapped key)
+            return binding
+        from screens.keymap import remapped
+
+        return remapped(binding, self.keymap, self.get_key_display)
 
     def palette_commands(self) -> Sequence[tuple[str, str, Callable[[], object]]]:
-        return [(b.tooltip, f"key {self.get_key_display(b)}", partial(self.run_action, b.action)) for b in self.BINDINGS]
+        shown = [self.remapped(b) for b in self.BINDINGS]
+        return [(b.tooltip, f"key {self.get_key_display(b)}", partial(self.run_action, b.action)) for b in shown]
 
 
 def make_app(

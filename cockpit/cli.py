@@ -1,25 +1,39 @@
-"""`clay-cockpit` command line: run (default), demo, sim, init, check.
+"""`clay-cockpit` command line: run (default), demo, sim, init, check, info,
+postmortem, completion.
 
 Imports are kept to the standard library and :mod:`cockpit.paths` until a
 subcommand needs more, so the first frame is not delayed (``demo`` starts its
 drill child before it loads the config machinery). Usage and config errors
 print one line and exit 2; nothing prints a traceback.
+
+The kube target follows kubectl: ``--context``, ``-n/--namespace`` and
+``--kubeconfig`` (:func:`add_target_arguments`) win over
+``$CLAY_COCKPIT_CONTEXT``/``_NAMESPACE``/``_KUBECONFIG``, which win over the
+config file (:func:`load_user_config` applies them). Shell completion comes
+from argcomplete (``clay-cockpit completion bash|zsh|fish``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cockpit.paths import APP_NAME, ConfigError, default_config_path
+from cockpit.paths import APP_NAME, CONFIG_ENV, ConfigError, default_config_path, log_path
 
 if TYPE_CHECKING:
     from cockpit.config import Config
 
-SUBCOMMANDS = ("run", "demo", "sim", "init", "check", "postmortem")
+SUBCOMMANDS = ("run", "demo", "sim", "init", "check", "info", "postmortem", "completion")
 EXIT_USAGE = 2
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVEL_ENV = "CLAY_COCKPIT_LOG_LEVEL"
+SHELLS = ("bash", "zsh", "fish")
+
+# what this process's command line said, for load_user_config and log_to_file (main records it)
+_command_line: dict[str, str | None] = {"context": None, "namespace": None, "kubeconfig": None, "log_level": None}
 
 
 def _version() -> str:
@@ -37,50 +51,169 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _wrap(text: str) -> str:
+    """Paragraphs filled to 78 columns (RawDescriptionHelpFormatter keeps the examples' lines as written)."""
+    import textwrap
+
+    return "\n\n".join(textwrap.fill(p, 78) for p in text.split("\n\n"))
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _config_help() -> str:
+    return f"config file (default: ${CONFIG_ENV}, then {default_config_path()})"
+
+
+def add_target_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--context``, ``-n/--namespace``, ``--kubeconfig``: the kube target, as
+    kubectl takes it (each wins over its environment variable, which wins over
+    the config file)."""
+    context = parser.add_argument("--context", metavar="NAME", default=None,
+                                  help="kubeconfig context to use (default: $CLAY_COCKPIT_CONTEXT, then kube.context, then the current context)")
+    context.completer = _complete_contexts  # type: ignore[attr-defined] (argcomplete reads it)
+    parser.add_argument("-n", "--namespace", metavar="NS", default=None,
+                        help="namespace of the service (default: $CLAY_COCKPIT_NAMESPACE, then kube.namespace)")
+    parser.add_argument("--kubeconfig", metavar="PATH", default=None,
+                        help="kubeconfig file (default: $CLAY_COCKPIT_KUBECONFIG, then kube.kubeconfig, then $KUBECONFIG, then ~/.kube/config)")
+
+
+def _complete_contexts(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
+    """--context TAB: the contexts of the kubeconfig in use (names only)."""
+    from cockpit.target import resolve
+
+    kubeconfig = getattr(parsed_args, "kubeconfig", None)
+    target = resolve({}, {"kubeconfig": (kubeconfig, "--kubeconfig")} if kubeconfig else {})
+    return [name for name in target.kube.namespaces if name.startswith(prefix)]
+
+
+def add_log_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--log-level`` and ``--debug``: how much goes to the log file (never the terminal)."""
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=None,
+                        help=f"how much the cockpit writes to its log file {log_path()} (default: ${LOG_LEVEL_ENV}, then warning)")
+    parser.add_argument("--debug", dest="log_level", action="store_const", const="debug", help="the same as --log-level debug")
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--config", metavar="PATH", help=_config_help())
+    parser.add_argument("--read-only", action="store_true", help="never send a mutating request to the cluster")
+    add_target_arguments(parser)
+    add_log_arguments(parser)
+
+
+def _sub(sub: argparse._SubParsersAction, name: str, help: str, description: str, *examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=_wrap(description), epilog=_examples(*examples),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser(command: str = "") -> argparse.ArgumentParser:
+    """The whole command line; ``command`` (the subcommand about to run, or
+    "" for all) decides whether sim's and postmortem's options load (their
+    modules are heavier than the rest of the CLI)."""
     parser = argparse.ArgumentParser(
         prog=APP_NAME,
-        description=(
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_wrap(
             "A keyboard-first terminal cockpit for an outage of the Clay API: live status page, "
-            "health, error rates, pods and logs on one screen."
+            "health, error rates, pods and logs on one screen.\n\n"
+            "Run without a subcommand (or with `run`) to start the cockpit against your config; "
+            "its options are below. Try `clay-cockpit demo` first: it needs no cluster."
         ),
-        epilog="Run without a subcommand to start the cockpit against your config. "
-        "Try `clay-cockpit demo` first: it needs no cluster.",
+        epilog=_examples(
+            "clay-cockpit demo                       # a drill: no cluster needed",
+            "clay-cockpit init                       # write a starter config",
+            "clay-cockpit check                      # probe every source once, before the page",
+            "clay-cockpit --context prod -n clay-sync  # the cockpit, another cluster",
+            "clay-cockpit info                       # which files and which cluster are in use",
+        ) + "\n\nenvironment:\n"
+        f"  {CONFIG_ENV}       the config file (after --config)\n"
+        "  CLAY_COCKPIT_CONTEXT      kube context (after --context, before kube.context)\n"
+        "  CLAY_COCKPIT_NAMESPACE    namespace (after -n, before kube.namespace)\n"
+        "  CLAY_COCKPIT_KUBECONFIG   kubeconfig (after --kubeconfig, before kube.kubeconfig; then $KUBECONFIG)\n"
+        f"  {LOG_LEVEL_ENV}    log level (after --log-level)\n"
+        "  XDG_CONFIG_HOME, XDG_STATE_HOME  where the config and the state live\n"
+        f"\nfiles:\n  config  {default_config_path()}\n  log     {log_path()}",
     )
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
+    _add_run_arguments(parser.add_argument_group("cockpit options (clay-cockpit [run] [options])"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    config_help = "config file (default: $CLAY_COCKPIT_CONFIG, then ~/.config/clay-cockpit/config.toml)"
+    run = _sub(sub, "run", "start the cockpit against your config (the default)",
+               "Start the cockpit against your config: the status page, health, error rates, pods and logs on one screen, "
+               "triage, the runbook checklist, the actions and the stakeholder updates. ? in the cockpit shows every key.",
+               "clay-cockpit run", "clay-cockpit --config ./staging.toml --read-only",
+               "clay-cockpit --context prod-eu -n clay-sync", "clay-cockpit --debug   # then read the log file: clay-cockpit info")
+    _add_run_arguments(run)
 
-    run = sub.add_parser("run", help="start the cockpit against your config (the default)")
-    run.add_argument("--config", metavar="PATH", help=config_help)
-    run.add_argument("--read-only", action="store_true", help="never send a mutating request to the cluster")
-
-    demo = sub.add_parser("demo", help="start a drill environment and the cockpit against it (no cluster needed)")
+    demo = _sub(sub, "demo", "start a drill environment and the cockpit against it (no cluster needed)",
+                "Start a drill environment (a simulated Clay status page, health endpoint, Prometheus, Kubernetes API, Slack "
+                "and status page) in a child process and the cockpit against it. Nothing outside this machine is touched.",
+                "clay-cockpit demo", "clay-cockpit demo --list", "clay-cockpit demo --scenario key-revoked --speed 4",
+                "clay-cockpit demo --scenario ./my-scenario.toml --seed 7")
     demo.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
     demo.add_argument("--speed", type=_positive_float, default=1.0, help="run the drill clock this many times faster")
     demo.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable drill")
     demo.add_argument("--read-only", action="store_true", help="never send a mutating request to the drill cluster")
     demo.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
+    add_log_arguments(demo)
 
-    sim = sub.add_parser("sim", help="run the drill environment alone, for kubectl or a second cockpit to join")
-    if command == "sim":  # only then: the simulator's modules are heavier than the rest of the CLI
+    sim = _sub(sub, "sim", "run the drill environment alone, for kubectl or a second cockpit to join",
+               "Run the drill environment alone, in the foreground, and print how to join it: a kubeconfig for kubectl "
+               "and a cockpit config. Ctrl-C stops it.",
+               "clay-cockpit sim --scenario clay-outage --dir /tmp/drill",
+               "KUBECONFIG=/tmp/drill/kubeconfig kubectl get pods -A",
+               "clay-cockpit --config /tmp/drill/cockpit.toml", "clay-cockpit sim --login --dir /tmp/drill")
+    if command in ("sim", ""):  # only then: the simulator's modules are heavier than the rest of the CLI
         from cockpit.sim.server import add_sim_arguments
 
         add_sim_arguments(sim)
 
-    init = sub.add_parser("init", help="write a starter config to the XDG config path")
-    init.add_argument("--config", metavar="PATH", help=f"where to write it (default: {default_config_path()})")
+    init = _sub(sub, "init", "write a starter config to the XDG config path",
+                "Write the shipped starter config, with its comments, to the config path, filling in the kube context "
+                "and namespace in use (the flags, the environment, else the kubeconfig's current context). Then edit "
+                "the URLs and names for your service and run `clay-cockpit check`.",
+                "clay-cockpit init", "clay-cockpit init --context prod-eu -n clay-sync",
+                "clay-cockpit init --config ./cockpit.toml --force")
+    init.add_argument("--config", metavar="PATH", help=f"where to write it (default: ${CONFIG_ENV}, then {default_config_path()})")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    add_target_arguments(init)
 
-    check = sub.add_parser("check", help="validate the config and probe every source once")
-    check.add_argument("--config", metavar="PATH", help=config_help)
+    check = _sub(sub, "check", "validate the config and probe every source once",
+                 "Validate the config and probe every source once, as the cockpit would: one line per check. Exit 0 when "
+                 "all pass, 1 when one fails, 2 for a bad config. Run it daily, and before the page.",
+                 "clay-cockpit check", "clay-cockpit check --context prod-eu -n clay-sync",
+                 "clay-cockpit check --config ./staging.toml")
+    check.add_argument("--config", metavar="PATH", help=_config_help())
+    add_target_arguments(check)
+    add_log_arguments(check)
 
-    postmortem = sub.add_parser("postmortem", help="write the Markdown postmortem of an incident from its timeline")
-    if command == "postmortem":  # same: only load what this subcommand needs
+    info = _sub(sub, "info", "print the files and the kube target in use, and where each came from",
+                "Print the config file in use (and whether it exists), the state, log, incidents and postmortems paths "
+                "(XDG honoured), and the kube context, namespace and kubeconfig in effect, each with where it came from: "
+                "a flag, the environment, the config file or the kubeconfig. Calls no cluster.",
+                "clay-cockpit info", "clay-cockpit info --context prod-eu", "clay-cockpit info --json | jq .log_file")
+    info.add_argument("--config", metavar="PATH", help=_config_help())
+    info.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    add_target_arguments(info)
+
+    postmortem = _sub(sub, "postmortem", "write the Markdown postmortem of an incident from its timeline",
+                      "Write the Markdown postmortem of an incident (the newest, or the one named) from its timeline, "
+                      "from the state dir and the drills' state dirs.",
+                      "clay-cockpit postmortem", "clay-cockpit postmortem 2024-05-01T1012 -o postmortem.md")
+    if command in ("postmortem", ""):  # same: only load what this subcommand needs
         from cockpit.postmortem_cli import add_postmortem_arguments
 
         add_postmortem_arguments(postmortem)
+
+    completion = _sub(sub, "completion", "print the shell completion script for bash, zsh or fish",
+                      "Print the script that completes clay-cockpit's subcommands and options in your shell "
+                      "(argcomplete: the completions come from this program, so they never go stale).",
+                      "clay-cockpit completion bash > ~/.local/share/bash-completion/completions/clay-cockpit",
+                      "clay-cockpit completion zsh > \"${fpath[1]}/_clay-cockpit\"",
+                      "clay-cockpit completion fish > ~/.config/fish/completions/clay-cockpit.fish",
+                      "eval \"$(clay-cockpit completion bash)\"   # this shell only")
+    completion.add_argument("shell", choices=SHELLS, help="the shell to complete in")
     return parser
 
 
@@ -94,11 +227,24 @@ def _positive_float(text: str) -> float:
     return value
 
 
+class UsageError(Exception):
+    """A command line argparse would not catch: usage, the line, exit 2."""
+
+
 def _normalise(argv: list[str]) -> list[str]:
-    """`clay-cockpit --config x` means `clay-cockpit run --config x`."""
-    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
-        return ["run", *argv]
-    return argv
+    """`clay-cockpit --config x` means `clay-cockpit run --config x`; a first
+    word that is no subcommand is a typo (raises UsageError with the nearest)."""
+    if not argv or argv[0] in ("-h", "--help", "--version"):
+        return argv or ["run"]
+    if argv[0] in SUBCOMMANDS:
+        return argv
+    if not argv[0].startswith("-"):
+        from difflib import get_close_matches
+
+        close = get_close_matches(argv[0], SUBCOMMANDS, n=1, cutoff=0.6)
+        hint = f" — did you mean {close[0]!r}?" if close else f" (choose from {', '.join(SUBCOMMANDS)})"
+        raise UsageError(f"invalid choice: {argv[0]!r}{hint}")
+    return ["run", *argv]
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> int:
@@ -106,9 +252,29 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
+def _complete() -> None:
+    """Answer the shell's completion request (argcomplete's protocol: the
+    script of `clay-cockpit completion SHELL` runs us with $_ARGCOMPLETE set)."""
+    import argcomplete
+
+    words = os.environ.get("COMP_LINE", "").split()
+    command = next((w for w in words[1:2] if w in SUBCOMMANDS), "-")  # sim's and postmortem's options only when asked
+    argcomplete.autocomplete(build_parser(command if command in ("sim", "postmortem") else "-"))
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = _normalise(list(sys.argv[1:] if argv is None else argv))
+    if "_ARGCOMPLETE" in os.environ:
+        _complete()  # exits when it answered
+    raw = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv = _normalise(raw)
+    except UsageError as err:
+        parser = build_parser("-")
+        parser.print_usage(sys.stderr)
+        return fail(str(err))
     args = build_parser(argv[0]).parse_args(argv)
+    for key in _command_line:
+        _command_line[key] = getattr(args, key, None)
     try:
         if args.command == "run":
             return cmd_run(args)
@@ -125,11 +291,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             from cockpit.check import cmd_check
 
+            log_to_file()
             return cmd_check(args)
+        if args.command == "info":
+            from cockpit.info import cmd_info
+
+            return cmd_info(args)
         if args.command == "postmortem":
             from cockpit.postmortem_cli import cmd_postmortem
 
             return cmd_postmortem(args)
+        if args.command == "completion":
+            return cmd_completion(args)
     except ConfigError as err:
         return fail(str(err))
     except KeyboardInterrupt:
@@ -142,25 +315,36 @@ def main(argv: list[str] | None = None) -> int:
 def _reader_gone() -> int:
     """Stop quietly when stdout's reader has gone, as a shell tool does: point
     stdout at /dev/null so the interpreter's last flush cannot fail again."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     return 128 + 13  # killed by SIGPIPE, as the shell reports it
 
 
-def log_to_file() -> Path | None:
+def log_level(flag: str | None = None) -> str:
+    """The log level in force: --log-level/--debug, then $CLAY_COCKPIT_LOG_LEVEL, then warning."""
+    level = flag or _command_line["log_level"] or os.environ.get(LOG_LEVEL_ENV, "").lower() or "warning"
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"${LOG_LEVEL_ENV}", "", "one of " + ", ".join(LOG_LEVELS), repr(level))
+    return level
+
+
+def log_to_file(level: str | None = None) -> Path | None:
     """Send Python logging (ours and the client libraries') to a bounded file
-    in the state dir, never to the terminal the cockpit draws on."""
+    in the state dir, never to the terminal the cockpit draws on.
+
+    ``level`` (default: :func:`log_level`) is the cockpit's own (cockpit,
+    screens, widgets); the client libraries stay at warning or above: at
+    debug they log request headers and response bodies (tokens, the Secret)."""
     import logging
     import logging.handlers
 
-    from cockpit.paths import state_dir
-
+    ours = getattr(logging, log_level(level).upper())
     root = logging.getLogger()
     root.handlers.clear()
-    root.setLevel(logging.WARNING)
-    path = state_dir() / "cockpit.log"
+    root.setLevel(max(ours, logging.WARNING))
+    for name in ("cockpit", "screens", "widgets"):
+        logging.getLogger(name).setLevel(ours)
+    path: Path | None = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
@@ -171,12 +355,26 @@ def log_to_file() -> Path | None:
     return path
 
 
-def load_user_config(cli_path: str | None, read_only: bool = False) -> Config:
-    from cockpit.config import load_config
+def load_user_config(cli_path: str | None, read_only: bool = False, *, context: str | None = None,
+                     namespace: str | None = None, kubeconfig: str | None = None) -> Config:
+    """The user's config, checked ([ui] and [keymap] too), with the kube
+    target's overrides applied: ``context``/``namespace``/``kubeconfig``
+    (default: this command line's --context, -n, --kubeconfig), else their
+    environment variables, else the file."""
+    from cockpit.config import load_config, target_overrides, with_target
     from cockpit.config import read_only as with_read_only
     from cockpit.paths import find_config
+    from cockpit.target import check_context
 
     config = load_config(find_config(cli_path))
+    flags = {"context": context, "namespace": namespace, "kubeconfig": kubeconfig}
+    overrides = target_overrides(**{k: v if v is not None else _command_line[k] for k, v in flags.items()})
+    check_context(overrides, config.kube.kubeconfig)
+    config = with_target(config, **{k: v for k, (v, _) in overrides.items()})
+    if config.keymap or config.ui.theme != "textual-dark":
+        from screens.keymap import check_ui  # Textual's key and theme names: only when the file sets any
+
+        check_ui(config)
     return with_read_only(config) if read_only else config
 
 
@@ -192,26 +390,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    import tomllib
+    from cockpit.config import config_from_toml, parse_toml, target_overrides
+    from cockpit.starter import starter_toml
 
-    import tomli_w
-
-    from cockpit.config import config_from_toml, default_toml_text
-
-    path = Path(args.config) if args.config else default_config_path()
+    path = Path(args.config).expanduser() if args.config else Path(os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()
     if path.exists() and not args.force:
         return fail(f"{path} already exists; use --force to overwrite it")
-    data = tomllib.loads(default_toml_text())
-    config_from_toml(data, "the shipped default.toml")  # the starter must itself be valid
+    overrides = target_overrides(args.context, args.namespace, args.kubeconfig)
+    text, filled = starter_toml(overrides)
+    config_from_toml(parse_toml(text, "the starter config"), "the starter config")  # the starter must itself be valid
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(tomli_w.dumps(data).encode("utf-8"))
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as err:
         return fail(f"{path}: cannot write ({err.strerror or err})")
     print(f"Wrote a starter config to {path}")
-    print("Edit the URLs, context, namespace and names for your service, then run `clay-cockpit check`.")
+    for line in filled:
+        print(line)
+    print("Edit the URLs and names for your service, then run `clay-cockpit check`.")
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    import argcomplete
+
+    sys.stdout.write(argcomplete.shellcode([APP_NAME], shell=args.shell))
     return 0
 
 

@@ -7,6 +7,11 @@ config reference in the README from the field metadata.
 
 Tokens are never stored in the file: a key names the environment variable
 that holds each token (``token_env``).
+
+The kube target (context, namespace, kubeconfig) can be overridden per run,
+as kubectl users expect: a flag (``--context``, ``-n``, ``--kubeconfig``),
+then an environment variable (:data:`TARGET_ENV`), then the file
+(:func:`target_overrides`, :func:`with_target`).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from urllib.parse import urlsplit
 from cockpit.paths import (  # noqa: F401 (re-exported: where things live, and the one-line error)
     APP_NAME,
     ConfigError,
+    config_location,
     default_config_path,
     find_config,
+    log_path,
     state_dir,
     xdg_config_home,
     xdg_state_home,
@@ -36,7 +43,9 @@ def opt(default: Any = MISSING, doc: str = "", *, kind: str = "", choices: tuple
 
     ``kind`` adds a value check: "url" (http/https with a host), "url?" (url or
     empty), "env" (an environment variable name or empty), "duration"
-    (seconds > 0), "count" (int >= 0).
+    (seconds > 0), "count" (int >= 0), "keymap" (a table of binding id → key
+    or keys; the ids and key names are checked where the bindings are known,
+    :mod:`screens.keymap`).
     """
     meta = {"doc": doc, "kind": kind, "choices": choices}
     if factory is not MISSING:
@@ -205,6 +214,14 @@ class CommsConfig:
     templates_dir: str = opt("", "Folder of message templates overriding the shipped ones (empty: ~/.config/clay-cockpit/templates)")
 
 
+DEFAULT_THEME = "textual-dark"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UiConfig:
+    theme: str = opt(DEFAULT_THEME, "Textual theme: textual-dark, textual-light, nord, gruvbox, dracula, tokyo-night, … (NO_COLOR wins over it)")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     statuspage: StatusPageConfig
@@ -218,6 +235,9 @@ class Config:
     escalation: EscalationConfig = opt(factory=EscalationConfig)
     actions: ActionsConfig = opt(factory=ActionsConfig)
     comms: CommsConfig = opt(factory=CommsConfig)
+    ui: UiConfig = opt(factory=UiConfig)
+    keymap: tuple[tuple[str, str], ...] = opt(
+        doc="Key(s) for a binding, by its id (README's key table): \"I\", or [\"I\", \"ctrl+d\"]", factory=tuple, kind="keymap")
     source: str = field(default="", metadata={"internal": True})  # the file it came from
 
 
@@ -260,7 +280,26 @@ def _check_kind(kind: str, value: Any, file: str, key: str) -> None:
             raise ConfigError(file, key, "an integer >= 0", _describe(value))
 
 
+def _keymap(value: Any, file: str, key: str) -> tuple[tuple[str, str], ...]:
+    """``[keymap]``: binding id → a key or an array of keys, as (id, "k1,k2") pairs."""
+    if not isinstance(value, dict):
+        raise ConfigError(file, key, "a table of binding id = key", _describe(value))
+    out = []
+    for binding_id, keys in value.items():
+        where = f"{key}.{binding_id}"
+        keys = [keys] if isinstance(keys, str) else keys
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+            raise ConfigError(file, where, "a key (\"I\", \"ctrl+d\") or a non-empty array of keys", _describe(value[binding_id]))
+        for k in keys:
+            if not k.strip() or "," in k or " " in k.strip():
+                raise ConfigError(file, where, "a key name without spaces or commas (\"I\", \"ctrl+d\", \"f5\")", _describe(k))
+        out.append((binding_id, ",".join(k.strip() for k in keys)))
+    return tuple(out)
+
+
 def _convert(tp: Any, value: Any, file: str, key: str, meta: dict) -> Any:
+    if meta.get("kind") == "keymap":
+        return _keymap(value, file, key)
     origin = typing.get_origin(tp)
     if is_dataclass(tp):
         if not isinstance(value, dict):
@@ -365,6 +404,50 @@ def _with_source(cfg: Config, file: str) -> Config:
     return replace(cfg, source=file)
 
 
+# Overrides of the kube target, as kubectl users expect: flag > environment > file
+TARGET_ENV = {"context": "CLAY_COCKPIT_CONTEXT", "namespace": "CLAY_COCKPIT_NAMESPACE", "kubeconfig": "CLAY_COCKPIT_KUBECONFIG"}
+TARGET_FLAGS = {"context": "--context", "namespace": "--namespace", "kubeconfig": "--kubeconfig"}
+
+
+def _dns_label(value: str) -> bool:
+    return len(value) <= 63 and all(c.islower() or c.isdigit() or c == "-" for c in value) and value[:1].isalnum() and value[-1:].isalnum()
+
+
+def target_overrides(context: str | None = None, namespace: str | None = None, kubeconfig: str | None = None,
+                     environ: typing.Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """The kube target's overrides in force: ``{field: (value, origin)}`` for
+    each of context, namespace, kubeconfig that a flag (origin "--context" …)
+    or else its environment variable (origin "$CLAY_COCKPIT_CONTEXT" …) sets.
+    An empty environment variable counts as unset; an empty flag (``-n ""``)
+    sets the field empty (the kubeconfig's choice). Raises ConfigError for a
+    namespace that is no Kubernetes name or a kubeconfig file that is not there."""
+    environ = os.environ if environ is None else environ
+    out: dict[str, tuple[str, str]] = {}
+    for name, flag in (("context", context), ("namespace", namespace), ("kubeconfig", kubeconfig)):
+        if flag is not None:
+            out[name] = (flag, TARGET_FLAGS[name])
+        elif environ.get(TARGET_ENV[name]):
+            out[name] = (environ[TARGET_ENV[name]], f"${TARGET_ENV[name]}")
+    if "namespace" in out and out["namespace"][0] and not _dns_label(out["namespace"][0]):
+        value, origin = out["namespace"]
+        raise ConfigError(origin, "", "a Kubernetes namespace name (lowercase letters, digits and -, at most 63)", _describe(value))
+    if "kubeconfig" in out and out["kubeconfig"][0]:
+        value, origin = out["kubeconfig"]
+        missing = [p for p in value.split(os.pathsep) if p and not Path(p).expanduser().is_file()]
+        if missing:
+            raise ConfigError(origin, "", "a kubeconfig file", f"no file at {missing[0]}")
+    return out
+
+
+def with_target(config: Config, *, context: str | None = None, namespace: str | None = None, kubeconfig: str | None = None) -> Config:
+    """The config pointed at another kube context, namespace or kubeconfig
+    (each None: as the file says)."""
+    changes = {k: v for k, v in (("context", context), ("namespace", namespace), ("kubeconfig", kubeconfig)) if v is not None}
+    if "kubeconfig" in changes:
+        changes["kubeconfig"] = os.pathsep.join(str(Path(p).expanduser()) for p in changes["kubeconfig"].split(os.pathsep) if p)
+    return replace(config, kube=replace(config.kube, **changes)) if changes else config
+
+
 def read_only(config: Config) -> Config:
     """The config with ``kube.read_only`` set (``--read-only``)."""
     return replace(config, kube=replace(config.kube, read_only=True))
@@ -407,6 +490,9 @@ def reference(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]
             default = "[]"
         else:
             default = "required"
+        if f.metadata.get("kind") == "keymap":
+            rows.append((f"{key}.BINDING_ID", "", f.metadata.get("doc", "")))
+            continue
         if typing.get_origin(tp) is tuple and is_dataclass(typing.get_args(tp)[0]):
             rows.append((f"{key}.NAME", "", f.metadata.get("doc", "")))
             rows.extend(reference(typing.get_args(tp)[0], f"{key}.NAME"))

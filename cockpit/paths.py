@@ -4,6 +4,9 @@
 Standard library only and no dataclasses: the CLI imports it before anything
 else, so ``clay-cockpit demo`` starts its drill child before the heavier
 modules load (:mod:`cockpit.config` re-exports all of it).
+
+Every path here is absolute: ``~`` is expanded, and an ``XDG_*_HOME`` that is
+not absolute is ignored, as the XDG Base Directory spec says.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 from pathlib import Path
 
 APP_NAME = "clay-cockpit"
+CONFIG_ENV = "CLAY_COCKPIT_CONFIG"
 
 
 class ConfigError(Exception):
@@ -23,12 +27,17 @@ class ConfigError(Exception):
         super().__init__(f"{where}: expected {expected}, found {found}")
 
 
+def _xdg(name: str, default: Path) -> Path:
+    value = os.environ.get(name, "")
+    return Path(value) if value and os.path.isabs(value) else default
+
+
 def xdg_config_home() -> Path:
-    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return _xdg("XDG_CONFIG_HOME", Path.home() / ".config")
 
 
 def xdg_state_home() -> Path:
-    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return _xdg("XDG_STATE_HOME", Path.home() / ".local" / "state")
 
 
 def default_config_path() -> Path:
@@ -39,15 +48,27 @@ def state_dir() -> Path:
     return xdg_state_home() / APP_NAME
 
 
+def log_path() -> Path:
+    """The cockpit's log file (``run``, ``demo``, ``check``): never the terminal."""
+    return state_dir() / "cockpit.log"
+
+
+def config_location(cli_path: str | None) -> tuple[Path, str]:
+    """Which config file is in use and why: --config PATH ("--config"), then
+    $CLAY_COCKPIT_CONFIG ("$CLAY_COCKPIT_CONFIG"), then the XDG config dir
+    ("default"). The file need not exist (see :func:`find_config`)."""
+    if cli_path:
+        return Path(cli_path).expanduser(), "--config"
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env).expanduser(), f"${CONFIG_ENV}"
+    return default_config_path(), "default"
+
+
 def find_config(cli_path: str | None) -> Path:
     """--config PATH, then $CLAY_COCKPIT_CONFIG, then the XDG config dir."""
-    if cli_path:
-        return Path(cli_path)
-    env = os.environ.get("CLAY_COCKPIT_CONFIG")
-    if env:
-        return Path(env)
-    path = default_config_path()
-    if not path.exists():
+    path, origin = config_location(cli_path)
+    if origin == "default" and not path.exists():
         raise ConfigError(
             str(path), "", "a config file (run `clay-cockpit init` to write one, or `clay-cockpit demo` to try the drill)", "no file"
         )

@@ -1,9 +1,13 @@
 """The `?` help screen, generated from the same Binding lists as the footer
-and the command palette, so it cannot drift from the keys that work."""
+and the command palette, so it cannot drift from the keys that work (the
+[keymap]'s keys included: the app passes its remapped bindings). It ends with
+where the cockpit writes: its log file and the incidents."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -14,6 +18,27 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 Section = tuple[str, Sequence[Binding]]
+
+
+def log_file() -> tuple[str, str]:
+    """Where Python logging goes (the file ``clay-cockpit`` set up, see
+    cockpit/cli.py), and the cockpit's own level: ("", "") if not to a file."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            level = logging.getLevelName(logging.getLogger("cockpit").getEffectiveLevel()).lower()
+            return handler.baseFilename, level
+    return "", ""
+
+
+def files_content(state_dir: Path | None) -> Content:
+    path, level = log_file()
+    rows = [("log", f"{path} (level {level}; --log-level or --debug changes it)" if path else "not written to a file in this run")]
+    if state_dir is not None:
+        rows.append(("incidents", str(state_dir / "incidents")))
+    width = max(len(name) for name, _ in rows)
+    lines = [Content.styled("Files", "bold $text-accent")]
+    lines += [Content.assemble((name.rjust(width), "bold $text-primary"), "  ", (value, "$text-muted")) for name, value in rows]
+    return Content("\n").join(lines)
 
 
 def help_content(sections: Sequence[Section], key_display: Callable[[Binding], str]) -> Content:
@@ -56,14 +81,16 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, sections: Sequence[Section], key_display: Callable[[Binding], str]) -> None:
+    def __init__(self, sections: Sequence[Section], key_display: Callable[[Binding], str], state_dir: Path | None = None) -> None:
         super().__init__()
-        self._content = help_content(sections, key_display)
+        self._content = Content("\n\n").join([help_content(sections, key_display), files_content(state_dir)])
+        palette = next((b for _, bindings in sections for b in bindings if b.action == "command_palette"), None)
+        self._palette_key = palette.key if palette is not None else "ctrl+p"
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys · Esc closes"
-            scroll.border_subtitle = "ctrl+p searches panes and actions"
+            scroll.border_subtitle = f"{self._palette_key} searches panes and actions"
             yield Static(self._content, id="help-text")
 
     async def action_dismiss(self, result: None = None) -> None:

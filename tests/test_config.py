@@ -67,7 +67,7 @@ def test_shipped_default_is_valid() -> None:
         ("kube.secret.nam", "x", "x.toml: kube.secret.nam: expected one of key, name, found unknown key"),
         ("slack.token", "xoxb-1234", "x.toml: slack.token: expected no secrets in the file (name the environment variable with token_env), found a secret"),
         ("slack.token_env", "1BAD NAME", "x.toml: slack.token_env: expected the name of an environment variable (letters, digits, _), found string '1BAD NAME'"),
-        ("colour", "blue", "x.toml: colour: expected one of actions, clay, comms, escalation, external_status, health, kube, metrics, slack, statuspage, thresholds, found unknown key"),
+        ("colour", "blue", "x.toml: colour: expected one of actions, clay, comms, escalation, external_status, health, keymap, kube, metrics, slack, statuspage, thresholds, ui, found unknown key"),
         ("kube", "prod", "x.toml: kube: expected a table, found string 'prod'"),
     ],
 )

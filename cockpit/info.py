@@ -1,0 +1,99 @@
+"""`clay-cockpit info`: the files and the kube target actually in use, and
+where each came from — the paths resolved as the cockpit resolves them
+(``$CLAY_COCKPIT_CONFIG``, ``XDG_CONFIG_HOME``, ``XDG_STATE_HOME``), the
+context, namespace and kubeconfig as flag > environment > config file >
+kubeconfig. It calls no cluster and reads no credential; a config file that
+is missing or invalid is reported, not fatal (exit 0: it is what you run to
+find out why the cockpit does not start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _count(folder: Path, pattern: str) -> int | None:
+    try:
+        return sum(1 for _ in folder.glob(pattern)) if folder.is_dir() else None
+    except OSError:
+        return None
+
+
+def gather(args: argparse.Namespace) -> dict[str, Any]:
+    from cockpit.cli import log_level
+    from cockpit.comms_templates import user_dir
+    from cockpit.config import load_config, target_overrides
+    from cockpit.paths import ConfigError, config_location, log_path, state_dir
+    from cockpit.target import resolve
+
+    path, origin = config_location(args.config)
+    config_info: dict[str, Any] = {"path": str(path), "from": origin, "exists": path.is_file()}
+    file_values: dict[str, str] = {}
+    templates_dir = ""
+    if path.is_file():
+        try:
+            config = load_config(path)
+        except ConfigError as err:
+            config_info["problem"] = str(err)
+        else:
+            file_values = {"context": config.kube.context, "namespace": config.kube.namespace, "kubeconfig": config.kube.kubeconfig}
+            templates_dir = config.comms.templates_dir
+            config_info["theme"] = config.ui.theme
+            config_info["keymap"] = dict(config.keymap)
+    target = resolve(file_values, target_overrides(args.context, args.namespace, args.kubeconfig))
+    state = state_dir()
+    incidents = state / "incidents"
+    templates = user_dir(templates_dir)
+    return {
+        "config": config_info,
+        "state_dir": str(state),
+        "log_file": str(log_path()),
+        "log_level": log_level(),
+        "incidents_dir": str(incidents),
+        "incidents": _count(incidents, "*.jsonl") or 0,
+        "drafts": f"kept in each incident's timeline ({incidents})",
+        "postmortems_dir": str(state / "postmortems"),
+        "drills_dir": str(state / "drills"),
+        "templates_dir": str(templates),
+        "templates_dir_exists": templates.is_dir(),
+        "kube": target.as_dict(),
+    }
+
+
+def render(info: dict[str, Any]) -> str:
+    config = info["config"]
+    state = "exists" if config["exists"] else "no file: `clay-cockpit init` writes one"
+    if config.get("problem"):
+        state = f"invalid: {config['problem']}"
+    rows = [
+        ("config", f"{config['path']} ({state}; from {'the default location' if config['from'] == 'default' else config['from']})"),
+        ("state dir", info["state_dir"]),
+        ("log file", f"{info['log_file']} (level {info['log_level']})"),
+        ("incidents", f"{info['incidents_dir']} ({info['incidents']} kept)"),
+        ("drafts", info["drafts"]),
+        ("postmortems", info["postmortems_dir"]),
+        ("drills", info["drills_dir"]),
+        ("templates", f"{info['templates_dir']} ({'overrides the shipped ones' if info['templates_dir_exists'] else 'none: the shipped ones'})"),
+    ]
+    kube = info["kube"]
+    for name in ("context", "namespace", "kubeconfig"):
+        value = kube[name]["value"] or "(none)"
+        extra = ""
+        if name == "context" and kube[name]["value"] and not kube[name]["in_kubeconfig"]:
+            extra = ", not in the kubeconfig"
+        if name == "kubeconfig":
+            extra = "" if kube[name]["exists"] else ", no file"
+            if kube[name].get("problem"):
+                extra += f", {kube[name]['problem']}"
+        rows.append((f"kube {name}", f"{value} (from {kube[name]['from']}{extra})"))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = gather(args)
+    print(json.dumps(info, indent=2) if args.json else render(info))
+    return 0
