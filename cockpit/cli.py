@@ -378,6 +378,29 @@ def load_user_config(cli_path: str | None, read_only: bool = False, *, context: 
     return with_read_only(config) if read_only else config
 
 
+def with_user_ui(config: Config) -> Config:
+    """``config`` (the demo's) with the [ui] theme and [keymap] of the
+    user's config, so a drill is practised with one's own keys; unchanged
+    when there is no user config or it does not load (the demo needs none)."""
+    from dataclasses import replace
+
+    from cockpit.config import load_config
+    from cockpit.paths import config_location
+
+    path, _ = config_location(None)
+    if not path.is_file():
+        return config
+    try:
+        user = load_config(path)
+        if user.keymap or user.ui.theme != config.ui.theme:
+            from screens.keymap import check_ui
+
+            check_ui(user)
+    except ConfigError:
+        return config
+    return replace(config, ui=user.ui, keymap=user.keymap)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_user_config(args.config, args.read_only)
     log_to_file()

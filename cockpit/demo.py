@@ -232,12 +232,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     drill = start_drill(args.scenario, speed=args.speed, seed=args.seed)  # first: it checks the scenario meanwhile
     clean = False
     try:
-        from cockpit.cli import log_to_file
+        from cockpit.cli import log_to_file, with_user_ui
         from cockpit.config import config_from_toml, read_only
 
         log_to_file()
         data = wiring.drill_config(drill.endpoints, drill.kubeconfig, refresh_scale=1.0 / args.speed)
-        config = config_from_toml(data, f"drill config for {args.scenario}")
+        config = with_user_ui(config_from_toml(data, f"drill config for {args.scenario}"))  # your theme and keys
         if args.read_only:
             config = read_only(config)
         from cockpit.app import make_app

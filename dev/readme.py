@@ -5,7 +5,7 @@
 
 Sections sit between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``:
 ``keys`` (the app's binding list, the same one the footer, the help screen
-and the palette show), ``config`` (the config schema's docs and defaults) and
+and the palette show, with the ids a ``[keymap]`` names), ``config`` (the config schema's docs and defaults) and
 ``scenarios`` (the shipped drill scenarios). tests/test_readme.py runs the
 check, so the README cannot drift from the program.
 """
@@ -30,11 +30,11 @@ def keys_table() -> str:
 
     config = config_from_toml(parse_toml(default_toml_text(), "default.toml"), "default.toml")
     app = make_app(config, None)
-    rows = ["| Key | Does | Where |", "|---|---|---|"]
+    rows = ["| Key | Does | Where | Id |", "|---|---|---|---|"]
     for section, bindings in app.binding_sections():
         for binding in bindings:
             key = app.get_key_display(binding)
-            rows.append(f"| `{_cell(key)}` | {_cell(binding.tooltip or binding.description)} | {section} |")
+            rows.append(f"| `{_cell(key)}` | {_cell(binding.tooltip or binding.description)} | {section} | `{binding.id}` |")
     return "\n".join(rows)
 
 

@@ -52,7 +52,9 @@ def binding_lists() -> list[tuple[str, Sequence[Binding]]]:
     owners: Iterable[type] = (CockpitApp, ChecklistView, ActionsView, LogView, MetricsScreen, PreviewScreen, TimelineScreen,
                               ChoiceScreen, ConfirmScreen, LogFilterScreen, HelpScreen, KeyInputScreen, ReplicasScreen,
                               ComposeScreen)
-    return [(owner.__name__, [b for b in owner.BINDINGS if isinstance(b, Binding)]) for owner in owners]
+    lists = [(owner.__name__, [b for b in owner.BINDINGS if isinstance(b, Binding)]) for owner in owners]
+    lists[0][1].append(Binding(CockpitApp.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id=PALETTE_ID))  # Textual adds it, id-less
+    return lists
 
 
 def known_key(key: str) -> bool:
