@@ -444,4 +444,6 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from cockpit.cli import main as _main  # the module, not __main__: its state is the one the subcommands import
+
+    sys.exit(_main())

@@ -19,8 +19,9 @@ COMMENT_COLUMN = 40
 def _set(table, key: str, value: str, comment: str) -> None:  # noqa: ANN001 (a tomlkit table)
     import tomlkit
 
+    shipped = table[key].trivia.comment.lstrip("# ") if key in table else ""
     item = tomlkit.item(value)
-    item.comment(comment)
+    item.comment(f"{comment}; {shipped}" if shipped else comment)  # the shipped comment kept
     item.trivia.comment_ws = " " * max(1, COMMENT_COLUMN - len(f"{key} = {item.as_string()}"))  # as the shipped file aligns them
     table[key] = item
 
@@ -45,7 +46,7 @@ def starter_toml(overrides: Mapping[str, tuple[str, str]], environ: dict[str, st
     context = target.context
     if context.value:
         origin = context.origin if context.origin.startswith(("-", "$")) else "the kubeconfig's current context"
-        _set(kube, "context", context.value, f"{origin} at init; empty: the current one at each start")
+        _set(kube, "context", context.value, f"{origin} at init")
         said.append(f"kube.context = {context.value!r} (from {origin}{'' if origin.startswith(('-', '$')) else f', {where}'})")
     elif not target.kube.problem:
         said.append(f"No kubeconfig context found ({where}): kube.context left empty, the current context at each start.")
