@@ -159,7 +159,8 @@ def test_help_screen(snap_compare) -> None:
     Actions (m / p r ? q), In the checklist (1-4, space, esc), Choosing a
     severity or status (1-4, enter, esc), In the pod logs (end, home, w) and
     Everywhere (ctrl+p); each row shows the key, the description in bold and
-    the tooltip; it scrolls (the first sections in sight)."""
+    the tooltip; it scrolls (the first sections in sight; it ends with the
+    log file and the incidents folder)."""
     app, sources = cockpit()
     sources.kube.emit(log_lines(40))
 
