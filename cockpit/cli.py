@@ -74,9 +74,10 @@ def add_target_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGro
                                   help="kubeconfig context to use (default: $CLAY_COCKPIT_CONTEXT, then kube.context, then the current context)")
     context.completer = _complete_contexts  # type: ignore[attr-defined] (argcomplete reads it)
     parser.add_argument("-n", "--namespace", metavar="NS", default=None,
-                        help="namespace of the service (default: $CLAY_COCKPIT_NAMESPACE, then kube.namespace)")
+                        help="namespace of the service (default: $CLAY_COCKPIT_NAMESPACE, then kube.namespace; empty: the context's)")
     parser.add_argument("--kubeconfig", metavar="PATH", default=None,
-                        help="kubeconfig file (default: $CLAY_COCKPIT_KUBECONFIG, then kube.kubeconfig, then $KUBECONFIG, then ~/.kube/config)")
+                        help="kubeconfig file (default: $CLAY_COCKPIT_KUBECONFIG, then kube.kubeconfig, then $KUBECONFIG, "
+                             f"then {Path.home() / '.kube' / 'config'})")
 
 
 def _complete_contexts(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
