@@ -420,7 +420,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     path = Path(args.config).expanduser() if args.config else Path(os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()
     if path.exists() and not args.force:
         return fail(f"{path} already exists; use --force to overwrite it")
+    from cockpit.target import check_context
+
     overrides = target_overrides(args.context, args.namespace, args.kubeconfig)
+    check_context(overrides)
     text, filled = starter_toml(overrides)
     config_from_toml(parse_toml(text, "the starter config"), "the starter config")  # the starter must itself be valid
     try:

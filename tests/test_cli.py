@@ -214,6 +214,9 @@ def test_init_with_flags_and_without_a_kubeconfig(home, tmp_path) -> None:
     assert (config.kube.context, config.kube.namespace) == ("staging", "clay-sync-staging")
     assert "(from --context)" in out.stdout and "(from --namespace)" in out.stdout
 
+    out = run_cli("init", "--config", str(tmp_path / "c.toml"), "--context", "prod-us", env=home)
+    assert out.returncode == 2 and "--context: expected a context of kubeconfig" in out.stderr and not (tmp_path / "c.toml").exists()
+
     out = run_cli("init", "--config", str(tmp_path / "b.toml"), env={**home, "KUBECONFIG": str(tmp_path / "none")})
     assert out.returncode == 0, out.stderr
     config = load_config(tmp_path / "b.toml")
