@@ -470,6 +470,8 @@ class CockpitApp(App[int]):
             poll.delay = poll.interval
         else:
             poll.delay = max(backoff(poll.delay), min(error.retry_after or 0.0, 300.0))
+        # --debug: every poll's outcome (a SourceError's text is the screen's: no secret in it)
+        log.debug("%s: %s; next in %.1fs", message.name, "ok" if error is None else f"{error.kind.value}: {error.message}", poll.delay)
         poll.timer = self.set_timer(poll.delay, partial(self._start, poll))
 
     @property

@@ -405,6 +405,12 @@ def with_user_ui(config: Config) -> Config:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_user_config(args.config, args.read_only)
     log_to_file()
+    import logging
+
+    kube = config.kube
+    logging.getLogger("cockpit.cli").info("starting: config %s, context %s, namespace %s, kubeconfig %s%s", config.source,
+                                          kube.context or "(current)", kube.namespace or "(the context's)",
+                                          kube.kubeconfig or "(default)", ", read-only" if kube.read_only else "")
     from cockpit.app import make_app
     from cockpit.sources import Sources
 
