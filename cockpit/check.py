@@ -1,74 +1,49 @@
-"""`clay-cockpit check`: validate the config, probe every source once.
+"""`clay-cockpit check`: validate the config, then prove every prerequisite
+of the runbook once, before the page.
 
-One line per source: ok with what it saw, or FAIL with the named failure and
-the hint. Exit 0 when all answer, 1 when any fails (2 for a config error,
-raised before any probe).
+One row per check: ok / warn / FAIL, what was seen, what it enables and, when
+not ok, the hint. ``--json`` prints the same rows as a JSON list. Exit 0 when
+nothing failed (warnings allowed), 1 when any check failed, 2 for a config or
+usage error (raised before any probe).
+
+The rows come from the checkers: :mod:`cockpit.check_services` (the HTTP
+sources) and :mod:`cockpit.check_kube` (Kubernetes).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
-from collections.abc import Callable
 from typing import Any
 
-from cockpit.signals import (
-    ErrorKind,
-    HealthSnapshot,
-    MetricsSnapshot,
-    PodsSnapshot,
-    SourceError,
-    StatusPageSnapshot,
-)
+from cockpit.check_rows import Row, Status, ok
 
 
-def describe(result: Any) -> str:
-    """What an ok probe saw, in one line."""
-    if isinstance(result, StatusPageSnapshot):
-        n = len(result.incidents)
-        return (
-            f"{result.page_name} ({result.provider}): {result.description or result.indicator}, "
-            f"{len(result.components)} components, {n} unresolved incident{'s' if n != 1 else ''} "
-            f"({result.response_ms:.0f} ms)"
-        )
-    if isinstance(result, HealthSnapshot):
-        failing = [c.name for c in result.checks if not c.ok]
-        tail = f", failing: {', '.join(failing)}" if failing else ""
-        return f"{result.status} (HTTP {result.http_status}), {len(result.checks)} checks{tail} ({result.response_ms:.0f} ms)"
-    if isinstance(result, MetricsSnapshot):
-        via = "backup " if result.is_backup else ""
-        queries = len({s.query for s in result.series})
-        return f"{via}{result.served_by}: {queries} queries, {len(result.series)} series ({result.response_ms:.0f} ms)"
-    if isinstance(result, PodsSnapshot):
-        ready = sum(1 for p in result.pods if p.is_ready)
-        return (
-            f"context {result.context or '(current)'}, namespace {result.namespace}: "
-            f"{len(result.pods)} pods, {ready} ready ({result.response_ms:.0f} ms)"
-        )
-    return str(result)
+async def run_checks(config: Any, sources: Any) -> list[Row]:
+    """Every checker, concurrently; rows in a fixed order. Never raises."""
+    from cockpit.check_kube import kube_rows
+    from cockpit.check_services import service_rows
+
+    services, kube = await asyncio.gather(service_rows(config, sources), kube_rows(config, sources))
+    return [*services, *kube]
 
 
-async def probe(sources: Any) -> list[tuple[str, Any]]:
-    """Ask every source once, concurrently. Never raises."""
+def render(rows: list[Row]) -> str:
+    """The table: name, status, then what was seen; the hint on its own line below a row that is not ok."""
+    width = max((len(r.name) for r in rows), default=0)
+    width = max(width, 10)
+    lines = []
+    for r in rows:
+        lines.append(f"{r.name:<{width}} {r.status.value:<5} {r.detail}")
+        if r.status is not Status.OK and r.hint:
+            lines.append(f"{'':<{width}}       → {r.hint}")
+    return "\n".join(lines)
 
-    def blocking(call: Callable[[], Any]) -> Any:
-        return asyncio.to_thread(call)
 
-    names = ("statuspage", "health", "metrics", "kube")
-    calls = (
-        lambda: sources.statuspage.fetch(),
-        lambda: sources.health.fetch(),
-        lambda: blocking(lambda: sources.metrics.fetch()),
-        lambda: blocking(lambda: sources.kube.list_pods()),
-    )
-    results = await asyncio.gather(*(c() for c in calls), return_exceptions=True)
-    out: list[tuple[str, Any]] = []
-    for name, result in zip(names, results):
-        if isinstance(result, BaseException):  # a source broke its contract: report, don't crash
-            result = SourceError(name, ErrorKind.BAD_RESPONSE, f"{type(result).__name__} while probing", "this is a bug in clay-cockpit; please report it")
-        out.append((name, result))
-    return out
+def exit_code(rows: list[Row]) -> int:
+    return 1 if any(r.status is Status.FAIL for r in rows) else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -76,13 +51,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from cockpit.sources import Sources
 
     config = load_user_config(args.config)
-    print(f"{'config':<11} ok    {config.source}")
-    failed = 0
-    for name, result in asyncio.run(probe(Sources(config))):
-        if isinstance(result, SourceError):
-            failed += 1
-            print(f"{name:<11} FAIL  {result.line()}")
-        else:
-            print(f"{name:<11} ok    {describe(result)}")
+    rows = [ok("config", str(config.source)), *asyncio.run(run_checks(config, Sources(config)))]
+    if getattr(args, "json", False):
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+    else:
+        print(render(rows))
     sys.stdout.flush()
-    return 1 if failed else 0
+    return exit_code(rows)

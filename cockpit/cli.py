@@ -186,6 +186,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
                  "clay-cockpit check", "clay-cockpit check --context prod-eu -n clay-sync",
                  "clay-cockpit check --config ./staging.toml")
     check.add_argument("--config", metavar="PATH", help=_config_help())
+    check.add_argument("--json", action="store_true", help="print the rows as JSON (name, status, detail, enables, hint), for scripts")
     add_target_arguments(check)
     add_log_arguments(check)
 

@@ -78,7 +78,7 @@ def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
         out = subprocess.run([str(installed / "clay-cockpit"), "check", "--config", str(drill_dir / "cockpit.toml")],
                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
         assert out.returncode == 0, out.stdout + out.stderr
-        lines = out.stdout.strip().splitlines()
+        lines = [line for line in out.stdout.strip().splitlines() if not line.startswith(" ")]
         assert [line.split()[:2] for line in lines] == [
             ["config", "ok"], ["statuspage", "ok"], ["health", "ok"], ["metrics", "ok"], ["kube", "ok"],
         ], out.stdout
