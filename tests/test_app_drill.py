@@ -134,10 +134,15 @@ async def test_a_stopped_service_shows_its_state_while_the_others_update(sim) ->
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: all_loaded(app), what="every source")
         sim.stop_service("statuspage")
-        now[0] += 20  # the failure comes 20 s after the last good page: it is marked stale, with its age
+        # a first failure, at the clock's time: a good poll still in flight when the service stopped has landed by then
         await pilot.press("r")
         await until(pilot, lambda: app.signals.statuspage.error is not None, what="the status page failure")
+        good_at = app.signals.statuspage.updated_at
+        now[0] = good_at + 20  # the next failure comes 20 s after the last good page: it is marked stale, with its age
+        await pilot.press("r")
+        await until(pilot, lambda: app.signals.statuspage.checked_at == now[0], what="the status page asked again")
         await pilot.pause(0.1)
+        assert app.signals.statuspage.updated_at == good_at and app.signals.statuspage.error is not None
         pane = app.screen.query_one("#statuspage", SourcePane)
         assert pane.has_class("-error") and pane.has_class("-stale")
         text = pane_text(app, "statuspage")
