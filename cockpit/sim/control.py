@@ -265,6 +265,28 @@ def control_app(drill: "Drill") -> web.Application:
     for name in ("allow_all", "expire_token", "renew_token"):
         app.router.add_post(f"/_sim/kube/{name}", kube_call(name))
 
+    # -- Slack controls (issue 11, checksvc): revoke the bot token, remove the bot from a channel
+    async def slack_revoke(request: web.Request) -> web.Response:
+        drill.slack.token = "xoxb-revoked-" + drill.slack.token[-6:] + "-x"  # the old token now gets invalid_auth
+        return web.json_response({"ok": True})
+
+    async def slack_restore(request: web.Request) -> web.Response:
+        drill.slack.token = drill.tokens.slack
+        drill.slack.left.clear()
+        return web.json_response({"ok": True})
+
+    async def slack_kick(request: web.Request) -> web.Response:
+        body = await _json(request)
+        channel = drill.slack.find(str((body or {}).get("channel", ""))) if isinstance(body, dict) else None
+        if channel is None:
+            return _bad('expected {"channel": "<id or #name of a drill channel>"}')
+        drill.slack.left.add(channel.id)
+        return web.json_response({"ok": True, "channel": channel.id})
+
+    app.router.add_post("/_sim/slack/revoke_token", slack_revoke)
+    app.router.add_post("/_sim/slack/restore", slack_restore)
+    app.router.add_post("/_sim/slack/kick", slack_kick)
+
     async def login(request: web.Request) -> web.Response:
         return web.json_response(drill.login())
 

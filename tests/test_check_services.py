@@ -1,0 +1,139 @@
+"""`clay-cockpit check`'s Slack rows against the drill, over real HTTP with
+slack-sdk: each prerequisite its own row, each failure made through the sim's
+controls (docs/drill-contract.md) its own FAIL with a hint and exit 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from cockpit.check_services import slack_rows
+from cockpit.config import SlackConfig, config_from_toml
+from cockpit.sources.slack import Slack
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real"
+SLACK_ROWS = ["slack token", "slack channel", "slack membership"]
+
+pytestmark = pytest.mark.xdist_group("check_services")
+
+
+def control(sim, path: str, body: dict | None = None) -> dict:
+    r = httpx.post(sim.endpoints["control"] + path, json=body, timeout=5.0)
+    r.raise_for_status()
+    return r.json()
+
+
+def check(sim, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAY_COCKPIT_")}
+    return subprocess.run([sys.executable, "-m", "cockpit.cli", "check", "--config", str(sim.workdir / "cockpit.toml"), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, env={**env, **sim.env()})
+
+
+def rows_of(out: subprocess.CompletedProcess) -> dict[str, dict]:
+    return {r["name"]: r for r in json.loads(out.stdout)}
+
+
+def test_a_healthy_drill_passes_every_slack_row(sim) -> None:
+    out = check(sim, "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = rows_of(out)
+    assert all(r["status"] == "ok" for r in rows.values()), rows
+    assert rows["slack token"]["detail"] == "bot clay-cockpit (U0COCKPIT) in workspace Clay Drill (T0CLAYDRL)"
+    assert rows["slack channel"]["detail"] == "#inc-clay-drill is C0INCDRILL"
+    assert rows["slack membership"]["detail"] == "the bot is a member of #inc-clay-drill"
+
+
+def test_a_revoked_token_fails_with_invalid_auth_and_a_hint(sim) -> None:
+    control(sim, "/_sim/slack/revoke_token")
+    out = check(sim)
+    assert out.returncode == 1, out.stdout
+    lines = out.stdout.splitlines()
+    token = next(i for i, line in enumerate(lines) if line.startswith("slack token"))
+    assert "FAIL" in lines[token] and "(invalid_auth)" in lines[token], out.stdout
+    assert "→ the token is wrong, revoked or for another workspace: put a valid bot token in $CLAY_DRILL_SLACK_TOKEN" in lines[token + 1]
+    assert sim.env()["CLAY_DRILL_SLACK_TOKEN"] not in out.stdout + out.stderr
+    rows = rows_of(check(sim, "--json"))
+    assert [rows[n]["status"] for n in SLACK_ROWS] == ["FAIL", "FAIL", "FAIL"]
+    assert rows["slack channel"]["detail"] == "not checked: the token check failed"
+    control(sim, "/_sim/slack/restore")
+    assert check(sim).returncode == 0
+
+
+def test_the_bot_not_in_the_channel_fails_with_an_invite_hint(sim) -> None:
+    assert control(sim, "/_sim/slack/kick", {"channel": "#inc-clay-drill"}) == {"ok": True, "channel": "C0INCDRILL"}
+    out = check(sim, "--json")
+    assert out.returncode == 1
+    rows = rows_of(out)
+    assert [rows[n]["status"] for n in SLACK_ROWS] == ["ok", "ok", "FAIL"]
+    assert rows["slack membership"]["detail"] == "the bot clay-cockpit is not a member of #inc-clay-drill (C0INCDRILL)"
+    assert rows["slack membership"]["hint"] == "in Slack, type /invite @clay-cockpit in #inc-clay-drill"
+    assert all(r["status"] == "ok" for n, r in rows.items() if n not in SLACK_ROWS), rows
+
+
+def test_a_channel_not_found_fails_and_skips_membership(sim) -> None:
+    config = config_from_toml(sim.config_dict(), "drill.toml")
+    from dataclasses import replace
+
+    slack = Slack(replace(config.slack, channel="#inc-nowhere"), environ=sim.env(), max_retries=0)
+    rows = slack_rows(slack)
+    assert [r.name for r in rows] == SLACK_ROWS
+    assert [r.status.value for r in rows] == ["ok", "FAIL", "FAIL"]
+    assert "no channel named #inc-nowhere is visible to the bot (channel_not_found)" in rows[1].detail
+    assert rows[1].hint.startswith("check slack.channel in the config")
+    assert rows[2].detail == "not checked: #inc-nowhere was not found"
+
+
+def test_the_channel_is_found_on_a_later_page(sim) -> None:
+    """conversations.list is followed by its cursor: with one channel per page the
+    incident channel (C0INCDRILL sorts after C0GENERAL1) is on page 2."""
+    config = config_from_toml(sim.config_dict(), "drill.toml")
+    slack = Slack(config.slack, environ=sim.env())
+    first = slack._call("conversations.list", "page 1", limit=1)
+    assert [c["id"] for c in first["channels"]] == ["C0GENERAL1"] and first["response_metadata"]["next_cursor"]
+    found = slack.find_channel()
+    assert found["id"] == "C0INCDRILL"
+    assert slack.find_channel(max_pages=0).slack_error == "channel_not_found"
+
+
+@pytest.mark.parametrize("code,row", [("invalid_auth", "slack token"), ("not_authed", "slack token"),
+                                      ("channel_not_found", "slack channel")])
+def test_real_slack_error_payloads_parse_to_named_failures(code: str, row: str) -> None:
+    """The recorded real Slack error bodies (shared/fixtures/real), byte for byte,
+    served over HTTP to slack-sdk: the failing row carries Slack's own code."""
+    body = (FIXTURES / f"slack-error-{code}.json").read_bytes()
+    ok_auth = json.dumps({"ok": True, "team": "T", "user": "bot", "team_id": "T1", "user_id": "U1"}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            answer = ok_auth if code == "channel_not_found" and self.path.endswith("/auth.test") else body
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = SlackConfig(channel="#incidents", token_env="T", api_url=f"http://127.0.0.1:{server.server_port}/api/")
+        rows = {r.name: r for r in slack_rows(Slack(config, environ={"T": "xoxb-recorded"}, max_retries=0, timeout=5))}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert rows[row].status.value == "FAIL" and f"({code})" in rows[row].detail, rows[row]
+    assert rows[row].hint
