@@ -9,10 +9,14 @@ failure is a FAIL row with the source's own named state and hint.
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from typing import Any
 
-from cockpit.check_rows import Row, fail, ok
+from cockpit.check_rows import Row, fail, ok, warn
+from cockpit.sources.metrics import Metrics
 from cockpit.sources.slack import Slack, SlackError
+from cockpit.sources._errors import safe_url
 from cockpit.signals import ErrorKind, HealthSnapshot, MetricsSnapshot, SourceError, StatusPageSnapshot
 
 
@@ -44,6 +48,71 @@ ENABLES = {
     "slack channel": "posting into the configured incident channel",
     "slack membership": "posting into the channel without a 'not_in_channel' mid-incident",
 }
+
+
+# ---------------------------------------------------------------- Prometheus
+
+_SELECTOR = re.compile(r"(?<![\w:.])([a-zA-Z_:][a-zA-Z0-9_:]*)\s*[{\[]")
+_NOT_METRICS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool"}
+
+
+def metric_names_in(promql: str) -> set[str]:
+    """The metric names a PromQL expression selects (``name{…}`` or
+    ``name[5m]``; a bare name with neither is not recognised)."""
+    without_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', promql)
+    return {m for m in _SELECTOR.findall(without_strings) if m not in _NOT_METRICS}
+
+
+def metrics_rows(metrics: Metrics) -> list[Row]:
+    """The primary and each backup asked separately (one row each: up and
+    answering the API), then each configured query (one row each, on the
+    first server that answered). A backup that is down is a FAIL even when
+    the primary is fine: the backup exists for the moment the primary is
+    gone, and finding it dead then leaves the responder without metrics.
+    A query with no series is a WARN when a metric it reads is missing
+    (a wrong name, a renamed metric, a scrape that stopped), and ok when its
+    metrics exist and only its filter matches nothing now (no 5xx is good
+    news). Blocking."""
+    enables = ENABLES["metrics"]
+    rows: list[Row] = []
+    names_by_server: list[tuple[int, set[str]]] = []
+    for index, url in enumerate(metrics.urls):
+        name = "metrics" if index == 0 else f"metrics backup {index}"
+        what = "the primary" if index == 0 else f"backup {index}"
+        started = time.monotonic()
+        names = metrics.metric_names(index)
+        ms = (time.monotonic() - started) * 1000
+        if isinstance(names, SourceError):
+            hint = names.hint if index == 0 else "the cockpit fails over to this backup when the primary is down: fix it or remove it from metrics.backup_urls"
+            rows.append(fail(name, f"{names.kind.value}: {names.message}", hint, enables if index == 0 else "failover when the primary Prometheus is down"))
+            continue
+        names_by_server.append((index, names))
+        rows.append(ok(name, f"{what} {safe_url(url)} answers: {len(names)} metric names ({ms:.0f} ms)",
+                       enables if index == 0 else "failover when the primary Prometheus is down"))
+    for query in metrics.config.queries:
+        name = f"metrics query {query.name}"
+        if not names_by_server:
+            rows.append(fail(name, "not checked: no Prometheus answered", "fix metrics.url or a backup first", enables))
+            continue
+        index, known = names_by_server[0]
+        count = metrics.series_count(index, query)
+        if isinstance(count, SourceError):
+            rows.append(fail(name, f"{count.kind.value}: {count.message}", count.hint, enables))
+            continue
+        if count:
+            rows.append(ok(name, f"{count} series", f"the {query.label or query.name} sparkline"))
+            continue
+        used = metric_names_in(query.query)
+        missing = sorted(used - known)
+        if used and not missing:
+            rows.append(ok(name, f"no series now; its metrics exist ({', '.join(sorted(used))}), the filter matches nothing",
+                           f"the {query.label or query.name} sparkline"))
+        else:
+            which = f" ({', '.join(missing)} not in Prometheus)" if missing else ""
+            rows.append(warn(name, f"no data: is the metric name right? query {query.name!r}: {query.query}{which}",
+                             f"fix metrics.queries.{query.name} in the config (try it in the Prometheus UI); "
+                             "the pane shows this query as 'no data'", f"the {query.label or query.name} sparkline"))
+    return rows
 
 
 def _slack_fail(name: str, err: SlackError) -> Row:
@@ -90,16 +159,17 @@ def row(name: str, result: Any) -> Row:
 
 async def service_rows(config: Any, sources: Any) -> list[Row]:
     """One row per HTTP source, in a fixed order. Never raises."""
-    names = ("statuspage", "health", "metrics")
+    names = ("statuspage", "health")
     results = await asyncio.gather(
         sources.statuspage.fetch(),
         sources.health.fetch(),
-        asyncio.to_thread(sources.metrics.fetch),
+        asyncio.to_thread(metrics_rows, Metrics(config.metrics)),
         asyncio.to_thread(slack_rows, Slack(config.slack, max_retries=1)),
         return_exceptions=True,
     )
     rows = [row(name, result) for name, result in zip(names, results)]
-    slack = results[len(names)]
-    if isinstance(slack, BaseException):  # slack_rows broke its contract: report, don't crash
-        slack = [row("slack token", slack)]
-    return rows + slack
+    for first, result in zip(("metrics", "slack token"), results[len(names):]):
+        if isinstance(result, BaseException):  # a checker broke its contract: report, don't crash
+            result = [row(first, result)]
+        rows.extend(result)
+    return rows

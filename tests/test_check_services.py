@@ -137,3 +137,66 @@ def test_real_slack_error_payloads_parse_to_named_failures(code: str, row: str) 
         server.server_close()
     assert rows[row].status.value == "FAIL" and f"({code})" in rows[row].detail, rows[row]
     assert rows[row].hint
+
+
+# ---------------------------------------------------------------- Prometheus
+
+
+def test_metric_names_in_promql() -> None:
+    from cockpit.check_services import metric_names_in
+
+    assert metric_names_in('sum by (code) (rate(clay_api_requests_total{code=~"5.."}[1m]))') == {"clay_api_requests_total"}
+    assert metric_names_in("histogram_quantile(0.95, sum by (le) (rate(x_bucket[5m])))") == {"x_bucket"}
+    assert metric_names_in('up{job="a{b}"} / on (job) group_left foo:bar[5m]') == {"up", "foo:bar"}
+    assert metric_names_in("vector(1)") == set()
+
+
+def test_healthy_metrics_rows_one_per_server_and_query(sim) -> None:
+    rows = rows_of(check(sim, "--json"))
+    names = [n for n in rows if n.startswith("metrics")]
+    assert names == ["metrics", "metrics backup 1", "metrics query errors_by_code", "metrics query request_rate",
+                     "metrics query latency_p95"]
+    assert all(rows[n]["status"] == "ok" for n in names), rows
+    assert rows["metrics backup 1"]["detail"].startswith("backup 1 " + sim.endpoints["prometheus_backup"] + " answers: 5 metric names")
+
+
+def test_a_hidden_metric_warns_no_data_and_exits_0(sim) -> None:
+    control(sim, "/_sim/prometheus/hide", {"metric": "clay_api_request_duration_seconds_bucket"})
+    out = check(sim, "--json")
+    assert out.returncode == 0, out.stdout
+    rows = rows_of(out)
+    row = rows["metrics query latency_p95"]
+    assert row["status"] == "warn"
+    assert row["detail"].startswith("no data: is the metric name right? query 'latency_p95': histogram_quantile(")
+    assert row["detail"].endswith("(clay_api_request_duration_seconds_bucket not in Prometheus)")
+    assert row["hint"].startswith("fix metrics.queries.latency_p95 in the config")
+    assert [n for n, r in rows.items() if r["status"] != "ok"] == ["metrics query latency_p95"]
+
+
+def test_a_filter_that_matches_nothing_over_existing_metrics_is_ok(sim) -> None:
+    control(sim, "/_sim/prometheus/quiet", {"query": "errors_by_code"})
+    out = check(sim, "--json")
+    assert out.returncode == 0, out.stdout
+    row = rows_of(out)["metrics query errors_by_code"]
+    assert row["status"] == "ok", row
+    assert row["detail"] == "no series now; its metrics exist (clay_api_requests_total), the filter matches nothing"
+
+
+def test_a_backup_down_is_its_own_fail(sim) -> None:
+    sim.stop_service("prometheus_backup")
+    out = check(sim, "--json")
+    assert out.returncode == 1, out.stdout
+    rows = rows_of(out)
+    assert rows["metrics"]["status"] == "ok"
+    assert rows["metrics backup 1"]["status"] == "FAIL"
+    assert rows["metrics backup 1"]["detail"].startswith("unreachable: cannot reach " + sim.endpoints["prometheus_backup"])
+    assert "metrics.backup_urls" in rows["metrics backup 1"]["hint"]
+    assert all(rows[f"metrics query {q}"]["status"] == "ok" for q in ("errors_by_code", "request_rate", "latency_p95"))
+    assert [n for n, r in rows.items() if r["status"] != "ok"] == ["metrics backup 1"]
+
+
+def test_the_primary_down_queries_are_checked_on_the_backup(sim) -> None:
+    sim.stop_service("prometheus")
+    rows = rows_of(check(sim, "--json"))
+    assert rows["metrics"]["status"] == "FAIL" and rows["metrics backup 1"]["status"] == "ok"
+    assert rows["metrics query request_rate"]["status"] == "ok"

@@ -81,7 +81,8 @@ def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
         lines = [line for line in out.stdout.strip().splitlines() if not line.startswith(" ")]
         names = [line[:line.index(" ok ")].strip() if " ok " in line else line for line in lines]
         assert all(" ok " in line for line in lines), out.stdout  # every row passes
-        for name in ("config", "statuspage", "health", "metrics", "slack token", "slack channel", "slack membership", "kube"):
+        for name in ("config", "statuspage", "health", "metrics", "metrics backup 1", "metrics query errors_by_code",
+                     "metrics query request_rate", "metrics query latency_p95", "slack token", "slack channel", "slack membership", "kube"):
             assert name in names, out.stdout
     finally:
         sim.send_signal(signal.SIGINT)

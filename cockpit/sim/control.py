@@ -283,6 +283,35 @@ def control_app(drill: "Drill") -> web.Application:
         drill.slack.left.add(channel.id)
         return web.json_response({"ok": True, "channel": channel.id})
 
+    # -- Prometheus control (issue 11, checksvc): hide a metric, so a query on it has no data
+    async def prometheus_hide(request: web.Request) -> web.Response:
+        from cockpit.sim.services import METRIC_NAMES
+
+        body = await _json(request)
+        metric = str(body.get("metric", "")) if isinstance(body, dict) else ""
+        if metric not in METRIC_NAMES:
+            return _bad(f'expected {{"metric": one of {", ".join(METRIC_NAMES)}}}')
+        world.history.hidden.add(metric)
+        return web.json_response({"ok": True, "hidden": sorted(world.history.hidden)})
+
+    async def prometheus_quiet(request: web.Request) -> web.Response:
+        from cockpit.config import DEFAULT_QUERIES
+
+        body = await _json(request)
+        query = str(body.get("query", "")) if isinstance(body, dict) else ""
+        if query not in DEFAULT_QUERIES:
+            return _bad(f'expected {{"query": one of {", ".join(DEFAULT_QUERIES)}}}')
+        world.history.quiet.add(query)
+        return web.json_response({"ok": True, "quiet": sorted(world.history.quiet)})
+
+    async def prometheus_unhide(request: web.Request) -> web.Response:
+        world.history.hidden.clear()
+        world.history.quiet.clear()
+        return web.json_response({"ok": True, "hidden": []})
+
+    app.router.add_post("/_sim/prometheus/hide", prometheus_hide)
+    app.router.add_post("/_sim/prometheus/quiet", prometheus_quiet)
+    app.router.add_post("/_sim/prometheus/unhide", prometheus_unhide)
     app.router.add_post("/_sim/slack/revoke_token", slack_revoke)
     app.router.add_post("/_sim/slack/restore", slack_restore)
     app.router.add_post("/_sim/slack/kick", slack_kick)
