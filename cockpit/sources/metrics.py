@@ -364,6 +364,7 @@ class Metrics:
                 fetched_at=time.time(),
                 response_ms=(time.monotonic() - started) * 1000.0,
                 failovers=self._failovers(index, tried),
+                no_data=tuple((q.name, q.label or q.name) for q in self.config.queries if not any(x.query == q.name for x in series)),
             )
         self._serving = 0  # nobody answered: next poll starts from the primary again
         self._polls_on_backup = 0
