@@ -115,6 +115,22 @@ def metrics_rows(metrics: Metrics) -> list[Row]:
     return rows
 
 
+# ---------------------------------------------------------------- Clay
+
+
+def clay_row(config: Any) -> Row:
+    """The probe URL reachable and answering, without the Clay key."""
+    from cockpit.sources.clay_probe import probe_reachable
+
+    enables = "verifying an API key before it is written to the Secret"
+    status, text, ms = probe_reachable(config.clay, timeout=config.actions.probe_timeout)
+    if status in (200, 401, 403):
+        return ok("clay", f"{text} ({ms:.0f} ms)", enables)
+    hint = ("check the network path to Clay (VPN, proxy) and clay.probe_url" if status is None
+            else "Clay's side failed: check Clay's status page" if status >= 500 else "check clay.probe_url in the config")
+    return fail("clay", text, hint, enables)
+
+
 def _slack_fail(name: str, err: SlackError) -> Row:
     hint = err.hint.replace("; the draft is kept", "").replace(" and retry", " and run check again")  # no draft in check
     return fail(name, f"{err.kind.value}: {err.message}", hint, ENABLES[name])
@@ -164,11 +180,12 @@ async def service_rows(config: Any, sources: Any) -> list[Row]:
         sources.statuspage.fetch(),
         sources.health.fetch(),
         asyncio.to_thread(metrics_rows, Metrics(config.metrics)),
+        asyncio.to_thread(lambda: [clay_row(config)]),
         asyncio.to_thread(slack_rows, Slack(config.slack, max_retries=1)),
         return_exceptions=True,
     )
     rows = [row(name, result) for name, result in zip(names, results)]
-    for first, result in zip(("metrics", "slack token"), results[len(names):]):
+    for first, result in zip(("metrics", "clay", "slack token"), results[len(names):]):
         if isinstance(result, BaseException):  # a checker broke its contract: report, don't crash
             result = [row(first, result)]
         rows.extend(result)

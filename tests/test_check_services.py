@@ -200,3 +200,52 @@ def test_the_primary_down_queries_are_checked_on_the_backup(sim) -> None:
     rows = rows_of(check(sim, "--json"))
     assert rows["metrics"]["status"] == "FAIL" and rows["metrics backup 1"]["status"] == "ok"
     assert rows["metrics query request_rate"]["status"] == "ok"
+
+
+# ---------------------------------------------------------------- Clay
+
+
+def test_the_clay_probe_is_reached_without_the_key(sim) -> None:
+    rows = rows_of(check(sim, "--json"))
+    assert rows["clay"]["status"] == "ok"
+    assert "answers (401 without a key, as expected; the key was not sent)" in rows["clay"]["detail"]
+    sim.stop_service("clay")
+    out = check(sim, "--json")
+    assert out.returncode == 1
+    row = rows_of(out)["clay"]
+    assert row["status"] == "FAIL" and "unreachable (ConnectError)" in row["detail"] and "clay.probe_url" in row["hint"]
+
+
+def test_the_clay_probe_sends_no_key_header() -> None:
+    from cockpit.check_services import clay_row
+    from cockpit.config import ClayConfig
+
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(dict(self.headers))
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        class Config:
+            clay = ClayConfig(probe_url=f"http://127.0.0.1:{server.server_port}/v1/me")
+
+            class actions:
+                probe_timeout = 5.0
+
+        row = clay_row(Config)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert row.status.value == "ok", row
+    assert len(seen) == 1
+    header = ClayConfig().key_header.lower()
+    assert header not in {k.lower() for k in seen[0]}, seen

@@ -82,7 +82,7 @@ def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
         names = [line[:line.index(" ok ")].strip() if " ok " in line else line for line in lines]
         assert all(" ok " in line for line in lines), out.stdout  # every row passes
         for name in ("config", "statuspage", "health", "metrics", "metrics backup 1", "metrics query errors_by_code",
-                     "metrics query request_rate", "metrics query latency_p95", "slack token", "slack channel", "slack membership", "kube"):
+                     "metrics query request_rate", "metrics query latency_p95", "clay", "slack token", "slack channel", "slack membership", "kube"):
             assert name in names, out.stdout
     finally:
         sim.send_signal(signal.SIGINT)
