@@ -16,6 +16,7 @@ from typing import Any
 from cockpit.check_rows import Row, fail, ok, warn
 from cockpit.sources.metrics import Metrics
 from cockpit.sources.slack import Slack, SlackError
+from cockpit.sources.statusapi import StatusApi
 from cockpit.sources._errors import safe_url
 from cockpit.signals import ErrorKind, HealthSnapshot, MetricsSnapshot, SourceError, StatusPageSnapshot
 
@@ -131,6 +132,39 @@ def clay_row(config: Any) -> Row:
     return fail("clay", text, hint, enables)
 
 
+# ---------------------------------------------------------------- our status page (management API)
+
+
+def statusapi_rows(api: StatusApi) -> list[Row]:
+    """The key accepted (GET /pages), the page exists (in that list), each
+    configured component ID exists (GET …/components): one row each. Blocking."""
+    cfg = api.config
+    enables = "posting incidents and component status to our status page"
+    hint_clean = lambda h: h.replace("; the draft is kept", "").replace(" and retry", "")  # noqa: E731  (no draft in check)
+    pages = api.pages()
+    if isinstance(pages, SourceError):
+        return [fail("status page key", f"{pages.kind.value}: {pages.message}", hint_clean(pages.hint), enables)]
+    rows = [ok("status page key", f"accepted: it manages {len(pages)} page{'s' if len(pages) != 1 else ''}", enables)]
+    page = next((p for p in pages if p.get("id") == cfg.page_id), None)
+    if page is None:
+        return [*rows, fail("status page", f"page {cfg.page_id!r} is not among the pages this key manages",
+                            "check external_status.page_id (Statuspage: your page → API info), or use a key of that page's team", enables)]
+    rows.append(ok("status page", f"{page.get('name', '?')} ({cfg.page_id})", enables))
+    components = api.components()
+    if isinstance(components, SourceError):
+        return [*rows, fail("status page components", f"{components.kind.value}: {components.message}", hint_clean(components.hint), enables)]
+    known = {c.id: c for c in components}
+    for cid in cfg.component_ids:
+        name = f"status page component {cid}"
+        if cid in known:
+            rows.append(ok(name, f"{known[cid].name} ({known[cid].status})", enables))
+        else:
+            rows.append(fail(name, f"no component {cid!r} on page {cfg.page_id} ({len(known)} components there)",
+                             "fix external_status.component_ids: the page's components are listed under Components → API in Statuspage",
+                             enables))
+    return rows
+
+
 def _slack_fail(name: str, err: SlackError) -> Row:
     hint = err.hint.replace("; the draft is kept", "").replace(" and retry", " and run check again")  # no draft in check
     return fail(name, f"{err.kind.value}: {err.message}", hint, ENABLES[name])
@@ -182,10 +216,11 @@ async def service_rows(config: Any, sources: Any) -> list[Row]:
         asyncio.to_thread(metrics_rows, Metrics(config.metrics)),
         asyncio.to_thread(lambda: [clay_row(config)]),
         asyncio.to_thread(slack_rows, Slack(config.slack, max_retries=1)),
+        asyncio.to_thread(statusapi_rows, StatusApi(config.external_status, max_retries=1)),
         return_exceptions=True,
     )
     rows = [row(name, result) for name, result in zip(names, results)]
-    for first, result in zip(("metrics", "clay", "slack token"), results[len(names):]):
+    for first, result in zip(("metrics", "clay", "slack token", "status page key"), results[len(names):]):
         if isinstance(result, BaseException):  # a checker broke its contract: report, don't crash
             result = [row(first, result)]
         rows.extend(result)

@@ -249,3 +249,43 @@ def test_the_clay_probe_sends_no_key_header() -> None:
     assert len(seen) == 1
     header = ClayConfig().key_header.lower()
     assert header not in {k.lower() for k in seen[0]}, seen
+
+
+# ---------------------------------------------------------------- our status page (management API)
+
+
+def test_status_page_rows_ok_then_unknown_component_then_wrong_key(sim) -> None:
+    rows = rows_of(check(sim, "--json"))
+    assert rows["status page key"]["status"] == "ok" and rows["status page key"]["detail"] == "accepted: it manages 1 page"
+    assert rows["status page"]["detail"] == "Clay Sync (drill) (drillpage01)"
+    assert rows["status page component drillcomp01"]["detail"] == "Contact enrichment (operational)"
+
+    control(sim, "/_sim/statusapi/delete_component", {"id": "drillcomp01"})
+    out = check(sim, "--json")
+    assert out.returncode == 1
+    rows = rows_of(out)
+    row = rows["status page component drillcomp01"]
+    assert row["status"] == "FAIL" and row["detail"] == "no component 'drillcomp01' on page drillpage01 (0 components there)"
+    assert row["hint"].startswith("fix external_status.component_ids")
+    assert [n for n, r in rows.items() if r["status"] != "ok"] == ["status page component drillcomp01"]
+
+    control(sim, "/_sim/statusapi/revoke_key")
+    out = check(sim, "--json")
+    rows = rows_of(out)
+    assert out.returncode == 1
+    assert rows["status page key"]["status"] == "FAIL" and "401 Unauthorized" in rows["status page key"]["detail"]
+    assert rows["status page key"]["hint"].startswith("the key in $CLAY_DRILL_STATUSPAGE_KEY was refused")
+    assert "status page" not in rows  # nothing else is asked with a refused key
+    assert sim.env()["CLAY_DRILL_STATUSPAGE_KEY"] not in out.stdout
+
+
+def test_a_page_the_key_does_not_manage_fails(sim) -> None:
+    from dataclasses import replace
+
+    from cockpit.check_services import statusapi_rows
+    from cockpit.sources.statusapi import StatusApi
+
+    config = config_from_toml(sim.config_dict(), "drill.toml")
+    rows = statusapi_rows(StatusApi(replace(config.external_status, page_id="otherpage"), environ=sim.env(), max_retries=0))
+    assert [(r.name, r.status.value) for r in rows] == [("status page key", "ok"), ("status page", "FAIL")]
+    assert rows[1].detail == "page 'otherpage' is not among the pages this key manages"

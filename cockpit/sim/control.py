@@ -312,6 +312,22 @@ def control_app(drill: "Drill") -> web.Application:
     app.router.add_post("/_sim/prometheus/hide", prometheus_hide)
     app.router.add_post("/_sim/prometheus/quiet", prometheus_quiet)
     app.router.add_post("/_sim/prometheus/unhide", prometheus_unhide)
+    # -- status page management API controls (issue 11, checksvc): a wrong key, a deleted component
+    async def statusapi_revoke(request: web.Request) -> web.Response:
+        drill.statusapi.key = "revoked-" + drill.statusapi.key[-4:] + "-x"  # the drill's key now gets 401
+        return web.json_response({"ok": True})
+
+    async def statusapi_delete_component(request: web.Request) -> web.Response:
+        body = await _json(request)
+        cid = str(body.get("id", "")) if isinstance(body, dict) else ""
+        if cid not in drill.statusapi.components:
+            return _bad(f"expected {{\"id\": one of {', '.join(drill.statusapi.components)}}}")
+        drill.statusapi.components.pop(cid)
+        return web.json_response({"ok": True, "components": list(drill.statusapi.components)})
+
+    app.router.add_post("/_sim/statusapi/revoke_key", statusapi_revoke)
+    app.router.add_post("/_sim/statusapi/delete_component", statusapi_delete_component)
+
     app.router.add_post("/_sim/slack/revoke_token", slack_revoke)
     app.router.add_post("/_sim/slack/restore", slack_restore)
     app.router.add_post("/_sim/slack/kick", slack_kick)
