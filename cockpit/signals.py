@@ -166,6 +166,9 @@ class MetricsSnapshot:
     response_ms: float
     # why the primary (and any earlier backups) were skipped, for the pane
     failovers: tuple[SourceError, ...] = ()
+    # configured queries that returned no series: (query name, its label), so the
+    # pane keeps a "no data" row for each rather than dropping it silently
+    no_data: tuple[tuple[str, str], ...] = ()
 
     def by_query(self, query: str) -> tuple[Series, ...]:
         return tuple(s for s in self.series if s.query == query)

@@ -27,6 +27,8 @@ from widgets.common import SourcePane, clean, set_if_changed
 QUERY_ORDER = ("errors_by_code", "request_rate", "latency_p95")
 LABEL_WIDTH_MAX = 16
 COMPACT_BELOW = 48  # pane width under which labels go short ("401", "req", "p95")
+NO_DATA = ":no-data"  # key suffix of a pane row for a query that returned no series
+
 SHORT_LABELS = {"request_rate": "req", "latency_p95": "p95"}
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -163,6 +165,7 @@ class SeriesRow(Horizontal):
         text-align: right;
         text-wrap: nowrap;
     }
+    SeriesRow.-nodata > .series--value { color: $text-warning; }
     SeriesRow.-warn > .series--value { color: $text-warning; text-style: bold; }
     SeriesRow.-crit > .series--value { color: $text-error; text-style: bold; }
     """
@@ -194,7 +197,8 @@ class SeriesRow(Horizontal):
             self._label.styles.width = label_width
         set_if_changed(self._label, label)
         self._spark.plot([value for _, value in series.points], top)
-        set_if_changed(self._value, format_value(series.current, series.unit))
+        set_if_changed(self._value, "no data" if series.key.endswith(NO_DATA) else format_value(series.current, series.unit))
+        self.set_class(series.key.endswith(NO_DATA), "-nodata")
         self.set_class(level == "warn", "-warn")
         self.set_class(level == "crit", "-crit")
 
@@ -261,7 +265,9 @@ class MetricsPane(SourcePane):
         self._show_notice(value)
         if self._compact is None:  # not laid out yet: on_resize draws it
             return
-        series = order_series(value.series)
+        placeholders = tuple(Series(key=f"{name}{NO_DATA}", query=name, label=label, unit="", labels=(), current=None, points=())
+                             for name, label in value.no_data)
+        series = order_series(value.series + placeholders)
         empty = self._empty
         empty.display = not series
         if not series:

@@ -265,6 +265,73 @@ def control_app(drill: "Drill") -> web.Application:
     for name in ("allow_all", "expire_token", "renew_token"):
         app.router.add_post(f"/_sim/kube/{name}", kube_call(name))
 
+    # -- Slack controls (issue 11, checksvc): revoke the bot token, remove the bot from a channel
+    async def slack_revoke(request: web.Request) -> web.Response:
+        drill.slack.token = "xoxb-revoked-" + drill.slack.token[-6:] + "-x"  # the old token now gets invalid_auth
+        return web.json_response({"ok": True})
+
+    async def slack_restore(request: web.Request) -> web.Response:
+        drill.slack.token = drill.tokens.slack
+        drill.slack.left.clear()
+        return web.json_response({"ok": True})
+
+    async def slack_kick(request: web.Request) -> web.Response:
+        body = await _json(request)
+        channel = drill.slack.find(str((body or {}).get("channel", ""))) if isinstance(body, dict) else None
+        if channel is None:
+            return _bad('expected {"channel": "<id or #name of a drill channel>"}')
+        drill.slack.left.add(channel.id)
+        return web.json_response({"ok": True, "channel": channel.id})
+
+    # -- Prometheus control (issue 11, checksvc): hide a metric, so a query on it has no data
+    async def prometheus_hide(request: web.Request) -> web.Response:
+        from cockpit.sim.services import METRIC_NAMES
+
+        body = await _json(request)
+        metric = str(body.get("metric", "")) if isinstance(body, dict) else ""
+        if metric not in METRIC_NAMES:
+            return _bad(f'expected {{"metric": one of {", ".join(METRIC_NAMES)}}}')
+        world.history.hidden.add(metric)
+        return web.json_response({"ok": True, "hidden": sorted(world.history.hidden)})
+
+    async def prometheus_quiet(request: web.Request) -> web.Response:
+        from cockpit.config import DEFAULT_QUERIES
+
+        body = await _json(request)
+        query = str(body.get("query", "")) if isinstance(body, dict) else ""
+        if query not in DEFAULT_QUERIES:
+            return _bad(f'expected {{"query": one of {", ".join(DEFAULT_QUERIES)}}}')
+        world.history.quiet.add(query)
+        return web.json_response({"ok": True, "quiet": sorted(world.history.quiet)})
+
+    async def prometheus_unhide(request: web.Request) -> web.Response:
+        world.history.hidden.clear()
+        world.history.quiet.clear()
+        return web.json_response({"ok": True, "hidden": []})
+
+    app.router.add_post("/_sim/prometheus/hide", prometheus_hide)
+    app.router.add_post("/_sim/prometheus/quiet", prometheus_quiet)
+    app.router.add_post("/_sim/prometheus/unhide", prometheus_unhide)
+    # -- status page management API controls (issue 11, checksvc): a wrong key, a deleted component
+    async def statusapi_revoke(request: web.Request) -> web.Response:
+        drill.statusapi.key = "revoked-" + drill.statusapi.key[-4:] + "-x"  # the drill's key now gets 401
+        return web.json_response({"ok": True})
+
+    async def statusapi_delete_component(request: web.Request) -> web.Response:
+        body = await _json(request)
+        cid = str(body.get("id", "")) if isinstance(body, dict) else ""
+        if cid not in drill.statusapi.components:
+            return _bad(f"expected {{\"id\": one of {', '.join(drill.statusapi.components)}}}")
+        drill.statusapi.components.pop(cid)
+        return web.json_response({"ok": True, "components": list(drill.statusapi.components)})
+
+    app.router.add_post("/_sim/statusapi/revoke_key", statusapi_revoke)
+    app.router.add_post("/_sim/statusapi/delete_component", statusapi_delete_component)
+
+    app.router.add_post("/_sim/slack/revoke_token", slack_revoke)
+    app.router.add_post("/_sim/slack/restore", slack_restore)
+    app.router.add_post("/_sim/slack/kick", slack_kick)
+
     async def login(request: web.Request) -> web.Response:
         return web.json_response(drill.login())
 

@@ -48,6 +48,8 @@ class MetricsHistory:
         self._codes: dict[int, float] = {}
         self._buckets = [0.0] * (len(BUCKETS) + 1)
         self._sum = 0.0
+        self.hidden: set[str] = set()  # metric names the drill's Prometheus pretends not to have (/_sim/prometheus/hide)
+        self.quiet: set[str] = set()  # shipped queries whose filter matches nothing now, metrics kept (/_sim/prometheus/quiet)
         # for /metrics: (code, method, endpoint) → count
         self.requests: dict[tuple[int, str, str], float] = {}
 

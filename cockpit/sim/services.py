@@ -167,8 +167,39 @@ def _shipped(params: dict[str, str]) -> str:
     return name
 
 
+METRIC_NAMES = ("clay_api_request_duration_seconds_bucket", "clay_api_request_duration_seconds_count",
+                "clay_api_request_duration_seconds_sum", "clay_api_requests_total", "up")
+
+
+def _metric_names(query: str) -> set[str]:
+    """The metric names a shipped query reads (for /_sim/prometheus/hide)."""
+    return {m for m in METRIC_NAMES if re.search(rf"(?<![\w:]){re.escape(m)}(?![\w:])", query)}
+
+
 def prometheus_app(world: World, *, name: str = "prometheus") -> web.Application:
     history: MetricsHistory = world.history
+
+    def evaluate(qname: str, query: str, at: float) -> list[tuple[dict[str, str], float]]:
+        if _metric_names(query) & history.hidden:  # a hidden metric: the query has no series, as with a wrong name
+            return []
+        if qname in history.quiet:  # the metrics exist, the filter matches nothing (no 5xx at all, say)
+            return []
+        return history.evaluate(qname, at)
+
+    async def label_values(request: web.Request) -> web.Response:
+        label = request.match_info["label"]
+        if label != "__name__":
+            return web.json_response({"status": "success", "data": []})
+        return web.json_response({"status": "success", "data": sorted(set(METRIC_NAMES) - history.hidden)})
+
+    async def series_api(request: web.Request) -> web.Response:
+        params = [v for k, v in request.query.items() if k == "match[]"]
+        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+            params += [str(v) for k, v in (await request.post()).items() if k == "match[]"]
+        if not params:
+            return _error("bad_data", "no match[] parameter provided", 400)
+        names = sorted({m for p in params for m in METRIC_NAMES if p.strip().startswith(m) and m not in history.hidden})
+        return web.json_response({"status": "success", "data": [{"__name__": m, "job": "clay-api"} for m in names]})
 
     async def query(request: web.Request) -> web.Response:
         try:
@@ -178,7 +209,7 @@ def prometheus_app(world: World, *, name: str = "prometheus") -> web.Application
             at = parse_time(params["time"], "time") if params.get("time") else now
         except BadData as err:
             return _error("bad_data", str(err), 400)
-        result = [{"metric": labels, "value": [prom_time(at), prom_float(v)]} for labels, v in history.evaluate(qname, at)]
+        result = [{"metric": labels, "value": [prom_time(at), prom_float(v)]} for labels, v in evaluate(qname, params["query"], at)]
         return web.json_response({"status": "success", "data": {"resultType": "vector", "result": result}})
 
     async def query_range(request: web.Request) -> web.Response:
@@ -202,7 +233,7 @@ def prometheus_app(world: World, *, name: str = "prometheus") -> web.Application
         n = int(math.floor((end - start) / step + 1e-9))
         for i in range(n + 1):
             at = start + i * step
-            for labels, value in history.evaluate(qname, at):
+            for labels, value in evaluate(qname, params["query"], at):
                 key = tuple(sorted(labels.items()))
                 series.setdefault(key, {"metric": labels, "values": []})["values"].append([prom_time(at), prom_float(value)])
         result = [series[k] for k in sorted(series)]
@@ -238,6 +269,9 @@ def prometheus_app(world: World, *, name: str = "prometheus") -> web.Application
     app.router.add_route("POST", "/api/v1/query", query)
     app.router.add_route("GET", "/api/v1/query_range", query_range)
     app.router.add_route("POST", "/api/v1/query_range", query_range)
+    app.router.add_route("GET", "/api/v1/label/{label}/values", label_values)
+    app.router.add_route("GET", "/api/v1/series", series_api)
+    app.router.add_route("POST", "/api/v1/series", series_api)
     app.router.add_get("/-/ready", ready)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/api/v1/status/buildinfo", buildinfo)

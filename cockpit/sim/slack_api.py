@@ -1,7 +1,9 @@
 """The Slack Web API methods the cockpit calls, on aiohttp.
 
 ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.info``,
-``conversations.replies`` (and ``conversations.history`` for tests). Like
+``conversations.replies``, ``conversations.list`` (cursor-paginated, as
+``clay-cockpit check`` resolves the channel by name) (and
+``conversations.history`` for tests). Like
 Slack: HTTP 200 with ``{"ok": false, "error": ...}`` for a missing token
 (``not_authed``), a wrong one (``invalid_auth``), an unknown channel
 (``channel_not_found``); arguments as form fields, JSON or query string.
@@ -37,6 +39,7 @@ class SlackState:
         self.now = now
         created = int(now()) - 86400 * 200
         self.channels = {cid: Channel(cid, name, created, purpose) for cid, name, purpose in channels}
+        self.left: set[str] = set()  # channels the bot was removed from (the /_sim/slack/kick control)
         self._seq = 0
 
     def find(self, ref: str) -> Channel | None:
@@ -170,11 +173,27 @@ def slack_app(state: SlackState) -> web.Application:
             return _fail("channel_not_found")
         return web.json_response({"ok": True, "channel": {
             "id": channel.id, "name": channel.name, "is_channel": True, "is_group": False, "is_im": False,
-            "is_private": False, "is_archived": False, "is_general": False, "is_member": True,
+            "is_private": False, "is_archived": False, "is_general": False, "is_member": channel.id not in state.left,
             "created": channel.created, "creator": "U0PLATFORM", "name_normalized": channel.name,
             "topic": {"value": "", "creator": "", "last_set": 0},
             "purpose": {"value": channel.purpose, "creator": "U0PLATFORM", "last_set": channel.created},
         }})
+
+    @authed
+    async def conversations_list(request: web.Request, args: dict) -> web.Response:
+        # Slack pages by an opaque cursor; ours is the index of the next channel.
+        try:
+            limit = max(1, min(1000, int(args.get("limit", 100))))
+            start = int(str(args.get("cursor") or "0").removeprefix("dGVhbTpD"))
+        except ValueError:
+            return _fail("invalid_cursor")
+        chans = sorted(state.channels.values(), key=lambda c: c.id)
+        page = chans[start:start + limit]
+        more = start + limit < len(chans)
+        return web.json_response({"ok": True, "channels": [{
+            "id": c.id, "name": c.name, "is_channel": True, "is_private": False, "is_archived": False,
+            "is_member": c.id not in state.left, "created": c.created, "name_normalized": c.name,
+        } for c in page], "response_metadata": {"next_cursor": f"dGVhbTpD{start + limit}" if more else ""}})
 
     def _page(messages: list[dict], args: dict) -> web.Response:
         try:
@@ -212,6 +231,7 @@ def slack_app(state: SlackState) -> web.Application:
         ("chat.postMessage", post_message),
         ("chat.update", update),
         ("conversations.info", info),
+        ("conversations.list", conversations_list),
         ("conversations.replies", replies),
         ("conversations.history", history),
     ):

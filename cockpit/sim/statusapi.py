@@ -231,8 +231,20 @@ def statusapi_app(state: StatusApiState) -> web.Application:
                 comp[key] = raw[key]
         return web.json_response(comp)
 
+    def page_object() -> dict:
+        return {"id": state.page_id, "name": "Clay Sync (drill)", "subdomain": "clay-sync-drill", "url": "https://status.example.com",
+                "time_zone": "Etc/UTC", "created_at": next(iter(state.components.values()), {}).get("created_at")}
+
+    async def list_pages(request: web.Request) -> web.Response:
+        return web.json_response([page_object()])
+
+    async def get_page(request: web.Request) -> web.Response:
+        return web.json_response(page_object())
+
     app = web.Application(middlewares=[auth])
     base = "/v1/pages/{page}"
+    app.router.add_get("/v1/pages", list_pages)
+    app.router.add_get(base, get_page)
     app.router.add_get(base + "/incidents", list_incidents)
     app.router.add_post(base + "/incidents", create_incident)
     app.router.add_get(base + "/incidents/{id}", get_incident)

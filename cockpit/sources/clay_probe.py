@@ -67,3 +67,32 @@ def probe_key(config: ClayConfig, key: SecretValue, *, timeout: float, client: h
     if 300 <= status <= 399:
         text = f"{status} redirect from {where}: not followed (the key would go along); check clay.probe_url"
     return ProbeResult(verdict, status, text, fp, (time.monotonic() - started) * 1000.0, retry_after)
+
+
+def probe_reachable(config: ClayConfig, *, timeout: float, client: httpx.Client | None = None) -> tuple[int | None, str, float]:
+    """``clay-cockpit check``'s Clay row: one GET of the probe URL with NO key
+    (nothing secret leaves the laptop). Any 401/403 is the expected answer
+    of a reachable Clay that wants a key. (status or None, what it means, ms)."""
+    where = safe_url(config.probe_url)
+    started = time.monotonic()
+    own = client is None
+    http = client or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
+    try:
+        resp = http.get(config.probe_url, headers={"Accept": "application/json"}, timeout=httpx.Timeout(timeout))
+        status = resp.status_code
+        resp.close()
+    except httpx.TimeoutException:
+        return None, f"no answer from {where} within {timeout:g} s", (time.monotonic() - started) * 1000.0
+    except httpx.HTTPError as exc:
+        return None, f"{where} unreachable ({type(exc).__name__})", (time.monotonic() - started) * 1000.0
+    finally:
+        if own:
+            http.close()
+    ms = (time.monotonic() - started) * 1000.0
+    if status in (401, 403):
+        return status, f"{where} answers ({status} without a key, as expected; the key was not sent)", ms
+    if status == 200:
+        return status, f"{where} answers 200 without a key (the key was not sent)", ms
+    if 300 <= status <= 399:
+        return status, f"{status} redirect from {where}: not followed; check clay.probe_url", ms
+    return status, meaning(status)[1], ms

@@ -265,6 +265,37 @@ class Metrics:
                 server.session.close()
             self._servers.clear()
 
+    # readiness (clay-cockpit check) -------------------------------------------
+
+    def metric_names(self, index: int) -> set[str] | SourceError:
+        """One server asked directly (0 the primary, n backup n; no failover):
+        the metric names it has (/api/v1/label/__name__/values) — it is up
+        and answering the API."""
+        return self._direct(index, QueryConfig(name="metric names", query="__name__"),
+                            lambda server: set(server.client.all_metrics()))
+
+    def series_count(self, index: int, query: QueryConfig) -> int | SourceError:
+        """How many series one query returns now on one server."""
+        def run(server: _Server) -> int:
+            result = server.client.custom_query(query.query)
+            if not isinstance(result, list):
+                raise TypeError("data.result is not a list")
+            return len(result)
+
+        return self._direct(index, query, run)
+
+    def _direct(self, index: int, query: QueryConfig, call) -> Any:
+        token = self._token()
+        secrets = (token,) if token else ()
+        with self._lock:
+            try:
+                server = self._server(index, token)
+                return self._call(server, query, secrets, lambda: call(server))
+            except _Failed as failed:
+                return failed.error
+            except Exception as exc:  # outermost boundary: never raise into the caller
+                return unexpected(SOURCE, exc, safe_url(self.urls[index]), secrets)
+
     # polling -----------------------------------------------------------------
 
     def fetch(self) -> MetricsSnapshot | SourceError:
@@ -333,6 +364,7 @@ class Metrics:
                 fetched_at=time.time(),
                 response_ms=(time.monotonic() - started) * 1000.0,
                 failovers=self._failovers(index, tried),
+                no_data=tuple((q.name, q.label or q.name) for q in self.config.queries if not any(x.query == q.name for x in series)),
             )
         self._serving = 0  # nobody answered: next poll starts from the primary again
         self._polls_on_backup = 0

@@ -57,7 +57,7 @@ DEFAULT_RETRIES = 2
 DEFAULT_MAX_WAIT = 30.0  # seconds of Retry-After we are willing to sleep in a worker, per retry
 _log = logging.getLogger("cockpit.slack")
 _log.addHandler(logging.NullHandler())  # slack-sdk logs failures here; never onto the cockpit's terminal
-_IDEMPOTENT = ("auth.test", "chat.update", "conversations.info", "conversations.replies", "conversations.history")
+_IDEMPOTENT = ("auth.test", "chat.update", "conversations.info", "conversations.list", "conversations.replies", "conversations.history")
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +294,42 @@ class Slack:
             team=str(auth.get("team", "")), user=str(auth.get("user", "")),
             channel_id=str(chan.get("id", "")), channel_name=str(chan.get("name", "")), is_member=bool(chan.get("is_member", False)),
         )
+
+    def auth(self) -> dict[str, Any] | SlackError:
+        """auth.test: the token accepted; its answer names the bot (``user``) and workspace (``team``)."""
+        return self._call("auth.test", "the token check")
+
+    def find_channel(self, max_pages: int = 50) -> dict[str, Any] | SlackError:
+        """The configured channel resolved by name (conversations.list, paginated,
+        every page under the client's timeout): Slack's channel object, or a
+        ``channel_not_found`` SlackError when no page has it. An ID (``C…``) is
+        looked up the same way."""
+        want = self.config.channel.strip().lstrip("#")
+        cursor = ""
+        for _ in range(max_pages):
+            data = self._call("conversations.list", f"the search for {self.config.channel}", limit=200,
+                              types="public_channel,private_channel", exclude_archived=True, **({"cursor": cursor} if cursor else {}))
+            if isinstance(data, SlackError):
+                return data
+            for chan in data.get("channels") or ():
+                if isinstance(chan, dict) and want in (chan.get("name"), chan.get("id")):
+                    return chan
+            meta = data.get("response_metadata") if isinstance(data.get("response_metadata"), dict) else {}
+            cursor = str(meta.get("next_cursor") or "")
+            if not cursor:
+                break
+        return _error(ErrorKind.FORBIDDEN, f"no channel named {self.config.channel} is visible to the bot (channel_not_found)",
+                      "check slack.channel in the config (the name without typos; a private channel must invite the bot first)",
+                      "channel_not_found")
+
+    def channel_info(self, channel_id: str) -> dict[str, Any] | SlackError:
+        """conversations.info on one channel ID: its object, with ``is_member``."""
+        data = self._call("conversations.info", f"the lookup of {self.config.channel}", channel=channel_id)
+        if isinstance(data, SlackError):
+            return data
+        return data.get("channel") if isinstance(data.get("channel"), dict) else _error(
+            ErrorKind.BAD_RESPONSE, "Slack's conversations.info answer has no channel object",
+            f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API")
 
     def post(self, text: str, blocks: Sequence[Mapping[str, Any]] | None = None, *, thread_ts: str | None = None,
              channel: str | None = None) -> Posted | SlackError:

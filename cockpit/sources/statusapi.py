@@ -138,12 +138,12 @@ class StatusApi:
                               f"export {env}=<your Statuspage API key> in the cockpit's environment, then retry; the draft is kept")
         return key
 
-    def _request(self, method: str, path: str, what: str, body: dict[str, Any] | None = None) -> Any | SourceError:
+    def _request(self, method: str, path: str, what: str, body: dict[str, Any] | None = None, *, on_page: bool = True) -> Any | SourceError:
         """One API call with bounded retries → the decoded JSON, or the failure."""
         key = self._precheck()
         if isinstance(key, SourceError):
             return key
-        url = f"{self._base}/pages/{self.config.page_id}{path}"
+        url = f"{self._base}/pages/{self.config.page_id}{path}" if on_page else f"{self._base}{path}"
         shown = safe_url(url)
         headers = {"Authorization": f"OAuth {key}", "Accept": "application/json"}
         secrets = (key,)
@@ -222,6 +222,15 @@ class StatusApi:
         return inc
 
     # -- what the cockpit does
+
+    def pages(self) -> list[dict[str, Any]] | SourceError:
+        """GET /pages: the pages this key may manage (proves the key is accepted)."""
+        data = self._request("GET", "/pages", "the page list", on_page=False)
+        if isinstance(data, SourceError):
+            return data
+        if not isinstance(data, list):
+            return make_error(SOURCE, ErrorKind.BAD_RESPONSE, "the page list is not a list", "check external_status.api_url")
+        return [p for p in data if isinstance(p, dict)]
 
     def components(self) -> tuple[PageComponent, ...] | SourceError:
         """Every component of the page (for names, and to check component_ids)."""
