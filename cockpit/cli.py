@@ -187,6 +187,8 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
                  "clay-cockpit check --config ./staging.toml")
     check.add_argument("--config", metavar="PATH", help=_config_help())
     check.add_argument("--json", action="store_true", help="print the rows as JSON (name, status, detail, enables, hint), for scripts")
+    check.add_argument("--read-only", action="store_true",
+                       help="do not ask about the write permissions (as with kube.read_only): one row says how many were left out")
     add_target_arguments(check)
     add_log_arguments(check)
 

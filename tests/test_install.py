@@ -79,9 +79,11 @@ def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
         assert out.returncode == 0, out.stdout + out.stderr
         lines = [line for line in out.stdout.strip().splitlines() if not line.startswith(" ")]
-        assert [line.split()[:2] for line in lines] == [
-            ["config", "ok"], ["statuspage", "ok"], ["health", "ok"], ["metrics", "ok"], ["kube", "ok"],
-        ], out.stdout
+        names = [line.split()[:2] if line.startswith("kube") else line.split()[:1] for line in lines]
+        assert all(line.split()[len(n)] == "ok" for n, line in zip(names, lines)) and lines, out.stdout
+        for expected in (["config"], ["statuspage"], ["health"], ["metrics"], ["kubeconfig"], ["kube", "auth"],
+                         ["kube", "patch"], ["kube", "create"]):
+            assert expected in names, (expected, out.stdout)
     finally:
         sim.send_signal(signal.SIGINT)
         sim.wait(20)
