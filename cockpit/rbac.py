@@ -11,6 +11,7 @@ ConfigMap, and hold a Lease per deployment (get/update by name, create).
 from __future__ import annotations
 
 from dataclasses import dataclass
+import sys
 from typing import Any
 
 
@@ -80,3 +81,77 @@ def permissions(config: Any, *, read_only: bool = False) -> list[Permission]:
         p("update", "leases", "renews and releases that lease", group="coordination.k8s.io", write=True),
     ]
     return [x for x in out if not (read_only and x.write)]
+
+
+# --------------------------------------------------------------------------
+# `clay-cockpit rbac`: the Role (and RoleBinding) that grants exactly the table
+
+ROLE = "clay-cockpit"
+
+
+def rules(perms: list[Permission]) -> list[dict[str, Any]]:
+    """RBAC rules: one per (group, resource, verbs), names restricted where the cockpit uses only one object."""
+    by_object: dict[tuple[str, str, str], list[str]] = {}
+    for p in perms:
+        by_object.setdefault((p.group, p.rbac_resource, p.name), []).append(p.verb)
+    merged: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+    for (group, resource, name), verbs in by_object.items():
+        names = merged.setdefault((group, resource, tuple(sorted(set(verbs)))), [])
+        if name:
+            names.append(name)
+    out = []
+    for (group, resource, verbs), names in merged.items():
+        rule: dict[str, Any] = {"apiGroups": [group], "resources": [resource]}
+        if names:
+            rule["resourceNames"] = sorted(set(names))
+        rule["verbs"] = list(verbs)
+        out.append(rule)
+    return out
+
+
+def subjects(users: list[str], groups: list[str], service_accounts: list[str]) -> list[dict[str, str]]:
+    """RoleBinding subjects; ValueError for a service account not written NS:NAME."""
+    out = [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": u} for u in users]
+    out += [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": g} for g in groups]
+    for sa in service_accounts:
+        ns, _, name = sa.partition(":")
+        if not ns or not name:
+            raise ValueError(f"--service-account: expected NAMESPACE:NAME, found {sa!r}")
+        out.append({"kind": "ServiceAccount", "namespace": ns, "name": name})
+    return out
+
+
+def manifest(config: Any, *, read_only: bool, subject_list: list[dict[str, str]]) -> str:
+    """The Role, then (with subjects) the RoleBinding, as multi-document YAML."""
+    import yaml  # PyYAML: a dependency of the kubernetes client
+
+    name = ROLE + ("-read-only" if read_only else "")
+    meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": "clay-cockpit"}}
+    if config.kube.namespace:
+        meta["namespace"] = config.kube.namespace
+    docs: list[dict[str, Any]] = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
+                                   "rules": rules(permissions(config, read_only=read_only))}]
+    if subject_list:
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": dict(meta),
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                     "subjects": subject_list})
+    head = (f"# clay-cockpit rbac{' --read-only' if read_only else ''}: what the cockpit needs in namespace "
+            f"{config.kube.namespace or '(the context namespace)'}; apply with `kubectl apply -f -`.\n"
+            "# SelfSubjectAccessReviews (clay-cockpit check, the actions) are allowed to every user by system:basic-user.\n")
+    if not subject_list:
+        head += "# No RoleBinding: name who gets the Role with --user, --group or --service-account NS:NAME.\n"
+    return head + yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True)
+
+
+def cmd_rbac(args: Any) -> int:
+    from cockpit.cli import EXIT_USAGE, load_user_config
+
+    config = load_user_config(args.config)
+    try:
+        subject_list = subjects(args.user or [], args.group or [], args.service_account or [])
+    except ValueError as exc:
+        print(f"clay-cockpit rbac: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    read_only = bool(args.read_only or config.kube.read_only)
+    sys.stdout.write(manifest(config, read_only=read_only, subject_list=subject_list))
+    return 0
