@@ -53,6 +53,7 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"
     SERVER_ERROR = "server_error"
     BAD_RESPONSE = "bad_response"
+    CONFIG = "config"  # our own setup is wrong (e.g. no kubeconfig file): fix it, no retry helps
     VERIFY_FAILED = "verify_failed"  # applied, but the effect did not show (in time)
 
 

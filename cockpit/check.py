@@ -21,12 +21,12 @@ from typing import Any
 from cockpit.check_rows import Row, Status, ok
 
 
-async def run_checks(config: Any, sources: Any) -> list[Row]:
+async def run_checks(config: Any, sources: Any, *, read_only: bool = False) -> list[Row]:
     """Every checker, concurrently; rows in a fixed order. Never raises."""
     from cockpit.check_kube import kube_rows
     from cockpit.check_services import service_rows
 
-    services, kube = await asyncio.gather(service_rows(config, sources), kube_rows(config, sources))
+    services, kube = await asyncio.gather(service_rows(config, sources), kube_rows(config, sources, read_only=read_only))
     return [*services, *kube]
 
 
@@ -51,7 +51,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from cockpit.sources import Sources
 
     config = load_user_config(args.config)
-    rows = [ok("config", str(config.source)), *asyncio.run(run_checks(config, Sources(config)))]
+    rows = [ok("config", str(config.source)), *asyncio.run(run_checks(config, Sources(config), read_only=getattr(args, "read_only", False)))]
     if getattr(args, "json", False):
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:

@@ -1,4 +1,4 @@
-"""`clay-cockpit` command line: run (default), demo, sim, init, check, info,
+"""`clay-cockpit` command line: run (default), demo, sim, init, check, rbac, info,
 postmortem, completion.
 
 Imports are kept to the standard library and :mod:`cockpit.paths` until a
@@ -26,7 +26,7 @@ from cockpit.paths import APP_NAME, CONFIG_ENV, ConfigError, default_config_path
 if TYPE_CHECKING:
     from cockpit.config import Config
 
-SUBCOMMANDS = ("run", "demo", "sim", "init", "check", "info", "postmortem", "completion")
+SUBCOMMANDS = ("run", "demo", "sim", "init", "check", "rbac", "info", "postmortem", "completion")
 EXIT_USAGE = 2
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_LEVEL_ENV = "CLAY_COCKPIT_LOG_LEVEL"
@@ -187,8 +187,24 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
                  "clay-cockpit check --config ./staging.toml")
     check.add_argument("--config", metavar="PATH", help=_config_help())
     check.add_argument("--json", action="store_true", help="print the rows as JSON (name, status, detail, enables, hint), for scripts")
+    check.add_argument("--read-only", action="store_true",
+                       help="do not ask about the write permissions (as with kube.read_only): one row says how many were left out")
     add_target_arguments(check)
     add_log_arguments(check)
+
+    rbac = _sub(sub, "rbac", "print the Role and RoleBinding the config needs in the cluster",
+                "Print, as YAML for `kubectl apply -f -`, the Role that grants exactly the Kubernetes permissions the "
+                "cockpit uses with this config (the ones `check` asks about), object names restricted where it uses one, "
+                "and a RoleBinding to the --user, --group or --service-account given. --read-only (or kube.read_only) "
+                "leaves out the write permissions. Calls no cluster.",
+                "clay-cockpit rbac --user alice@example.com | kubectl apply -f -", "clay-cockpit rbac --read-only --group oncall",
+                "clay-cockpit rbac --service-account clay-sync:cockpit -n clay-sync")
+    rbac.add_argument("--config", metavar="PATH", help=_config_help())
+    rbac.add_argument("--read-only", action="store_true", help="only the read permissions (as with kube.read_only)")
+    rbac.add_argument("--user", action="append", metavar="U", help="bind the Role to this user (repeatable)")
+    rbac.add_argument("--group", action="append", metavar="G", help="bind the Role to this group (repeatable)")
+    rbac.add_argument("--service-account", action="append", metavar="NS:NAME", help="bind the Role to this service account (repeatable)")
+    add_target_arguments(rbac)
 
     info = _sub(sub, "info", "print the files and the kube target in use, and where each came from",
                 "Print the config file in use (and whether it exists), the state, log, incidents and postmortems paths "
@@ -295,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
 
             log_to_file()
             return cmd_check(args)
+        if args.command == "rbac":
+            from cockpit.rbac import cmd_rbac
+
+            return cmd_rbac(args)
         if args.command == "info":
             from cockpit.info import cmd_info
 

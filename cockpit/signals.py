@@ -27,6 +27,7 @@ class ErrorKind(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429
     SERVER_ERROR = "server_error"  # 5xx
     BAD_RESPONSE = "bad_response"  # answered, but not in a form we understand
+    CONFIG = "config"  # our own setup is wrong before any request (e.g. no kubeconfig file): fix it, no retry helps
 
 
 @dataclass(frozen=True, slots=True)

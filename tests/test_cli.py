@@ -258,7 +258,8 @@ def test_top_level_help_shows_the_cockpits_options_and_resolved_paths(home) -> N
 @pytest.mark.parametrize("typo, says", [
     ("chek", "clay-cockpit: invalid choice: 'chek' — did you mean 'check'?"),
     ("inof", "clay-cockpit: invalid choice: 'inof' — did you mean 'info'?"),
-    ("zzz", "clay-cockpit: invalid choice: 'zzz' (choose from run, demo, sim, init, check, info, postmortem, completion)"),
+    ("rbca", "clay-cockpit: invalid choice: 'rbca' — did you mean 'rbac'?"),
+    ("zzz", "clay-cockpit: invalid choice: 'zzz' (choose from run, demo, sim, init, check, rbac, info, postmortem, completion)"),
 ])
 def test_a_mistyped_subcommand_suggests_the_nearest(typo, says) -> None:
     out = run_cli(typo)

@@ -81,12 +81,13 @@ def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
         assert out.returncode == 0, out.stdout + out.stderr
         lines = [line for line in out.stdout.strip().splitlines() if not line.startswith(" ")]
         parsed = [re.match(r"^(\S.*?)\s+(ok|warn|FAIL)\s", line) for line in lines]
-        assert all(p and p.group(2) == "ok" for p in parsed), out.stdout  # every row passes
+        assert lines and all(p and p.group(2) == "ok" for p in parsed), out.stdout  # every row passes
         names = [p.group(1) for p in parsed if p]
         for name in ("config", "statuspage", "health", "metrics", "metrics backup 1", "metrics query errors_by_code",
                      "metrics query request_rate", "metrics query latency_p95", "clay", "slack token", "slack channel", "slack membership",
-                     "status page key", "status page", "status page component drillcomp01", "kube"):
-            assert name in names, out.stdout
+                     "status page key", "status page", "status page component drillcomp01", "kubeconfig", "kube auth"):
+            assert name in names, (name, out.stdout)
+        assert any(n.startswith("kube patch") for n in names) and any(n.startswith("kube create") for n in names), out.stdout
     finally:
         sim.send_signal(signal.SIGINT)
         sim.wait(20)

@@ -123,7 +123,7 @@ def test_no_kubeconfig_is_a_named_failure(sim, tmp_path) -> None:
     cfg = drill_config(sim, kubeconfig=str(tmp_path / "missing"))
     with pytest.raises(AdminError) as err:
         KubeAdmin(cfg.kube).deployment("clay-sync")
-    assert err.value.failure.kind is FailureKind.AUTH_EXPIRED and "does not exist" in err.value.failure.message
+    assert err.value.failure.kind is FailureKind.CONFIG and "does not exist" in err.value.failure.message
 
 
 class _Exc:

@@ -152,7 +152,7 @@ def test_unreachable_is_one_attempt(sim) -> None:
 def test_missing_kubeconfig_and_unknown_context(shared_sim, tmp_path: Path) -> None:
     missing = tmp_path / "kubeconfig-that-is-not-there"
     err = source(shared_sim, kubeconfig=str(missing)).list_pods()
-    assert isinstance(err, SourceError) and err.kind is ErrorKind.AUTH_EXPIRED
+    assert isinstance(err, SourceError) and err.kind is ErrorKind.CONFIG, "no kubeconfig is a configuration error, not expired credentials"
     assert str(missing) in err.message and "clay-drill" in err.message and "kube.kubeconfig" in err.hint
 
     err = source(shared_sim, context="prod-eu").list_pods()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from cockpit.sim.clock import ClockError
+from cockpit.sim.kube_rbac import parse_denial
 
 if TYPE_CHECKING:
     from cockpit.sim.server import Drill
@@ -240,11 +241,21 @@ def control_app(drill: "Drill") -> web.Application:
         return web.json_response(drill.state())
 
     async def deny(request: web.Request) -> web.Response:
-        body = await _json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("verb"), str) or not isinstance(body.get("resource"), str):
-            return _bad('expected {"verb": "patch", "resource": "secrets"}')
-        world.kube.deny(body["verb"], body["resource"])
-        return web.json_response({"denied": {"verb": body["verb"], "resource": body["resource"]}})
+        try:
+            denial = parse_denial(await _json(request))
+        except ValueError as err:
+            return _bad(str(err))
+        world.kube.rbac.deny(denial)
+        return web.json_response({"denied": denial.to_dict()})
+
+    async def allow(request: web.Request) -> web.Response:
+        try:
+            denial = parse_denial(await _json(request))
+        except ValueError as err:
+            return _bad(str(err))
+        if not world.kube.rbac.allow(denial):
+            return _bad(f"not denied: {json.dumps(denial.to_dict())}", 404)
+        return web.json_response({"allowed": denial.to_dict()})
 
     def kube_call(method: str):
         async def handler(request: web.Request) -> web.Response:
@@ -262,6 +273,7 @@ def control_app(drill: "Drill") -> web.Application:
     app.router.add_get("/_sim/requests", requests)
     app.router.add_post("/_sim/clock", clock)
     app.router.add_post("/_sim/kube/deny", deny)
+    app.router.add_post("/_sim/kube/allow", allow)
     for name in ("allow_all", "expire_token", "renew_token"):
         app.router.add_post(f"/_sim/kube/{name}", kube_call(name))
 

@@ -34,6 +34,7 @@ from aiohttp import web
 
 from cockpit.sim import kube_tls, wiring
 from cockpit.sim.kube_http import build_app
+from cockpit.sim.kube_rbac import Denial, Rbac
 from cockpit.sim.kube_store import Store
 from cockpit.sim.kube_tls import TlsMaterial
 from cockpit.sim.kube_util import rfc3339, status_body as _status_body, uid
@@ -72,7 +73,7 @@ class KubeCluster:
         self.namespace = wiring.NAMESPACE
         self._token, self._expired = token, False
         self._expire_on_write = False  # armed by a kube_token_expired fault with at_write
-        self._denied: set[tuple[str, str]] = set()
+        self.rbac = Rbac(self.user, self.namespace)  # what the responder may not do (kube_rbac)
         self.closing = False
         self._tls: TlsMaterial | None = None
         self.store = Store()
@@ -151,16 +152,20 @@ class KubeCluster:
         obj = self.store.get("configmaps", self.namespace, name)
         return (obj or {}).get("data", {}).get(key)
 
-    def deny(self, verb: str, resource: str) -> None:
-        """RBAC: deny ``verb`` (or ``*``) on ``resource`` (``secrets``, ``pods/log``, ``*``) → 403."""
-        self._denied.add((verb, resource))
+    def deny(self, verb: str, resource: str, name: str = "", group: str | None = None, namespace: str = "") -> Denial:
+        """RBAC: deny ``verb`` (or ``*``) on ``resource`` (``secrets``, ``pods/log``, ``*``), optionally
+        only on object ``name``, in API ``group``, in ``namespace``: 403 for the request, and a
+        SelfSubjectAccessReview answers not allowed (:mod:`kube_rbac`)."""
+        denial = Denial(verb, resource, name, group, namespace)
+        self.rbac.deny(denial)
+        return denial
 
-    def allow(self, verb: str, resource: str) -> None:
-        """Undo one :meth:`deny`."""
-        self._denied.discard((verb, resource))
+    def allow(self, verb: str, resource: str, name: str = "", group: str | None = None, namespace: str = "") -> bool:
+        """Undo one :meth:`deny` (the same fields)."""
+        return self.rbac.allow(Denial(verb, resource, name, group, namespace))
 
     def allow_all(self) -> None:
-        self._denied.clear()
+        self.rbac.allow_all()
 
     def expire_token(self) -> None:
         """Every request gets 401 Unauthorized until :meth:`renew_token` or :meth:`login`."""
@@ -205,25 +210,11 @@ class KubeCluster:
             return "invalid"
         return "ok" if hmac.compare_digest(presented.strip().encode(), self._token.encode()) else "invalid"
 
-    def allowed(self, verb: str, resource: str) -> bool:
-        return not any(v in (verb, "*") and r in (resource, "*") for v, r in self._denied)
+    def allowed(self, verb: str, resource: str, group: str = "", namespace: str | None = None, name: str | None = None) -> bool:
+        return self.rbac.allowed(verb, resource, group, namespace, name)
 
     def access_review(self, body: dict[str, Any]) -> dict[str, Any]:
-        spec = body.get("spec") or {}
-        attrs = spec.get("resourceAttributes")
-        if attrs:
-            resource = attrs.get("resource", "")
-            if attrs.get("subresource"):
-                resource = f"{resource}/{attrs['subresource']}"
-            ok = self.allowed(attrs.get("verb", ""), resource)
-        else:
-            ok = True
-        status: dict[str, Any] = {"allowed": ok}
-        if ok:
-            status["reason"] = (f'RBAC: allowed by RoleBinding "{self.user}/{self.namespace}" of Role '
-                                f'"{self.user}" to User "{self.user}"')
-        return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-                "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+        return self.rbac.review(body)
 
     def delete_pod(self, ns: str, name: str, grace: int, dry_run: bool) -> dict[str, Any]:
         p = self.ctl.pods[(ns, name)]

@@ -165,7 +165,7 @@ class Api:
         if verb not in allowed or (verb == "create" and name):
             raise ApiError(405, "the server does not allow this method on the requested resource", details={})
         rbac = f"{res.plural}/{sub}" if sub else res.plural
-        if not self.c.allowed(verb, rbac):
+        if not self.c.allowed(verb, rbac, res.group, ns, name):
             details = {"name": name, "group": res.group, "kind": res.plural} if name else {"group": res.group, "kind": res.plural}
             if not res.group:
                 details.pop("group")

@@ -69,6 +69,10 @@ RESOURCES: tuple[Resource, ...] = (
              {"status": ("apps", "v1", "ReplicaSet", ("get",))}),
     Resource("leases", "lease", "Lease", "coordination.k8s.io", "v1", True,
              ("create", "delete", "get", "list", "patch", "update", "watch")),
+    Resource("roles", "role", "Role", "rbac.authorization.k8s.io", "v1", True,
+             ("create", "delete", "get", "list", "patch", "update", "watch")),
+    Resource("rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1", True,
+             ("create", "delete", "get", "list", "patch", "update", "watch")),
     Resource("selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview",
              "authorization.k8s.io", "v1", False, ("create",)),
     Resource("events", "event", "Event", "events.k8s.io", "v1", True, READ, ("ev",), store="events",
@@ -76,7 +80,7 @@ RESOURCES: tuple[Resource, ...] = (
                      "regarding.uid", "reason", "reportingController", "type")),
 )
 
-GROUPS = ("apps", "coordination.k8s.io", "authorization.k8s.io", "events.k8s.io")
+GROUPS = ("apps", "coordination.k8s.io", "authorization.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io")
 
 
 def find(group: str, version: str, plural: str) -> Resource | None:

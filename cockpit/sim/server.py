@@ -260,6 +260,7 @@ class Drill:
             "key_valid": self.world.secret_key_valid(),
             "services": {name: "up" if svc.site is not None else "down" for name, svc in self.services.items()},
             "kube_token": "expired" if self.world.kube.token_expired else "ok",
+            "kube_denied": [d.to_dict() for d in self.world.kube.rbac.denials],
             "seed": self.seed,
             "slack_messages": self.slack.message_count(),
             "statusapi_incidents": len(self.statusapi.incidents),
@@ -354,7 +355,8 @@ class SimHandle:
         return self._call("POST", "/_sim/clock", {"freeze": frozen})
 
     def kube(self, action: str, **body: Any) -> Any:
-        """deny (verb=, resource=), allow_all, expire_token, renew_token, login (a new token in the kubeconfig)."""
+        """deny / allow (verb=, resource=, optional name=, group=, namespace=), allow_all, expire_token,
+        renew_token, login (a new token in the kubeconfig)."""
         answer = self._call("POST", f"/_sim/kube/{action}", body or None)
         if action == "login" and self._drill is not None:
             self.token = self._drill.tokens.kube

@@ -236,7 +236,7 @@ class Kube:
         if not existing:
             return make_error(
                 SOURCE,
-                ErrorKind.AUTH_EXPIRED,
+                ErrorKind.CONFIG,  # nothing to log in to: a configuration error, not expired credentials
                 f"kubeconfig {shown} does not exist (context {self.config.context or '(current)'})",
                 "set kube.kubeconfig (or $KUBECONFIG) to your kubeconfig, or write one with your provider "
                 "(e.g. `aws eks update-kubeconfig`, `gcloud container clusters get-credentials`)",

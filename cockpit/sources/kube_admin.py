@@ -69,6 +69,7 @@ _KINDS = {
     ErrorKind.RATE_LIMITED: FailureKind.SERVER_ERROR,
     ErrorKind.SERVER_ERROR: FailureKind.SERVER_ERROR,
     ErrorKind.BAD_RESPONSE: FailureKind.BAD_RESPONSE,
+    ErrorKind.CONFIG: FailureKind.CONFIG,
 }
 
 
