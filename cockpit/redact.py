@@ -31,6 +31,21 @@ from typing import Any
 REDACTED = "[redacted]"
 MIN_LENGTH = 6  # shorter values would redact ordinary words; no real credential is that short
 
+def _plausible(value: str) -> bool:
+    """Whether a word after ``token``/``basic``/``api_key=`` could be a
+    credential rather than prose or a name ("token expired", ``token: $SLACK_BOT_TOKEN``)."""
+    if value.startswith("$") or re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", value):
+        return False  # an environment variable's name
+    rest = value[1:]
+    return (any(c.isdigit() for c in value) or (any(c.isupper() for c in rest) and any(c.islower() for c in rest))
+            or len(value) >= 24 or any(c in "+/=" for c in value))
+
+
+def _if_plausible(match: re.Match[str]) -> str:
+    return match.group(0) if not _plausible(match.group(match.lastindex or 0)) else (
+        match.group(0)[: match.start(match.lastindex or 0) - match.start(0)] + REDACTED)
+
+
 _SECRET_WORDS = (
     r"api[_-]?key|apikey|x-api-key|access[_-]?token|auth[_-]?token|refresh[_-]?token|token|secret"
     r"|client[_-]?secret|password|passwd|pwd|authorization"
@@ -45,14 +60,15 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}"), REDACTED),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),
     (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), REDACTED),  # AWS access key id
-    (re.compile(r"(?i)\b(bearer|basic|token|oauth)(\s+)(?!\[redacted\])[A-Za-z0-9._~+/=-]{6,}"), r"\1\2" + REDACTED),
+    (re.compile(r"(?i)\b(bearer)(\s+)(?!\[redacted\])[A-Za-z0-9._~+/=-]{6,}"), r"\1\2" + REDACTED),
+    (re.compile(r"(?i)\b(basic|token|oauth)(\s+)(?!\[redacted\])([A-Za-z0-9._~+/=-]{6,})"), _if_plausible),
     (re.compile(r"(?<=://)([^/\s:@]+):([^/\s@]+)@"), r"\1:" + REDACTED + "@"),  # URL user:password@
     (  # api_key=…, "token": "…", Authorization: xyz (a Bearer/Basic scheme is handled above)
         re.compile(
             r"(?i)((?:" + _SECRET_WORDS + r")[\"']?\s*[:=]\s*[\"']?)"
             r"(?!\[redacted\]|bearer\b|basic\b|token\b|sha256:[0-9a-f]{6})([^\s\"'&,;}]{4,})"
         ),
-        r"\1" + REDACTED,
+        _if_plausible,
     ),
 )
 
