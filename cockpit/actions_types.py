@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from cockpit.redact import register
 from cockpit.runbook import ActionId
 from cockpit.timeline import fingerprint
 
@@ -99,6 +100,7 @@ class SecretValue:
         if not isinstance(value, str):
             raise TypeError("SecretValue holds a str")
         self._value = value
+        register(value, "clay api key")  # the one redactor knows it from now on (cockpit.redact)
 
     def reveal(self) -> str:
         return self._value

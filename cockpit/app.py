@@ -43,6 +43,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
+from cockpit.redact import redact
 from cockpit.config import Config
 from cockpit.config import state_dir as default_state_dir
 from screens.boot import TALL_FROM, WIDE_FROM, BootScreen
@@ -329,7 +330,9 @@ class CockpitApp(App[int]):
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None,
                markup: bool = True) -> None:
         """A toast, unless a modal that asks for a key, a name or a
-        confirmation is on top: then it waits (:mod:`screens.toasts`)."""
+        confirmation is on top: then it waits (:mod:`screens.toasts`).
+        Every toast passes the one redactor (:mod:`cockpit.redact`) first."""
+        message, title = redact(message), redact(title)
         if not self._toasts.hold((message, title, severity, timeout, markup)):
             super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 

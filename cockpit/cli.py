@@ -373,6 +373,9 @@ def log_to_file(level: str | None = None) -> Path | None:
     except OSError:  # a read-only home: better no log than a log on the screen
         handler, path = logging.NullHandler(), None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    from cockpit.redact import install_log_filter
+
+    install_log_filter(handler)  # every record, ours and the libraries', passes the one redactor
     root.addHandler(handler)
     return path
 
@@ -383,7 +386,7 @@ def load_user_config(cli_path: str | None, read_only: bool = False, *, context: 
     target's overrides applied: ``context``/``namespace``/``kubeconfig``
     (default: this command line's --context, -n, --kubeconfig), else their
     environment variables, else the file."""
-    from cockpit.config import load_config, target_overrides, with_target
+    from cockpit.config import load_config, target_overrides, with_resolved_namespace, with_target
     from cockpit.config import read_only as with_read_only
     from cockpit.paths import find_config
     from cockpit.target import check_context
@@ -392,7 +395,7 @@ def load_user_config(cli_path: str | None, read_only: bool = False, *, context: 
     flags = {"context": context, "namespace": namespace, "kubeconfig": kubeconfig}
     overrides = target_overrides(**{k: v if v is not None else _command_line[k] for k, v in flags.items()})
     check_context(overrides, config.kube.kubeconfig)
-    config = with_target(config, **{k: v for k, (v, _) in overrides.items()})
+    config = with_resolved_namespace(with_target(config, **{k: v for k, (v, _) in overrides.items()}))
     if config.keymap or config.ui.theme != "textual-dark":
         from screens.keymap import check_ui  # Textual's key and theme names: only when the file sets any
 

@@ -448,6 +448,22 @@ def with_target(config: Config, *, context: str | None = None, namespace: str | 
     return replace(config, kube=replace(config.kube, **changes)) if changes else config
 
 
+def with_resolved_namespace(config: Config, environ: typing.Mapping[str, str] | None = None) -> Config:
+    """An empty ``kube.namespace`` means the context's namespace, as kubectl
+    reads it: the namespace of ``kube.context`` (or the kubeconfig's
+    current-context) in the kubeconfig (``kube.kubeconfig``, else
+    ``$KUBECONFIG``, else ``~/.kube/config``), or "default" when the context
+    names none. A set namespace is kept; no cluster is called."""
+    if config.kube.namespace:
+        return config
+    from cockpit.target import DEFAULT_KUBECONFIG, kubeconfig_paths, read_kubeconfig
+
+    environ = os.environ if environ is None else environ
+    kube = read_kubeconfig(kubeconfig_paths(config.kube.kubeconfig or environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG))
+    context = config.kube.context or kube.current_context
+    return replace(config, kube=replace(config.kube, namespace=kube.namespaces.get(context, "") or "default"))
+
+
 def read_only(config: Config) -> Config:
     """The config with ``kube.read_only`` set (``--read-only``)."""
     return replace(config, kube=replace(config.kube, read_only=True))

@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from cockpit.redact import redact
+
 
 class ErrorKind(StrEnum):
     """What went wrong talking to an outside system."""
@@ -44,6 +46,11 @@ class SourceError:
     at: float = field(default_factory=time.time)  # epoch seconds
     status_code: int | None = None  # HTTP status, when there was one
     retry_after: float | None = None  # seconds, when the server said so
+
+    def __post_init__(self) -> None:
+        # by construction: whatever a source put in, no known credential or token-looking text stays
+        object.__setattr__(self, "message", redact(self.message))
+        object.__setattr__(self, "hint", redact(self.hint))
 
     def line(self) -> str:
         """One line for a pane, a log or `clay-cockpit check`."""

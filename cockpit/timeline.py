@@ -57,6 +57,8 @@ from pathlib import Path
 from typing import Any, Self
 
 from cockpit import signals as sig
+from cockpit.redact import REDACTED as _REDACTED
+from cockpit.redact import redact_count
 from cockpit.metrics_history import metrics_history
 
 VERSION = 1
@@ -65,7 +67,7 @@ MAX_LINE_BYTES = 64 * 1024  # longer lines are skipped unread (garbage)
 DEFAULT_KEEP = 500  # events an in-memory view keeps (newest)
 MAX_SUMMARY = 300
 LOCK_TIMEOUT = 2.0  # seconds to wait for another process's append
-REDACTED = "[redacted]"
+REDACTED = _REDACTED
 _MAX_PROBLEMS = 20
 
 
@@ -198,39 +200,10 @@ _SECRET_FIELD = re.compile(
     r"|cookie|bearer|signing[_-]?key|webhook[_-]?url|dsn",
     re.IGNORECASE,
 )
-_SECRET_WORDS = (
-    r"api[_-]?key|apikey|x-api-key|access[_-]?token|auth[_-]?token|refresh[_-]?token|token|secret"
-    r"|client[_-]?secret|password|passwd|pwd|authorization"
-)
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL), REDACTED),
-    (re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]{6,}"), REDACTED),  # Slack
-    (re.compile(r"\bxapp-[A-Za-z0-9-]{6,}"), REDACTED),
-    (re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"), "https://hooks.slack.com/services/" + REDACTED),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),  # JWT
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), REDACTED),  # GitHub
-    (re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}"), REDACTED),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), REDACTED),  # AWS access key id
-    (re.compile(r"(?i)\b(bearer|basic|token)(\s+)(?!\[redacted\])[A-Za-z0-9._~+/=-]{6,}"), r"\1\2" + REDACTED),
-    (re.compile(r"(?<=://)([^/\s:@]+):([^/\s@]+)@"), r"\1:" + REDACTED + "@"),  # URL user:password@
-    (  # api_key=…, "token": "…", Authorization: xyz (a Bearer/Basic scheme is handled above)
-        re.compile(
-            r"(?i)((?:" + _SECRET_WORDS + r")[\"']?\s*[:=]\s*[\"']?)"
-            r"(?!\[redacted\]|bearer\b|basic\b|token\b|sha256:[0-9a-f]{6})([^\s\"'&,;}]{4,})"
-        ),
-        r"\1" + REDACTED,
-    ),
-)
-
-
 def redact_text(text: str) -> tuple[str, int]:
-    """Replace token-looking substrings anywhere in ``text``; (text, how many)."""
-    count = 0
-    for pattern, repl in _PATTERNS:
-        text, n = pattern.subn(repl, text)
-        count += n
-    return text, count
+    """Replace every known credential and token-looking substring in ``text``
+    (:func:`cockpit.redact.redact_count`, the one redactor); (text, how many)."""
+    return redact_count(text)
 
 
 def looks_like_secret(value: str) -> bool:

@@ -176,15 +176,15 @@ def test_login_hint_names_the_exec_plugin(shared_sim, tmp_path: Path) -> None:
 
 
 def test_a_failing_login_plugin_is_auth_expired_not_forbidden(shared_sim, tmp_path: Path) -> None:
-    """The client logs the failed exec plugin and goes on anonymously; the 403
-    for system:anonymous means "log in again", not "ask for permission"."""
+    """A failed exec plugin is a login to redo (auth_expired), said before any
+    request goes out anonymously — not "ask for permission"."""
     doc = json.loads(Path(shared_sim.kubeconfig).read_text(encoding="utf-8"))
     doc["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "false"}}
     path = tmp_path / "kubeconfig-failing-login"
     path.write_text(json.dumps(doc), encoding="utf-8")
     err = source(shared_sim, kubeconfig=str(path)).list_pods()
     assert isinstance(err, SourceError), err
-    assert err.kind is ErrorKind.AUTH_EXPIRED and "anonymous" in err.message
+    assert err.kind is ErrorKind.AUTH_EXPIRED and "credential plugin" in err.message and "exited with status 1" in err.message
     assert "re-run its login (false)" in err.hint
 
 

@@ -355,6 +355,6 @@ def test_dedup_on_reconnect() -> None:
 
 def test_safe_url_and_scrub() -> None:
     assert safe_url("https://user:pw@prom.example:9090/api?token=abc#x") == "https://prom.example:9090/api"
-    assert scrub("Bearer sekrit-token-1 failed", ["sekrit-token-1", ""]) == "Bearer *** failed"
+    assert scrub("Bearer sekrit-token-1 failed", ["sekrit-token-1", ""]) == "Bearer [redacted] failed"
     assert parse_retry_after("37") == 37.0 and parse_retry_after("soon") is None
     assert math.isclose(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") or 0.0, 0.0)

@@ -56,6 +56,8 @@ class RequestRecord:
     query: str
     at: float
     mutating: bool
+    user_agent: str = ""  # as sent (clay-cockpit/<version> for the cockpit)
+    field_manager: str = ""  # the fieldManager query parameter of a write ("" if none)
 
 
 def is_mutating(method: str, path: str) -> bool:
@@ -83,7 +85,8 @@ class RequestLog:
 
     def add(self, service: str, request: web.Request) -> None:
         self.items.append(RequestRecord(
-            service, request.method, request.path, redact_query(request.query_string), round(self.clock(), 3), is_mutating(request.method, request.path)
+            service, request.method, request.path, redact_query(request.query_string), round(self.clock(), 3), is_mutating(request.method, request.path),
+            request.headers.get("User-Agent", ""), request.query.get("fieldManager", ""),
         ))
 
     def select(self, service: str | None) -> list[dict]:

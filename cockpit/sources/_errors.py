@@ -13,6 +13,7 @@ import re
 import time
 from urllib.parse import urlsplit, urlunsplit
 
+from cockpit.redact import REDACTED, redact
 from cockpit.signals import ErrorKind, SourceError
 
 _MAX_LINE = 200
@@ -37,10 +38,13 @@ def one_line(text: object, limit: int = _MAX_LINE) -> str:
 
 
 def scrub(text: str, secrets: tuple[str, ...] | list[str]) -> str:
-    """Replace every occurrence of a secret (longer than 3 chars) with ``***``."""
+    """``text`` through the one redactor (:mod:`cockpit.redact`: every
+    registered credential and the usual token patterns), then any of
+    ``secrets`` (longer than 3 chars) the caller names replaced too."""
+    text = redact(text)
     for secret in secrets:
         if secret and len(secret) > 3:
-            text = text.replace(secret, "***")
+            text = text.replace(secret, REDACTED)
     return text
 
 

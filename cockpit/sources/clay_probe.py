@@ -14,6 +14,7 @@ import time
 
 import httpx
 
+from cockpit.sources import _identity as identity
 from cockpit.actions_types import ProbeResult, ProbeVerdict, SecretValue
 from cockpit.config import ClayConfig
 from cockpit.sources._errors import parse_retry_after, safe_url
@@ -45,10 +46,10 @@ def probe_key(config: ClayConfig, key: SecretValue, *, timeout: float, client: h
     where = safe_url(config.probe_url)
     if key.empty:
         return ProbeResult(ProbeVerdict.UNEXPECTED, None, "the key is empty: nothing to verify", fp)
-    headers = {config.key_header: config.key_prefix + key.reveal(), "Accept": "application/json"}
+    headers = {config.key_header: config.key_prefix + key.reveal(), "Accept": "application/json", **identity.headers()}
     started = time.monotonic()
     own = client is None
-    http = client or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
+    http = client or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, headers=identity.headers())
     try:
         resp = http.get(config.probe_url, headers=headers, timeout=httpx.Timeout(timeout))
         status, retry_after = resp.status_code, parse_retry_after(resp.headers.get("retry-after"))

@@ -19,6 +19,8 @@ import time
 
 import httpx
 
+from cockpit.redact import register
+from cockpit.sources import _identity as identity
 from cockpit.config import HealthConfig
 from cockpit.signals import ErrorKind, HealthCheck, HealthSnapshot, SourceError
 from cockpit.sources import _http
@@ -100,7 +102,9 @@ class Health:
         return f"Health({safe_url(self.config.url)!r})"
 
     def _token(self) -> str:
-        return os.environ.get(self.config.token_env, "") if self.config.token_env else ""
+        token = os.environ.get(self.config.token_env, "") if self.config.token_env else ""
+        register(token, "health token")
+        return token
 
     def _hints(self) -> dict[ErrorKind, str]:
         env = self.config.token_env
@@ -127,7 +131,7 @@ class Health:
             headers = {"Accept": "application/json"}
             if token:
                 headers["Authorization"] = f"Bearer {token}"
-            async with httpx.AsyncClient(follow_redirects=True, max_redirects=3) as client:
+            async with httpx.AsyncClient(follow_redirects=True, max_redirects=3, headers=identity.headers()) as client:
                 got = await _http.get(
                     client, SOURCE, self.config.url, timeout=self.config.timeout, headers=headers, hints=self._hints(), secrets=secrets
                 )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from datetime import datetime
@@ -200,6 +201,14 @@ _LOGIN_COMMANDS = {
 }
 
 
+def forget_exec_credentials() -> None:
+    """After a 401 the server refused the credential: the exec plugin runs
+    again on the next build (client-go does the same)."""
+    auth = sys.modules.get("cockpit.sources.kube_auth")  # loaded with the first client (it imports kubernetes)
+    if auth is not None:
+        auth.CACHE.invalidate()
+
+
 class Kube:
     """Pods and logs of our service. ``list_pods``/``follow_logs`` never raise."""
 
@@ -267,7 +276,16 @@ class Kube:
         return docs, wanted
 
     def login_hint(self, docs: list[dict] | None = None) -> str:
-        """How to re-authenticate for our context, from its kubeconfig user."""
+        """How to re-authenticate for our context, from its kubeconfig user;
+        led by a failing exec plugin's own words (its stderr), as kubectl shows them."""
+        hint = self._login_hint(docs)
+        auth = sys.modules.get("cockpit.sources.kube_auth")  # loaded with the first client (it imports kubernetes)
+        failure = auth.last_exec_failure() if auth is not None else None
+        if failure is not None and failure.stderr:
+            return f"{failure.stderr} ({failure.command}) — {hint}"
+        return hint
+
+    def _login_hint(self, docs: list[dict] | None = None) -> str:
         ctx = self.context
         check = f"`kubectl --context {ctx} get pods -n {self.config.namespace}`"
         if docs is None:
@@ -306,21 +324,23 @@ class Kube:
             return got
         docs, context = got
         from kubernetes import client as kclient
-        from kubernetes import config as kconfig
         from kubernetes.config.config_exception import ConfigException
+
+        from cockpit.sources import _identity as identity
+        from cockpit.sources.kube_auth import ExecPluginError, load_configuration
 
         configuration = kclient.Configuration()
         configuration.retries = False  # no urllib3 retry storms: one attempt per call
         configuration.connection_pool_maxsize = 32
         try:
             with _BUILD_LOCK:
-                api_client = kconfig.new_client_from_config(
-                    config_file=self._kubeconfig_shown(),
-                    context=context,
-                    persist_config=False,
-                    client_configuration=configuration,
-                )
-        except (ConfigException, OSError) as exc:  # bad entry, failing exec plugin, unreadable cert/token file
+                # credentials as kubectl reads them (trimmed token files, cached exec plugins): kube_auth
+                load_configuration(self._kubeconfig_shown(), context, configuration)
+                api_client = kclient.ApiClient(configuration=configuration)
+        except ExecPluginError as exc:
+            self._context_name = context
+            return self.exec_error(exc, docs)
+        except (ConfigException, OSError) as exc:  # bad entry, unreadable cert/token file
             self._context_name = context
             return make_error(
                 SOURCE,
@@ -328,9 +348,19 @@ class Kube:
                 f"kubeconfig {self._kubeconfig_shown()}, context {context!r}: {one_line(exc, 140)}",
                 self.login_hint(docs),
             )
+        api_client.user_agent = identity.user_agent()
         self._context_name = context
         self._host = safe_url(configuration.host or "")
         return api_client
+
+    def exec_error(self, exc: Any, docs: list[dict] | None = None, *, source: str = SOURCE) -> SourceError:
+        """A failing exec credential plugin: its own stderr leads the hint, as kubectl shows it."""
+        return make_error(
+            source,
+            ErrorKind.AUTH_EXPIRED,
+            f"the credential plugin of context {self.context} failed: {exc.command} {exc.problem}",
+            self.login_hint(docs),
+        )
 
     def _core(self) -> Any:
         with self._lock:
@@ -347,6 +377,7 @@ class Kube:
         """Drop the client so the next call re-reads the kubeconfig."""
         with self._lock:
             api, self._api = self._api, None
+        forget_exec_credentials()
         if api is not None:
             api.api_client.close()
 

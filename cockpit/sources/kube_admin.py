@@ -51,7 +51,8 @@ from cockpit.actions_types import AdminError, Failure, FailureKind, Need, Permis
 from cockpit.config import KubeConfig
 from cockpit.signals import ErrorKind, SourceError
 from cockpit.sources._errors import one_line, scrub, status_text
-from cockpit.sources.kube import Kube
+from cockpit.sources import _identity as identity
+from cockpit.sources.kube import Kube, forget_exec_credentials
 
 SOURCE = "kube"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -221,6 +222,7 @@ class KubeAdmin:
         body = b""
         try:
             fn: Callable[..., Any] = getattr(self.api(api), method)
+            kwargs = identity.with_field_manager(method, kwargs)  # every write: fieldManager=clay-cockpit
             resp = fn(*args, _preload_content=False, _request_timeout=self.request_timeout, **kwargs)
             try:
                 body = resp.data
@@ -233,6 +235,7 @@ class KubeAdmin:
                 return None
             if exc.status == 401:
                 self.forget_client()
+                forget_exec_credentials()  # the server refused it: the exec plugin runs again on the next build
             failure = self.failure_for(exc, action, secrets)
         except (u3.HTTPError, OSError) as exc:
             failure = self._from_source_error(self.kube.transport_error(exc, action))

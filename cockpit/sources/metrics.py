@@ -44,6 +44,8 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
+from cockpit.redact import register
+from cockpit.sources import _identity as identity
 from cockpit.config import MetricsConfig, QueryConfig
 from cockpit.signals import ErrorKind, MetricsSnapshot, Series, SourceError
 from cockpit.sources._errors import body_snippet, kind_for_status, make_error, one_line, safe_url, status_text, unexpected
@@ -246,13 +248,16 @@ class Metrics:
         return self.urls[self._serving]
 
     def _token(self) -> str:
-        return os.environ.get(self.config.token_env, "") if self.config.token_env else ""
+        token = os.environ.get(self.config.token_env, "") if self.config.token_env else ""
+        register(token, "prometheus token")
+        return token
 
     def _server(self, index: int, token: str) -> _Server:
         server = self._servers.get(index)
         if server is None:
             url = self.urls[index]
             session = requests.Session()
+            session.headers.update(identity.headers())  # PrometheusConnect sends through this session
             no_retry = Retry(total=0, connect=0, read=0, redirect=3, status=0, other=0, raise_on_status=False)
             client = PrometheusConnect(url=url, session=session, retry=no_retry, timeout=self.config.timeout)
             server = self._servers[index] = _Server(url=url, client=client, session=session)

@@ -40,6 +40,8 @@ from slack_sdk.http_retry.builtin_interval_calculators import (
     BackoffRetryIntervalCalculator,
 )
 
+from cockpit.redact import register
+from cockpit.sources import _identity as identity
 from cockpit.config import SlackConfig
 from cockpit.signals import ErrorKind, SourceError
 from cockpit.sources._errors import (
@@ -194,7 +196,9 @@ class Slack:
 
     def _token(self) -> str:
         env = os.environ if self._environ is None else self._environ
-        return (env.get(self.config.token_env) or "").strip() if self.config.token_env else ""
+        token = (env.get(self.config.token_env) or "").strip() if self.config.token_env else ""
+        register(token, "slack token")
+        return token
 
     def _client(self, token: str) -> WebClient:
         return WebClient(
@@ -202,6 +206,7 @@ class Slack:
             base_url=self._base,
             timeout=self.timeout,  # type: ignore[arg-type]  # urllib takes float seconds
             logger=_log,
+            user_agent_prefix=identity.user_agent(),
             retry_handlers=[
                 RateLimitRetry(self.max_retries, self.max_wait, self._sleep),
                 ConnectRetry(self.max_retries, self._sleep),

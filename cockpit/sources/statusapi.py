@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from cockpit.redact import register
+from cockpit.sources import _identity as identity
 from cockpit.config import ExternalStatusConfig
 from cockpit.signals import ErrorKind, SourceError
 from cockpit.sources._errors import (
@@ -121,7 +123,9 @@ class StatusApi:
 
     def _key(self) -> str:
         env = os.environ if self._environ is None else self._environ
-        return (env.get(self.config.token_env) or "").strip() if self.config.token_env else ""
+        key = (env.get(self.config.token_env) or "").strip() if self.config.token_env else ""
+        register(key, "status page API key")
+        return key
 
     def _precheck(self) -> SourceError | str:
         """The key, or why no request can be made."""
@@ -149,7 +153,8 @@ class StatusApi:
         secrets = (key,)
         attempt = 0
         try:
-            with httpx.Client(timeout=httpx.Timeout(self.timeout), transport=self._transport, follow_redirects=False) as client:
+            with httpx.Client(timeout=httpx.Timeout(self.timeout), transport=self._transport, follow_redirects=False,
+                              headers=identity.headers()) as client:
                 while True:
                     try:
                         resp = client.request(method, url, headers=headers, json=body)

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from cockpit.sources import _identity as identity
 from cockpit.config import StatusPageConfig
 from cockpit.signals import (
     Component,
@@ -309,7 +310,7 @@ class StatusPage:
 
     async def fetch(self) -> StatusPageSnapshot | SourceError:
         try:
-            async with httpx.AsyncClient(follow_redirects=True, max_redirects=5, headers={"Accept": "application/json"}) as client:
+            async with httpx.AsyncClient(follow_redirects=True, max_redirects=5, headers={"Accept": "application/json", **identity.headers()}) as client:
                 return await self._fetch(client)
         except Exception as exc:  # outermost boundary: never raise into the UI
             return unexpected(SOURCE, exc, safe_url(self.base))
