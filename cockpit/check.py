@@ -21,22 +21,26 @@ from typing import Any
 from cockpit.check_rows import Row, Status, ok
 
 
-async def run_checks(config: Any, sources: Any, *, read_only: bool = False) -> list[Row]:
+async def run_checks(config: Any, sources: Any, *, read_only: bool = False, with_key: bool = False) -> list[Row]:
     """Every checker, concurrently; rows in a fixed order. Never raises."""
     from cockpit.check_kube import kube_rows
     from cockpit.check_services import service_rows
 
-    services, kube = await asyncio.gather(service_rows(config, sources), kube_rows(config, sources, read_only=read_only))
+    services, kube = await asyncio.gather(service_rows(config, sources, with_key=with_key), kube_rows(config, sources, read_only=read_only))
     return [*services, *kube]
 
 
 def render(rows: list[Row]) -> str:
-    """The table: name, status, then what was seen; the hint on its own line below a row that is not ok."""
+    """The table: name, status, then what was seen; below a row that is not
+    ok, what it is needed for and the hint, each on its own line (``--json``
+    carries ``enables`` for every row)."""
     width = max((len(r.name) for r in rows), default=0)
     width = max(width, 10)
     lines = []
     for r in rows:
         lines.append(f"{r.name:<{width}} {r.status.value:<5} {r.detail}")
+        if r.status is not Status.OK and r.enables:
+            lines.append(f"{'':<{width}}       needed for: {r.enables}")
         if r.status is not Status.OK and r.hint:
             lines.append(f"{'':<{width}}       → {r.hint}")
     return "\n".join(lines)
@@ -51,7 +55,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from cockpit.sources import Sources
 
     config = load_user_config(args.config)
-    rows = [ok("config", str(config.source)), *asyncio.run(run_checks(config, Sources(config), read_only=getattr(args, "read_only", False)))]
+    checked = run_checks(config, Sources(config), read_only=getattr(args, "read_only", False), with_key=getattr(args, "with_key", False))
+    rows = [ok("config", str(config.source)), *asyncio.run(checked)]
     if getattr(args, "json", False):
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:

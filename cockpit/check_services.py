@@ -1,6 +1,7 @@
 """`check` rows for the HTTP sources: the status page, our health endpoint,
-Prometheus, Slack (token, channel, membership) (and, as other issues add
-them, Clay's probe, the external status page).
+Prometheus (each server, each query), Clay's probe URL (the key only with
+``--with-key``), Slack (token, channel, membership) and the external status
+page (key, page, components).
 
 :func:`service_rows` asks each once, concurrently, and never raises: a
 failure is a FAIL row with the source's own named state and hint.
@@ -132,6 +133,34 @@ def clay_row(config: Any) -> Row:
     return fail("clay", text, hint, enables)
 
 
+def clay_key_row(config: Any) -> Row:
+    """``check --with-key``: the key now in the Secret, read as the cockpit
+    reads it and sent to Clay's probe URL once. Shows only its fingerprint.
+    A refused key is a FAIL (the integration is down or about to be); a
+    429, a 5xx or no answer says nothing about the key (WARN)."""
+    from cockpit.actions_types import AdminError, ProbeVerdict
+    from cockpit.sources.clay_probe import probe_key
+    from cockpit.sources.kube_admin import KubeAdmin
+
+    name, enables = "clay key", "knowing the key in the Secret works before Clay's 401s say so"
+    secret = config.kube.secret
+    where = f"Secret {secret.name} key {secret.key}"
+    try:
+        key, _rv = KubeAdmin(config.kube, read_only=True).secret_key(secret.name, secret.key)
+    except AdminError as exc:
+        f = exc.failure
+        return fail(name, f"reading {where}: {f.kind.value}: {f.message}", f.hint, enables)
+    if key is None:
+        return fail(name, f"{where} does not exist", "check kube.secret.name and kube.secret.key in the config", enables)
+    result = probe_key(config.clay, key, timeout=config.actions.probe_timeout)
+    detail = f"{where} ({result.fingerprint}): {result.meaning}"
+    if result.verdict is ProbeVerdict.VALID:
+        return ok(name, f"{detail} ({result.elapsed_ms:.0f} ms)", enables)
+    if result.verdict is ProbeVerdict.INVALID:
+        return fail(name, detail, "rotate the key (R in the cockpit, or your secret manager), then check again", enables)
+    return warn(name, detail, "the answer says nothing about the key: run the check again shortly", enables)
+
+
 # ---------------------------------------------------------------- our status page (management API)
 
 
@@ -203,18 +232,20 @@ def row(name: str, result: Any) -> Row:
         result = SourceError(name, ErrorKind.BAD_RESPONSE, f"{type(result).__name__} while probing",
                              "this is a bug in clay-cockpit; please report it")
     if isinstance(result, SourceError):
-        return fail(name, f"{result.kind.value}: {result.message}", result.hint, ENABLES.get(name, ""))
+        return fail(name, f"{result.kind.value}: {result.meaning}", result.hint, ENABLES.get(name, ""))
     return ok(name, describe(result), ENABLES.get(name, ""))
 
 
-async def service_rows(config: Any, sources: Any) -> list[Row]:
-    """One row per HTTP source, in a fixed order. Never raises."""
+async def service_rows(config: Any, sources: Any, *, with_key: bool = False) -> list[Row]:
+    """One row per HTTP source, in a fixed order. Never raises. ``with_key``
+    also sends the key in the Secret to Clay (off by default: nothing secret
+    leaves the laptop unless asked)."""
     names = ("statuspage", "health")
     results = await asyncio.gather(
         sources.statuspage.fetch(),
         sources.health.fetch(),
         asyncio.to_thread(metrics_rows, Metrics(config.metrics)),
-        asyncio.to_thread(lambda: [clay_row(config)]),
+        asyncio.to_thread(lambda: [clay_row(config), *([clay_key_row(config)] if with_key else [])]),
         asyncio.to_thread(slack_rows, Slack(config.slack, max_retries=1)),
         asyncio.to_thread(statusapi_rows, StatusApi(config.external_status, max_retries=1)),
         return_exceptions=True,

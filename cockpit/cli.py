@@ -184,11 +184,14 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
                  "Validate the config and probe every source once, as the cockpit would: one line per check. Exit 0 when "
                  "all pass, 1 when one fails, 2 for a bad config. Run it daily, and before the page.",
                  "clay-cockpit check", "clay-cockpit check --context prod-eu -n clay-sync",
-                 "clay-cockpit check --config ./staging.toml")
+                 "clay-cockpit check --config ./staging.toml", "clay-cockpit check --with-key --json")
     check.add_argument("--config", metavar="PATH", help=_config_help())
     check.add_argument("--json", action="store_true", help="print the rows as JSON (name, status, detail, enables, hint), for scripts")
     check.add_argument("--read-only", action="store_true",
                        help="do not ask about the write permissions (as with kube.read_only): one row says how many were left out")
+    check.add_argument("--with-key", action="store_true",
+                       help="also read the Clay key from the Secret and send it to clay.probe_url once (by default no key leaves "
+                            "this machine); only its fingerprint is shown")
     add_target_arguments(check)
     add_log_arguments(check)
 

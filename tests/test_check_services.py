@@ -4,6 +4,7 @@ controls (docs/drill-contract.md) its own FAIL with a hint and exit 1."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -60,7 +61,8 @@ def test_a_revoked_token_fails_with_invalid_auth_and_a_hint(sim) -> None:
     lines = out.stdout.splitlines()
     token = next(i for i, line in enumerate(lines) if line.startswith("slack token"))
     assert "FAIL" in lines[token] and "(invalid_auth)" in lines[token], out.stdout
-    assert "→ the token is wrong, revoked or for another workspace: put a valid bot token in $CLAY_DRILL_SLACK_TOKEN" in lines[token + 1]
+    assert "→ the token is wrong, revoked or for another workspace: put a valid bot token in $CLAY_DRILL_SLACK_TOKEN" in lines[token + 2]
+    assert lines[token + 1].strip() == "needed for: posting incident updates to Slack"
     assert sim.env()["CLAY_DRILL_SLACK_TOKEN"] not in out.stdout + out.stderr
     rows = rows_of(check(sim, "--json"))
     assert [rows[n]["status"] for n in SLACK_ROWS] == ["FAIL", "FAIL", "FAIL"]
@@ -249,6 +251,31 @@ def test_the_clay_probe_sends_no_key_header() -> None:
     assert len(seen) == 1
     header = ClayConfig().key_header.lower()
     assert header not in {k.lower() for k in seen[0]}, seen
+
+
+def test_with_key_sends_the_secrets_key_once_and_shows_only_its_fingerprint(sim) -> None:
+    from cockpit.actions_types import SecretValue
+
+    assert "clay key" not in rows_of(check(sim, "--json"))  # without --with-key the key is never read nor sent
+    key = base64.b64decode(httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api",
+                                     headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl(),
+                                     timeout=5.0).json()["data"]["api-key"]).decode()
+    out = check(sim, "--with-key", "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    row = rows_of(out)["clay key"]
+    assert row["status"] == "ok" and "200 OK: Clay accepts this key" in row["detail"], row
+    assert SecretValue(key).fingerprint in row["detail"] and key not in out.stdout + out.stderr
+    control(sim, "/_sim/services/clay/fault", {"status": 401})  # Clay refuses it: the integration is down
+    out = check(sim, "--with-key")
+    assert out.returncode == 1 and key not in out.stdout
+    line = next(i for i, text in enumerate(out.stdout.splitlines()) if text.startswith("clay key"))
+    assert "FAIL" in out.stdout.splitlines()[line] and "rotate the key" in out.stdout.splitlines()[line + 2], out.stdout
+    control(sim, "/_sim/services/clay/fault", {"status": 429})  # says nothing about the key
+    assert rows_of(check(sim, "--with-key", "--json"))["clay key"]["status"] == "warn"
+    httpx.delete(sim.endpoints["control"] + "/_sim/services/clay/fault", timeout=5.0).raise_for_status()
+    control(sim, "/_sim/kube/deny", {"verb": "get", "resource": "secrets"})
+    row = rows_of(check(sim, "--with-key", "--json"))["clay key"]
+    assert row["status"] == "FAIL" and "forbidden" in row["detail"].lower(), row
 
 
 # ---------------------------------------------------------------- our status page (management API)

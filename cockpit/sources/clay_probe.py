@@ -77,9 +77,9 @@ def probe_reachable(config: ClayConfig, *, timeout: float, client: httpx.Client 
     where = safe_url(config.probe_url)
     started = time.monotonic()
     own = client is None
-    http = client or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
+    http = client or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, headers=identity.headers())
     try:
-        resp = http.get(config.probe_url, headers={"Accept": "application/json"}, timeout=httpx.Timeout(timeout))
+        resp = http.get(config.probe_url, headers={"Accept": "application/json", **identity.headers()}, timeout=httpx.Timeout(timeout))
         status = resp.status_code
         resp.close()
     except httpx.TimeoutException:
