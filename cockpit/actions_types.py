@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cockpit.redact import register
+from cockpit.redact import redact, register
 from cockpit.runbook import ActionId
 from cockpit.timeline import fingerprint
 
@@ -67,6 +67,11 @@ class Failure:
     hint: str = ""
     status_code: int | None = None
     lease: LeaseInfo | None = None  # LEASE_HELD: who holds it and since when
+
+    def __post_init__(self) -> None:
+        # by construction, as SourceError: whatever the server or the client library said, no credential stays
+        object.__setattr__(self, "message", redact(self.message))
+        object.__setattr__(self, "hint", redact(self.hint))
 
     def line(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
