@@ -8,6 +8,8 @@ looking at the report; each docstring says what a reviewer should see.
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 from collections.abc import Callable
 
@@ -36,7 +38,20 @@ def clock() -> float:
 
 def cockpit(sources: FakeSources | None = None) -> tuple[CockpitApp, FakeSources]:
     sources = sources or FakeSources()
-    return make_app(fast_config(), sources, clock=clock, title="clay-cockpit · snapshot", speed=float("inf")), sources
+    app = make_app(fast_config(), sources, clock=clock, title="clay-cockpit · snapshot", speed=float("inf"))
+    fetch = sources.statuspage.fetch
+
+    async def after_the_pods() -> object:
+        """The status page answers only once the app holds the pods' answer
+        (they come from a thread): the moments of the same second then reach
+        the timeline in one order, not in the order the threads ran."""
+        deadline = time.monotonic() + 5.0
+        while app.signals.pods.value is None and app.signals.pods.error is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return await fetch()
+
+    sources.statuspage.fetch = after_the_pods
+    return app, sources
 
 
 async def until(pilot, cond: Callable[[], object], timeout: float = 15.0) -> None:
