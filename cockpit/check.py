@@ -43,7 +43,18 @@ def render(rows: list[Row]) -> str:
             lines.append(f"{'':<{width}}       needed for: {r.enables}")
         if r.status is not Status.OK and r.hint:
             lines.append(f"{'':<{width}}       → {r.hint}")
+    lines.append(summary(rows))
     return "\n".join(lines)
+
+
+def summary(rows: list[Row]) -> str:
+    """The last line: how many checks and how many failed or warned, by name."""
+    failed = [r.name for r in rows if r.status is Status.FAIL]
+    warned = [r.name for r in rows if r.status is Status.WARN]
+    if not failed and not warned:
+        return f"\nall {len(rows)} checks passed"
+    parts = [f"{len(failed)} failed ({', '.join(failed)})" if failed else "", f"{len(warned)} warned ({', '.join(warned)})" if warned else ""]
+    return f"\n{len(rows)} checks: " + "; ".join(p for p in parts if p)
 
 
 def exit_code(rows: list[Row]) -> int:

@@ -13,7 +13,8 @@ from cockpit.check_rows import Row, fail, ok
 from cockpit.signals import ErrorKind, PodsSnapshot, SourceError
 
 ENABLES = "the pods and logs panes, the infra branches of triage"
-RBAC_HINT = "ask a cluster admin to grant it to your account (a Role and RoleBinding in the namespace), or use a context that has it"
+RBAC_HINT = ("ask a cluster admin to grant it to your account (`clay-cockpit rbac` prints the Role and RoleBinding "
+             "to apply), or use a context that has it")
 
 
 def describe(result: PodsSnapshot) -> str:

@@ -64,6 +64,7 @@ def test_a_revoked_token_fails_with_invalid_auth_and_a_hint(sim) -> None:
     assert "→ the token is wrong, revoked or for another workspace: put a valid bot token in $CLAY_DRILL_SLACK_TOKEN" in lines[token + 2]
     assert lines[token + 1].strip() == "needed for: posting incident updates to Slack"
     assert sim.env()["CLAY_DRILL_SLACK_TOKEN"] not in out.stdout + out.stderr
+    assert lines[-1].endswith("checks: 3 failed (slack token, slack channel, slack membership)"), lines[-1]  # the summary names them
     rows = rows_of(check(sim, "--json"))
     assert [rows[n]["status"] for n in SLACK_ROWS] == ["FAIL", "FAIL", "FAIL"]
     assert rows["slack channel"]["detail"] == "not checked: the token check failed"

@@ -79,7 +79,9 @@ def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
         out = subprocess.run([str(installed / "clay-cockpit"), "check", "--config", str(drill_dir / "cockpit.toml")],
                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
         assert out.returncode == 0, out.stdout + out.stderr
-        lines = [line for line in out.stdout.strip().splitlines() if not line.startswith(" ")]
+        *table, blank, last = out.stdout.strip().splitlines()
+        lines = [line for line in table if not line.startswith(" ")]
+        assert blank == "" and last == f"all {len(lines)} checks passed", out.stdout
         parsed = [re.match(r"^(\S.*?)\s+(ok|warn|FAIL)\s", line) for line in lines]
         assert lines and all(p and p.group(2) == "ok" for p in parsed), out.stdout  # every row passes
         names = [p.group(1) for p in parsed if p]
