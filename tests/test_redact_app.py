@@ -258,3 +258,182 @@ def test_the_search_sees_every_echoed_form_and_a_cut_piece(echo_drill, form: str
         sim.clear_fault("health")
     assert "upstream saw" in body and creds.leaks(body), body
     assert creds.leaks("…" + HEALTH_TOKEN[:WINDOW] + "…") and creds.leaks(base64.b64encode(PROM_TOKEN.encode()).decode()[3:20])
+
+
+# -- 2. the cockpit, end to end ---------------------------------------------------------------------
+
+
+def screen_text(app: CockpitApp) -> str:
+    """What the terminal shows (the app's own screenshot, as text)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
+
+
+def widget_text(app: CockpitApp) -> str:
+    """Every widget's text on every screen, scrolled out of view or not: Statics, titles, tables, logs, editors."""
+    from textual.content import Content
+    from textual.widgets import DataTable, Static, TextArea
+
+    from widgets.logs import LogView
+
+    parts: list[str] = []
+    for screen in app.screen_stack:
+        for widget in screen.walk_children():
+            parts += [str(widget.border_title or ""), str(widget.border_subtitle or "")]
+            if isinstance(widget, Static):
+                content = widget.content
+                parts.append(content.plain if isinstance(content, Content) else str(content))
+            elif isinstance(widget, DataTable):
+                parts += [" ".join(str(c) for c in widget.get_row_at(i)) for i in range(widget.row_count)]
+            elif isinstance(widget, TextArea):
+                parts.append(widget.text)
+            elif isinstance(widget, LogView):
+                parts += [line.text for line in widget.shown_lines()]
+    return "\n".join(parts)
+
+
+async def until(pilot, cond: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+@contextmanager
+def debug_log_file() -> Iterator[Path]:
+    """``cli.log_to_file("debug")`` as ``--log-level debug`` sets it up; the test's own logging restored after."""
+    from cockpit.cli import log_to_file
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in ("cockpit", "screens", "widgets")})
+    path = log_to_file("debug")
+    assert path is not None
+    try:
+        yield path
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)
+
+
+ECHOING = {"statuspage": 503, "rootly": 503, "health": 401, "prometheus": 500, "prometheus_backup": 403, "kube": 403}
+
+
+@pytest.mark.asyncio
+@pytest.mark.scenario("key-revoked")
+async def test_no_credential_reaches_any_output(sim, tmp_path, monkeypatch) -> None:
+    from cockpit.comms import Channel
+    from screens.compose import ComposeScreen
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    for name, value in environment(sim).items():
+        monkeypatch.setenv(name, value)
+    sim.advance(60)
+    config = leak_config(sim, token_file_kubeconfig(sim, tmp_path))
+    creds = drill_credentials(sim, sim.token)
+    seen: list[tuple[str, str]] = []  # (where, text): everything searched at the end
+
+    def look(where: str) -> None:
+        seen.append((f"screen {where}", screen_text(app)))
+        seen.append((f"widgets {where}", widget_text(app)))
+
+    with debug_log_file() as log_file:
+        now = float(sim.state()["now"])
+        sources = Sources(config)
+        sources.kube.list_pods()  # the kubeconfig read once, before the app's threads
+        app = make_app(config, sources, clock=lambda: now, title="leak drill", state_dir=tmp_path / "incidents", speed=float("inf"))
+        notes: list[str] = []
+        notify = app.notify
+
+        def recording(message: str, **kwargs) -> None:
+            notes.append(f"{kwargs.get('title', '')}: {message}")
+            notify(message, **kwargs)
+
+        app.notify = recording  # type: ignore[method-assign]
+        async with app.run_test(size=SIZE) as pilot:
+            s = lambda: app.signals  # noqa: E731
+            await until(pilot, lambda: all(r.ok for r in (s().statuspage, s().health, s().metrics, s().pods)), what="every source")
+            await until(pilot, lambda: app._actions is not None and app._actions.status.checked and not app._actions._status_busy,
+                        what="the actions' status")
+            await pilot.press("i")
+            await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy, what="the incident")
+
+            # v: the key in the Secret (read through the tokenFile's token) sent to a Clay that echoes it back
+            sim.fault("clay", status=401, echo_auth=True, echo_pad=37)
+            await pilot.press("v")
+            await until(pilot, lambda: not app._actions.busy, what="the verification")
+            await pilot.pause(0.2)
+            look("after v against an echoing Clay")
+            assert any(r["service"] == "clay" for r in sim.requests("clay")), "the key went to Clay"
+
+            # every source fails, its server echoing the credentials it was sent; v again, now the cluster refuses
+            for service, status in ECHOING.items():
+                sim.fault(service, status=status, echo_auth=True, echo_pad=len(service) * 9)
+            await pilot.press("r")
+            await until(pilot, lambda: all(r.error is not None for r in (s().statuspage, s().health, s().metrics, s().pods)),
+                        what="every source failing")
+            await pilot.pause(0.3)
+            look("with every source failing")
+            await pilot.press("v")
+            await until(pilot, lambda: not app._actions.busy, what="the verification against a refusing cluster")
+            await pilot.pause(0.2)
+            look("after v against a refusing cluster")
+
+            # the Slack update: drafted from the failing evidence; a failed send; sent
+            sim.fault("slack", status=500, echo_auth=True, echo_pad=120)
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "Not sent" in widget_text(app), what="the failed send")
+            look("after a failed Slack send")
+            sim.clear_fault("slack")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: sim.state()["slack_messages"] >= 2, what="the thread in the drill's Slack")
+            await until(pilot, lambda: not isinstance(app.screen, ComposeScreen), what="back from the editor")
+
+            # the status page update: a failed send, then sent
+            sim.fault("statusapi", status=503, echo_auth=True, echo_pad=3)
+            await pilot.press("e")
+            await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the status page editor")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "Not sent" in widget_text(app), what="the failed status page send")
+            look("after a failed status page send")
+            assert app._comms.comms.unsent(Channel.EXTERNAL) is not None, "the draft is kept"
+            sim.clear_fault("statusapi")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: sim.state()["statusapi_incidents"] == 1, what="the status page incident")
+            await until(pilot, lambda: not isinstance(app.screen, ComposeScreen), what="back from the editor")
+
+            # the postmortem
+            await pilot.press("P")
+            await until(pilot, lambda: any(n.startswith("Postmortem written") for n in notes), what="the postmortem")
+            look("at the end")
+            timeline = app.desk.timeline_path()
+            actions_said = "\n".join(_texts(x) for x in (app._actions.last, app._actions.problem) if x is not None)
+            signal_errors = "\n".join(_texts(r.error) for r in (s().statuspage, s().health, s().metrics, s().pods) if r.error)
+        log_text = log_file.read_text(encoding="utf-8")
+
+    seen.append(("notifications", "\n".join(notes)))
+    seen.append(("the actions' last result and problem", actions_said))
+    seen.append(("the sources' errors", signal_errors))
+    seen.append(("the log file", log_text))
+    seen.append(("the timeline", timeline.read_text(encoding="utf-8")))
+    for path in sorted((tmp_path / "incidents").rglob("*")):  # the incident, its drafts and sent messages, the postmortem
+        if path.is_file():
+            seen.append((str(path.relative_to(tmp_path)), path.read_text(encoding="utf-8", errors="replace")))
+    seen.append(("the messages in the drill's Slack", repr(sim._drill.slack.channels)))
+    seen.append(("the incidents on the drill's status page", json.dumps(sim._drill.statusapi.incidents, default=str)))
+    for where, text in seen:
+        creds.check(where, text)
+    assert {"kube token", "slack token", "status page API key", "health token", "prometheus token", "clay api key"} <= redact.known_labels()
+
+    # it all happened: the sources failed with the echoed bodies, the sends went out, the files exist
+    assert signal_errors.count("upstream saw: Authorization: Bearer [redacted]") >= 2, "the echoing bodies reached the panes' errors"
+    assert "upstream saw" in actions_said and "Key refused" in "\n".join(notes), "both verifications ran"
+    assert any("not sent" in n for n in notes) and any(n.startswith("Internal update sent") for n in notes)
+    postmortems = list((tmp_path / "incidents").rglob("postmortems/*.md"))
+    assert postmortems, "no postmortem"
+    assert "DEBUG" in log_text and "[redacted]" in log_text, "the debug log has the redacted failures"
