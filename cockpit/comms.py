@@ -132,7 +132,8 @@ class SendResult:
 
 
 def _refused(draft: Draft, source: str, kind: ErrorKind, message: str, hint: str) -> SendResult:
-    return SendResult(False, draft, SourceError(source, kind, one_line(message, 200), one_line(hint, 200)))
+    # redacted before one_line cuts: a credential straddling the cut would keep its first half
+    return SendResult(False, draft, SourceError(source, kind, one_line(redact_text(message)[0], 200), one_line(redact_text(hint)[0], 200)))
 
 
 class Comms:

@@ -512,7 +512,7 @@ class Timeline:
         when = self._clock() if at is None else float(at)
         if not math.isfinite(when):
             raise ValueError(f"bad event time {when!r}")
-        clean_summary, in_summary = redact_text(str(summary)[:4000])
+        clean_summary, in_summary = redact_text(str(summary)[:16000])  # redacted, then cut (one_line): never the other way round
         clean_summary = one_line(clean_summary)
         clean_data, redactions = redact(dict(data or {}))
         redactions += in_summary

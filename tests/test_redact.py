@@ -56,3 +56,15 @@ def test_prose_and_names_stay() -> None:
     for text in ("no Slack token: $CLAY_DRILL_SLACK_TOKEN is not set", "token refused (expired/revoked)",
                  "token_env = SLACK_BOT_TOKEN", "429 rate 38/s over 5 min"):
         assert r.redact(text) == text
+
+
+def test_a_length_limit_never_leaves_half_a_credential() -> None:
+    """Redacted first, cut after: a credential straddling the limit loses its first half too."""
+    from cockpit.sources._errors import body_snippet
+    from cockpit.sources._errors import one_line as source_line
+
+    cut = 80
+    for offset in range(7, len(SECRET)):  # the credential starts `offset` characters before the cut
+        text = "x" * (cut - offset - 1) + f" {SECRET} in the request"
+        for shown in (source_line(text, cut), body_snippet(text, cut), body_snippet(text.encode(), cut)):
+            assert SECRET[:offset - 1] not in shown, (offset, shown)

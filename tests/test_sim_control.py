@@ -105,6 +105,34 @@ def test_fault_times_delay_and_malformed(sim) -> None:
         sim.fault("nosuchservice", status=500)
 
 
+def test_echo_auth_puts_the_requests_credentials_into_the_error_body(sim) -> None:
+    """A misconfigured gateway's error page: the credentials the request
+    carried, in each form asked for, where the service's error body has its message."""
+    import base64
+
+    secret = "s3cr3t-" + "q" * 20
+    sim.fault("health", status=401, echo_auth=True, echo_pad=5)
+    body = httpx.get(sim.endpoints["health"] + "/health", headers={"Authorization": f"Bearer {secret}"}, timeout=3).json()["error"]
+    assert body.startswith("Unauthorized xxxxx upstream saw: ")
+    for shown in (f"Authorization: Bearer {secret}", f"credential {secret} rejected", f"b'{secret}\\n'",
+                  base64.b64encode(secret.encode()).decode(), '{"Authorization": "Bearer ' + secret, f"access_token={secret}"):
+        assert shown in body, (shown, body)
+    sim.fault("kube", status=403, echo_auth=["bare"])
+    k = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=3,
+                  headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl()).json()
+    assert k["kind"] == "Status" and f"credential {sim.token} rejected" in k["message"]
+    sim.fault("slack", status=401, echo_auth=["header"])
+    s = httpx.post(sim.endpoints["slack"] + "/api/auth.test", headers={"Authorization": f"Bearer {secret}"}, timeout=3).json()
+    assert s["error"] == "invalid_auth" and f"Bearer {secret}" in s["response_metadata"]["messages"][0]
+    sim.fault("statuspage", malformed=True, echo_auth=["query"])
+    r = httpx.get(sim.endpoints["statuspage"] + "/api/v2/summary.json", params={"api_key": secret}, timeout=3)
+    assert r.status_code == 200 and f"access_token={secret}" in r.text
+    assert "saw" not in httpx.get(sim.endpoints["rootly"] + "/api/v1/status.json", timeout=3).text  # no credential, no echo
+    for bad in ({"status": 401, "echo_auth": ["nope"]}, {"status": 401, "echo_pad": -1}, {"delay": 1, "echo_auth": True}):
+        with pytest.raises(SimError):
+            sim.fault("health", **bad)
+
+
 def test_request_log_marks_mutations(sim) -> None:
     auth = {"Authorization": f"Bearer {sim.token}"}
     kube = sim.endpoints["kube"]

@@ -5,6 +5,7 @@ every service app) and the ``/_sim/*`` control API (docs/drill-contract.md).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from urllib.parse import parse_qsl, urlencode
 from collections import deque
@@ -40,12 +41,50 @@ MALFORMED = {
 RETRY_AFTER = "5"
 
 
+ECHO_FORMS = ("header", "bare", "repr", "base64", "json", "query")
+
+
 @dataclass
 class Fault:
     status: int | None = None
     delay: float = 0.0
     malformed: bool = False
     times: int | None = None
+    echo_auth: tuple[str, ...] = ()  # the forms in which the error body echoes the request's credentials (ECHO_FORMS)
+    echo_pad: int = 0  # filler characters before the echo, so it lands where a client cuts a long message
+
+
+_CREDENTIAL_WORDS = ("authorization", "token", "key", "secret", "password", "cookie")
+
+
+def echoed_credentials(request: web.Request, forms: tuple[str, ...], pad: int = 0) -> str:
+    """What a misconfigured gateway puts in its error page: the request's
+    credential-bearing headers and query parameters, in each of ``forms``
+    (``header``: ``Authorization: Bearer x``; ``bare``: ``x``; ``repr``: ``b'x\\n'`` as
+    an exception quoting bytes shows it; ``base64``: of ``x``, as a Secret's
+    data; ``json``: the headers as a JSON object; ``query``: ``x`` in a URL's
+    query string). Empty when the request carried none."""
+    found = [(k, v) for k, v in request.headers.items() if any(w in k.lower() for w in _CREDENTIAL_WORDS)]
+    found += [(k, v) for k, v in request.query.items() if any(w in k.lower() for w in _CREDENTIAL_WORDS)]
+    if not found or not forms:
+        return ""
+    parts: list[str] = []
+    for name, value in found:
+        bare = value.split(None, 1)[-1] if " " in value.strip() else value
+        for form in forms:
+            if form == "header":
+                parts.append(f"{name}: {value}")
+            elif form == "bare":
+                parts.append(f"credential {bare} rejected")
+            elif form == "repr":
+                parts.append(f"Invalid header value {(bare + chr(10)).encode()!r}")
+            elif form == "base64":
+                parts.append(f"data {base64.b64encode(bare.encode()).decode()}")
+            elif form == "json":
+                parts.append(json.dumps({"request": {"headers": {name: value}}}))
+            elif form == "query":
+                parts.append(f"upstream https://gateway.example/v1?{urlencode({'access_token': bare})}")
+    return " " + "x" * pad + " upstream saw: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -93,23 +132,27 @@ class RequestLog:
         return [asdict(r) for r in self.items if service is None or r.service == service]
 
 
-def error_response(service: str, status: int, kube_status_body) -> web.Response:
-    """``status`` with the service's normal error body."""
+def error_response(service: str, status: int, kube_status_body, echo: str = "") -> web.Response:
+    """``status`` with the service's normal error body; ``echo`` (see
+    :func:`echoed_credentials`) goes where that body carries its message."""
     headers = {"Retry-After": RETRY_AFTER} if status == 429 else {}
     reason = REASONS.get(status, "Error")
     if service == "kube":
-        body = kube_status_body(status, KUBE_REASONS.get(status, "InternalError"), f"the drill injected a {status} fault")
+        body = kube_status_body(status, KUBE_REASONS.get(status, "InternalError"), f"the drill injected a {status} fault{echo}")
         return web.json_response(body, status=status, headers=headers)
     if service == "slack":
-        return web.json_response({"ok": False, "error": SLACK_ERRORS.get(status, "fatal_error")}, status=status, headers=headers)
+        body: dict[str, Any] = {"ok": False, "error": SLACK_ERRORS.get(status, "fatal_error")}
+        if echo:
+            body["response_metadata"] = {"messages": [f"[ERROR]{echo}"]}
+        return web.json_response(body, status=status, headers=headers)
     if service in ("prometheus", "prometheus_backup"):
         if status >= 500:
             kind = "unavailable" if status == 503 else "internal"
-            return web.json_response({"status": "error", "errorType": kind, "error": f"the drill injected a {status} fault"}, status=status)
-        return web.Response(text=f"{reason}\n", status=status, headers=headers)
+            return web.json_response({"status": "error", "errorType": kind, "error": f"the drill injected a {status} fault{echo}"}, status=status)
+        return web.Response(text=f"{reason}{echo}\n", status=status, headers=headers)
     if service == "metrics":
-        return web.Response(text=f"{reason}\n", status=status, headers=headers)
-    return web.json_response({"error": reason}, status=status, headers=headers)
+        return web.Response(text=f"{reason}{echo}\n", status=status, headers=headers)
+    return web.json_response({"error": reason + echo}, status=status, headers=headers)
 
 
 def service_middlewares(service: str, drill: "Drill") -> list:
@@ -131,10 +174,12 @@ def service_middlewares(service: str, drill: "Drill") -> list:
                 drill.faults.pop(service, None)
         if fault.delay > 0:
             await asyncio.sleep(fault.delay)
+        echo = echoed_credentials(request, fault.echo_auth, fault.echo_pad)
         if fault.status is not None:
-            return error_response(service, fault.status, drill.world.kube.status_body)
+            return error_response(service, fault.status, drill.world.kube.status_body, echo)
         if fault.malformed:
-            return web.Response(text=MALFORMED.get(service, '{"'), status=200, content_type="application/json" if service != "metrics" else "text/plain")
+            return web.Response(text=MALFORMED.get(service, '{"') + echo, status=200,
+                                content_type="application/json" if service != "metrics" else "text/plain")
         return await handler(request)
 
     return [log_requests, inject_faults]
@@ -143,7 +188,7 @@ def service_middlewares(service: str, drill: "Drill") -> list:
 def parse_fault(body: Any) -> Fault:
     if not isinstance(body, dict):
         raise ValueError("expected a JSON object like {\"status\": 503}")
-    unknown = set(body) - {"status", "delay", "malformed", "times"}
+    unknown = set(body) - {"status", "delay", "malformed", "times", "echo_auth", "echo_pad"}
     if unknown:
         raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
     status = body.get("status")
@@ -158,9 +203,21 @@ def parse_fault(body: Any) -> Fault:
     times = body.get("times")
     if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
         raise ValueError("times must be a positive integer or null")
+    echo = body.get("echo_auth", False)
+    if echo is True:
+        echo = list(ECHO_FORMS)
+    elif echo is False or echo is None:
+        echo = []
+    if not isinstance(echo, list) or not all(isinstance(f, str) and f in ECHO_FORMS for f in echo):
+        raise ValueError(f"echo_auth must be true, false or a list of forms ({', '.join(ECHO_FORMS)})")
+    pad = body.get("echo_pad", 0)
+    if not isinstance(pad, int) or isinstance(pad, bool) or not 0 <= pad <= 4096:
+        raise ValueError("echo_pad must be a number of characters between 0 and 4096")
     if status is None and not delay and not malformed:
         raise ValueError("give at least one of status, delay, malformed")
-    return Fault(status=status, delay=float(delay), malformed=malformed, times=times)
+    if echo and status is None and not malformed:
+        raise ValueError("echo_auth needs a status or malformed: it goes into that body")
+    return Fault(status=status, delay=float(delay), malformed=malformed, times=times, echo_auth=tuple(echo), echo_pad=pad)
 
 
 def _bad(message: str, status: int = 400) -> web.Response:

@@ -32,8 +32,11 @@ def safe_url(url: str) -> str:
 
 
 def one_line(text: object, limit: int = _MAX_LINE) -> str:
-    """Collapse whitespace to one line and cut it to ``limit`` characters."""
-    flat = " ".join(str(text).split())
+    """Redact, collapse whitespace to one line and cut it to ``limit`` characters.
+
+    Redacted first: a credential cut in half by the limit is no longer the
+    value the redactor knows, and its first half would show."""
+    flat = " ".join(redact(str(text)).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -195,6 +198,6 @@ def body_snippet(body: bytes | str | None, limit: int = 80) -> str:
     if body is None:
         return ""
     if isinstance(body, bytes):
-        body = body[: limit * 4].decode("utf-8", "replace")
-    text = _SPACE_RE.sub(" ", body).strip()
+        body = body[: limit * 4 + 4096].decode("utf-8", "replace")  # room for a credential that straddles the cut
+    text = _SPACE_RE.sub(" ", redact(body)).strip()  # redacted before it is cut (see one_line)
     return text if len(text) <= limit else text[: limit - 1] + "…"
