@@ -18,7 +18,8 @@ import json
 import sys
 from typing import Any
 
-from cockpit.check_rows import Row, Status, ok
+from cockpit.check_rows import Row, Status, fail, ok
+from cockpit.redact import redact
 
 
 async def run_checks(config: Any, sources: Any, *, read_only: bool = False, with_key: bool = False) -> list[Row]:
@@ -26,8 +27,16 @@ async def run_checks(config: Any, sources: Any, *, read_only: bool = False, with
     from cockpit.check_kube import kube_rows
     from cockpit.check_services import service_rows
 
-    services, kube = await asyncio.gather(service_rows(config, sources, with_key=with_key), kube_rows(config, sources, read_only=read_only))
-    return [*services, *kube]
+    results = await asyncio.gather(service_rows(config, sources, with_key=with_key), kube_rows(config, sources, read_only=read_only),
+                                   return_exceptions=True)
+    rows: list[Row] = []
+    for what, result in zip(("services", "kube"), results):
+        if isinstance(result, BaseException):  # a checker broke its contract: one row says so, the others still show
+            rows.append(fail(what, f"the check itself failed: {type(result).__name__}: {redact(result)}",
+                             "this is a bug in clay-cockpit; please report it with `clay-cockpit info`"))
+        else:
+            rows.extend(result)
+    return rows
 
 
 def render(rows: list[Row]) -> str:

@@ -232,7 +232,7 @@ def row(name: str, result: Any) -> Row:
         result = SourceError(name, ErrorKind.BAD_RESPONSE, f"{type(result).__name__} while probing",
                              "this is a bug in clay-cockpit; please report it")
     if isinstance(result, SourceError):
-        return fail(name, f"{result.kind.value}: {result.meaning}", result.hint, ENABLES.get(name, ""))
+        return fail(name, f"{result.kind.value}: {result.message}", result.hint, ENABLES.get(name, ""))
     return ok(name, describe(result), ENABLES.get(name, ""))
 
 

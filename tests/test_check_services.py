@@ -254,6 +254,18 @@ def test_the_clay_probe_sends_no_key_header() -> None:
     assert header not in {k.lower() for k in seen[0]}, seen
 
 
+def test_every_service_stopped_is_a_fail_row_each_not_a_crash(sim) -> None:
+    for name in ("statuspage", "health", "prometheus", "prometheus_backup", "clay", "slack", "statusapi", "kube"):
+        sim.stop_service(name)
+    out = check(sim)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stdout + out.stderr
+    rows = rows_of(check(sim, "--json"))
+    assert rows["config"]["status"] == "ok"
+    for name in ("statuspage", "health", "metrics", "metrics backup 1", "clay", "slack token", "status page key", "kube auth"):
+        assert rows[name]["status"] == "FAIL" and rows[name]["hint"], (name, rows[name])
+    assert "unreachable" in rows["statuspage"]["detail"] and "unreachable" in rows["health"]["detail"], rows
+
+
 def test_with_key_sends_the_secrets_key_once_and_shows_only_its_fingerprint(sim) -> None:
     from cockpit.actions_types import SecretValue
 
