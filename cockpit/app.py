@@ -43,6 +43,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
+from cockpit.sanitise import clean, clean_line
 from cockpit.redact import redact
 from cockpit.config import Config
 from cockpit.config import state_dir as default_state_dir
@@ -328,11 +329,13 @@ class CockpitApp(App[int]):
         self.screen_change_signal.subscribe(self, self._toasts.screen_changed)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None,
-               markup: bool = True) -> None:
+               markup: bool = False) -> None:
         """A toast, unless a modal that asks for a key, a name or a
         confirmation is on top: then it waits (:mod:`screens.toasts`).
-        Every toast passes the one redactor (:mod:`cockpit.redact`) first."""
-        message, title = redact(message), redact(title)
+        Every toast passes the one sanitiser and the one redactor first.
+        Plain text unless a caller asks for markup: toasts carry outside
+        text (Kubernetes and API error messages, action summaries)."""
+        message, title = redact(clean(message)), redact(clean_line(title))
         if not self._toasts.hold((message, title, severity, timeout, markup)):
             super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 

@@ -47,6 +47,7 @@ from cockpit.postmortem_parts import (
     impact_start,
     outcome,
 )
+from cockpit.sanitise import clean
 from cockpit.runbook import ITEMS, SEVERITIES, STEPS, Branch, ErrorClass, item_applies
 from cockpit.sources._errors import scrub
 from cockpit.timeline import Event, EventKind, looks_like_secret, redact_text
@@ -552,7 +553,9 @@ def build_postmortem(path: str | Path, *, now: float | None = None, templates: T
                   "regenerating overwrites them, so keep the team's sections in a copy._",
     }
     text = re.sub(r"\n{3,}", "\n\n", templates.render("postmortem", values))
-    text = scrub(redact_text(text)[0], tuple(secrets)) + "\n"
+    # inert before redaction (cockpit.sanitise): the timeline holds outside text (titles, log lines, health
+    # checks); no escape, control or bidi character reaches the file or `clay-cockpit postmortem`'s stdout
+    text = scrub(redact_text(clean(text))[0], tuple(secrets)) + "\n"
     return Postmortem(inc.id, text, draft, tuple(problems))
 
 

@@ -15,6 +15,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from cockpit.sanitise import clean
+
 PICK = Binding.Group("Pick", compact=True)
 
 
@@ -74,7 +76,7 @@ class ChoiceScreen(ModalScreen[str | None]):
                 marks.append((f"  ◀ {self._why}".rstrip(), "bold $text-accent"))
             lines.append(Content.assemble((f"{i} ", "bold $text-primary"), (c.label.ljust(width), "bold"), (f"  {c.detail}", "$text-muted"), *marks))
         with Vertical() as box:
-            box.border_title = self._title
+            box.border_title = Content(clean(self._title))  # plain text, never markup
             box.border_subtitle = "1-4 choose · Enter ◀ · Esc cancels" if self._proposed else "1-4 choose · Esc cancels"
             yield Static(Content("\n").join(lines), id="choices")
 

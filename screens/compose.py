@@ -42,6 +42,7 @@ from textual.widgets import Input, Static, TextArea
 from cockpit.comms import Channel, Draft, SaveResult, SendResult
 from cockpit.comms_context import STATUS_LABEL
 from cockpit.incident import Status
+from cockpit.sanitise import clean_line
 from screens.choose import Choice, ChoiceScreen
 from screens.preview import PreviewScreen, flag_lines
 from widgets.common import clean, set_if_changed
@@ -62,6 +63,16 @@ STATUS_DETAIL = {
 
 def _at(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S UTC")
+
+
+def inert(draft: Draft) -> Draft:
+    """The draft with its text and title made inert (:mod:`cockpit.sanitise`)
+    before the editor shows them: a template fills in outside text (a Clay
+    incident title, a health check name) and a draft file may have been
+    edited; an OSC 8 link or ESC[2J in a TextArea is written to the terminal
+    raw. Not an edit by the responder: ``edited`` stays as it was."""
+    text, title = clean(draft.text), clean_line(draft.title)
+    return draft if (text, title) == (draft.text, draft.title) else replace(draft, text=text, title=title)
 
 
 class ComposeScreen(Screen[None]):
@@ -134,7 +145,7 @@ class ComposeScreen(Screen[None]):
     def __init__(self, desk: CommsDesk, draft: Draft, *, changed: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.desk = desk
-        self.draft = draft
+        self.draft = inert(draft)
         self.changed = changed  # the facts that changed since the responder edited this draft
         self.channel = draft.channel
         self.failure: SendResult | None = None  # the last send that failed (its error is on screen)
@@ -356,7 +367,7 @@ class ComposeScreen(Screen[None]):
     def _replace_draft(self, draft: Draft, *, save: bool = True) -> None:
         """Show another version of the draft (a new status, a fresh template)."""
         text = self.query_one("#compose-text", TextArea)
-        self.draft = draft
+        self.draft = draft = inert(draft)
         if text.text != draft.text:
             text.load_text(draft.text)
         if self.channel == Channel.EXTERNAL:

@@ -196,7 +196,7 @@ class ConfirmScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical() as box:
-            box.border_title = ("Confirm: " if plan.ready else "Cannot run (read-only): " if plan.read_only else "Cannot run: ") + plan.title
+            box.border_title = Content(("Confirm: " if plan.ready else "Cannot run (read-only): " if plan.read_only else "Cannot run: ") + clean(plan.title))
             box.border_subtitle = self.hint()
             if self._offered:
                 yield Static(Content.styled(self._offered, "bold $text-accent"), id="offered")

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
@@ -49,7 +50,7 @@ class SeriesChart(Vertical):
         if not self._ready:  # not composed yet: plot this on mount instead
             self._initial = (series, now)
             return
-        self.border_title = f"{clean(series.label)} · {format_value(series.current, series.unit)}"
+        self.border_title = Content(f"{clean(series.label)} · {format_value(series.current, series.unit)}")  # a label is outside text: never markup
         chart = self._chart
         plt = chart.plt
         plt.clear_data()

@@ -208,7 +208,7 @@ class ReplicasScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         now = "unknown" if self._current is None else f"{self._current}" + (f" ({self._ready} ready)" if self._ready is not None else "")
         with Vertical() as box:
-            box.border_title = f"Scale deployment {self._deployment}"
+            box.border_title = Content(f"Scale deployment {clean(self._deployment)}")
             box.border_subtitle = "Enter plans it (you confirm after) · Esc cancels"
             yield Static(f"Replicas now: {now}. How many pods?", classes="help")
             yield Input(value="" if self._current is None else str(self._current), type="integer", id="replicas", max_length=4)

@@ -11,7 +11,6 @@ text it would show has changed (:func:`set_if_changed`).
 
 from __future__ import annotations
 
-import re
 import textwrap
 from datetime import datetime
 from typing import Any, ClassVar, Self
@@ -23,15 +22,8 @@ from textual.content import Content
 from textual.geometry import Region
 from textual.widgets import Static
 
+from cockpit.sanitise import clean as clean  # re-exported for the widgets: the one sanitiser
 from cockpit.signals import Reading, SourceError
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def clean(text: str) -> str:
-    """Text from outside (status pages, logs) with control characters made
-    harmless, so nothing a remote system sends can drive the terminal."""
-    return _CONTROL.sub("\ufffd", text.expandtabs(4))
 
 
 def pad(text: str, width: int) -> str:
@@ -72,8 +64,15 @@ def hanging(text: str, width: int, first: str, style: str = "", lead_style: str 
 
 
 def set_if_changed(widget: Static, content: Content | str) -> bool:
-    """Update a Static only when what it would show differs; True if it did."""
-    key = content.markup if isinstance(content, Content) else content
+    """Update a Static only when what it would show differs; True if it did.
+
+    A ``str`` is shown as plain text, never parsed as markup: it may hold
+    text from outside (a Prometheus label ``[/]`` would raise MarkupError,
+    ``[@click=app.quit]`` would make a clickable quit). Styled text comes as
+    :class:`Content`, with outside text put in as ``$variables`` or spans."""
+    if not isinstance(content, Content):
+        content = Content(clean(content))
+    key = content.markup
     if getattr(widget, "_cockpit_shown", None) == key:
         return False
     widget._cockpit_shown = key  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.events import Resize
+from textual.markup import escape
 from textual.widgets import DataTable, Static
 
 from cockpit.signals import PodInfo, PodsSnapshot
@@ -35,9 +36,9 @@ _POD_NAME = re.compile(r"^(?P<base>.+)-(?P<hash>[a-z0-9]{6,10})-(?P<id>[a-z0-9]{
 
 
 def short_pod_name(name: str) -> str:
-    """``clay-sync-7d9f8c6b5-x2x9k`` → ``x2x9k``; other names unchanged."""
+    """``clay-sync-7d9f8c6b5-x2x9k`` → ``x2x9k``; other names unchanged (but made inert)."""
     match = _POD_NAME.match(name)
-    return match.group("id") if match else name
+    return match.group("id") if match else clean(name)
 
 
 def status_level(status: str) -> str:
@@ -138,7 +139,8 @@ class PodsPane(SourcePane):
 
     def subtitle_ok(self) -> str:
         snap = self.reading.value
-        return f"{clean(snap.context)}/{clean(snap.namespace)}" if isinstance(snap, PodsSnapshot) else ""
+        # markup (a border title): the names escaped
+        return escape(f"{clean(snap.context)}/{clean(snap.namespace)}") if isinstance(snap, PodsSnapshot) else ""
 
     def _cell(self, cell: Cell) -> Text:
         text, lvl = cell

@@ -14,6 +14,7 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 from cockpit.redact import REDACTED, redact
+from cockpit.sanitise import clean
 from cockpit.signals import ErrorKind, SourceError
 
 _MAX_LINE = 200
@@ -32,11 +33,14 @@ def safe_url(url: str) -> str:
 
 
 def one_line(text: object, limit: int = _MAX_LINE) -> str:
-    """Redact, collapse whitespace to one line and cut it to ``limit`` characters.
+    """Make inert (:func:`cockpit.sanitise.clean`), redact, collapse
+    whitespace to one line and cut it to ``limit`` characters.
 
-    Redacted first: a credential cut in half by the limit is no longer the
-    value the redactor knows, and its first half would show."""
-    flat = " ".join(redact(str(text)).split())
+    Redacted before the cut: a credential cut in half by the limit is no
+    longer the value the redactor knows, and its first half would show.
+    Cleaned before redaction: an escape sequence inside a credential would
+    hide it from the redactor."""
+    flat = " ".join(redact(clean(str(text))).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -199,5 +203,5 @@ def body_snippet(body: bytes | str | None, limit: int = 80) -> str:
         return ""
     if isinstance(body, bytes):
         body = body[: limit * 4 + 4096].decode("utf-8", "replace")  # room for a credential that straddles the cut
-    text = _SPACE_RE.sub(" ", redact(body)).strip()  # redacted before it is cut (see one_line)
+    text = _SPACE_RE.sub(" ", redact(clean(body))).strip()  # made inert (see one_line), redacted before it is cut (see one_line)
     return text if len(text) <= limit else text[: limit - 1] + "…"

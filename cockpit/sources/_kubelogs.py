@@ -40,6 +40,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from cockpit.sanitise import clean_line
 from cockpit.signals import ErrorKind, LogLine, SourceError
 from cockpit.sources._errors import make_error, unexpected
 
@@ -242,7 +243,7 @@ class _PodFollower:
                     text, ts, key = split_log_line(raw[:MAX_LINE].decode("utf-8", "replace").rstrip("\r"))
                     if self.dedup.fresh(key, text):
                         got = True
-                        self.owner.push(LogLine(pod=self.pod, text=text, ts=ts, container=container))
+                        self.owner.push(LogLine(pod=self.pod, text=clean_line(text), ts=ts, container=container))  # inert: cockpit.sanitise
         except (u3.HTTPError, OSError, ValueError) as exc:
             # dropped (network, API server restart), quiet too long, or closed by stop(): reconnect or leave
             _log.debug("log stream of %s ended: %s", self.pod, type(exc).__name__)

@@ -22,6 +22,7 @@ import httpx
 from cockpit.redact import register
 from cockpit.sources import _identity as identity
 from cockpit.config import HealthConfig
+from cockpit.sanitise import clean_line
 from cockpit.signals import ErrorKind, HealthCheck, HealthSnapshot, SourceError
 from cockpit.sources import _http
 from cockpit.sources._errors import body_snippet, http_status_error, make_error, one_line, safe_url, unexpected
@@ -58,7 +59,7 @@ def _check(name: str, value: object) -> HealthCheck:
         raw, detail = "", ""
     overall = normalise(raw)
     status = _CHECK[overall] if overall else (one_line(raw, 20).lower() or "unknown")
-    return HealthCheck(name=name, status=status, detail=one_line(detail, 300), ok=status == "ok")
+    return HealthCheck(name=clean_line(name), status=status, detail=one_line(detail, 300), ok=status == "ok")
 
 
 def parse_health(doc: object, *, http_status: int = 200, response_ms: float = 0.0, fetched_at: float = 0.0) -> HealthSnapshot:
@@ -86,7 +87,7 @@ def parse_health(doc: object, *, http_status: int = 200, response_ms: float = 0.
         http_status=http_status,
         response_ms=response_ms,
         fetched_at=fetched_at,
-        version=str(version) if isinstance(version, (str, int, float)) else None,
+        version=clean_line(version) if isinstance(version, (str, int, float)) else None,
     )
 
 

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cockpit.config import KubeConfig
+from cockpit.sanitise import clean_line
 from cockpit.signals import ErrorKind, PodInfo, PodsSnapshot, SourceError
 from cockpit.sources._errors import kind_for_status, make_error, one_line, parse_retry_after, safe_url, status_text, unexpected
 
@@ -144,17 +145,20 @@ def pod_info(pod: dict) -> PodInfo:
         if reason:
             last_termination = str(reason)
             break
+    owner = _owner(meta)
+    # every string made inert (cockpit.sanitise): a real API server only holds
+    # DNS names here, but whatever answers on its address may send anything
     return PodInfo(
-        name=str(meta.get("name") or "?"),
-        phase=str(status.get("phase") or "Unknown"),
+        name=clean_line(meta.get("name") or "?"),
+        phase=clean_line(status.get("phase") or "Unknown"),
         ready=sum(1 for cs in statuses if cs.get("ready") is True),
         containers=max(len(_l(spec.get("containers"))), len(statuses)),
         restarts=sum(_int(cs.get("restartCount")) for cs in statuses),
-        status=pod_status(pod),
-        last_termination=last_termination,
+        status=clean_line(pod_status(pod)),
+        last_termination=None if last_termination is None else clean_line(last_termination),
         created_at=parse_kube_time(meta.get("creationTimestamp")),
-        owner=_owner(meta),
-        node=spec.get("nodeName") if isinstance(spec.get("nodeName"), str) else None,
+        owner=None if owner is None else clean_line(owner),
+        node=clean_line(spec["nodeName"]) if isinstance(spec.get("nodeName"), str) else None,
     )
 
 

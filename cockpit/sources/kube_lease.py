@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from cockpit.sanitise import clean_line
 from cockpit.actions_types import AdminError, Failure, FailureKind, LeaseInfo
 from cockpit.sources.kube import parse_kube_time
 from cockpit.sources.kube_admin import KubeAdmin
@@ -53,7 +54,7 @@ def lease_info(doc: dict[str, Any], identity: str) -> LeaseInfo:
     return LeaseInfo(
         name=str(meta.get("name") or ""),
         namespace=str(meta.get("namespace") or ""),
-        holder=holder or "",
+        holder=clean_line(holder),  # shown to the responder: inert (cockpit.sanitise); "ours" compares the raw value
         acquired_at=_epoch(spec.get("acquireTime")),
         renewed_at=_epoch(spec.get("renewTime")),
         duration=float(duration) if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0 else 15.0,

@@ -45,6 +45,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from cockpit.redact import register
+from cockpit.sanitise import clean_line
 from cockpit.sources import _identity as identity
 from cockpit.config import MetricsConfig, QueryConfig
 from cockpit.signals import ErrorKind, MetricsSnapshot, Series, SourceError
@@ -82,14 +83,15 @@ def sample_value(raw: object) -> float | None:
 
 
 def series_labels(query: QueryConfig, metric: dict) -> tuple[tuple[str, str], ...]:
-    """The labels that tell this query's series apart.
+    """The labels that tell this query's series apart (made inert: label
+    values are anyone's text, see :mod:`cockpit.sanitise`).
 
     With ``split_by``: just that label. Without: every label but ``__name__``
     (empty for an aggregated query such as ``sum(rate(...))``).
     """
     if query.split_by:
-        return ((query.split_by, str(metric.get(query.split_by, ""))),)
-    return tuple(sorted((str(k), str(v)) for k, v in metric.items() if k != "__name__"))
+        return ((query.split_by, clean_line(metric.get(query.split_by, ""))),)
+    return tuple(sorted((clean_line(k), clean_line(v)) for k, v in metric.items() if k != "__name__"))
 
 
 def series_key(query: QueryConfig, labels: tuple[tuple[str, str], ...]) -> str:

@@ -43,6 +43,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import (
 from cockpit.redact import register
 from cockpit.sources import _identity as identity
 from cockpit.config import SlackConfig
+from cockpit.sanitise import clean, clean_tree
 from cockpit.signals import ErrorKind, SourceError
 from cockpit.sources._errors import (
     make_error,
@@ -343,9 +344,10 @@ class Slack:
         fallback Slack shows in notifications; ``blocks`` the Block Kit layout."""
         target = channel or self.config.channel
         what = "the reply in the incident thread" if thread_ts else f"the message to {target}"
+        text = clean(text)  # what leaves is inert too (cockpit.sanitise): no control or bidi character in a message
         args: dict[str, Any] = {"channel": _channel_ref(target), "text": text, "unfurl_links": False, "unfurl_media": False}
         if blocks:
-            args["blocks"] = list(blocks)
+            args["blocks"] = clean_tree(list(blocks))
         if thread_ts:
             args["thread_ts"] = thread_ts
         data = self._call("chat.postMessage", what, **args)
@@ -360,9 +362,10 @@ class Slack:
     def update(self, channel_id: str, ts: str, text: str, blocks: Sequence[Mapping[str, Any]] | None = None) -> Posted | SlackError:
         """chat.update of our own message ``ts`` in ``channel_id`` (an id, as
         :class:`Posted` gives it)."""
+        text = clean(text)  # inert, as in post()
         args: dict[str, Any] = {"channel": channel_id, "ts": ts, "text": text}
         if blocks:
-            args["blocks"] = list(blocks)
+            args["blocks"] = clean_tree(list(blocks))
         data = self._call("chat.update", "the summary update", **args)
         if isinstance(data, SlackError):
             return data

@@ -30,6 +30,7 @@ import httpx
 from cockpit.redact import register
 from cockpit.sources import _identity as identity
 from cockpit.config import ExternalStatusConfig
+from cockpit.sanitise import clean, clean_line
 from cockpit.signals import ErrorKind, SourceError
 from cockpit.sources._errors import (
     body_snippet,
@@ -76,7 +77,7 @@ class PageIncident:
 def _component(raw: object) -> PageComponent | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         return None
-    return PageComponent(raw["id"], str(raw.get("name") or raw["id"]), str(raw.get("status") or "unknown"))
+    return PageComponent(raw["id"], clean_line(raw.get("name") or raw["id"]), clean_line(raw.get("status") or "unknown"))
 
 
 def parse_incident(raw: object) -> PageIncident | None:
@@ -87,9 +88,10 @@ def parse_incident(raw: object) -> PageIncident | None:
     newest = updates[0] if updates and isinstance(updates[0], dict) else {}
     comps = tuple(c for c in (_component(x) for x in raw.get("components") or ()) if c is not None)
     return PageIncident(
-        id=raw["id"], name=str(raw.get("name") or ""), status=str(raw.get("status") or ""), impact=str(raw.get("impact") or ""),
-        shortlink=str(raw.get("shortlink") or ""), components=comps, updates=len(updates),
-        latest_body=str(newest.get("body") or ""), updated_at=str(raw.get("updated_at") or ""),
+        # texts made inert (cockpit.sanitise); the id stays as sent: it names the incident in the next request
+        id=raw["id"], name=clean_line(raw.get("name") or ""), status=clean_line(raw.get("status") or ""),
+        impact=clean_line(raw.get("impact") or ""), shortlink=clean_line(raw.get("shortlink") or ""), components=comps,
+        updates=len(updates), latest_body=clean(newest.get("body") or ""), updated_at=clean_line(raw.get("updated_at") or ""),
     )
 
 
@@ -256,7 +258,8 @@ class StatusApi:
         bad = _check(status, components)
         if bad is not None:
             return bad
-        fields: dict[str, Any] = {"name": name, "status": status, "body": body, "deliver_notifications": deliver_notifications}
+        # what leaves is inert too (cockpit.sanitise): no control or bidi character on a public page
+        fields: dict[str, Any] = {"name": clean_line(name), "status": status, "body": clean(body), "deliver_notifications": deliver_notifications}
         if components:
             fields |= {"components": dict(components), "component_ids": list(components)}
         return self._incident(self._request("POST", "/incidents", "the new incident", {"incident": fields}), "the new incident")
@@ -269,7 +272,7 @@ class StatusApi:
         if bad is not None:
             return bad
         fields: dict[str, Any] = {"deliver_notifications": deliver_notifications}
-        for key, value in (("status", status), ("body", body), ("name", name)):
+        for key, value in (("status", status), ("body", None if body is None else clean(body)), ("name", None if name is None else clean_line(name))):
             if value is not None:
                 fields[key] = value
         if components:

@@ -24,6 +24,7 @@ import httpx
 
 from cockpit.sources import _identity as identity
 from cockpit.config import StatusPageConfig
+from cockpit.sanitise import clean
 from cockpit.signals import (
     Component,
     ComponentStatus,
@@ -89,7 +90,9 @@ def component_status(value: object) -> ComponentStatus:
 
 
 def _text(value: object) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    """A string field of the page's JSON, made inert (:mod:`cockpit.sanitise`):
+    every text of a third-party page enters here."""
+    return clean(value).strip() if isinstance(value, str) else ""
 
 
 def _dicts(value: object) -> list[dict]:
@@ -198,7 +201,7 @@ def _status(doc: dict) -> tuple[str, str]:
     status = doc.get("status")
     if not isinstance(status, dict) or not isinstance(status.get("indicator"), str):
         raise NotThisFormat("no status.indicator")
-    return status["indicator"].strip().lower(), _text(status.get("description"))
+    return _text(status["indicator"]).lower(), _text(status.get("description"))
 
 
 def parse_summary(doc: object, *, fetched_at: float = 0.0, response_ms: float = 0.0, base_url: str = "") -> StatusPageSnapshot:
