@@ -81,12 +81,13 @@ def parse_timestamp(text: str) -> tuple[datetime, tuple[int, int]] | None:
 
 def split_log_line(raw: str) -> tuple[str, datetime | None, tuple[int, int] | None]:
     """``"<RFC3339Nano> text"`` → (text, ts, order key); a line without a
-    timestamp keeps its whole text and gets no ts."""
+    timestamp keeps its whole text and gets no ts. The text is made inert
+    (:func:`cockpit.sanitise.clean_line`): a log line is anyone's text."""
     stamp, sep, rest = raw.partition(" ")
     parsed = parse_timestamp(stamp) if sep else parse_timestamp(stamp.strip())
     if parsed is None:
-        return raw, None, None
-    return rest, parsed[0], parsed[1]
+        return clean_line(raw), None, None
+    return clean_line(rest), parsed[0], parsed[1]
 
 
 class _Dedup:
@@ -243,7 +244,7 @@ class _PodFollower:
                     text, ts, key = split_log_line(raw[:MAX_LINE].decode("utf-8", "replace").rstrip("\r"))
                     if self.dedup.fresh(key, text):
                         got = True
-                        self.owner.push(LogLine(pod=self.pod, text=clean_line(text), ts=ts, container=container))  # inert: cockpit.sanitise
+                        self.owner.push(LogLine(pod=self.pod, text=text, ts=ts, container=container))
         except (u3.HTTPError, OSError, ValueError) as exc:
             # dropped (network, API server restart), quiet too long, or closed by stop(): reconnect or leave
             _log.debug("log stream of %s ended: %s", self.pod, type(exc).__name__)
