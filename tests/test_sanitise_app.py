@@ -116,7 +116,7 @@ def check_screen(app: CockpitApp, where: str) -> None:
 async def test_hostile_text_from_every_source_stays_text(size) -> None:
     sources = hostile_sources()
     app = make_app(fast_config(), sources, clock=lambda: NOW + 12, title="test cockpit")
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(LogView)
                     and app.signals.pods.ok and app.signals.metrics.ok and app.signals.statuspage.ok and app.signals.health.ok
                     and app.main_screen.query_one(LogView).line_count == 8, what="every source's hostile data")
@@ -135,10 +135,12 @@ async def test_hostile_text_from_every_source_stays_text(size) -> None:
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), what="back on the main screen")
 
+        app.notify(HOSTILE, title=HOSTILE)  # a toast quoting outside text (an action's error, a Kubernetes message)
         failing(sources)
         await until(pilot, lambda: all(r.error is not None for r in (app.signals.statuspage, app.signals.health,
                                                                       app.signals.metrics, app.signals.pods)), what="every source failing")
         await pilot.pause(0.3)
+        await until(pilot, lambda: any(type(w).__name__ == "Toast" for w in app.screen.walk_children(Widget)), what="the toast")
         check_screen(app, "failures")
         for pane in app.screen.query(".pane--what"):
             assert "[/]" in str(pane.content.plain)
