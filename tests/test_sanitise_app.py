@@ -23,6 +23,7 @@ import pytest
 from rich.segment import Segment
 from textual.geometry import Region
 from textual.widget import Widget
+from textual.widgets import TextArea
 
 from cockpit.app import CockpitApp, make_app
 from cockpit.sanitise import UNSAFE
@@ -132,6 +133,16 @@ async def test_hostile_text_from_every_source_stays_text(size) -> None:
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the update editor")
         await pilot.pause(0.2)
         check_screen(app, "update editor")
+        editor: ComposeScreen = app.screen
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), what="back on the main screen")
+        # a draft that holds raw outside text (a template filled elsewhere, a draft file edited): the editor shows it inert
+        raw = replace(editor.draft, text=HOSTILE + "\n" + editor.draft.text)
+        app.push_screen(ComposeScreen(editor.desk, raw))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor with a raw draft")
+        await pilot.pause(0.2)
+        assert "[@click=app.quit]Q[/]" in app.screen.query_one(TextArea).text
+        check_screen(app, "update editor, raw draft")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), what="back on the main screen")
 

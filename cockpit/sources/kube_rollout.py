@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cockpit.sources._errors import one_line
 from cockpit.sources.kube import pod_info
 from cockpit.sources.kube_admin import KubeAdmin
 
@@ -75,7 +76,7 @@ def rollout_state(deploy: dict[str, Any], pods: list[dict[str, Any]], old_pods: 
         failed = f"deployment {name} is paused: the rollout will not progress until it is resumed"
     progressing = _condition(deploy, "Progressing")
     if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
-        failed = f"deployment {name}: {progressing.get('message') or 'progress deadline exceeded'}"
+        failed = f"deployment {name}: {one_line(progressing.get('message') or 'progress deadline exceeded', 200)}"  # inert, one line
     crashing = [p.name for p in new if p.status in CRASHING or p.restarts > 0]
     if crashing and not failed:  # a new pod went down already: waiting for the rollout only hides that the change did not help
         reasons = sorted({p.last_termination or p.status for p in new if p.name in crashing})
