@@ -20,6 +20,7 @@ from typing import Any
 
 from cockpit.check_rows import Row, Status, fail, ok
 from cockpit.redact import redact
+from cockpit.sanitise import clean
 
 
 async def run_checks(config: Any, sources: Any, *, read_only: bool = False, with_key: bool = False) -> list[Row]:
@@ -80,6 +81,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
-        print(render(rows))
+        print(clean(render(rows)))  # rows quote the services' answers: nothing in them drives the terminal (cockpit.sanitise)
     sys.stdout.flush()
     return exit_code(rows)
