@@ -14,24 +14,12 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cockpit.sanitise import UNSAFE, clean, clean_line, clean_tree, is_clean
-from cockpit.signals import (
-    Component,
-    ComponentStatus,
-    ErrorKind,
-    HealthCheck,
-    LogLine,
-    Series,
-    SourceError,
-    StatusIncident,
-)
+from cockpit.signals import ErrorKind
 
 ESC = "\x1b"
 OSC8 = f"{ESC}]8;;http://evil.example/{ESC}\\link{ESC}]8;;{ESC}\\"
