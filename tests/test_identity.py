@@ -135,6 +135,7 @@ def test_every_request_of_a_whole_drill_carries_our_user_agent_and_every_kube_wr
     assert anonymous == [], f"{len(anonymous)} of {len(seen)} requests without {ua}: {anonymous[:10]}"
 
     kube = [r for r in seen if r["service"] == "kube"]
+    assert any(r["path"].endswith("/log") for r in kube) and any(r["path"].endswith("/selfsubjectaccessreviews") for r in kube)
     writes = [r for r in kube if r["mutating"]]
     unmanaged = [(r["method"], r["path"], r["query"]) for r in writes if r["field_manager"] != identity.FIELD_MANAGER]
     assert unmanaged == [], unmanaged
