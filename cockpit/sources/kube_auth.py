@@ -15,8 +15,9 @@ that hurt a responder (issue 11):
   client of the process, and run at most one instance of a plugin at a time.
   The client takes a *client certificate* from a plugin
   (``clientCertificateData``/``clientKeyData``) once, when the ApiClient is
-  built, and presents it until a 401 has the client rebuilt — past its
-  ``expirationTimestamp``, so every request in between is refused. Like
+  built, and presents it until the server refuses it (401) and the client
+  is rebuilt: past its ``expirationTimestamp`` a request fails before a new
+  certificate is fetched (and a poll, an action's step, is lost). Like
   client-go (which asks the plugin again at each TLS handshake once the
   certificate expires and then closes the connections that presented the old
   one), :class:`CertificateRotation` looks before every request: while the
