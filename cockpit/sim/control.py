@@ -97,6 +97,7 @@ class RequestRecord:
     mutating: bool
     user_agent: str = ""  # as sent (clay-cockpit/<version> for the cockpit)
     field_manager: str = ""  # the fieldManager query parameter of a write ("" if none)
+    client_cert: str = ""  # the serial (hex) of the client certificate the connection presented ("" if none)
 
 
 def is_mutating(method: str, path: str) -> bool:
@@ -117,6 +118,11 @@ def redact_query(query: str) -> str:
     return urlencode([(k, "***" if any(w in k.lower() for w in _SECRET_PARAMS) else v) for k, v in pairs])
 
 
+def _client_cert(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peercert") if request.transport is not None else None
+    return str((peer or {}).get("serialNumber", ""))
+
+
 class RequestLog:
     def __init__(self, clock) -> None:
         self.clock = clock
@@ -125,7 +131,7 @@ class RequestLog:
     def add(self, service: str, request: web.Request) -> None:
         self.items.append(RequestRecord(
             service, request.method, request.path, redact_query(request.query_string), round(self.clock(), 3), is_mutating(request.method, request.path),
-            request.headers.get("User-Agent", ""), request.query.get("fieldManager", ""),
+            request.headers.get("User-Agent", ""), request.query.get("fieldManager", ""), _client_cert(request),
         ))
 
     def select(self, service: str | None) -> list[dict]:

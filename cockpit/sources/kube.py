@@ -335,8 +335,10 @@ class Kube:
         try:
             with _BUILD_LOCK:
                 # credentials as kubectl reads them (trimmed token files, cached exec plugins): kube_auth
-                load_configuration(self._kubeconfig_shown(), context, configuration)
+                rotation = load_configuration(self._kubeconfig_shown(), context, configuration)
                 api_client = kclient.ApiClient(configuration=configuration)
+                if rotation is not None:  # an exec plugin's client certificate, renewed before it expires
+                    rotation.install(api_client)
         except ExecPluginError as exc:
             self._context_name = context
             return self.exec_error(exc, docs)
