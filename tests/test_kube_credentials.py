@@ -99,6 +99,14 @@ def test_a_failing_plugin_shows_its_own_stderr(shared_sim, tmp_path: Path) -> No
     assert isinstance(err, SourceError) and err.kind is ErrorKind.AUTH_EXPIRED
     assert err.hint.startswith("SSO session expired; run 'corp-sso login'"), err.hint
     assert "corp-sso" in err.message and "exited with status 1" in err.message
+    # another kubeconfig of the same process, with a plain token the server refuses: the plugin's words are not its hint
+    doc = _doc(shared_sim)
+    doc["users"][0]["user"] = {"token": "refused-token-0123456789"}
+    other = tmp_path / "token-kubeconfig"
+    other.write_text(json.dumps(doc), encoding="utf-8")
+    err = _kube(shared_sim, other).list_pods()
+    assert isinstance(err, SourceError) and err.status_code == 401, err
+    assert "SSO" not in err.hint and "corp-sso" not in err.hint and "refused (expired/revoked)" in err.hint, err.hint
 
 
 def test_every_kube_request_carries_our_user_agent(shared_sim, tmp_path: Path) -> None:
