@@ -149,3 +149,64 @@ def test_each_source_under_each_fault(drill, name: str, mode: str, tmp_path: Pat
         assert got.retry_after == 7.0, got
     if mode == "huge":
         assert proxy is not None and proxy.sent_bytes < HUGE // 4, f"{name} read {proxy.sent_bytes} bytes of a 50 MB answer"
+
+
+# ---------------------------------------------------------------- the cockpit itself, every source faulted at once
+
+APP_MODES = ("hang", "stalled", "slow", "huge", "500", "html", "invalid_utf8", "hostile")
+APP_TIMEOUT = 8.0  # long enough that a UI thread waiting on a hung source could not answer a key in time
+
+
+@pytest.mark.asyncio
+async def test_the_cockpit_keeps_answering_keys_under_every_fault(drill, tmp_path: Path, monkeypatch) -> None:
+    """All four polled sources (and the log follow) behind fault proxies
+    switched through the worst modes together: after each switch the keys
+    1-5 still move the focus at once (the UI thread never waits on a
+    source), the app never crashes, and with hostile text no pane shows a
+    control or bidi character or loses a bracket to markup."""
+    from textual.content import Content
+    from textual.widgets import Static
+
+    from cockpit.app import make_app
+    from cockpit.sources import Sources
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    data = drill.config_dict()
+    proxies = {name: FaultProxy(_upstream(drill, name)[0], "pass", verify=_upstream(drill, name)[1], lifetime=120.0) for name in SOURCES}
+    try:
+        for name in ("statuspage", "health"):
+            data[name]["url"] = _via(proxies[name].url, data[name]["url"])
+        data["metrics"]["url"], data["metrics"]["backup_urls"] = proxies["metrics"].url, []
+        data["kube"]["kubeconfig"] = _kubeconfig(drill, proxies["kube"].url, tmp_path)
+        for section in SOURCES:
+            data[section]["refresh"], data[section]["timeout"] = 0.3, APP_TIMEOUT
+        config = config_from_toml(data, "fault matrix")
+        now = float(drill.state()["now"])
+        app = make_app(config, Sources(config), clock=lambda: now, title="fault matrix")
+        async with app.run_test(size=(80, 24)) as pilot:
+            for mode in APP_MODES:
+                for proxy in proxies.values():
+                    proxy.mode = mode
+                await pilot.pause(2.5)  # a few polls under the fault
+                for key, pane in zip("12345", ("statuspage", "health", "metrics", "pods", "logs")):
+                    started = time.monotonic()
+                    await pilot.press(key)
+                    await pilot.pause(0.05)
+                    focused = app.focused
+                    assert focused is not None and any(a.id == pane for a in focused.ancestors_with_self), (mode, key, focused)
+                    waited = time.monotonic() - started
+                    assert waited < APP_TIMEOUT * 0.75, f"key {key} under {mode} waited {waited:.1f} s: the UI thread waits on a source"
+                assert app.return_code is None and app._exception is None, (mode, app._exception)
+            deadline = time.monotonic() + 3 * APP_TIMEOUT
+            while not any("[FILTERED]" in str(getattr(s, "content", "")) for s in app.screen.query(Static)):
+                assert time.monotonic() < deadline, "the hostile text reached no pane"
+                await pilot.pause(0.2)
+            texts = [s.content.plain if isinstance(s.content, Content) else str(s.content) for s in app.screen.query(Static)]
+            shown = "\n".join(texts)
+            assert "[FILTERED]" in shown or "[/]" in shown, "the hostile text reached no pane"
+            bad = [t for t in texts if BAD_CHARS & set(t)]
+            assert not bad, bad[:3]
+            await pilot.press("q")
+    finally:
+        for proxy in proxies.values():
+            proxy.close()
