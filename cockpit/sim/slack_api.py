@@ -171,6 +171,8 @@ def slack_app(state: SlackState) -> web.Application:
         new = _message(state, args, ts) | {"edited": {"user": BOT_USER, "ts": state.next_ts()}}
         if "thread_ts" in msg:
             new["thread_ts"] = msg["thread_ts"]
+        if "metadata" in msg and "metadata" not in new:  # an edit without metadata keeps the message's
+            new["metadata"] = msg["metadata"]
         msg.clear()
         msg.update(new)
         return web.json_response({"ok": True, "channel": channel.id, "ts": ts, "text": new["text"], "message": new})
