@@ -13,6 +13,13 @@ has a timeout; retries are bounded and use slack-sdk's retry handlers:
   request (connection refused, host not found), so a retry never posts a
   message twice; reads and chat.update (idempotent) also after a reset.
 
+A chat.postMessage whose answer was lost (a timeout or reset after the
+request left, Slack's ``fatal_error``/``internal_error``, a gateway's
+500/502/504, a 200 that is not JSON or not UTF-8) comes back with
+``maybe_sent``: the message may exist. Every message carries a marker in its
+metadata, and :meth:`Slack.find_marked` looks for it before anything is
+posted again.
+
 Every failure comes back as a :class:`SlackError` (a
 :class:`~cockpit.signals.SourceError`) in words a responder understands, with
 a hint; nothing raises. The token is read from the environment variable
@@ -379,14 +386,14 @@ class Slack:
         """The message we posted with ``marker`` (its metadata), if Slack has
         it: in the thread ``thread_ts`` (conversations.replies) or at the top
         of the channel (conversations.history), posted at or after ``since``
-        (epoch seconds, Slack's clock; a minute of slack is allowed). None when
+        (epoch seconds, our clock; ten minutes of skew are allowed). None when
         it is not there; a SlackError when Slack could not be asked."""
         if not channel_id:
             chan = self.find_channel()
             if isinstance(chan, SlackError):
                 return chan
             channel_id = str(chan.get("id") or "")
-        oldest = f"{max(0.0, since - 60.0):.6f}" if since else "0"
+        oldest = f"{max(0.0, since - 600.0):.6f}" if since else "0"  # ten minutes of clock skew: the marker is what matches
         args: dict[str, Any] = {"channel": channel_id, "limit": max(1, min(limit, 1000)), "include_all_metadata": True, "oldest": oldest}
         if thread_ts:
             data = self._call("conversations.replies", "the look for the earlier message", ts=thread_ts, **args)

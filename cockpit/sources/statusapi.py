@@ -13,6 +13,11 @@ that is at most ``max_wait`` seconds (``max_retries`` times), a refused
 connection (the request never left) likewise after a short back-off; a
 timeout is never retried (a create may have happened). Every failure comes
 back as a :class:`~cockpit.signals.SourceError` with a hint; nothing raises.
+A create or update whose answer was lost — a timeout or a reset after the
+request left, a 500/502/504, a 2xx that is cut, not UTF-8 or not an incident —
+is a :class:`StatusApiError` with ``maybe_sent``: the change may have been
+made. A create carries the cockpit's marker in the incident's ``metadata``
+and :meth:`StatusApi.find_marked` finds it among the unresolved incidents.
 """
 
 from __future__ import annotations
