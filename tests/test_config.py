@@ -152,27 +152,6 @@ def test_cli_usage_errors_exit_2() -> None:
     assert out.returncode == 2 and out.stderr.splitlines()[-1] == "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found '-3'"
 
 
-def test_demo_with_a_bad_scenario_exits_2_with_one_line_and_leaves_nothing(tmp_path: Path) -> None:
-    """The drill child checks the scenario (the demo reads its verdict before
-    it takes the screen): the same one line as a config error, exit 2, and
-    no drill directory left behind."""
-    bad = tmp_path / "bad.toml"
-    bad.write_text('title = "x"\n[clock]\nbogus = 1\n', encoding="utf-8")
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    env = {"TMPDIR": str(scratch), "XDG_STATE_HOME": str(tmp_path / "state")}
-    cases = {
-        str(bad): f"clay-cockpit: {bad}: clock: expected one of ",
-        "no-such": "clay-cockpit: no-such: expected a shipped scenario name (clay-outage, ",
-    }
-    for scenario, start in cases.items():
-        out = run_cli("demo", "--scenario", scenario, env=env)
-        assert out.returncode == 2, out
-        assert out.stderr.startswith(start) and out.stderr.count("\n") == 1, out.stderr
-        assert "Traceback" not in out.stderr + out.stdout and out.stdout == ""
-    assert list(scratch.iterdir()) == []
-
-
 def test_a_reader_that_went_away_is_no_traceback() -> None:
     """`clay-cockpit demo --list | head -1`: stdout's reader is gone."""
     read_end, write_end = os.pipe()
