@@ -108,6 +108,7 @@ class Drill:
         self.statusapi = StatusApiState(tokens.statuspage, self.clock.now, seed, wiring.PAGE_ID, OUR_COMPONENTS)
         self.requests = RequestLog(self.clock.now)
         self.faults: dict[str, Fault] = {}
+        self.huge_sent: dict[str, int] = {}  # bytes of "huge" fault bodies handed to each service's socket
         self.services: dict[str, _Service] = {}
         self._listen = dict(listen or {})
         self._ticker: asyncio.Task | None = None
@@ -264,6 +265,7 @@ class Drill:
             "seed": self.seed,
             "slack_messages": self.slack.message_count(),
             "statusapi_incidents": len(self.statusapi.incidents),
+            "huge_sent": dict(self.huge_sent),
         }
 
     def write_files(self, workdir: Path, kubeconfig: Path | None = None) -> tuple[Path, Path, Path]:

@@ -327,6 +327,7 @@ class Kube:
         from kubernetes.config.config_exception import ConfigException
 
         from cockpit.sources import _identity as identity
+        from cockpit.sources._bounded import cap_api_client
         from cockpit.sources.kube_auth import ExecPluginError, load_configuration
 
         configuration = kclient.Configuration()
@@ -349,6 +350,7 @@ class Kube:
                 self.login_hint(docs),
             )
         api_client.user_agent = identity.user_agent()
+        cap_api_client(api_client)  # every body read in bounded chunks: BodyTooLarge past 4 MiB (transport_error names it)
         self._context_name = context
         self._host = safe_url(configuration.host or "")
         return api_client
@@ -444,9 +446,14 @@ class Kube:
         """A urllib3 / socket failure → unreachable or timeout."""
         from urllib3 import exceptions as u3
 
+        from cockpit.sources._bounded import TOO_LARGE_HINT, BodyTooLarge, limit_text
+
         if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
             exc = exc.reason
         ctx, host = self.context, self._host or "the API server"
+        if isinstance(exc, BodyTooLarge):
+            return make_error(source, ErrorKind.BAD_RESPONSE, f"{host} (context {ctx}) sent more than {limit_text(exc.limit)} "
+                              f"while {action}: not read", TOO_LARGE_HINT)
         reach = f"check VPN/bastion/network to {host}; `kubectl --context {ctx} cluster-info`"
         if isinstance(exc, u3.NewConnectionError):  # before ConnectTimeoutError: it is a subclass
             text = str(exc).lower()
