@@ -239,3 +239,20 @@ def test_demo_with_a_bad_scenario_in_a_terminal_exits_2_with_one_line_and_leaves
         assert text.startswith(start) and text.count("\n") == 1, text
         assert "Traceback" not in text
     assert [p.name for p in scratch.iterdir() if p.name.startswith("clay-drill-")] == []
+
+
+def test_a_kubeconfig_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    """The kube source and `info` name it (they used to raise UnicodeDecodeError: "this is a bug")."""
+    from dataclasses import replace
+
+    from cockpit.config import config_from_toml
+    from cockpit.signals import SourceError
+    from cockpit.sources.kube import Kube
+    from cockpit.target import kubeconfig_paths, read_kubeconfig
+
+    latin = tmp_path / "kubeconfig"
+    latin.write_bytes(b"apiVersion: v1\ncurrent-context: caf\xe9\n")
+    kube = config_from_toml(tomllib.loads(default_toml_text()), "default.toml").kube
+    err = Kube(replace(kube, kubeconfig=str(latin))).list_pods()
+    assert isinstance(err, SourceError) and err.message == f"kubeconfig {latin} is not UTF-8 text", err
+    assert read_kubeconfig(kubeconfig_paths(str(latin))).problem == f"{latin} is not UTF-8 text (byte 0xe9 at offset 35)"

@@ -257,8 +257,9 @@ class Kube:
         except OSError as exc:
             return make_error(SOURCE, ErrorKind.AUTH_EXPIRED, f"cannot read kubeconfig {shown}: {exc.strerror or exc}",
                               "check the file's permissions")  # fmt: skip
-        except yaml.YAMLError as exc:
-            return make_error(SOURCE, ErrorKind.AUTH_EXPIRED, f"kubeconfig {shown} is not valid YAML ({type(exc).__name__})",
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            what = "UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"valid YAML ({type(exc).__name__})"
+            return make_error(SOURCE, ErrorKind.AUTH_EXPIRED, f"kubeconfig {shown} is not {what}",
                               f"fix the file, or check it with `kubectl config view --kubeconfig {shown}`")  # fmt: skip
         names = [str(c.get("name")) for d in docs for c in _l(d.get("contexts"))]
         wanted = self.config.context or next((d.get("current-context") for d in docs if d.get("current-context")), "")
