@@ -48,7 +48,7 @@ def opt(default: Any = MISSING, doc: str = "", *, kind: str = "", choices: tuple
     ``kind`` adds a value check: "url" (http/https with a host and a valid
     port, no user:password@), "url?" (url or empty), "env" (an environment
     variable name or empty, never a token), "duration" (seconds > 0), "count"
-    (int >= 0), "name" (a non-empty string without spaces), "keymap" (a table
+    (int >= 0), "k8s-name" (a Kubernetes object name), "keymap" (a table
     of binding id → key or keys; the ids and key names are checked where the
     bindings are known, :mod:`screens.keymap`). Every number must be finite;
     ``low``/``high`` bound it (inclusive) and show in the reference. ``creds``
