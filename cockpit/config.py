@@ -180,7 +180,7 @@ class Thresholds:
     clay_health_checks: tuple[str, ...] = opt(
         ("clay_api", "fallback"), "Health checks that report on Clay or our Clay fallback, not on our own infrastructure"
     )
-    stale_intervals: float = opt(3.0, "A reading older than this many refresh intervals counts as stale (weaker evidence)", kind="duration", low=1, high=100)
+    stale_intervals: float = opt(3.0, "A reading older than this many refresh intervals counts as stale (weaker evidence)", low=1, high=10_000)
 
 
 @dataclass(frozen=True, kw_only=True)
