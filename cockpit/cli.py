@@ -153,7 +153,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
                 "clay-cockpit demo", "clay-cockpit demo --list", "clay-cockpit demo --scenario key-revoked --speed 4",
                 "clay-cockpit demo --scenario ./my-scenario.toml --seed 7")
     demo.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
-    demo.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster")
+    demo.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster (0.01 to 1000)")
     demo.add_argument("--seed", type=SEED, default=None, help="random seed, for a repeatable drill")
     demo.add_argument("--read-only", action="store_true", help="never send a mutating request to the drill cluster")
     demo.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")

@@ -321,7 +321,8 @@ def looks_like_token(value: str) -> bool:
         return True
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value)))
-        return len(value) > 64 or len(value) >= 20 and classes == 3
+        random = len(value) >= 24 and "_" not in value and any(c.isdigit() for c in value)  # a hex or base62 key
+        return len(value) > 64 or len(value) >= 20 and classes == 3 or random
     return len(value) >= 16  # not a name at all, and long
 
 

@@ -135,7 +135,8 @@ def test_a_plain_variable_name_is_still_a_variable_name(tmp_path: Path) -> None:
 
     for name in ("SLACK_BOT_TOKEN", "clay_health_token", "PROM_TOKEN_2024", "Statuspage_Key_V2", "CLAY_COCKPIT_PROD_EU_HEALTH_BEARER"):
         assert not looks_like_token(name), name
-    for token in (TOKEN, "ghp_" + "a1B2" * 9, "aZ3kQ9xW2mP7vL4tR8nB", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "sk-" + "x" * 30):
+    for token in (TOKEN, "ghp_" + "a1B2" * 9, "aZ3kQ9xW2mP7vL4tR8nB", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "sk-" + "x" * 30,
+                  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"):
         assert looks_like_token(token), token
 
 

@@ -438,7 +438,7 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
     from cockpit.cli import SEED, SPEED, number_arg
 
-    parser.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster")
+    parser.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster (0.01 to 1000)")
     parser.add_argument("--seed", type=SEED, default=None, help="random seed, for a repeatable drill")
     parser.add_argument("--freeze-at", type=number_arg(0, 2**32), default=None, metavar="EPOCH",
                         help="freeze the drill clock at this epoch second (it moves only through the control API)")
