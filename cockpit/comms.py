@@ -36,7 +36,9 @@ from cockpit.comms_check import Flag, blocking, check_fields, internal_terms
 from cockpit.comms_context import clock_time, message_values_and_facts
 from cockpit.comms_facts import changed, external_status, outcomes
 from cockpit.comms_state import (
+    MESSAGE_CHECKED,
     MESSAGE_FAILED,
+    MESSAGE_UNSURE,
     Cadence,
     Channel,
     CommsLog,
@@ -46,6 +48,7 @@ from cockpit.comms_state import (
     Reminder,
     Sent,
     SlackThread,
+    Unsure,
     new_draft_id,
     next_update_due,
     update_interval,
@@ -117,6 +120,7 @@ class SendResult:
     error: SourceError | None = None
     sent: tuple[Sent, ...] = ()
     warnings: tuple[str, ...] = ()  # it went out, but something around it did not (summary refresh, recording)
+    unsure: bool = False  # not ok, and it may have gone out anyway: the next send looks for it before sending again
 
     @property
     def retry_after(self) -> float | None:
@@ -124,6 +128,8 @@ class SendResult:
 
     def line(self) -> str:
         """One line for a notification."""
+        if not self.ok and self.unsure:
+            return f"May have been sent — {self.error.line() if self.error else 'the answer was lost'}"
         if not self.ok:
             return f"Not sent — {self.error.line() if self.error else 'unknown failure'}"
         where = next((s.where for s in self.sent if s.is_update), "")
@@ -216,6 +222,7 @@ class Comms:
                   "status": said.value, "next_update_at": nxt, "status_set": status is not None and channel == Channel.EXTERNAL,
                   "facts": facts.digest}
         if channel == Channel.INTERNAL:
+            values = {k: blocks.literal(v) if isinstance(v, str) else v for k, v in values.items()}  # outside text never mentions or links
             return Draft(text=self.templates.render("slack_update", values), summary=self.templates.render("slack_summary", values), **common)
         title = self.templates.render("status_title", values).split("\n", 1)[0]
         comps = tuple((cid, component_status(incident.severity, said)) for cid in self.config.external_status.component_ids)
@@ -368,11 +375,38 @@ class Comms:
         self.log.observe([ev])
         return ev.seq
 
-    def _failed(self, draft: Draft, err: SourceError, warnings: list[str], sent: list[Sent]) -> SendResult:
+    def _failed(self, draft: Draft, err: SourceError, warnings: list[str], sent: list[Sent], unsure: Unsure | None = None) -> SendResult:
+        """A send that did not succeed: ``message_failed`` — or, when the
+        request may have been carried out (``err.maybe_sent``) and ``unsure``
+        says what it was, ``message_unsure``: never "not sent" about
+        something that may exist; the next send looks it up first."""
+        if unsure is not None and getattr(err, "maybe_sent", False):
+            unsure = replace(unsure, error=one_line(err.line(), 300))
+            self._record(MESSAGE_UNSURE, f"The {unsure.what} may have been sent (the answer was lost): {err.message}",
+                         unsure.to_data(), warnings)
+            hint = f"the {unsure.what} may exist: ctrl+s looks for it first and sends only if it is not there; the draft is kept"
+            return SendResult(False, draft, replace(err, hint=hint), tuple(sent), tuple(warnings), unsure=True)
         what = "internal update" if draft.channel == Channel.INTERNAL else "status page update"
         self._record(MESSAGE_FAILED, f"The {what} was not sent: {err.message}",
                      {"channel": draft.channel.value, "draft_id": draft.id, "error": err.line(), "kind": err.kind.value}, warnings)
         return SendResult(False, draft, err, tuple(sent), tuple(warnings))
+
+    def _marker(self, draft: Draft, role: str) -> tuple[tuple[str, str], ...]:
+        """What a message or incident carries so that it can be found again:
+        the draft, what it is, and the cockpit's incident."""
+        incident = self.store.incident
+        return (("draft", draft.id), ("role", role), ("incident", incident.id if incident else ""))
+
+    def _checked(self, pending: Unsure, warnings: list[str]) -> None:
+        self._record(MESSAGE_CHECKED, f"The earlier {pending.what} was looked for and is not there: sending it now",
+                     {"channel": pending.channel.value, "draft_id": pending.draft_id, "role": pending.role, "found": False}, warnings)
+
+    def _lookup_failed(self, draft: Draft, pending: Unsure, err: SourceError, warnings: list[str], sent: list[Sent]) -> SendResult:
+        """The look-up for an unclear earlier send failed: nothing is sent (it could be a duplicate)."""
+        where = "the channel" if pending.channel == Channel.INTERNAL else "the status page"
+        got = replace(err, message=one_line(f"could not check whether the earlier {pending.what} went through: {err.message}", 300),
+                      hint=f"nothing was sent again; ctrl+s looks again (or look in {where} yourself); the draft is kept")
+        return SendResult(False, draft, got, tuple(sent), tuple(warnings), unsure=True)
 
     def _sent(self, sent: Sent, summary: str, warnings: list[str]) -> Sent:
         seq = self._record(EventKind.MESSAGE_SENT, summary, sent.to_data(), warnings)
@@ -419,12 +453,32 @@ class Comms:
         from cockpit.sources.slack import SlackError
 
         where = self.config.slack.channel
-        top = self._slack().post(summary_msg.text, summary_msg.blocks)
+        top = self._slack().post(summary_msg.text, summary_msg.blocks, marker=dict(self._marker(draft, "summary")))
         if isinstance(top, SlackError):
             return top
         sent = self._sent(Sent(Channel.INTERNAL, "summary", top.at, draft.id, redact_text(draft.summary)[0], where,
                                top.channel_id, top.ts, top.ts), f"Incident thread opened in {where}", warnings)
         return SlackThread(where, top.channel_id, top.ts, top.at), sent
+
+    def _unsure_internal(self, draft: Draft, role: str, at: float, thread: SlackThread | None) -> Unsure:
+        text = redact_text(draft.summary if role == "summary" else draft.text)[0]
+        return Unsure(Channel.INTERNAL, role, draft.id, at, text, status=draft.status, slack_channel=thread.channel_id if thread else "",
+                      thread_ts=thread.thread_ts if thread and role == "update" else "", marker=self._marker(draft, role))
+
+    def _find_internal(self, pending: Unsure, warnings: list[str]) -> Sent | None | SourceError:
+        """Look in Slack for the message an unclear send may have posted; adopt it when found."""
+        where = self.config.slack.channel
+        got = self._slack().find_marked(dict(pending.marker), channel_id=pending.slack_channel,
+                                        thread_ts=pending.thread_ts or None, since=pending.at)
+        if isinstance(got, SourceError) or got is None:
+            return got
+        if pending.role == "summary":
+            return self._sent(Sent(Channel.INTERNAL, "summary", got.at, pending.draft_id, pending.text, where, got.channel_id, got.ts, got.ts),
+                              f"Incident thread found in {where} (it had been opened; the answer was lost)", warnings)
+        return self._sent(Sent(Channel.INTERNAL, "update", got.at, pending.draft_id, pending.text, where, got.channel_id, got.ts,
+                               pending.thread_ts, status=pending.status),
+                          f"Internal update found in {where} (it had been posted; the answer was lost): {pending.text.split(chr(10), 1)[0]}",
+                          warnings)
 
     def _send_internal(self, draft: Draft, warnings: list[str]) -> SendResult:
         from cockpit.sources.slack import SlackError
@@ -432,27 +486,45 @@ class Comms:
         update_msg, summary_msg = self.slack_messages(draft)
         where = self.config.slack.channel
         sent: list[Sent] = []
+        pending = self.sync().pending(Channel.INTERNAL)
+        if pending is not None and pending.role in ("summary", "update"):  # an earlier send may have gone out: look before posting
+            found = self._find_internal(pending, warnings)
+            if isinstance(found, SourceError):
+                return self._lookup_failed(draft, pending, found, warnings, sent)
+            if found is None:
+                self._checked(pending, warnings)
+            else:
+                sent.append(found)
+                warnings.append(f"the earlier {pending.what} had gone out: it was found, not sent twice")
+                if pending.role == "update" and pending.draft_id == draft.id and pending.text == redact_text(draft.text)[0]:
+                    self._tick("slack_update", f"posted to {where} at {clock_time(found.at)}", warnings)
+                    return SendResult(True, draft, None, tuple(sent), tuple(warnings))
         thread = self.sync().thread
         fresh = thread is None or thread.where != where
         if fresh:
+            at = self._clock()
             opened = self._open_thread(draft, summary_msg, warnings)
             if isinstance(opened, SourceError):
-                return self._failed(draft, opened, warnings, sent)
+                return self._failed(draft, opened, warnings, sent, self._unsure_internal(draft, "summary", at, None))
             thread, first = opened
             sent.append(first)
         assert thread is not None
-        reply = self._slack().post(update_msg.text, update_msg.blocks, thread_ts=thread.thread_ts, channel=thread.channel_id)
+        at = self._clock()
+        marker = dict(self._marker(draft, "update"))
+        reply = self._slack().post(update_msg.text, update_msg.blocks, thread_ts=thread.thread_ts, channel=thread.channel_id, marker=marker)
         if isinstance(reply, SlackError) and reply.slack_error == "thread_not_found" and not fresh:
             warnings.append("the old incident thread was gone; a new one was opened")
+            at = self._clock()
             opened = self._open_thread(draft, summary_msg, warnings)
             if isinstance(opened, SourceError):
-                return self._failed(draft, opened, warnings, sent)
+                return self._failed(draft, opened, warnings, sent, self._unsure_internal(draft, "summary", at, None))
             thread, first = opened
             sent.append(first)
             fresh = True
-            reply = self._slack().post(update_msg.text, update_msg.blocks, thread_ts=thread.thread_ts, channel=thread.channel_id)
+            at = self._clock()
+            reply = self._slack().post(update_msg.text, update_msg.blocks, thread_ts=thread.thread_ts, channel=thread.channel_id, marker=marker)
         if isinstance(reply, SourceError):
-            return self._failed(draft, reply, warnings, sent)
+            return self._failed(draft, reply, warnings, sent, self._unsure_internal(draft, "update", at, thread))
         text = redact_text(draft.text)[0]
         sent.append(self._sent(Sent(Channel.INTERNAL, "update", reply.at, draft.id, text, where, reply.channel_id, reply.ts,
                                     thread.thread_ts, status=draft.status, next_update_at=draft.next_update_at),
@@ -478,28 +550,66 @@ class Comms:
                 return prepared
             draft, warnings = prepared
             api = self._status()
-            page = self.sync().page
             body, title = redact_text(draft.text)[0], redact_text(draft.title)[0]
             status = draft.status or Status.INVESTIGATING.value
             comps = draft.component_map
+            sent: list[Sent] = []
+            pending = self.sync().pending(Channel.EXTERNAL)
+            if pending is not None:  # an earlier create or update may have been made: look before sending again
+                found = self._find_external(pending, warnings)
+                if isinstance(found, SourceError):
+                    return self._lookup_failed(draft, pending, found, warnings, sent)
+                if found is None:
+                    self._checked(pending, warnings)
+                else:
+                    sent.append(found)
+                    warnings.append(f"the earlier {pending.what} had been made: it was found, not sent twice")
+                    if pending.draft_id == draft.id and (pending.text, pending.title, pending.status) == (body, title, status):
+                        self._tick("status_page_update", f"status page {found.status} at {clock_time(found.at)}", warnings)
+                        return SendResult(True, draft, None, tuple(sent), tuple(warnings))
+                    new_incident = False  # what was found is the incident; the draft's newer text goes to it as an update
+            page = self.sync().page
+            at = self._clock()
             if new_incident or page is None or page.status == Status.RESOLVED:
-                got = api.create_incident(name=title, status=status, body=body, components=comps)
                 role = "page_create"
+                marker = self._marker(draft, role)
+                got = api.create_incident(name=title, status=status, body=body, components=comps, marker=dict(marker))
             else:
+                role, marker = "page_update", ()
                 got = api.update_incident(page.incident_id, status=status, body=body, components=comps, name=title)
-                role = "page_update"
             if isinstance(got, SourceError):
                 if role == "page_update" and got.status_code == 404:
                     got = replace(got, hint="the incident is gone from the status page: send it as a new incident")
-                return self._failed(draft, got, warnings, [])
+                unsure = Unsure(Channel.EXTERNAL, role, draft.id, at, body, title, status,
+                                page_incident_id=page.incident_id if role == "page_update" and page else "", marker=marker)
+                return self._failed(draft, got, warnings, sent, unsure)
             where = "status page" + (f" ({got.shortlink})" if got.shortlink else "")
-            sent = self._sent(Sent(Channel.EXTERNAL, role, self._clock(), draft.id, body, where, page_incident_id=got.id,
+            done = self._sent(Sent(Channel.EXTERNAL, role, self._clock(), draft.id, body, where, page_incident_id=got.id,
                                    status=got.status, shortlink=got.shortlink, next_update_at=draft.next_update_at),
                               f"Status page {'incident created' if role == 'page_create' else 'updated'} ({got.status}): {title}", warnings)
-            self._tick("status_page_update", f"status page {got.status} at {clock_time(sent.at)}", warnings)
-            return SendResult(True, draft, None, (sent,), tuple(warnings))
+            self._tick("status_page_update", f"status page {got.status} at {clock_time(done.at)}", warnings)
+            return SendResult(True, draft, None, (*sent, done), tuple(warnings))
         finally:
             self._send_lock.release()
+
+    def _find_external(self, pending: Unsure, warnings: list[str]) -> Sent | None | SourceError:
+        """Look on the status page for what an unclear send may have made: the
+        unresolved incident carrying our marker (a create), or the incident's
+        newest update being ours (an update). Adopted when found."""
+        api = self._status()
+        if pending.role == "page_create":
+            got = api.find_marked(dict(pending.marker))
+        else:
+            got = api.get_incident(pending.page_incident_id)
+            if not isinstance(got, SourceError) and (got.latest_body != pending.text or got.status != pending.status):
+                got = None
+        if isinstance(got, SourceError) or got is None:
+            return got
+        where = "status page" + (f" ({got.shortlink})" if got.shortlink else "")
+        made = "incident found" if pending.role == "page_create" else "update found"
+        return self._sent(Sent(Channel.EXTERNAL, pending.role, self._clock(), pending.draft_id, pending.text, where, page_incident_id=got.id,
+                               status=got.status, shortlink=got.shortlink),
+                          f"Status page {made} ({got.status}; it had been made, the answer was lost): {pending.title}", warnings)
 
     def load_component_names(self) -> dict[str, str] | SourceError:
         """Blocking: the status page's component names (for the preview and

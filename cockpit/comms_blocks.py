@@ -8,7 +8,18 @@ in the first section); each paragraph (split at blank lines) a section
 block (mrkdwn, at most 3000 characters: a longer one continues in the next
 block); a context block carries the footer. The fallback text is whole.
 ``&``, ``<`` and ``>`` are escaped as Slack asks, except in Slack's own
-``<https://…|label>``, ``<@U…>``, ``<#C…>`` and ``<!here>`` forms.
+``<https://…|label>``, ``<@U…>``, ``<#C…>`` and ``<!here>`` forms and in
+entities already written (``&lt;`` stays ``&lt;``).
+
+Whose text may mention or link: the drafted text is Slack mrkdwn source.
+What the responder types (and what a template says literally) is theirs: a
+``<!here>``, ``<@U…>`` or ``<https://…|link>`` they wrote goes out as such.
+Text from outside systems (every value a template interpolates: status page
+titles, log lines, pod names, triage reasons …) passes :func:`literal` when
+the draft is made, so it can never form a Slack token: its ``<`` that could
+open one becomes ``&lt;`` in the draft and Slack shows it as written. Bare
+``@here``/``@channel`` never notify: messages are posted with
+``parse=none`` and ``link_names=false`` (cockpit.sources.slack).
 
 Pure standard library.
 """
@@ -52,8 +63,25 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+_AMP = re.compile(r"&(?!(?:amp|lt|gt);)")
+
+
 def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _AMP.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+_OPENS_TOKEN = re.compile(r"<(?=[!@#]|[a-z][a-z0-9+.-]*:|\s*$)", re.IGNORECASE)
+_ENTITY = re.compile(r"&(?=(?:amp|lt|gt);)")
+
+
+def literal(value: str) -> str:
+    """Outside text (a template value) as mrkdwn source that Slack shows as
+    written and that can never become a mention, a channel or a link: a
+    ``<`` that could open a Slack token (``<!``, ``<@``, ``<#``, ``<scheme:``,
+    or a ``<`` at the end that the template's next text could complete)
+    becomes ``&lt;``, and an entity-looking ``&lt;`` becomes ``&amp;lt;``.
+    Any other ``<`` (``<1%``) stays readable: :func:`escape` escapes it when sent."""
+    return _OPENS_TOKEN.sub("&lt;", _ENTITY.sub("&amp;", value))
 
 
 _MARKS = re.compile(r"(?<![\w*_~`])([*_~`])(?=\S)(.+?)(?<=\S)\1(?![\w*_~`])")
@@ -130,9 +158,10 @@ def slack_message(text: str, *, footer: str = "") -> SlackMessage:
     header, paras = split(text)
     blocks: list[dict[str, Any]] = []
     if header:
-        shown = _cut(plain(header), MAX_HEADER)
+        whole = _unescape(plain(header))  # plain_text: Slack shows entities as typed, so none go in
+        shown = _cut(whole, MAX_HEADER)
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": shown, "emoji": True}})
-        if shown != plain(header):  # the whole line stays in the message, under the header
+        if shown != whole:  # the whole line stays in the message, under the header
             paras = _paragraphs(header) + paras
     room = MAX_BLOCKS - len(blocks) - (1 if footer else 0)
     if len(paras) > room:  # merge the tail rather than drop it; Slack's limit is the only cut, and it says so

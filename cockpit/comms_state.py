@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from cockpit.incident import IncidentStore
 
 MESSAGE_FAILED = "message_failed"  # a send that did not go out (kind not in EventKind: read back as a string)
+MESSAGE_UNSURE = "message_unsure"  # a send whose answer was lost or garbled: it may have gone out (looked up before any resend)
+MESSAGE_CHECKED = "message_checked"  # that look-up found nothing: the next send sends (found: a message_sent follows)
 MAX_CLOSED = 1000  # draft ids remembered as sent/discarded
 
 
@@ -168,6 +170,59 @@ class Sent:
 
 
 @dataclass(frozen=True)
+class Unsure:
+    """A send that may have gone out (a ``message_unsure`` event): its answer
+    was lost (timeout, reset), garbled (cut, not UTF-8) or a 500/502/504.
+    The next send looks for it by the cockpit's marker before sending again."""
+
+    channel: Channel
+    role: str  # summary | update | page_create | page_update
+    draft_id: str
+    at: float  # when the send started (our clock)
+    text: str  # what was sent (redacted)
+    title: str = ""  # external
+    status: str = ""  # external
+    slack_channel: str = ""  # the channel id, when known
+    thread_ts: str = ""  # a reply: the thread it went to
+    page_incident_id: str = ""  # page_update: the incident it updated
+    marker: tuple[tuple[str, str], ...] = ()  # what the message or incident carries to be found by
+    error: str = ""
+
+    @property
+    def what(self) -> str:
+        return {"summary": "message opening the incident thread", "update": "reply in the incident thread",
+                "page_create": "new status page incident", "page_update": "status page update"}.get(self.role, "message")
+
+    def to_data(self) -> dict[str, Any]:
+        data = {k: v for k, v in {
+            "channel": self.channel.value, "role": self.role, "draft_id": self.draft_id, "attempt_at": self.at, "text": self.text,
+            "title": self.title, "status": self.status, "slack_channel": self.slack_channel, "thread_ts": self.thread_ts,
+            "page_incident_id": self.page_incident_id, "error": self.error,
+        }.items() if v != ""}
+        data["marker"] = dict(self.marker)
+        return data
+
+    @classmethod
+    def from_event(cls, ev: Event) -> Unsure | None:
+        d = ev.data
+        try:
+            channel = Channel(d.get("channel"))
+        except ValueError:
+            return None
+        if not isinstance(d.get("draft_id"), str) or not isinstance(d.get("role"), str):
+            return None
+        at = d.get("attempt_at")
+        marker = d.get("marker") if isinstance(d.get("marker"), Mapping) else {}
+
+        def s(key: str) -> str:
+            return str(d.get(key) or "")
+
+        return cls(channel, d["role"], d["draft_id"], float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else ev.at,
+                   s("text"), s("title"), s("status"), s("slack_channel"), s("thread_ts"), s("page_incident_id"),
+                   tuple((str(k), str(v)) for k, v in marker.items()), s("error"))
+
+
+@dataclass(frozen=True)
 class SlackThread:
     where: str  # the configured channel it was opened in ("#inc-clay")
     channel_id: str
@@ -194,6 +249,7 @@ class CommsLog:
     thread: SlackThread | None = None
     page: PageRef | None = None
     last_change: tuple[float, str] | None = None  # the latest severity/status change: (at, what)
+    unsure: dict[Channel, Unsure] = field(default_factory=dict)  # a send per channel that may have gone out, not looked up yet
     sent_count: int = 0
     _closed: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_CLOSED))
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -236,6 +292,7 @@ class CommsLog:
         self.path, self.seq, self.thread, self.page, self.last_change, self.sent_count = path, 0, None, None, None, 0
         self.drafts.clear()
         self.last_sent.clear()
+        self.unsure.clear()
         self._closed.clear()
 
     def _apply(self, ev: Event) -> None:
@@ -252,6 +309,9 @@ class CommsLog:
             if sent is None:
                 return
             self.sent_count += 1
+            pending = self.unsure.get(sent.channel)
+            if pending is not None and pending.draft_id == sent.draft_id and pending.role == sent.role:
+                del self.unsure[sent.channel]  # it went out (found, or sent since)
             if sent.is_update:
                 self._close(sent.channel, sent.draft_id)
                 self.last_sent[sent.channel] = sent
@@ -259,6 +319,14 @@ class CommsLog:
                 self.thread = SlackThread(sent.where, sent.slack_channel, sent.thread_ts or sent.ts, sent.at)
             if sent.channel == Channel.EXTERNAL and sent.page_incident_id:
                 self.page = PageRef(sent.page_incident_id, sent.status, sent.shortlink, sent.at)
+        elif ev.kind == MESSAGE_UNSURE:
+            unsure = Unsure.from_event(ev)
+            if unsure is not None:
+                self.unsure[unsure.channel] = unsure
+        elif ev.kind == MESSAGE_CHECKED:
+            pending = self.unsure.get(Channel(ev.data["channel"])) if ev.data.get("channel") in ("internal", "external") else None
+            if pending is not None and pending.draft_id == ev.data.get("draft_id") and pending.role == ev.data.get("role"):
+                del self.unsure[pending.channel]
         elif ev.kind in (EventKind.SEVERITY_CHANGED, EventKind.STATUS_CHANGED):
             self.last_change = (ev.at, ev.summary)
 
@@ -272,6 +340,11 @@ class CommsLog:
         """The draft was sent or discarded (a later save needs a new id)."""
         with self._lock:
             return draft_id in self._closed
+
+    def pending(self, channel: Channel) -> Unsure | None:
+        """The send on ``channel`` that may have gone out and was not looked up yet."""
+        with self._lock:
+            return self.unsure.get(channel)
 
     def unsent(self, channel: Channel) -> Draft | None:
         """The latest draft of ``channel`` that was neither sent nor discarded."""

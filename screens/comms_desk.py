@@ -285,7 +285,8 @@ class CommsDesk:
             self.app.notify(sent_text(result) + note, title=f"{name} sent", severity="warning" if result.warnings else "information",
                             timeout=10, markup=False)
         else:
-            self.app.notify(result.line(), title=f"{name} not sent — the draft is kept", severity="error", timeout=15, markup=False)
+            title = f"{name} may have been sent — ctrl+s looks first" if result.unsure else f"{name} not sent — the draft is kept"
+            self.app.notify(result.line(), title=title, severity="error", timeout=15, markup=False)
         done(result)
         self.desk.refresh_panes()  # the timeline pane and the checklist show the send (or the failure) at once
         self._tick()

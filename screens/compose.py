@@ -247,6 +247,8 @@ class ComposeScreen(Screen[None]):
             self._note(f"✗ {result.error}", "error")
 
     def _failure_hint(self) -> str:
+        if self.failure is not None and self.failure.unsure:
+            return " · last send unclear: ctrl+s looks for it, then sends only if it is not there"
         return " · last send failed: ctrl+s retries" if self.failure is not None else ""
 
     def on_unmount(self) -> None:
@@ -318,8 +320,11 @@ class ComposeScreen(Screen[None]):
         what = err.message if err is not None else "unknown failure"
         hint = err.hint if err is not None else ""
         kept = "" if "draft is kept" in hint else "; the draft is kept"
-        self._note(Content.assemble(("✗ Not sent — ", "bold"), clean(what), "\n", clean(hint),
-                                    (f" · {retry}{wait}{kept}", "bold")), "error")
+        if result.unsure:  # it may exist: never "not sent"; the retry looks for it before sending
+            self._note(Content.assemble(("? May have been sent — ", "bold"), clean(what), "\n", clean(hint)), "error")
+        else:
+            self._note(Content.assemble(("✗ Not sent — ", "bold"), clean(what), "\n", clean(hint),
+                                        (f" · {retry}{wait}{kept}", "bold")), "error")
         self.refresh_meta()
 
     def action_status(self) -> None:

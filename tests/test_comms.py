@@ -366,3 +366,133 @@ def test_an_empty_draft_is_refused_without_a_request(cockpit: Cockpit, world) ->
     result = cockpit.comms.send(cockpit.comms.open_draft(Channel.INTERNAL).with_text("  "))
     assert not result.ok and "empty" in result.error.message
     assert len(world.sim.requests("slack")) == before
+
+
+# --------------------------------------------------------------------------
+# Hostile text: what comes from outside never mentions, pings or links in Slack
+
+HOSTILE = "Degraded <!channel> <!everyone> <!here> @here <http://evil.example|click> <@U0BOSS> &lt;!here&gt; AT&T <1% [/]"
+
+
+def _tokens(text: str) -> set[str]:
+    """The Slack control sequences a mrkdwn text would be parsed into."""
+    import re
+
+    return set(re.findall(r"<[^<>]*>", text))
+
+
+def test_outside_text_never_mentions_or_links_but_the_responders_own_does(cockpit: Cockpit, world) -> None:
+    """A Clay status page incident titled with Slack's mention and link forms
+    reaches the channel as the literal text; what the responder types is theirs."""
+    sp = world.signals.statuspage.value
+    named = replace(sp.incidents[0], name=HOSTILE) if sp.incidents else _incident(HOSTILE)
+    hostile = replace(world.signals, statuspage=replace(world.signals.statuspage, value=replace(sp, incidents=(named,))))
+    draft = cockpit.comms.open_draft(Channel.INTERNAL, force=True, signals=hostile)
+    assert "&lt;!channel>" in draft.text  # the editor shows the outside text, neutralised
+    typed = draft.with_text(draft.text + "\n\n<!here> <@U0ONCALL> see <https://runbook.example/clay|the runbook> & call")
+    pv = cockpit.comms.preview(typed)
+    assert any(HOSTILE in b.text for b in pv.blocks)  # Slack will show it exactly as the status page wrote it
+    assert cockpit.comms.send(typed).ok
+    sent = cockpit.thread_messages()[-1]
+    texts = [sent["text"]] + [b["text"]["text"] for b in sent["blocks"] if b["type"] in ("section", "header")]
+    everything = set().union(*(_tokens(t) for t in texts))
+    assert everything == {"<!here>", "<@U0ONCALL>", "<https://runbook.example/clay|the runbook>"}, everything
+    assert "&amp;lt;!here&amp;gt;" in sent["text"] and "AT&amp;T &lt;1%" in sent["text"] and "&amp; call" in sent["text"]
+
+
+def _incident(name: str):
+    from cockpit.signals import StatusIncident
+
+    return StatusIncident(id="x1", name=name, status="investigating", impact="major", started_at=None, updated_at=None,
+                          latest_update="", latest_update_at=None)
+
+
+# --------------------------------------------------------------------------
+# An unclear answer: "may have been sent", looked up before any resend
+
+UNCLEAR = ["truncated", "not_utf8", "reset", "502", "timeout"]
+
+
+def _unclear(sim, service: str, how: str, times: int = 1) -> None:
+    if how == "timeout":
+        sim.fault(service, after_commit=True, delay=1.5, times=times)  # handled, then answered after the client gave up
+    else:
+        sim.fault(service, after_commit=how, times=times)
+
+
+def _page_incidents(world, marker_draft: str) -> list:
+    api = StatusApi(world.config.external_status, environ=world.sim.env())
+    got = api._request("GET", "/incidents", "the test's list")
+    return [i for i in got if (i.get("metadata") or {}).get("clay_cockpit", {}).get("draft") == marker_draft]
+
+
+@pytest.mark.parametrize("how", UNCLEAR)
+def test_retries_after_unclear_answers_make_exactly_one_status_page_incident(cockpit: Cockpit, world, how: str) -> None:
+    """The create went through but its answer was lost: the cockpit says
+    "may have been sent", and every ctrl+s after that looks first — three
+    retries (the first two lookups garbled too) leave one incident, adopted."""
+    comms = cockpit.comms
+    comms._status_api = StatusApi(world.config.external_status, environ=world.sim.env(), timeout=0.5, sleep=cockpit.sleeps.append)
+    draft = comms.open_draft(Channel.EXTERNAL)
+    _unclear(world.sim, "statusapi", how, times=3)  # the create, then the first two lookups
+    first = comms.send(draft)
+    assert not first.ok and first.unsure, first.line()
+    assert first.line().startswith("May have been sent") and "Not sent" not in first.line()
+    assert "looks for it first" in first.error.hint
+    assert "message_unsure" in cockpit.kinds() and comms.page_incident() is None
+
+    results = [comms.send(comms.open_draft(Channel.EXTERNAL)) for _ in range(3)]
+    assert len(_page_incidents(world, draft.id)) == 1, [r.line() for r in results]
+    lookups_failed = [r for r in results if not r.ok]
+    assert all(r.unsure and "could not check whether the earlier" in r.error.message for r in lookups_failed)
+    adopted = next(r for r in results if r.ok)
+    assert any("not sent twice" in w for w in adopted.warnings)
+    assert comms.page_incident().incident_id == _page_incidents(world, draft.id)[0]["id"]
+    assert comms.unsent(Channel.EXTERNAL) is None or comms.unsent(Channel.EXTERNAL).id != draft.id
+
+
+def test_an_unclear_create_that_did_not_happen_is_sent_after_the_lookup(cockpit: Cockpit, world) -> None:
+    """A 502 from a gateway before the origin saw it: the lookup finds nothing and the retry creates it — once."""
+    comms = cockpit.comms
+    world.sim.fault("statusapi", status=500, times=1)  # the origin failed before creating: nothing exists
+    draft = comms.open_draft(Channel.EXTERNAL)
+    first = comms.send(draft)
+    assert not first.ok and first.unsure  # a 500 to a create may come after the commit: treated as unclear
+    second = comms.send(comms.open_draft(Channel.EXTERNAL))
+    assert second.ok, second.line()
+    assert "message_checked" in cockpit.kinds() and len(_page_incidents(world, draft.id)) == 1
+
+
+@pytest.mark.parametrize("how", UNCLEAR)
+def test_retries_after_unclear_slack_answers_post_each_message_once(cockpit: Cockpit, world, how: str) -> None:
+    """The message opening the thread, then a reply: each answer lost once
+    after Slack stored the message; the retries find them and post nothing twice."""
+    comms = cockpit.comms
+    comms._slack_api = Slack(world.config.slack, environ=world.sim.env(), timeout=0.5, sleep=cockpit.sleeps.append)
+    draft = comms.open_draft(Channel.INTERNAL)
+    _unclear(world.sim, "slack", how)
+    first = comms.send(draft)
+    assert not first.ok and first.unsure and first.line().startswith("May have been sent"), first.line()
+    second = comms.send(comms.open_draft(Channel.INTERNAL))
+    assert second.ok, second.line()
+    assert any("not sent twice" in w for w in second.warnings)
+    channel = comms.thread()
+    top = Slack(world.config.slack, environ=world.sim.env())._call("conversations.history", "t", channel=channel.channel_id,
+                                                                    limit=1000, include_all_metadata=True)
+    ours = [m for m in top["messages"] if (m.get("metadata") or {}).get("event_payload", {}).get("draft") == draft.id]
+    assert [m["ts"] for m in ours] == [channel.thread_ts]  # one summary, adopted as the thread
+    replies = cockpit.thread_messages()[1:]
+    assert len(replies) == 1
+
+    # a reply whose answer is lost: found in the thread, not posted again
+    again = comms.open_draft(Channel.INTERNAL).with_text("P1 · second update\nStill on it.")
+    _unclear(world.sim, "slack", how)
+    assert comms.send(again).unsure
+    retried = comms.send(comms.open_draft(Channel.INTERNAL))
+    assert retried.ok and retried.sent[0].role == "update", retried.line()
+    assert [m["text"] for m in cockpit.thread_messages()[1:]].count(blocks_text(comms, again)) == 1
+    assert len(cockpit.thread_messages()) == 3
+
+
+def blocks_text(comms: Comms, draft) -> str:
+    return comms.slack_messages(draft)[0].text

@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from cockpit.comms import Channel, Comms
 from cockpit.comms_blocks import (
@@ -222,3 +224,26 @@ def test_escape_keeps_slack_forms_and_plain_strips_marks() -> None:
     assert escape("a<b> & <@U123> <!here> <#C1|inc>") == "a&lt;b&gt; &amp; <@U123> <!here> <#C1|inc>"
     assert plain("*bold* _it_ ~gone~ `code` 2*3*4") == "bold it gone code 2*3*4"
     assert re.fullmatch(r"[^*_]+", plain("*_both_*"))
+
+
+_PIECES = ["<", ">", "&", "!", "@", "#", "|", "here", "channel", "http://x.example", "mailto:a@b", "lt;", "gt;", "amp;", " ", "U1", "\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=3), max_size=20).map("".join))
+@example("<!channel> <!everyone> @here <http://evil.example|click> <@U0BOSS> &lt;!here&gt; AT&T <1%")
+@example("<")
+def test_outside_text_shows_as_written_and_never_forms_a_slack_token(value: str) -> None:
+    """Whatever a template value holds, Slack gets it as literal text: the
+    only ``<…>`` forms in what is sent are the template's (the responder's) own."""
+    from cockpit.comms_blocks import literal
+
+    value = value.replace("\r", "")
+    text = "P1 · header\nbefore " + literal(value) + " after <!here> <@U0ONCALL>"
+    msg = slack_message(text)
+    sections = "\n\n".join(b["text"]["text"] for b in msg.blocks if b["type"] == "section")
+    for sent in (msg.text, sections):
+        assert re.findall(r"<[^<>]*>", sent) == ["<!here>", "<@U0ONCALL>"], (value, sent)
+    assert msg.text.count("<") == 2 and msg.text.count(">") == 2
+    if "\n" not in value:  # the preview (what Slack shows) has the value exactly as the outside system wrote it
+        assert f"before {value} after <!here> <@U0ONCALL>" in [b.text for b in preview(msg)]

@@ -6,6 +6,7 @@ and every request carries our User-Agent."""
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 import sys
@@ -98,6 +99,14 @@ def test_a_failing_plugin_shows_its_own_stderr(shared_sim, tmp_path: Path) -> No
     assert isinstance(err, SourceError) and err.kind is ErrorKind.AUTH_EXPIRED
     assert err.hint.startswith("SSO session expired; run 'corp-sso login'"), err.hint
     assert "corp-sso" in err.message and "exited with status 1" in err.message
+    # another kubeconfig of the same process, with a plain token the server refuses: the plugin's words are not its hint
+    doc = _doc(shared_sim)
+    doc["users"][0]["user"] = {"token": "refused-token-0123456789"}
+    other = tmp_path / "token-kubeconfig"
+    other.write_text(json.dumps(doc), encoding="utf-8")
+    err = _kube(shared_sim, other).list_pods()
+    assert isinstance(err, SourceError) and err.status_code == 401, err
+    assert "SSO" not in err.hint and "corp-sso" not in err.hint and "refused (expired/revoked)" in err.hint, err.hint
 
 
 def test_every_kube_request_carries_our_user_agent(shared_sim, tmp_path: Path) -> None:
@@ -122,3 +131,72 @@ def test_exec_credentials_expire_by_timestamp() -> None:
     cache._clock = lambda: now.timestamp() + 2  # now within 10 s of the expiry
     cache.get("k", run)
     assert len(runs) == 2
+
+
+CERT_PLUGIN = """#!{python}
+import json, os, pathlib, sys, datetime
+count = pathlib.Path(os.environ["RUNS"])
+n = int(count.read_text()) + 1 if count.exists() else 1
+count.write_text(str(n))
+cert, key = json.loads(pathlib.Path({pairs!r}).read_text())[n - 1]
+exp = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=int(sys.argv[1]))).strftime("%Y-%m-%dT%H:%M:%SZ")
+print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+                  "status": {{"clientCertificateData": cert, "clientKeyData": key, "expirationTimestamp": exp}}}}))
+"""
+
+
+def test_an_exec_plugins_client_certificate_is_renewed_before_it_expires(shared_sim, tmp_path: Path) -> None:
+    """A plugin answering with a client certificate (x509 login to the drill's
+    API server, no token): while fresh, one run and the same certificate on
+    every request; within EXPIRY_MARGIN of its expirationTimestamp, a new run
+    and the new certificate on the very next request of the same client (the
+    client's own loader kept the first one until a 401). The key never shows."""
+    from cryptography import x509
+
+    from cockpit.redact import REDACTED, known_labels, redact
+
+    kube_auth.CACHE.invalidate()
+    tls = shared_sim._drill.world.kube.tls()
+    pairs = [tls.issue_client_cert("clay-drill-responder") for _ in range(6)]
+    serial = {x509.load_pem_x509_certificate(c.encode()).serial_number: i for i, (c, _) in enumerate(pairs)}
+    (tmp_path / "pairs.json").write_text(json.dumps(pairs), encoding="utf-8")
+    script = tmp_path / "corp-x509"
+    script.write_text(CERT_PLUGIN.format(python=sys.executable, pairs=str(tmp_path / "pairs.json")))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+
+    def kube(ttl: int) -> tuple[Kube, Path]:
+        runs = tmp_path / f"runs-{ttl}"
+        doc = _doc(shared_sim)
+        doc["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(script),
+                                            "args": [str(ttl)], "env": [{"name": "RUNS", "value": str(runs)}]}}
+        path = tmp_path / f"kubeconfig-{ttl}"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        return _kube(shared_sim, path), runs
+
+    def certs_seen() -> list[int]:
+        out = []
+        for r in shared_sim.requests("kube"):
+            if r["client_cert"] and int(r["client_cert"], 16) in serial:
+                out.append(serial[int(r["client_cert"], 16)])
+        return out
+
+    fresh, runs = kube(600)
+    for _ in range(3):
+        got = fresh.list_pods()
+        assert isinstance(got, PodsSnapshot), got.line()  # type: ignore[union-attr]
+    assert runs.read_text() == "1" and certs_seen() == [0, 0, 0]
+
+    expiring, runs = kube(5)  # inside the 10 s margin: never fresh, every request asks the plugin again
+    for _ in range(3):
+        got = expiring.list_pods()
+        assert isinstance(got, PodsSnapshot), got.line()  # type: ignore[union-attr]
+    assert runs.read_text() == "4"  # the build, then one run before each request
+    assert certs_seen() == [0, 0, 0, 1, 2, 3], "each request presents the certificate of the plugin's latest answer"
+    pools = expiring._core().api_client.rest_client.pool_manager.pools  # type: ignore[union-attr]
+    assert len(pools) == 1, "the connections that presented an old certificate are closed"
+
+    assert "kube exec client key" in known_labels()
+    for _, key in pairs[:4]:  # as read (the PEM pattern would catch it anyway) and base64-encoded (only the registration does)
+        assert redact(f"key was {key}") == f"key was {REDACTED}"
+        assert redact(base64.b64encode(key.encode()).decode()) == REDACTED
+    assert redact(base64.b64encode(pairs[5][1].encode()).decode()) != REDACTED  # never read: not registered

@@ -105,6 +105,29 @@ def test_fault_times_delay_and_malformed(sim) -> None:
         sim.fault("nosuchservice", status=500)
 
 
+def test_after_commit_handles_the_request_then_breaks_its_answer(sim) -> None:
+    """The change is made; only the answer is lost: cut, not UTF-8, reset, a gateway's 502."""
+    slack = sim.endpoints["slack"] + "/api/"
+    auth = {"Authorization": f"Bearer {sim.env()['CLAY_DRILL_SLACK_TOKEN']}"}
+    before = sim.state()["slack_messages"]
+    for how in ("truncated", "not_utf8", "502"):
+        sim.fault("slack", after_commit=True if how == "truncated" else how, times=1)
+        r = httpx.post(slack + "chat.postMessage", json={"channel": "#inc-clay-drill", "text": how}, headers=auth, timeout=3)
+        if how == "502":
+            assert r.status_code == 502 and "Bad Gateway" in r.text
+        else:
+            assert r.status_code == 200 and r.content.startswith(b'{"ok"')
+            with pytest.raises((json.JSONDecodeError, UnicodeDecodeError)):
+                json.loads(r.content)
+    sim.fault("slack", after_commit="reset", times=1)
+    with pytest.raises(httpx.TransportError):
+        httpx.post(slack + "chat.postMessage", json={"channel": "#inc-clay-drill", "text": "reset"}, headers=auth, timeout=3)
+    assert sim.state()["slack_messages"] == before + 4  # every one was posted
+    for bad in ({"after_commit": "later"}, {"after_commit": True, "status": 500}, {"after_commit": True, "malformed": True}):
+        with pytest.raises(SimError):
+            sim.fault("slack", **bad)
+
+
 def test_echo_auth_puts_the_requests_credentials_into_the_error_body(sim) -> None:
     """A misconfigured gateway's error page: the credentials the request
     carried, in each form asked for, where the service's error body has its message."""

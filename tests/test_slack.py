@@ -180,16 +180,21 @@ def test_a_timeout_is_not_retried_for_a_post(sim) -> None:
     err = make(sim, sleeps, timeout=0.5).post("slow")
     assert isinstance(err, SlackError) and err.kind is ErrorKind.TIMEOUT
     assert "within 0.5s" in err.message and "look in the channel" in err.hint
-    assert sleeps == []
+    assert sleeps == [] and err.maybe_sent
 
 
 def test_server_error_and_broken_json(sim) -> None:
     sim.fault("slack", status=500, times=1)
     err = make(sim).post("x")
     assert isinstance(err, SlackError) and err.kind is ErrorKind.SERVER_ERROR and err.status_code == 500
+    assert err.maybe_sent  # fatal_error: "some aspect of the operation may have succeeded"
+    sim.fault("slack", status=503, times=1)
+    assert not make(sim).post("x").maybe_sent  # service_unavailable: refused before it was handled
     sim.fault("slack", malformed=True, times=1)
     err = make(sim).post("y")
-    assert isinstance(err, SlackError) and err.kind is ErrorKind.BAD_RESPONSE and "broken JSON" in err.message
+    assert isinstance(err, SlackError) and err.kind is ErrorKind.BAD_RESPONSE and "broken JSON" in err.message and err.maybe_sent
+    sim.fault("slack", malformed=True, times=1)
+    assert not make(sim).auth().maybe_sent  # a read changes nothing
 
 
 def test_update_of_an_unknown_message(sim) -> None:

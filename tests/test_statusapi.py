@@ -142,6 +142,7 @@ def test_network_down_and_timeout(sim) -> None:
     api = StatusApi(make(sim).config, environ=sim.env(), timeout=0.5, sleep=sleeps.append)
     err = api.create_incident(name="x", status="investigating", body="y")
     assert isinstance(err, SourceError) and err.kind is ErrorKind.TIMEOUT and "may have been created anyway" in err.hint
+    assert err.maybe_sent  # the request left: "may have been created", never "not sent"
 
 
 def test_server_error_and_malformed(sim) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
+import struct
 from urllib.parse import parse_qsl, urlencode
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -53,6 +55,33 @@ class Fault:
     echo_auth: tuple[str, ...] = ()  # the forms in which the error body echoes the request's credentials (ECHO_FORMS)
     echo_pad: int = 0  # filler characters before the echo, so it lands where a client cuts a long message
     huge: int = 0  # answer with a body of this many bytes (chunked, no Content-Length), to test the clients' size caps
+    after_commit: str = ""  # the request is handled (the change is made), then its answer is broken this way (AFTER_COMMIT)
+
+
+AFTER_COMMIT = ("truncated", "not_utf8", "reset", "502")
+_GATEWAY_502 = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n"
+
+
+async def break_answer(request: web.Request, response: web.StreamResponse, how: str) -> web.StreamResponse:
+    """The answer to a request that was handled, broken on its way back:
+    cut in half, with bytes that are not UTF-8, the connection reset (RST),
+    or a gateway's 502 page."""
+    body = response.body if isinstance(response, web.Response) and isinstance(response.body, bytes) else b""
+    if how == "502":
+        return web.Response(text=_GATEWAY_502, status=502, content_type="text/html")
+    if how == "reset":
+        sock = request.transport.get_extra_info("socket") if request.transport is not None else None
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close → RST, not FIN
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError  # nothing more is written on this connection
+    if how == "not_utf8":
+        cut = max(1, len(body) // 2)
+        broken = body[:cut] + b"\xff\xfe\xc3(" + body[cut:]
+    else:
+        broken = body[: max(1, len(body) // 2)]
+    return web.Response(body=broken, status=response.status, content_type=response.content_type or "application/json")
 
 
 MAX_HUGE = 256 * 1024 * 1024
@@ -101,6 +130,7 @@ class RequestRecord:
     mutating: bool
     user_agent: str = ""  # as sent (clay-cockpit/<version> for the cockpit)
     field_manager: str = ""  # the fieldManager query parameter of a write ("" if none)
+    client_cert: str = ""  # the serial (hex) of the client certificate the connection presented ("" if none)
 
 
 def is_mutating(method: str, path: str) -> bool:
@@ -121,6 +151,11 @@ def redact_query(query: str) -> str:
     return urlencode([(k, "***" if any(w in k.lower() for w in _SECRET_PARAMS) else v) for k, v in pairs])
 
 
+def _client_cert(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peercert") if request.transport is not None else None
+    return str((peer or {}).get("serialNumber", ""))
+
+
 class RequestLog:
     def __init__(self, clock) -> None:
         self.clock = clock
@@ -129,7 +164,7 @@ class RequestLog:
     def add(self, service: str, request: web.Request) -> None:
         self.items.append(RequestRecord(
             service, request.method, request.path, redact_query(request.query_string), round(self.clock(), 3), is_mutating(request.method, request.path),
-            request.headers.get("User-Agent", ""), request.query.get("fieldManager", ""),
+            request.headers.get("User-Agent", ""), request.query.get("fieldManager", ""), _client_cert(request),
         ))
 
     def select(self, service: str | None) -> list[dict]:
@@ -176,6 +211,11 @@ def service_middlewares(service: str, drill: "Drill") -> list:
             fault.times -= 1
             if fault.times <= 0:
                 drill.faults.pop(service, None)
+        if fault.after_commit:  # the request is handled first: the change is made, only its answer is lost
+            response = await handler(request)
+            if fault.delay > 0:
+                await asyncio.sleep(fault.delay)
+            return await break_answer(request, response, fault.after_commit)
         if fault.delay > 0:
             await asyncio.sleep(fault.delay)
         echo = echoed_credentials(request, fault.echo_auth, fault.echo_pad)
@@ -216,7 +256,7 @@ async def huge_response(request: web.Request, status: int, size: int, drill: "Dr
 def parse_fault(body: Any) -> Fault:
     if not isinstance(body, dict):
         raise ValueError("expected a JSON object like {\"status\": 503}")
-    unknown = set(body) - {"status", "delay", "malformed", "times", "echo_auth", "echo_pad", "huge"}
+    unknown = set(body) - {"status", "delay", "malformed", "times", "echo_auth", "echo_pad", "after_commit", "huge"}
     if unknown:
         raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
     status = body.get("status")
@@ -241,16 +281,26 @@ def parse_fault(body: Any) -> Fault:
     pad = body.get("echo_pad", 0)
     if not isinstance(pad, int) or isinstance(pad, bool) or not 0 <= pad <= 4096:
         raise ValueError("echo_pad must be a number of characters between 0 and 4096")
+    after = body.get("after_commit", False)
+    if after is True:
+        after = "truncated"
+    elif after is False or after is None:
+        after = ""
+    if after and after not in AFTER_COMMIT:
+        raise ValueError(f"after_commit must be true or one of {', '.join(AFTER_COMMIT)}")
+    if after and (status is not None or malformed or echo):
+        raise ValueError("after_commit breaks the real answer: it does not go with status, malformed or echo_auth")
     huge = body.get("huge", 0) or 0
     if not isinstance(huge, int) or isinstance(huge, bool) or not 0 <= huge <= MAX_HUGE:
         raise ValueError(f"huge must be a number of bytes between 0 and {MAX_HUGE}")
-    if huge and (malformed or echo):
-        raise ValueError("huge is the whole body: not with malformed or echo_auth")
-    if status is None and not delay and not malformed and not huge:
-        raise ValueError("give at least one of status, delay, malformed, huge")
+    if huge and (malformed or echo or after):
+        raise ValueError("huge is the whole body: not with malformed, echo_auth or after_commit")
+    if status is None and not delay and not malformed and not after and not huge:
+        raise ValueError("give at least one of status, delay, malformed, after_commit, huge")
     if echo and status is None and not malformed:
         raise ValueError("echo_auth needs a status or malformed: it goes into that body")
-    return Fault(status=status, delay=float(delay), malformed=malformed, times=times, echo_auth=tuple(echo), echo_pad=pad, huge=huge)
+    return Fault(status=status, delay=float(delay), malformed=malformed, times=times, echo_auth=tuple(echo), echo_pad=pad,
+                 after_commit=after, huge=huge)
 
 
 def _bad(message: str, status: int = 400) -> web.Response:

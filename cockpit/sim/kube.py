@@ -201,10 +201,12 @@ class KubeCluster:
 
     # -- used by the HTTP layer ----------------------------------------------
 
-    def authenticate(self, header: str | None) -> str:
-        """'ok', 'anonymous' (no credentials) or 'invalid' (wrong or expired token)."""
+    def authenticate(self, header: str | None, cert_user: str = "") -> str:
+        """'ok', 'anonymous' (no credentials) or 'invalid' (wrong or expired token).
+        ``cert_user``: the CN of a client certificate the client CA verified — a
+        login of its own when no token comes with it (as kube-apiserver's x509 authenticator)."""
         if not header:
-            return "anonymous"
+            return "ok" if cert_user and not self._expired else "anonymous"
         scheme, _, presented = header.partition(" ")
         if scheme.lower() != "bearer" or self._expired:
             return "invalid"

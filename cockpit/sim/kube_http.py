@@ -75,7 +75,7 @@ def build_app(cluster: KubeCluster) -> web.Application:
     @web.middleware
     async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
         cluster.before_request(request.method, request.path, "All" in request.query.getall("dryRun", []))
-        state = cluster.authenticate(request.headers.get("Authorization"))
+        state = cluster.authenticate(request.headers.get("Authorization"), client_cert_user(request))
         if state == "invalid":
             return respond(status_body(401, "Unauthorized", "Unauthorized"), 401)
         if state == "anonymous" and request.path.rstrip("/") not in PUBLIC_PATHS:
@@ -92,6 +92,17 @@ def build_app(cluster: KubeCluster) -> web.Application:
 
     app.on_shutdown.append(on_shutdown)
     return app
+
+
+def client_cert_user(request: web.Request) -> str:
+    """The CN of the client certificate the connection presented ("" if none; ``ssl``
+    only shows a certificate that the client CA verified)."""
+    peer = request.transport.get_extra_info("peercert") if request.transport is not None else None
+    for rdn in (peer or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return ""
 
 
 def _bool(value: str | None) -> bool:

@@ -8,6 +8,14 @@ HTTPS on loopback with a throwaway self-signed certificate made at start-up
 and the kubeconfig trusts exactly that certificate via
 ``certificate-authority-data``. The private key never leaves memory except
 for the instant ``ssl`` needs it in a 0600 temporary file.
+
+Client certificates (x509 authentication, as kube-apiserver's
+``--client-ca-file``): the server asks for one without requiring it, and
+trusts those a second, client-only CA made at start-up signed
+(:meth:`TlsMaterial.issue_client_cert`; the CN is the user). An exec
+credential plugin returning ``clientCertificateData``/``clientKeyData`` is
+tested with them; the request log names the serial of the certificate each
+request came with.
 """
 
 from __future__ import annotations
@@ -28,10 +36,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
 @dataclass(frozen=True)
 class TlsMaterial:
     cert_pem: str
     key_pem: str = field(repr=False)
+    client_ca_pem: str = ""  # the CA client certificates are checked against ("": none accepted)
+    client_ca_key_pem: str = field(default="", repr=False)
 
     @property
     def ca_data(self) -> str:
@@ -47,7 +61,30 @@ class TlsMaterial:
             with os.fdopen(fd, "w") as f:
                 f.write(self.key_pem)
             ctx.load_cert_chain(cert, key)
+        if self.client_ca_pem:
+            ctx.load_verify_locations(cadata=self.client_ca_pem)
+            ctx.verify_mode = ssl.CERT_OPTIONAL  # a client certificate is one way to log in, not the only one
         return ctx
+
+    def issue_client_cert(self, user: str, *, valid_for: dt.timedelta = dt.timedelta(hours=1)) -> tuple[str, str]:
+        """A client certificate for ``user`` signed by the client CA: (certificate PEM, key PEM)."""
+        ca_key = serialization.load_pem_private_key(self.client_ca_key_pem.encode(), None)
+        ca = x509.load_pem_x509_certificate(self.client_ca_pem.encode())
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user)]))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + valid_for)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        return cert.public_bytes(serialization.Encoding.PEM).decode(), _key_pem(key)
 
     def client_context(self) -> ssl.SSLContext:
         """A client context that trusts this certificate (for tests and the control API)."""
@@ -81,10 +118,27 @@ def generate(common_name: str = "clay-drill-kube-apiserver") -> TlsMaterial:
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
         .sign(key, hashes.SHA256())
     )
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name + "-client-ca")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, key_cert_sign=True, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     return TlsMaterial(
         cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-        key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()).decode(),
+        key_pem=_key_pem(key),
+        client_ca_pem=ca.public_bytes(serialization.Encoding.PEM).decode(),
+        client_ca_key_pem=_key_pem(ca_key),
     )
 
 

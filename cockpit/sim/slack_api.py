@@ -3,7 +3,8 @@
 ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.info``,
 ``conversations.replies``, ``conversations.list`` (cursor-paginated, as
 ``clay-cockpit check`` resolves the channel by name) (and
-``conversations.history`` for tests). Like
+``conversations.history``). Messages keep their ``metadata``, returned by
+history and replies with ``include_all_metadata``, as Slack does. Like
 Slack: HTTP 200 with ``{"ok": false, "error": ...}`` for a missing token
 (``not_authed``), a wrong one (``invalid_auth``), an unknown channel
 (``channel_not_found``); arguments as form fields, JSON or query string.
@@ -105,6 +106,14 @@ def _message(state: SlackState, args: dict, ts: str) -> dict:
     thread = args.get("thread_ts")
     if thread:
         msg["thread_ts"] = str(thread)
+    meta = args.get("metadata")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            meta = None
+    if isinstance(meta, dict) and isinstance(meta.get("event_type"), str) and isinstance(meta.get("event_payload"), dict):
+        msg["metadata"] = {"event_type": meta["event_type"], "event_payload": meta["event_payload"]}
     return msg
 
 
@@ -162,6 +171,8 @@ def slack_app(state: SlackState) -> web.Application:
         new = _message(state, args, ts) | {"edited": {"user": BOT_USER, "ts": state.next_ts()}}
         if "thread_ts" in msg:
             new["thread_ts"] = msg["thread_ts"]
+        if "metadata" in msg and "metadata" not in new:  # an edit without metadata keeps the message's
+            new["metadata"] = msg["metadata"]
         msg.clear()
         msg.update(new)
         return web.json_response({"ok": True, "channel": channel.id, "ts": ts, "text": new["text"], "message": new})
@@ -198,8 +209,12 @@ def slack_app(state: SlackState) -> web.Application:
     def _page(messages: list[dict], args: dict) -> web.Response:
         try:
             limit = max(1, min(1000, int(args.get("limit", 100))))
+            oldest = float(args.get("oldest") or 0)
         except ValueError:
             return _fail("invalid_arguments")
+        messages = [m for m in messages if float(m["ts"]) >= oldest]
+        if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):  # like Slack: metadata only when asked
+            messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
         return web.json_response({
             "ok": True, "messages": messages[:limit], "has_more": len(messages) > limit,
             "response_metadata": {"next_cursor": ""},

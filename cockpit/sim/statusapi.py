@@ -2,12 +2,13 @@
 the one the cockpit posts external updates to.
 
 ``Authorization: OAuth <key>``; ``GET/POST /v1/pages/{page}/incidents``,
+``GET /v1/pages/{page}/incidents/unresolved``,
 ``GET/PATCH/PUT /v1/pages/{page}/incidents/{id}``,
 ``GET /v1/pages/{page}/components``, ``GET/PATCH/PUT
 /v1/pages/{page}/components/{id}``. Request bodies wrap the object
 (``{"incident": {...}}``, ``{"component": {...}}``) and incident fields
 (name, status, body, impact_override, component_ids, components {id: status},
-deliver_notifications) are Statuspage's documented ones. The error bodies
+metadata {key: {key: value}}, deliver_notifications) are Statuspage's documented ones. The error bodies
 (``{"error": "..."}``) are a guess: Statuspage's exact wording is not public.
 """
 
@@ -77,6 +78,8 @@ class StatusApiState:
                 self.incidents.popitem(last=False)
         if "name" in fields:
             incident["name"] = fields["name"]
+        if "metadata" in fields:
+            incident["metadata"] = {**incident["metadata"], **fields["metadata"]}
         if "impact_override" in fields:
             incident["impact_override"] = fields["impact_override"]
         changes = dict(fields.get("components", {}))
@@ -147,6 +150,11 @@ def _validate(state: StatusApiState, body: object, creating: bool) -> dict:
     if not isinstance(ids, list) or any(cid not in state.components for cid in ids):
         raise Invalid("Component ids must name components of this page")
     out["component_ids"] = list(ids)
+    meta = raw.get("metadata")
+    if meta is not None:  # Statuspage's metadata: an object of objects ({"jira": {"issue_id": "…"}})
+        if not isinstance(meta, dict) or not all(isinstance(v, dict) for v in meta.values()):
+            raise Invalid("Metadata must be an object of objects")
+        out["metadata"] = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in meta.items()}
     if "deliver_notifications" in raw:
         out["deliver_notifications"] = bool(raw["deliver_notifications"])
     return out
@@ -185,6 +193,9 @@ def statusapi_app(state: StatusApiState) -> web.Application:
         except ValueError:
             return _err(400, "limit and page must be integers")
         return web.json_response(items[(page - 1) * limit : page * limit])
+
+    async def list_unresolved(request: web.Request) -> web.Response:
+        return web.json_response([i for i in reversed(state.incidents.values()) if i["status"] != "resolved"][:100])
 
     async def create_incident(request: web.Request) -> web.Response:
         try:
@@ -247,6 +258,7 @@ def statusapi_app(state: StatusApiState) -> web.Application:
     app.router.add_get(base, get_page)
     app.router.add_get(base + "/incidents", list_incidents)
     app.router.add_post(base + "/incidents", create_incident)
+    app.router.add_get(base + "/incidents/unresolved", list_unresolved)
     app.router.add_get(base + "/incidents/{id}", get_incident)
     app.router.add_patch(base + "/incidents/{id}", update_incident)
     app.router.add_put(base + "/incidents/{id}", update_incident)

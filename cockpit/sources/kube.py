@@ -279,10 +279,16 @@ class Kube:
     def login_hint(self, docs: list[dict] | None = None) -> str:
         """How to re-authenticate for our context, from its kubeconfig user;
         led by a failing exec plugin's own words (its stderr), as kubectl shows them."""
+        if docs is None:
+            got = self._check_kubeconfig()
+            docs = got[0] if isinstance(got, tuple) else []
         hint = self._login_hint(docs)
         auth = sys.modules.get("cockpit.sources.kube_auth")  # loaded with the first client (it imports kubernetes)
         failure = auth.last_exec_failure() if auth is not None else None
-        if failure is not None and failure.stderr:
+        # only a failure of OUR context's plugin: another kubeconfig's (another client of this process) says nothing here
+        user_name = _d(_named(docs, "contexts", self.context).get("context")).get("user", "")
+        command = str(_d(_d(_named(docs, "users", str(user_name)).get("user")).get("exec")).get("command") or "")
+        if failure is not None and failure.stderr and command and failure.command == os.path.basename(command):
             return f"{failure.stderr} ({failure.command}) — {hint}"
         return hint
 
@@ -337,8 +343,10 @@ class Kube:
         try:
             with _BUILD_LOCK:
                 # credentials as kubectl reads them (trimmed token files, cached exec plugins): kube_auth
-                load_configuration(self._kubeconfig_shown(), context, configuration)
+                rotation = load_configuration(self._kubeconfig_shown(), context, configuration)
                 api_client = kclient.ApiClient(configuration=configuration)
+                if rotation is not None:  # an exec plugin's client certificate, renewed before it expires
+                    rotation.install(api_client)
         except ExecPluginError as exc:
             self._context_name = context
             return self.exec_error(exc, docs)

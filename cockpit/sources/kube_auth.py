@@ -12,7 +12,22 @@ that hurt a responder (issue 11):
   credential is within five minutes of ``expirationTimestamp``, with no lock
   (84 runs in 32 s were seen). We cache its answer until
   :data:`EXPIRY_MARGIN` seconds before it expires, share it across every
-  client of the process, and run at most one instance of a plugin at a time;
+  client of the process, and run at most one instance of a plugin at a time.
+  The client takes a *client certificate* from a plugin
+  (``clientCertificateData``/``clientKeyData``) once, when the ApiClient is
+  built, and presents it until the server refuses it (401) and the client
+  is rebuilt: past its ``expirationTimestamp`` a request fails before a new
+  certificate is fetched (and a poll, an action's step, is lost). Like
+  client-go (which asks the plugin again at each TLS handshake once the
+  certificate expires and then closes the connections that presented the old
+  one), :class:`CertificateRotation` looks before every request: while the
+  cached answer is fresh that is a dict lookup; when it is not, the plugin
+  runs, the new pair is written to 0600 temporary files, the connection pool
+  takes them and its open connections are closed (the next request shakes
+  hands with the new certificate; a log stream already open goes on with the
+  connection it has). A plugin that fails then leaves the old certificate in
+  place: the server refuses it once it has expired, and that 401's hint leads
+  with the plugin's stderr, as for a token;
 - a failing plugin is only logged (its stderr into the log) and the client
   goes on anonymously. We raise :class:`ExecPluginError` carrying the
   plugin's own stderr (redacted), which the hint leads with, as kubectl shows
@@ -30,10 +45,13 @@ Imported lazily (it imports the kubernetes package).
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
 import json
 import os
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -210,6 +228,14 @@ def run_exec_plugin(exec_cfg: dict[str, Any], base_path: str, cluster: dict[str,
     return status
 
 
+def _b64_text(data: str) -> str | None:
+    """``data`` base64-decoded as text; None when it is no base64 (the kubeconfig's own error then)."""
+    try:
+        return base64.b64decode(data).decode("utf-8", "replace")
+    except ValueError:
+        return None
+
+
 def _register_user(user: dict[str, Any]) -> None:
     """Every credential written in the kubeconfig's user entry."""
     register(user.get("token"), "kube token")
@@ -217,14 +243,92 @@ def _register_user(user: dict[str, Any]) -> None:
     key_data = user.get("client-key-data")
     if isinstance(key_data, str):
         register(key_data, "kube client key")
-        try:
-            register(base64.b64decode(key_data).decode("utf-8", "replace"), "kube client key")
-        except ValueError:
-            pass
+        register(_b64_text(key_data), "kube client key")
     provider = user.get("auth-provider") if isinstance(user.get("auth-provider"), dict) else {}
     config = provider.get("config") if isinstance(provider.get("config"), dict) else {}
     for name in ("id-token", "refresh-token", "access-token", "client-secret"):
         register(config.get(name), "kube auth-provider token")
+
+
+_files_lock = threading.Lock()
+_written: list[str] = []  # rotated certificate and key files of this process, removed at exit
+
+
+def _remove_written() -> None:
+    with _files_lock:
+        for path in _written:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        _written.clear()
+
+
+def _write_private(data: str, suffix: str) -> str:
+    """``data`` in a new 0600 temporary file (removed at exit); its path."""
+    fd, path = tempfile.mkstemp(prefix="clay-cockpit-exec-", suffix=suffix)  # 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(data)
+    with _files_lock:
+        if not _written:
+            atexit.register(_remove_written)
+        _written.append(path)
+    return path
+
+
+class CertificateRotation:
+    """Keeps one ApiClient's client certificate from an exec plugin current
+    (see the module docstring): :meth:`install` puts it in front of the
+    client's ``rest_client``; :meth:`before_request` runs before each request."""
+
+    def __init__(self, status_of: Callable[[], dict[str, Any]], in_use: dict[str, Any]) -> None:
+        self._status_of = status_of  # the cache's answer (a plugin run when it is not fresh); raises ExecPluginError
+        self._in_use = in_use  # the ExecCredential status whose certificate the pool presents
+        self._lock = threading.Lock()
+        self._files: tuple[str, ...] = ()
+        self.rotations = 0
+
+    def install(self, api_client: Any) -> None:
+        api_client.rest_client = _Rotating(api_client.rest_client, self)
+
+    def before_request(self, pool_manager: Any) -> None:
+        try:
+            status = self._status_of()
+        except ExecPluginError:
+            # no new certificate: the one in use goes; once expired the server refuses it (401), the client
+            # is rebuilt, the plugin fails again and that failure (its stderr) is what the responder sees
+            return
+        if status is self._in_use:  # fresh: the cache hands back the same answer
+            return
+        cert, key = status.get("clientCertificateData"), status.get("clientKeyData")
+        with self._lock:
+            if status is self._in_use:
+                return
+            if isinstance(cert, str) and isinstance(key, str) and cert and key:
+                files: tuple[str, ...] = (_write_private(cert, ".crt"), _write_private(key, ".key"))
+                pool_manager.connection_pool_kw.update(cert_file=files[0], key_file=files[1])
+            else:  # the plugin now answers with a token: the request goes without the old certificate, is
+                files = ()  # refused (401), and the client is rebuilt from the new answer
+                pool_manager.connection_pool_kw.update(cert_file=None, key_file=None)
+            pool_manager.clear()  # connections that presented the old certificate close (client-go's connrotation)
+            old, self._files, self._in_use = self._files, files, status
+            self.rotations += 1
+        for path in old:  # read at the handshake: the open connections no longer need them
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+class _Rotating:
+    """Stands in for an ApiClient's ``rest_client``: the certificate is made current before each request."""
+
+    def __init__(self, inner: Any, rotation: CertificateRotation) -> None:
+        self._inner = inner
+        self._rotation = rotation
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self._rotation.before_request(self._inner.pool_manager)
+        return self._inner.request(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 class CockpitKubeConfigLoader(KubeConfigLoader):
@@ -234,6 +338,7 @@ class CockpitKubeConfigLoader(KubeConfigLoader):
         super().__init__(*args, **kwargs)
         self._exec_cache = cache
         self._exec_key: str | None = None
+        self.rotation: CertificateRotation | None = None  # set when an exec plugin gave a client certificate
 
     def _load_authentication(self) -> None:
         if self._user:
@@ -271,6 +376,7 @@ class CockpitKubeConfigLoader(KubeConfigLoader):
                                     base64_file_content=False, temp_file_path=self._temp_file_path).as_file()
         self.key_file = FileOrData(status, None, data_key_name="clientKeyData", file_base_path=base_path,
                                    base64_file_content=False, temp_file_path=self._temp_file_path).as_file()
+        self.rotation = CertificateRotation(self._exec_status, status)
         return True
 
     def _set_config(self, client_configuration: Any) -> None:
@@ -293,12 +399,16 @@ class CockpitKubeConfigLoader(KubeConfigLoader):
         client_configuration.refresh_api_key_hook = refresh
 
 
-def load_configuration(kubeconfig: str, context: str, configuration: Any) -> None:
+def load_configuration(kubeconfig: str, context: str, configuration: Any) -> CertificateRotation | None:
     """Fill ``configuration`` (a kubernetes ``Configuration``) from the
     kubeconfig file(s) for ``context``, credentials as kubectl reads them.
-    Raises ConfigException (ExecPluginError for a failing plugin) or OSError."""
+    Returns the :class:`CertificateRotation` to :meth:`~CertificateRotation.install`
+    on the ApiClient built from it when an exec plugin gave a client
+    certificate, else None. Raises ConfigException (ExecPluginError for a
+    failing plugin) or OSError."""
     merged = KubeConfigMerger(kubeconfig)
     if merged.config is None:
         raise ConfigException("Invalid kube-config file. No configuration found.")
     loader = CockpitKubeConfigLoader(config_dict=merged.config, active_context=context, config_base_path=None)
     loader.load_and_set(configuration)
+    return loader.rotation

@@ -13,6 +13,13 @@ has a timeout; retries are bounded and use slack-sdk's retry handlers:
   request (connection refused, host not found), so a retry never posts a
   message twice; reads and chat.update (idempotent) also after a reset.
 
+A chat.postMessage whose answer was lost (a timeout or reset after the
+request left, Slack's ``fatal_error``/``internal_error``, a gateway's
+500/502/504, a 200 that is not JSON or not UTF-8) comes back with
+``maybe_sent``: the message may exist. Every message carries a marker in its
+metadata, and :meth:`Slack.find_marked` looks for it before anything is
+posted again.
+
 Every failure comes back as a :class:`SlackError` (a
 :class:`~cockpit.signals.SourceError`) in words a responder understands, with
 a hint; nothing raises. The token is read from the environment variable
@@ -59,6 +66,8 @@ DEFAULT_RETRIES = 2
 DEFAULT_MAX_WAIT = 30.0  # seconds of Retry-After we are willing to sleep in a worker, per retry
 _log = logging.getLogger("cockpit.slack")
 _log.addHandler(logging.NullHandler())  # slack-sdk logs failures here; never onto the cockpit's terminal
+_POSTS = ("chat.postMessage",)  # not idempotent: an unclear answer means "may have been posted"
+MARKER_EVENT = "clay_cockpit_message"  # the metadata event type of every message the cockpit posts
 _IDEMPOTENT = ("auth.test", "chat.update", "conversations.info", "conversations.list", "conversations.replies", "conversations.history")
 
 
@@ -68,6 +77,7 @@ class SlackError(SourceError):
     ``channel_not_found``, ``thread_not_found`` …; empty for transport failures)."""
 
     slack_error: str = ""
+    maybe_sent: bool = False  # the request may have reached Slack and been done (timeout, reset, 5xx, a garbled 2xx answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,14 +244,16 @@ class Slack:
             data = response.data
             if not isinstance(data, dict):
                 return _error(ErrorKind.BAD_RESPONSE, f"Slack answered {what} with something that is not JSON",
-                              f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API", secrets=(token,))
+                              f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API", secrets=(token,),
+                              maybe_sent=method in _POSTS)
             return data
         except SlackApiError as exc:
-            return self._api_error(exc, what, token)
-        except ValueError as exc:  # a body that starts like JSON and is not (slack-sdk parses it for the retry handlers)
+            return self._api_error(exc, method, what, token)
+        except ValueError as exc:  # a body that starts like JSON and is not, or is not UTF-8 (slack-sdk parses it for the retry handlers)
             return _error(ErrorKind.BAD_RESPONSE, f"Slack answered {what} with broken JSON ({type(exc).__name__})",
                           f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API; if it did, retry — "
-                          "a message may have been posted, look in the channel first", secrets=(token,))
+                          "a message may have been posted, look in the channel first", secrets=(token,),
+                          maybe_sent=method in _POSTS)
         except (URLError, OSError) as exc:  # refused, DNS, reset, timeout (TimeoutError is an OSError)
             return self._transport_error(exc, method, what, token)
         except SlackClientError as exc:
@@ -251,7 +263,7 @@ class Slack:
             err = unexpected(SOURCE, exc, f"Slack's answer to {what}", secrets=(token,))
             return SlackError(err.source, err.kind, err.message, err.hint)
 
-    def _api_error(self, exc: SlackApiError, what: str, token: str) -> SlackError:
+    def _api_error(self, exc: SlackApiError, method: str, what: str, token: str) -> SlackError:
         resp = exc.response
         status = getattr(resp, "status_code", None)
         data = resp.data if isinstance(getattr(resp, "data", None), dict) else {}
@@ -260,7 +272,10 @@ class Slack:
         if retry_after is None and isinstance(data.get("retry_after"), (int, float)):
             retry_after = float(data["retry_after"])
         kind, message, hint = _explain(code, status, what, self.config, retry_after, self.max_retries)
-        return _error(kind, message, hint, code, status_code=status, retry_after=retry_after, secrets=(token,))
+        # Slack's internal_error/fatal_error and a gateway's 500/502/504 may come after the message was stored
+        maybe = method in _POSTS and (code in ("internal_error", "fatal_error", "request_timeout") or status in (500, 502, 504)
+                                      or code.startswith("Received a response in a non-JSON format") and status is not None and status < 300)
+        return _error(kind, message, hint, code, status_code=status, retry_after=retry_after, secrets=(token,), maybe_sent=maybe)
 
     def _transport_error(self, exc: BaseException, method: str, what: str, token: str) -> SlackError:
         where = safe_url(self._base)
@@ -269,7 +284,8 @@ class Slack:
             hint = "check the network path to Slack; the draft is kept"
             if method == "chat.postMessage":
                 hint = "it may have been posted anyway: look in the channel before you retry; the draft is kept"
-            return _error(ErrorKind.TIMEOUT, f"Slack did not answer {what} within {self.timeout:g}s", hint, secrets=(token,))
+            return _error(ErrorKind.TIMEOUT, f"Slack did not answer {what} within {self.timeout:g}s", hint, secrets=(token,),
+                          maybe_sent=method in _POSTS)
         if isinstance(reason, ConnectionRefusedError) or "refused" in str(reason).lower():
             why = "connection refused"
         elif isinstance(reason, socket.gaierror):
@@ -278,10 +294,11 @@ class Slack:
             why = "the connection dropped"
         else:
             why = one_line(scrub(str(reason), (token,)), 100) or type(reason).__name__
-        tries = f" (tried {self.max_retries + 1} times)" if _never_reached(exc) and self.max_retries else ""
+        never = _never_reached(exc)
+        tries = f" (tried {self.max_retries + 1} times)" if never and self.max_retries else ""
         return _error(ErrorKind.UNREACHABLE, f"cannot reach Slack at {where} for {what}: {why}{tries}",
                       "check the network (VPN, proxy) and slack.api_url; the draft is kept — retry when Slack is reachable",
-                      secrets=(token,))
+                      secrets=(token,), maybe_sent=method in _POSTS and not never)
 
     # -- what the cockpit does
 
@@ -337,30 +354,68 @@ class Slack:
             f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API")
 
     def post(self, text: str, blocks: Sequence[Mapping[str, Any]] | None = None, *, thread_ts: str | None = None,
-             channel: str | None = None) -> Posted | SlackError:
+             channel: str | None = None, marker: Mapping[str, str] | None = None) -> Posted | SlackError:
         """chat.postMessage: a top-level message (opens a thread) or, with
         ``thread_ts``, a reply in that thread. ``text`` is the plain-text
-        fallback Slack shows in notifications; ``blocks`` the Block Kit layout."""
+        fallback Slack shows in notifications; ``blocks`` the Block Kit layout.
+        ``marker`` goes into the message's metadata (event type
+        ``clay_cockpit_message``) so :meth:`find_marked` can find the message
+        when Slack's answer was lost. Sent with ``parse=none`` and
+        ``link_names=false``: a bare ``@here`` in the text stays text."""
         target = channel or self.config.channel
         what = "the reply in the incident thread" if thread_ts else f"the message to {target}"
-        args: dict[str, Any] = {"channel": _channel_ref(target), "text": text, "unfurl_links": False, "unfurl_media": False}
+        args: dict[str, Any] = {"channel": _channel_ref(target), "text": text, "unfurl_links": False, "unfurl_media": False,
+                                "parse": "none", "link_names": False}
         if blocks:
             args["blocks"] = list(blocks)
         if thread_ts:
             args["thread_ts"] = thread_ts
+        if marker:
+            args["metadata"] = {"event_type": MARKER_EVENT, "event_payload": dict(marker)}
         data = self._call("chat.postMessage", what, **args)
         if isinstance(data, SlackError):
             return data
         ts, chan = data.get("ts"), data.get("channel")
         if not isinstance(ts, str) or not isinstance(chan, str):
             return _error(ErrorKind.BAD_RESPONSE, f"Slack accepted {what} but sent no message id",
-                          "check slack.api_url points at the Slack Web API; look in the channel before retrying")
+                          "check slack.api_url points at the Slack Web API; look in the channel before retrying", maybe_sent=True)
         return Posted(chan, ts, thread_ts, text, self._clock())
+
+    def find_marked(self, marker: Mapping[str, str], *, channel_id: str = "", thread_ts: str | None = None,
+                    since: float = 0.0, limit: int = 200) -> Posted | None | SlackError:
+        """The message we posted with ``marker`` (its metadata), if Slack has
+        it: in the thread ``thread_ts`` (conversations.replies) or at the top
+        of the channel (conversations.history), posted at or after ``since``
+        (epoch seconds, our clock; ten minutes of skew are allowed). None when
+        it is not there; a SlackError when Slack could not be asked."""
+        if not channel_id:
+            chan = self.find_channel()
+            if isinstance(chan, SlackError):
+                return chan
+            channel_id = str(chan.get("id") or "")
+        oldest = f"{max(0.0, since - 600.0):.6f}" if since else "0"  # ten minutes of clock skew: the marker is what matches
+        args: dict[str, Any] = {"channel": channel_id, "limit": max(1, min(limit, 1000)), "include_all_metadata": True, "oldest": oldest}
+        if thread_ts:
+            data = self._call("conversations.replies", "the look for the earlier message", ts=thread_ts, **args)
+        else:
+            data = self._call("conversations.history", "the look for the earlier message", **args)
+        if isinstance(data, SlackError):
+            return data
+        messages = data.get("messages") if isinstance(data.get("messages"), list) else []
+        want = {str(k): str(v) for k, v in marker.items()}
+        for msg in messages[:limit]:
+            meta = msg.get("metadata") if isinstance(msg, dict) else None
+            payload = meta.get("event_payload") if isinstance(meta, dict) and meta.get("event_type") == MARKER_EVENT else None
+            if isinstance(payload, dict) and all(str(payload.get(k, "")) == v for k, v in want.items()) and isinstance(msg.get("ts"), str):
+                if thread_ts and msg["ts"] == thread_ts:
+                    continue  # the thread's parent, not a reply
+                return Posted(channel_id, msg["ts"], thread_ts, str(msg.get("text") or ""), self._clock())
+        return None
 
     def update(self, channel_id: str, ts: str, text: str, blocks: Sequence[Mapping[str, Any]] | None = None) -> Posted | SlackError:
         """chat.update of our own message ``ts`` in ``channel_id`` (an id, as
         :class:`Posted` gives it)."""
-        args: dict[str, Any] = {"channel": channel_id, "ts": ts, "text": text}
+        args: dict[str, Any] = {"channel": channel_id, "ts": ts, "text": text, "parse": "none", "link_names": False}
         if blocks:
             args["blocks"] = list(blocks)
         data = self._call("chat.update", "the summary update", **args)
@@ -388,9 +443,10 @@ def _channel_ref(channel: str) -> str:
 
 
 def _error(kind: ErrorKind, message: str, hint: str, slack_error: str = "", *, status_code: int | None = None,
-           retry_after: float | None = None, secrets: tuple[str, ...] = ()) -> SlackError:
+           retry_after: float | None = None, secrets: tuple[str, ...] = (), maybe_sent: bool = False) -> SlackError:
     base = make_error(SOURCE, kind, message, hint, status_code=status_code, retry_after=retry_after, secrets=secrets)
-    return SlackError(base.source, base.kind, base.message, base.hint, base.at, base.status_code, base.retry_after, slack_error)
+    return SlackError(base.source, base.kind, base.message, base.hint, base.at, base.status_code, base.retry_after, slack_error,
+                      maybe_sent)
 
 
 _AUTH = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "no_permission", "org_login_required"}

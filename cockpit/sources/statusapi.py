@@ -13,6 +13,11 @@ that is at most ``max_wait`` seconds (``max_retries`` times), a refused
 connection (the request never left) likewise after a short back-off; a
 timeout is never retried (a create may have happened). Every failure comes
 back as a :class:`~cockpit.signals.SourceError` with a hint; nothing raises.
+A create or update whose answer was lost — a timeout or a reset after the
+request left, a 500/502/504, a 2xx that is cut, not UTF-8 or not an incident —
+is a :class:`StatusApiError` with ``maybe_sent``: the change may have been
+made. A create carries the cockpit's marker in the incident's ``metadata``
+and :meth:`StatusApi.find_marked` finds it among the unresolved incidents.
 """
 
 from __future__ import annotations
@@ -47,8 +52,25 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_WAIT = 30.0
 MAX_BODY = 2 * 1024 * 1024
+_WRITES = ("POST", "PATCH", "PUT")
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 COMPONENT_STATUSES = ("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
+
+
+MARKER_KEY = "clay_cockpit"  # the incident metadata the cockpit writes on create: {"clay_cockpit": {"draft": …, "incident": …}}
+_AMBIGUOUS_STATUS = (500, 502, 504)  # the origin, or a gateway after the origin got it: the change may have been made
+
+
+@dataclass(frozen=True, slots=True)
+class StatusApiError(SourceError):
+    """A SourceError that knows whether the change may have been made anyway
+    (the request left, and the answer was lost, cut, garbled or a 500/502/504)."""
+
+    maybe_sent: bool = False
+
+
+def _maybe(err: SourceError, maybe: bool = True) -> StatusApiError:
+    return StatusApiError(err.source, err.kind, err.message, err.hint, err.at, err.status_code, err.retry_after, maybe)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +93,7 @@ class PageIncident:
     updates: int  # how many updates it has
     latest_body: str  # the newest update's text
     updated_at: str
+    marker: tuple[tuple[str, str], ...] = ()  # the cockpit's marker in its metadata (empty: not ours, or none)
 
 
 def _component(raw: object) -> PageComponent | None:
@@ -89,8 +112,13 @@ def parse_incident(raw: object) -> PageIncident | None:
     return PageIncident(
         id=raw["id"], name=str(raw.get("name") or ""), status=str(raw.get("status") or ""), impact=str(raw.get("impact") or ""),
         shortlink=str(raw.get("shortlink") or ""), components=comps, updates=len(updates),
-        latest_body=str(newest.get("body") or ""), updated_at=str(raw.get("updated_at") or ""),
+        latest_body=str(newest.get("body") or ""), updated_at=str(raw.get("updated_at") or ""), marker=_marker(raw.get("metadata")),
     )
+
+
+def _marker(metadata: object) -> tuple[tuple[str, str], ...]:
+    ours = metadata.get(MARKER_KEY) if isinstance(metadata, dict) else None
+    return tuple(sorted((str(k), str(v)) for k, v in ours.items())) if isinstance(ours, dict) else ()
 
 
 class StatusApi:
@@ -174,15 +202,24 @@ class StatusApi:
                             attempt += 1
                             self._sleep((1.0 if wait is None else wait) + random.uniform(0.0, 0.5))
                             continue
-                    return self._answer(resp, what, shown, secrets, attempt)
-        except httpx.TimeoutException:
+                    got = self._answer(resp, what, shown, secrets, attempt)
+                    if isinstance(got, SourceError) and method in _WRITES and (
+                            resp.status_code in _AMBIGUOUS_STATUS or 200 <= resp.status_code < 300):
+                        return _maybe(got)  # the answer was lost or garbled after the change was (maybe) made
+                    return got
+        except httpx.TimeoutException as exc:
+            left = method in _WRITES and not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))  # the request was sent
             hint = "check the status page API and the network path to it; the draft is kept"
-            if method == "POST":
-                hint = "the incident may have been created anyway: look at the status page before you retry; the draft is kept"
-            return make_error(SOURCE, ErrorKind.TIMEOUT, f"the status page API did not answer {what} within {self.timeout:g}s", hint, secrets=secrets)
-        except httpx.HTTPError as exc:
-            return make_error(SOURCE, ErrorKind.UNREACHABLE, f"the connection to {shown} failed during {what}: {_reason(exc)}",
-                              "check the network; look at the status page before you retry — the change may have been made", secrets=secrets)
+            if left:
+                hint = ("the incident may have been created anyway: the next send looks for it before creating another; the draft is kept"
+                        if method == "POST" else
+                        "the change may have been made anyway: the next send looks for it before sending again; the draft is kept")
+            return _maybe(make_error(SOURCE, ErrorKind.TIMEOUT, f"the status page API did not answer {what} within {self.timeout:g}s", hint,
+                                     secrets=secrets), left)
+        except httpx.HTTPError as exc:  # reset, dropped or a broken answer after the request left
+            return _maybe(make_error(SOURCE, ErrorKind.UNREACHABLE, f"the connection to {shown} failed during {what}: {_reason(exc)}",
+                                     "check the network; the change may have been made — the next send looks for it first", secrets=secrets),
+                          method in _WRITES)
         except Exception as exc:  # the outermost net: the UI must never see a raise
             return unexpected(SOURCE, exc, f"the status page API's answer to {what}", secrets=secrets)
 
@@ -217,13 +254,14 @@ class StatusApi:
                               f"check external_status.api_url ({safe_url(self._base)}) points at the management API (…/v1)", secrets=secrets)
         return data
 
-    def _incident(self, data: Any | SourceError, what: str) -> PageIncident | SourceError:
+    def _incident(self, data: Any | SourceError, what: str, *, write: bool = False) -> PageIncident | SourceError:
         if isinstance(data, SourceError):
             return data
         inc = parse_incident(data)
         if inc is None:
-            return make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"the status page API answered {what} without an incident",
-                              "check external_status.api_url points at the Statuspage management API; look at the page before retrying")
+            return _maybe(make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"the status page API answered {what} without an incident",
+                                     "check external_status.api_url points at the Statuspage management API; the change may have "
+                                     "been made — the next send looks for it first"), write)
         return inc
 
     # -- what the cockpit does
@@ -250,16 +288,35 @@ class StatusApi:
         return self._incident(self._request("GET", f"/incidents/{incident_id}", "the incident lookup"), "the incident lookup")
 
     def create_incident(self, *, name: str, status: str, body: str, components: Mapping[str, str] | None = None,
-                        deliver_notifications: bool = True) -> PageIncident | SourceError:
+                        deliver_notifications: bool = True, marker: Mapping[str, str] | None = None) -> PageIncident | SourceError:
         """A new incident with its first update; ``components`` maps component
-        id → status (set in the same request)."""
+        id → status (set in the same request); ``marker`` goes into the
+        incident's metadata (``{"clay_cockpit": marker}``) so :meth:`find_marked`
+        finds it when the answer to this create was lost."""
         bad = _check(status, components)
         if bad is not None:
             return bad
         fields: dict[str, Any] = {"name": name, "status": status, "body": body, "deliver_notifications": deliver_notifications}
         if components:
             fields |= {"components": dict(components), "component_ids": list(components)}
-        return self._incident(self._request("POST", "/incidents", "the new incident", {"incident": fields}), "the new incident")
+        if marker:
+            fields["metadata"] = {MARKER_KEY: {str(k): str(v) for k, v in marker.items()}}
+        return self._incident(self._request("POST", "/incidents", "the new incident", {"incident": fields}), "the new incident", write=True)
+
+    def find_marked(self, marker: Mapping[str, str]) -> PageIncident | None | SourceError:
+        """The page's unresolved incident carrying ``marker`` in its metadata
+        (GET …/incidents/unresolved); None when there is none."""
+        data = self._request("GET", "/incidents/unresolved", "the look for the incident sent before")
+        if isinstance(data, SourceError):
+            return data
+        if not isinstance(data, list):
+            return make_error(SOURCE, ErrorKind.BAD_RESPONSE, "the list of unresolved incidents is not a list", "check external_status.api_url")
+        want = tuple(sorted((str(k), str(v)) for k, v in marker.items()))
+        for raw in data[:500]:
+            inc = parse_incident(raw)
+            if inc is not None and inc.marker == want:
+                return inc
+        return None
 
     def update_incident(self, incident_id: str, *, status: str | None = None, body: str | None = None,
                         components: Mapping[str, str] | None = None, name: str | None = None,
@@ -275,7 +332,7 @@ class StatusApi:
         if components:
             fields |= {"components": dict(components), "component_ids": list(components)}
         what = "the incident update"
-        return self._incident(self._request("PATCH", f"/incidents/{incident_id}", what, {"incident": fields}), what)
+        return self._incident(self._request("PATCH", f"/incidents/{incident_id}", what, {"incident": fields}), what, write=True)
 
     def set_component(self, component_id: str, status: str) -> PageComponent | SourceError:
         """Set one component's status directly (outside an incident update)."""
