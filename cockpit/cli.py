@@ -153,8 +153,8 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
                 "clay-cockpit demo", "clay-cockpit demo --list", "clay-cockpit demo --scenario key-revoked --speed 4",
                 "clay-cockpit demo --scenario ./my-scenario.toml --seed 7")
     demo.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
-    demo.add_argument("--speed", type=_positive_float, default=1.0, help="run the drill clock this many times faster")
-    demo.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable drill")
+    demo.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster (0.01 to 1000)")
+    demo.add_argument("--seed", type=SEED, default=None, help="random seed, for a repeatable drill")
     demo.add_argument("--read-only", action="store_true", help="never send a mutating request to the drill cluster")
     demo.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
     add_log_arguments(demo)
@@ -238,14 +238,31 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text!r}")
-    return value
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def number_arg(low: float, high: float, *, integer: bool = False, unit: str = ""):  # noqa: ANN201 (an argparse type)
+    """An argparse ``type`` for a number from ``low`` to ``high`` (finite:
+    nan, inf and 1e300 are refused with one line, like a bad config value)."""
+    what = "an integer" if integer else "a number"
+    expected = f"{what} from {_plain(low)} to {_plain(high)}{unit}"
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, found {text!r}") from None
+        if not (low <= value <= high):  # also false for nan
+            raise argparse.ArgumentTypeError(f"expected {expected}, found {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in "invalid <type> value" (never reached: we raise our own)
+    return parse
+
+
+SPEED = number_arg(0.01, 1000)  # the drill clock: faster than 1000x no poll keeps up; 1e300 overflows its arithmetic
+SEED = number_arg(0, 2**32 - 1, integer=True)  # the drill draws its own seeds from 32 bits
 
 
 class UsageError(Exception):
@@ -429,8 +446,25 @@ def with_user_ui(config: Config) -> Config:
     return replace(config, ui=user.ui, keymap=user.keymap)
 
 
+def no_terminal() -> str | None:
+    """Why the full-screen cockpit cannot start here, or None: it reads keys
+    from stdin and Textual draws on stderr; without both a terminal it would
+    spin on EOF or write escapes into a file."""
+    for name, stream in (("stdin", sys.__stdin__), ("stderr", sys.__stderr__)):
+        try:
+            tty = stream is not None and os.isatty(stream.fileno())
+        except (OSError, ValueError):  # closed, or no descriptor
+            tty = False
+        if not tty:
+            return (f"needs a terminal ({name} is not a TTY); for scripts use "
+                    f"`{APP_NAME} check`, `{APP_NAME} info` or `{APP_NAME} postmortem`")
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_user_config(args.config, args.read_only)
+    if why := no_terminal():
+        return fail(why)
     log_to_file()
     import logging
 

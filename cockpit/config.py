@@ -16,7 +16,10 @@ then an environment variable (:data:`TARGET_ENV`), then the file
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import stat
 import tomllib
 import types
 import typing
@@ -38,16 +41,21 @@ from cockpit.paths import (  # noqa: F401 (re-exported: where things live, and t
 )
 
 
-def opt(default: Any = MISSING, doc: str = "", *, kind: str = "", choices: tuple[str, ...] = (), factory: Any = MISSING) -> Any:
+def opt(default: Any = MISSING, doc: str = "", *, kind: str = "", choices: tuple[str, ...] = (), factory: Any = MISSING,
+        low: float | None = None, high: float | None = None, creds: str = "") -> Any:
     """A config field: default, a one-line doc for the reference, and checks.
 
-    ``kind`` adds a value check: "url" (http/https with a host), "url?" (url or
-    empty), "env" (an environment variable name or empty), "duration"
-    (seconds > 0), "count" (int >= 0), "keymap" (a table of binding id → key
-    or keys; the ids and key names are checked where the bindings are known,
-    :mod:`screens.keymap`).
+    ``kind`` adds a value check: "url" (http/https with a host and a valid
+    port, no user:password@), "url?" (url or empty), "env" (an environment
+    variable name or empty, never a token), "duration" (seconds > 0), "count"
+    (int >= 0), "k8s-name" (a Kubernetes object name), "keymap" (a table
+    of binding id → key or keys; the ids and key names are checked where the
+    bindings are known, :mod:`screens.keymap`). Every number must be finite;
+    ``low``/``high`` bound it (inclusive) and show in the reference. ``creds``
+    says where a URL's credentials go instead (a URL with user:password@ is
+    refused, pointing there: a ``token_env`` key, or a sentence).
     """
-    meta = {"doc": doc, "kind": kind, "choices": choices}
+    meta = {"doc": doc, "kind": kind, "choices": choices, "low": low, "high": high, "creds": creds}
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -62,16 +70,16 @@ class StatusPageConfig:
     url: str = opt(doc="Base URL of Clay's public status page", kind="url")
     provider: str = opt("auto", "Status page API: auto-detect, or force one", choices=("auto", "statuspage", "rootly"))
     alternative_url: str = opt("", "Where else to look when the page is unreachable (shown as a hint)", kind="url?")
-    refresh: float = opt(30.0, "Seconds between polls", kind="duration")
-    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration")
+    refresh: float = opt(30.0, "Seconds between polls", kind="duration", low=0.1, high=86400)
+    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration", low=0.1, high=600)
 
 
 @dataclass(frozen=True, kw_only=True)
 class HealthConfig:
-    url: str = opt(doc="Our integration health endpoint (JSON)", kind="url")
+    url: str = opt(doc="Our integration health endpoint (JSON)", kind="url", creds="health.token_env")
     token_env: str = opt("", "Environment variable holding a bearer token for it, if it needs one", kind="env")
-    refresh: float = opt(10.0, "Seconds between polls", kind="duration")
-    timeout: float = opt(3.0, "Seconds before a request counts as timed out", kind="duration")
+    refresh: float = opt(10.0, "Seconds between polls", kind="duration", low=0.1, high=86400)
+    timeout: float = opt(3.0, "Seconds before a request counts as timed out", kind="duration", low=0.1, high=600)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,13 +116,13 @@ REQUIRED_QUERIES = tuple(DEFAULT_QUERIES)
 
 @dataclass(frozen=True, kw_only=True)
 class MetricsConfig:
-    url: str = opt(doc="Prometheus base URL", kind="url")
-    backup_urls: tuple[str, ...] = opt(doc="Tried in order when the primary fails", factory=tuple, kind="url")
+    url: str = opt(doc="Prometheus base URL", kind="url", creds="metrics.token_env")
+    backup_urls: tuple[str, ...] = opt(doc="Tried in order when the primary fails", factory=tuple, kind="url", creds="metrics.token_env")
     token_env: str = opt("", "Environment variable holding a bearer token for Prometheus, if it needs one", kind="env")
-    refresh: float = opt(15.0, "Seconds between polls", kind="duration")
-    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration")
-    history: float = opt(900.0, "Seconds of history in the sparklines", kind="duration")
-    step: float = opt(15.0, "Resolution of the history, seconds", kind="duration")
+    refresh: float = opt(15.0, "Seconds between polls", kind="duration", low=0.1, high=86400)
+    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration", low=0.1, high=600)
+    history: float = opt(900.0, "Seconds of history in the sparklines", kind="duration", low=60, high=604800)
+    step: float = opt(15.0, "Resolution of the history, seconds", kind="duration", low=1, high=3600)
     queries: tuple[QueryConfig, ...] = opt(doc="Named PromQL queries; errors_by_code, request_rate and latency_p95 are required", factory=tuple)
 
     def query(self, name: str) -> QueryConfig | None:
@@ -123,13 +131,13 @@ class MetricsConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SecretRef:
-    name: str = opt("clay-api", "Secret holding the Clay API key")
+    name: str = opt("clay-api", "Secret holding the Clay API key", kind="k8s-name")
     key: str = opt("api-key", "Key inside the Secret")
 
 
 @dataclass(frozen=True, kw_only=True)
 class FlagsConfig:
-    configmap: str = opt("clay-sync-flags", "ConfigMap holding the feature flags")
+    configmap: str = opt("clay-sync-flags", "ConfigMap holding the feature flags", kind="k8s-name")
     fallback_key: str = opt("CLAY_FALLBACK_ENABLED", "Key of the graceful-degradation fallback flag")
     queuing_key: str = opt("CLAY_REQUEST_QUEUING", "Key of the request-queuing flag")
     restart_on_change: bool = opt(True, "The app reads the flags at start: restart after flipping one")
@@ -141,14 +149,14 @@ class KubeConfig:
     context: str = opt("", "kubeconfig context (empty: the current context)")
     kubeconfig: str = opt("", "kubeconfig file (empty: $KUBECONFIG or ~/.kube/config)")
     namespace: str = opt(doc="Namespace of our service")
-    deployments: tuple[str, ...] = opt(doc="Deployment(s) of our service", factory=tuple)
+    deployments: tuple[str, ...] = opt(doc="Deployment(s) of our service", factory=tuple, kind="k8s-name")
     selector: str = opt(doc="Label selector of our pods, e.g. app=clay-sync")
     container: str = opt("", "Container whose logs to follow (empty: the pod's first)")
-    refresh: float = opt(5.0, "Seconds between pod polls", kind="duration")
-    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration")
-    log_tail: int = opt(200, "Lines of each pod's log to start from", kind="count")
-    log_since: int = opt(600, "Only log lines newer than this many seconds", kind="count")
-    log_buffer: int = opt(2000, "Log lines kept in memory and on screen", kind="count")
+    refresh: float = opt(5.0, "Seconds between pod polls", kind="duration", low=0.1, high=86400)
+    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration", low=0.1, high=600)
+    log_tail: int = opt(200, "Lines of each pod's log to start from", kind="count", high=100_000)
+    log_since: int = opt(600, "Only log lines newer than this many seconds", kind="count", high=30 * 86400)
+    log_buffer: int = opt(2000, "Log lines kept in memory and on screen", kind="count", low=1, high=100_000)
     read_only: bool = opt(False, "Never send a mutating request to this context")
     secret: SecretRef = opt(factory=SecretRef, doc="Where the Clay API key lives")
     flags: FlagsConfig = opt(factory=FlagsConfig, doc="Feature flags the actions flip")
@@ -156,35 +164,35 @@ class KubeConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ClayConfig:
-    probe_url: str = opt("https://api.clay.com/v1/me", "Clay API URL used to verify an API key", kind="url")
+    probe_url: str = opt("https://api.clay.com/v1/me", "Clay API URL used to verify an API key", kind="url", creds="the Clay key is read from kube.secret")
     key_header: str = opt("Authorization", "Header that carries the key")
     key_prefix: str = opt("Bearer ", "Text before the key in that header")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Thresholds:
-    error_rate_warn: float = opt(1.0, "Clay errors per second that count as elevated (triage: P3, minor impact)")
-    error_rate_crit: float = opt(5.0, "Clay errors per second that count as partial failures (triage: P2, degraded)")
-    error_ratio_crit: float = opt(0.5, "Share of Clay requests failing that counts as an outage (triage: P1)")
-    latency_p95_warn_ms: float = opt(800.0, "Clay p95 latency (ms) that counts as slow (triage: P3)")
-    latency_p95_crit_ms: float = opt(2000.0, "Clay p95 latency (ms) that counts as degraded service (triage: P2)")
-    restarts_warn: int = opt(3, "Pod restarts that count as crashlooping", kind="count")
+    error_rate_warn: float = opt(1.0, "Clay errors per second that count as elevated (triage: P3, minor impact)", low=0)
+    error_rate_crit: float = opt(5.0, "Clay errors per second that count as partial failures (triage: P2, degraded)", low=0)
+    error_ratio_crit: float = opt(0.5, "Share of Clay requests failing that counts as an outage (triage: P1)", low=0, high=1)
+    latency_p95_warn_ms: float = opt(800.0, "Clay p95 latency (ms) that counts as slow (triage: P3)", low=0)
+    latency_p95_crit_ms: float = opt(2000.0, "Clay p95 latency (ms) that counts as degraded service (triage: P2)", low=0)
+    restarts_warn: int = opt(3, "Pod restarts that count as crashlooping", kind="count", low=1)
     clay_health_checks: tuple[str, ...] = opt(
         ("clay_api", "fallback"), "Health checks that report on Clay or our Clay fallback, not on our own infrastructure"
     )
-    stale_intervals: float = opt(3.0, "A reading older than this many refresh intervals counts as stale (weaker evidence)", kind="duration")
+    stale_intervals: float = opt(3.0, "A reading older than this many refresh intervals counts as stale (weaker evidence)", low=1, high=10_000)
 
 
 @dataclass(frozen=True, kw_only=True)
 class SlackConfig:
     channel: str = opt("#incidents", "Channel for incident updates")
     token_env: str = opt("SLACK_BOT_TOKEN", "Environment variable holding the Slack bot token", kind="env")
-    api_url: str = opt("https://slack.com/api/", "Slack Web API base URL", kind="url")
+    api_url: str = opt("https://slack.com/api/", "Slack Web API base URL", kind="url", creds="slack.token_env")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExternalStatusConfig:
-    api_url: str = opt("https://api.statuspage.io/v1", "Status page management API base URL", kind="url")
+    api_url: str = opt("https://api.statuspage.io/v1", "Status page management API base URL", kind="url", creds="external_status.token_env")
     page_id: str = opt("", "Our public status page id")
     component_ids: tuple[str, ...] = opt(doc="Components of our page affected by a Clay outage", factory=tuple)
     token_env: str = opt("STATUSPAGE_API_KEY", "Environment variable holding the status page API key", kind="env")
@@ -197,20 +205,20 @@ class EscalationConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ActionsConfig:
-    lease_seconds: float = opt(120.0, "A mutating action holds a Lease on the deployment; one older than this counts as stale", kind="duration")
-    rollout_timeout: float = opt(300.0, "Seconds to wait for a rollout (new pods ready, old gone) before reporting what did not happen", kind="duration")
-    verify_timeout: float = opt(120.0, "Seconds to wait for a flag or key change to take effect", kind="duration")
-    probe_timeout: float = opt(5.0, "Seconds before a Clay API key probe counts as timed out", kind="duration")
-    symptom_window: float = opt(180.0, "Seconds to follow an action's symptom (401s, 429s, pods restarting …) after its change took effect; still there then: reported as a fix that did not work", kind="duration")
-    symptom_stable: float = opt(60.0, "Seconds the new pods must stay ready without a restart before a restart or scale counts as having ended a crashloop", kind="duration")
+    lease_seconds: float = opt(120.0, "A mutating action holds a Lease on the deployment; one older than this counts as stale", kind="duration", high=86400)
+    rollout_timeout: float = opt(300.0, "Seconds to wait for a rollout (new pods ready, old gone) before reporting what did not happen", kind="duration", high=86400)
+    verify_timeout: float = opt(120.0, "Seconds to wait for a flag or key change to take effect", kind="duration", high=86400)
+    probe_timeout: float = opt(5.0, "Seconds before a Clay API key probe counts as timed out", kind="duration", high=86400)
+    symptom_window: float = opt(180.0, "Seconds to follow an action's symptom (401s, 429s, pods restarting …) after its change took effect; still there then: reported as a fix that did not work", kind="duration", high=86400)
+    symptom_stable: float = opt(60.0, "Seconds the new pods must stay ready without a restart before a restart or scale counts as having ended a crashloop", kind="duration", high=86400)
 
 
 @dataclass(frozen=True, kw_only=True)
 class CommsConfig:
-    p1_update_minutes: float = opt(15.0, "Minutes between stakeholder updates during a P1", kind="duration")
-    p2_update_minutes: float = opt(30.0, "Minutes between stakeholder updates during a P2", kind="duration")
-    p3_update_minutes: float = opt(60.0, "Minutes between stakeholder updates during a P3", kind="duration")
-    p4_update_minutes: float = opt(240.0, "Minutes between stakeholder updates during a P4", kind="duration")
+    p1_update_minutes: float = opt(15.0, "Minutes between stakeholder updates during a P1", kind="duration", low=1, high=10080)
+    p2_update_minutes: float = opt(30.0, "Minutes between stakeholder updates during a P2", kind="duration", low=1, high=10080)
+    p3_update_minutes: float = opt(60.0, "Minutes between stakeholder updates during a P3", kind="duration", low=1, high=10080)
+    p4_update_minutes: float = opt(240.0, "Minutes between stakeholder updates during a P4", kind="duration", low=1, high=10080)
     templates_dir: str = opt("", "Folder of message templates overriding the shipped ones (empty: ~/.config/clay-cockpit/templates)")
 
 
@@ -262,22 +270,99 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _check_kind(kind: str, value: Any, file: str, key: str) -> None:
-    if kind in ("url", "url?"):
-        if kind == "url?" and value == "":
-            return
+def _bound(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def range_text(meta: dict, integer: bool = False) -> str:
+    """What a number field accepts, from its metadata: "a number of seconds
+    from 0.1 to 86400", "an integer >= 0", "a finite number" (the one wording
+    for the error and the reference)."""
+    kind, low, high = meta.get("kind", ""), meta.get("low"), meta.get("high")
+    what = "an integer" if integer else "a number of seconds" if kind == "duration" else "a number"
+    if low is None and kind == "count":
+        low = 0
+    if low is not None and high is not None:
+        return f"{what} from {_bound(low)} to {_bound(high)}"
+    if low is not None:
+        return f"{what} >= {_bound(low)}"
+    if kind == "duration":
+        return f"{what} > 0" + (f" and <= {_bound(high)}" if high is not None else "")
+    if high is not None:
+        return f"{what} <= {_bound(high)}"
+    return what if integer else "a finite number"
+
+
+def _check_number(meta: dict, value: float, file: str, key: str, integer: bool = False) -> None:
+    """Finite, and within the field's bounds (``low``/``high``; a duration > 0, a count >= 0)."""
+    kind, low, high = meta.get("kind", ""), meta.get("low"), meta.get("high")
+    if low is None and kind == "count":
+        low = 0
+    bad = (not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high)
+           or (kind == "duration" and value <= 0))
+    if bad:
+        raise ConfigError(file, key, range_text(meta, integer), _describe(value))
+
+
+_URL_USERINFO = re.compile(r"(?<=//)[^/?#@]*@")
+
+
+def shown_url(value: str) -> str:
+    """``value`` without any user:password@, safe to echo in an error."""
+    return _URL_USERINFO.sub("", value)
+
+
+def looks_like_token(value: str) -> bool:
+    """Whether a would-be variable name is rather a credential pasted in
+    (a known token shape, or long and mixed like a random string)."""
+    from cockpit.redact import redact
+
+    if redact(value) != value:
+        return True
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value)))
+        random = len(value) >= 24 and "_" not in value and any(c.isdigit() for c in value)  # a hex or base62 key
+        return len(value) > 64 or len(value) >= 20 and classes == 3 or random
+    return len(value) >= 16  # not a name at all, and long
+
+
+def _check_url(kind: str, value: str, file: str, key: str, creds: str) -> None:
+    if kind == "url?" and value == "":
+        return
+    try:
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(file, key, "an http(s) URL with a host", _describe(value))
+        port = parts.port
+    except ValueError as err:  # "Invalid IPv6 URL", "Port out of range 0-65535", "Port could not be cast …"
+        raise ConfigError(file, key, "an http(s) URL with a host (and a port from 1 to 65535)",
+                          f"{_describe(shown_url(value))} ({err})") from None
+    if parts.username is not None or parts.password is not None:
+        where = f"the token goes in the environment variable named by {creds}" if creds.endswith("token_env") else creds or "it needs none"
+        raise ConfigError(file, key, f"a URL without user:password@ ({where})",
+                          "a URL with credentials (not shown)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(file, key, "an http(s) URL with a host", _describe(value))
+    if port == 0:
+        raise ConfigError(file, key, "an http(s) URL with a host (and a port from 1 to 65535)", _describe(value))
+
+
+_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def _check_kind(kind: str, value: Any, file: str, key: str, meta: dict | None = None) -> None:
+    meta = meta or {}
+    if kind in ("url", "url?"):
+        _check_url(kind, value, file, key, meta.get("creds", ""))
     elif kind == "env":
-        if value and not (value.replace("_", "a").isalnum() and not value[0].isdigit()):
+        if value and looks_like_token(value):
+            raise ConfigError(file, key, "the NAME of the environment variable that holds the token, not the token",
+                              "what looks like a token (not shown)")
+        if value and not (value.replace("_", "a").isalnum() and value.isascii() and not value[0].isdigit()):
             raise ConfigError(file, key, "the name of an environment variable (letters, digits, _)", _describe(value))
-    elif kind == "duration":
-        if value <= 0:
-            raise ConfigError(file, key, "a number of seconds > 0", _describe(value))
-    elif kind == "count":
-        if value < 0:
-            raise ConfigError(file, key, "an integer >= 0", _describe(value))
+    elif kind == "k8s-name":
+        if not _K8S_NAME.fullmatch(value):
+            raise ConfigError(file, key, "a Kubernetes name (lowercase letters, digits, - and .)", _describe(value))
+    elif kind in ("duration", "count") or meta.get("low") is not None or meta.get("high") is not None:
+        _check_number(meta, value, file, key, integer=isinstance(value, int))
 
 
 def _keymap(value: Any, file: str, key: str) -> tuple[tuple[str, str], ...]:
@@ -334,14 +419,14 @@ def _convert(tp: Any, value: Any, file: str, key: str, meta: dict) -> Any:
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(file, key, "a number", _describe(value))
-        _check_kind(meta.get("kind", ""), value, file, key)
+        _check_number(meta, value, file, key)
         return float(value)
     elif tp is str:
         if not isinstance(value, str):
             raise ConfigError(file, key, "a string", _describe(value))
         if meta.get("choices") and value not in meta["choices"]:
             raise ConfigError(file, key, "one of " + ", ".join(meta["choices"]), _describe(value))
-    _check_kind(meta.get("kind", ""), value, file, key)
+    _check_kind(meta.get("kind", ""), value, file, key, meta)
     return value
 
 
@@ -377,14 +462,53 @@ def parse_toml(text: str, file: str) -> dict:
         raise ConfigError(file, "", "valid TOML", str(err)) from None
 
 
+MAX_FILE = 1024 * 1024  # a config or scenario file is a few KiB; more is not one
+
+_FILE_TYPES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_text_file(path: str | os.PathLike, what: str = "a readable file") -> str:
+    """The UTF-8 text of a regular file of at most :data:`MAX_FILE` bytes, or
+    ConfigError naming the file and what it is instead. Opened without
+    blocking (a FIFO would wait for a writer forever) and checked on the open
+    descriptor, so what is checked is what is read."""
+    file = str(path)
+    try:
+        fd = os.open(Path(path).expanduser(), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise ConfigError(file, "", what, err.strerror or str(err)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            found = next((name for test, name in _FILE_TYPES if test(mode)), "not a regular file")
+            raise ConfigError(file, "", f"{what} (a regular file)", found)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE and (chunk := os.read(fd, MAX_FILE + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as err:
+        raise ConfigError(file, "", what, err.strerror or str(err)) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE:
+        raise ConfigError(file, "", f"a file of at most {MAX_FILE // 1024} KiB", "a larger file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(file, "", "UTF-8 text", f"a byte that is not UTF-8 (0x{data[err.start]:02x}) on line {line}") from None
+
+
 def load_config(path: str | os.PathLike) -> Config:
     """Read and validate one config file."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(file, "", "a readable file", err.strerror or str(err)) from None
-    return config_from_toml(parse_toml(text, file), file)
+    return config_from_toml(parse_toml(read_text_file(path), file), file)
+
+
+MAX_HISTORY_POINTS = 11_000  # Prometheus refuses a range query of more points per series
 
 
 def config_from_toml(data: dict, file: str) -> Config:
@@ -395,6 +519,10 @@ def config_from_toml(data: dict, file: str) -> Config:
             raise ConfigError(file, f"metrics.queries.{required}", "a PromQL query (triage reads it)", "nothing (missing required key)")
     if not cfg.kube.deployments:
         raise ConfigError(file, "kube.deployments", "at least one deployment name", "an empty array")
+    points = cfg.metrics.history / cfg.metrics.step
+    if points > MAX_HISTORY_POINTS:
+        raise ConfigError(file, "metrics.history", f"at most {MAX_HISTORY_POINTS} steps of metrics.step ({cfg.metrics.step:g} s)",
+                          f"{points:.0f} steps ({cfg.metrics.history:g} s)")
     return _with_source(cfg, file)
 
 
@@ -513,5 +641,12 @@ def reference(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]
             rows.append((f"{key}.NAME", "", f.metadata.get("doc", "")))
             rows.extend(reference(typing.get_args(tp)[0], f"{key}.NAME"))
             continue
-        rows.append((key, default, f.metadata.get("doc", "")))
+        doc = f.metadata.get("doc", "")
+        if tp in (int, float):
+            allowed = range_text(dict(f.metadata), integer=tp is int)
+            for what in ("a number of seconds ", "an integer ", "a number "):
+                allowed = allowed.removeprefix(what)
+            if allowed not in ("a finite number", "an integer"):
+                doc = f"{doc}; {allowed}"
+        rows.append((key, default, doc))
     return rows

@@ -62,6 +62,8 @@ def read_kubeconfig(paths: tuple[Path, ...]) -> Kubeconfig:
             return Kubeconfig(paths, problem=f"cannot read {path}: {err.strerror or err}")
         except yaml.YAMLError as err:
             return Kubeconfig(paths, problem=f"{path} is not valid YAML ({type(err).__name__})")
+        except UnicodeDecodeError as err:
+            return Kubeconfig(paths, problem=f"{path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start})")
         if not isinstance(doc, dict):
             continue
         if not current and isinstance(doc.get("current-context"), str):

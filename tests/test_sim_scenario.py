@@ -116,7 +116,7 @@ def _one_line_error(path: Path) -> str:
     [
         (lambda d: d.update(colour="red"), "colour", "unknown key"),
         (lambda d: d["service"].update(request_rate="fast"), "service.request_rate", "expected a number, found string 'fast'"),
-        (lambda d: d["service"].update(replicas=0), "service.replicas", "an integer >= 1"),
+        (lambda d: d["service"].update(replicas=0), "service.replicas", "an integer from 1 to 50"),
         (lambda d: d["expect"].update(branch="panic"), "expect.branch", "one of clay_incident"),
         (lambda d: d["expect"].update(codes="503"), "expect.codes", "an array of integers"),
         (lambda d: d.pop("title"), "title", "missing required key"),

@@ -54,6 +54,7 @@ class Fault:
     times: int | None = None
     echo_auth: tuple[str, ...] = ()  # the forms in which the error body echoes the request's credentials (ECHO_FORMS)
     echo_pad: int = 0  # filler characters before the echo, so it lands where a client cuts a long message
+    huge: int = 0  # answer with a body of this many bytes (chunked, no Content-Length), to test the clients' size caps
     after_commit: str = ""  # the request is handled (the change is made), then its answer is broken this way (AFTER_COMMIT)
 
 
@@ -81,6 +82,9 @@ async def break_answer(request: web.Request, response: web.StreamResponse, how: 
     else:
         broken = body[: max(1, len(body) // 2)]
     return web.Response(body=broken, status=response.status, content_type=response.content_type or "application/json")
+
+
+MAX_HUGE = 256 * 1024 * 1024
 
 
 _CREDENTIAL_WORDS = ("authorization", "token", "key", "secret", "password", "cookie")
@@ -215,6 +219,8 @@ def service_middlewares(service: str, drill: "Drill") -> list:
         if fault.delay > 0:
             await asyncio.sleep(fault.delay)
         echo = echoed_credentials(request, fault.echo_auth, fault.echo_pad)
+        if fault.huge:
+            return await huge_response(request, fault.status or 200, fault.huge, drill, service)
         if fault.status is not None:
             return error_response(service, fault.status, drill.world.kube.status_body, echo)
         if fault.malformed:
@@ -225,10 +231,32 @@ def service_middlewares(service: str, drill: "Drill") -> list:
     return [log_requests, inject_faults]
 
 
+async def huge_response(request: web.Request, status: int, size: int, drill: "Drill", service: str) -> web.StreamResponse:
+    """``size`` bytes of body, streamed in 64 KiB chunks without a
+    Content-Length; what the client took before it hung up is counted in
+    ``drill.huge_sent[service]`` (bytes handed to the socket: the client's
+    reads plus what the kernel's buffers hold)."""
+    resp = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    block = b"x" * 65536
+    sent = 0
+    try:
+        while sent < size:
+            part = block[: size - sent]
+            await resp.write(part)
+            sent += len(part)
+            drill.huge_sent[service] = drill.huge_sent.get(service, 0) + len(part)
+        await resp.write_eof()
+    except ConnectionError:  # the client stopped reading and closed: what it was about
+        pass
+    return resp
+
+
 def parse_fault(body: Any) -> Fault:
     if not isinstance(body, dict):
         raise ValueError("expected a JSON object like {\"status\": 503}")
-    unknown = set(body) - {"status", "delay", "malformed", "times", "echo_auth", "echo_pad", "after_commit"}
+    unknown = set(body) - {"status", "delay", "malformed", "times", "echo_auth", "echo_pad", "after_commit", "huge"}
     if unknown:
         raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
     status = body.get("status")
@@ -262,12 +290,17 @@ def parse_fault(body: Any) -> Fault:
         raise ValueError(f"after_commit must be true or one of {', '.join(AFTER_COMMIT)}")
     if after and (status is not None or malformed or echo):
         raise ValueError("after_commit breaks the real answer: it does not go with status, malformed or echo_auth")
-    if status is None and not delay and not malformed and not after:
-        raise ValueError("give at least one of status, delay, malformed, after_commit")
+    huge = body.get("huge", 0) or 0
+    if not isinstance(huge, int) or isinstance(huge, bool) or not 0 <= huge <= MAX_HUGE:
+        raise ValueError(f"huge must be a number of bytes between 0 and {MAX_HUGE}")
+    if huge and (malformed or echo or after):
+        raise ValueError("huge is the whole body: not with malformed, echo_auth or after_commit")
+    if status is None and not delay and not malformed and not after and not huge:
+        raise ValueError("give at least one of status, delay, malformed, after_commit, huge")
     if echo and status is None and not malformed:
         raise ValueError("echo_auth needs a status or malformed: it goes into that body")
     return Fault(status=status, delay=float(delay), malformed=malformed, times=times, echo_auth=tuple(echo), echo_pad=pad,
-                 after_commit=after)
+                 after_commit=after, huge=huge)
 
 
 def _bad(message: str, status: int = 400) -> web.Response:

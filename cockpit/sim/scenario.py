@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cockpit.config import ConfigError, _describe, build, data_path, opt, parse_toml
+from cockpit.config import ConfigError, _describe, build, data_path, opt, parse_toml, read_text_file
 
 # Clay's public status page, as the drill serves it: (name, group). The group
 # itself is a component too (Statuspage lists groups with ``group: true``).
@@ -85,10 +85,10 @@ class Expect:
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceModel:
-    replicas: int = opt(3, "Pods of the deployment", kind="count")
-    request_rate: float = opt(40.0, "Clay calls per second across all pods", kind="duration")
-    latency_p50_ms: float = opt(120.0, "Median Clay latency when healthy, ms", kind="duration")
-    latency_p95_ms: float = opt(350.0, "p95 Clay latency when healthy, ms", kind="duration")
+    replicas: int = opt(3, "Pods of the deployment", kind="count", low=1, high=50)
+    request_rate: float = opt(40.0, "Clay calls per second across all pods", kind="duration", high=10_000)
+    latency_p50_ms: float = opt(120.0, "Median Clay latency when healthy, ms", kind="duration", high=600_000)
+    latency_p95_ms: float = opt(350.0, "p95 Clay latency when healthy, ms", kind="duration", high=600_000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,9 +99,9 @@ class IncidentSpec:
     impact: str = opt("major", "Incident impact", choices=IMPACTS)
     components: tuple[str, ...] = opt(doc="Affected Clay components (names)", factory=lambda: ("API",))
     component_status: str = opt("major_outage", "Status of the affected components", choices=COMPONENT_STATUSES)
-    post_after: float = opt(8.0, "Seconds after the fault starts until Clay posts it")
-    identified_after: float = opt(240.0, "Seconds after the fault starts until the 'identified' update")
-    resolve_after: float = opt(300.0, "Seconds of 'monitoring' after the fault ends until 'resolved'")
+    post_after: float = opt(8.0, "Seconds after the fault starts until Clay posts it", low=0, high=604800)
+    identified_after: float = opt(240.0, "Seconds after the fault starts until the 'identified' update", low=0, high=604800)
+    resolve_after: float = opt(300.0, "Seconds of 'monitoring' after the fault ends until 'resolved'", low=0, high=604800)
     investigating: str = opt("We are investigating elevated error rates on the Clay API.", "Body of the first update")
     identified: str = opt("The issue has been identified and a fix is being implemented.", "Body of the identified update")
     monitoring: str = opt("A fix has been implemented and we are monitoring the results.", "Body of the monitoring update")
@@ -111,8 +111,8 @@ class IncidentSpec:
 @dataclass(frozen=True, kw_only=True)
 class Fault:
     kind: str = opt(doc="Fault kind")
-    start: float = opt(20.0, "Scenario seconds when the fault starts")
-    end: float = opt(0.0, "Scenario seconds when it ends; 0: until fixed / forever")
+    start: float = opt(20.0, "Scenario seconds when the fault starts", low=0, high=604800)
+    end: float = opt(0.0, "Scenario seconds when it ends; 0: until fixed / forever", low=0, high=604800)
 
     def active(self, t: float) -> bool:
         return t >= self.start and (self.end <= 0 or t < self.end)
@@ -132,9 +132,9 @@ class ClayOutage(Fault):
 class RateLimited(Fault):
     ratio: float = opt(0.45, "Share of calls answered 429")
     limit: int = opt(600, "x-ratelimit-limit Clay reports", kind="count")
-    window: float = opt(60.0, "Rate-limit window, seconds (x-ratelimit-reset counts down to its end)", kind="duration")
+    window: float = opt(60.0, "Rate-limit window, seconds (x-ratelimit-reset counts down to its end)", kind="duration", high=86400)
     queued_ratio: float = opt(0.01, "Share answered 429 once request queuing is on")
-    queued_latency_ms: float = opt(180.0, "Latency the queue adds once queuing is on, ms")
+    queued_latency_ms: float = opt(180.0, "Latency the queue adds once queuing is on, ms", low=0, high=600_000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,8 +144,8 @@ class KeyRevoked(Fault):
 
 @dataclass(frozen=True, kw_only=True)
 class Crashloop(Fault):
-    after: float = opt(25.0, "Seconds a pod runs under the fault before it is OOMKilled", kind="duration")
-    jitter: float = opt(6.0, "Up to this many seconds more, per pod and restart")
+    after: float = opt(25.0, "Seconds a pod runs under the fault before it is OOMKilled", kind="duration", high=86400)
+    jitter: float = opt(6.0, "Up to this many seconds more, per pod and restart", low=0, high=86400)
     reason: str = opt("OOMKilled", "Termination reason")
     exit_code: int = opt(137, "Container exit code")
     memory_limit_mb: int = opt(512, "Container memory limit shown in the warnings", kind="count")
@@ -158,8 +158,8 @@ class Crashloop(Fault):
 
 @dataclass(frozen=True, kw_only=True)
 class Latency(Fault):
-    p50_ms: float = opt(900.0, "Median Clay latency during the fault, ms", kind="duration")
-    p95_ms: float = opt(2500.0, "p95 Clay latency during the fault, ms", kind="duration")
+    p50_ms: float = opt(900.0, "Median Clay latency during the fault, ms", kind="duration", high=600_000)
+    p95_ms: float = opt(2500.0, "p95 Clay latency during the fault, ms", kind="duration", high=600_000)
     timeout_ratio: float = opt(0.02, "Share of calls that time out (504)")
     incident: IncidentSpec | None = opt(None, "Clay's status page incident for it")
 
@@ -351,8 +351,4 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             text_name, "", "a shipped scenario name (" + ", ".join(scenario_names()) + ") or a path to a .toml file", "no such scenario"
         )
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(file, "", "a readable scenario file", err.strerror or str(err)) from None
-    return scenario_from_toml(parse_toml(text, file), file)
+    return scenario_from_toml(parse_toml(read_text_file(path, "a readable scenario file"), file), file)

@@ -108,6 +108,7 @@ class Drill:
         self.statusapi = StatusApiState(tokens.statuspage, self.clock.now, seed, wiring.PAGE_ID, OUR_COMPONENTS)
         self.requests = RequestLog(self.clock.now)
         self.faults: dict[str, Fault] = {}
+        self.huge_sent: dict[str, int] = {}  # bytes of "huge" fault bodies handed to each service's socket
         self.services: dict[str, _Service] = {}
         self._listen = dict(listen or {})
         self._ticker: asyncio.Task | None = None
@@ -264,6 +265,7 @@ class Drill:
             "seed": self.seed,
             "slack_messages": self.slack.message_count(),
             "statusapi_incidents": len(self.statusapi.incidents),
+            "huge_sent": dict(self.huge_sent),
         }
 
     def write_files(self, workdir: Path, kubeconfig: Path | None = None) -> tuple[Path, Path, Path]:
@@ -432,24 +434,16 @@ def start_background(scenario: str | Path | Scenario = "healthy", *, speed: floa
 # Command line
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text!r}")
-    return value
-
-
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
-    parser.add_argument("--speed", type=_positive, default=1.0, help="run the drill clock this many times faster")
-    parser.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable drill")
-    parser.add_argument("--freeze-at", type=float, default=None, metavar="EPOCH",
+    from cockpit.cli import SEED, SPEED, number_arg
+
+    parser.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster (0.01 to 1000)")
+    parser.add_argument("--seed", type=SEED, default=None, help="random seed, for a repeatable drill")
+    parser.add_argument("--freeze-at", type=number_arg(0, 2**32), default=None, metavar="EPOCH",
                         help="freeze the drill clock at this epoch second (it moves only through the control API)")
     parser.add_argument("--dir", default=None, metavar="DIR", help="where to write the kubeconfig and cockpit config (default: a temp dir)")
-    parser.add_argument("--port", type=int, default=None, metavar="BASE",
+    parser.add_argument("--port", type=number_arg(1, 65535 - len(wiring.SERVICES), integer=True), default=None, metavar="BASE",
                         help="listen on BASE, BASE+1, ... (default: free ports)")
     parser.add_argument("--login", action="store_true",
                         help="log in again to a running drill's cluster (a new token in its kubeconfig), as a login helper "

@@ -261,8 +261,9 @@ class Kube:
         except OSError as exc:
             return make_error(SOURCE, ErrorKind.AUTH_EXPIRED, f"cannot read kubeconfig {shown}: {exc.strerror or exc}",
                               "check the file's permissions")  # fmt: skip
-        except yaml.YAMLError as exc:
-            return make_error(SOURCE, ErrorKind.AUTH_EXPIRED, f"kubeconfig {shown} is not valid YAML ({type(exc).__name__})",
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            what = "UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"valid YAML ({type(exc).__name__})"
+            return make_error(SOURCE, ErrorKind.AUTH_EXPIRED, f"kubeconfig {shown} is not {what}",
                               f"fix the file, or check it with `kubectl config view --kubeconfig {shown}`")  # fmt: skip
         names = [str(c.get("name")) for d in docs for c in _l(d.get("contexts"))]
         wanted = self.config.context or next((d.get("current-context") for d in docs if d.get("current-context")), "")
@@ -337,6 +338,7 @@ class Kube:
         from kubernetes.config.config_exception import ConfigException
 
         from cockpit.sources import _identity as identity
+        from cockpit.sources._bounded import cap_api_client
         from cockpit.sources.kube_auth import ExecPluginError, load_configuration
 
         configuration = kclient.Configuration()
@@ -361,6 +363,7 @@ class Kube:
                 self.login_hint(docs),
             )
         api_client.user_agent = identity.user_agent()
+        cap_api_client(api_client)  # every body read in bounded chunks: BodyTooLarge past 4 MiB (transport_error names it)
         self._context_name = context
         self._host = safe_url(configuration.host or "")
         return api_client
@@ -456,9 +459,14 @@ class Kube:
         """A urllib3 / socket failure → unreachable or timeout."""
         from urllib3 import exceptions as u3
 
+        from cockpit.sources._bounded import TOO_LARGE_HINT, BodyTooLarge, limit_text
+
         if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
             exc = exc.reason
         ctx, host = self.context, self._host or "the API server"
+        if isinstance(exc, BodyTooLarge):
+            return make_error(source, ErrorKind.BAD_RESPONSE, f"{host} (context {ctx}) sent more than {limit_text(exc.limit)} "
+                              f"while {action}: not read", TOO_LARGE_HINT)
         reach = f"check VPN/bastion/network to {host}; `kubectl --context {ctx} cluster-info`"
         if isinstance(exc, u3.NewConnectionError):  # before ConnectTimeoutError: it is a subclass
             text = str(exc).lower()

@@ -47,6 +47,7 @@ from urllib3.util.retry import Retry
 from cockpit.redact import register
 from cockpit.sanitise import clean_line
 from cockpit.sources import _identity as identity
+from cockpit.sources._bounded import TOO_LARGE_HINT, BodyTooLarge, cap_session, limit_text
 from cockpit.config import MetricsConfig, QueryConfig
 from cockpit.signals import ErrorKind, MetricsSnapshot, Series, SourceError
 from cockpit.sources._errors import body_snippet, kind_for_status, make_error, one_line, safe_url, status_text, unexpected
@@ -258,7 +259,7 @@ class Metrics:
         server = self._servers.get(index)
         if server is None:
             url = self.urls[index]
-            session = requests.Session()
+            session = cap_session(requests.Session())  # bodies read in bounded chunks: BodyTooLarge past 4 MiB
             session.headers.update(identity.headers())  # PrometheusConnect sends through this session
             no_retry = Retry(total=0, connect=0, read=0, redirect=3, status=0, other=0, raise_on_status=False)
             client = PrometheusConnect(url=url, session=session, retry=no_retry, timeout=self.config.timeout)
@@ -332,6 +333,9 @@ class Metrics:
             )
         except requests.RequestException as exc:
             server.last_error = self._transport_error(exc, server.url)
+            return False
+        except BodyTooLarge:
+            server.last_error = self._too_large(server.url, "/-/ready")
             return False
         # any answer but 5xx/429 means "it is back": a proxy may not expose /-/ready (404)
         if resp.status_code >= 500 or resp.status_code == 429:
@@ -440,6 +444,8 @@ class Metrics:
             raise _Failed(self._status_error(server, query, exc, secrets), failover=False) from None
         except requests.exceptions.JSONDecodeError:
             raise _Failed(self._malformed(server, query, "the answer is not JSON"), failover=True) from None
+        except BodyTooLarge:
+            raise _Failed(self._too_large(server.url, f"query {query.name!r}"), failover=True) from None
         except requests.RequestException as exc:
             raise _Failed(self._transport_error(exc, server.url), failover=False) from None
         except (KeyError, TypeError, IndexError) as exc:
@@ -484,6 +490,11 @@ class Metrics:
         else:
             hint = ""
         return make_error(SOURCE, kind, message, hint, status_code=status, secrets=secrets)
+
+    def _too_large(self, url: str, what: str) -> SourceError:
+        backup_hint = "; the backup is asked if there is one" if len(self.urls) > 1 else ""
+        return make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"{safe_url(url)} sent more than {limit_text()} for {what}: not read",
+                          TOO_LARGE_HINT + backup_hint)
 
     def _transport_error(self, exc: requests.RequestException, url: str) -> SourceError:
         shown = safe_url(url)
