@@ -30,6 +30,7 @@ class ErrorKind(StrEnum):
     SERVER_ERROR = "server_error"  # 5xx
     BAD_RESPONSE = "bad_response"  # answered, but not in a form we understand
     CONFIG = "config"  # our own setup is wrong before any request (e.g. no kubeconfig file): fix it, no retry helps
+    STALLED = "stalled"  # connected, but a stream that should be sending sends nothing (a stuck log follow)
 
 
 @dataclass(frozen=True, slots=True)
