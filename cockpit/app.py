@@ -537,13 +537,23 @@ class CockpitApp(App[int]):
         if logs is not None:
             logs.append(lines, now)
         self._recent_logs.extend(lines)
-        self._set_signals(replace(self.signals, recent_logs=tuple(self._recent_logs), at=now))
+        self._set_signals(replace(self.signals, recent_logs=tuple(self._recent_logs), logs_stale=self._logs_stale(), at=now))
 
     def on_log_fault(self, message: LogFault) -> None:
         logs = self.main_screen.logs
+        now = self.clock()
         if logs is not None:
-            logs.show_error(message.error, self.clock())
+            logs.show_error(message.error, now)
         self.desk.log_fault(message.error)
+        if self.signals.logs_stale is not self._logs_stale():
+            self._set_signals(replace(self.signals, logs_stale=self._logs_stale(), at=now))
+
+    def _logs_stale(self) -> SourceError | None:
+        """The log follow's failure while the lines shown are old (for triage to discount them)."""
+        logs = self.main_screen.logs
+        if logs is None or not logs.is_stale():
+            return None
+        return logs.reading.error
 
     # -- the incident ---------------------------------------------------------
 

@@ -283,5 +283,6 @@ class Signals:
     metrics: Reading[MetricsSnapshot] = Reading()
     pods: Reading[PodsSnapshot] = Reading()
     recent_logs: tuple[LogLine, ...] = ()  # bounded: the newest few hundred lines
+    logs_stale: SourceError | None = None  # the log follow's failure while no line came since: recent_logs are old
     in_effect: tuple[InEffect, ...] = ()  # mitigations in place (the actions desk reads them from the cluster)
     at: float = 0.0

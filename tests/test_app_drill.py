@@ -343,3 +343,61 @@ async def test_secret_denied_drill_shows_permission_denied_and_the_escalation_co
         assert not app.screen.query("#confirm"), "nothing to confirm"
         assert f"escalate to {contact}" in " ".join(app.screen.query_one("#plan-text").content.plain.split())
     assert not [r for r in sim.requests("kube") if r["mutating"] and "dryRun=All" not in r["query"]], "nothing was written"
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_a_stalled_log_stream_is_marked_stale_and_triage_discounts_the_logs(sim, monkeypatch) -> None:
+    """The drill stalls every log follow (open, no bytes) while the pod list
+    and Prometheus answer: the logs pane names the stall with a hint and
+    turns STALE, triage marks what it cites from the logs as old and lowers
+    its confidence in it; once the stream resumes, all is live again.
+    QUIET_MIN/PROBE_WAIT are shortened (15 s/5 s by default): the same code."""
+    from cockpit.signals import ErrorKind
+    from cockpit.sources import _kubelogs
+    from cockpit.triage import Confidence
+
+    monkeypatch.setattr(_kubelogs, "QUIET_MIN", 2.0)
+    monkeypatch.setattr(_kubelogs, "PROBE_WAIT", 1.0)
+    monkeypatch.setattr(_kubelogs, "QUIET_INTERVALS", 2)
+    sim.advance(WARM_UP)
+    now = [float(sim.state()["now"])]
+    app = drill_app(sim, clock=lambda: now[0])
+
+    def cites_logs() -> list:
+        a = app.desk.triaged.latest if app.desk.triaged is not None else None
+        return [(f, r) for f in (a.findings if a else ()) for r in f.reasons if r.source == "logs"]
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_loaded(app), what="every source")
+        for _ in range(6):  # a cadence: lines every ~0.3 s
+            sim.advance(5)
+            now[0] += 5
+            await pilot.pause(0.3)
+        await until(pilot, lambda: bool(cites_logs()), what="triage citing the logs")
+        assert all("stale" not in r.text for _, r in cites_logs())
+        pane = app.screen.query_one("#logs", SourcePane)
+        sim.kube("stall_logs")
+        for _ in range(16):  # the drill goes on (metrics, pods): only the log bytes stop
+            sim.advance(1)
+            now[0] += 1
+            await pilot.pause(0.5)
+            if pane.has_class("-stale"):
+                break
+        assert pane.has_class("-error") and pane.has_class("-stale"), pane.border_subtitle
+        text = pane_text(app, "logs")
+        assert "✗ stalled" in text and "STALE" in text and "sends nothing" in text and "reconnecting" in text
+        assert app.signals.logs_stale is not None and app.signals.logs_stale.kind is ErrorKind.STALLED
+        await pilot.press("r")
+        await until(pilot, lambda: bool(cites_logs()) and all("logs stale" in r.text for _, r in cites_logs()),
+                    what="triage marking the logs it cites as stale")
+        assert all(f.confidence is not Confidence.HIGH for f, _ in cites_logs())
+        assert any(g.source == "logs" and g.state == "stale" for g in app.desk.triaged.latest.gaps)
+        assert "invalid api key" in log_text(app)  # the last good lines stay, dimmed
+
+        sim.kube("unstall_logs")
+        sim.advance(5)
+        now[0] += 5
+        await until(pilot, lambda: not pane.has_class("-error") and not pane.has_class("-stale"), what="the stream live again")
+        assert app.signals.logs_stale is None and pane.border_subtitle == "following"
+        await pilot.press("r")
+        await until(pilot, lambda: bool(cites_logs()) and all("stale" not in r.text for _, r in cites_logs()), what="triage live again")
