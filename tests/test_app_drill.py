@@ -401,3 +401,71 @@ async def test_a_stalled_log_stream_is_marked_stale_and_triage_discounts_the_log
         assert app.signals.logs_stale is None and pane.border_subtitle == "following"
         await pilot.press("r")
         await until(pilot, lambda: bool(cites_logs()) and all("stale" not in r.text for _, r in cites_logs()), what="triage live again")
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_a_read_only_state_dir_still_shows_the_open_incident_and_says_nothing_is_recorded(sim, monkeypatch) -> None:
+    """The state dir became read-only (a full or read-only disk, lost
+    permissions) with an incident open: the cockpit opens the incident for
+    reading — badge with severity and clock, checklist ticks — marks it
+    READ-ONLY, and says loudly that nothing new is recorded and where to fix
+    it; a tick then is refused in words, and the file stays as it was.
+    The tests run as root, whom chmod does not stop, and a read-only mount
+    needs privileges CI may lack: the refusal is made at the OS boundary
+    (os.open asked to write under the state dir fails with EROFS, as on a
+    read-only file system); everything above it is the real code."""
+    import errno
+    import os
+
+    from cockpit.incident import IncidentStore
+    from cockpit.runbook import Severity
+    from widgets.checklist import ChecklistPane
+    from widgets.context_bar import IncidentBadge
+    from widgets.timeline import TimelinePane
+
+    sim.advance(WARM_UP)
+    now = float(sim.state()["now"])
+    app = drill_app(sim, clock=lambda: now + 60)
+    store = IncidentStore(app.state_dir, clock=lambda: now)
+    inc = store.declare(Severity.P2, now=now, headline="Clay answers 401")
+    store.tick("check_status_page", now=now + 5)
+    path = store.timeline.path
+    store.close()
+    before = path.read_bytes()
+
+    real_open = os.open
+    state = str(app.state_dir)
+
+    def read_only_fs(file, flags, *args, **kwargs):  # a read-only file system under the state dir
+        if str(file).startswith(state) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(file))
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only_fs)
+    async with app.run_test(size=(160, 48), notifications=True) as pilot:
+        await until(pilot, lambda: app._desk is not None and app.desk.recorder.incident is not None and not app.desk.busy,
+                    what="the incident opened")
+        await pilot.pause(0.2)
+        badge = app.screen.query_one(IncidentBadge).content.plain
+        assert badge.startswith("READ-ONLY P2") and "investigating" in badge and "left" in badge, badge
+        assert "no incident" not in badge
+        checklist = app.screen.query_one(ChecklistPane)
+        assert "Checklist · 1/" in (checklist.border_title or ""), "the recorded tick is shown"
+        timeline = pane_text_of(app.screen.query_one(TimelinePane))
+        assert inc.id in timeline and "READ-ONLY: nothing new is recorded" in timeline
+        assert str(app.state_dir / "incidents") in timeline and "writable" in timeline, timeline
+        toasts = " ".join(n.message for n in app._notifications)
+        assert "nothing new is recorded" in toasts and "Read-only file system" in toasts, toasts
+
+        await pilot.press("a")  # accept the severity: refused in words, not lost in silence
+        await until(pilot, lambda: any("read-only" in f.error for f in app.desk.recorder.failures), what="the refusal")
+        assert app.desk.recorder.incident.id == inc.id, "the incident stays on screen"
+    assert path.read_bytes() == before, "nothing was written"
+
+
+def pane_text_of(widget) -> str:
+    parts = [widget.border_title or "", widget.border_subtitle or ""]
+    for static in widget.query(Static):
+        content = static.content
+        parts.append(content.plain if isinstance(content, Content) else str(content))
+    return "\n".join(parts)
