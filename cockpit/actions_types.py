@@ -58,6 +58,9 @@ class FailureKind(StrEnum):
     VERIFY_FAILED = "verify_failed"  # applied, but the effect did not show (in time)
 
 
+LEASE_SEP = ": lease "  # in a LEASE_HELD message, what comes before the lease's description
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """Why a step did not happen: one line of message, one line of hint, no secret."""
@@ -73,8 +76,18 @@ class Failure:
         object.__setattr__(self, "message", redact(self.message))
         object.__setattr__(self, "hint", redact(self.hint))
 
-    def line(self) -> str:
-        return f"{self.message} — {self.hint}" if self.hint else self.message
+    def line(self, now: float | None = None) -> str:
+        message = self.message_at(now) if now is not None else self.message
+        return f"{message} — {self.hint}" if self.hint else message
+
+    def message_at(self, now: float) -> str:
+        """The message with a held lease's relative times ("35 s ago", "expires
+        in 85 s") as of ``now``: drawn again as the clock ticks, never frozen
+        at the moment of the failure."""
+        if self.lease is None:
+            return self.message
+        head, sep, _ = self.message.partition(LEASE_SEP)
+        return f"{head}{sep}{self.lease.describe(now)}" if sep else self.message
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind.value, "message": self.message, "hint": self.hint}

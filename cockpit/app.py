@@ -36,7 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
@@ -49,6 +49,7 @@ from cockpit.config import Config
 from cockpit.config import state_dir as default_state_dir
 from screens.boot import TALL_FROM, WIDE_FROM, BootScreen
 from screens.toasts import ToastHold
+from screens.typeahead import TypeAhead
 
 # Before the first frame this module loads only Textual's core, the config
 # and the boot screen; the snapshot types, the panes and the sources load in
@@ -280,6 +281,7 @@ class CockpitApp(App[int]):
         self._signal_handlers: list[signal.Signals] = []
         self._exiting = False  # exit() was called: on_ready stops building
         self._toasts = ToastHold(self, self.notify)  # held while a modal asks for a key, a name or a confirmation
+        self._typeahead = TypeAhead(self)  # typing just after a modal closed is no hotkey
 
     def _target(self) -> str:
         kube = self.config.kube
@@ -327,6 +329,13 @@ class CockpitApp(App[int]):
                 continue
             self._signal_handlers.append(sig)
         self.screen_change_signal.subscribe(self, self._toasts.screen_changed)
+        self.screen_change_signal.subscribe(self, self._typeahead.screen_changed)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self._typeahead.swallow(event):
+            event.stop()
+            return  # typed into a dialog that just closed: not a hotkey (screens/typeahead.py)
+        await super().on_event(event)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -540,13 +549,23 @@ class CockpitApp(App[int]):
         if logs is not None:
             logs.append(lines, now)
         self._recent_logs.extend(lines)
-        self._set_signals(replace(self.signals, recent_logs=tuple(self._recent_logs), at=now))
+        self._set_signals(replace(self.signals, recent_logs=tuple(self._recent_logs), logs_stale=self._logs_stale(), at=now))
 
     def on_log_fault(self, message: LogFault) -> None:
         logs = self.main_screen.logs
+        now = self.clock()
         if logs is not None:
-            logs.show_error(message.error, self.clock())
+            logs.show_error(message.error, now)
         self.desk.log_fault(message.error)
+        if self.signals.logs_stale is not self._logs_stale():
+            self._set_signals(replace(self.signals, logs_stale=self._logs_stale(), at=now))
+
+    def _logs_stale(self) -> SourceError | None:
+        """The log follow's failure while the lines shown are old (for triage to discount them)."""
+        logs = self.main_screen.logs
+        if logs is None or not logs.is_stale():
+            return None
+        return logs.reading.error
 
     # -- the incident ---------------------------------------------------------
 
@@ -567,6 +586,8 @@ class CockpitApp(App[int]):
     def _tick(self) -> None:
         now = self.clock()
         self.main_screen.tick(now)
+        if self._actions is not None:
+            self._actions.tick()
         if self._metrics_view is not None and self._metrics_view.is_current:
             self._metrics_view.show(self.signals.metrics, now)
 

@@ -309,6 +309,15 @@ class IncidentStore:
         """The current incident's clock (in this store's time zone), or None."""
         return self._incident.clock(self.tz) if self._incident is not None else None
 
+    def read_only(self) -> str | None:
+        """Why nothing new can be recorded to the current incident (its file
+        opened for reading only: the state dir became read-only), with where
+        to fix it; None when it can."""
+        timeline = self._timeline
+        if timeline is None or timeline.read_only is None:
+            return None
+        return f"{timeline.path} is read-only ({timeline.read_only}): {timeline.fix_hint()}"
+
     def incident_files(self) -> list[Path]:
         """Every incident file in the state dir, newest first."""
         try:

@@ -131,6 +131,9 @@ class Recorder:
     def problems(self) -> list[str]:
         """What was wrong with the incident files (torn last line, unreadable lines)."""
         out = list(self.store.problems)
+        read_only = self.store.read_only()
+        if read_only is not None:
+            out.insert(0, f"READ-ONLY: nothing new is recorded. {read_only}")
         timeline = self.store.timeline
         if timeline is not None and timeline.report.torn:
             out.append(f"{timeline.path.name}: {timeline.report.torn}")

@@ -30,6 +30,7 @@ class ErrorKind(StrEnum):
     SERVER_ERROR = "server_error"  # 5xx
     BAD_RESPONSE = "bad_response"  # answered, but not in a form we understand
     CONFIG = "config"  # our own setup is wrong before any request (e.g. no kubeconfig file): fix it, no retry helps
+    STALLED = "stalled"  # connected, but a stream that should be sending sends nothing (a stuck log follow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,5 +283,6 @@ class Signals:
     metrics: Reading[MetricsSnapshot] = Reading()
     pods: Reading[PodsSnapshot] = Reading()
     recent_logs: tuple[LogLine, ...] = ()  # bounded: the newest few hundred lines
+    logs_stale: SourceError | None = None  # the log follow's failure while no line came since: recent_logs are old
     in_effect: tuple[InEffect, ...] = ()  # mitigations in place (the actions desk reads them from the cluster)
     at: float = 0.0

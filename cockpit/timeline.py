@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import errno
 import fcntl
 import functools
 import getpass
@@ -406,6 +407,9 @@ def read(path: str | os.PathLike[str], *, newest: int | None = None) -> ReadResu
 # Writing
 
 
+READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})  # the file is there, but not ours to write
+
+
 class Timeline:
     """An open timeline file: append events, keep the newest ``keep`` in memory.
 
@@ -433,10 +437,20 @@ class Timeline:
         self._seq = 0
         self._offset = 0  # bytes of the file we have read
         self._ends_clean = True  # the file ends with a newline (or is empty)
+        self.read_only: str | None = None  # why nothing can be recorded (the file opened for reading only)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.parent.is_dir():
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             created = not self.path.exists()
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                if created or exc.errno not in READ_ONLY_ERRNOS:
+                    raise
+                # a state dir that became read-only (permissions, a read-only or failing disk):
+                # the incident is still read and shown; every append says why it cannot be recorded
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                self.read_only = exc.strerror or str(exc)
         except OSError as exc:
             raise TimelineError(f"cannot open the timeline {self.path}: {exc.strerror or exc}") from None
         try:
@@ -521,6 +535,8 @@ class Timeline:
         with self._lock:
             if self._fd < 0:
                 raise TimelineError(f"could not record to {self.path}: the timeline is closed")
+            if self.read_only is not None:
+                raise TimelineError(f"not recorded: {self.path} is read-only ({self.read_only}); {self.fix_hint()}")
             try:
                 with locked(self._fd):
                     self._catch_up()
@@ -552,6 +568,10 @@ class Timeline:
             if self._on_event is not None:
                 self._on_event(parsed)
             return parsed
+
+    def fix_hint(self) -> str:
+        """Where to fix a read-only timeline."""
+        return f"make {self.path.parent} writable (permissions, disk, mount) and restart the cockpit"
 
     def close(self) -> None:
         with self._lock:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from cockpit import triage_evidence as ev
 from cockpit.config import Thresholds
 from cockpit.runbook import ActionId, Branch, ErrorClass
-from cockpit.signals import InEffect, Signals
+from cockpit.signals import InEffect, Signals, SourceError
 from cockpit.triage_findings import Context
 from cockpit.triage_infra import build_findings
 from cockpit.triage_stable import Change, Triage, Triaged
@@ -105,11 +105,12 @@ def assess(signals: Signals, thresholds: Thresholds, now: float, *, refresh: Map
         name: ev.view_of(name, getattr(signals, name), now, _interval(intervals.get(name)), thresholds.stale_intervals)
         for name in ev.PRIMARY
     }
-    ctx = Context.build(views, signals.recent_logs, thresholds)
+    logs_stale = signals.logs_stale if isinstance(signals.logs_stale, SourceError) else None
+    ctx = Context.build(views, signals.recent_logs, thresholds, logs_stale)
     views = ctx.views  # a source that answered without what triage needs is no longer "live"
     all_live = all(v.live for v in views.values())
     findings = [_in_effect(f, signals.in_effect) for f in build_findings(ctx)]
-    findings = sorted((_with_confidence(f, views, all_live) for f in findings), key=_order)
+    findings = sorted((_with_confidence(f, views, all_live, logs_stale is not None) for f in findings), key=_order)
     top = findings[0]
     return Assessment(
         at=now,
@@ -159,8 +160,10 @@ def _order(f: Finding) -> tuple[int, int]:
     return (SEVERITY_ORDER[f.severity], rank)
 
 
-def _with_confidence(f: Finding, views: dict[str, ev.View], all_live: bool) -> Finding:
-    if f.branch == Branch.UNKNOWN:
+def _with_confidence(f: Finding, views: dict[str, ev.View], all_live: bool, logs_stale: bool = False) -> Finding:
+    if logs_stale and f.reasons and all(r.source == "logs" for r in f.reasons):
+        conf = Confidence.LOW  # rests on old log lines alone
+    elif f.branch == Branch.UNKNOWN:
         conf = Confidence.LOW
     elif f.branch == Branch.MONITORING_GAP:
         conf = Confidence.MEDIUM if sum(v.live for v in views.values()) >= 3 else Confidence.LOW
@@ -169,5 +172,7 @@ def _with_confidence(f: Finding, views: dict[str, ev.View], all_live: bool) -> F
         conf = Confidence.HIGH if all_live and direct else Confidence.MEDIUM
     else:
         conf = Confidence.LOW
+    if logs_stale and conf == Confidence.HIGH and any(r.source == "logs" for r in f.reasons):
+        conf = Confidence.MEDIUM  # it cites log lines that are old
     return replace(f, confidence=conf)
 

@@ -23,6 +23,7 @@ from cockpit.signals import (
     LogLine,
     MetricsSnapshot,
     PodsSnapshot,
+    SourceError,
     StatusPageSnapshot,
 )
 from cockpit.triage_types import (
@@ -59,10 +60,11 @@ class Context:
     logs: ev.LogEvidence | None = None
     gaps: list[Gap] = field(default_factory=list)
     observed: list[Observation] = field(default_factory=list)
+    logs_stale: SourceError | None = None  # the follow failed and no line came since: the log lines are old
 
     @classmethod
-    def build(cls, views: dict[str, ev.View], lines: tuple[LogLine, ...], th: Thresholds) -> Context:
-        ctx = cls(th, views)
+    def build(cls, views: dict[str, ev.View], lines: tuple[LogLine, ...], th: Thresholds, logs_stale: SourceError | None = None) -> Context:
+        ctx = cls(th, views, logs_stale=logs_stale)
         sp, hv, mv, pv = views["statuspage"], views["health"], views["metrics"], views["pods"]
         if isinstance(sp.value, StatusPageSnapshot):
             ctx.status = ev.clay_status(sp.value)
@@ -87,10 +89,15 @@ class Context:
         ctx.gaps.extend(Gap("metrics", ev.PARTIAL, ev.one_line(f"metrics partial: {text}")) for text in lacks)
         if not lines and ctx.pods is not None and ctx.pods.total:
             ctx.gaps.append(Gap("logs", "missing", "no recent pod log lines", "logs are followed in the background; wait a few seconds"))
+        if logs_stale is not None and lines:
+            err = logs_stale
+            ctx.gaps.append(Gap("logs", ev.STALE, ev.one_line(f"logs stale (the lines are old): {err.kind.value}: {err.message}"), err.hint))
         ctx.observed = [_observe(ctx, name) for name in (*ev.PRIMARY, "logs")]
         return ctx
 
     def stale_note(self, source: str) -> str:
+        if source == "logs" and self.logs_stale is not None:
+            return f" (logs stale: {self.logs_stale.kind.value}, no new line since)"
         v = self.views.get(source)
         if v is None or v.state != ev.STALE:
             return ""
@@ -123,6 +130,8 @@ def _observe(ctx: Context, name: str) -> Observation:
         if lg is None:
             return Observation("logs", ev.MISSING, None, "no recent pod log lines")
         summary = f"{lg.lines} recent lines, {lg.calls} Clay calls logged, {lg.failed} failed"
+        if ctx.logs_stale is not None:
+            return Observation("logs", ev.STALE, None, f"{summary}; old: log follow {ctx.logs_stale.kind.value}")
         return Observation("logs", ev.LIVE, None, summary)
     v = ctx.views[name]
     if v.value is None:

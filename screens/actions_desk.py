@@ -589,6 +589,11 @@ class ActionsDesk:
     def status_content(self) -> Content | None:
         return desk_status(self)
 
+    def tick(self) -> None:
+        """The app's age timer: relative times (a lease held "35 s ago") move
+        on; only a line whose text changed is repainted."""
+        self._draw()
+
     def _draw(self) -> None:
         if not self.pane.is_attached:
             return

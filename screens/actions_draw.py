@@ -121,12 +121,15 @@ def desk_status(desk: ActionsDesk) -> Content | None:
     if last is not None:
         ok = last.ok
         mark = ("✗ ", "bold $text-error") if not ok else ("▸ ", "bold $text-accent") if last.watching else ("✓ ", "bold $text-success")
-        line = Content.assemble(mark, (last.summary, ""))
+        summary = last.summary
+        if last.failure is not None and last.failure.lease is not None:  # its "35 s ago" moves on with the clock
+            summary = summary.replace(last.failure.message, last.failure.message_at(desk.clock()))
+        line = Content.assemble(mark, (summary, ""))
         if last.can_follow_again:
             line = Content.assemble(line, (" · g looks again", "bold $text-accent"))
         elif desk.retry_plan is not None:
             line = Content.assemble(line, (" · g retries", "bold $text-accent"))
         return line
     if failure is not None:
-        return Content.assemble(("✗ ", "bold $text-error"), (failure.line(), ""), (" · g retries", "bold $text-accent"))
+        return Content.assemble(("✗ ", "bold $text-error"), (failure.line(desk.clock()), ""), (" · g retries", "bold $text-accent"))
     return None

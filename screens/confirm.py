@@ -65,6 +65,15 @@ def lease_text(plan: Plan, now: float) -> str:
     return plan.lease.describe(now)
 
 
+def typed_reason(plan: Plan) -> str:
+    """Why the name must be typed: what makes this plan hard to undo."""
+    if plan.changes_secret:
+        return "it writes a Secret"
+    if plan.kind.value == "scale" and plan.inputs.replicas == 0:
+        return "it stops every pod: 0 replicas"
+    return "it scales down by half or more"
+
+
 def plan_content(plan: Plan, now: float, width: int) -> Content:
     """The plan, labelled lines wrapped to ``width``."""
     w = max(20, width)
@@ -206,7 +215,7 @@ class ConfirmScreen(ModalScreen[str | None]):
                 yield Static(plan_content(plan, self._now, self._text_width()), id="plan-text")
             if self.needs_typing:
                 name = plan.typed_confirmation
-                why = "it writes a Secret" if plan.changes_secret else "it scales down by half or more"
+                why = typed_reason(plan)
                 yield Static(Content.from_markup("Type the deployment name [b]$name[/b] and Enter to confirm ($why):", name=clean(name), why=why),
                              id="typed-label")
                 yield Input(placeholder="the deployment name", id="typed", select_on_focus=False)

@@ -149,6 +149,10 @@ class Desk:
                 self.app.notify(f"{inc.id} · {inc.severity} ({SEVERITIES[inc.severity].name}) — a accepts, s sets another", title="Incident declared")
             else:
                 self.app.notify(f"{inc.id} · {inc.severity} {inc.status}, declared {clock_time(inc.declared_at)}", title="Incident resumed")
+            read_only = self.recorder.store.read_only()
+            if read_only is not None:
+                self.app.notify(f"{inc.id} is shown read-only: nothing new is recorded. {read_only}",
+                                title="Incident read-only", severity="error", timeout=30)
         self._show_incident(force=True)
 
     # -- the responder's keys -------------------------------------------------------
@@ -252,7 +256,8 @@ class Desk:
             return
         self._shown = key
         events = r.events()
-        self.main.show_incident(inc, events, tuple(r.failures), r.problems(), r.waiting, self.clock(), self.tz)
+        self.main.show_incident(inc, events, tuple(r.failures), r.problems(), r.waiting, self.clock(), self.tz,
+                                read_only=r.store.read_only() is not None)
         for screen in self.app.screen_stack:
             if isinstance(screen, TimelineScreen) and screen.path == self.timeline_path():
                 screen.extend(events)

@@ -194,8 +194,11 @@ class MainScreen(Screen[None]):
             self._checklist.show(branches=t.assessment.branches, errors=t.assessment.errors)
 
     def show_incident(self, incident: Incident | None, events: Sequence[Event], failures: Sequence[Failure],
-                      problems: Sequence[str], waiting: Sequence[Notable], now: float, tz: tzinfo | None = None) -> None:
-        """The incident as recorded: the badge, the checklist's ticks, the timeline."""
+                      problems: Sequence[str], waiting: Sequence[Notable], now: float, tz: tzinfo | None = None,
+                      read_only: bool = False) -> None:
+        """The incident as recorded: the badge (marked when nothing new can be
+        recorded), the checklist's ticks, the timeline."""
+        self._badge.read_only = read_only
         self._badge.show(incident, now, tz)
         ticks: Mapping[str, Tick] = incident.ticks if incident is not None else {}
         self._checklist.show(ticks=ticks, is_open=incident is not None and incident.is_open)

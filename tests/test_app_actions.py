@@ -312,6 +312,16 @@ async def test_another_cockpits_lease_shows_who_and_since_when(sim, tmp_path) ->
         out = drill.actions.last
         assert not out.applied and out.failure is not None and out.failure.kind is FailureKind.LEASE_HELD
         assert "bob@bastion-2+beef" in pane_text(app) and "g retries" in pane_text(app)
+        failed_at = drill.clock.now
+        held_for = int(failed_at - out.failure.lease.acquired_at)
+        assert f"since 00:00:00 UTC ({held_for} s ago)" in pane_text(app)
+        drill.clock.now = failed_at + 30  # the clock moves on: the failure line's relative times with it, at the next age tick
+        try:
+            await until(pilot, lambda: f"since 00:00:00 UTC ({held_for + 30} s ago)" in pane_text(app), timeout=7.0,
+                        what="the lease failure line's ages to move on")
+        except AssertionError:
+            raise AssertionError(pane_text(app)) from None
+        assert f"({held_for} s ago)" not in pane_text(app)
     assert [r for r in writes(sim, real_only=True) if "/deployments/" in r["path"]] == []
 
 
@@ -391,3 +401,42 @@ async def test_D_switches_the_deployment_the_actions_act_on(sim, tmp_path) -> No
         assert plan.deployment == "clay-sync" and plan.ready, plan.lines()
         await close_modal(pilot, drill)
     assert writes(sim, real_only=True) == []  # dry runs only: nothing was confirmed
+
+
+@pytest.mark.scenario("healthy")
+async def test_typing_that_outlives_a_modal_is_no_hotkey_and_scale_to_zero_says_why(sim, tmp_path) -> None:
+    """Scaling 3 → 0 asks for the name because it stops every pod (it
+    writes no Secret). The modal closes while the name is being
+    typed: the rest of the word (its `c`, `n`, `a`, Enter: the checklist,
+    the update editor, accept) does nothing; after a moment keys work
+    again. A modal closed with Escape drops nothing."""
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ReplicasScreen), what="the replica count")
+        await pilot.press("backspace", "0", "enter")
+        plan = await modal_plan(pilot, drill)
+        assert plan.typed_confirmation == "clay-sync" and not plan.changes_secret
+        label = str(app.screen.query_one("#typed-label").content)
+        assert "it stops every pod: 0 replicas" in label and "Secret" not in label, label
+        await type_text(pilot, "clay-s")
+        app.screen.dismiss(None)  # closed under the responder's fingers
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen) and app.focused is not None, what="the modal closed")
+        focused = app.focused
+        await pilot.press("y", "n", "c", "a", "enter")
+        await pilot.pause(0.1)
+        assert app.screen is app.main_screen and app.focused is focused, "typing after the close did nothing"
+        assert app._typeahead.dropped == 5
+        await pilot.pause(2.1)  # a moment later, keys are keys again
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ReplicasScreen), what="the replica count")
+        await type_text(pilot, "1")
+        await pilot.press("escape")  # closed on purpose: the next key is meant
+        await until(pilot, lambda: app.screen is app.main_screen, what="closed")
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ReplicasScreen), what="the replica count at once")
+        assert app._typeahead.dropped == 5
+        await close_modal(pilot, drill)
+    assert writes(sim, real_only=True) == []

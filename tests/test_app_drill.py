@@ -343,3 +343,129 @@ async def test_secret_denied_drill_shows_permission_denied_and_the_escalation_co
         assert not app.screen.query("#confirm"), "nothing to confirm"
         assert f"escalate to {contact}" in " ".join(app.screen.query_one("#plan-text").content.plain.split())
     assert not [r for r in sim.requests("kube") if r["mutating"] and "dryRun=All" not in r["query"]], "nothing was written"
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_a_stalled_log_stream_is_marked_stale_and_triage_discounts_the_logs(sim, monkeypatch) -> None:
+    """The drill stalls every log follow (open, no bytes) while the pod list
+    and Prometheus answer: the logs pane names the stall with a hint and
+    turns STALE, triage marks what it cites from the logs as old and lowers
+    its confidence in it; once the stream resumes, all is live again.
+    QUIET_MIN/PROBE_WAIT are shortened (15 s/5 s by default): the same code."""
+    from cockpit.signals import ErrorKind
+    from cockpit.sources import _kubelogs
+    from cockpit.triage import Confidence
+
+    monkeypatch.setattr(_kubelogs, "QUIET_MIN", 2.0)
+    monkeypatch.setattr(_kubelogs, "PROBE_WAIT", 1.0)
+    monkeypatch.setattr(_kubelogs, "QUIET_INTERVALS", 2)
+    sim.advance(WARM_UP)
+    now = [float(sim.state()["now"])]
+    app = drill_app(sim, clock=lambda: now[0])
+
+    def cites_logs() -> list:
+        a = app.desk.triaged.latest if app.desk.triaged is not None else None
+        return [(f, r) for f in (a.findings if a else ()) for r in f.reasons if r.source == "logs"]
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all_loaded(app), what="every source")
+        for _ in range(6):  # a cadence: lines every ~0.3 s
+            sim.advance(5)
+            now[0] += 5
+            await pilot.pause(0.3)
+        await until(pilot, lambda: bool(cites_logs()), what="triage citing the logs")
+        assert all("stale" not in r.text for _, r in cites_logs())
+        pane = app.screen.query_one("#logs", SourcePane)
+        sim.kube("stall_logs")
+        for _ in range(16):  # the drill goes on (metrics, pods): only the log bytes stop
+            sim.advance(1)
+            now[0] += 1
+            await pilot.pause(0.5)
+            if pane.has_class("-stale"):
+                break
+        assert pane.has_class("-error") and pane.has_class("-stale"), pane.border_subtitle
+        text = pane_text(app, "logs")
+        assert "✗ stalled" in text and "STALE" in text and "sends nothing" in text and "reconnecting" in text
+        assert app.signals.logs_stale is not None and app.signals.logs_stale.kind is ErrorKind.STALLED
+        await pilot.press("r")
+        await until(pilot, lambda: bool(cites_logs()) and all("logs stale" in r.text for _, r in cites_logs()),
+                    what="triage marking the logs it cites as stale")
+        assert all(f.confidence is not Confidence.HIGH for f, _ in cites_logs())
+        assert any(g.source == "logs" and g.state == "stale" for g in app.desk.triaged.latest.gaps)
+        assert "invalid api key" in log_text(app)  # the last good lines stay, dimmed
+
+        sim.kube("unstall_logs")
+        sim.advance(5)
+        now[0] += 5
+        await until(pilot, lambda: not pane.has_class("-error") and not pane.has_class("-stale"), what="the stream live again")
+        assert app.signals.logs_stale is None and pane.border_subtitle == "following"
+        await pilot.press("r")
+        await until(pilot, lambda: bool(cites_logs()) and all("stale" not in r.text for _, r in cites_logs()), what="triage live again")
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_a_read_only_state_dir_still_shows_the_open_incident_and_says_nothing_is_recorded(sim, monkeypatch) -> None:
+    """The state dir became read-only (a full or read-only disk, lost
+    permissions) with an incident open: the cockpit opens the incident for
+    reading — badge with severity and clock, checklist ticks — marks it
+    READ-ONLY, and says loudly that nothing new is recorded and where to fix
+    it; a tick then is refused in words, and the file stays as it was.
+    The tests run as root, whom chmod does not stop, and a read-only mount
+    needs privileges CI may lack: the refusal is made at the OS boundary
+    (os.open asked to write under the state dir fails with EROFS, as on a
+    read-only file system); everything above it is the real code."""
+    import errno
+    import os
+
+    from cockpit.incident import IncidentStore
+    from cockpit.runbook import Severity
+    from widgets.checklist import ChecklistPane
+    from widgets.context_bar import IncidentBadge
+    from widgets.timeline import TimelinePane
+
+    sim.advance(WARM_UP)
+    now = float(sim.state()["now"])
+    app = drill_app(sim, clock=lambda: now + 60)
+    store = IncidentStore(app.state_dir, clock=lambda: now)
+    inc = store.declare(Severity.P2, now=now, headline="Clay answers 401")
+    store.tick("check_status_page", now=now + 5)
+    path = store.timeline.path
+    store.close()
+    before = path.read_bytes()
+
+    real_open = os.open
+    state = str(app.state_dir)
+
+    def read_only_fs(file, flags, *args, **kwargs):  # a read-only file system under the state dir
+        if str(file).startswith(state) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(file))
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only_fs)
+    async with app.run_test(size=(160, 48), notifications=True) as pilot:
+        await until(pilot, lambda: app._desk is not None and app.desk.recorder.incident is not None and not app.desk.busy,
+                    what="the incident opened")
+        await pilot.pause(0.2)
+        badge = app.screen.query_one(IncidentBadge).content.plain
+        assert badge.startswith("READ-ONLY P2") and "investigating" in badge and "left" in badge, badge
+        assert "no incident" not in badge
+        checklist = app.screen.query_one(ChecklistPane)
+        assert "Checklist · 1/" in (checklist.border_title or ""), "the recorded tick is shown"
+        timeline = pane_text_of(app.screen.query_one(TimelinePane))
+        assert inc.id in timeline and "READ-ONLY: nothing new is recorded" in timeline
+        assert str(app.state_dir / "incidents") in timeline and "writable" in timeline, timeline
+        toasts = " ".join(n.message for n in app._notifications)
+        assert "nothing new is recorded" in toasts and "Read-only file system" in toasts, toasts
+
+        await pilot.press("a")  # accept the severity: refused in words, not lost in silence
+        await until(pilot, lambda: any("read-only" in f.error for f in app.desk.recorder.failures), what="the refusal")
+        assert app.desk.recorder.incident.id == inc.id, "the incident stays on screen"
+    assert path.read_bytes() == before, "nothing was written"
+
+
+def pane_text_of(widget) -> str:
+    parts = [widget.border_title or "", widget.border_subtitle or ""]
+    for static in widget.query(Static):
+        content = static.content
+        parts.append(content.plain if isinstance(content, Content) else str(content))
+    return "\n".join(parts)

@@ -219,3 +219,61 @@ async def test_pod_logs_are_stale_only_when_nothing_arrived_since_the_failure() 
         pane.show_error(None, NOW + 31)
         await pilot.pause()
         assert not pane.has_class("-error")
+
+
+# --------------------------------------------------------------------------
+# Focus on failing panes (issue 12): keys 1-5 show it whatever the state
+
+
+async def test_focus_shows_on_failing_panes_and_stale_data_stays_under_one_line(tmp_path, monkeypatch) -> None:
+    """At 80x24 a STALE pane shows its last good data under one error line;
+    focusing it (1) turns its frame heavy and shows the hint; focusing
+    another (2) gives both back. A pane with nothing to show keeps its hint."""
+    from test_app_fakes import FakeSources, fast_config, health_snapshot, statuspage_snapshot, unreachable
+
+    from cockpit.app import make_app
+    from widgets.common import SourcePane
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    sources = FakeSources()
+    sources.statuspage.result = statuspage_snapshot()
+    sources.health.result = health_snapshot()
+    now = [NOW]
+    app = make_app(fast_config(), sources, clock=lambda: now[0], state_dir=tmp_path / "state")
+
+    async def until(pilot, cond) -> None:
+        for _ in range(300):
+            if cond():
+                return
+            await pilot.pause(0.02)
+        raise AssertionError("timed out")
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.signals.statuspage.ok and app.signals.health.ok)
+        sources.statuspage.result = unreachable("statuspage", "status.clay.com:443")
+        sources.health.result = unreachable("health", "127.0.0.1:9")
+        now[0] += 40
+        await pilot.press("r")
+        await until(pilot, lambda: app.signals.statuspage.error is not None and app.signals.health.error is not None)
+        await pilot.pause(0.1)
+        status = app.screen.query_one("#statuspage", SourcePane)
+        hint = status.query_one(".pane--hint")
+        assert status.has_class("-error") and status.has_class("-stale")
+        body_rows = status.query_one(".pane--body").size.height
+        assert not hint.display and status.query_one(".pane--what").size.height == 1
+        assert body_rows >= 3, "the last good page keeps the pane's rows"
+        round_border = status.styles.border_top[0]
+
+        await pilot.press("1")
+        await pilot.pause(0.1)
+        assert status.has_focus_within and hint.display, "the focused failing pane shows its hint"
+        assert status.styles.border_top[0] == "heavy" != round_border, "the focus shows on a failing frame"
+
+        await pilot.press("2")
+        await pilot.pause(0.1)
+        health = app.screen.query_one("#health", SourcePane)
+        assert health.has_focus_within and health.styles.border_top[0] == "heavy"
+        assert not hint.display and status.styles.border_top[0] == round_border
+        pods = app.screen.query_one("#pods", SourcePane)
+        if pods.has_class("-error") and not pods.has_class("-stale"):
+            assert pods.query_one(".pane--hint").display, "nothing to show: the hint stays"

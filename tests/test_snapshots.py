@@ -136,6 +136,11 @@ def test_failures_keep_last_good_data_marked_stale(snap_compare, size) -> None:
     - Pods: never answered: "failing" and the auth_expired hint (kubectl login);
     - Pod logs: the follow failed: "STALE 40s ago", with the reason, lines still shown;
     - Health: normal, "0s ago" (one failing source never disturbs another pane).
+    The logs pane has the focus: its frame is heavy (and red), so the focus
+    shows on a failing pane. At 80x24 a STALE pane keeps its last good data
+    under one error line ("✗ unreachable: connection refused b…", no hint:
+    the focused pane shows it); the pods pane, with nothing to show, keeps
+    its hint.
     """
     sources = FakeSources()
     sources.kube.pods = SourceError(

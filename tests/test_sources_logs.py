@@ -208,3 +208,54 @@ def test_missing_kubeconfig_is_reported_not_raised(sim, tmp_path) -> None:
     (err,) = f.errors
     assert err is not None and err.source == "logs" and err.kind is ErrorKind.CONFIG  # not auth_expired: nothing to log in to
     assert "does not exist" in err.message
+
+
+def test_a_stalled_stream_is_named_reopened_and_recovers_a_quiet_one_is_not(sim, monkeypatch) -> None:
+    """The drill holds every log follow open and silent (``stall_logs``).
+    A pod with a cadence that goes quiet is re-opened and, since the server
+    answers the re-open at once, not called stalled; a stalled stream is
+    named within QUIET_MIN + PROBE_WAIT (shortened here: the same code path),
+    keeps being re-opened, and recovers with the lines written meanwhile."""
+    from cockpit.sources import _kubelogs
+
+    monkeypatch.setattr(_kubelogs, "QUIET_MIN", 2.0)
+    monkeypatch.setattr(_kubelogs, "PROBE_WAIT", 1.0)
+    monkeypatch.setattr(_kubelogs, "QUIET_INTERVALS", 2)
+
+    def follows() -> int:
+        return len([r for r in sim.requests("kube") if r["path"].endswith("/log")])
+
+    def cadence(rounds: int) -> None:  # lines arrive every ~0.3 s from every pod
+        for _ in range(rounds):
+            sim.advance(6)
+            time.sleep(0.3)
+
+    names = pod_names(sim)
+    with Follow(source(sim, refresh=5.0), flush=0.1) as f:
+        f.wait_for(lambda: {l.pod for l in f.lines()} == names, what="lines from every pod")
+        cadence(6)
+        opened = follows()
+        time.sleep(4.5)  # quiet: the clock is frozen, nothing is written
+        assert follows() > opened, "a pod silent past its cadence has its stream re-opened"
+        assert f.errors == [], "a quiet pod whose re-open is answered at once is not stalled"
+
+        cadence(4)
+        sim.kube("stall_logs")
+        assert sim.state()["kube_logs_stalled"] is True
+        stalled_at, mark, opened = time.monotonic(), len(f.lines()), follows()
+        sim.advance(10)  # written during the stall: held back by the server
+        f.wait_for(lambda: any(e is not None and e.kind is ErrorKind.STALLED for e in f.errors), what="stalled")
+        assert time.monotonic() - stalled_at < 8.0, "named within the quiet limit and the probe (before: READ_TIMEOUT, 90 s)"
+        err = next(e for e in f.errors if e is not None)
+        assert err.kind is ErrorKind.STALLED and err.source == "logs"
+        assert "sends nothing" in err.message and err.message.split("pod ")[1].split()[0] in names
+        assert "reconnecting" in err.hint and "kubectl logs -f" in err.hint
+        assert len(f.lines()) == mark
+        f.wait_for(lambda: follows() > opened + len(names), what="a stalled stream re-opened again")
+        assert all(e is not None for e in f.errors), "a connection alone does not end a stall"
+
+        sim.kube("unstall_logs")
+        f.wait_for(lambda: f.errors[-1] is None, what="recovery reported")
+        f.wait_for(lambda: {l.pod for l in f.lines()[mark:]} == names, what="the lines written during the stall")
+    keys = [(l.pod, l.ts, l.text) for l in f.lines()]
+    assert len(set(keys)) == len(keys), "no line twice after the re-opens"

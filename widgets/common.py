@@ -138,6 +138,9 @@ class SourcePane(Vertical):
         border: round $error;
         border-subtitle-color: $text-error;
     }
+    SourcePane.-error:focus-within {
+        border: heavy $error;  /* the focus shows on a failing pane too: by the frame's shape, not its colour */
+    }
     SourcePane > .pane--problem {
         display: none;
         height: auto;

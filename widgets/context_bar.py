@@ -181,6 +181,11 @@ class IncidentBadge(Static):
     }
     """
 
+    read_only = False  # the incident's file opened for reading only: nothing new is recorded
+
     def show(self, incident: Incident | None, now: float, tz: tzinfo | None = None) -> bool:
         """Redraw if the text changed; True if it did."""
-        return set_if_changed(self, badge_content(incident, now, tz))
+        content = badge_content(incident, now, tz)
+        if self.read_only and incident is not None:
+            content = Content.assemble(("READ-ONLY ", "bold reverse $text-error"), content)
+        return set_if_changed(self, content)

@@ -417,7 +417,7 @@ def control_app(drill: "Drill") -> web.Application:
     app.router.add_post("/_sim/clock", clock)
     app.router.add_post("/_sim/kube/deny", deny)
     app.router.add_post("/_sim/kube/allow", allow)
-    for name in ("allow_all", "expire_token", "renew_token"):
+    for name in ("allow_all", "expire_token", "renew_token", "stall_logs", "unstall_logs"):
         app.router.add_post(f"/_sim/kube/{name}", kube_call(name))
 
     # -- Slack controls (issue 11, checksvc): revoke the bot token, remove the bot from a channel

@@ -75,6 +75,7 @@ class KubeCluster:
         self._expire_on_write = False  # armed by a kube_token_expired fault with at_write
         self.rbac = Rbac(self.user, self.namespace)  # what the responder may not do (kube_rbac)
         self.closing = False
+        self.logs_stalled = False  # log follows stay open and send nothing (stall_logs)
         self._tls: TlsMaterial | None = None
         self.store = Store()
         nodes = [(f"drill-node-{i}", f"10.0.0.{10 + i}") for i in (1, 2, 3)]
@@ -179,6 +180,15 @@ class KubeCluster:
 
     def renew_token(self) -> None:
         self._expired = False
+
+    def stall_logs(self) -> None:
+        """Every log follow, open or new, keeps its connection but sends no
+        more bytes (a stuck proxy or kubelet) until :meth:`unstall_logs`."""
+        self.logs_stalled = True
+
+    def unstall_logs(self) -> None:
+        """Log follows send again, from where each one stopped."""
+        self.logs_stalled = False
 
     def login(self, token: str) -> None:
         """A new token, as a login helper gets one: the old one stays refused."""

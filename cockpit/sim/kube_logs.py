@@ -49,6 +49,15 @@ def _after(buf, last: int) -> list:
     return out
 
 
+async def _while_stalled(cluster: KubeCluster, request: web.Request) -> None:
+    """Hold a follow, its connection open and silent, while the drill stalls
+    the logs (``POST /_sim/kube/stall_logs``); it ends when the client goes."""
+    while cluster.logs_stalled and not cluster.closing:
+        if request.transport is None or request.transport.is_closing():
+            raise ConnectionResetError("client went away while the logs were stalled")
+        await asyncio.sleep(0.1)
+
+
 async def serve_log(cluster: KubeCluster, request: web.Request, ns: str, name: str) -> web.StreamResponse:
     q = request.query
     pod = cluster.ctl.pods.get((ns, name))
@@ -96,8 +105,10 @@ async def serve_log(cluster: KubeCluster, request: web.Request, ns: str, name: s
     await resp.prepare(request)
     last = buf[-1][0] if buf else 0
     try:
+        await _while_stalled(cluster, request)
         await resp.write(render(lines))
         while not cluster.closing and (limit is None or sent[0] < limit):
+            await _while_stalled(cluster, request)
             fresh = _after(buf, last)
             if fresh:
                 last = fresh[-1][0]

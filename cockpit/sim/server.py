@@ -262,6 +262,7 @@ class Drill:
             "services": {name: "up" if svc.site is not None else "down" for name, svc in self.services.items()},
             "kube_token": "expired" if self.world.kube.token_expired else "ok",
             "kube_denied": [d.to_dict() for d in self.world.kube.rbac.denials],
+            "kube_logs_stalled": self.world.kube.logs_stalled,
             "seed": self.seed,
             "slack_messages": self.slack.message_count(),
             "statusapi_incidents": len(self.statusapi.incidents),

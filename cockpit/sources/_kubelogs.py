@@ -23,6 +23,19 @@ Between followers and delivery sits one bounded deque (``kube.log_buffer``
 lines): when lines arrive faster than they are delivered the oldest are
 dropped and counted; the next batch starts with a line saying how many.
 
+A stream can also *stall*: the connection stays open and no byte comes
+(a stuck proxy, API server or kubelet), while the pod list still answers.
+Nothing on the wire tells that from a pod with nothing to say, so the
+delivery thread watches each pod that has shown a cadence (``QUIET_AFTER``
+arrivals): once it has been silent for ``max(QUIET_MIN, QUIET_INTERVALS ×
+its usual interval between lines)`` its stream is closed and re-opened. A
+working server answers a reconnect at once, since it reaches back past the
+last line (those lines are dropped as duplicates, but they are bytes); a
+pod that is merely quiet has its limit doubled (up to ``READ_TIMEOUT``)
+until it writes again. A reconnect that gets no byte within ``PROBE_WAIT``
+is a stall: the pod's failure state becomes ``stalled`` (named, with a hint)
+and stays until a byte arrives, while the stream keeps being re-opened.
+
 Stopping: when ``stop`` is set, every stream's socket is shut down (which
 wakes a blocked read at once), threads are joined briefly, and
 ``follow_logs`` returns. Callbacks are never called after it returns.
@@ -56,6 +69,10 @@ READ_TIMEOUT = 90.0  # a quiet pod's stream is re-opened after this long without
 SKEW_MARGIN = 5  # seconds reconnects reach back beyond the last line (clock skew, sub-second)
 MAX_LINE = 16 * 1024  # longer lines are cut
 MAX_SEEN = 256  # texts remembered at the newest timestamp, for dedup
+QUIET_MIN = 15.0  # seconds: never call a stream quiet sooner
+QUIET_INTERVALS = 5  # usual intervals between lines a stream may be silent before it is re-opened
+QUIET_AFTER = 3  # arrivals of new lines before a pod's usual interval is trusted
+PROBE_WAIT = 5.0  # seconds a re-opened stream has to send its first byte before it counts as stalled
 
 _LAST = datetime.max.replace(tzinfo=timezone.utc)  # where lines without a timestamp sort
 _TS_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
@@ -138,6 +155,14 @@ class _PodFollower:
         self.resp_lock = threading.Lock()
         self.dedup = _Dedup()
         self.thread = threading.Thread(target=self._run, name=f"logs:{pod}", daemon=True)
+        # the quiet-stream watch (guarded by resp_lock; times are time.monotonic())
+        self.last_byte = 0.0  # the newest chunk arrived, or the stream was opened
+        self.last_fresh = 0.0  # the newest chunk with a new line arrived
+        self.interval: float | None = None  # usual seconds between arrivals of new lines (moving average)
+        self.arrivals = 0  # arrivals of new lines
+        self.backoff = 1.0  # × the quiet limit: doubled each time a re-open finds the pod merely quiet
+        self.probing = False  # re-opened by the watch: the first byte decides quiet or stalled
+        self.stalled = False  # reported as stalled; cleared by the next byte
 
     def start(self) -> None:
         self.thread.start()
@@ -148,6 +173,56 @@ class _PodFollower:
             resp = self.resp
         if resp is not None:
             _abort(resp, self.pod)
+
+    # the quiet-stream watch (called by the delivery thread) -------------
+
+    def quiet_limit(self) -> float | None:
+        """Seconds of silence after which the stream is re-opened (None: no cadence known yet)."""
+        if self.interval is None or self.arrivals < QUIET_AFTER:
+            return None
+        return min(READ_TIMEOUT, max(QUIET_MIN, QUIET_INTERVALS * self.interval) * self.backoff)
+
+    def watch(self, now: float) -> None:
+        """Re-open a stream silent for longer than its pod's cadence allows;
+        report a stall when a re-opened one stays silent too."""
+        with self.resp_lock:
+            resp = self.resp
+            if resp is None:
+                return  # connecting, or waiting to: nothing open to judge
+            silent = now - self.last_byte
+            if self.probing and not self.stalled and silent > PROBE_WAIT:
+                self.stalled = True
+                report = now - self.last_fresh
+            else:
+                report = None
+            limit = self.quiet_limit()
+            kick = limit is not None and silent > limit
+            if kick:
+                self.probing = True
+        if report is not None:
+            self.owner.set_error(self.pod, stalled_error(self.pod, report, self.interval, limit))
+        if kick:
+            _log.info("log stream of %s silent for %.0f s (usually a line every %.1f s): re-opening", self.pod, silent, self.interval or 0)
+            _wake(resp, self.pod)
+
+    def _heard(self, fresh: bool) -> None:
+        """A chunk arrived (``fresh``: with at least one new line)."""
+        now = time.monotonic()
+        with self.resp_lock:
+            self.last_byte = now
+            if fresh:
+                if self.arrivals:
+                    gap = now - self.last_fresh
+                    self.interval = gap if self.interval is None else 0.8 * self.interval + 0.2 * gap
+                self.arrivals += 1
+                self.last_fresh = now
+                self.backoff = 1.0
+            elif self.probing:  # re-opened, and the server answered at once: the pod is just quiet
+                self.backoff = min(self.backoff * 2, 64.0)
+            self.probing = False
+            was_stalled, self.stalled = self.stalled, False
+        if was_stalled:
+            self.owner.clear_error(self.pod)
 
     # ---------------------------------------------------------------------
 
@@ -178,8 +253,10 @@ class _PodFollower:
             if self.owner.phase(self.pod) in ("Succeeded", "Failed"):
                 self.done.wait()  # a finished pod writes no more: wait until it leaves
                 return
-            quiet = 0.5 if got_lines else min(quiet * 2, max_wait)
-            self.done.wait(quiet)
+            with self.resp_lock:
+                rewatched = self.probing  # closed by the watch: re-open at once
+            quiet = 0.5 if got_lines or rewatched else min(quiet * 2, max_wait)
+            self.done.wait(0.1 if rewatched else quiet)
 
     def _connect(self, api: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
@@ -217,9 +294,12 @@ class _PodFollower:
             return None
         with self.resp_lock:
             self.resp = resp
+            self.last_byte = time.monotonic()  # silence is counted from here
+            stalled = self.stalled
         if self.done.is_set():  # stopped while connecting
             _abort(resp, self.pod)
-        self.owner.clear_error(self.pod)
+        if not stalled:  # a stall ends with a byte, not with a connection
+            self.owner.clear_error(self.pod)
         return resp
 
     def _read(self, resp: Any) -> bool:
@@ -240,11 +320,14 @@ class _PodFollower:
                 if len(pending) > MAX_LINE:
                     lines.append(pending)
                     pending = b""
+                fresh = False
                 for raw in lines:
                     text, ts, key = split_log_line(raw[:MAX_LINE].decode("utf-8", "replace").rstrip("\r"))
                     if self.dedup.fresh(key, text):
-                        got = True
+                        fresh = True
                         self.owner.push(LogLine(pod=self.pod, text=text, ts=ts, container=container))
+                got = got or fresh
+                self._heard(fresh)
         except (u3.HTTPError, OSError, ValueError) as exc:
             # dropped (network, API server restart), quiet too long, or closed by stop(): reconnect or leave
             _log.debug("log stream of %s ended: %s", self.pod, type(exc).__name__)
@@ -253,6 +336,31 @@ class _PodFollower:
                 self.resp = None
             _abort(resp, self.pod)  # a follow connection is never reused
         return got
+
+
+def stalled_error(pod: str, silent: float, interval: float | None, limit: float | None) -> SourceError:
+    """The named state of a stalled stream: what, how long, and what to do."""
+    usual = f"; it usually writes a line every {interval:.1f} s" if interval is not None else ""
+    again = f" every {limit:.0f} s" if limit is not None else ""
+    return make_error(
+        LOGS,
+        ErrorKind.STALLED,
+        f"the log stream of pod {pod} is open but sends nothing: no line for {silent:.0f} s{usual}, "
+        f"and a reconnect got no byte either",
+        f"the log lines shown are old; reconnecting{again}. If it persists, check `kubectl logs -f {pod}` "
+        "and the API server's or proxy's streaming",
+    )
+
+
+def _wake(resp: Any, pod: str) -> None:
+    """End a blocked read from another thread: shut the socket down only (the
+    reading thread closes the response itself; closing it under a read races
+    with http.client). Without a socket to shut down, close as :func:`_abort`."""
+    try:
+        resp.shutdown()
+    except (AttributeError, ValueError, RuntimeError, OSError) as exc:
+        _log.debug("log stream of %s: no socket to shut down (%s); closing", pod, type(exc).__name__)
+        _abort(resp, pod)
 
 
 def _abort(resp: Any, pod: str) -> None:
@@ -432,6 +540,11 @@ class LogFollower:
             lines = (note, *lines)
         if lines:
             self._call(self.on_batch, lines)
+        now = time.monotonic()
+        with self.lock:
+            followers = list(self.pods.values())
+        for follower in followers:
+            follower.watch(now)
         error = self._current_error()
         state = None if error is None else (error.kind, error.message)
         if state != self._reported:

@@ -71,6 +71,7 @@ _KINDS = {
     ErrorKind.SERVER_ERROR: FailureKind.SERVER_ERROR,
     ErrorKind.BAD_RESPONSE: FailureKind.BAD_RESPONSE,
     ErrorKind.CONFIG: FailureKind.CONFIG,
+    ErrorKind.STALLED: FailureKind.TIMEOUT,
 }
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.sanitise import clean_line
-from cockpit.actions_types import AdminError, Failure, FailureKind, LeaseInfo
+from cockpit.actions_types import LEASE_SEP, AdminError, Failure, FailureKind, LeaseInfo
 from cockpit.sources.kube import parse_kube_time
 from cockpit.sources.kube_admin import KubeAdmin
 
@@ -86,7 +86,7 @@ class Leases:
         who = info.holder.split("+", 1)[0]
         return AdminError(Failure(
             FailureKind.LEASE_HELD,
-            f"deployment {deployment} is being changed from another cockpit: lease {info.describe(now)}",
+            f"deployment {deployment} is being changed from another cockpit{LEASE_SEP}{info.describe(now)}",
             f"wait for that action to finish, or ask {who}; a lease not renewed for {int(info.duration)} s is stale and is taken over",
             lease=info,
         ))
