@@ -118,7 +118,11 @@ class FaultProxy:
         server.close()
         handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         if handlers:  # the hanging and stalled answers end now that the proxy is closed
-            await asyncio.wait(handlers, timeout=5.0)
+            _, pending = await asyncio.wait(handlers, timeout=2.0)
+            for task in pending:  # a trickle still going: cut it, and let it close its socket before the loop closes
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
         await server.wait_closed()
 
     def close(self) -> None:

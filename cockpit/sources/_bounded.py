@@ -11,15 +11,23 @@ how the client reads both answers and error bodies). A body over the cap
 raises :class:`BodyTooLarge`, and the source names it (BAD_RESPONSE, "sent
 more than 4 MiB"); at most the cap plus one chunk is ever held.
 
+Neither client has a *total* deadline either: their read timeout bounds each
+wait for a byte, so an answer trickled one byte every half second holds a
+poll for minutes. The same readers take what arrives (``read1``: one
+receive at a time) and stop when the request's time is up — its connect plus
+read timeout from when it was sent — with a read timeout, which the sources
+already name TIMEOUT.
+
 The async sources (status page, health) cap their bodies in
 :mod:`cockpit.sources._http` with the same limit.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 MAX_BODY = 4 * 1024 * 1024  # no answer the cockpit asks for is near this; 50 MB from a broken proxy must not fill memory
 CHUNK = 64 * 1024
@@ -39,9 +47,26 @@ def limit_text(limit: int = MAX_BODY) -> str:
     return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 and limit % (1024 * 1024) == 0 else f"{limit} bytes"
 
 
-def read_bounded(read: Callable[[int], bytes], limit: int = MAX_BODY, declared: str | None = None) -> bytes:
+class AnswerTooSlow(ReadTimeoutError):
+    """The body did not arrive within the request's total time (each byte
+    came in time, the whole did not). A urllib3 ReadTimeoutError: named
+    TIMEOUT wherever a read timeout is."""
+
+    def __init__(self, seconds: float, read: int) -> None:
+        self.seconds, self.read = seconds, read
+        message = f"the answer was not complete within {seconds:g}s ({read} bytes came)"
+        super().__init__(None, "", message)  # type: ignore[arg-type]
+        self.args = (message,)
+
+
+def read_bounded(read: Callable[[int], bytes], limit: int = MAX_BODY, declared: str | None = None,
+                 deadline: float | None = None, allowed: float = 0.0) -> bytes:
     """The whole body through ``read(n)``, or BodyTooLarge as soon as it
-    passes ``limit`` (or at once when ``declared``, a Content-Length, says so)."""
+    passes ``limit`` (or at once when ``declared``, a Content-Length, says
+    so), or AnswerTooSlow once ``time.monotonic()`` passes ``deadline``
+    (``allowed``: the seconds that deadline stands for, for the message).
+    ``read`` should return what has arrived (``read1``) so the deadline is
+    looked at after every receive."""
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit, 0, int(declared))
     chunks: list[bytes] = []
@@ -51,26 +76,58 @@ def read_bounded(read: Callable[[int], bytes], limit: int = MAX_BODY, declared: 
         if size > limit:
             raise BodyTooLarge(limit, size)
         chunks.append(chunk)
+        if deadline is not None and time.monotonic() > deadline:
+            raise AnswerTooSlow(allowed, size)
     return b"".join(chunks)
+
+
+def total_seconds(timeout: Any) -> float | None:
+    """Connect plus read time of a requests / urllib3 timeout (a number, a
+    ``(connect, read)`` pair or a ``urllib3.Timeout``); None when unbounded."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, (int, float)):
+        return 2.0 * float(timeout)
+    if isinstance(timeout, tuple) and len(timeout) == 2:
+        parts = timeout
+    else:
+        parts = (getattr(timeout, "connect_timeout", None), getattr(timeout, "read_timeout", None))
+    if any(not isinstance(p, (int, float)) for p in parts):
+        return None
+    return float(parts[0]) + float(parts[1])
+
+
+def _reader(response: Any, **kwargs: Any) -> Callable[[int], bytes]:
+    """``response.read1`` (what has arrived) where urllib3 has it, else ``read``."""
+    read = getattr(response, "read1", None) or response.read
+    return lambda n: read(n, **kwargs)
 
 
 # --------------------------------------------------------------------------
 # requests (prometheus-api-client)
 
 
-def cap_session(session: Any, limit: int = MAX_BODY) -> Any:
+def cap_session(session: Any, limit: int = MAX_BODY, total: float | None = None) -> Any:
     """Make every response of a ``requests.Session`` read at most ``limit``
-    bytes (BodyTooLarge beyond); returns the session."""
+    bytes (BodyTooLarge beyond) and, with ``total``, be complete within
+    ``total`` seconds of the request being sent (a requests ReadTimeout
+    beyond); returns the session."""
 
     import requests.exceptions as rx
     from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 
     def hook(response: Any, **_: Any) -> Any:
+        deadline = None
+        if total is not None:  # response.elapsed: the time to the headers, already spent
+            deadline = time.monotonic() + max(0.0, total - response.elapsed.total_seconds())
         try:
-            body = read_bounded(lambda n: response.raw.read(n, decode_content=True), limit, response.headers.get("content-length"))
+            body = read_bounded(_reader(response.raw, decode_content=True), limit, response.headers.get("content-length"), deadline, total or 0.0)
         except BodyTooLarge:
             response.close()
             raise
+        except AnswerTooSlow as exc:
+            response.close()
+            raise rx.ReadTimeout(str(exc.args[0] if exc.args else exc), response=response) from None
         # urllib3's errors as requests reports them when it reads the body itself (Response.iter_content)
         except ProtocolError as exc:
             raise rx.ChunkedEncodingError(exc) from None
@@ -98,9 +155,11 @@ class _CappedResponse:
     (``read``, ``stream``, ``release_conn``, ``shutdown`` …: log streaming) is
     the response's own."""
 
-    def __init__(self, response: Any, limit: int) -> None:
+    def __init__(self, response: Any, limit: int, sent: float, total: float | None) -> None:
         self._response = response
         self._limit = limit
+        self._deadline = None if total is None else sent + total
+        self._total = total or 0.0
         self._data: bytes | None = None
 
     @property
@@ -108,8 +167,8 @@ class _CappedResponse:
         if self._data is None:
             resp = self._response
             try:
-                self._data = read_bounded(lambda n: resp.read(n), self._limit, resp.headers.get("content-length"))
-            except BodyTooLarge:
+                self._data = read_bounded(_reader(resp), self._limit, resp.headers.get("content-length"), self._deadline, self._total)
+            except (BodyTooLarge, AnswerTooSlow):
                 resp.close()
                 raise
         return self._data
@@ -126,7 +185,8 @@ class _CappedPool:
         self._limit = limit
 
     def request(self, *args: Any, **kwargs: Any) -> _CappedResponse:
-        return _CappedResponse(self._pool.request(*args, **kwargs), self._limit)
+        sent = time.monotonic()
+        return _CappedResponse(self._pool.request(*args, **kwargs), self._limit, sent, total_seconds(kwargs.get("timeout")))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)

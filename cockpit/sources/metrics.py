@@ -50,7 +50,7 @@ from cockpit.sources import _identity as identity
 from cockpit.sources._bounded import TOO_LARGE_HINT, BodyTooLarge, cap_session, limit_text
 from cockpit.config import MetricsConfig, QueryConfig
 from cockpit.signals import ErrorKind, MetricsSnapshot, Series, SourceError
-from cockpit.sources._errors import body_snippet, kind_for_status, make_error, one_line, safe_url, status_text, unexpected
+from cockpit.sources._errors import body_snippet, kind_for_status, make_error, one_line, parse_retry_after, safe_url, status_text, unexpected
 
 SOURCE = "metrics"
 PROBE_TIMEOUT = 1.0
@@ -226,6 +226,7 @@ class _Server:
     client: PrometheusConnect
     session: requests.Session
     last_error: SourceError | None = None
+    retry_after: str | None = None  # the last answer's Retry-After (prometheus-api-client's exception drops the headers)
 
 
 class Metrics:
@@ -259,11 +260,13 @@ class Metrics:
         server = self._servers.get(index)
         if server is None:
             url = self.urls[index]
-            session = cap_session(requests.Session())  # bodies read in bounded chunks: BodyTooLarge past 4 MiB
+            # bodies read in bounded chunks (BodyTooLarge past 4 MiB), complete within connect + read timeout
+            session = cap_session(requests.Session(), total=2 * self.config.timeout)
             session.headers.update(identity.headers())  # PrometheusConnect sends through this session
             no_retry = Retry(total=0, connect=0, read=0, redirect=3, status=0, other=0, raise_on_status=False)
             client = PrometheusConnect(url=url, session=session, retry=no_retry, timeout=self.config.timeout)
             server = self._servers[index] = _Server(url=url, client=client, session=session)
+            session.hooks["response"].insert(0, lambda response, **_: setattr(server, "retry_after", response.headers.get("retry-after")))
         server.client.headers = {"Authorization": f"Bearer {token}"} if token else None
         return server
 
@@ -484,12 +487,15 @@ class Metrics:
         elif kind is ErrorKind.FORBIDDEN:
             hint = "the token is valid but may not query this Prometheus: ask the monitoring team for access"
         elif kind is ErrorKind.RATE_LIMITED:
-            hint = "Prometheus (or its proxy) is throttling us; the backup is asked meanwhile if there is one"
+            wait = parse_retry_after(server.retry_after)
+            hint = "Prometheus (or its proxy) is throttling us" + (f" and asks to wait {wait:.0f}s (polls slow down until then)" if wait is not None else "")
+            hint += "; the backup is asked meanwhile if there is one"
         elif kind is ErrorKind.SERVER_ERROR:
             hint = "Prometheus failed to answer; the backup is asked if there is one — check the Prometheus server"
         else:
             hint = ""
-        return make_error(SOURCE, kind, message, hint, status_code=status, secrets=secrets)
+        retry_after = parse_retry_after(server.retry_after) if kind is ErrorKind.RATE_LIMITED else None
+        return make_error(SOURCE, kind, message, hint, status_code=status, retry_after=retry_after, secrets=secrets)
 
     def _too_large(self, url: str, what: str) -> SourceError:
         backup_hint = "; the backup is asked if there is one" if len(self.urls) > 1 else ""
