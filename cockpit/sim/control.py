@@ -243,6 +243,13 @@ async def huge_response(request: web.Request, status: int, size: int, drill: "Dr
     sent = 0
     try:
         while sent < size:
+            # a closed connection ends the answer: aiohttp's write does not
+            # always yield (nor fail) once the peer has gone — over TLS the
+            # bytes would be "sent" into a dead connection and counted
+            await asyncio.sleep(0)
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                break
             part = block[: size - sent]
             await resp.write(part)
             sent += len(part)
