@@ -40,7 +40,8 @@ DEFAULT_REFRESH = {"statuspage": 30.0, "health": 10.0, "metrics": 15.0, "pods": 
 
 odd_float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-10, 200), st.just(0.0))
 maybe_float = st.one_of(st.none(), odd_float)
-words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+# no "…" in outside text: check_shape looks for "…" as the mark of a text the cockpit cut
+words = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="…"), max_size=40)
 when = st.one_of(st.none(), st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)))
 
 incidents = st.builds(
