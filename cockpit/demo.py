@@ -229,14 +229,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for name in scenario_names():
             print(f"{name:<18} {load_scenario(name).title}")
         return 0
-    from cockpit.cli import fail, no_terminal
+    from cockpit.cli_common import fail, no_terminal
 
     if why := no_terminal():  # before the drill child: nothing to start without a screen
         return fail(why)
     drill = start_drill(args.scenario, speed=args.speed, seed=args.seed)  # first: it checks the scenario meanwhile
     clean = False
     try:
-        from cockpit.cli import log_to_file, with_user_ui
+        from cockpit.cli_common import log_to_file, with_user_ui
         from cockpit.config import config_from_toml, read_only
 
         log_to_file()

@@ -23,6 +23,7 @@ the app for every notification.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import re
 import threading
@@ -184,3 +185,13 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(redact_value(v) for v in value)
     return value
+
+
+def fingerprint(secret: str | bytes) -> str:
+    """A short, stable stand-in for a secret: ``sha256:`` + 12 hex digits of
+    its SHA-256 (bytes as given, no stripping: a stray newline shows as a
+    different fingerprint). ``"(empty)"`` for an empty secret."""
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not raw:
+        return "(empty)"
+    return "sha256:" + hashlib.sha256(raw).hexdigest()[:12]

@@ -1,5 +1,5 @@
 """The remediation desk: the actions pane, the modals and the workers that
-drive :class:`cockpit.actions.ActionRunner` — plan, dry run, permissions,
+drive :class:`cockpit.actions.flow.ActionRunner` — plan, dry run, permissions,
 confirm, apply, verify — without ever blocking the UI thread.
 
 The app builds one :class:`ActionsDesk` next to the incident desk (right
@@ -14,7 +14,7 @@ The path of one action::
     key ─► (masked key / replica count input) ─► worker: prepare (reads, dry run, SSAR, lease)
         ─► ConfirmScreen (`y` confirms; the name typed for the Secret or a hard scale-down)
         ─► runner.confirm (UI thread, in memory) ─► worker: apply + follow the rollout (progress → pane)
-        ─► the symptom it should end, followed on every Signals change (cockpit/actions_follow.py):
+        ─► the symptom it should end, followed on every Signals change (cockpit/actions/follow.py):
            "Mitigated: 401s stopped at …" or "… symptom persists — …: the fix did not work"
            in the pane, a notification and the timeline; a restart offered after a key update
 
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from textual.content import Content
 from textual.message import Message
 
-from cockpit.actions import (
+from cockpit.actions.flow import (
     ActionKind,
     ActionRunner,
     Confirmation,
@@ -52,15 +52,15 @@ from cockpit.actions import (
     SecretValue,
     rate_limits_seen,
 )
-from cockpit.actions import took_effect
-from cockpit.actions_follow import ENDED, SymptomDesk, Watch, follow_from, since_applied, takes_effect_now, watch_for
-from cockpit.actions_status import ActionsStatus, read_status
+from cockpit.actions.flow import took_effect
+from cockpit.actions.follow import ENDED, SymptomDesk, Watch, follow_from, since_applied, takes_effect_now, watch_for
+from cockpit.actions.status import ActionsStatus, read_status
 from cockpit.config import Config
 from cockpit.runbook import ActionId
 from cockpit.signals import InEffect, Signals
-from cockpit.symptom import Symptom
-from cockpit.triage import Triaged
-from screens.actions_draw import NO_ADAPTER, desk_rows, desk_status
+from cockpit.actions.symptom import Symptom
+from cockpit.triage.tree import Triaged
+from screens.actions_draw import ENABLE_OF, FLAG_OF, NO_ADAPTER, ROWS, SPEC, RowSpec, desk_rows, desk_status
 from screens.confirm import ConfirmScreen
 from screens.secret_input import KeyInputScreen, ReplicasScreen
 from widgets.actions import ActionsPane, Row
@@ -68,7 +68,7 @@ from widgets.actions import ActionsPane, Row
 if TYPE_CHECKING:
     from textual.app import App
 
-    from cockpit.incident import IncidentStore
+    from cockpit.incident.lifecycle import IncidentStore
     from screens.main import MainScreen
 
 STATUS_EVERY = 15.0  # seconds between reads of the replicas, flags and lease (permissions: at start and after each action)
@@ -78,26 +78,6 @@ RETRYABLE = frozenset({FailureKind.AUTH_EXPIRED, FailureKind.LEASE_HELD, Failure
 RunnerFactory = Callable[[Config, "IncidentStore | None", Callable[[], float]], ActionRunner]
 
 
-@dataclass(frozen=True)
-class RowSpec:
-    id: str
-    key: str
-    label: str
-    runbook: ActionId  # what triage's "Do now" names (the undo of a toggle is never highlighted)
-    kinds: tuple[ActionKind, ...]
-
-
-ROWS = (
-    RowSpec("verify_key", "v", "Verify the key in the Secret", ActionId.VERIFY_KEY, (ActionKind.VERIFY_KEY,)),
-    RowSpec("update_key", "k", "Update the Clay API key", ActionId.UPDATE_KEY, (ActionKind.UPDATE_KEY,)),
-    RowSpec("restart", "R", "Restart the pods", ActionId.RESTART, (ActionKind.RESTART,)),
-    RowSpec("queuing", "Q", "Request queuing", ActionId.ENABLE_QUEUING, (ActionKind.ENABLE_QUEUING, ActionKind.DISABLE_QUEUING)),
-    RowSpec("fallback", "f", "Fallback (degrade)", ActionId.ENABLE_FALLBACK, (ActionKind.ENABLE_FALLBACK, ActionKind.DISABLE_FALLBACK)),
-    RowSpec("scale", "S", "Scale", ActionId.SCALE, (ActionKind.SCALE,)),
-)
-SPEC = {r.id: r for r in ROWS}
-FLAG_OF = {"queuing": "queuing", "fallback": "fallback"}
-ENABLE_OF = {"queuing": ActionKind.ENABLE_QUEUING, "fallback": ActionKind.ENABLE_FALLBACK}
 def default_runner(config: Config, store: IncidentStore | None, clock: Callable[[], float]) -> ActionRunner:
     return ActionRunner(config, store=store, wall=clock)
 

@@ -10,12 +10,15 @@ the desk calls them when it draws.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual.content import Content
 
-from cockpit.actions import FailureKind
-from cockpit.actions_follow import ENDED, Finished
+from cockpit.actions.flow import FailureKind
+from cockpit.actions.types import ActionKind
+from cockpit.actions.follow import ENDED, Finished
+from cockpit.runbook import ActionId
 from widgets.actions import Row
 from widgets.checklist import clock_time
 
@@ -25,9 +28,30 @@ if TYPE_CHECKING:
 NO_ADAPTER = "no Kubernetes adapter with these sources: the actions are shown, not run"
 
 
-def desk_rows(desk: ActionsDesk) -> list[Row]:
-    from screens.actions_desk import ENABLE_OF, FLAG_OF, ROWS
+@dataclass(frozen=True)
+class RowSpec:
+    id: str
+    key: str
+    label: str
+    runbook: ActionId  # what triage's "Do now" names (the undo of a toggle is never highlighted)
+    kinds: tuple[ActionKind, ...]
 
+
+ROWS = (
+    RowSpec("verify_key", "v", "Verify the key in the Secret", ActionId.VERIFY_KEY, (ActionKind.VERIFY_KEY,)),
+    RowSpec("update_key", "k", "Update the Clay API key", ActionId.UPDATE_KEY, (ActionKind.UPDATE_KEY,)),
+    RowSpec("restart", "R", "Restart the pods", ActionId.RESTART, (ActionKind.RESTART,)),
+    RowSpec("queuing", "Q", "Request queuing", ActionId.ENABLE_QUEUING, (ActionKind.ENABLE_QUEUING, ActionKind.DISABLE_QUEUING)),
+    RowSpec("fallback", "f", "Fallback (degrade)", ActionId.ENABLE_FALLBACK, (ActionKind.ENABLE_FALLBACK, ActionKind.DISABLE_FALLBACK)),
+    RowSpec("scale", "S", "Scale", ActionId.SCALE, (ActionKind.SCALE,)),
+)
+SPEC = {r.id: r for r in ROWS}
+FLAG_OF = {"queuing": "queuing", "fallback": "fallback"}
+ENABLE_OF = {"queuing": ActionKind.ENABLE_QUEUING, "fallback": ActionKind.ENABLE_FALLBACK}
+
+
+
+def desk_rows(desk: ActionsDesk) -> list[Row]:
     s = desk.status
     denied = dict(s.denied)
     lease = s.lease

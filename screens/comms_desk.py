@@ -4,7 +4,7 @@ The app builds one :class:`CommsDesk` right after the incident desk
 (:mod:`screens.desk`) and routes to it: the ``n`` / ``e`` keys (the update
 editor, :mod:`screens.compose`), ``P`` (the postmortem) and the
 :class:`CommsResult` messages its workers post. It holds the one
-:class:`~cockpit.comms.Comms` of the cockpit (on the incident desk's store,
+:class:`~cockpit.comms.core.Comms` of the cockpit (on the incident desk's store,
 so drafts and sends land in the same timeline).
 
 Threads: every save of a draft (one fsynced event) and every send (the
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from cockpit.comms import (
+from cockpit.comms.core import (
     Channel,
     Comms,
     Draft,
@@ -42,10 +42,10 @@ from cockpit.comms import (
     SendResult,
     next_update_due,
 )
-from cockpit.comms_state import Cadence, DueState
+from cockpit.comms.state import Cadence, DueState
 from cockpit.config import Config
 from cockpit.signals import ErrorKind, Signals, SourceError
-from cockpit.timeline import TimelineError
+from cockpit.incident.timeline import TimelineError
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -178,7 +178,7 @@ class CommsDesk:
         """An evidence snapshot of the live signals (UI thread: the signals
         and the assessment are read here), recorded with a message or a
         postmortem so the postmortem's chart and peak reach that moment."""
-        from cockpit.timeline import signals_evidence
+        from cockpit.incident.timeline import signals_evidence
 
         signals = self.signals()
         if signals is None or signals.metrics.value is None:
@@ -292,7 +292,7 @@ class CommsDesk:
         self._tick()
 
     def _postmortem_blocking(self, path: Path, incident_id: str, force: bool, evidence: dict[str, Any] | None = None) -> None:
-        from cockpit.postmortem import (
+        from cockpit.incident.postmortem import (
             PostmortemError,
             default_output,
             env_secrets,

@@ -39,9 +39,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static, TextArea
 
-from cockpit.comms import Channel, Draft, SaveResult, SendResult
-from cockpit.comms_context import STATUS_LABEL
-from cockpit.incident import Status
+from cockpit.comms.core import Channel, Draft, SaveResult, SendResult
+from cockpit.comms.context import STATUS_LABEL
+from cockpit.incident.lifecycle import Status
 from cockpit.sanitise import clean_line
 from screens.choose import Choice, ChoiceScreen
 from screens.preview import PreviewScreen, flag_lines

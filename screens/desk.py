@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from cockpit.config import Config
-from cockpit.incident import Incident, IncidentStore, Status
-from cockpit.recorder import Declaration, Recorder
+from cockpit.incident.lifecycle import Incident, IncidentStore, Status
+from cockpit.incident.recorder import Declaration, Recorder
 from cockpit.runbook import SEVERITIES, Severity
 from cockpit.signals import Signals, SourceError
-from cockpit.timeline import TimelineError
-from cockpit.triage import Triage, Triaged, assess, refresh_intervals
-from cockpit.watch import Watch
+from cockpit.incident.timeline import TimelineError
+from cockpit.triage.tree import Triage, Triaged, assess, refresh_intervals
+from cockpit.incident.watch import Watch
 from screens.choose import Choice, ChoiceScreen
 from screens.timeline_view import TimelineScreen
 from widgets.checklist import clock_time

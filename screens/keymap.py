@@ -35,7 +35,9 @@ _NAMED = {"space", "enter", "tab", "escape", "backspace", "delete", "insert", "h
 
 def binding_lists() -> list[tuple[str, Sequence[Binding]]]:
     """(owner, bindings) of every screen and widget with bindings: the ids a keymap may name."""
-    from cockpit.app import CockpitApp
+    from textual.app import App
+
+    from screens.app_keys import APP_BINDINGS
     from screens.choose import ChoiceScreen
     from screens.compose import ComposeScreen
     from screens.confirm import ConfirmScreen
@@ -49,11 +51,12 @@ def binding_lists() -> list[tuple[str, Sequence[Binding]]]:
     from widgets.checklist import ChecklistView
     from widgets.logs import LogView
 
-    owners: Iterable[type] = (CockpitApp, ChecklistView, ActionsView, LogView, MetricsScreen, PreviewScreen, TimelineScreen,
+    owners: Iterable[type] = (ChecklistView, ActionsView, LogView, MetricsScreen, PreviewScreen, TimelineScreen,
                               ChoiceScreen, ConfirmScreen, LogFilterScreen, HelpScreen, KeyInputScreen, ReplicasScreen,
                               ComposeScreen)
-    lists = [(owner.__name__, [b for b in owner.BINDINGS if isinstance(b, Binding)]) for owner in owners]
-    lists[0][1].append(Binding(CockpitApp.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id=PALETTE_ID))  # Textual adds it, id-less
+    lists = [("CockpitApp", list(APP_BINDINGS))]
+    lists += [(owner.__name__, [b for b in owner.BINDINGS if isinstance(b, Binding)]) for owner in owners]
+    lists[0][1].append(Binding(App.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id=PALETTE_ID))  # Textual adds it, id-less
     return lists
 
 

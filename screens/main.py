@@ -31,12 +31,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from cockpit.config import Config
-from cockpit.incident import Incident, Tick
-from cockpit.recorder import Failure
+from cockpit.incident.lifecycle import Incident, Tick
+from cockpit.incident.recorder import Failure
 from cockpit.signals import Reading
-from cockpit.timeline import Event
-from cockpit.triage import Triaged
-from cockpit.watch import Notable
+from cockpit.incident.timeline import Event
+from cockpit.triage.tree import Triaged
+from cockpit.incident.watch import Notable
 from widgets.cadence import CadenceBadge
 from widgets.checklist import ChecklistPane
 from widgets.common import SourcePane

@@ -28,8 +28,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from cockpit.comms import Channel, Flag, Preview
-from cockpit.comms_blocks import PreviewBlock
+from cockpit.comms.core import Channel, Flag, Preview
+from cockpit.comms.blocks import PreviewBlock
 from widgets.common import clean
 from widgets.footer import KeyFooter
 

@@ -4,7 +4,7 @@
 :class:`KeyInputScreen` — a password field: the key is shown as dots, never
 echoed, cannot be copied out of the field (a copy would send it to the
 terminal's clipboard), and leaves the field only inside a
-:class:`~cockpit.actions.SecretValue` (whose text is its fingerprint). Enter
+:class:`~cockpit.actions.flow.SecretValue` (whose text is its fingerprint). Enter
 asks Clay about it before anything is written (the caller runs the probe in
 a thread worker and hands back the answer with :meth:`show_probe`); when
 Clay accepts it the screen goes straight on to the plan (dismisses with the
@@ -34,7 +34,7 @@ from textual.widgets import Button, Input, Static
 
 from textual.message import Message
 
-from cockpit.actions import ProbeResult, SecretValue
+from cockpit.actions.flow import ProbeResult, SecretValue
 from widgets.common import clean, set_if_changed
 
 MODAL_CSS = """

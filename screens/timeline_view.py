@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from cockpit.timeline import Event, iso_utc, read
+from cockpit.incident.timeline import Event, iso_utc, read
 from widgets.common import clean, set_if_changed
 from widgets.footer import KeyFooter
 from widgets.timeline import event_content

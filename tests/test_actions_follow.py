@@ -1,4 +1,4 @@
-"""The desk's follow of a symptom (cockpit/actions_follow.py) on a real
+"""The desk's follow of a symptom (cockpit/actions/follow.py) on a real
 incident store: exactly one symptom_ended / symptom_persists per follow
 with the data docs/events.md fixes, the automatic ticks when it ended, the
 metrics' later word as a note, what is in effect (also after a restart of
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from test_actions_symptom import AUTH_BEFORE, NEW, OK_LINE, PODS_BEFORE, T0, follow, logs, metrics, pod, pods
 
-from cockpit.actions_follow import SymptomDesk
-from cockpit.incident import IncidentStore
+from cockpit.actions.follow import SymptomDesk
+from cockpit.incident.lifecycle import IncidentStore
 from cockpit.runbook import Severity
 from cockpit.signals import Signals
-from cockpit.symptom import ENDED, PERSISTS, Symptom
-from cockpit.timeline import EventKind, read
+from cockpit.actions.symptom import ENDED, PERSISTS, Symptom
+from cockpit.incident.timeline import EventKind, read
 
 
 class Clock:

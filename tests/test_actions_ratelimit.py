@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cockpit.actions_ratelimit import parse_fields, rate_limits_seen
+from cockpit.actions.ratelimit import parse_fields, rate_limits_seen
 from cockpit.signals import LogLine
 
 LIMITED = ('level=warn msg="clay call failed" method=POST endpoint=/v1/people/enrich status=429 duration_ms=38 '

@@ -23,7 +23,7 @@ from test_actions_support import (
     timeline_text,
 )
 
-from cockpit.actions import (
+from cockpit.actions.flow import (
     ActionKind,
     ActionRunner,
     Confirmation,
@@ -32,9 +32,9 @@ from cockpit.actions import (
     SecretValue,
     Stage,
 )
-from cockpit.actions_types import AdminError
+from cockpit.actions.types import AdminError
 from cockpit.sources.kube_lease import Leases
-from cockpit.timeline import EventKind
+from cockpit.incident.timeline import EventKind
 
 NEW_KEY = "clay_live_" + "c0ffee42" * 4
 ESCALATE = "→ escalate to drill escalation: #platform-oncall (PagerDuty: platform-primary)"

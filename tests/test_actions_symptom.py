@@ -1,5 +1,5 @@
 """The symptom an action should end, and the judging of it after the change
-(cockpit/symptom.py, pure): table tests on the drill's logfmt lines
+(cockpit/actions/symptom.py, pure): table tests on the drill's logfmt lines
 (docs/drill-contract.md), the real Kubernetes pod fixtures
 (tests/fixtures/real) and odd input; a property test that judging never
 raises. The words are the contract of docs/events.md."""
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck as HC
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.actions_types import ActionKind
+from cockpit.actions.types import ActionKind
 from cockpit.runbook import ActionId, Branch, ErrorClass, Severity
 from cockpit.signals import (
     HealthCheck,
@@ -30,7 +30,7 @@ from cockpit.signals import (
     Signals,
 )
 from cockpit.sources.kube import pod_info
-from cockpit.symptom import (
+from cockpit.actions.symptom import (
     ENDED,
     LAST_CALLS,
     MIN_CALLS,
@@ -46,7 +46,7 @@ from cockpit.symptom import (
     symptom_for,
     ticks_for,
 )
-from cockpit.triage_types import Assessment, Confidence, Finding, action
+from cockpit.triage.types import Assessment, Confidence, Finding, action
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real"
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -24,8 +24,8 @@ from test_app_actions_support import (
     until,
 )
 
-from cockpit.actions import ActionKind, ActionRunner, FailureKind
-from cockpit.timeline import fingerprint
+from cockpit.actions.flow import ActionKind, ActionRunner, FailureKind
+from cockpit.incident.timeline import fingerprint
 from screens.confirm import ConfirmScreen
 from screens.secret_input import KeyInputScreen, ReplicasScreen
 from widgets.context_bar import ContextBar

@@ -35,10 +35,10 @@ from test_app_actions_support import (
     until,
 )
 
-from cockpit.actions import ActionKind, Progress, VerifyState
+from cockpit.actions.flow import ActionKind, Progress, VerifyState
 from cockpit.runbook import Branch
-from cockpit.symptom import ENDED, PERSISTS
-from cockpit.timeline import EventKind, fingerprint, read
+from cockpit.actions.symptom import ENDED, PERSISTS
+from cockpit.incident.timeline import EventKind, fingerprint, read
 from screens.confirm import ConfirmScreen
 from screens.secret_input import KeyInputScreen
 

@@ -17,7 +17,7 @@ import pytest
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.actions import ActionRunner
+from cockpit.actions.flow import ActionRunner
 from cockpit.app import CockpitApp, make_app
 from cockpit.config import config_from_toml
 from cockpit.runbook import Branch

@@ -24,14 +24,14 @@ from textual.content import Content
 from textual.widgets import Static, TextArea
 
 from cockpit.app import CockpitApp, make_app
-from cockpit.comms import Channel
-from cockpit.comms_context import clean_headline
+from cockpit.comms.core import Channel
+from cockpit.comms.context import clean_headline
 from cockpit.config import config_from_toml
 from cockpit.signals import HealthSnapshot
 from cockpit.sources import Sources
 from cockpit.sources.slack import Slack
 from cockpit.sources.statusapi import StatusApi
-from cockpit.timeline import EventKind, read
+from cockpit.incident.timeline import EventKind, read
 from screens.choose import ChoiceScreen
 from screens.compose import ComposeScreen
 from screens.preview import PreviewScreen

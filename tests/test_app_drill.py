@@ -270,10 +270,10 @@ async def _confirm_typed(pilot, drill, name: str = "clay-sync") -> None:
 async def test_kube_auth_expired_drill_login_then_g_retries_with_what_was_typed(sim, tmp_path) -> None:
     """The cluster credentials expire at the Secret write: the cockpit says so with the drill's login command;
     the responder runs it (as in another terminal) and g writes the key typed before."""
-    from cockpit.actions import ActionKind, FailureKind
+    from cockpit.actions.flow import ActionKind, FailureKind
     from cockpit.sim.login import login
     from cockpit.sim.scenario import load_scenario
-    from cockpit.timeline import fingerprint
+    from cockpit.incident.timeline import fingerprint
     from screens.confirm import ConfirmScreen
     from test_app_actions_support import NEW_KEY, Drill, ready, screen_text
     from test_app_actions_support import pane_text as actions_text
@@ -319,7 +319,7 @@ async def test_kube_auth_expired_drill_login_then_g_retries_with_what_was_typed(
 
 @pytest.mark.scenario("secret-denied")
 async def test_secret_denied_drill_shows_permission_denied_and_the_escalation_contact(sim, tmp_path) -> None:
-    from cockpit.actions import FailureKind
+    from cockpit.actions.flow import FailureKind
     from cockpit.sim.scenario import load_scenario
     from test_app_actions_support import NEW_KEY, Drill, ready
     from test_app_actions_support import pane_text as actions_text
@@ -354,7 +354,7 @@ async def test_a_stalled_log_stream_is_marked_stale_and_triage_discounts_the_log
     QUIET_MIN/PROBE_WAIT are shortened (15 s/5 s by default): the same code."""
     from cockpit.signals import ErrorKind
     from cockpit.sources import _kubelogs
-    from cockpit.triage import Confidence
+    from cockpit.triage.tree import Confidence
 
     monkeypatch.setattr(_kubelogs, "QUIET_MIN", 2.0)
     monkeypatch.setattr(_kubelogs, "PROBE_WAIT", 1.0)
@@ -417,7 +417,7 @@ async def test_a_read_only_state_dir_still_shows_the_open_incident_and_says_noth
     import errno
     import os
 
-    from cockpit.incident import IncidentStore
+    from cockpit.incident.lifecycle import IncidentStore
     from cockpit.runbook import Severity
     from widgets.checklist import ChecklistPane
     from widgets.context_bar import IncidentBadge

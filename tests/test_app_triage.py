@@ -29,7 +29,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cockpit.app import CockpitApp, make_app
-from cockpit.timeline import EventKind, read
+from cockpit.incident.timeline import EventKind, read
 from screens.boot import DECISION_FRAMES, FRAMES, BootFrame, BootScreen, boot_layout
 from screens.choose import ChoiceScreen
 from screens.main import MainScreen
@@ -298,7 +298,7 @@ async def test_a_failed_write_shows_and_nothing_is_shown_as_recorded(tmp_path, m
                 raise OSError(28, "No space left on device")
             return real_write(fd, data)
 
-        monkeypatch.setattr("cockpit.timeline.os.write", full_disk)
+        monkeypatch.setattr("cockpit.incident.timeline.os.write", full_disk)
         await pilot.press("c", "3", "space")
         pane = main(app).query_one(TimelinePane)
         await until(pilot, lambda: pane.has_class("-error"), what="the failure shown")

@@ -32,7 +32,7 @@ from cockpit.config import config_from_toml
 from cockpit.runbook import Branch, Severity
 from cockpit.sim.scenario import load_scenario, scenario_names
 from cockpit.sources import Sources
-from cockpit.timeline import EventKind, read
+from cockpit.incident.timeline import EventKind, read
 from widgets.triage import TriagePane, TriageStrip
 
 pytestmark = pytest.mark.asyncio

@@ -60,11 +60,7 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_domain_modules_load_without_textual() -> None:
-    mods = [
-        "cockpit." + p.stem
-        for p in py_files("cockpit")
-        if p.parent.name == "cockpit" and p.stem not in ("app", "__init__", "__main__")
-    ]
+    mods = [name for name in our_modules() if name.startswith("cockpit") and name != "cockpit.app" and not name.endswith("__main__")]
     loaded = _modules_after("\n".join(f"import {m}" for m in mods))
     assert not {m for m in loaded if m.split(".")[0] == "textual"}
 
@@ -79,6 +75,153 @@ def test_starting_the_cockpit_imports_no_heavy_client() -> None:
     ours = sorted(m for m in loaded if m.split(".")[0] in ("cockpit", "widgets", "screens"))
     allowed = {"cockpit", "cockpit.cli", "cockpit.paths", "cockpit.config", "cockpit.demo", "cockpit.app", "cockpit.sources",
                "cockpit.sim", "cockpit.sim.wiring", "screens", "screens.boot",
-               "screens.toasts", "cockpit.redact", "cockpit.sanitise",  # (standard library only: toasts held, sanitised and redacted, from the first frame)
-               "screens.typeahead"}  # (Textual's ModalScreen only, loaded with the App: typing after a modal guarded from the first frame)
+               "screens.toasts", "cockpit.redact", "cockpit.sanitise", "cockpit.cli_common",  # (standard library only: toasts held, sanitised and redacted, from the first frame)
+               "screens.typeahead",  # (Textual's ModalScreen only, loaded with the App: typing after a modal guarded from the first frame)
+               "screens.app_keys"}  # (Textual's Binding only: the app's keys)
     assert set(ours) <= allowed, f"loaded before the first frame: {sorted(set(ours) - allowed)}"
+
+
+# --------------------------------------------------------------------------
+# Layers (issue 13): which group of modules may import which. A module's
+# group is the longest prefix below that names it; an arrow not listed is a
+# layering mistake (move the helper down, or pass the object in).
+
+BASE = "base"
+GROUPS: dict[str, str] = {
+    # base: pure types, text and names every layer shares
+    "cockpit.paths": BASE, "cockpit.redact": BASE, "cockpit.sanitise": BASE, "cockpit.text": BASE, "cockpit.signals": BASE,
+    "cockpit.runbook": BASE, "cockpit.target": BASE, "cockpit.config": BASE,
+    "cockpit.actions.types": BASE,  # the adapter contract the Kubernetes adapters and actions share
+    "cockpit.sources": "sources",
+    "cockpit.triage": "triage",
+    "cockpit.incident": "incident",
+    "cockpit.incident.postmortem": "postmortem", "cockpit.incident.postmortem_parts": "postmortem",
+    "cockpit.incident.postmortem_cli": "postmortem",
+    "cockpit.comms": "comms",
+    "cockpit.actions": "actions",
+    "cockpit.check": "check",
+    "cockpit.sim": "sim",
+    "cockpit.cli_common": "cli_common",
+    "widgets": "widgets",
+    "screens": "screens",
+    "cockpit.app": "app",
+    "cockpit.cli": "entry", "cockpit.demo": "entry", "cockpit.info": "entry", "cockpit.starter": "entry", "cockpit": "entry",
+}
+ARROWS: dict[str, set[str]] = {
+    BASE: set(),
+    "sources": {BASE},
+    "triage": {BASE},
+    "incident": {BASE, "triage"},
+    "comms": {BASE, "triage", "incident", "sources"},  # sources: the Slack and status page adapters it sends through
+    "postmortem": {BASE, "triage", "incident", "comms"},
+    "actions": {BASE, "triage", "incident", "sources"},
+    "check": {BASE, "sources", "actions", "cli_common"},
+    "sim": {BASE, "cli_common"},
+    "cli_common": {BASE, "screens"},  # screens: the keymap and theme check, only when the config sets them
+    "widgets": {BASE, "triage", "incident", "comms"},
+    "screens": {BASE, "triage", "incident", "postmortem", "comms", "actions", "widgets"},  # postmortem: P writes it
+    "app": {BASE, "triage", "incident", "comms", "actions", "sources", "widgets", "screens"},
+    "entry": {BASE, "triage", "incident", "postmortem", "comms", "actions", "sources", "check", "sim", "cli_common", "widgets",
+              "screens", "app"},
+}
+
+
+def group_of(module: str) -> str:
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in GROUPS:
+            return GROUPS[".".join(parts[:n])]
+    raise AssertionError(f"{module}: in no group of test_boundaries.GROUPS (add it)")
+
+
+def our_modules() -> dict[str, Path]:
+    out = {}
+    for folder in ("cockpit", "widgets", "screens"):
+        for path in py_files(folder):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            out[name.removesuffix(".__init__")] = path
+    return out
+
+
+def runtime_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Our modules ``path`` imports when it runs (in functions too; not
+    under ``if TYPE_CHECKING:``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for sub in node.body for n in ast.walk(sub)}
+    out = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                out.add(full if full in modules else node.module)
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+    return {m for m in out if m in modules}
+
+
+def test_every_import_follows_an_allowed_layer_arrow() -> None:
+    modules = our_modules()
+    wrong = []
+    for name, path in modules.items():
+        mine = group_of(name)
+        for target in runtime_imports(path, modules):
+            theirs = group_of(target)
+            if theirs != mine and theirs not in ARROWS[mine]:
+                wrong.append(f"{name} ({mine}) imports {target} ({theirs})")
+    assert not wrong, "layer arrows not in test_boundaries.ARROWS:\n" + "\n".join(sorted(wrong))
+
+
+def test_the_arrows_themselves_have_no_circle() -> None:
+    seen: dict[str, int] = {}
+
+    def visit(group: str, path: tuple[str, ...]) -> None:
+        assert group not in path, f"layer circle: {' -> '.join((*path, group))}"
+        if seen.get(group):
+            return
+        for nxt in ARROWS[group]:
+            visit(nxt, (*path, group))
+        seen[group] = 1
+
+    for group in ARROWS:
+        visit(group, ())
+
+
+def test_no_import_circles() -> None:
+    """Over the whole tree, module by module (Tarjan's strongly connected components)."""
+    modules = our_modules()
+    graph = {name: runtime_imports(path, modules) for name, path in modules.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    circles: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:  # (cli's `if __name__ == "__main__"` imports itself by name: not a circle)
+                circles.append(sorted(part))
+
+    for v in graph:
+        if v not in index:
+            connect(v)
+    assert not circles, f"import circles: {circles}"
+

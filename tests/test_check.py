@@ -1,6 +1,6 @@
 """`clay-cockpit check`, Kubernetes rows, against the drill over real HTTP:
 the kubeconfig, authentication, then one SelfSubjectAccessReview per
-permission of cockpit.rbac.permissions."""
+permission of cockpit.check.rbac.permissions."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from cockpit.actions_plans import SPECS, needs
-from cockpit.check import exit_code, render
-from cockpit.check_kube import kube_rows
-from cockpit.check_rows import Status
+from cockpit.actions.plans import SPECS, needs
+from cockpit.check.report import exit_code, render
+from cockpit.check.kube import kube_rows
+from cockpit.check.rows import Status
 from cockpit.config import config_from_toml
-from cockpit.rbac import permissions
+from cockpit.check.rbac import permissions
 from cockpit.sources import Sources
 
 

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from cockpit.check_services import slack_rows
+from cockpit.check.services import slack_rows
 from cockpit.config import SlackConfig, config_from_toml
 from cockpit.sources.slack import Slack
 
@@ -146,7 +146,7 @@ def test_real_slack_error_payloads_parse_to_named_failures(code: str, row: str) 
 
 
 def test_metric_names_in_promql() -> None:
-    from cockpit.check_services import metric_names_in
+    from cockpit.check.services import metric_names_in
 
     assert metric_names_in('sum by (code) (rate(clay_api_requests_total{code=~"5.."}[1m]))') == {"clay_api_requests_total"}
     assert metric_names_in("histogram_quantile(0.95, sum by (le) (rate(x_bucket[5m])))") == {"x_bucket"}
@@ -220,7 +220,7 @@ def test_the_clay_probe_is_reached_without_the_key(sim) -> None:
 
 
 def test_the_clay_probe_sends_no_key_header() -> None:
-    from cockpit.check_services import clay_row
+    from cockpit.check.services import clay_row
     from cockpit.config import ClayConfig
 
     seen: list[dict] = []
@@ -267,7 +267,7 @@ def test_every_service_stopped_is_a_fail_row_each_not_a_crash(sim) -> None:
 
 
 def test_with_key_sends_the_secrets_key_once_and_shows_only_its_fingerprint(sim) -> None:
-    from cockpit.actions_types import SecretValue
+    from cockpit.actions.types import SecretValue
 
     assert "clay key" not in rows_of(check(sim, "--json"))  # without --with-key the key is never read nor sent
     key = base64.b64decode(httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api",
@@ -322,7 +322,7 @@ def test_status_page_rows_ok_then_unknown_component_then_wrong_key(sim) -> None:
 def test_a_page_the_key_does_not_manage_fails(sim) -> None:
     from dataclasses import replace
 
-    from cockpit.check_services import statusapi_rows
+    from cockpit.check.services import statusapi_rows
     from cockpit.sources.statusapi import StatusApi
 
     config = config_from_toml(sim.config_dict(), "drill.toml")

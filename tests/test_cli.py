@@ -143,7 +143,7 @@ def test_target_overrides_ignore_empty_environment_but_not_an_empty_flag() -> No
 
 
 def test_info_json_paths_and_where_each_target_value_came_from(home, tmp_path) -> None:
-    from cockpit.incident import IncidentStore
+    from cockpit.incident.lifecycle import IncidentStore
 
     out = run_cli("info", "--json", env=home)
     assert out.returncode == 0, out.stderr

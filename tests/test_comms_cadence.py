@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from cockpit.comms import (
+from cockpit.comms.core import (
     Channel,
     Comms,
     DueState,
@@ -16,12 +16,12 @@ from cockpit.comms import (
     next_update_due,
     update_interval,
 )
-from cockpit.comms_state import CommsLog
+from cockpit.comms.state import CommsLog
 from cockpit.config import CommsConfig, config_from_toml
-from cockpit.incident import ClockLevel, IncidentStore, format_duration
+from cockpit.incident.lifecycle import ClockLevel, IncidentStore, format_duration
 from cockpit.runbook import Severity
 from cockpit.sim import wiring
-from cockpit.timeline import EventKind, read
+from cockpit.incident.timeline import EventKind, read
 
 T0 = 1_767_225_600.0
 MINUTES = {"P1": 15, "P2": 30, "P3": 60, "P4": 240}

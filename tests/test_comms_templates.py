@@ -14,8 +14,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cockpit.comms import Channel, Comms
-from cockpit.comms_blocks import (
+from cockpit.comms.core import Channel, Comms
+from cockpit.comms.blocks import (
     MAX_HEADER,
     MAX_SECTION,
     escape,
@@ -23,8 +23,8 @@ from cockpit.comms_blocks import (
     preview,
     slack_message,
 )
-from cockpit.comms_check import Level, check_external, check_internal, internal_terms
-from cockpit.comms_templates import (
+from cockpit.comms.check import Level, check_external, check_internal, internal_terms
+from cockpit.comms.templates import (
     MESSAGE_VARIABLES,
     POSTMORTEM_VARIABLES,
     SPECS,
@@ -33,7 +33,7 @@ from cockpit.comms_templates import (
     user_dir,
 )
 from cockpit.config import CommsConfig, config_from_toml
-from cockpit.incident import IncidentStore
+from cockpit.incident.lifecycle import IncidentStore
 from cockpit.runbook import Severity
 from cockpit.sim import wiring
 
@@ -236,7 +236,7 @@ _PIECES = ["<", ">", "&", "!", "@", "#", "|", "here", "channel", "http://x.examp
 def test_outside_text_shows_as_written_and_never_forms_a_slack_token(value: str) -> None:
     """Whatever a template value holds, Slack gets it as literal text: the
     only ``<…>`` forms in what is sent are the template's (the responder's) own."""
-    from cockpit.comms_blocks import literal
+    from cockpit.comms.blocks import literal
 
     value = value.replace("\r", "")
     text = "P1 · header\nbefore " + literal(value) + " after <!here> <@U0ONCALL>"

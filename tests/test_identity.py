@@ -20,9 +20,9 @@ from dataclasses import replace
 import pytest
 from test_actions_support import drill_config, make_runner
 
-from cockpit.actions import ActionKind, Confirmation, Outcome, SecretValue
-from cockpit.check import run_checks
-from cockpit.check_rows import Status
+from cockpit.actions.flow import ActionKind, Confirmation, Outcome, SecretValue
+from cockpit.check.report import run_checks
+from cockpit.check.rows import Status
 from cockpit.sim.control import MAX_REQUESTS, is_mutating
 from cockpit.signals import HealthSnapshot, MetricsSnapshot, PodsSnapshot, StatusPageSnapshot
 from cockpit.sources import Sources

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.incident import (
+from cockpit.incident.lifecycle import (
     ClockLevel,
     Incident,
     IncidentStore,
@@ -22,7 +22,7 @@ from cockpit.incident import (
     replay,
 )
 from cockpit.runbook import ITEMS, Severity
-from cockpit.timeline import Event, EventKind, TimelineError, read
+from cockpit.incident.timeline import Event, EventKind, TimelineError, read
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a Thursday
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cockpit.incident import (
+from cockpit.incident.lifecycle import (
     Clock,
     ClockLevel,
     format_duration,

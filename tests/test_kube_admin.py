@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from test_actions_support import Someone, drill_config, kube_writes
 
-from cockpit.actions_types import AdminError, FailureKind, Need, SecretValue
+from cockpit.actions.types import AdminError, FailureKind, Need, SecretValue
 from cockpit.sources.kube_admin import RESTARTED_AT, KubeAdmin, classify, restarted_at_now
 from cockpit.sources.kube_lease import Leases, lease_name, micro_time
 from cockpit.sources.kube_rollout import rollout_state, scale_state

@@ -9,7 +9,7 @@ import logging
 import pytest
 from test_actions_support import drill_config
 
-from cockpit.actions_types import ProbeVerdict, SecretValue
+from cockpit.actions.types import ProbeVerdict, SecretValue
 from cockpit.config import ClayConfig
 from cockpit.sources.clay_probe import meaning, probe_key
 

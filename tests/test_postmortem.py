@@ -17,18 +17,18 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from cockpit.comms_state import Channel, Sent
-from cockpit.incident import IncidentStore
-from cockpit.postmortem import (
+from cockpit.comms.state import Channel, Sent
+from cockpit.incident.lifecycle import IncidentStore
+from cockpit.incident.postmortem import (
     PostmortemError,
     build_postmortem,
     default_output,
     write_postmortem,
 )
-from cockpit.postmortem_cli import add_postmortem_arguments, cmd_postmortem, find_incident
+from cockpit.incident.postmortem_cli import add_postmortem_arguments, cmd_postmortem, find_incident
 from cockpit.runbook import Severity
 from cockpit.sim import wiring
-from cockpit.timeline import Event, EventKind, read
+from cockpit.incident.timeline import Event, EventKind, read
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 SLACK_TOKEN = "xoxb-2718281828-3141592653-AbCdEfGhIjKlMnOp"
@@ -64,7 +64,7 @@ def rate_401(t: float) -> float:
 
 def history(at: float, f=rate_401) -> dict:
     """What ``timeline.signals_evidence`` keeps of the sparklines: 5 min at 15 s."""
-    from cockpit.metrics_history import metrics_history
+    from cockpit.incident.metrics_history import metrics_history
     from cockpit.signals import Series
 
     times = [at - 300 + 15 * i for i in range(21)]
@@ -347,11 +347,11 @@ def test_from_what_the_cockpit_records(tmp_path) -> None:
     with the credentials evidence, not the healthy end, and shows each step."""
     from test_triage import NOW, TH, health, live, metrics, pods, signals, status_page
 
-    from cockpit.comms import Channel, Comms
+    from cockpit.comms.core import Channel, Comms
     from cockpit.config import config_from_toml
-    from cockpit.recorder import Recorder
+    from cockpit.incident.recorder import Recorder
     from cockpit.signals import Reading, Signals
-    from cockpit.triage import Triage, assess
+    from cockpit.triage.tree import Triage, assess
 
     bad = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)),
                   health_=live(health("down", clay_api=("fail", "last 60s: 2340 calls, 2340 errors (401: 2340)"))))
@@ -521,7 +521,7 @@ def test_long_and_cjk_names_reach_the_postmortem_whole(tmp_path) -> None:
 
 
 def test_a_real_limit_cuts_at_a_word_with_a_marker() -> None:
-    from cockpit.comms_facts import fit
+    from cockpit.comms.facts import fit
 
     text = "a very long note from the bridge call " * 20
     cut = fit(text, 120)

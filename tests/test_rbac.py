@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from cockpit.config import config_from_toml
-from cockpit.rbac import manifest, permissions, subjects
+from cockpit.check.rbac import manifest, permissions, subjects
 
 
 def drill_config(sim):

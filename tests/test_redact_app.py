@@ -43,7 +43,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cockpit import redact
-from cockpit.actions_types import SecretValue
+from cockpit.actions.types import SecretValue
 from cockpit.app import CockpitApp, make_app
 from cockpit.config import Config, config_from_toml
 from cockpit.sim.control import ECHO_FORMS
@@ -324,7 +324,7 @@ ECHOING = {"statuspage": 503, "rootly": 503, "health": 401, "prometheus": 500, "
 @pytest.mark.asyncio
 @pytest.mark.scenario("key-revoked")
 async def test_no_credential_reaches_any_output(sim, tmp_path, monkeypatch) -> None:
-    from cockpit.comms import Channel
+    from cockpit.comms.core import Channel
     from screens.compose import ComposeScreen
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))

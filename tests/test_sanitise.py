@@ -197,10 +197,10 @@ def test_a_log_line_body_is_one_line() -> None:
 
 def test_the_postmortem_holds_no_control_character(tmp_path) -> None:
     """The postmortem (the file and `clay-cockpit postmortem`'s stdout): outside text in the timeline is written inert."""
-    from cockpit.incident import IncidentStore
-    from cockpit.postmortem import build_postmortem
+    from cockpit.incident.lifecycle import IncidentStore
+    from cockpit.incident.postmortem import build_postmortem
     from cockpit.runbook import Severity
-    from cockpit.timeline import EventKind
+    from cockpit.incident.timeline import EventKind
 
     now = 1_700_000_000.0
     store = IncidentStore(tmp_path, actor="ana@bastion-1", clock=lambda: now)

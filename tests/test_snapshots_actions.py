@@ -16,7 +16,7 @@ from test_app_actions_support import NEW_KEY
 from test_snapshots_drill import WARM_UP, drill_app, own_state_dir, settled, until  # noqa: F401 (a fixture)
 from textual.app import App
 
-from cockpit.actions import ActionKind, ActionRunner, Plan, SecretValue
+from cockpit.actions.flow import ActionKind, ActionRunner, Plan, SecretValue
 from cockpit.app import CockpitApp
 from screens.confirm import ConfirmScreen
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cockpit import timeline as tl
+from cockpit.incident import timeline as tl
 from cockpit.signals import (
     ErrorKind,
     HealthSnapshot,
@@ -26,7 +26,7 @@ from cockpit.signals import (
 from cockpit.signals import (
     HealthCheck as Check,
 )
-from cockpit.timeline import (
+from cockpit.incident.timeline import (
     EventKind,
     Timeline,
     TimelineError,

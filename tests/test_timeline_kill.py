@@ -21,13 +21,13 @@ import threading
 import time
 from pathlib import Path
 
-from cockpit.timeline import read
+from cockpit.incident.timeline import read
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import random, sys
-from cockpit.timeline import Timeline
+from cockpit.incident.timeline import Timeline
 t = Timeline(sys.argv[1], actor="writer@test")
 rnd = random.Random(int(sys.argv[2]))
 print("start", t.seq, flush=True)

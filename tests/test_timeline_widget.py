@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cockpit.timeline import Event, EventKind
+from cockpit.incident.timeline import Event, EventKind
 from widgets.timeline import event_content
 
 

@@ -34,7 +34,7 @@ from cockpit.signals import (
     StatusIncident,
     StatusPageSnapshot,
 )
-from cockpit.triage import Assessment, Confidence, assess, refresh_intervals
+from cockpit.triage.tree import Assessment, Confidence, assess, refresh_intervals
 
 NOW = 1_800_000_000.0
 TH = Thresholds()

@@ -32,7 +32,7 @@ from test_triage import (
 from cockpit.app import CockpitApp
 from cockpit.runbook import ACTION_KEY, ACTION_TEXT, OUTSIDE, ActionId
 from cockpit.signals import InEffect, Signals
-from cockpit.triage import assess
+from cockpit.triage.tree import assess
 from widgets.triage import actions_content, actions_line
 
 QUEUING_ON = InEffect("enable_queuing", "CLAY_REQUEST_QUEUING=true in ConfigMap clay-sync-flags", NOW - 120)

@@ -33,7 +33,7 @@ from cockpit.signals import (
     StatusIncident,
     StatusPageSnapshot,
 )
-from cockpit.triage import Confidence, assess
+from cockpit.triage.tree import Confidence, assess
 
 NOW = 1_800_000_000.0
 DEFAULT_REFRESH = {"statuspage": 30.0, "health": 10.0, "metrics": 15.0, "pods": 5.0}

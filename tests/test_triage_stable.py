@@ -9,7 +9,7 @@ import pytest
 from test_triage import LOG_T0, NOW, TH, call_lines, failed, live, metrics, ramp_metrics, signals
 
 from cockpit.runbook import Branch, Severity
-from cockpit.triage import Assessment, Triage, assess
+from cockpit.triage.tree import Assessment, Triage, assess
 
 HEALTHY = signals()
 KEY_REVOKED = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)), logs=call_lines(401, 40))

@@ -1,4 +1,4 @@
-"""cockpit.watch: successive Signals → the notable moments the timeline records.
+"""cockpit.incident.watch: successive Signals → the notable moments the timeline records.
 
 Built from the real fixtures (tests/test_app_fakes.py): a status page with
 an unresolved incident, pods with an OOMKilled and a CrashLoopBackOff
@@ -20,8 +20,8 @@ from test_app_fakes import (
 )
 
 from cockpit.signals import Reading, Signals
-from cockpit.timeline import EventKind
-from cockpit.watch import Watch
+from cockpit.incident.timeline import EventKind
+from cockpit.incident.watch import Watch
 
 QUIET = statuspage_snapshot("statuspage-summary-incident.json")
 
@@ -157,7 +157,7 @@ def test_many_pods_are_one_event_naming_a_few() -> None:
 
 def test_primed_from_a_timeline_it_reports_only_what_changed_while_away() -> None:
     """After a restart: what the incident already recorded is not news."""
-    from cockpit.timeline import Event
+    from cockpit.incident.timeline import Event
 
     first = Watch()
     seen = first.update(signals(statuspage=QUIET, pods=pods_snapshot()), NOW)

@@ -1,8 +1,8 @@
-"""cockpit.recorder: what reaches the incident timeline, and when.
+"""cockpit.incident.recorder: what reaches the incident timeline, and when.
 
 Real IncidentStore in a tmp state dir, real assess/Triage on signals built
 from the fixtures (tests/test_app_fakes.py); the timeline file is read back
-with cockpit.timeline.read, so every assertion is about what is on disk.
+with cockpit.incident.timeline.read, so every assertion is about what is on disk.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from test_app_fakes import (
 )
 
 from cockpit.config import Thresholds
-from cockpit.incident import IncidentStore, Status
-from cockpit.recorder import Recorder
+from cockpit.incident.lifecycle import IncidentStore, Status
+from cockpit.incident.recorder import Recorder
 from cockpit.runbook import Severity
 from cockpit.signals import Reading, Signals
-from cockpit.timeline import EventKind, read
-from cockpit.triage import Triage, assess
-from cockpit.watch import Notable
+from cockpit.incident.timeline import EventKind, read
+from cockpit.triage.tree import Triage, assess
+from cockpit.incident.watch import Notable
 
 HEALTHY_DOC = {"status": "ok", "checks": {"clay_api": {"status": "ok", "detail": "fine"}, "database": {"status": "ok"}}}
 
@@ -170,7 +170,7 @@ def test_a_failed_write_is_kept_and_not_shown_as_recorded(rec: Recorder, monkeyp
             raise OSError(28, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr("cockpit.timeline.os.write", full_disk)
+    monkeypatch.setattr("cockpit.incident.timeline.os.write", full_disk)
     assert not rec.toggle("verify_key")
     monkeypatch.undo()
     assert "verify_key" not in rec.open.ticks and len(rec.events()) == before == len(on_disk(rec))

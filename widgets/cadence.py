@@ -1,7 +1,7 @@
 """The next stakeholder update, in the top bar: ``✉ update in 12:03`` in the
 success colour, ``✉ update due`` in the warning colour, ``✉ update overdue
 3:10`` in the error colour (the levels of
-:class:`~cockpit.comms_state.Cadence`). When the status page update is due
+:class:`~cockpit.comms.state.Cadence`). When the status page update is due
 too (or alone) it says so: ``✉ update due · page due``.
 
 Render-only: the comms desk (:mod:`screens.comms_desk`) hands it the
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.comms_state import Cadence, Channel, DueState
-from cockpit.incident import ClockLevel
+from cockpit.comms.state import Cadence, Channel, DueState
+from cockpit.incident.lifecycle import ClockLevel
 from widgets.common import set_if_changed
 
 LEVEL_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-warning", ClockLevel.ERROR: "bold $text-error"}

@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
-from cockpit.incident import ClockLevel, Incident, Status
+from cockpit.incident.lifecycle import ClockLevel, Incident, Status
 from widgets.common import clean, set_if_changed
 from widgets.triage import SEV_STYLE
 

@@ -17,9 +17,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.recorder import Failure
-from cockpit.timeline import Event, EventKind
-from cockpit.watch import Notable
+from cockpit.incident.recorder import Failure
+from cockpit.incident.timeline import Event, EventKind
+from cockpit.incident.watch import Notable
 from widgets.checklist import clock_time
 from widgets.common import clean, hanging, set_if_changed
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from cockpit.sim.clock import ClockError
-from cockpit.sim.kube_rbac import parse_denial
+from cockpit.sim.kube.rbac import parse_denial
 
 if TYPE_CHECKING:
     from cockpit.sim.server import Drill

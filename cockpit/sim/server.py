@@ -437,7 +437,7 @@ def start_background(scenario: str | Path | Scenario = "healthy", *, speed: floa
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
-    from cockpit.cli import SEED, SPEED, number_arg
+    from cockpit.cli_common import SEED, SPEED, number_arg
 
     parser.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster (0.01 to 1000)")
     parser.add_argument("--seed", type=SEED, default=None, help="random seed, for a repeatable drill")

@@ -63,7 +63,7 @@ class World:
         key_rng = random.Random(f"{seed}:key")
         self.initial_key = "clay_live_" + "".join(key_rng.choice("0123456789abcdef") for _ in range(32))
         if cluster_factory is None:
-            from cockpit.sim.kube import KubeCluster
+            from cockpit.sim.kube.api import KubeCluster
 
             cluster_factory = KubeCluster
         self.kube = cluster_factory(

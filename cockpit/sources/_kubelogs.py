@@ -429,9 +429,7 @@ class LogFollower:
 
     def auth_failed(self) -> None:
         """A 401: rebuild the client from the kubeconfig on the next re-list."""
-        from cockpit.sources.kube import forget_exec_credentials
-
-        forget_exec_credentials()  # the server refused it: the exec plugin runs again on the rebuild
+        self.kube.forget_exec_credentials()  # the server refused it: the exec plugin runs again on the rebuild
         with self.lock:
             client, self._api, self._api_client = self._api_client, None, None
         if client is not None:

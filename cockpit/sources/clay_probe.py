@@ -15,7 +15,7 @@ import time
 import httpx
 
 from cockpit.sources import _identity as identity
-from cockpit.actions_types import ProbeResult, ProbeVerdict, SecretValue
+from cockpit.actions.types import ProbeResult, ProbeVerdict, SecretValue
 from cockpit.config import ClayConfig
 from cockpit.sources._errors import parse_retry_after, safe_url
 

@@ -218,6 +218,8 @@ class Kube:
 
     name = SOURCE
 
+    forget_exec_credentials = staticmethod(forget_exec_credentials)  # for the log follower, which must not import this module
+
     def __init__(self, config: KubeConfig) -> None:
         self.config = config
         self._lock = threading.Lock()

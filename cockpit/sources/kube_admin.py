@@ -29,7 +29,7 @@ never part of a repr. The Secret's data is never returned to callers except
 as a SecretValue.
 
 Errors: every failure is an :class:`AdminError` carrying a
-:class:`~cockpit.actions_types.Failure` — 401 "cluster credentials expired"
+:class:`~cockpit.actions.types.Failure` — 401 "cluster credentials expired"
 with the context's re-authentication hint (the client is then rebuilt from the
 kubeconfig on the next call), 403 permission denied with the escalation
 contact, 409 conflict, 400/422 refused, 404 not found, transport failures.
@@ -47,7 +47,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from cockpit.actions_types import AdminError, Failure, FailureKind, Need, PermissionCheck, SecretValue
+from cockpit.actions.types import AdminError, Failure, FailureKind, Need, PermissionCheck, SecretValue
 from cockpit.config import KubeConfig
 from cockpit.signals import ErrorKind, SourceError
 from cockpit.sources._errors import one_line, scrub, status_text

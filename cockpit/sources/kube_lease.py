@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.sanitise import clean_line
-from cockpit.actions_types import LEASE_SEP, AdminError, Failure, FailureKind, LeaseInfo
+from cockpit.actions.types import LEASE_SEP, AdminError, Failure, FailureKind, LeaseInfo
 from cockpit.sources.kube import parse_kube_time
 from cockpit.sources.kube_admin import KubeAdmin
 

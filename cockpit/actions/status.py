@@ -1,0 +1,80 @@
+"""What the actions pane shows beside the actions, read from the cluster:
+the deployment's replicas, the mitigation flags (ConfigMap or pod-template
+env), the deployment's lease and what each action may not do (a
+SelfSubjectAccessReview per permission it needs).
+
+Blocking (through :class:`cockpit.actions.flow.ActionRunner`'s adapter): the
+actions desk calls :func:`read_status` from a thread worker every
+``STATUS_EVERY`` seconds and after each action. No Textual here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from cockpit.actions.types import ActionKind, AdminError, Failure, LeaseInfo, Need
+from cockpit.config import Config
+
+if TYPE_CHECKING:
+    from cockpit.actions.flow import ActionRunner
+
+
+@dataclass(frozen=True)
+class ActionsStatus:
+    """What the pane shows beside the actions, read from the cluster."""
+
+    replicas: int | None = None
+    ready: int | None = None
+    flags: tuple[tuple[str, str | None], ...] = ()  # ("queuing", "true")
+    lease: LeaseInfo | None = None
+    denied: tuple[tuple[ActionKind, str], ...] = ()  # what each action may not do
+    failure: Failure | None = None
+    checked: bool = False  # the permissions were checked
+
+    def flag(self, which: str) -> str | None:
+        return dict(self.flags).get(which)
+
+
+def read_status(runner: ActionRunner, config: Config, deployment: str, old: ActionsStatus, permissions: bool) -> ActionsStatus:
+    """One read (blocking). A failure keeps what was read before, with the failure."""
+    admin = runner.admin
+    flags_cfg = config.kube.flags
+    try:
+        deploy = admin.deployment(deployment)
+        spec, st = deploy.get("spec") or {}, deploy.get("status") or {}
+        if flags_cfg.mode == "configmap":
+            data = admin.configmap(flags_cfg.configmap).get("data") or {}
+        else:
+            containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+            env = next((c.get("env") or [] for c in containers if not config.kube.container
+                        or c.get("name") == config.kube.container), [])
+            data = {e.get("name"): e.get("value") for e in env if isinstance(e, dict)}
+        flags = (("queuing", data.get(flags_cfg.queuing_key)), ("fallback", data.get(flags_cfg.fallback_key)))
+        lease = runner.lease_status(deployment)
+        denied = old.denied
+        if permissions or not old.checked:
+            denied = denied_actions(runner, config, deployment)
+        return ActionsStatus(spec.get("replicas"), st.get("readyReplicas", 0), flags,
+                             lease if isinstance(lease, LeaseInfo) else None, denied, lease if isinstance(lease, Failure) else None,
+                             checked=True)
+    except AdminError as exc:
+        return replace(old, failure=exc.failure)
+
+
+def denied_actions(runner: ActionRunner, config: Config, deployment: str) -> tuple[tuple[ActionKind, str], ...]:
+    """What each action may not do (each distinct permission asked once)."""
+    from cockpit.actions.plans import needs
+
+    answers: dict[Need, Any] = {}
+    out = []
+    for kind in ActionKind:
+        what = []
+        for need in needs(config, kind, deployment):
+            if need not in answers:
+                answers[need] = runner.admin.review(need)
+            if not answers[need].allowed:
+                what.append(answers[need].what)
+        if what:
+            out.append((kind, ", ".join(what)))
+    return tuple(out)

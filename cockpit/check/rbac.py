@@ -1,0 +1,157 @@
+"""Every Kubernetes permission the cockpit uses, from the config: one table
+that ``clay-cockpit check`` asks about (a SelfSubjectAccessReview each) and
+that ``clay-cockpit rbac`` grants, so the two cannot disagree.
+
+Derived from the code's calls: pods are listed (polled, never watched), logs
+read through ``pods/log``; the actions get/patch the deployments (restart,
+env flags), patch ``deployments/scale``, get/patch the Secret and the flags'
+ConfigMap, and hold a Lease per deployment (get/update by name, create).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import sys
+from typing import Any
+
+
+
+@dataclass(frozen=True)
+class Permission:
+    verb: str
+    resource: str  # "pods", "deployments", "leases"
+    group: str = ""  # "" core, "apps", "coordination.k8s.io"
+    subresource: str = ""  # "log", "scale"
+    name: str = ""  # the resourceName when the cockpit uses only one object
+    namespace: str = ""
+    enables: str = ""  # what the cockpit can do with it
+    write: bool = False  # not needed in read-only mode
+
+    @property
+    def rbac_resource(self) -> str:
+        return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+
+    @property
+    def what(self) -> str:
+        """``patch secrets/clay-api``, ``get pods/log``, ``patch deployments/clay-sync/scale``."""
+        text = f"{self.verb} {self.resource}"
+        if self.name:
+            text += f"/{self.name}"
+        if self.subresource:
+            text += f"/{self.subresource}"
+        return text
+
+
+def permissions(config: Any, *, read_only: bool = False) -> list[Permission]:
+    """The table, in a stable order; ``read_only`` leaves out the writes."""
+    k = config.kube
+    ns = k.namespace
+
+    def p(verb: str, resource: str, enables: str, *, group: str = "", sub: str = "", name: str = "", write: bool = False) -> Permission:
+        return Permission(verb, resource, group, sub, name, ns, enables, write)
+
+    out = [
+        p("list", "pods", "the pods pane, triage, the log follow, following rollouts"),
+        p("get", "pods", "the logs pane", sub="log"),
+    ]
+    for d in k.deployments:
+        restart = "R restarts the pods"
+        if k.flags.mode == "env":
+            restart += "; Q/f set the flags on the pod template"
+        elif k.flags.restart_on_change:
+            restart += "; Q/f restart after a flag"
+        out += [
+            p("get", "deployments", f"the actions pane reads {d}; R, Q, f, S plan on it", group="apps", name=d),
+            p("patch", "deployments", restart, group="apps", name=d, write=True),
+            p("patch", "deployments", f"S scales {d}", group="apps", sub="scale", name=d, write=True),
+        ]
+    out += [
+        p("get", "secrets", "v verifies the Clay API key; k reads it before rotating", name=k.secret.name),
+        p("patch", "secrets", "k rotates the Clay API key", name=k.secret.name, write=True),
+    ]
+    if k.flags.mode == "configmap":
+        out += [
+            p("get", "configmaps", "the actions pane shows the queuing / fallback flags", name=k.flags.configmap),
+            p("patch", "configmaps", "Q enables queuing, f the fallback", name=k.flags.configmap, write=True),
+        ]
+    # unnamed: the actions' own reviews (actions_plans.LEASE_NEEDS) ask about leases without a name
+    out += [
+        p("get", "leases", "sees another responder acting on a deployment", group="coordination.k8s.io"),
+        p("create", "leases", "a change takes a lease: two responders never act at once", group="coordination.k8s.io", write=True),
+        p("update", "leases", "renews and releases that lease", group="coordination.k8s.io", write=True),
+    ]
+    return [x for x in out if not (read_only and x.write)]
+
+
+# --------------------------------------------------------------------------
+# `clay-cockpit rbac`: the Role (and RoleBinding) that grants exactly the table
+
+ROLE = "clay-cockpit"
+
+
+def rules(perms: list[Permission]) -> list[dict[str, Any]]:
+    """RBAC rules: one per (group, resource, verbs), names restricted where the cockpit uses only one object."""
+    by_object: dict[tuple[str, str, str], list[str]] = {}
+    for p in perms:
+        by_object.setdefault((p.group, p.rbac_resource, p.name), []).append(p.verb)
+    merged: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+    for (group, resource, name), verbs in by_object.items():
+        names = merged.setdefault((group, resource, tuple(sorted(set(verbs)))), [])
+        if name:
+            names.append(name)
+    out = []
+    for (group, resource, verbs), names in merged.items():
+        rule: dict[str, Any] = {"apiGroups": [group], "resources": [resource]}
+        if names:
+            rule["resourceNames"] = sorted(set(names))
+        rule["verbs"] = list(verbs)
+        out.append(rule)
+    return out
+
+
+def subjects(users: list[str], groups: list[str], service_accounts: list[str]) -> list[dict[str, str]]:
+    """RoleBinding subjects; ValueError for a service account not written NS:NAME."""
+    out = [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": u} for u in users]
+    out += [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": g} for g in groups]
+    for sa in service_accounts:
+        ns, _, name = sa.partition(":")
+        if not ns or not name:
+            raise ValueError(f"--service-account: expected NAMESPACE:NAME, found {sa!r}")
+        out.append({"kind": "ServiceAccount", "namespace": ns, "name": name})
+    return out
+
+
+def manifest(config: Any, *, read_only: bool, subject_list: list[dict[str, str]]) -> str:
+    """The Role, then (with subjects) the RoleBinding, as multi-document YAML."""
+    import yaml  # PyYAML: a dependency of the kubernetes client
+
+    name = ROLE + ("-read-only" if read_only else "")
+    meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": "clay-cockpit"}}
+    if config.kube.namespace:
+        meta["namespace"] = config.kube.namespace
+    docs: list[dict[str, Any]] = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
+                                   "rules": rules(permissions(config, read_only=read_only))}]
+    if subject_list:
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": dict(meta),
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                     "subjects": subject_list})
+    head = (f"# clay-cockpit rbac{' --read-only' if read_only else ''}: what the cockpit needs in namespace "
+            f"{config.kube.namespace or '(the context namespace)'}; apply with `kubectl apply -f -`.\n"
+            "# SelfSubjectAccessReviews (clay-cockpit check, the actions) are allowed to every user by system:basic-user.\n")
+    if not subject_list:
+        head += "# No RoleBinding: name who gets the Role with --user, --group or --service-account NS:NAME.\n"
+    return head + yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True)
+
+
+def cmd_rbac(args: Any) -> int:
+    from cockpit.cli_common import EXIT_USAGE, load_user_config
+
+    config = load_user_config(args.config)
+    try:
+        subject_list = subjects(args.user or [], args.group or [], args.service_account or [])
+    except ValueError as exc:
+        print(f"clay-cockpit rbac: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    read_only = bool(args.read_only or config.kube.read_only)
+    sys.stdout.write(manifest(config, read_only=read_only, subject_list=subject_list))
+    return 0
