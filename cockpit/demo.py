@@ -2,11 +2,14 @@
 cockpit against it through the same code paths as production.
 
 The parent binds every service's loopback socket itself and hands them to
-the child (``python -m cockpit.sim --listen-fds``), so it knows every URL at
-once and paints the first frame while the simulator is still starting. The
-child is started first thing and validates the scenario while the parent
-imports Textual (``--announce``); the parent reads its verdict before it
-takes the screen, so a bad scenario is still one line and exit 2.
+the child (``python -P -m cockpit.sim --listen-fds``), so it knows every URL at
+once and paints the first frame while the simulator is still starting. ``-P``
+keeps the working directory off the child's ``sys.path``: a folder named like
+our package where the responder happens to stand is never imported in place
+of the installed one. The child is started first thing and validates the
+scenario while the parent imports Textual (``--announce``); the parent reads
+its verdict before it takes the screen, so a bad scenario is still one line
+and exit 2.
 Requests made before the child serves wait in the listen backlog (every
 source has a timeout). The child makes the Kubernetes API's throwaway TLS
 certificate and writes the kubeconfig that trusts it; the kube source is
@@ -195,7 +198,7 @@ def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, w
         kubeconfig = workdir / "kubeconfig"  # written by the child, with its certificate
         fds = ",".join(f"{name}={s.fileno()}" for name, s in socks.items())
         cmd = [
-            sys.executable, "-m", "cockpit.sim",
+            sys.executable, "-P", "-m", "cockpit.sim",  # -P: nothing imported from the cwd (module docstring)
             "--listen-fds", fds,
             "--scenario", scenario,
             "--speed", repr(speed),

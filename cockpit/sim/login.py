@@ -43,8 +43,9 @@ def login_command(workdir: Path) -> str:
     installed = Path(sys.executable).parent / "clay-cockpit"
     if installed.exists():
         program = "clay-cockpit" if shutil.which("clay-cockpit") == str(installed) else shlex.quote(str(installed))
-    else:  # not installed as a program (a checkout): the same CLI through the interpreter
-        program = f"{shlex.quote(sys.executable)} -m cockpit.cli"
+    else:  # no script beside the interpreter (a --user install): the same CLI through it,
+        # with -P so that a cockpit/ folder where it is typed is not imported instead
+        program = f"{shlex.quote(sys.executable)} -P -m cockpit.cli"
     return f"{program} sim --login --dir {shlex.quote(str(workdir))}"
 
 
