@@ -16,7 +16,7 @@ Drafts and sends are timeline events (:mod:`cockpit.comms.state`), so a
 restarted cockpit resumes the unsent draft, the Slack thread, its summary
 message and the status page incident. A failed send keeps the draft (saved,
 unsent) and says what went wrong in a :class:`~cockpit.signals.SourceError`.
-Secrets never leave: texts are redacted (``timeline.redact_text``) before
+Secrets never leave: texts are redacted (``events.redact_text``) before
 they are saved or sent.
 
 No Textual; the network adapters (``cockpit.sources.slack``/``statusapi``)
@@ -57,7 +57,8 @@ from cockpit.comms.templates import TemplateProblem, Templates
 from cockpit.incident.lifecycle import Incident, IncidentStore, NoIncident, Status
 from cockpit.runbook import Severity
 from cockpit.signals import ErrorKind, Signals, SourceError
-from cockpit.incident.timeline import EventKind, TimelineError, one_line, redact_text
+from cockpit.incident.events import one_line, redact_text
+from cockpit.incident.timeline import EventKind, TimelineError
 
 if TYPE_CHECKING:
     from cockpit.config import Config
