@@ -118,20 +118,20 @@ def test_shipped_drafts_from_a_real_assessment(cockpit: Cockpit) -> None:
     carries none of the internal names or numbers (no flag at all)."""
     a = cockpit.world.assessment
     assert a.branch.value == "credentials" and a.severity.value == "P1", a.headline
-    internal = cockpit.comms.core.draft(Channel.INTERNAL, assessment=a)
+    internal = cockpit.comms.draft(Channel.INTERNAL, assessment=a)
     text = internal.text
     assert text.startswith("P1 · Investigating — Credentials: Clay answers 401")
     assert "*Current action:* Verify the Clay API key in the Secret" in text
     assert "*Next update:* by 00:16 UTC (in 15 min)" in text
     assert "401 at " in text and "/s" in text and "Clay's status page" in text  # reasons with numbers
     assert internal.summary.startswith(cockpit.store.incident.id)
-    assert cockpit.comms.core.check(internal) == ()
+    assert cockpit.comms.check(internal) == ()
 
-    external = cockpit.comms.core.draft(Channel.EXTERNAL, assessment=a)
+    external = cockpit.comms.draft(Channel.EXTERNAL, assessment=a)
     assert external.title == "Service disruption" and external.components == (("drillcomp01", "major_outage"),)
     assert external.text.startswith("We are investigating an issue")
     assert "00:16 UTC" in external.text
-    assert cockpit.comms.core.check(external) == ()
+    assert cockpit.comms.check(external) == ()
 
 
 def test_drafts_from_what_the_recorder_wrote(cockpit: Cockpit) -> None:
@@ -139,7 +139,7 @@ def test_drafts_from_what_the_recorder_wrote(cockpit: Cockpit) -> None:
     settles), the draft uses the brief the recorder kept with the branch."""
     events = cockpit.store.events()
     assert [str(e.kind) for e in events][:3] == ["incident_declared", "evidence_snapshot", "branch_changed"]
-    draft = cockpit.comms.core.draft(Channel.INTERNAL)
+    draft = cockpit.comms.draft(Channel.INTERNAL)
     recorded = clean_headline(next(e for e in events if str(e.kind) == "branch_changed").data["headline"])
     assert recorded.startswith("Credentials: Clay answers 401 to ") and draft.text.startswith(f"P1 · Investigating — {recorded}\n")
     assert "• 401 at " in draft.text and "(Credentials, high confidence)" in draft.text
@@ -147,7 +147,7 @@ def test_drafts_from_what_the_recorder_wrote(cockpit: Cockpit) -> None:
 
 
 def test_first_send_opens_the_thread_then_replies_and_updates_the_summary(cockpit: Cockpit, clock) -> None:
-    comms = cockpit.comms.core
+    comms = cockpit.comms
     assert comms.cadence().state is DueState.DUE  # nothing sent yet
     first = comms.open_draft(Channel.INTERNAL)
     result = comms.send(first)
@@ -176,8 +176,8 @@ def test_first_send_opens_the_thread_then_replies_and_updates_the_summary(cockpi
 
 
 def test_a_restarted_cockpit_continues_the_same_thread(cockpit: Cockpit, world, tmp_path, clock) -> None:
-    assert cockpit.comms.core.send(cockpit.comms.core.open_draft(Channel.INTERNAL)).ok
-    thread = cockpit.comms.core.thread()
+    assert cockpit.comms.send(cockpit.comms.open_draft(Channel.INTERNAL)).ok
+    thread = cockpit.comms.thread()
     cockpit.store.close()
 
     clock[0] += 600
@@ -246,15 +246,15 @@ def test_a_vanished_thread_gets_a_new_one(cockpit: Cockpit) -> None:
     cockpit.store.record(EventKind.MESSAGE_SENT, "Incident thread opened in #inc-clay-drill", {
         "channel": "internal", "role": "summary", "where": "#inc-clay-drill", "slack_channel": "C0INCDRILL",
         "ts": "1000.000001", "thread_ts": "1000.000001", "draft_id": "d-old", "text": "old"})
-    result = cockpit.comms.core.send(cockpit.comms.core.open_draft(Channel.INTERNAL))
+    result = cockpit.comms.send(cockpit.comms.open_draft(Channel.INTERNAL))
     assert result.ok, result.line()
     assert any("new one was opened" in w for w in result.warnings)
-    assert cockpit.comms.core.thread().thread_ts != "1000.000001"
+    assert cockpit.comms.thread().thread_ts != "1000.000001"
 
 
 def test_another_channel_in_the_config_gets_its_own_thread(cockpit: Cockpit, world, clock) -> None:
-    assert cockpit.comms.core.send(cockpit.comms.core.open_draft(Channel.INTERNAL)).ok
-    first = cockpit.comms.core.thread()
+    assert cockpit.comms.send(cockpit.comms.open_draft(Channel.INTERNAL)).ok
+    first = cockpit.comms.thread()
     general = replace(world.config, slack=replace(world.config.slack, channel="#general"))
     other = Comms(general, cockpit.store, slack=Slack(general.slack, environ=world.sim.env()), clock=lambda: clock[0])
     assert "a new incident thread" in other.preview(other.open_draft(Channel.INTERNAL)).where
@@ -264,15 +264,15 @@ def test_another_channel_in_the_config_gets_its_own_thread(cockpit: Cockpit, wor
 
 def test_one_send_at_a_time(cockpit: Cockpit, world) -> None:
     world.sim.fault("slack", delay=2.0, times=1)
-    draft = cockpit.comms.core.open_draft(Channel.INTERNAL)
+    draft = cockpit.comms.open_draft(Channel.INTERNAL)
     before = len(world.sim.requests("slack"))
     results = []
-    worker = threading.Thread(target=lambda: results.append(cockpit.comms.core.send(draft)))
+    worker = threading.Thread(target=lambda: results.append(cockpit.comms.send(draft)))
     worker.start()
     deadline = time.monotonic() + 10
     while len(world.sim.requests("slack")) == before and time.monotonic() < deadline:  # the first send is on the wire
         time.sleep(0.02)
-    second = cockpit.comms.core.send(draft)
+    second = cockpit.comms.send(draft)
     worker.join(10)
     assert not second.ok and "another send is in progress" in second.error.message
     assert results and results[0].ok
@@ -280,37 +280,37 @@ def test_one_send_at_a_time(cockpit: Cockpit, world) -> None:
 
 def test_secrets_are_redacted_before_saving_and_sending(cockpit: Cockpit) -> None:
     leak = "xoxb-1234567890-abcdefghijklmnop"
-    draft = cockpit.comms.core.open_draft(Channel.INTERNAL)
+    draft = cockpit.comms.open_draft(Channel.INTERNAL)
     draft = draft.with_text(draft.text + f"\nold token was {leak}")
-    assert any(f.kind == "secret" for f in cockpit.comms.core.check(draft))
-    assert cockpit.comms.core.send(draft).ok
+    assert any(f.kind == "secret" for f in cockpit.comms.check(draft))
+    assert cockpit.comms.send(draft).ok
     assert leak not in cockpit.store.timeline.path.read_text()
     assert all(leak not in m["text"] and leak not in str(m.get("blocks")) for m in cockpit.thread_messages())
 
 
 def test_saving_the_same_draft_twice_writes_once_and_discard_forgets_it(cockpit: Cockpit) -> None:
-    draft = cockpit.comms.core.open_draft(Channel.INTERNAL)
-    first = cockpit.comms.core.save(draft)
-    second = cockpit.comms.core.save(first.draft)
+    draft = cockpit.comms.open_draft(Channel.INTERNAL)
+    first = cockpit.comms.save(draft)
+    second = cockpit.comms.save(first.draft)
     assert first.ok and second.ok and second.draft.seq == first.draft.seq
     assert cockpit.kinds().count("message_drafted") == 1
-    edited = cockpit.comms.core.save(first.draft.with_text("P1 · edited\nbody"))
-    assert edited.draft.seq > first.draft.seq and cockpit.comms.core.unsent(Channel.INTERNAL).text == "P1 · edited\nbody"
-    cockpit.comms.core.discard(edited.draft)
-    assert cockpit.comms.core.unsent(Channel.INTERNAL) is None
-    assert cockpit.comms.core.open_draft(Channel.INTERNAL).id != draft.id
+    edited = cockpit.comms.save(first.draft.with_text("P1 · edited\nbody"))
+    assert edited.draft.seq > first.draft.seq and cockpit.comms.unsent(Channel.INTERNAL).text == "P1 · edited\nbody"
+    cockpit.comms.discard(edited.draft)
+    assert cockpit.comms.unsent(Channel.INTERNAL) is None
+    assert cockpit.comms.open_draft(Channel.INTERNAL).id != draft.id
 
 
 def test_text_typed_after_a_send_is_a_new_draft(cockpit: Cockpit) -> None:
-    draft = cockpit.comms.core.open_draft(Channel.INTERNAL)
-    assert cockpit.comms.core.send(draft).ok
-    later = cockpit.comms.core.save(draft.with_text(draft.text + "\nA follow-up typed after sending."))
+    draft = cockpit.comms.open_draft(Channel.INTERNAL)
+    assert cockpit.comms.send(draft).ok
+    later = cockpit.comms.save(draft.with_text(draft.text + "\nA follow-up typed after sending."))
     assert later.ok and later.draft.id != draft.id
-    assert cockpit.comms.core.unsent(Channel.INTERNAL).text.endswith("A follow-up typed after sending.")
+    assert cockpit.comms.unsent(Channel.INTERNAL).text.endswith("A follow-up typed after sending.")
 
 
 def test_status_page_create_update_resolve(cockpit: Cockpit, clock) -> None:
-    comms = cockpit.comms.core
+    comms = cockpit.comms
     first = comms.open_draft(Channel.EXTERNAL)
     assert "a new incident" in comms.preview(first).where
     assert comms.load_component_names() == {"drillcomp01": "Contact enrichment"}
@@ -336,7 +336,7 @@ def test_status_page_create_update_resolve(cockpit: Cockpit, clock) -> None:
 
 
 def test_status_page_failures_keep_the_draft(cockpit: Cockpit, world) -> None:
-    comms = cockpit.comms.core
+    comms = cockpit.comms
     world.sim.stop_service("statusapi")
     draft = comms.open_draft(Channel.EXTERNAL).with_text("We are looking into slow responses. Typed by hand.")
     result = comms.send(draft)
@@ -354,16 +354,16 @@ def test_a_deleted_status_page_incident_is_named_and_a_new_one_can_be_started(co
     cockpit.store.record(EventKind.MESSAGE_SENT, "Status page incident created", {
         "channel": "external", "role": "page_create", "where": "status page", "page_incident_id": "gone00000000",
         "status": "investigating", "draft_id": "d-old", "text": "old"})
-    draft = cockpit.comms.core.open_draft(Channel.EXTERNAL)
-    result = cockpit.comms.core.send(draft)
+    draft = cockpit.comms.open_draft(Channel.EXTERNAL)
+    result = cockpit.comms.send(draft)
     assert not result.ok and result.error.status_code == 404 and "new incident" in result.error.hint
-    result = cockpit.comms.core.send(cockpit.comms.core.open_draft(Channel.EXTERNAL), new_incident=True)
-    assert result.ok and cockpit.comms.core.page_incident().incident_id != "gone00000000"
+    result = cockpit.comms.send(cockpit.comms.open_draft(Channel.EXTERNAL), new_incident=True)
+    assert result.ok and cockpit.comms.page_incident().incident_id != "gone00000000"
 
 
 def test_an_empty_draft_is_refused_without_a_request(cockpit: Cockpit, world) -> None:
     before = len(world.sim.requests("slack"))
-    result = cockpit.comms.core.send(cockpit.comms.core.open_draft(Channel.INTERNAL).with_text("  "))
+    result = cockpit.comms.send(cockpit.comms.open_draft(Channel.INTERNAL).with_text("  "))
     assert not result.ok and "empty" in result.error.message
     assert len(world.sim.requests("slack")) == before
 
@@ -387,12 +387,12 @@ def test_outside_text_never_mentions_or_links_but_the_responders_own_does(cockpi
     sp = world.signals.statuspage.value
     named = replace(sp.incidents[0], name=HOSTILE) if sp.incidents else _incident(HOSTILE)
     hostile = replace(world.signals, statuspage=replace(world.signals.statuspage, value=replace(sp, incidents=(named,))))
-    draft = cockpit.comms.core.open_draft(Channel.INTERNAL, force=True, signals=hostile)
+    draft = cockpit.comms.open_draft(Channel.INTERNAL, force=True, signals=hostile)
     assert "&lt;!channel>" in draft.text  # the editor shows the outside text, neutralised
     typed = draft.with_text(draft.text + "\n\n<!here> <@U0ONCALL> see <https://runbook.example/clay|the runbook> & call")
-    pv = cockpit.comms.core.preview(typed)
+    pv = cockpit.comms.preview(typed)
     assert any(HOSTILE in b.text for b in pv.blocks)  # Slack will show it exactly as the status page wrote it
-    assert cockpit.comms.core.send(typed).ok
+    assert cockpit.comms.send(typed).ok
     sent = cockpit.thread_messages()[-1]
     texts = [sent["text"]] + [b["text"]["text"] for b in sent["blocks"] if b["type"] in ("section", "header")]
     everything = set().union(*(_tokens(t) for t in texts))
@@ -431,7 +431,7 @@ def test_retries_after_unclear_answers_make_exactly_one_status_page_incident(coc
     """The create went through but its answer was lost: the cockpit says
     "may have been sent", and every ctrl+s after that looks first — three
     retries (the first two lookups garbled too) leave one incident, adopted."""
-    comms = cockpit.comms.core
+    comms = cockpit.comms
     comms._status_api = StatusApi(world.config.external_status, environ=world.sim.env(), timeout=0.5, sleep=cockpit.sleeps.append)
     draft = comms.open_draft(Channel.EXTERNAL)
     _unclear(world.sim, "statusapi", how, times=3)  # the create, then the first two lookups
@@ -453,7 +453,7 @@ def test_retries_after_unclear_answers_make_exactly_one_status_page_incident(coc
 
 def test_an_unclear_create_that_did_not_happen_is_sent_after_the_lookup(cockpit: Cockpit, world) -> None:
     """A 502 from a gateway before the origin saw it: the lookup finds nothing and the retry creates it — once."""
-    comms = cockpit.comms.core
+    comms = cockpit.comms
     world.sim.fault("statusapi", status=500, times=1)  # the origin failed before creating: nothing exists
     draft = comms.open_draft(Channel.EXTERNAL)
     first = comms.send(draft)
@@ -467,7 +467,7 @@ def test_an_unclear_create_that_did_not_happen_is_sent_after_the_lookup(cockpit:
 def test_retries_after_unclear_slack_answers_post_each_message_once(cockpit: Cockpit, world, how: str) -> None:
     """The message opening the thread, then a reply: each answer lost once
     after Slack stored the message; the retries find them and post nothing twice."""
-    comms = cockpit.comms.core
+    comms = cockpit.comms
     comms._slack_api = Slack(world.config.slack, environ=world.sim.env(), timeout=0.5, sleep=cockpit.sleeps.append)
     draft = comms.open_draft(Channel.INTERNAL)
     _unclear(world.sim, "slack", how)
