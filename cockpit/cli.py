@@ -348,7 +348,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from cockpit.config import config_from_toml, parse_toml, target_overrides
+    from cockpit.config import config_from_toml, parse_toml
+    from cockpit.config_target import target_overrides
     from cockpit.starter import starter_toml
 
     path = Path(args.config).expanduser() if args.config else Path(os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()

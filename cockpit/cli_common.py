@@ -100,8 +100,9 @@ def load_user_config(cli_path: str | None, read_only: bool = False, *, context: 
     target's overrides applied: ``context``/``namespace``/``kubeconfig``
     (default: this command line's --context, -n, --kubeconfig), else their
     environment variables, else the file."""
-    from cockpit.config import load_config, target_overrides, with_resolved_namespace, with_target
-    from cockpit.config import read_only as with_read_only
+    from cockpit.config import load_config
+    from cockpit.config_target import read_only as with_read_only
+    from cockpit.config_target import target_overrides, with_resolved_namespace, with_target
     from cockpit.paths import find_config
     from cockpit.target import check_context
 

@@ -240,7 +240,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     clean = False
     try:
         from cockpit.cli_common import log_to_file, with_user_ui
-        from cockpit.config import config_from_toml, read_only
+        from cockpit.config import config_from_toml
+        from cockpit.config_target import read_only
 
         log_to_file()
         data = wiring.drill_config(drill.endpoints, drill.kubeconfig, refresh_scale=1.0 / args.speed)

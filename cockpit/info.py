@@ -25,7 +25,8 @@ def _count(folder: Path, pattern: str) -> int | None:
 def gather(args: argparse.Namespace) -> dict[str, Any]:
     from cockpit.cli_common import log_level
     from cockpit.comms.templates import user_dir
-    from cockpit.config import load_config, target_overrides
+    from cockpit.config import load_config
+    from cockpit.config_target import target_overrides
     from cockpit.paths import ConfigError, config_location, log_path, state_dir
     from cockpit.target import resolve
 

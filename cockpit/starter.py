@@ -4,7 +4,7 @@ document in place; a round trip through tomllib would drop every comment),
 with the kube context and namespace in use filled in.
 
 Which context and namespace: the flags, then the environment
-(:func:`cockpit.config.target_overrides`), then the kubeconfig's
+(:func:`cockpit.config_target.target_overrides`), then the kubeconfig's
 ``current-context`` and that context's namespace (:mod:`cockpit.target`:
 names only, no cluster call).
 """

@@ -94,7 +94,7 @@ class Target:
 
 def resolve(file_values: dict[str, str], overrides: dict[str, tuple[str, str]], environ: dict[str, str] | None = None) -> Target:
     """The target in effect: ``overrides`` (flag or environment, from
-    :func:`cockpit.config.target_overrides`) over the config file's
+    :func:`cockpit.config_target.target_overrides`) over the config file's
     ``file_values`` (context, namespace, kubeconfig; missing or "" for
     unset) over the kubeconfig's own choice."""
     environ = dict(os.environ) if environ is None else environ

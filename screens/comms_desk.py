@@ -178,7 +178,7 @@ class CommsDesk:
         """An evidence snapshot of the live signals (UI thread: the signals
         and the assessment are read here), recorded with a message or a
         postmortem so the postmortem's chart and peak reach that moment."""
-        from cockpit.incident.timeline import signals_evidence
+        from cockpit.incident.evidence import signals_evidence
 
         signals = self.signals()
         if signals is None or signals.metrics.value is None:

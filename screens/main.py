@@ -31,7 +31,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from cockpit.config import Config
-from cockpit.incident.lifecycle import Incident, Tick
+from cockpit.incident.lifecycle import Incident
+from cockpit.incident.state import Tick
 from cockpit.incident.recorder import Failure
 from cockpit.signals import Reading
 from cockpit.incident.timeline import Event

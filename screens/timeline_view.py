@@ -24,7 +24,8 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from cockpit.incident.timeline import Event, iso_utc, read
+from cockpit.incident.events import iso_utc
+from cockpit.incident.timeline import Event, read
 from widgets.common import clean, set_if_changed
 from widgets.footer import KeyFooter
 from widgets.timeline import event_content

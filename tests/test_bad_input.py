@@ -131,7 +131,7 @@ def test_a_bad_config_value_is_one_line_and_exit_2(tmp_path: Path, key: str, val
 
 def test_a_plain_variable_name_is_still_a_variable_name(tmp_path: Path) -> None:
     """The token check must not refuse real names (upper, lower, digits)."""
-    from cockpit.config import looks_like_token
+    from cockpit.config_build import looks_like_token
 
     for name in ("SLACK_BOT_TOKEN", "clay_health_token", "PROM_TOKEN_2024", "Statuspage_Key_V2", "CLAY_COCKPIT_PROD_EU_HEALTH_BEARER"):
         assert not looks_like_token(name), name

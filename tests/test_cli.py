@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from cockpit import cli
-from cockpit.config import ConfigError, config_from_toml, default_toml_text, load_config, target_overrides
+from cockpit.config import ConfigError, config_from_toml, default_toml_text, load_config
+from cockpit.config_target import target_overrides
 from cockpit.paths import state_dir
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -59,7 +59,7 @@ def signals(at: float, *, in_effect: tuple[InEffect, ...] = ()) -> Signals:
 
 
 def evidence(at: float) -> dict:
-    from cockpit.incident.timeline import signals_evidence
+    from cockpit.incident.evidence import signals_evidence
 
     return signals_evidence(signals(at))
 

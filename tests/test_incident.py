@@ -17,10 +17,9 @@ from cockpit.incident.lifecycle import (
     IncidentStore,
     NoIncident,
     Status,
-    apply,
     new_id,
-    replay,
 )
+from cockpit.incident.state import apply, replay
 from cockpit.runbook import ITEMS, Severity
 from cockpit.incident.timeline import Event, EventKind, TimelineError, read
 

@@ -63,7 +63,7 @@ def rate_401(t: float) -> float:
 
 
 def history(at: float, f=rate_401) -> dict:
-    """What ``timeline.signals_evidence`` keeps of the sparklines: 5 min at 15 s."""
+    """What ``evidence.signals_evidence`` keeps of the sparklines: 5 min at 15 s."""
     from cockpit.incident.metrics_history import metrics_history
     from cockpit.signals import Series
 

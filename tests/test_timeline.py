@@ -26,14 +26,17 @@ from cockpit.signals import (
 from cockpit.signals import (
     HealthCheck as Check,
 )
+from cockpit.incident.events import MAX_EVENT_BYTES, MAX_SUMMARY, default_actor, redact, redact_text
+from cockpit.incident.evidence import signals_evidence
 from cockpit.incident.timeline import (
+    Event,
     EventKind,
     Timeline,
     TimelineError,
     fingerprint,
     read,
-    redact,
 )
+from cockpit.incident.timeline_read import MAX_LINE_BYTES
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -73,8 +76,8 @@ def test_reopening_continues_the_sequence_and_fills_the_view(tmp_path: Path) -> 
 
 
 def test_default_actor_is_user_at_host(tmp_path: Path) -> None:
-    actor = tl.default_actor()
-    assert "@" in actor and actor == tl.default_actor()
+    actor = default_actor()
+    assert "@" in actor and actor == default_actor()
     with Timeline(tmp_path / "t.jsonl") as t:
         assert t.append("note", "x").actor == actor
 
@@ -142,7 +145,7 @@ def test_garbage_lines_unknown_kinds_and_odd_values_never_raise(tmp_path: Path) 
         json.dumps({**good, "seq": True}).encode(),
         json.dumps({**good, "kind": ""}).encode(),
         b"[" * 100_000,  # deeper than json can recurse
-        b"x" * (tl.MAX_LINE_BYTES + 10),  # overlong
+        b"x" * (MAX_LINE_BYTES + 10),  # overlong
         b"",
         json.dumps({**good, "seq": 2, "kind": "action_rolled_back_in_v9", "data": {"new": True}}).encode(),
         json.dumps({"seq": 3, "at": T0, "kind": "note", "data": [1], "summary": 5, "actor": None, "v": "x"}).encode(),
@@ -171,7 +174,7 @@ def test_reading_arbitrary_bytes_never_raises(tmp_path: Path, chunks: list[bytes
     path.write_bytes(b"\n".join(chunks))
     result = read(path)
     assert result.bad_lines >= 0
-    assert all(isinstance(e, tl.Event) for e in result.events)
+    assert all(isinstance(e, Event) for e in result.events)
 
 
 # --------------------------------------------------------------------------
@@ -224,7 +227,7 @@ def test_well_known_token_shapes_are_redacted_anywhere() -> None:
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
         "password=hunter22",
     ):
-        clean, n = tl.redact_text(text)
+        clean, n = redact_text(text)
         assert n >= 1, text
         for fragment in ("1111-2222", "abc.def", "XXXXXXXX", "MIIEow", "hunter22"):
             assert fragment not in clean
@@ -280,10 +283,10 @@ def test_evidence_is_capped_and_says_so(tmp_path: Path) -> None:
     with Timeline(path) as t:
         ev = t.append(EventKind.EVIDENCE_SNAPSHOT, "snapshot", {"branch": "credentials", "rate": 38.2, "logs": logs})
     raw = lines(path)[0]
-    assert len(raw) + 1 <= tl.MAX_EVENT_BYTES
+    assert len(raw) + 1 <= MAX_EVENT_BYTES
     assert ev.data["branch"] == "credentials" and ev.data["rate"] == 38.2
     trunc = ev.data["_truncated"]
-    assert trunc["original_bytes"] > tl.MAX_EVENT_BYTES and trunc["items"] > 0 and trunc["strings"] > 0
+    assert trunc["original_bytes"] > MAX_EVENT_BYTES and trunc["items"] > 0 and trunc["strings"] > 0
     kept = ev.data["logs"]
     assert kept and kept[-1].startswith("line 99:")  # the newest lines are the ones kept
 
@@ -291,8 +294,8 @@ def test_evidence_is_capped_and_says_so(tmp_path: Path) -> None:
 def test_even_absurd_data_stays_under_the_cap(tmp_path: Path) -> None:
     with Timeline(tmp_path / "t.jsonl") as t:
         ev = t.append("note", "s" * 10_000, {f"k{i}": {"deep": ["v" * 100] * 50} for i in range(500)})
-    assert len(ev.summary) <= tl.MAX_SUMMARY
-    assert len(lines(tmp_path / "t.jsonl")[0]) < tl.MAX_EVENT_BYTES
+    assert len(ev.summary) <= MAX_SUMMARY
+    assert len(lines(tmp_path / "t.jsonl")[0]) < MAX_EVENT_BYTES
     assert ev.data["_truncated"]["original_bytes"] > 1_000_000
 
 
@@ -372,7 +375,7 @@ def test_signals_evidence_keeps_the_numbers_and_a_few_log_lines() -> None:
         statuspage=Reading(error=err), health=Reading(health, None, T0, T0), pods=Reading(pods, None, T0, T0),
         recent_logs=tuple(LogLine("clay-sync-b", f"clay 401 Bearer abcdef123456 #{i}") for i in range(20)), at=T0,
     )
-    ev = tl.signals_evidence(signals, log_lines=3, extra={"assessment": {"branch": "credentials"}})
+    ev = signals_evidence(signals, log_lines=3, extra={"assessment": {"branch": "credentials"}})
     assert ev["statuspage"] == {"error": err.line()}
     assert ev["metrics"] == {"error": "no data yet"}
     assert ev["health"]["failing"] == ["clay: fail 401 from Clay"] and ev["health"]["http_status"] == 503

@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from cockpit.incident.lifecycle import Tick
+from cockpit.incident.state import Tick
 from cockpit.runbook import STEPS, Branch, ErrorClass, Item, item_applies
 from widgets.common import clean
 

@@ -62,7 +62,8 @@ from cockpit.actions.types import (
 )
 from cockpit.config import Config
 from cockpit.runbook import ActionId
-from cockpit.incident.timeline import EventKind, TimelineError, default_actor
+from cockpit.incident.events import default_actor
+from cockpit.incident.timeline import EventKind, TimelineError
 
 if TYPE_CHECKING:
     from cockpit.actions.plans import ActionSpec, Applied, Ctx

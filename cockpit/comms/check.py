@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from cockpit.incident.timeline import Event, EventKind, redact_text
+from cockpit.incident.events import Event, EventKind, redact_text
 
 if TYPE_CHECKING:
     from cockpit.config import Config

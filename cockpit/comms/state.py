@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.incident.lifecycle import ClockLevel, Incident, Status, format_duration
 from cockpit.runbook import Severity
-from cockpit.incident.timeline import Event, EventKind, TimelineError, iter_events
+from cockpit.incident.timeline import Event, EventKind, TimelineError
+from cockpit.incident.timeline_read import iter_events
 
 if TYPE_CHECKING:
     from cockpit.config import CommsConfig

@@ -50,7 +50,7 @@ from cockpit.incident.postmortem_parts import (
 from cockpit.sanitise import clean
 from cockpit.runbook import ITEMS, SEVERITIES, STEPS, Branch, ErrorClass, item_applies
 from cockpit.text import scrub
-from cockpit.incident.timeline import Event, EventKind, looks_like_secret, redact_text
+from cockpit.incident.events import Event, EventKind, looks_like_secret, redact_text
 
 MAX_MESSAGE_LINES = 30
 MAX_CELL = 300  # characters in a table cell: longer text is cut at a word, marked […]

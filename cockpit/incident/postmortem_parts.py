@@ -17,8 +17,9 @@ from typing import Any
 from cockpit.comms.context import assessment_in, severity_rank
 from cockpit.comms.facts import action_key, fit, flat
 from cockpit.incident.metrics_history import SeriesBook, rate_text
-from cockpit.incident.lifecycle import Incident, apply
-from cockpit.incident.timeline import Event, EventKind, ReadReport, iter_events
+from cockpit.incident.state import Incident, apply
+from cockpit.incident.events import Event, EventKind
+from cockpit.incident.timeline_read import ReadReport, iter_events
 
 MAX_ACTIONS = 100  # action groups kept (the newest)
 MAX_ACTION_EVENTS = 12  # events per action

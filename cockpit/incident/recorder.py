@@ -36,7 +36,8 @@ from typing import Any, TypeVar
 from cockpit.incident.lifecycle import Incident, IncidentStore, NoIncident, Status
 from cockpit.runbook import ITEMS, STEPS, Branch, Severity
 from cockpit.signals import Signals
-from cockpit.incident.timeline import Event, EventKind, TimelineError, signals_evidence
+from cockpit.incident.evidence import signals_evidence
+from cockpit.incident.timeline import Event, EventKind, TimelineError
 from cockpit.triage.tree import BRANCH_LABEL, Assessment, Triaged
 from cockpit.incident.watch import Notable
 

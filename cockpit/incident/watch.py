@@ -38,7 +38,7 @@ from cockpit.signals import (
     StatusIncident,
     StatusPageSnapshot,
 )
-from cockpit.incident.timeline import EventKind, one_line
+from cockpit.incident.events import EventKind, one_line
 
 POLLED = ("statuspage", "health", "metrics", "pods")  # the Signals fields that are sources
 LABEL = {"statuspage": "Clay status page", "health": "Health endpoint", "metrics": "Metrics", "pods": "Kubernetes (pods)", "logs": "Pod logs"}
