@@ -1,109 +1,76 @@
 """The Textual app: wiring only — sources → readings → panes, keys → actions.
 
-Data flow: one worker per source polls it (async for the status page and
-health, a thread for the blocking Prometheus and Kubernetes clients), posts
-the result back as a :class:`SourceResult` message and the handler re-arms
-that source's timer, so polls never pile up; failures back off. The app
-keeps a :class:`~cockpit.signals.Reading` per source in ``app.signals`` (what
-triage will read) and posts :class:`SignalsChanged` whenever it changes.
-
-Pod logs are followed by one thread worker (``Kube.follow_logs``), stopped by
-a ``threading.Event`` on quit; batches are coalesced here and flushed to the
-log pane at most every ``LOG_FLUSH`` seconds, to keep terminal bytes low.
+The polls and the log follow are :mod:`cockpit.live`'s (no Textual there):
+the app lends it Textual's timers, runs its work in workers (a thread per
+blocking client: Prometheus, Kubernetes, the log follow; a task per async
+one: status page, health) and turns what comes back into messages —
+:class:`SourceResult`, :class:`LogBatch`, :class:`LogFault`,
+:class:`LogFollowEnded` — whose handlers update ``app.signals`` (a
+:class:`~cockpit.signals.Reading` per source, what triage reads), the panes,
+and post :class:`SignalsChanged`. The keys and their actions are
+:mod:`screens.app_actions`' (the :class:`~screens.app_actions.AppActions` mixin).
 
 Every age on screen comes from the injected ``clock``, so snapshots are
 deterministic. The first access to a ``Sources`` attribute imports a heavy
-client, so it only ever happens inside a worker, off the UI thread.
-
-Triage, the incident and its timeline live in :class:`screens.desk.Desk`
-(built after the first frame): every ``SignalsChanged``, the log faults, the
+client, so it only ever happens inside a worker, off the UI thread. Triage,
+the incident and its timeline live in :class:`screens.desk.Desk` (built
+after the first frame): every ``SignalsChanged``, the log faults, the
 decision keys and the desk's own worker results are routed to it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import re
 import signal
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from textual import events, work
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
-from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from cockpit.sanitise import clean, clean_line
 from cockpit.redact import redact
 from cockpit.config import Config
 from cockpit.config import state_dir as default_state_dir
-from screens.app_keys import APP_BINDINGS, PANES
-from screens.boot import TALL_FROM, WIDE_FROM, BootScreen
+from screens.app_actions import AppActions, cockpit_commands
+from screens.app_keys import APP_BINDINGS
+from screens.boot import TALL_FROM, WIDE_FROM
 from screens.toasts import ToastHold
 from screens.typeahead import TypeAhead
 
-# Before the first frame this module loads only Textual's core, the config
-# and the boot screen; the snapshot types, the panes and the sources load in
-# on_ready (tests/test_boundaries.py holds it to that).
+# Before the first frame this module loads only Textual's core, the config,
+# the keys and the boot screen; the snapshot types, the panes, the sources and
+# the polls (cockpit.live) load in on_ready (tests/test_boundaries.py holds it to that).
 if TYPE_CHECKING:
-    from textual.command import Provider
     from textual.driver import Driver
     from textual.notifications import SeverityLevel
-    from textual.screen import Screen
 
+    from cockpit.live import LogFollow, Poll, Polls
     from cockpit.signals import InEffect, LogLine, Signals, SourceError
     from screens.actions_desk import ActionsDesk, ActionsUpdate
     from screens.comms_desk import CommsDesk, CommsResult
     from screens.desk import Desk, IncidentLoaded
-    from screens.help import Section
     from screens.main import MainScreen
     from widgets.checklist import ChecklistPane
 
 log = logging.getLogger(__name__)
-HANGUPS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGTERM") if hasattr(signal, name))
-LOG_FLUSH = 0.5  # seconds: log lines reach the screen at most twice a second (each flush
-# scrolls the whole log pane: ~0.5 KB at 80x24, so this is the main cost on an SSH link)
 AGE_TICK = 5.0  # seconds between refreshes of the "12s ago" ages
-DRILL_CHECK = 2.0  # seconds between checks that the drill child is alive
-LOG_RESTART = 5.0  # seconds before following logs again after the follow ended
-RECENT_LOGS = 300  # log lines kept in Signals for triage
 PRELOAD_AFTER = 3.0  # seconds after start: import the views' heavy modules in a thread
-ASYNC_GRACE = 5.0  # extra seconds over a source's own timeout before we give up on it
-
-
-def backoff(delay: float) -> float:
-    """The next delay after a failed poll: doubles, at least 5 s, at most 30 s."""
-    return min(max(delay * 2, 5.0), 30.0)
 
 
 def _slug(name: str) -> str:
     """A scenario name as one safe path component."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "drill"
-
-
-def source_bug(name: str, err: BaseException) -> SourceError:
-    """A source broke its contract and raised: show it as a named failure.
-
-    Only the exception type is shown: its text might carry a secret.
-    """
-    from cockpit.signals import ErrorKind, SourceError
-
-    return SourceError(
-        name,
-        ErrorKind.BAD_RESPONSE,
-        f"the {name} source raised {type(err).__name__}",
-        "a bug in clay-cockpit; the other panes are unaffected — please report it",
-    )
 
 
 class DrillInfo(Protocol):
@@ -154,59 +121,19 @@ class SignalsChanged(Message):
         return isinstance(message, SignalsChanged)
 
 
-@dataclass
-class _Poll:
-    name: str  # the Signals field (and pane id) it fills
-    interval: float
-    start: Callable[[], object]  # starts its worker
-    delay: float = 0.0
-    timer: Timer | None = None
-    busy: bool = False
-
-
-# the help's (and README's) sections of the app's own bindings, by id prefix; the rest are "Actions"
-SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Panes and views", ("pane.", "view.")), ("Incident", ("incident.",)), ("Communication", ("comms.",)), ("Remediation", ("action.",)))
-OPEN_ONLY = ("accept", "severity", "status")  # actions the footer shows only while there is an incident
-
-
-def _cockpit_commands() -> "type[Provider]":
-    """The palette's provider, imported when the palette first opens."""
-    from screens.palette import CockpitCommands
-
-    return CockpitCommands
-
-
-class CockpitApp(App[int]):
+class CockpitApp(AppActions, App[int]):
     # the layout and look of the cockpit screen; read in on_ready, after the
     # first frame, which needs none of it (screens/boot.py draws it alone)
     CSS_FILE = Path(__file__).with_name("app.tcss")
     TITLE = "clay-cockpit"
-    COMMANDS = App.COMMANDS | {_cockpit_commands}
+    COMMANDS = App.COMMANDS | {cockpit_commands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL_FROM, "-tall")]
     BINDINGS: ClassVar[list[Binding]] = list(APP_BINDINGS)
 
-    def __init__(
-        self,
-        config: Config,
-        sources: Any,
-        *,
-        clock: Callable[[], float] = time.time,
-        title: str | None = None,
-        drill: DrillInfo | None = None,
-        state_dir: Path | None = None,
-        speed: float = 1.0,
-        actions: Any = None,
-    ) -> None:
-        # [keymap] (screens/keymap.py checked it): binding id → key(s); the palette's key is Textual's own
-        self.keymap: dict[str, str] = {}
-        if config.keymap:
-            from screens.keymap import PALETTE_ID, normalised
-
-            self.keymap = normalised(config.keymap)
-            if PALETTE_ID in self.keymap:
-                self.COMMAND_PALETTE_BINDING = self.keymap[PALETTE_ID]
+    def __init__(self, config: Config, sources: Any, *, clock: Callable[[], float] = time.time, title: str | None = None,
+                 drill: DrillInfo | None = None, state_dir: Path | None = None, speed: float = 1.0, actions: Any = None) -> None:
+        self.read_keymap(config)
         # NO_COLOR: Textual alone applies its Monochrome filter, which still
         # writes grey escapes; with native ANSI colours it strips every colour
         # (whatever the [ui] theme)
@@ -224,21 +151,9 @@ class CockpitApp(App[int]):
         if title:
             self.title = title
         self._signals: Signals | None = None  # made on first use (see the signals property)
-        self._polls = {
-            poll.name: poll
-            for poll in (
-                _Poll("statuspage", config.statuspage.refresh, self.poll_statuspage),
-                _Poll("health", config.health.refresh, self.poll_health),
-                _Poll("metrics", config.metrics.refresh, self.poll_metrics),
-                _Poll("pods", config.kube.refresh, self.poll_pods),
-            )
-        }
-        self._stop_logs = threading.Event()
-        self._log_pending: deque[LogLine] = deque(maxlen=max(1, config.kube.log_buffer))
-        self._log_flush: Timer | None = None
-        self._recent_logs: deque[LogLine] = deque(maxlen=RECENT_LOGS)
-        self._drill_timer: Timer | None = None
-        self._countdown_timer: Timer | None = None  # until the drill child says when its fault starts
+        self._stop_logs = threading.Event()  # set on quit or hangup: the log follow returns
+        self._polls: Polls  # these two are built in on_ready (cockpit.live: after the first frame)
+        self._logs: LogFollow
         self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
         self._desk: Desk | None = None  # likewise
         self._metrics_view: Any = None
@@ -275,34 +190,12 @@ class CockpitApp(App[int]):
         assert self._desk is not None, "the desk is built in on_ready"
         return self._desk
 
-    def get_default_screen(self) -> BootScreen:
-        """The first frame is the layout alone (:mod:`screens.boot`): it needs
-        none of the panes' modules, so it paints as fast as a bare app."""
-        # the footer's first words: no incident is known yet, so no incident keys but declare
-        shown = [self.remapped(b) for b in self.BINDINGS if b.show and b.group is not PANES and b.action not in OPEN_ONLY]
-        keys = " ".join(f"{self.get_key_display(b)} {b.description}" for b in shown)
-        return BootScreen(self.title, self._target(), "12345 Panes " + keys)
-
     def on_mount(self) -> None:
-        """A hangup (the SSH link dropped, the terminal closed) or a TERM ends
-        the cockpit like `q` does, so whoever started it cleans up (the demo
-        stops its drill and removes its files); Python's default for SIGHUP
-        kills the process on the spot."""
-        loop = asyncio.get_running_loop()
-        for sig in HANGUPS:
-            try:
-                loop.add_signal_handler(sig, self._hang_up, sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
-                continue
-            self._signal_handlers.append(sig)
+        from screens.hangup import route_hangups
+
+        self._signal_handlers = route_hangups(self._hang_up)  # SIGHUP, SIGTERM: quit like q (screens/hangup.py)
         self.screen_change_signal.subscribe(self, self._toasts.screen_changed)
         self.screen_change_signal.subscribe(self, self._typeahead.screen_changed)
-
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded and self._typeahead.swallow(event):
-            event.stop()
-            return  # typed into a dialog that just closed: not a hotkey (screens/typeahead.py)
-        await super().on_event(event)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -316,20 +209,19 @@ class CockpitApp(App[int]):
             super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def get_driver_class(self) -> type[Driver]:
-        """Textual's Linux driver, but one whose output survives the terminal
-        going away (:mod:`screens.terminal`)."""
-        driver = super().get_driver_class()
-        from textual.drivers.linux_driver import LinuxDriver
+        from screens.hangup import hangup_safe
 
-        if driver is LinuxDriver:
-            from screens.terminal import HangupSafeDriver
-
-            return HangupSafeDriver
-        return driver
+        return hangup_safe(super().get_driver_class())  # output that survives the terminal going away
 
     def exit(self, result: int | None = None, return_code: int = 0, message: Any = None) -> None:
         self._exiting = True
         super().exit(result, return_code, message)
+
+    def _stop(self) -> None:
+        """Quitting: the log follow returns, the actions desk stops its work (also `q`'s)."""
+        self._stop_logs.set()
+        if self._actions is not None:
+            self._actions.stop()
 
     def _hang_up(self, sig: signal.Signals) -> None:
         self._stop_logs.set()
@@ -347,6 +239,11 @@ class CockpitApp(App[int]):
         await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
         if self._exiting or not self._main.is_attached:
             return  # quit (q, or the terminal hung up) while the screen was being built: build no more
+        from cockpit.live import LogFollow, Polls
+
+        self._polls = Polls(self.config, self.sources, set_timer=self.set_timer, run=self._run_poll)
+        self._logs = LogFollow(self.sources, buffer=self.config.kube.log_buffer, stop=self._stop_logs, clock=self.clock,
+                               set_timer=self.set_timer, start=self.follow_logs, on_flush=self._show_logs)
         self._desk = Desk(self, self._main, self.config, clock=self.clock, state_dir=self.state_dir, speed=self.speed)
         self._desk.start()
         from screens.comms_desk import CommsDesk
@@ -361,14 +258,14 @@ class CockpitApp(App[int]):
         self._actions = ActionsDesk(self, self._main, self.config, clock=self.clock, store=self._desk.recorder.store, factory=factory,
                                     on_in_effect=self._in_effect, on_recorded=self._desk.refresh_panes)
         self._actions.start()
-        for poll in self._polls.values():
-            poll.delay = poll.interval
-            self._start(poll)
+        self._polls.start_all()
         self.follow_logs()
         self.set_interval(AGE_TICK, self._tick)
-        if self.drill is not None:
-            self._drill_timer = self.set_interval(DRILL_CHECK, self._check_drill)
-            self._countdown_timer = self.set_interval(0.25, self._start_countdown)  # until the child serves
+        if self.drill is not None:  # its death, or a countdown to its fault, in the top bar
+            from screens.drill_watch import DrillWatch
+
+            self._drill_watch = DrillWatch(self, self.drill, self._main, self.clock)
+            self._drill_watch.start()
         self.set_timer(PRELOAD_AFTER, self._preload_views)
 
     @work(thread=True, exit_on_error=False, group="preload", description="Loading the metrics view's modules")
@@ -378,83 +275,36 @@ class CockpitApp(App[int]):
         import screens.metrics_view  # noqa: F401
 
     def on_unmount(self) -> None:
-        self._stop_logs.set()
-        if self._actions is not None:
-            self._actions.stop()
-        loop = asyncio.get_running_loop()
-        for sig in self._signal_handlers:
-            loop.remove_signal_handler(sig)
-        self._signal_handlers.clear()
+        self._stop()
+        from screens.hangup import unroute_hangups
+
+        unroute_hangups(self._signal_handlers)
 
     # -- polling ------------------------------------------------------------
 
-    def _start(self, poll: _Poll) -> None:
-        if poll.busy:
-            return
-        if poll.timer is not None:
-            poll.timer.stop()
-            poll.timer = None
-        poll.busy = True
-        poll.start()
+    def _run_poll(self, poll: Poll) -> None:
+        """Start ``poll``'s worker, one at a time per source (its group): a
+        thread for a blocking client, a task for an async one."""
+        run = self._poll_blocking if poll.blocking else self._poll_async
+        self.run_worker(partial(run, poll), name=f"poll_{poll.name}", group=poll.name, description=poll.description, exclusive=True,
+                        exit_on_error=False, thread=poll.blocking)
 
-    @work(exclusive=True, exit_on_error=False, group="statuspage", description="Polling the Clay status page")
-    async def poll_statuspage(self) -> None:
-        timeout = self.config.statuspage.timeout
-        self.post_message(SourceResult("statuspage", await self._fetch_async("statuspage", lambda s: s.statuspage, timeout)))
-
-    @work(exclusive=True, exit_on_error=False, group="health", description="Polling the health endpoint")
-    async def poll_health(self) -> None:
-        timeout = self.config.health.timeout
-        self.post_message(SourceResult("health", await self._fetch_async("health", lambda s: s.health, timeout)))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="metrics", description="Querying Prometheus")
-    def poll_metrics(self) -> None:
-        self._fetch_blocking("metrics", lambda s: s.metrics.fetch())
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="pods", description="Listing pods")
-    def poll_pods(self) -> None:
-        self._fetch_blocking("pods", lambda s: s.kube.list_pods())
-
-    async def _fetch_async(self, name: str, get: Callable[[Any], Any], timeout: float) -> Any:
-        from cockpit.signals import ErrorKind, SourceError
-
-        try:
-            source = await asyncio.to_thread(get, self.sources)  # the first use imports its client
-            return await asyncio.wait_for(source.fetch(), timeout + ASYNC_GRACE)
-        except TimeoutError:
-            return SourceError(
-                name, ErrorKind.TIMEOUT, f"no answer within {timeout + ASYNC_GRACE:.0f}s", "the endpoint or the network path is hanging; check it from this host"
-            )
-        except Exception as err:  # the contract says never; if it happens, it is a named failure
-            return source_bug(name, err)
-
-    def _fetch_blocking(self, name: str, call: Callable[[Any], Any]) -> None:
-        try:
-            result = call(self.sources)
-        except Exception as err:  # the contract says never; if it happens, it is a named failure
-            result = source_bug(name, err)
+    def _poll_blocking(self, poll: Poll) -> None:
+        result = self._polls.fetch(poll)
         if not get_current_worker().is_cancelled:
-            self.post_message(SourceResult(name, result))
+            self.post_message(SourceResult(poll.name, result))
+
+    async def _poll_async(self, poll: Poll) -> None:
+        self.post_message(SourceResult(poll.name, await self._polls.fetch_async(poll)))
 
     def on_source_result(self, message: SourceResult) -> None:
-        from cockpit.signals import SourceError
-
-        poll = self._polls[message.name]
         now = self.clock()
         reading = getattr(self.signals, message.name).with_result(message.result, now)
         self._set_signals(replace(self.signals, **{message.name: reading}, at=now))
         self.main_screen.show_reading(message.name, reading, now)
         if message.name == "metrics" and self._metrics_view is not None and self._metrics_view.is_current:
             self._metrics_view.show(reading, now)
-        poll.busy = False
-        error = message.result if isinstance(message.result, SourceError) else None
-        if error is None:
-            poll.delay = poll.interval
-        else:
-            poll.delay = max(backoff(poll.delay), min(error.retry_after or 0.0, 300.0))
-        # --debug: every poll's outcome (a SourceError's text is the screen's: no secret in it)
-        log.debug("%s: %s; next in %.1fs", message.name, "ok" if error is None else f"{error.kind.value}: {error.message}", poll.delay)
-        poll.timer = self.set_timer(poll.delay, partial(self._start, poll))
+        self._polls.answered(message.name, message.result)  # re-arms it
 
     @property
     def signals(self) -> Signals:
@@ -487,52 +337,30 @@ class CockpitApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="logs", description="Following pod logs")
     def follow_logs(self) -> None:
-        stop = self._stop_logs
-        try:
-            self.sources.kube.follow_logs(
-                lambda lines: self.post_message(LogBatch(tuple(lines))),
-                lambda error: self.post_message(LogFault(error)),
-                stop,
-                LOG_FLUSH,
-            )
-        except Exception as err:  # the contract says never; if it happens, it is a named failure
-            self.post_message(LogFault(source_bug("logs", err)))
-        if not stop.is_set():
-            self.post_message(LogFollowEnded())
+        self._logs.follow(lambda lines: self.post_message(LogBatch(lines)), lambda error: self.post_message(LogFault(error)),
+                          lambda: self.post_message(LogFollowEnded()))
 
     def on_log_batch(self, message: LogBatch) -> None:
-        self._log_pending.extend(message.lines)
-        if self._log_flush is None:
-            self._log_flush = self.set_timer(LOG_FLUSH, self._flush_logs)
+        self._logs.arrived(message.lines)  # flushed to _show_logs within LOG_FLUSH
 
-    def _flush_logs(self) -> None:
-        self._log_flush = None
-        lines = tuple(self._log_pending)
-        self._log_pending.clear()
-        if not lines:
-            return
-        now = self.clock()
+    def _show_logs(self, lines: tuple[LogLine, ...], now: float) -> None:
         logs = self.main_screen.logs
         if logs is not None:
             logs.append(lines, now)
-        self._recent_logs.extend(lines)
-        self._set_signals(replace(self.signals, recent_logs=tuple(self._recent_logs), logs_stale=self._logs_stale(), at=now))
+        self._set_signals(replace(self.signals, recent_logs=self._logs.recent, logs_stale=self._logs.stale(), at=now))
 
     def on_log_fault(self, message: LogFault) -> None:
         logs = self.main_screen.logs
         now = self.clock()
+        self._logs.failed(message.error, now)
         if logs is not None:
             logs.show_error(message.error, now)
         self.desk.log_fault(message.error)
-        if self.signals.logs_stale is not self._logs_stale():
-            self._set_signals(replace(self.signals, logs_stale=self._logs_stale(), at=now))
+        if self.signals.logs_stale is not (stale := self._logs.stale()):
+            self._set_signals(replace(self.signals, logs_stale=stale, at=now))
 
-    def _logs_stale(self) -> SourceError | None:
-        """The log follow's failure while the lines shown are old (for triage to discount them)."""
-        logs = self.main_screen.logs
-        if logs is None or not logs.is_stale():
-            return None
-        return logs.reading.error
+    def on_log_follow_ended(self, message: LogFollowEnded) -> None:
+        self._logs.ended()  # follows again in LOG_RESTART
 
     # -- the incident ---------------------------------------------------------
 
@@ -545,9 +373,6 @@ class CockpitApp(App[int]):
     def on_checklist_pane_toggle(self, message: ChecklistPane.Toggle) -> None:
         self.desk.toggle(message.key)
 
-    def on_log_follow_ended(self, message: LogFollowEnded) -> None:
-        self.set_timer(LOG_RESTART, self.follow_logs)
-
     # -- timers ---------------------------------------------------------------
 
     def _tick(self) -> None:
@@ -558,234 +383,8 @@ class CockpitApp(App[int]):
         if self._metrics_view is not None and self._metrics_view.is_current:
             self._metrics_view.show(self.signals.metrics, now)
 
-    def _check_drill(self) -> None:
-        assert self.drill is not None
-        problem = self.drill.poll()
-        bar = self.main_screen.context_bar
-        if problem and self._drill_timer is not None and bar is not None:
-            self._drill_timer.stop()
-            bar.set_problem(problem)
-
-    def _start_countdown(self) -> None:
-        """Once the drill child serves, the top bar counts down to its fault (when one is still to come)."""
-        timer, drill = self._countdown_timer, self.drill
-        ready, fault_at = getattr(drill, "ready_line", None), getattr(drill, "fault_at", None)
-        if timer is None or drill is None:
-            return
-        if not callable(ready) or not callable(fault_at) or drill.poll() is not None:
-            timer.stop()  # not the demo's drill (nothing to count), or the child died
-            return
-        if ready() is None:
-            return  # not serving yet: ask again
-        timer.stop()
-        bar = self.main_screen.context_bar
-        if bar is not None and (at := fault_at()) is not None:
-            bar.count_down_to(at, self.clock)
-
-    # -- actions --------------------------------------------------------------
-
-    def _to_main(self) -> None:
-        while self.screen is not self.main_screen and len(self.screen_stack) > 1:
-            self.pop_screen()
-
-    def action_focus_pane(self, name: str) -> None:
-        self._to_main()
-        self.main_screen.show_signals()
-        pane = self.main_screen.pane(name)
-        if pane is not None:
-            pane.focus_body()
-
-    def action_decide(self) -> None:
-        """Below 120 columns: swap the signal panes for the decision column (and
-        back); at 120 and more both are on screen: the keyboard goes to the triage."""
-        self._to_main()
-        main = self.main_screen
-        if main.is_wide:
-            main.triage.focus_body()
-        else:
-            main.show_decision(not main.deciding)
-            if main.deciding:
-                main.triage.focus_body()
-
-    def action_checklist(self) -> None:
-        self._to_main()
-        if self._actions is not None:
-            self._actions.show_pane(False)
-        self.main_screen.show_decision(True)
-        self.main_screen.checklist.focus_body()
-
-    def action_declare(self) -> None:
-        self.desk.declare()
-
-    def action_accept(self) -> None:
-        self.desk.accept()
-
-    def action_severity(self) -> None:
-        self.desk.pick_severity()
-
-    def action_status(self) -> None:
-        self.desk.pick_status()
-
-    def action_timeline(self) -> None:
-        from screens.timeline_view import TimelineScreen
-
-        if isinstance(self.screen, TimelineScreen):
-            self.pop_screen()
-            return
-        self._to_main()
-        self.push_screen(TimelineScreen(self.desk.timeline_path()))
-
-    def action_metrics_view(self) -> None:
-        if self._metrics_view is not None and self._metrics_view.is_current:
-            self.pop_screen()
-            return
-        self._to_main()
-        if self._metrics_view is None:  # built once and kept (installed): each `m` after the first only shows it
-            from screens.metrics_view import (
-                MetricsScreen,  # imports plotext (preloaded a few seconds after start: _preload_views)
-            )
-
-            self._metrics_view = MetricsScreen(self.signals.metrics, self.clock())
-            self.install_screen(self._metrics_view, name="metrics")
-        else:
-            self._metrics_view.show(self.signals.metrics, self.clock())  # redraws the charts only if the data changed
-        self.push_screen("metrics")
-
-    def action_filter_logs(self) -> None:
-        self._to_main()
-        logs = self.main_screen.logs
-        if logs is None:
-            return
-        view = logs.view
-        view.focus()
-        before = view.filter_text
-        from screens.log_filter import LogFilterScreen
-
-        def done(result: str | None) -> None:
-            view.set_filter(before if result is None else result)
-
-        self.push_screen(LogFilterScreen(before, view.set_filter), done)
-
-    def action_pause_logs(self) -> None:
-        logs = self.main_screen.logs
-        if logs is not None:
-            logs.view.set_paused(not logs.view.paused)
-
-    def action_refresh(self) -> None:
-        for poll in self._polls.values():
-            poll.delay = poll.interval
-            self._start(poll)
-
-    def action_help(self) -> None:
-        from screens.help import HelpScreen
-
-        self.push_screen(HelpScreen(self.binding_sections(), self.get_key_display, self.state_dir))
-
-    def action_actions_pane(self) -> None:
-        self._to_main()
-        if self._actions is not None:
-            self._actions.focus()
-
-    def action_act(self, name: str) -> None:
-        if self._actions is not None:
-            self._actions.open(name)
-
-    def action_act_deployment(self) -> None:
-        if self._actions is not None:
-            self._actions.switch_deployment()
-
-    def action_act_retry(self) -> None:
-        if self._actions is not None:
-            self._actions.retry()
-
-    def action_compose(self, channel: str) -> None:
-        from cockpit.comms.core import Channel
-
-        if self._comms is not None:
-            self._comms.compose(Channel(channel))
-
-    def action_postmortem(self) -> None:
-        if self._comms is not None:
-            self._comms.postmortem()
-
-    async def action_quit(self) -> None:
-        self._stop_logs.set()
-        if self._actions is not None:
-            self._actions.stop()
-        self.exit(0)
-
-    # -- one binding list for footer, help and palette -----------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Until the cockpit is built (a moment after the first frame) only
-        quitting works: every other action needs its panes. The incident's
-        keys show in the footer only when they can act (declare without an
-        open incident; severity with one; accept while its severity is not
-        accepted yet — a lower suggestion is taken with severity)."""
-        if self._main is None or self._desk is None:
-            return action == "quit"
-        incident = self._desk.recorder.open
-        if action == "declare":
-            return incident is None
-        if action == "accept":
-            return incident is not None and not incident.confirmed
-        if action == "severity":
-            return incident is not None
-        if action in ("status", "compose", "postmortem"):
-            return self._desk.recorder.incident is not None
-        if action == "checklist":  # already there: room in the footer for the step keys
-            return self.focused is None or self.focused.id != "checklist-view"
-        return True
-
-    def binding_sections(self) -> list[Section]:
-        from screens.choose import ChoiceScreen
-        from screens.compose import ComposeScreen
-        from screens.confirm import ConfirmScreen
-        from screens.secret_input import KeyInputScreen
-        from screens.preview import PreviewScreen
-        from widgets.checklist import ChecklistView
-        from widgets.logs import LogView
-
-        own: dict[str, list[Binding]] = {title: [] for title, _ in SECTIONS} | {"Actions": []}
-        for b in self.BINDINGS:
-            own[next((title for title, prefixes in SECTIONS if (b.id or "").startswith(prefixes)), "Actions")].append(b)
-        sections: list[Section] = [
-            *own.items(),
-            ("In the checklist", ChecklistView.BINDINGS),
-            ("Confirming an action", ConfirmScreen.BINDINGS),
-            ("Entering the new Clay API key", KeyInputScreen.BINDINGS),
-            ("Choosing a severity or status", ChoiceScreen.BINDINGS),
-            ("In the update editor", ComposeScreen.BINDINGS),
-            ("In the message preview", PreviewScreen.BINDINGS),
-            ("In the pod logs", LogView.BINDINGS),
-            ("Everywhere", [Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id="app.commands", tooltip="Search panes and actions by name")]),
-        ]
-        return [(title, [self.remapped(b) for b in bindings]) for title, bindings in sections]
-
-    def remapped(self, binding: Binding) -> Binding:
-        """``binding`` with the [keymap]'s key(s), as the help, palette and README show it."""
-        if not self.keymap or binding.id == "app.commands":  # (that one is built with the remapped key)
-            return binding
-        from screens.keymap import remapped
-
-        return remapped(binding, self.keymap, self.get_key_display)
-
-    def palette_commands(self) -> Sequence[tuple[str, str, Callable[[], object]]]:
-        shown = [self.remapped(b) for b in self.BINDINGS]
-        return [(b.tooltip, f"key {self.get_key_display(b)}", partial(self.run_action, b.action)) for b in shown]
-
-
-def make_app(
-    config: Config,
-    sources: Any,
-    *,
-    clock: Callable[[], float] = time.time,
-    title: str | None = None,
-    drill: DrillInfo | None = None,
-    state_dir: Path | None = None,
-    speed: float = 1.0,
-    actions: Any = None,
-) -> CockpitApp:
+def make_app(config: Config, sources: Any, *, clock: Callable[[], float] = time.time, title: str | None = None, drill: DrillInfo | None = None,
+             state_dir: Path | None = None, speed: float = 1.0, actions: Any = None) -> CockpitApp:
     """Build the cockpit for a config and its sources (real or fakes in tests).
 
     ``state_dir``: where incidents are kept (default: the XDG state dir; a

@@ -42,3 +42,9 @@ APP_BINDINGS: tuple[Binding, ...] = (
     Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
     Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the cockpit"),
 )
+
+
+# the help's (and README's) sections of the app's own bindings, by id prefix; the rest are "Actions"
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Panes and views", ("pane.", "view.")), ("Incident", ("incident.",)), ("Communication", ("comms.",)), ("Remediation", ("action.",)))
+OPEN_ONLY = ("accept", "severity", "status")  # actions the footer shows only while there is an incident
