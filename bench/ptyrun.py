@@ -113,7 +113,7 @@ class PtyProgram:
         os.close(self.fd)
         time.sleep(0.5)  # let the drill child (stopped by the demo) and the page cache settle
 
-    def __enter__(self) -> "PtyProgram":
+    def __enter__(self) -> PtyProgram:
         return self
 
     def __exit__(self, *exc: object) -> None:

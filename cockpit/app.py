@@ -1,19 +1,19 @@
 """The Textual app: wiring only — sources → readings → panes, keys → actions.
 
-The polls and the log follow are :mod:`cockpit.live`'s (no Textual there):
+The polls and the log follow are :mod:`clay_cockpit.live`'s (no Textual there):
 the app lends it Textual's timers, runs its work in workers (a thread per
 blocking client: Prometheus, Kubernetes, the log follow; a task per async
 one: status page, health) and turns what comes back into messages —
 :class:`SourceResult`, :class:`LogBatch`, :class:`LogFault`,
 :class:`LogFollowEnded` — whose handlers update ``app.signals`` (a
-:class:`~cockpit.signals.Reading` per source, what triage reads), the panes,
+:class:`~clay_cockpit.signals.Reading` per source, what triage reads), the panes,
 and post :class:`SignalsChanged`. The keys and their actions are
-:mod:`screens.app_actions`' (the :class:`~screens.app_actions.AppActions` mixin).
+:mod:`clay_cockpit.screens.app_actions`' (the :class:`~clay_cockpit.screens.app_actions.AppActions` mixin).
 
 Every age on screen comes from the injected ``clock``, so snapshots are
 deterministic. The first access to a ``Sources`` attribute imports a heavy
 client, so it only ever happens inside a worker, off the UI thread. Triage,
-the incident and its timeline live in :class:`screens.desk.Desk` (built
+the incident and its timeline live in :class:`clay_cockpit.screens.desk.Desk` (built
 after the first frame): every ``SignalsChanged``, the log faults, the
 decision keys and the desk's own worker results are routed to it.
 """
@@ -38,30 +38,30 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from cockpit.sanitise import clean, clean_line
-from cockpit.redact import redact
-from cockpit.config import Config
-from cockpit.config import state_dir as default_state_dir
-from screens.app_actions import AppActions, cockpit_commands
-from screens.app_keys import APP_BINDINGS
-from screens.boot import TALL_FROM, WIDE_FROM
-from screens.toasts import ToastHold
-from screens.typeahead import TypeAhead
+from clay_cockpit.config import Config
+from clay_cockpit.config import state_dir as default_state_dir
+from clay_cockpit.redact import redact
+from clay_cockpit.sanitise import clean, clean_line
+from clay_cockpit.screens.app_actions import AppActions, cockpit_commands
+from clay_cockpit.screens.app_keys import APP_BINDINGS
+from clay_cockpit.screens.boot import TALL_FROM, WIDE_FROM
+from clay_cockpit.screens.toasts import ToastHold
+from clay_cockpit.screens.typeahead import TypeAhead
 
 # Before the first frame this module loads only Textual's core, the config,
 # the keys and the boot screen; the snapshot types, the panes, the sources and
-# the polls (cockpit.live) load in on_ready (tests/test_boundaries.py holds it to that).
+# the polls (clay_cockpit.live) load in on_ready (tests/test_boundaries.py holds it to that).
 if TYPE_CHECKING:
     from textual.driver import Driver
     from textual.notifications import SeverityLevel
 
-    from cockpit.live import LogFollow, Poll, Polls
-    from cockpit.signals import InEffect, LogLine, Signals, SourceError
-    from screens.actions_desk import ActionsDesk, ActionsUpdate
-    from screens.comms_desk import CommsDesk, CommsResult
-    from screens.desk import Desk, IncidentLoaded
-    from screens.main import MainScreen
-    from widgets.checklist import ChecklistPane
+    from clay_cockpit.live import LogFollow, Poll, Polls
+    from clay_cockpit.screens.actions_desk import ActionsDesk, ActionsUpdate
+    from clay_cockpit.screens.comms_desk import CommsDesk, CommsResult
+    from clay_cockpit.screens.desk import Desk, IncidentLoaded
+    from clay_cockpit.screens.main import MainScreen
+    from clay_cockpit.signals import InEffect, LogLine, Signals, SourceError
+    from clay_cockpit.widgets.checklist import ChecklistPane
 
 log = logging.getLogger(__name__)
 AGE_TICK = 5.0  # seconds between refreshes of the "12s ago" ages
@@ -152,7 +152,7 @@ class CockpitApp(AppActions, App[int]):
             self.title = title
         self._signals: Signals | None = None  # made on first use (see the signals property)
         self._stop_logs = threading.Event()  # set on quit or hangup: the log follow returns
-        self._polls: Polls  # these two are built in on_ready (cockpit.live: after the first frame)
+        self._polls: Polls  # these two are built in on_ready (clay_cockpit.live: after the first frame)
         self._logs: LogFollow
         self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
         self._desk: Desk | None = None  # likewise
@@ -186,12 +186,12 @@ class CockpitApp(AppActions, App[int]):
 
     @property
     def desk(self) -> Desk:
-        """Triage, the incident and its timeline (see :mod:`screens.desk`)."""
+        """Triage, the incident and its timeline (see :mod:`clay_cockpit.screens.desk`)."""
         assert self._desk is not None, "the desk is built in on_ready"
         return self._desk
 
     def on_mount(self) -> None:
-        from screens.hangup import route_hangups
+        from clay_cockpit.screens.hangup import route_hangups
 
         self._signal_handlers = route_hangups(self._hang_up)  # SIGHUP, SIGTERM: quit like q (screens/hangup.py)
         self.screen_change_signal.subscribe(self, self._toasts.screen_changed)
@@ -200,7 +200,7 @@ class CockpitApp(AppActions, App[int]):
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None,
                markup: bool = False) -> None:
         """A toast, unless a modal that asks for a key, a name or a
-        confirmation is on top: then it waits (:mod:`screens.toasts`).
+        confirmation is on top: then it waits (:mod:`clay_cockpit.screens.toasts`).
         Every toast passes the one sanitiser and the one redactor first.
         Plain text unless a caller asks for markup: toasts carry outside
         text (Kubernetes and API error messages, action summaries)."""
@@ -209,7 +209,7 @@ class CockpitApp(AppActions, App[int]):
             super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def get_driver_class(self) -> type[Driver]:
-        from screens.hangup import hangup_safe
+        from clay_cockpit.screens.hangup import hangup_safe
 
         return hangup_safe(super().get_driver_class())  # output that survives the terminal going away
 
@@ -231,27 +231,27 @@ class CockpitApp(AppActions, App[int]):
     async def on_ready(self) -> None:
         """The first frame is on screen: build the cockpit and the desk, then
         start the polls and the log follow."""
-        from screens.desk import Desk
-        from screens.main import MainScreen
+        from clay_cockpit.screens.desk import Desk
+        from clay_cockpit.screens.main import MainScreen
 
         self.stylesheet.read(self.CSS_FILE)  # parsed when the cockpit screen is first styled
         self._main = MainScreen(self.config, title=self.title, target=self._target(), shorter=self._shorter_titles())
         await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
         if self._exiting or not self._main.is_attached:
             return  # quit (q, or the terminal hung up) while the screen was being built: build no more
-        from cockpit.live import LogFollow, Polls
+        from clay_cockpit.live import LogFollow, Polls
 
         self._polls = Polls(self.config, self.sources, set_timer=self.set_timer, run=self._run_poll)
         self._logs = LogFollow(self.sources, buffer=self.config.kube.log_buffer, stop=self._stop_logs, clock=self.clock,
                                set_timer=self.set_timer, start=self.follow_logs, on_flush=self._show_logs)
         self._desk = Desk(self, self._main, self.config, clock=self.clock, state_dir=self.state_dir, speed=self.speed)
         self._desk.start()
-        from screens.comms_desk import CommsDesk
+        from clay_cockpit.screens.comms_desk import CommsDesk
 
         self._comms = CommsDesk(self, self._main, self._desk, self.config, clock=self.clock, state_dir=self.state_dir)
         self._comms.start()
-        from cockpit.sources import Sources
-        from screens.actions_desk import ActionsDesk, default_runner
+        from clay_cockpit.screens.actions_desk import ActionsDesk, default_runner
+        from clay_cockpit.sources import Sources
 
         # the cluster adapter goes with the real sources (fakes in tests: the actions are shown, not run)
         factory = self._actions_factory or (default_runner if isinstance(self.sources, Sources) else None)
@@ -262,7 +262,7 @@ class CockpitApp(AppActions, App[int]):
         self.follow_logs()
         self.set_interval(AGE_TICK, self._tick)
         if self.drill is not None:  # its death, or a countdown to its fault, in the top bar
-            from screens.drill_watch import DrillWatch
+            from clay_cockpit.screens.drill_watch import DrillWatch
 
             self._drill_watch = DrillWatch(self, self.drill, self._main, self.clock)
             self._drill_watch.start()
@@ -272,11 +272,11 @@ class CockpitApp(AppActions, App[int]):
     def _preload_views(self) -> None:
         """Import the metrics view (plotext: ~0.1 s) once the first answers are
         in, so the first `m` does not wait for it."""
-        import screens.metrics_view  # noqa: F401
+        import clay_cockpit.screens.metrics_view  # noqa: F401
 
     def on_unmount(self) -> None:
         self._stop()
-        from screens.hangup import unroute_hangups
+        from clay_cockpit.screens.hangup import unroute_hangups
 
         unroute_hangups(self._signal_handlers)
 
@@ -310,7 +310,7 @@ class CockpitApp(AppActions, App[int]):
     def signals(self) -> Signals:
         """Everything the cockpit currently knows (what triage reads)."""
         if self._signals is None:
-            from cockpit.signals import Signals  # not before the first frame
+            from clay_cockpit.signals import Signals  # not before the first frame
 
             self._signals = Signals(at=self.clock())
         return self._signals
@@ -390,6 +390,6 @@ def make_app(config: Config, sources: Any, *, clock: Callable[[], float] = time.
     ``state_dir``: where incidents are kept (default: the XDG state dir; a
     drill's own folder under it). ``speed``: a drill's clock speed (triage's
     stability window is divided by it). ``actions``: builds the
-    :class:`~cockpit.actions.flow.ActionRunner` from (config, incident store, clock)
-    (default: :func:`screens.actions_desk.default_runner`)."""
+    :class:`~clay_cockpit.actions.flow.ActionRunner` from (config, incident store, clock)
+    (default: :func:`clay_cockpit.screens.actions_desk.default_runner`)."""
     return CockpitApp(config, sources, clock=clock, title=title, drill=drill, state_dir=state_dir, speed=speed, actions=actions)

@@ -1,7 +1,7 @@
 """`clay-cockpit` command line: run (default), demo, sim, init, check, rbac, info,
 postmortem, completion.
 
-Imports are kept to the standard library and :mod:`cockpit.paths` until a
+Imports are kept to the standard library and :mod:`clay_cockpit.paths` until a
 subcommand needs more, so the first frame is not delayed (``demo`` starts its
 drill child before it loads the config machinery). Usage and config errors
 print one line and exit 2; nothing prints a traceback.
@@ -21,14 +21,25 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cockpit.cli_common import (  # noqa: F401 (re-exported: the CLI's names)
-    EXIT_USAGE, LOG_LEVEL_ENV, LOG_LEVELS, SEED, SPEED, _command_line, fail, load_user_config, log_level, log_to_file, no_terminal,
-    number_arg, with_user_ui,
+from clay_cockpit.cli_common import (  # noqa: F401 (re-exported: the CLI's names)
+    EXIT_USAGE,
+    LOG_LEVEL_ENV,
+    LOG_LEVELS,
+    SEED,
+    SPEED,
+    _command_line,
+    fail,
+    load_user_config,
+    log_level,
+    log_to_file,
+    no_terminal,
+    number_arg,
+    with_user_ui,
 )
-from cockpit.paths import APP_NAME, CONFIG_ENV, ConfigError, default_config_path, log_path
+from clay_cockpit.paths import APP_NAME, CONFIG_ENV, ConfigError, default_config_path, log_path
 
 if TYPE_CHECKING:
-    from cockpit.config import Config
+    pass
 
 SUBCOMMANDS = ("run", "demo", "sim", "init", "check", "rbac", "info", "postmortem", "completion")
 SHELLS = ("bash", "zsh", "fish")
@@ -44,7 +55,7 @@ def _version() -> str:
 
 
 class _VersionAction(argparse.Action):
-    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001 (argparse's signature)
+    def __call__(self, parser, namespace, values, option_string=None):
         print(f"{APP_NAME} {_version()}")
         parser.exit()
 
@@ -80,7 +91,7 @@ def add_target_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGro
 
 def _complete_contexts(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
     """--context TAB: the contexts of the kubeconfig in use (names only)."""
-    from cockpit.target import resolve
+    from clay_cockpit.target import resolve
 
     kubeconfig = getattr(parsed_args, "kubeconfig", None)
     target = resolve({}, {"kubeconfig": (kubeconfig, "--kubeconfig")} if kubeconfig else {})
@@ -164,7 +175,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
                "KUBECONFIG=/tmp/drill/kubeconfig kubectl get pods -A",
                "clay-cockpit --config /tmp/drill/cockpit.toml", "clay-cockpit sim --login --dir /tmp/drill")
     if command in ("sim", ""):  # only then: the simulator's modules are heavier than the rest of the CLI
-        from cockpit.sim.server import add_sim_arguments
+        from clay_cockpit.sim.server import add_sim_arguments
 
         add_sim_arguments(sim)
 
@@ -221,7 +232,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
                       "from the state dir and the drills' state dirs.",
                       "clay-cockpit postmortem", "clay-cockpit postmortem 2024-05-01T1012 -o postmortem.md")
     if command in ("postmortem", ""):  # same: only load what this subcommand needs
-        from cockpit.incident.postmortem_cli import add_postmortem_arguments
+        from clay_cockpit.incident.postmortem_cli import add_postmortem_arguments
 
         add_postmortem_arguments(postmortem)
 
@@ -283,30 +294,30 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return cmd_run(args)
         if args.command == "demo":
-            from cockpit.demo import cmd_demo  # light: it starts the drill child first, then loads the rest
+            from clay_cockpit.demo import cmd_demo  # light: it starts the drill child first, then loads the rest
 
             return cmd_demo(args)
         if args.command == "sim":
-            from cockpit.sim.server import run_sim
+            from clay_cockpit.sim.server import run_sim
 
             return run_sim(args)
         if args.command == "init":
             return cmd_init(args)
         if args.command == "check":
-            from cockpit.check.report import cmd_check
+            from clay_cockpit.check.report import cmd_check
 
             log_to_file()
             return cmd_check(args)
         if args.command == "rbac":
-            from cockpit.check.rbac import cmd_rbac
+            from clay_cockpit.check.rbac import cmd_rbac
 
             return cmd_rbac(args)
         if args.command == "info":
-            from cockpit.info import cmd_info
+            from clay_cockpit.info import cmd_info
 
             return cmd_info(args)
         if args.command == "postmortem":
-            from cockpit.incident.postmortem_cli import cmd_postmortem
+            from clay_cockpit.incident.postmortem_cli import cmd_postmortem
 
             return cmd_postmortem(args)
         if args.command == "completion":
@@ -336,11 +347,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     import logging
 
     kube = config.kube
-    logging.getLogger("cockpit.cli").info("starting: config %s, context %s, namespace %s, kubeconfig %s%s", config.source,
+    logging.getLogger("clay_cockpit.cli").info("starting: config %s, context %s, namespace %s, kubeconfig %s%s", config.source,
                                           kube.context or "(current)", kube.namespace or "(the context's)",
                                           kube.kubeconfig or "(default)", ", read-only" if kube.read_only else "")
-    from cockpit.app import make_app
-    from cockpit.sources import Sources
+    from clay_cockpit.app import make_app
+    from clay_cockpit.sources import Sources
 
     app = make_app(config, Sources(config))
     app.run()
@@ -348,14 +359,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from cockpit.config import config_from_toml, parse_toml
-    from cockpit.config_target import target_overrides
-    from cockpit.starter import starter_toml
+    from clay_cockpit.config import config_from_toml, parse_toml
+    from clay_cockpit.config_target import target_overrides
+    from clay_cockpit.starter import starter_toml
 
     path = Path(args.config).expanduser() if args.config else Path(os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()
     if path.exists() and not args.force:
         return fail(f"{path} already exists; use --force to overwrite it")
-    from cockpit.target import check_context
+    from clay_cockpit.target import check_context
 
     overrides = target_overrides(args.context, args.namespace, args.kubeconfig)
     check_context(overrides)
@@ -383,6 +394,6 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    from cockpit.cli import main as _main  # the module, not __main__: its state is the one the subcommands import
+    from clay_cockpit.cli import main as _main  # the module, not __main__: its state is the one the subcommands import
 
     sys.exit(_main())

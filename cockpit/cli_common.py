@@ -1,8 +1,8 @@
-"""What the subcommands share, below :mod:`cockpit.cli` and them (check,
+"""What the subcommands share, below :mod:`clay_cockpit.cli` and them (check,
 rbac, info, demo, sim import this, never the CLI itself): the exit code of
 a usage error, ``fail``, number flags, the log file and level, loading the
 user's config with this command line's target flags, and whether there is
-a terminal to draw on. :mod:`cockpit.cli` fills :data:`_command_line`."""
+a terminal to draw on. :mod:`clay_cockpit.cli` fills :data:`_command_line`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cockpit.paths import APP_NAME, ConfigError, log_path
+from clay_cockpit.paths import APP_NAME, ConfigError, log_path
 
 if TYPE_CHECKING:
-    from cockpit.config import Config
+    from clay_cockpit.config import Config
 
 EXIT_USAGE = 2
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -28,7 +28,7 @@ def _plain(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def number_arg(low: float, high: float, *, integer: bool = False, unit: str = ""):  # noqa: ANN201 (an argparse type)
+def number_arg(low: float, high: float, *, integer: bool = False, unit: str = ""):
     """An argparse ``type`` for a number from ``low`` to ``high`` (finite:
     nan, inf and 1e300 are refused with one line, like a bad config value)."""
     what = "an integer" if integer else "a number"
@@ -78,7 +78,7 @@ def log_to_file(level: str | None = None) -> Path | None:
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(max(ours, logging.WARNING))
-    for name in ("cockpit", "screens", "widgets"):
+    for name in ("clay_cockpit",):  # every module of ours logs under it (__name__)
         logging.getLogger(name).setLevel(ours)
     path: Path | None = log_path()
     try:
@@ -87,7 +87,7 @@ def log_to_file(level: str | None = None) -> Path | None:
     except OSError:  # a read-only home: better no log than a log on the screen
         handler, path = logging.NullHandler(), None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    from cockpit.redact import install_log_filter
+    from clay_cockpit.redact import install_log_filter
 
     install_log_filter(handler)  # every record, ours and the libraries', passes the one redactor
     root.addHandler(handler)
@@ -100,11 +100,11 @@ def load_user_config(cli_path: str | None, read_only: bool = False, *, context: 
     target's overrides applied: ``context``/``namespace``/``kubeconfig``
     (default: this command line's --context, -n, --kubeconfig), else their
     environment variables, else the file."""
-    from cockpit.config import load_config
-    from cockpit.config_target import read_only as with_read_only
-    from cockpit.config_target import target_overrides, with_resolved_namespace, with_target
-    from cockpit.paths import find_config
-    from cockpit.target import check_context
+    from clay_cockpit.config import load_config
+    from clay_cockpit.config_target import read_only as with_read_only
+    from clay_cockpit.config_target import target_overrides, with_resolved_namespace, with_target
+    from clay_cockpit.paths import find_config
+    from clay_cockpit.target import check_context
 
     config = load_config(find_config(cli_path))
     flags = {"context": context, "namespace": namespace, "kubeconfig": kubeconfig}
@@ -112,7 +112,7 @@ def load_user_config(cli_path: str | None, read_only: bool = False, *, context: 
     check_context(overrides, config.kube.kubeconfig)
     config = with_resolved_namespace(with_target(config, **{k: v for k, (v, _) in overrides.items()}))
     if config.keymap or config.ui.theme != "textual-dark":
-        from screens.keymap import check_ui  # Textual's key and theme names: only when the file sets any
+        from clay_cockpit.screens.keymap import check_ui  # Textual's key and theme names: only when the file sets any
 
         check_ui(config)
     return with_read_only(config) if read_only else config
@@ -124,8 +124,8 @@ def with_user_ui(config: Config) -> Config:
     when there is no user config or it does not load (the demo needs none)."""
     from dataclasses import replace
 
-    from cockpit.config import load_config
-    from cockpit.paths import config_location
+    from clay_cockpit.config import load_config
+    from clay_cockpit.paths import config_location
 
     path, _ = config_location(None)
     if not path.is_file():
@@ -133,7 +133,7 @@ def with_user_ui(config: Config) -> Config:
     try:
         user = load_config(path)
         if user.keymap or user.ui.theme != config.ui.theme:
-            from screens.keymap import check_ui
+            from clay_cockpit.screens.keymap import check_ui
 
             check_ui(user)
     except ConfigError:

@@ -2,8 +2,8 @@
 
 Every error names the file, the key, what was expected and what was found, in
 one line (:class:`ConfigError`). The fields are declared with
-:func:`~cockpit.config_build.opt` and built by the schema machinery of
-:mod:`cockpit.config_build` (which scenario files share); here are the
+:func:`~clay_cockpit.config_build.opt` and built by the schema machinery of
+:mod:`clay_cockpit.config_build` (which scenario files share); here are the
 dataclasses, the checks across keys (:func:`config_from_toml`), the files
 shipped in the wheel (:func:`data_path`), and :func:`reference`, which renders
 the config reference in the README from the field metadata.
@@ -12,7 +12,7 @@ Tokens are never stored in the file: a key names the environment variable
 that holds each token (``token_env``).
 
 The kube target (context, namespace, kubeconfig) can be overridden per run:
-:mod:`cockpit.config_target`.
+:mod:`clay_cockpit.config_target`.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
-from cockpit.config_build import (  # noqa: F401 (parse_toml re-exported: callers read a text with it, then config_from_toml)
+from clay_cockpit.config_build import (
     build,
     opt,
     parse_toml,
     range_text,
     read_text_file,
 )
-from cockpit.paths import (  # noqa: F401 (re-exported: where things live, and the one-line error)
+from clay_cockpit.paths import (  # noqa: F401 (re-exported: where things live, and the one-line error)
     APP_NAME,
     ConfigError,
     config_location,
@@ -40,7 +40,6 @@ from cockpit.paths import (  # noqa: F401 (re-exported: where things live, and t
     xdg_config_home,
     xdg_state_home,
 )
-
 
 # --------------------------------------------------------------------------
 # The schema
@@ -264,9 +263,9 @@ def data_path(*parts: str) -> Path:
     The package's own directory, not importlib.resources (~10 ms to import,
     before the demo's first frame): pip installs the wheel unzipped, and an
     editable install maps the package to the checkout's config/."""
-    import clay_cockpit_config
+    import clay_cockpit.data
 
-    return Path(clay_cockpit_config.__file__).parent.joinpath(*parts)
+    return Path(clay_cockpit.data.__file__).parent.joinpath(*parts)
 
 
 def default_toml_text() -> str:

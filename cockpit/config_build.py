@@ -1,14 +1,14 @@
 """Building frozen dataclasses from TOML tables, with one-line errors.
 
-The schema machinery the config (:mod:`cockpit.config`) and the scenario
-files (:mod:`cockpit.sim.scenario`) share: :func:`opt` declares a field (its
+The schema machinery the config (:mod:`clay_cockpit.config`) and the scenario
+files (:mod:`clay_cockpit.sim.scenario`) share: :func:`opt` declares a field (its
 default, the one-line doc for the reference, and its checks), :func:`build`
 turns a TOML table into the dataclass and raises :class:`ConfigError`
 naming the file, the key, what was expected and what was found, in one line.
 Reading the file itself (:func:`read_text_file`, :func:`parse_toml`) is here
 too: a FIFO, a directory or a huge file is named, never waited on or read.
 
-Knows no schema: the config's dataclasses are in :mod:`cockpit.config`.
+Knows no schema: the config's dataclasses are in :mod:`clay_cockpit.config`.
 Standard library only.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cockpit.paths import ConfigError
+from clay_cockpit.paths import ConfigError
 
 
 def opt(default: Any = MISSING, doc: str = "", *, kind: str = "", choices: tuple[str, ...] = (), factory: Any = MISSING,
@@ -38,7 +38,7 @@ def opt(default: Any = MISSING, doc: str = "", *, kind: str = "", choices: tuple
     variable name or empty, never a token), "duration" (seconds > 0), "count"
     (int >= 0), "k8s-name" (a Kubernetes object name), "keymap" (a table
     of binding id → key or keys; the ids and key names are checked where the
-    bindings are known, :mod:`screens.keymap`). Every number must be finite;
+    bindings are known, :mod:`clay_cockpit.screens.keymap`). Every number must be finite;
     ``low``/``high`` bound it (inclusive) and show in the reference. ``creds``
     says where a URL's credentials go instead (a URL with user:password@ is
     refused, pointing there: a ``token_env`` key, or a sentence).
@@ -115,7 +115,7 @@ def shown_url(value: str) -> str:
 def looks_like_token(value: str) -> bool:
     """Whether a would-be variable name is rather a credential pasted in
     (a known token shape, or long and mixed like a random string)."""
-    from cockpit.redact import redact
+    from clay_cockpit.redact import redact
 
     if redact(value) != value:
         return True

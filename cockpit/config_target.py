@@ -6,7 +6,7 @@ from the kubeconfig (:func:`with_resolved_namespace`); ``--read-only``
 (:func:`read_only`).
 
 The ``with_*`` and :func:`read_only` return a new
-:class:`~cockpit.config.Config`; no cluster is called.
+:class:`~clay_cockpit.config.Config`; no cluster is called.
 Standard library only.
 """
 
@@ -18,11 +18,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cockpit.config_build import _describe
-from cockpit.paths import ConfigError
+from clay_cockpit.config_build import _describe
+from clay_cockpit.paths import ConfigError
 
 if TYPE_CHECKING:
-    from cockpit.config import Config
+    from clay_cockpit.config import Config
 
 
 # Overrides of the kube target, as kubectl users expect: flag > environment > file
@@ -77,7 +77,7 @@ def with_resolved_namespace(config: Config, environ: typing.Mapping[str, str] | 
     names none. A set namespace is kept; no cluster is called."""
     if config.kube.namespace:
         return config
-    from cockpit.target import DEFAULT_KUBECONFIG, kubeconfig_paths, read_kubeconfig
+    from clay_cockpit.target import DEFAULT_KUBECONFIG, kubeconfig_paths, read_kubeconfig
 
     environ = os.environ if environ is None else environ
     kube = read_kubeconfig(kubeconfig_paths(config.kube.kubeconfig or environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG))

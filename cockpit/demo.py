@@ -2,7 +2,7 @@
 cockpit against it through the same code paths as production.
 
 The parent binds every service's loopback socket itself and hands them to
-the child (``python -P -m cockpit.sim --listen-fds``), so it knows every URL at
+the child (``python -P -m clay_cockpit.sim --listen-fds``), so it knows every URL at
 once and paints the first frame while the simulator is still starting. ``-P``
 keeps the working directory off the child's ``sys.path``: a folder named like
 our package where the responder happens to stand is never imported in place
@@ -34,12 +34,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cockpit.paths import ConfigError
-from cockpit.sim import wiring
-from cockpit.sources import KubeSource, Sources
+from clay_cockpit.paths import ConfigError
+from clay_cockpit.sim import wiring
+from clay_cockpit.sources import KubeSource, Sources
 
 if TYPE_CHECKING:
-    from cockpit.config import Config
+    from clay_cockpit.config import Config
 
 # The drill's throwaway credentials travel in the environment, never in argv.
 TOKEN_ENVS = ("CLAY_SIM_KUBE_TOKEN", "CLAY_DRILL_SLACK_TOKEN", "CLAY_DRILL_STATUSPAGE_KEY")
@@ -198,7 +198,7 @@ def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, w
         kubeconfig = workdir / "kubeconfig"  # written by the child, with its certificate
         fds = ",".join(f"{name}={s.fileno()}" for name, s in socks.items())
         cmd = [
-            sys.executable, "-P", "-m", "cockpit.sim",  # -P: nothing imported from the cwd (module docstring)
+            sys.executable, "-P", "-m", "clay_cockpit.sim",  # -P: nothing imported from the cwd (module docstring)
             "--listen-fds", fds,
             "--scenario", scenario,
             "--speed", repr(speed),
@@ -227,28 +227,28 @@ def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, w
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.list:
-        from cockpit.sim.scenario import load_scenario, scenario_names
+        from clay_cockpit.sim.scenario import load_scenario, scenario_names
 
         for name in scenario_names():
             print(f"{name:<18} {load_scenario(name).title}")
         return 0
-    from cockpit.cli_common import fail, no_terminal
+    from clay_cockpit.cli_common import fail, no_terminal
 
     if why := no_terminal():  # before the drill child: nothing to start without a screen
         return fail(why)
     drill = start_drill(args.scenario, speed=args.speed, seed=args.seed)  # first: it checks the scenario meanwhile
     clean = False
     try:
-        from cockpit.cli_common import log_to_file, with_user_ui
-        from cockpit.config import config_from_toml
-        from cockpit.config_target import read_only
+        from clay_cockpit.cli_common import log_to_file, with_user_ui
+        from clay_cockpit.config import config_from_toml
+        from clay_cockpit.config_target import read_only
 
         log_to_file()
         data = wiring.drill_config(drill.endpoints, drill.kubeconfig, refresh_scale=1.0 / args.speed)
         config = with_user_ui(config_from_toml(data, f"drill config for {args.scenario}"))  # your theme and keys
         if args.read_only:
             config = read_only(config)
-        from cockpit.app import make_app
+        from clay_cockpit.app import make_app
 
         try:
             drill.wait_scenario()

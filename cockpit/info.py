@@ -23,12 +23,12 @@ def _count(folder: Path, pattern: str) -> int | None:
 
 
 def gather(args: argparse.Namespace) -> dict[str, Any]:
-    from cockpit.cli_common import log_level
-    from cockpit.comms.templates import user_dir
-    from cockpit.config import load_config
-    from cockpit.config_target import target_overrides
-    from cockpit.paths import ConfigError, config_location, log_path, state_dir
-    from cockpit.target import resolve
+    from clay_cockpit.cli_common import log_level
+    from clay_cockpit.comms.templates import user_dir
+    from clay_cockpit.config import load_config
+    from clay_cockpit.config_target import target_overrides
+    from clay_cockpit.paths import ConfigError, config_location, log_path, state_dir
+    from clay_cockpit.target import resolve
 
     path, origin = config_location(args.config)
     config_info: dict[str, Any] = {"path": str(path), "from": origin, "exists": path.is_file()}

@@ -25,7 +25,7 @@ for triage. A follow that returns unasked is started again after
 ``LOG_RESTART``. :meth:`LogFollow.stale` says when the lines triage reads
 are old: the follow failed and no line came since.
 
-A source that raises breaks its contract (:mod:`cockpit.sources`): that
+A source that raises breaks its contract (:mod:`clay_cockpit.sources`): that
 becomes a named failure (:func:`source_bug`), never an exception out of a
 worker.
 """
@@ -41,11 +41,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-# cockpit.signals loads in the functions that need it: the app imports this
+# clay_cockpit.signals loads in the functions that need it: the app imports this
 # module after the first frame, but nothing here should make that a cost
 if TYPE_CHECKING:
-    from cockpit.config import Config
-    from cockpit.signals import LogLine, SourceError
+    from clay_cockpit.config import Config
+    from clay_cockpit.signals import LogLine, SourceError
 
 log = logging.getLogger(__name__)
 LOG_FLUSH = 0.5  # seconds: log lines reach the screen at most twice a second (each flush
@@ -76,7 +76,7 @@ def source_bug(name: str, err: BaseException) -> SourceError:
 
     Only the exception type is shown: its text might carry a secret.
     """
-    from cockpit.signals import ErrorKind, SourceError
+    from clay_cockpit.signals import ErrorKind, SourceError
 
     return SourceError(
         name,
@@ -156,7 +156,7 @@ class Polls:
 
     async def fetch_async(self, poll: Poll) -> Any:
         """An async poll (in a worker task): the snapshot or a SourceError, never an exception."""
-        from cockpit.signals import ErrorKind, SourceError
+        from clay_cockpit.signals import ErrorKind, SourceError
 
         timeout = (poll.timeout or 0.0) + ASYNC_GRACE
         try:
@@ -172,7 +172,7 @@ class Polls:
     def answered(self, name: str, result: Any) -> Poll:
         """``name``'s poll is back with ``result``: arm the next one, its
         interval after an answer, backed off after a failure."""
-        from cockpit.signals import SourceError
+        from clay_cockpit.signals import SourceError
 
         poll = self.by_name[name]
         poll.busy = False
@@ -270,7 +270,7 @@ class LogFollow:
     def stale(self) -> SourceError | None:
         """The follow's failure while the lines shown are old, for triage to
         discount them; else None. The log pane's STALE rule
-        (:meth:`widgets.logs.LogsPane.is_stale`): lines were shown, and none
+        (:meth:`clay_cockpit.widgets.logs.LogsPane.is_stale`): lines were shown, and none
         was flushed since a second after the failure began — a follow that
         fails for one pod while the others still deliver is failing in part,
         not showing old data."""

@@ -3,7 +3,7 @@
 
 Standard library only and no dataclasses: the CLI imports it before anything
 else, so ``clay-cockpit demo`` starts its drill child before the heavier
-modules load (:mod:`cockpit.config` re-exports all of it).
+modules load (:mod:`clay_cockpit.config` re-exports all of it).
 
 Every path here is absolute: ``~`` is expanded, and an ``XDG_*_HOME`` that is
 not absolute is ignored, as the XDG Base Directory spec says.

@@ -15,7 +15,7 @@ It knows two things:
   PEM private keys and common cloud key formats.
 
 Everything is replaced by ``[redacted]``. Standard library only, no I/O, no
-Textual: :mod:`cockpit.signals` uses it when a ``SourceError`` is built, the
+Textual: :mod:`clay_cockpit.signals` uses it when a ``SourceError`` is built, the
 timeline when it writes, the log handler through :class:`RedactingFilter`,
 the app for every notification.
 """

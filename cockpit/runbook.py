@@ -54,7 +54,7 @@ class ErrorClass(StrEnum):
     SERVER = "server"  # 500 / 502 / 503 / 504, timeouts
 
     @classmethod
-    def of(cls, code: int) -> "ErrorClass | None":
+    def of(cls, code: int) -> ErrorClass | None:
         if code in (401, 403):
             return cls.AUTH
         if code == 429:

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from cockpit.redact import redact
+from clay_cockpit.redact import redact
 
 
 class ErrorKind(StrEnum):
@@ -71,7 +71,7 @@ class ComponentStatus(StrEnum):
     UNKNOWN = "unknown"
 
     @classmethod
-    def parse(cls, value: object) -> "ComponentStatus":
+    def parse(cls, value: object) -> ComponentStatus:
         try:
             return cls(str(value))
         except ValueError:
@@ -252,7 +252,7 @@ class Reading(Generic[T]):
     def age(self, now: float) -> float | None:
         return None if self.updated_at is None else max(0.0, now - self.updated_at)
 
-    def with_result(self, result: "T | SourceError", now: float) -> "Reading[T]":
+    def with_result(self, result: T | SourceError, now: float) -> Reading[T]:
         if isinstance(result, SourceError):
             return replace(self, error=result, checked_at=now)
         return Reading(value=result, error=None, updated_at=now, checked_at=now)
@@ -265,7 +265,7 @@ class InEffect:
     timeline (a key update whose symptom ended). Triage shows the runbook
     action it carries out as done, never as the next key.
 
-    ``action`` is a :class:`cockpit.runbook.ActionId` value
+    ``action`` is a :class:`clay_cockpit.runbook.ActionId` value
     ("enable_queuing", "enable_fallback", "update_key", "restart").
     """
 

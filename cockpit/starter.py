@@ -4,8 +4,8 @@ document in place; a round trip through tomllib would drop every comment),
 with the kube context and namespace in use filled in.
 
 Which context and namespace: the flags, then the environment
-(:func:`cockpit.config_target.target_overrides`), then the kubeconfig's
-``current-context`` and that context's namespace (:mod:`cockpit.target`:
+(:func:`clay_cockpit.config_target.target_overrides`), then the kubeconfig's
+``current-context`` and that context's namespace (:mod:`clay_cockpit.target`:
 names only, no cluster call).
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 COMMENT_COLUMN = 40
 
 
-def _set(table, key: str, value: str, comment: str) -> None:  # noqa: ANN001 (a tomlkit table)
+def _set(table, key: str, value: str, comment: str) -> None:
     import tomlkit
 
     shipped = table[key].trivia.comment.lstrip("# ") if key in table else ""
@@ -30,8 +30,8 @@ def starter_toml(overrides: Mapping[str, tuple[str, str]], environ: dict[str, st
     """(the starter config's text, one line per value filled in and why)."""
     import tomlkit
 
-    from cockpit.config import default_toml_text
-    from cockpit.target import resolve
+    from clay_cockpit.config import default_toml_text
+    from clay_cockpit.target import resolve
 
     doc = tomlkit.parse(default_toml_text())
     kube = doc["kube"]

@@ -94,7 +94,7 @@ class Target:
 
 def resolve(file_values: dict[str, str], overrides: dict[str, tuple[str, str]], environ: dict[str, str] | None = None) -> Target:
     """The target in effect: ``overrides`` (flag or environment, from
-    :func:`cockpit.config_target.target_overrides`) over the config file's
+    :func:`clay_cockpit.config_target.target_overrides`) over the config file's
     ``file_values`` (context, namespace, kubeconfig; missing or "" for
     unset) over the kubeconfig's own choice."""
     environ = dict(os.environ) if environ is None else environ
@@ -128,7 +128,7 @@ def check_context(overrides: dict[str, tuple[str, str]], file_kubeconfig: str = 
     (kubectl: 'context "x" does not exist'). Raises ConfigError naming where
     it came from and the contexts there are; quiet when no context was named
     that way or the kubeconfig cannot be read (the kube source says why)."""
-    from cockpit.paths import ConfigError
+    from clay_cockpit.paths import ConfigError
 
     if not overrides.get("context", ("", ""))[0]:
         return

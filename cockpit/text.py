@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from cockpit.redact import REDACTED, redact
-from cockpit.sanitise import clean
+from clay_cockpit.redact import REDACTED, redact
+from clay_cockpit.sanitise import clean
 
 _MAX_LINE = 200
 
@@ -27,7 +27,7 @@ def safe_url(url: str) -> str:
 
 
 def one_line(text: object, limit: int = _MAX_LINE) -> str:
-    """Make inert (:func:`cockpit.sanitise.clean`), redact, collapse
+    """Make inert (:func:`clay_cockpit.sanitise.clean`), redact, collapse
     whitespace to one line and cut it to ``limit`` characters.
 
     Redacted before the cut: a credential cut in half by the limit is no
@@ -39,7 +39,7 @@ def one_line(text: object, limit: int = _MAX_LINE) -> str:
 
 
 def scrub(text: str, secrets: tuple[str, ...] | list[str]) -> str:
-    """``text`` through the one redactor (:mod:`cockpit.redact`: every
+    """``text`` through the one redactor (:mod:`clay_cockpit.redact`: every
     registered credential and the usual token patterns), then any of
     ``secrets`` (longer than 3 chars) the caller names replaced too."""
     text = redact(text)

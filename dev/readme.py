@@ -25,8 +25,8 @@ def _cell(text: str) -> str:
 
 
 def keys_table() -> str:
-    from cockpit.app import make_app
-    from cockpit.config import config_from_toml, default_toml_text, parse_toml
+    from clay_cockpit.app import make_app
+    from clay_cockpit.config import config_from_toml, default_toml_text, parse_toml
 
     config = config_from_toml(parse_toml(default_toml_text(), "default.toml"), "default.toml")
     app = make_app(config, None)
@@ -39,7 +39,7 @@ def keys_table() -> str:
 
 
 def config_table() -> str:
-    from cockpit.config import reference
+    from clay_cockpit.config import reference
 
     rows = ["| Key | Default | Meaning |", "|---|---|---|"]
     for key, default, doc in reference():
@@ -48,7 +48,7 @@ def config_table() -> str:
 
 
 def scenarios_table() -> str:
-    from cockpit.sim.scenario import load_scenario, scenario_names
+    from clay_cockpit.sim.scenario import load_scenario, scenario_names
 
     rows = ["| Scenario | What happens | Triage should say | The cockpit should show |", "|---|---|---|---|"]
     for name in scenario_names():
@@ -78,7 +78,8 @@ def render(text: str) -> str:
         pattern = re.compile(rf"(<!-- {name}:start -->\n)(?:.*?\n)?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"dev/readme.py: README.md has no <!-- {name}:start --> … <!-- {name}:end --> section")
-        text = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), text)
+        body = make()
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 

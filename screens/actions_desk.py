@@ -1,5 +1,5 @@
 """The remediation desk: the actions pane, the modals and the workers that
-drive :class:`cockpit.actions.flow.ActionRunner` — plan, dry run, permissions,
+drive :class:`clay_cockpit.actions.flow.ActionRunner` — plan, dry run, permissions,
 confirm, apply, verify — without ever blocking the UI thread.
 
 The app builds one :class:`ActionsDesk` next to the incident desk (right
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from textual.content import Content
 from textual.message import Message
 
-from cockpit.actions.flow import (
+from clay_cockpit.actions.flow import (
     ActionKind,
     ActionRunner,
     Confirmation,
@@ -51,25 +51,24 @@ from cockpit.actions.flow import (
     RateLimitInfo,
     SecretValue,
     rate_limits_seen,
+    took_effect,
 )
-from cockpit.actions.flow import took_effect
-from cockpit.actions.follow import ENDED, SymptomDesk, Watch, follow_from, since_applied, takes_effect_now, watch_for
-from cockpit.actions.status import ActionsStatus, read_status
-from cockpit.config import Config
-from cockpit.runbook import ActionId
-from cockpit.signals import InEffect, Signals
-from cockpit.actions.symptom import Symptom
-from cockpit.triage.tree import Triaged
-from screens.actions_draw import ENABLE_OF, FLAG_OF, NO_ADAPTER, ROWS, SPEC, RowSpec, desk_rows, desk_status
-from screens.confirm import ConfirmScreen
-from screens.secret_input import KeyInputScreen, ReplicasScreen
-from widgets.actions import ActionsPane, Row
+from clay_cockpit.actions.follow import ENDED, SymptomDesk, Watch, follow_from, since_applied, takes_effect_now, watch_for
+from clay_cockpit.actions.status import ActionsStatus, read_status
+from clay_cockpit.actions.symptom import Symptom
+from clay_cockpit.config import Config
+from clay_cockpit.screens.actions_draw import ENABLE_OF, FLAG_OF, NO_ADAPTER, ROWS, SPEC, desk_rows, desk_status
+from clay_cockpit.screens.confirm import ConfirmScreen
+from clay_cockpit.screens.secret_input import KeyInputScreen, ReplicasScreen
+from clay_cockpit.signals import InEffect, Signals
+from clay_cockpit.triage.tree import Triaged
+from clay_cockpit.widgets.actions import ActionsPane, Row
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from cockpit.incident.lifecycle import IncidentStore
-    from screens.main import MainScreen
+    from clay_cockpit.incident.lifecycle import IncidentStore
+    from clay_cockpit.screens.main import MainScreen
 
 STATUS_EVERY = 15.0  # seconds between reads of the replicas, flags and lease (permissions: at start and after each action)
 RETRYABLE = frozenset({FailureKind.AUTH_EXPIRED, FailureKind.LEASE_HELD, FailureKind.UNREACHABLE, FailureKind.TIMEOUT,

@@ -1,10 +1,10 @@
 """What the actions pane says, from the actions desk's state: one
-:class:`~widgets.actions.Row` per action (✓ when in effect, ▸ when triage
+:class:`~clay_cockpit.widgets.actions.Row` per action (✓ when in effect, ▸ when triage
 recommends it and it is not), and the status line under them — a running
 action's progress, the symptom being followed or its verdict, the last
 outcome with what to do next.
 
-Pure functions of :class:`screens.actions_desk.ActionsDesk` (no I/O):
+Pure functions of :class:`clay_cockpit.screens.actions_desk.ActionsDesk` (no I/O):
 the desk calls them when it draws.
 """
 
@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 from textual.content import Content
 
-from cockpit.actions.flow import FailureKind
-from cockpit.actions.types import ActionKind
-from cockpit.actions.follow import ENDED, Finished
-from cockpit.runbook import ActionId
-from widgets.actions import Row
-from widgets.checklist import clock_time
+from clay_cockpit.actions.flow import FailureKind
+from clay_cockpit.actions.follow import ENDED, Finished
+from clay_cockpit.actions.types import ActionKind
+from clay_cockpit.runbook import ActionId
+from clay_cockpit.widgets.actions import Row
+from clay_cockpit.widgets.checklist import clock_time
 
 if TYPE_CHECKING:
-    from screens.actions_desk import ActionsDesk
+    from clay_cockpit.screens.actions_desk import ActionsDesk
 
 NO_ADAPTER = "no Kubernetes adapter with these sources: the actions are shown, not run"
 

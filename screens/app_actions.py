@@ -1,12 +1,12 @@
-"""The cockpit's actions: what the App's keys (:mod:`screens.app_keys`) do,
+"""The cockpit's actions: what the App's keys (:mod:`clay_cockpit.screens.app_keys`) do,
 and the one list of them that the footer, the help, the palette and the
 README show.
 
-:class:`AppActions` is a mixin of :class:`cockpit.app.CockpitApp`, before
+:class:`AppActions` is a mixin of :class:`clay_cockpit.app.CockpitApp`, before
 ``App`` in its bases: Textual looks an action up on the App, so its
 ``action_*`` methods and ``check_action`` are the app's. Each action only
-routes — to the cockpit screen, the desks (:mod:`screens.desk`,
-:mod:`screens.comms_desk`, :mod:`screens.actions_desk`), the polls or a
+routes — to the cockpit screen, the desks (:mod:`clay_cockpit.screens.desk`,
+:mod:`clay_cockpit.screens.comms_desk`, :mod:`clay_cockpit.screens.actions_desk`), the polls or a
 view — and imports what it opens when it opens it: this module loads with
 the app, before the first frame (Textual's events and Binding only).
 """
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from textual import events
 from textual.binding import Binding
 
-from screens.app_keys import OPEN_ONLY, PANES, SECTIONS
+from clay_cockpit.screens.app_keys import OPEN_ONLY, PANES, SECTIONS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,16 +28,16 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.command import Provider
 
-    from cockpit.config import Config
-    from cockpit.live import Polls
-    from cockpit.signals import Signals
-    from screens.actions_desk import ActionsDesk
-    from screens.boot import BootScreen
-    from screens.comms_desk import CommsDesk
-    from screens.desk import Desk
-    from screens.help import Section
-    from screens.main import MainScreen
-    from screens.typeahead import TypeAhead
+    from clay_cockpit.config import Config
+    from clay_cockpit.live import Polls
+    from clay_cockpit.screens.actions_desk import ActionsDesk
+    from clay_cockpit.screens.boot import BootScreen
+    from clay_cockpit.screens.comms_desk import CommsDesk
+    from clay_cockpit.screens.desk import Desk
+    from clay_cockpit.screens.help import Section
+    from clay_cockpit.screens.main import MainScreen
+    from clay_cockpit.screens.typeahead import TypeAhead
+    from clay_cockpit.signals import Signals
 
     _AppBase = App[int]
 else:
@@ -46,14 +46,14 @@ else:
 
 def cockpit_commands() -> type[Provider]:
     """The palette's provider (in the app's ``COMMANDS``), imported when the palette first opens."""
-    from screens.palette import CockpitCommands
+    from clay_cockpit.screens.palette import CockpitCommands
 
     return CockpitCommands
 
 
 class AppActions(_AppBase):
     """The app's actions, check_action and binding lists (a mixin of
-    :class:`cockpit.app.CockpitApp`, before ``App`` in its bases)."""
+    :class:`clay_cockpit.app.CockpitApp`, before ``App`` in its bases)."""
 
     if TYPE_CHECKING:  # the app's (cockpit/app.py): what the actions route to
         keymap: dict[str, str]
@@ -86,16 +86,16 @@ class AppActions(_AppBase):
         the palette's; the app then hands the rest to ``set_keymap``."""
         self.keymap = {}
         if config.keymap:
-            from screens.keymap import PALETTE_ID, normalised
+            from clay_cockpit.screens.keymap import PALETTE_ID, normalised
 
             self.keymap = normalised(config.keymap)
             if PALETTE_ID in self.keymap:
                 self.COMMAND_PALETTE_BINDING = self.keymap[PALETTE_ID]
 
     def get_default_screen(self) -> BootScreen:
-        """The first frame is the layout alone (:mod:`screens.boot`): it needs
+        """The first frame is the layout alone (:mod:`clay_cockpit.screens.boot`): it needs
         none of the panes' modules, so it paints as fast as a bare app."""
-        from screens.boot import BootScreen  # (loaded with the app already)
+        from clay_cockpit.screens.boot import BootScreen  # (loaded with the app already)
 
         # the footer's first words: no incident is known yet, so no incident keys but declare
         shown = [self.remapped(b) for b in self.BINDINGS if b.show and b.group is not PANES and b.action not in OPEN_ONLY]
@@ -151,7 +151,7 @@ class AppActions(_AppBase):
         self.desk.pick_status()
 
     def action_timeline(self) -> None:
-        from screens.timeline_view import TimelineScreen
+        from clay_cockpit.screens.timeline_view import TimelineScreen
 
         if isinstance(self.screen, TimelineScreen):
             self.pop_screen()
@@ -165,7 +165,7 @@ class AppActions(_AppBase):
             return
         self._to_main()
         if self._metrics_view is None:  # built once and kept (installed): each `m` after the first only shows it
-            from screens.metrics_view import (
+            from clay_cockpit.screens.metrics_view import (
                 MetricsScreen,  # imports plotext (preloaded a few seconds after start: _preload_views)
             )
 
@@ -183,7 +183,7 @@ class AppActions(_AppBase):
         view = logs.view
         view.focus()
         before = view.filter_text
-        from screens.log_filter import LogFilterScreen
+        from clay_cockpit.screens.log_filter import LogFilterScreen
 
         def done(result: str | None) -> None:
             view.set_filter(before if result is None else result)
@@ -203,7 +203,7 @@ class AppActions(_AppBase):
         self.exit(0)
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
+        from clay_cockpit.screens.help import HelpScreen
 
         self.push_screen(HelpScreen(self.binding_sections(), self.get_key_display, self.state_dir))
 
@@ -225,7 +225,7 @@ class AppActions(_AppBase):
             self._actions.retry()
 
     def action_compose(self, channel: str) -> None:
-        from cockpit.comms.core import Channel
+        from clay_cockpit.comms.core import Channel
 
         if self._comms is not None:
             self._comms.compose(Channel(channel))
@@ -258,13 +258,13 @@ class AppActions(_AppBase):
         return True
 
     def binding_sections(self) -> list[Section]:
-        from screens.choose import ChoiceScreen
-        from screens.compose import ComposeScreen
-        from screens.confirm import ConfirmScreen
-        from screens.secret_input import KeyInputScreen
-        from screens.preview import PreviewScreen
-        from widgets.checklist import ChecklistView
-        from widgets.logs import LogView
+        from clay_cockpit.screens.choose import ChoiceScreen
+        from clay_cockpit.screens.compose import ComposeScreen
+        from clay_cockpit.screens.confirm import ConfirmScreen
+        from clay_cockpit.screens.preview import PreviewScreen
+        from clay_cockpit.screens.secret_input import KeyInputScreen
+        from clay_cockpit.widgets.checklist import ChecklistView
+        from clay_cockpit.widgets.logs import LogView
 
         own: dict[str, list[Binding]] = {title: [] for title, _ in SECTIONS} | {"Actions": []}
         for b in self.BINDINGS:
@@ -286,7 +286,7 @@ class AppActions(_AppBase):
         """``binding`` with the [keymap]'s key(s), as the help, palette and README show it."""
         if not self.keymap or binding.id == "app.commands":  # (that one is built with the remapped key)
             return binding
-        from screens.keymap import remapped
+        from clay_cockpit.screens.keymap import remapped
 
         return remapped(binding, self.keymap, self.get_key_display)
 

@@ -1,5 +1,5 @@
 """The cockpit's own keys (the App's bindings), in a module of their own so
-the keymap check (:mod:`screens.keymap`) can list every binding without
+the keymap check (:mod:`clay_cockpit.screens.keymap`) can list every binding without
 importing the app: each binding's ``id`` is what ``[keymap]`` names."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 It imports nothing but Textual's core, so it paints about as fast as a bare
 Textual app: the whole frame is one widget that draws the grid of
-:class:`screens.main.MainScreen` — the context line, the triage strip (below
+:class:`clay_cockpit.screens.main.MainScreen` — the context line, the triage strip (below
 120 columns), each pane's frame with its key and name, the decision column's
 frames (at 120 columns and more) and the key line. Twenty styled widgets in
 nested containers cost a bare app's start-up again (bench/startup); one
@@ -44,7 +44,7 @@ DECISION_FRAMES = (
     ("actions", "x", "Actions"),
     ("timeline", "t", "Timeline"),
 )
-STRIP = ("◌ triage: waiting for the first signals…", "  d shows the triage, checklist and timeline")  # widgets.triage.TriageStrip's first words
+STRIP = ("◌ triage: waiting for the first signals…", "  d shows the triage, checklist and timeline")  # clay_cockpit.widgets.triage.TriageStrip's first words
 WAITING = "starting…"
 
 

@@ -15,7 +15,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from cockpit.sanitise import clean
+from clay_cockpit.sanitise import clean
 
 PICK = Binding.Group("Pick", compact=True)
 

@@ -1,10 +1,10 @@
 """The communication desk: step 4 of the runbook in the running cockpit.
 
 The app builds one :class:`CommsDesk` right after the incident desk
-(:mod:`screens.desk`) and routes to it: the ``n`` / ``e`` keys (the update
-editor, :mod:`screens.compose`), ``P`` (the postmortem) and the
+(:mod:`clay_cockpit.screens.desk`) and routes to it: the ``n`` / ``e`` keys (the update
+editor, :mod:`clay_cockpit.screens.compose`), ``P`` (the postmortem) and the
 :class:`CommsResult` messages its workers post. It holds the one
-:class:`~cockpit.comms.core.Comms` of the cockpit (on the incident desk's store,
+:class:`~clay_cockpit.comms.core.Comms` of the cockpit (on the incident desk's store,
 so drafts and sends land in the same timeline).
 
 Threads: every save of a draft (one fsynced event) and every send (the
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from cockpit.comms.core import (
+from clay_cockpit.comms.core import (
     Channel,
     Comms,
     Draft,
@@ -42,16 +42,16 @@ from cockpit.comms.core import (
     SendResult,
     next_update_due,
 )
-from cockpit.comms.state import Cadence, DueState
-from cockpit.config import Config
-from cockpit.signals import ErrorKind, Signals, SourceError
-from cockpit.incident.timeline import TimelineError
+from clay_cockpit.comms.state import Cadence, DueState
+from clay_cockpit.config import Config
+from clay_cockpit.incident.timeline import TimelineError
+from clay_cockpit.signals import ErrorKind, Signals, SourceError
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from screens.desk import Desk
-    from screens.main import MainScreen
+    from clay_cockpit.screens.desk import Desk
+    from clay_cockpit.screens.main import MainScreen
 
 CADENCE_TICK = 1.0  # seconds between looks at the update cadence
 MAX_JOBS = 8  # saves and sends waiting for the worker (saves of one draft coalesce)
@@ -121,7 +121,7 @@ class CommsDesk:
         before is never lost; the editor says which facts changed since) or
         a fresh one; a draft nobody edited is made afresh, so its facts,
         numbers and times are current."""
-        from screens.compose import ComposeScreen
+        from clay_cockpit.screens.compose import ComposeScreen
 
         if self.comms.store.incident is None:
             self.app.notify("No incident is open: i declares one", title="No incident", severity="warning")
@@ -178,7 +178,7 @@ class CommsDesk:
         """An evidence snapshot of the live signals (UI thread: the signals
         and the assessment are read here), recorded with a message or a
         postmortem so the postmortem's chart and peak reach that moment."""
-        from cockpit.incident.evidence import signals_evidence
+        from clay_cockpit.incident.evidence import signals_evidence
 
         signals = self.signals()
         if signals is None or signals.metrics.value is None:
@@ -254,7 +254,7 @@ class CommsDesk:
                 _, job = self._jobs.popleft()
             try:
                 job()
-            except Exception as exc:  # noqa: BLE001 — a bug: named by type (its text might carry a draft's secret); the queue goes on
+            except Exception as exc:
                 self.app.post_message(CommsResult(partial(self._job_broke, type(exc).__name__)))
 
     def _save_blocking(self, draft: Draft, done: Callable[[SaveResult], None]) -> None:
@@ -271,7 +271,7 @@ class CommsDesk:
             result = self.comms.send(draft, **kwargs)
             if result.ok:
                 self._record_evidence(evidence, f"{CHANNEL_NAME[draft.channel].lower()} sent")
-        except Exception as exc:  # noqa: BLE001 — Comms.send never raises by contract; if it does, the send failed and says so
+        except Exception as exc:
             err = SourceError("comms", ErrorKind.BAD_RESPONSE, f"the send raised {type(exc).__name__}",
                               "a bug in clay-cockpit; the draft is kept — please report it")
             result = SendResult(False, draft, err)
@@ -292,7 +292,7 @@ class CommsDesk:
         self._tick()
 
     def _postmortem_blocking(self, path: Path, incident_id: str, force: bool, evidence: dict[str, Any] | None = None) -> None:
-        from cockpit.incident.postmortem import (
+        from clay_cockpit.incident.postmortem import (
             PostmortemError,
             default_output,
             env_secrets,
@@ -331,7 +331,7 @@ class CommsDesk:
             self.app.post_message(CommsResult(self._components_loaded))
 
     def _components_loaded(self) -> None:
-        from screens.compose import ComposeScreen
+        from clay_cockpit.screens.compose import ComposeScreen
 
         for screen in self.app.screen_stack:
             if isinstance(screen, ComposeScreen):

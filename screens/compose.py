@@ -39,17 +39,17 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static, TextArea
 
-from cockpit.comms.core import Channel, Draft, SaveResult, SendResult
-from cockpit.comms.context import STATUS_LABEL
-from cockpit.incident.lifecycle import Status
-from cockpit.sanitise import clean_line
-from screens.choose import Choice, ChoiceScreen
-from screens.preview import PreviewScreen, flag_lines
-from widgets.common import clean, set_if_changed
-from widgets.footer import KeyFooter
+from clay_cockpit.comms.context import STATUS_LABEL
+from clay_cockpit.comms.core import Channel, Draft, SaveResult, SendResult
+from clay_cockpit.incident.lifecycle import Status
+from clay_cockpit.sanitise import clean_line
+from clay_cockpit.screens.choose import Choice, ChoiceScreen
+from clay_cockpit.screens.preview import PreviewScreen, flag_lines
+from clay_cockpit.widgets.common import clean, set_if_changed
+from clay_cockpit.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
-    from screens.comms_desk import CommsDesk
+    from clay_cockpit.screens.comms_desk import CommsDesk
 
 SAVE_DELAY = 0.4  # seconds of quiet in typing before the draft is saved
 CONFIRM_SECONDS = 5.0  # a second ctrl+n within this discards
@@ -66,7 +66,7 @@ def _at(now: float) -> str:
 
 
 def inert(draft: Draft) -> Draft:
-    """The draft with its text and title made inert (:mod:`cockpit.sanitise`)
+    """The draft with its text and title made inert (:mod:`clay_cockpit.sanitise`)
     before the editor shows them: a template fills in outside text (a Clay
     incident title, a health check name) and a draft file may have been
     edited; an OSC 8 link or ESC[2J in a TextArea is written to the terminal

@@ -25,7 +25,7 @@ closes.
 
 Dismisses with what was typed (``""`` when nothing had to be) on confirm,
 None on cancel; the caller turns that into a confirmation with
-:meth:`cockpit.actions.flow.ActionRunner.confirm`.
+:meth:`clay_cockpit.actions.flow.ActionRunner.confirm`.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from cockpit.actions.flow import FailureKind, Plan
-from widgets.common import clean, hanging, set_if_changed
+from clay_cockpit.actions.flow import FailureKind, Plan
+from clay_cockpit.widgets.common import clean, hanging, set_if_changed
 
 CONFIRM_WORD = {
     "restart": "Restart",

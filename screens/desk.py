@@ -22,22 +22,22 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from cockpit.config import Config
-from cockpit.incident.lifecycle import Incident, IncidentStore, Status
-from cockpit.incident.recorder import Declaration, Recorder
-from cockpit.runbook import SEVERITIES, Severity
-from cockpit.signals import Signals, SourceError
-from cockpit.incident.timeline import TimelineError
-from cockpit.triage.tree import Triage, Triaged, assess, refresh_intervals
-from cockpit.incident.watch import Watch
-from screens.choose import Choice, ChoiceScreen
-from screens.timeline_view import TimelineScreen
-from widgets.checklist import clock_time
+from clay_cockpit.config import Config
+from clay_cockpit.incident.lifecycle import Incident, IncidentStore, Status
+from clay_cockpit.incident.recorder import Declaration, Recorder
+from clay_cockpit.incident.timeline import TimelineError
+from clay_cockpit.incident.watch import Watch
+from clay_cockpit.runbook import SEVERITIES, Severity
+from clay_cockpit.screens.choose import Choice, ChoiceScreen
+from clay_cockpit.screens.timeline_view import TimelineScreen
+from clay_cockpit.signals import Signals, SourceError
+from clay_cockpit.triage.tree import Triage, Triaged, assess, refresh_intervals
+from clay_cockpit.widgets.checklist import clock_time
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from screens.main import MainScreen
+    from clay_cockpit.screens.main import MainScreen
 
 TRIAGE_SAMPLES = 2  # the newest assessments that must agree before a new verdict is adopted …
 TRIAGE_SECONDS = 8.0  # … once worse than the stable verdict for this long (divided by the drill's speed)

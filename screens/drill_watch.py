@@ -1,7 +1,7 @@
 """The drill child, watched from the cockpit's top bar.
 
 The demo runs the simulator as a child process and tells the cockpit about it
-(:class:`cockpit.app.DrillInfo`). Two timers on the app look at it, each
+(:class:`clay_cockpit.app.DrillInfo`). Two timers on the app look at it, each
 call non-blocking: every ``DRILL_CHECK`` seconds whether it died (the top bar
 says so, and the watch stops); and, until the child serves, whether it says
 when its fault starts — then the top bar counts down to it. A drill that is
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.timer import Timer
 
-    from cockpit.app import DrillInfo
-    from screens.main import MainScreen
+    from clay_cockpit.app import DrillInfo
+    from clay_cockpit.screens.main import MainScreen
 
 DRILL_CHECK = 2.0  # seconds between checks that the drill child is alive
 COUNTDOWN_CHECK = 0.25  # seconds between asks whether the child serves yet

@@ -7,7 +7,7 @@ TERM is the same. While the app runs, both go to its handler on the event
 loop (``CockpitApp._hang_up``, which quits like `q`); once the app is gone
 the process's own handling is back. Until it has quit, the screen's output
 must survive the terminal being gone: :func:`hangup_safe` picks the driver
-that does (:mod:`screens.terminal`).
+that does (:mod:`clay_cockpit.screens.terminal`).
 
 Standard library only at import: the app routes the signals on mount,
 before the first frame.
@@ -55,7 +55,7 @@ def hangup_safe(driver: type[Driver]) -> type[Driver]:
     from textual.drivers.linux_driver import LinuxDriver
 
     if driver is LinuxDriver:
-        from screens.terminal import HangupSafeDriver
+        from clay_cockpit.screens.terminal import HangupSafeDriver
 
         return HangupSafeDriver
     return driver

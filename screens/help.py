@@ -25,7 +25,7 @@ def log_file() -> tuple[str, str]:
     cockpit/cli.py), and the cockpit's own level: ("", "") if not to a file."""
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
-            level = logging.getLevelName(logging.getLogger("cockpit").getEffectiveLevel()).lower()
+            level = logging.getLevelName(logging.getLogger("clay_cockpit").getEffectiveLevel()).lower()
             return handler.baseFilename, level
     return "", ""
 

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 from textual.keys import Keys
 
-from cockpit.paths import ConfigError
+from clay_cockpit.paths import ConfigError
 
 if TYPE_CHECKING:
-    from cockpit.config import Config
+    from clay_cockpit.config import Config
 
 PALETTE_ID = "app.commands"
 MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
@@ -37,19 +37,19 @@ def binding_lists() -> list[tuple[str, Sequence[Binding]]]:
     """(owner, bindings) of every screen and widget with bindings: the ids a keymap may name."""
     from textual.app import App
 
-    from screens.app_keys import APP_BINDINGS
-    from screens.choose import ChoiceScreen
-    from screens.compose import ComposeScreen
-    from screens.confirm import ConfirmScreen
-    from screens.help import HelpScreen
-    from screens.log_filter import LogFilterScreen
-    from screens.metrics_view import MetricsScreen
-    from screens.preview import PreviewScreen
-    from screens.secret_input import KeyInputScreen, ReplicasScreen
-    from screens.timeline_view import TimelineScreen
-    from widgets.actions import ActionsView
-    from widgets.checklist import ChecklistView
-    from widgets.logs import LogView
+    from clay_cockpit.screens.app_keys import APP_BINDINGS
+    from clay_cockpit.screens.choose import ChoiceScreen
+    from clay_cockpit.screens.compose import ComposeScreen
+    from clay_cockpit.screens.confirm import ConfirmScreen
+    from clay_cockpit.screens.help import HelpScreen
+    from clay_cockpit.screens.log_filter import LogFilterScreen
+    from clay_cockpit.screens.metrics_view import MetricsScreen
+    from clay_cockpit.screens.preview import PreviewScreen
+    from clay_cockpit.screens.secret_input import KeyInputScreen, ReplicasScreen
+    from clay_cockpit.screens.timeline_view import TimelineScreen
+    from clay_cockpit.widgets.actions import ActionsView
+    from clay_cockpit.widgets.checklist import ChecklistView
+    from clay_cockpit.widgets.logs import LogView
 
     owners: Iterable[type] = (ChecklistView, ActionsView, LogView, MetricsScreen, PreviewScreen, TimelineScreen,
                               ChoiceScreen, ConfirmScreen, LogFilterScreen, HelpScreen, KeyInputScreen, ReplicasScreen,

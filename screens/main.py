@@ -30,26 +30,26 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 
-from cockpit.config import Config
-from cockpit.incident.lifecycle import Incident
-from cockpit.incident.state import Tick
-from cockpit.incident.recorder import Failure
-from cockpit.signals import Reading
-from cockpit.incident.timeline import Event
-from cockpit.triage.tree import Triaged
-from cockpit.incident.watch import Notable
-from widgets.cadence import CadenceBadge
-from widgets.checklist import ChecklistPane
-from widgets.common import SourcePane
-from widgets.context_bar import ContextBar, IncidentBadge
-from widgets.footer import KeyFooter
-from widgets.health import HealthPane
-from widgets.logs import LogsPane
-from widgets.metrics import MetricsPane
-from widgets.pods import PodsPane
-from widgets.status import ClayStatusPane
-from widgets.timeline import TimelinePane
-from widgets.triage import TriagePane, TriageStrip
+from clay_cockpit.config import Config
+from clay_cockpit.incident.lifecycle import Incident
+from clay_cockpit.incident.recorder import Failure
+from clay_cockpit.incident.state import Tick
+from clay_cockpit.incident.timeline import Event
+from clay_cockpit.incident.watch import Notable
+from clay_cockpit.signals import Reading
+from clay_cockpit.triage.tree import Triaged
+from clay_cockpit.widgets.cadence import CadenceBadge
+from clay_cockpit.widgets.checklist import ChecklistPane
+from clay_cockpit.widgets.common import SourcePane
+from clay_cockpit.widgets.context_bar import ContextBar, IncidentBadge
+from clay_cockpit.widgets.footer import KeyFooter
+from clay_cockpit.widgets.health import HealthPane
+from clay_cockpit.widgets.logs import LogsPane
+from clay_cockpit.widgets.metrics import MetricsPane
+from clay_cockpit.widgets.pods import PodsPane
+from clay_cockpit.widgets.status import ClayStatusPane
+from clay_cockpit.widgets.timeline import TimelinePane
+from clay_cockpit.widgets.triage import TriagePane, TriageStrip
 
 # Signals field → pane id (the same names)
 PANES = ("statuspage", "health", "metrics", "pods", "logs")

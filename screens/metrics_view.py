@@ -16,10 +16,10 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from cockpit.signals import MetricsSnapshot, Reading, Series
-from widgets.common import clean, format_age, problem_content, set_if_changed
-from widgets.footer import KeyFooter
-from widgets.metrics import format_value, host_of, order_series
+from clay_cockpit.signals import MetricsSnapshot, Reading, Series
+from clay_cockpit.widgets.common import clean, format_age, problem_content, set_if_changed
+from clay_cockpit.widgets.footer import KeyFooter
+from clay_cockpit.widgets.metrics import format_value, host_of, order_series
 
 
 class SeriesChart(Vertical):

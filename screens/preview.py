@@ -28,10 +28,10 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from cockpit.comms.core import Channel, Flag, Preview
-from cockpit.comms.blocks import PreviewBlock
-from widgets.common import clean
-from widgets.footer import KeyFooter
+from clay_cockpit.comms.blocks import PreviewBlock
+from clay_cockpit.comms.core import Channel, Flag, Preview
+from clay_cockpit.widgets.common import clean
+from clay_cockpit.widgets.footer import KeyFooter
 
 _MARK_STYLE = {"*": "bold", "_": "italic", "~": "strike", "`": "$text-accent"}
 _INLINE = re.compile(

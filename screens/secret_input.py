@@ -4,7 +4,7 @@
 :class:`KeyInputScreen` — a password field: the key is shown as dots, never
 echoed, cannot be copied out of the field (a copy would send it to the
 terminal's clipboard), and leaves the field only inside a
-:class:`~cockpit.actions.flow.SecretValue` (whose text is its fingerprint). Enter
+:class:`~clay_cockpit.actions.flow.SecretValue` (whose text is its fingerprint). Enter
 asks Clay about it before anything is written (the caller runs the probe in
 a thread worker and hands back the answer with :meth:`show_probe`); when
 Clay accepts it the screen goes straight on to the plan (dismisses with the
@@ -29,13 +29,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from textual.message import Message
-
-from cockpit.actions.flow import ProbeResult, SecretValue
-from widgets.common import clean, set_if_changed
+from clay_cockpit.actions.flow import ProbeResult, SecretValue
+from clay_cockpit.widgets.common import clean, set_if_changed
 
 MODAL_CSS = """
 {name} {{

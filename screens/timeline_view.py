@@ -24,11 +24,11 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from cockpit.incident.events import iso_utc
-from cockpit.incident.timeline import Event, read
-from widgets.common import clean, set_if_changed
-from widgets.footer import KeyFooter
-from widgets.timeline import event_content
+from clay_cockpit.incident.events import iso_utc
+from clay_cockpit.incident.timeline import Event, read
+from clay_cockpit.widgets.common import clean, set_if_changed
+from clay_cockpit.widgets.footer import KeyFooter
+from clay_cockpit.widgets.timeline import event_content
 
 DETAIL_CHARS = 4000  # of an event's data shown under the list
 NEWEST = 20_000  # events read at most (the newest): bounded memory for a very long incident

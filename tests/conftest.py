@@ -23,7 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _start(name: str, *, speed: float = 1.0, frozen: bool = True, seed: int = SEED, tmp_path=None):
-    from cockpit.sim.server import start_background
+    from clay_cockpit.sim.server import start_background
 
     return start_background(name, speed=speed, seed=seed, freeze_at=FROZEN_AT if frozen else None, workdir=tmp_path)
 

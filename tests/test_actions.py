@@ -29,7 +29,7 @@ from test_actions_support import (
     watch as watch_drill,
 )
 
-from cockpit.actions.flow import (
+from clay_cockpit.actions.flow import (
     ActionKind,
     Confirmation,
     Failure,
@@ -42,10 +42,10 @@ from cockpit.actions.flow import (
     rate_limits_seen,
     relevant_actions,
 )
-from cockpit.runbook import ActionId, Branch
-from cockpit.signals import Reading, Signals
-from cockpit.incident.timeline import EventKind, fingerprint
-from cockpit.triage.tree import assess, refresh_intervals
+from clay_cockpit.incident.timeline import EventKind, fingerprint
+from clay_cockpit.runbook import ActionId, Branch
+from clay_cockpit.signals import Reading, Signals
+from clay_cockpit.triage.tree import assess, refresh_intervals
 
 NEW_KEY = "clay_live_" + "5e17" * 8
 
@@ -285,7 +285,7 @@ def test_scale_shows_the_count_and_follows_it(sim) -> None:
 
 
 def test_actions_carry_their_runbook_ids_for_highlighting() -> None:
-    from cockpit.actions.flow import specs
+    from clay_cockpit.actions.flow import specs
 
     by_kind = {s.kind: s for s in specs()}
     assert set(by_kind) == set(ActionKind)
@@ -344,8 +344,8 @@ def test_plan_is_a_value_with_no_secret_in_its_repr() -> None:
         import pickle
 
         pickle.dumps(key)
-    from cockpit.actions.flow import Plan
-    from cockpit.actions.types import Inputs
+    from clay_cockpit.actions.flow import Plan
+    from clay_cockpit.actions.types import Inputs
 
     plan = Plan("p", ActionKind.UPDATE_KEY, "t", ActionId.UPDATE_KEY, "ctx", "ns", "d", True, inputs=Inputs("d", key))
     assert NEW_KEY not in repr(plan) and NEW_KEY not in json.dumps(plan.to_record())

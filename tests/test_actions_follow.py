@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from test_actions_symptom import AUTH_BEFORE, NEW, OK_LINE, PODS_BEFORE, T0, follow, logs, metrics, pod, pods
 
-from cockpit.actions.follow import SymptomDesk
-from cockpit.incident.lifecycle import IncidentStore
-from cockpit.runbook import Severity
-from cockpit.signals import Signals
-from cockpit.actions.symptom import ENDED, PERSISTS, Symptom
-from cockpit.incident.timeline import EventKind, read
+from clay_cockpit.actions.follow import SymptomDesk
+from clay_cockpit.actions.symptom import ENDED, PERSISTS, Symptom
+from clay_cockpit.incident.lifecycle import IncidentStore
+from clay_cockpit.incident.timeline import EventKind, read
+from clay_cockpit.runbook import Severity
+from clay_cockpit.signals import Signals
 
 
 class Clock:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cockpit.actions.ratelimit import parse_fields, rate_limits_seen
-from cockpit.signals import LogLine
+from clay_cockpit.actions.ratelimit import parse_fields, rate_limits_seen
+from clay_cockpit.signals import LogLine
 
 LIMITED = ('level=warn msg="clay call failed" method=POST endpoint=/v1/people/enrich status=429 duration_ms=38 '
            "x-ratelimit-limit=600 x-ratelimit-remaining=0 x-ratelimit-reset=37 retry-after=37")

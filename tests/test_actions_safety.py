@@ -23,7 +23,7 @@ from test_actions_support import (
     timeline_text,
 )
 
-from cockpit.actions.flow import (
+from clay_cockpit.actions.flow import (
     ActionKind,
     ActionRunner,
     Confirmation,
@@ -32,9 +32,9 @@ from cockpit.actions.flow import (
     SecretValue,
     Stage,
 )
-from cockpit.actions.types import AdminError
-from cockpit.sources.kube_lease import Leases
-from cockpit.incident.timeline import EventKind
+from clay_cockpit.actions.types import AdminError
+from clay_cockpit.incident.timeline import EventKind
+from clay_cockpit.sources.kube_lease import Leases
 
 NEW_KEY = "clay_live_" + "c0ffee42" * 4
 ESCALATE = "→ escalate to drill escalation: #platform-oncall (PagerDuty: platform-primary)"
@@ -106,7 +106,7 @@ def test_read_only_runs_every_action_path_and_sends_nothing_mutating(sim, tmp_pa
 
 
 def test_read_only_runner_needs_a_read_only_adapter(sim) -> None:
-    from cockpit.sources.kube_admin import KubeAdmin
+    from clay_cockpit.sources.kube_admin import KubeAdmin
 
     cfg = drill_config(sim)
     with pytest.raises(ValueError):

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cockpit.actions.flow import ActionRunner
-from cockpit.config import ActionsConfig, Config, config_from_toml
-from cockpit.incident.lifecycle import IncidentStore
-from cockpit.runbook import Severity
-from cockpit.signals import HealthSnapshot, LogLine, MetricsSnapshot
-from cockpit.sources import Sources
-from cockpit.incident.timeline import read
+from clay_cockpit.actions.flow import ActionRunner
+from clay_cockpit.config import ActionsConfig, Config, config_from_toml
+from clay_cockpit.incident.lifecycle import IncidentStore
+from clay_cockpit.incident.timeline import read
+from clay_cockpit.runbook import Severity
+from clay_cockpit.signals import HealthSnapshot, LogLine, MetricsSnapshot
+from clay_cockpit.sources import Sources
 
 FROZEN_AT = 1_767_225_600.0
 STEP = 2.0  # drill seconds a runner's "sleep" plays out while it follows an effect

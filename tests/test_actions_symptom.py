@@ -16,21 +16,7 @@ from hypothesis import HealthCheck as HC
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.actions.types import ActionKind
-from cockpit.runbook import ActionId, Branch, ErrorClass, Severity
-from cockpit.signals import (
-    HealthCheck,
-    HealthSnapshot,
-    LogLine,
-    MetricsSnapshot,
-    PodInfo,
-    PodsSnapshot,
-    Reading,
-    Series,
-    Signals,
-)
-from cockpit.sources.kube import pod_info
-from cockpit.actions.symptom import (
+from clay_cockpit.actions.symptom import (
     ENDED,
     LAST_CALLS,
     MIN_CALLS,
@@ -46,7 +32,21 @@ from cockpit.actions.symptom import (
     symptom_for,
     ticks_for,
 )
-from cockpit.triage.types import Assessment, Confidence, Finding, action
+from clay_cockpit.actions.types import ActionKind
+from clay_cockpit.runbook import ActionId, Branch, ErrorClass, Severity
+from clay_cockpit.signals import (
+    HealthCheck,
+    HealthSnapshot,
+    LogLine,
+    MetricsSnapshot,
+    PodInfo,
+    PodsSnapshot,
+    Reading,
+    Series,
+    Signals,
+)
+from clay_cockpit.sources.kube import pod_info
+from clay_cockpit.triage.types import Assessment, Confidence, Finding, action
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real"
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z

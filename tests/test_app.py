@@ -10,13 +10,6 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from textual.content import Content
-from textual.widgets import DataTable, Static
-
-from screens.main import MainScreen
-from cockpit.app import CockpitApp, make_app
-from cockpit.signals import ErrorKind, SourceError
-from screens.help import HelpScreen
 from test_app_fakes import (
     HEALTH_DOWN,
     NOW,
@@ -29,8 +22,15 @@ from test_app_fakes import (
     rootly_snapshot,
     unreachable,
 )
-from widgets.common import SourcePane
-from widgets.logs import LogView
+from textual.content import Content
+from textual.widgets import DataTable, Static
+
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.screens.help import HelpScreen
+from clay_cockpit.screens.main import MainScreen
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.widgets.common import SourcePane
+from clay_cockpit.widgets.logs import LogView
 
 SIZE = (80, 24)
 pytestmark = pytest.mark.asyncio
@@ -319,12 +319,12 @@ async def test_scrolling_up_keeps_position_and_counts_new_lines() -> None:
         v = view(app)
         assert not v.following
         position = v.scroll_offset.y
-        first_visible = v._rows[position][0].line  # noqa: SLF001 - what is under the user's eyes
+        first_visible = v._rows[position][0].line
         sources.kube.emit(log_lines(9, start=60))
         await until(pilot, lambda: v.line_count == 69, what="new lines")
         await pilot.pause(0.05)
         assert v.unseen == 9
-        assert v.scroll_offset.y == position and v._rows[position][0].line == first_visible  # noqa: SLF001
+        assert v.scroll_offset.y == position and v._rows[position][0].line == first_visible
         pane = app.screen.query_one("#logs", SourcePane)
         assert "↓ 9 new · End follows" in (pane.border_subtitle or "")
         await pilot.press("end")

@@ -24,11 +24,11 @@ from test_app_actions_support import (
     until,
 )
 
-from cockpit.actions.flow import ActionKind, ActionRunner, FailureKind
-from cockpit.incident.timeline import fingerprint
-from screens.confirm import ConfirmScreen
-from screens.secret_input import KeyInputScreen, ReplicasScreen
-from widgets.context_bar import ContextBar
+from clay_cockpit.actions.flow import ActionKind, ActionRunner, FailureKind
+from clay_cockpit.incident.timeline import fingerprint
+from clay_cockpit.screens.confirm import ConfirmScreen
+from clay_cockpit.screens.secret_input import KeyInputScreen, ReplicasScreen
+from clay_cockpit.widgets.context_bar import ContextBar
 
 pytestmark = pytest.mark.asyncio
 SIZE = (80, 24)
@@ -229,7 +229,7 @@ async def test_key_modal_enter_verifies_then_plans_and_fits_80_columns(sim, tmp_
 async def test_help_and_readme_name_the_modal_keys(tmp_path) -> None:
     from test_app_fakes import FakeSources, fast_config
 
-    from cockpit.app import make_app
+    from clay_cockpit.app import make_app
 
     app = make_app(fast_config(), FakeSources(), state_dir=tmp_path)
     sections = dict(app.binding_sections())
@@ -331,7 +331,7 @@ async def test_every_action_is_in_the_palette_and_fake_sources_run_nothing(tmp_p
     and open nothing."""
     from test_app_fakes import FakeSources, fast_config
 
-    from cockpit.app import make_app
+    from clay_cockpit.app import make_app
 
     app = make_app(fast_config(), FakeSources(), state_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:

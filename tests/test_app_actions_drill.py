@@ -35,12 +35,12 @@ from test_app_actions_support import (
     until,
 )
 
-from cockpit.actions.flow import ActionKind, Progress, VerifyState
-from cockpit.runbook import Branch
-from cockpit.actions.symptom import ENDED, PERSISTS
-from cockpit.incident.timeline import EventKind, fingerprint, read
-from screens.confirm import ConfirmScreen
-from screens.secret_input import KeyInputScreen
+from clay_cockpit.actions.flow import ActionKind, Progress, VerifyState
+from clay_cockpit.actions.symptom import ENDED, PERSISTS
+from clay_cockpit.incident.timeline import EventKind, fingerprint, read
+from clay_cockpit.runbook import Branch
+from clay_cockpit.screens.confirm import ConfirmScreen
+from clay_cockpit.screens.secret_input import KeyInputScreen
 
 pytestmark = pytest.mark.asyncio
 SIZE = (80, 24)

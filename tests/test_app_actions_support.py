@@ -17,12 +17,12 @@ import pytest
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.actions.flow import ActionRunner
-from cockpit.app import CockpitApp, make_app
-from cockpit.config import config_from_toml
-from cockpit.runbook import Branch
-from cockpit.sources import Sources
-from widgets.actions import ActionsPane
+from clay_cockpit.actions.flow import ActionRunner
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.runbook import Branch
+from clay_cockpit.sources import Sources
+from clay_cockpit.widgets.actions import ActionsPane
 
 STEP = 2.0  # drill seconds a runner's wait plays out while it follows an effect
 NEW_KEY = "clay_live_" + "7ab3" * 8  # any non-empty key other than the revoked one is valid in the drill
@@ -100,7 +100,10 @@ async def ready(pilot, drill: Drill, branch: Branch | None = None) -> None:
     """The cockpit is up, every source answered, the actions pane read the cluster (and triage says ``branch``)."""
     app = drill.app
     await until(pilot, lambda: app._actions is not None and app._desk is not None, what="the cockpit")
-    s = lambda: app.signals
+
+    def s():
+        return app.signals
+
     await until(pilot, lambda: all(r.ok for r in (s().statuspage, s().health, s().metrics, s().pods)), what="every source")
     await until(pilot, lambda: drill.actions.status.checked and not drill.actions._status_busy, what="the actions' status")
     if branch is not None:

@@ -23,19 +23,19 @@ import pytest
 from textual.content import Content
 from textual.widgets import Static, TextArea
 
-from cockpit.app import CockpitApp, make_app
-from cockpit.comms.core import Channel
-from cockpit.comms.context import clean_headline
-from cockpit.config import config_from_toml
-from cockpit.signals import HealthSnapshot
-from cockpit.sources import Sources
-from cockpit.sources.slack import Slack
-from cockpit.sources.statusapi import StatusApi
-from cockpit.incident.timeline import EventKind, read
-from screens.choose import ChoiceScreen
-from screens.compose import ComposeScreen
-from screens.preview import PreviewScreen
-from widgets.cadence import CadenceBadge
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.comms.context import clean_headline
+from clay_cockpit.comms.core import Channel
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.incident.timeline import EventKind, read
+from clay_cockpit.screens.choose import ChoiceScreen
+from clay_cockpit.screens.compose import ComposeScreen
+from clay_cockpit.screens.preview import PreviewScreen
+from clay_cockpit.signals import HealthSnapshot
+from clay_cockpit.sources import Sources
+from clay_cockpit.sources.slack import Slack
+from clay_cockpit.sources.statusapi import StatusApi
+from clay_cockpit.widgets.cadence import CadenceBadge
 
 pytestmark = pytest.mark.asyncio
 SIZE = (80, 24)

@@ -1,6 +1,6 @@
 """The cockpit against a real drill: the simulator in a background thread
 (conftest ``sim``), its config through ``config_from_toml``, the real
-``cockpit.sources.Sources``. Each scenario's signals must reach the panes;
+``clay_cockpit.sources.Sources``. Each scenario's signals must reach the panes;
 a stopped service shows its named state while the other panes keep updating.
 """
 
@@ -13,11 +13,11 @@ import pytest
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from cockpit.app import CockpitApp, make_app
-from cockpit.config import config_from_toml
-from cockpit.sources import Sources
-from widgets.common import SourcePane
-from widgets.logs import LogView
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.sources import Sources
+from clay_cockpit.widgets.common import SourcePane
+from clay_cockpit.widgets.logs import LogView
 
 pytestmark = pytest.mark.asyncio
 SIZE = (80, 24)
@@ -196,7 +196,7 @@ def shown_state(app: CockpitApp, name: str) -> str:
 
 @pytest.mark.parametrize("sim", [pytest.param(n, marks=pytest.mark.scenario(n)) for n in ERROR_HANDLING], indirect=True)
 async def test_error_handling_drills_show_what_their_expect_says(sim) -> None:
-    from cockpit.sim.scenario import load_scenario
+    from clay_cockpit.sim.scenario import load_scenario
 
     spec = load_scenario(sim.scenario.name)
     sim.advance(WARM_UP)
@@ -230,11 +230,12 @@ async def test_error_handling_drills_show_what_their_expect_says(sim) -> None:
 async def _plan_key_update(pilot, drill, key: str):
     """k, the key, Enter: Clay is asked; then the plan's modal (Enter goes straight on to it when Clay accepts the
     key, or the "Plan" button does on a cockpit where Enter only verifies)."""
-    from screens.confirm import ConfirmScreen
-    from screens.secret_input import KeyInputScreen
-    from textual.widgets import Button
     from test_app_actions_support import type_text
     from test_app_actions_support import until as until_
+    from textual.widgets import Button
+
+    from clay_cockpit.screens.confirm import ConfirmScreen
+    from clay_cockpit.screens.secret_input import KeyInputScreen
 
     app = drill.app
     await pilot.press("k")
@@ -254,8 +255,9 @@ async def _plan_key_update(pilot, drill, key: str):
 async def _confirm_typed(pilot, drill, name: str = "clay-sync") -> None:
     """Type the deployment name into the modal's field and confirm (Enter; on a cockpit where Enter in the
     field only moves to the button, Enter again)."""
-    from screens.confirm import ConfirmScreen
     from test_app_actions_support import type_text
+
+    from clay_cockpit.screens.confirm import ConfirmScreen
 
     app = drill.app
     app.screen.query_one("#typed").focus()
@@ -270,14 +272,15 @@ async def _confirm_typed(pilot, drill, name: str = "clay-sync") -> None:
 async def test_kube_auth_expired_drill_login_then_g_retries_with_what_was_typed(sim, tmp_path) -> None:
     """The cluster credentials expire at the Secret write: the cockpit says so with the drill's login command;
     the responder runs it (as in another terminal) and g writes the key typed before."""
-    from cockpit.actions.flow import ActionKind, FailureKind
-    from cockpit.sim.login import login
-    from cockpit.sim.scenario import load_scenario
-    from cockpit.incident.timeline import fingerprint
-    from screens.confirm import ConfirmScreen
     from test_app_actions_support import NEW_KEY, Drill, ready, screen_text
     from test_app_actions_support import pane_text as actions_text
     from test_app_actions_support import until as until_
+
+    from clay_cockpit.actions.flow import ActionKind, FailureKind
+    from clay_cockpit.incident.timeline import fingerprint
+    from clay_cockpit.screens.confirm import ConfirmScreen
+    from clay_cockpit.sim.login import login
+    from clay_cockpit.sim.scenario import load_scenario
 
     expect = load_scenario("kube-auth-expired").expect.action
     sim.advance(40)
@@ -319,11 +322,12 @@ async def test_kube_auth_expired_drill_login_then_g_retries_with_what_was_typed(
 
 @pytest.mark.scenario("secret-denied")
 async def test_secret_denied_drill_shows_permission_denied_and_the_escalation_contact(sim, tmp_path) -> None:
-    from cockpit.actions.flow import FailureKind
-    from cockpit.sim.scenario import load_scenario
     from test_app_actions_support import NEW_KEY, Drill, ready
     from test_app_actions_support import pane_text as actions_text
     from test_app_actions_support import until as until_
+
+    from clay_cockpit.actions.flow import FailureKind
+    from clay_cockpit.sim.scenario import load_scenario
 
     expect = load_scenario("secret-denied").expect.action
     sim.advance(40)
@@ -352,9 +356,9 @@ async def test_a_stalled_log_stream_is_marked_stale_and_triage_discounts_the_log
     turns STALE, triage marks what it cites from the logs as old and lowers
     its confidence in it; once the stream resumes, all is live again.
     QUIET_MIN/PROBE_WAIT are shortened (15 s/5 s by default): the same code."""
-    from cockpit.signals import ErrorKind
-    from cockpit.sources import _kubelogs
-    from cockpit.triage.tree import Confidence
+    from clay_cockpit.signals import ErrorKind
+    from clay_cockpit.sources import _kubelogs
+    from clay_cockpit.triage.tree import Confidence
 
     monkeypatch.setattr(_kubelogs, "QUIET_MIN", 2.0)
     monkeypatch.setattr(_kubelogs, "PROBE_WAIT", 1.0)
@@ -417,11 +421,11 @@ async def test_a_read_only_state_dir_still_shows_the_open_incident_and_says_noth
     import errno
     import os
 
-    from cockpit.incident.lifecycle import IncidentStore
-    from cockpit.runbook import Severity
-    from widgets.checklist import ChecklistPane
-    from widgets.context_bar import IncidentBadge
-    from widgets.timeline import TimelinePane
+    from clay_cockpit.incident.lifecycle import IncidentStore
+    from clay_cockpit.runbook import Severity
+    from clay_cockpit.widgets.checklist import ChecklistPane
+    from clay_cockpit.widgets.context_bar import IncidentBadge
+    from clay_cockpit.widgets.timeline import TimelinePane
 
     sim.advance(WARM_UP)
     now = float(sim.state()["now"])

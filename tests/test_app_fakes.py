@@ -1,6 +1,6 @@
-"""Fakes of OUR source protocol (cockpit.sources) for the app tests, built
+"""Fakes of OUR source protocol (clay_cockpit.sources) for the app tests, built
 from the real API fixtures in /work/shared/fixtures/real/ and the
-cockpit.signals types. The real clients are tested elsewhere.
+clay_cockpit.signals types. The real clients are tested elsewhere.
 
 Run it to look at the cockpit with these fakes (no network)::
 
@@ -21,12 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cockpit.config import Config, config_from_toml, default_toml_text, parse_toml
-from cockpit.signals import (
+from clay_cockpit.config import Config, config_from_toml, default_toml_text, parse_toml
+from clay_cockpit.signals import (
     Component,
     ComponentStatus,
     ErrorKind,
@@ -44,7 +44,7 @@ from cockpit.signals import (
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real"  # copied from shared/fixtures/real
 # The pinned clock: 15 minutes after the fixture incident started (2020-02-11T03:15:01Z).
-NOW = datetime(2020, 2, 11, 3, 30, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2020, 2, 11, 3, 30, 0, tzinfo=UTC).timestamp()
 
 
 def fixture(name: str) -> Any:
@@ -165,7 +165,7 @@ def _pod_from_status(name: str, status: dict, created: datetime, phase: str = "R
 def pods_snapshot(now: float = NOW) -> PodsSnapshot:
     """Three pods: one OOMKilled-and-restarted, one in CrashLoopBackOff (the
     two real container-status fixtures), one healthy."""
-    created = datetime.fromtimestamp(now - 4 * 3600, tz=timezone.utc)
+    created = datetime.fromtimestamp(now - 4 * 3600, tz=UTC)
     oom = _pod_from_status("clay-sync-7d9f8c6b5-x2x9k", fixture("k8s-pod-oomkilled-laststate.json")["status"], created)
     crash = _pod_from_status("clay-sync-7d9f8c6b5-q8f2m", fixture("k8s-containerstatus-crashloopbackoff.json"), created)
     fine = replace(oom, name="clay-sync-7d9f8c6b5-b7kcd", restarts=0, last_termination=None)
@@ -184,13 +184,13 @@ POD_NAMES = tuple(p.name for p in pods_snapshot().pods)
 
 def log_lines(n: int, start: int = 0, now: float = NOW) -> tuple[LogLine, ...]:
     return tuple(
-        LogLine(POD_NAMES[i % 3], LOG_TEXTS[i % len(LOG_TEXTS)] + f" n={i}", datetime.fromtimestamp(now - 60 + i * 0.1, tz=timezone.utc))
+        LogLine(POD_NAMES[i % 3], LOG_TEXTS[i % len(LOG_TEXTS)] + f" n={i}", datetime.fromtimestamp(now - 60 + i * 0.1, tz=UTC))
         for i in range(start, start + n)
     )
 
 
 # --------------------------------------------------------------------------
-# Fake sources (the protocols of cockpit.sources)
+# Fake sources (the protocols of clay_cockpit.sources)
 
 
 class FakeAsyncSource:
@@ -269,7 +269,7 @@ def unreachable(source: str, where: str = "127.0.0.1:9") -> SourceError:
 
 
 def main(argv: list[str]) -> int:
-    from cockpit.app import make_app
+    from clay_cockpit.app import make_app
 
     live = "--live" in argv
     failing = set(argv[argv.index("--fail") + 1].split(",")) if "--fail" in argv else set()

@@ -8,9 +8,9 @@ import os
 import signal
 
 import pytest
-
 from test_app import SIZE, build, own_state_dir, until  # noqa: F401 (a fixture)
-from widgets.common import SourcePane
+
+from clay_cockpit.widgets.common import SourcePane
 
 pytestmark = pytest.mark.asyncio
 
@@ -73,7 +73,7 @@ async def test_the_drivers_output_drops_writes_once_the_terminal_is_gone() -> No
     the cockpit's shutdown for ever)."""
     import errno
 
-    from screens.terminal import _Output
+    from clay_cockpit.screens.terminal import _Output
 
     class Tty:
         def __init__(self) -> None:

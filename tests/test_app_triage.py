@@ -28,17 +28,17 @@ from textual.app import App
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.app import CockpitApp, make_app
-from cockpit.incident.timeline import EventKind, read
-from screens.boot import DECISION_FRAMES, FRAMES, BootFrame, BootScreen, boot_layout
-from screens.choose import ChoiceScreen
-from screens.main import MainScreen
-from screens.timeline_view import TimelineScreen
-from widgets.checklist import ChecklistPane, ChecklistView
-from widgets.context_bar import IncidentBadge
-from widgets.metrics import ScaledSparkline
-from widgets.timeline import TimelinePane
-from widgets.triage import TriagePane, TriageStrip
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.incident.timeline import EventKind, read
+from clay_cockpit.screens.boot import DECISION_FRAMES, FRAMES, BootFrame, BootScreen, boot_layout
+from clay_cockpit.screens.choose import ChoiceScreen
+from clay_cockpit.screens.main import MainScreen
+from clay_cockpit.screens.timeline_view import TimelineScreen
+from clay_cockpit.widgets.checklist import ChecklistPane, ChecklistView
+from clay_cockpit.widgets.context_bar import IncidentBadge
+from clay_cockpit.widgets.metrics import ScaledSparkline
+from clay_cockpit.widgets.timeline import TimelinePane
+from clay_cockpit.widgets.triage import TriagePane, TriageStrip
 
 pytestmark = pytest.mark.asyncio
 NARROW, WIDE = (80, 24), (160, 48)
@@ -298,7 +298,7 @@ async def test_a_failed_write_shows_and_nothing_is_shown_as_recorded(tmp_path, m
                 raise OSError(28, "No space left on device")
             return real_write(fd, data)
 
-        monkeypatch.setattr("cockpit.incident.timeline.os.write", full_disk)
+        monkeypatch.setattr("clay_cockpit.incident.timeline.os.write", full_disk)
         await pilot.press("c", "3", "space")
         pane = main(app).query_one(TimelinePane)
         await until(pilot, lambda: pane.has_class("-error"), what="the failure shown")
@@ -433,7 +433,7 @@ async def test_the_footer_recomposes_only_when_its_keys_change(tmp_path) -> None
     incident keys, so it draws them."""
     from textual.widgets._footer import FooterKey
 
-    from widgets.footer import KeyFooter
+    from clay_cockpit.widgets.footer import KeyFooter
 
     app, _, _ = build(tmp_path)
     async with app.run_test(size=NARROW) as pilot:
@@ -500,7 +500,7 @@ async def test_accept_leaves_the_footer_and_a_raise_by_triage_brings_it_back(tmp
     """Accepted P2, triage moves to P1: the severity in force is P1 (the
     timeline says triage raised it), the clock counts to P1's 15 minutes,
     `a` is offered again; a lower suggestion later is only offered."""
-    from widgets.footer import KeyFooter
+    from clay_cockpit.widgets.footer import KeyFooter
 
     app, _, _ = build(tmp_path)
     async with app.run_test(size=NARROW) as pilot:

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.app import CockpitApp, make_app
-from cockpit.config import config_from_toml
-from cockpit.runbook import Branch, Severity
-from cockpit.sim.scenario import load_scenario, scenario_names
-from cockpit.sources import Sources
-from cockpit.incident.timeline import EventKind, read
-from widgets.triage import TriagePane, TriageStrip
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.incident.timeline import EventKind, read
+from clay_cockpit.runbook import Branch, Severity
+from clay_cockpit.sim.scenario import load_scenario, scenario_names
+from clay_cockpit.sources import Sources
+from clay_cockpit.widgets.triage import TriagePane, TriageStrip
 
 pytestmark = pytest.mark.asyncio
 FROZEN_AT = 1_767_225_600.0  # tests/conftest.py
@@ -188,7 +188,10 @@ async def test_each_scenario_reaches_its_branch_and_severity_in_time(name: str, 
     async with drill.app.run_test(size=(80, 24)) as pilot:
         await started(pilot, drill)
         await drill.advance_to(pilot, start - STEP, step=start)  # before the fault: one step
-        story = lambda: "\n".join(drill.story)
+
+        def story() -> str:
+            return "\n".join(drill.story)
+
         assert drill.shown() == (Branch.HEALTHY, None), story()
         first_raw: float | None = None
         while drill.t < start + REACH_BY + WITHIN:
@@ -239,7 +242,7 @@ resolve_after = 90.0
 
 
 async def test_an_outage_that_ends_goes_back_to_healthy_and_the_incident_records_it(tmp_path) -> None:
-    from cockpit.sim.server import start_background
+    from clay_cockpit.sim.server import start_background
 
     path = tmp_path / "short-outage.toml"
     path.write_text(OUTAGE_THAT_ENDS, encoding="utf-8")
@@ -247,7 +250,10 @@ async def test_an_outage_that_ends_goes_back_to_healthy_and_the_incident_records
     try:
         drill = Drill(sim, tmp_path / "state")
         app = drill.app
-        story = lambda: "\n".join(drill.story)
+
+        def story() -> str:
+            return "\n".join(drill.story)
+
         async with app.run_test(size=(160, 48)) as pilot:
             await started(pilot, drill)
             await drill.advance_to(pilot, 15, step=15)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from cockpit.config import default_toml_text
+from clay_cockpit.config import default_toml_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVS = ("CLAY_COCKPIT_CONTEXT", "CLAY_COCKPIT_NAMESPACE", "CLAY_COCKPIT_KUBECONFIG", "CLAY_COCKPIT_CONFIG", "CLAY_COCKPIT_LOG_LEVEL")
@@ -31,7 +31,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def run_cli(tmp_path: Path, *args: str, stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cockpit.cli", *args], capture_output=True, text=True, stdin=stdin,
+    return subprocess.run([sys.executable, "-m", "clay_cockpit.cli", *args], capture_output=True, text=True, stdin=stdin,
                           env=_env(tmp_path), cwd=ROOT, timeout=30)
 
 
@@ -39,7 +39,7 @@ def run_in_terminal(tmp_path: Path, *args: str, timeout: float = 30.0) -> tuple[
     """Run the command line on a pseudo-terminal (stdin, stdout and stderr),
     as from a shell: (exit code, what it wrote). Killed after ``timeout``."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit.cli", *args], stdin=slave, stdout=slave, stderr=slave,
+    proc = subprocess.Popen([sys.executable, "-m", "clay_cockpit.cli", *args], stdin=slave, stdout=slave, stderr=slave,
                             env=_env(tmp_path), cwd=ROOT, start_new_session=True)
     os.close(slave)
     out = b""
@@ -131,7 +131,7 @@ def test_a_bad_config_value_is_one_line_and_exit_2(tmp_path: Path, key: str, val
 
 def test_a_plain_variable_name_is_still_a_variable_name(tmp_path: Path) -> None:
     """The token check must not refuse real names (upper, lower, digits)."""
-    from cockpit.config_build import looks_like_token
+    from clay_cockpit.config_build import looks_like_token
 
     for name in ("SLACK_BOT_TOKEN", "clay_health_token", "PROM_TOKEN_2024", "Statuspage_Key_V2", "CLAY_COCKPIT_PROD_EU_HEALTH_BEARER"):
         assert not looks_like_token(name), name
@@ -246,10 +246,10 @@ def test_a_kubeconfig_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     """The kube source and `info` name it (they used to raise UnicodeDecodeError: "this is a bug")."""
     from dataclasses import replace
 
-    from cockpit.config import config_from_toml
-    from cockpit.signals import SourceError
-    from cockpit.sources.kube import Kube
-    from cockpit.target import kubeconfig_paths, read_kubeconfig
+    from clay_cockpit.config import config_from_toml
+    from clay_cockpit.signals import SourceError
+    from clay_cockpit.sources.kube import Kube
+    from clay_cockpit.target import kubeconfig_paths, read_kubeconfig
 
     latin = tmp_path / "kubeconfig"
     latin.write_bytes(b"apiVersion: v1\ncurrent-context: caf\xe9\n")

@@ -46,7 +46,7 @@ def test_ui_does_not_import_network_clients(path: Path) -> None:
     bad = {
         m
         for m in imported_roots(path)
-        if m.split(".")[0] in NETWORK or m.startswith(("cockpit.sources", "cockpit.sim"))
+        if m.split(".")[0] in NETWORK or m.startswith(("clay_cockpit.sources", "clay_cockpit.sim"))
     }
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}; widgets/ and screens/ only render"
 
@@ -60,7 +60,7 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_domain_modules_load_without_textual() -> None:
-    mods = [name for name in our_modules() if name.startswith("cockpit") and name != "cockpit.app" and not name.endswith("__main__")]
+    mods = [name for name in our_modules() if not name.startswith(("clay_cockpit.widgets", "clay_cockpit.screens")) and name != "clay_cockpit.app" and not name.endswith("__main__")]
     loaded = _modules_after("\n".join(f"import {m}" for m in mods))
     assert not {m for m in loaded if m.split(".")[0] == "textual"}
 
@@ -69,16 +69,16 @@ def test_starting_the_cockpit_imports_no_heavy_client() -> None:
     """What runs before the first frame: the CLI, the demo, the app module
     and the boot screen. Not the clients, and not even our own panes and
     snapshot types: those load right after the first frame (bench/startup)."""
-    loaded = _modules_after("import cockpit.cli, cockpit.demo, cockpit.app, cockpit.sources")
+    loaded = _modules_after("import clay_cockpit.cli, clay_cockpit.demo, clay_cockpit.app, clay_cockpit.sources")
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
     assert not heavy, f"imported before the first frame: {heavy}"
-    ours = sorted(m for m in loaded if m.split(".")[0] in ("cockpit", "widgets", "screens"))
-    allowed = {"cockpit", "cockpit.cli", "cockpit.paths", "cockpit.config", "cockpit.config_build", "cockpit.demo", "cockpit.app", "cockpit.sources",
-               "cockpit.sim", "cockpit.sim.wiring", "screens", "screens.boot",
-               "screens.toasts", "cockpit.redact", "cockpit.sanitise", "cockpit.cli_common",  # (standard library only: toasts held, sanitised and redacted, from the first frame)
-               "screens.typeahead",  # (Textual's ModalScreen only, loaded with the App: typing after a modal guarded from the first frame)
-               "screens.app_keys",  # (Textual's Binding only: the app's keys)
-               "screens.app_actions"}  # (Textual's events and Binding only: the app's actions, a mixin of the App)
+    ours = sorted(m for m in loaded if m.split(".")[0] == "clay_cockpit")
+    allowed = {"clay_cockpit", "clay_cockpit.cli", "clay_cockpit.paths", "clay_cockpit.config", "clay_cockpit.config_build", "clay_cockpit.demo", "clay_cockpit.app", "clay_cockpit.sources",
+               "clay_cockpit.sim", "clay_cockpit.sim.wiring", "clay_cockpit.screens", "clay_cockpit.screens.boot",
+               "clay_cockpit.screens.toasts", "clay_cockpit.redact", "clay_cockpit.sanitise", "clay_cockpit.cli_common",  # (standard library only: toasts held, sanitised and redacted, from the first frame)
+               "clay_cockpit.screens.typeahead",  # (Textual's ModalScreen only, loaded with the App: typing after a modal guarded from the first frame)
+               "clay_cockpit.screens.app_keys",  # (Textual's Binding only: the app's keys)
+               "clay_cockpit.screens.app_actions"}  # (Textual's events and Binding only: the app's actions, a mixin of the App)
     assert set(ours) <= allowed, f"loaded before the first frame: {sorted(set(ours) - allowed)}"
 
 
@@ -90,24 +90,24 @@ def test_starting_the_cockpit_imports_no_heavy_client() -> None:
 BASE = "base"
 GROUPS: dict[str, str] = {
     # base: pure types, text and names every layer shares
-    "cockpit.paths": BASE, "cockpit.redact": BASE, "cockpit.sanitise": BASE, "cockpit.text": BASE, "cockpit.signals": BASE,
-    "cockpit.runbook": BASE, "cockpit.target": BASE, "cockpit.config": BASE, "cockpit.config_build": BASE, "cockpit.config_target": BASE,
-    "cockpit.actions.types": BASE,  # the adapter contract the Kubernetes adapters and actions share
-    "cockpit.sources": "sources",
-    "cockpit.live": "live",  # the polls and the log follow the app runs (no Textual)
-    "cockpit.triage": "triage",
-    "cockpit.incident": "incident",
-    "cockpit.incident.postmortem": "postmortem", "cockpit.incident.postmortem_parts": "postmortem",
-    "cockpit.incident.postmortem_cli": "postmortem",
-    "cockpit.comms": "comms",
-    "cockpit.actions": "actions",
-    "cockpit.check": "check",
-    "cockpit.sim": "sim",
-    "cockpit.cli_common": "cli_common",
-    "widgets": "widgets",
-    "screens": "screens",
-    "cockpit.app": "app",
-    "cockpit.cli": "entry", "cockpit.demo": "entry", "cockpit.info": "entry", "cockpit.starter": "entry", "cockpit": "entry",
+    "clay_cockpit.paths": BASE, "clay_cockpit.redact": BASE, "clay_cockpit.sanitise": BASE, "clay_cockpit.text": BASE, "clay_cockpit.signals": BASE,
+    "clay_cockpit.runbook": BASE, "clay_cockpit.target": BASE, "clay_cockpit.config": BASE, "clay_cockpit.config_build": BASE, "clay_cockpit.config_target": BASE,
+    "clay_cockpit.actions.types": BASE,  # the adapter contract the Kubernetes adapters and actions share
+    "clay_cockpit.sources": "sources",
+    "clay_cockpit.live": "live",  # the polls and the log follow the app runs (no Textual)
+    "clay_cockpit.triage": "triage",
+    "clay_cockpit.incident": "incident",
+    "clay_cockpit.incident.postmortem": "postmortem", "clay_cockpit.incident.postmortem_parts": "postmortem",
+    "clay_cockpit.incident.postmortem_cli": "postmortem",
+    "clay_cockpit.comms": "comms",
+    "clay_cockpit.actions": "actions",
+    "clay_cockpit.check": "check",
+    "clay_cockpit.sim": "sim",
+    "clay_cockpit.cli_common": "cli_common",
+    "clay_cockpit.widgets": "widgets",
+    "clay_cockpit.screens": "screens",
+    "clay_cockpit.app": "app",
+    "clay_cockpit.cli": "entry", "clay_cockpit.demo": "entry", "clay_cockpit.info": "entry", "clay_cockpit.starter": "entry", "clay_cockpit": "entry",
 }
 ARROWS: dict[str, set[str]] = {
     BASE: set(),
@@ -141,7 +141,8 @@ def our_modules() -> dict[str, Path]:
     out = {}
     for folder in ("cockpit", "widgets", "screens"):
         for path in py_files(folder):
-            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(("clay_cockpit", *parts[1:]) if folder == "cockpit" else ("clay_cockpit", *parts))
             out[name.removesuffix(".__init__")] = path
     return out
 
@@ -190,6 +191,30 @@ def test_the_arrows_themselves_have_no_circle() -> None:
 
     for group in ARROWS:
         visit(group, ())
+
+
+OLD_NAMES = ("cockpit", "widgets", "screens", "clay_cockpit_config")
+
+
+@pytest.mark.parametrize("folder", ["cockpit", "widgets", "screens", "config", "tests", "bench", "dev"])
+def test_code_imports_us_by_the_one_installed_name(folder: str) -> None:
+    """The folders install under clay_cockpit (pyproject's package-dir): an
+    import of cockpit, widgets or screens would find nothing installed, or a
+    stranger's package (issue 13)."""
+    files = [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__snapshots__" not in p.parts and "fixtures" not in p.parts
+             and (p.suffix == ".py" or (not p.suffix and p.read_bytes()[:40].startswith(b"#!") and b"python" in p.read_bytes()[:40]))]
+    bad = []
+    for path in files:
+        for m in imported_roots(path):
+            if m.split(".")[0] in OLD_NAMES:
+                bad.append(f"{path.relative_to(ROOT)}: import {m}")
+        if path.suffix != ".py" or path.name == "test_boundaries.py":
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):  # module names in strings: -m, monkeypatch, loggers
+            if any(f"{q}{old}." in line and f"{q}{old}.toml" not in line and f"{q}{old}.log" not in line
+                   for q in "\"'" for old in OLD_NAMES[:3]):
+                bad.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:100]}")
+    assert not bad, "old top-level names (use clay_cockpit…):\n" + "\n".join(bad)
 
 
 def test_no_import_circles() -> None:

@@ -1,6 +1,6 @@
 """`clay-cockpit check`, Kubernetes rows, against the drill over real HTTP:
 the kubeconfig, authentication, then one SelfSubjectAccessReview per
-permission of cockpit.check.rbac.permissions."""
+permission of clay_cockpit.check.rbac.permissions."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from cockpit.actions.plans import SPECS, needs
-from cockpit.check.report import exit_code, render
-from cockpit.check.kube import kube_rows
-from cockpit.check.rows import Status
-from cockpit.config import config_from_toml
-from cockpit.check.rbac import permissions
-from cockpit.sources import Sources
+from clay_cockpit.actions.plans import SPECS, needs
+from clay_cockpit.check.kube import kube_rows
+from clay_cockpit.check.rbac import permissions
+from clay_cockpit.check.report import exit_code, render
+from clay_cockpit.check.rows import Status
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.sources import Sources
 
 
 def drill_config(sim, **kube):

@@ -9,17 +9,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
-
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 
-from cockpit.check.services import slack_rows
-from cockpit.config import SlackConfig, config_from_toml
-from cockpit.sources.slack import Slack
+from clay_cockpit.check.services import slack_rows
+from clay_cockpit.config import SlackConfig, config_from_toml
+from clay_cockpit.sources.slack import Slack
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real"
@@ -36,7 +35,7 @@ def control(sim, path: str, body: dict | None = None) -> dict:
 
 def check(sim, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAY_COCKPIT_")}
-    return subprocess.run([sys.executable, "-m", "cockpit.cli", "check", "--config", str(sim.workdir / "cockpit.toml"), *args],
+    return subprocess.run([sys.executable, "-m", "clay_cockpit.cli", "check", "--config", str(sim.workdir / "cockpit.toml"), *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, env={**env, **sim.env()})
 
 
@@ -117,7 +116,7 @@ def test_real_slack_error_payloads_parse_to_named_failures(code: str, row: str) 
     ok_auth = json.dumps({"ok": True, "team": "T", "user": "bot", "team_id": "T1", "user_id": "U1"}).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             answer = ok_auth if code == "channel_not_found" and self.path.endswith("/auth.test") else body
             self.send_response(200)
@@ -146,7 +145,7 @@ def test_real_slack_error_payloads_parse_to_named_failures(code: str, row: str) 
 
 
 def test_metric_names_in_promql() -> None:
-    from cockpit.check.services import metric_names_in
+    from clay_cockpit.check.services import metric_names_in
 
     assert metric_names_in('sum by (code) (rate(clay_api_requests_total{code=~"5.."}[1m]))') == {"clay_api_requests_total"}
     assert metric_names_in("histogram_quantile(0.95, sum by (le) (rate(x_bucket[5m])))") == {"x_bucket"}
@@ -220,13 +219,13 @@ def test_the_clay_probe_is_reached_without_the_key(sim) -> None:
 
 
 def test_the_clay_probe_sends_no_key_header() -> None:
-    from cockpit.check.services import clay_row
-    from cockpit.config import ClayConfig
+    from clay_cockpit.check.services import clay_row
+    from clay_cockpit.config import ClayConfig
 
     seen: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             seen.append(dict(self.headers))
             self.send_response(401)
             self.send_header("Content-Length", "0")
@@ -267,7 +266,7 @@ def test_every_service_stopped_is_a_fail_row_each_not_a_crash(sim) -> None:
 
 
 def test_with_key_sends_the_secrets_key_once_and_shows_only_its_fingerprint(sim) -> None:
-    from cockpit.actions.types import SecretValue
+    from clay_cockpit.actions.types import SecretValue
 
     assert "clay key" not in rows_of(check(sim, "--json"))  # without --with-key the key is never read nor sent
     key = base64.b64decode(httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api",
@@ -322,8 +321,8 @@ def test_status_page_rows_ok_then_unknown_component_then_wrong_key(sim) -> None:
 def test_a_page_the_key_does_not_manage_fails(sim) -> None:
     from dataclasses import replace
 
-    from cockpit.check.services import statusapi_rows
-    from cockpit.sources.statusapi import StatusApi
+    from clay_cockpit.check.services import statusapi_rows
+    from clay_cockpit.sources.statusapi import StatusApi
 
     config = config_from_toml(sim.config_dict(), "drill.toml")
     rows = statusapi_rows(StatusApi(replace(config.external_status, page_id="otherpage"), environ=sim.env(), max_retries=0))

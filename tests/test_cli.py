@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from cockpit import cli
-from cockpit.config import ConfigError, config_from_toml, default_toml_text, load_config
-from cockpit.config_target import target_overrides
-from cockpit.paths import state_dir
+from clay_cockpit import cli
+from clay_cockpit.config import ConfigError, config_from_toml, default_toml_text, load_config
+from clay_cockpit.config_target import target_overrides
+from clay_cockpit.paths import state_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -56,7 +56,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in TARGET_ENVS}
-    return subprocess.run([sys.executable, "-m", "cockpit.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "clay_cockpit.cli", *args], capture_output=True, text=True,
                           env={**clean, **(env or {})}, cwd=ROOT, timeout=60)
 
 
@@ -144,7 +144,7 @@ def test_target_overrides_ignore_empty_environment_but_not_an_empty_flag() -> No
 
 
 def test_info_json_paths_and_where_each_target_value_came_from(home, tmp_path) -> None:
-    from cockpit.incident.lifecycle import IncidentStore
+    from clay_cockpit.incident.lifecycle import IncidentStore
 
     out = run_cli("info", "--json", env=home)
     assert out.returncode == 0, out.stderr
@@ -278,7 +278,7 @@ def completions(shell: str, line: str, tmp_path: Path) -> list[str]:
     env = {k: v for k, v in os.environ.items() if k not in TARGET_ENVS}
     env.update(_ARGCOMPLETE="1", _ARGCOMPLETE_SHELL=shell, COMP_LINE=line, COMP_POINT=str(len(line)), _ARGCOMPLETE_IFS="\n",
                _ARGCOMPLETE_SUPPRESS_SPACE="1", _ARGCOMPLETE_STDOUT_FILENAME=str(out))
-    subprocess.run([sys.executable, "-m", "cockpit.cli"], env=env, timeout=60, cwd=ROOT, capture_output=True)
+    subprocess.run([sys.executable, "-m", "clay_cockpit.cli"], env=env, timeout=60, cwd=ROOT, capture_output=True)
     return [c.split("\t")[0].split(":")[0].strip() for c in out.read_text().split("\n") if c.strip()]
 
 
@@ -328,7 +328,7 @@ ask "clay-cockpit info --context "
 def logging_restored():
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    levels = {name: logging.getLogger(name).level for name in ("cockpit", "screens", "widgets")}
+    levels = {name: logging.getLogger(name).level for name in ("clay_cockpit",)}
     yield
     for handler in root.handlers:
         if handler not in handlers:
@@ -342,7 +342,7 @@ def logging_restored():
 def test_debug_logs_ours_to_the_file_but_never_the_clients_debug(home, logging_restored) -> None:
     path = cli.log_to_file("debug")
     assert path == state_dir() / "cockpit.log"
-    logging.getLogger("cockpit.sources.kube").debug("ours at debug")
+    logging.getLogger("clay_cockpit.sources.kube").debug("ours at debug")
     logging.getLogger("slack_sdk.web.base_client").debug("headers: Authorization: Bearer xoxb-secret")
     logging.getLogger("kubernetes.client.rest").warning("theirs at warning")
     for handler in logging.getLogger().handlers:

@@ -18,18 +18,18 @@ from dataclasses import replace
 
 import pytest
 
-from cockpit.comms.core import Channel, Comms, DueState
-from cockpit.comms.context import clean_headline
-from cockpit.comms.state import MESSAGE_FAILED
-from cockpit.config import config_from_toml
-from cockpit.incident.lifecycle import IncidentStore
-from cockpit.incident.recorder import Recorder
-from cockpit.signals import ErrorKind, Reading, Signals
-from cockpit.sources import Sources
-from cockpit.sources.slack import Slack
-from cockpit.sources.statusapi import StatusApi
-from cockpit.incident.timeline import EventKind, read
-from cockpit.triage.tree import Triage, assess, refresh_intervals
+from clay_cockpit.comms.context import clean_headline
+from clay_cockpit.comms.core import Channel, Comms, DueState
+from clay_cockpit.comms.state import MESSAGE_FAILED
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.incident.lifecycle import IncidentStore
+from clay_cockpit.incident.recorder import Recorder
+from clay_cockpit.incident.timeline import EventKind, read
+from clay_cockpit.signals import ErrorKind, Reading, Signals
+from clay_cockpit.sources import Sources
+from clay_cockpit.sources.slack import Slack
+from clay_cockpit.sources.statusapi import StatusApi
+from clay_cockpit.triage.tree import Triage, assess, refresh_intervals
 
 FROZEN_AT = 1_767_225_600.0
 FAULT_AT = 80.0  # drill seconds: the key was revoked at 20 s; by 80 s triage is sure
@@ -57,7 +57,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from cockpit.sim.server import start_background
+    from clay_cockpit.sim.server import start_background
 
     handle = start_background("key-revoked", seed=7, freeze_at=FROZEN_AT, workdir=tmp_path_factory.mktemp("comms-drill"))
     try:
@@ -401,7 +401,7 @@ def test_outside_text_never_mentions_or_links_but_the_responders_own_does(cockpi
 
 
 def _incident(name: str):
-    from cockpit.signals import StatusIncident
+    from clay_cockpit.signals import StatusIncident
 
     return StatusIncident(id="x1", name=name, status="investigating", impact="major", started_at=None, updated_at=None,
                           latest_update="", latest_update_at=None)

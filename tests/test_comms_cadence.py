@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from cockpit.comms.core import (
+from clay_cockpit.comms.core import (
     Channel,
     Comms,
     DueState,
@@ -16,12 +16,12 @@ from cockpit.comms.core import (
     next_update_due,
     update_interval,
 )
-from cockpit.comms.state import CommsLog
-from cockpit.config import CommsConfig, config_from_toml
-from cockpit.incident.lifecycle import ClockLevel, IncidentStore, format_duration
-from cockpit.runbook import Severity
-from cockpit.sim import wiring
-from cockpit.incident.timeline import EventKind, read
+from clay_cockpit.comms.state import CommsLog
+from clay_cockpit.config import CommsConfig, config_from_toml
+from clay_cockpit.incident.lifecycle import ClockLevel, IncidentStore, format_duration
+from clay_cockpit.incident.timeline import EventKind, read
+from clay_cockpit.runbook import Severity
+from clay_cockpit.sim import wiring
 
 T0 = 1_767_225_600.0
 MINUTES = {"P1": 15, "P2": 30, "P3": 60, "P4": 240}

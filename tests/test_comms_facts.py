@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.comms.core import Channel, Comms
-from cockpit.comms.context import message_values
-from cockpit.config import config_from_toml
-from cockpit.incident.lifecycle import IncidentStore
-from cockpit.incident.metrics_history import SeriesBook, history_points, metrics_history
-from cockpit.runbook import Severity
-from cockpit.signals import InEffect, MetricsSnapshot, Reading, Series, Signals
-from cockpit.sim import wiring
-from cockpit.incident.timeline import EventKind
+from clay_cockpit.comms.context import message_values
+from clay_cockpit.comms.core import Channel, Comms
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.incident.lifecycle import IncidentStore
+from clay_cockpit.incident.metrics_history import SeriesBook, history_points, metrics_history
+from clay_cockpit.incident.timeline import EventKind
+from clay_cockpit.runbook import Severity
+from clay_cockpit.signals import InEffect, MetricsSnapshot, Reading, Series, Signals
+from clay_cockpit.sim import wiring
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 REAL = Path(__file__).parent / "fixtures" / "real"
@@ -59,7 +59,7 @@ def signals(at: float, *, in_effect: tuple[InEffect, ...] = ()) -> Signals:
 
 
 def evidence(at: float) -> dict:
-    from cockpit.incident.evidence import signals_evidence
+    from clay_cockpit.incident.evidence import signals_evidence
 
     return signals_evidence(signals(at))
 
@@ -242,7 +242,7 @@ def _components(page: dict) -> list[dict]:
 
 
 def test_now_said_with_the_same_numbers_as_the_peak_is_not_repeated() -> None:
-    from cockpit.comms.facts import impact_texts
+    from clay_cockpit.comms.facts import impact_texts
 
     book = SeriesBook()
     for at, errors in ((T0, 41.0), (T0 + 60, 40.8)):  # both said "41"
@@ -351,7 +351,7 @@ def test_an_action_triage_marks_in_effect_is_not_a_next_step(tmp_path) -> None:
 def test_after_the_symptom_ended_a_lagging_rate_is_said_as_such() -> None:
     """The logs saw the 401s end; the 1-minute rate still shows them for a
     while: the impact says both, never "the most so far"."""
-    from cockpit.comms.facts import Outcome, impact_texts
+    from clay_cockpit.comms.facts import Outcome, impact_texts
 
     book = SeriesBook()
     for at, errors in ((T0, 30.0), (T0 + 60, 41.0)):

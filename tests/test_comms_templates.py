@@ -14,8 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cockpit.comms.core import Channel, Comms
-from cockpit.comms.blocks import (
+from clay_cockpit.comms.blocks import (
     MAX_HEADER,
     MAX_SECTION,
     escape,
@@ -23,8 +22,9 @@ from cockpit.comms.blocks import (
     preview,
     slack_message,
 )
-from cockpit.comms.check import Level, check_external, check_internal, internal_terms
-from cockpit.comms.templates import (
+from clay_cockpit.comms.check import Level, check_external, check_internal, internal_terms
+from clay_cockpit.comms.core import Channel, Comms
+from clay_cockpit.comms.templates import (
     MESSAGE_VARIABLES,
     POSTMORTEM_VARIABLES,
     SPECS,
@@ -32,10 +32,10 @@ from cockpit.comms.templates import (
     shipped_dir,
     user_dir,
 )
-from cockpit.config import CommsConfig, config_from_toml
-from cockpit.incident.lifecycle import IncidentStore
-from cockpit.runbook import Severity
-from cockpit.sim import wiring
+from clay_cockpit.config import CommsConfig, config_from_toml
+from clay_cockpit.incident.lifecycle import IncidentStore
+from clay_cockpit.runbook import Severity
+from clay_cockpit.sim import wiring
 
 T0 = 1_767_225_600.0
 VALUES = {v: f"<{v}>" for v in MESSAGE_VARIABLES}
@@ -236,7 +236,7 @@ _PIECES = ["<", ">", "&", "!", "@", "#", "|", "here", "channel", "http://x.examp
 def test_outside_text_shows_as_written_and_never_forms_a_slack_token(value: str) -> None:
     """Whatever a template value holds, Slack gets it as literal text: the
     only ``<…>`` forms in what is sent are the template's (the responder's) own."""
-    from cockpit.comms.blocks import literal
+    from clay_cockpit.comms.blocks import literal
 
     value = value.replace("\r", "")
     text = "P1 · header\nbefore " + literal(value) + " after <!here> <@U0ONCALL>"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from cockpit.config import (
+from clay_cockpit.config import (
     ConfigError,
     config_from_toml,
     default_toml_text,
@@ -126,7 +126,7 @@ def test_reference_covers_every_key() -> None:
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "cockpit.cli", *args],
+        [sys.executable, "-m", "clay_cockpit.cli", *args],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd or ROOT, timeout=60,
     )
 
@@ -157,7 +157,7 @@ def test_a_reader_that_went_away_is_no_traceback() -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # every write now fails with EPIPE
     try:
-        out = subprocess.run([sys.executable, "-m", "cockpit.cli", "demo", "--list"], stdout=write_end,
+        out = subprocess.run([sys.executable, "-m", "clay_cockpit.cli", "demo", "--list"], stdout=write_end,
                              stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60)
     finally:
         os.close(write_end)

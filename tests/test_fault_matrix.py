@@ -21,12 +21,12 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from faultproxy import HUGE, FaultProxy, refused_url
 
-from cockpit.config import config_from_toml
-from cockpit.signals import ErrorKind, SourceError
-from cockpit.sources.health import Health
-from cockpit.sources.kube import Kube
-from cockpit.sources.metrics import Metrics
-from cockpit.sources.statuspage import StatusPage
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.sources.health import Health
+from clay_cockpit.sources.kube import Kube
+from clay_cockpit.sources.metrics import Metrics
+from clay_cockpit.sources.statuspage import StatusPage
 
 pytestmark = pytest.mark.xdist_group("fault_matrix")
 
@@ -167,8 +167,8 @@ async def test_the_cockpit_keeps_answering_keys_under_every_fault(drill, tmp_pat
     from textual.content import Content
     from textual.widgets import Static
 
-    from cockpit.app import make_app
-    from cockpit.sources import Sources
+    from clay_cockpit.app import make_app
+    from clay_cockpit.sources import Sources
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     data = drill.config_dict()

@@ -20,18 +20,18 @@ from dataclasses import replace
 import pytest
 from test_actions_support import drill_config, make_runner
 
-from cockpit.actions.flow import ActionKind, Confirmation, Outcome, SecretValue
-from cockpit.check.report import run_checks
-from cockpit.check.rows import Status
-from cockpit.sim.control import MAX_REQUESTS, is_mutating
-from cockpit.signals import HealthSnapshot, MetricsSnapshot, PodsSnapshot, StatusPageSnapshot
-from cockpit.sources import Sources
-from cockpit.sources import _identity as identity
-from cockpit.sources.kube_lease import lease_name
-from cockpit.sources.metrics import Metrics
-from cockpit.sources.slack import Posted, Slack
-from cockpit.sources.statusapi import StatusApi
-from cockpit.sources.statuspage import StatusPage
+from clay_cockpit.actions.flow import ActionKind, Confirmation, Outcome, SecretValue
+from clay_cockpit.check.report import run_checks
+from clay_cockpit.check.rows import Status
+from clay_cockpit.signals import HealthSnapshot, MetricsSnapshot, PodsSnapshot, StatusPageSnapshot
+from clay_cockpit.sim.control import MAX_REQUESTS, is_mutating
+from clay_cockpit.sources import Sources
+from clay_cockpit.sources import _identity as identity
+from clay_cockpit.sources.kube_lease import lease_name
+from clay_cockpit.sources.metrics import Metrics
+from clay_cockpit.sources.slack import Posted, Slack
+from clay_cockpit.sources.statusapi import StatusApi
+from clay_cockpit.sources.statuspage import StatusPage
 
 NEW_KEY = "clay_live_" + "1d" * 16
 # every drill service the cockpit talks to ("metrics" is the exposition a real Prometheus scrapes, not the cockpit)

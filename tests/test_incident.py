@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.incident.lifecycle import (
+from clay_cockpit.incident.lifecycle import (
     ClockLevel,
     Incident,
     IncidentStore,
@@ -19,9 +19,9 @@ from cockpit.incident.lifecycle import (
     Status,
     new_id,
 )
-from cockpit.incident.state import apply, replay
-from cockpit.runbook import ITEMS, Severity
-from cockpit.incident.timeline import Event, EventKind, TimelineError, read
+from clay_cockpit.incident.state import apply, replay
+from clay_cockpit.incident.timeline import Event, EventKind, TimelineError, read
+from clay_cockpit.runbook import ITEMS, Severity
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a Thursday
 

@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cockpit.incident.lifecycle import (
+from clay_cockpit.incident.lifecycle import (
     Clock,
     ClockLevel,
     format_duration,
     next_business_morning,
     response_deadline,
 )
-from cockpit.runbook import Severity
+from clay_cockpit.runbook import Severity
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 1, 7, 14, 30, tzinfo=BERLIN).timestamp()  # a Wednesday

@@ -95,9 +95,15 @@ def test_version_and_scenarios_from_anywhere(installed: Path, tmp_path: Path) ->
     for name in ("healthy", "clay-outage", "rate-limited", "key-revoked", "infra-crashloop", "degraded-latency"):
         assert name in listed.stdout
     # the installed code is the wheel's, not the checkout's
-    where = subprocess.run([str(installed / "python"), "-c", "import cockpit, clay_cockpit_config; print(cockpit.__file__, clay_cockpit_config.__file__)"],
+    where = subprocess.run([str(installed / "python"), "-c", "import clay_cockpit.widgets, clay_cockpit.data; "
+                            "print(clay_cockpit.widgets.__file__, clay_cockpit.data.__file__)"],
                            capture_output=True, text=True, cwd=tmp_path, env=outside_env(), timeout=60)
-    assert str(ROOT) not in where.stdout and "site-packages" in where.stdout, where.stdout
+    assert where.returncode == 0 and str(ROOT) not in where.stdout and where.stdout.count("site-packages/clay_cockpit/") == 2, where
+    # one import name: the folders' own names are not importable from an install (nothing to collide with)
+    for old in ("cockpit", "widgets", "screens", "clay_cockpit_config"):
+        gone = subprocess.run([str(installed / "python"), "-c", f"import {old}"], capture_output=True, text=True, cwd=tmp_path,
+                              env=outside_env(), timeout=60)
+        assert gone.returncode != 0 and "ModuleNotFoundError" in gone.stderr, (old, gone)
 
 
 def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
@@ -148,6 +154,10 @@ def test_the_wheel_builds_without_a_setuptools_warning(tmp_path: Path) -> None:
     assert not warning_lines(out.stdout + out.stderr), "\n".join(warning_lines(out.stdout + out.stderr))
     (wheel,) = (tmp_path / "dist").glob("clay_cockpit-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
+    # one import name in site-packages (issue 13): nothing called widgets or screens to collide with
+    tops = {n.split("/")[0] for n in names}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"clay_cockpit"}, sorted(tops)
+    assert any(n.startswith("clay_cockpit/widgets/") for n in names) and any(n.startswith("clay_cockpit/data/scenarios/") for n in names)
     # every file that is not Python in a folder that goes into the wheel, by its
     # path inside that folder (whatever the folder's import name in the wheel)
     data = [p.relative_to(ROOT / top).as_posix() for top in ("cockpit", "widgets", "screens", "config")
@@ -233,7 +243,7 @@ def test_the_drill_child_ignores_a_package_in_the_working_directory(tmp_path: Pa
     """`clay-cockpit demo` started in a folder that holds one named like our
     package (an old checkout, say): the drill child is `python -P -m ...`, so
     it imports the installed package, not that one."""
-    from cockpit.demo import start_drill
+    from clay_cockpit.demo import start_drill
 
     top = start_drill.__module__.split(".")[0]
     here = tmp_path / "here"

@@ -11,16 +11,16 @@ from dataclasses import replace
 import pytest
 from rich.segment import Segment
 from rich.style import Style
+from test_app import clock, own_state_dir, plain, until  # noqa: F401 (own_state_dir: a fixture)
+from test_app_fakes import FakeSources, fast_config
+from test_cli import logging_restored  # noqa: F401 (a fixture)
 from textual.color import Color
 from textual.command import CommandPalette
 from textual.widgets import Static
 
-from cockpit.app import make_app
-from screens.help import HelpScreen
-from screens.keymap import check_ui
-from test_app import clock, own_state_dir, plain, until  # noqa: F401 (own_state_dir: a fixture)
-from test_app_fakes import FakeSources, fast_config
-from test_cli import logging_restored  # noqa: F401 (a fixture)
+from clay_cockpit.app import make_app
+from clay_cockpit.screens.help import HelpScreen
+from clay_cockpit.screens.keymap import check_ui
 
 SIZE = (80, 24)
 KEYMAP = (("incident.declare", "I"), ("app.help", "question_mark,f1"), ("app.commands", "f2"))
@@ -83,7 +83,7 @@ async def test_no_color_strips_every_colour_whatever_the_theme(monkeypatch) -> N
         for line_filter in app.get_line_filters():
             line = line_filter.apply(line, Color.parse("#282a36"))
 
-        def colourless(color) -> bool:  # noqa: ANN001
+        def colourless(color) -> bool:
             return color is None or color.is_default
 
         assert all(seg.style is None or (colourless(seg.style.color) and colourless(seg.style.bgcolor)) for seg in line), line
@@ -91,7 +91,7 @@ async def test_no_color_strips_every_colour_whatever_the_theme(monkeypatch) -> N
 
 
 async def test_the_help_screen_ends_with_the_log_file_in_use(tmp_path, monkeypatch, logging_restored) -> None:  # noqa: F811
-    from cockpit.cli import log_to_file
+    from clay_cockpit.cli import log_to_file
 
     path = log_to_file("info")
     app = make_app(fast_config(), FakeSources(), clock=clock, title="test cockpit")

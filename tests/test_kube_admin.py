@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from test_actions_support import Someone, drill_config, kube_writes
 
-from cockpit.actions.types import AdminError, FailureKind, Need, SecretValue
-from cockpit.sources.kube_admin import RESTARTED_AT, KubeAdmin, classify, restarted_at_now
-from cockpit.sources.kube_lease import Leases, lease_name, micro_time
-from cockpit.sources.kube_rollout import rollout_state, scale_state
+from clay_cockpit.actions.types import AdminError, FailureKind, Need, SecretValue
+from clay_cockpit.sources.kube_admin import RESTARTED_AT, KubeAdmin, classify, restarted_at_now
+from clay_cockpit.sources.kube_lease import Leases, lease_name, micro_time
+from clay_cockpit.sources.kube_rollout import rollout_state, scale_state
 
 KEY = "clay_live_" + "9a" * 16
 

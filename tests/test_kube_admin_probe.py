@@ -9,9 +9,9 @@ import logging
 import pytest
 from test_actions_support import drill_config
 
-from cockpit.actions.types import ProbeVerdict, SecretValue
-from cockpit.config import ClayConfig
-from cockpit.sources.clay_probe import meaning, probe_key
+from clay_cockpit.actions.types import ProbeVerdict, SecretValue
+from clay_cockpit.config import ClayConfig
+from clay_cockpit.sources.clay_probe import meaning, probe_key
 
 KEY = "clay_live_" + "77" * 16
 

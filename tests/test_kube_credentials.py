@@ -14,10 +14,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cockpit.config import config_from_toml
-from cockpit.signals import ErrorKind, PodsSnapshot, SourceError
-from cockpit.sources import kube_auth
-from cockpit.sources.kube import Kube
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import ErrorKind, PodsSnapshot, SourceError
+from clay_cockpit.sources import kube_auth
+from clay_cockpit.sources.kube import Kube
 
 
 def _kube(sim, path: Path) -> Kube:
@@ -153,7 +153,7 @@ def test_an_exec_plugins_client_certificate_is_renewed_before_it_expires(shared_
     client's own loader kept the first one until a 401). The key never shows."""
     from cryptography import x509
 
-    from cockpit.redact import REDACTED, known_labels, redact
+    from clay_cockpit.redact import REDACTED, known_labels, redact
 
     kube_auth.CACHE.invalidate()
     tls = shared_sim._drill.world.kube.tls()

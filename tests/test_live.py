@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from cockpit import live
-from cockpit.config import config_from_toml, default_toml_text, parse_toml
-from cockpit.live import LOG_FLUSH, LOG_RESTART, RECENT_LOGS, LogFollow, Poll, Polls, backoff, source_bug
-from cockpit.signals import (
+from clay_cockpit import live
+from clay_cockpit.config import config_from_toml, default_toml_text, parse_toml
+from clay_cockpit.live import LOG_FLUSH, LOG_RESTART, RECENT_LOGS, LogFollow, Poll, Polls, backoff, source_bug
+from clay_cockpit.signals import (
     ErrorKind,
     HealthSnapshot,
     LogLine,
@@ -35,7 +35,7 @@ from cockpit.signals import (
     SourceError,
     StatusPageSnapshot,
 )
-from cockpit.sources import Sources
+from clay_cockpit.sources import Sources
 
 SNAPSHOTS = {"statuspage": StatusPageSnapshot, "health": HealthSnapshot, "metrics": MetricsSnapshot, "pods": PodsSnapshot}
 

@@ -9,10 +9,10 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from cockpit.config import Thresholds, config_from_toml
-from cockpit.signals import MetricsSnapshot, Reading
-from cockpit.sources.metrics import Metrics
-from widgets.metrics import MetricsPane, SeriesRow
+from clay_cockpit.config import Thresholds, config_from_toml
+from clay_cockpit.signals import MetricsSnapshot, Reading
+from clay_cockpit.sources.metrics import Metrics
+from clay_cockpit.widgets.metrics import MetricsPane, SeriesRow
 
 
 def poll(sim) -> MetricsSnapshot:

@@ -16,13 +16,13 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.signals import Component, ComponentStatus, ErrorKind, HealthCheck, HealthSnapshot, LogLine, Reading, SourceError
-from cockpit.sources.statuspage import parse_summary
-from widgets.context_bar import ContextBar
-from widgets.health import health_content
-from widgets.logs import LogsPane
-from widgets.metrics import MetricsPane
-from widgets.status import components_content, incidents_content
+from clay_cockpit.signals import Component, ComponentStatus, ErrorKind, HealthCheck, HealthSnapshot, LogLine, Reading, SourceError
+from clay_cockpit.sources.statuspage import parse_summary
+from clay_cockpit.widgets.context_bar import ContextBar
+from clay_cockpit.widgets.health import health_content
+from clay_cockpit.widgets.logs import LogsPane
+from clay_cockpit.widgets.metrics import MetricsPane
+from clay_cockpit.widgets.status import components_content, incidents_content
 
 pytestmark = pytest.mark.asyncio
 REAL = Path(__file__).parent / "fixtures" / "real"
@@ -184,7 +184,7 @@ class Panes(App):
 async def test_the_error_rates_frame_on_a_backup_is_not_cut_at_80_columns() -> None:
     from test_app_fakes import metrics_snapshot
 
-    from cockpit.config import Thresholds
+    from clay_cockpit.config import Thresholds
 
     snap = metrics_snapshot(NOW, backup=True)
     pane = MetricsPane(Thresholds(), ("http://127.0.0.1:9091",))
@@ -231,8 +231,8 @@ async def test_focus_shows_on_failing_panes_and_stale_data_stays_under_one_line(
     another (2) gives both back. A pane with nothing to show keeps its hint."""
     from test_app_fakes import FakeSources, fast_config, health_snapshot, statuspage_snapshot, unreachable
 
-    from cockpit.app import make_app
-    from widgets.common import SourcePane
+    from clay_cockpit.app import make_app
+    from clay_cockpit.widgets.common import SourcePane
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     sources = FakeSources()

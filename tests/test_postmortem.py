@@ -17,18 +17,18 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from cockpit.comms.state import Channel, Sent
-from cockpit.incident.lifecycle import IncidentStore
-from cockpit.incident.postmortem import (
+from clay_cockpit.comms.state import Channel, Sent
+from clay_cockpit.incident.lifecycle import IncidentStore
+from clay_cockpit.incident.postmortem import (
     PostmortemError,
     build_postmortem,
     default_output,
     write_postmortem,
 )
-from cockpit.incident.postmortem_cli import add_postmortem_arguments, cmd_postmortem, find_incident
-from cockpit.runbook import Severity
-from cockpit.sim import wiring
-from cockpit.incident.timeline import Event, EventKind, read
+from clay_cockpit.incident.postmortem_cli import add_postmortem_arguments, cmd_postmortem, find_incident
+from clay_cockpit.incident.timeline import Event, EventKind, read
+from clay_cockpit.runbook import Severity
+from clay_cockpit.sim import wiring
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 SLACK_TOKEN = "xoxb-2718281828-3141592653-AbCdEfGhIjKlMnOp"
@@ -64,8 +64,8 @@ def rate_401(t: float) -> float:
 
 def history(at: float, f=rate_401) -> dict:
     """What ``evidence.signals_evidence`` keeps of the sparklines: 5 min at 15 s."""
-    from cockpit.incident.metrics_history import metrics_history
-    from cockpit.signals import Series
+    from clay_cockpit.incident.metrics_history import metrics_history
+    from clay_cockpit.signals import Series
 
     times = [at - 300 + 15 * i for i in range(21)]
     return metrics_history([
@@ -347,11 +347,11 @@ def test_from_what_the_cockpit_records(tmp_path) -> None:
     with the credentials evidence, not the healthy end, and shows each step."""
     from test_triage import NOW, TH, health, live, metrics, pods, signals, status_page
 
-    from cockpit.comms.core import Channel, Comms
-    from cockpit.config import config_from_toml
-    from cockpit.incident.recorder import Recorder
-    from cockpit.signals import Reading, Signals
-    from cockpit.triage.tree import Triage, assess
+    from clay_cockpit.comms.core import Channel, Comms
+    from clay_cockpit.config import config_from_toml
+    from clay_cockpit.incident.recorder import Recorder
+    from clay_cockpit.signals import Reading, Signals
+    from clay_cockpit.triage.tree import Triage, assess
 
     bad = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)),
                   health_=live(health("down", clay_api=("fail", "last 60s: 2340 calls, 2340 errors (401: 2340)"))))
@@ -516,12 +516,12 @@ def test_long_and_cjk_names_reach_the_postmortem_whole(tmp_path) -> None:
         store.close()
     assert "(rollout restart, generation 3)" in text and "resta…" not in text
     assert reasons[0] in text and f"incident “{long_name} — elevated errors on every enrichment endpoint in {cjk}”" in text
-    assert f"# Postmortem: INC-20260101-0000-" in text and f"Clay incident: {long_name} down\n" in text
+    assert "# Postmortem: INC-20260101-0000-" in text and f"Clay incident: {long_name} down\n" in text
     assert "…" not in text
 
 
 def test_a_real_limit_cuts_at_a_word_with_a_marker() -> None:
-    from cockpit.comms.facts import fit
+    from clay_cockpit.comms.facts import fit
 
     text = "a very long note from the bridge call " * 20
     cut = fit(text, 120)
@@ -536,7 +536,7 @@ def test_the_subcommand_finds_drill_incidents_too(tmp_path, capsys, monkeypatch)
     searched too, newest first across them; it says which one it took; an
     id works whichever folder holds it."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
-    from cockpit.config import state_dir
+    from clay_cockpit.config import state_dir
 
     root = state_dir()
     own = IncidentStore(root, actor="ana@bastion-1", clock=lambda: T0)

@@ -8,13 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 import yaml
 
-from cockpit.config import config_from_toml
-from cockpit.check.rbac import manifest, permissions, subjects
+from clay_cockpit.check.rbac import manifest, permissions, subjects
+from clay_cockpit.config import config_from_toml
 
 
 def drill_config(sim):
@@ -57,7 +56,7 @@ def test_kubectl_apply_dry_run_accepts_it(sim, tmp_path) -> None:
     import tomli_w
 
     config.write_text(tomli_w.dumps(sim.config_dict()))
-    out = subprocess.run([sys.executable, "-m", "cockpit.cli", "rbac", "--config", str(config), "--user", "alice",
+    out = subprocess.run([sys.executable, "-m", "clay_cockpit.cli", "rbac", "--config", str(config), "--user", "alice",
                           "--group", "oncall", "--service-account", "clay-sync:cockpit"],
                          capture_output=True, text=True, timeout=60, env={**os.environ, **sim.env()})
     assert out.returncode == 0, out.stderr

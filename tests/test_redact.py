@@ -10,9 +10,9 @@ import logging
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit import redact as r
-from cockpit.signals import ErrorKind, SourceError
-from cockpit.sources._errors import make_error, unexpected
+from clay_cockpit import redact as r
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.sources._errors import make_error, unexpected
 
 SECRET = "kube-T0ken-a1b2c3d4e5f6"
 r.register(SECRET + "\n", "kube token")
@@ -60,8 +60,8 @@ def test_prose_and_names_stay() -> None:
 
 def test_a_length_limit_never_leaves_half_a_credential() -> None:
     """Redacted first, cut after: a credential straddling the limit loses its first half too."""
-    from cockpit.sources._errors import body_snippet
-    from cockpit.sources._errors import one_line as source_line
+    from clay_cockpit.sources._errors import body_snippet
+    from clay_cockpit.sources._errors import one_line as source_line
 
     cut = 80
     for offset in range(7, len(SECRET)):  # the credential starts `offset` characters before the cut

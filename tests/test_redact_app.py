@@ -42,16 +42,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cockpit import redact
-from cockpit.actions.types import SecretValue
-from cockpit.app import CockpitApp, make_app
-from cockpit.config import Config, config_from_toml
-from cockpit.sim.control import ECHO_FORMS
-from cockpit.sources import Sources
-from cockpit.sources import clay_probe
-from cockpit.sources.kube_admin import AdminError, KubeAdmin
-from cockpit.sources.slack import Slack
-from cockpit.sources.statusapi import StatusApi
+from clay_cockpit import redact
+from clay_cockpit.actions.types import SecretValue
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.config import Config, config_from_toml
+from clay_cockpit.sim.control import ECHO_FORMS
+from clay_cockpit.sources import Sources, clay_probe
+from clay_cockpit.sources.kube_admin import AdminError, KubeAdmin
+from clay_cockpit.sources.slack import Slack
+from clay_cockpit.sources.statusapi import StatusApi
 
 SIZE = (100, 32)
 WINDOW = 12  # a piece of a credential this long is a leak
@@ -102,7 +101,7 @@ def drill_credentials(sim, kube_token: str) -> Credentials:
 
 
 def secret_in_the_drill(sim) -> str:
-    from cockpit.sim.world import SECRET, SECRET_KEY
+    from clay_cockpit.sim.world import SECRET, SECRET_KEY
 
     return sim._drill.world.kube.secret_value(SECRET, SECRET_KEY)
 
@@ -155,9 +154,9 @@ def log_capture() -> Iterator[io.StringIO]:
 
 @pytest.fixture(scope="module")
 def echo_drill(tmp_path_factory):
-    from cockpit.sim.server import start_background
-
     from conftest import FROZEN_AT
+
+    from clay_cockpit.sim.server import start_background
 
     tmp = tmp_path_factory.mktemp("leak-drill")
     handle = start_background("key-revoked", seed=7, freeze_at=FROZEN_AT, workdir=tmp)
@@ -272,7 +271,7 @@ def widget_text(app: CockpitApp) -> str:
     from textual.content import Content
     from textual.widgets import DataTable, Static, TextArea
 
-    from widgets.logs import LogView
+    from clay_cockpit.widgets.logs import LogView
 
     parts: list[str] = []
     for screen in app.screen_stack:
@@ -301,10 +300,10 @@ async def until(pilot, cond: Callable[[], object], timeout: float = 30.0, what: 
 @contextmanager
 def debug_log_file() -> Iterator[Path]:
     """``cli.log_to_file("debug")`` as ``--log-level debug`` sets it up; the test's own logging restored after."""
-    from cockpit.cli import log_to_file
+    from clay_cockpit.cli import log_to_file
 
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in ("cockpit", "screens", "widgets")})
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in ("clay_cockpit",)})
     path = log_to_file("debug")
     assert path is not None
     try:
@@ -324,8 +323,8 @@ ECHOING = {"statuspage": 503, "rootly": 503, "health": 401, "prometheus": 500, "
 @pytest.mark.asyncio
 @pytest.mark.scenario("key-revoked")
 async def test_no_credential_reaches_any_output(sim, tmp_path, monkeypatch) -> None:
-    from cockpit.comms.core import Channel
-    from screens.compose import ComposeScreen
+    from clay_cockpit.comms.core import Channel
+    from clay_cockpit.screens.compose import ComposeScreen
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     for name, value in environment(sim).items():

@@ -1,6 +1,6 @@
 """Remote text is data, never markup or terminal control (issue 12).
 
-1. The one sanitiser (:mod:`cockpit.sanitise`), property-tested over
+1. The one sanitiser (:mod:`clay_cockpit.sanitise`), property-tested over
    arbitrary code points and over escape sequences built from fragments:
    no control, escape or bidi character survives it; plain text is untouched.
 2. Every source's parser makes what it reads inert (status page, status API,
@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.sanitise import UNSAFE, clean, clean_line, clean_tree, is_clean
-from cockpit.signals import ErrorKind
+from clay_cockpit.sanitise import UNSAFE, clean, clean_line, clean_tree, is_clean
+from clay_cockpit.signals import ErrorKind
 
 ESC = "\x1b"
 OSC8 = f"{ESC}]8;;http://evil.example/{ESC}\\link{ESC}]8;;{ESC}\\"
@@ -121,7 +121,7 @@ def _strings(value: object) -> list[str]:
 
 
 def _statuspage():
-    from cockpit.sources.statuspage import parse_summary
+    from clay_cockpit.sources.statuspage import parse_summary
 
     doc = {
         "page": {"name": HOSTILE, "url": "https://status.example"},
@@ -135,22 +135,22 @@ def _statuspage():
 
 
 def _statusapi():
-    from cockpit.sources.statusapi import parse_incident
+    from clay_cockpit.sources.statusapi import parse_incident
 
     return parse_incident({"id": "abc", "name": HOSTILE, "status": HOSTILE, "impact": HOSTILE, "shortlink": HOSTILE,
                            "incident_updates": [{"body": HOSTILE}], "components": [{"id": "c1", "name": HOSTILE, "status": HOSTILE}]})
 
 
 def _health():
-    from cockpit.sources.health import parse_health
+    from clay_cockpit.sources.health import parse_health
 
     return parse_health({"status": "down", "version": HOSTILE,
                          "checks": {HOSTILE: {"status": HOSTILE, "detail": HOSTILE}, "db": HOSTILE}})
 
 
 def _metrics():
-    from cockpit.config import QueryConfig
-    from cockpit.sources.metrics import build_series
+    from clay_cockpit.config import QueryConfig
+    from clay_cockpit.sources.metrics import build_series
 
     q = QueryConfig(name="errors_by_code", query="x", label="Clay", unit="req/s")
     metric = {"__name__": "m", "code": HOSTILE, HOSTILE: "v"}
@@ -158,7 +158,7 @@ def _metrics():
 
 
 def _pods():
-    from cockpit.sources.kube import pod_info
+    from clay_cockpit.sources.kube import pod_info
 
     return pod_info({"metadata": {"name": HOSTILE, "ownerReferences": [{"kind": "ReplicaSet", "name": HOSTILE, "controller": True}]},
                      "spec": {"nodeName": HOSTILE, "containers": [{}]},
@@ -168,13 +168,13 @@ def _pods():
 
 
 def _log_lines():
-    from cockpit.sources._kubelogs import split_log_line
+    from clay_cockpit.sources._kubelogs import split_log_line
 
     return [split_log_line("2024-05-02T12:30:53.123456789Z " + HOSTILE)[0], split_log_line(HOSTILE)[0]]
 
 
 def _errors():
-    from cockpit.sources._errors import body_snippet, make_error, one_line
+    from clay_cockpit.sources._errors import body_snippet, make_error, one_line
 
     return [one_line(HOSTILE), body_snippet(HOSTILE.encode(), 400), make_error("kube", ErrorKind.BAD_RESPONSE, HOSTILE, HOSTILE)]
 
@@ -190,17 +190,17 @@ def test_every_source_makes_what_it_reads_inert(parse) -> None:
 
 
 def test_a_log_line_body_is_one_line() -> None:
-    from cockpit.sources._kubelogs import split_log_line
+    from clay_cockpit.sources._kubelogs import split_log_line
 
     assert split_log_line("2024-05-02T12:30:53Z a\x0bb\x1c")[0] == "a\ufffdb\ufffd"
 
 
 def test_the_postmortem_holds_no_control_character(tmp_path) -> None:
     """The postmortem (the file and `clay-cockpit postmortem`'s stdout): outside text in the timeline is written inert."""
-    from cockpit.incident.lifecycle import IncidentStore
-    from cockpit.incident.postmortem import build_postmortem
-    from cockpit.runbook import Severity
-    from cockpit.incident.timeline import EventKind
+    from clay_cockpit.incident.lifecycle import IncidentStore
+    from clay_cockpit.incident.postmortem import build_postmortem
+    from clay_cockpit.incident.timeline import EventKind
+    from clay_cockpit.runbook import Severity
 
     now = 1_700_000_000.0
     store = IncidentStore(tmp_path, actor="ana@bastion-1", clock=lambda: now)

@@ -21,19 +21,19 @@ from dataclasses import replace
 
 import pytest
 from rich.segment import Segment
+from test_app_fakes import NOW, FakeSources, fast_config, health_snapshot, log_lines, metrics_snapshot, pods_snapshot, statuspage_snapshot
+from test_redact_app import widget_text
+from test_sanitise import BRACKETS, HOSTILE, PAYLOADS
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import TextArea
 
-from cockpit.app import CockpitApp, make_app
-from cockpit.sanitise import UNSAFE
-from cockpit.signals import Component, ComponentStatus, ErrorKind, HealthCheck, LogLine, Series, SourceError, StatusIncident
-from screens.compose import ComposeScreen
-from screens.main import MainScreen
-from test_app_fakes import NOW, FakeSources, fast_config, health_snapshot, log_lines, metrics_snapshot, pods_snapshot, statuspage_snapshot
-from test_redact_app import widget_text
-from test_sanitise import BRACKETS, HOSTILE, PAYLOADS
-from widgets.logs import LogView
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.sanitise import UNSAFE
+from clay_cockpit.screens.compose import ComposeScreen
+from clay_cockpit.screens.main import MainScreen
+from clay_cockpit.signals import Component, ComponentStatus, ErrorKind, HealthCheck, LogLine, Series, SourceError, StatusIncident
+from clay_cockpit.widgets.logs import LogView
 
 pytestmark = pytest.mark.asyncio
 

@@ -1,4 +1,4 @@
-"""`python -m cockpit.sim` (what the demo starts) and `run_sim` (clay-cockpit sim), as processes."""
+"""`python -m clay_cockpit.sim` (what the demo starts) and `run_sim` (clay-cockpit sim), as processes."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cockpit.config import load_config
-from cockpit.sim import wiring
+from clay_cockpit.config import load_config
+from clay_cockpit.sim import wiring
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_SIM = (
     "import argparse, sys\n"
-    "from cockpit.sim.server import add_sim_arguments, run_sim\n"
+    "from clay_cockpit.sim.server import add_sim_arguments, run_sim\n"
     "p = argparse.ArgumentParser(); add_sim_arguments(p)\n"
     "sys.exit(run_sim(p.parse_args(sys.argv[1:])))\n"
 )
@@ -69,7 +69,7 @@ def test_listen_fds_handshake_and_sigterm(tmp_path: Path) -> None:
     ports = {name: s.getsockname()[1] for name, s in socks.items()}
     fds = ",".join(f"{n}={s.fileno()}" for n, s in socks.items())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cockpit.sim", "--listen-fds", fds, "--scenario", "clay-outage", "--speed", "10",
+        [sys.executable, "-m", "clay_cockpit.sim", "--listen-fds", fds, "--scenario", "clay-outage", "--speed", "10",
          "--seed", "5", "--dir", str(tmp_path)],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         pass_fds=[s.fileno() for s in socks.values()],
@@ -99,7 +99,7 @@ def test_listen_fds_handshake_and_sigterm(tmp_path: Path) -> None:
 def test_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
     launcher = (
         "import subprocess, sys\n"
-        "p = subprocess.Popen([sys.executable, '-m', 'cockpit.sim', '--scenario', 'healthy', '--dir', sys.argv[1]],"
+        "p = subprocess.Popen([sys.executable, '-m', 'clay_cockpit.sim', '--scenario', 'healthy', '--dir', sys.argv[1]],"
         " stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)\n"
         "p.stdout.readline()\n"
         "print(p.pid, flush=True)\n"  # then exit without stopping the child
@@ -115,7 +115,7 @@ def test_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
 def test_bad_scenario_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\ntitle = "t"\nsummary = "s"\n[expect]\nbranch = "healthy"\nseverity = "none"\n[[faults]]\nkind = "meteor"\n')
-    out = subprocess.run([sys.executable, "-m", "cockpit.sim", "--scenario", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-m", "clay_cockpit.sim", "--scenario", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and out.stdout == ""
     (line,) = out.stderr.strip().splitlines()
     assert f"{bad}: faults[0].kind: expected one of clay_outage" in line
@@ -146,7 +146,7 @@ def test_run_sim_prints_how_to_join_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                          timeout=5, verify=trust)
         assert len(pods.json()["items"]) == 3
         if shutil.which("kubectl"):  # the printed line works as printed
-            line = next(l.strip() for l in lines if l.strip().startswith("kubectl --kubeconfig"))
+            line = next(ln.strip() for ln in lines if ln.strip().startswith("kubectl --kubeconfig"))
             out = subprocess.run(line.split(), capture_output=True, text=True, timeout=30,
                                  env={**os.environ, "KUBECACHEDIR": str(tmp_path / "kubecache")})
             assert out.returncode == 0, out.stderr
@@ -164,7 +164,7 @@ def test_run_sim_prints_how_to_join_and_stops_on_ctrl_c(tmp_path: Path) -> None:
 def test_run_sim_bad_scenario_exit_2(capsys) -> None:
     import argparse
 
-    from cockpit.sim.server import add_sim_arguments, run_sim
+    from clay_cockpit.sim.server import add_sim_arguments, run_sim
 
     parser = argparse.ArgumentParser()
     add_sim_arguments(parser)
@@ -177,7 +177,7 @@ def test_run_sim_bad_scenario_exit_2(capsys) -> None:
 def test_the_demo_child_names_its_scenario_before_it_serves(tmp_path: Path) -> None:
     """`--announce` (what the demo passes): the validated scenario's name and
     title come first, before the heavy imports, then the ready line."""
-    from cockpit.demo import start_drill
+    from clay_cockpit.demo import start_drill
 
     drill = start_drill("key-revoked", speed=10, workdir=tmp_path)
     try:
@@ -197,7 +197,7 @@ def test_the_demo_child_names_its_scenario_before_it_serves(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_the_ready_line_has_no_fault_time_without_a_fault(tmp_path: Path) -> None:
-    from cockpit.demo import start_drill
+    from clay_cockpit.demo import start_drill
 
     drill = start_drill("healthy", workdir=tmp_path)
     try:
@@ -247,8 +247,8 @@ def test_sim_login_from_another_terminal(tmp_path: Path) -> None:
 
 
 def test_the_demo_reports_a_bad_scenario_and_a_child_that_died(tmp_path: Path) -> None:
-    from cockpit.config import ConfigError
-    from cockpit.demo import Drill, DrillFailed, start_drill
+    from clay_cockpit.config import ConfigError
+    from clay_cockpit.demo import Drill, DrillFailed, start_drill
 
     drill = start_drill(str(tmp_path / "missing.toml"), workdir=tmp_path / "a")
     try:

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from cockpit.sim.server import SimError
+from clay_cockpit.sim.server import SimError
 
 plain_httpx = httpx
 
@@ -235,7 +235,7 @@ def test_request_log_masks_tokens_in_query_strings(sim) -> None:
 
 
 def _scenario(**faults_and_expect):
-    from cockpit.sim.scenario import scenario_from_toml
+    from clay_cockpit.sim.scenario import scenario_from_toml
 
     data = {"name": "custom", "title": "A custom drill", "summary": "A drill made up by a test, to check a schedule.",
             "expect": {"branch": "healthy", "severity": "none"}}
@@ -263,7 +263,7 @@ def test_a_service_goes_down_on_schedule_and_a_manual_start_is_left_alone(sim) -
 
 
 def test_a_service_comes_back_at_the_end_of_its_fault(tmp_path) -> None:
-    from cockpit.sim.server import start_background
+    from clay_cockpit.sim.server import start_background
 
     spec = _scenario(faults=[{"kind": "service_down", "service": "prometheus", "start": 5.0, "end": 15.0}])
     sim = start_background(spec, seed=7, freeze_at=1_767_225_600.0, workdir=tmp_path)
@@ -329,7 +329,7 @@ def test_a_permission_denied_from_the_start(sim) -> None:
 
 
 def test_a_denied_permission_is_granted_at_the_end_of_its_fault(tmp_path) -> None:
-    from cockpit.sim.server import start_background
+    from clay_cockpit.sim.server import start_background
 
     spec = _scenario(faults=[{"kind": "kube_denied", "verb": "patch", "resource": "secrets", "start": 0.0, "end": 30.0}])
     sim = start_background(spec, seed=7, freeze_at=1_767_225_600.0, workdir=tmp_path)

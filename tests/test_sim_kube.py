@@ -26,11 +26,11 @@ from aiohttp import web
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from cockpit.sim import wiring
-from cockpit.sim.kube.api import KubeCluster
-from cockpit.sim.kube.patch import merge_patch, strategic_merge
-from cockpit.sim.kube.tls import trust_in_kubeconfig
-from cockpit.sim.kube.util import human_duration, labels_match, parse_label_selector
+from clay_cockpit.sim import wiring
+from clay_cockpit.sim.kube.api import KubeCluster
+from clay_cockpit.sim.kube.patch import merge_patch, strategic_merge
+from clay_cockpit.sim.kube.tls import trust_in_kubeconfig
+from clay_cockpit.sim.kube.util import human_duration, labels_match, parse_label_selector
 
 NS = "clay-sync"
 T0 = 1_767_225_600.0
@@ -515,7 +515,7 @@ def test_pagination_initial_events_and_bookmarks(kube: Kube, monkeypatch: pytest
     rest = kube.core.list_namespaced_pod(NS, limit=2, _continue=first.metadata._continue)
     assert len(rest.items) == 1 and not rest.metadata._continue
     assert {p.metadata.name for p in first.items + rest.items} == {p.metadata.name for p in kube.pods()}
-    from cockpit.sim.kube import http as kube_http
+    from clay_cockpit.sim.kube import http as kube_http
 
     monkeypatch.setattr(kube_http, "BOOKMARK_EVERY", 0.2)
     resp = kube.core.list_namespaced_pod(NS, watch=True, send_initial_events=True, resource_version_match="NotOlderThan",
@@ -608,8 +608,8 @@ def test_update_status_subresource_and_since_time(kube: Kube) -> None:
     assert resp.read().decode().splitlines() == ["at 2"]
 
 def test_buffers_are_bounded(kube: Kube) -> None:
-    from cockpit.sim.kube.pods import LOG_LINES
-    from cockpit.sim.kube.workload import MAX_EVENTS
+    from clay_cockpit.sim.kube.pods import LOG_LINES
+    from clay_cockpit.sim.kube.workload import MAX_EVENTS
 
     pod = kube.pods()[0].metadata.name
 
@@ -643,7 +643,7 @@ def test_progress_deadline_only_for_an_unfinished_rollout(kube: Kube) -> None:
     assert cond.message.endswith("has timed out progressing.")
 
 def test_pod_quota_bounds_a_huge_scale(kube: Kube) -> None:
-    from cockpit.sim.kube.workload import POD_QUOTA
+    from clay_cockpit.sim.kube.workload import POD_QUOTA
 
     kube.apps.patch_namespaced_deployment_scale("clay-sync", NS, {"spec": {"replicas": 500}})
     kube.advance(3)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from cockpit.config import ConfigError
-from cockpit.sim.scenario import (
+from clay_cockpit.config import ConfigError
+from clay_cockpit.sim.scenario import (
     ClayOutage,
     Crashloop,
     KeyRevoked,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from cockpit.config import DEFAULT_QUERIES
+from clay_cockpit.config import DEFAULT_QUERIES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real"  # copied from shared/fixtures/real
 
@@ -141,7 +141,7 @@ def test_prometheus_with_the_real_client(shared_sim) -> None:
         assert rate["metric"] == {} and 30 < float(rate["value"][1]) < 50
         (p95,) = prom.custom_query(DEFAULT_QUERIES["latency_p95"]["query"])
         assert 0.25 < float(p95["value"][1]) < 0.6
-        now = datetime.fromtimestamp(shared_sim.state()["now"], tz=timezone.utc)
+        now = datetime.fromtimestamp(shared_sim.state()["now"], tz=UTC)
         matrix = prom.custom_query_range(DEFAULT_QUERIES["request_rate"]["query"], start_time=now - timedelta(minutes=15),
                                          end_time=now, step="15")
         (series,) = matrix
@@ -225,7 +225,7 @@ def test_slack_with_the_real_sdk(shared_sim) -> None:
 
 
 def test_statusapi_incident_lifecycle(shared_sim) -> None:
-    from cockpit.sim import wiring
+    from clay_cockpit.sim import wiring
 
     base = f"{shared_sim.endpoints['statusapi']}/v1/pages/{wiring.PAGE_ID}"
     auth = {"Authorization": f"OAuth {shared_sim.env()['CLAY_DRILL_STATUSPAGE_KEY']}"}

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from cockpit.config import DEFAULT_QUERIES
+from clay_cockpit.config import DEFAULT_QUERIES
 
 
 class Drill:
@@ -55,7 +55,7 @@ class Drill:
     def restart(self) -> set[str]:
         """kubectl rollout restart; waits (on the drill clock) until only new pods run."""
         old = {p["metadata"]["name"] for p in self.pods()}
-        stamp = datetime.fromtimestamp(self.sim.state()["now"], tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.fromtimestamp(self.sim.state()["now"], tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         r = self.kube.patch("/apis/apps/v1/namespaces/clay-sync/deployments/clay-sync",
                             json={"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}},
                             headers={"Content-Type": "application/strategic-merge-patch+json"})
@@ -115,7 +115,7 @@ def test_rate_limited_then_queuing(drill) -> None:
     drill.sim.advance(90)
     assert drill.error_rate(429) > 12
     pod = drill.pods()[0]["metadata"]["name"]
-    line = next(l for l in drill.log(pod, tailLines=400).splitlines() if "status=429" in l)
+    line = next(ln for ln in drill.log(pod, tailLines=400).splitlines() if "status=429" in ln)
     assert re.search(r"x-ratelimit-limit=600 x-ratelimit-remaining=0 x-ratelimit-reset=\d+ retry-after=\d+", line)
     assert httpx.get(drill.sim.endpoints["statuspage"] + "/api/v2/incidents/unresolved.json", timeout=5).json()["incidents"] == []
     drill.set_flag("CLAY_REQUEST_QUEUING", "true")
@@ -228,7 +228,7 @@ def _snapshot(sim) -> dict:
 
 
 def test_a_frozen_drill_is_byte_for_byte_repeatable(tmp_path) -> None:
-    from cockpit.sim.server import start_background
+    from clay_cockpit.sim.server import start_background
 
     frozen_at = 1_767_225_600.0
 

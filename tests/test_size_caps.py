@@ -11,11 +11,11 @@ from dataclasses import replace
 import pytest
 import requests
 
-from cockpit.config import config_from_toml
-from cockpit.signals import ErrorKind, MetricsSnapshot, PodsSnapshot, SourceError
-from cockpit.sources._bounded import CHUNK, MAX_BODY, BodyTooLarge, cap_session
-from cockpit.sources.kube import Kube
-from cockpit.sources.metrics import Metrics
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import ErrorKind, MetricsSnapshot, PodsSnapshot, SourceError
+from clay_cockpit.sources._bounded import CHUNK, MAX_BODY, BodyTooLarge, cap_session
+from clay_cockpit.sources.kube import Kube
+from clay_cockpit.sources.metrics import Metrics
 
 HUGE = 64 * 1024 * 1024
 # what the drill hands its socket before the client hangs up: what the client

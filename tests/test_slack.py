@@ -16,16 +16,16 @@ from dataclasses import replace
 
 import pytest
 
-from cockpit.config import config_from_toml
-from cockpit.signals import ErrorKind
-from cockpit.sources.slack import Posted, Slack, SlackError, SlackIdentity
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import ErrorKind
+from clay_cockpit.sources.slack import Posted, Slack, SlackError, SlackIdentity
 
 FROZEN_AT = 1_767_225_600.0
 
 
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory):
-    from cockpit.sim.server import start_background
+    from clay_cockpit.sim.server import start_background
 
     handle = start_background("healthy", seed=7, freeze_at=FROZEN_AT, workdir=tmp_path_factory.mktemp("slack-drill"))
     try:
@@ -215,5 +215,5 @@ def test_the_token_never_reaches_a_log(sim, caplog) -> None:
     slack.post("down")
     sim.start_service("slack")
     make(sim, environ={"CLAY_DRILL_SLACK_TOKEN": "xoxb-wrong-" + "7" * 24}).post("bad")
-    assert caplog.records, "slack-sdk logs through cockpit.slack"
+    assert caplog.records, "slack-sdk logs through clay_cockpit.sources.slack"
     assert token(sim) not in caplog.text and "7" * 24 not in caplog.text

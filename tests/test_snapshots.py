@@ -9,15 +9,10 @@ looking at the report; each docstring says what a reviewer should see.
 from __future__ import annotations
 
 import asyncio
-
 import time
 from collections.abc import Callable
 
 import pytest
-
-from cockpit.app import CockpitApp, make_app
-from cockpit.signals import ErrorKind, SourceError
-from test_snapshots_drill import own_state_dir  # noqa: F401 (a fixture: fresh state dir, times in UTC)
 from test_app_fakes import (
     NOW,
     FakeSources,
@@ -26,7 +21,11 @@ from test_app_fakes import (
     metrics_snapshot,
     unreachable,
 )
-from widgets.logs import LogView
+from test_snapshots_drill import own_state_dir  # noqa: F401 (a fixture: fresh state dir, times in UTC)
+
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.widgets.logs import LogView
 
 NARROW = (80, 24)
 WIDE = (160, 48)

@@ -16,9 +16,9 @@ from test_app_actions_support import NEW_KEY
 from test_snapshots_drill import WARM_UP, drill_app, own_state_dir, settled, until  # noqa: F401 (a fixture)
 from textual.app import App
 
-from cockpit.actions.flow import ActionKind, ActionRunner, Plan, SecretValue
-from cockpit.app import CockpitApp
-from screens.confirm import ConfirmScreen
+from clay_cockpit.actions.flow import ActionKind, ActionRunner, Plan, SecretValue
+from clay_cockpit.app import CockpitApp
+from clay_cockpit.screens.confirm import ConfirmScreen
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 

@@ -17,8 +17,8 @@ from test_snapshots_drill import (  # noqa: F401 (a fixture)
 )
 from textual.widgets import TextArea
 
-from screens.compose import ComposeScreen
-from screens.preview import PreviewScreen
+from clay_cockpit.screens.compose import ComposeScreen
+from clay_cockpit.screens.preview import PreviewScreen
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 
@@ -26,7 +26,7 @@ SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "16
 @pytest.fixture
 def fixed_ids(monkeypatch):
     """Incident (and draft) ids end in random hex digits: pin them."""
-    monkeypatch.setattr("cockpit.incident.lifecycle.secrets.token_hex", lambda n: "c0de")
+    monkeypatch.setattr("clay_cockpit.incident.lifecycle.secrets.token_hex", lambda n: "c0de")
 
 
 @pytest.fixture(autouse=True)

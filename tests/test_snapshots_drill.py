@@ -10,15 +10,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from cockpit.app import CockpitApp, make_app
-from cockpit.config import config_from_toml
-from cockpit.signals import HealthSnapshot
-from cockpit.sources import Sources
-from widgets.logs import LogView
+from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import HealthSnapshot
+from clay_cockpit.sources import Sources
+from clay_cockpit.widgets.logs import LogView
 
 WARM_UP = 120.0  # drill seconds: every fault starts at 20 s; rates need a minute of data
 ALTERNATIVE = "https://alt.drill.example"
@@ -80,7 +80,7 @@ class OrderedLogs:
             while not stop.wait(0.1):
                 with lock:
                     if held and time.monotonic() - last[0] >= self.QUIET:
-                        batch = tuple(sorted(held, key=lambda line: (line.ts or datetime.max.replace(tzinfo=timezone.utc), line.pod, line.text)))
+                        batch = tuple(sorted(held, key=lambda line: (line.ts or datetime.max.replace(tzinfo=UTC), line.pod, line.text)))
                         held.clear()
                     else:
                         continue
@@ -103,7 +103,7 @@ class SnapshotSources(Sources):
 
 
 class SnapshotDrill:
-    """What the demo tells the cockpit about its drill (cockpit.app.DrillInfo):
+    """What the demo tells the cockpit about its drill (clay_cockpit.app.DrillInfo):
     the top bar names the drill as in a demo (never a countdown: the clock is frozen)."""
 
     def __init__(self, sim) -> None:

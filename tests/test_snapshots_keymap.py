@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cockpit.app import make_app
-from screens.keymap import check_ui
 from test_app_fakes import FakeSources, fast_config, log_lines
 from test_snapshots import NARROW, clock, loaded
 from test_snapshots_drill import own_state_dir  # noqa: F401 (a fixture: fresh state dir, times in UTC)
+
+from clay_cockpit.app import make_app
+from clay_cockpit.screens.keymap import check_ui
 
 
 def test_footer_shows_the_remapped_keys_in_the_theme(snap_compare) -> None:

@@ -16,7 +16,7 @@ SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "16
 @pytest.fixture
 def fixed_ids(monkeypatch):
     """Incident ids end in 4 random hex digits: pin them."""
-    monkeypatch.setattr("cockpit.incident.lifecycle.secrets.token_hex", lambda n: "c0de")
+    monkeypatch.setattr("clay_cockpit.incident.lifecycle.secrets.token_hex", lambda n: "c0de")
 
 
 @SIZES

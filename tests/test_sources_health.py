@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from cockpit.config import config_from_toml
-from cockpit.signals import ErrorKind, HealthSnapshot, SourceError
-from cockpit.sources.health import Health
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import ErrorKind, HealthSnapshot, SourceError
+from clay_cockpit.sources.health import Health
 
 TOKEN_ENV = "CLAY_COCKPIT_TEST_HEALTH_TOKEN"
 TOKEN = "hx-test-token-7f3a9c2e51"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.config import config_from_toml
-from cockpit.signals import ErrorKind, PodsSnapshot, SourceError
-from cockpit.sources.kube import Kube
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import ErrorKind, PodsSnapshot, SourceError
+from clay_cockpit.sources.kube import Kube
 
 
 def source(sim, **changes) -> Kube:
@@ -72,7 +72,7 @@ def test_constructing_does_no_io(shared_sim, tmp_path: Path) -> None:
 def test_import_does_not_load_the_kubernetes_client() -> None:
     import subprocess
 
-    code = "import sys, cockpit.sources.kube, cockpit.sources._kubelogs; print('kubernetes' in sys.modules)"
+    code = "import sys, clay_cockpit.sources.kube, clay_cockpit.sources._kubelogs; print('kubernetes' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "False"
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from cockpit.config import config_from_toml
-from cockpit.signals import ErrorKind, LogLine, SourceError
-from cockpit.sources._kubelogs import COCKPIT_POD
-from cockpit.sources.kube import Kube
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import ErrorKind, LogLine, SourceError
+from clay_cockpit.sources._kubelogs import COCKPIT_POD
+from clay_cockpit.sources.kube import Kube
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Follow:
             time.sleep(0.05)
         pytest.fail(f"timed out waiting for {what or predicate}; errors={self.errors[-3:]} lines={len(self.lines())}")
 
-    def __enter__(self) -> "Follow":
+    def __enter__(self) -> Follow:
         self.thread.start()
         return self
 
@@ -79,24 +79,24 @@ def pod_names(sim) -> set[str]:
 def test_merged_batched_and_new_lines_arrive(sim) -> None:
     names = pod_names(sim)
     with Follow(source(sim)) as f:
-        f.wait_for(lambda: {l.pod for l in f.lines()} == names, what="lines from every pod")
+        f.wait_for(lambda: {ln.pod for ln in f.lines()} == names, what="lines from every pod")
         initial = len(f.lines())
         sim.advance(20)
         f.wait_for(lambda: len(f.lines()) > initial + 30, what="lines written after the clock moved")
         time.sleep(0.6)
     lines = f.lines()
-    assert all(l.ts is not None and l.container == "clay-sync" for l in lines)
-    assert all(not l.text[:4].isdigit() for l in lines), "the timestamp prefix is cut off"
-    assert any('msg="clay call"' in l.text for l in lines)
-    newest = max(l.ts for l in lines)  # type: ignore[type-var]
+    assert all(ln.ts is not None and ln.container == "clay-sync" for ln in lines)
+    assert all(not ln.text[:4].isdigit() for ln in lines), "the timestamp prefix is cut off"
+    assert any('msg="clay call"' in ln.text for ln in lines)
+    newest = max(ln.ts for ln in lines)  # type: ignore[type-var]
     assert newest.timestamp() > 1_767_225_600.0 + 10, "lines written after advancing"
     stamps = [t for t, _ in f.batches]
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
     assert all(g >= f.flush * 0.8 for g in gaps), f"at most one batch per flush_interval: {gaps}"
     for _, batch in f.batches:  # every batch is in time order across pods
-        times = [l.ts for l in batch]
+        times = [ln.ts for ln in batch]
         assert times == sorted(times)  # type: ignore[type-var]
-    assert len({(l.pod, l.ts, l.text) for l in lines}) == len(lines), "no line twice"
+    assert len({(ln.pod, ln.ts, ln.text) for ln in lines}) == len(lines), "no line twice"
     assert f.errors == []
 
 
@@ -116,7 +116,7 @@ def test_rollout_restart_new_pods_join_old_pods_leave(sim) -> None:
 
     old = pod_names(sim)
     with Follow(source(sim)) as f:
-        f.wait_for(lambda: {l.pod for l in f.lines()} == old, what="lines from the old pods")
+        f.wait_for(lambda: {ln.pod for ln in f.lines()} == old, what="lines from the old pods")
         api = config.new_client_from_config(config_file=str(sim.kubeconfig), context=sim.context, persist_config=False)
         try:
             patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:05Z"}}}}}
@@ -128,12 +128,12 @@ def test_rollout_restart_new_pods_join_old_pods_leave(sim) -> None:
             time.sleep(0.15)
         new = pod_names(sim)
         assert new and not (new & old), (old, new)
-        f.wait_for(lambda: new <= {l.pod for l in f.lines()}, what="lines from the new pods")
+        f.wait_for(lambda: new <= {ln.pod for ln in f.lines()}, what="lines from the new pods")
         mark = len(f.lines())
         sim.advance(20)
         f.wait_for(lambda: len(f.lines()) > mark + 20, what="more lines")
         time.sleep(0.5)
-        after = {l.pod for l in f.lines()[mark:] if l.pod != COCKPIT_POD}
+        after = {ln.pod for ln in f.lines()[mark:] if ln.pod != COCKPIT_POD}
     assert after <= new, f"gone pods left the follow: {after - new}"
     follows = [r for r in sim.requests("kube") if r["path"].endswith("/log")]
     assert {r["path"].split("/")[-2] for r in follows} >= old | new
@@ -141,12 +141,12 @@ def test_rollout_restart_new_pods_join_old_pods_leave(sim) -> None:
 
 def test_reconnect_after_a_dropped_stream_without_duplicates(sim) -> None:
     with Follow(source(sim)) as f:
-        f.wait_for(lambda: len({l.pod for l in f.lines()}) == 3, what="first lines")
+        f.wait_for(lambda: len({ln.pod for ln in f.lines()}) == 3, what="first lines")
         sim.advance(5)
         time.sleep(0.5)
         sim.stop_service("kube")  # drops every open follow
         f.wait_for(lambda: any(e is not None and e.kind is ErrorKind.UNREACHABLE for e in f.errors), what="unreachable reported")
-        cut_at = max(l.ts for l in f.lines())  # type: ignore[type-var]
+        cut_at = max(ln.ts for ln in f.lines())  # type: ignore[type-var]
         mark = len(f.lines())
         sim.advance(10)  # lines written while we were cut off
         sim.start_service("kube")
@@ -155,13 +155,13 @@ def test_reconnect_after_a_dropped_stream_without_duplicates(sim) -> None:
         sim.advance(5)
         time.sleep(1.0)
     lines = f.lines()
-    keys = [(l.pod, l.ts, l.text) for l in lines]
+    keys = [(ln.pod, ln.ts, ln.text) for ln in lines]
     assert len(set(keys)) == len(keys), "a reconnect must not deliver a line twice"
-    assert all(l.ts > cut_at for l in lines[mark:] if l.pod != COCKPIT_POD), "only lines after the cut"  # type: ignore[operator]
+    assert all(ln.ts > cut_at for ln in lines[mark:] if ln.pod != COCKPIT_POD), "only lines after the cut"  # type: ignore[operator]
     unreachable = next(e for e in f.errors if e is not None)
     assert unreachable.source == "logs" and "cluster-info" in unreachable.hint
-    gap = [l for l in lines[mark:] if l.ts.timestamp() <= cut_at.timestamp() + 10.5]  # type: ignore[union-attr]
-    assert len({l.pod for l in gap}) == 3, "every pod's lines from the gap arrived"
+    gap = [ln for ln in lines[mark:] if ln.ts.timestamp() <= cut_at.timestamp() + 10.5]  # type: ignore[union-attr]
+    assert len({ln.pod for ln in gap}) == 3, "every pod's lines from the gap arrived"
 
 
 def test_expired_token_is_reported_with_the_login_hint_and_recovers(sim) -> None:
@@ -216,7 +216,7 @@ def test_a_stalled_stream_is_named_reopened_and_recovers_a_quiet_one_is_not(sim,
     answers the re-open at once, not called stalled; a stalled stream is
     named within QUIET_MIN + PROBE_WAIT (shortened here: the same code path),
     keeps being re-opened, and recovers with the lines written meanwhile."""
-    from cockpit.sources import _kubelogs
+    from clay_cockpit.sources import _kubelogs
 
     monkeypatch.setattr(_kubelogs, "QUIET_MIN", 2.0)
     monkeypatch.setattr(_kubelogs, "PROBE_WAIT", 1.0)
@@ -232,7 +232,7 @@ def test_a_stalled_stream_is_named_reopened_and_recovers_a_quiet_one_is_not(sim,
 
     names = pod_names(sim)
     with Follow(source(sim, refresh=5.0), flush=0.1) as f:
-        f.wait_for(lambda: {l.pod for l in f.lines()} == names, what="lines from every pod")
+        f.wait_for(lambda: {ln.pod for ln in f.lines()} == names, what="lines from every pod")
         cadence(6)
         opened = follows()
         time.sleep(4.5)  # quiet: the clock is frozen, nothing is written
@@ -256,6 +256,6 @@ def test_a_stalled_stream_is_named_reopened_and_recovers_a_quiet_one_is_not(sim,
 
         sim.kube("unstall_logs")
         f.wait_for(lambda: f.errors[-1] is None, what="recovery reported")
-        f.wait_for(lambda: {l.pod for l in f.lines()[mark:]} == names, what="the lines written during the stall")
-    keys = [(l.pod, l.ts, l.text) for l in f.lines()]
+        f.wait_for(lambda: {ln.pod for ln in f.lines()[mark:]} == names, what="the lines written during the stall")
+    keys = [(ln.pod, ln.ts, ln.text) for ln in f.lines()]
     assert len(set(keys)) == len(keys), "no line twice after the re-opens"

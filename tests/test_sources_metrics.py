@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from cockpit.config import QueryConfig, config_from_toml
-from cockpit.signals import ErrorKind, MetricsSnapshot, SourceError
-from cockpit.sources.metrics import Metrics
+from clay_cockpit.config import QueryConfig, config_from_toml
+from clay_cockpit.signals import ErrorKind, MetricsSnapshot, SourceError
+from clay_cockpit.sources.metrics import Metrics
 
 TOKEN_ENV = "CLAY_COCKPIT_TEST_PROM_TOKEN"
 TOKEN = "prom-test-token-0c9d8e7f"

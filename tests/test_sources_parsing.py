@@ -10,21 +10,21 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cockpit.config import QueryConfig
-from cockpit.signals import ComponentStatus
-from cockpit.sources import statuspage as sp
-from cockpit.sources._errors import parse_retry_after, safe_url, scrub
-from cockpit.sources._kubelogs import _Dedup, parse_timestamp, split_log_line
-from cockpit.sources.health import BadHealthBody, parse_health
-from cockpit.sources.kube import parse_pod_list, pod_info, pod_status
-from cockpit.sources.metrics import build_series, prometheus_error, sample_value, split_client_exception
+from clay_cockpit.config import QueryConfig
+from clay_cockpit.signals import ComponentStatus
+from clay_cockpit.sources import statuspage as sp
+from clay_cockpit.sources._errors import parse_retry_after, safe_url, scrub
+from clay_cockpit.sources._kubelogs import _Dedup, parse_timestamp, split_log_line
+from clay_cockpit.sources.health import BadHealthBody, parse_health
+from clay_cockpit.sources.kube import parse_pod_list, pod_info, pod_status
+from clay_cockpit.sources.metrics import build_series, prometheus_error, sample_value, split_client_exception
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"  # copied from shared/fixtures/real
 
@@ -34,7 +34,7 @@ def load(name: str) -> object:
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------
@@ -239,7 +239,7 @@ def test_prometheus_error_body_real() -> None:
     # what prometheus-api-client raises for it: "HTTP Status Code 400 (b'...')"
     from prometheus_api_client.exceptions import PrometheusApiClientException
 
-    exc = PrometheusApiClientException("HTTP Status Code {} ({!r})".format(400, raw))
+    exc = PrometheusApiClientException(f"HTTP Status Code {400} ({raw!r})")
     assert split_client_exception(exc) == (400, raw)
     assert prometheus_error(b"<html>") is None
 

@@ -11,9 +11,9 @@ from dataclasses import replace
 
 import pytest
 
-from cockpit.config import config_from_toml
-from cockpit.signals import ComponentStatus, ErrorKind, SourceError, StatusPageSnapshot
-from cockpit.sources.statuspage import StatusPage
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import ComponentStatus, ErrorKind, SourceError, StatusPageSnapshot
+from clay_cockpit.sources.statuspage import StatusPage
 
 
 def config(sim, **changes):

@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from cockpit.config import config_from_toml
-from cockpit.signals import ErrorKind, SourceError
-from cockpit.sources.statusapi import PageComponent, PageIncident, StatusApi
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.sources.statusapi import PageComponent, PageIncident, StatusApi
 
 FROZEN_AT = 1_767_225_600.0
 KEY_ENV = "CLAY_DRILL_STATUSPAGE_KEY"
@@ -22,7 +22,7 @@ KEY_ENV = "CLAY_DRILL_STATUSPAGE_KEY"
 
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory):
-    from cockpit.sim.server import start_background
+    from clay_cockpit.sim.server import start_background
 
     handle = start_background("healthy", seed=7, freeze_at=FROZEN_AT, workdir=tmp_path_factory.mktemp("statusapi-drill"))
     try:

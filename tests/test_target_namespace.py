@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from cockpit import cli
-from cockpit.config import default_toml_text
-from cockpit.info import gather
-from cockpit.signals import PodsSnapshot
-from cockpit.sources.kube import Kube
+from clay_cockpit import cli
+from clay_cockpit.config import default_toml_text
+from clay_cockpit.info import gather
+from clay_cockpit.signals import PodsSnapshot
+from clay_cockpit.sources.kube import Kube
 
 TARGET_ENVS = ("CLAY_COCKPIT_CONTEXT", "CLAY_COCKPIT_NAMESPACE", "CLAY_COCKPIT_KUBECONFIG", "CLAY_COCKPIT_CONFIG", "KUBECONFIG")
 

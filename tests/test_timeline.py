@@ -12,8 +12,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cockpit.incident import timeline as tl
-from cockpit.signals import (
+from clay_cockpit.incident import timeline as tl
+from clay_cockpit.incident.events import MAX_EVENT_BYTES, MAX_SUMMARY, default_actor, redact, redact_text
+from clay_cockpit.incident.evidence import signals_evidence
+from clay_cockpit.incident.timeline import (
+    Event,
+    EventKind,
+    Timeline,
+    TimelineError,
+    fingerprint,
+    read,
+)
+from clay_cockpit.incident.timeline_read import MAX_LINE_BYTES
+from clay_cockpit.signals import (
     ErrorKind,
     HealthSnapshot,
     LogLine,
@@ -23,20 +34,9 @@ from cockpit.signals import (
     Signals,
     SourceError,
 )
-from cockpit.signals import (
+from clay_cockpit.signals import (
     HealthCheck as Check,
 )
-from cockpit.incident.events import MAX_EVENT_BYTES, MAX_SUMMARY, default_actor, redact, redact_text
-from cockpit.incident.evidence import signals_evidence
-from cockpit.incident.timeline import (
-    Event,
-    EventKind,
-    Timeline,
-    TimelineError,
-    fingerprint,
-    read,
-)
-from cockpit.incident.timeline_read import MAX_LINE_BYTES
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

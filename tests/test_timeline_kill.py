@@ -21,13 +21,13 @@ import threading
 import time
 from pathlib import Path
 
-from cockpit.incident.timeline import read
+from clay_cockpit.incident.timeline import read
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import random, sys
-from cockpit.incident.timeline import Timeline
+from clay_cockpit.incident.timeline import Timeline
 t = Timeline(sys.argv[1], actor="writer@test")
 rnd = random.Random(int(sys.argv[2]))
 print("start", t.seq, flush=True)
@@ -43,7 +43,7 @@ def run_and_kill(path: Path, round_no: int, rng: random.Random) -> tuple[int, li
     """Start a writer, kill it at a random moment; (seq it started after, acknowledged seqs)."""
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(path), str(round_no)],
-        stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, cwd=ROOT,
     )
     assert proc.stdout is not None
     lines: list[bytes] = []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cockpit.incident.timeline import Event, EventKind
-from widgets.timeline import event_content
+from clay_cockpit.incident.timeline import Event, EventKind
+from clay_cockpit.widgets.timeline import event_content
 
 
 def drawn(kind: EventKind, **data) -> str:

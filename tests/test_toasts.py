@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from screens.toasts import HELD, ToastHold
+from clay_cockpit.screens.toasts import HELD, ToastHold
 
 
 class Modal:

@@ -1,6 +1,6 @@
 """Triage: the decision tree, the severity table, honesty about missing data.
 
-Table-driven: each case builds Signals from cockpit.signals types (the builders
+Table-driven: each case builds Signals from clay_cockpit.signals types (the builders
 below are shared with the other test_triage_* files) and says where
 ``assess`` must land: branch, severity, confidence, the error classes and the
 first actions, and words the responder must see.
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.config import Thresholds
-from cockpit.runbook import ITEMS, ActionId, Branch, ErrorClass, Severity, item_applies
-from cockpit.signals import (
+from clay_cockpit.config import Thresholds
+from clay_cockpit.runbook import ITEMS, ActionId, Branch, ErrorClass, Severity, item_applies
+from clay_cockpit.signals import (
     Component,
     ComponentStatus,
     ErrorKind,
@@ -34,7 +34,7 @@ from cockpit.signals import (
     StatusIncident,
     StatusPageSnapshot,
 )
-from cockpit.triage.tree import Assessment, Confidence, assess, refresh_intervals
+from clay_cockpit.triage.tree import Assessment, Confidence, assess, refresh_intervals
 
 NOW = 1_800_000_000.0
 TH = Thresholds()
@@ -305,7 +305,7 @@ CASES = [
          B.CLAY_INCIDENT, S.P2, MEDIUM, words=("Logs: Clay p95 latency 2.7 s over the last 24 logged calls (degraded above 2.0 s; "
                                                "metrics' 1-minute p95: 350 ms)",)),
     Case("a few slow logged calls are not a p95 of their own",
-         signals(logs=tuple(LogLine("clay-sync-abc-0", f'level=info msg="clay call" status=200 duration_ms=3000',
+         signals(logs=tuple(LogLine("clay-sync-abc-0", 'level=info msg="clay call" status=200 duration_ms=3000',
                                     datetime.fromtimestamp(LOG_T0 + i, UTC)) for i in range(5)) + call_lines(200, 10, LOG_T0 + 6)),
          B.HEALTHY, None, HIGH, not_words=("Logs: Clay p95",)),
     # ---- our infrastructure
@@ -541,7 +541,7 @@ def test_log_window_is_relative_to_the_newest_line() -> None:
 
 
 def test_realistic_status_page_fixture_with_an_unresolved_incident() -> None:
-    from cockpit.sources.statuspage import parse_summary
+    from clay_cockpit.sources.statuspage import parse_summary
 
     doc = json.loads((FIXTURES / "statuspage-summary-incident.json").read_text())
     page = parse_summary(doc, fetched_at=NOW)
@@ -555,7 +555,7 @@ def test_realistic_status_page_fixture_with_an_unresolved_incident() -> None:
 
 
 def test_realistic_operational_fixture() -> None:
-    from cockpit.sources.statuspage import parse_summary
+    from clay_cockpit.sources.statuspage import parse_summary
 
     doc = json.loads((FIXTURES / "statuspage-summary-operational.json").read_text())
     page = parse_summary(doc, fetched_at=NOW)
@@ -565,7 +565,7 @@ def test_realistic_operational_fixture() -> None:
 
 
 def test_refresh_intervals_from_config() -> None:
-    from cockpit.config import config_from_toml, default_toml_text, parse_toml
+    from clay_cockpit.config import config_from_toml, default_toml_text, parse_toml
 
     cfg = config_from_toml(parse_toml(default_toml_text(), "default.toml"), "default.toml")
     assert refresh_intervals(cfg) == {"statuspage": 30.0, "health": 10.0, "metrics": 15.0, "pods": 5.0}

@@ -5,7 +5,7 @@ Each test runs a frozen drill, follows the pods' logs in the background as
 the app does (the newest 300 lines), and every few drill seconds after the
 fault starts asks the status page, health, Prometheus and Kubernetes once,
 builds Signals and assesses them. The test's clock is the drill's clock, so a
-:class:`~cockpit.triage.tree.Triage` window in drill seconds applies as in a drill
+:class:`~clay_cockpit.triage.tree.Triage` window in drill seconds applies as in a drill
 at ``--speed 1``.
 """
 
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 import pytest
 from test_triage import check_shape
 
-from cockpit.config import config_from_toml
-from cockpit.runbook import Branch, Severity
-from cockpit.signals import LogLine, Reading, Signals
-from cockpit.sim.scenario import load_scenario, scenario_names
-from cockpit.sources import Sources
-from cockpit.triage.tree import Assessment, Triage, assess, refresh_intervals
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.runbook import Branch, Severity
+from clay_cockpit.signals import LogLine, Reading, Signals
+from clay_cockpit.sim.scenario import load_scenario, scenario_names
+from clay_cockpit.sources import Sources
+from clay_cockpit.triage.tree import Assessment, Triage, assess, refresh_intervals
 
 FROZEN_AT = 1_767_225_600.0  # tests/conftest.py freezes every drill here
 RECENT_LOGS = 300  # what the app keeps in Signals.recent_logs

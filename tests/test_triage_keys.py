@@ -29,11 +29,11 @@ from test_triage import (
     signals,
 )
 
-from cockpit.app import CockpitApp
-from cockpit.runbook import ACTION_KEY, ACTION_TEXT, OUTSIDE, ActionId
-from cockpit.signals import InEffect, Signals
-from cockpit.triage.tree import assess
-from widgets.triage import actions_content, actions_line
+from clay_cockpit.app import CockpitApp
+from clay_cockpit.runbook import ACTION_KEY, ACTION_TEXT, OUTSIDE, ActionId
+from clay_cockpit.signals import InEffect, Signals
+from clay_cockpit.triage.tree import assess
+from clay_cockpit.widgets.triage import actions_content, actions_line
 
 QUEUING_ON = InEffect("enable_queuing", "CLAY_REQUEST_QUEUING=true in ConfigMap clay-sync-flags", NOW - 120)
 FALLBACK_ON = InEffect("enable_fallback", "CLAY_FALLBACK=true in ConfigMap clay-sync-flags", NOW - 60)

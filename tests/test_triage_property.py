@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_triage import LOG_T0, TH, call_lines, check_shape, live, ramp_metrics, signals
 
-from cockpit.config import Thresholds
-from cockpit.runbook import Branch
-from cockpit.signals import (
+from clay_cockpit.config import Thresholds
+from clay_cockpit.runbook import Branch
+from clay_cockpit.signals import (
     Component,
     ComponentStatus,
     ErrorKind,
@@ -33,7 +33,7 @@ from cockpit.signals import (
     StatusIncident,
     StatusPageSnapshot,
 )
-from cockpit.triage.tree import Confidence, assess
+from clay_cockpit.triage.tree import Confidence, assess
 
 NOW = 1_800_000_000.0
 DEFAULT_REFRESH = {"statuspage": 30.0, "health": 10.0, "metrics": 15.0, "pods": 5.0}

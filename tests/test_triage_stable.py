@@ -8,8 +8,8 @@ import json
 import pytest
 from test_triage import LOG_T0, NOW, TH, call_lines, failed, live, metrics, ramp_metrics, signals
 
-from cockpit.runbook import Branch, Severity
-from cockpit.triage.tree import Assessment, Triage, assess
+from clay_cockpit.runbook import Branch, Severity
+from clay_cockpit.triage.tree import Assessment, Triage, assess
 
 HEALTHY = signals()
 KEY_REVOKED = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)), logs=call_lines(401, 40))
@@ -129,7 +129,7 @@ def test_losing_a_signal_mid_incident_does_not_clear_it_at_once() -> None:
 
 
 def test_unknown_at_startup_gives_way_at_once() -> None:
-    from cockpit.signals import Signals
+    from clay_cockpit.signals import Signals
 
     tri = Triage(samples=3, seconds=30)
     first = tri.update(assess(Signals(at=NOW), TH, NOW))

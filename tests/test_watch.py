@@ -1,4 +1,4 @@
-"""cockpit.incident.watch: successive Signals → the notable moments the timeline records.
+"""clay_cockpit.incident.watch: successive Signals → the notable moments the timeline records.
 
 Built from the real fixtures (tests/test_app_fakes.py): a status page with
 an unresolved incident, pods with an OOMKilled and a CrashLoopBackOff
@@ -19,9 +19,9 @@ from test_app_fakes import (
     unreachable,
 )
 
-from cockpit.signals import Reading, Signals
-from cockpit.incident.timeline import EventKind
-from cockpit.incident.watch import Watch
+from clay_cockpit.incident.timeline import EventKind
+from clay_cockpit.incident.watch import Watch
+from clay_cockpit.signals import Reading, Signals
 
 QUIET = statuspage_snapshot("statuspage-summary-incident.json")
 
@@ -157,7 +157,7 @@ def test_many_pods_are_one_event_naming_a_few() -> None:
 
 def test_primed_from_a_timeline_it_reports_only_what_changed_while_away() -> None:
     """After a restart: what the incident already recorded is not news."""
-    from cockpit.incident.timeline import Event
+    from clay_cockpit.incident.timeline import Event
 
     first = Watch()
     seen = first.update(signals(statuspage=QUIET, pods=pods_snapshot()), NOW)

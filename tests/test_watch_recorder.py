@@ -1,8 +1,8 @@
-"""cockpit.incident.recorder: what reaches the incident timeline, and when.
+"""clay_cockpit.incident.recorder: what reaches the incident timeline, and when.
 
 Real IncidentStore in a tmp state dir, real assess/Triage on signals built
 from the fixtures (tests/test_app_fakes.py); the timeline file is read back
-with cockpit.incident.timeline.read, so every assertion is about what is on disk.
+with clay_cockpit.incident.timeline.read, so every assertion is about what is on disk.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from test_app_fakes import (
     statuspage_snapshot,
 )
 
-from cockpit.config import Thresholds
-from cockpit.incident.lifecycle import IncidentStore, Status
-from cockpit.incident.recorder import Recorder
-from cockpit.runbook import Severity
-from cockpit.signals import Reading, Signals
-from cockpit.incident.timeline import EventKind, read
-from cockpit.triage.tree import Triage, assess
-from cockpit.incident.watch import Notable
+from clay_cockpit.config import Thresholds
+from clay_cockpit.incident.lifecycle import IncidentStore, Status
+from clay_cockpit.incident.recorder import Recorder
+from clay_cockpit.incident.timeline import EventKind, read
+from clay_cockpit.incident.watch import Notable
+from clay_cockpit.runbook import Severity
+from clay_cockpit.signals import Reading, Signals
+from clay_cockpit.triage.tree import Triage, assess
 
 HEALTHY_DOC = {"status": "ok", "checks": {"clay_api": {"status": "ok", "detail": "fine"}, "database": {"status": "ok"}}}
 
@@ -170,7 +170,7 @@ def test_a_failed_write_is_kept_and_not_shown_as_recorded(rec: Recorder, monkeyp
             raise OSError(28, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr("cockpit.incident.timeline.os.write", full_disk)
+    monkeypatch.setattr("clay_cockpit.incident.timeline.os.write", full_disk)
     assert not rec.toggle("verify_key")
     monkeypatch.undo()
     assert "verify_key" not in rec.open.ticks and len(rec.events()) == before == len(on_disk(rec))
@@ -182,7 +182,7 @@ def test_a_failed_write_is_kept_and_not_shown_as_recorded(rec: Recorder, monkeyp
 def test_a_tiny_request_rate_gives_strict_json_evidence(rec: Recorder) -> None:
     """Found by tests/test_triage_property.py: 63 errors/s over a request rate of
     3.5e-307 made the share inf, and the branch event could not be encoded."""
-    from cockpit.signals import MetricsSnapshot, Series
+    from clay_cockpit.signals import MetricsSnapshot, Series
 
     snap = metrics_snapshot()
     series = (

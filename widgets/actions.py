@@ -11,7 +11,7 @@ symptom ended) is marked ✓ with since when; the others stay available. Under t
 a running action's stage and count, or the last outcome with what to do
 next (a retry key after expired credentials).
 
-Render-only: :class:`screens.actions_desk.ActionsDesk` builds the
+Render-only: :class:`clay_cockpit.screens.actions_desk.ActionsDesk` builds the
 :class:`Row` values and the status line; the pane never talks to the
 cluster. Choosing a row (Enter) runs the row's app action — the same as
 its key: it only opens a modal.
@@ -35,7 +35,7 @@ from textual.content import Content
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from widgets.common import clean, hanging, set_if_changed
+from clay_cockpit.widgets.common import clean, hanging, set_if_changed
 
 
 @dataclass(frozen=True)

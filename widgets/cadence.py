@@ -1,10 +1,10 @@
 """The next stakeholder update, in the top bar: ``✉ update in 12:03`` in the
 success colour, ``✉ update due`` in the warning colour, ``✉ update overdue
 3:10`` in the error colour (the levels of
-:class:`~cockpit.comms.state.Cadence`). When the status page update is due
+:class:`~clay_cockpit.comms.state.Cadence`). When the status page update is due
 too (or alone) it says so: ``✉ update due · page due``.
 
-Render-only: the comms desk (:mod:`screens.comms_desk`) hands it the
+Render-only: the comms desk (:mod:`clay_cockpit.screens.comms_desk`) hands it the
 cadences and the time once a second; it redraws only when the text changes.
 Hidden while there is no incident.
 """
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.comms.state import Cadence, Channel, DueState
-from cockpit.incident.lifecycle import ClockLevel
-from widgets.common import set_if_changed
+from clay_cockpit.comms.state import Cadence, Channel, DueState
+from clay_cockpit.incident.lifecycle import ClockLevel
+from clay_cockpit.widgets.common import set_if_changed
 
 LEVEL_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-warning", ClockLevel.ERROR: "bold $text-error"}
 _URGENT = (DueState.DUE, DueState.OVERDUE)

@@ -1,7 +1,7 @@
 """The runbook checklist: the four steps with their items.
 
 The active branch's items are marked (▸) and the others dimmed
-(:func:`cockpit.runbook.item_applies` with the assessment's branches and
+(:func:`clay_cockpit.runbook.item_applies` with the assessment's branches and
 error classes); a ticked item shows when, and an automatic one (the cockpit
 verified it itself) what was seen. Keys while it has focus: ``1``–``4`` jump
 to a step, ``space`` ticks or unticks the item under the cursor, ``escape``
@@ -24,9 +24,9 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from cockpit.incident.state import Tick
-from cockpit.runbook import STEPS, Branch, ErrorClass, Item, item_applies
-from widgets.common import clean
+from clay_cockpit.incident.state import Tick
+from clay_cockpit.runbook import STEPS, Branch, ErrorClass, Item, item_applies
+from clay_cockpit.widgets.common import clean
 
 STEP = Binding.Group("Step", compact=True)
 

@@ -1,7 +1,7 @@
 """What every source pane shares: the frame with its name and data age, the
 failure banner (named kind + hint) and the stale marking.
 
-Panes are render-only: the app hands them a :class:`~cockpit.signals.Reading`
+Panes are render-only: the app hands them a :class:`~clay_cockpit.signals.Reading`
 and the current time (from its injected clock); a pane never fetches,
 never reads the clock itself and never touches another pane.
 
@@ -22,8 +22,8 @@ from textual.content import Content
 from textual.geometry import Region
 from textual.widgets import Static
 
-from cockpit.sanitise import clean as clean  # re-exported for the widgets: the one sanitiser
-from cockpit.signals import Reading, SourceError
+from clay_cockpit.sanitise import clean as clean  # re-exported for the widgets: the one sanitiser
+from clay_cockpit.signals import Reading, SourceError
 
 
 def pad(text: str, width: int) -> str:

@@ -24,9 +24,9 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
-from cockpit.incident.lifecycle import ClockLevel, Incident, Status
-from widgets.common import clean, set_if_changed
-from widgets.triage import SEV_STYLE
+from clay_cockpit.incident.lifecycle import ClockLevel, Incident, Status
+from clay_cockpit.widgets.common import clean, set_if_changed
+from clay_cockpit.widgets.triage import SEV_STYLE
 
 _CLOCK_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-warning", ClockLevel.ERROR: "bold $text-error"}
 

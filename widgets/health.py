@@ -8,8 +8,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.signals import HealthCheck, HealthSnapshot
-from widgets.common import SourcePane, clean, pad, set_if_changed
+from clay_cockpit.signals import HealthCheck, HealthSnapshot
+from clay_cockpit.widgets.common import SourcePane, clean, pad, set_if_changed
 
 _OVERALL = {"ok": ("●", "$text-success"), "degraded": ("◐", "$text-warning"), "down": ("✗", "$text-error")}
 _CHECK = {"ok": ("✓", "$text-success"), "degraded": ("◐", "$text-warning"), "fail": ("✗", "$text-error")}

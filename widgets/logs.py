@@ -27,9 +27,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from cockpit.signals import LogLine, Reading, SourceError
-from widgets.common import SourcePane, clean, pad
-from widgets.pods import short_pod_name
+from clay_cockpit.signals import LogLine, Reading, SourceError
+from clay_cockpit.widgets.common import SourcePane, clean, pad
+from clay_cockpit.widgets.pods import short_pod_name
 
 POD_COLOURS = 5
 POD_MEMORY = 64  # pods whose colour is remembered

@@ -20,9 +20,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
 from textual.widgets import Static
 
-from cockpit.config import Thresholds
-from cockpit.signals import MetricsSnapshot, Series
-from widgets.common import SourcePane, clean, set_if_changed
+from clay_cockpit.config import Thresholds
+from clay_cockpit.signals import MetricsSnapshot, Series
+from clay_cockpit.widgets.common import SourcePane, clean, set_if_changed
 
 QUERY_ORDER = ("errors_by_code", "request_rate", "latency_p95")
 LABEL_WIDTH_MAX = 16

@@ -12,8 +12,8 @@ from textual.events import Resize
 from textual.markup import escape
 from textual.widgets import DataTable, Static
 
-from cockpit.signals import PodInfo, PodsSnapshot
-from widgets.common import SourcePane, clean, format_age, set_if_changed
+from clay_cockpit.signals import PodInfo, PodsSnapshot
+from clay_cockpit.widgets.common import SourcePane, clean, format_age, set_if_changed
 
 BAD = frozenset(
     {

@@ -8,8 +8,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.signals import Component, ComponentStatus, StatusIncident, StatusPageSnapshot
-from widgets.common import SourcePane, age_since, clean, pad, set_if_changed
+from clay_cockpit.signals import Component, ComponentStatus, StatusIncident, StatusPageSnapshot
+from clay_cockpit.widgets.common import SourcePane, age_since, clean, pad, set_if_changed
 
 # indicator → (glyph, theme colour)
 _INDICATOR = {

@@ -17,11 +17,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.incident.recorder import Failure
-from cockpit.incident.timeline import Event, EventKind
-from cockpit.incident.watch import Notable
-from widgets.checklist import clock_time
-from widgets.common import clean, hanging, set_if_changed
+from clay_cockpit.incident.recorder import Failure
+from clay_cockpit.incident.timeline import Event, EventKind
+from clay_cockpit.incident.watch import Notable
+from clay_cockpit.widgets.checklist import clock_time
+from clay_cockpit.widgets.common import clean, hanging, set_if_changed
 
 SHOWN = 40  # newest events in the pane (the full view has them all)
 

@@ -9,7 +9,7 @@ when it has little room.
 A raise that is still being confirmed (the stability window) leads the
 strip, marked "?": it is what a declaration would record.
 
-Render-only: the app hands them a :class:`~cockpit.triage.tree.Triaged` (the
+Render-only: the app hands them a :class:`~clay_cockpit.triage.tree.Triaged` (the
 stable assessment plus what is pending). Each part is its own Static and is
 redrawn only when its text changes, so a new snapshot with the same verdict
 costs a few bytes, not a pane. The texts triage hands over are whole; they
@@ -23,10 +23,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from cockpit.runbook import SEVERITIES, Branch, Severity
-from cockpit.triage.tree import BRANCH_LABEL, Action, Assessment, Confidence, Finding, Triaged
-from widgets.checklist import clock_time
-from widgets.common import clean, hanging, set_if_changed
+from clay_cockpit.runbook import SEVERITIES, Branch, Severity
+from clay_cockpit.triage.tree import BRANCH_LABEL, Action, Assessment, Confidence, Finding, Triaged
+from clay_cockpit.widgets.checklist import clock_time
+from clay_cockpit.widgets.common import clean, hanging, set_if_changed
 
 SEV_STYLE: dict[Severity | None, str] = {
     Severity.P1: "bold $text-error",

@@ -5,6 +5,6 @@ symptom ended (``flow``, ``plans``, ``follow``, ``symptom``), rate limits
 
 ``types`` holds the adapter contract (Failure, AdminError, SecretValue,
 ProbeResult …): base layer, so the Kubernetes adapters in
-``cockpit.sources`` may import it. The rest imports the base layer, the
+``clay_cockpit.sources`` may import it. The rest imports the base layer, the
 sources, triage and the incident core; never comms or any UI.
 """

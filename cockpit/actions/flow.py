@@ -38,8 +38,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from cockpit.actions.ratelimit import RateLimitInfo, rate_limits_seen
-from cockpit.actions.types import (
+from clay_cockpit.actions.ratelimit import RateLimitInfo, rate_limits_seen
+from clay_cockpit.actions.types import (
     ActionKind,
     AdminError,
     Confirmation,
@@ -60,17 +60,17 @@ from cockpit.actions.types import (
     Verification,
     VerifyState,
 )
-from cockpit.config import Config
-from cockpit.runbook import ActionId
-from cockpit.incident.events import default_actor
-from cockpit.incident.timeline import EventKind, TimelineError
+from clay_cockpit.config import Config
+from clay_cockpit.incident.events import default_actor
+from clay_cockpit.incident.timeline import EventKind, TimelineError
+from clay_cockpit.runbook import ActionId
 
 if TYPE_CHECKING:
-    from cockpit.actions.plans import ActionSpec, Applied, Ctx
-    from cockpit.incident.lifecycle import IncidentStore
-    from cockpit.sources.kube_admin import KubeAdmin
-    from cockpit.sources.kube_lease import Leases
-    from cockpit.sources.kube_rollout import Look
+    from clay_cockpit.actions.plans import ActionSpec, Applied, Ctx
+    from clay_cockpit.incident.lifecycle import IncidentStore
+    from clay_cockpit.sources.kube_admin import KubeAdmin
+    from clay_cockpit.sources.kube_lease import Leases
+    from clay_cockpit.sources.kube_rollout import Look
 
 __all__ = [
     "ActionKind", "ActionRunner", "Confirmation", "DryRun", "Failure", "FailureKind", "FieldChange", "LeaseInfo", "Outcome",
@@ -91,7 +91,7 @@ ProgressSink = Callable[[Progress], None]
 
 def specs() -> tuple[ActionSpec, ...]:
     """The action catalog, in the order the actions pane lists it."""
-    from cockpit.actions.plans import SPECS
+    from clay_cockpit.actions.plans import SPECS
 
     return tuple(SPECS.values())
 
@@ -117,9 +117,9 @@ class ActionRunner:
         cockpit_id: str | None = None, admin: KubeAdmin | None = None, wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None, poll: float = POLL,
     ) -> None:
-        from cockpit.actions.plans import Ctx
-        from cockpit.sources.kube_admin import KubeAdmin
-        from cockpit.sources.kube_lease import Leases
+        from clay_cockpit.actions.plans import Ctx
+        from clay_cockpit.sources.kube_admin import KubeAdmin
+        from clay_cockpit.sources.kube_lease import Leases
 
         self.config = config
         self.store = store
@@ -156,7 +156,7 @@ class ActionRunner:
     def plan(self, kind: ActionKind, *, deployment: str | None = None, new_key: SecretValue | None = None,
              replicas: int | None = None) -> Plan:
         """Step 1: what will change (reads only)."""
-        from cockpit.actions.plans import SPECS, plan_changes
+        from clay_cockpit.actions.plans import SPECS, plan_changes
 
         kind = ActionKind(kind)
         spec = SPECS[kind]
@@ -190,7 +190,7 @@ class ActionRunner:
 
     def dry_run(self, plan: Plan) -> Plan:
         """Step 2: the server-side dry run of every mutation (skipped in read-only mode: it is a write request)."""
-        from cockpit.actions.plans import dry_run
+        from clay_cockpit.actions.plans import dry_run
 
         if plan.stage is not Stage.PLANNED:
             return plan
@@ -214,7 +214,7 @@ class ActionRunner:
     def check_permissions(self, plan: Plan) -> Plan:
         """Step 3: a SelfSubjectAccessReview per permission the action needs.
         Denied → blocked, with the escalation contact."""
-        from cockpit.actions.plans import SPECS, needs
+        from clay_cockpit.actions.plans import SPECS, needs
 
         if plan.stage is Stage.PLANNED:
             plan = self.dry_run(plan)
@@ -300,7 +300,7 @@ class ActionRunner:
     def apply(self, confirmation: Confirmation, *, on_progress: ProgressSink | None = None,
               stop: threading.Event | None = None) -> Outcome:
         """Steps 5–6: lease, apply, verify, record. Only with a confirmation from :meth:`confirm`."""
-        from cockpit.actions.plans import Applied, apply
+        from clay_cockpit.actions.plans import Applied, apply
 
         plan = confirmation.plan
         refused = self._take(confirmation)
@@ -493,7 +493,7 @@ class ActionRunner:
 
     def probe_key(self, key: SecretValue) -> ProbeResult:
         """Ask Clay about a key (a new one before it is written, or the Secret's)."""
-        from cockpit.sources.clay_probe import probe_key
+        from clay_cockpit.sources.clay_probe import probe_key
 
         return probe_key(self.config.clay, key, timeout=self.config.actions.probe_timeout)
 
@@ -511,7 +511,7 @@ class ActionRunner:
 
     def _labelled(self, kind: ActionKind, failure: Failure) -> Failure:
         """A 403 reads "Secret rotation fails: permission denied → escalate to …"."""
-        from cockpit.actions.plans import SPECS
+        from clay_cockpit.actions.plans import SPECS
 
         if failure.kind is FailureKind.FORBIDDEN and "escalate to" not in failure.message:
             detail = failure.message.removeprefix("permission denied while ")

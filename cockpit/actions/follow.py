@@ -5,7 +5,7 @@ The actions desk (screens/actions_desk.py) owns one :class:`SymptomDesk`
 and calls it on the UI thread: :meth:`~SymptomDesk.begin` when an applied
 action's rollout is done (or stopped), :meth:`~SymptomDesk.look` on every
 Signals change — no polling of its own — and :meth:`~SymptomDesk.stop` on
-quit. The judging is :func:`cockpit.actions.symptom.judge` (pure); this module only
+quit. The judging is :func:`clay_cockpit.actions.symptom.judge` (pure); this module only
 keeps the state between looks and writes the timeline: exactly one
 ``symptom_ended`` or ``symptom_persists`` per follow (docs/events.md), the
 automatic ticks when it ended, and a note when the metrics agree later.
@@ -22,17 +22,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from cockpit.actions.flow import took_effect
-from cockpit.actions.types import ActionKind, Outcome, Plan, VerifyState
-from cockpit.config import ActionsConfig
-from cockpit.runbook import ActionId
-from cockpit.signals import InEffect, Signals
-from cockpit.actions.symptom import ENDED, PERSISTS, Before, Follow, Symptom, Verdict, hms, judge, measure_before, metrics_view, symptom_for, ticks_for
-from cockpit.incident.timeline import EventKind, TimelineError
+from clay_cockpit.actions.flow import took_effect
+from clay_cockpit.actions.symptom import (
+    ENDED,
+    PERSISTS,
+    Before,
+    Follow,
+    Symptom,
+    Verdict,
+    hms,
+    judge,
+    measure_before,
+    metrics_view,
+    symptom_for,
+    ticks_for,
+)
+from clay_cockpit.actions.types import ActionKind, Outcome, Plan, VerifyState
+from clay_cockpit.config import ActionsConfig
+from clay_cockpit.incident.timeline import EventKind, TimelineError
+from clay_cockpit.runbook import ActionId
+from clay_cockpit.signals import InEffect, Signals
 
 if TYPE_CHECKING:
-    from cockpit.incident.lifecycle import IncidentStore
-    from cockpit.triage.types import Assessment
+    from clay_cockpit.incident.lifecycle import IncidentStore
+    from clay_cockpit.triage.types import Assessment
 
 KEPT = 8  # finished follows remembered (what is in effect, the pane's last words)
 
@@ -142,7 +155,7 @@ class SymptomDesk:
         self._write(kind.value, lambda: self.store.record(kind, v.summary, v.data(f), actor=self.actor) if self.store else None)
         if v.state != ENDED or self.store is None:
             return
-        from cockpit.incident.lifecycle import NoIncident
+        from clay_cockpit.incident.lifecycle import NoIncident
 
         seen = f"{f.title} — {v.head}" if v.head else v.summary
         for key in ticks_for(f):
@@ -175,7 +188,7 @@ class SymptomDesk:
                     if self.store else None)
 
     def _write(self, what: str, call: Callable[[], object]) -> None:
-        from cockpit.incident.lifecycle import NoIncident
+        from clay_cockpit.incident.lifecycle import NoIncident
 
         try:
             call()

@@ -1,11 +1,11 @@
 """What each action changes, how it is dry-run, which permissions it needs,
 how it is applied and how its effect is followed.
 
-Used by :class:`cockpit.actions.flow.ActionRunner` (which owns the path, the
+Used by :class:`clay_cockpit.actions.flow.ActionRunner` (which owns the path, the
 confirmation, the lease and the record); everything here is one action's
 knowledge. Blocking reads and writes go through
-:class:`~cockpit.sources.kube_admin.KubeAdmin` and raise
-:class:`~cockpit.actions.types.AdminError`.
+:class:`~clay_cockpit.sources.kube_admin.KubeAdmin` and raise
+:class:`~clay_cockpit.actions.types.AdminError`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cockpit.actions.types import (
+from clay_cockpit.actions.types import (
     ActionKind,
     AdminError,
     DryRun,
@@ -27,11 +27,11 @@ from cockpit.actions.types import (
     ProbeVerdict,
     SecretValue,
 )
-from cockpit.config import Config
-from cockpit.runbook import ActionId
-from cockpit.text import safe_url
-from cockpit.sources.kube_admin import RESTARTED_AT, KubeAdmin, paused_failure
-from cockpit.sources.kube_rollout import Look, rollout_state, scale_state
+from clay_cockpit.config import Config
+from clay_cockpit.runbook import ActionId
+from clay_cockpit.sources.kube_admin import RESTARTED_AT, KubeAdmin, paused_failure
+from clay_cockpit.sources.kube_rollout import Look, rollout_state, scale_state
+from clay_cockpit.text import safe_url
 
 MAX_REPLICAS = 200
 APPLY_TIME = "the time of apply (RFC 3339, as kubectl writes it)"

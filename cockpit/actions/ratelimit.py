@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cockpit.signals import LogLine
+from clay_cockpit.signals import LogLine
 
 _FIELD = re.compile(
     r'(?:^|\s)(x-ratelimit-limit|x-ratelimit-remaining|x-ratelimit-reset|ratelimit-limit|ratelimit-remaining|ratelimit-reset|retry-after)'

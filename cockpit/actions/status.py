@@ -3,7 +3,7 @@ the deployment's replicas, the mitigation flags (ConfigMap or pod-template
 env), the deployment's lease and what each action may not do (a
 SelfSubjectAccessReview per permission it needs).
 
-Blocking (through :class:`cockpit.actions.flow.ActionRunner`'s adapter): the
+Blocking (through :class:`clay_cockpit.actions.flow.ActionRunner`'s adapter): the
 actions desk calls :func:`read_status` from a thread worker every
 ``STATUS_EVERY`` seconds and after each action. No Textual here.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from cockpit.actions.types import ActionKind, AdminError, Failure, LeaseInfo, Need
-from cockpit.config import Config
+from clay_cockpit.actions.types import ActionKind, AdminError, Failure, LeaseInfo, Need
+from clay_cockpit.config import Config
 
 if TYPE_CHECKING:
-    from cockpit.actions.flow import ActionRunner
+    from clay_cockpit.actions.flow import ActionRunner
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def read_status(runner: ActionRunner, config: Config, deployment: str, old: Acti
 
 def denied_actions(runner: ActionRunner, config: Config, deployment: str) -> tuple[tuple[ActionKind, str], ...]:
     """What each action may not do (each distinct permission asked once)."""
-    from cockpit.actions.plans import needs
+    from clay_cockpit.actions.plans import needs
 
     answers: dict[Need, Any] = {}
     out = []

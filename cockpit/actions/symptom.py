@@ -28,10 +28,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cockpit.actions.types import ActionKind
-from cockpit.runbook import STEPS, ActionId, Branch, ErrorClass, item_applies
-from cockpit.signals import HealthCheck, HealthSnapshot, LogLine, PodInfo, Signals
-from cockpit.triage.types import Assessment
+from clay_cockpit.actions.types import ActionKind
+from clay_cockpit.runbook import STEPS, ActionId, Branch, ErrorClass, item_applies
+from clay_cockpit.sanitise import clean_line
+from clay_cockpit.signals import HealthCheck, HealthSnapshot, LogLine, PodInfo, Signals
+from clay_cockpit.triage.types import Assessment
 
 
 class Symptom(StrEnum):
@@ -211,7 +212,7 @@ def pods_text(pods: Sequence[PodInfo], base: dict[str, int] | None = None, want:
     total = want if want is not None else len(live)
     text = f"{ready}/{total} {'new ' if new else ''}pods ready"
     if restarted:
-        reasons = sorted({p.last_termination or p.status for p in restarted})
+        reasons = sorted({clean_line(p.last_termination or p.status) for p in restarted})
         text += f", {len(restarted)} restarted ({', '.join(reasons)})"
     return text
 

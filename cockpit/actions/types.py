@@ -3,9 +3,9 @@ the responder confirms, what a dry run / permission check / lease / probe
 found, progress while it runs, and the outcome.
 
 Pure data, standard library only: the UI (screens/, widgets/) imports these
-through :mod:`cockpit.actions.flow`; the Kubernetes adapter
-(:mod:`cockpit.sources.kube_admin`) and the Clay probe
-(:mod:`cockpit.sources.clay_probe`) produce them.
+through :mod:`clay_cockpit.actions.flow`; the Kubernetes adapter
+(:mod:`clay_cockpit.sources.kube_admin`) and the Clay probe
+(:mod:`clay_cockpit.sources.clay_probe`) produce them.
 
 Secrets: a Clay API key travels only inside a :class:`SecretValue`, whose
 ``repr``/``str`` is its fingerprint; a :class:`FieldChange` of a secret field
@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cockpit.redact import redact, register
-from cockpit.runbook import ActionId
-from cockpit.redact import fingerprint
+from clay_cockpit.redact import fingerprint, redact, register
+from clay_cockpit.runbook import ActionId
 
 
 class ActionKind(StrEnum):
@@ -118,7 +117,7 @@ class SecretValue:
         if not isinstance(value, str):
             raise TypeError("SecretValue holds a str")
         self._value = value
-        register(value, "clay api key")  # the one redactor knows it from now on (cockpit.redact)
+        register(value, "clay api key")  # the one redactor knows it from now on (clay_cockpit.redact)
 
     def reveal(self) -> str:
         return self._value
@@ -376,7 +375,7 @@ class Inputs:
 class Plan:
     """Exactly what an action will change, and how far it got on its path.
 
-    Built by :meth:`cockpit.actions.flow.ActionRunner.plan`, advanced by
+    Built by :meth:`clay_cockpit.actions.flow.ActionRunner.plan`, advanced by
     ``dry_run`` and ``check_permissions`` (each returns a new Plan). ``ready``:
     it may be confirmed. ``blocked``: why not (dry-run refusal, permission
     denied with the escalation contact, read-only, paused, expired credentials …).

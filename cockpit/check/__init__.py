@@ -3,5 +3,5 @@ row per prerequisite (``report``, ``rows``, ``services``, ``kube``) and the
 Role the config needs (``rbac``: the permissions table check asks about).
 
 Imports the base layer, the sources, actions' adapter types and
-``cockpit.cli_common``; never ``cockpit.cli`` itself, the app or any UI.
+``clay_cockpit.cli_common``; never ``clay_cockpit.cli`` itself, the app or any UI.
 """

@@ -1,6 +1,6 @@
 """`check` rows for Kubernetes: the kubeconfig, authentication (listing the
 service's pods), then a SelfSubjectAccessReview for every permission in
-:func:`cockpit.check.rbac.permissions` (the table ``clay-cockpit rbac`` grants),
+:func:`clay_cockpit.check.rbac.permissions` (the table ``clay-cockpit rbac`` grants),
 each row saying what it enables. In read-only mode the write permissions are
 not asked (one row says how many were left out). Never raises."""
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cockpit.check.rows import Row, fail, ok
-from cockpit.signals import ErrorKind, PodsSnapshot, SourceError
+from clay_cockpit.check.rows import Row, fail, ok
+from clay_cockpit.signals import ErrorKind, PodsSnapshot, SourceError
 
 ENABLES = "the pods and logs panes, the infra branches of triage"
 RBAC_HINT = ("ask a cluster admin to grant it to your account (`clay-cockpit rbac` prints the Role and RoleBinding "
@@ -27,9 +27,9 @@ def describe(result: PodsSnapshot) -> str:
 
 def _review_rows(config: Any, read_only: bool) -> list[Row]:
     """Blocking: one SelfSubjectAccessReview per permission (the official client's AuthorizationV1Api)."""
-    from cockpit.actions.types import AdminError, Need
-    from cockpit.check.rbac import permissions
-    from cockpit.sources.kube_admin import KubeAdmin
+    from clay_cockpit.actions.types import AdminError, Need
+    from clay_cockpit.check.rbac import permissions
+    from clay_cockpit.sources.kube_admin import KubeAdmin
 
     admin = KubeAdmin(config.kube, read_only=True)  # a review is a read: nothing here can write
     rows = []

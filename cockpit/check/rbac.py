@@ -10,10 +10,9 @@ ConfigMap, and hold a Lease per deployment (get/update by name, create).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import sys
+from dataclasses import dataclass
 from typing import Any
-
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def manifest(config: Any, *, read_only: bool, subject_list: list[dict[str, str]]
 
 
 def cmd_rbac(args: Any) -> int:
-    from cockpit.cli_common import EXIT_USAGE, load_user_config
+    from clay_cockpit.cli_common import EXIT_USAGE, load_user_config
 
     config = load_user_config(args.config)
     try:

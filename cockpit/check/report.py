@@ -6,8 +6,8 @@ not ok, the hint. ``--json`` prints the same rows as a JSON list. Exit 0 when
 nothing failed (warnings allowed), 1 when any check failed, 2 for a config or
 usage error (raised before any probe).
 
-The rows come from the checkers: :mod:`cockpit.check.services` (the HTTP
-sources) and :mod:`cockpit.check.kube` (Kubernetes).
+The rows come from the checkers: :mod:`clay_cockpit.check.services` (the HTTP
+sources) and :mod:`clay_cockpit.check.kube` (Kubernetes).
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import json
 import sys
 from typing import Any
 
-from cockpit.check.rows import Row, Status, fail, ok
-from cockpit.redact import redact
-from cockpit.sanitise import clean
+from clay_cockpit.check.rows import Row, Status, fail, ok
+from clay_cockpit.redact import redact
+from clay_cockpit.sanitise import clean
 
 
 async def run_checks(config: Any, sources: Any, *, read_only: bool = False, with_key: bool = False) -> list[Row]:
     """Every checker, concurrently; rows in a fixed order. Never raises."""
-    from cockpit.check.kube import kube_rows
-    from cockpit.check.services import service_rows
+    from clay_cockpit.check.kube import kube_rows
+    from clay_cockpit.check.services import service_rows
 
     results = await asyncio.gather(service_rows(config, sources, with_key=with_key), kube_rows(config, sources, read_only=read_only),
                                    return_exceptions=True)
@@ -72,8 +72,8 @@ def exit_code(rows: list[Row]) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from cockpit.cli_common import load_user_config
-    from cockpit.sources import Sources
+    from clay_cockpit.cli_common import load_user_config
+    from clay_cockpit.sources import Sources
 
     config = load_user_config(args.config)
     checked = run_checks(config, Sources(config), read_only=getattr(args, "read_only", False), with_key=getattr(args, "with_key", False))
@@ -81,6 +81,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
-        print(clean(render(rows)))  # rows quote the services' answers: nothing in them drives the terminal (cockpit.sanitise)
+        print(clean(render(rows)))  # rows quote the services' answers: nothing in them drives the terminal (clay_cockpit.sanitise)
     sys.stdout.flush()
     return exit_code(rows)

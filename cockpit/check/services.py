@@ -14,12 +14,12 @@ import re
 import time
 from typing import Any
 
-from cockpit.check.rows import Row, fail, ok, warn
-from cockpit.sources.metrics import Metrics
-from cockpit.sources.slack import Slack, SlackError
-from cockpit.sources.statusapi import StatusApi
-from cockpit.text import safe_url
-from cockpit.signals import ErrorKind, HealthSnapshot, MetricsSnapshot, SourceError, StatusPageSnapshot
+from clay_cockpit.check.rows import Row, fail, ok, warn
+from clay_cockpit.signals import ErrorKind, HealthSnapshot, MetricsSnapshot, SourceError, StatusPageSnapshot
+from clay_cockpit.sources.metrics import Metrics
+from clay_cockpit.sources.slack import Slack, SlackError
+from clay_cockpit.sources.statusapi import StatusApi
+from clay_cockpit.text import safe_url
 
 
 def describe(result: Any) -> str:
@@ -122,7 +122,7 @@ def metrics_rows(metrics: Metrics) -> list[Row]:
 
 def clay_row(config: Any) -> Row:
     """The probe URL reachable and answering, without the Clay key."""
-    from cockpit.sources.clay_probe import probe_reachable
+    from clay_cockpit.sources.clay_probe import probe_reachable
 
     enables = "verifying an API key before it is written to the Secret"
     status, text, ms = probe_reachable(config.clay, timeout=config.actions.probe_timeout)
@@ -138,9 +138,9 @@ def clay_key_row(config: Any) -> Row:
     reads it and sent to Clay's probe URL once. Shows only its fingerprint.
     A refused key is a FAIL (the integration is down or about to be); a
     429, a 5xx or no answer says nothing about the key (WARN)."""
-    from cockpit.actions.types import AdminError, ProbeVerdict
-    from cockpit.sources.clay_probe import probe_key
-    from cockpit.sources.kube_admin import KubeAdmin
+    from clay_cockpit.actions.types import AdminError, ProbeVerdict
+    from clay_cockpit.sources.clay_probe import probe_key
+    from clay_cockpit.sources.kube_admin import KubeAdmin
 
     name, enables = "clay key", "knowing the key in the Secret works before Clay's 401s say so"
     secret = config.kube.secret

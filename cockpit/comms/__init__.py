@@ -5,5 +5,5 @@ outside text escaped (``blocks``), and sending through the Slack and status
 page adapters with "may have been sent" handled (``core``).
 
 Imports the base layer, triage, the incident core and the Slack/status page
-adapters of ``cockpit.sources`` (lazily, to send); never actions or any UI.
+adapters of ``clay_cockpit.sources`` (lazily, to send); never actions or any UI.
 """

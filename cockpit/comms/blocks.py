@@ -19,7 +19,7 @@ titles, log lines, pod names, triage reasons …) passes :func:`literal` when
 the draft is made, so it can never form a Slack token: its ``<`` that could
 open one becomes ``&lt;`` in the draft and Slack shows it as written. Bare
 ``@here``/``@channel`` never notify: messages are posted with
-``parse=none`` and ``link_names=false`` (cockpit.sources.slack).
+``parse=none`` and ``link_names=false`` (clay_cockpit.sources.slack).
 
 Pure standard library.
 """

@@ -21,10 +21,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from cockpit.incident.events import Event, EventKind, redact_text
+from clay_cockpit.incident.events import Event, EventKind, redact_text
 
 if TYPE_CHECKING:
-    from cockpit.config import Config
+    from clay_cockpit.config import Config
 
 MAX_TEXT = 3000  # characters: Slack's section limit
 MAX_BYTES = 6000  # UTF-8 bytes: what one timeline event (8 KB, with the summary) keeps whole

@@ -3,7 +3,7 @@ action, next update time, the decision-tree branch with its reasons (and
 their numbers), the actions taken — and the customer-worded values for the
 status page, which carry no internal names, hosts or numbers.
 
-Pure: reads an :class:`~cockpit.incident.lifecycle.Incident`, the timeline's events and
+Pure: reads an :class:`~clay_cockpit.incident.lifecycle.Incident`, the timeline's events and
 (optionally) triage's assessment; no I/O, no clock reads.
 """
 
@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cockpit.comms.facts import Facts, clock_time, flat, message_facts, outcomes
-from cockpit.incident.lifecycle import Incident, Status
-from cockpit.runbook import (
+from clay_cockpit.comms.facts import Facts, clock_time, flat, message_facts, outcomes
+from clay_cockpit.incident.lifecycle import Incident, Status
+from clay_cockpit.incident.timeline import Event, EventKind
+from clay_cockpit.runbook import (
     ACTION_TEXT,
     ITEMS,
     SEVERITIES,
@@ -24,8 +25,7 @@ from cockpit.runbook import (
     ErrorClass,
     Severity,
 )
-from cockpit.signals import Signals
-from cockpit.incident.timeline import Event, EventKind
+from clay_cockpit.signals import Signals
 
 BULLET = "•"
 MAX_REASONS = 6

@@ -12,19 +12,19 @@ The compose screen works with one :class:`Comms` per cockpit::
     result = comms.send(draft)                        # BLOCKING: call from a thread worker
     comms.cadence(Channel.INTERNAL)                   # next update due / overdue, for the header
 
-Drafts and sends are timeline events (:mod:`cockpit.comms.state`), so a
+Drafts and sends are timeline events (:mod:`clay_cockpit.comms.state`), so a
 restarted cockpit resumes the unsent draft, the Slack thread, its summary
 message and the status page incident. A failed send keeps the draft (saved,
-unsent) and says what went wrong in a :class:`~cockpit.signals.SourceError`.
+unsent) and says what went wrong in a :class:`~clay_cockpit.signals.SourceError`.
 Secrets never leave: texts are redacted (``events.redact_text``) before
 they are saved or sent.
 
 Here: the drafts (from the templates and the facts, saved as timeline
 events), their checks and preview, and the update cadence. Sending them,
 and looking for a send that may have gone out before sending again, is
-:mod:`cockpit.comms.sending`.
+:mod:`clay_cockpit.comms.sending`.
 
-No Textual; the network adapters (``cockpit.sources.slack``/``statusapi``)
+No Textual; the network adapters (``clay_cockpit.sources.slack``/``statusapi``)
 are imported on first send, in the worker.
 """
 
@@ -36,12 +36,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from cockpit.comms import blocks as blocks
-from cockpit.comms.check import Flag, check_fields, internal_terms
-from cockpit.comms.context import clock_time, message_values_and_facts
-from cockpit.comms.facts import changed, external_status, outcomes
-from cockpit.comms.sending import Sending, SendResult
-from cockpit.comms.state import (
+from clay_cockpit.comms import blocks as blocks
+from clay_cockpit.comms.check import Flag, check_fields, internal_terms
+from clay_cockpit.comms.context import clock_time, message_values_and_facts
+from clay_cockpit.comms.facts import changed, external_status, outcomes
+from clay_cockpit.comms.sending import Sending, SendResult
+from clay_cockpit.comms.state import (
     Cadence,
     Channel,
     CommsLog,
@@ -55,17 +55,17 @@ from cockpit.comms.state import (
     next_update_due,
     update_interval,
 )
-from cockpit.comms.templates import TemplateProblem, Templates
-from cockpit.incident.lifecycle import Incident, IncidentStore, NoIncident, Status
-from cockpit.runbook import Severity
-from cockpit.signals import Signals
-from cockpit.incident.events import redact_text
-from cockpit.incident.timeline import EventKind, TimelineError
+from clay_cockpit.comms.templates import TemplateProblem, Templates
+from clay_cockpit.incident.events import redact_text
+from clay_cockpit.incident.lifecycle import Incident, IncidentStore, NoIncident, Status
+from clay_cockpit.incident.timeline import EventKind, TimelineError
+from clay_cockpit.runbook import Severity
+from clay_cockpit.signals import Signals
 
 if TYPE_CHECKING:
-    from cockpit.config import Config
-    from cockpit.sources.slack import Slack
-    from cockpit.sources.statusapi import StatusApi
+    from clay_cockpit.config import Config
+    from clay_cockpit.sources.slack import Slack
+    from clay_cockpit.sources.statusapi import StatusApi
 
 __all__ = [
     "Cadence", "Channel", "Comms", "Draft", "DueState", "Flag", "Opened", "PageRef", "Preview", "Reminder", "SaveResult",
@@ -120,7 +120,7 @@ class Comms(Sending):
     """Drafting, checking, previewing and sending for the current incident of
     ``store``. Thread-safe; :meth:`send` (and the ``send_*``) block on the
     network and belong in a thread worker; one send runs at a time. Sending
-    is inherited from :class:`~cockpit.comms.sending.Sending`."""
+    is inherited from :class:`~clay_cockpit.comms.sending.Sending`."""
 
     def __init__(
         self, config: Config, store: IncidentStore, *, slack: Slack | None = None, statusapi: StatusApi | None = None,

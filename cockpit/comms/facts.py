@@ -9,8 +9,8 @@ Text helpers too: messages and documents carry whole texts (:func:`flat`);
 where a limit is real (a Slack block, a table cell) :func:`fit` cuts at a
 word boundary with a visible marker.
 
-Pure: reads an :class:`~cockpit.incident.lifecycle.Incident`, timeline events and
-(optionally) the live :class:`~cockpit.signals.Signals`; no I/O, no clock.
+Pure: reads an :class:`~clay_cockpit.incident.lifecycle.Incident`, timeline events and
+(optionally) the live :class:`~clay_cockpit.signals.Signals`; no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cockpit.incident.lifecycle import Incident, Status
-from cockpit.incident.metrics_history import SeriesBook, number_text
-from cockpit.signals import Signals
-from cockpit.incident.timeline import Event, EventKind
+from clay_cockpit.incident.lifecycle import Incident, Status
+from clay_cockpit.incident.metrics_history import SeriesBook, number_text
+from clay_cockpit.incident.timeline import Event, EventKind
+from clay_cockpit.signals import Signals
 
 CUT = " […]"  # where a real length limit cut a text
 ACTION_KINDS = (EventKind.ACTION_PLANNED, EventKind.ACTION_APPLIED, EventKind.ACTION_VERIFIED, EventKind.ACTION_FAILED,

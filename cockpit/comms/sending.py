@@ -1,4 +1,4 @@
-"""Sending a draft — the network half of :class:`~cockpit.comms.core.Comms`:
+"""Sending a draft — the network half of :class:`~clay_cockpit.comms.core.Comms`:
 posting to Slack (opening the incident thread, replying in it, refreshing its
 summary) and creating or updating the status page incident, each send a
 ``message_sent`` or ``message_failed`` event.
@@ -10,7 +10,7 @@ sending twice; when the look-up itself fails, nothing is sent. What comes
 back is a :class:`SendResult`.
 
 Everything here blocks on the network: thread workers only, one send at a
-time. The adapters (``cockpit.sources.slack``/``statusapi``) are imported on
+time. The adapters (``clay_cockpit.sources.slack``/``statusapi``) are imported on
 first send, in the worker. No Textual.
 """
 
@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from cockpit.comms import blocks as blocks
-from cockpit.comms.check import Flag, blocking
-from cockpit.comms.context import clock_time
-from cockpit.comms.state import (
+from clay_cockpit.comms import blocks as blocks
+from clay_cockpit.comms.check import Flag, blocking
+from clay_cockpit.comms.context import clock_time
+from clay_cockpit.comms.state import (
     MESSAGE_CHECKED,
     MESSAGE_FAILED,
     MESSAGE_UNSURE,
@@ -35,17 +35,17 @@ from cockpit.comms.state import (
     SlackThread,
     Unsure,
 )
-from cockpit.incident.events import one_line, redact_text
-from cockpit.incident.lifecycle import NoIncident, Status
-from cockpit.incident.timeline import EventKind, TimelineError
-from cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.incident.events import one_line, redact_text
+from clay_cockpit.incident.lifecycle import NoIncident, Status
+from clay_cockpit.incident.timeline import EventKind, TimelineError
+from clay_cockpit.signals import ErrorKind, SourceError
 
 if TYPE_CHECKING:
-    from cockpit.comms.core import SaveResult
-    from cockpit.config import Config
-    from cockpit.incident.lifecycle import IncidentStore
-    from cockpit.sources.slack import Slack
-    from cockpit.sources.statusapi import StatusApi
+    from clay_cockpit.comms.core import SaveResult
+    from clay_cockpit.config import Config
+    from clay_cockpit.incident.lifecycle import IncidentStore
+    from clay_cockpit.sources.slack import Slack
+    from clay_cockpit.sources.statusapi import StatusApi
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def _refused(draft: Draft, source: str, kind: ErrorKind, message: str, hint: str
 
 
 class Sending:
-    """The sending methods of :class:`~cockpit.comms.core.Comms` (its base
+    """The sending methods of :class:`~clay_cockpit.comms.core.Comms` (its base
     class; not used alone). Comms provides the attributes below and
     ``sync``, ``save``, ``check``, ``thread`` and ``slack_messages``."""
 
@@ -172,7 +172,7 @@ class Sending:
     def _slack(self) -> Slack:
         with self._lock:
             if self._slack_api is None:
-                from cockpit.sources.slack import Slack
+                from clay_cockpit.sources.slack import Slack
 
                 self._slack_api = Slack(self.config.slack)
             return self._slack_api
@@ -180,7 +180,7 @@ class Sending:
     def _status(self) -> StatusApi:
         with self._lock:
             if self._status_api is None:
-                from cockpit.sources.statusapi import StatusApi
+                from clay_cockpit.sources.statusapi import StatusApi
 
                 self._status_api = StatusApi(self.config.external_status)
             return self._status_api
@@ -201,7 +201,7 @@ class Sending:
             self._send_lock.release()
 
     def _open_thread(self, draft: Draft, summary_msg: blocks.SlackMessage, warnings: list[str]) -> tuple[SlackThread, Sent] | SourceError:
-        from cockpit.sources.slack import SlackError
+        from clay_cockpit.sources.slack import SlackError
 
         where = self.config.slack.channel
         top = self._slack().post(summary_msg.text, summary_msg.blocks, marker=dict(self._marker(draft, "summary")))
@@ -232,7 +232,7 @@ class Sending:
                           warnings)
 
     def _send_internal(self, draft: Draft, warnings: list[str]) -> SendResult:
-        from cockpit.sources.slack import SlackError
+        from clay_cockpit.sources.slack import SlackError
 
         update_msg, summary_msg = self.slack_messages(draft)
         where = self.config.slack.channel

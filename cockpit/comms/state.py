@@ -23,14 +23,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cockpit.incident.lifecycle import ClockLevel, Incident, Status, format_duration
-from cockpit.runbook import Severity
-from cockpit.incident.timeline import Event, EventKind, TimelineError
-from cockpit.incident.timeline_read import iter_events
+from clay_cockpit.incident.lifecycle import ClockLevel, Incident, Status, format_duration
+from clay_cockpit.incident.timeline import Event, EventKind, TimelineError
+from clay_cockpit.incident.timeline_read import iter_events
+from clay_cockpit.runbook import Severity
 
 if TYPE_CHECKING:
-    from cockpit.config import CommsConfig
-    from cockpit.incident.lifecycle import IncidentStore
+    from clay_cockpit.config import CommsConfig
+    from clay_cockpit.incident.lifecycle import IncidentStore
 
 MESSAGE_FAILED = "message_failed"  # a send that did not go out (kind not in EventKind: read back as a string)
 MESSAGE_UNSURE = "message_unsure"  # a send whose answer was lost or garbled: it may have gone out (looked up before any resend)
@@ -372,7 +372,7 @@ LEVEL = {DueState.WAITING: ClockLevel.OK, DueState.SOON: ClockLevel.WARNING, Due
 def update_interval(severity: Severity | str, comms: CommsConfig | None = None) -> float:
     """Seconds between stakeholder updates at ``severity`` (``comms.pN_update_minutes``)."""
     if comms is None:
-        from cockpit.config import CommsConfig
+        from clay_cockpit.config import CommsConfig
 
         comms = CommsConfig()
     minutes = {

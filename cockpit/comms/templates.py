@@ -78,7 +78,7 @@ class TemplateError(Exception):
 
 
 def shipped_dir() -> Path:
-    from cockpit.config import data_path
+    from clay_cockpit.config import data_path
 
     return data_path("templates")
 
@@ -87,7 +87,7 @@ def user_dir(templates_dir: str = "") -> Path:
     """``comms.templates_dir`` (``~`` expanded), else the XDG config dir's ``templates``."""
     if templates_dir:
         return Path(templates_dir).expanduser()
-    from cockpit.config import APP_NAME, xdg_config_home
+    from clay_cockpit.config import APP_NAME, xdg_config_home
 
     return xdg_config_home() / APP_NAME / "templates"
 

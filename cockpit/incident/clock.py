@@ -1,6 +1,6 @@
 """The response-target clock of an incident: deadlines by severity (15 min,
 1 h, 4 h, the next business morning), the warning/error levels and the
-header text. Part of :mod:`cockpit.incident.lifecycle` (which re-exports these names).
+header text. Part of :mod:`clay_cockpit.incident.lifecycle` (which re-exports these names).
 
 Pure standard library.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
-from cockpit.runbook import SEVERITIES, Severity
+from clay_cockpit.runbook import SEVERITIES, Severity
 
 WARNING_FRACTION = 1 / 3  # the clock turns warning when less than this share of the target is left
 BUSINESS_DAY_HOUR = 9  # P4: next business day at 09:00 local time

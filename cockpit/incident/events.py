@@ -1,7 +1,7 @@
 """What one event of the incident timeline is: its kinds, its JSON line, and
 what it may carry.
 
-One event per line of an append-only JSONL file (:mod:`cockpit.incident.timeline`)::
+One event per line of an append-only JSONL file (:mod:`clay_cockpit.incident.timeline`)::
 
     {"v": 1, "seq": 7, "at": 1764389702.123, "time": "2025-11-29T04:15:02.123Z",
      "kind": "checklist_ticked", "actor": "ana@bastion-1",
@@ -12,7 +12,7 @@ values in secret-named fields are replaced by ``[redacted]``) and is capped in
 size (:data:`MAX_EVENT_BYTES`, :func:`encode_capped`; long strings and lists
 are shortened and the event says so in ``data["_truncated"]``;
 ``data["_redacted"]`` counts what :func:`redact` removed). Record an API key
-only as :func:`~cockpit.redact.fingerprint`. A line read back becomes an
+only as :func:`~clay_cockpit.redact.fingerprint`. A line read back becomes an
 :class:`Event` or says why it is none, never raises; unknown kinds read back
 as plain strings.
 
@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from cockpit.redact import REDACTED as _REDACTED
-from cockpit.redact import redact_count
+from clay_cockpit.redact import REDACTED as _REDACTED
+from clay_cockpit.redact import redact_count
 
 VERSION = 1
 MAX_EVENT_BYTES = 8 * 1024  # one line, all fields, as written
@@ -162,7 +162,7 @@ _SECRET_FIELD = re.compile(
 )
 def redact_text(text: str) -> tuple[str, int]:
     """Replace every known credential and token-looking substring in ``text``
-    (:func:`cockpit.redact.redact_count`, the one redactor); (text, how many)."""
+    (:func:`clay_cockpit.redact.redact_count`, the one redactor); (text, how many)."""
     return redact_count(text)
 
 

@@ -1,8 +1,8 @@
 """The data of an ``evidence_snapshot`` event: the numbers behind a moment,
-from a :class:`~cockpit.signals.Signals` (:func:`signals_evidence`).
+from a :class:`~clay_cockpit.signals.Signals` (:func:`signals_evidence`).
 
 Small by construction; the timeline caps every event on append anyway
-(:func:`cockpit.incident.events.encode_capped`).
+(:func:`clay_cockpit.incident.events.encode_capped`).
 
 Pure standard library; no Textual, no network.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit import signals as sig
-from cockpit.incident.events import one_line
-from cockpit.incident.metrics_history import metrics_history
+from clay_cockpit import signals as sig
+from clay_cockpit.incident.events import one_line
+from clay_cockpit.incident.metrics_history import metrics_history
 
 
 def signals_evidence(signals: sig.Signals, *, log_lines: int = 5, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

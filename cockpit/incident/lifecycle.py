@@ -3,7 +3,7 @@ is current — declared, resumed after a restart, changed — each change one
 event on the incident's timeline.
 
 The state itself (severity, status, the clock, the checklist) is derived
-from those events in :mod:`cockpit.incident.state`; :class:`Incident` and
+from those events in :mod:`clay_cockpit.incident.state`; :class:`Incident` and
 :class:`Status` are re-exported here, with the clock's vocabulary.
 Only one incident is open per state dir.
 
@@ -31,7 +31,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from cockpit.incident.clock import (  # noqa: F401  (the clock: part of this module's vocabulary)
+from clay_cockpit.incident.clock import (  # noqa: F401  (the clock: part of this module's vocabulary)
     BUSINESS_DAY_HOUR,
     WARNING_FRACTION,
     Clock,
@@ -40,9 +40,9 @@ from cockpit.incident.clock import (  # noqa: F401  (the clock: part of this mod
     next_business_morning,
     response_deadline,
 )
-from cockpit.incident.events import iso_utc
-from cockpit.incident.state import Incident, Status, _rank, apply  # (Incident, Status: re-exported)
-from cockpit.incident.timeline import (
+from clay_cockpit.incident.events import iso_utc
+from clay_cockpit.incident.state import Incident, Status, _rank, apply  # (Incident, Status: re-exported)
+from clay_cockpit.incident.timeline import (
     DEFAULT_KEEP,
     Event,
     EventKind,
@@ -50,7 +50,7 @@ from cockpit.incident.timeline import (
     TimelineError,
     locked,
 )
-from cockpit.runbook import ITEMS, SEVERITIES, STEPS, Severity
+from clay_cockpit.runbook import ITEMS, SEVERITIES, STEPS, Severity
 
 MAX_SCAN = 10  # newest incident files looked at for an open one
 
@@ -73,9 +73,9 @@ class IncidentStore:
     """The incidents of one state dir (``<state_dir>/incidents/<id>.jsonl``).
 
     Holds at most one current incident (open, or resolved in this session)
-    and its open :class:`~cockpit.incident.timeline.Timeline`. Thread-safe. Mutators
+    and its open :class:`~clay_cockpit.incident.timeline.Timeline`. Thread-safe. Mutators
     raise :class:`NoIncident` when there is no current incident and
-    :class:`~cockpit.incident.timeline.TimelineError` when the event could not be
+    :class:`~clay_cockpit.incident.timeline.TimelineError` when the event could not be
     recorded (the state is then unchanged). ``now`` defaults to ``clock()``,
     ``actor`` to ``user@host``.
     """
@@ -85,7 +85,7 @@ class IncidentStore:
         clock: Callable[[], float] = time.time, tz: tzinfo | None = None,
     ) -> None:
         if state_dir is None:
-            from cockpit.config import state_dir as default_state_dir
+            from clay_cockpit.config import state_dir as default_state_dir
 
             state_dir = default_state_dir()
         self.dir = Path(state_dir) / "incidents"

@@ -26,8 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.signals import MetricsSnapshot, Series
-
+from clay_cockpit.signals import MetricsSnapshot, Series
 
 HISTORY_POINTS = 61  # per series in an evidence snapshot: the sparklines' 15 min at the default 15 s step
 HISTORY_SERIES = 8

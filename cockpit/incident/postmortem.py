@@ -12,7 +12,7 @@ like the message templates), and every line passes the timeline's
 redaction plus a scrub of the tokens the config names, so no secret gets in.
 
 The subcommand (finding the incident among the state dir's and the drills')
-is :mod:`cockpit.incident.postmortem_cli`. The cockpit's key calls :func:`write_postmortem`.
+is :mod:`clay_cockpit.incident.postmortem_cli`. The cockpit's key calls :func:`write_postmortem`.
 """
 
 from __future__ import annotations
@@ -26,17 +26,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cockpit.comms.context import (
+from clay_cockpit.comms.context import (
     BRANCH_LABEL,
     STATUS_LABEL,
     clean_headline,
     reason_lines,
 )
-from cockpit.comms.facts import fit, flat
-from cockpit.incident.metrics_history import Moment, rate_text
-from cockpit.comms.templates import Templates
-from cockpit.incident.lifecycle import Status, format_duration, response_deadline
-from cockpit.incident.postmortem_parts import (
+from clay_cockpit.comms.facts import fit, flat
+from clay_cockpit.comms.templates import Templates
+from clay_cockpit.incident.events import Event, EventKind, looks_like_secret, redact_text
+from clay_cockpit.incident.lifecycle import Status, format_duration, response_deadline
+from clay_cockpit.incident.metrics_history import Moment, rate_text
+from clay_cockpit.incident.postmortem_parts import (
     MAX_LOG_CHARS,
     Collected,
     collect,
@@ -47,10 +48,9 @@ from cockpit.incident.postmortem_parts import (
     impact_start,
     outcome,
 )
-from cockpit.sanitise import clean
-from cockpit.runbook import ITEMS, SEVERITIES, STEPS, Branch, ErrorClass, item_applies
-from cockpit.text import scrub
-from cockpit.incident.events import Event, EventKind, looks_like_secret, redact_text
+from clay_cockpit.runbook import ITEMS, SEVERITIES, STEPS, Branch, ErrorClass, item_applies
+from clay_cockpit.sanitise import clean
+from clay_cockpit.text import scrub
 
 MAX_MESSAGE_LINES = 30
 MAX_CELL = 300  # characters in a table cell: longer text is cut at a word, marked […]
@@ -267,7 +267,7 @@ def _decision(c: Collected) -> str:
 
 def _details(data: Mapping[str, Any]) -> list[str]:
     """The lines worth keeping from an action event's data (the shapes
-    ``cockpit.actions.flow`` records: changes, dry run, permissions, who
+    ``clay_cockpit.actions.flow`` records: changes, dry run, permissions, who
     confirmed, what was done, the verification or the failure)."""
     out: list[str] = []
     for ch in data.get("changes") or ():
@@ -553,7 +553,7 @@ def build_postmortem(path: str | Path, *, now: float | None = None, templates: T
                   "regenerating overwrites them, so keep the team's sections in a copy._",
     }
     text = re.sub(r"\n{3,}", "\n\n", templates.render("postmortem", values))
-    # inert before redaction (cockpit.sanitise): the timeline holds outside text (titles, log lines, health
+    # inert before redaction (clay_cockpit.sanitise): the timeline holds outside text (titles, log lines, health
     # checks); no escape, control or bidi character reaches the file or `clay-cockpit postmortem`'s stdout
     text = scrub(redact_text(clean(text))[0], tuple(secrets)) + "\n"
     return Postmortem(inc.id, text, draft, tuple(problems))

@@ -1,7 +1,7 @@
 """``clay-cockpit postmortem [INCIDENT] [-o FILE]``: finds the incident —
 in the state dir and in every drill's state dir under it (``drills/NAME``,
 where ``clay-cockpit demo`` keeps them), newest first across them — and
-prints or writes its postmortem (:mod:`cockpit.incident.postmortem`).
+prints or writes its postmortem (:mod:`clay_cockpit.incident.postmortem`).
 
 It says on stderr which incident it took and from where. Errors are one
 line: exit 1 when there is nothing to write about or a file cannot be read
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cockpit.incident.postmortem import PostmortemError, build_postmortem, env_secrets, write_postmortem
+from clay_cockpit.incident.postmortem import PostmortemError, build_postmortem, env_secrets, write_postmortem
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -112,7 +112,7 @@ def add_postmortem_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_config(path: str | None, err: Callable[[str], None]) -> Any:
-    from cockpit.config import ConfigError, default_config_path, load_config
+    from clay_cockpit.config import ConfigError, default_config_path, load_config
 
     target = path or os.environ.get("CLAY_COCKPIT_CONFIG") or (str(default_config_path()) if default_config_path().exists() else None)
     if not target:
@@ -126,8 +126,8 @@ def _load_config(path: str | None, err: Callable[[str], None]) -> Any:
 
 def cmd_postmortem(args: argparse.Namespace) -> int:
     """0: written; 1: no incident / cannot read or write; 2: a usage error."""
-    from cockpit.comms.templates import Templates
-    from cockpit.config import state_dir
+    from clay_cockpit.comms.templates import Templates
+    from clay_cockpit.config import state_dir
 
     def err(line: str) -> None:
         print(line, file=sys.stderr)

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cockpit.comms.context import assessment_in, severity_rank
-from cockpit.comms.facts import action_key, fit, flat
-from cockpit.incident.metrics_history import SeriesBook, rate_text
-from cockpit.incident.state import Incident, apply
-from cockpit.incident.events import Event, EventKind
-from cockpit.incident.timeline_read import ReadReport, iter_events
+from clay_cockpit.comms.context import assessment_in, severity_rank
+from clay_cockpit.comms.facts import action_key, fit, flat
+from clay_cockpit.incident.events import Event, EventKind
+from clay_cockpit.incident.metrics_history import SeriesBook, rate_text
+from clay_cockpit.incident.state import Incident, apply
+from clay_cockpit.incident.timeline_read import ReadReport, iter_events
 
 MAX_ACTIONS = 100  # action groups kept (the newest)
 MAX_ACTION_EVENTS = 12  # events per action

@@ -2,7 +2,7 @@
 and the incident store.
 
 The app hands a :class:`Recorder` every stable triage result
-(:meth:`Recorder.triaged`), every notable moment :class:`~cockpit.incident.watch.Watch`
+(:meth:`Recorder.triaged`), every notable moment :class:`~clay_cockpit.incident.watch.Watch`
 saw (:meth:`Recorder.notable`) and every responder decision (tick, severity,
 status). While an incident is open they become timeline events at once;
 before one is declared they wait in a small bounded buffer and go into the
@@ -15,11 +15,11 @@ declaration's evidence snapshot (:meth:`Recorder.prepare` → :meth:`declare`
 - The runbook items the cockpit verifies itself (status page checked, health
   probed, metrics read, logs scanned) tick themselves from the newest
   assessment's observations, marked automatic with what was seen.
-- A write that fails (:class:`~cockpit.incident.timeline.TimelineError`) is kept in
+- A write that fails (:class:`~clay_cockpit.incident.timeline.TimelineError`) is kept in
   :attr:`Recorder.failures` for the timeline pane; nothing is shown as
   recorded that did not return from the store (which fsyncs).
 
-No Textual. File I/O only through :class:`~cockpit.incident.lifecycle.IncidentStore`:
+No Textual. File I/O only through :class:`~clay_cockpit.incident.lifecycle.IncidentStore`:
 ``declare`` and ``resume`` belong in a thread worker (tens of ms, more on a
 slow disk); the rest writes one fsynced event (~4 ms) and may run on the UI
 thread. Not thread-safe itself: call it from one thread, except
@@ -33,13 +33,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cockpit.incident.lifecycle import Incident, IncidentStore, NoIncident, Status
-from cockpit.runbook import ITEMS, STEPS, Branch, Severity
-from cockpit.signals import Signals
-from cockpit.incident.evidence import signals_evidence
-from cockpit.incident.timeline import Event, EventKind, TimelineError
-from cockpit.triage.tree import BRANCH_LABEL, Assessment, Triaged
-from cockpit.incident.watch import Notable
+from clay_cockpit.incident.evidence import signals_evidence
+from clay_cockpit.incident.lifecycle import Incident, IncidentStore, NoIncident, Status
+from clay_cockpit.incident.timeline import Event, EventKind, TimelineError
+from clay_cockpit.incident.watch import Notable
+from clay_cockpit.runbook import ITEMS, STEPS, Branch, Severity
+from clay_cockpit.signals import Signals
+from clay_cockpit.triage.tree import BRANCH_LABEL, Assessment, Triaged
 
 BUFFER = 20  # notable moments kept before a declaration (the oldest drop out)
 FAILURES = 5  # failed writes kept for the timeline pane

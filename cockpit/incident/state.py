@@ -12,11 +12,11 @@ in force (:attr:`Incident.strictest`), so a raise brings the deadline
 forward and no change — lowering by hand included — takes it back.
 
 The state is never stored anywhere but in the timeline: :func:`apply` folds
-one :class:`~cockpit.incident.events.Event` into an :class:`Incident`, and the
+one :class:`~clay_cockpit.incident.events.Event` into an :class:`Incident`, and the
 same function rebuilds it on a restart (:func:`replay`,
-:meth:`~cockpit.incident.lifecycle.IncidentStore.resume`) as it updates it
+:meth:`~clay_cockpit.incident.lifecycle.IncidentStore.resume`) as it updates it
 live, so what the cockpit shows after a restart is what it showed before.
-The store that writes those events is :mod:`cockpit.incident.lifecycle`.
+The store that writes those events is :mod:`clay_cockpit.incident.lifecycle`.
 
 Pure: no clock reads, no file, no Textual.
 """
@@ -31,9 +31,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from cockpit.incident.clock import Clock, ClockLevel, response_deadline
-from cockpit.incident.events import Event, EventKind
-from cockpit.runbook import ITEMS, Severity
+from clay_cockpit.incident.clock import Clock, ClockLevel, response_deadline
+from clay_cockpit.incident.events import Event, EventKind
+from clay_cockpit.runbook import ITEMS, Severity
 
 
 class Status(StrEnum):

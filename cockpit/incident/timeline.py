@@ -1,5 +1,5 @@
 """The evidence timeline: an append-only JSONL file per incident, one event
-per line (:mod:`cockpit.incident.events`), never rewritten.
+per line (:mod:`clay_cockpit.incident.events`), never rewritten.
 
 Writing (:class:`Timeline`): one ``os.write`` of the whole line on an
 ``O_APPEND`` descriptor (there is no user-space buffer to flush), then
@@ -13,9 +13,9 @@ ours. After a torn line (a crash mid-write) the next append starts on a fresh
 line.
 
 Reading the file without opening it for writing (:func:`read`,
-:func:`~cockpit.incident.timeline_read.iter_events`) is in
-:mod:`cockpit.incident.timeline_read`; the data of an evidence snapshot in
-:mod:`cockpit.incident.evidence`. :class:`Event`, :class:`EventKind`,
+:func:`~clay_cockpit.incident.timeline_read.iter_events`) is in
+:mod:`clay_cockpit.incident.timeline_read`; the data of an evidence snapshot in
+:mod:`clay_cockpit.incident.evidence`. :class:`Event`, :class:`EventKind`,
 :func:`read` and :func:`fingerprint` are re-exported here: most callers want
 those with the timeline.
 
@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from cockpit.incident.events import (
+from clay_cockpit.incident.events import (
     MAX_EVENT_BYTES,
     VERSION,
     Event,
@@ -50,8 +50,8 @@ from cockpit.incident.events import (
     redact,
     redact_text,
 )
-from cockpit.incident.timeline_read import ReadReport, _iter_file, read  # noqa: F401 (read: re-exported)
-from cockpit.redact import fingerprint  # noqa: F401 (re-exported: record an API key only as its fingerprint)
+from clay_cockpit.incident.timeline_read import ReadReport, _iter_file, read  # noqa: F401 (read: re-exported)
+from clay_cockpit.redact import fingerprint  # noqa: F401 (re-exported: record an API key only as its fingerprint)
 
 DEFAULT_KEEP = 500  # events an in-memory view keeps (newest)
 LOCK_TIMEOUT = 2.0  # seconds to wait for another process's append

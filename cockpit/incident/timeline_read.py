@@ -5,7 +5,7 @@ A torn last line (a crash in the middle of a write) is reported in
 ``torn``; garbage lines and unreadable events are counted in ``problems``
 and skipped (:class:`ReadReport`). :func:`iter_events` streams,
 :func:`read` keeps all events or only the newest N in bounded memory. The
-open :class:`~cockpit.incident.timeline.Timeline` reads what other processes
+open :class:`~clay_cockpit.incident.timeline.Timeline` reads what other processes
 appended with the same :func:`_iter_file`.
 
 Pure standard library; no Textual, no network.
@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from cockpit.incident.events import Event, _event_from_json
+from clay_cockpit.incident.events import Event, _event_from_json
 
 MAX_LINE_BYTES = 64 * 1024  # longer lines are skipped unread (garbage)
 _MAX_PROBLEMS = 20

@@ -1,7 +1,7 @@
 """Notable moments in successive Signals: what the evidence timeline records
 besides triage's own changes.
 
-:class:`Watch` is fed every new :class:`~cockpit.signals.Signals` (and the log
+:class:`Watch` is fed every new :class:`~clay_cockpit.signals.Signals` (and the log
 follow's failures) and answers with the :class:`Notable` events it saw since
 the last call:
 
@@ -28,7 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.signals import (
+from clay_cockpit.incident.events import EventKind, one_line
+from clay_cockpit.signals import (
     ErrorKind,
     PodInfo,
     PodsSnapshot,
@@ -38,7 +39,6 @@ from cockpit.signals import (
     StatusIncident,
     StatusPageSnapshot,
 )
-from cockpit.incident.events import EventKind, one_line
 
 POLLED = ("statuspage", "health", "metrics", "pods")  # the Signals fields that are sources
 LABEL = {"statuspage": "Clay status page", "health": "Health endpoint", "metrics": "Metrics", "pods": "Kubernetes (pods)", "logs": "Pod logs"}

@@ -1,4 +1,4 @@
-"""``python -m cockpit.sim``: the drill environment (see cockpit.sim.server.main).
+"""``python -m clay_cockpit.sim``: the drill environment (see clay_cockpit.sim.server.main).
 
 With ``--announce`` (the demo passes it) the scenario is validated first,
 before the server's heavy imports, and the verdict goes to stdout as one JSON
@@ -18,8 +18,8 @@ def _announce(argv: list[str]) -> int | None:
     import argparse
     import json
 
-    from cockpit.config import ConfigError
-    from cockpit.sim.scenario import load_scenario
+    from clay_cockpit.config import ConfigError
+    from clay_cockpit.sim.scenario import load_scenario
 
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--scenario", default="clay-outage")
@@ -37,6 +37,6 @@ def _announce(argv: list[str]) -> int | None:
 if "--announce" in sys.argv[1:] and (code := _announce(sys.argv[1:])) is not None:
     sys.exit(code)
 
-from cockpit.sim.server import main  # noqa: E402
+from clay_cockpit.sim.server import main  # noqa: E402
 
 sys.exit(main(parent=_PARENT))

@@ -10,16 +10,16 @@ renders the same bytes every time.
 Two renderings of the same state:
 - Atlassian Statuspage v2 public API — field names and order as the real
   captured payloads in shared/fixtures/real/statuspage-*.json;
-- Rootly's status page public API — see :mod:`cockpit.sim.rootly_format`.
+- Rootly's status page public API — see :mod:`clay_cockpit.sim.rootly_format`.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from cockpit.sim.scenario import CLAY_COMPONENTS, CLAY_GROUPS, IncidentSpec, Scenario
+from clay_cockpit.sim.scenario import CLAY_COMPONENTS, CLAY_GROUPS, IncidentSpec, Scenario
 
 PAGE_NAME = "Clay"
 TIME_ZONE = "Etc/UTC"
@@ -36,7 +36,7 @@ DESCRIPTIONS = {
 
 def iso_ms(epoch: float) -> str:
     """``2020-02-11T03:15:01.913Z`` — Statuspage's timestamp format."""
-    dt = datetime.fromtimestamp(round(epoch, 3), tz=timezone.utc)
+    dt = datetime.fromtimestamp(round(epoch, 3), tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 

@@ -9,18 +9,18 @@ import base64
 import json
 import socket
 import struct
-from urllib.parse import parse_qsl, urlencode
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
-from cockpit.sim.clock import ClockError
-from cockpit.sim.kube.rbac import parse_denial
+from clay_cockpit.sim.clock import ClockError
+from clay_cockpit.sim.kube.rbac import parse_denial
 
 if TYPE_CHECKING:
-    from cockpit.sim.server import Drill
+    from clay_cockpit.sim.server import Drill
 
 MAX_REQUESTS = 1000
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
@@ -194,7 +194,7 @@ def error_response(service: str, status: int, kube_status_body, echo: str = "") 
     return web.json_response({"error": reason + echo}, status=status, headers=headers)
 
 
-def service_middlewares(service: str, drill: "Drill") -> list:
+def service_middlewares(service: str, drill: Drill) -> list:
     """The request log (outermost) and fault injection for one service app."""
 
     @web.middleware
@@ -231,7 +231,7 @@ def service_middlewares(service: str, drill: "Drill") -> list:
     return [log_requests, inject_faults]
 
 
-async def huge_response(request: web.Request, status: int, size: int, drill: "Drill", service: str) -> web.StreamResponse:
+async def huge_response(request: web.Request, status: int, size: int, drill: Drill, service: str) -> web.StreamResponse:
     """``size`` bytes of body, streamed in 64 KiB chunks without a
     Content-Length; what the client took before it hung up is counted in
     ``drill.huge_sent[service]`` (bytes handed to the socket: the client's
@@ -323,7 +323,7 @@ async def _json(request: web.Request) -> Any:
         return None
 
 
-def control_app(drill: "Drill") -> web.Application:
+def control_app(drill: Drill) -> web.Application:
     world = drill.world
 
     def service_name(request: web.Request) -> str:
@@ -447,7 +447,7 @@ def control_app(drill: "Drill") -> web.Application:
 
     # -- Prometheus control (issue 11, checksvc): hide a metric, so a query on it has no data
     async def prometheus_hide(request: web.Request) -> web.Response:
-        from cockpit.sim.services import METRIC_NAMES
+        from clay_cockpit.sim.services import METRIC_NAMES
 
         body = await _json(request)
         metric = str(body.get("metric", "")) if isinstance(body, dict) else ""
@@ -457,7 +457,7 @@ def control_app(drill: "Drill") -> web.Application:
         return web.json_response({"ok": True, "hidden": sorted(world.history.hidden)})
 
     async def prometheus_quiet(request: web.Request) -> web.Response:
-        from cockpit.config import DEFAULT_QUERIES
+        from clay_cockpit.config import DEFAULT_QUERIES
 
         body = await _json(request)
         query = str(body.get("query", "")) if isinstance(body, dict) else ""

@@ -16,8 +16,8 @@ from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
 
-from cockpit.config import DEFAULT_QUERIES
-from cockpit.sim.traffic import Call
+from clay_cockpit.config import DEFAULT_QUERIES
+from clay_cockpit.sim.traffic import Call
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 KEEP_SECONDS = 3600 + 120

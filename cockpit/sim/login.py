@@ -45,7 +45,7 @@ def login_command(workdir: Path) -> str:
         program = "clay-cockpit" if shutil.which("clay-cockpit") == str(installed) else shlex.quote(str(installed))
     else:  # no script beside the interpreter (a --user install): the same CLI through it,
         # with -P so that a cockpit/ folder where it is typed is not imported instead
-        program = f"{shlex.quote(sys.executable)} -P -m cockpit.cli"
+        program = f"{shlex.quote(sys.executable)} -P -m clay_cockpit.cli"
     return f"{program} sim --login --dir {shlex.quote(str(workdir))}"
 
 

@@ -24,16 +24,16 @@ component status words).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from cockpit.sim.clay_status import DESCRIPTIONS, PAGE_NAME, ClayStatusPage, Incident
+from clay_cockpit.sim.clay_status import DESCRIPTIONS, PAGE_NAME, ClayStatusPage, Incident
 
 ROOTLY_TIME_ZONE = "Etc/UTC"
 _LIFECYCLE = {"investigating": "started", "identified": "started", "monitoring": "mitigated", "resolved": "resolved"}
 
 
 def iso_s(epoch: float) -> str:
-    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _page(sp: ClayStatusPage, url: str, now: float) -> dict:
@@ -96,7 +96,7 @@ def components_doc(sp: ClayStatusPage, url: str, now: float) -> dict:
 
 
 def _parse(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def text_page(sp: ClayStatusPage, now: float) -> str:

@@ -1,8 +1,8 @@
 """Scenario files (config/scenarios/*.toml) → frozen dataclasses.
 
 Validated with the same machinery as the cockpit's config
-(:func:`cockpit.config_build.build`), so every mistake is one
-:class:`~cockpit.config.ConfigError` line naming the file, the key, what was
+(:func:`clay_cockpit.config_build.build`), so every mistake is one
+:class:`~clay_cockpit.config.ConfigError` line naming the file, the key, what was
 expected and what was found. ``[[faults]]`` entries are validated per kind:
 each kind has its own dataclass, so a key that belongs to another kind is an
 unknown key, and an unknown kind is named.
@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cockpit.config import data_path
-from cockpit.config_build import _describe, build, opt, parse_toml, read_text_file
-from cockpit.paths import ConfigError
+from clay_cockpit.config import data_path
+from clay_cockpit.config_build import _describe, build, opt, parse_toml, read_text_file
+from clay_cockpit.paths import ConfigError
 
 # Clay's public status page, as the drill serves it: (name, group). The group
 # itself is a component too (Statuspage lists groups with ``group: true``).

@@ -6,7 +6,7 @@
 - :func:`start_background` — the whole drill on an event loop in a daemon
   thread, for tests; returns a :class:`SimHandle` whose methods talk to the
   control API over HTTP with the standard library.
-- :func:`main` — ``python -m cockpit.sim`` (what ``clay-cockpit demo``
+- :func:`main` — ``python -m clay_cockpit.sim`` (what ``clay-cockpit demo``
   starts, with ``--listen-fds``); :func:`run_sim` — ``clay-cockpit sim``.
 """
 
@@ -34,18 +34,18 @@ from typing import Any
 
 from aiohttp import web
 
-from cockpit.config import ConfigError
-from cockpit.sim import wiring
-from cockpit.sim.clock import SimClock
-from cockpit.sim.control import Fault, RequestLog, control_app, service_middlewares
-from cockpit.sim.login import DRILL_FILE, LoginError, login, login_command
-from cockpit.sim.scenario import KubeTokenExpired, Scenario, load_scenario
-from cockpit.sim.services import clay_app, health_app, metrics_app, prometheus_app, rootly_app, statuspage_app
-from cockpit.sim.slack_api import SlackState, slack_app
-from cockpit.sim.statusapi import StatusApiState, statusapi_app
-from cockpit.sim.world import World
+from clay_cockpit.config import ConfigError
+from clay_cockpit.sim import wiring
+from clay_cockpit.sim.clock import SimClock
+from clay_cockpit.sim.control import Fault, RequestLog, control_app, service_middlewares
+from clay_cockpit.sim.login import DRILL_FILE, LoginError, login, login_command
+from clay_cockpit.sim.scenario import KubeTokenExpired, Scenario, load_scenario
+from clay_cockpit.sim.services import clay_app, health_app, metrics_app, prometheus_app, rootly_app, statuspage_app
+from clay_cockpit.sim.slack_api import SlackState, slack_app
+from clay_cockpit.sim.statusapi import StatusApiState, statusapi_app
+from clay_cockpit.sim.world import World
 
-log = logging.getLogger("cockpit.sim")
+log = logging.getLogger("clay_cockpit.sim")
 
 KUBE_TOKEN_ENV = "CLAY_SIM_KUBE_TOKEN"  # the demo passes the kubeconfig's token this way
 SLACK_TOKEN_ENV = "CLAY_DRILL_SLACK_TOKEN"  # wiring.drill_config's slack.token_env
@@ -82,7 +82,7 @@ class Tokens:
     statuspage: str
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Tokens":
+    def from_env(cls, env: dict[str, str] | None = None) -> Tokens:
         env = dict(os.environ) if env is None else env
         return cls(
             kube=env.get(KUBE_TOKEN_ENV) or secrets.token_urlsafe(24),
@@ -437,7 +437,7 @@ def start_background(scenario: str | Path | Scenario = "healthy", *, speed: floa
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
-    from cockpit.cli_common import SEED, SPEED, number_arg
+    from clay_cockpit.cli_common import SEED, SPEED, number_arg
 
     parser.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster (0.01 to 1000)")
     parser.add_argument("--seed", type=SEED, default=None, help="random seed, for a repeatable drill")
@@ -505,13 +505,13 @@ def _load(args: argparse.Namespace) -> Scenario | None:
 
 
 def main(argv: list[str] | None = None, parent: int | None = None) -> int:
-    """``python -m cockpit.sim``: one JSON line on stdout when serving, then logs on stderr only.
+    """``python -m clay_cockpit.sim``: one JSON line on stdout when serving, then logs on stderr only.
 
     Exits on SIGTERM/SIGINT, and on its own when ``parent`` (default: the
     parent pid now) stops being its parent.
     """
     parent = os.getppid() if parent is None else parent
-    parser = argparse.ArgumentParser(prog="python -m cockpit.sim", description="The clay-cockpit drill environment")
+    parser = argparse.ArgumentParser(prog="python -m clay_cockpit.sim", description="The clay-cockpit drill environment")
     add_sim_arguments(parser)
     parser.add_argument("--listen-fds", default=None, metavar="NAME=FD,...", help="serve on these inherited listening sockets")
     parser.add_argument("--kubeconfig", default=None, metavar="PATH", help="write the kubeconfig here (default: DIR/kubeconfig)")
@@ -533,13 +533,13 @@ def main(argv: list[str] | None = None, parent: int | None = None) -> int:
     try:
         return asyncio.run(_serve(args, spec, ready, parent))
     except ConfigError as err:
-        print(f"python -m cockpit.sim: {err}", file=sys.stderr)
+        print(f"python -m clay_cockpit.sim: {err}", file=sys.stderr)
         return 2
 
 
 def run_sim(args: argparse.Namespace) -> int:
     """``clay-cockpit sim``: print where everything is, then run until Ctrl-C.
-    With ``--login``: log in again to a running drill (see cockpit.sim.login)."""
+    With ``--login``: log in again to a running drill (see clay_cockpit.sim.login)."""
     if getattr(args, "login", False):
         try:
             print(login(args.dir))

@@ -16,10 +16,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
-from cockpit.sim import rootly_format
-from cockpit.sim.history import BUCKETS, SHIPPED, MetricsHistory, normalise, prom_float, prom_time
-from cockpit.sim.scenario import ClayOutage, RateLimited
-from cockpit.sim.world import World
+from clay_cockpit.sim import rootly_format
+from clay_cockpit.sim.history import BUCKETS, SHIPPED, MetricsHistory, normalise, prom_float, prom_time
+from clay_cockpit.sim.scenario import ClayOutage, RateLimited
+from clay_cockpit.sim.world import World
 
 MAX_POINTS = 11000  # Prometheus' limit per series in a range query
 
@@ -60,7 +60,7 @@ def statuspage_app(world: World) -> web.Application:
 
 
 def rootly_app(world: World) -> web.Application:
-    """Rootly status page public API (see cockpit.sim.rootly_format for what is documented and what is guessed)."""
+    """Rootly status page public API (see clay_cockpit.sim.rootly_format for what is documented and what is guessed)."""
     sp = world.status_page
 
     def _int(request: web.Request, name: str, default: int) -> int:

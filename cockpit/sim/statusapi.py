@@ -19,7 +19,7 @@ from collections import OrderedDict
 
 from aiohttp import web
 
-from cockpit.sim.clay_status import iso_ms
+from clay_cockpit.sim.clay_status import iso_ms
 
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 COMPONENT_STATUSES = ("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")

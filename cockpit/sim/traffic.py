@@ -16,7 +16,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from cockpit.sim.scenario import ClayOutage, Fault, KeyRevoked, Latency, RateLimited, ServiceModel
+from clay_cockpit.sim.scenario import ClayOutage, Fault, KeyRevoked, Latency, RateLimited, ServiceModel
 
 # Which Clay endpoints our service calls, and the share of calls each gets.
 ENDPOINT_MIX: tuple[tuple[str, str, float], ...] = (

@@ -83,7 +83,7 @@ def drill_config(endpoints: dict[str, str], kubeconfig: Path, *, refresh_scale: 
 
     ``refresh_scale`` < 1 polls faster, for drills run at ``--speed``.
     """
-    from cockpit.config import DEFAULT_QUERIES  # here: the demo imports this module before the config machinery
+    from clay_cockpit.config import DEFAULT_QUERIES  # here: the demo imports this module before the config machinery
 
     def r(seconds: float) -> float:
         return max(0.2, round(seconds * refresh_scale, 3))

@@ -18,10 +18,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cockpit.sim.clay_status import ClayStatusPage
-from cockpit.sim.clock import SimClock
-from cockpit.sim.history import MetricsHistory
-from cockpit.sim.scenario import (
+from clay_cockpit.sim.clay_status import ClayStatusPage
+from clay_cockpit.sim.clock import SimClock
+from clay_cockpit.sim.history import MetricsHistory
+from clay_cockpit.sim.scenario import (
     ClayOutage,
     Crashloop,
     Fault,
@@ -32,7 +32,7 @@ from cockpit.sim.scenario import (
     Scenario,
     ServiceDown,
 )
-from cockpit.sim.traffic import Call, PodEnv, call_line, draw_second, profiles
+from clay_cockpit.sim.traffic import Call, PodEnv, call_line, draw_second, profiles
 
 BACKFILL_SECONDS = 900
 MAX_CATCH_UP = 3600  # seconds stepped after a long pause; older ones are skipped (a gap)
@@ -63,7 +63,7 @@ class World:
         key_rng = random.Random(f"{seed}:key")
         self.initial_key = "clay_live_" + "".join(key_rng.choice("0123456789abcdef") for _ in range(32))
         if cluster_factory is None:
-            from cockpit.sim.kube.api import KubeCluster
+            from clay_cockpit.sim.kube.api import KubeCluster
 
             cluster_factory = KubeCluster
         self.kube = cluster_factory(

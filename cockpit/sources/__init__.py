@@ -2,8 +2,8 @@
 
 The contract every source keeps (tests hold them to it):
 
-- A call returns its snapshot type from :mod:`cockpit.signals` or a
-  :class:`~cockpit.signals.SourceError`. It never raises into the caller, and
+- A call returns its snapshot type from :mod:`clay_cockpit.signals` or a
+  :class:`~clay_cockpit.signals.SourceError`. It never raises into the caller, and
   every network call in it has a timeout.
 - Messages and hints never contain a secret.
 - ``statuspage`` and ``health`` are async (httpx.AsyncClient); ``metrics`` and
@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from cockpit.config import Config
-    from cockpit.signals import (
+    from clay_cockpit.config import Config
+    from clay_cockpit.signals import (
         HealthSnapshot,
         LogLine,
         MetricsSnapshot,
@@ -86,7 +86,7 @@ class KubeSource(Protocol):
 class Sources:
     """The four live sources for one config, built lazily on first use."""
 
-    def __init__(self, config: "Config") -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self._lock = threading.Lock()
         self._built: dict[str, object] = {}
@@ -100,7 +100,7 @@ class Sources:
     @property
     def statuspage(self) -> StatusPageSource:
         def make() -> StatusPageSource:
-            from cockpit.sources.statuspage import StatusPage
+            from clay_cockpit.sources.statuspage import StatusPage
 
             return StatusPage(self.config.statuspage)
 
@@ -109,7 +109,7 @@ class Sources:
     @property
     def health(self) -> HealthSource:
         def make() -> HealthSource:
-            from cockpit.sources.health import Health
+            from clay_cockpit.sources.health import Health
 
             return Health(self.config.health)
 
@@ -118,7 +118,7 @@ class Sources:
     @property
     def metrics(self) -> MetricsSource:
         def make() -> MetricsSource:
-            from cockpit.sources.metrics import Metrics
+            from clay_cockpit.sources.metrics import Metrics
 
             return Metrics(self.config.metrics)
 
@@ -127,7 +127,7 @@ class Sources:
     @property
     def kube(self) -> KubeSource:
         def make() -> KubeSource:
-            from cockpit.sources.kube import Kube
+            from clay_cockpit.sources.kube import Kube
 
             return Kube(self.config.kube)
 

@@ -19,13 +19,14 @@ read timeout from when it was sent — with a read timeout, which the sources
 already name TIMEOUT.
 
 The async sources (status page, health) cap their bodies in
-:mod:`cockpit.sources._http` with the same limit.
+:mod:`clay_cockpit.sources._http` with the same limit.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from cockpit.redact import redact
-from cockpit.sanitise import clean
-from cockpit.signals import ErrorKind, SourceError
-from cockpit.text import one_line, safe_url, scrub  # noqa: F401 (the sources import them from here too)
+
+from clay_cockpit.redact import redact
+from clay_cockpit.sanitise import clean
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.text import one_line, safe_url, scrub  # noqa: F401 (the sources import them from here too)
+
 
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from cockpit.signals import ErrorKind, SourceError
-from cockpit.sources._errors import make_error, one_line, parse_retry_after, safe_url
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.sources._errors import make_error, one_line, parse_retry_after, safe_url
 
 _MAX_BODY = 4 * 1024 * 1024  # a status page or health body larger than this is not one
 

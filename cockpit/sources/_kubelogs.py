@@ -50,16 +50,16 @@ import re
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cockpit.sanitise import clean_line
-from cockpit.signals import ErrorKind, LogLine, SourceError
-from cockpit.sources._errors import make_error, unexpected
+from clay_cockpit.sanitise import clean_line
+from clay_cockpit.signals import ErrorKind, LogLine, SourceError
+from clay_cockpit.sources._errors import make_error, unexpected
 
 if TYPE_CHECKING:
-    from cockpit.sources import LogBatchSink, LogErrorSink
-    from cockpit.sources.kube import Kube
+    from clay_cockpit.sources import LogBatchSink, LogErrorSink
+    from clay_cockpit.sources.kube import Kube
 
 _log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ QUIET_INTERVALS = 5  # usual intervals between lines a stream may be silent befo
 QUIET_AFTER = 3  # arrivals of new lines before a pod's usual interval is trusted
 PROBE_WAIT = 5.0  # seconds a re-opened stream has to send its first byte before it counts as stalled
 
-_LAST = datetime.max.replace(tzinfo=timezone.utc)  # where lines without a timestamp sort
+_LAST = datetime.max.replace(tzinfo=UTC)  # where lines without a timestamp sort
 _TS_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 
 
@@ -92,14 +92,14 @@ def parse_timestamp(text: str) -> tuple[datetime, tuple[int, int]] | None:
     except ValueError:
         return None
     nanos = int((frac or "0").ljust(9, "0"))
-    ts = whole.replace(microsecond=nanos // 1000).astimezone(timezone.utc)
+    ts = whole.replace(microsecond=nanos // 1000).astimezone(UTC)
     return ts, (int(whole.timestamp()), nanos)
 
 
 def split_log_line(raw: str) -> tuple[str, datetime | None, tuple[int, int] | None]:
     """``"<RFC3339Nano> text"`` → (text, ts, order key); a line without a
     timestamp keeps its whole text and gets no ts. The text is made inert
-    (:func:`cockpit.sanitise.clean_line`): a log line is anyone's text."""
+    (:func:`clay_cockpit.sanitise.clean_line`): a log line is anyone's text."""
     stamp, sep, rest = raw.partition(" ")
     parsed = parse_timestamp(stamp) if sep else parse_timestamp(stamp.strip())
     if parsed is None:
@@ -147,7 +147,7 @@ class _Dedup:
 
 
 class _PodFollower:
-    def __init__(self, owner: "LogFollower", pod: str) -> None:
+    def __init__(self, owner: LogFollower, pod: str) -> None:
         self.owner = owner
         self.pod = pod
         self.done = threading.Event()
@@ -380,9 +380,9 @@ class LogFollower:
 
     def __init__(
         self,
-        kube: "Kube",
-        on_batch: "LogBatchSink",
-        on_error: "LogErrorSink",
+        kube: Kube,
+        on_batch: LogBatchSink,
+        on_error: LogErrorSink,
         stop: threading.Event,
         flush_interval: float,
     ) -> None:
@@ -533,7 +533,7 @@ class LogFollower:
             note = LogLine(
                 pod=COCKPIT_POD,
                 text=f"{dropped} log lines dropped: they arrived faster than they could be shown",
-                ts=datetime.now(timezone.utc),
+                ts=datetime.now(UTC),
             )
             lines = (note, *lines)
         if lines:

@@ -14,10 +14,10 @@ import time
 
 import httpx
 
-from cockpit.sources import _identity as identity
-from cockpit.actions.types import ProbeResult, ProbeVerdict, SecretValue
-from cockpit.config import ClayConfig
-from cockpit.sources._errors import parse_retry_after, safe_url
+from clay_cockpit.actions.types import ProbeResult, ProbeVerdict, SecretValue
+from clay_cockpit.config import ClayConfig
+from clay_cockpit.sources import _identity as identity
+from clay_cockpit.sources._errors import parse_retry_after, safe_url
 
 MEANINGS = {
     200: "Clay accepts this key",

@@ -19,13 +19,13 @@ import time
 
 import httpx
 
-from cockpit.redact import register
-from cockpit.sources import _identity as identity
-from cockpit.config import HealthConfig
-from cockpit.sanitise import clean_line
-from cockpit.signals import ErrorKind, HealthCheck, HealthSnapshot, SourceError
-from cockpit.sources import _http
-from cockpit.sources._errors import body_snippet, http_status_error, make_error, one_line, safe_url, unexpected
+from clay_cockpit.config import HealthConfig
+from clay_cockpit.redact import register
+from clay_cockpit.sanitise import clean_line
+from clay_cockpit.signals import ErrorKind, HealthCheck, HealthSnapshot, SourceError
+from clay_cockpit.sources import _http
+from clay_cockpit.sources import _identity as identity
+from clay_cockpit.sources._errors import body_snippet, http_status_error, make_error, one_line, safe_url, unexpected
 
 SOURCE = "health"
 

@@ -1,5 +1,5 @@
 """Kubernetes via the official client: our pods, and a merged follow of
-their logs (:mod:`cockpit.sources._kubelogs`).
+their logs (:mod:`clay_cockpit.sources._kubelogs`).
 
 Blocking: call from thread workers. The ``kubernetes`` package is imported
 here and only here (it takes a noticeable time to import), and only when a
@@ -27,13 +27,13 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cockpit.config import KubeConfig
-from cockpit.sanitise import clean_line
-from cockpit.signals import ErrorKind, PodInfo, PodsSnapshot, SourceError
-from cockpit.sources._errors import kind_for_status, make_error, one_line, parse_retry_after, safe_url, status_text, unexpected
+from clay_cockpit.config import KubeConfig
+from clay_cockpit.sanitise import clean_line
+from clay_cockpit.signals import ErrorKind, PodInfo, PodsSnapshot, SourceError
+from clay_cockpit.sources._errors import kind_for_status, make_error, one_line, parse_retry_after, safe_url, status_text, unexpected
 
 if TYPE_CHECKING:
-    from cockpit.sources import LogBatchSink, LogErrorSink
+    from clay_cockpit.sources import LogBatchSink, LogErrorSink
 
 SOURCE = "kube"
 LOGS_SOURCE = "logs"
@@ -146,7 +146,7 @@ def pod_info(pod: dict) -> PodInfo:
             last_termination = str(reason)
             break
     owner = _owner(meta)
-    # every string made inert (cockpit.sanitise): a real API server only holds
+    # every string made inert (clay_cockpit.sanitise): a real API server only holds
     # DNS names here, but whatever answers on its address may send anything
     return PodInfo(
         name=clean_line(meta.get("name") or "?"),
@@ -208,7 +208,7 @@ _LOGIN_COMMANDS = {
 def forget_exec_credentials() -> None:
     """After a 401 the server refused the credential: the exec plugin runs
     again on the next build (client-go does the same)."""
-    auth = sys.modules.get("cockpit.sources.kube_auth")  # loaded with the first client (it imports kubernetes)
+    auth = sys.modules.get("clay_cockpit.sources.kube_auth")  # loaded with the first client (it imports kubernetes)
     if auth is not None:
         auth.CACHE.invalidate()
 
@@ -289,7 +289,7 @@ class Kube:
             got = self._check_kubeconfig()
             docs = got[0] if isinstance(got, tuple) else []
         hint = self._login_hint(docs)
-        auth = sys.modules.get("cockpit.sources.kube_auth")  # loaded with the first client (it imports kubernetes)
+        auth = sys.modules.get("clay_cockpit.sources.kube_auth")  # loaded with the first client (it imports kubernetes)
         failure = auth.last_exec_failure() if auth is not None else None
         # only a failure of OUR context's plugin: another kubeconfig's (another client of this process) says nothing here
         user_name = _d(_named(docs, "contexts", self.context).get("context")).get("user", "")
@@ -339,9 +339,9 @@ class Kube:
         from kubernetes import client as kclient
         from kubernetes.config.config_exception import ConfigException
 
-        from cockpit.sources import _identity as identity
-        from cockpit.sources._bounded import cap_api_client
-        from cockpit.sources.kube_auth import ExecPluginError, load_configuration
+        from clay_cockpit.sources import _identity as identity
+        from clay_cockpit.sources._bounded import cap_api_client
+        from clay_cockpit.sources.kube_auth import ExecPluginError, load_configuration
 
         configuration = kclient.Configuration()
         configuration.retries = False  # no urllib3 retry storms: one attempt per call
@@ -461,7 +461,7 @@ class Kube:
         """A urllib3 / socket failure → unreachable or timeout."""
         from urllib3 import exceptions as u3
 
-        from cockpit.sources._bounded import TOO_LARGE_HINT, BodyTooLarge, limit_text
+        from clay_cockpit.sources._bounded import TOO_LARGE_HINT, BodyTooLarge, limit_text
 
         if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
             exc = exc.reason
@@ -543,16 +543,16 @@ class Kube:
 
     def follow_logs(
         self,
-        on_batch: "LogBatchSink",
-        on_error: "LogErrorSink",
+        on_batch: LogBatchSink,
+        on_error: LogErrorSink,
         stop: threading.Event,
         flush_interval: float = 0.25,
     ) -> None:
         """Follow the merged logs of the selector's pods until ``stop`` is set.
 
-        See :class:`cockpit.sources._kubelogs.LogFollower` for how pods join
+        See :class:`clay_cockpit.sources._kubelogs.LogFollower` for how pods join
         and leave, reconnects, batching and the bounded queue.
         """
-        from cockpit.sources._kubelogs import LogFollower
+        from clay_cockpit.sources._kubelogs import LogFollower
 
         LogFollower(self, on_batch, on_error, stop, flush_interval).run()

@@ -1,7 +1,7 @@
 """The cluster mutations of the remediation actions, with the official client.
 
 Blocking: call from thread workers. Built on the same kubeconfig / context
-handling as :class:`cockpit.sources.kube.Kube` (``build_api_client``,
+handling as :class:`clay_cockpit.sources.kube.Kube` (``build_api_client``,
 ``login_hint``, ``transport_error``); every call passes ``_request_timeout``
 and ``_preload_content=False`` (we parse the JSON ourselves, so no generated
 model — whose ``repr`` would print a Secret's data — is ever built).
@@ -29,7 +29,7 @@ never part of a repr. The Secret's data is never returned to callers except
 as a SecretValue.
 
 Errors: every failure is an :class:`AdminError` carrying a
-:class:`~cockpit.actions.types.Failure` — 401 "cluster credentials expired"
+:class:`~clay_cockpit.actions.types.Failure` — 401 "cluster credentials expired"
 with the context's re-authentication hint (the client is then rebuilt from the
 kubeconfig on the next call), 403 permission denied with the escalation
 contact, 409 conflict, 400/422 refused, 404 not found, transport failures.
@@ -47,12 +47,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from cockpit.actions.types import AdminError, Failure, FailureKind, Need, PermissionCheck, SecretValue
-from cockpit.config import KubeConfig
-from cockpit.signals import ErrorKind, SourceError
-from cockpit.sources._errors import one_line, scrub, status_text
-from cockpit.sources import _identity as identity
-from cockpit.sources.kube import Kube, forget_exec_credentials
+from clay_cockpit.actions.types import AdminError, Failure, FailureKind, Need, PermissionCheck, SecretValue
+from clay_cockpit.config import KubeConfig
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.sources import _identity as identity
+from clay_cockpit.sources._errors import one_line, scrub, status_text
+from clay_cockpit.sources.kube import Kube, forget_exec_credentials
 
 SOURCE = "kube"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

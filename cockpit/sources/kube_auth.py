@@ -33,13 +33,13 @@ that hurt a responder (issue 11):
   plugin's own stderr (redacted), which the hint leads with, as kubectl shows
   it ("SSO session expired; run 'corp-sso login'").
 
-Every credential read here is registered with :mod:`cockpit.redact` as it is
+Every credential read here is registered with :mod:`clay_cockpit.redact` as it is
 read (tokens, the exec plugin's token and client key, client key data,
 basic-auth passwords, auth-provider tokens), so no text shows it.
 
 :class:`CockpitKubeConfigLoader` subclasses the client's ``KubeConfigLoader``
 and overrides only the credential steps; :func:`load_configuration` is what
-:class:`cockpit.sources.kube.Kube` builds its ``ApiClient`` configuration with.
+:class:`clay_cockpit.sources.kube.Kube` builds its ``ApiClient`` configuration with.
 Imported lazily (it imports the kubernetes package).
 """
 
@@ -54,14 +54,15 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import FileOrData, KubeConfigLoader, KubeConfigMerger
 
-from cockpit.redact import redact, register
+from clay_cockpit.redact import redact, register
 
 EXPIRY_MARGIN = 10.0  # seconds before expirationTimestamp a cached exec credential is fetched again
 FAILED_RUN_KEPT = 5.0  # seconds a failed run is remembered (requests in between get the same failure, no new run)

@@ -11,7 +11,7 @@ resourceVersion it read, so of two cockpits racing for the same lease one
 gets 409 and then sees the other as the holder.
 
 Times are the cockpits' wall clocks (``wall``), as client-go's leader
-election writes them. Writes go through :class:`~cockpit.sources.kube_admin.KubeAdmin`
+election writes them. Writes go through :class:`~clay_cockpit.sources.kube_admin.KubeAdmin`
 (so read-only mode refuses them) and must run inside ``admin.armed()``.
 """
 
@@ -23,10 +23,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cockpit.sanitise import clean_line
-from cockpit.actions.types import LEASE_SEP, AdminError, Failure, FailureKind, LeaseInfo
-from cockpit.sources.kube import parse_kube_time
-from cockpit.sources.kube_admin import KubeAdmin
+from clay_cockpit.actions.types import LEASE_SEP, AdminError, Failure, FailureKind, LeaseInfo
+from clay_cockpit.sanitise import clean_line
+from clay_cockpit.sources.kube import parse_kube_time
+from clay_cockpit.sources.kube_admin import KubeAdmin
 
 PREFIX = "clay-cockpit-"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "clay-cockpit"}
@@ -54,7 +54,7 @@ def lease_info(doc: dict[str, Any], identity: str) -> LeaseInfo:
     return LeaseInfo(
         name=str(meta.get("name") or ""),
         namespace=str(meta.get("namespace") or ""),
-        holder=clean_line(holder),  # shown to the responder: inert (cockpit.sanitise); "ours" compares the raw value
+        holder=clean_line(holder),  # shown to the responder: inert (clay_cockpit.sanitise); "ours" compares the raw value
         acquired_at=_epoch(spec.get("acquireTime")),
         renewed_at=_epoch(spec.get("renewTime")),
         duration=float(duration) if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0 else 15.0,

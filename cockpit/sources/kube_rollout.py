@@ -2,7 +2,7 @@
 scale, a value read back — one look at a time, for the runner's follow loop.
 
 Each ``*_look`` function reads the cluster once (blocking, through
-:class:`~cockpit.sources.kube_admin.KubeAdmin`) and returns a :class:`Look`:
+:class:`~clay_cockpit.sources.kube_admin.KubeAdmin`) and returns a :class:`Look`:
 done or not, a one-line progress message, and what has not happened yet
 (the timeout report). Pure helpers (:func:`rollout_state`) do the judging
 from the API's JSON, so they are tested on their own.
@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.sources._errors import one_line
-from cockpit.sources.kube import pod_info
-from cockpit.sources.kube_admin import KubeAdmin
+from clay_cockpit.sources._errors import one_line
+from clay_cockpit.sources.kube import pod_info
+from clay_cockpit.sources.kube_admin import KubeAdmin
 
 MAX_NAMES = 4  # pod names listed in one message
 CRASHING = frozenset({"CrashLoopBackOff", "OOMKilled", "Error", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"})

@@ -35,7 +35,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -44,13 +44,22 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
-from cockpit.redact import register
-from cockpit.sanitise import clean_line
-from cockpit.sources import _identity as identity
-from cockpit.sources._bounded import TOO_LARGE_HINT, BodyTooLarge, cap_session, limit_text
-from cockpit.config import MetricsConfig, QueryConfig
-from cockpit.signals import ErrorKind, MetricsSnapshot, Series, SourceError
-from cockpit.sources._errors import body_snippet, kind_for_status, make_error, one_line, parse_retry_after, safe_url, status_text, unexpected
+from clay_cockpit.config import MetricsConfig, QueryConfig
+from clay_cockpit.redact import register
+from clay_cockpit.sanitise import clean_line
+from clay_cockpit.signals import ErrorKind, MetricsSnapshot, Series, SourceError
+from clay_cockpit.sources import _identity as identity
+from clay_cockpit.sources._bounded import TOO_LARGE_HINT, BodyTooLarge, cap_session, limit_text
+from clay_cockpit.sources._errors import (
+    body_snippet,
+    kind_for_status,
+    make_error,
+    one_line,
+    parse_retry_after,
+    safe_url,
+    status_text,
+    unexpected,
+)
 
 SOURCE = "metrics"
 PROBE_TIMEOUT = 1.0
@@ -85,7 +94,7 @@ def sample_value(raw: object) -> float | None:
 
 def series_labels(query: QueryConfig, metric: dict) -> tuple[tuple[str, str], ...]:
     """The labels that tell this query's series apart (made inert: label
-    values are anyone's text, see :mod:`cockpit.sanitise`).
+    values are anyone's text, see :mod:`clay_cockpit.sanitise`).
 
     With ``split_by``: just that label. Without: every label but ``__name__``
     (empty for an aggregated query such as ``sum(rate(...))``).
@@ -422,8 +431,8 @@ class Metrics:
             instants.append(self._call(server, query, secrets, lambda q=query: server.client.custom_query(q.query)))
         server_now = next((t for t in map(_eval_time, instants) if t is not None), None)
         end_ts = server_now if server_now is not None else time.time()
-        end = datetime.fromtimestamp(end_ts, timezone.utc)
-        start = datetime.fromtimestamp(end_ts - self.config.history, timezone.utc)
+        end = datetime.fromtimestamp(end_ts, UTC)
+        start = datetime.fromtimestamp(end_ts - self.config.history, UTC)
         step = f"{self.config.step:g}"
         max_points = int(self.config.history / self.config.step) + 2
         out: list[Series] = []

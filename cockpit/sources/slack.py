@@ -21,7 +21,7 @@ metadata, and :meth:`Slack.find_marked` looks for it before anything is
 posted again.
 
 Every failure comes back as a :class:`SlackError` (a
-:class:`~cockpit.signals.SourceError`) in words a responder understands, with
+:class:`~clay_cockpit.signals.SourceError`) in words a responder understands, with
 a hint; nothing raises. The token is read from the environment variable
 named by ``slack.token_env`` on every call (a rotated token is picked up); it
 is never stored on the object, logged, or put in a message.
@@ -47,12 +47,12 @@ from slack_sdk.http_retry.builtin_interval_calculators import (
     BackoffRetryIntervalCalculator,
 )
 
-from cockpit.redact import register
-from cockpit.sources import _identity as identity
-from cockpit.config import SlackConfig
-from cockpit.sanitise import clean, clean_tree
-from cockpit.signals import ErrorKind, SourceError
-from cockpit.sources._errors import (
+from clay_cockpit.config import SlackConfig
+from clay_cockpit.redact import register
+from clay_cockpit.sanitise import clean, clean_tree
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.sources import _identity as identity
+from clay_cockpit.sources._errors import (
     make_error,
     one_line,
     parse_retry_after,
@@ -65,7 +65,7 @@ SOURCE = "slack"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_WAIT = 30.0  # seconds of Retry-After we are willing to sleep in a worker, per retry
-_log = logging.getLogger("cockpit.slack")
+_log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())  # slack-sdk logs failures here; never onto the cockpit's terminal
 _POSTS = ("chat.postMessage",)  # not idempotent: an unclear answer means "may have been posted"
 MARKER_EVENT = "clay_cockpit_message"  # the metadata event type of every message the cockpit posts
@@ -365,7 +365,7 @@ class Slack:
         ``link_names=false``: a bare ``@here`` in the text stays text."""
         target = channel or self.config.channel
         what = "the reply in the incident thread" if thread_ts else f"the message to {target}"
-        text = clean(text)  # what leaves is inert too (cockpit.sanitise): no control or bidi character in a message
+        text = clean(text)  # what leaves is inert too (clay_cockpit.sanitise): no control or bidi character in a message
         args: dict[str, Any] = {"channel": _channel_ref(target), "text": text, "unfurl_links": False, "unfurl_media": False,
                                 "parse": "none", "link_names": False}
         if blocks:

@@ -12,7 +12,7 @@ a timeout. Retries are bounded: a 429 is retried after its Retry-After while
 that is at most ``max_wait`` seconds (``max_retries`` times), a refused
 connection (the request never left) likewise after a short back-off; a
 timeout is never retried (a create may have happened). Every failure comes
-back as a :class:`~cockpit.signals.SourceError` with a hint; nothing raises.
+back as a :class:`~clay_cockpit.signals.SourceError` with a hint; nothing raises.
 A create or update whose answer was lost — a timeout or a reset after the
 request left, a 500/502/504, a 2xx that is cut, not UTF-8 or not an incident —
 is a :class:`StatusApiError` with ``maybe_sent``: the change may have been
@@ -32,12 +32,12 @@ from typing import Any
 
 import httpx
 
-from cockpit.redact import register
-from cockpit.sources import _identity as identity
-from cockpit.config import ExternalStatusConfig
-from cockpit.sanitise import clean, clean_line
-from cockpit.signals import ErrorKind, SourceError
-from cockpit.sources._errors import (
+from clay_cockpit.config import ExternalStatusConfig
+from clay_cockpit.redact import register
+from clay_cockpit.sanitise import clean, clean_line
+from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.sources import _identity as identity
+from clay_cockpit.sources._errors import (
     body_snippet,
     http_status_error,
     make_error,
@@ -46,7 +46,7 @@ from cockpit.sources._errors import (
     safe_url,
     unexpected,
 )
-from cockpit.sources._http import _reason
+from clay_cockpit.sources._http import _reason
 
 SOURCE = "statusapi"
 DEFAULT_TIMEOUT = 10.0
@@ -111,7 +111,7 @@ def parse_incident(raw: object) -> PageIncident | None:
     newest = updates[0] if updates and isinstance(updates[0], dict) else {}
     comps = tuple(c for c in (_component(x) for x in raw.get("components") or ()) if c is not None)
     return PageIncident(
-        # texts made inert (cockpit.sanitise); the id and the marker stay as sent: they identify the incident
+        # texts made inert (clay_cockpit.sanitise); the id and the marker stay as sent: they identify the incident
         id=raw["id"], name=clean_line(raw.get("name") or ""), status=clean_line(raw.get("status") or ""),
         impact=clean_line(raw.get("impact") or ""), shortlink=clean_line(raw.get("shortlink") or ""), components=comps,
         updates=len(updates), latest_body=clean(newest.get("body") or ""), updated_at=clean_line(raw.get("updated_at") or ""),
@@ -299,7 +299,7 @@ class StatusApi:
         bad = _check(status, components)
         if bad is not None:
             return bad
-        # what leaves is inert too (cockpit.sanitise): no control or bidi character on a public page
+        # what leaves is inert too (clay_cockpit.sanitise): no control or bidi character on a public page
         fields: dict[str, Any] = {"name": clean_line(name), "status": status, "body": clean(body), "deliver_notifications": deliver_notifications}
         if components:
             fields |= {"components": dict(components), "component_ids": list(components)}

@@ -22,10 +22,9 @@ from typing import Any
 
 import httpx
 
-from cockpit.sources import _identity as identity
-from cockpit.config import StatusPageConfig
-from cockpit.sanitise import clean
-from cockpit.signals import (
+from clay_cockpit.config import StatusPageConfig
+from clay_cockpit.sanitise import clean
+from clay_cockpit.signals import (
     Component,
     ComponentStatus,
     ErrorKind,
@@ -33,8 +32,9 @@ from cockpit.signals import (
     StatusIncident,
     StatusPageSnapshot,
 )
-from cockpit.sources import _http
-from cockpit.sources._errors import body_snippet, http_status_error, make_error, safe_url, unexpected
+from clay_cockpit.sources import _http
+from clay_cockpit.sources import _identity as identity
+from clay_cockpit.sources._errors import body_snippet, http_status_error, make_error, safe_url, unexpected
 
 SOURCE = "statuspage"
 STATUSPAGE = "statuspage"
@@ -90,7 +90,7 @@ def component_status(value: object) -> ComponentStatus:
 
 
 def _text(value: object) -> str:
-    """A string field of the page's JSON, made inert (:mod:`cockpit.sanitise`):
+    """A string field of the page's JSON, made inert (:mod:`clay_cockpit.sanitise`):
     every text of a third-party page enters here."""
     return clean(value).strip() if isinstance(value, str) else ""
 
@@ -347,7 +347,7 @@ class StatusPage:
             return _stamp(second, started)
         return self._wrong_api_error(first, second=second)
 
-    def _wrong_api_error(self, first: "_WrongApi", *, second: "_WrongApi | None" = None, forced: bool = False) -> SourceError:
+    def _wrong_api_error(self, first: _WrongApi, *, second: _WrongApi | None = None, forced: bool = False) -> SourceError:
         if second is None:
             api = {STATUSPAGE: "Statuspage v2", ROOTLY: "Rootly status page"}.get(self.config.provider, self.config.provider)
             message = f"{first.url} is not a {api} API ({first.why})"
@@ -359,7 +359,7 @@ class StatusPage:
             hint = "set statuspage.url to the page's base URL (e.g. https://status.example.com), not a sub-page"
         return make_error(SOURCE, ErrorKind.BAD_RESPONSE, message, hint, status_code=second.status if second else first.status)
 
-    async def _get_json(self, client: httpx.AsyncClient, path: str) -> tuple[Any, float] | SourceError | "_WrongApi":
+    async def _get_json(self, client: httpx.AsyncClient, path: str) -> tuple[Any, float] | SourceError | _WrongApi:
         got = await _http.get(client, SOURCE, self.base + path, timeout=self.config.timeout, hints=self._hints())
         if isinstance(got, SourceError):
             return got
@@ -372,7 +372,7 @@ class StatusPage:
             return _WrongApi(got.url, f"not JSON: {body_snippet(got.body, 40)!r}", got.status)
         return doc, got.elapsed_ms
 
-    async def _statuspage(self, client: httpx.AsyncClient) -> StatusPageSnapshot | SourceError | "_WrongApi":
+    async def _statuspage(self, client: httpx.AsyncClient) -> StatusPageSnapshot | SourceError | _WrongApi:
         got = await self._get_json(client, SUMMARY_PATH)
         if not isinstance(got, tuple):
             return got
@@ -382,7 +382,7 @@ class StatusPage:
         except NotThisFormat as exc:
             return _WrongApi(safe_url(self.base + SUMMARY_PATH), str(exc), 200)
 
-    async def _rootly(self, client: httpx.AsyncClient) -> StatusPageSnapshot | SourceError | "_WrongApi":
+    async def _rootly(self, client: httpx.AsyncClient) -> StatusPageSnapshot | SourceError | _WrongApi:
         got = await self._get_json(client, ROOTLY_STATUS_PATH)
         if not isinstance(got, tuple):
             return got

@@ -1,6 +1,6 @@
-"""What each signal says, in numbers: the evidence :mod:`cockpit.triage.tree` weighs.
+"""What each signal says, in numbers: the evidence :mod:`clay_cockpit.triage.tree` weighs.
 
-Pure functions of :mod:`cockpit.signals` values; no I/O, no clock reads.
+Pure functions of :mod:`clay_cockpit.signals` values; no I/O, no clock reads.
 Every function here tolerates odd input (NaN, negative rates, missing labels,
 unparseable log lines) and never raises on it.
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cockpit.config import Thresholds
-from cockpit.runbook import ErrorClass
-from cockpit.signals import HealthSnapshot, LogLine, MetricsSnapshot, Reading, SourceError
-from cockpit.triage.service import (  # noqa: F401  (the status page and our service: part of this module's vocabulary)
+from clay_cockpit.config import Thresholds
+from clay_cockpit.runbook import ErrorClass
+from clay_cockpit.signals import HealthSnapshot, LogLine, MetricsSnapshot, Reading, SourceError
+from clay_cockpit.triage.service import (  # noqa: F401  (the status page and our service: part of this module's vocabulary)
     ClayStatus,
     PodState,
     clay_checks_failing,

@@ -1,5 +1,5 @@
 """The decision tree and the severity table, on the evidence of
-:mod:`cockpit.triage.evidence`. Builds the findings :func:`cockpit.triage.tree.assess`
+:mod:`clay_cockpit.triage.evidence`. Builds the findings :func:`clay_cockpit.triage.tree.assess`
 orders and rates for confidence.
 
 Severity (DESIGN.md): P1 our integration is down (most Clay calls fail —
@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from cockpit.triage import evidence as ev
-from cockpit.config import Thresholds
-from cockpit.runbook import ActionId, Branch, ErrorClass, Severity
-from cockpit.signals import (
+from clay_cockpit.config import Thresholds
+from clay_cockpit.runbook import ActionId, Branch, ErrorClass, Severity
+from clay_cockpit.signals import (
     HealthSnapshot,
     LogLine,
     MetricsSnapshot,
@@ -26,9 +25,9 @@ from cockpit.signals import (
     SourceError,
     StatusPageSnapshot,
 )
-from cockpit.triage.types import (
+from clay_cockpit.triage import evidence as ev
+from clay_cockpit.triage.types import (
     SEVERITY_ORDER,
-    Action,
     Finding,
     Gap,
     Observation,

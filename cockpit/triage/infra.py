@@ -16,12 +16,26 @@ Pure, like the rest of triage.
 
 from __future__ import annotations
 
-from cockpit.triage import evidence as ev
 from dataclasses import replace
 
-from cockpit.runbook import ActionId, Branch, ErrorClass, Severity
-from cockpit.triage.findings import P1, P2, P3, Context, Impact, _calls_summary, all_quiet, clay_side, credentials, impacts, latency, monitoring_gap, quiet_clay_incident
-from cockpit.triage.types import SEVERITY_ORDER, Action, Finding, Reason, action
+from clay_cockpit.runbook import ActionId, Branch, ErrorClass, Severity
+from clay_cockpit.triage import evidence as ev
+from clay_cockpit.triage.findings import (
+    P1,
+    P2,
+    P3,
+    Context,
+    Impact,
+    _calls_summary,
+    all_quiet,
+    clay_side,
+    credentials,
+    impacts,
+    latency,
+    monitoring_gap,
+    quiet_clay_incident,
+)
+from clay_cockpit.triage.types import SEVERITY_ORDER, Action, Finding, Reason, action
 
 
 def infrastructure(ctx: Context, imps: list[Impact]) -> Finding | None:

@@ -1,15 +1,15 @@
 """What Clay's status page and our own service say, for triage: the Clay
 status digest, our health checks, the pods' states. Part of
-:mod:`cockpit.triage.evidence` (which re-exports these names).
+:mod:`clay_cockpit.triage.evidence` (which re-exports these names).
 
-Pure functions of :mod:`cockpit.signals` values; never raise on odd input.
+Pure functions of :mod:`clay_cockpit.signals` values; never raise on odd input.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cockpit.signals import (
+from clay_cockpit.signals import (
     ComponentStatus,
     HealthCheck,
     HealthSnapshot,
@@ -18,7 +18,6 @@ from cockpit.signals import (
     StatusIncident,
     StatusPageSnapshot,
 )
-
 
 # --------------------------------------------------------------------------
 # Clay's status page

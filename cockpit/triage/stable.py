@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cockpit.runbook import Branch, Severity
-from cockpit.triage.types import BRANCH_LABEL, SEVERITY_ORDER, Assessment
+from clay_cockpit.runbook import Branch, Severity
+from clay_cockpit.triage.types import BRANCH_LABEL, SEVERITY_ORDER, Assessment
 
 Key = tuple[Branch, Severity | None]
 

@@ -3,7 +3,7 @@ what to do first.
 
 Pure: no I/O, no Textual, no clock reads (``now`` is a parameter).
 
-- :func:`assess` turns one :class:`~cockpit.signals.Signals` into an
+- :func:`assess` turns one :class:`~clay_cockpit.signals.Signals` into an
   :class:`Assessment`: findings (branch, severity, reasons with the numbers,
   actions in order), what it cannot see, and how sure it is.
 - :class:`Triage` smooths successive assessments so one noisy sample does
@@ -36,14 +36,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from cockpit.triage import evidence as ev
-from cockpit.config import Thresholds
-from cockpit.runbook import ActionId, Branch, ErrorClass
-from cockpit.signals import InEffect, Signals, SourceError
-from cockpit.triage.findings import Context
-from cockpit.triage.infra import build_findings
-from cockpit.triage.stable import Change, Triage, Triaged
-from cockpit.triage.types import (
+from clay_cockpit.config import Thresholds
+from clay_cockpit.runbook import ActionId, Branch, ErrorClass
+from clay_cockpit.signals import InEffect, Signals, SourceError
+from clay_cockpit.triage import evidence as ev
+from clay_cockpit.triage.findings import Context
+from clay_cockpit.triage.infra import build_findings
+from clay_cockpit.triage.stable import Change, Triage, Triaged
+from clay_cockpit.triage.types import (
     BRANCH_LABEL,
     SEVERITY_ORDER,
     Action,
@@ -57,7 +57,7 @@ from cockpit.triage.types import (
 )
 
 if TYPE_CHECKING:
-    from cockpit.config import Config
+    from clay_cockpit.config import Config
 
 __all__ = [
     "BRANCH_LABEL", "Action", "Assessment", "Change", "Confidence", "Finding", "Gap", "Observation",
@@ -133,10 +133,10 @@ def _in_effect(f: Finding, in_effect: tuple[InEffect, ...]) -> Finding:
     """The finding's actions, those in effect marked done with what is in
     effect and since when (never offered again as the next key)."""
     done = {e.action: e for e in in_effect if isinstance(e, InEffect)} if isinstance(in_effect, tuple) else {}
-    for action, implied in IMPLIED_DONE.items():
+    for implying, implied in IMPLIED_DONE.items():
         e = done.get(implied.value)
-        if e is not None and action.value not in done:
-            done[action.value] = InEffect(action.value, IMPLIED_DETAIL[action], e.since)
+        if e is not None and implying.value not in done:
+            done[implying.value] = InEffect(implying.value, IMPLIED_DETAIL[implying], e.since)
     if not done or not any(a.id.value in done for a in f.actions):
         return f
     actions = []

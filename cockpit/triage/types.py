@@ -4,7 +4,7 @@ timeline read. Frozen; ``to_dict()`` gives JSON-ready dicts.
 Every text here is whole: nothing is cut to fit a screen (the widgets clip
 when they draw), so a message or the postmortem can quote it.
 
-Pure data, no I/O. See :mod:`cockpit.triage.tree` for how they are made.
+Pure data, no I/O. See :mod:`clay_cockpit.triage.tree` for how they are made.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from cockpit.triage import evidence as ev
-from cockpit.runbook import ACTION_KEY, ACTION_TEXT, DONE_TEXT, OUTSIDE, ActionId, Branch, ErrorClass, Severity
+from clay_cockpit.runbook import ACTION_KEY, ACTION_TEXT, DONE_TEXT, OUTSIDE, ActionId, Branch, ErrorClass, Severity
+from clay_cockpit.triage import evidence as ev
 
 
 class Confidence(StrEnum):

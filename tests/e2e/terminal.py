@@ -148,7 +148,7 @@ class Box:
     left: int
     bottom: int
     right: int
-    screen: "Screen" = field(repr=False, compare=False)
+    screen: Screen = field(repr=False, compare=False)
 
     @property
     def width(self) -> int:

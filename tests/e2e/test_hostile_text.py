@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 import tomli_w
 
-from cockpit.config import default_toml_text, parse_toml
+from clay_cockpit.config import default_toml_text, parse_toml
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +92,7 @@ class Hostile(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path.endswith("summary.json"):
             doc: object = _summary()

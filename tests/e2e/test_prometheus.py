@@ -29,11 +29,12 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from cockpit.config import config_from_toml
-from cockpit.signals import MetricsSnapshot
-from cockpit.sim.scenario import load_scenario
-from cockpit.sim.server import start_background
-from cockpit.sources.metrics import Metrics
+from clay_cockpit.config import config_from_toml
+from clay_cockpit.signals import MetricsSnapshot
+from clay_cockpit.sim.scenario import load_scenario
+from clay_cockpit.sim.server import start_background
+from clay_cockpit.sources.metrics import Metrics
+
 from . import drill, procs
 from .drill import PANES, Driver, Step
 from .terminal import Screen

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from cockpit.sim.scenario import load_scenario
+from clay_cockpit.sim.scenario import load_scenario
+
 from . import drill, procs
 from .drill import PANES, Driver, Step
 from .terminal import Screen, colour_escapes
@@ -207,7 +208,7 @@ def test_ssh_dropped_mid_session(terminal, launch, mark, e2e_dir) -> None:
     clients = [pid for pid, argv in running.items() if argv.split(" ", 1)[0] in ("ssh", "/usr/bin/ssh")]
     server_side = {pid: argv for pid, argv in running.items() if pid not in clients}
     assert len(clients) == 1, f"expected one ssh client among:\n{procs.ps_lines(list(running))}"
-    assert any("cockpit.sim" in argv for argv in server_side.values()), f"no drill child among:\n{procs.ps_lines(list(running))}"
+    assert any("clay_cockpit.sim" in argv for argv in server_side.values()), f"no drill child among:\n{procs.ps_lines(list(running))}"
     assert any("clay-cockpit" in argv for argv in server_side.values()), f"no cockpit among:\n{procs.ps_lines(list(running))}"
     os.kill(clients[0], signal.SIGKILL)
     status = term.wait_exit(EXIT_TIMEOUT)

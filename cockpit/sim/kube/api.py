@@ -32,16 +32,16 @@ from typing import Any
 
 from aiohttp import web
 
-from cockpit.sim import wiring
-
-from cockpit.sim.kube import tls as kube_tls
-from cockpit.sim.kube.http import build_app
-from cockpit.sim.kube.rbac import Denial, Rbac
-from cockpit.sim.kube.store import Store
-from cockpit.sim.kube.tls import TlsMaterial
-from cockpit.sim.kube.util import rfc3339, status_body as _status_body, uid
-from cockpit.sim.kube.validate import default_deployment
-from cockpit.sim.kube.workload import Controllers, template_hash
+from clay_cockpit.sim import wiring
+from clay_cockpit.sim.kube import tls as kube_tls
+from clay_cockpit.sim.kube.http import build_app
+from clay_cockpit.sim.kube.rbac import Denial, Rbac
+from clay_cockpit.sim.kube.store import Store
+from clay_cockpit.sim.kube.tls import TlsMaterial
+from clay_cockpit.sim.kube.util import rfc3339, uid
+from clay_cockpit.sim.kube.util import status_body as _status_body
+from clay_cockpit.sim.kube.validate import default_deployment
+from clay_cockpit.sim.kube.workload import Controllers, template_hash
 
 DAY = 86400.0
 

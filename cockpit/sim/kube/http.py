@@ -4,7 +4,7 @@ Routing of ``/api`` and ``/apis`` paths, bearer-token authentication, RBAC
 deny rules, content negotiation (JSON, server-side Table, partial metadata),
 list/get/watch/create/update/patch/delete with ``dryRun=All``, and the
 streaming bodies (watches, ``pods/log?follow=true``). The objects and the
-controllers behind them live in :mod:`cockpit.sim.kube.api`.
+controllers behind them live in :mod:`clay_cockpit.sim.kube.api`.
 """
 
 from __future__ import annotations
@@ -19,21 +19,41 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from cockpit.sim.kube import resources as kr
-from cockpit.sim.kube.logs import serve_log
-from cockpit.sim.kube.proto import PROTOBUF, decode_ssar
-from cockpit.sim.kube.patch import APPLY_PATCH, apply_patch, decode_patch
-from cockpit.sim.kube.store import Obj
-from cockpit.sim.kube.util import (
-    REASONS, ApiError, already_exists, conflict, fields_match, forbidden_message, labels_match, not_found, parse_field_selector,
-    parse_label_selector, random_suffix, rfc3339, selector_string, status_body, uid,
+from clay_cockpit.sim.kube import resources as kr
+from clay_cockpit.sim.kube.logs import serve_log
+from clay_cockpit.sim.kube.patch import APPLY_PATCH, apply_patch, decode_patch
+from clay_cockpit.sim.kube.proto import PROTOBUF, decode_ssar
+from clay_cockpit.sim.kube.store import Obj
+from clay_cockpit.sim.kube.util import (
+    REASONS,
+    ApiError,
+    already_exists,
+    conflict,
+    fields_match,
+    forbidden_message,
+    labels_match,
+    not_found,
+    parse_field_selector,
+    parse_label_selector,
+    random_suffix,
+    rfc3339,
+    selector_string,
+    status_body,
+    uid,
 )
-from cockpit.sim.kube.validate import (
-    DNS_SUBDOMAIN, SCALE_TYPES, STATUS_TYPES, admit_update, check_types, drop_nulls, invalid, validate,
+from clay_cockpit.sim.kube.validate import (
+    DNS_SUBDOMAIN,
+    SCALE_TYPES,
+    STATUS_TYPES,
+    admit_update,
+    check_types,
+    drop_nulls,
+    invalid,
+    validate,
 )
 
 if TYPE_CHECKING:
-    from cockpit.sim.kube.api import KubeCluster
+    from clay_cockpit.sim.kube.api import KubeCluster
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from cockpit.sim.kube.util import ApiError, parse_rfc3339, rfc3339_nano
+from clay_cockpit.sim.kube.util import ApiError, parse_rfc3339, rfc3339_nano
 
 if TYPE_CHECKING:
-    from cockpit.sim.kube.api import KubeCluster
+    from clay_cockpit.sim.kube.api import KubeCluster
 
 log = logging.getLogger(__name__)
 

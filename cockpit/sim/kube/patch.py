@@ -11,7 +11,7 @@
   ``$retainKeys`` directives are honoured.
 
 Each function returns a new object and never mutates its arguments; a patch
-that cannot apply raises :class:`~cockpit.sim.kube.util.ApiError`.
+that cannot apply raises :class:`~clay_cockpit.sim.kube.util.ApiError`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import jsonpatch
 
-from cockpit.sim.kube.util import ApiError
+from clay_cockpit.sim.kube.util import ApiError
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"

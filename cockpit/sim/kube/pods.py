@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.sim.kube.util import rfc3339
+from clay_cockpit.sim.kube.util import rfc3339
 
 LOG_LINES = 5000  # per container instance
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 10.0, 300.0, 600.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cockpit.sim.kube.util import ApiError
+from clay_cockpit.sim.kube.util import ApiError
 
 MAGIC = b"k8s\x00"
 PROTOBUF = "application/vnd.kubernetes.protobuf"

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cockpit.sim.kube.util import ApiError
+from clay_cockpit.sim.kube.util import ApiError
 
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "*")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.sim.kube.util import fnv32a, since
+from clay_cockpit.sim.kube.util import fnv32a, since
 
 GIT_VERSION = "v1.32.4"
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.sim.kube.util import ApiError
+from clay_cockpit.sim.kube.util import ApiError
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)

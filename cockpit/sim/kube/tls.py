@@ -144,7 +144,7 @@ def generate(common_name: str = "clay-drill-kube-apiserver") -> TlsMaterial:
 
 def trust_in_kubeconfig(path: Path, ca_data: str) -> Path:
     """Add ``certificate-authority-data`` to every cluster of a JSON kubeconfig
-    written by :func:`cockpit.sim.wiring.write_kubeconfig` (kept 0600)."""
+    written by :func:`clay_cockpit.sim.wiring.write_kubeconfig` (kept 0600)."""
     doc = json.loads(Path(path).read_text(encoding="utf-8"))
     for entry in doc.get("clusters", []):
         entry.setdefault("cluster", {})["certificate-authority-data"] = ca_data

@@ -2,15 +2,15 @@
 label and field selectors, names and hashes.
 
 Everything here is pure (no I/O, no clock of its own) so the API server in
-:mod:`cockpit.sim.kube.http` and the controllers in
-:mod:`cockpit.sim.kube.workload` share one notion of each.
+:mod:`clay_cockpit.sim.kube.http` and the controllers in
+:mod:`clay_cockpit.sim.kube.workload` share one notion of each.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 # The alphabet Kubernetes uses for generated names and pod-template-hash

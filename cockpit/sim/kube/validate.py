@@ -12,7 +12,7 @@ import copy
 import re
 from typing import Any
 
-from cockpit.sim.kube.util import ApiError, conflict, invalid, parse_rfc3339
+from clay_cockpit.sim.kube.util import ApiError, conflict, invalid, parse_rfc3339
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

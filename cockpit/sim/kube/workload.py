@@ -1,5 +1,5 @@
 """The drill cluster's controllers: Deployment (rolling update), ReplicaSet,
-the kubelets of :mod:`cockpit.sim.kube.pods`, and the Event recorder.
+the kubelets of :mod:`clay_cockpit.sim.kube.pods`, and the Event recorder.
 
 Driven by :meth:`Controllers.tick` on the simulation clock, and right after
 each API write, like the real controllers reacting to a watch. A template
@@ -18,9 +18,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from cockpit.sim.kube.pods import PodState
-from cockpit.sim.kube.store import Obj, Store
-from cockpit.sim.kube.util import fnv32a, parse_rfc3339, random_suffix, rfc3339, rfc3339_micro, safe_encode, uid
+from clay_cockpit.sim.kube.pods import PodState
+from clay_cockpit.sim.kube.store import Obj, Store
+from clay_cockpit.sim.kube.util import fnv32a, parse_rfc3339, random_suffix, rfc3339, rfc3339_micro, safe_encode, uid
 
 MAX_EVENTS = 500
 POD_QUOTA, QUOTA_NAME = 50, "clay-sync-quota"  # pods per namespace
