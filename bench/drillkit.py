@@ -54,8 +54,9 @@ class Screen:
         self.counts = Counts()
         self.notes: list[str] = []
         wrapped = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " " + shlex.join(command)
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(SIZE[0]), "-y", str(SIZE[1]), wrapped + "; sleep 600"],
-                       check=True)
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", name, "-x", str(SIZE[0]), "-y", str(SIZE[1]), wrapped + "; sleep 600"], check=True
+        )
         subprocess.run(["tmux", "set-option", "-t", name, "remain-on-exit", "on"], check=False, capture_output=True)
 
     def lines(self) -> list[str]:
@@ -151,8 +152,11 @@ class DrillApi:
         cluster, user = doc["clusters"][0]["cluster"], doc["users"][0]["user"]
         ctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
         req = urllib.request.Request(cluster["server"] + path, headers={"Authorization": f"Bearer {user['token']}"})
-        with urllib.request.urlopen(req, timeout=5, context=ctx) as r:
-            return json.loads(r.read())
+        try:
+            with urllib.request.urlopen(req, timeout=5, context=ctx) as r:
+                return json.loads(r.read())
+        except OSError as e:  # (URLError too) the drill went away: say so where it happened, with the screen
+            raise Stuck("the drill's Kubernetes API", f"{path} to answer ({e})", 0, []) from e
 
     def deployment(self) -> dict:
         return self.kube("/apis/apps/v1/namespaces/clay-sync/deployments/clay-sync")
@@ -162,8 +166,29 @@ class DrillApi:
         d = self.deployment()
         spec, st, meta = d["spec"], d.get("status", {}), d["metadata"]
         n = spec.get("replicas", 1)
-        return (meta.get("generation", 0) > after_generation and st.get("observedGeneration", 0) >= meta.get("generation", 0)
-                and st.get("updatedReplicas", 0) == n and st.get("replicas", 0) == n and st.get("availableReplicas", 0) == n)
+        return (
+            meta.get("generation", 0) > after_generation
+            and st.get("observedGeneration", 0) >= meta.get("generation", 0)
+            and st.get("updatedReplicas", 0) == n
+            and st.get("replicas", 0) == n
+            and st.get("availableReplicas", 0) == n
+        )
+
+    def cordoned(self, node: str) -> bool:
+        """`kubectl get node`: SchedulingDisabled."""
+        return bool(self.kube(f"/api/v1/nodes/{node}").get("spec", {}).get("unschedulable"))
+
+    def first_ready(self, tag: str) -> float | None:
+        """When the first pod of the image ``tag`` became Ready (its Ready condition's lastTransitionTime), on the wall clock."""
+        pods = self.kube("/api/v1/namespaces/clay-sync/pods")["items"]
+        times = []
+        for p in pods:
+            if not any(c.get("image", "").endswith(f":{tag}") for c in p.get("spec", {}).get("containers", [])):
+                continue
+            for cond in p.get("status", {}).get("conditions", []):
+                if cond.get("type") == "Ready" and cond.get("status") == "True" and cond.get("lastTransitionTime"):
+                    times.append(datetime.fromisoformat(cond["lastTransitionTime"].replace("Z", "+00:00")).timestamp())
+        return self.to_wall(min(times)) if times else None
 
     def first_oom(self) -> float | None:
         pods = self.kube("/api/v1/namespaces/clay-sync/pods")["items"]

@@ -5,7 +5,7 @@ the app lends it Textual's timers, runs its work in workers (a thread per
 blocking client: Prometheus, Kubernetes, the log follow; a task per async
 one: status page, health) and turns what comes back into messages —
 :class:`SourceResult`, :class:`LogBatch`, :class:`LogFault`,
-:class:`LogFollowEnded` — whose handlers update ``app.signals`` (a
+:class:`LogFollowEnded` (declared in :mod:`clay_cockpit.screens.app_messages`) — whose handlers update ``app.signals`` (a
 :class:`~clay_cockpit.signals.Reading` per source, what triage reads), the panes,
 and post :class:`SignalsChanged`. The keys and their actions are
 :mod:`clay_cockpit.screens.app_actions`' (the :class:`~clay_cockpit.screens.app_actions.AppActions` mixin).
@@ -30,20 +30,27 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
-from textual.message import Message
+from textual.binding import BindingType
 from textual.worker import get_current_worker
 
 from clay_cockpit.config import Config
 from clay_cockpit.config import state_dir as default_state_dir
-from clay_cockpit.redact import redact
-from clay_cockpit.sanitise import clean, clean_line
 from clay_cockpit.screens.app_actions import AppActions, cockpit_commands
 from clay_cockpit.screens.app_keys import APP_BINDINGS
+from clay_cockpit.screens.app_messages import (
+    DrillInfo,
+    InfraWatched,
+    LogBatch,
+    LogFault,
+    LogFollowEnded,
+    SignalsChanged,
+    SourceResult,
+)
+from clay_cockpit.screens.app_terminal import AppTerminal
 from clay_cockpit.screens.boot import TALL_FROM, WIDE_FROM
 from clay_cockpit.screens.toasts import ToastHold
 from clay_cockpit.screens.typeahead import TypeAhead
@@ -52,15 +59,13 @@ from clay_cockpit.screens.typeahead import TypeAhead
 # the keys and the boot screen; the snapshot types, the panes, the sources and
 # the polls (clay_cockpit.live) load in on_ready (tests/test_boundaries.py holds it to that).
 if TYPE_CHECKING:
-    from textual.driver import Driver
-    from textual.notifications import SeverityLevel
-
-    from clay_cockpit.live import LogFollow, Poll, Polls
-    from clay_cockpit.screens.actions_desk import ActionsDesk, ActionsUpdate
+    from clay_cockpit.live import InfraFeed, LogFollow, Poll, Polls
+    from clay_cockpit.screens.actions_desk import ActionsDesk
+    from clay_cockpit.screens.actions_workers import ActionsUpdate
     from clay_cockpit.screens.comms_desk import CommsDesk, CommsResult
     from clay_cockpit.screens.desk import Desk, IncidentLoaded
     from clay_cockpit.screens.main import MainScreen
-    from clay_cockpit.signals import InEffect, LogLine, Signals, SourceError
+    from clay_cockpit.signals import InEffect, LogLine, Signals
     from clay_cockpit.widgets.checklist import ChecklistPane
 
 log = logging.getLogger(__name__)
@@ -73,55 +78,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "drill"
 
 
-class DrillInfo(Protocol):
-    """What the demo passes about the drill child process."""
-
-    scenario: str
-    title: str
-
-    def poll(self) -> str | None:
-        """A message once the simulator has died, else None. Never blocks."""
-
-
-class SourceResult(Message):
-    """A poll finished: a snapshot or a SourceError for one Signals field."""
-
-    def __init__(self, name: str, result: Any) -> None:
-        super().__init__()
-        self.name = name
-        self.result = result
-
-
-class LogBatch(Message):
-    def __init__(self, lines: tuple[LogLine, ...]) -> None:
-        super().__init__()
-        self.lines = lines
-
-
-class LogFault(Message):
-    """The log follow failed (``error``) or recovered (``None``)."""
-
-    def __init__(self, error: SourceError | None) -> None:
-        super().__init__()
-        self.error = error
-
-
-class LogFollowEnded(Message):
-    """The follow returned although it was not asked to stop."""
-
-
-class SignalsChanged(Message):
-    """``app.signals`` changed; only the newest one matters."""
-
-    def __init__(self, signals: Signals) -> None:
-        super().__init__()
-        self.signals = signals
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SignalsChanged)
-
-
-class CockpitApp(AppActions, App[int]):
+class CockpitApp(AppTerminal, AppActions, App[int]):
     # the layout and look of the cockpit screen; read in on_ready, after the
     # first frame, which needs none of it (screens/boot.py draws it alone)
     CSS_FILE = Path(__file__).with_name("app.tcss")
@@ -129,10 +86,20 @@ class CockpitApp(AppActions, App[int]):
     COMMANDS = App.COMMANDS | {cockpit_commands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL_FROM, "-tall")]
-    BINDINGS: ClassVar[list[Binding]] = list(APP_BINDINGS)
+    BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
 
-    def __init__(self, config: Config, sources: Any, *, clock: Callable[[], float] = time.time, title: str | None = None,
-                 drill: DrillInfo | None = None, state_dir: Path | None = None, speed: float = 1.0, actions: Any = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        sources: Any,
+        *,
+        clock: Callable[[], float] = time.time,
+        title: str | None = None,
+        drill: DrillInfo | None = None,
+        state_dir: Path | None = None,
+        speed: float = 1.0,
+        actions: Any = None,
+    ) -> None:
         self.read_keymap(config)
         # NO_COLOR: Textual alone applies its Monochrome filter, which still
         # writes grey escapes; with native ANSI colours it strips every colour
@@ -154,6 +121,7 @@ class CockpitApp(AppActions, App[int]):
         self._stop_logs = threading.Event()  # set on quit or hangup: the log follow returns
         self._polls: Polls  # these two are built in on_ready (clay_cockpit.live: after the first frame)
         self._logs: LogFollow
+        self._infra: InfraFeed
         self._main: MainScreen | None = None  # built right after the first frame (see on_ready)
         self._desk: Desk | None = None  # likewise
         self._metrics_view: Any = None
@@ -190,29 +158,6 @@ class CockpitApp(AppActions, App[int]):
         assert self._desk is not None, "the desk is built in on_ready"
         return self._desk
 
-    def on_mount(self) -> None:
-        from clay_cockpit.screens.hangup import route_hangups
-
-        self._signal_handlers = route_hangups(self._hang_up)  # SIGHUP, SIGTERM: quit like q (screens/hangup.py)
-        self.screen_change_signal.subscribe(self, self._toasts.screen_changed)
-        self.screen_change_signal.subscribe(self, self._typeahead.screen_changed)
-
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None,
-               markup: bool = False) -> None:
-        """A toast, unless a modal that asks for a key, a name or a
-        confirmation is on top: then it waits (:mod:`clay_cockpit.screens.toasts`).
-        Every toast passes the one sanitiser and the one redactor first.
-        Plain text unless a caller asks for markup: toasts carry outside
-        text (Kubernetes and API error messages, action summaries)."""
-        message, title = redact(clean(message)), redact(clean_line(title))
-        if not self._toasts.hold((message, title, severity, timeout, markup)):
-            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
-    def get_driver_class(self) -> type[Driver]:
-        from clay_cockpit.screens.hangup import hangup_safe
-
-        return hangup_safe(super().get_driver_class())  # output that survives the terminal going away
-
     def exit(self, result: int | None = None, return_code: int = 0, message: Any = None) -> None:
         self._exiting = True
         super().exit(result, return_code, message)
@@ -222,11 +167,6 @@ class CockpitApp(AppActions, App[int]):
         self._stop_logs.set()
         if self._actions is not None:
             self._actions.stop()
-
-    def _hang_up(self, sig: signal.Signals) -> None:
-        self._stop_logs.set()
-        log.info("%s received: stopping", sig.name)  # not on screen: after a hangup there is none
-        self.exit(return_code=128 + sig.value)
 
     async def on_ready(self) -> None:
         """The first frame is on screen: build the cockpit and the desk, then
@@ -239,11 +179,24 @@ class CockpitApp(AppActions, App[int]):
         await self.push_screen(self._main)  # over the boot screen: the bottom screen can't be switched away
         if self._exiting or not self._main.is_attached:
             return  # quit (q, or the terminal hung up) while the screen was being built: build no more
-        from clay_cockpit.live import LogFollow, Polls
+        from clay_cockpit.live import InfraFeed, LogFollow, Polls
+        from clay_cockpit.widgets.logs import prepare as prepare_lines
 
-        self._polls = Polls(self.config, self.sources, set_timer=self.set_timer, run=self._run_poll)
-        self._logs = LogFollow(self.sources, buffer=self.config.kube.log_buffer, stop=self._stop_logs, clock=self.clock,
-                               set_timer=self.set_timer, start=self.follow_logs, on_flush=self._show_logs)
+        self._polls = Polls(self.config, self.sources, set_timer=self.set_timer, run=self._run_poll, stop=self._stop_logs)
+        self._logs = LogFollow(
+            self.sources,
+            buffer=self.config.kube.log_buffer,
+            stop=self._stop_logs,
+            clock=self.clock,
+            set_timer=self.set_timer,
+            start=self.follow_logs,
+            on_flush=self._show_logs,
+            prepare=prepare_lines,
+        )
+        deployment = self.config.kube.deployments[0] if self.config.kube.deployments else ""
+        self._infra = InfraFeed(
+            self.sources, deployment=deployment, stop=self._stop_logs, set_timer=self.set_timer, start=self.follow_events
+        )
         self._desk = Desk(self, self._main, self.config, clock=self.clock, state_dir=self.state_dir, speed=self.speed)
         self._desk.start()
         from clay_cockpit.screens.comms_desk import CommsDesk
@@ -255,11 +208,21 @@ class CockpitApp(AppActions, App[int]):
 
         # the cluster adapter goes with the real sources (fakes in tests: the actions are shown, not run)
         factory = self._actions_factory or (default_runner if isinstance(self.sources, Sources) else None)
-        self._actions = ActionsDesk(self, self._main, self.config, clock=self.clock, store=self._desk.recorder.store, factory=factory,
-                                    on_in_effect=self._in_effect, on_recorded=self._desk.refresh_panes)
+        self._actions = ActionsDesk(
+            self,
+            self._main,
+            self.config,
+            clock=self.clock,
+            store=self._desk.recorder.store,
+            factory=factory,
+            on_in_effect=self._in_effect,
+            on_recorded=self._desk.refresh_panes,
+        )
         self._actions.start()
         self._polls.start_all()
         self.follow_logs()
+        if self._infra.enabled:
+            self.follow_events()
         self.set_interval(AGE_TICK, self._tick)
         if self.drill is not None:  # its death, or a countdown to its fault, in the top bar
             from clay_cockpit.screens.drill_watch import DrillWatch
@@ -286,8 +249,15 @@ class CockpitApp(AppActions, App[int]):
         """Start ``poll``'s worker, one at a time per source (its group): a
         thread for a blocking client, a task for an async one."""
         run = self._poll_blocking if poll.blocking else self._poll_async
-        self.run_worker(partial(run, poll), name=f"poll_{poll.name}", group=poll.name, description=poll.description, exclusive=True,
-                        exit_on_error=False, thread=poll.blocking)
+        self.run_worker(
+            partial(run, poll),
+            name=f"poll_{poll.name}",
+            group=poll.name,
+            description=poll.description,
+            exclusive=True,
+            exit_on_error=False,
+            thread=poll.blocking,
+        )
 
     def _poll_blocking(self, poll: Poll) -> None:
         result = self._polls.fetch(poll)
@@ -299,7 +269,8 @@ class CockpitApp(AppActions, App[int]):
 
     def on_source_result(self, message: SourceResult) -> None:
         now = self.clock()
-        reading = getattr(self.signals, message.name).with_result(message.result, now)
+        result = self._infra.polled(message.result) if message.name == "infra" else message.result
+        reading = getattr(self.signals, message.name).with_result(result, now)
         self._set_signals(replace(self.signals, **{message.name: reading}, at=now))
         self.main_screen.show_reading(message.name, reading, now)
         if message.name == "metrics" and self._metrics_view is not None and self._metrics_view.is_current:
@@ -337,8 +308,11 @@ class CockpitApp(AppActions, App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="logs", description="Following pod logs")
     def follow_logs(self) -> None:
-        self._logs.follow(lambda lines: self.post_message(LogBatch(lines)), lambda error: self.post_message(LogFault(error)),
-                          lambda: self.post_message(LogFollowEnded()))
+        self._logs.follow(
+            lambda lines: self.post_message(LogBatch(lines)),
+            lambda error: self.post_message(LogFault(error)),
+            lambda: self.post_message(LogFollowEnded()),
+        )
 
     def on_log_batch(self, message: LogBatch) -> None:
         self._logs.arrived(message.lines)  # flushed to _show_logs within LOG_FLUSH
@@ -362,6 +336,19 @@ class CockpitApp(AppActions, App[int]):
     def on_log_follow_ended(self, message: LogFollowEnded) -> None:
         self._logs.ended()  # follows again in LOG_RESTART
 
+    # -- Kubernetes events (issue 14) -------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="events", description="Watching Kubernetes events")
+    def follow_events(self) -> None:
+        self._infra.follow(lambda what, value: self.post_message(InfraWatched(what, value)))
+
+    def on_infra_watched(self, message: InfraWatched) -> None:
+        now = self.clock()
+        reading = self._infra.arrived(message.what, message.value, self.signals.infra, now)
+        if reading is not None:
+            self._set_signals(replace(self.signals, infra=reading, at=now))
+            self.main_screen.show_reading("infra", reading, now)
+
     # -- the incident ---------------------------------------------------------
 
     def on_comms_result(self, message: CommsResult) -> None:
@@ -383,8 +370,18 @@ class CockpitApp(AppActions, App[int]):
         if self._metrics_view is not None and self._metrics_view.is_current:
             self._metrics_view.show(self.signals.metrics, now)
 
-def make_app(config: Config, sources: Any, *, clock: Callable[[], float] = time.time, title: str | None = None, drill: DrillInfo | None = None,
-             state_dir: Path | None = None, speed: float = 1.0, actions: Any = None) -> CockpitApp:
+
+def make_app(
+    config: Config,
+    sources: Any,
+    *,
+    clock: Callable[[], float] = time.time,
+    title: str | None = None,
+    drill: DrillInfo | None = None,
+    state_dir: Path | None = None,
+    speed: float = 1.0,
+    actions: Any = None,
+) -> CockpitApp:
     """Build the cockpit for a config and its sources (real or fakes in tests).
 
     ``state_dir``: where incidents are kept (default: the XDG state dir; a

@@ -18,13 +18,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clay_cockpit.cli_common import (  # noqa: F401 (re-exported: the CLI's names)
     EXIT_USAGE,
     LOG_LEVEL_ENV,
     LOG_LEVELS,
+    LOG_RATE,
+    LOG_RATE_HELP,
     SEED,
     SPEED,
     _command_line,
@@ -55,7 +58,13 @@ def _version() -> str:
 
 
 class _VersionAction(argparse.Action):
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
         print(f"{APP_NAME} {_version()}")
         parser.exit()
 
@@ -79,14 +88,27 @@ def add_target_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGro
     """``--context``, ``-n/--namespace``, ``--kubeconfig``: the kube target, as
     kubectl takes it (each wins over its environment variable, which wins over
     the config file)."""
-    context = parser.add_argument("--context", metavar="NAME", default=None,
-                                  help="kubeconfig context to use (default: $CLAY_COCKPIT_CONTEXT, then kube.context, then the current context)")
-    context.completer = _complete_contexts  # type: ignore[attr-defined] (argcomplete reads it)
-    parser.add_argument("-n", "--namespace", metavar="NS", default=None,
-                        help="namespace of the service (default: $CLAY_COCKPIT_NAMESPACE, then kube.namespace; empty: the context's)")
-    parser.add_argument("--kubeconfig", metavar="PATH", default=None,
-                        help="kubeconfig file (default: $CLAY_COCKPIT_KUBECONFIG, then kube.kubeconfig, then $KUBECONFIG, "
-                             f"then {Path.home() / '.kube' / 'config'})")
+    context = parser.add_argument(
+        "--context",
+        metavar="NAME",
+        default=None,
+        help="kubeconfig context to use (default: $CLAY_COCKPIT_CONTEXT, then kube.context, then the current context)",
+    )
+    context.completer = _complete_contexts  # type: ignore[attr-defined]  # argcomplete reads it
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        metavar="NS",
+        default=None,
+        help="namespace of the service (default: $CLAY_COCKPIT_NAMESPACE, then kube.namespace; empty: the context's)",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        default=None,
+        help="kubeconfig file (default: $CLAY_COCKPIT_KUBECONFIG, then kube.kubeconfig, then $KUBECONFIG, "
+        f"then {Path.home() / '.kube' / 'config'})",
+    )
 
 
 def _complete_contexts(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
@@ -100,8 +122,12 @@ def _complete_contexts(prefix: str, parsed_args: argparse.Namespace, **_: object
 
 def add_log_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--log-level`` and ``--debug``: how much goes to the log file (never the terminal)."""
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default=None,
-                        help=f"how much the cockpit writes to its log file {log_path()} (default: ${LOG_LEVEL_ENV}, then warning)")
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=None,
+        help=f"how much the cockpit writes to its log file {log_path()} (default: ${LOG_LEVEL_ENV}, then warning)",
+    )
     parser.add_argument("--debug", dest="log_level", action="store_const", const="debug", help="the same as --log-level debug")
 
 
@@ -112,9 +138,12 @@ def _add_run_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup
     add_log_arguments(parser)
 
 
-def _sub(sub: argparse._SubParsersAction, name: str, help: str, description: str, *examples: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=help, description=_wrap(description), epilog=_examples(*examples),
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+def _sub(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str, description: str, *examples: str
+) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name, help=help, description=_wrap(description), epilog=_examples(*examples), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def build_parser(command: str = "") -> argparse.ArgumentParser:
@@ -136,7 +165,8 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
             "clay-cockpit check                      # probe every source once, before the page",
             "clay-cockpit --context prod -n clay-sync  # the cockpit, another cluster",
             "clay-cockpit info                       # which files and which cluster are in use",
-        ) + "\n\nenvironment:\n"
+        )
+        + "\n\nenvironment:\n"
         f"  {CONFIG_ENV}       the config file (after --config)\n"
         "  CLAY_COCKPIT_CONTEXT      kube context (after --context, before kube.context)\n"
         "  CLAY_COCKPIT_NAMESPACE    namespace (after -n, before kube.namespace)\n"
@@ -149,68 +179,109 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
     _add_run_arguments(parser.add_argument_group("cockpit options (clay-cockpit [run] [options])"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = _sub(sub, "run", "start the cockpit against your config (the default)",
-               "Start the cockpit against your config: the status page, health, error rates, pods and logs on one screen, "
-               "triage, the runbook checklist, the actions and the stakeholder updates. ? in the cockpit shows every key.",
-               "clay-cockpit run", "clay-cockpit --config ./staging.toml --read-only",
-               "clay-cockpit --context prod-eu -n clay-sync", "clay-cockpit --debug   # then read the log file: clay-cockpit info")
+    run = _sub(
+        sub,
+        "run",
+        "start the cockpit against your config (the default)",
+        "Start the cockpit against your config: the status page, health, error rates, pods and logs on one screen, "
+        "triage, the runbook checklist, the actions and the stakeholder updates. ? in the cockpit shows every key.",
+        "clay-cockpit run",
+        "clay-cockpit --config ./staging.toml --read-only",
+        "clay-cockpit --context prod-eu -n clay-sync",
+        "clay-cockpit --debug   # then read the log file: clay-cockpit info",
+    )
     _add_run_arguments(run)
 
-    demo = _sub(sub, "demo", "start a drill environment and the cockpit against it (no cluster needed)",
-                "Start a drill environment (a simulated Clay status page, health endpoint, Prometheus, Kubernetes API, Slack "
-                "and status page) in a child process and the cockpit against it. Nothing outside this machine is touched.",
-                "clay-cockpit demo", "clay-cockpit demo --list", "clay-cockpit demo --scenario key-revoked --speed 4",
-                "clay-cockpit demo --scenario ./my-scenario.toml --seed 7")
+    demo = _sub(
+        sub,
+        "demo",
+        "start a drill environment and the cockpit against it (no cluster needed)",
+        "Start a drill environment (a simulated Clay status page, health endpoint, Prometheus, Kubernetes API, Slack "
+        "and status page) in a child process and the cockpit against it. Nothing outside this machine is touched.",
+        "clay-cockpit demo",
+        "clay-cockpit demo --list",
+        "clay-cockpit demo --scenario key-revoked --speed 4",
+        "clay-cockpit demo --scenario ./my-scenario.toml --seed 7",
+        "clay-cockpit demo --scenario log-flood --log-rate 2000",
+    )
     demo.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
     demo.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster (0.01 to 1000)")
     demo.add_argument("--seed", type=SEED, default=None, help="random seed, for a repeatable drill")
+    demo.add_argument("--log-rate", type=LOG_RATE, default=None, metavar="N", help=LOG_RATE_HELP)
     demo.add_argument("--read-only", action="store_true", help="never send a mutating request to the drill cluster")
     demo.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
     add_log_arguments(demo)
 
-    sim = _sub(sub, "sim", "run the drill environment alone, for kubectl or a second cockpit to join",
-               "Run the drill environment alone, in the foreground, and print how to join it: a kubeconfig for kubectl "
-               "and a cockpit config. Ctrl-C stops it.",
-               "clay-cockpit sim --scenario clay-outage --dir /tmp/drill",
-               "KUBECONFIG=/tmp/drill/kubeconfig kubectl get pods -A",
-               "clay-cockpit --config /tmp/drill/cockpit.toml", "clay-cockpit sim --login --dir /tmp/drill")
+    sim = _sub(
+        sub,
+        "sim",
+        "run the drill environment alone, for kubectl or a second cockpit to join",
+        "Run the drill environment alone, in the foreground, and print how to join it: a kubeconfig for kubectl "
+        "and a cockpit config. Ctrl-C stops it.",
+        "clay-cockpit sim --scenario clay-outage --dir /tmp/drill",
+        "KUBECONFIG=/tmp/drill/kubeconfig kubectl get pods -A",
+        "clay-cockpit --config /tmp/drill/cockpit.toml",
+        "clay-cockpit sim --login --dir /tmp/drill",
+    )
     if command in ("sim", ""):  # only then: the simulator's modules are heavier than the rest of the CLI
         from clay_cockpit.sim.server import add_sim_arguments
 
         add_sim_arguments(sim)
 
-    init = _sub(sub, "init", "write a starter config to the XDG config path",
-                "Write the shipped starter config, with its comments, to the config path, filling in the kube context "
-                "and namespace in use (the flags, the environment, else the kubeconfig's current context). Then edit "
-                "the URLs and names for your service and run `clay-cockpit check`.",
-                "clay-cockpit init", "clay-cockpit init --context prod-eu -n clay-sync",
-                "clay-cockpit init --config ./cockpit.toml --force")
+    init = _sub(
+        sub,
+        "init",
+        "write a starter config to the XDG config path",
+        "Write the shipped starter config, with its comments, to the config path, filling in the kube context "
+        "and namespace in use (the flags, the environment, else the kubeconfig's current context). Then edit "
+        "the URLs and names for your service and run `clay-cockpit check`.",
+        "clay-cockpit init",
+        "clay-cockpit init --context prod-eu -n clay-sync",
+        "clay-cockpit init --config ./cockpit.toml --force",
+    )
     init.add_argument("--config", metavar="PATH", help=f"where to write it (default: ${CONFIG_ENV}, then {default_config_path()})")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     add_target_arguments(init)
 
-    check = _sub(sub, "check", "validate the config and probe every source once",
-                 "Validate the config and probe every source once, as the cockpit would: one line per check. Exit 0 when "
-                 "all pass, 1 when one fails, 2 for a bad config. Run it daily, and before the page.",
-                 "clay-cockpit check", "clay-cockpit check --context prod-eu -n clay-sync",
-                 "clay-cockpit check --config ./staging.toml", "clay-cockpit check --with-key --json")
+    check = _sub(
+        sub,
+        "check",
+        "validate the config and probe every source once",
+        "Validate the config and probe every source once, as the cockpit would: one line per check. Exit 0 when "
+        "all pass, 1 when one fails, 2 for a bad config. Run it daily, and before the page.",
+        "clay-cockpit check",
+        "clay-cockpit check --context prod-eu -n clay-sync",
+        "clay-cockpit check --config ./staging.toml",
+        "clay-cockpit check --with-key --json",
+    )
     check.add_argument("--config", metavar="PATH", help=_config_help())
     check.add_argument("--json", action="store_true", help="print the rows as JSON (name, status, detail, enables, hint), for scripts")
-    check.add_argument("--read-only", action="store_true",
-                       help="do not ask about the write permissions (as with kube.read_only): one row says how many were left out")
-    check.add_argument("--with-key", action="store_true",
-                       help="also read the Clay key from the Secret and send it to clay.probe_url once (by default no key leaves "
-                            "this machine); only its fingerprint is shown")
+    check.add_argument(
+        "--read-only",
+        action="store_true",
+        help="do not ask about the write permissions (as with kube.read_only): one row says how many were left out",
+    )
+    check.add_argument(
+        "--with-key",
+        action="store_true",
+        help="also read the Clay key from the Secret and send it to clay.probe_url once (by default no key leaves "
+        "this machine); only its fingerprint is shown",
+    )
     add_target_arguments(check)
     add_log_arguments(check)
 
-    rbac = _sub(sub, "rbac", "print the Role and RoleBinding the config needs in the cluster",
-                "Print, as YAML for `kubectl apply -f -`, the Role that grants exactly the Kubernetes permissions the "
-                "cockpit uses with this config (the ones `check` asks about), object names restricted where it uses one, "
-                "and a RoleBinding to the --user, --group or --service-account given. --read-only (or kube.read_only) "
-                "leaves out the write permissions. Calls no cluster.",
-                "clay-cockpit rbac --user alice@example.com | kubectl apply -f -", "clay-cockpit rbac --read-only --group oncall",
-                "clay-cockpit rbac --service-account clay-sync:cockpit -n clay-sync")
+    rbac = _sub(
+        sub,
+        "rbac",
+        "print the Role and RoleBinding the config needs in the cluster",
+        "Print, as YAML for `kubectl apply -f -`, the Role that grants exactly the Kubernetes permissions the "
+        "cockpit uses with this config (the ones `check` asks about), object names restricted where it uses one, "
+        "and a RoleBinding to the --user, --group or --service-account given. --read-only (or kube.read_only) "
+        "leaves out the write permissions. Calls no cluster.",
+        "clay-cockpit rbac --user alice@example.com | kubectl apply -f -",
+        "clay-cockpit rbac --read-only --group oncall",
+        "clay-cockpit rbac --service-account clay-sync:cockpit -n clay-sync",
+    )
     rbac.add_argument("--config", metavar="PATH", help=_config_help())
     rbac.add_argument("--read-only", action="store_true", help="only the read permissions (as with kube.read_only)")
     rbac.add_argument("--user", action="append", metavar="U", help="bind the Role to this user (repeatable)")
@@ -218,31 +289,46 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
     rbac.add_argument("--service-account", action="append", metavar="NS:NAME", help="bind the Role to this service account (repeatable)")
     add_target_arguments(rbac)
 
-    info = _sub(sub, "info", "print the files and the kube target in use, and where each came from",
-                "Print the config file in use (and whether it exists), the state, log, incidents and postmortems paths "
-                "(XDG honoured), and the kube context, namespace and kubeconfig in effect, each with where it came from: "
-                "a flag, the environment, the config file or the kubeconfig. Calls no cluster.",
-                "clay-cockpit info", "clay-cockpit info --context prod-eu", "clay-cockpit info --json | jq .log_file")
+    info = _sub(
+        sub,
+        "info",
+        "print the files and the kube target in use, and where each came from",
+        "Print the config file in use (and whether it exists), the state, log, incidents and postmortems paths "
+        "(XDG honoured), and the kube context, namespace and kubeconfig in effect, each with where it came from: "
+        "a flag, the environment, the config file or the kubeconfig. Calls no cluster.",
+        "clay-cockpit info",
+        "clay-cockpit info --context prod-eu",
+        "clay-cockpit info --json | jq .log_file",
+    )
     info.add_argument("--config", metavar="PATH", help=_config_help())
     info.add_argument("--json", action="store_true", help="print JSON, for scripts")
     add_target_arguments(info)
 
-    postmortem = _sub(sub, "postmortem", "write the Markdown postmortem of an incident from its timeline",
-                      "Write the Markdown postmortem of an incident (the newest, or the one named) from its timeline, "
-                      "from the state dir and the drills' state dirs.",
-                      "clay-cockpit postmortem", "clay-cockpit postmortem 2024-05-01T1012 -o postmortem.md")
+    postmortem = _sub(
+        sub,
+        "postmortem",
+        "write the Markdown postmortem of an incident from its timeline",
+        "Write the Markdown postmortem of an incident (the newest, or the one named) from its timeline, "
+        "from the state dir and the drills' state dirs.",
+        "clay-cockpit postmortem",
+        "clay-cockpit postmortem 2024-05-01T1012 -o postmortem.md",
+    )
     if command in ("postmortem", ""):  # same: only load what this subcommand needs
         from clay_cockpit.incident.postmortem_cli import add_postmortem_arguments
 
         add_postmortem_arguments(postmortem)
 
-    completion = _sub(sub, "completion", "print the shell completion script for bash, zsh or fish",
-                      "Print the script that completes clay-cockpit's subcommands and options in your shell "
-                      "(argcomplete: the completions come from this program, so they never go stale).",
-                      "clay-cockpit completion bash > ~/.local/share/bash-completion/completions/clay-cockpit",
-                      "clay-cockpit completion zsh > \"${fpath[1]}/_clay-cockpit\"",
-                      "clay-cockpit completion fish > ~/.config/fish/completions/clay-cockpit.fish",
-                      "eval \"$(clay-cockpit completion bash)\"   # this shell only")
+    completion = _sub(
+        sub,
+        "completion",
+        "print the shell completion script for bash, zsh or fish",
+        "Print the script that completes clay-cockpit's subcommands and options in your shell "
+        "(argcomplete: the completions come from this program, so they never go stale).",
+        "clay-cockpit completion bash > ~/.local/share/bash-completion/completions/clay-cockpit",
+        'clay-cockpit completion zsh > "${fpath[1]}/_clay-cockpit"',
+        "clay-cockpit completion fish > ~/.config/fish/completions/clay-cockpit.fish",
+        'eval "$(clay-cockpit completion bash)"   # this shell only',
+    )
     completion.add_argument("shell", choices=SHELLS, help="the shell to complete in")
     return parser
 
@@ -347,9 +433,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     import logging
 
     kube = config.kube
-    logging.getLogger("clay_cockpit.cli").info("starting: config %s, context %s, namespace %s, kubeconfig %s%s", config.source,
-                                          kube.context or "(current)", kube.namespace or "(the context's)",
-                                          kube.kubeconfig or "(default)", ", read-only" if kube.read_only else "")
+    logging.getLogger("clay_cockpit.cli").info(
+        "starting: config %s, context %s, namespace %s, kubeconfig %s%s",
+        config.source,
+        kube.context or "(current)",
+        kube.namespace or "(the context's)",
+        kube.kubeconfig or "(default)",
+        ", read-only" if kube.read_only else "",
+    )
     from clay_cockpit.app import make_app
     from clay_cockpit.sources import Sources
 
@@ -387,9 +478,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    import argcomplete
+    from argcomplete.shell_integration import shellcode
 
-    sys.stdout.write(argcomplete.shellcode([APP_NAME], shell=args.shell))
+    sys.stdout.write(shellcode([APP_NAME], shell=args.shell))
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ def _plain(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def number_arg(low: float, high: float, *, integer: bool = False, unit: str = ""):
+def number_arg(low: float, high: float, *, integer: bool = False, unit: str = "") -> Callable[[str], float]:
     """An argparse ``type`` for a number from ``low`` to ``high`` (finite:
     nan, inf and 1e300 are refused with one line, like a bad config value)."""
     what = "an integer" if integer else "a number"
@@ -49,6 +50,9 @@ def number_arg(low: float, high: float, *, integer: bool = False, unit: str = ""
 
 SPEED = number_arg(0.01, 1000)  # the drill clock: faster than 1000x no poll keeps up; 1e300 overflows its arithmetic
 SEED = number_arg(0, 2**32 - 1, integer=True)  # the drill draws its own seeds from 32 bits
+LOG_RATE_MAX = 50_000  # the drill's pods' log lines per second, all pods together
+LOG_RATE = number_arg(0, LOG_RATE_MAX, integer=True)
+LOG_RATE_HELP = "log lines per second across all pods, every Clay call logged (overrides the scenario's [logs] rate; 0: sampled)"
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> int:
@@ -80,10 +84,11 @@ def log_to_file(level: str | None = None) -> Path | None:
     root.setLevel(max(ours, logging.WARNING))
     for name in ("clay_cockpit",):  # every module of ours logs under it (__name__)
         logging.getLogger(name).setLevel(ours)
-    path: Path | None = log_path()
+    file = log_path()
+    path: Path | None = file
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(file, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
     except OSError:  # a read-only home: better no log than a log on the screen
         handler, path = logging.NullHandler(), None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -94,8 +99,14 @@ def log_to_file(level: str | None = None) -> Path | None:
     return path
 
 
-def load_user_config(cli_path: str | None, read_only: bool = False, *, context: str | None = None,
-                     namespace: str | None = None, kubeconfig: str | None = None) -> Config:
+def load_user_config(
+    cli_path: str | None,
+    read_only: bool = False,
+    *,
+    context: str | None = None,
+    namespace: str | None = None,
+    kubeconfig: str | None = None,
+) -> Config:
     """The user's config, checked ([ui] and [keymap] too), with the kube
     target's overrides applied: ``context``/``namespace``/``kubeconfig``
     (default: this command line's --context, -n, --kubeconfig), else their
@@ -107,8 +118,11 @@ def load_user_config(cli_path: str | None, read_only: bool = False, *, context: 
     from clay_cockpit.target import check_context
 
     config = load_config(find_config(cli_path))
-    flags = {"context": context, "namespace": namespace, "kubeconfig": kubeconfig}
-    overrides = target_overrides(**{k: v if v is not None else _command_line[k] for k, v in flags.items()})
+    overrides = target_overrides(
+        context=context if context is not None else _command_line["context"],
+        namespace=namespace if namespace is not None else _command_line["namespace"],
+        kubeconfig=kubeconfig if kubeconfig is not None else _command_line["kubeconfig"],
+    )
     check_context(overrides, config.kube.kubeconfig)
     config = with_resolved_namespace(with_target(config, **{k: v for k, (v, _) in overrides.items()}))
     if config.keymap or config.ui.theme != "textual-dark":
@@ -151,6 +165,7 @@ def no_terminal() -> str | None:
         except (OSError, ValueError):  # closed, or no descriptor
             tty = False
         if not tty:
-            return (f"needs a terminal ({name} is not a TTY); for scripts use "
-                    f"`{APP_NAME} check`, `{APP_NAME} info` or `{APP_NAME} postmortem`")
+            return (
+                f"needs a terminal ({name} is not a TTY); for scripts use `{APP_NAME} check`, `{APP_NAME} info` or `{APP_NAME} postmortem`"
+            )
     return None

@@ -21,6 +21,7 @@ import os
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from clay_cockpit.config_build import (
     build,
@@ -29,7 +30,7 @@ from clay_cockpit.config_build import (
     range_text,
     read_text_file,
 )
-from clay_cockpit.paths import (  # noqa: F401 (re-exported: where things live, and the one-line error)
+from clay_cockpit.paths import (  # re-exported (__all__): where things live, and the one-line error
     APP_NAME,
     ConfigError,
     config_location,
@@ -40,6 +41,46 @@ from clay_cockpit.paths import (  # noqa: F401 (re-exported: where things live, 
     xdg_config_home,
     xdg_state_home,
 )
+
+__all__ = [
+    # the schema
+    "ActionsConfig",
+    "ClayConfig",
+    "CommsConfig",
+    "Config",
+    "EscalationConfig",
+    "ExternalStatusConfig",
+    "FlagsConfig",
+    "HealthConfig",
+    "KubeConfig",
+    "MetricsConfig",
+    "QueryConfig",
+    "SecretRef",
+    "SlackConfig",
+    "StatusPageConfig",
+    "Thresholds",
+    "UiConfig",
+    "DEFAULT_QUERIES",
+    "DEFAULT_THEME",
+    "MAX_HISTORY_POINTS",
+    "REQUIRED_QUERIES",
+    "config_from_toml",
+    "data_path",
+    "default_toml_text",
+    "load_config",
+    "reference",
+    # re-exported from clay_cockpit.paths and clay_cockpit.config_build
+    "APP_NAME",
+    "ConfigError",
+    "config_location",
+    "default_config_path",
+    "find_config",
+    "log_path",
+    "state_dir",
+    "xdg_config_home",
+    "xdg_state_home",
+    "parse_toml",
+]
 
 # --------------------------------------------------------------------------
 # The schema
@@ -103,7 +144,9 @@ class MetricsConfig:
     timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration", low=0.1, high=600)
     history: float = opt(900.0, "Seconds of history in the sparklines", kind="duration", low=60, high=604800)
     step: float = opt(15.0, "Resolution of the history, seconds", kind="duration", low=1, high=3600)
-    queries: tuple[QueryConfig, ...] = opt(doc="Named PromQL queries; errors_by_code, request_rate and latency_p95 are required", factory=tuple)
+    queries: tuple[QueryConfig, ...] = opt(
+        doc="Named PromQL queries; errors_by_code, request_rate and latency_p95 are required", factory=tuple
+    )
 
     def query(self, name: str) -> QueryConfig | None:
         return next((q for q in self.queries if q.name == name), None)
@@ -121,7 +164,9 @@ class FlagsConfig:
     fallback_key: str = opt("CLAY_FALLBACK_ENABLED", "Key of the graceful-degradation fallback flag")
     queuing_key: str = opt("CLAY_REQUEST_QUEUING", "Key of the request-queuing flag")
     restart_on_change: bool = opt(True, "The app reads the flags at start: restart after flipping one")
-    mode: str = opt("configmap", "Where the flags live: keys of the ConfigMap, or env vars on the deployment's container", choices=("configmap", "env"))
+    mode: str = opt(
+        "configmap", "Where the flags live: keys of the ConfigMap, or env vars on the deployment's container", choices=("configmap", "env")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,11 +177,24 @@ class KubeConfig:
     deployments: tuple[str, ...] = opt(doc="Deployment(s) of our service", factory=tuple, kind="k8s-name")
     selector: str = opt(doc="Label selector of our pods, e.g. app=clay-sync")
     container: str = opt("", "Container whose logs to follow (empty: the pod's first)")
-    refresh: float = opt(5.0, "Seconds between pod polls", kind="duration", low=0.1, high=86400)
+    refresh: float = opt(
+        5.0,
+        "Seconds between pod snapshots when nothing changed (pods are watched), and between lists where watch is denied",
+        kind="duration",
+        low=0.1,
+        high=86400,
+    )
     timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration", low=0.1, high=600)
     log_tail: int = opt(200, "Lines of each pod's log to start from", kind="count", high=100_000)
     log_since: int = opt(600, "Only log lines newer than this many seconds", kind="count", high=30 * 86400)
     log_buffer: int = opt(2000, "Log lines kept in memory and on screen", kind="count", low=1, high=100_000)
+    log_streams: int = opt(
+        20,
+        "Pods whose logs are followed at once, troubled ones first; the rest take turns (like kubectl logs --max-log-requests)",
+        kind="count",
+        low=1,
+        high=200,
+    )
     read_only: bool = opt(False, "Never send a mutating request to this context")
     secret: SecretRef = opt(factory=SecretRef, doc="Where the Clay API key lives")
     flags: FlagsConfig = opt(factory=FlagsConfig, doc="Feature flags the actions flip")
@@ -144,7 +202,9 @@ class KubeConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ClayConfig:
-    probe_url: str = opt("https://api.clay.com/v1/me", "Clay API URL used to verify an API key", kind="url", creds="the Clay key is read from kube.secret")
+    probe_url: str = opt(
+        "https://api.clay.com/v1/me", "Clay API URL used to verify an API key", kind="url", creds="the Clay key is read from kube.secret"
+    )
     key_header: str = opt("Authorization", "Header that carries the key")
     key_prefix: str = opt("Bearer ", "Text before the key in that header")
 
@@ -160,7 +220,9 @@ class Thresholds:
     clay_health_checks: tuple[str, ...] = opt(
         ("clay_api", "fallback"), "Health checks that report on Clay or our Clay fallback, not on our own infrastructure"
     )
-    stale_intervals: float = opt(3.0, "A reading older than this many refresh intervals counts as stale (weaker evidence)", low=1, high=10_000)
+    stale_intervals: float = opt(
+        3.0, "A reading older than this many refresh intervals counts as stale (weaker evidence)", low=1, high=10_000
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,12 +247,26 @@ class EscalationConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ActionsConfig:
-    lease_seconds: float = opt(120.0, "A mutating action holds a Lease on the deployment; one older than this counts as stale", kind="duration", high=86400)
-    rollout_timeout: float = opt(300.0, "Seconds to wait for a rollout (new pods ready, old gone) before reporting what did not happen", kind="duration", high=86400)
+    lease_seconds: float = opt(
+        120.0, "A mutating action holds a Lease on the deployment; one older than this counts as stale", kind="duration", high=86400
+    )
+    rollout_timeout: float = opt(
+        300.0, "Seconds to wait for a rollout (new pods ready, old gone) before reporting what did not happen", kind="duration", high=86400
+    )
     verify_timeout: float = opt(120.0, "Seconds to wait for a flag or key change to take effect", kind="duration", high=86400)
     probe_timeout: float = opt(5.0, "Seconds before a Clay API key probe counts as timed out", kind="duration", high=86400)
-    symptom_window: float = opt(180.0, "Seconds to follow an action's symptom (401s, 429s, pods restarting …) after its change took effect; still there then: reported as a fix that did not work", kind="duration", high=86400)
-    symptom_stable: float = opt(60.0, "Seconds the new pods must stay ready without a restart before a restart or scale counts as having ended a crashloop", kind="duration", high=86400)
+    symptom_window: float = opt(
+        180.0,
+        "Seconds to follow an action's symptom (401s, 429s, pods restarting …) after its change took effect; still there then: reported as a fix that did not work",
+        kind="duration",
+        high=86400,
+    )
+    symptom_stable: float = opt(
+        60.0,
+        "Seconds the new pods must stay ready without a restart before a restart or scale counts as having ended a crashloop",
+        kind="duration",
+        high=86400,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,7 +283,9 @@ DEFAULT_THEME = "textual-dark"
 
 @dataclass(frozen=True, kw_only=True)
 class UiConfig:
-    theme: str = opt(DEFAULT_THEME, "Textual theme: textual-dark, textual-light, nord, gruvbox, dracula, tokyo-night, … (NO_COLOR wins over it)")
+    theme: str = opt(
+        DEFAULT_THEME, "Textual theme: textual-dark, textual-light, nord, gruvbox, dracula, tokyo-night, … (NO_COLOR wins over it)"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,11 +303,12 @@ class Config:
     comms: CommsConfig = opt(factory=CommsConfig)
     ui: UiConfig = opt(factory=UiConfig)
     keymap: tuple[tuple[str, str], ...] = opt(
-        doc="Key(s) for a binding, by its id (README's key table): \"I\", or [\"I\", \"ctrl+d\"]", factory=tuple, kind="keymap")
+        doc='Key(s) for a binding, by its id (README\'s key table): "I", or ["I", "ctrl+d"]', factory=tuple, kind="keymap"
+    )
     source: str = field(default="", metadata={"internal": True})  # the file it came from
 
 
-def load_config(path: str | os.PathLike) -> Config:
+def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate one config file."""
     file = str(path)
     return config_from_toml(parse_toml(read_text_file(path), file), file)
@@ -238,7 +317,7 @@ def load_config(path: str | os.PathLike) -> Config:
 MAX_HISTORY_POINTS = 11_000  # Prometheus refuses a range query of more points per series
 
 
-def config_from_toml(data: dict, file: str) -> Config:
+def config_from_toml(data: dict[str, Any], file: str) -> Config:
     cfg = build(Config, data, file)
     names = {q.name for q in cfg.metrics.queries}
     for required in REQUIRED_QUERIES:
@@ -248,8 +327,12 @@ def config_from_toml(data: dict, file: str) -> Config:
         raise ConfigError(file, "kube.deployments", "at least one deployment name", "an empty array")
     points = cfg.metrics.history / cfg.metrics.step
     if points > MAX_HISTORY_POINTS:
-        raise ConfigError(file, "metrics.history", f"at most {MAX_HISTORY_POINTS} steps of metrics.step ({cfg.metrics.step:g} s)",
-                          f"{points:.0f} steps ({cfg.metrics.history:g} s)")
+        raise ConfigError(
+            file,
+            "metrics.history",
+            f"at most {MAX_HISTORY_POINTS} steps of metrics.step ({cfg.metrics.step:g} s)",
+            f"{points:.0f} steps ({cfg.metrics.history:g} s)",
+        )
     return _with_source(cfg, file)
 
 
@@ -285,7 +368,7 @@ def reference(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]
             continue
         key = f"{prefix}.{f.name}" if prefix else f.name
         tp = hints[f.name]
-        if is_dataclass(tp):
+        if isinstance(tp, type) and is_dataclass(tp):
             rows.extend(reference(tp, key))
             continue
         if f.default is not MISSING:

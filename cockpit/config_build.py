@@ -29,8 +29,17 @@ from urllib.parse import urlsplit
 from clay_cockpit.paths import ConfigError
 
 
-def opt(default: Any = MISSING, doc: str = "", *, kind: str = "", choices: tuple[str, ...] = (), factory: Any = MISSING,
-        low: float | None = None, high: float | None = None, creds: str = "") -> Any:
+def opt(
+    default: Any = MISSING,
+    doc: str = "",
+    *,
+    kind: str = "",
+    choices: tuple[str, ...] = (),
+    factory: Any = MISSING,
+    low: float | None = None,
+    high: float | None = None,
+    creds: str = "",
+) -> Any:
     """A config field: default, a one-line doc for the reference, and checks.
 
     ``kind`` adds a value check: "url" (http/https with a host and a valid
@@ -74,7 +83,7 @@ def _bound(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def range_text(meta: dict, integer: bool = False) -> str:
+def range_text(meta: dict[str, Any], integer: bool = False) -> str:
     """What a number field accepts, from its metadata: "a number of seconds
     from 0.1 to 86400", "an integer >= 0", "a finite number" (the one wording
     for the error and the reference)."""
@@ -93,13 +102,17 @@ def range_text(meta: dict, integer: bool = False) -> str:
     return what if integer else "a finite number"
 
 
-def _check_number(meta: dict, value: float, file: str, key: str, integer: bool = False) -> None:
+def _check_number(meta: dict[str, Any], value: float, file: str, key: str, integer: bool = False) -> None:
     """Finite, and within the field's bounds (``low``/``high``; a duration > 0, a count >= 0)."""
     kind, low, high = meta.get("kind", ""), meta.get("low"), meta.get("high")
     if low is None and kind == "count":
         low = 0
-    bad = (not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high)
-           or (kind == "duration" and value <= 0))
+    bad = (
+        not math.isfinite(value)
+        or (low is not None and value < low)
+        or (high is not None and value > high)
+        or (kind == "duration" and value <= 0)
+    )
     if bad:
         raise ConfigError(file, key, range_text(meta, integer), _describe(value))
 
@@ -133,12 +146,12 @@ def _check_url(kind: str, value: str, file: str, key: str, creds: str) -> None:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as err:  # "Invalid IPv6 URL", "Port out of range 0-65535", "Port could not be cast …"
-        raise ConfigError(file, key, "an http(s) URL with a host (and a port from 1 to 65535)",
-                          f"{_describe(shown_url(value))} ({err})") from None
+        raise ConfigError(
+            file, key, "an http(s) URL with a host (and a port from 1 to 65535)", f"{_describe(shown_url(value))} ({err})"
+        ) from None
     if parts.username is not None or parts.password is not None:
         where = f"the token goes in the environment variable named by {creds}" if creds.endswith("token_env") else creds or "it needs none"
-        raise ConfigError(file, key, f"a URL without user:password@ ({where})",
-                          "a URL with credentials (not shown)")
+        raise ConfigError(file, key, f"a URL without user:password@ ({where})", "a URL with credentials (not shown)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(file, key, "an http(s) URL with a host", _describe(value))
     if port == 0:
@@ -148,14 +161,15 @@ def _check_url(kind: str, value: str, file: str, key: str, creds: str) -> None:
 _K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
-def _check_kind(kind: str, value: Any, file: str, key: str, meta: dict | None = None) -> None:
+def _check_kind(kind: str, value: Any, file: str, key: str, meta: dict[str, Any] | None = None) -> None:
     meta = meta or {}
     if kind in ("url", "url?"):
         _check_url(kind, value, file, key, meta.get("creds", ""))
     elif kind == "env":
         if value and looks_like_token(value):
-            raise ConfigError(file, key, "the NAME of the environment variable that holds the token, not the token",
-                              "what looks like a token (not shown)")
+            raise ConfigError(
+                file, key, "the NAME of the environment variable that holds the token, not the token", "what looks like a token (not shown)"
+            )
         if value and not (value.replace("_", "a").isalnum() and value.isascii() and not value[0].isdigit()):
             raise ConfigError(file, key, "the name of an environment variable (letters, digits, _)", _describe(value))
     elif kind == "k8s-name":
@@ -174,25 +188,25 @@ def _keymap(value: Any, file: str, key: str) -> tuple[tuple[str, str], ...]:
         where = f"{key}.{binding_id}"
         keys = [keys] if isinstance(keys, str) else keys
         if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-            raise ConfigError(file, where, "a key (\"I\", \"ctrl+d\") or a non-empty array of keys", _describe(value[binding_id]))
+            raise ConfigError(file, where, 'a key ("I", "ctrl+d") or a non-empty array of keys', _describe(value[binding_id]))
         for k in keys:
             if not k.strip() or "," in k or " " in k.strip():
-                raise ConfigError(file, where, "a key name without spaces or commas (\"I\", \"ctrl+d\", \"f5\")", _describe(k))
+                raise ConfigError(file, where, 'a key name without spaces or commas ("I", "ctrl+d", "f5")', _describe(k))
         out.append((binding_id, ",".join(k.strip() for k in keys)))
     return tuple(out)
 
 
-def _convert(tp: Any, value: Any, file: str, key: str, meta: dict) -> Any:
+def _convert(tp: Any, value: Any, file: str, key: str, meta: dict[str, Any]) -> Any:
     if meta.get("kind") == "keymap":
         return _keymap(value, file, key)
     origin = typing.get_origin(tp)
-    if is_dataclass(tp):
+    if isinstance(tp, type) and is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(file, key, "a table", _describe(value))
         return build(tp, value, file, key)
     if origin is tuple:
         item_tp = typing.get_args(tp)[0]
-        if is_dataclass(item_tp):  # a table of named tables → tuple of dataclasses
+        if isinstance(item_tp, type) and is_dataclass(item_tp):  # a table of named tables → tuple of dataclasses
             if not isinstance(value, dict):
                 raise ConfigError(file, key, "a table of tables", _describe(value))
             out = []
@@ -234,7 +248,7 @@ def _type_name(tp: Any) -> str:
     return {str: "strings", int: "integers", float: "numbers", bool: "booleans"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def build(cls: type, table: dict, file: str, prefix: str = "") -> Any:
+def build(cls: type, table: dict[str, Any], file: str, prefix: str = "") -> Any:
     """Build dataclass ``cls`` from a TOML table; raise ConfigError naming the key."""
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
@@ -255,7 +269,7 @@ def build(cls: type, table: dict, file: str, prefix: str = "") -> Any:
     return cls(**values)
 
 
-def parse_toml(text: str, file: str) -> dict:
+def parse_toml(text: str, file: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -264,11 +278,16 @@ def parse_toml(text: str, file: str) -> dict:
 
 MAX_FILE = 1024 * 1024  # a config or scenario file is a few KiB; more is not one
 
-_FILE_TYPES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_FILE_TYPES = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
-def read_text_file(path: str | os.PathLike, what: str = "a readable file") -> str:
+def read_text_file(path: str | os.PathLike[str], what: str = "a readable file") -> str:
     """The UTF-8 text of a regular file of at most :data:`MAX_FILE` bytes, or
     ConfigError naming the file and what it is instead. Opened without
     blocking (a FIFO would wait for a writer forever) and checked on the open

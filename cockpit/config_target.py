@@ -16,7 +16,7 @@ import os
 import typing
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clay_cockpit.config_build import _describe
 from clay_cockpit.paths import ConfigError
@@ -34,8 +34,9 @@ def _dns_label(value: str) -> bool:
     return len(value) <= 63 and all(c.islower() or c.isdigit() or c == "-" for c in value) and value[:1].isalnum() and value[-1:].isalnum()
 
 
-def target_overrides(context: str | None = None, namespace: str | None = None, kubeconfig: str | None = None,
-                     environ: typing.Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+def target_overrides(
+    context: str | None = None, namespace: str | None = None, kubeconfig: str | None = None, environ: typing.Mapping[str, str] | None = None
+) -> dict[str, tuple[str, str]]:
     """The kube target's overrides in force: ``{field: (value, origin)}`` for
     each of context, namespace, kubeconfig that a flag (origin "--context" …)
     or else its environment variable (origin "$CLAY_COCKPIT_CONTEXT" …) sets.
@@ -63,7 +64,9 @@ def target_overrides(context: str | None = None, namespace: str | None = None, k
 def with_target(config: Config, *, context: str | None = None, namespace: str | None = None, kubeconfig: str | None = None) -> Config:
     """The config pointed at another kube context, namespace or kubeconfig
     (each None: as the file says)."""
-    changes = {k: v for k, v in (("context", context), ("namespace", namespace), ("kubeconfig", kubeconfig)) if v is not None}
+    changes: dict[str, Any] = {
+        k: v for k, v in (("context", context), ("namespace", namespace), ("kubeconfig", kubeconfig)) if v is not None
+    }
     if "kubeconfig" in changes:
         changes["kubeconfig"] = os.pathsep.join(str(Path(p).expanduser()) for p in changes["kubeconfig"].split(os.pathsep) if p)
     return replace(config, kube=replace(config.kube, **changes)) if changes else config

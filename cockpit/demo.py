@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clay_cockpit.paths import ConfigError
 from clay_cockpit.sim import wiring
@@ -59,16 +59,16 @@ class Drill:
     """A running drill child process, as the cockpit sees it. (A plain class:
     this module loads before the first frame, ``dataclasses`` does not need to.)"""
 
-    def __init__(self, scenario: str, workdir: Path, process: subprocess.Popen, endpoints: dict[str, str], kubeconfig: Path) -> None:
+    def __init__(self, scenario: str, workdir: Path, process: subprocess.Popen[bytes], endpoints: dict[str, str], kubeconfig: Path) -> None:
         self.scenario = scenario  # as asked for, until the child names it (wait_scenario)
         self.title = scenario
         self.workdir = workdir
         self.process = process
         self.endpoints = endpoints
         self.kubeconfig = kubeconfig
-        self._ready: dict | None = None  # the child's ready line, once read
+        self._ready: dict[str, Any] | None = None  # the child's ready line, once read
 
-    def ready_line(self) -> dict | None:
+    def ready_line(self) -> dict[str, Any] | None:
         """The child's ``{"ready": true, ...}`` line once it serves, else None. Never blocks."""
         if self._ready is None:
             try:
@@ -186,7 +186,9 @@ def bind_loopback() -> socket.socket:
     return sock
 
 
-def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, workdir: Path | None = None) -> Drill:
+def start_drill(
+    scenario: str, *, speed: float = 1.0, seed: int | None = None, workdir: Path | None = None, log_rate: int | None = None
+) -> Drill:
     """Bind the sockets and start the child, which validates the scenario
     (:meth:`Drill.wait_scenario`) and writes the kubeconfig."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="clay-drill-"))
@@ -198,16 +200,26 @@ def start_drill(scenario: str, *, speed: float = 1.0, seed: int | None = None, w
         kubeconfig = workdir / "kubeconfig"  # written by the child, with its certificate
         fds = ",".join(f"{name}={s.fileno()}" for name, s in socks.items())
         cmd = [
-            sys.executable, "-P", "-m", "clay_cockpit.sim",  # -P: nothing imported from the cwd (module docstring)
-            "--listen-fds", fds,
-            "--scenario", scenario,
-            "--speed", repr(speed),
-            "--dir", str(workdir),
-            "--kubeconfig", str(kubeconfig),
+            sys.executable,
+            "-P",
+            "-m",
+            "clay_cockpit.sim",  # -P: nothing imported from the cwd (module docstring)
+            "--listen-fds",
+            fds,
+            "--scenario",
+            scenario,
+            "--speed",
+            repr(speed),
+            "--dir",
+            str(workdir),
+            "--kubeconfig",
+            str(kubeconfig),
             "--announce",
         ]
         if seed is not None:
             cmd += ["--seed", str(seed)]
+        if log_rate is not None:
+            cmd += ["--log-rate", str(log_rate)]
         env = {**os.environ, **drill_tokens()}
         with open(workdir / "sim.log", "ab") as log, open(workdir / "sim.out", "ab") as out:
             process = subprocess.Popen(
@@ -236,7 +248,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if why := no_terminal():  # before the drill child: nothing to start without a screen
         return fail(why)
-    drill = start_drill(args.scenario, speed=args.speed, seed=args.seed)  # first: it checks the scenario meanwhile
+    drill = start_drill(args.scenario, speed=args.speed, seed=args.seed, log_rate=args.log_rate)  # first: it checks the scenario meanwhile
     clean = False
     try:
         from clay_cockpit.cli_common import log_to_file, with_user_ui

@@ -77,7 +77,10 @@ def render(info: dict[str, Any]) -> str:
         ("drafts", info["drafts"]),
         ("postmortems", info["postmortems_dir"]),
         ("drills", info["drills_dir"]),
-        ("templates", f"{info['templates_dir']} ({'overrides the shipped ones' if info['templates_dir_exists'] else 'none: the shipped ones'})"),
+        (
+            "templates",
+            f"{info['templates_dir']} ({'overrides the shipped ones' if info['templates_dir_exists'] else 'none: the shipped ones'})",
+        ),
     ]
     kube = info["kube"]
     for name in ("context", "namespace", "kubeconfig"):

@@ -27,10 +27,12 @@ import hashlib
 import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 REDACTED = "[redacted]"
 MIN_LENGTH = 6  # shorter values would redact ordinary words; no real credential is that short
+
 
 def _plausible(value: str) -> bool:
     """Whether a word after ``token``/``basic``/``api_key=`` could be a
@@ -38,20 +40,27 @@ def _plausible(value: str) -> bool:
     if value.startswith("$") or re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", value):
         return False  # an environment variable's name
     rest = value[1:]
-    return (any(c.isdigit() for c in value) or (any(c.isupper() for c in rest) and any(c.islower() for c in rest))
-            or len(value) >= 24 or any(c in "+/=" for c in value))
+    return (
+        any(c.isdigit() for c in value)
+        or (any(c.isupper() for c in rest) and any(c.islower() for c in rest))
+        or len(value) >= 24
+        or any(c in "+/=" for c in value)
+    )
 
 
 def _if_plausible(match: re.Match[str]) -> str:
-    return match.group(0) if not _plausible(match.group(match.lastindex or 0)) else (
-        match.group(0)[: match.start(match.lastindex or 0) - match.start(0)] + REDACTED)
+    return (
+        match.group(0)
+        if not _plausible(match.group(match.lastindex or 0))
+        else (match.group(0)[: match.start(match.lastindex or 0) - match.start(0)] + REDACTED)
+    )
 
 
 _SECRET_WORDS = (
     r"api[_-]?key|apikey|x-api-key|access[_-]?token|auth[_-]?token|refresh[_-]?token|token|secret"
     r"|client[_-]?secret|password|passwd|pwd|authorization"
 )
-PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL), REDACTED),
     (re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]{6,}"), REDACTED),  # Slack
     (re.compile(r"\bxapp-[A-Za-z0-9-]{6,}"), REDACTED),

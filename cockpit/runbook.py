@@ -78,9 +78,10 @@ class ActionId(StrEnum):
     SCALE = "scale"
     # what the evidence about our own pods points to (infrastructure branch)
     READ_POD_LOGS = "read_pod_logs"  # a pod crashes for another reason: its last log lines say why
-    ROLLBACK = "rollback"  # a leak or a crash since the last change: roll it back (outside the cockpit)
+    ROLLBACK = "rollback"  # a leak or a crash since the last change: roll it back (rollout undo, key U)
     RAISE_MEMORY_LIMIT = "raise_memory_limit"  # the limit is too small for the load (outside the cockpit)
     CHECK_DEPLOYMENT = "check_deployment"  # no pods: the deployment, its replicas and its selector
+    ESCALATE_NODE = "escalate_node"  # a node in trouble under our pods: cordon it, or the cluster's operators (outside the cockpit)
 
 
 ACTION_TEXT: dict[ActionId, str] = {
@@ -93,10 +94,11 @@ ACTION_TEXT: dict[ActionId, str] = {
     ActionId.WATCH_CLAY_STATUS: "Keep watching Clay's status page",
     ActionId.INVESTIGATE_INFRA: "Investigate our pods and infrastructure",
     ActionId.SCALE: "Scale the deployment",
-    ActionId.READ_POD_LOGS: "Read the crashing pod's last log lines",
+    ActionId.READ_POD_LOGS: "Read the failing pod's last log lines",
     ActionId.ROLLBACK: "Roll back the last change to the deployment",
     ActionId.RAISE_MEMORY_LIMIT: "Raise the pods' memory limit",
     ActionId.CHECK_DEPLOYMENT: "Check the deployment: its replicas and its selector",
+    ActionId.ESCALATE_NODE: "Cordon the node, or escalate it to the cluster's operators",
 }
 
 #: The key that carries out each runbook action on the cockpit's main screen
@@ -110,11 +112,12 @@ ACTION_KEY: dict[ActionId, str] = {
     ActionId.ENABLE_QUEUING: "Q",
     ActionId.ENABLE_FALLBACK: "f",
     ActionId.SCALE: "S",
+    ActionId.ROLLBACK: "U",  # rollout Undo
     ActionId.READ_POD_LOGS: "5",  # the pod logs pane
 }
 
 #: Actions the cockpit cannot carry out: said plainly where they are offered.
-OUTSIDE: frozenset[ActionId] = frozenset({ActionId.ROLLBACK, ActionId.RAISE_MEMORY_LIMIT, ActionId.CHECK_DEPLOYMENT})
+OUTSIDE: frozenset[ActionId] = frozenset({ActionId.RAISE_MEMORY_LIMIT, ActionId.CHECK_DEPLOYMENT})
 
 #: How an action reads once it is in effect ("✓ Request queuing on since 12:03").
 DONE_TEXT: dict[ActionId, str] = {
@@ -131,7 +134,11 @@ DONE_TEXT: dict[ActionId, str] = {
     ActionId.ROLLBACK: "Rolled back",
     ActionId.RAISE_MEMORY_LIMIT: "Memory limit raised",
     ActionId.CHECK_DEPLOYMENT: "Deployment checked",
+    ActionId.ESCALATE_NODE: "Node escalated",
 }
+
+#: A node's trouble is the cluster operators' to fix (cordon, drain, replace): outside the cockpit too.
+OUTSIDE = OUTSIDE | {ActionId.ESCALATE_NODE}
 
 
 @dataclass(frozen=True)
@@ -157,31 +164,92 @@ _B = Branch
 _E = ErrorClass
 
 STEPS: tuple[Step, ...] = (
-    Step(1, "Quick triage", (
-        Item("check_status_page", "Check Clay's status page", auto="statuspage"),
-        Item("check_health", "Check our integration health endpoint", auto="health"),
-        Item("check_metrics", "Review error-rate metrics", auto="metrics"),
-        Item("check_logs", "Scan recent pod logs", auto="logs"),
-    )),
-    Step(2, "Decision tree", (
-        Item("branch_clay", "Clay errors + Clay incident → wait and enable fallback", frozenset({_B.CLAY_INCIDENT})),
-        Item("branch_credentials", "Clay errors, no Clay incident → check our credentials and config", frozenset({_B.CREDENTIALS})),
-        Item("branch_infrastructure", "No Clay errors, our service unhealthy → investigate our infrastructure", frozenset({_B.INFRASTRUCTURE})),
-    )),
-    Step(3, "Immediate actions", (
-        Item("verify_key", "401/403: verify the API key in the Secret", frozenset({_B.CREDENTIALS}), frozenset({_E.AUTH}), action=ActionId.VERIFY_KEY),
-        Item("update_key", "401/403: update the key if it was rotated", frozenset({_B.CREDENTIALS}), frozenset({_E.AUTH}), action=ActionId.UPDATE_KEY),
-        Item("restart_pods", "401/403: restart the pods", frozenset({_B.CREDENTIALS}), frozenset({_E.AUTH}), action=ActionId.RESTART),
-        Item("read_rate_limits", "429: read the rate-limit headers", frozenset({_B.CREDENTIALS}), frozenset({_E.RATE_LIMIT}), action=ActionId.READ_RATE_LIMITS),
-        Item("enable_queuing", "429: enable request queuing", frozenset({_B.CREDENTIALS}), frozenset({_E.RATE_LIMIT}), action=ActionId.ENABLE_QUEUING),
-        Item("enable_fallback", "500/503: enable graceful degradation", frozenset({_B.CLAY_INCIDENT, _B.CREDENTIALS}), frozenset({_E.SERVER}), action=ActionId.ENABLE_FALLBACK),
-        Item("watch_clay_status", "500/503: keep watching Clay's status", frozenset({_B.CLAY_INCIDENT, _B.CREDENTIALS}), frozenset({_E.SERVER}), action=ActionId.WATCH_CLAY_STATUS),
-        Item("investigate_infra", "Investigate our pods, nodes and resources", frozenset({_B.INFRASTRUCTURE}), action=ActionId.INVESTIGATE_INFRA),
-    )),
-    Step(4, "Communicate", (
-        Item("slack_update", "Internal Slack update: severity, impact, current action, next update time"),
-        Item("status_page_update", "External status page update in user-facing words"),
-    )),
+    Step(
+        1,
+        "Quick triage",
+        (
+            Item("check_status_page", "Check Clay's status page", auto="statuspage"),
+            Item("check_health", "Check our integration health endpoint", auto="health"),
+            Item("check_metrics", "Review error-rate metrics", auto="metrics"),
+            Item("check_logs", "Scan recent pod logs", auto="logs"),
+        ),
+    ),
+    Step(
+        2,
+        "Decision tree",
+        (
+            Item("branch_clay", "Clay errors + Clay incident → wait and enable fallback", frozenset({_B.CLAY_INCIDENT})),
+            Item("branch_credentials", "Clay errors, no Clay incident → check our credentials and config", frozenset({_B.CREDENTIALS})),
+            Item(
+                "branch_infrastructure",
+                "No Clay errors, our service unhealthy → investigate our infrastructure",
+                frozenset({_B.INFRASTRUCTURE}),
+            ),
+        ),
+    ),
+    Step(
+        3,
+        "Immediate actions",
+        (
+            Item(
+                "verify_key",
+                "401/403: verify the API key in the Secret",
+                frozenset({_B.CREDENTIALS}),
+                frozenset({_E.AUTH}),
+                action=ActionId.VERIFY_KEY,
+            ),
+            Item(
+                "update_key",
+                "401/403: update the key if it was rotated",
+                frozenset({_B.CREDENTIALS}),
+                frozenset({_E.AUTH}),
+                action=ActionId.UPDATE_KEY,
+            ),
+            Item("restart_pods", "401/403: restart the pods", frozenset({_B.CREDENTIALS}), frozenset({_E.AUTH}), action=ActionId.RESTART),
+            Item(
+                "read_rate_limits",
+                "429: read the rate-limit headers",
+                frozenset({_B.CREDENTIALS}),
+                frozenset({_E.RATE_LIMIT}),
+                action=ActionId.READ_RATE_LIMITS,
+            ),
+            Item(
+                "enable_queuing",
+                "429: enable request queuing",
+                frozenset({_B.CREDENTIALS}),
+                frozenset({_E.RATE_LIMIT}),
+                action=ActionId.ENABLE_QUEUING,
+            ),
+            Item(
+                "enable_fallback",
+                "500/503: enable graceful degradation",
+                frozenset({_B.CLAY_INCIDENT, _B.CREDENTIALS}),
+                frozenset({_E.SERVER}),
+                action=ActionId.ENABLE_FALLBACK,
+            ),
+            Item(
+                "watch_clay_status",
+                "500/503: keep watching Clay's status",
+                frozenset({_B.CLAY_INCIDENT, _B.CREDENTIALS}),
+                frozenset({_E.SERVER}),
+                action=ActionId.WATCH_CLAY_STATUS,
+            ),
+            Item(
+                "investigate_infra",
+                "Investigate our pods, nodes and resources",
+                frozenset({_B.INFRASTRUCTURE}),
+                action=ActionId.INVESTIGATE_INFRA,
+            ),
+        ),
+    ),
+    Step(
+        4,
+        "Communicate",
+        (
+            Item("slack_update", "Internal Slack update: severity, impact, current action, next update time"),
+            Item("status_page_update", "External status page update in user-facing words"),
+        ),
+    ),
 )
 
 ITEMS: dict[str, Item] = {item.key: item for step in STEPS for item in step.items}

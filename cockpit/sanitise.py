@@ -32,6 +32,14 @@ What :func:`clean` does, in this order:
 :func:`clean_line` does the same and then makes the text one line (line
 breaks become spaces): for log line bodies, names and one-line messages.
 
+:func:`clean_line_colour` is :func:`clean_line` for a log line whose colour
+the logs pane shows: the same, except that SGR sequences in their 7-bit form
+(``ESC [`` digits, ``;`` or ``:`` ``m``: colour, bold, reset) stay as they
+are, so the pane can decode them, and *only* them, into styles
+(:mod:`clay_cockpit.widgets.logs`). The result is never written to a
+terminal as it is: everything but those sequences is what :func:`clean_line`
+leaves, and :func:`strip_sgr` of it is clean.
+
 Standard library only, so sources, writers and widgets can all use it.
 """
 
@@ -55,6 +63,7 @@ _SEQUENCE = re.compile(f"{_STRING_SEQ}|{_CSI}|{_SHORT}")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _MARKS = re.compile("[\u200e\u200f\u061c]")
 _LINE_BREAKS = re.compile(r"\r\n|\n")
+SGR = re.compile(r"\x1b\[[0-9;:]*m")  # Select Graphic Rendition: colours and text styles only
 
 # every character clean() must never let through (for tests and asserts)
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
@@ -74,6 +83,42 @@ def clean(text: object) -> str:
 def clean_line(text: object) -> str:
     """:func:`clean`, then one line: each line break becomes a space."""
     return _LINE_BREAKS.sub(" ", clean(text))
+
+
+def clean_line_colour(text: object) -> str | None:
+    """:func:`clean_line`, but keeping the SGR (colour) sequences; None when
+    there is none to keep (then :func:`clean_line` is all there is)."""
+    s = text if isinstance(text, str) else str(text)
+    if "\x1b[" not in s:
+        return None
+    out: list[str] = []
+    column, pos, kept = 0, 0, False
+    for match in _SEQUENCE.finditer(s):
+        piece, column = _plain(s[pos : match.start()], column)
+        out.append(piece)
+        if SGR.fullmatch(match.group()):
+            out.append(match.group())
+            kept = True
+        pos = match.end()
+    out.append(_plain(s[pos:], column)[0])
+    return "".join(out) if kept else None
+
+
+def _plain(piece: str, column: int) -> tuple[str, int]:
+    """A stretch between escape sequences as :func:`clean_line` makes it
+    (tabs to the stops of the whole line, which has ``column`` characters
+    on its current line before it) and the column after it."""
+    lead = column % 4
+    piece = (" " * lead + piece.replace("\r\n", "\n")).expandtabs(4)[lead:]
+    last = piece.rfind("\n")
+    column = len(piece) - last - 1 if last >= 0 else column + len(piece)
+    return _LINE_BREAKS.sub(" ", _MARKS.sub("", _CONTROL.sub(REPLACEMENT, piece))), column
+
+
+def strip_sgr(text: str) -> str:
+    """``text`` without its SGR sequences (what :func:`clean_line_colour`
+    kept)."""
+    return SGR.sub("", text)
 
 
 def clean_tree(value: Any) -> Any:

@@ -11,6 +11,7 @@ latest error, so a pane can keep showing last good data marked stale.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -199,6 +200,21 @@ class PodInfo:
     created_at: datetime | None
     owner: str | None  # "ReplicaSet/clay-sync-7d9f8c6b5"
     node: str | None = None
+    # status.reason and status.message of the pod itself (not a container's): "Evicted" and
+    # the kubelet's words ("The node was low on resource: memory. …") for an evicted pod
+    reason: str | None = None
+    message: str = ""
+    finished_at: datetime | None = None  # when a Failed/Succeeded pod ended (evicted: the kubelet's DisruptionTarget time)
+    last_restart_at: datetime | None = None  # the latest container end behind ``restarts`` (kubectl's "3 (2m ago)")
+
+    @property
+    def finished(self) -> bool:
+        """Ended for good: phase Failed or Succeeded (evicted, shut down with its node, rejected
+        by the kubelet at admission). Its ReplicaSet no longer counts it and starts a replacement
+        (kube's ``controller.FilterActivePods``): not one of the replicas wanted. Nor is it
+        crashing — a Deployment's containers restart in place (``restartPolicy: Always``), so a
+        crash is a restart of a Running pod, never a Failed one."""
+        return self.phase in ("Failed", "Succeeded")
 
     @property
     def is_ready(self) -> bool:
@@ -213,6 +229,8 @@ class PodsSnapshot:
     pods: tuple[PodInfo, ...]
     fetched_at: float
     response_ms: float
+    # kept by listing every kube.refresh because the watch is refused (issue 15): why, and what to ask for
+    listed_instead: SourceError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +239,70 @@ class LogLine:
     text: str  # without the timestamp prefix the API adds with timestamps=true
     ts: datetime | None = None
     container: str | None = None
+    # the text with its ANSI colour (SGR) sequences kept, when it had any
+    # (sanitise.clean_line_colour; only the logs pane decodes it); text never has them
+    styled: str | None = None
+    # what the logs pane computes to show the line (widgets.logs.Shown), computed once off the
+    # UI thread by the follow (issue 15: 10,000 lines/s); not part of the line's value
+    prepared: object = field(default=None, compare=False, repr=False)
+
+
+MAX_DROP_PODS = 256  # pods whose dropped lines are counted by name; the rest under OTHER_PODS
+OTHER_PODS = "(other pods)"
+
+
+def count_drops(counts: dict[str, int], pod: str, n: int = 1) -> None:
+    """Add ``n`` lines of ``pod`` dropped to ``counts``, bounded: past
+    ``MAX_DROP_PODS`` names the smallest count is folded into ``OTHER_PODS``
+    (counted still, no longer by name)."""
+    if n <= 0:
+        return
+    counts[pod] = counts.get(pod, 0) + n
+    while len(counts) > MAX_DROP_PODS:
+        smallest = min((k for k in counts if k != OTHER_PODS), key=lambda k: counts[k])
+        counts[OTHER_PODS] = counts.get(OTHER_PODS, 0) + counts.pop(smallest)
+
+
+@dataclass(frozen=True, slots=True)
+class LogFollowState:
+    """What the log follow covers: how many pods it follows of how many,
+    which it favours (troubled pods are followed first) and the lines it
+    dropped, per pod, since it began (nothing is lost without being counted)."""
+
+    pods: int  # the selector's pods with a log to follow (a finished pod read to its end is not one)
+    followed: tuple[str, ...] = ()  # pods with an open stream now
+    favoured: tuple[tuple[str, str], ...] = ()  # (pod, why) followed first: "CrashLoopBackOff", "not ready", "new", …
+    dropped: tuple[tuple[str, int], ...] = ()  # (pod, lines dropped), most first
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(n for _, n in self.dropped)
+
+    @property
+    def all_followed(self) -> bool:
+        return len(self.followed) >= self.pods
+
+    def with_drops(self, more: dict[str, int]) -> LogFollowState:
+        """This state with ``more`` dropped lines per pod added."""
+        if not any(more.values()):
+            return self
+        total = dict(self.dropped)
+        for pod, n in more.items():
+            count_drops(total, pod, n)
+        return replace(self, dropped=tuple(sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+
+class LogLines(tuple[LogLine, ...]):
+    """A batch of log lines, with the follow's :class:`LogFollowState` as it
+    was when the batch was sent (None from a source that does not tell).
+    A tuple, so everything that takes a batch of lines takes it."""
+
+    state: LogFollowState | None
+
+    def __new__(cls, lines: Iterable[LogLine] = (), state: LogFollowState | None = None) -> LogLines:
+        batch = super().__new__(cls, lines)
+        batch.state = state
+        return batch
 
 
 # --------------------------------------------------------------------------
@@ -285,4 +367,80 @@ class Signals:
     recent_logs: tuple[LogLine, ...] = ()  # bounded: the newest few hundred lines
     logs_stale: SourceError | None = None  # the log follow's failure while no line came since: recent_logs are old
     in_effect: tuple[InEffect, ...] = ()  # mitigations in place (the actions desk reads them from the cluster)
+    infra: Reading[InfraSnapshot] = Reading()  # events, nodes and what changed (issue 14)
     at: float = 0.0
+
+
+# --------------------------------------------------------------------------
+# Infrastructure (issue 14): what Kubernetes says about our workload (Warning
+# events), the nodes our pods run on, and what changed (rollout history,
+# ConfigMaps and Secrets). One source (``infra``) fills an InfraSnapshot.
+
+
+@dataclass(frozen=True, slots=True)
+class KubeEvent:
+    """A Warning event about our deployment, its ReplicaSets, its pods or their
+    nodes, deduplicated: one per (object, reason, message), counts summed."""
+
+    kind: str  # the involved object's kind: Deployment, ReplicaSet, Pod, Node
+    name: str  # the involved object's name
+    reason: str  # BackOff, Unhealthy, FailedScheduling, OOMKilling, Evicted, FailedMount, Failed, ...
+    message: str  # whole, as the API has it: a pane cuts it when drawing, never here
+    count: int  # occurrences (the API's count/series.count, summed over duplicates)
+    first_seen: float | None  # epoch seconds
+    last_seen: float | None  # epoch seconds: the newest occurrence
+    type: str = "Warning"
+    source: str = ""  # the reporting component (and host): "kubelet, node-2", "default-scheduler"
+    field_path: str = ""  # involvedObject.fieldPath: "spec.containers{app}"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A node that runs (or ran, in this snapshot) one of our pods."""
+
+    name: str
+    ready: bool | None  # the Ready condition; None when the node does not say (Unknown)
+    pressure: tuple[str, ...]  # conditions that are True: MemoryPressure, DiskPressure, PIDPressure, NetworkUnavailable
+    unschedulable: bool  # cordoned (spec.unschedulable)
+    pods: tuple[str, ...]  # our pods on it, by name
+    since: float | None = None  # lastTransitionTime of the Ready condition, epoch seconds
+    message: str = ""  # the message of the first bad condition (NotReady or a pressure), whole
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One entry of the deployment's rollout history (one ReplicaSet)."""
+
+    number: int  # deployment.kubernetes.io/revision
+    replicaset: str
+    created_at: float | None  # the ReplicaSet's creationTimestamp, epoch seconds
+    images: tuple[tuple[str, str], ...]  # (container, image) of its pod template
+    replicas: int = 0  # the ReplicaSet's current replicas (status.replicas)
+    change_cause: str = ""  # kubernetes.io/change-cause, when set
+    current: bool = False  # the revision the deployment's template is at now
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One thing that changed, for the "what changed?" list."""
+
+    at: float | None  # epoch seconds, when known
+    what: str  # "rollout", "configmap", "secret", "action"
+    summary: str  # one line, whole: "rollout to clay-sync:1.14.3 (revision 7)"
+    detail: tuple[str, ...] = ()  # differences, one per line: "image app: 1.14.2 → 1.14.3", "env CLAY_TIMEOUT_MS: 2000 → 500"
+    by: str = ""  # who made it, when the cluster says (the deployment's newest managedFields manager): "kubectl-rollout", "helm"
+
+
+@dataclass(frozen=True, slots=True)
+class InfraSnapshot:
+    deployment: str  # the deployment the cockpit watches
+    events: tuple[KubeEvent, ...]  # newest first (by last_seen), deduplicated, bounded
+    nodes: tuple[NodeInfo, ...]  # by name
+    revisions: tuple[Revision, ...]  # newest first
+    changes: tuple[Change, ...]  # newest first: rollouts and ConfigMap/Secret changes the cluster shows
+    fetched_at: float
+    response_ms: float = 0.0
+    events_watched_since: float | None = None  # when the event watch (re)started: older events come from its initial list
+    # the parts that could not be read (nodes forbidden, the event watch failing …), each named with
+    # its kind and a hint (source "infra"); what is shown is true but incomplete while this is not empty
+    missing: tuple[SourceError, ...] = ()

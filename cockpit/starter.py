@@ -12,11 +12,15 @@ names only, no cluster call).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from tomlkit.items import Table
 
 COMMENT_COLUMN = 40
 
 
-def _set(table, key: str, value: str, comment: str) -> None:
+def _set(table: Table, key: str, value: str, comment: str) -> None:
     import tomlkit
 
     shipped = table[key].trivia.comment.lstrip("# ") if key in table else ""
@@ -34,7 +38,7 @@ def starter_toml(overrides: Mapping[str, tuple[str, str]], environ: dict[str, st
     from clay_cockpit.target import resolve
 
     doc = tomlkit.parse(default_toml_text())
-    kube = doc["kube"]
+    kube = cast("Table", doc["kube"])  # the shipped default.toml's [kube] table
     target = resolve({}, dict(overrides), environ)
     said: list[str] = []
     where = target.kubeconfig.value

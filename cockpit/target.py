@@ -70,7 +70,7 @@ def read_kubeconfig(paths: tuple[Path, ...]) -> Kubeconfig:
             current = doc["current-context"]
         for entry in doc.get("contexts") or []:
             if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"] not in namespaces:
-                ctx = entry.get("context") if isinstance(entry.get("context"), dict) else {}
+                ctx = found if isinstance(found := entry.get("context"), dict) else {}
                 namespaces[entry["name"]] = str(ctx.get("namespace") or "")
     return Kubeconfig(paths, current, namespaces)
 
@@ -84,11 +84,18 @@ class Target:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "context": {"value": self.context.value, "from": self.context.origin,
-                        "in_kubeconfig": self.context.value in self.kube.namespaces},
+            "context": {
+                "value": self.context.value,
+                "from": self.context.origin,
+                "in_kubeconfig": self.context.value in self.kube.namespaces,
+            },
             "namespace": {"value": self.namespace.value, "from": self.namespace.origin},
-            "kubeconfig": {"value": self.kubeconfig.value, "from": self.kubeconfig.origin, "exists": self.kube.exists,
-                           **({"problem": self.kube.problem} if self.kube.problem else {})},
+            "kubeconfig": {
+                "value": self.kubeconfig.value,
+                "from": self.kubeconfig.origin,
+                "exists": self.kube.exists,
+                **({"problem": self.kube.problem} if self.kube.problem else {}),
+            },
         }
 
 
@@ -114,8 +121,11 @@ def resolve(file_values: dict[str, str], overrides: dict[str, tuple[str, str]], 
     paths = kubeconfig_paths(kubeconfig.value)
     kubeconfig = Setting(os.pathsep.join(str(p) for p in paths), kubeconfig.origin)
     kube = read_kubeconfig(paths)
-    context = pick("context") or (Setting(kube.current_context, "kubeconfig current-context") if kube.current_context
-                                  else Setting("", "none (the kubeconfig has no current-context)"))
+    context = pick("context") or (
+        Setting(kube.current_context, "kubeconfig current-context")
+        if kube.current_context
+        else Setting("", "none (the kubeconfig has no current-context)")
+    )
     namespace = pick("namespace")
     if namespace is None:
         own = kube.namespaces.get(context.value, "")
@@ -136,5 +146,6 @@ def check_context(overrides: dict[str, tuple[str, str]], file_kubeconfig: str = 
     if target.kube.problem or not target.kube.exists or target.context.value in target.kube.namespaces:
         return
     names = ", ".join(sorted(target.kube.namespaces)[:8]) or "none"
-    raise ConfigError(target.context.origin, "", f"a context of kubeconfig {target.kubeconfig.value} ({names})",
-                      f"{target.context.value!r}")
+    raise ConfigError(
+        target.context.origin, "", f"a context of kubeconfig {target.kubeconfig.value} ({names})", f"{target.context.value!r}"
+    )

@@ -66,7 +66,9 @@ def scenarios_table() -> str:
                 if expect.action.retry:
                     action += ", then a login and g apply it"
             shown.append(action + "".join(f"; “{w}”" for w in expect.action.says))
-        rows.append(f"| `{name}` | **{_cell(spec.title)}.** {_cell(' '.join(spec.summary.split()))} | {verdict} | {_cell('; '.join(shown))} |")
+        rows.append(
+            f"| `{name}` | **{_cell(spec.title)}.** {_cell(' '.join(spec.summary.split()))} | {verdict} | {_cell('; '.join(shown))} |"
+        )
     return "\n".join(rows)
 
 

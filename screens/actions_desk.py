@@ -6,8 +6,9 @@ The app builds one :class:`ActionsDesk` next to the incident desk (right
 after the first frame) and routes to it: the action keys (``open``,
 ``retry``, ``focus``), every snapshot (for the rows triage makes relevant
 and the rate-limit headers), and the :class:`ActionsUpdate` messages its
-thread workers post. Every cluster or Clay call runs in a thread worker;
-the UI thread only confirms (in memory) and draws.
+thread workers post. Every cluster or Clay call runs in a thread worker
+(:mod:`clay_cockpit.screens.actions_workers`: the workers and their
+messages); the UI thread only confirms (in memory) and draws.
 
 The path of one action::
 
@@ -31,33 +32,31 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual.content import Content
-from textual.message import Message
 
 from clay_cockpit.actions.flow import (
     ActionKind,
     ActionRunner,
-    Confirmation,
     Failure,
     FailureKind,
     Outcome,
     Plan,
-    ProbeResult,
     Progress,
     RateLimitInfo,
     SecretValue,
     rate_limits_seen,
-    took_effect,
 )
+from clay_cockpit.actions.flow_verify import took_effect
 from clay_cockpit.actions.follow import ENDED, SymptomDesk, Watch, follow_from, since_applied, takes_effect_now, watch_for
-from clay_cockpit.actions.status import ActionsStatus, read_status
+from clay_cockpit.actions.status import ActionsStatus
 from clay_cockpit.actions.symptom import Symptom
 from clay_cockpit.config import Config
 from clay_cockpit.screens.actions_draw import ENABLE_OF, FLAG_OF, NO_ADAPTER, ROWS, SPEC, desk_rows, desk_status
+from clay_cockpit.screens.actions_workers import Broke, DeskWorkers, Finished, Planned, Probed
 from clay_cockpit.screens.confirm import ConfirmScreen
 from clay_cockpit.screens.secret_input import KeyInputScreen, ReplicasScreen
 from clay_cockpit.signals import InEffect, Signals
@@ -71,8 +70,16 @@ if TYPE_CHECKING:
     from clay_cockpit.screens.main import MainScreen
 
 STATUS_EVERY = 15.0  # seconds between reads of the replicas, flags and lease (permissions: at start and after each action)
-RETRYABLE = frozenset({FailureKind.AUTH_EXPIRED, FailureKind.LEASE_HELD, FailureKind.UNREACHABLE, FailureKind.TIMEOUT,
-                       FailureKind.SERVER_ERROR, FailureKind.CONFLICT})
+RETRYABLE = frozenset(
+    {
+        FailureKind.AUTH_EXPIRED,
+        FailureKind.LEASE_HELD,
+        FailureKind.UNREACHABLE,
+        FailureKind.TIMEOUT,
+        FailureKind.SERVER_ERROR,
+        FailureKind.CONFLICT,
+    }
+)
 
 RunnerFactory = Callable[[Config, "IncidentStore | None", Callable[[], float]], ActionRunner]
 
@@ -81,52 +88,21 @@ def default_runner(config: Config, store: IncidentStore | None, clock: Callable[
     return ActionRunner(config, store=store, wall=clock)
 
 
-# --------------------------------------------------------------------------
-# What the workers send back
-
-
-class ActionsUpdate(Message):
-    """A worker of the desk finished a step (handled on the UI thread: :meth:`ActionsDesk.update`)."""
-
-    def __init__(self, value: object) -> None:
-        super().__init__()
-        self.value = value
-
-
-@dataclass(frozen=True)
-class Planned:
-    plan: Plan
-    offered: str = ""
-
-
-@dataclass(frozen=True)
-class Finished:
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class Probed:
-    result: ProbeResult
-
-
-@dataclass(frozen=True)
-class Broke:
-    """A worker raised (a bug): only the type is kept, its text might hold a value."""
-
-    what: str
-    error: str
-
-
-# --------------------------------------------------------------------------
-
-
-class ActionsDesk:
+class ActionsDesk(DeskWorkers):
     """See the module docstring."""
 
-    def __init__(self, app: App[int], main: MainScreen, config: Config, *, clock: Callable[[], float],
-                 store: IncidentStore | None, factory: RunnerFactory | None,
-                 on_in_effect: Callable[[tuple[InEffect, ...]], None] | None = None,
-                 on_recorded: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        app: App[int],
+        main: MainScreen,
+        config: Config,
+        *,
+        clock: Callable[[], float],
+        store: IncidentStore | None,
+        factory: RunnerFactory | None,
+        on_in_effect: Callable[[tuple[InEffect, ...]], None] | None = None,
+        on_recorded: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.main = main
         self.config = config
@@ -270,8 +246,11 @@ class ActionsDesk:
         elif isinstance(value, ActionsStatus):
             self._status_busy = False
             self.status = value
-            self.flag_since = {kind.value: since_applied(self.store, kind.value, self._applied_at) for row_id, kind in ENABLE_OF.items()
-                                if self.status.flag(FLAG_OF[row_id]) == "true"}
+            self.flag_since = {
+                kind.value: since_applied(self.store, kind.value, self._applied_at)
+                for row_id, kind in ENABLE_OF.items()
+                if self.status.flag(FLAG_OF[row_id]) == "true"
+            }
             self._publish()
         elif isinstance(value, Planned):
             self.busy = ""
@@ -285,8 +264,11 @@ class ActionsDesk:
         elif isinstance(value, Broke):
             self.busy = ""
             self._status_busy = False if value.what == "status" else self._status_busy
-            self.app.notify(f"unexpected {value.error} while {value.what}: a bug in the cockpit; nothing more was sent",
-                            title="Action", severity="error")
+            self.app.notify(
+                f"unexpected {value.error} while {value.what}: a bug in the cockpit; nothing more was sent",
+                title="Action",
+                severity="error",
+            )
         self._draw()
 
     # -- the keys ---------------------------------------------------------------------
@@ -348,6 +330,14 @@ class ActionsDesk:
             self._prepare(self.toggle_kind(row_id), spec.label)
         else:
             self._prepare(spec.kinds[0], spec.label)
+
+    def rollback_to(self, revision: int) -> None:
+        """The infrastructure view's ``U`` on an older revision of the History: the
+        rollback's plan to that revision (``rollout undo --to-revision``), then the
+        same dry run, permissions, Lease and confirm modal as ``U`` here."""
+        if self._refuse():
+            return
+        self._prepare(ActionKind.ROLLBACK, f"{SPEC['rollback'].label} to revision {revision}", revision=revision)
 
     def switch_deployment(self) -> None:
         """``D``: with more than one deployment in ``kube.deployments``, the
@@ -477,8 +467,9 @@ class ActionsDesk:
                 self.app.notify(outcome.summary, title=f"Watching {watch.label}", timeout=8)
             elif not (watch.symptom is Symptom.PODS_UNREADY and f is not None and f.kind is FailureKind.VERIFY_FAILED):
                 # (a rollout stopped by a crashing new pod: the pods' verdict says it next, once)
-                self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed",
-                                severity="error")
+                self.app.notify(
+                    outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed", severity="error"
+                )
             return
         if outcome.plan.kind is ActionKind.VERIFY_KEY:
             if outcome.probe is not None and outcome.offer is ActionKind.UPDATE_KEY:
@@ -488,25 +479,38 @@ class ActionsDesk:
         elif outcome.ok:
             self.app.notify(outcome.summary, title=took_effect(plan).capitalize() if outcome.watching else "Done")
         else:
-            self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed",
-                            severity="error")
+            self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed", severity="error")
         self.refresh_status(permissions=True)
         if outcome.ok and outcome.applied and outcome.offer is ActionKind.RESTART:
-            why = ("Offered after the key update: the pods read the key when they start"
-                   if outcome.plan.kind is ActionKind.UPDATE_KEY else "Offered: the pods read the flags when they start")
+            why = (
+                "Offered after the key update: the pods read the key when they start"
+                if outcome.plan.kind is ActionKind.UPDATE_KEY
+                else "Offered: the pods read the flags when they start"
+            )
             self._prepare(ActionKind.RESTART, SPEC["restart"].label, offered=why)
 
     def _probe(self, key: SecretValue) -> None:
         """The key screen's "verify this key" (not an action: it may run beside one)."""
-        self.app.run_worker(partial(self._probe_blocking, key), thread=True, group="actions-probe", exclusive=True,
-                            exit_on_error=False, description="Asking Clay about a key")
+        self.app.run_worker(
+            partial(self._probe_blocking, key),
+            thread=True,
+            group="actions-probe",
+            exclusive=True,
+            exit_on_error=False,
+            description="Asking Clay about a key",
+        )
 
     def refresh_status(self, permissions: bool = False) -> None:
         if self._status_busy:
             return
         self._status_busy = True
-        self.app.run_worker(partial(self._guarded, "status", partial(self._status_blocking, permissions)), thread=True,
-                            group="actions-status", exit_on_error=False, description="Reading the deployment, flags and lease")
+        self.app.run_worker(
+            partial(self._guarded, "status", partial(self._status_blocking, permissions)),
+            thread=True,
+            group="actions-status",
+            exit_on_error=False,
+            description="Reading the deployment, flags and lease",
+        )
 
     def _begin(self, outcome: Outcome, watch: Watch) -> None:
         """The change took effect (or stopped half-way): follow the symptom from the next Signals on."""
@@ -518,47 +522,10 @@ class ActionsDesk:
     def _start(self, busy: str, work: Callable[[], object]) -> None:
         self.busy = busy
         self.show_pane(True)  # the pane says what runs (a toast would cover the modal that opens next)
-        self.app.run_worker(partial(self._guarded, busy, work), thread=True, group="actions", exit_on_error=False,
-                            description=busy[:1].upper() + busy[1:])
+        self.app.run_worker(
+            partial(self._guarded, busy, work), thread=True, group="actions", exit_on_error=False, description=busy[:1].upper() + busy[1:]
+        )
         self._draw()
-
-    # -- the workers (threads) --------------------------------------------------------------
-
-    def _post(self, value: object) -> None:
-        self.app.post_message(ActionsUpdate(value))
-
-    def _guarded(self, what: str, work: Callable[[], object]) -> None:
-        try:
-            value = work()
-        except Exception as exc:  # a bug (the runner does not raise): named by type only, never its text
-            value = Broke(what, type(exc).__name__)
-        self._post(value)
-
-    def _prepare_blocking(self, kind: ActionKind, offered: str, inputs: dict[str, Any]) -> Planned:
-        return Planned(self.runner().prepare(kind, **{"deployment": self.deployment or None, **inputs}), offered)
-
-    def _replan_blocking(self, plan: Plan) -> Planned:
-        return Planned(self.runner().replan(plan))
-
-    def _apply_blocking(self, confirmation: Confirmation) -> Finished:
-        return Finished(self.runner().apply(confirmation, on_progress=self._post, stop=self.stop_event))
-
-    def _follow_blocking(self, outcome: Outcome) -> Finished:
-        return Finished(self.runner().follow_again(outcome, on_progress=self._post, stop=self.stop_event))
-
-    def _check_blocking(self) -> Finished:
-        runner = self.runner()
-        return Finished(runner.run_check(runner.prepare(ActionKind.VERIFY_KEY), on_progress=self._post))
-
-    def _probe_blocking(self, key: SecretValue) -> None:
-        try:
-            result: object = Probed(self.runner().probe_key(key))
-        except Exception as exc:
-            result = Broke("asking Clay about the key", type(exc).__name__)
-        self._post(result)
-
-    def _status_blocking(self, permissions: bool) -> ActionsStatus:
-        return read_status(self.runner(), self.config, self.deployment, self.status, permissions)
 
     # -- drawing ----------------------------------------------------------------------------
 

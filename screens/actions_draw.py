@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from clay_cockpit.screens.actions_desk import ActionsDesk
 
 NO_ADAPTER = "no Kubernetes adapter with these sources: the actions are shown, not run"
+NO_PREVIOUS = "no previous revision"  # (clay_cockpit.actions.rollback.offer says it)
+NO_ROLLBACK_HINT = "nothing to undo: the deployment kept no older ReplicaSet (kubectl rollout history shows it)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ ROWS = (
     RowSpec("verify_key", "v", "Verify the key in the Secret", ActionId.VERIFY_KEY, (ActionKind.VERIFY_KEY,)),
     RowSpec("update_key", "k", "Update the Clay API key", ActionId.UPDATE_KEY, (ActionKind.UPDATE_KEY,)),
     RowSpec("restart", "R", "Restart the pods", ActionId.RESTART, (ActionKind.RESTART,)),
+    RowSpec("rollback", "U", "Roll back", ActionId.ROLLBACK, (ActionKind.ROLLBACK,)),
     RowSpec("queuing", "Q", "Request queuing", ActionId.ENABLE_QUEUING, (ActionKind.ENABLE_QUEUING, ActionKind.DISABLE_QUEUING)),
     RowSpec("fallback", "f", "Fallback (degrade)", ActionId.ENABLE_FALLBACK, (ActionKind.ENABLE_FALLBACK, ActionKind.DISABLE_FALLBACK)),
     RowSpec("scale", "S", "Scale", ActionId.SCALE, (ActionKind.SCALE,)),
@@ -48,7 +51,6 @@ ROWS = (
 SPEC = {r.id: r for r in ROWS}
 FLAG_OF = {"queuing": "queuing", "fallback": "fallback"}
 ENABLE_OF = {"queuing": ActionKind.ENABLE_QUEUING, "fallback": ActionKind.ENABLE_FALLBACK}
-
 
 
 def desk_rows(desk: ActionsDesk) -> list[Row]:
@@ -82,7 +84,11 @@ def desk_rows(desk: ActionsDesk) -> list[Row]:
                 detail = desk.rate.text()
         elif spec.id == "scale" and s.replicas is not None:
             state = f"{s.replicas} replicas, {s.ready} ready"
-        if spec.id in ("update_key", "restart"):
+        elif spec.id == "rollback" and s.no_rollback and not disabled:
+            disabled, detail = s.no_rollback, NO_ROLLBACK_HINT if s.no_rollback == NO_PREVIOUS else ""
+        elif spec.id == "rollback":
+            state = s.rollback
+        if spec.id in ("update_key", "restart", "rollback"):
             ended = ended_for(desk, spec.runbook.value)
             if ended is not None:
                 at = ended.verdict.ended_at
@@ -92,8 +98,12 @@ def desk_rows(desk: ActionsDesk) -> list[Row]:
             elif done:
                 state = done
         relevant = spec.id in desk.relevant or (spec.id == "restart" and desk.waiting_for_restart())
-        out.append(Row(spec.id, spec.key, spec.label, f"act('{spec.id}')", state, detail, relevant and not done, disabled, warning,
-                       done=bool(done)))
+        relevant = relevant and not (spec.id == "rollback" and s.no_rollback)  # nothing to go back to: not an offer
+        out.append(
+            Row(
+                spec.id, spec.key, spec.label, f"act('{spec.id}')", state, detail, relevant and not done, disabled, warning, done=bool(done)
+            )
+        )
     return out
 
 
@@ -135,8 +145,11 @@ def desk_status(desk: ActionsDesk) -> Content | None:
         return Content.styled(f"▸ {desk.busy}…", "$text-accent")
     failure = desk.problem or desk.status.failure
     if failure is not None and failure.kind is FailureKind.AUTH_EXPIRED:
-        return Content.assemble(("✗ cluster credentials expired", "bold $text-error"), (f" — {failure.hint or failure.message}", ""),
-                                (" · g retries (what you typed is kept)", "bold $text-accent"))
+        return Content.assemble(
+            ("✗ cluster credentials expired", "bold $text-error"),
+            (f" — {failure.hint or failure.message}", ""),
+            (" · g retries (what you typed is kept)", "bold $text-accent"),
+        )
     if desk.newest == "symptom":
         shown = symptom_content(desk)
         if shown is not None:

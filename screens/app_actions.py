@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from textual import events
 from textual.binding import Binding
 
-from clay_cockpit.screens.app_keys import OPEN_ONLY, PANES, SECTIONS
+from clay_cockpit.screens.app_keys import OPEN_ONLY, PANES, SECTIONS, bindings_of
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from textual.command import Provider
 
     from clay_cockpit.config import Config
+    from clay_cockpit.incident.events import Event
     from clay_cockpit.live import Polls
     from clay_cockpit.screens.actions_desk import ActionsDesk
     from clay_cockpit.screens.boot import BootScreen
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from clay_cockpit.screens.help import Section
     from clay_cockpit.screens.main import MainScreen
     from clay_cockpit.screens.typeahead import TypeAhead
-    from clay_cockpit.signals import Signals
+    from clay_cockpit.signals import InfraSnapshot, Reading, Signals
 
     _AppBase = App[int]
 else:
@@ -90,7 +91,8 @@ class AppActions(_AppBase):
 
             self.keymap = normalised(config.keymap)
             if PALETTE_ID in self.keymap:
-                self.COMMAND_PALETTE_BINDING = self.keymap[PALETTE_ID]
+                # this app's own key: Textual declares it a ClassVar but reads it through self (App.__init__, the footer)
+                self.COMMAND_PALETTE_BINDING = self.keymap[PALETTE_ID]  # type: ignore[misc]  # an instance's value, as intended
 
     def get_default_screen(self) -> BootScreen:
         """The first frame is the layout alone (:mod:`clay_cockpit.screens.boot`): it needs
@@ -98,7 +100,7 @@ class AppActions(_AppBase):
         from clay_cockpit.screens.boot import BootScreen  # (loaded with the app already)
 
         # the footer's first words: no incident is known yet, so no incident keys but declare
-        shown = [self.remapped(b) for b in self.BINDINGS if b.show and b.group is not PANES and b.action not in OPEN_ONLY]
+        shown = [self.remapped(b) for b in bindings_of(type(self)) if b.show and b.group is not PANES and b.action not in OPEN_ONLY]
         keys = " ".join(f"{self.get_key_display(b)} {b.description}" for b in shown)
         return BootScreen(self.title, self._target(), "12345 Panes " + keys)
 
@@ -175,6 +177,24 @@ class AppActions(_AppBase):
             self._metrics_view.show(self.signals.metrics, self.clock())  # redraws the charts only if the data changed
         self.push_screen("metrics")
 
+    def action_infra_view(self) -> None:
+        from clay_cockpit.screens.infra_view import InfraScreen
+
+        if isinstance(self.screen, InfraScreen):
+            self.pop_screen()
+            return
+        self._to_main()
+        self.push_screen(InfraScreen(self._infra_feed, self.clock, self._rollback_to))
+
+    def _infra_feed(self) -> tuple[Reading[InfraSnapshot], tuple[Event, ...]]:
+        """What the infrastructure view shows: the reading, and the incident timeline (its actions)."""
+        return self.signals.infra, self._desk.recorder.events() if self._desk is not None else ()
+
+    def _rollback_to(self, revision: int) -> None:
+        """The infrastructure view's U on an older revision: the actions desk plans the rollback to it."""
+        if self._actions is not None:
+            self._actions.rollback_to(revision)
+
     def action_filter_logs(self) -> None:
         self._to_main()
         logs = self.main_screen.logs
@@ -189,6 +209,21 @@ class AppActions(_AppBase):
             view.set_filter(before if result is None else result)
 
         self.push_screen(LogFilterScreen(before, view.set_filter), done)
+
+    def action_filter_pods(self) -> None:
+        """The pods table's ``/``: the same filter line as the logs', filtering the pods as one types."""
+        from clay_cockpit.screens.log_filter import LogFilterScreen
+        from clay_cockpit.widgets.pods import PodsPane
+
+        pane = self.main_screen.pane("pods")
+        if not isinstance(pane, PodsPane):
+            return
+        before = pane.filter_text
+
+        def done(result: str | None) -> None:
+            pane.set_filter(before if result is None else result)
+
+        self.push_screen(LogFilterScreen(before, pane.set_filter, what="the pods", example="CrashLoop, Init or a node"), done)
 
     def action_pause_logs(self) -> None:
         logs = self.main_screen.logs
@@ -261,24 +296,40 @@ class AppActions(_AppBase):
         from clay_cockpit.screens.choose import ChoiceScreen
         from clay_cockpit.screens.compose import ComposeScreen
         from clay_cockpit.screens.confirm import ConfirmScreen
+        from clay_cockpit.screens.infra_view import InfraScreen
         from clay_cockpit.screens.preview import PreviewScreen
         from clay_cockpit.screens.secret_input import KeyInputScreen
         from clay_cockpit.widgets.checklist import ChecklistView
         from clay_cockpit.widgets.logs import LogView
+        from clay_cockpit.widgets.pods import PodsTable
 
-        own: dict[str, list[Binding]] = {title: [] for title, _ in SECTIONS} | {"Actions": []}
-        for b in self.BINDINGS:
+        own: dict[str, list[Binding]] = {title: [] for title, _ in SECTIONS}
+        own["Actions"] = []
+        for b in bindings_of(type(self)):
             own[next((title for title, prefixes in SECTIONS if (b.id or "").startswith(prefixes)), "Actions")].append(b)
         sections: list[Section] = [
             *own.items(),
-            ("In the checklist", ChecklistView.BINDINGS),
-            ("Confirming an action", ConfirmScreen.BINDINGS),
-            ("Entering the new Clay API key", KeyInputScreen.BINDINGS),
-            ("Choosing a severity or status", ChoiceScreen.BINDINGS),
-            ("In the update editor", ComposeScreen.BINDINGS),
-            ("In the message preview", PreviewScreen.BINDINGS),
-            ("In the pod logs", LogView.BINDINGS),
-            ("Everywhere", [Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id="app.commands", tooltip="Search panes and actions by name")]),
+            ("In the checklist", bindings_of(ChecklistView)),
+            ("Confirming an action", bindings_of(ConfirmScreen)),
+            ("Entering the new Clay API key", bindings_of(KeyInputScreen)),
+            ("Choosing a severity or status", bindings_of(ChoiceScreen)),
+            ("In the update editor", bindings_of(ComposeScreen)),
+            ("In the message preview", bindings_of(PreviewScreen)),
+            ("In the pods table", bindings_of(PodsTable)),
+            ("In the pod logs", bindings_of(LogView)),
+            ("In the infrastructure view", bindings_of(InfraScreen)),
+            (
+                "Everywhere",
+                [
+                    Binding(
+                        self.COMMAND_PALETTE_BINDING,
+                        "command_palette",
+                        "Commands",
+                        id="app.commands",
+                        tooltip="Search panes and actions by name",
+                    )
+                ],
+            ),
         ]
         return [(title, [self.remapped(b) for b in bindings]) for title, bindings in sections]
 
@@ -291,5 +342,5 @@ class AppActions(_AppBase):
         return remapped(binding, self.keymap, self.get_key_display)
 
     def palette_commands(self) -> Sequence[tuple[str, str, Callable[[], object]]]:
-        shown = [self.remapped(b) for b in self.BINDINGS]
+        shown = [self.remapped(b) for b in bindings_of(type(self))]
         return [(b.tooltip, f"key {self.get_key_display(b)}", partial(self.run_action, b.action)) for b in shown]

@@ -44,7 +44,10 @@ DECISION_FRAMES = (
     ("actions", "x", "Actions"),
     ("timeline", "t", "Timeline"),
 )
-STRIP = ("◌ triage: waiting for the first signals…", "  d shows the triage, checklist and timeline")  # clay_cockpit.widgets.triage.TriageStrip's first words
+STRIP = (
+    "◌ triage: waiting for the first signals…",
+    "  d shows the triage, checklist and timeline",
+)  # clay_cockpit.widgets.triage.TriageStrip's first words
 WAITING = "starting…"
 
 
@@ -204,7 +207,9 @@ class BootFrame(Widget):
                 canvas.frame(regions[pane_id], f"{key} {name}", WAITING)
         canvas.text(1, size.height - 1, self._keys, "muted", limit=size.width - 2)
         base = self.rich_style
-        styles = {"": base} | {name: base + self.get_component_rich_style(f"boot--{name}") for name in ("bar", "strip", "frame", "title", "muted")}
+        styles = {"": base} | {
+            name: base + self.get_component_rich_style(f"boot--{name}") for name in ("bar", "strip", "frame", "title", "muted")
+        }
         return [canvas.strip(y, styles) for y in range(size.height)]
 
     def render_line(self, y: int) -> Strip:

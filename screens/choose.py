@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -30,7 +30,7 @@ class Choice:
 class ChoiceScreen(ModalScreen[str | None]):
     """Dismisses with the chosen value, or None."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "pick(0)", "1st", group=PICK, id="pick.1", tooltip="Choose the first option"),
         Binding("2", "pick(1)", "2nd", group=PICK, id="pick.2", tooltip="Choose the second option"),
         Binding("3", "pick(2)", "3rd", group=PICK, id="pick.3", tooltip="Choose the third option"),
@@ -74,7 +74,9 @@ class ChoiceScreen(ModalScreen[str | None]):
                 marks.append(("  (now)", "$text-muted"))
             if c.value == self._proposed:
                 marks.append((f"  ◀ {self._why}".rstrip(), "bold $text-accent"))
-            lines.append(Content.assemble((f"{i} ", "bold $text-primary"), (c.label.ljust(width), "bold"), (f"  {c.detail}", "$text-muted"), *marks))
+            lines.append(
+                Content.assemble((f"{i} ", "bold $text-primary"), (c.label.ljust(width), "bold"), (f"  {c.detail}", "$text-muted"), *marks)
+            )
         with Vertical() as box:
             box.border_title = Content(clean(self._title))  # plain text, never markup
             box.border_subtitle = "1-4 choose · Enter ◀ · Esc cancels" if self._proposed else "1-4 choose · Esc cancels"

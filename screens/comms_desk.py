@@ -61,8 +61,11 @@ SYNC_RETRY = 30.0  # seconds before reading a timeline that failed to read again
 CHANNEL_KEY = {Channel.INTERNAL: "n", Channel.EXTERNAL: "e"}
 CHANNEL_NAME = {Channel.INTERNAL: "Internal update", Channel.EXTERNAL: "Status page update"}
 ROLE_TEXT = {
-    "summary": "incident thread opened", "update": "update posted in the thread", "summary_edit": "summary at the top updated",
-    "page_create": "status page incident created", "page_update": "status page incident updated",
+    "summary": "incident thread opened",
+    "update": "update posted in the thread",
+    "summary_edit": "summary at the top updated",
+    "page_create": "status page incident created",
+    "page_update": "status page incident updated",
 }
 
 
@@ -77,15 +80,26 @@ class CommsResult(Message):
 def sent_text(result: SendResult) -> str:
     """Where a send went, in words: ``#inc-clay: incident thread opened, update posted in the thread``."""
     where = next((s.where for s in result.sent if s.is_update), result.sent[0].where if result.sent else "")
-    what = ", ".join(ROLE_TEXT.get(s.role, s.role) + (f" ({s.status})" if s.role.startswith("page") and s.status else "") for s in result.sent)
+    what = ", ".join(
+        ROLE_TEXT.get(s.role, s.role) + (f" ({s.status})" if s.role.startswith("page") and s.status else "") for s in result.sent
+    )
     return f"{where}: {what}" if where else what
 
 
 class CommsDesk:
     """See the module docstring."""
 
-    def __init__(self, app: App[int], main: MainScreen, desk: Desk, config: Config, *, clock: Callable[[], float],
-                 state_dir: Path, comms: Comms | None = None) -> None:
+    def __init__(
+        self,
+        app: App[int],
+        main: MainScreen,
+        desk: Desk,
+        config: Config,
+        *,
+        clock: Callable[[], float],
+        state_dir: Path,
+        comms: Comms | None = None,
+    ) -> None:
         self.app = app
         self.main = main
         self.desk = desk
@@ -97,7 +111,7 @@ class CommsDesk:
         self.comms = comms or Comms(config, desk.recorder.store, clock=clock, speed=self.speed if self.speed != 1.0 else None)
         self.reminder = Reminder()
         self.sending: Channel | None = None  # a send is on its way
-        self._jobs: deque[tuple[object, Callable[[], None]]] = deque()
+        self._jobs: deque[tuple[tuple[str, object], Callable[[], None]]] = deque()
         self._jobs_lock = threading.Lock()
         self._draining = False
         self._synced: Path | None = None  # the timeline the comms log was read from (in a worker)
@@ -231,9 +245,9 @@ class CommsDesk:
         self._submit(("send", draft.id), partial(self._send_blocking, draft, done, kwargs, self.evidence()))
         return True
 
-    def _submit(self, key: object, job: Callable[[], None]) -> None:
+    def _submit(self, key: tuple[str, object], job: Callable[[], None]) -> None:
         with self._jobs_lock:
-            if key[0] == "save":  # type: ignore[index]
+            if key[0] == "save":
                 kept = [(k, j) for k, j in self._jobs if k != key]
                 self._jobs.clear()
                 self._jobs.extend(kept)
@@ -262,18 +276,28 @@ class CommsDesk:
         self.app.post_message(CommsResult(partial(done, result)))
 
     def _job_broke(self, name: str) -> None:
-        self.app.notify(f"saving or sending raised {name} — a bug in clay-cockpit; the text is still in the editor",
-                        title="Comms", severity="error", timeout=30, markup=False)
+        self.app.notify(
+            f"saving or sending raised {name} — a bug in clay-cockpit; the text is still in the editor",
+            title="Comms",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
 
-    def _send_blocking(self, draft: Draft, done: Callable[[SendResult], None], kwargs: dict[str, Any],
-                       evidence: dict[str, Any] | None = None) -> None:
+    def _send_blocking(
+        self, draft: Draft, done: Callable[[SendResult], None], kwargs: dict[str, Any], evidence: dict[str, Any] | None = None
+    ) -> None:
         try:
             result = self.comms.send(draft, **kwargs)
             if result.ok:
                 self._record_evidence(evidence, f"{CHANNEL_NAME[draft.channel].lower()} sent")
         except Exception as exc:
-            err = SourceError("comms", ErrorKind.BAD_RESPONSE, f"the send raised {type(exc).__name__}",
-                              "a bug in clay-cockpit; the draft is kept — please report it")
+            err = SourceError(
+                "comms",
+                ErrorKind.BAD_RESPONSE,
+                f"the send raised {type(exc).__name__}",
+                "a bug in clay-cockpit; the draft is kept — please report it",
+            )
             result = SendResult(False, draft, err)
         self.app.post_message(CommsResult(partial(self._sent, result, done)))
 
@@ -282,8 +306,13 @@ class CommsDesk:
         name = CHANNEL_NAME[result.draft.channel]
         if result.ok:
             note = f" (but: {result.warnings[0]})" if result.warnings else ""
-            self.app.notify(sent_text(result) + note, title=f"{name} sent", severity="warning" if result.warnings else "information",
-                            timeout=10, markup=False)
+            self.app.notify(
+                sent_text(result) + note,
+                title=f"{name} sent",
+                severity="warning" if result.warnings else "information",
+                timeout=10,
+                markup=False,
+            )
         else:
             title = f"{name} may have been sent — ctrl+s looks first" if result.unsure else f"{name} not sent — the draft is kept"
             self.app.notify(result.line(), title=title, severity="error", timeout=15, markup=False)
@@ -316,8 +345,13 @@ class CommsDesk:
         if draft is None:
             if exists:
                 self._replace_until = time.monotonic() + REPLACE_WINDOW
-                self.app.notify(f"{text.split(';')[0]} — P again within {REPLACE_WINDOW:.0f} s replaces it",
-                                title="Postmortem not written", severity="warning", timeout=REPLACE_WINDOW, markup=False)
+                self.app.notify(
+                    f"{text.split(';')[0]} — P again within {REPLACE_WINDOW:.0f} s replaces it",
+                    title="Postmortem not written",
+                    severity="warning",
+                    timeout=REPLACE_WINDOW,
+                    markup=False,
+                )
             else:
                 self.app.notify(text, title="Postmortem not written", severity="error", timeout=15, markup=False)
             return
@@ -384,8 +418,7 @@ class CommsDesk:
         key = CHANNEL_KEY[cad.channel]
         what = "Stakeholder update" if cad.channel == Channel.INTERNAL else "Status page update"
         when = "overdue" if cad.state == DueState.OVERDUE else "due"
-        self.app.notify(f"{cad.reason} — {key} writes it", title=f"{what} {when}",
-                        severity="warning", timeout=REMIND_SECONDS, markup=False)
+        self.app.notify(f"{cad.reason} — {key} writes it", title=f"{what} {when}", severity="warning", timeout=REMIND_SECONDS, markup=False)
 
     def _sync_blocking(self, path: Path | None) -> None:
         try:

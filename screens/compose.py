@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
@@ -41,7 +41,7 @@ from textual.widgets import Input, Static, TextArea
 
 from clay_cockpit.comms.context import STATUS_LABEL
 from clay_cockpit.comms.core import Channel, Draft, SaveResult, SendResult
-from clay_cockpit.incident.lifecycle import Status
+from clay_cockpit.incident.state import Status
 from clay_cockpit.sanitise import clean_line
 from clay_cockpit.screens.choose import Choice, ChoiceScreen
 from clay_cockpit.screens.preview import PreviewScreen, flag_lines
@@ -56,8 +56,10 @@ CONFIRM_SECONDS = 5.0  # a second ctrl+n within this discards
 MAX_FLAG_LINES = 4
 TITLES = {Channel.INTERNAL: "Internal update", Channel.EXTERNAL: "Status page update"}
 STATUS_DETAIL = {
-    Status.INVESTIGATING: "we are looking into it", Status.IDENTIFIED: "cause found, fix under way",
-    Status.MONITORING: "fix in place, watching", Status.RESOLVED: "over; components back to operational",
+    Status.INVESTIGATING: "we are looking into it",
+    Status.IDENTIFIED: "cause found, fix under way",
+    Status.MONITORING: "fix in place, watching",
+    Status.RESOLVED: "over; components back to operational",
 }
 
 
@@ -76,11 +78,29 @@ def inert(draft: Draft) -> Draft:
 
 
 class ComposeScreen(Screen[None]):
-    BINDINGS: ClassVar[list[Binding]] = [
-        Binding("ctrl+r", "preview", "Preview", id="compose.preview", tooltip="Show the message as Slack (or the status page) will show it; s sends from there"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+r",
+            "preview",
+            "Preview",
+            id="compose.preview",
+            tooltip="Show the message as Slack (or the status page) will show it; s sends from there",
+        ),
         Binding("ctrl+s", "send", "Send", id="compose.send", tooltip="Send the draft now; after a failure, send it again (retry)"),
-        Binding("ctrl+t", "status", "Status", id="compose.status", tooltip="Status page update: investigating, identified, monitoring or resolved"),
-        Binding("ctrl+n", "discard", "Discard", id="compose.discard", tooltip="Discard the draft and start again from the template (press twice)"),
+        Binding(
+            "ctrl+t",
+            "status",
+            "Status",
+            id="compose.status",
+            tooltip="Status page update: investigating, identified, monitoring or resolved",
+        ),
+        Binding(
+            "ctrl+n",
+            "discard",
+            "Discard",
+            id="compose.discard",
+            tooltip="Discard the draft and start again from the template (press twice)",
+        ),
         Binding("escape", "close", "Close", id="compose.close", tooltip="Back to the cockpit; the draft is kept with the incident"),
     ]
     DEFAULT_CSS = """
@@ -180,8 +200,14 @@ class ComposeScreen(Screen[None]):
         note = f"Kept with {where.id} as you type" if where is not None else "Kept with the incident as you type"
         if self.changed:
             what = "your text is kept" if self.draft.edited else "your choice is kept"
-            self._note(Content.assemble(("Changed since this draft was written: ", "bold"), ", ".join(self.changed),
-                                        f" — {what}; ctrl+n (twice) starts again from the template with the facts now"), "busy")
+            self._note(
+                Content.assemble(
+                    ("Changed since this draft was written: ", "bold"),
+                    ", ".join(self.changed),
+                    f" — {what}; ctrl+n (twice) starts again from the template with the facts now",
+                ),
+                "busy",
+            )
         else:
             self._note(note + (" · edited before" if self.draft.edited else ""))
         self.query_one("#compose-text", TextArea).focus()
@@ -195,14 +221,22 @@ class ComposeScreen(Screen[None]):
         comms = self.desk.comms
         where = comms.preview(self.draft).where
         sev = self.draft.severity or ""
-        head = Content.assemble((TITLES[self.channel], "bold"), (" → ", "$text-muted"), (clean(where), "bold $text-accent"),
-                                (f"  {sev} · {self.draft.status}" if sev else "", "$text-muted"))
+        head = Content.assemble(
+            (TITLES[self.channel], "bold"),
+            (" → ", "$text-muted"),
+            (clean(where), "bold $text-accent"),
+            (f"  {sev} · {self.draft.status}" if sev else "", "$text-muted"),
+        )
         set_if_changed(self.query_one("#compose-head", Static), head)
         if self.channel == Channel.EXTERNAL:
             status = Status(self.draft.status or Status.INVESTIGATING)
             comps = ", ".join(f"{comms.component_names.get(cid, cid)} → {st.replace('_', ' ')}" for cid, st in self.draft.components)
-            meta = Content.assemble(("Status ", "$text-muted"), (STATUS_LABEL[status], "bold $text-warning"),
-                                    (" (ctrl+t) · ", "$text-muted"), (clean(comps or "no components configured"), ""))
+            meta = Content.assemble(
+                ("Status ", "$text-muted"),
+                (STATUS_LABEL[status], "bold $text-warning"),
+                (" (ctrl+t) · ", "$text-muted"),
+                (clean(comps or "no components configured"), ""),
+            )
             set_if_changed(self.query_one("#compose-meta", Static), meta)
 
     def _show_flags(self) -> None:
@@ -210,7 +244,9 @@ class ComposeScreen(Screen[None]):
         box = self.query_one("#compose-flags", Static)
         lines = flag_lines(flags, {"text": self.draft.text, "title": self.draft.title, "summary": self.draft.summary})
         if len(lines) > MAX_FLAG_LINES:
-            lines = lines[: MAX_FLAG_LINES - 1] + [Content.styled(f"… and {len(lines) - MAX_FLAG_LINES + 1} more (ctrl+r lists them all)", "$text-muted")]
+            lines = lines[: MAX_FLAG_LINES - 1] + [
+                Content.styled(f"… and {len(lines) - MAX_FLAG_LINES + 1} more (ctrl+r lists them all)", "$text-muted")
+            ]
         box.set_class(bool(lines), "-shown")
         set_if_changed(box, Content("\n").join(lines))
 
@@ -334,8 +370,9 @@ class ComposeScreen(Screen[None]):
         if result.unsure:  # it may exist: never "not sent"; the retry looks for it before sending
             self._note(Content.assemble(("? May have been sent — ", "bold"), clean(what), "\n", clean(hint)), "error")
         else:
-            self._note(Content.assemble(("✗ Not sent — ", "bold"), clean(what), "\n", clean(hint),
-                                        (f" · {retry}{wait}{kept}", "bold")), "error")
+            self._note(
+                Content.assemble(("✗ Not sent — ", "bold"), clean(what), "\n", clean(hint), (f" · {retry}{wait}{kept}", "bold")), "error"
+            )
         self.refresh_meta()
 
     def action_status(self) -> None:
@@ -344,16 +381,19 @@ class ComposeScreen(Screen[None]):
         now = Status(self.draft.status or Status.INVESTIGATING)
         follows = self.desk.comms.page_status() if self.desk.comms.store.incident is not None else now
         proposed = follows if follows != now else None
-        choices = [Choice(s.value, STATUS_LABEL[s], STATUS_DETAIL[s]) for s in (Status.INVESTIGATING, Status.IDENTIFIED,
-                                                                               Status.MONITORING, Status.RESOLVED)]
+        choices = [
+            Choice(s.value, STATUS_LABEL[s], STATUS_DETAIL[s])
+            for s in (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING, Status.RESOLVED)
+        ]
 
         def chosen(value: str | None) -> None:
             if value is None or value == self.draft.status:
                 return
             self._replace_draft(self.desk.comms.restatus(self.draft, value, assessment=self.desk.assessment(), signals=self.desk.signals()))
 
-        self.app.push_screen(ChoiceScreen("Status page: status of this update", choices, current=now, proposed=proposed,
-                                          why="the incident's"), chosen)
+        self.app.push_screen(
+            ChoiceScreen("Status page: status of this update", choices, current=now, proposed=proposed, why="the incident's"), chosen
+        )
 
     def action_discard(self) -> None:
         if time.monotonic() > self._discard_until:

@@ -13,7 +13,7 @@ Safety, and short (DESIGN.md "Confirmation"): what is hard to undo —
 writing the Secret, scaling down by half or more — needs the deployment
 name typed: the focus starts in the name field, Enter there confirms only
 when the name matches (else it says what is wrong, in the modal). A
-restart or a flag toggle (with its restart) is confirmed by one deliberate
+restart, a rollback or a flag toggle (with its restart) is confirmed by one deliberate
 key, ``y``, shown on the confirm button: the focus starts on Cancel, so
 Enter alone cancels. Escape cancels. The plan scrolls with ↑/↓ and
 PgUp/PgDn (it takes no tab stop of its own).
@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -50,7 +50,24 @@ CONFIRM_WORD = {
     "enable_fallback": "Enable fallback",
     "disable_fallback": "Disable fallback",
     "scale": "Scale",
+    "rollback": "Roll back",
 }
+
+
+def target_line(plan: Plan) -> str:
+    """A rollback's headline, whole: "Back to revision 2 (registry.internal/clay-sync:1.14.2),
+    from revision 3" — the revision the responder chose (or kubectl's previous one); "" for
+    another action, or a plan that found no revision to go back to."""
+    if plan.kind.value != "rollback" or plan.base("to_revision") is None:
+        return ""
+    images: tuple[tuple[str, str], ...] = tuple(plan.base("images") or ())
+    shown = images[0][1] if len(images) == 1 else ", ".join(f"{c}={i}" for c, i in images)
+    since = plan.base("from_revision")
+    return (
+        f"Back to revision {plan.base('to_revision')}"
+        + (f" ({shown})" if shown else "")
+        + (f", from revision {since}" if since is not None else "")
+    )
 
 
 def lease_text(plan: Plan, now: float) -> str:
@@ -119,13 +136,31 @@ class ConfirmScreen(ModalScreen[str | None]):
     """See the module docstring."""
 
     HOLDS_TOASTS = True  # the app holds notifications while this is on top
-    BINDINGS: ClassVar[list[Binding]] = [
-        Binding("y", "confirm", "Confirm", id="confirm.yes",
-                tooltip="Confirm a restart, a flag toggle or a scale by less than half: one deliberate key, shown on the button (never Enter alone)"),
-        Binding("enter", "submit_name", "Confirm (name typed)", show=False, id="confirm.name",
-                tooltip="In the name field (writing the Secret, scaling down by half or more): confirms once the deployment name matches"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "y",
+            "confirm",
+            "Confirm",
+            id="confirm.yes",
+            tooltip="Confirm a restart, a rollback, a flag toggle or a scale by less than half: one deliberate key, shown on the button (never Enter alone)",
+        ),
+        Binding(
+            "enter",
+            "submit_name",
+            "Confirm (name typed)",
+            show=False,
+            id="confirm.name",
+            tooltip="In the name field (writing the Secret, scaling down by half or more): confirms once the deployment name matches",
+        ),
         Binding("escape", "cancel", "Cancel", id="confirm.cancel", tooltip="Close without changing anything"),
-        Binding("up", "scroll_plan(-1)", "Scroll up", show=False, id="confirm.up", tooltip="Scroll the plan up (when it is longer than the screen)"),
+        Binding(
+            "up",
+            "scroll_plan(-1)",
+            "Scroll up",
+            show=False,
+            id="confirm.up",
+            tooltip="Scroll the plan up (when it is longer than the screen)",
+        ),
         Binding("down", "scroll_plan(1)", "Scroll down", show=False, id="confirm.down", tooltip="Scroll the plan down"),
         Binding("pageup", "scroll_plan(-10)", "Page up", show=False, id="confirm.pageup", tooltip="Scroll the plan 10 lines up"),
         Binding("pagedown", "scroll_plan(10)", "Page down", show=False, id="confirm.pagedown", tooltip="Scroll the plan 10 lines down"),
@@ -205,10 +240,14 @@ class ConfirmScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical() as box:
-            box.border_title = Content(("Confirm: " if plan.ready else "Cannot run (read-only): " if plan.read_only else "Cannot run: ") + clean(plan.title))
+            box.border_title = Content(
+                ("Confirm: " if plan.ready else "Cannot run (read-only): " if plan.read_only else "Cannot run: ") + clean(plan.title)
+            )
             box.border_subtitle = self.hint()
             if self._offered:
                 yield Static(Content.styled(self._offered, "bold $text-accent"), id="offered")
+            if target_line(plan):
+                yield Static(Content.styled(clean(target_line(plan)), "bold"), id="target")
             plan_box = VerticalScroll(id="plan")
             plan_box.can_focus = False  # no invisible tab stop: ↑/↓ and PgUp/PgDn scroll it (the screen's bindings)
             with plan_box:
@@ -216,8 +255,10 @@ class ConfirmScreen(ModalScreen[str | None]):
             if self.needs_typing:
                 name = plan.typed_confirmation
                 why = typed_reason(plan)
-                yield Static(Content.from_markup("Type the deployment name [b]$name[/b] and Enter to confirm ($why):", name=clean(name), why=why),
-                             id="typed-label")
+                yield Static(
+                    Content.from_markup("Type the deployment name [b]$name[/b] and Enter to confirm ($why):", name=clean(name), why=why),
+                    id="typed-label",
+                )
                 yield Input(placeholder="the deployment name", id="typed", select_on_focus=False)
                 yield Static("", id="typed-error", classes="-empty")
             with Horizontal(id="buttons"):
@@ -233,7 +274,10 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def _plan_height(self) -> int:
         """What the plan may take so the name field and the buttons stay on screen (it scrolls)."""
-        overhead = 2 + 3 + (1 if self._offered else 0) + (6 if self.needs_typing else 0)  # frame, buttons, offered line, name and its error
+        target = -(-len(target_line(self.plan)) // max(1, self._text_width()))  # (its lines, wrapped)
+        overhead = (
+            2 + 3 + (1 if self._offered else 0) + target + (6 if self.needs_typing else 0)
+        )  # frame, buttons, offered/target lines, name
         return max(3, self.app.size.height - overhead)
 
     def on_mount(self) -> None:

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from clay_cockpit.config import Config
-from clay_cockpit.incident.lifecycle import Incident, IncidentStore, Status
+from clay_cockpit.incident.lifecycle import IncidentStore
 from clay_cockpit.incident.recorder import Declaration, Recorder
+from clay_cockpit.incident.state import Incident, Status
 from clay_cockpit.incident.timeline import TimelineError
 from clay_cockpit.incident.watch import Watch
 from clay_cockpit.runbook import SEVERITIES, Severity
@@ -62,8 +63,15 @@ class Desk:
     """See the module docstring."""
 
     def __init__(
-        self, app: App[int], main: MainScreen, config: Config, *, clock: Callable[[], float], state_dir: Path,
-        speed: float = 1.0, tz: tzinfo | None = None,
+        self,
+        app: App[int],
+        main: MainScreen,
+        config: Config,
+        *,
+        clock: Callable[[], float],
+        state_dir: Path,
+        speed: float = 1.0,
+        tz: tzinfo | None = None,
     ) -> None:
         self.app = app
         self.main = main
@@ -100,7 +108,9 @@ class Desk:
         now = self.clock()
         if self.busy != "resuming":  # (after the resume the watch starts from what the incident saw)
             self.recorder.notable(self.watch.update(signals, now))
-        answered = all(r.value is not None or r.error is not None for r in (signals.statuspage, signals.health, signals.metrics, signals.pods))
+        answered = all(
+            r.value is not None or r.error is not None for r in (signals.statuspage, signals.health, signals.metrics, signals.pods)
+        )
         if not answered and now - self._started < self._patience:
             self._show_incident()
             return
@@ -120,11 +130,15 @@ class Desk:
         if before is None or after is None or before.id != after.id:
             return
         if after.severity != before.severity:
-            self.app.notify(f"{after.severity} (was {before.severity}): {SEVERITIES[after.severity].name} — a accepts it",
-                            title="Severity raised by triage", severity="warning")
+            self.app.notify(
+                f"{after.severity} (was {before.severity}): {SEVERITIES[after.severity].name} — a accepts it",
+                title="Severity raised by triage",
+                severity="warning",
+            )
         elif after.lower_offer is not None and after.lower_offer != before.lower_offer:
-            self.app.notify(f"triage suggests {after.lower_offer} — s lowers it (it never lowers by itself)",
-                            title=f"Severity {after.severity} stays")
+            self.app.notify(
+                f"triage suggests {after.lower_offer} — s lowers it (it never lowers by itself)", title=f"Severity {after.severity} stays"
+            )
 
     def log_fault(self, error: SourceError | None) -> None:
         self.recorder.notable(self.watch.logs(error, self.clock()))
@@ -146,13 +160,19 @@ class Desk:
             self.recorder.attached(self.triaged, d)
             inc = self.recorder.open
             if d is not None:
-                self.app.notify(f"{inc.id} · {inc.severity} ({SEVERITIES[inc.severity].name}) — a accepts, s sets another", title="Incident declared")
+                self.app.notify(
+                    f"{inc.id} · {inc.severity} ({SEVERITIES[inc.severity].name}) — a accepts, s sets another", title="Incident declared"
+                )
             else:
                 self.app.notify(f"{inc.id} · {inc.severity} {inc.status}, declared {clock_time(inc.declared_at)}", title="Incident resumed")
             read_only = self.recorder.store.read_only()
             if read_only is not None:
-                self.app.notify(f"{inc.id} is shown read-only: nothing new is recorded. {read_only}",
-                                title="Incident read-only", severity="error", timeout=30)
+                self.app.notify(
+                    f"{inc.id} is shown read-only: nothing new is recorded. {read_only}",
+                    title="Incident read-only",
+                    severity="error",
+                    timeout=30,
+                )
         self._show_incident(force=True)
 
     # -- the responder's keys -------------------------------------------------------
@@ -176,8 +196,10 @@ class Desk:
         if inc is None:
             self._no_incident()
         elif inc.confirmed:
-            self.app.notify(f"{inc.severity} is accepted already" + (f"; triage suggests {inc.lower_offer} — s lowers it" if inc.lower_offer else ""),
-                            title="Severity")
+            self.app.notify(
+                f"{inc.severity} is accepted already" + (f"; triage suggests {inc.lower_offer} — s lowers it" if inc.lower_offer else ""),
+                title="Severity",
+            )
         elif self.recorder.accept():
             self.app.notify(f"{inc.severity} accepted", title="Severity")
         self._show_incident()
@@ -217,8 +239,10 @@ class Desk:
             # a fix whose symptom was seen to end: what the runbook calls monitoring, not "identified"
             proposed, why = Status.MONITORING, f"the symptom ended {clock_time(inc.symptom_ended_at)}"
         details = {
-            Status.INVESTIGATING: "looking for the cause", Status.IDENTIFIED: "cause known, fixing",
-            Status.MONITORING: "fix in place, watching (the clock stops)", Status.RESOLVED: "over (the incident closes)",
+            Status.INVESTIGATING: "looking for the cause",
+            Status.IDENTIFIED: "cause known, fixing",
+            Status.MONITORING: "fix in place, watching (the clock stops)",
+            Status.RESOLVED: "over (the incident closes)",
         }
         choices = [Choice(s.value, s.value, details[s]) for s in STATUS_ORDER]
 
@@ -256,8 +280,9 @@ class Desk:
             return
         self._shown = key
         events = r.events()
-        self.main.show_incident(inc, events, tuple(r.failures), r.problems(), r.waiting, self.clock(), self.tz,
-                                read_only=r.store.read_only() is not None)
+        self.main.show_incident(
+            inc, events, tuple(r.failures), r.problems(), r.waiting, self.clock(), self.tz, read_only=r.store.read_only() is not None
+        )
         for screen in self.app.screen_stack:
             if isinstance(screen, TimelineScreen) and screen.path == self.timeline_path():
                 screen.extend(events)

@@ -11,13 +11,13 @@ not the demo's (no ``ready_line``/``fault_at``) has nothing to count.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.timer import Timer
 
-    from clay_cockpit.app import DrillInfo
+    from clay_cockpit.screens.app_messages import DrillInfo
     from clay_cockpit.screens.main import MainScreen
 
 DRILL_CHECK = 2.0  # seconds between checks that the drill child is alive
@@ -27,7 +27,7 @@ COUNTDOWN_CHECK = 0.25  # seconds between asks whether the child serves yet
 class DrillWatch:
     """The two timers; :meth:`start` arms them (once the cockpit screen is up)."""
 
-    def __init__(self, app: App[object], drill: DrillInfo, main: MainScreen, clock: Callable[[], float]) -> None:
+    def __init__(self, app: App[Any], drill: DrillInfo, main: MainScreen, clock: Callable[[], float]) -> None:
         self.app = app
         self.drill = drill
         self.main = main

@@ -15,7 +15,7 @@ remappable too: Textual adds that binding itself, without an id.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from textual.binding import Binding
@@ -24,24 +24,42 @@ from textual.keys import Keys
 from clay_cockpit.paths import ConfigError
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from clay_cockpit.config import Config
 
 PALETTE_ID = "app.commands"
 MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
 # key names beyond Keys' values (those Textual's drivers send for printable keys)
-_NAMED = {"space", "enter", "tab", "escape", "backspace", "delete", "insert", "home", "end", "pageup", "pagedown",
-          "up", "down", "left", "right"}
+_NAMED = {
+    "space",
+    "enter",
+    "tab",
+    "escape",
+    "backspace",
+    "delete",
+    "insert",
+    "home",
+    "end",
+    "pageup",
+    "pagedown",
+    "up",
+    "down",
+    "left",
+    "right",
+}
 
 
 def binding_lists() -> list[tuple[str, Sequence[Binding]]]:
     """(owner, bindings) of every screen and widget with bindings: the ids a keymap may name."""
     from textual.app import App
 
-    from clay_cockpit.screens.app_keys import APP_BINDINGS
+    from clay_cockpit.screens.app_keys import APP_BINDINGS, bindings_of
     from clay_cockpit.screens.choose import ChoiceScreen
     from clay_cockpit.screens.compose import ComposeScreen
     from clay_cockpit.screens.confirm import ConfirmScreen
     from clay_cockpit.screens.help import HelpScreen
+    from clay_cockpit.screens.infra_view import InfraScreen
     from clay_cockpit.screens.log_filter import LogFilterScreen
     from clay_cockpit.screens.metrics_view import MetricsScreen
     from clay_cockpit.screens.preview import PreviewScreen
@@ -50,14 +68,27 @@ def binding_lists() -> list[tuple[str, Sequence[Binding]]]:
     from clay_cockpit.widgets.actions import ActionsView
     from clay_cockpit.widgets.checklist import ChecklistView
     from clay_cockpit.widgets.logs import LogView
+    from clay_cockpit.widgets.pods import PodsTable
 
-    owners: Iterable[type] = (ChecklistView, ActionsView, LogView, MetricsScreen, PreviewScreen, TimelineScreen,
-                              ChoiceScreen, ConfirmScreen, LogFilterScreen, HelpScreen, KeyInputScreen, ReplicasScreen,
-                              ComposeScreen)
-    lists = [("CockpitApp", list(APP_BINDINGS))]
-    lists += [(owner.__name__, [b for b in owner.BINDINGS if isinstance(b, Binding)]) for owner in owners]
-    lists[0][1].append(Binding(App.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id=PALETTE_ID))  # Textual adds it, id-less
-    return lists
+    owners: Iterable[type[DOMNode]] = (
+        ChecklistView,
+        ActionsView,
+        LogView,
+        PodsTable,
+        MetricsScreen,
+        InfraScreen,
+        PreviewScreen,
+        TimelineScreen,
+        ChoiceScreen,
+        ConfirmScreen,
+        LogFilterScreen,
+        HelpScreen,
+        KeyInputScreen,
+        ReplicasScreen,
+        ComposeScreen,
+    )
+    app = [*APP_BINDINGS, Binding(App.COMMAND_PALETTE_BINDING, "command_palette", "Commands", id=PALETTE_ID)]  # Textual adds it, id-less
+    return [("CockpitApp", app), *((owner.__name__, bindings_of(owner)) for owner in owners)]
 
 
 def known_key(key: str) -> bool:
@@ -82,8 +113,14 @@ def _normal(key: str) -> str:
     if len(key) != 1 or key.isalnum():
         return key
     name = unicodedata.name(key, key).lower().replace("-", "_").replace(" ", "_")
-    return {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at", "hyphen_minus": "minus",
-            "plus_sign": "plus", "low_line": "underscore"}.get(name, name)
+    return {
+        "solidus": "slash",
+        "reverse_solidus": "backslash",
+        "commercial_at": "at",
+        "hyphen_minus": "minus",
+        "plus_sign": "plus",
+        "low_line": "underscore",
+    }.get(name, name)
 
 
 def normalised(keymap: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -119,8 +156,12 @@ def check_keymap(keymap: Sequence[tuple[str, str]], file: str) -> None:
                 other = seen.setdefault(key, binding.id or binding.action)
                 if other != (binding.id or binding.action) and (binding.id in mapping or other in mapping):
                     remapped_id = binding.id if binding.id in mapping else other
-                    raise ConfigError(file, f"keymap.{remapped_id}", f"a key no other binding of {owner} uses",
-                                      f"{key!r}, already {other if remapped_id != other else binding.id}'s")
+                    raise ConfigError(
+                        file,
+                        f"keymap.{remapped_id}",
+                        f"a key no other binding of {owner} uses",
+                        f"{key!r}, already {other if remapped_id != other else binding.id}'s",
+                    )
 
 
 def check_theme(theme: str, file: str) -> None:
@@ -141,11 +182,11 @@ def check_ui(config: Config) -> None:
     check_keymap(config.keymap, config.source or "config")
 
 
-def remapped(binding: Binding, keymap: Mapping[str, str], display: object) -> Binding:
+def remapped(binding: Binding, keymap: Mapping[str, str], display: Callable[[Binding], str]) -> Binding:
     """``binding`` with the keymap's key(s) and a display of all of them
     (``display``: the app's ``get_key_display``)."""
     keys = keymap.get(binding.id or "")
     if not keys:
         return binding
-    shown = "/".join(display(binding.with_key(k)) for k in keys.split(","))  # type: ignore[operator]
+    shown = "/".join(display(binding.with_key(k)) for k in keys.split(","))
     return binding.with_key(keys, key_display=shown)

@@ -31,10 +31,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from clay_cockpit.config import Config
-from clay_cockpit.incident.lifecycle import Incident
+from clay_cockpit.incident.events import Event
 from clay_cockpit.incident.recorder import Failure
-from clay_cockpit.incident.state import Tick
-from clay_cockpit.incident.timeline import Event
+from clay_cockpit.incident.state import Incident, Tick
 from clay_cockpit.incident.watch import Notable
 from clay_cockpit.signals import Reading
 from clay_cockpit.triage.tree import Triaged
@@ -194,9 +193,17 @@ class MainScreen(Screen[None]):
             self._branches = branches
             self._checklist.show(branches=t.assessment.branches, errors=t.assessment.errors)
 
-    def show_incident(self, incident: Incident | None, events: Sequence[Event], failures: Sequence[Failure],
-                      problems: Sequence[str], waiting: Sequence[Notable], now: float, tz: tzinfo | None = None,
-                      read_only: bool = False) -> None:
+    def show_incident(
+        self,
+        incident: Incident | None,
+        events: Sequence[Event],
+        failures: Sequence[Failure],
+        problems: Sequence[str],
+        waiting: Sequence[Notable],
+        now: float,
+        tz: tzinfo | None = None,
+        read_only: bool = False,
+    ) -> None:
         """The incident as recorded: the badge (marked when nothing new can be
         recorded), the checklist's ticks, the timeline."""
         self._badge.read_only = read_only
@@ -214,4 +221,3 @@ class MainScreen(Screen[None]):
         decide = self.query_one("#decide", Vertical)
         target = decide.query(before).first() if before and decide.query(before) else None
         decide.mount(pane, before=target)
-

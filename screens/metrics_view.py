@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.content import Content
 from textual.screen import Screen
@@ -50,7 +50,9 @@ class SeriesChart(Vertical):
         if not self._ready:  # not composed yet: plot this on mount instead
             self._initial = (series, now)
             return
-        self.border_title = Content(f"{clean(series.label)} · {format_value(series.current, series.unit)}")  # a label is outside text: never markup
+        self.border_title = Content(
+            f"{clean(series.label)} · {format_value(series.current, series.unit)}"
+        )  # a label is outside text: never markup
         chart = self._chart
         plt = chart.plt
         plt.clear_data()
@@ -66,7 +68,7 @@ class SeriesChart(Vertical):
 
 
 class MetricsScreen(Screen[None]):
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,m", "app.pop_screen", "Back", id="metrics.close", tooltip="Back to the cockpit"),
     ]
     DEFAULT_CSS = """

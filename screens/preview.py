@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
@@ -52,7 +52,7 @@ def mrkdwn(text: str, base: str = "") -> Content:
     text = clean(text)
     for m in _INLINE.finditer(text):
         if m.start() > pos:
-            parts.append((text[pos:m.start()], base))
+            parts.append((text[pos : m.start()], base))
         if m.group("link"):
             parts.append((m.group("label") or m.group("url"), f"{base} underline $text-primary".strip()))
         else:
@@ -117,7 +117,10 @@ def preview_parts(preview: Preview, title: str = "") -> list[tuple[str, Content]
     if preview.channel == Channel.INTERNAL:
         parts += [("heading", Content("As Slack shows it")), ("message", blocks_content(preview.blocks))]
         if preview.summary:
-            parts += [("heading", Content("The summary at the top of the thread, after this send")), ("message", blocks_content(preview.summary))]
+            parts += [
+                ("heading", Content("The summary at the top of the thread, after this send")),
+                ("message", blocks_content(preview.summary)),
+            ]
         parts += [("heading", Content("Plain-text fallback (notifications)")), ("fallback", Content(clean(unescape(preview.fallback))))]
     else:
         parts += [("heading", Content("As customers see it on the status page")), ("message", page_content(preview, title))]
@@ -145,7 +148,7 @@ class PreviewScroll(VerticalScroll):
 class PreviewScreen(Screen[bool]):
     """Dismisses with True to send, False to go back to the editor."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "send", "Send", id="preview.send", tooltip="Send this message now"),
         Binding("ctrl+s", "send", "Send", show=False, id="preview.send_ctrl", tooltip="Send this message now (as in the editor)"),
         Binding("escape", "back", "Back", id="preview.back", tooltip="Back to the editor, where the draft is kept"),

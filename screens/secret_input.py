@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
@@ -93,9 +93,15 @@ class KeyInputScreen(ModalScreen[SecretValue | None]):
 
     AUTO_FOCUS = "#key"
     HOLDS_TOASTS = True
-    BINDINGS: ClassVar[list[Binding]] = [
-        Binding("enter", "verify", "Verify, then plan", show=False, id="key.verify",
-                tooltip="In the key field: ask Clay about the pasted key; when Clay accepts it, go straight on to the plan"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "enter",
+            "verify",
+            "Verify, then plan",
+            show=False,
+            id="key.verify",
+            tooltip="In the key field: ask Clay about the pasted key; when Clay accepts it, go straight on to the plan",
+        ),
         Binding("escape", "cancel", "Cancel", id="key.cancel", tooltip="Close; the key is forgotten"),
     ]
     DEFAULT_CSS = MODAL_CSS.format(name="KeyInputScreen")
@@ -115,8 +121,10 @@ class KeyInputScreen(ModalScreen[SecretValue | None]):
         with Vertical() as box:
             box.border_title = "Update the Clay API key"
             box.border_subtitle = "paste, Enter: Clay checks it, then the plan · Esc cancels"
-            yield Static(Content.assemble(("Writes ", ""), (clean(self._where), "bold"),
-                                          (" — after a plan, a dry run and your confirmation.", "")), classes="help")
+            yield Static(
+                Content.assemble(("Writes ", ""), (clean(self._where), "bold"), (" — after a plan, a dry run and your confirmation.", "")),
+                classes="help",
+            )
             if self._read_only:
                 yield Static(Content.styled("Read-only: the key can be verified here, not written.", "bold $text-warning"), classes="help")
             yield SecretInput(password=True, placeholder="paste the new key (shown as dots)", id="key", select_on_focus=False)
@@ -139,7 +147,9 @@ class KeyInputScreen(ModalScreen[SecretValue | None]):
 
     def on_secret_input_copy_refused(self, event: SecretInput.CopyRefused) -> None:
         event.stop()
-        set_if_changed(self._result, Content.styled("the key is not copied out of the field (it would reach the clipboard)", "$text-warning"))
+        set_if_changed(
+            self._result, Content.styled("the key is not copied out of the field (it would reach the clipboard)", "$text-warning")
+        )
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()  # (the value goes no further than this screen)
@@ -193,7 +203,7 @@ class ReplicasScreen(ModalScreen[int | None]):
 
     AUTO_FOCUS = "#replicas"
     HOLDS_TOASTS = True
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="replicas.cancel", tooltip="Close without planning anything"),
     ]
     DEFAULT_CSS = MODAL_CSS.format(name="ReplicasScreen")

@@ -64,4 +64,7 @@ class HangupSafeDriver(LinuxDriver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._file = _Output(self._file)  # the writer thread is made with it in start_application_mode
+        if self._file is not None:  # (sys.__stderr__: None only in a process without a stderr, where nothing is drawn)
+            # the writer thread is made with it in start_application_mode; LinuxDriver's attribute is typed as
+            # sys.__stderr__ is, and the writer thread only calls write, flush and fileno on it
+            self._file = _Output(self._file)  # type: ignore[assignment]  # a stand-in with the methods the writer thread uses

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -24,8 +24,8 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from clay_cockpit.incident.events import iso_utc
-from clay_cockpit.incident.timeline import Event, read
+from clay_cockpit.incident.events import Event, iso_utc
+from clay_cockpit.incident.timeline_read import read
 from clay_cockpit.widgets.common import clean, set_if_changed
 from clay_cockpit.widgets.footer import KeyFooter
 from clay_cockpit.widgets.timeline import event_content
@@ -36,7 +36,9 @@ NEWEST = 20_000  # events read at most (the newest): bounded memory for a very l
 
 def detail_content(event: Event) -> Content:
     head = Content.assemble(
-        (f"#{event.seq} ", "bold"), (f"{iso_utc(event.at)}  ", "$text-muted"), (str(event.kind), "bold $text-accent"),
+        (f"#{event.seq} ", "bold"),
+        (f"{iso_utc(event.at)}  ", "$text-muted"),
+        (str(event.kind), "bold $text-accent"),
         (f"  by {clean(event.actor)}", "$text-muted"),
     )
     data = json.dumps(event.data, indent=1, ensure_ascii=False, default=str)
@@ -46,7 +48,7 @@ def detail_content(event: Event) -> Content:
 
 
 class TimelineScreen(Screen[None]):
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,t", "app.pop_screen", "Back", id="timeline.close", tooltip="Back to the cockpit"),
     ]
     DEFAULT_CSS = """

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -54,7 +54,7 @@ class ToastHold:
         self._shown.append((until, toast))
         return False
 
-    def screen_changed(self, screen: Screen) -> None:
+    def screen_changed(self, screen: Screen[Any]) -> None:
         """A holding modal came on top: the toasts still showing wait with the
         held ones; any other screen: the held ones show now."""
         if holds(screen):

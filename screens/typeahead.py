@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.screen import ModalScreen
 
@@ -44,17 +44,17 @@ TYPING_KEYS = frozenset({"enter", "backspace", "space"})
 class TypeAhead:
     """See the module docstring."""
 
-    def __init__(self, app: App, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, app: App[int], clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self._clock = clock
-        self._top: Screen | None = None
+        self._top: Screen[Any] | None = None
         self._closed_at: float | None = None  # when a modal last left the stack while typed into
         self._typed_at: float | None = None  # when a modal last got a character, if its last key was one
         self._typing = False  # ...and the one before it too, moments earlier: a word is being typed
         self._until = 0.0  # drop typing until then
         self.dropped = 0  # keys dropped so far (for tests and the debug log)
 
-    def screen_changed(self, screen: Screen) -> None:
+    def screen_changed(self, screen: Screen[Any]) -> None:
         """The top screen changed: a modal that is no longer on the stack just closed."""
         old, self._top = self._top, screen
         if isinstance(old, ModalScreen) and old not in self.app.screen_stack:

@@ -17,13 +17,11 @@ SEED = 7
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "scenario(name, *, speed=1.0, frozen=True, seed=7): which drill scenario the `sim` fixture starts"
-    )
+    config.addinivalue_line("markers", "scenario(name, *, speed=1.0, frozen=True, seed=7): which drill scenario the `sim` fixture starts")
 
 
 def _start(name: str, *, speed: float = 1.0, frozen: bool = True, seed: int = SEED, tmp_path=None):
-    from clay_cockpit.sim.server import start_background
+    from clay_cockpit.sim.background import start_background
 
     return start_background(name, speed=speed, seed=seed, freeze_at=FROZEN_AT if frozen else None, workdir=tmp_path)
 

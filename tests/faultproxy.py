@@ -54,8 +54,22 @@ HOSTILE = (
 )
 HOSTILE_TEXT = " ".join(HOSTILE)
 
-MODES = ("pass", "hang", "slow", "401", "403", "429", "500", "html", "truncated", "huge", "invalid_utf8",
-         "wrong_shape", "stalled", "hostile")
+MODES = (
+    "pass",
+    "hang",
+    "slow",
+    "401",
+    "403",
+    "429",
+    "500",
+    "html",
+    "truncated",
+    "huge",
+    "invalid_utf8",
+    "wrong_shape",
+    "stalled",
+    "hostile",
+)
 HUGE = 50 * 1024 * 1024
 
 
@@ -71,8 +85,14 @@ def _hostile(value: Any) -> Any:
     if isinstance(value, str):  # free text (not the short enum-like words a parser matches: "down", "major")
         return f"{value} {HOSTILE_TEXT}" if len(value) > 8 or " " in value else value
     if isinstance(value, dict):  # a Prometheus series' labels are all free text
-        return {k: ({lk: f"{lv} {HOSTILE_TEXT}" for lk, lv in v.items() if isinstance(lv, str)} if k == "metric" and isinstance(v, dict)
-                    else _hostile(v)) for k, v in value.items()}
+        return {
+            k: (
+                {lk: f"{lv} {HOSTILE_TEXT}" for lk, lv in v.items() if isinstance(lv, str)}
+                if k == "metric" and isinstance(v, dict)
+                else _hostile(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_hostile(v) for v in value]
     return value
@@ -83,8 +103,7 @@ class FaultProxy:
 
     MODES = MODES
 
-    def __init__(self, upstream: str, mode: str = "pass", *, verify: Any = True, lifetime: float = 60.0,
-                 trickle: float = 0.5) -> None:
+    def __init__(self, upstream: str, mode: str = "pass", *, verify: Any = True, lifetime: float = 60.0, trickle: float = 0.5) -> None:
         assert mode in MODES, mode
         self.upstream = upstream.rstrip("/")
         self.mode = mode
@@ -173,8 +192,15 @@ class FaultProxy:
         lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in headers.items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    async def _send(self, writer: asyncio.StreamWriter, status: int, body: bytes, ctype: str = "application/json",
-                    extra: dict[str, str] | None = None, reason: str = "X") -> bool:
+    async def _send(
+        self,
+        writer: asyncio.StreamWriter,
+        status: int,
+        body: bytes,
+        ctype: str = "application/json",
+        extra: dict[str, str] | None = None,
+        reason: str = "X",
+    ) -> bool:
         writer.write(self._head(status, reason, {"Content-Type": ctype, "Content-Length": str(len(body)), **(extra or {})}) + body)
         await writer.drain()
         return True
@@ -191,8 +217,9 @@ class FaultProxy:
             return False
         if mode in ("401", "403", "429", "500"):
             extra = {"Retry-After": "7"} if mode == "429" else {}
-            return await self._send(writer, int(mode), json.dumps({"error": f"fault proxy: {mode}", "message": f"status {mode}"}).encode(),
-                                    extra=extra)
+            return await self._send(
+                writer, int(mode), json.dumps({"error": f"fault proxy: {mode}", "message": f"status {mode}"}).encode(), extra=extra
+            )
         if mode == "html":
             page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1>nginx</body></html>"
             return await self._send(writer, 200, page, "text/html")
@@ -225,13 +252,15 @@ class FaultProxy:
             except ValueError:
                 content = content + HOSTILE_TEXT.encode()
         if mode == "truncated":
-            writer.write(self._head(resp.status_code, "X", {**out_headers, "Content-Length": str(len(content))}) + content[: len(content) // 2])
+            writer.write(
+                self._head(resp.status_code, "X", {**out_headers, "Content-Length": str(len(content))}) + content[: len(content) // 2]
+            )
             await writer.drain()
             return False
         if mode == "slow":
             writer.write(self._head(resp.status_code, "X", {**out_headers, "Content-Length": str(len(content))}))
             for i in range(len(content)):
-                writer.write(content[i:i + 1])
+                writer.write(content[i : i + 1])
                 await writer.drain()
                 self.sent_bytes += 1
                 await asyncio.sleep(self.trickle)

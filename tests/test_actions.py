@@ -70,9 +70,14 @@ def assess_now(watch: Watch, cfg, t: float):
 
     now = FROZEN_AT + t
     sp, health = asyncio.run(both())
-    sig = Signals(statuspage=Reading().with_result(sp, now), health=Reading().with_result(health, now),
-                  metrics=Reading().with_result(watch.sources.metrics.fetch(), now),
-                  pods=Reading().with_result(watch.sources.kube.list_pods(), now), recent_logs=watch.recent(), at=now)
+    sig = Signals(
+        statuspage=Reading().with_result(sp, now),
+        health=Reading().with_result(health, now),
+        metrics=Reading().with_result(watch.sources.metrics.fetch(), now),
+        pods=Reading().with_result(watch.sources.kube.list_pods(), now),
+        recent_logs=watch.recent(),
+        at=now,
+    )
     return assess(sig, cfg.thresholds, now, refresh=refresh_intervals(cfg))
 
 
@@ -110,7 +115,12 @@ def test_key_revoked_drill_resolved_through_the_actions_api(sim, env, tmp_path, 
         assert plan.ready, plan.lines()
         (change,) = plan.changes
         assert (change.object, change.field, change.before, change.after, change.secret) == (
-            "Secret clay-sync/clay-api", "data.api-key", old_fp, fingerprint(NEW_KEY), True)
+            "Secret clay-sync/clay-api",
+            "data.api-key",
+            old_fp,
+            fingerprint(NEW_KEY),
+            True,
+        )
         assert plan.probe is not None and plan.probe.status_code == 200
         assert plan.dry_run is not None and plan.dry_run.ok and fingerprint(NEW_KEY) in plan.dry_run.summary
         assert plan.changes_secret and plan.typed_confirmation == "clay-sync"
@@ -142,8 +152,12 @@ def test_key_revoked_drill_resolved_through_the_actions_api(sim, env, tmp_path, 
         actions = [(e.kind, e.data.get("action")) for e in timeline_events(store) if str(e.kind).startswith("action_")]
         assert actions == [
             (EventKind.ACTION_VERIFIED, "verify_key"),
-            (EventKind.ACTION_PLANNED, "update_key"), (EventKind.ACTION_APPLIED, "update_key"), (EventKind.ACTION_VERIFIED, "update_key"),
-            (EventKind.ACTION_PLANNED, "restart"), (EventKind.ACTION_APPLIED, "restart"), (EventKind.ACTION_VERIFIED, "restart"),
+            (EventKind.ACTION_PLANNED, "update_key"),
+            (EventKind.ACTION_APPLIED, "update_key"),
+            (EventKind.ACTION_VERIFIED, "update_key"),
+            (EventKind.ACTION_PLANNED, "restart"),
+            (EventKind.ACTION_APPLIED, "restart"),
+            (EventKind.ACTION_VERIFIED, "restart"),
         ]
         planned = next(e for e in timeline_events(store) if e.kind == EventKind.ACTION_PLANNED)
         assert planned.data["changes"][0]["after"] == fingerprint(NEW_KEY) and planned.data["changes"][0]["before"] == old_fp
@@ -151,8 +165,20 @@ def test_key_revoked_drill_resolved_through_the_actions_api(sim, env, tmp_path, 
         assert planned.data["dry_run"]["ok"] is True and planned.data["context"] == "clay-drill"
         revoked = sim._drill.world.initial_key
         for secret in (NEW_KEY, revoked):
-            no_secret_in(secret, timeline_text(store), caplog.text, json.dumps(sim.requests()), runner, check, verified, plan,
-                         written, restarted, *progress, *[str(e) for e in timeline_events(store)])
+            no_secret_in(
+                secret,
+                timeline_text(store),
+                caplog.text,
+                json.dumps(sim.requests()),
+                runner,
+                check,
+                verified,
+                plan,
+                written,
+                restarted,
+                *progress,
+                *[str(e) for e in timeline_events(store)],
+            )
     finally:
         watch.close()
         someone.close()
@@ -246,7 +272,8 @@ def test_flag_as_deployment_env_rolls_the_pods(sim, env) -> None:
         old = someone.pod_names()
         plan = runner.prepare(ActionKind.ENABLE_FALLBACK)
         assert [(c.field, c.before, c.after) for c in plan.changes] == [
-            ("spec.template.spec.containers[clay-sync].env[CLAY_FALLBACK_ENABLED]", "(unset)", "true")]
+            ("spec.template.spec.containers[clay-sync].env[CLAY_FALLBACK_ENABLED]", "(unset)", "true")
+        ]
         assert plan.ready and plan.replaces_pods, plan.lines()
         done = runner.apply(confirm(runner, plan))
         assert done.ok, done.summary
@@ -284,6 +311,46 @@ def test_scale_shows_the_count_and_follows_it(sim) -> None:
         someone.close()
 
 
+def test_a_rollout_is_followed_by_watch_not_by_listing_pods_each_look(sim) -> None:
+    """Scaling 3 → 8 and back: while the runner follows, the deployment and the pods come
+    from a watch (kubectl rollout status's way), not a GET and a pod list each look; the
+    watches end with the follow."""
+    import threading
+    import time
+
+    def between(_s: float) -> None:
+        sim.advance(1.0)
+        time.sleep(0.05)  # the watch's events arrive meanwhile
+
+    from clay_cockpit.actions.flow import ActionRunner
+
+    runner = ActionRunner(drill_config(sim), actor="ana@bastion-1", sleep=between, poll=0.05)
+    someone = Someone(sim)
+
+    def reads() -> tuple[int, int, int]:
+        got = [r for r in sim.requests("kube") if r["method"] == "GET"]
+        pods = [r for r in got if r["path"].endswith("/namespaces/clay-sync/pods")]
+        deploy = [r for r in got if r["path"].endswith("/deployments/clay-sync")]
+        return len([r for r in pods if "watch=true" not in r["query"]]), len(deploy), len([r for r in pods if "watch=true" in r["query"]])
+
+    try:
+        for n in (8, 3):
+            plan = runner.prepare(ActionKind.SCALE, replicas=n)
+            progress: list = []
+            before = reads()
+            done = runner.apply(confirm(runner, plan), on_progress=progress.append)
+            after = reads()
+            assert done.ok and len(someone.pod_names()) == n, done.summary
+            looks = [p for p in progress if p.stage == "verify"]
+            lists, gets, watches = (a - b for a, b in zip(after, before, strict=True))
+            assert len(looks) >= 5, "the rollout took several looks"
+            assert watches >= 1, "the pods were watched"
+            assert lists <= 3 and gets <= 3, (lists, gets, len(looks), "a look read from the watch, once it had listed")
+        assert not [t for t in threading.enumerate() if t.name.startswith("actions:")], "the watches ended with the follow"
+    finally:
+        someone.close()
+
+
 def test_actions_carry_their_runbook_ids_for_highlighting() -> None:
     from clay_cockpit.actions.flow import specs
 
@@ -292,7 +359,10 @@ def test_actions_carry_their_runbook_ids_for_highlighting() -> None:
     assert by_kind[ActionKind.UPDATE_KEY].runbook is ActionId.UPDATE_KEY
     assert by_kind[ActionKind.DISABLE_QUEUING].runbook is ActionId.ENABLE_QUEUING and by_kind[ActionKind.DISABLE_QUEUING].undo
     assert relevant_actions([ActionId.VERIFY_KEY, ActionId.UPDATE_KEY, ActionId.RESTART]) == {
-        ActionKind.VERIFY_KEY, ActionKind.UPDATE_KEY, ActionKind.RESTART}
+        ActionKind.VERIFY_KEY,
+        ActionKind.UPDATE_KEY,
+        ActionKind.RESTART,
+    }
     assert relevant_actions([ActionId.ENABLE_QUEUING, ActionId.READ_RATE_LIMITS]) == {ActionKind.ENABLE_QUEUING}
     assert relevant_actions([]) == frozenset()
 

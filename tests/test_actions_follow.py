@@ -54,7 +54,8 @@ def test_ended_is_recorded_once_ticks_and_the_metrics_note_later(tmp_path) -> No
     assert ticked["update_key"].data["seen"] == "Update the key + restart the pods — 401s stopped at 00:00:05 UTC"
     notes = [e for e in events if e.kind == EventKind.NOTE]
     assert [n.summary for n in notes] == [
-        "Update the key + restart the pods: metrics agree (401 at 0.00/s) at 00:01:30 UTC — 401s stopped at 00:00:05 UTC"]
+        "Update the key + restart the pods: metrics agree (401 at 0.00/s) at 00:01:30 UTC — 401s stopped at 00:00:05 UTC"
+    ]
     inc = store.incident
     assert inc.symptom_ended_at == T0 + 5 and inc.symptom_ended == done.verdict.summary
     assert [e.action for e in desk.in_effect()] == ["restart", "update_key"]

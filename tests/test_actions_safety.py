@@ -389,8 +389,7 @@ def test_only_the_runners_own_unused_confirmation_applies(sim) -> None:
     good = confirmed(runner, plan)
     from dataclasses import replace
 
-    for bad in (Confirmation(plan, "x", now[0], True, "guess"), replace(good, plan=replace(plan, notes=())),
-                replace(good, token="")):
+    for bad in (Confirmation(plan, "x", now[0], True, "guess"), replace(good, plan=replace(plan, notes=())), replace(good, token="")):
         out = runner.apply(bad)
         assert out.failure is not None and out.failure.kind is FailureKind.NOT_CONFIRMED and not out.applied
     assert kube_writes(sim, real_only=True) == []

@@ -42,8 +42,15 @@ def with_actions(cfg: Config, **changes: Any) -> Config:
     return replace(cfg, actions=replace(cfg.actions, **changes))
 
 
-def make_runner(sim, cfg: Config | None = None, *, store: IncidentStore | None = None, actor: str = "ana@bastion-1",
-                advance: float | None = STEP, **kw: Any) -> ActionRunner:
+def make_runner(
+    sim,
+    cfg: Config | None = None,
+    *,
+    store: IncidentStore | None = None,
+    actor: str = "ana@bastion-1",
+    advance: float | None = STEP,
+    **kw: Any,
+) -> ActionRunner:
     """A runner whose waits between looks play the drill clock forward by ``advance`` seconds."""
     sleep = (lambda _s: sim.advance(advance)) if advance else (lambda _s: time.sleep(0.05))
     cfg = cfg or drill_config(sim)

@@ -187,7 +187,9 @@ async def test_a_failing_source_shows_its_state_and_keeps_last_good_data_stale()
 
 async def test_failure_before_any_data_says_so_without_stale() -> None:
     sources = FakeSources()
-    sources.kube.pods = SourceError("pods", ErrorKind.AUTH_EXPIRED, "401 from the API server", "run `kubectl --context prod get pods` to re-authenticate")
+    sources.kube.pods = SourceError(
+        "pods", ErrorKind.AUTH_EXPIRED, "401 from the API server", "run `kubectl --context prod get pods` to re-authenticate"
+    )
     app, _ = build(sources)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.signals.pods.error is not None and app.signals.health.ok, what="pods failure")
@@ -453,7 +455,11 @@ async def test_pods_table_updates_cells_in_place_and_keeps_the_cursor() -> None:
         snap = pods_snapshot()
         bumped = tuple(replace(p, restarts=p.restarts + 5) if p.name == selected else p for p in snap.pods)
         sources.kube.pods = replace(snap, pods=bumped)
-        await until(pilot, lambda: any(str(table.get_row_at(i)[3]) == str(next(p.restarts for p in bumped if p.name == selected)) for i in range(3)), what="restart count")
+        await until(
+            pilot,
+            lambda: any(str(table.get_row_at(i)[3]) == str(next(p.restarts for p in bumped if p.name == selected)) for i in range(3)),
+            what="restart count",
+        )
         assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == selected
 
 

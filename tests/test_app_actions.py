@@ -40,8 +40,11 @@ def writes(sim, *, real_only: bool = False) -> list[dict]:
 
 
 async def modal_plan(pilot, drill: Drill):
-    await until(pilot, lambda: isinstance(drill.app.screen, ConfirmScreen) and drill.app.focused is not None and not drill.actions.busy,
-                what="the plan's modal")
+    await until(
+        pilot,
+        lambda: isinstance(drill.app.screen, ConfirmScreen) and drill.app.focused is not None and not drill.actions.busy,
+        what="the plan's modal",
+    )
     return drill.app.screen.plan
 
 
@@ -65,13 +68,13 @@ async def test_read_only_every_action_key_sends_only_reads(sim, tmp_path) -> Non
         await pilot.press("x")
         await pilot.pause(0.2)
         text = pane_text(app)
-        assert "x Actions · READ-ONLY" in text and text.count("(read-only)") == 5, text
+        assert "x Actions · READ-ONLY" in text and text.count("(read-only)") == 6, text
 
         await pilot.press("v")  # verifying the key in the Secret is a read: it runs
         await until(pilot, lambda: drill.actions.last is not None and not drill.actions.busy, what="the check")
         assert drill.actions.last.probe is not None and drill.actions.last.probe.status_code == 401
 
-        for key in ("R", "Q", "f"):
+        for key in ("R", "U", "Q", "f"):
             await pilot.press(key)
             plan = await modal_plan(pilot, drill)
             assert plan.blocked is not None and plan.blocked.kind is FailureKind.READ_ONLY, plan.lines()
@@ -317,8 +320,12 @@ async def test_another_cockpits_lease_shows_who_and_since_when(sim, tmp_path) ->
         assert f"since 00:00:00 UTC ({held_for} s ago)" in pane_text(app)
         drill.clock.now = failed_at + 30  # the clock moves on: the failure line's relative times with it, at the next age tick
         try:
-            await until(pilot, lambda: f"since 00:00:00 UTC ({held_for + 30} s ago)" in pane_text(app), timeout=7.0,
-                        what="the lease failure line's ages to move on")
+            await until(
+                pilot,
+                lambda: f"since 00:00:00 UTC ({held_for + 30} s ago)" in pane_text(app),
+                timeout=7.0,
+                what="the lease failure line's ages to move on",
+            )
         except AssertionError:
             raise AssertionError(pane_text(app)) from None
         assert f"({held_for} s ago)" not in pane_text(app)

@@ -51,8 +51,11 @@ TARGET = 20.0  # drill seconds from rollout done to the verdict (issue 10)
 async def confirm_with_y(pilot, drill: Drill, kind: ActionKind) -> None:
     """The plan's modal: Cancel has the focus (Enter alone cancels), the button says y; y confirms."""
     app = drill.app
-    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.plan.kind is kind and app.focused is not None,
-                what=f"the {kind} plan")
+    await until(
+        pilot,
+        lambda: isinstance(app.screen, ConfirmScreen) and app.screen.plan.kind is kind and app.focused is not None,
+        what=f"the {kind} plan",
+    )
     assert app.screen.plan.ready, app.screen.plan.lines()
     assert app.focused.id == "cancel" and not app.screen.plan.typed_confirmation
     assert "(y)" in str(app.screen.query_one("#confirm").label) and "y confirms" in str(app.screen.query_one("Vertical").border_subtitle)
@@ -60,8 +63,12 @@ async def confirm_with_y(pilot, drill: Drill, kind: ActionKind) -> None:
 
 
 async def finished(pilot, drill: Drill, kind: ActionKind, timeout: float = 90.0):
-    await until(pilot, lambda: drill.actions.last is not None and drill.actions.last.plan.kind is kind and not drill.actions.busy,
-                timeout=timeout, what=f"{kind} to finish")
+    await until(
+        pilot,
+        lambda: drill.actions.last is not None and drill.actions.last.plan.kind is kind and not drill.actions.busy,
+        timeout=timeout,
+        what=f"{kind} to finish",
+    )
     return drill.actions.last
 
 
@@ -74,8 +81,9 @@ async def follow_to_verdict(pilot, drill: Drill, limit: float = 120.0):
         drill.advance(FOLLOW_STEP)
         moved += FOLLOW_STEP
         before = drill.app.signals
-        await until(pilot, lambda b=before: drill.app.signals.pods is not b.pods and drill.app.signals.health is not b.health,
-                    what="fresh polls")
+        await until(
+            pilot, lambda b=before: drill.app.signals.pods is not b.pods and drill.app.signals.health is not b.health, what="fresh polls"
+        )
         await pilot.pause(0.6)  # the log follower delivers what the step logged (flushed twice a second)
     done = symptoms.last()
     assert done is not None
@@ -127,8 +135,11 @@ async def test_key_revoked_resolved_with_the_keyboard_alone(sim, tmp_path, caplo
         assert sim.state()["key_valid"] is True
 
         # the restart is offered at once: one key, y
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.plan.kind is ActionKind.RESTART and app.focused is not None,
-                    what="the restart offered")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmScreen) and app.screen.plan.kind is ActionKind.RESTART and app.focused is not None,
+            what="the restart offered",
+        )
         screens.append(screen_text(app))
         assert "Offered after the key update" in screens[-1]
         drawn: list[str] = []
@@ -154,7 +165,10 @@ async def test_key_revoked_resolved_with_the_keyboard_alone(sim, tmp_path, caplo
         text = pane_text(app)
         assert done.verdict.state == ENDED, done.verdict
         assert took <= TARGET, f"{took:.0f} drill seconds from rollout done to the verdict"
-        assert done.verdict.summary.startswith("Mitigated: 401s stopped at ") and "logged calls of the new pods got 401" in done.verdict.summary
+        assert (
+            done.verdict.summary.startswith("Mitigated: 401s stopped at ")
+            and "logged calls of the new pods got 401" in done.verdict.summary
+        )
         assert "✓ Mitigated: 401s stopped at" in " ".join(text.split()), text
         assert "✓ k" in text and "✓ R" in text and "▸ k" not in text and "▸ R" not in text, text
         assert {e.action for e in app.signals.in_effect} >= {"update_key", "restart"}, app.signals.in_effect
@@ -169,8 +183,12 @@ async def test_key_revoked_resolved_with_the_keyboard_alone(sim, tmp_path, caplo
     events = events_of(drill)
     steps = [(e.kind, e.data.get("action")) for e in events if str(e.kind).startswith(("action_", "symptom_"))]
     assert steps == [
-        (EventKind.ACTION_PLANNED, "update_key"), (EventKind.ACTION_APPLIED, "update_key"), (EventKind.ACTION_VERIFIED, "update_key"),
-        (EventKind.ACTION_PLANNED, "restart"), (EventKind.ACTION_APPLIED, "restart"), (EventKind.ACTION_VERIFIED, "restart"),
+        (EventKind.ACTION_PLANNED, "update_key"),
+        (EventKind.ACTION_APPLIED, "update_key"),
+        (EventKind.ACTION_VERIFIED, "update_key"),
+        (EventKind.ACTION_PLANNED, "restart"),
+        (EventKind.ACTION_APPLIED, "restart"),
+        (EventKind.ACTION_VERIFIED, "restart"),
         (EventKind.SYMPTOM_ENDED, "restart"),
     ], steps
     planned = next(e for e in events if e.kind == EventKind.ACTION_PLANNED)
@@ -298,7 +316,9 @@ async def test_a_flag_that_waits_for_the_restart_is_not_done_until_the_restart_e
         await confirm_with_y(pilot, drill, ActionKind.ENABLE_QUEUING)
         out = await finished(pilot, drill, ActionKind.ENABLE_QUEUING)
         assert out.ok and "flag set" in out.summary and ": done" not in out.summary, out.summary
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.plan.kind is ActionKind.RESTART, what="the restart offered")
+        await until(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.plan.kind is ActionKind.RESTART, what="the restart offered"
+        )
         await pilot.press("escape")
         await until(pilot, lambda: "the pods read it at their next restart (R)" in pane_text(app), what="the flag waiting")
         text = pane_text(app)

@@ -45,8 +45,17 @@ class Clock:
 class Drill:
     """One cockpit on one drill. ``advance`` moves the drill and the app's clock together."""
 
-    def __init__(self, sim, tmp_path: Path, *, read_only: bool = False, refresh: float = 0.3, play: bool = True,
-                 deployments: list[str] | None = None, restart_on_change: bool = True) -> None:
+    def __init__(
+        self,
+        sim,
+        tmp_path: Path,
+        *,
+        read_only: bool = False,
+        refresh: float = 0.3,
+        play: bool = True,
+        deployments: list[str] | None = None,
+        restart_on_change: bool = True,
+    ) -> None:
         self.sim = sim
         data = sim.config_dict()
         if deployments is not None:
@@ -71,8 +80,15 @@ class Drill:
 
         sources = Sources(config)
         sources.kube.list_pods()  # load the kubeconfig once, before two threads do (see tests/test_snapshots_drill.py)
-        self.app: CockpitApp = make_app(config, sources, clock=self.clock, title=f"drill: {sim.scenario.title}",
-                                        state_dir=tmp_path / "state", speed=float("inf"), actions=factory)
+        self.app: CockpitApp = make_app(
+            config,
+            sources,
+            clock=self.clock,
+            title=f"drill: {sim.scenario.title}",
+            state_dir=tmp_path / "state",
+            speed=float("inf"),
+            actions=factory,
+        )
 
     def advance(self, seconds: float) -> None:
         state = self.sim.advance(seconds)

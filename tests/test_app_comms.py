@@ -189,8 +189,9 @@ async def test_internal_update_from_keys_alone(sim, tmp_path) -> None:
 
         await type_at_end(pilot, TYPED)
         # autosaved with the incident after a pause in typing (in a worker)
-        await until(pilot, lambda: (d := app._comms.comms.unsent(Channel.INTERNAL)) is not None and d.text.endswith(TYPED),
-                    what="the autosave")
+        await until(
+            pilot, lambda: (d := app._comms.comms.unsent(Channel.INTERNAL)) is not None and d.text.endswith(TYPED), what="the autosave"
+        )
         await until(pilot, lambda: note(app).startswith("Saved 00:02:00 UTC"), what="the saved note")
 
         await pilot.press("ctrl+r")
@@ -234,7 +235,8 @@ async def test_internal_update_from_keys_alone(sim, tmp_path) -> None:
         assert "edited" in msgs[0] and "Identified" in msgs[0]["text"]  # the top message is current
         await until(pilot, lambda: sum(t == "Internal update sent" for t, _ in notes) == 2, what="the second notification")
         assert [m for t, m in notes if t == "Internal update sent"][-1] == (
-            "#inc-clay-drill: update posted in the thread, summary at the top updated")
+            "#inc-clay-drill: update posted in the thread, summary at the top updated"
+        )
         assert kinds(app).count("message_sent") == 4
 
 
@@ -293,8 +295,11 @@ async def test_status_page_update_with_its_status(sim, tmp_path) -> None:
         assert "Status page update → status page, a new incident" in shown(screen.query_one("#compose-head", Static))
         text = editor(app).text
         assert text.startswith("We are investigating") and "clay" not in text.lower()  # customers' words
-        await until(pilot, lambda: "Contact enrichment → major outage" in shown(screen.query_one("#compose-meta", Static)),
-                    what="the component names")
+        await until(
+            pilot,
+            lambda: "Contact enrichment → major outage" in shown(screen.query_one("#compose-meta", Static)),
+            what="the component names",
+        )
         assert shown(screen.query_one("#compose-meta", Static)).startswith("Status Investigating (ctrl+t)")
         assert not screen.query_one("#compose-flags", Static).display
 
@@ -469,10 +474,24 @@ def record_verified_fix(app: CockpitApp, at: float) -> str:
     store.record(EventKind.ACTION_PLANNED, "Confirmed: Update the Clay API key: Secret clay-api (name typed)", plan, now=at)
     store.record(EventKind.ACTION_APPLIED, "Applied: Update the Clay API key: Secret clay-api", {"plan_id": "update_key-1"}, now=at)
     ended = "Mitigated: 401s stopped at 00:03:14 (0 of the last 50 logged calls failed; metrics agree)"
-    store.record(EventKind.SYMPTOM_ENDED, ended, {
-        "plan_id": "update_key-1", "action": "update_key", "runbook": "update_key", "symptom": "auth_errors", "label": "401s",
-        "applied_at": at, "ended_at": at + 30, "basis": "logs+metrics", "evidence": "0 of the last 50 logged calls failed",
-        "metrics_agree": True, "before": "401 on 100% of calls"}, now=at + 40)
+    store.record(
+        EventKind.SYMPTOM_ENDED,
+        ended,
+        {
+            "plan_id": "update_key-1",
+            "action": "update_key",
+            "runbook": "update_key",
+            "symptom": "auth_errors",
+            "label": "401s",
+            "applied_at": at,
+            "ended_at": at + 30,
+            "basis": "logs+metrics",
+            "evidence": "0 of the last 50 logged calls failed",
+            "metrics_agree": True,
+            "before": "401 on 100% of calls",
+        },
+        now=at + 40,
+    )
     return ended
 
 
@@ -489,8 +508,9 @@ async def test_drafts_follow_the_facts_and_an_edited_one_says_what_changed(sim, 
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the status page editor")
         assert editor(app).text.startswith("We are investigating")
         await type_at_end(pilot, TYPED)
-        await until(pilot, lambda: (d := app._comms.comms.unsent(Channel.EXTERNAL)) is not None and d.text.endswith(TYPED),
-                    what="the autosave")
+        await until(
+            pilot, lambda: (d := app._comms.comms.unsent(Channel.EXTERNAL)) is not None and d.text.endswith(TYPED), what="the autosave"
+        )
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ComposeScreen), what="back to the cockpit")
 
@@ -512,7 +532,11 @@ async def test_drafts_follow_the_facts_and_an_edited_one_says_what_changed(sim, 
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the internal editor")
         text = editor(app).text
         assert "*Current action:* monitoring: 401s ended at " in text and f"Secret clay-api: worked — {ended}" in text
-        impact = re.search(r"^\*Impact:\* (401s ended at \d\d:\d\d:\d\d UTC \(the logs\); the 1-minute error rate still shows )?"
-                           r"\d+% of Clay calls fail \([\d.]+ of [\d.]+/s\)(, the most so far|, as at its peak \(\d\d:\d\d UTC\)"
-                           r"|; the most errors were at \d\d:\d\d UTC: [\d.]+ of [\d.]+ Clay calls/s failed \(\d+%\))$", text, re.MULTILINE)
+        impact = re.search(
+            r"^\*Impact:\* (401s ended at \d\d:\d\d:\d\d UTC \(the logs\); the 1-minute error rate still shows )?"
+            r"\d+% of Clay calls fail \([\d.]+ of [\d.]+/s\)(, the most so far|, as at its peak \(\d\d:\d\d UTC\)"
+            r"|; the most errors were at \d\d:\d\d UTC: [\d.]+ of [\d.]+ Clay calls/s failed \(\d+%\))$",
+            text,
+            re.MULTILINE,
+        )
         assert impact, text  # the numbers now, and the peak the error-rate pane drew

@@ -78,7 +78,7 @@ def own_state_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
-SCENARIOS = ["healthy", "clay-outage", "rate-limited", "key-revoked", "infra-crashloop", "degraded-latency"]
+SCENARIOS = ["healthy", "clay-outage", "rate-limited", "key-revoked", "infra-crashloop", "degraded-latency", "bad-deploy", "node-pressure"]
 
 
 @pytest.mark.parametrize("sim", SCENARIOS, indirect=True)
@@ -118,6 +118,15 @@ async def test_each_scenario_reaches_the_panes(sim) -> None:
             assert "No unresolved incidents" in status
             assert "OOMKilled" in pods
             assert error_codes(app) == set()
+        elif name == "bad-deploy":
+            assert "No unresolved incidents" in status
+            assert "✗ down" in health and "v1.14.3" in health and "sync jobs fail" in health
+            assert error_codes(app) == set()
+            assert "version=1.14.3" in logs and 'msg="sync job failed"' in logs and "unsupported value: NaN" in logs
+        elif name == "node-pressure":
+            assert "No unresolved incidents" in status
+            assert "Evicted" in pods and "Running" in pods  # the evicted pods (kubectl: Error, once killed) and their replacements
+            assert error_codes(app) == set()
         elif name == "degraded-latency":
             assert "Elevated API latency" in status and "degraded" in status
             p95 = series_value(app, "latency_p95")
@@ -150,9 +159,7 @@ async def test_a_stopped_service_shows_its_state_while_the_others_update(sim) ->
         assert "No unresolved incidents" in text  # the last good page stays
         # the other sources keep answering (new snapshots) while it is down
         before = {n: getattr(app.signals, n).value for n in ("health", "metrics", "pods")}
-        await until(
-            pilot, lambda: all(getattr(app.signals, n).value is not before[n] for n in before), what="the other panes to update"
-        )
+        await until(pilot, lambda: all(getattr(app.signals, n).value is not before[n] for n in before), what="the other panes to update")
         for name in ("health", "metrics", "pods", "logs"):
             assert not app.screen.query_one(f"#{name}", SourcePane).has_class("-error"), name
         # and it comes back
@@ -204,10 +211,12 @@ async def test_error_handling_drills_show_what_their_expect_says(sim) -> None:
     expect = spec.expect
     wanted = dict(expect.panes.items())
     async with app.run_test(size=SIZE) as pilot:
+
         def settled() -> bool:
             s = app.signals
-            return all(getattr(s, n).checked_at is not None for n in ("statuspage", "health", "metrics", "pods")) \
-                and all(shown_state(app, n) == want for n, want in wanted.items())
+            return all(getattr(s, n).checked_at is not None for n in ("statuspage", "health", "metrics", "pods")) and all(
+                shown_state(app, n) == want for n, want in wanted.items()
+            )
 
         await until(pilot, settled, what=f"the panes as [expect.panes] says: {wanted}")
         await pilot.pause(0.1)
@@ -242,13 +251,19 @@ async def _plan_key_update(pilot, drill, key: str):
     await until_(pilot, lambda: isinstance(app.screen, KeyInputScreen), what="the key input")
     await type_text(pilot, key)
     await pilot.press("enter")
-    await until_(pilot, lambda: isinstance(app.screen, ConfirmScreen)
-                 or (isinstance(app.screen, KeyInputScreen) and "accepts" in str(app.screen.query_one("#result").content)),
-                 what="Clay's answer about the key")
+    await until_(
+        pilot,
+        lambda: (
+            isinstance(app.screen, ConfirmScreen)
+            or (isinstance(app.screen, KeyInputScreen) and "accepts" in str(app.screen.query_one("#result").content))
+        ),
+        what="Clay's answer about the key",
+    )
     if isinstance(app.screen, KeyInputScreen):
         app.screen.query_one("#plan", Button).press()
-    await until_(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.focused is not None and not drill.actions.busy,
-                 what="the plan's modal")
+    await until_(
+        pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.focused is not None and not drill.actions.busy, what="the plan's modal"
+    )
     return app.screen.plan
 
 
@@ -308,14 +323,20 @@ async def test_kube_auth_expired_drill_login_then_g_retries_with_what_was_typed(
 
         assert login(str(sim.workdir)).startswith("logged in to clay-drill again")  # the responder's other terminal
         await pilot.press("g")
-        await until_(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.focused is not None and not drill.actions.busy,
-                     what="the retried plan")
+        await until_(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmScreen) and app.focused is not None and not drill.actions.busy,
+            what="the retried plan",
+        )
         plan = app.screen.plan
         assert plan.ready and plan.kind is ActionKind.UPDATE_KEY and plan.changes[0].after == fingerprint(NEW_KEY), plan.lines()
         if plan.typed_confirmation:
             await _confirm_typed(pilot, drill)
-        await until_(pilot, lambda: drill.actions.last is not out and drill.actions.last is not None and not drill.actions.busy,
-                     what="the retried apply")
+        await until_(
+            pilot,
+            lambda: drill.actions.last is not out and drill.actions.last is not None and not drill.actions.busy,
+            what="the retried apply",
+        )
         assert drill.actions.last.applied, drill.actions.last.summary
         assert sim.state()["key_valid"] is True
 
@@ -357,12 +378,12 @@ async def test_a_stalled_log_stream_is_marked_stale_and_triage_discounts_the_log
     its confidence in it; once the stream resumes, all is live again.
     QUIET_MIN/PROBE_WAIT are shortened (15 s/5 s by default): the same code."""
     from clay_cockpit.signals import ErrorKind
-    from clay_cockpit.sources import _kubelogs
+    from clay_cockpit.sources import _logstream
     from clay_cockpit.triage.tree import Confidence
 
-    monkeypatch.setattr(_kubelogs, "QUIET_MIN", 2.0)
-    monkeypatch.setattr(_kubelogs, "PROBE_WAIT", 1.0)
-    monkeypatch.setattr(_kubelogs, "QUIET_INTERVALS", 2)
+    monkeypatch.setattr(_logstream, "QUIET_MIN", 2.0)
+    monkeypatch.setattr(_logstream, "PROBE_WAIT", 1.0)
+    monkeypatch.setattr(_logstream, "QUIET_INTERVALS", 2)
     sim.advance(WARM_UP)
     now = [float(sim.state()["now"])]
     app = drill_app(sim, clock=lambda: now[0])
@@ -392,8 +413,11 @@ async def test_a_stalled_log_stream_is_marked_stale_and_triage_discounts_the_log
         assert "✗ stalled" in text and "STALE" in text and "sends nothing" in text and "reconnecting" in text
         assert app.signals.logs_stale is not None and app.signals.logs_stale.kind is ErrorKind.STALLED
         await pilot.press("r")
-        await until(pilot, lambda: bool(cites_logs()) and all("logs stale" in r.text for _, r in cites_logs()),
-                    what="triage marking the logs it cites as stale")
+        await until(
+            pilot,
+            lambda: bool(cites_logs()) and all("logs stale" in r.text for _, r in cites_logs()),
+            what="triage marking the logs it cites as stale",
+        )
         assert all(f.confidence is not Confidence.HIGH for f, _ in cites_logs())
         assert any(g.source == "logs" and g.state == "stale" for g in app.desk.triaged.latest.gaps)
         assert "invalid api key" in log_text(app)  # the last good lines stay, dimmed
@@ -447,8 +471,11 @@ async def test_a_read_only_state_dir_still_shows_the_open_incident_and_says_noth
 
     monkeypatch.setattr(os, "open", read_only_fs)
     async with app.run_test(size=(160, 48), notifications=True) as pilot:
-        await until(pilot, lambda: app._desk is not None and app.desk.recorder.incident is not None and not app.desk.busy,
-                    what="the incident opened")
+        await until(
+            pilot,
+            lambda: app._desk is not None and app.desk.recorder.incident is not None and not app.desk.busy,
+            what="the incident opened",
+        )
         await pilot.pause(0.2)
         badge = app.screen.query_one(IncidentBadge).content.plain
         assert badge.startswith("READ-ONLY P2") and "investigating" in badge and "left" in badge, badge

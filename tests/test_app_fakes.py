@@ -78,32 +78,50 @@ def statuspage_snapshot(name: str = "statuspage-summary-incident.json", now: flo
         affected = tuple(c["name"] for u in updates for c in u.get("affected_components") or [])
         incidents.append(
             StatusIncident(
-                id=inc["id"], name=inc["name"], status=inc["status"], impact=inc.get("impact", "none"),
-                started_at=ts(inc.get("started_at") or inc.get("created_at")), updated_at=ts(inc.get("updated_at")),
-                latest_update=latest.get("body", ""), latest_update_at=ts(latest.get("display_at") or latest.get("created_at")),
-                url=inc.get("shortlink"), components=affected,
+                id=inc["id"],
+                name=inc["name"],
+                status=inc["status"],
+                impact=inc.get("impact", "none"),
+                started_at=ts(inc.get("started_at") or inc.get("created_at")),
+                updated_at=ts(inc.get("updated_at")),
+                latest_update=latest.get("body", ""),
+                latest_update_at=ts(latest.get("display_at") or latest.get("created_at")),
+                url=inc.get("shortlink"),
+                components=affected,
             )
         )
     return StatusPageSnapshot(
-        provider="statuspage", page_name=doc["page"]["name"], page_url=doc["page"]["url"],
-        indicator=doc["status"]["indicator"], description=doc["status"]["description"],
+        provider="statuspage",
+        page_name=doc["page"]["name"],
+        page_url=doc["page"]["url"],
+        indicator=doc["status"]["indicator"],
+        description=doc["status"]["description"],
         components=tuple(Component(c["name"], ComponentStatus.parse(c["status"])) for c in doc.get("components", [])),
-        incidents=tuple(incidents), fetched_at=now, response_ms=42.0,
+        incidents=tuple(incidents),
+        fetched_at=now,
+        response_ms=42.0,
     )
 
 
 def rootly_snapshot(now: float = NOW) -> StatusPageSnapshot:
     doc = fixture("rootly-status-docs-example.json")
     return StatusPageSnapshot(
-        provider="rootly", page_name=doc["page"]["name"], page_url=doc["page"]["url"],
-        indicator=doc["status"]["indicator"], description=doc["status"]["description"],
-        components=(), incidents=(), fetched_at=now, response_ms=30.0,
+        provider="rootly",
+        page_name=doc["page"]["name"],
+        page_url=doc["page"]["url"],
+        indicator=doc["status"]["indicator"],
+        description=doc["status"]["description"],
+        components=(),
+        incidents=(),
+        fetched_at=now,
+        response_ms=30.0,
     )
 
 
 # The health format of docs/drill-contract.md, as an outage looks.
 HEALTH_DOWN = {
-    "status": "down", "version": "1.14.2",
+    "status": "down",
+    "version": "1.14.2",
     "checks": {
         "clay_api": {"status": "fail", "detail": "last 60s: 2400 calls, 2318 errors (401)"},
         "database": {"status": "ok", "detail": "p95 4 ms"},
@@ -114,12 +132,15 @@ HEALTH_DOWN = {
 
 
 def health_snapshot(doc: dict = HEALTH_DOWN, now: float = NOW) -> HealthSnapshot:
-    checks = tuple(
-        HealthCheck(name, c["status"], c.get("detail", ""), c["status"] == "ok") for name, c in doc["checks"].items()
-    )
+    checks = tuple(HealthCheck(name, c["status"], c.get("detail", ""), c["status"] == "ok") for name, c in doc["checks"].items())
     return HealthSnapshot(
-        status=doc["status"], healthy=doc["status"] == "ok", checks=checks,
-        http_status=503 if doc["status"] == "down" else 200, response_ms=83.0, fetched_at=now, version=doc.get("version"),
+        status=doc["status"],
+        healthy=doc["status"] == "ok",
+        checks=checks,
+        http_status=503 if doc["status"] == "down" else 200,
+        response_ms=83.0,
+        fetched_at=now,
+        version=doc.get("version"),
     )
 
 
@@ -147,8 +168,12 @@ def metrics_snapshot(now: float = NOW, *, backup: bool = False, shift: int = 0) 
     if backup:
         failovers = (SourceError("metrics", ErrorKind.UNREACHABLE, "connection refused by 127.0.0.1:9090", "is Prometheus up?"),)
     return MetricsSnapshot(
-        series=series, served_by="http://127.0.0.1:9091" if backup else "http://127.0.0.1:9090",
-        is_backup=backup, fetched_at=now, response_ms=12.0, failovers=failovers,
+        series=series,
+        served_by="http://127.0.0.1:9091" if backup else "http://127.0.0.1:9090",
+        is_backup=backup,
+        fetched_at=now,
+        response_ms=12.0,
+        failovers=failovers,
     )
 
 
@@ -157,8 +182,15 @@ def _pod_from_status(name: str, status: dict, created: datetime, phase: str = "R
     waiting = (cs.get("state") or {}).get("waiting") or {}
     last = ((cs.get("lastState") or {}).get("terminated") or {}).get("reason")
     return PodInfo(
-        name=name, phase=phase, ready=1 if cs.get("ready") else 0, containers=1, restarts=cs.get("restartCount", 0),
-        status=waiting.get("reason") or phase, last_termination=last, created_at=created, owner="ReplicaSet/clay-sync-7d9f8c6b5",
+        name=name,
+        phase=phase,
+        ready=1 if cs.get("ready") else 0,
+        containers=1,
+        restarts=cs.get("restartCount", 0),
+        status=waiting.get("reason") or phase,
+        last_termination=last,
+        created_at=created,
+        owner="ReplicaSet/clay-sync-7d9f8c6b5",
     )
 
 

@@ -93,9 +93,13 @@ async def ready(pilot, app: CockpitApp) -> None:
         desk = app._desk
         s = app.signals
         return (
-            desk is not None and not desk.busy and desk.triaged is not None and desk.triaged.pending is None
+            desk is not None
+            and not desk.busy
+            and desk.triaged is not None
+            and desk.triaged.pending is None
             and all(r.ok for r in (s.statuspage, s.health, s.metrics, s.pods))
-            and desk.triaged.latest.at == app.clock() and desk.triaged.assessment.severity is not None
+            and desk.triaged.latest.at == app.clock()
+            and desk.triaged.assessment.severity is not None
         )
 
     await until(pilot, settled, what="the cockpit settled")
@@ -178,8 +182,12 @@ async def test_after_the_symptom_ended_u_proposes_monitoring(tmp_path) -> None:
     async with app.run_test(size=NARROW) as pilot:
         await ready(pilot, app)
         await declare(pilot, app)
-        app.desk.recorder.store.record(EventKind.SYMPTOM_ENDED, "Mitigated: 401s stopped at 03:31:12 UTC",
-                                       {"symptom": "auth_errors", "label": "401s", "ended_at": clock() + 5}, now=clock() + 6)
+        app.desk.recorder.store.record(
+            EventKind.SYMPTOM_ENDED,
+            "Mitigated: 401s stopped at 03:31:12 UTC",
+            {"symptom": "auth_errors", "label": "401s", "ended_at": clock() + 5},
+            now=clock() + 6,
+        )
         await pilot.press("u")
         assert isinstance(app.screen, ChoiceScreen)
         await pilot.press("enter")  # the proposed status
@@ -274,14 +282,20 @@ async def test_notable_moments_wait_for_a_declaration_then_go_on_the_timeline(tm
         assert evidence["health"]["status"] == "down"
         sources.statuspage.result = unreachable("statuspage", "status.clay.com:443")
         await pilot.press("r")
-        await until(pilot, lambda: "Clay status page failed: unreachable" in " ".join(timeline_text(app).split()), what="the failure recorded")
+        await until(
+            pilot, lambda: "Clay status page failed: unreachable" in " ".join(timeline_text(app).split()), what="the failure recorded"
+        )
         clock.now += 125
         sources.health.result = health_snapshot()
         from test_app_fakes import statuspage_snapshot
 
         sources.statuspage.result = statuspage_snapshot()
         await pilot.press("r")
-        await until(pilot, lambda: "Clay status page recovered after 2 min (unreachable)" in " ".join(timeline_text(app).split()), what="the recovery")
+        await until(
+            pilot,
+            lambda: "Clay status page recovered after 2 min (unreachable)" in " ".join(timeline_text(app).split()),
+            what="the recovery",
+        )
         kinds = [e.kind for e in on_disk(app)]
         assert EventKind.SOURCE_FAILED in kinds and EventKind.SOURCE_RECOVERED in kinds
 
@@ -327,7 +341,9 @@ async def test_the_timeline_view_walks_the_whole_incident(tmp_path) -> None:
         detail = text(screen.query_one("#timeline-detail", Static))
         assert detail.startswith(f"#{events[-1].seq} ") and "severity_changed" in detail and '"accepted": true' in detail
         await pilot.press("up", "up")
-        assert "checklist_ticked" in text(screen.query_one("#timeline-detail", Static)) or "branch" in text(screen.query_one("#timeline-detail", Static))
+        assert "checklist_ticked" in text(screen.query_one("#timeline-detail", Static)) or "branch" in text(
+            screen.query_one("#timeline-detail", Static)
+        )
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
@@ -400,9 +416,9 @@ async def test_the_first_frame_draws_each_pane_where_the_layout_puts_it(size) ->
     assert len(drawn) == (9 if size == WIDE else 5)
     for pane_id in drawn:
         x, y, w, h = layout[pane_id]
-        assert rows[y][x:x + w].startswith(f"╭─ {names[pane_id]}") and rows[y][x + w - 1] == "╮", pane_id
-        assert rows[y + h - 1][x:x + w] == "╰" + "─" * (w - 2) + "╯", pane_id
-        assert rows[y + 1][x + 2:].startswith("starting…"), pane_id
+        assert rows[y][x : x + w].startswith(f"╭─ {names[pane_id]}") and rows[y][x + w - 1] == "╮", pane_id
+        assert rows[y + h - 1][x : x + w] == "╰" + "─" * (w - 2) + "╯", pane_id
+        assert rows[y + 1][x + 2 :].startswith("starting…"), pane_id
     assert rows[0].startswith(" t  x") and rows[-1] == " keys".ljust(size[0])
     assert ("triage: waiting" in rows[1]) == (size == NARROW)
 
@@ -457,7 +473,11 @@ def quiet_sources() -> FakeSources:
 
     sources = FakeSources()
     sources.statuspage.result = statuspage_snapshot("statuspage-summary-operational.json")
-    ok = {"status": "ok", "version": "1.14.2", "checks": {name: {"status": "ok", "detail": "fine"} for name in ("clay_api", "database", "queue", "fallback")}}
+    ok = {
+        "status": "ok",
+        "version": "1.14.2",
+        "checks": {name: {"status": "ok", "detail": "fine"} for name in ("clay_api", "database", "queue", "fallback")},
+    }
     sources.health.result = health_snapshot(ok)
     sources.metrics.result = metrics_snapshot(shift=-40)
     fine = pods_snapshot().pods[2]
@@ -473,8 +493,11 @@ async def test_declaring_while_a_raise_is_being_confirmed_records_what_the_strip
     sources = quiet_sources()
     app = make_app(fast_config(), sources, clock=Clock(), title="triage test", state_dir=tmp_path, speed=1.0)
     async with app.run_test(size=NARROW) as pilot:
-        await until(pilot, lambda: app._desk is not None and app.desk.triaged is not None and app.desk.triaged.assessment.branch == "healthy",
-                    what="healthy")
+        await until(
+            pilot,
+            lambda: app._desk is not None and app.desk.triaged is not None and app.desk.triaged.assessment.branch == "healthy",
+            what="healthy",
+        )
         sources.metrics.result = metrics_snapshot()  # 401s on ~90% of calls
         sources.health.result = health_snapshot()
         await until(pilot, lambda: app.desk.triaged.leading and app.desk.triaged.latest.severity == "P1", what="the raise, pending")

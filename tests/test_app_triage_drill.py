@@ -130,7 +130,9 @@ class Drill:
         signals = self.app.signals
         need = {n: 0 if getattr(signals, n).error is not None else 2 for n in start}
         await until(pilot, lambda: all(self.sources.counts[n] >= start[n] + need[n] for n in start), what="fresh polls")
-        await until(pilot, lambda: self.app.desk.triaged is not None and self.app.desk.triaged.latest.at == self.clock.now, what="an assessment")
+        await until(
+            pilot, lambda: self.app.desk.triaged is not None and self.app.desk.triaged.latest.at == self.clock.now, what="an assessment"
+        )
         await pilot.pause(0.05)
         t = self.app.desk.triaged
         self.story.append(f"t={self.t:>5.0f}  raw: {t.latest.headline}  |  pane: {t.assessment.headline}  {t.pending_text}")
@@ -242,7 +244,7 @@ resolve_after = 90.0
 
 
 async def test_an_outage_that_ends_goes_back_to_healthy_and_the_incident_records_it(tmp_path) -> None:
-    from clay_cockpit.sim.server import start_background
+    from clay_cockpit.sim.background import start_background
 
     path = tmp_path / "short-outage.toml"
     path.write_text(OUTAGE_THAT_ENDS, encoding="utf-8")

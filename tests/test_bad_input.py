@@ -31,16 +31,30 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def run_cli(tmp_path: Path, *args: str, stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clay_cockpit.cli", *args], capture_output=True, text=True, stdin=stdin,
-                          env=_env(tmp_path), cwd=ROOT, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "clay_cockpit.cli", *args],
+        capture_output=True,
+        text=True,
+        stdin=stdin,
+        env=_env(tmp_path),
+        cwd=ROOT,
+        timeout=30,
+    )
 
 
 def run_in_terminal(tmp_path: Path, *args: str, timeout: float = 30.0) -> tuple[int, str]:
     """Run the command line on a pseudo-terminal (stdin, stdout and stderr),
     as from a shell: (exit code, what it wrote). Killed after ``timeout``."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "clay_cockpit.cli", *args], stdin=slave, stdout=slave, stderr=slave,
-                            env=_env(tmp_path), cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clay_cockpit.cli", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=_env(tmp_path),
+        cwd=ROOT,
+        start_new_session=True,
+    )
     os.close(slave)
     out = b""
     deadline = time.monotonic() + timeout
@@ -91,36 +105,71 @@ URL_PORT = "an http(s) URL with a host (and a port from 1 to 65535)"
 TOKEN = "xoxb-2401234567-9876543210-AbCdEfGhIjKlMnOpQrStUv"
 
 
-@pytest.mark.parametrize("key, value, says", [
-    ("statuspage.url", "http://[::1", f"statuspage.url: expected {URL_PORT}, found string 'http://[::1' (Invalid IPv6 URL)"),
-    ("metrics.url", "http://prometheus:99999", f"metrics.url: expected {URL_PORT}, found string 'http://prometheus:99999' "
-                                               "(Port out of range 0-65535)"),
-    ("health.url", "http://health:abc/h", f"health.url: expected {URL_PORT}, found string 'http://health:abc/h' "
-                                          "(Port could not be cast to integer value as 'abc')"),
-    ("metrics.backup_urls", ["http://prometheus:0"], f"metrics.backup_urls[0]: expected {URL_PORT}, found string 'http://prometheus:0'"),
-    ("metrics.url", "http://admin:hunter2@prometheus:9090", "metrics.url: expected a URL without user:password@ (the token goes in "
-                                                            "the environment variable named by metrics.token_env), found a URL with credentials (not shown)"),
-    ("health.url", "https://oncall@health/h", "health.url: expected a URL without user:password@ (the token goes in the environment "
-                                              "variable named by health.token_env), found a URL with credentials (not shown)"),
-    ("statuspage.url", "https://u:p@status.clay.com", "statuspage.url: expected a URL without user:password@ (it needs none), "
-                                                      "found a URL with credentials (not shown)"),
-    ("health.refresh", math.nan, "health.refresh: expected a number of seconds from 0.1 to 86400, found number nan"),
-    ("metrics.refresh", math.inf, "metrics.refresh: expected a number of seconds from 0.1 to 86400, found number inf"),
-    ("kube.refresh", 1e-9, "kube.refresh: expected a number of seconds from 0.1 to 86400, found number 1e-09"),
-    ("kube.timeout", 1e300, "kube.timeout: expected a number of seconds from 0.1 to 600, found number 1e+300"),
-    ("thresholds.error_rate_crit", math.nan, "thresholds.error_rate_crit: expected a number >= 0, found number nan"),
-    ("thresholds.latency_p95_warn_ms", -5.0, "thresholds.latency_p95_warn_ms: expected a number >= 0, found number -5.0"),
-    ("thresholds.error_ratio_crit", 1.5, "thresholds.error_ratio_crit: expected a number from 0 to 1, found number 1.5"),
-    ("metrics.queries.request_rate.scale", -math.inf,
-     "metrics.queries.request_rate.scale: expected a finite number, found number -inf"),
-    ("kube.log_buffer", 0, "kube.log_buffer: expected an integer from 1 to 100000, found number 0"),
-    ("kube.deployments", [""], "kube.deployments[0]: expected a Kubernetes name (lowercase letters, digits, - and .), found string ''"),
-    ("metrics.history", 604800.0, "metrics.history: expected at most 11000 steps of metrics.step (15 s), found 40320 steps (604800 s)"),
-    ("slack.token_env", TOKEN, "slack.token_env: expected the NAME of the environment variable that holds the token, not the token, "
-                               "found what looks like a token (not shown)"),
-    ("health.token_env", "aZ3kQ9xW2mP7vL4tR8nB", "health.token_env: expected the NAME of the environment variable that holds the "
-                                                 "token, not the token, found what looks like a token (not shown)"),
-])
+@pytest.mark.parametrize(
+    "key, value, says",
+    [
+        ("statuspage.url", "http://[::1", f"statuspage.url: expected {URL_PORT}, found string 'http://[::1' (Invalid IPv6 URL)"),
+        (
+            "metrics.url",
+            "http://prometheus:99999",
+            f"metrics.url: expected {URL_PORT}, found string 'http://prometheus:99999' (Port out of range 0-65535)",
+        ),
+        (
+            "health.url",
+            "http://health:abc/h",
+            f"health.url: expected {URL_PORT}, found string 'http://health:abc/h' (Port could not be cast to integer value as 'abc')",
+        ),
+        (
+            "metrics.backup_urls",
+            ["http://prometheus:0"],
+            f"metrics.backup_urls[0]: expected {URL_PORT}, found string 'http://prometheus:0'",
+        ),
+        (
+            "metrics.url",
+            "http://admin:hunter2@prometheus:9090",
+            "metrics.url: expected a URL without user:password@ (the token goes in "
+            "the environment variable named by metrics.token_env), found a URL with credentials (not shown)",
+        ),
+        (
+            "health.url",
+            "https://oncall@health/h",
+            "health.url: expected a URL without user:password@ (the token goes in the environment "
+            "variable named by health.token_env), found a URL with credentials (not shown)",
+        ),
+        (
+            "statuspage.url",
+            "https://u:p@status.clay.com",
+            "statuspage.url: expected a URL without user:password@ (it needs none), found a URL with credentials (not shown)",
+        ),
+        ("health.refresh", math.nan, "health.refresh: expected a number of seconds from 0.1 to 86400, found number nan"),
+        ("metrics.refresh", math.inf, "metrics.refresh: expected a number of seconds from 0.1 to 86400, found number inf"),
+        ("kube.refresh", 1e-9, "kube.refresh: expected a number of seconds from 0.1 to 86400, found number 1e-09"),
+        ("kube.timeout", 1e300, "kube.timeout: expected a number of seconds from 0.1 to 600, found number 1e+300"),
+        ("thresholds.error_rate_crit", math.nan, "thresholds.error_rate_crit: expected a number >= 0, found number nan"),
+        ("thresholds.latency_p95_warn_ms", -5.0, "thresholds.latency_p95_warn_ms: expected a number >= 0, found number -5.0"),
+        ("thresholds.error_ratio_crit", 1.5, "thresholds.error_ratio_crit: expected a number from 0 to 1, found number 1.5"),
+        (
+            "metrics.queries.request_rate.scale",
+            -math.inf,
+            "metrics.queries.request_rate.scale: expected a finite number, found number -inf",
+        ),
+        ("kube.log_buffer", 0, "kube.log_buffer: expected an integer from 1 to 100000, found number 0"),
+        ("kube.deployments", [""], "kube.deployments[0]: expected a Kubernetes name (lowercase letters, digits, - and .), found string ''"),
+        ("metrics.history", 604800.0, "metrics.history: expected at most 11000 steps of metrics.step (15 s), found 40320 steps (604800 s)"),
+        (
+            "slack.token_env",
+            TOKEN,
+            "slack.token_env: expected the NAME of the environment variable that holds the token, not the token, "
+            "found what looks like a token (not shown)",
+        ),
+        (
+            "health.token_env",
+            "aZ3kQ9xW2mP7vL4tR8nB",
+            "health.token_env: expected the NAME of the environment variable that holds the "
+            "token, not the token, found what looks like a token (not shown)",
+        ),
+    ],
+)
 def test_a_bad_config_value_is_one_line_and_exit_2(tmp_path: Path, key: str, value, says: str) -> None:
     path = config_with(tmp_path, key, value)
     out = run_cli(tmp_path, "--config", str(path))
@@ -135,8 +184,14 @@ def test_a_plain_variable_name_is_still_a_variable_name(tmp_path: Path) -> None:
 
     for name in ("SLACK_BOT_TOKEN", "clay_health_token", "PROM_TOKEN_2024", "Statuspage_Key_V2", "CLAY_COCKPIT_PROD_EU_HEALTH_BEARER"):
         assert not looks_like_token(name), name
-    for token in (TOKEN, "ghp_" + "a1B2" * 9, "aZ3kQ9xW2mP7vL4tR8nB", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "sk-" + "x" * 30,
-                  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"):
+    for token in (
+        TOKEN,
+        "ghp_" + "a1B2" * 9,
+        "aZ3kQ9xW2mP7vL4tR8nB",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+        "sk-" + "x" * 30,
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+    ):
         assert looks_like_token(token), token
 
 
@@ -144,7 +199,7 @@ def test_config_files_that_are_no_text_files(tmp_path: Path) -> None:
     """Not UTF-8, a FIFO (reading it would wait for a writer forever), a
     directory, a character device: each one line, exit 2, at once."""
     latin = tmp_path / "latin.toml"
-    latin.write_bytes(default_toml_text().encode("utf-8") + b'\n# caf\xe9\n')
+    latin.write_bytes(default_toml_text().encode("utf-8") + b"\n# caf\xe9\n")
     lines = default_toml_text().count("\n") + 2
     fifo = tmp_path / "fifo.toml"
     os.mkfifo(fifo)
@@ -160,15 +215,21 @@ def test_config_files_that_are_no_text_files(tmp_path: Path) -> None:
         assert time.monotonic() - started < 20
 
 
-@pytest.mark.parametrize("args, says", [
-    (["demo", "--speed", "nan"], "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found 'nan'"),
-    (["demo", "--speed", "inf"], "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found 'inf'"),
-    (["demo", "--speed", "1e300"], "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found '1e300'"),
-    (["demo", "--seed", "-1"], "clay-cockpit demo: error: argument --seed: expected an integer from 0 to 4294967295, found '-1'"),
-    (["sim", "--speed", "0"], "clay-cockpit sim: error: argument --speed: expected a number from 0.01 to 1000, found '0'"),
-    (["sim", "--port", "99999"], "clay-cockpit sim: error: argument --port: expected an integer from 1 to 65524, found '99999'"),
-    (["sim", "--freeze-at", "nan"], "clay-cockpit sim: error: argument --freeze-at: expected a number from 0 to 4294967296, found 'nan'"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["demo", "--speed", "nan"], "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found 'nan'"),
+        (["demo", "--speed", "inf"], "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found 'inf'"),
+        (["demo", "--speed", "1e300"], "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found '1e300'"),
+        (["demo", "--seed", "-1"], "clay-cockpit demo: error: argument --seed: expected an integer from 0 to 4294967295, found '-1'"),
+        (["sim", "--speed", "0"], "clay-cockpit sim: error: argument --speed: expected a number from 0.01 to 1000, found '0'"),
+        (["sim", "--port", "99999"], "clay-cockpit sim: error: argument --port: expected an integer from 1 to 65524, found '99999'"),
+        (
+            ["sim", "--freeze-at", "nan"],
+            "clay-cockpit sim: error: argument --freeze-at: expected a number from 0 to 4294967296, found 'nan'",
+        ),
+    ],
+)
 def test_a_bad_number_on_the_command_line_is_refused(tmp_path: Path, args: list[str], says: str) -> None:
     """argparse's usage line, then the one line naming the flag and what it takes; exit 2."""
     out = run_cli(tmp_path, *args)
@@ -198,8 +259,7 @@ def test_a_bad_scenario_file_is_one_line(tmp_path: Path) -> None:
         assert_one_line(run_cli(tmp_path, "sim", "--scenario", str(path)), f"clay-cockpit sim: {path}: {says}")
 
 
-NO_TTY = ("clay-cockpit: needs a terminal ({}); for scripts use `clay-cockpit check`, `clay-cockpit info` "
-          "or `clay-cockpit postmortem`")
+NO_TTY = "clay-cockpit: needs a terminal ({}); for scripts use `clay-cockpit check`, `clay-cockpit info` or `clay-cockpit postmortem`"
 
 
 def test_the_cockpit_needs_a_terminal(tmp_path: Path) -> None:
@@ -232,7 +292,7 @@ def test_demo_with_a_bad_scenario_in_a_terminal_exits_2_with_one_line_and_leaves
     scratch.mkdir()
     cases = {
         str(bad): f"clay-cockpit: {bad}: refresh: expected one of ",
-        "no-such": "clay-cockpit: no-such: expected a shipped scenario name (clay-outage, ",
+        "no-such": "clay-cockpit: no-such: expected a shipped scenario name (bad-deploy, clay-outage, ",
     }
     for scenario, start in cases.items():
         code, text = run_in_terminal(scratch, "demo", "--scenario", scenario)

@@ -43,24 +43,29 @@ def test_cockpit_does_not_import_textual(path: Path) -> None:
 
 @pytest.mark.parametrize("path", py_files("widgets") + py_files("screens"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_ui_does_not_import_network_clients(path: Path) -> None:
-    bad = {
-        m
-        for m in imported_roots(path)
-        if m.split(".")[0] in NETWORK or m.startswith(("clay_cockpit.sources", "clay_cockpit.sim"))
-    }
+    bad = {m for m in imported_roots(path) if m.split(".")[0] in NETWORK or m.startswith(("clay_cockpit.sources", "clay_cockpit.sim"))}
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}; widgets/ and screens/ only render"
 
 
 def _modules_after(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def test_domain_modules_load_without_textual() -> None:
-    mods = [name for name in our_modules() if not name.startswith(("clay_cockpit.widgets", "clay_cockpit.screens")) and name != "clay_cockpit.app" and not name.endswith("__main__")]
+    mods = [
+        name
+        for name in our_modules()
+        if not name.startswith(("clay_cockpit.widgets", "clay_cockpit.screens"))
+        and name != "clay_cockpit.app"
+        and not name.endswith("__main__")
+    ]
     loaded = _modules_after("\n".join(f"import {m}" for m in mods))
     assert not {m for m in loaded if m.split(".")[0] == "textual"}
 
@@ -73,12 +78,29 @@ def test_starting_the_cockpit_imports_no_heavy_client() -> None:
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
     assert not heavy, f"imported before the first frame: {heavy}"
     ours = sorted(m for m in loaded if m.split(".")[0] == "clay_cockpit")
-    allowed = {"clay_cockpit", "clay_cockpit.cli", "clay_cockpit.paths", "clay_cockpit.config", "clay_cockpit.config_build", "clay_cockpit.demo", "clay_cockpit.app", "clay_cockpit.sources",
-               "clay_cockpit.sim", "clay_cockpit.sim.wiring", "clay_cockpit.screens", "clay_cockpit.screens.boot",
-               "clay_cockpit.screens.toasts", "clay_cockpit.redact", "clay_cockpit.sanitise", "clay_cockpit.cli_common",  # (standard library only: toasts held, sanitised and redacted, from the first frame)
-               "clay_cockpit.screens.typeahead",  # (Textual's ModalScreen only, loaded with the App: typing after a modal guarded from the first frame)
-               "clay_cockpit.screens.app_keys",  # (Textual's Binding only: the app's keys)
-               "clay_cockpit.screens.app_actions"}  # (Textual's events and Binding only: the app's actions, a mixin of the App)
+    allowed = {
+        "clay_cockpit",
+        "clay_cockpit.cli",
+        "clay_cockpit.paths",
+        "clay_cockpit.config",
+        "clay_cockpit.config_build",
+        "clay_cockpit.demo",
+        "clay_cockpit.app",
+        "clay_cockpit.sources",
+        "clay_cockpit.sim",
+        "clay_cockpit.sim.wiring",
+        "clay_cockpit.screens",
+        "clay_cockpit.screens.boot",
+        "clay_cockpit.screens.toasts",
+        "clay_cockpit.redact",
+        "clay_cockpit.sanitise",
+        "clay_cockpit.cli_common",  # (standard library only: toasts held, sanitised and redacted, from the first frame)
+        "clay_cockpit.screens.typeahead",  # (Textual's ModalScreen only, loaded with the App: typing after a modal guarded from the first frame)
+        "clay_cockpit.screens.app_keys",  # (Textual's Binding only: the app's keys)
+        "clay_cockpit.screens.app_messages",  # (Textual's Message only: what the app posts to itself)
+        "clay_cockpit.screens.app_terminal",  # (the redactor and sanitiser only: toasts, hangups, the driver)
+        "clay_cockpit.screens.app_actions",
+    }  # (Textual's events and Binding only: the app's actions, a mixin of the App)
     assert set(ours) <= allowed, f"loaded before the first frame: {sorted(set(ours) - allowed)}"
 
 
@@ -90,15 +112,25 @@ def test_starting_the_cockpit_imports_no_heavy_client() -> None:
 BASE = "base"
 GROUPS: dict[str, str] = {
     # base: pure types, text and names every layer shares
-    "clay_cockpit.paths": BASE, "clay_cockpit.redact": BASE, "clay_cockpit.sanitise": BASE, "clay_cockpit.text": BASE, "clay_cockpit.signals": BASE,
-    "clay_cockpit.runbook": BASE, "clay_cockpit.target": BASE, "clay_cockpit.config": BASE, "clay_cockpit.config_build": BASE, "clay_cockpit.config_target": BASE,
+    "clay_cockpit.paths": BASE,
+    "clay_cockpit.redact": BASE,
+    "clay_cockpit.sanitise": BASE,
+    "clay_cockpit.text": BASE,
+    "clay_cockpit.signals": BASE,
+    "clay_cockpit.runbook": BASE,
+    "clay_cockpit.target": BASE,
+    "clay_cockpit.config": BASE,
+    "clay_cockpit.config_build": BASE,
+    "clay_cockpit.config_target": BASE,
     "clay_cockpit.actions.types": BASE,  # the adapter contract the Kubernetes adapters and actions share
     "clay_cockpit.sources": "sources",
     "clay_cockpit.live": "live",  # the polls and the log follow the app runs (no Textual)
     "clay_cockpit.triage": "triage",
     "clay_cockpit.incident": "incident",
-    "clay_cockpit.incident.postmortem": "postmortem", "clay_cockpit.incident.postmortem_parts": "postmortem",
+    "clay_cockpit.incident.postmortem": "postmortem",
+    "clay_cockpit.incident.postmortem_parts": "postmortem",
     "clay_cockpit.incident.postmortem_cli": "postmortem",
+    "clay_cockpit.incident.postmortem_sections": "postmortem",
     "clay_cockpit.comms": "comms",
     "clay_cockpit.actions": "actions",
     "clay_cockpit.check": "check",
@@ -107,7 +139,11 @@ GROUPS: dict[str, str] = {
     "clay_cockpit.widgets": "widgets",
     "clay_cockpit.screens": "screens",
     "clay_cockpit.app": "app",
-    "clay_cockpit.cli": "entry", "clay_cockpit.demo": "entry", "clay_cockpit.info": "entry", "clay_cockpit.starter": "entry", "clay_cockpit": "entry",
+    "clay_cockpit.cli": "entry",
+    "clay_cockpit.demo": "entry",
+    "clay_cockpit.info": "entry",
+    "clay_cockpit.starter": "entry",
+    "clay_cockpit": "entry",
 }
 ARROWS: dict[str, set[str]] = {
     BASE: set(),
@@ -124,8 +160,21 @@ ARROWS: dict[str, set[str]] = {
     "widgets": {BASE, "triage", "incident", "comms"},
     "screens": {BASE, "triage", "incident", "postmortem", "comms", "actions", "widgets"},  # postmortem: P writes it
     "app": {BASE, "triage", "incident", "comms", "actions", "sources", "live", "widgets", "screens"},
-    "entry": {BASE, "triage", "incident", "postmortem", "comms", "actions", "sources", "check", "sim", "cli_common", "widgets",
-              "screens", "app"},
+    "entry": {
+        BASE,
+        "triage",
+        "incident",
+        "postmortem",
+        "comms",
+        "actions",
+        "sources",
+        "check",
+        "sim",
+        "cli_common",
+        "widgets",
+        "screens",
+        "app",
+    },
 }
 
 
@@ -151,8 +200,13 @@ def runtime_imports(path: Path, modules: dict[str, Path]) -> set[str]:
     """Our modules ``path`` imports when it runs (in functions too; not
     under ``if TYPE_CHECKING:``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-                   for sub in node.body for n in ast.walk(sub)}
+    typing_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for sub in node.body
+        for n in ast.walk(sub)
+    }
     out = set()
     for node in ast.walk(tree):
         if id(node) in typing_only:
@@ -201,8 +255,14 @@ def test_code_imports_us_by_the_one_installed_name(folder: str) -> None:
     """The folders install under clay_cockpit (pyproject's package-dir): an
     import of cockpit, widgets or screens would find nothing installed, or a
     stranger's package (issue 13)."""
-    files = [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__snapshots__" not in p.parts and "fixtures" not in p.parts
-             and (p.suffix == ".py" or (not p.suffix and p.read_bytes()[:40].startswith(b"#!") and b"python" in p.read_bytes()[:40]))]
+    files = [
+        p
+        for p in (ROOT / folder).rglob("*")
+        if p.is_file()
+        and "__snapshots__" not in p.parts
+        and "fixtures" not in p.parts
+        and (p.suffix == ".py" or (not p.suffix and p.read_bytes()[:40].startswith(b"#!") and b"python" in p.read_bytes()[:40]))
+    ]
     bad = []
     for path in files:
         for m in imported_roots(path):
@@ -211,8 +271,11 @@ def test_code_imports_us_by_the_one_installed_name(folder: str) -> None:
         if path.suffix != ".py" or path.name == "test_boundaries.py":
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):  # module names in strings: -m, monkeypatch, loggers
-            if any(f"{q}{old}." in line and f"{q}{old}.toml" not in line and f"{q}{old}.log" not in line
-                   for q in "\"'" for old in OLD_NAMES[:3]):
+            if any(
+                f"{q}{old}." in line and f"{q}{old}.toml" not in line and f"{q}{old}.log" not in line
+                for q in "\"'"
+                for old in OLD_NAMES[:3]
+            ):
                 bad.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:100]}")
     assert not bad, "old top-level names (use clay_cockpit…):\n" + "\n".join(bad)
 
@@ -257,3 +320,10 @@ def test_no_import_circles() -> None:
 def test_no_module_is_over_600_lines() -> None:
     long = {str(p.relative_to(ROOT)): n for p in our_modules().values() if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600}
     assert not long, f"over 600 lines: {long}"
+
+
+def test_the_app_is_wiring_only() -> None:
+    """cockpit/app.py wires sources, panes and keys (issue 13: at most 400 lines, formatted): polling,
+    backoff and log following are cockpit/live.py's, the key actions screens/app_actions.py's."""
+    n = len((ROOT / "cockpit" / "app.py").read_text(encoding="utf-8").splitlines())
+    assert n <= 400, f"cockpit/app.py has {n} lines: move what is not wiring out of it"

@@ -41,12 +41,15 @@ def test_all_kube_rows_ok_on_a_healthy_drill(sim) -> None:
     assert all(not r["mutating"] for r in sim.requests("kube")), "check never writes"
 
 
-@pytest.mark.parametrize(("verb", "resource", "row"), [
-    ("patch", "secrets", "kube patch secrets/clay-api"),
-    ("get", "pods/log", "kube get pods/log"),
-    ("patch", "deployments/scale", "kube patch deployments/clay-sync/scale"),
-    ("create", "leases", "kube create leases"),
-])
+@pytest.mark.parametrize(
+    ("verb", "resource", "row"),
+    [
+        ("patch", "secrets", "kube patch secrets/clay-api"),
+        ("get", "pods/log", "kube get pods/log"),
+        ("patch", "deployments/scale", "kube patch deployments/clay-sync/scale"),
+        ("create", "leases", "kube create leases"),
+    ],
+)
 def test_each_denied_permission_is_its_own_fail(sim, verb: str, resource: str, row: str) -> None:
     sim.kube("deny", verb=verb, resource=resource)
     got = rows(drill_config(sim))

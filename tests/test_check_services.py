@@ -35,8 +35,14 @@ def control(sim, path: str, body: dict | None = None) -> dict:
 
 def check(sim, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAY_COCKPIT_")}
-    return subprocess.run([sys.executable, "-m", "clay_cockpit.cli", "check", "--config", str(sim.workdir / "cockpit.toml"), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120, env={**env, **sim.env()})
+    return subprocess.run(
+        [sys.executable, "-m", "clay_cockpit.cli", "check", "--config", str(sim.workdir / "cockpit.toml"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**env, **sim.env()},
+    )
 
 
 def rows_of(out: subprocess.CompletedProcess) -> dict[str, dict]:
@@ -107,8 +113,9 @@ def test_the_channel_is_found_on_a_later_page(sim) -> None:
     assert slack.find_channel(max_pages=0).slack_error == "channel_not_found"
 
 
-@pytest.mark.parametrize("code,row", [("invalid_auth", "slack token"), ("not_authed", "slack token"),
-                                      ("channel_not_found", "slack channel")])
+@pytest.mark.parametrize(
+    "code,row", [("invalid_auth", "slack token"), ("not_authed", "slack token"), ("channel_not_found", "slack channel")]
+)
 def test_real_slack_error_payloads_parse_to_named_failures(code: str, row: str) -> None:
     """The recorded real Slack error bodies (shared/fixtures/real), byte for byte,
     served over HTTP to slack-sdk: the failing row carries Slack's own code."""
@@ -156,8 +163,13 @@ def test_metric_names_in_promql() -> None:
 def test_healthy_metrics_rows_one_per_server_and_query(sim) -> None:
     rows = rows_of(check(sim, "--json"))
     names = [n for n in rows if n.startswith("metrics")]
-    assert names == ["metrics", "metrics backup 1", "metrics query errors_by_code", "metrics query request_rate",
-                     "metrics query latency_p95"]
+    assert names == [
+        "metrics",
+        "metrics backup 1",
+        "metrics query errors_by_code",
+        "metrics query request_rate",
+        "metrics query latency_p95",
+    ]
     assert all(rows[n]["status"] == "ok" for n in names), rows
     assert rows["metrics backup 1"]["detail"].startswith("backup 1 " + sim.endpoints["prometheus_backup"] + " answers: 5 metric names")
 
@@ -237,6 +249,7 @@ def test_the_clay_probe_sends_no_key_header() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
+
         class Config:
             clay = ClayConfig(probe_url=f"http://127.0.0.1:{server.server_port}/v1/me")
 
@@ -269,9 +282,14 @@ def test_with_key_sends_the_secrets_key_once_and_shows_only_its_fingerprint(sim)
     from clay_cockpit.actions.types import SecretValue
 
     assert "clay key" not in rows_of(check(sim, "--json"))  # without --with-key the key is never read nor sent
-    key = base64.b64decode(httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api",
-                                     headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl(),
-                                     timeout=5.0).json()["data"]["api-key"]).decode()
+    key = base64.b64decode(
+        httpx.get(
+            sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api",
+            headers={"Authorization": f"Bearer {sim.token}"},
+            verify=sim.kube_ssl(),
+            timeout=5.0,
+        ).json()["data"]["api-key"]
+    ).decode()
     out = check(sim, "--with-key", "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     row = rows_of(out)["clay key"]

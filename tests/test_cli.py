@@ -35,8 +35,14 @@ contexts:
 clusters: []
 users: []
 """
-TARGET_ENVS = ("CLAY_COCKPIT_CONTEXT", "CLAY_COCKPIT_NAMESPACE", "CLAY_COCKPIT_KUBECONFIG", "CLAY_COCKPIT_CONFIG",
-               "CLAY_COCKPIT_LOG_LEVEL", "KUBECONFIG")
+TARGET_ENVS = (
+    "CLAY_COCKPIT_CONTEXT",
+    "CLAY_COCKPIT_NAMESPACE",
+    "CLAY_COCKPIT_KUBECONFIG",
+    "CLAY_COCKPIT_CONFIG",
+    "CLAY_COCKPIT_LOG_LEVEL",
+    "KUBECONFIG",
+)
 
 
 @pytest.fixture
@@ -56,8 +62,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in TARGET_ENVS}
-    return subprocess.run([sys.executable, "-m", "clay_cockpit.cli", *args], capture_output=True, text=True,
-                          env={**clean, **(env or {})}, cwd=ROOT, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "clay_cockpit.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
 def write_config(path: Path, **kube: str) -> Path:
@@ -111,7 +123,10 @@ def test_the_command_lines_flags_reach_every_subcommand_that_loads_the_config(ho
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["-n", "Clay_Sync"], "clay-cockpit: --namespace: expected a Kubernetes namespace name (lowercase letters, digits and -, at most 63), found string 'Clay_Sync'"),
+        (
+            ["-n", "Clay_Sync"],
+            "clay-cockpit: --namespace: expected a Kubernetes namespace name (lowercase letters, digits and -, at most 63), found string 'Clay_Sync'",
+        ),
         (["--context", "nope"], "clay-cockpit: --context: expected a context of kubeconfig {kc} (prod-eu, staging), found 'nope'"),
         (["--kubeconfig", "/no/such/file"], "clay-cockpit: --kubeconfig: expected a kubeconfig file, found no file at /no/such/file"),
     ],
@@ -150,7 +165,11 @@ def test_info_json_paths_and_where_each_target_value_came_from(home, tmp_path) -
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     state = Path(home["XDG_STATE_HOME"]) / "clay-cockpit"
-    assert info["config"] == {"path": str(Path(home["XDG_CONFIG_HOME"]) / "clay-cockpit" / "config.toml"), "from": "default", "exists": False}
+    assert info["config"] == {
+        "path": str(Path(home["XDG_CONFIG_HOME"]) / "clay-cockpit" / "config.toml"),
+        "from": "default",
+        "exists": False,
+    }
     assert info["state_dir"] == str(state) and info["log_file"] == str(state / "cockpit.log")
     assert info["incidents_dir"] == str(IncidentStore(state).dir) == str(state / "incidents")
     assert info["log_level"] == "warning"
@@ -172,8 +191,9 @@ def test_info_text_and_an_invalid_config_is_reported_not_fatal(home, tmp_path) -
     bad.write_text("[statuspage\n", encoding="utf-8")
     out = run_cli("info", "--config", str(bad), env={**home, "CLAY_COCKPIT_LOG_LEVEL": "debug"})
     assert out.returncode == 0, out.stderr
-    lines = dict(line.split(None, 1) if not line.startswith("kube ") else (line[:15].strip(), line[15:].strip())
-                 for line in out.stdout.splitlines())
+    lines = dict(
+        line.split(None, 1) if not line.startswith("kube ") else (line[:15].strip(), line[15:].strip()) for line in out.stdout.splitlines()
+    )
     assert lines["config"].startswith(f"{bad} (invalid: {bad}: expected valid TOML")
     assert lines["log"].startswith("file") and "(level debug)" in lines["log"]
     assert "kube context" in out.stdout and "prod-eu (from kubeconfig current-context)" in out.stdout
@@ -256,12 +276,15 @@ def test_top_level_help_shows_the_cockpits_options_and_resolved_paths(home) -> N
     assert str(Path(home["XDG_STATE_HOME"]) / "clay-cockpit" / "cockpit.log") in out.stdout
 
 
-@pytest.mark.parametrize("typo, says", [
-    ("chek", "clay-cockpit: invalid choice: 'chek' — did you mean 'check'?"),
-    ("inof", "clay-cockpit: invalid choice: 'inof' — did you mean 'info'?"),
-    ("rbca", "clay-cockpit: invalid choice: 'rbca' — did you mean 'rbac'?"),
-    ("zzz", "clay-cockpit: invalid choice: 'zzz' (choose from run, demo, sim, init, check, rbac, info, postmortem, completion)"),
-])
+@pytest.mark.parametrize(
+    "typo, says",
+    [
+        ("chek", "clay-cockpit: invalid choice: 'chek' — did you mean 'check'?"),
+        ("inof", "clay-cockpit: invalid choice: 'inof' — did you mean 'info'?"),
+        ("rbca", "clay-cockpit: invalid choice: 'rbca' — did you mean 'rbac'?"),
+        ("zzz", "clay-cockpit: invalid choice: 'zzz' (choose from run, demo, sim, init, check, rbac, info, postmortem, completion)"),
+    ],
+)
 def test_a_mistyped_subcommand_suggests_the_nearest(typo, says) -> None:
     out = run_cli(typo)
     assert out.returncode == 2
@@ -276,8 +299,15 @@ def completions(shell: str, line: str, tmp_path: Path) -> list[str]:
     """What the program answers a shell's completion request with (argcomplete's protocol)."""
     out = tmp_path / f"completions-{shell}"
     env = {k: v for k, v in os.environ.items() if k not in TARGET_ENVS}
-    env.update(_ARGCOMPLETE="1", _ARGCOMPLETE_SHELL=shell, COMP_LINE=line, COMP_POINT=str(len(line)), _ARGCOMPLETE_IFS="\n",
-               _ARGCOMPLETE_SUPPRESS_SPACE="1", _ARGCOMPLETE_STDOUT_FILENAME=str(out))
+    env.update(
+        _ARGCOMPLETE="1",
+        _ARGCOMPLETE_SHELL=shell,
+        COMP_LINE=line,
+        COMP_POINT=str(len(line)),
+        _ARGCOMPLETE_IFS="\n",
+        _ARGCOMPLETE_SUPPRESS_SPACE="1",
+        _ARGCOMPLETE_STDOUT_FILENAME=str(out),
+    )
     subprocess.run([sys.executable, "-m", "clay_cockpit.cli"], env=env, timeout=60, cwd=ROOT, capture_output=True)
     return [c.split("\t")[0].split(":")[0].strip() for c in out.read_text().split("\n") if c.strip()]
 
@@ -305,16 +335,27 @@ def test_bash_accepts_the_script_and_completes_subcommands_and_contexts(home) ->
     bindir = Path(sys.executable).parent
     if not (bindir / "clay-cockpit").exists():
         pytest.skip("clay-cockpit is not installed next to this python (pip install -e .)")
-    probe = script + """
+    probe = (
+        script
+        + """
 ask() { COMP_LINE="$1"; COMP_POINT=${#COMP_LINE}; read -ra COMP_WORDS <<< "$1"; [[ "$1" == *" " ]] && COMP_WORDS+=("");
         COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _python_argcomplete clay-cockpit "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}";
         echo "${COMPREPLY[*]}"; }
 ask "clay-cockpit ch"
 ask "clay-cockpit info --context "
 """
-    out = subprocess.run([bash, "-c", probe], capture_output=True, text=True, timeout=60,
-                         env={**{k: v for k, v in os.environ.items() if k not in TARGET_ENVS}, **home,
-                              "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"})
+    )
+    out = subprocess.run(
+        [bash, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in TARGET_ENVS},
+            **home,
+            "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
+    )
     check, contexts = out.stdout.splitlines()[-2:]
     assert check.split() == ["check"], out
     assert contexts.split() == ["prod-eu", "staging"], out
@@ -372,14 +413,30 @@ def config_with(tmp_path: Path, extra: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("extra, message", [
-    ('"incident.declar" = "I"', "keymap.incident.declar: expected the id of a binding (did you mean incident.declare?), found unknown id"),
-    ('"incident.declare" = "ctrl+bogus"', "keymap.incident.declare: expected a key Textual knows (a character, f1-f24, ctrl+x, pageup, space …), found key 'ctrl+bogus'"),
-    ('"incident.declare" = "x"', "keymap.incident.declare: expected a key no other binding of CockpitApp uses, found 'x', already action.pane's"),
-    ('"app.commands" = "q"', "keymap.app.commands: expected a key no other binding of CockpitApp uses, found 'q', already app.quit's"),
-    ('"incident.declare" = []', 'keymap.incident.declare: expected a key ("I", "ctrl+d") or a non-empty array of keys, found an array'),
-    ('"incident.declare" = "ctrl d"', 'keymap.incident.declare: expected a key name without spaces or commas ("I", "ctrl+d", "f5"), found string \'ctrl d\''),
-], ids=["unknown-id", "unknown-key", "clash", "palette-clash", "empty", "space"])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            '"incident.declar" = "I"',
+            "keymap.incident.declar: expected the id of a binding (did you mean incident.declare?), found unknown id",
+        ),
+        (
+            '"incident.declare" = "ctrl+bogus"',
+            "keymap.incident.declare: expected a key Textual knows (a character, f1-f24, ctrl+x, pageup, space …), found key 'ctrl+bogus'",
+        ),
+        (
+            '"incident.declare" = "x"',
+            "keymap.incident.declare: expected a key no other binding of CockpitApp uses, found 'x', already action.pane's",
+        ),
+        ('"app.commands" = "q"', "keymap.app.commands: expected a key no other binding of CockpitApp uses, found 'q', already app.quit's"),
+        ('"incident.declare" = []', 'keymap.incident.declare: expected a key ("I", "ctrl+d") or a non-empty array of keys, found an array'),
+        (
+            '"incident.declare" = "ctrl d"',
+            'keymap.incident.declare: expected a key name without spaces or commas ("I", "ctrl+d", "f5"), found string \'ctrl d\'',
+        ),
+    ],
+    ids=["unknown-id", "unknown-key", "clash", "palette-clash", "empty", "space"],
+)
 def test_a_bad_keymap_is_one_line_naming_the_key_exit_2(home, tmp_path, extra, message) -> None:
     path = config_with(tmp_path, extra)
     out = run_cli("check", "--config", str(path), env=home)

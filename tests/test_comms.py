@@ -48,8 +48,10 @@ class World:
 
         sp, health = asyncio.run(both())
         self.signals = Signals(
-            statuspage=Reading().with_result(sp, self.now), health=Reading().with_result(health, self.now),
-            metrics=Reading().with_result(src.metrics.fetch(), self.now), pods=Reading().with_result(src.kube.list_pods(), self.now),
+            statuspage=Reading().with_result(sp, self.now),
+            health=Reading().with_result(health, self.now),
+            metrics=Reading().with_result(src.metrics.fetch(), self.now),
+            pods=Reading().with_result(src.kube.list_pods(), self.now),
             at=self.now,
         )
         self.assessment = assess(self.signals, self.config.thresholds, self.now, refresh=refresh_intervals(self.config))
@@ -57,7 +59,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from clay_cockpit.sim.server import start_background
+    from clay_cockpit.sim.background import start_background
 
     handle = start_background("key-revoked", seed=7, freeze_at=FROZEN_AT, workdir=tmp_path_factory.mktemp("comms-drill"))
     try:
@@ -243,9 +245,20 @@ def test_a_failed_send_keeps_the_draft(world, tmp_path, clock, failure: str) -> 
 
 
 def test_a_vanished_thread_gets_a_new_one(cockpit: Cockpit) -> None:
-    cockpit.store.record(EventKind.MESSAGE_SENT, "Incident thread opened in #inc-clay-drill", {
-        "channel": "internal", "role": "summary", "where": "#inc-clay-drill", "slack_channel": "C0INCDRILL",
-        "ts": "1000.000001", "thread_ts": "1000.000001", "draft_id": "d-old", "text": "old"})
+    cockpit.store.record(
+        EventKind.MESSAGE_SENT,
+        "Incident thread opened in #inc-clay-drill",
+        {
+            "channel": "internal",
+            "role": "summary",
+            "where": "#inc-clay-drill",
+            "slack_channel": "C0INCDRILL",
+            "ts": "1000.000001",
+            "thread_ts": "1000.000001",
+            "draft_id": "d-old",
+            "text": "old",
+        },
+    )
     result = cockpit.comms.send(cockpit.comms.open_draft(Channel.INTERNAL))
     assert result.ok, result.line()
     assert any("new one was opened" in w for w in result.warnings)
@@ -351,9 +364,19 @@ def test_status_page_failures_keep_the_draft(cockpit: Cockpit, world) -> None:
 
 
 def test_a_deleted_status_page_incident_is_named_and_a_new_one_can_be_started(cockpit: Cockpit) -> None:
-    cockpit.store.record(EventKind.MESSAGE_SENT, "Status page incident created", {
-        "channel": "external", "role": "page_create", "where": "status page", "page_incident_id": "gone00000000",
-        "status": "investigating", "draft_id": "d-old", "text": "old"})
+    cockpit.store.record(
+        EventKind.MESSAGE_SENT,
+        "Status page incident created",
+        {
+            "channel": "external",
+            "role": "page_create",
+            "where": "status page",
+            "page_incident_id": "gone00000000",
+            "status": "investigating",
+            "draft_id": "d-old",
+            "text": "old",
+        },
+    )
     draft = cockpit.comms.open_draft(Channel.EXTERNAL)
     result = cockpit.comms.send(draft)
     assert not result.ok and result.error.status_code == 404 and "new incident" in result.error.hint
@@ -403,8 +426,16 @@ def test_outside_text_never_mentions_or_links_but_the_responders_own_does(cockpi
 def _incident(name: str):
     from clay_cockpit.signals import StatusIncident
 
-    return StatusIncident(id="x1", name=name, status="investigating", impact="major", started_at=None, updated_at=None,
-                          latest_update="", latest_update_at=None)
+    return StatusIncident(
+        id="x1",
+        name=name,
+        status="investigating",
+        impact="major",
+        started_at=None,
+        updated_at=None,
+        latest_update="",
+        latest_update_at=None,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -477,8 +508,9 @@ def test_retries_after_unclear_slack_answers_post_each_message_once(cockpit: Coc
     assert second.ok, second.line()
     assert any("not sent twice" in w for w in second.warnings)
     channel = comms.thread()
-    top = Slack(world.config.slack, environ=world.sim.env())._call("conversations.history", "t", channel=channel.channel_id,
-                                                                    limit=1000, include_all_metadata=True)
+    top = Slack(world.config.slack, environ=world.sim.env())._call(
+        "conversations.history", "t", channel=channel.channel_id, limit=1000, include_all_metadata=True
+    )
     ours = [m for m in top["messages"] if (m.get("metadata") or {}).get("event_payload", {}).get("draft") == draft.id]
     assert [m["ts"] for m in ours] == [channel.thread_ts]  # one summary, adopted as the thread
     replies = cockpit.thread_messages()[1:]

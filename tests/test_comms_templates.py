@@ -132,21 +132,33 @@ def test_internal_names_hosts_pods_numbers_and_jargon_are_flagged() -> None:
     cfg = drill_config()
     terms = internal_terms(cfg)
     assert {"clay-sync", "clay-api", "CLAY_FALLBACK_ENABLED", "clay-drill", "#inc-clay-drill"} <= terms
-    text = ("Pods of clay-sync (clay-sync-7d9f8c6b5f-x2k9q) on 10.0.3.7 and prom.monitoring.svc saw 401 at 27.5/s; "
-            "CLAY_FALLBACK_ENABLED is on. See https://grafana.internal/d/abc. Next update at 14:30 UTC on 2026-01-01.")
+    text = (
+        "Pods of clay-sync (clay-sync-7d9f8c6b5f-x2k9q) on 10.0.3.7 and prom.monitoring.svc saw 401 at 27.5/s; "
+        "CLAY_FALLBACK_ENABLED is on. See https://grafana.internal/d/abc. Next update at 14:30 UTC on 2026-01-01."
+    )
     flags = check_external(text, terms)
     found = {(f.kind, f.text) for f in flags}
-    assert {("internal_name", "clay-sync"), ("pod", "clay-sync-7d9f8c6b5f-x2k9q"), ("host", "10.0.3.7"),
-            ("host", "prom.monitoring.svc"), ("number", "401"), ("number", "27.5/s"), ("internal_name", "CLAY_FALLBACK_ENABLED"),
-            ("host", "https://grafana.internal/d/abc"), ("jargon", "Pods")} <= found, found
+    assert {
+        ("internal_name", "clay-sync"),
+        ("pod", "clay-sync-7d9f8c6b5f-x2k9q"),
+        ("host", "10.0.3.7"),
+        ("host", "prom.monitoring.svc"),
+        ("number", "401"),
+        ("number", "27.5/s"),
+        ("internal_name", "CLAY_FALLBACK_ENABLED"),
+        ("host", "https://grafana.internal/d/abc"),
+        ("jargon", "Pods"),
+    } <= found, found
     assert all(f.level is Level.WARNING for f in flags)
-    assert all(text[f.start:f.end] == f.text for f in flags)
+    assert all(text[f.start : f.end] == f.text for f in flags)
     assert not any(f.text in ("14", "30", "2026") for f in flags)  # times of day and dates are fine
 
 
 def test_a_customer_worded_text_has_no_flags() -> None:
-    text = ("We are investigating an issue causing some requests to fail or respond slowly. "
-            "Some requests may fail or take longer than usual.\n\nWe will post another update by 00:30 UTC.")
+    text = (
+        "We are investigating an issue causing some requests to fail or respond slowly. "
+        "Some requests may fail or take longer than usual.\n\nWe will post another update by 00:30 UTC."
+    )
     assert check_external(text, internal_terms(drill_config())) == ()
 
 

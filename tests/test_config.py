@@ -53,21 +53,49 @@ def test_shipped_default_is_valid() -> None:
     [
         ("statuspage.url", 3, "x.toml: statuspage.url: expected a string, found number 3"),
         ("statuspage.url", "ftp://status", "x.toml: statuspage.url: expected an http(s) URL with a host, found string 'ftp://status'"),
-        ("statuspage.url", ..., "x.toml: statuspage.url: expected a value (Base URL of Clay's public status page), found nothing (missing required key)"),
-        ("statuspage.provider", "pagerduty", "x.toml: statuspage.provider: expected one of auto, statuspage, rootly, found string 'pagerduty'"),
+        (
+            "statuspage.url",
+            ...,
+            "x.toml: statuspage.url: expected a value (Base URL of Clay's public status page), found nothing (missing required key)",
+        ),
+        (
+            "statuspage.provider",
+            "pagerduty",
+            "x.toml: statuspage.provider: expected one of auto, statuspage, rootly, found string 'pagerduty'",
+        ),
         ("health.refresh", 0, "x.toml: health.refresh: expected a number of seconds from 0.1 to 86400, found number 0"),
         ("health.refresh", "10s", "x.toml: health.refresh: expected a number, found string '10s'"),
         ("metrics.backup_urls", "http://b:9090", "x.toml: metrics.backup_urls: expected an array of strings, found string 'http://b:9090'"),
-        ("metrics.backup_urls", ["http://ok:9090", "nope"], "x.toml: metrics.backup_urls[1]: expected an http(s) URL with a host, found string 'nope'"),
-        ("metrics.queries.latency_p95", ..., "x.toml: metrics.queries.latency_p95: expected a PromQL query (triage reads it), found nothing (missing required key)"),
+        (
+            "metrics.backup_urls",
+            ["http://ok:9090", "nope"],
+            "x.toml: metrics.backup_urls[1]: expected an http(s) URL with a host, found string 'nope'",
+        ),
+        (
+            "metrics.queries.latency_p95",
+            ...,
+            "x.toml: metrics.queries.latency_p95: expected a PromQL query (triage reads it), found nothing (missing required key)",
+        ),
         ("metrics.queries.request_rate.scale", "x", "x.toml: metrics.queries.request_rate.scale: expected a number, found string 'x'"),
         ("kube.log_tail", 1.5, "x.toml: kube.log_tail: expected an integer, found number 1.5"),
         ("kube.read_only", "yes", "x.toml: kube.read_only: expected true or false, found string 'yes'"),
         ("kube.deployments", [], "x.toml: kube.deployments: expected at least one deployment name, found an empty array"),
         ("kube.secret.nam", "x", "x.toml: kube.secret.nam: expected one of key, name, found unknown key"),
-        ("slack.token", "xoxb-1234", "x.toml: slack.token: expected no secrets in the file (name the environment variable with token_env), found a secret"),
-        ("slack.token_env", "1BAD NAME", "x.toml: slack.token_env: expected the name of an environment variable (letters, digits, _), found string '1BAD NAME'"),
-        ("colour", "blue", "x.toml: colour: expected one of actions, clay, comms, escalation, external_status, health, keymap, kube, metrics, slack, statuspage, thresholds, ui, found unknown key"),
+        (
+            "slack.token",
+            "xoxb-1234",
+            "x.toml: slack.token: expected no secrets in the file (name the environment variable with token_env), found a secret",
+        ),
+        (
+            "slack.token_env",
+            "1BAD NAME",
+            "x.toml: slack.token_env: expected the name of an environment variable (letters, digits, _), found string '1BAD NAME'",
+        ),
+        (
+            "colour",
+            "blue",
+            "x.toml: colour: expected one of actions, clay, comms, escalation, external_status, health, keymap, kube, metrics, slack, statuspage, thresholds, ui, found unknown key",
+        ),
         ("kube", "prod", "x.toml: kube: expected a table, found string 'prod'"),
     ],
 )
@@ -127,7 +155,11 @@ def test_reference_covers_every_key() -> None:
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "clay_cockpit.cli", *args],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd or ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd or ROOT,
+        timeout=60,
     )
 
 
@@ -149,7 +181,10 @@ def test_cli_missing_config_exits_2(tmp_path: Path) -> None:
 
 def test_cli_usage_errors_exit_2() -> None:
     out = run_cli("demo", "--speed", "-3")
-    assert out.returncode == 2 and out.stderr.splitlines()[-1] == "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found '-3'"
+    assert (
+        out.returncode == 2
+        and out.stderr.splitlines()[-1] == "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found '-3'"
+    )
 
 
 def test_a_reader_that_went_away_is_no_traceback() -> None:
@@ -157,8 +192,14 @@ def test_a_reader_that_went_away_is_no_traceback() -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # every write now fails with EPIPE
     try:
-        out = subprocess.run([sys.executable, "-m", "clay_cockpit.cli", "demo", "--list"], stdout=write_end,
-                             stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", "clay_cockpit.cli", "demo", "--list"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert out.returncode == 141 and out.stderr == "", out.stderr

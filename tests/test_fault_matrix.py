@@ -51,8 +51,12 @@ EXPECTED: dict[str, set[ErrorKind] | None] = {
     "stalled": {ErrorKind.TIMEOUT},
     "hostile": None,  # a reading
 }
-BAD_CHARS = {chr(c) for c in range(0x20) if chr(c) not in "\n\t"} | {"\x7f"} | {chr(c) for c in range(0x80, 0xA0)} | {
-    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
+BAD_CHARS = (
+    {chr(c) for c in range(0x20) if chr(c) not in "\n\t"}
+    | {"\x7f"}
+    | {chr(c) for c in range(0x80, 0xA0)}
+    | {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
+)
 
 
 @pytest.fixture(scope="module")

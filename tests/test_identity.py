@@ -107,8 +107,9 @@ def test_every_request_of_a_whole_drill_carries_our_user_agent_and_every_kube_wr
     assert isinstance(slack.update(top.channel_id, top.ts, "INC drill: identity check (edited)"), Posted)
     assert isinstance(slack.replies(top.channel_id, top.ts), tuple)
     page = StatusApi(cfg.external_status)
-    incident = page.create_incident(name="Service disruption", status="investigating", body="We are investigating.",
-                                    components={"drillcomp01": "major_outage"})
+    incident = page.create_incident(
+        name="Service disruption", status="investigating", body="We are investigating.", components={"drillcomp01": "major_outage"}
+    )
     assert not hasattr(incident, "kind"), incident
     assert not hasattr(page.update_incident(incident.id, status="resolved", body="Resolved."), "kind")
     assert not hasattr(page.set_component("drillcomp01", "operational"), "kind")
@@ -130,8 +131,11 @@ def test_every_request_of_a_whole_drill_carries_our_user_agent_and_every_kube_wr
     assert len(seen) < MAX_REQUESTS, "the request log wrapped: this test no longer sees its first requests"
     assert CALLED <= {r["service"] for r in seen}, sorted(CALLED - {r["service"] for r in seen})
     assert any(r["service"] == "prometheus" and r["path"] == "/-/ready" for r in seen), "the primary was never probed"
-    anonymous = [(r["service"], r["method"], r["path"], r["user_agent"]) for r in seen
-                 if not (r["user_agent"] == ua or r["user_agent"].startswith(ua + " "))]  # slack-sdk appends its own
+    anonymous = [
+        (r["service"], r["method"], r["path"], r["user_agent"])
+        for r in seen
+        if not (r["user_agent"] == ua or r["user_agent"].startswith(ua + " "))
+    ]  # slack-sdk appends its own
     assert anonymous == [], f"{len(anonymous)} of {len(seen)} requests without {ua}: {anonymous[:10]}"
 
     kube = [r for r in seen if r["service"] == "kube"]
@@ -142,11 +146,16 @@ def test_every_request_of_a_whole_drill_carries_our_user_agent_and_every_kube_wr
     assert not [r for r in kube if not r["mutating"] and is_mutating(r["method"], r["path"])]
     kinds = {(r["method"], r["path"].rsplit("/", 2)[-2], "dryRun=All" in r["query"]) for r in writes}
     lease = lease_name(cfg.kube.deployments[0])
-    for expected in [("PATCH", "secrets", False), ("PATCH", "secrets", True),
-                     ("PATCH", "deployments", False), ("PATCH", "deployments", True),
-                     ("PATCH", "configmaps", False), ("PATCH", "configmaps", True),
-                     ("PATCH", "clay-sync", False),  # …/deployments/clay-sync/scale
-                     ("PUT", "leases", False)]:
+    for expected in [
+        ("PATCH", "secrets", False),
+        ("PATCH", "secrets", True),
+        ("PATCH", "deployments", False),
+        ("PATCH", "deployments", True),
+        ("PATCH", "configmaps", False),
+        ("PATCH", "configmaps", True),
+        ("PATCH", "clay-sync", False),  # …/deployments/clay-sync/scale
+        ("PUT", "leases", False),
+    ]:
         assert expected in kinds, (expected, sorted(kinds))
     assert any(r["method"] == "POST" and r["path"].endswith("/leases") for r in writes), "the Lease was never created"
     assert any(r["method"] == "PUT" and r["path"].endswith(f"/leases/{lease}") for r in writes)

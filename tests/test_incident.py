@@ -194,7 +194,9 @@ def test_status_moves_both_ways_and_stops_and_restarts_the_clock(tmp_path: Path,
     assert inc.level(clock.t) == ClockLevel.ERROR and inc.clock().text(clock.t) == "overdue 25:00"
     summaries = [e.summary for e in s.events() if e.kind == EventKind.STATUS_CHANGED]
     assert summaries == [
-        "Status investigating → identified", "Status identified → monitoring", "Status monitoring → resolved",
+        "Status investigating → identified",
+        "Status identified → monitoring",
+        "Status monitoring → resolved",
         "Status resolved → investigating: errors are back",
     ]
     assert s.set_status(Status.INVESTIGATING) == inc  # unchanged: nothing written
@@ -216,7 +218,9 @@ def test_ticks_are_idempotent_and_hand_unticks_win_over_auto(tmp_path: Path, clo
     assert inc.ticks["check_health"].auto is False and "check_health" not in inc.hand_unticked
     s.untick("slack_update")  # not ticked: nothing
     assert [e.kind for e in s.events()][n:] == [
-        EventKind.CHECKLIST_TICKED, EventKind.CHECKLIST_UNTICKED, EventKind.CHECKLIST_TICKED,
+        EventKind.CHECKLIST_TICKED,
+        EventKind.CHECKLIST_UNTICKED,
+        EventKind.CHECKLIST_TICKED,
     ]
     assert s.events()[n].summary == "Auto-ticked: Check our integration health endpoint — health: ok, 4 checks"
     assert s.events()[n].data["step"] == 1
@@ -312,7 +316,11 @@ def test_replay_ignores_what_it_does_not_understand() -> None:
 
 
 values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
     | st.sampled_from(["P1", "P4", "resolved", "monitoring", *ITEMS]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=8,

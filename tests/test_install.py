@@ -36,8 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install")]
 
 
-JUNK = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.py[cod]", ".hypothesis", ".pytest_cache",
-        "snapshot_report.html")
+JUNK = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.py[cod]", ".hypothesis", ".pytest_cache", "snapshot_report.html")
 
 
 def clean_copy(dest: Path) -> Path:
@@ -67,15 +66,34 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("install")
     dist = work / "dist"
     source = clean_copy(work / "source")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(source)],
-                   check=True, capture_output=True, timeout=600, env=build_env())
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+        env=build_env(),
+    )
     wheels = list(dist.glob("clay_cockpit-*.whl"))
     assert len(wheels) == 1, wheels
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "-c", str(ROOT / "constraints.txt"), str(wheels[0])],
-                   check=True, capture_output=True, timeout=900, cwd=work)
+    subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-c",
+            str(ROOT / "constraints.txt"),
+            str(wheels[0]),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=900,
+        cwd=work,
+    )
     return venv / "bin"
 
 
@@ -86,30 +104,57 @@ def outside_env() -> dict[str, str]:
 
 
 def test_version_and_scenarios_from_anywhere(installed: Path, tmp_path: Path) -> None:
-    out = subprocess.run([str(installed / "clay-cockpit"), "--version"], capture_output=True, text=True,
-                         cwd=tmp_path, env=outside_env(), timeout=60)
+    out = subprocess.run(
+        [str(installed / "clay-cockpit"), "--version"], capture_output=True, text=True, cwd=tmp_path, env=outside_env(), timeout=60
+    )
     assert out.returncode == 0 and out.stdout.startswith("clay-cockpit 0."), out
-    listed = subprocess.run([str(installed / "clay-cockpit"), "demo", "--list"], capture_output=True, text=True,
-                            cwd=tmp_path, env=outside_env(), timeout=60)
+    listed = subprocess.run(
+        [str(installed / "clay-cockpit"), "demo", "--list"], capture_output=True, text=True, cwd=tmp_path, env=outside_env(), timeout=60
+    )
     assert listed.returncode == 0, listed.stderr
-    for name in ("healthy", "clay-outage", "rate-limited", "key-revoked", "infra-crashloop", "degraded-latency"):
+    for name in (
+        "healthy",
+        "clay-outage",
+        "rate-limited",
+        "key-revoked",
+        "infra-crashloop",
+        "degraded-latency",
+        "bad-deploy",
+        "node-pressure",
+    ):
         assert name in listed.stdout
     # the installed code is the wheel's, not the checkout's
-    where = subprocess.run([str(installed / "python"), "-c", "import clay_cockpit.widgets, clay_cockpit.data; "
-                            "print(clay_cockpit.widgets.__file__, clay_cockpit.data.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path, env=outside_env(), timeout=60)
+    where = subprocess.run(
+        [
+            str(installed / "python"),
+            "-c",
+            "import clay_cockpit.widgets, clay_cockpit.data; print(clay_cockpit.widgets.__file__, clay_cockpit.data.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=outside_env(),
+        timeout=60,
+    )
     assert where.returncode == 0 and str(ROOT) not in where.stdout and where.stdout.count("site-packages/clay_cockpit/") == 2, where
     # one import name: the folders' own names are not importable from an install (nothing to collide with)
     for old in ("cockpit", "widgets", "screens", "clay_cockpit_config"):
-        gone = subprocess.run([str(installed / "python"), "-c", f"import {old}"], capture_output=True, text=True, cwd=tmp_path,
-                              env=outside_env(), timeout=60)
+        gone = subprocess.run(
+            [str(installed / "python"), "-c", f"import {old}"], capture_output=True, text=True, cwd=tmp_path, env=outside_env(), timeout=60
+        )
         assert gone.returncode != 0 and "ModuleNotFoundError" in gone.stderr, (old, gone)
 
 
 def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
     drill_dir = tmp_path / "drill"
-    sim = subprocess.Popen([str(installed / "clay-cockpit"), "sim", "--scenario", "healthy", "--dir", str(drill_dir)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=outside_env())
+    sim = subprocess.Popen(
+        [str(installed / "clay-cockpit"), "sim", "--scenario", "healthy", "--dir", str(drill_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=outside_env(),
+    )
     try:
         deadline = time.monotonic() + 60
         seen = []
@@ -125,8 +170,14 @@ def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
         for line in (drill_dir / "drill.env").read_text().split():
             name, _, value = line.partition("=")
             env[name] = value
-        out = subprocess.run([str(installed / "clay-cockpit"), "check", "--config", str(drill_dir / "cockpit.toml")],
-                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+        out = subprocess.run(
+            [str(installed / "clay-cockpit"), "check", "--config", str(drill_dir / "cockpit.toml")],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stdout + out.stderr
         *table, blank, last = out.stdout.strip().splitlines()
         lines = [line for line in table if not line.startswith(" ")]
@@ -134,9 +185,25 @@ def test_check_against_a_running_drill(installed: Path, tmp_path: Path) -> None:
         parsed = [re.match(r"^(\S.*?)\s+(ok|warn|FAIL)\s", line) for line in lines]
         assert lines and all(p and p.group(2) == "ok" for p in parsed), out.stdout  # every row passes
         names = [p.group(1) for p in parsed if p]
-        for name in ("config", "statuspage", "health", "metrics", "metrics backup 1", "metrics query errors_by_code",
-                     "metrics query request_rate", "metrics query latency_p95", "clay", "slack token", "slack channel", "slack membership",
-                     "status page key", "status page", "status page component drillcomp01", "kubeconfig", "kube auth"):
+        for name in (
+            "config",
+            "statuspage",
+            "health",
+            "metrics",
+            "metrics backup 1",
+            "metrics query errors_by_code",
+            "metrics query request_rate",
+            "metrics query latency_p95",
+            "clay",
+            "slack token",
+            "slack channel",
+            "slack membership",
+            "status page key",
+            "status page",
+            "status page component drillcomp01",
+            "kubeconfig",
+            "kube auth",
+        ):
             assert name in names, (name, out.stdout)
         assert any(n.startswith("kube patch") for n in names) and any(n.startswith("kube create") for n in names), out.stdout
     finally:
@@ -148,8 +215,13 @@ def test_the_wheel_builds_without_a_setuptools_warning(tmp_path: Path) -> None:
     """`pip wheel . -v` says no warning, and the wheel holds every data file
     of our folders, the licence and the metadata we mean."""
     source = clean_copy(tmp_path / "source")
-    out = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-w", str(tmp_path / "dist"), "-v",
-                          "--disable-pip-version-check"], capture_output=True, text=True, timeout=600, env=build_env())
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-w", str(tmp_path / "dist"), "-v", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=build_env(),
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     assert not warning_lines(out.stdout + out.stderr), "\n".join(warning_lines(out.stdout + out.stderr))
     (wheel,) = (tmp_path / "dist").glob("clay_cockpit-*.whl")
@@ -160,8 +232,12 @@ def test_the_wheel_builds_without_a_setuptools_warning(tmp_path: Path) -> None:
     assert any(n.startswith("clay_cockpit/widgets/") for n in names) and any(n.startswith("clay_cockpit/data/scenarios/") for n in names)
     # every file that is not Python in a folder that goes into the wheel, by its
     # path inside that folder (whatever the folder's import name in the wheel)
-    data = [p.relative_to(ROOT / top).as_posix() for top in ("cockpit", "widgets", "screens", "config")
-            for p in (ROOT / top).rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    data = [
+        p.relative_to(ROOT / top).as_posix()
+        for top in ("cockpit", "widgets", "screens", "config")
+        for p in (ROOT / top).rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
     assert data
     missing = [d for d in data if not any(n.endswith("/" + d) for n in names)]
     assert not missing, f"not in the wheel: {missing}"
@@ -179,8 +255,13 @@ def test_the_sdist_is_the_checkout(tmp_path: Path) -> None:
     tests are collected, and the README and CI checks pass, from the
     unpacked sdist. (./dev/test runs the whole suite there.)"""
     source = clean_copy(tmp_path / "source")
-    out = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path / "dist"), str(source)],
-                         capture_output=True, text=True, timeout=600, env=build_env())
+    out = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=build_env(),
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     assert not warning_lines(out.stdout + out.stderr), "\n".join(warning_lines(out.stdout + out.stderr))
     (sdist,) = (tmp_path / "dist").glob("clay_cockpit-*.tar.gz")
@@ -197,11 +278,23 @@ def test_the_sdist_is_the_checkout(tmp_path: Path) -> None:
     unpacked = next((tmp_path / "unpacked").iterdir())
     assert os.access(unpacked / "dev" / "test", os.X_OK) and os.access(unpacked / ".ci" / "run", os.X_OK)
     env = {**build_env(), "PYTHONDONTWRITEBYTECODE": "1"}
-    collected = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"],
-                               cwd=unpacked, capture_output=True, text=True, timeout=300, env=env)
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"],
+        cwd=unpacked,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert collected.returncode == 0 and re.search(r"^\d+ tests collected", collected.stdout, re.MULTILINE), collected.stdout[-3000:]
-    readme = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_readme.py"],
-                            cwd=unpacked, capture_output=True, text=True, timeout=300, env=env)
+    readme = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_readme.py"],
+        cwd=unpacked,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert readme.returncode == 0, readme.stdout[-3000:]
 
 
@@ -250,7 +343,8 @@ def test_the_drill_child_ignores_a_package_in_the_working_directory(tmp_path: Pa
     (here / top).mkdir(parents=True)
     imported = tmp_path / "imported"
     (here / top / "__init__.py").write_text(
-        f"open({str(imported)!r}, 'w').close()\nraise SystemExit('the {top}/ in the working directory was imported')\n")
+        f"open({str(imported)!r}, 'w').close()\nraise SystemExit('the {top}/ in the working directory was imported')\n"
+    )
     # the decoy bites: without -P, `python -m` from there imports it
     bitten = subprocess.run([sys.executable, "-m", f"{top}.sim", "--help"], cwd=here, capture_output=True, text=True, timeout=60)
     assert imported.exists() and "working directory was imported" in bitten.stderr, bitten
@@ -283,4 +377,5 @@ def test_contributing_draws_the_layer_arrows_of_test_boundaries() -> None:
         if m := re.match(r"^\| `(\w+)` \| .* \| ([^|]*) \|$", line):
             rows[m.group(1)] = set() if m.group(2).strip() == "—" else {n.strip() for n in m.group(2).split(",")}
     assert rows == {group: set(arrows) for group, arrows in boundaries.ARROWS.items()}, (
-        "CONTRIBUTING.md's layer table differs from test_boundaries.ARROWS: change both")
+        "CONTRIBUTING.md's layer table differs from test_boundaries.ARROWS: change both"
+    )

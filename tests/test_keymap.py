@@ -100,6 +100,6 @@ async def test_the_help_screen_ends_with_the_log_file_in_use(tmp_path, monkeypat
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
         text = plain(app.screen.query_one("#help-text", Static).content)
-    files = text[text.rindex("Files"):].splitlines()
+    files = text[text.rindex("Files") :].splitlines()
     assert files[1].split() == ["log", str(path), "(level", "info;", "--log-level", "or", "--debug", "changes", "it)"], files
     assert files[2].split() == ["incidents", str(app.state_dir / "incidents")], files

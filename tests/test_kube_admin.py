@@ -30,23 +30,26 @@ def admin_for(sim, **kw) -> KubeAdmin:
 # The guard
 
 
-@pytest.mark.parametrize(("method", "url", "kind"), [
-    ("GET", "https://k/apis/apps/v1/namespaces/n/deployments/d", "read"),
-    ("get", "https://k/api/v1/namespaces/n/pods?watch=true", "read"),
-    ("HEAD", "https://k/version", "read"),
-    ("POST", "https://k/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "read"),
-    ("POST", "https://k/apis/authorization.k8s.io/v1/selfsubjectaccessreviews/", "read"),
-    ("POST", "https://k/apis/authorization.k8s.io/v1/subjectaccessreviews", "write"),
-    ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d?dryRun=All", "dry_run"),
-    ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d?dryRun=All&dryRun=All", "dry_run"),
-    ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d?dryRun=None", "write"),
-    ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d?dryRun=All&dryRun=x", "write"),
-    ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d", "write"),
-    ("PUT", "https://k/apis/coordination.k8s.io/v1/namespaces/n/leases/l", "write"),
-    ("DELETE", "https://k/api/v1/namespaces/n/pods/p", "write"),
-    ("POST", "https://k/api/v1/namespaces/n/pods/p/eviction", "write"),
-    ("POST", "https://k/api/v1/namespaces/n/selfsubjectaccessreviews/x/eviction", "write"),
-])
+@pytest.mark.parametrize(
+    ("method", "url", "kind"),
+    [
+        ("GET", "https://k/apis/apps/v1/namespaces/n/deployments/d", "read"),
+        ("get", "https://k/api/v1/namespaces/n/pods?watch=true", "read"),
+        ("HEAD", "https://k/version", "read"),
+        ("POST", "https://k/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "read"),
+        ("POST", "https://k/apis/authorization.k8s.io/v1/selfsubjectaccessreviews/", "read"),
+        ("POST", "https://k/apis/authorization.k8s.io/v1/subjectaccessreviews", "write"),
+        ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d?dryRun=All", "dry_run"),
+        ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d?dryRun=All&dryRun=All", "dry_run"),
+        ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d?dryRun=None", "write"),
+        ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d?dryRun=All&dryRun=x", "write"),
+        ("PATCH", "https://k/apis/apps/v1/namespaces/n/deployments/d", "write"),
+        ("PUT", "https://k/apis/coordination.k8s.io/v1/namespaces/n/leases/l", "write"),
+        ("DELETE", "https://k/api/v1/namespaces/n/pods/p", "write"),
+        ("POST", "https://k/api/v1/namespaces/n/pods/p/eviction", "write"),
+        ("POST", "https://k/api/v1/namespaces/n/selfsubjectaccessreviews/x/eviction", "write"),
+    ],
+)
 def test_classify(method: str, url: str, kind: str) -> None:
     assert classify(method, url) == kind
 
@@ -97,7 +100,7 @@ def test_401_403_and_transport_failures_are_named(sim) -> None:
     with pytest.raises(AdminError) as err:
         admin.deployment("clay-sync")
     f = err.value.failure
-    assert f.kind is FailureKind.FORBIDDEN and "cannot get resource \"deployments\"" in f.message
+    assert f.kind is FailureKind.FORBIDDEN and 'cannot get resource "deployments"' in f.message
     assert f.hint == "escalate to drill escalation: #platform-oncall (PagerDuty: platform-primary)"
     sim.kube("allow_all")
 
@@ -133,18 +136,21 @@ class _Exc:
         self.status, self.body, self.headers = status, json.dumps({"kind": "Status", "message": message}), {}
 
 
-@pytest.mark.parametrize(("status", "message", "kind"), [
-    (401, "Unauthorized", FailureKind.AUTH_EXPIRED),
-    (403, 'forbidden: User "system:anonymous" cannot get path "/api"', FailureKind.AUTH_EXPIRED),
-    (403, 'secrets "clay-api" is forbidden', FailureKind.FORBIDDEN),
-    (404, 'secrets "x" not found', FailureKind.NOT_FOUND),
-    (409, "Operation cannot be fulfilled", FailureKind.CONFLICT),
-    (422, 'Secret "clay-api" is invalid', FailureKind.REFUSED),
-    (400, "illegal base64 data", FailureKind.REFUSED),
-    (429, "slow down", FailureKind.SERVER_ERROR),
-    (500, "etcdserver: request timed out", FailureKind.SERVER_ERROR),
-    (418, "teapot", FailureKind.BAD_RESPONSE),
-])
+@pytest.mark.parametrize(
+    ("status", "message", "kind"),
+    [
+        (401, "Unauthorized", FailureKind.AUTH_EXPIRED),
+        (403, 'forbidden: User "system:anonymous" cannot get path "/api"', FailureKind.AUTH_EXPIRED),
+        (403, 'secrets "clay-api" is forbidden', FailureKind.FORBIDDEN),
+        (404, 'secrets "x" not found', FailureKind.NOT_FOUND),
+        (409, "Operation cannot be fulfilled", FailureKind.CONFLICT),
+        (422, 'Secret "clay-api" is invalid', FailureKind.REFUSED),
+        (400, "illegal base64 data", FailureKind.REFUSED),
+        (429, "slow down", FailureKind.SERVER_ERROR),
+        (500, "etcdserver: request timed out", FailureKind.SERVER_ERROR),
+        (418, "teapot", FailureKind.BAD_RESPONSE),
+    ],
+)
 def test_status_mapping(shared_sim, status: int, message: str, kind: FailureKind) -> None:
     f = admin_for(shared_sim).failure_for(_Exc(status, message), "doing it")
     assert f.kind is kind and f.message and "doing it" in f.message
@@ -189,8 +195,7 @@ def test_restart_patches_the_template_annotation_and_refuses_paused(sim) -> None
         with admin.armed(), pytest.raises(AdminError) as err:
             admin.restart("clay-sync", dry_run=True)
         assert err.value.failure.kind is FailureKind.PAUSED
-        assert err.value.failure.message == (
-            "deployment clay-sync is paused: can't restart a paused deployment (run rollout resume first)")
+        assert err.value.failure.message == ("deployment clay-sync is paused: can't restart a paused deployment (run rollout resume first)")
     finally:
         someone.close()
 
@@ -274,16 +279,33 @@ def test_micro_time() -> None:
 def _pod(name: str, *, ready: bool = True, deleting: bool = False, waiting: str = "", restarts: int = 0, last: str = "") -> dict:
     state = {"waiting": {"reason": waiting}} if waiting else {"running": {}}
     meta = {"name": name, **({"deletionTimestamp": "2026-01-01T00:00:00Z"} if deleting else {})}
-    cs = {"ready": ready and not waiting, "restartCount": restarts, "state": state,
-          **({"lastState": {"terminated": {"reason": last, "exitCode": 137}}} if last else {})}
+    cs = {
+        "ready": ready and not waiting,
+        "restartCount": restarts,
+        "state": state,
+        **({"lastState": {"terminated": {"reason": last, "exitCode": 137}}} if last else {}),
+    }
     return {"metadata": meta, "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running", "containerStatuses": [cs]}}
 
 
 def _deploy(replicas: int = 3, *, gen: int = 5, observed: int = 5, updated: int = 3, paused: bool = False, deadline: bool = False) -> dict:
-    conds = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-              "message": 'ReplicaSet "x" has timed out progressing.'}] if deadline else []
-    return {"metadata": {"name": "d", "generation": gen}, "spec": {"replicas": replicas, "paused": paused},
-            "status": {"observedGeneration": observed, "updatedReplicas": updated, "readyReplicas": replicas, "conditions": conds}}
+    conds = (
+        [
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": 'ReplicaSet "x" has timed out progressing.',
+            }
+        ]
+        if deadline
+        else []
+    )
+    return {
+        "metadata": {"name": "d", "generation": gen},
+        "spec": {"replicas": replicas, "paused": paused},
+        "status": {"observedGeneration": observed, "updatedReplicas": updated, "readyReplicas": replicas, "conditions": conds},
+    }
 
 
 OLD = frozenset({"d-old-1", "d-old-2", "d-old-3"})
@@ -298,8 +320,11 @@ def test_rollout_done_only_when_new_pods_ready_and_old_gone() -> None:
     assert not going.done and going.missing == ("1 old pod still present: d-old-1",)
     half = rollout_state(_deploy(updated=2), [_pod("d-new-1"), _pod("d-new-2", ready=False), _pod("d-old-2"), _pod("d-old-3")], OLD, 5)
     assert not half.done and half.count == 1 and half.total == 3
-    assert half.missing == ("2 of 3 new pods not ready: d-new-2 (Running, not ready)", "2 old pods still present: d-old-2, d-old-3",
-                            "deployment d: 2/3 replicas updated")
+    assert half.missing == (
+        "2 of 3 new pods not ready: d-new-2 (Running, not ready)",
+        "2 old pods still present: d-old-2, d-old-3",
+        "deployment d: 2/3 replicas updated",
+    )
     crash = rollout_state(_deploy(), [_pod("d-new-1", waiting="CrashLoopBackOff")], OLD, 5)
     assert "failing: d-new-1" in crash.message and not crash.done
     assert crash.failed == "1 new pod crashed after the change (CrashLoopBackOff): d-new-1 — the rollout will not settle by itself"

@@ -20,10 +20,19 @@ def clay(sim) -> ClayConfig:
     return drill_config(sim).clay
 
 
-@pytest.mark.parametrize(("status", "verdict"), [
-    (200, ProbeVerdict.VALID), (401, ProbeVerdict.INVALID), (403, ProbeVerdict.INVALID), (429, ProbeVerdict.RATE_LIMITED),
-    (500, ProbeVerdict.CLAY_ERROR), (503, ProbeVerdict.CLAY_ERROR), (404, ProbeVerdict.UNEXPECTED), (302, ProbeVerdict.UNEXPECTED),
-])
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [
+        (200, ProbeVerdict.VALID),
+        (401, ProbeVerdict.INVALID),
+        (403, ProbeVerdict.INVALID),
+        (429, ProbeVerdict.RATE_LIMITED),
+        (500, ProbeVerdict.CLAY_ERROR),
+        (503, ProbeVerdict.CLAY_ERROR),
+        (404, ProbeVerdict.UNEXPECTED),
+        (302, ProbeVerdict.UNEXPECTED),
+    ],
+)
 def test_meaning(status: int, verdict: ProbeVerdict) -> None:
     got, text = meaning(status)
     assert got is verdict and text

@@ -62,8 +62,9 @@ def _plugin_kubeconfig(sim, tmp_path: Path, ttl: int) -> tuple[Path, Path, Path]
     script.write_text(PLUGIN.format(python=sys.executable, count=str(count), fail=str(fail), ttl=ttl, token=_token(sim)))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     doc = _doc(sim)
-    doc["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script),
-                                        "interactiveMode": "Never"}}
+    doc["users"][0]["user"] = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script), "interactiveMode": "Never"}
+    }
     path = tmp_path / "kubeconfig"
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path, count, fail
@@ -167,8 +168,14 @@ def test_an_exec_plugins_client_certificate_is_renewed_before_it_expires(shared_
     def kube(ttl: int) -> tuple[Kube, Path]:
         runs = tmp_path / f"runs-{ttl}"
         doc = _doc(shared_sim)
-        doc["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(script),
-                                            "args": [str(ttl)], "env": [{"name": "RUNS", "value": str(runs)}]}}
+        doc["users"][0]["user"] = {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": str(script),
+                "args": [str(ttl)],
+                "env": [{"name": "RUNS", "value": str(runs)}],
+            }
+        }
         path = tmp_path / f"kubeconfig-{ttl}"
         path.write_text(json.dumps(doc), encoding="utf-8")
         return _kube(shared_sim, path), runs

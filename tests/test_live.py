@@ -29,6 +29,7 @@ from clay_cockpit.live import LOG_FLUSH, LOG_RESTART, RECENT_LOGS, LogFollow, Po
 from clay_cockpit.signals import (
     ErrorKind,
     HealthSnapshot,
+    InfraSnapshot,
     LogLine,
     MetricsSnapshot,
     PodsSnapshot,
@@ -150,12 +151,14 @@ def test_every_source_answers_and_each_poll_rearms_at_its_interval(shared_sim) -
 
     loop_thread = threading.get_ident()  # asyncio.run runs the loop on this thread
     host = asyncio.run(main())
-    for name, kind in SNAPSHOTS.items():
+    every = {**SNAPSHOTS, "infra": InfraSnapshot}  # the real Sources have the infrastructure source too (issue 14)
+    for name, kind in every.items():
         assert isinstance(host.results[name], kind), (name, host.results[name])
-    assert sorted(host.started) == sorted(SNAPSHOTS), "one poll per source"
-    assert [p.name for p in host.polls.by_name.values() if p.blocking] == ["metrics", "pods"]
-    assert set(host.fetch_threads) == {"metrics", "pods"} and loop_thread not in host.fetch_threads.values(), \
+    assert sorted(host.started) == sorted(every), "one poll per source"
+    assert [p.name for p in host.polls.by_name.values() if p.blocking] == ["metrics", "pods", "infra"]
+    assert set(host.fetch_threads) == {"metrics", "pods", "infra"} and loop_thread not in host.fetch_threads.values(), (
         "the blocking clients ran off the loop's thread"
+    )
     assert host.answer_threads == {loop_thread}, "answers are handled on the host's thread"
 
 
@@ -319,13 +322,24 @@ def test_the_follow_is_coalesced_into_flushes_and_stops(shared_sim) -> None:
 
     async def main() -> LogFollow:
         loop = asyncio.get_running_loop()
-        follow = LogFollow(sources, buffer=cfg.kube.log_buffer, stop=stop, clock=time.time,
-                           set_timer=lambda d, cb: LoopTimer(loop.call_later(d, cb)), start=lambda: None,
-                           on_flush=lambda got, now: flushes.append((time.monotonic(), got)))
-        worker = threading.Thread(target=follow.follow, daemon=True, args=(
-            lambda got: loop.call_soon_threadsafe(follow.arrived, got),
-            lambda error: loop.call_soon_threadsafe(faults.append, error),
-            lambda: loop.call_soon_threadsafe(ended.append, True)))
+        follow = LogFollow(
+            sources,
+            buffer=cfg.kube.log_buffer,
+            stop=stop,
+            clock=time.time,
+            set_timer=lambda d, cb: LoopTimer(loop.call_later(d, cb)),
+            start=lambda: None,
+            on_flush=lambda got, now: flushes.append((time.monotonic(), got)),
+        )
+        worker = threading.Thread(
+            target=follow.follow,
+            daemon=True,
+            args=(
+                lambda got: loop.call_soon_threadsafe(follow.arrived, got),
+                lambda error: loop.call_soon_threadsafe(faults.append, error),
+                lambda: loop.call_soon_threadsafe(ended.append, True),
+            ),
+        )
         worker.start()
         deadline = time.monotonic() + 20
         while {line.pod for line in follow.recent} != names and time.monotonic() < deadline:
@@ -363,8 +377,15 @@ def hand_follow(kube: Any = None, buffer: int = 100) -> tuple[LogFollow, HandTim
     starts: list[bool] = []
     timers = HandTimers()
     sources = type("S", (), {"kube": kube or Kube()})()
-    follow = LogFollow(sources, buffer=buffer, stop=threading.Event(), clock=lambda: now[0], set_timer=timers,
-                       start=lambda: starts.append(True), on_flush=lambda got, at: flushed.append((got, at)))
+    follow = LogFollow(
+        sources,
+        buffer=buffer,
+        stop=threading.Event(),
+        clock=lambda: now[0],
+        set_timer=timers,
+        start=lambda: starts.append(True),
+        on_flush=lambda got, at: flushed.append((got, at)),
+    )
     follow.now = now  # type: ignore[attr-defined]
     return follow, timers, flushed, starts
 

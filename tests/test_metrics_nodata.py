@@ -23,8 +23,9 @@ def poll(sim) -> MetricsSnapshot:
 
 def test_a_query_without_series_is_named_in_the_snapshot(sim) -> None:
     assert poll(sim).no_data == ()
-    httpx.post(sim.endpoints["control"] + "/_sim/prometheus/hide", json={"metric": "clay_api_request_duration_seconds_bucket"},
-               timeout=5).raise_for_status()
+    httpx.post(
+        sim.endpoints["control"] + "/_sim/prometheus/hide", json={"metric": "clay_api_request_duration_seconds_bucket"}, timeout=5
+    ).raise_for_status()
     snap = poll(sim)
     assert snap.no_data == (("latency_p95", "Clay p95"),)
     assert not snap.by_query("latency_p95") and snap.by_query("request_rate")
@@ -41,8 +42,9 @@ class OnePane(App):
 
 @pytest.mark.asyncio
 async def test_the_pane_keeps_a_no_data_row(sim) -> None:
-    httpx.post(sim.endpoints["control"] + "/_sim/prometheus/hide", json={"metric": "clay_api_request_duration_seconds_bucket"},
-               timeout=5).raise_for_status()
+    httpx.post(
+        sim.endpoints["control"] + "/_sim/prometheus/hide", json={"metric": "clay_api_request_duration_seconds_bucket"}, timeout=5
+    ).raise_for_status()
     snap = poll(sim)
     pane = MetricsPane(Thresholds())
     async with OnePane(pane).run_test(size=(80, 24)) as pilot:

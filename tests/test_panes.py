@@ -79,8 +79,9 @@ async def test_a_cjk_component_name_does_not_push_its_status_out_of_the_column()
 
 
 async def test_a_cjk_health_check_name_keeps_the_status_column() -> None:
-    snap = HealthSnapshot("degraded", True, (HealthCheck("clay_api", "ok"), HealthCheck("队列", "degraded"), HealthCheck("db", "ok")),
-                          200, 12.0, NOW)
+    snap = HealthSnapshot(
+        "degraded", True, (HealthCheck("clay_api", "ok"), HealthCheck("队列", "degraded"), HealthCheck("db", "ok")), 200, 12.0, NOW
+    )
     lines = health_content(snap).plain.splitlines()[1:]
     assert len({column_of(line, word) for line, word in zip(lines, ("degraded", "ok", "ok"))}) == 1, lines
 
@@ -158,8 +159,12 @@ async def test_the_countdown_to_the_fault_then_nothing_about_it() -> None:
 
 async def test_a_long_title_gives_way_to_the_countdown_not_the_other_way() -> None:
     title = "drill: Clay failing, its status page unreachable"
-    app = Bar(title, "scenario status-page-down · clay-drill/clay-sync", ("drill status-page-down", "status-page-down"),
-              "no incident · i declares")
+    app = Bar(
+        title,
+        "scenario status-page-down · clay-drill/clay-sync",
+        ("drill status-page-down", "status-page-down"),
+        "no incident · i declares",
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         app.bar.count_down_to(10_000_000_000.0 + 20, lambda: 10_000_000_000.0)
         await pilot.pause()

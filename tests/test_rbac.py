@@ -21,8 +21,13 @@ def drill_config(sim):
 
 
 def granted(role: dict, perm) -> bool:
-    return any(perm.group in r["apiGroups"] and perm.rbac_resource in r["resources"] and perm.verb in r["verbs"]
-               and (not r.get("resourceNames") or perm.name in r["resourceNames"]) for r in role["rules"])
+    return any(
+        perm.group in r["apiGroups"]
+        and perm.rbac_resource in r["resources"]
+        and perm.verb in r["verbs"]
+        and (not r.get("resourceNames") or perm.name in r["resourceNames"])
+        for r in role["rules"]
+    )
 
 
 @pytest.mark.parametrize("read_only", [False, True])
@@ -56,12 +61,34 @@ def test_kubectl_apply_dry_run_accepts_it(sim, tmp_path) -> None:
     import tomli_w
 
     config.write_text(tomli_w.dumps(sim.config_dict()))
-    out = subprocess.run([sys.executable, "-m", "clay_cockpit.cli", "rbac", "--config", str(config), "--user", "alice",
-                          "--group", "oncall", "--service-account", "clay-sync:cockpit"],
-                         capture_output=True, text=True, timeout=60, env={**os.environ, **sim.env()})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clay_cockpit.cli",
+            "rbac",
+            "--config",
+            str(config),
+            "--user",
+            "alice",
+            "--group",
+            "oncall",
+            "--service-account",
+            "clay-sync:cockpit",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **sim.env()},
+    )
     assert out.returncode == 0, out.stderr
-    applied = subprocess.run(["kubectl", "--kubeconfig", str(sim.kubeconfig), "apply", "--dry-run=client", "-f", "-"],
-                             input=out.stdout, capture_output=True, text=True, timeout=60)
+    applied = subprocess.run(
+        ["kubectl", "--kubeconfig", str(sim.kubeconfig), "apply", "--dry-run=client", "-f", "-"],
+        input=out.stdout,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert applied.returncode == 0, applied.stderr
     assert "role.rbac.authorization.k8s.io/clay-cockpit created (dry run)" in applied.stdout
     assert "rolebinding.rbac.authorization.k8s.io/clay-cockpit created (dry run)" in applied.stdout

@@ -25,8 +25,12 @@ _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=4
 def test_a_registered_credential_never_survives(before: str, after: str, form: str) -> None:
     import base64
 
-    shown = {"raw": SECRET, "repr": repr(("Bearer " + SECRET + "\n").encode()), "header": f"Authorization: Bearer {SECRET}",
-             "b64": base64.b64encode((SECRET + "\n").encode()).decode()}[form]
+    shown = {
+        "raw": SECRET,
+        "repr": repr(("Bearer " + SECRET + "\n").encode()),
+        "header": f"Authorization: Bearer {SECRET}",
+        "b64": base64.b64encode((SECRET + "\n").encode()).decode(),
+    }[form]
     text = before + shown + after
     assert SECRET not in r.redact(text)
     err = SourceError("kube", ErrorKind.BAD_RESPONSE, text, text)
@@ -53,8 +57,12 @@ def test_the_log_filter_redacts_messages_args_and_tracebacks() -> None:
 
 
 def test_prose_and_names_stay() -> None:
-    for text in ("no Slack token: $CLAY_DRILL_SLACK_TOKEN is not set", "token refused (expired/revoked)",
-                 "token_env = SLACK_BOT_TOKEN", "429 rate 38/s over 5 min"):
+    for text in (
+        "no Slack token: $CLAY_DRILL_SLACK_TOKEN is not set",
+        "token refused (expired/revoked)",
+        "token_env = SLACK_BOT_TOKEN",
+        "429 rate 38/s over 5 min",
+    ):
         assert r.redact(text) == text
 
 
@@ -67,4 +75,4 @@ def test_a_length_limit_never_leaves_half_a_credential() -> None:
     for offset in range(7, len(SECRET)):  # the credential starts `offset` characters before the cut
         text = "x" * (cut - offset - 1) + f" {SECRET} in the request"
         for shown in (source_line(text, cut), body_snippet(text, cut), body_snippet(text.encode(), cut)):
-            assert SECRET[:offset - 1] not in shown, (offset, shown)
+            assert SECRET[: offset - 1] not in shown, (offset, shown)

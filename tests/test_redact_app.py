@@ -71,7 +71,7 @@ class Credentials:
         for label, value in self.values.items():
             for form in (value, base64.b64encode(value.encode()).decode()):
                 for i in range(len(form) - WINDOW + 1):
-                    self.pieces.setdefault(form[i:i + WINDOW], label)
+                    self.pieces.setdefault(form[i : i + WINDOW], label)
         self._pieces = re.compile("|".join(re.escape(p) for p in sorted(self.pieces, key=len, reverse=True)))
 
     def leaks(self, text: str) -> list[str]:
@@ -88,16 +88,23 @@ class Credentials:
         if leaks:
             m = self._pieces.search(text)
             at = m.start() if m else 0
-            context = self._pieces.sub("[piece]", redact.redact(text[max(0, at - 80):at + 80]))
+            context = self._pieces.sub("[piece]", redact.redact(text[max(0, at - 80) : at + 80]))
             raise AssertionError(f"credential in {where}: {', '.join(leaks[:5])} (around, redacted: {context!r})")
 
 
 def drill_credentials(sim, kube_token: str) -> Credentials:
     env = sim.env()
-    return Credentials({"kube token": kube_token, "slack token": env["CLAY_DRILL_SLACK_TOKEN"],
-                        "status page key": env["CLAY_DRILL_STATUSPAGE_KEY"], "health token": HEALTH_TOKEN,
-                        "prometheus token": PROM_TOKEN, "clay api key": secret_in_the_drill(sim),
-                        "new clay api key": NEW_KEY})
+    return Credentials(
+        {
+            "kube token": kube_token,
+            "slack token": env["CLAY_DRILL_SLACK_TOKEN"],
+            "status page key": env["CLAY_DRILL_STATUSPAGE_KEY"],
+            "health token": HEALTH_TOKEN,
+            "prometheus token": PROM_TOKEN,
+            "clay api key": secret_in_the_drill(sim),
+            "new clay api key": NEW_KEY,
+        }
+    )
 
 
 def secret_in_the_drill(sim) -> str:
@@ -156,7 +163,7 @@ def log_capture() -> Iterator[io.StringIO]:
 def echo_drill(tmp_path_factory):
     from conftest import FROZEN_AT
 
-    from clay_cockpit.sim.server import start_background
+    from clay_cockpit.sim.background import start_background
 
     tmp = tmp_path_factory.mktemp("leak-drill")
     handle = start_background("key-revoked", seed=7, freeze_at=FROZEN_AT, workdir=tmp)
@@ -208,8 +215,7 @@ def _texts(got: object) -> str:
 SERVICES = ("statuspage", "health", "prometheus", "kube", "kube_admin", "clay", "slack", "statusapi")
 # Slack's and the status page API's 429 are retried after Retry-After (5 s, twice): left out to keep the suite fast;
 # their 5xx answers carry the same echoing body through the same code
-FAILURES = [(svc, status) for svc in SERVICES for status in (*STATUSES, None)
-            if not (status == 429 and svc in ("slack", "statusapi"))]
+FAILURES = [(svc, status) for svc in SERVICES for status in (*STATUSES, None) if not (status == 429 and svc in ("slack", "statusapi"))]
 TARGETS = {"kube_admin": ("kube",), "prometheus": ("prometheus", "prometheus_backup")}  # the backup too: no failover to a clean answer
 
 
@@ -354,8 +360,11 @@ async def test_no_credential_reaches_any_output(sim, tmp_path, monkeypatch) -> N
         async with app.run_test(size=SIZE) as pilot:
             s = lambda: app.signals  # noqa: E731
             await until(pilot, lambda: all(r.ok for r in (s().statuspage, s().health, s().metrics, s().pods)), what="every source")
-            await until(pilot, lambda: app._actions is not None and app._actions.status.checked and not app._actions._status_busy,
-                        what="the actions' status")
+            await until(
+                pilot,
+                lambda: app._actions is not None and app._actions.status.checked and not app._actions._status_busy,
+                what="the actions' status",
+            )
             await pilot.press("i")
             await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy, what="the incident")
 
@@ -371,8 +380,11 @@ async def test_no_credential_reaches_any_output(sim, tmp_path, monkeypatch) -> N
             for service, status in ECHOING.items():
                 sim.fault(service, status=status, echo_auth=True, echo_pad=len(service) * 9)
             await pilot.press("r")
-            await until(pilot, lambda: all(r.error is not None for r in (s().statuspage, s().health, s().metrics, s().pods)),
-                        what="every source failing")
+            await until(
+                pilot,
+                lambda: all(r.error is not None for r in (s().statuspage, s().health, s().metrics, s().pods)),
+                what="every source failing",
+            )
             await pilot.pause(0.3)
             look("with every source failing")
             await pilot.press("v")

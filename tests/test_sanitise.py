@@ -39,12 +39,59 @@ PAYLOADS = ("evil.example", "PWNED-TITLE", "UFdORUQtQ0xJUA")
 
 # -- 1. the sanitiser ----------------------------------------------------------------------------
 
-FRAGMENTS = st.sampled_from([
-    ESC, "[", "]", "\\", "\x07", "\x9b", "\x9c", "\x9d", "\x90", "\x9f", ";", "8;;", "0;", "52;c;", "2J", "?1049h", "31m",
-    "P", "_", "^", "X", "(", "B", "c", "http://x/", "a", " ", "\n", "\r", "\t", "\x00", "\x7f", "\x85",
-    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c",
-    "é", "日本", "🙂", "\u200d",
-])
+FRAGMENTS = st.sampled_from(
+    [
+        ESC,
+        "[",
+        "]",
+        "\\",
+        "\x07",
+        "\x9b",
+        "\x9c",
+        "\x9d",
+        "\x90",
+        "\x9f",
+        ";",
+        "8;;",
+        "0;",
+        "52;c;",
+        "2J",
+        "?1049h",
+        "31m",
+        "P",
+        "_",
+        "^",
+        "X",
+        "(",
+        "B",
+        "c",
+        "http://x/",
+        "a",
+        " ",
+        "\n",
+        "\r",
+        "\t",
+        "\x00",
+        "\x7f",
+        "\x85",
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u202d",
+        "\u202e",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+        "\u200e",
+        "\u200f",
+        "\u061c",
+        "é",
+        "日本",
+        "🙂",
+        "\u200d",
+    ]
+)
 ANY_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=("Cs",)))
 SEQUENCES = st.lists(FRAGMENTS, max_size=40).map("".join)
 
@@ -67,8 +114,14 @@ def test_no_control_escape_or_bidi_character_survives(text: str) -> None:
     assert "\n" not in line
 
 
-PLAIN = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=("Cc", "Cs"),
-                                       blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
+PLAIN = st.text(
+    alphabet=st.characters(
+        min_codepoint=0,
+        max_codepoint=0x10FFFF,
+        blacklist_categories=("Cc", "Cs"),
+        blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c",
+    )
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -79,22 +132,25 @@ def test_plain_text_is_untouched(text: str) -> None:
     assert clean_line(text + "\n" + text) == text + " " + text
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    (OSC8, "link"),  # the link text stays, the link goes
-    (OSC0 + "after", "after"),
-    (OSC52 + "after", "after"),
-    ("a" + CSI_2J + "b", "ab"),
-    ("a" + C1_CSI + "b", "ab"),  # U+009B is CSI too: its whole sequence goes
-    (f"{ESC}[31mred{ESC}[0m", "red"),  # a coloured log line keeps its words
-    (f"{ESC}P1$r0m{ESC}\\x", "x"),  # DCS
-    ("a\u202eb", "a\ufffdb"),  # an override shows as a replacement: the reader sees something was there
-    ("\u200fשלום\u200e", "שלום"),  # bidi marks are dropped
-    ("a\x00b\x7fc\x85d", "a\ufffdb\ufffdc\ufffdd"),
-    ("x\ty", "x   y"),
-    ("l1\r\nl2", "l1\nl2"),
-    (f"{ESC}]0;no end", "0;no end"),  # unterminated: the introducer goes, the rest is plain text
-    ("[/] [b]x[/b]", "[/] [b]x[/b]"),  # markup is not the sanitiser's business: widgets never parse outside text
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (OSC8, "link"),  # the link text stays, the link goes
+        (OSC0 + "after", "after"),
+        (OSC52 + "after", "after"),
+        ("a" + CSI_2J + "b", "ab"),
+        ("a" + C1_CSI + "b", "ab"),  # U+009B is CSI too: its whole sequence goes
+        (f"{ESC}[31mred{ESC}[0m", "red"),  # a coloured log line keeps its words
+        (f"{ESC}P1$r0m{ESC}\\x", "x"),  # DCS
+        ("a\u202eb", "a\ufffdb"),  # an override shows as a replacement: the reader sees something was there
+        ("\u200fשלום\u200e", "שלום"),  # bidi marks are dropped
+        ("a\x00b\x7fc\x85d", "a\ufffdb\ufffdc\ufffdd"),
+        ("x\ty", "x   y"),
+        ("l1\r\nl2", "l1\nl2"),
+        (f"{ESC}]0;no end", "0;no end"),  # unterminated: the introducer goes, the rest is plain text
+        ("[/] [b]x[/b]", "[/] [b]x[/b]"),  # markup is not the sanitiser's business: widgets never parse outside text
+    ],
+)
 def test_clean_examples(raw: str, shown: str) -> None:
     assert clean(raw) == shown
 
@@ -126,10 +182,21 @@ def _statuspage():
     doc = {
         "page": {"name": HOSTILE, "url": "https://status.example"},
         "status": {"indicator": "major", "description": HOSTILE},
-        "components": [{"id": "g", "name": HOSTILE, "group": True}, {"id": "c", "name": HOSTILE, "status": "major_outage", "group_id": "g"}],
-        "incidents": [{"id": "i1", "name": HOSTILE, "status": "investigating", "impact": "major", "shortlink": HOSTILE,
-                       "incident_updates": [{"body": HOSTILE + "\nsecond line", "status": "investigating"}],
-                       "components": [{"name": HOSTILE}]}],
+        "components": [
+            {"id": "g", "name": HOSTILE, "group": True},
+            {"id": "c", "name": HOSTILE, "status": "major_outage", "group_id": "g"},
+        ],
+        "incidents": [
+            {
+                "id": "i1",
+                "name": HOSTILE,
+                "status": "investigating",
+                "impact": "major",
+                "shortlink": HOSTILE,
+                "incident_updates": [{"body": HOSTILE + "\nsecond line", "status": "investigating"}],
+                "components": [{"name": HOSTILE}],
+            }
+        ],
     }
     return parse_summary(doc)
 
@@ -137,15 +204,23 @@ def _statuspage():
 def _statusapi():
     from clay_cockpit.sources.statusapi import parse_incident
 
-    return parse_incident({"id": "abc", "name": HOSTILE, "status": HOSTILE, "impact": HOSTILE, "shortlink": HOSTILE,
-                           "incident_updates": [{"body": HOSTILE}], "components": [{"id": "c1", "name": HOSTILE, "status": HOSTILE}]})
+    return parse_incident(
+        {
+            "id": "abc",
+            "name": HOSTILE,
+            "status": HOSTILE,
+            "impact": HOSTILE,
+            "shortlink": HOSTILE,
+            "incident_updates": [{"body": HOSTILE}],
+            "components": [{"id": "c1", "name": HOSTILE, "status": HOSTILE}],
+        }
+    )
 
 
 def _health():
     from clay_cockpit.sources.health import parse_health
 
-    return parse_health({"status": "down", "version": HOSTILE,
-                         "checks": {HOSTILE: {"status": HOSTILE, "detail": HOSTILE}, "db": HOSTILE}})
+    return parse_health({"status": "down", "version": HOSTILE, "checks": {HOSTILE: {"status": HOSTILE, "detail": HOSTILE}, "db": HOSTILE}})
 
 
 def _metrics():
@@ -160,11 +235,18 @@ def _metrics():
 def _pods():
     from clay_cockpit.sources.kube import pod_info
 
-    return pod_info({"metadata": {"name": HOSTILE, "ownerReferences": [{"kind": "ReplicaSet", "name": HOSTILE, "controller": True}]},
-                     "spec": {"nodeName": HOSTILE, "containers": [{}]},
-                     "status": {"phase": HOSTILE, "containerStatuses": [{"state": {"waiting": {"reason": HOSTILE}},
-                                                                         "lastState": {"terminated": {"reason": HOSTILE}},
-                                                                         "restartCount": 2}]}})
+    return pod_info(
+        {
+            "metadata": {"name": HOSTILE, "ownerReferences": [{"kind": "ReplicaSet", "name": HOSTILE, "controller": True}]},
+            "spec": {"nodeName": HOSTILE, "containers": [{}]},
+            "status": {
+                "phase": HOSTILE,
+                "containerStatuses": [
+                    {"state": {"waiting": {"reason": HOSTILE}}, "lastState": {"terminated": {"reason": HOSTILE}}, "restartCount": 2}
+                ],
+            },
+        }
+    )
 
 
 def _log_lines():
@@ -179,8 +261,11 @@ def _errors():
     return [one_line(HOSTILE), body_snippet(HOSTILE.encode(), 400), make_error("kube", ErrorKind.BAD_RESPONSE, HOSTILE, HOSTILE)]
 
 
-@pytest.mark.parametrize("parse", [_statuspage, _statusapi, _health, _metrics, _pods, _log_lines, _errors],
-                         ids=["statuspage", "statusapi", "health", "metrics-labels", "pods", "log-lines", "errors"])
+@pytest.mark.parametrize(
+    "parse",
+    [_statuspage, _statusapi, _health, _metrics, _pods, _log_lines, _errors],
+    ids=["statuspage", "statusapi", "health", "metrics-labels", "pods", "log-lines", "errors"],
+)
 def test_every_source_makes_what_it_reads_inert(parse) -> None:
     texts = _strings(parse())
     assert any("[/]" in t for t in texts), texts  # the text is there, brackets and all

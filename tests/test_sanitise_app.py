@@ -48,22 +48,40 @@ def hostile_sources() -> FakeSources:
     sp = statuspage_snapshot()
     inc = sp.incidents[0]
     sources.statuspage.result = replace(
-        sp, page_name=HOSTILE, description=HOSTILE,
+        sp,
+        page_name=HOSTILE,
+        description=HOSTILE,
         components=(Component(HOSTILE, ComponentStatus.MAJOR_OUTAGE, HOSTILE), *sp.components),
-        incidents=(replace(inc, name=HOSTILE, latest_update=HOSTILE + "\nsecond line", components=(HOSTILE,)),
-                   StatusIncident(id=HOSTILE, name=HOSTILE, status=HOSTILE, impact="major", started_at=inc.started_at,
-                                  updated_at=inc.updated_at, latest_update=HOSTILE, latest_update_at=None, url=HOSTILE)),
+        incidents=(
+            replace(inc, name=HOSTILE, latest_update=HOSTILE + "\nsecond line", components=(HOSTILE,)),
+            StatusIncident(
+                id=HOSTILE,
+                name=HOSTILE,
+                status=HOSTILE,
+                impact="major",
+                started_at=inc.started_at,
+                updated_at=inc.updated_at,
+                latest_update=HOSTILE,
+                latest_update_at=None,
+                url=HOSTILE,
+            ),
+        ),
     )
     health = health_snapshot()
-    sources.health.result = replace(health, version=HOSTILE,
-                                    checks=(HealthCheck(HOSTILE, "fail", HOSTILE, False), *health.checks))
+    sources.health.result = replace(health, version=HOSTILE, checks=(HealthCheck(HOSTILE, "fail", HOSTILE, False), *health.checks))
     metrics = metrics_snapshot()
     s401 = metrics.series[0]
-    sources.metrics.result = replace(metrics, series=(
-        *metrics.series, Series(f"errors_by_code:{HOSTILE}", "errors_by_code", HOSTILE, "req/s", (("code", HOSTILE),), 3.0, s401.points)))
+    sources.metrics.result = replace(
+        metrics,
+        series=(
+            *metrics.series,
+            Series(f"errors_by_code:{HOSTILE}", "errors_by_code", HOSTILE, "req/s", (("code", HOSTILE),), 3.0, s401.points),
+        ),
+    )
     pods = pods_snapshot()
-    sources.kube.pods = replace(pods, pods=(replace(pods.pods[1], name=HOSTILE, status=HOSTILE, last_termination=HOSTILE,
-                                                    owner=HOSTILE, node=HOSTILE), *pods.pods))
+    sources.kube.pods = replace(
+        pods, pods=(replace(pods.pods[1], name=HOSTILE, status=HOSTILE, last_termination=HOSTILE, owner=HOSTILE, node=HOSTILE), *pods.pods)
+    )
     lines = log_lines(6)
     sources.kube.emit((*lines, LogLine(HOSTILE, HOSTILE, lines[-1].ts), LogLine(lines[0].pod, "level=error " + HOSTILE, lines[-1].ts)))
     return sources
@@ -118,9 +136,19 @@ async def test_hostile_text_from_every_source_stays_text(size) -> None:
     sources = hostile_sources()
     app = make_app(fast_config(), sources, clock=lambda: NOW + 12, title="test cockpit")
     async with app.run_test(size=size, notifications=True) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(LogView)
-                    and app.signals.pods.ok and app.signals.metrics.ok and app.signals.statuspage.ok and app.signals.health.ok
-                    and app.main_screen.query_one(LogView).line_count == 8, what="every source's hostile data")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, MainScreen)
+                and app.screen.query(LogView)
+                and app.signals.pods.ok
+                and app.signals.metrics.ok
+                and app.signals.statuspage.ok
+                and app.signals.health.ok
+                and app.main_screen.query_one(LogView).line_count == 8
+            ),
+            what="every source's hostile data",
+        )
         await pilot.pause(0.2)
         text = widget_text(app)
         for literal in BRACKETS:
@@ -148,8 +176,11 @@ async def test_hostile_text_from_every_source_stays_text(size) -> None:
 
         app.notify(HOSTILE, title=HOSTILE)  # a toast quoting outside text (an action's error, a Kubernetes message)
         failing(sources)
-        await until(pilot, lambda: all(r.error is not None for r in (app.signals.statuspage, app.signals.health,
-                                                                      app.signals.metrics, app.signals.pods)), what="every source failing")
+        await until(
+            pilot,
+            lambda: all(r.error is not None for r in (app.signals.statuspage, app.signals.health, app.signals.metrics, app.signals.pods)),
+            what="every source failing",
+        )
         await pilot.pause(0.3)
         await until(pilot, lambda: any(type(w).__name__ == "Toast" for w in app.screen.walk_children(Widget)), what="the toast")
         check_screen(app, "failures")

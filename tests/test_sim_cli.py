@@ -39,8 +39,7 @@ def read_line(proc: subprocess.Popen, timeout: float = 20.0) -> str:
     if proc.pid not in _READERS:
         lines: queue.Queue = queue.Queue()
         _READERS[proc.pid] = lines
-        threading.Thread(target=lambda: [lines.put(line) for line in iter(proc.stdout.readline, "")] and None,
-                         daemon=True).start()
+        threading.Thread(target=lambda: [lines.put(line) for line in iter(proc.stdout.readline, "")] and None, daemon=True).start()
     try:
         return _READERS[proc.pid].get(timeout=timeout)
     except queue.Empty:
@@ -69,9 +68,26 @@ def test_listen_fds_handshake_and_sigterm(tmp_path: Path) -> None:
     ports = {name: s.getsockname()[1] for name, s in socks.items()}
     fds = ",".join(f"{n}={s.fileno()}" for n, s in socks.items())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "clay_cockpit.sim", "--listen-fds", fds, "--scenario", "clay-outage", "--speed", "10",
-         "--seed", "5", "--dir", str(tmp_path)],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "clay_cockpit.sim",
+            "--listen-fds",
+            fds,
+            "--scenario",
+            "clay-outage",
+            "--speed",
+            "10",
+            "--seed",
+            "5",
+            "--dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         pass_fds=[s.fileno() for s in socks.values()],
     )
     try:
@@ -115,7 +131,9 @@ def test_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
 def test_bad_scenario_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\ntitle = "t"\nsummary = "s"\n[expect]\nbranch = "healthy"\nseverity = "none"\n[[faults]]\nkind = "meteor"\n')
-    out = subprocess.run([sys.executable, "-m", "clay_cockpit.sim", "--scenario", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "clay_cockpit.sim", "--scenario", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2 and out.stdout == ""
     (line,) = out.stderr.strip().splitlines()
     assert f"{bad}: faults[0].kind: expected one of clay_outage" in line
@@ -123,8 +141,14 @@ def test_bad_scenario_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_run_sim_prints_how_to_join_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", RUN_SIM, "--scenario", "key-revoked", "--dir", str(tmp_path), "--seed", "3"],
-                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_SIM, "--scenario", "key-revoked", "--dir", str(tmp_path), "--seed", "3"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         while not lines or lines[-1].strip() != "Ctrl-C stops the drill.":
@@ -142,13 +166,15 @@ def test_run_sim_prints_how_to_join_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         cluster = json.loads(kubeconfig.read_text())["clusters"][0]["cluster"]
         assert cluster["server"].startswith("https://127.0.0.1:")
         trust = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-        pods = httpx.get(cluster["server"] + "/api/v1/namespaces/clay-sync/pods", headers={"Authorization": f"Bearer {token}"},
-                         timeout=5, verify=trust)
+        pods = httpx.get(
+            cluster["server"] + "/api/v1/namespaces/clay-sync/pods", headers={"Authorization": f"Bearer {token}"}, timeout=5, verify=trust
+        )
         assert len(pods.json()["items"]) == 3
         if shutil.which("kubectl"):  # the printed line works as printed
             line = next(ln.strip() for ln in lines if ln.strip().startswith("kubectl --kubeconfig"))
-            out = subprocess.run(line.split(), capture_output=True, text=True, timeout=30,
-                                 env={**os.environ, "KUBECACHEDIR": str(tmp_path / "kubecache")})
+            out = subprocess.run(
+                line.split(), capture_output=True, text=True, timeout=30, env={**os.environ, "KUBECACHEDIR": str(tmp_path / "kubecache")}
+            )
             assert out.returncode == 0, out.stderr
             assert out.stdout.count("clay-sync-") == 3 and "Running" in out.stdout
         env = dict(line.split("=", 1) for line in (tmp_path / "drill.env").read_text().splitlines())
@@ -211,8 +237,14 @@ def test_the_ready_line_has_no_fault_time_without_a_fault(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_sim_login_from_another_terminal(tmp_path: Path) -> None:
     """`clay-cockpit sim --login --dir DIR`, as a responder runs it while the drill runs: a new token in the kubeconfig."""
-    proc = subprocess.Popen([sys.executable, "-c", RUN_SIM, "--scenario", "kube-auth-expired", "--dir", str(tmp_path)],
-                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_SIM, "--scenario", "kube-auth-expired", "--dir", str(tmp_path)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         while "when the cluster credentials expire, log in again:" not in read_line(proc):
             pass
@@ -223,8 +255,9 @@ def test_sim_login_from_another_terminal(tmp_path: Path) -> None:
         assert f"sim --login --dir {tmp_path}" in before["extensions"][0]["extension"]["login"]
         where = json.loads((tmp_path / "drill.json").read_text())
         assert where["pid"] == proc.pid and where["scenario"] == "kube-auth-expired"
-        login = subprocess.run([sys.executable, "-c", RUN_SIM, "--login", "--dir", str(tmp_path)], cwd=ROOT,
-                               capture_output=True, text=True, timeout=30)
+        login = subprocess.run(
+            [sys.executable, "-c", RUN_SIM, "--login", "--dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=30
+        )
         assert login.returncode == 0, login.stderr
         assert login.stdout.startswith("logged in to clay-drill again (drill kube-auth-expired): a new token is in " + str(kubeconfig))
         after = json.loads(kubeconfig.read_text())["users"][0]["user"]
@@ -238,11 +271,13 @@ def test_sim_login_from_another_terminal(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(15)
-    gone = subprocess.run([sys.executable, "-c", RUN_SIM, "--login", "--dir", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=30)
+    gone = subprocess.run(
+        [sys.executable, "-c", RUN_SIM, "--login", "--dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
     assert gone.returncode == 1 and "does not answer" in gone.stderr and len(gone.stderr.strip().splitlines()) == 1
-    nowhere = subprocess.run([sys.executable, "-c", RUN_SIM, "--login", "--dir", str(tmp_path / "nothing")], cwd=ROOT,
-                             capture_output=True, text=True, timeout=30)
+    nowhere = subprocess.run(
+        [sys.executable, "-c", RUN_SIM, "--login", "--dir", str(tmp_path / "nothing")], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
     assert nowhere.returncode == 1 and "no drill in" in nowhere.stderr
 
 

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from clay_cockpit.sim.server import SimError
+from clay_cockpit.sim.background import SimError
 
 plain_httpx = httpx
 
@@ -41,11 +41,21 @@ def test_stop_is_connection_refused_even_on_a_kept_alive_connection(sim) -> None
 
 
 def test_stop_drops_an_open_log_follow(sim) -> None:
-    pod = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=5,
-                    headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl()).json()["items"][0]["metadata"]["name"]
+    pod = httpx.get(
+        sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods",
+        timeout=5,
+        headers={"Authorization": f"Bearer {sim.token}"},
+        verify=sim.kube_ssl(),
+    ).json()["items"][0]["metadata"]["name"]
     url = f"{sim.endpoints['kube']}/api/v1/namespaces/clay-sync/pods/{pod}/log"
-    with httpx.stream("GET", url, params={"follow": "true", "tailLines": 1}, timeout=5,
-                      headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl()) as resp:
+    with httpx.stream(
+        "GET",
+        url,
+        params={"follow": "true", "tailLines": 1},
+        timeout=5,
+        headers={"Authorization": f"Bearer {sim.token}"},
+        verify=sim.kube_ssl(),
+    ) as resp:
         assert resp.status_code == 200
         sim.stop_service("kube")
         started = time.monotonic()
@@ -65,8 +75,12 @@ def test_fault_status_with_each_services_error_body(sim, status: int) -> None:
         sim.fault(name, status=status)
     r = httpx.get(sim.endpoints["statuspage"] + "/api/v2/summary.json", timeout=3)
     assert r.status_code == status and "error" in r.json()
-    k = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=3,
-                  headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl())
+    k = httpx.get(
+        sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods",
+        timeout=3,
+        headers={"Authorization": f"Bearer {sim.token}"},
+        verify=sim.kube_ssl(),
+    )
     assert k.status_code == status
     assert k.json()["kind"] == "Status" and k.json()["code"] == status and k.json()["status"] == "Failure"
     s = httpx.post(sim.endpoints["slack"] + "/api/auth.test", timeout=3)
@@ -137,12 +151,22 @@ def test_echo_auth_puts_the_requests_credentials_into_the_error_body(sim) -> Non
     sim.fault("health", status=401, echo_auth=True, echo_pad=5)
     body = httpx.get(sim.endpoints["health"] + "/health", headers={"Authorization": f"Bearer {secret}"}, timeout=3).json()["error"]
     assert body.startswith("Unauthorized xxxxx upstream saw: ")
-    for shown in (f"Authorization: Bearer {secret}", f"credential {secret} rejected", f"b'{secret}\\n'",
-                  base64.b64encode(secret.encode()).decode(), '{"Authorization": "Bearer ' + secret, f"access_token={secret}"):
+    for shown in (
+        f"Authorization: Bearer {secret}",
+        f"credential {secret} rejected",
+        f"b'{secret}\\n'",
+        base64.b64encode(secret.encode()).decode(),
+        '{"Authorization": "Bearer ' + secret,
+        f"access_token={secret}",
+    ):
         assert shown in body, (shown, body)
     sim.fault("kube", status=403, echo_auth=["bare"])
-    k = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=3,
-                  headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl()).json()
+    k = httpx.get(
+        sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods",
+        timeout=3,
+        headers={"Authorization": f"Bearer {sim.token}"},
+        verify=sim.kube_ssl(),
+    ).json()
     assert k["kind"] == "Status" and f"credential {sim.token} rejected" in k["message"]
     sim.fault("slack", status=401, echo_auth=["header"])
     s = httpx.post(sim.endpoints["slack"] + "/api/auth.test", headers={"Authorization": f"Bearer {secret}"}, timeout=3).json()
@@ -161,11 +185,23 @@ def test_request_log_marks_mutations(sim) -> None:
     kube = sim.endpoints["kube"]
     httpx = KubeHttp(sim)
     httpx.get(kube + "/api/v1/namespaces/clay-sync/pods", headers=auth, params={"labelSelector": "app=clay-sync"}, timeout=5)
-    httpx.post(kube + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", headers=auth, timeout=5, json={
-        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-        "spec": {"resourceAttributes": {"namespace": "clay-sync", "verb": "patch", "resource": "secrets"}}})
-    httpx.patch(kube + "/api/v1/namespaces/clay-sync/configmaps/clay-sync-flags", headers={**auth, "Content-Type": "application/merge-patch+json"},
-                json={"data": {"CLAY_REQUEST_QUEUING": "true"}}, params={"dryRun": "All"}, timeout=5)
+    httpx.post(
+        kube + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        headers=auth,
+        timeout=5,
+        json={
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"namespace": "clay-sync", "verb": "patch", "resource": "secrets"}},
+        },
+    )
+    httpx.patch(
+        kube + "/api/v1/namespaces/clay-sync/configmaps/clay-sync-flags",
+        headers={**auth, "Content-Type": "application/merge-patch+json"},
+        json={"data": {"CLAY_REQUEST_QUEUING": "true"}},
+        params={"dryRun": "All"},
+        timeout=5,
+    )
     plain_httpx.get(sim.endpoints["health"] + "/health", timeout=5)
     log = sim.requests("kube")
     assert [(r["method"], r["mutating"]) for r in log] == [("GET", False), ("POST", False), ("PATCH", True)]
@@ -220,7 +256,10 @@ def test_kube_switches(sim) -> None:
     assert patched.status_code == 403 and patched.json()["reason"] == "Forbidden"
     assert httpx.get(secret, headers=auth, timeout=5).status_code == 200
     sim.kube("allow_all")
-    assert httpx.patch(secret, headers={**auth, "Content-Type": "application/merge-patch+json"}, json={"data": {}}, timeout=5).status_code == 200
+    assert (
+        httpx.patch(secret, headers={**auth, "Content-Type": "application/merge-patch+json"}, json={"data": {}}, timeout=5).status_code
+        == 200
+    )
     assert httpx.get(secret, headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
 
 
@@ -237,8 +276,12 @@ def test_request_log_masks_tokens_in_query_strings(sim) -> None:
 def _scenario(**faults_and_expect):
     from clay_cockpit.sim.scenario import scenario_from_toml
 
-    data = {"name": "custom", "title": "A custom drill", "summary": "A drill made up by a test, to check a schedule.",
-            "expect": {"branch": "healthy", "severity": "none"}}
+    data = {
+        "name": "custom",
+        "title": "A custom drill",
+        "summary": "A drill made up by a test, to check a schedule.",
+        "expect": {"branch": "healthy", "severity": "none"},
+    }
     data.update(faults_and_expect)
     return scenario_from_toml(data, "custom.toml")
 
@@ -263,7 +306,7 @@ def test_a_service_goes_down_on_schedule_and_a_manual_start_is_left_alone(sim) -
 
 
 def test_a_service_comes_back_at_the_end_of_its_fault(tmp_path) -> None:
-    from clay_cockpit.sim.server import start_background
+    from clay_cockpit.sim.background import start_background
 
     spec = _scenario(faults=[{"kind": "service_down", "service": "prometheus", "start": 5.0, "end": 15.0}])
     sim = start_background(spec, seed=7, freeze_at=1_767_225_600.0, workdir=tmp_path)
@@ -284,8 +327,11 @@ def test_credentials_expire_at_the_first_real_write_and_a_login_brings_a_new_tok
     old = {"Authorization": f"Bearer {sim.token}"}
     deployment = kube + "/apis/apps/v1/namespaces/clay-sync/deployments/clay-sync"
     patch = {"Content-Type": "application/strategic-merge-patch+json"}
-    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-              "spec": {"resourceAttributes": {"verb": "patch", "resource": "deployments", "namespace": "clay-sync"}}}
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "patch", "resource": "deployments", "namespace": "clay-sync"}},
+    }
     sim.advance(25)
     assert httpx.get(deployment, headers=old, timeout=5).status_code == 200
     # a plan's checks are not writes: the dry run and the access review pass
@@ -307,7 +353,9 @@ def test_credentials_expire_at_the_first_real_write_and_a_login_brings_a_new_tok
     assert httpx.get(deployment, headers={"Authorization": f"Bearer {sim.token}"}, timeout=5).status_code == 200
     assert httpx.get(deployment, headers=old, timeout=5).status_code == 401, "the expired token stays refused"
     # armed once: the next write goes through
-    assert httpx.patch(deployment, headers={"Authorization": f"Bearer {sim.token}", **patch}, json={"spec": {}}, timeout=5).status_code == 200
+    assert (
+        httpx.patch(deployment, headers={"Authorization": f"Bearer {sim.token}", **patch}, json={"spec": {}}, timeout=5).status_code == 200
+    )
 
 
 @pytest.mark.scenario("secret-denied")
@@ -318,18 +366,23 @@ def test_a_permission_denied_from_the_start(sim) -> None:
     secret = kube + "/api/v1/namespaces/clay-sync/secrets/clay-api"
 
     def allowed(verb: str, resource: str) -> bool:
-        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "namespace": "clay-sync", "name": "clay-api"}}}
-        return httpx.post(kube + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", headers=auth, json=body, timeout=5).json()["status"]["allowed"]
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "namespace": "clay-sync", "name": "clay-api"}},
+        }
+        return httpx.post(kube + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", headers=auth, json=body, timeout=5).json()[
+            "status"
+        ]["allowed"]
 
     assert not allowed("patch", "secrets") and allowed("get", "secrets") and allowed("patch", "deployments")
     assert httpx.get(secret, headers=auth, timeout=5).status_code == 200
     denied = httpx.patch(secret, headers={**auth, "Content-Type": "application/merge-patch+json"}, json={"data": {}}, timeout=5)
-    assert denied.status_code == 403 and "cannot patch resource \"secrets\"" in denied.json()["message"]
+    assert denied.status_code == 403 and 'cannot patch resource "secrets"' in denied.json()["message"]
 
 
 def test_a_denied_permission_is_granted_at_the_end_of_its_fault(tmp_path) -> None:
-    from clay_cockpit.sim.server import start_background
+    from clay_cockpit.sim.background import start_background
 
     spec = _scenario(faults=[{"kind": "kube_denied", "verb": "patch", "resource": "secrets", "start": 0.0, "end": 30.0}])
     sim = start_background(spec, seed=7, freeze_at=1_767_225_600.0, workdir=tmp_path)

@@ -38,12 +38,14 @@ TOKEN = "drill-token-for-tests"
 API_KEY = "clay_live_key_one"
 FLAGS = {"CLAY_FALLBACK_ENABLED": "false", "CLAY_REQUEST_QUEUING": "false"}
 
+
 class FakeClock:
     def __init__(self) -> None:
         self.t = T0
 
     def __call__(self) -> float:
         return self.t
+
 
 class Kube:
     """A cluster on a background loop, plus clients pointed at it."""
@@ -53,16 +55,16 @@ class Kube:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.cluster: KubeCluster = self.call(lambda: KubeCluster(
-            clock=self.clock, rng=random.Random(11), token=TOKEN, replicas=replicas, api_key=API_KEY, flags=dict(FLAGS)))
+        self.cluster: KubeCluster = self.call(
+            lambda: KubeCluster(clock=self.clock, rng=random.Random(11), token=TOKEN, replicas=replicas, api_key=API_KEY, flags=dict(FLAGS))
+        )
         self.runner = web.AppRunner(self.call(self.cluster.app), shutdown_timeout=1.0)
         self.run(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=self.cluster.tls().server_context())
         self.run(site.start())
         self.port = self.runner.addresses[0][1]
         self.server = f"https://127.0.0.1:{self.port}"
-        self.kubeconfig = trust_in_kubeconfig(wiring.write_kubeconfig(tmp / "kubeconfig", self.server, TOKEN),
-                                              self.cluster.tls().ca_data)
+        self.kubeconfig = trust_in_kubeconfig(wiring.write_kubeconfig(tmp / "kubeconfig", self.server, TOKEN), self.cluster.tls().ca_data)
         self.cache = tmp / "kubectl-cache"
         self.api = config.new_client_from_config(config_file=str(self.kubeconfig), context=wiring.CONTEXT)
         self.core = client.CoreV1Api(self.api)
@@ -98,8 +100,12 @@ class Kube:
             return exc.code, json.loads(exc.read())
 
     def kubectl(self, *args: str, timeout: float = 30, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([KUBECTL, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache), *args],
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [KUBECTL, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
         return proc
@@ -110,6 +116,7 @@ class Kube:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
+
 @pytest.fixture
 def kube(tmp_path: Path):
     k = Kube(tmp_path)
@@ -118,7 +125,9 @@ def kube(tmp_path: Path):
     finally:
         k.close()
 
+
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+
 
 @pytest.fixture
 def kubectl_ok() -> None:
@@ -127,40 +136,63 @@ def kubectl_ok() -> None:
             pytest.fail("kubectl is required in CI but was not found on PATH or at /usr/bin/kubectl")
         pytest.skip("kubectl is not installed (/usr/bin/kubectl missing)")
 
+
 def _status(exc: ApiException) -> dict[str, Any]:
     return json.loads(exc.body)
 
+
 def _ready_pods(k: Kube) -> list[Any]:
-    return [p for p in k.pods() if p.metadata.deletion_timestamp is None
-            and all(cs.ready for cs in (p.status.container_statuses or []))]
+    return [p for p in k.pods() if p.metadata.deletion_timestamp is None and all(cs.ready for cs in (p.status.container_statuses or []))]
+
 
 # --------------------------------------------------------------------------
 # Pure pieces
 
+
 def test_strategic_merge_uses_merge_keys_and_directives() -> None:
-    orig = {"spec": {"containers": [{"name": "a", "image": "x:1", "env": [{"name": "K", "value": "1"}, {"name": "D", "value": "2"}]},
-                                    {"name": "b", "image": "y:1"}], "paused": True}}
-    patch = {"spec": {"containers": [{"name": "a", "env": [{"name": "N", "value": "3"}, {"name": "D", "$patch": "delete"}]}],
-                      "paused": None}}
+    orig = {
+        "spec": {
+            "containers": [
+                {"name": "a", "image": "x:1", "env": [{"name": "K", "value": "1"}, {"name": "D", "value": "2"}]},
+                {"name": "b", "image": "y:1"},
+            ],
+            "paused": True,
+        }
+    }
+    patch = {
+        "spec": {"containers": [{"name": "a", "env": [{"name": "N", "value": "3"}, {"name": "D", "$patch": "delete"}]}], "paused": None}
+    }
     out = strategic_merge(orig, patch)
     a = out["spec"]["containers"][0]
     assert [e["name"] for e in a["env"]] == ["K", "N"] and a["image"] == "x:1"
     assert out["spec"]["containers"][1] == {"name": "b", "image": "y:1"} and "paused" not in out["spec"]
     assert strategic_merge({"m": {"a": 1, "b": 2}}, {"m": {"$patch": "replace", "c": 3}}) == {"m": {"c": 3}}
     assert strategic_merge({"l": [1, 2]}, {"l": [3]}) == {"l": [3]}  # lists without a merge key are replaced
-    assert strategic_merge({"metadata": {"finalizers": ["a"]}}, {"metadata": {"finalizers": ["b"]}}) == {"metadata": {"finalizers": ["a", "b"]}}
+    assert strategic_merge({"metadata": {"finalizers": ["a"]}}, {"metadata": {"finalizers": ["b"]}}) == {
+        "metadata": {"finalizers": ["a", "b"]}
+    }
     assert merge_patch({"a": {"b": 1, "c": 2}, "l": [1]}, {"a": {"b": None}, "l": [2]}) == {"a": {"c": 2}, "l": [2]}
     assert orig["spec"]["paused"] is True  # inputs untouched
 
+
 def test_label_selectors_and_ages() -> None:
     labels = {"app": "clay-sync", "tier": "api"}
-    for sel, want in [("app=clay-sync", True), ("app==clay-sync,tier!=db", True), ("app in (a, clay-sync)", True),
-                      ("app notin (clay-sync)", False), ("!tier", False), ("tier", True), ("missing", False)]:
+    for sel, want in [
+        ("app=clay-sync", True),
+        ("app==clay-sync,tier!=db", True),
+        ("app in (a, clay-sync)", True),
+        ("app notin (clay-sync)", False),
+        ("!tier", False),
+        ("tier", True),
+        ("missing", False),
+    ]:
         assert labels_match(parse_label_selector(sel), labels) is want, sel
     assert [human_duration(s) for s in (5, 125, 3700, 3 * 86400 + 5 * 3600)] == ["5s", "2m5s", "61m", "3d5h"]
 
+
 # --------------------------------------------------------------------------
 # The official Python client
+
 
 def test_discovery_and_version(kube: Kube) -> None:
     assert client.VersionApi(kube.api).get_code().git_version.startswith("v1.")
@@ -171,6 +203,7 @@ def test_discovery_and_version(kube: Kube) -> None:
     assert apps["deployments/scale"].group == "autoscaling" and apps["deployments/scale"].kind == "Scale"
     core = {r.name for r in kube.core.get_api_resources().resources}
     assert {"pods", "pods/log", "secrets", "configmaps", "events", "namespaces"} <= core
+
 
 def test_list_and_get_pods_look_real(kube: Kube) -> None:
     pods = kube.pods()
@@ -201,6 +234,7 @@ def test_list_and_get_pods_look_real(kube: Kube) -> None:
     assert [p.metadata.name for p in field] == [pods[1].metadata.name]
     assert {p.env["CLAY_API_KEY"] for p in kube.call(kube.cluster.running_pods)} == {API_KEY}
 
+
 def test_watch_streams_changes_and_resumes(kube: Kube) -> None:
     w = watch.Watch()
     initial = [e for e in w.stream(kube.core.list_namespaced_pod, NS, timeout_seconds=1)]
@@ -215,20 +249,22 @@ def test_watch_streams_changes_and_resumes(kube: Kube) -> None:
     added = [n for t, n in live if t == "ADDED"]
     assert len(added) == 1 and added[0] != victim  # its ReplicaSet replaced it at once
     kube.advance(10)
-    replay = [(e["type"], e["object"].metadata.name)
-              for e in watch.Watch().stream(kube.core.list_namespaced_pod, NS, resource_version=rv, timeout_seconds=1)]
+    replay = [
+        (e["type"], e["object"].metadata.name)
+        for e in watch.Watch().stream(kube.core.list_namespaced_pod, NS, resource_version=rv, timeout_seconds=1)
+    ]
     assert ("DELETED", victim) in replay
     with pytest.raises(ApiException) as err:  # too old for the kept history → 410 Expired
         for _ in watch.Watch().stream(kube.core.list_namespaced_pod, NS, resource_version="1", timeout_seconds=1):
             pass
     assert err.value.status == 410
 
+
 def test_log_follow_gets_new_lines_and_ends_with_the_container(kube: Kube) -> None:
     pod = kube.pods()[0].metadata.name
     for i in range(5):
         kube.call(kube.cluster.log, pod, f"level=info msg=old n={i}", T0 - 50 + i)
-    resp = kube.core.read_namespaced_pod_log(pod, NS, follow=True, tail_lines=2, _preload_content=False,
-                                             _request_timeout=10)
+    resp = kube.core.read_namespaced_pod_log(pod, NS, follow=True, tail_lines=2, _preload_content=False, _request_timeout=10)
     got: list[str] = []
 
     def feed() -> None:
@@ -243,6 +279,7 @@ def test_log_follow_gets_new_lines_and_ends_with_the_container(kube: Kube) -> No
         got += chunk.decode().splitlines()
     assert time.monotonic() - started < 5
     assert got == ["level=info msg=old n=3", "level=info msg=old n=4", "level=info msg=fresh"]
+
 
 def test_log_options(kube: Kube) -> None:
     pod = kube.pods()[0].metadata.name
@@ -264,6 +301,7 @@ def test_log_options(kube: Kube) -> None:
     kube.call(kube.cluster.log, pod, "after restart")
     assert kube.core.read_namespaced_pod_log(pod, NS).splitlines() == ["after restart"]
     assert kube.core.read_namespaced_pod_log(pod, NS, previous=True, tail_lines=1).splitlines() == ["line 9"]
+
 
 def test_crash_loop_backoff_shapes_and_env_reresolved(kube: Kube) -> None:
     pod = kube.pods()[0].metadata.name
@@ -289,6 +327,7 @@ def test_crash_loop_backoff_shapes_and_env_reresolved(kube: Kube) -> None:
     reasons = {e.reason for e in kube.core.list_namespaced_event(NS, field_selector=f"involvedObject.name={pod}").items}
     assert {"BackOff", "Pulled", "Created", "Started"} <= reasons
 
+
 def test_patch_types_and_dry_run(kube: Kube) -> None:
     d0 = kube.apps.read_namespaced_deployment("clay-sync", NS)
     env_patch = {"spec": {"template": {"spec": {"containers": [{"name": "clay-sync", "env": [{"name": "EXTRA", "value": "1"}]}]}}}}
@@ -301,8 +340,9 @@ def test_patch_types_and_dry_run(kube: Kube) -> None:
     assert [e.name for e in d1.spec.template.spec.containers[0].env] == ["CLAY_API_KEY", "EXTRA"]
     assert d1.spec.template.spec.containers[0].image == d0.spec.template.spec.containers[0].image
     assert d1.metadata.generation == d0.metadata.generation + 1
-    d2 = kube.apps.patch_namespaced_deployment("clay-sync", NS, {"metadata": {"labels": {"team": "sync"}}},
-                                               _content_type="application/merge-patch+json")
+    d2 = kube.apps.patch_namespaced_deployment(
+        "clay-sync", NS, {"metadata": {"labels": {"team": "sync"}}}, _content_type="application/merge-patch+json"
+    )
     assert d2.metadata.labels == {"app": "clay-sync", "team": "sync"} and d2.metadata.generation == d1.metadata.generation
     d3 = kube.apps.patch_namespaced_deployment("clay-sync", NS, [{"op": "replace", "path": "/spec/replicas", "value": 4}])
     assert d3.spec.replicas == 4
@@ -315,8 +355,10 @@ def test_patch_types_and_dry_run(kube: Kube) -> None:
         kube.apps.patch_namespaced_deployment("clay-sync", NS, {"metadata": {"resourceVersion": "1"}, "spec": {"replicas": 2}})
     assert err.value.status == 409 and _status(err.value)["reason"] == "Conflict"
 
+
 def _roll(kube: Kube, seconds: float = 60) -> None:
     kube.advance(seconds)
+
 
 def test_rollout_restart_replaces_every_pod(kube: Kube) -> None:
     before = {p.metadata.name for p in kube.pods()}
@@ -333,13 +375,16 @@ def test_rollout_restart_replaces_every_pod(kube: Kube) -> None:
     d = kube.apps.read_namespaced_deployment("clay-sync", NS)
     assert (d.status.replicas, d.status.updated_replicas, d.status.ready_replicas, d.status.available_replicas) == (3, 3, 3, 3)
     assert d.status.observed_generation == d.metadata.generation
-    assert {c.type: c.reason for c in d.status.conditions} == {"Available": "MinimumReplicasAvailable",
-                                                               "Progressing": "NewReplicaSetAvailable"}
+    assert {c.type: c.reason for c in d.status.conditions} == {
+        "Available": "MinimumReplicasAvailable",
+        "Progressing": "NewReplicaSetAvailable",
+    }
     assert d.metadata.annotations["deployment.kubernetes.io/revision"] == "3"
     events = kube.core.list_namespaced_event(NS).items
     scaling = [e.message for e in events if e.reason == "ScalingReplicaSet"]
     assert any(m.startswith("Scaled up replica set clay-sync-") and m.endswith("from 0 to 1") for m in scaling)
     assert any(e.reason == "Killing" and e.involved_object.name in before for e in events)
+
 
 def test_scale_and_pause(kube: Kube) -> None:
     kube.apps.patch_namespaced_deployment_scale("clay-sync", NS, {"spec": {"replicas": 5}})
@@ -357,6 +402,7 @@ def test_scale_and_pause(kube: Kube) -> None:
     _roll(kube, 90)
     assert not ({p.metadata.name for p in _ready_pods(kube)} & names) and len(_ready_pods(kube)) == 5
 
+
 def test_deleted_pod_is_replaced(kube: Kube) -> None:
     victim = kube.pods()[0].metadata.name
     deleted = kube.core.delete_namespaced_pod(victim, NS)
@@ -365,6 +411,7 @@ def test_deleted_pod_is_replaced(kube: Kube) -> None:
     names = [p.metadata.name for p in kube.pods()]
     assert victim not in names and len(names) == 3
 
+
 def test_secret_patch_reaches_new_pods_only(kube: Kube) -> None:
     new_key = "clay_live_key_two"
     kube.core.patch_namespaced_secret("clay-api", NS, {"data": {"api-key": base64.b64encode(new_key.encode()).decode()}})
@@ -372,11 +419,14 @@ def test_secret_patch_reaches_new_pods_only(kube: Kube) -> None:
     assert {p.env["CLAY_API_KEY"] for p in kube.call(kube.cluster.running_pods)} == {API_KEY}
     kube.core.patch_namespaced_secret("clay-api", NS, {"stringData": {"api-key": "clay_live_key_three"}})
     assert kube.call(kube.cluster.secret_value, "clay-api", "api-key") == "clay_live_key_three"
-    assert "stringData" not in kube.core.read_namespaced_secret("clay-api", NS).to_dict() or \
-        kube.core.read_namespaced_secret("clay-api", NS).string_data is None
+    assert (
+        "stringData" not in kube.core.read_namespaced_secret("clay-api", NS).to_dict()
+        or kube.core.read_namespaced_secret("clay-api", NS).string_data is None
+    )
     kube.apps.patch_namespaced_deployment("clay-sync", NS, {"spec": {"template": {"metadata": {"annotations": {"r": "1"}}}}})
     _roll(kube)
     assert {p.env["CLAY_API_KEY"] for p in kube.call(kube.cluster.running_pods)} == {"clay_live_key_three"}
+
 
 def test_lease_create_conflict_update_delete(kube: Kube) -> None:
     coord = client.CoordinationV1Api(kube.api)
@@ -394,11 +444,13 @@ def test_lease_create_conflict_update_delete(kube: Kube) -> None:
         coord.replace_namespaced_lease("clay-cockpit-actions", NS, made)
     assert err.value.status == 409 and _status(err.value)["message"] == (
         'Operation cannot be fulfilled on leases.coordination.k8s.io "clay-cockpit-actions": the object has been '
-        "modified; please apply your changes to the latest version and try again")
+        "modified; please apply your changes to the latest version and try again"
+    )
     coord.delete_namespaced_lease("clay-cockpit-actions", NS)
     with pytest.raises(ApiException) as err:
         coord.read_namespaced_lease("clay-cockpit-actions", NS)
     assert err.value.status == 404
+
 
 def test_rbac_denials_and_access_review(kube: Kube) -> None:
     kube.call(kube.cluster.deny, "patch", "secrets")
@@ -413,22 +465,33 @@ def test_rbac_denials_and_access_review(kube: Kube) -> None:
         kube.core.patch_namespaced_secret("clay-api", NS, {"stringData": {"api-key": "x"}})
     body = _status(err.value)
     assert err.value.status == 403 and body["reason"] == "Forbidden"
-    assert body["message"] == ('secrets "clay-api" is forbidden: User "clay-drill-responder" cannot patch resource '
-                               '"secrets" in API group "" in the namespace "clay-sync"')
+    assert body["message"] == (
+        'secrets "clay-api" is forbidden: User "clay-drill-responder" cannot patch resource '
+        '"secrets" in API group "" in the namespace "clay-sync"'
+    )
     assert kube.call(kube.cluster.secret_value, "clay-api", "api-key") == API_KEY
     kube.call(kube.cluster.allow_all)
     assert can("patch", "secrets") is True
+
 
 def test_expired_or_wrong_token_is_401_status(kube: Kube) -> None:
     kube.call(kube.cluster.expire_token)
     with pytest.raises(ApiException) as err:
         kube.pods()
     assert err.value.status == 401
-    assert _status(err.value) == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                  "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+    assert _status(err.value) == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "Unauthorized",
+        "reason": "Unauthorized",
+        "code": 401,
+    }
     kube.call(kube.cluster.renew_token)
     assert len(kube.pods()) == 3
     assert kube.raw("/api/v1/namespaces/clay-sync/pods", token="wrong")[0] == 401
+
 
 def test_table_rendering_for_kubectl(kube: Kube) -> None:
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -443,8 +506,10 @@ def test_table_rendering_for_kubectl(kube: Kube) -> None:
     assert meta["kind"] == "PartialObjectMetadataList" and len(meta["items"]) == 3
     assert set(meta["items"][0]) == {"kind", "apiVersion", "metadata"}
 
+
 # --------------------------------------------------------------------------
 # kubectl
+
 
 def test_kubectl_get_logs_and_can_i(kube: Kube, kubectl_ok: None) -> None:
     out = kube.kubectl("get", "pods").stdout.splitlines()
@@ -466,20 +531,36 @@ def test_kubectl_get_logs_and_can_i(kube: Kube, kubectl_ok: None) -> None:
     failed = kube.kubectl("get", "pods", check=False)
     assert failed.returncode == 1 and "You must be logged in to the server (Unauthorized)" in failed.stderr
 
+
 def test_kubectl_patch_dry_run_changes_nothing(kube: Kube, kubectl_ok: None) -> None:
     rv = kube.apps.read_namespaced_deployment("clay-sync", NS).metadata.resource_version
-    out = kube.kubectl("patch", "deploy", "clay-sync", "--dry-run=server", "-p", '{"spec":{"replicas":7}}',
-                       "-o", "jsonpath={.spec.replicas}").stdout
+    out = kube.kubectl(
+        "patch", "deploy", "clay-sync", "--dry-run=server", "-p", '{"spec":{"replicas":7}}', "-o", "jsonpath={.spec.replicas}"
+    ).stdout
     assert out == "7"
     d = kube.apps.read_namespaced_deployment("clay-sync", NS)
     assert (d.spec.replicas, d.metadata.resource_version) == (3, rv)
 
+
 def test_kubectl_rollout_restart_and_status(kube: Kube, kubectl_ok: None) -> None:
     before = {p.metadata.name for p in kube.pods()}
     assert "restarted" in kube.kubectl("rollout", "restart", "deployment/clay-sync").stdout
-    status = subprocess.Popen([KUBECTL, "--kubeconfig", str(kube.kubeconfig), "--cache-dir", str(kube.cache),
-                               "rollout", "status", "deployment/clay-sync", "--timeout=60s"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    status = subprocess.Popen(
+        [
+            KUBECTL,
+            "--kubeconfig",
+            str(kube.kubeconfig),
+            "--cache-dir",
+            str(kube.cache),
+            "rollout",
+            "status",
+            "deployment/clay-sync",
+            "--timeout=60s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for _ in range(60):
             time.sleep(0.05)
@@ -493,10 +574,14 @@ def test_kubectl_rollout_restart_and_status(kube: Kube, kubectl_ok: None) -> Non
     assert "Waiting for deployment" in out
     assert not ({p.metadata.name for p in kube.pods()} & before)
 
+
 def test_kubectl_watch_prints_rows(kube: Kube, kubectl_ok: None) -> None:
-    proc = subprocess.Popen([KUBECTL, "--kubeconfig", str(kube.kubeconfig), "--cache-dir", str(kube.cache),
-                             "get", "pods", "-w", "--request-timeout=3s"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(kube.kubeconfig), "--cache-dir", str(kube.cache), "get", "pods", "-w", "--request-timeout=3s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(1.0)
         kube.core.delete_namespaced_pod(kube.pods()[0].metadata.name, NS)
@@ -509,6 +594,7 @@ def test_kubectl_watch_prints_rows(kube: Kube, kubectl_ok: None) -> None:
     assert any(" Terminating " in f" {line} " for line in lines[4:])
     assert any("Pending" in line or "ContainerCreating" in line for line in lines[4:])
 
+
 def test_pagination_initial_events_and_bookmarks(kube: Kube, monkeypatch: pytest.MonkeyPatch) -> None:
     first = kube.core.list_namespaced_pod(NS, limit=2)
     assert len(first.items) == 2 and first.metadata._continue and first.metadata.remaining_item_count == 1
@@ -518,12 +604,20 @@ def test_pagination_initial_events_and_bookmarks(kube: Kube, monkeypatch: pytest
     from clay_cockpit.sim.kube import http as kube_http
 
     monkeypatch.setattr(kube_http, "BOOKMARK_EVERY", 0.2)
-    resp = kube.core.list_namespaced_pod(NS, watch=True, send_initial_events=True, resource_version_match="NotOlderThan",
-                                         allow_watch_bookmarks=True, timeout_seconds=2, _preload_content=False)
+    resp = kube.core.list_namespaced_pod(
+        NS,
+        watch=True,
+        send_initial_events=True,
+        resource_version_match="NotOlderThan",
+        allow_watch_bookmarks=True,
+        timeout_seconds=2,
+        _preload_content=False,
+    )
     events = [json.loads(line) for line in resp.data.decode().splitlines()]
     assert [e["type"] for e in events[:4]] == ["ADDED", "ADDED", "ADDED", "BOOKMARK"]
     assert events[3]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     assert any(e["type"] == "BOOKMARK" and "annotations" not in e["object"]["metadata"] for e in events[4:])
+
 
 def test_missing_secret_key_blocks_new_containers(kube: Kube) -> None:
     kube.core.patch_namespaced_secret("clay-api", NS, [{"op": "remove", "path": "/data/api-key"}])
@@ -544,6 +638,7 @@ def test_missing_secret_key_blocks_new_containers(kube: Kube) -> None:
     env = next(p.env for p in kube.call(kube.cluster.running_pods) if p.name == pod.metadata.name)
     assert env["CLAY_API_KEY"] == "clay_live_key_fixed"
 
+
 def test_errors_and_dry_run_of_create_and_delete(kube: Kube) -> None:
     assert kube.raw("/api/v1/namespaces/clay-sync/widgets")[0] == 404
     code, body = kube.raw("/apis/nope.example.com/v1")
@@ -560,9 +655,12 @@ def test_errors_and_dry_run_of_create_and_delete(kube: Kube) -> None:
     assert kube.core.read_namespaced_pod(victim.metadata.name, NS).metadata.deletion_timestamp is None
     code, body = kube.raw("/api/v1/namespaces/clay-sync/pods", token=None)
     assert code == 403 and body["message"] == 'forbidden: User "system:anonymous" cannot get path "/api/v1/namespaces/clay-sync/pods"'
-    big = urllib.request.Request(kube.server + "/api/v1/namespaces/clay-sync/configmaps/clay-sync-flags", method="PATCH",
-                                 data=b'{"data":{"x":"' + b"a" * (5 << 20) + b'"}}',
-                                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/merge-patch+json"})
+    big = urllib.request.Request(
+        kube.server + "/api/v1/namespaces/clay-sync/configmaps/clay-sync-flags",
+        method="PATCH",
+        data=b'{"data":{"x":"' + b"a" * (5 << 20) + b'"}}',
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/merge-patch+json"},
+    )
     with pytest.raises(urllib.error.HTTPError) as too_big:
         urllib.request.urlopen(big, timeout=5, context=kube.cluster.tls().client_context())
     body = json.loads(too_big.value.read())
@@ -573,10 +671,19 @@ def test_errors_and_dry_run_of_create_and_delete(kube: Kube) -> None:
     assert len(backoff) == 1 and backoff[0].regarding.name == victim.metadata.name and backoff[0].type == "Warning"
     assert backoff[0].note.startswith("Back-off restarting failed container clay-sync in pod ")
 
+
 def test_kubectl_create_and_apply_use_server_validation(kube: Kube, kubectl_ok: None, tmp_path: Path) -> None:
     manifest = tmp_path / "lease.json"
-    manifest.write_text(json.dumps({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "lock"},
-                                    "spec": {"holderIdentity": "me", "leaseDurationSeconds": 30}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": "lock"},
+                "spec": {"holderIdentity": "me", "leaseDurationSeconds": 30},
+            }
+        )
+    )
     assert kube.kubectl("create", "-f", str(manifest)).stdout.strip() == "lease.coordination.k8s.io/lock created"
     again = kube.kubectl("create", "-f", str(manifest), check=False)
     assert again.returncode == 1 and 'leases.coordination.k8s.io "lock" already exists' in again.stderr
@@ -585,6 +692,7 @@ def test_kubectl_create_and_apply_use_server_validation(kube: Kube, kubectl_ok: 
     (tmp_path / "cm.json").write_text(json.dumps(cm))
     assert "configured" in kube.kubectl("apply", "-f", str(tmp_path / "cm.json")).stdout
     assert kube.call(kube.cluster.configmap_value, "clay-sync-flags", "CLAY_REQUEST_QUEUING") == "true"
+
 
 def test_update_status_subresource_and_since_time(kube: Kube) -> None:
     d = kube.apps.read_namespaced_deployment("clay-sync", NS)
@@ -602,10 +710,16 @@ def test_update_status_subresource_and_since_time(kube: Kube) -> None:
     for i in range(3):
         kube.call(kube.cluster.log, pod, f"at {i}", T0 - 30 + 10 * i)
     assert kube.core.read_namespaced_pod_log(pod, NS).splitlines() == ["at 0", "at 1", "at 2"]
-    resp = urllib.request.urlopen(urllib.request.Request(
-        kube.server + f"/api/v1/namespaces/clay-sync/pods/{pod}/log?sinceTime=2025-12-31T23:59:45Z",
-        headers={"Authorization": f"Bearer {TOKEN}"}), timeout=5, context=kube.cluster.tls().client_context())
+    resp = urllib.request.urlopen(
+        urllib.request.Request(
+            kube.server + f"/api/v1/namespaces/clay-sync/pods/{pod}/log?sinceTime=2025-12-31T23:59:45Z",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ),
+        timeout=5,
+        context=kube.cluster.tls().client_context(),
+    )
     assert resp.read().decode().splitlines() == ["at 2"]
+
 
 def test_buffers_are_bounded(kube: Kube) -> None:
     from clay_cockpit.sim.kube.pods import LOG_LINES
@@ -617,13 +731,13 @@ def test_buffers_are_bounded(kube: Kube) -> None:
         for i in range(LOG_LINES + 100):
             kube.cluster.log(pod, f"line {i}")
         for i in range(MAX_EVENTS + 50):
-            kube.cluster.ctl.events.record({"kind": "Pod", "namespace": NS, "name": pod, "uid": "u"}, "Test", f"m{i}",
-                                           "Normal", "test", T0)
+            kube.cluster.ctl.events.record({"kind": "Pod", "namespace": NS, "name": pod, "uid": "u"}, "Test", f"m{i}", "Normal", "test", T0)
 
     kube.call(flood)
     lines = kube.core.read_namespaced_pod_log(pod, NS).splitlines()
     assert len(lines) == LOG_LINES and lines[-1] == f"line {LOG_LINES + 99}"
     assert len(kube.core.list_namespaced_event(NS).items) == MAX_EVENTS
+
 
 def test_progress_deadline_only_for_an_unfinished_rollout(kube: Kube) -> None:
     def progressing() -> Any:
@@ -642,6 +756,7 @@ def test_progress_deadline_only_for_an_unfinished_rollout(kube: Kube) -> None:
     assert (cond.status, cond.reason) == ("False", "ProgressDeadlineExceeded")
     assert cond.message.endswith("has timed out progressing.")
 
+
 def test_pod_quota_bounds_a_huge_scale(kube: Kube) -> None:
     from clay_cockpit.sim.kube.workload import POD_QUOTA
 
@@ -651,19 +766,35 @@ def test_pod_quota_bounds_a_huge_scale(kube: Kube) -> None:
     failed = [e for e in kube.core.list_namespaced_event(NS).items if e.reason == "FailedCreate"]
     assert failed and "exceeded quota: clay-sync-quota" in failed[0].message and failed[0].type == "Warning"
 
+
 _json = st_recursive = None  # (set below; keeps hypothesis imports next to their one test)
+
 
 def test_odd_patches_never_break_the_server_or_the_controllers(kube: Kube) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 6), st.sampled_from(["", "x", "25%", "clay-sync", "Recreate"]))
-    value = st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                         st.dictionaries(st.sampled_from(["name", "image", "replicas", "app", "x"]), inner, max_size=3)),
-                         max_leaves=6)
-    paths = st.sampled_from([("spec", "replicas"), ("spec", "paused"), ("spec", "strategy"), ("spec", "selector"),
-                             ("spec", "template", "spec", "containers"), ("spec", "template", "metadata", "labels"),
-                             ("metadata", "labels"), ("spec", "template", "spec", "containers", 0, "env"), ("spec",)])
+    value = st.recursive(
+        scalar,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["name", "image", "replicas", "app", "x"]), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+    paths = st.sampled_from(
+        [
+            ("spec", "replicas"),
+            ("spec", "paused"),
+            ("spec", "strategy"),
+            ("spec", "selector"),
+            ("spec", "template", "spec", "containers"),
+            ("spec", "template", "metadata", "labels"),
+            ("metadata", "labels"),
+            ("spec", "template", "spec", "containers", 0, "env"),
+            ("spec",),
+        ]
+    )
 
     def nest(path: tuple, v: Any) -> Any:
         for key in reversed(path):
@@ -689,13 +820,39 @@ def test_odd_bodies_for_other_kinds_get_4xx_status(kube: Kube) -> None:
     from hypothesis import strategies as st
 
     scalar = st.one_of(st.none(), st.booleans(), st.integers(-2, 3), st.sampled_from(["", "a", "!!", "YQ==", "2026-01-01T00:00:00Z"]))
-    value = st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=2),
-                                                         st.dictionaries(st.sampled_from(["data", "spec", "metadata", "stringData", "holderIdentity", "leaseDurationSeconds", "renewTime", "api-key", "replicas", "type", "name", "labels"]), inner, max_size=3)),
-                         max_leaves=6)
+    value = st.recursive(
+        scalar,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=2),
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "data",
+                        "spec",
+                        "metadata",
+                        "stringData",
+                        "holderIdentity",
+                        "leaseDurationSeconds",
+                        "renewTime",
+                        "api-key",
+                        "replicas",
+                        "type",
+                        "name",
+                        "labels",
+                    ]
+                ),
+                inner,
+                max_size=3,
+            ),
+        ),
+        max_leaves=6,
+    )
     coord = client.CoordinationV1Api(kube.api)
     coord.create_namespaced_lease(NS, {"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}})
     targets = {
-        "configmap": lambda b: kube.core.patch_namespaced_config_map("clay-sync-flags", NS, b, _content_type="application/merge-patch+json"),
+        "configmap": lambda b: kube.core.patch_namespaced_config_map(
+            "clay-sync-flags", NS, b, _content_type="application/merge-patch+json"
+        ),
         "secret": lambda b: kube.core.patch_namespaced_secret("clay-api", NS, b, _content_type="application/merge-patch+json"),
         "lease": lambda b: coord.patch_namespaced_lease("l", NS, b, _content_type="application/merge-patch+json"),
         "scale": lambda b: kube.apps.patch_namespaced_deployment_scale("clay-sync", NS, b, _content_type="application/merge-patch+json"),
@@ -703,7 +860,10 @@ def test_odd_bodies_for_other_kinds_get_4xx_status(kube: Kube) -> None:
     }
 
     @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(target=st.sampled_from(sorted(targets)), body=st.dictionaries(st.sampled_from(["data", "spec", "metadata", "stringData", "type"]), value, max_size=3))
+    @given(
+        target=st.sampled_from(sorted(targets)),
+        body=st.dictionaries(st.sampled_from(["data", "spec", "metadata", "stringData", "type"]), value, max_size=3),
+    )
     def run(target: str, body: dict) -> None:
         try:
             targets[target](body)
@@ -728,15 +888,23 @@ def test_concurrent_replace_with_the_same_resource_version_conflicts(kube: Kube)
     path = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/race"
 
     def body(holder: str) -> bytes:
-        return json.dumps({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                           "metadata": {"name": "race", "namespace": NS, "resourceVersion": rv},
-                           "spec": {"holderIdentity": holder}}).encode()
+        return json.dumps(
+            {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": "race", "namespace": NS, "resourceVersion": rv},
+                "spec": {"holderIdentity": holder},
+            }
+        ).encode()
 
     slow_body = body("slow")
     slow = http.client.HTTPSConnection("127.0.0.1", kube.port, timeout=10, context=kube.cluster.tls().client_context())
     slow.putrequest("PUT", path)
-    for name, value in (("Authorization", f"Bearer {TOKEN}"), ("Content-Type", "application/json"),
-                        ("Content-Length", str(len(slow_body)))):
+    for name, value in (
+        ("Authorization", f"Bearer {TOKEN}"),
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(slow_body))),
+    ):
         slow.putheader(name, value)
     slow.endheaders(slow_body[:10])  # headers and the start of the body: the server now waits for the rest
     time.sleep(0.3)

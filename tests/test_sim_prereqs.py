@@ -46,8 +46,11 @@ def test_prometheus_label_values_series_and_hide(sim) -> None:
     assert "clay_api_requests_total" not in httpx.get(base + "/api/v1/label/__name__/values", timeout=5).json()["data"]
     q = httpx.get(base + "/api/v1/query", params={"query": "sum(rate(clay_api_requests_total[1m]))"}, timeout=5).json()
     assert q["data"]["result"] == []
-    p95 = httpx.get(base + "/api/v1/query", params={
-        "query": "histogram_quantile(0.95, sum by (le) (rate(clay_api_request_duration_seconds_bucket[1m])))"}, timeout=5).json()
+    p95 = httpx.get(
+        base + "/api/v1/query",
+        params={"query": "histogram_quantile(0.95, sum by (le) (rate(clay_api_request_duration_seconds_bucket[1m])))"},
+        timeout=5,
+    ).json()
     assert len(p95["data"]["result"]) == 1  # another metric: untouched
     post(sim, "/_sim/prometheus/unhide")
     q = httpx.get(base + "/api/v1/query", params={"query": "sum(rate(clay_api_requests_total[1m]))"}, timeout=5).json()

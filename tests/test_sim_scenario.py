@@ -57,7 +57,10 @@ def test_error_handling_drills_pair_a_row_with_a_real_fault_and_say_what_to_expe
     assert kinds["kube-auth-expired"] == {KeyRevoked, KubeTokenExpired}
     assert next(f for f in kae.faults if isinstance(f, KubeTokenExpired)).at_write
     assert kae.expect.action is not None and (kae.expect.action.kind, kae.expect.action.fails, kae.expect.action.retry) == (
-        "update_key", "auth_expired", True)
+        "update_key",
+        "auth_expired",
+        True,
+    )
     sd = load_scenario("secret-denied")
     denied = next(f for f in sd.faults if isinstance(f, KubeDenied))
     assert kinds["secret-denied"] == {KeyRevoked, KubeDenied} and (denied.verb, denied.resource, denied.start) == ("patch", "secrets", 0.0)
@@ -116,7 +119,14 @@ def _one_line_error(path: Path) -> str:
     [
         (lambda d: d.update(colour="red"), "colour", "unknown key"),
         (lambda d: d["service"].update(request_rate="fast"), "service.request_rate", "expected a number, found string 'fast'"),
-        (lambda d: d["service"].update(replicas=0), "service.replicas", "an integer from 1 to 50"),
+        (lambda d: d["service"].update(replicas=0), "service.replicas", "an integer from 1 to 500"),
+        (lambda d: d["service"].update(replicas=501), "service.replicas", "an integer from 1 to 500"),
+        (lambda d: d["service"].update(log_format="xml"), "service.log_format", "one of logfmt, json"),
+        (lambda d: d["service"].update(log_colour="yes"), "service.log_colour", "true or false"),
+        (lambda d: d.update(logs={"rate": -1}), "logs.rate", "an integer from 0 to 50000"),
+        (lambda d: d.update(logs={"rate": 50001}), "logs.rate", "an integer from 0 to 50000"),
+        (lambda d: d.update(logs={"rate": "lots"}), "logs.rate", "found string 'lots'"),
+        (lambda d: d.update(logs={"rate": 10, "sampled": True}), "logs.sampled", "unknown key"),
         (lambda d: d["expect"].update(branch="panic"), "expect.branch", "one of clay_incident"),
         (lambda d: d["expect"].update(codes="503"), "expect.codes", "an array of integers"),
         (lambda d: d.pop("title"), "title", "missing required key"),
@@ -131,19 +141,33 @@ def _one_line_error(path: Path) -> str:
         (lambda d: d["faults"][0]["incident"].update(impact="total"), "faults[0].incident.impact", "one of none, minor"),
         (lambda d: d.update(faults={"kind": "x"}), "faults", "an array of tables"),
         (lambda d: d["faults"].append({"kind": "service_down", "service": "kube"}), "faults[1].service", "one of statuspage, rootly"),
-        (lambda d: d["faults"].append({"kind": "kube_denied", "verb": "steal", "resource": "secrets"}), "faults[1].verb", "one of get, list"),
-        (lambda d: d["faults"].append({"kind": "kube_denied", "verb": "patch", "resource": "my secrets"}), "faults[1].resource",
-         "a resource name"),
+        (
+            lambda d: d["faults"].append({"kind": "kube_denied", "verb": "steal", "resource": "secrets"}),
+            "faults[1].verb",
+            "one of get, list",
+        ),
+        (
+            lambda d: d["faults"].append({"kind": "kube_denied", "verb": "patch", "resource": "my secrets"}),
+            "faults[1].resource",
+            "a resource name",
+        ),
         (lambda d: d["faults"].append({"kind": "kube_token_expired", "at_write": "yes"}), "faults[1].at_write", "true or false"),
         (lambda d: d["expect"].update(confidence="sure"), "expect.confidence", "one of high, medium, low"),
         (lambda d: d["expect"].update(panes={"statuspage": "gone"}), "expect.panes.statuspage", "one of ok, backup, unreachable"),
         (lambda d: d["expect"].update(panes={"grafana": "ok"}), "expect.panes.grafana", "unknown key"),
-        (lambda d: d["expect"].update(panes={"metrics": "backup"}), "expect.panes.metrics", "service_down fault of service \"prometheus\""),
+        (lambda d: d["expect"].update(panes={"metrics": "backup"}), "expect.panes.metrics", 'service_down fault of service "prometheus"'),
         (lambda d: d["expect"].update(says=[""]), "expect.says[0]", "words the cockpit shows"),
         (lambda d: d["expect"].update(action={"kind": "reboot"}), "expect.action.kind", "one of update_key, restart"),
-        (lambda d: d["expect"].update(action={"kind": "update_key", "fails": "auth_expired"}), "expect.action.fails",
-         "only with a kube_token_expired fault"),
-        (lambda d: d["expect"].update(action={"kind": "update_key", "fails": "forbidden"}), "expect.action.fails", "only with a kube_denied fault"),
+        (
+            lambda d: d["expect"].update(action={"kind": "update_key", "fails": "auth_expired"}),
+            "expect.action.fails",
+            "only with a kube_token_expired fault",
+        ),
+        (
+            lambda d: d["expect"].update(action={"kind": "update_key", "fails": "forbidden"}),
+            "expect.action.fails",
+            "only with a kube_denied fault",
+        ),
         (lambda d: d["expect"].update(action={"kind": "restart", "retry": True}), "expect.action.retry", "true only when the action fails"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",

@@ -25,8 +25,11 @@ def get(url: str, **kw) -> httpx.Response:
 
 
 def secret_key(sim) -> str:
-    r = get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api", headers={"Authorization": f"Bearer {sim.token}"},
-            verify=sim.kube_ssl())
+    r = get(
+        sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/secrets/clay-api",
+        headers={"Authorization": f"Bearer {sim.token}"},
+        verify=sim.kube_ssl(),
+    )
     r.raise_for_status()
     return base64.b64decode(r.json()["data"]["api-key"]).decode()
 
@@ -98,8 +101,11 @@ def test_rootly_format_of_the_same_state(sim) -> None:
     (inc,) = status["incidents"]
     assert inc["name"] == "Elevated API latency" and inc["status"] == "started" and inc["impact"] == "minor"
     assert {"name", "status", "impact", "started_at", "resolved_at", "url", "incident_updates"} <= set(inc)
-    assert inc["incident_updates"][0] == {"body": inc["incident_updates"][0]["body"], "status": "investigating",
-                                          "created_at": inc["incident_updates"][0]["created_at"]}
+    assert inc["incident_updates"][0] == {
+        "body": inc["incident_updates"][0]["body"],
+        "status": "investigating",
+        "created_at": inc["incident_updates"][0]["created_at"],
+    }
     assert inc["started_at"].endswith("Z") and "." not in inc["started_at"]
     assert get(base + "incidents.json", params={"per_page": 1}).json()["incidents"][0]["name"] == inc["name"]
     comps = {c["name"]: c["status"] for c in get(base + "components.json").json()["components"]}
@@ -142,8 +148,9 @@ def test_prometheus_with_the_real_client(shared_sim) -> None:
         (p95,) = prom.custom_query(DEFAULT_QUERIES["latency_p95"]["query"])
         assert 0.25 < float(p95["value"][1]) < 0.6
         now = datetime.fromtimestamp(shared_sim.state()["now"], tz=UTC)
-        matrix = prom.custom_query_range(DEFAULT_QUERIES["request_rate"]["query"], start_time=now - timedelta(minutes=15),
-                                         end_time=now, step="15")
+        matrix = prom.custom_query_range(
+            DEFAULT_QUERIES["request_rate"]["query"], start_time=now - timedelta(minutes=15), end_time=now, step="15"
+        )
         (series,) = matrix
         assert len(series["values"]) == 61  # 15 minutes of backfilled history at 15 s
         assert all(isinstance(t, (int, float)) and isinstance(v, str) for t, v in series["values"])
@@ -232,16 +239,29 @@ def test_statusapi_incident_lifecycle(shared_sim) -> None:
     assert httpx.get(base + "/incidents", timeout=5).status_code == 401
     assert httpx.get(base + "/incidents", headers={"Authorization": "OAuth nope"}, timeout=5).status_code == 401
     comp = wiring.COMPONENT_IDS[0]
-    created = httpx.post(base + "/incidents", headers=auth, timeout=5, json={"incident": {
-        "name": "Contact enrichment delayed", "status": "investigating",
-        "body": "Enrichment is delayed because of an outage at a provider.", "components": {comp: "partial_outage"},
-    }})
+    created = httpx.post(
+        base + "/incidents",
+        headers=auth,
+        timeout=5,
+        json={
+            "incident": {
+                "name": "Contact enrichment delayed",
+                "status": "investigating",
+                "body": "Enrichment is delayed because of an outage at a provider.",
+                "components": {comp: "partial_outage"},
+            }
+        },
+    )
     assert created.status_code == 201
     inc = created.json()
     assert inc["status"] == "investigating" and inc["impact"] == "major" and len(inc["id"]) == 12
     assert inc["incident_updates"][0]["affected_components"][0]["new_status"] == "partial_outage"
-    patched = httpx.patch(f"{base}/incidents/{inc['id']}", headers=auth, timeout=5, json={"incident": {
-        "status": "resolved", "body": "Recovered.", "components": {comp: "operational"}}}).json()
+    patched = httpx.patch(
+        f"{base}/incidents/{inc['id']}",
+        headers=auth,
+        timeout=5,
+        json={"incident": {"status": "resolved", "body": "Recovered.", "components": {comp: "operational"}}},
+    ).json()
     assert patched["status"] == "resolved" and patched["resolved_at"] and len(patched["incident_updates"]) == 2
     assert inc["id"] in [i["id"] for i in httpx.get(base + "/incidents", headers=auth, timeout=5).json()]
     bad = httpx.post(base + "/incidents", headers=auth, timeout=5, json={"incident": {"name": "x", "status": "panicking"}})
@@ -252,7 +272,6 @@ def test_statusapi_incident_lifecycle(shared_sim) -> None:
 
 
 def test_no_nan_leaks_into_json(shared_sim) -> None:
-    body = get(shared_sim.endpoints["prometheus"] + "/api/v1/query",
-               params={"query": DEFAULT_QUERIES["latency_p95"]["query"]}).json()
+    body = get(shared_sim.endpoints["prometheus"] + "/api/v1/query", params={"query": DEFAULT_QUERIES["latency_p95"]["query"]}).json()
     value = body["data"]["result"][0]["value"][1]
     assert isinstance(value, str) and not math.isnan(float(value))

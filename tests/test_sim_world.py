@@ -18,8 +18,9 @@ class Drill:
 
     def __init__(self, sim) -> None:
         self.sim = sim
-        self.kube = httpx.Client(base_url=sim.endpoints["kube"], headers={"Authorization": f"Bearer {sim.token}"}, timeout=10,
-                                 verify=sim.kube_ssl())
+        self.kube = httpx.Client(
+            base_url=sim.endpoints["kube"], headers={"Authorization": f"Bearer {sim.token}"}, timeout=10, verify=sim.kube_ssl()
+        )
         self.ns = "/api/v1/namespaces/clay-sync"
 
     def query(self, name: str) -> dict[str, float]:
@@ -43,22 +44,28 @@ class Drill:
         return self.kube.get(f"{self.ns}/pods/{pod}/log", params=params).text
 
     def set_flag(self, key: str, value: str) -> None:
-        r = self.kube.patch(self.ns + "/configmaps/clay-sync-flags", json={"data": {key: value}},
-                            headers={"Content-Type": "application/merge-patch+json"})
+        r = self.kube.patch(
+            self.ns + "/configmaps/clay-sync-flags", json={"data": {key: value}}, headers={"Content-Type": "application/merge-patch+json"}
+        )
         assert r.status_code == 200, r.text
 
     def set_key(self, key: str) -> None:
-        r = self.kube.patch(self.ns + "/secrets/clay-api", json={"data": {"api-key": base64.b64encode(key.encode()).decode()}},
-                            headers={"Content-Type": "application/merge-patch+json"})
+        r = self.kube.patch(
+            self.ns + "/secrets/clay-api",
+            json={"data": {"api-key": base64.b64encode(key.encode()).decode()}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
         assert r.status_code == 200, r.text
 
     def restart(self) -> set[str]:
         """kubectl rollout restart; waits (on the drill clock) until only new pods run."""
         old = {p["metadata"]["name"] for p in self.pods()}
         stamp = datetime.fromtimestamp(self.sim.state()["now"], tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        r = self.kube.patch("/apis/apps/v1/namespaces/clay-sync/deployments/clay-sync",
-                            json={"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}},
-                            headers={"Content-Type": "application/strategic-merge-patch+json"})
+        r = self.kube.patch(
+            "/apis/apps/v1/namespaces/clay-sync/deployments/clay-sync",
+            json={"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}},
+            headers={"Content-Type": "application/strategic-merge-patch+json"},
+        )
         assert r.status_code == 200, r.text
         for _ in range(30):
             self.sim.advance(5)
@@ -164,8 +171,11 @@ def test_crashloop_is_ours_not_clays(drill) -> None:
     for _ in range(12):
         drill.sim.advance(10)
         seen_down |= drill.health()[0] == 503
-        seen_backoff |= any(cs["state"].get("waiting", {}).get("reason") == "CrashLoopBackOff"
-                            for p in drill.pods() for cs in p["status"]["containerStatuses"])
+        seen_backoff |= any(
+            cs["state"].get("waiting", {}).get("reason") == "CrashLoopBackOff"
+            for p in drill.pods()
+            for cs in p["status"]["containerStatuses"]
+        )
     assert seen_down and seen_backoff
     name = pods[0]["metadata"]["name"]
     previous = drill.log(name, previous="true")
@@ -178,9 +188,11 @@ def test_a_rollback_to_the_release_before_the_leak_ends_the_crashloop(drill) -> 
     a restart of the leaking release only buys time."""
     drill.sim.advance(60)
     assert any(cs["restartCount"] >= 1 for p in drill.pods() for cs in p["status"]["containerStatuses"])
-    r = drill.kube.patch("/apis/apps/v1/namespaces/clay-sync/deployments/clay-sync",
-                         json={"spec": {"template": {"spec": {"containers": [{"name": "clay-sync", "image": "registry.internal/clay-sync:1.14.1"}]}}}},
-                         headers={"Content-Type": "application/strategic-merge-patch+json"})
+    r = drill.kube.patch(
+        "/apis/apps/v1/namespaces/clay-sync/deployments/clay-sync",
+        json={"spec": {"template": {"spec": {"containers": [{"name": "clay-sync", "image": "registry.internal/clay-sync:1.14.1"}]}}}},
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+    )
     assert r.status_code == 200, r.text
     drill.sim.advance(60)
     pods = [p for p in drill.pods() if p["metadata"].get("deletionTimestamp") is None]
@@ -213,14 +225,23 @@ def _snapshot(sim) -> dict:
         return body
 
     now = sim.state()["now"]
-    pods = httpx.get(sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods", timeout=10,
-                     headers={"Authorization": f"Bearer {sim.token}"}, verify=sim.kube_ssl()).json()["items"]
+    pods = httpx.get(
+        sim.endpoints["kube"] + "/api/v1/namespaces/clay-sync/pods",
+        timeout=10,
+        headers={"Authorization": f"Bearer {sim.token}"},
+        verify=sim.kube_ssl(),
+    ).json()["items"]
     names = sorted(p["metadata"]["name"] for p in pods)
     return {
         "summary": text(sim.endpoints["statuspage"] + "/api/v2/summary.json"),
         "metrics": text(sim.endpoints["metrics"] + "/metrics"),
-        "range": text(sim.endpoints["prometheus"] + "/api/v1/query_range", query=DEFAULT_QUERIES["errors_by_code"]["query"],
-                      start=now - 900, end=now, step=15),
+        "range": text(
+            sim.endpoints["prometheus"] + "/api/v1/query_range",
+            query=DEFAULT_QUERIES["errors_by_code"]["query"],
+            start=now - 900,
+            end=now,
+            step=15,
+        ),
         "health": text(sim.endpoints["health"] + "/health"),
         "pods": names,
         "logs": [text(f"{sim.endpoints['kube']}/api/v1/namespaces/clay-sync/pods/{n}/log", timestamps="true") for n in names],
@@ -228,7 +249,7 @@ def _snapshot(sim) -> dict:
 
 
 def test_a_frozen_drill_is_byte_for_byte_repeatable(tmp_path) -> None:
-    from clay_cockpit.sim.server import start_background
+    from clay_cockpit.sim.background import start_background
 
     frozen_at = 1_767_225_600.0
 
@@ -248,8 +269,12 @@ def test_a_frozen_drill_is_byte_for_byte_repeatable(tmp_path) -> None:
 @pytest.mark.scenario("rate-limited")
 def test_frozen_answers_do_not_depend_on_how_often_they_are_asked(sim) -> None:
     sim.advance(30)
-    urls = [sim.endpoints["health"] + "/health", sim.endpoints["statuspage"] + "/api/v2/summary.json",
-            sim.endpoints["rootly"] + "/api/v1/status.json", sim.endpoints["metrics"] + "/metrics"]
+    urls = [
+        sim.endpoints["health"] + "/health",
+        sim.endpoints["statuspage"] + "/api/v2/summary.json",
+        sim.endpoints["rootly"] + "/api/v1/status.json",
+        sim.endpoints["metrics"] + "/metrics",
+    ]
     first = [httpx.get(u, timeout=5).text for u in urls]
     for _ in range(3):
         assert [httpx.get(u, timeout=5).text for u in urls] == first

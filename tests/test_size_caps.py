@@ -81,14 +81,18 @@ def test_the_reading_stops_at_the_cap(shared_sim) -> None:
     shared_sim.fault("prometheus", huge=HUGE, times=1)
     try:
         with pytest.raises(BodyTooLarge) as caught:
-            session.get(shared_sim.endpoints["prometheus"] + "/api/v1/query", params={"query": "sum(rate(clay_api_requests_total[1m]))"}, timeout=5)
+            session.get(
+                shared_sim.endpoints["prometheus"] + "/api/v1/query", params={"query": "sum(rate(clay_api_requests_total[1m]))"}, timeout=5
+            )
     finally:
         shared_sim.clear_fault("prometheus")
         session.close()
     assert MAX_BODY < caught.value.read <= MAX_BODY + CHUNK
     ok = cap_session(requests.Session())
     try:
-        answer = ok.get(shared_sim.endpoints["prometheus"] + "/api/v1/query", params={"query": "sum(rate(clay_api_requests_total[1m]))"}, timeout=5)
+        answer = ok.get(
+            shared_sim.endpoints["prometheus"] + "/api/v1/query", params={"query": "sum(rate(clay_api_requests_total[1m]))"}, timeout=5
+        )
         assert answer.json()["status"] == "success"  # an ordinary answer reads as before
     finally:
         ok.close()

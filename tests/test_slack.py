@@ -25,7 +25,7 @@ FROZEN_AT = 1_767_225_600.0
 
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory):
-    from clay_cockpit.sim.server import start_background
+    from clay_cockpit.sim.background import start_background
 
     handle = start_background("healthy", seed=7, freeze_at=FROZEN_AT, workdir=tmp_path_factory.mktemp("slack-drill"))
     try:
@@ -70,8 +70,10 @@ def test_identity_names_the_channel(sim) -> None:
 
 def test_thread_reply_and_summary_update(sim) -> None:
     slack = make(sim)
-    blocks = [{"type": "header", "text": {"type": "plain_text", "text": "P1 · Investigating"}},
-              {"type": "section", "text": {"type": "mrkdwn", "text": "*Impact:* every call fails"}}]
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "P1 · Investigating"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Impact:* every call fails"}},
+    ]
     top = slack.post("P1 · Investigating\n*Impact:* every call fails", blocks)
     assert isinstance(top, Posted), top
     assert top.channel_id == "C0INCDRILL" and top.thread_ts is None and top.ts

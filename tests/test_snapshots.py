@@ -64,7 +64,8 @@ def settled(app: CockpitApp, lines: int) -> Callable[[], bool]:
     def check() -> bool:
         s = app.signals
         ok = all(r.value is not None for r in (s.statuspage, s.health, s.metrics, s.pods))
-        return ok and any(v.line_count == lines for v in app.screen.query(LogView))
+        # every line in, and the pane scrolled to its end (it follows): the picture's scrollbar is then where it ends up
+        return ok and any(v.line_count == lines and v.scroll_y >= v.max_scroll_y for v in app.screen.query(LogView))
 
     return check
 
@@ -143,12 +144,25 @@ def test_failures_keep_last_good_data_marked_stale(snap_compare, size) -> None:
     """
     sources = FakeSources()
     sources.kube.pods = SourceError(
-        "pods", ErrorKind.AUTH_EXPIRED, "the API server said 401 Unauthorized",
+        "pods",
+        ErrorKind.AUTH_EXPIRED,
+        "the API server said 401 Unauthorized",
         "run `kubectl --context clay-drill get pods` to re-authenticate",
     )
     now = [NOW + 12]
     app = make_app(fast_config(), sources, clock=lambda: now[0], title="clay-cockpit · snapshot", speed=float("inf"))
     sources.kube.emit(log_lines(40))
+    first_answer = sources.statuspage.fetch
+
+    async def after_the_pods() -> object:
+        """The status page answers once the pods' failure is in: the timeline lists the two in that order."""
+        for _ in range(250):
+            if app.signals.pods.error:
+                break
+            await asyncio.sleep(0.02)
+        return await first_answer()
+
+    sources.statuspage.fetch = after_the_pods  # type: ignore[method-assign]
 
     async def run_before(pilot) -> None:
         s = app.signals

@@ -153,10 +153,33 @@ def test_actions_pane_queuing_in_effect(snap_compare, sim) -> None:
 
     someone = Someone(sim)
     try:
-        someone.core.patch_namespaced_config_map("clay-sync-flags", "clay-sync", {"data": {"CLAY_REQUEST_QUEUING": "true"}},
-                                                 _request_timeout=5)
+        someone.core.patch_namespaced_config_map(
+            "clay-sync-flags", "clay-sync", {"data": {"CLAY_REQUEST_QUEUING": "true"}}, _request_timeout=5
+        )
     finally:
         someone.close()
     sim.advance(WARM_UP)
     app = drill_app(sim)
     assert snap_compare(app, terminal_size=(80, 24), run_before=with_actions(app, "x"))
+
+
+@pytest.mark.scenario("infra-crashloop")
+def test_confirm_rollback(snap_compare, sim) -> None:
+    """80x24, the rollback's plan in the confirm modal (warning-coloured
+    frame), "Confirm: Roll back (rollout undo): deployment clay-sync" — first,
+    in bold, where it goes: "Back to revision 1
+    (registry.internal/clay-sync:1.14.1), from revision 2"; then context clay-drill · namespace clay-sync; Changes: Deployment
+    clay-sync/clay-sync "revision" "2 → 3 (the template of revision 1)", and
+    "spec.template.spec.containers[clay-sync].image"
+    "registry.internal/clay-sync:1.14.2 → registry.internal/clay-sync:1.14.1"
+    in the warning colour; "Dry run ✓ accepted by the API server
+    (dryRun=All): the template of revision 1 (…:1.14.1), the pods would roll"
+    and "Permission ✓ all allowed (7 checks)" in the success colour; the lease
+    free; the notes: back to ReplicaSet clay-sync-… (…:1.14.1), it replaces
+    the 3 pods by a rolling update; no name to type: Cancel (focused) and
+    "Roll back (y)"; the subtitle "y confirms · Esc or Enter cancels". The
+    plan scrolls (↑/↓) if it must; the buttons stay on screen."""
+    sim.advance(WARM_UP)
+    plan, now = drill_plan(sim, ActionKind.ROLLBACK)
+    app = ModalOnly(plan, now)
+    assert snap_compare(app, terminal_size=(80, 24))

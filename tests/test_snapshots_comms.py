@@ -19,6 +19,14 @@ from textual.widgets import TextArea
 
 from clay_cockpit.screens.compose import ComposeScreen
 from clay_cockpit.screens.preview import PreviewScreen
+from clay_cockpit.widgets.logs import LogView
+
+
+def from_logs(app) -> bool:
+    """Triage's adopted verdict cites the logs (their lines arrived and were read)."""
+    t = app._desk.triaged if app._desk is not None else None
+    return t is not None and any(r.source == "logs" for f in t.assessment.findings for r in f.reasons)
+
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 
@@ -39,10 +47,18 @@ def declared_then(app, keys: list[str], ready):
     """Settle, declare (i), wait for the countdown (the first reminder has
     fired), press ``keys``, wait for ``ready``; no notifications, no blink."""
 
+    def lines() -> int:
+        return max((v.line_count for v in app.screen.query(LogView)), default=0)
+
     async def run_before(pilot) -> None:
-        await until(pilot, lambda: triage_settled(app) and app.screen.query("LogView"))
-        await pilot.pause(1.0)
-        await until(pilot, lambda: triage_settled(app))
+        # the frozen drill's log backlog in whole, and triage on it: a draft written before the
+        # logs arrived lacks their evidence (under load, CI drew it the other way round)
+        await until(pilot, lambda: triage_settled(app) and lines() > 0)
+        seen = -1
+        while seen != lines():  # quiet for a whole second
+            seen = lines()
+            await pilot.pause(1.0)
+        await until(pilot, lambda: triage_settled(app) and from_logs(app))
         await pilot.press("i")
         await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy)
         await until(pilot, lambda: app.main_screen.cadence_badge.display)
@@ -94,8 +110,9 @@ def test_internal_update_preview(snap_compare, sim, fixed_ids, size) -> None:
     the footer "s Send esc Back" and nothing else (none of the cockpit's keys)."""
     sim.advance(WARM_UP)
     app = drill_app(sim)
-    assert snap_compare(app, terminal_size=size,
-                        run_before=declared_then(app, ["n", "ctrl+r"], lambda a: isinstance(a.screen, PreviewScreen)))
+    assert snap_compare(
+        app, terminal_size=size, run_before=declared_then(app, ["n", "ctrl+r"], lambda a: isinstance(a.screen, PreviewScreen))
+    )
 
 
 @pytest.mark.scenario("key-revoked")

@@ -130,8 +130,7 @@ def drill_app(sim) -> CockpitApp:
     # here, so the cockpit's first frames are the same on every run.
     sources.kube.list_pods()
     # speed: triage's window in no time, so the frozen drill's verdict is adopted (the clock is pinned)
-    return make_app(config, sources, clock=lambda: now, title=f"drill: {sim.scenario.title}", speed=float("inf"),
-                    drill=SnapshotDrill(sim))
+    return make_app(config, sources, clock=lambda: now, title=f"drill: {sim.scenario.title}", speed=float("inf"), drill=SnapshotDrill(sim))
 
 
 async def until(pilot, cond: Callable[[], object], timeout: float = 20.0) -> None:
@@ -160,6 +159,7 @@ def settled(app: CockpitApp, keys: str = "", failing: tuple[str, ...] = ()):
 
     async def run_before(pilot) -> None:
         s = lambda: app.signals  # noqa: E731
+
         def answered(name: str) -> bool:
             reading = getattr(s(), name)
             return reading.error is not None if name in failing else reading.ok

@@ -21,8 +21,11 @@ def test_footer_shows_the_remapped_keys_in_the_theme(snap_compare) -> None:
     in nord's blue-grey colours; the panes as in
     test_main_screen_during_an_incident otherwise."""
     config = fast_config()
-    config = replace(config, keymap=(("incident.declare", "I"), ("app.help", "f1,question_mark"), ("app.quit", "ctrl+x")),
-                     ui=replace(config.ui, theme="nord"))
+    config = replace(
+        config,
+        keymap=(("incident.declare", "I"), ("app.help", "f1,question_mark"), ("app.quit", "ctrl+x")),
+        ui=replace(config.ui, theme="nord"),
+    )
     check_ui(config)
     sources = FakeSources()
     app = make_app(config, sources, clock=clock, title="clay-cockpit · snapshot", speed=float("inf"))

@@ -168,7 +168,9 @@ def test_missing_kubeconfig_and_unknown_context(shared_sim, tmp_path: Path) -> N
 
 def test_login_hint_names_the_exec_plugin(shared_sim, tmp_path: Path) -> None:
     doc = json.loads(Path(shared_sim.kubeconfig).read_text(encoding="utf-8"))
-    doc["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws", "args": ["eks", "get-token"]}}
+    doc["users"][0]["user"] = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws", "args": ["eks", "get-token"]}
+    }
     path = tmp_path / "kubeconfig-aws"
     path.write_text(json.dumps(doc), encoding="utf-8")
     kube = source(shared_sim, kubeconfig=str(path))

@@ -216,11 +216,11 @@ def test_a_stalled_stream_is_named_reopened_and_recovers_a_quiet_one_is_not(sim,
     answers the re-open at once, not called stalled; a stalled stream is
     named within QUIET_MIN + PROBE_WAIT (shortened here: the same code path),
     keeps being re-opened, and recovers with the lines written meanwhile."""
-    from clay_cockpit.sources import _kubelogs
+    from clay_cockpit.sources import _logstream
 
-    monkeypatch.setattr(_kubelogs, "QUIET_MIN", 2.0)
-    monkeypatch.setattr(_kubelogs, "PROBE_WAIT", 1.0)
-    monkeypatch.setattr(_kubelogs, "QUIET_INTERVALS", 2)
+    monkeypatch.setattr(_logstream, "QUIET_MIN", 2.0)
+    monkeypatch.setattr(_logstream, "PROBE_WAIT", 1.0)
+    monkeypatch.setattr(_logstream, "QUIET_INTERVALS", 2)
 
     def follows() -> int:
         return len([r for r in sim.requests("kube") if r["path"].endswith("/log")])

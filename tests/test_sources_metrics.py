@@ -108,6 +108,33 @@ def test_fails_over_to_the_backup_and_back(sim) -> None:
     assert polls[-1].failovers == ()
 
 
+def test_an_answer_we_do_not_understand_fails_over_and_says_where_in_the_code(sim, monkeypatch, caplog) -> None:
+    """A primary whose answer trips something unforeseen (in CI: an AttributeError while a real
+    Prometheus was shutting down) is one failed server, not a failed poll: the backup serves,
+    the failover names the exception, and the log says where in the code it arose."""
+    import logging
+
+    from clay_cockpit.sources import metrics as metrics_module
+
+    real = metrics_module.build_series
+    calls = [0]
+
+    def first_call_trips(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 1:
+            raise AttributeError("'NoneType' object has no attribute 'read1'")  # as from deep in reading an answer
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(metrics_module, "build_series", first_call_trips)
+    metrics = source(sim)
+    with caplog.at_level(logging.WARNING, logger="clay_cockpit.sources._errors"):
+        snap = snapshot(metrics)
+    assert snap.is_backup and current(snap, "request_rate") > 0
+    (why,) = snap.failovers
+    assert why.kind is ErrorKind.BAD_RESPONSE and "unexpected AttributeError" in why.message, why
+    assert any("test_sources_metrics.py" in r.getMessage() and "first_call_trips" in r.getMessage() for r in caplog.records), caplog.text
+
+
 def test_a_hung_primary_costs_one_timeout_not_one_per_poll(sim) -> None:
     metrics = source(sim, timeout=1.0)
     sim.fault("prometheus", delay=4)

@@ -131,7 +131,11 @@ def test_rootly_incident_from_the_docs_list_example() -> None:
         "resolved_at": None,
         "url": "https://status.example.com/incidents/abc123",
         "incident_updates": [
-            {"body": "We are investigating reports of elevated API latency.", "status": "investigating", "created_at": "2026-03-19T10:35:00Z"}
+            {
+                "body": "We are investigating reports of elevated API latency.",
+                "status": "investigating",
+                "created_at": "2026-03-19T10:35:00Z",
+            }
         ],
     }
     assert sp.is_unresolved(doc)
@@ -148,7 +152,22 @@ def test_not_a_summary_is_refused() -> None:
         sp.parse_rootly({"page": {}, "incidents": []})
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["page", "status", "components", "incidents", "name", "group", "group_id", "incident_updates", "indicator", "id"]), c, max_size=4), max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    ["page", "status", "components", "incidents", "name", "group", "group_id", "incident_updates", "indicator", "id"]
+                ),
+                c,
+                max_size=4,
+            )
+        ),
+        max_leaves=20,
+    )
+)
 def test_status_parsers_never_raise_anything_but_not_this_format(doc: object) -> None:
     for parse in (sp.parse_summary, sp.parse_rootly):
         with contextlib.suppress(sp.NotThisFormat):  # the one exception a caller handles
@@ -270,7 +289,11 @@ def _pod(state: dict, *, last: dict | None = None, ready: bool = False, phase: s
     cs = {"name": "app", "ready": ready, "restartCount": 0, "state": state}
     if last:
         cs["lastState"] = {"terminated": last}
-    return {"metadata": {"name": "p", **meta}, "spec": {"containers": [{"name": "app"}]}, "status": {"phase": phase, "containerStatuses": [cs]}}
+    return {
+        "metadata": {"name": "p", **meta},
+        "spec": {"containers": [{"name": "app"}]},
+        "status": {"phase": phase, "containerStatuses": [cs]},
+    }
 
 
 @pytest.mark.parametrize(
@@ -290,7 +313,10 @@ def _pod(state: dict, *, last: dict | None = None, ready: bool = False, phase: s
             {
                 "metadata": {"name": "p"},
                 "spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "a"}]},
-                "status": {"phase": "Pending", "initContainerStatuses": [{"name": "i", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]},
+                "status": {
+                    "phase": "Pending",
+                    "initContainerStatuses": [{"name": "i", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}],
+                },
             },
             "Init:CrashLoopBackOff",
         ),
@@ -309,7 +335,13 @@ def test_kubectl_status(pod: dict, expected: str) -> None:
 
 
 def test_pod_list_sorted_and_owner() -> None:
-    a = _pod({"running": {}}, ready=True, name="b", ownerReferences=[{"kind": "ReplicaSet", "name": "rs-1", "controller": True}], creationTimestamp="2024-05-01T10:00:00Z")
+    a = _pod(
+        {"running": {}},
+        ready=True,
+        name="b",
+        ownerReferences=[{"kind": "ReplicaSet", "name": "rs-1", "controller": True}],
+        creationTimestamp="2024-05-01T10:00:00Z",
+    )
     b = _pod({"running": {}}, ready=True, name="a")
     pods = parse_pod_list({"items": [a, b]})
     assert [p.name for p in pods] == ["a", "b"]
@@ -318,7 +350,38 @@ def test_pod_list_sorted_and_owner() -> None:
         parse_pod_list({"kind": "Status"})
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=6), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["metadata", "spec", "status", "containerStatuses", "initContainerStatuses", "state", "waiting", "terminated", "running", "reason", "restartCount", "ready", "name", "lastState", "ownerReferences"]), c, max_size=4), max_leaves=25))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "metadata",
+                        "spec",
+                        "status",
+                        "containerStatuses",
+                        "initContainerStatuses",
+                        "state",
+                        "waiting",
+                        "terminated",
+                        "running",
+                        "reason",
+                        "restartCount",
+                        "ready",
+                        "name",
+                        "lastState",
+                        "ownerReferences",
+                    ]
+                ),
+                c,
+                max_size=4,
+            )
+        ),
+        max_leaves=25,
+    )
+)
 def test_pod_info_never_raises(doc: object) -> None:
     if isinstance(doc, dict):
         pod_info(doc)

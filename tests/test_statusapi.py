@@ -22,7 +22,7 @@ KEY_ENV = "CLAY_DRILL_STATUSPAGE_KEY"
 
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory):
-    from clay_cockpit.sim.server import start_background
+    from clay_cockpit.sim.background import start_background
 
     handle = start_background("healthy", seed=7, freeze_at=FROZEN_AT, workdir=tmp_path_factory.mktemp("statusapi-drill"))
     try:
@@ -54,8 +54,9 @@ def test_create_update_resolve_with_components(sim) -> None:
     comps = api.components()
     assert isinstance(comps, tuple) and comps[0] == PageComponent("drillcomp01", "Contact enrichment", "operational")
 
-    inc = api.create_incident(name="Degraded performance", status="investigating", body="We are investigating.",
-                              components={"drillcomp01": "partial_outage"})
+    inc = api.create_incident(
+        name="Degraded performance", status="investigating", body="We are investigating.", components={"drillcomp01": "partial_outage"}
+    )
     assert isinstance(inc, PageIncident), inc
     assert (inc.status, inc.updates, inc.latest_body) == ("investigating", 1, "We are investigating.")
     assert inc.components[0].status == "partial_outage" and inc.shortlink.startswith("https://")

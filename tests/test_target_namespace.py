@@ -42,10 +42,21 @@ def write_kubeconfigs(sim, tmp_path: Path) -> str:
     def context(name: str, **ns: str) -> dict:
         return {"name": name, "context": {"cluster": cluster["name"], "user": user["name"], **ns}}
 
-    first = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [],
-             "contexts": [context("drill-bare"), context("drill-empty", namespace=""), context("drill-staging", namespace="staging-ns")]}
-    second = {"apiVersion": "v1", "kind": "Config", "clusters": [cluster], "users": [user], "current-context": "drill-prod",
-              "contexts": [context("drill-prod", namespace="clay-sync"), context("drill-staging", namespace="shadowed")]}
+    first = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [],
+        "users": [],
+        "contexts": [context("drill-bare"), context("drill-empty", namespace=""), context("drill-staging", namespace="staging-ns")],
+    }
+    second = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [user],
+        "current-context": "drill-prod",
+        "contexts": [context("drill-prod", namespace="clay-sync"), context("drill-staging", namespace="shadowed")],
+    }
     paths = []
     for name, body in (("first", first), ("second", second)):
         path = tmp_path / f"kubeconfig-{name}"
@@ -111,9 +122,15 @@ def test_an_empty_namespace_is_the_contexts_as_kubectl_reads_it(sim, tmp_path, m
     assert (context, loaded.kube.namespace) == expected
 
     # `clay-cockpit info` says the same (it resolves the target on its own, with where each value came from)
-    args = cli.build_parser().parse_args(["info", "--config", str(config),
-                                          *(["--context", context_flag] if context_flag is not None else []),
-                                          *(["-n", namespace_flag] if namespace_flag is not None else [])])
+    args = cli.build_parser().parse_args(
+        [
+            "info",
+            "--config",
+            str(config),
+            *(["--context", context_flag] if context_flag is not None else []),
+            *(["-n", namespace_flag] if namespace_flag is not None else []),
+        ]
+    )
     info = gather(args)["kube"]
     assert (info["context"]["value"], info["namespace"]["value"]) == expected, info
 
@@ -134,6 +151,11 @@ def test_an_empty_namespace_is_the_contexts_as_kubectl_reads_it(sim, tmp_path, m
     cockpit_own = namespace_flag or env_namespace or (file_namespace if namespace_flag is None else "")
     flags += ["-n", cockpit_own] if cockpit_own else []
     before = len(sim.requests("kube"))
-    out = subprocess.run([kubectl, *flags, "get", "pods", "--request-timeout=5s", "-o", "name"], capture_output=True,
-                         text=True, timeout=30, env={**os.environ, "KUBECONFIG": kubeconfig})
+    out = subprocess.run(
+        [kubectl, *flags, "get", "pods", "--request-timeout=5s", "-o", "name"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "KUBECONFIG": kubeconfig},
+    )
     assert asked_namespace(sim, before, "kubectl/") == expected[1], out.stderr

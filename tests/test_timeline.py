@@ -55,8 +55,14 @@ def test_append_writes_one_json_line_per_event_with_every_field(tmp_path: Path) 
     assert len(raw) == 2
     obj = json.loads(raw[1])
     assert obj == {
-        "v": 1, "seq": 2, "at": T0 + 1.5, "time": "2026-01-01T00:00:01.500Z", "kind": "source_failed",
-        "actor": "ana@bastion", "summary": "metrics down second line", "data": {"source": "metrics"},
+        "v": 1,
+        "seq": 2,
+        "at": T0 + 1.5,
+        "time": "2026-01-01T00:00:01.500Z",
+        "kind": "source_failed",
+        "actor": "ana@bastion",
+        "summary": "metrics down second line",
+        "data": {"source": "metrics"},
     }
     assert e2.kind is EventKind.SOURCE_FAILED and e2.summary == "metrics down second line"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -197,19 +203,23 @@ SECRETS = [
 def test_secrets_never_reach_the_file(tmp_path: Path, secret: str) -> None:
     path = tmp_path / "t.jsonl"
     with Timeline(path) as t:
-        t.append("note", f"Authorization: Bearer {secret}", {
-            "api_key": secret,
-            "headers": {"Authorization": f"Bearer {secret}", "X-Api-Key": secret},
-            "log": f'clay client: request failed api_key={secret} status=401',
-            "json_log": json.dumps({"token": secret, "msg": "hi"}),
-            "url": f"https://user:{secret}@prometheus.internal:9090/api",
-            "nested": {"credentials": [secret, {"password": secret}]},
-            "raw_secret": secret.encode(),
-            "slack": {"bot_token": secret},
-            "fingerprint": fingerprint(secret),
-            "secret_name": "clay-credentials",
-            "token_env": "SLACK_BOT_TOKEN",
-        })
+        t.append(
+            "note",
+            f"Authorization: Bearer {secret}",
+            {
+                "api_key": secret,
+                "headers": {"Authorization": f"Bearer {secret}", "X-Api-Key": secret},
+                "log": f"clay client: request failed api_key={secret} status=401",
+                "json_log": json.dumps({"token": secret, "msg": "hi"}),
+                "url": f"https://user:{secret}@prometheus.internal:9090/api",
+                "nested": {"credentials": [secret, {"password": secret}]},
+                "raw_secret": secret.encode(),
+                "slack": {"bot_token": secret},
+                "fingerprint": fingerprint(secret),
+                "secret_name": "clay-credentials",
+                "token_env": "SLACK_BOT_TOKEN",
+            },
+        )
     text = path.read_text()
     assert secret not in text
     data = read(path).events[0].data
@@ -243,8 +253,13 @@ def test_fingerprints_survive_in_text_and_fields(tmp_path: Path) -> None:
 
 def test_names_and_ordinary_text_are_left_alone() -> None:
     data = {
-        "secret": "clay-credentials", "key": "api-key", "pod": "clay-sync-7d9f8c6b5-x2x4q",
-        "message": "429 rate 38/s over 5 min, tokens: 5", "count": 3, "ok": True, "none": None,
+        "secret": "clay-credentials",
+        "key": "api-key",
+        "pod": "clay-sync-7d9f8c6b5-x2x4q",
+        "message": "429 rate 38/s over 5 min, tokens: 5",
+        "count": 3,
+        "ok": True,
+        "none": None,
     }
     clean, n = redact(data)
     assert (clean, n) == (data, 0)
@@ -253,9 +268,19 @@ def test_names_and_ordinary_text_are_left_alone() -> None:
 def test_redact_makes_values_json_safe() -> None:
     from datetime import UTC, datetime
 
-    clean, _ = redact({"nan": float("nan"), "inf": float("inf"), "t": (1, 2), "s": {"b", "a"},
-                       "when": datetime(2026, 1, 1, tzinfo=UTC), "sev": EventKind.NOTE, 3: "int key",
-                       "blob": b"\x00\x01", "obj": object.__new__(object)})
+    clean, _ = redact(
+        {
+            "nan": float("nan"),
+            "inf": float("inf"),
+            "t": (1, 2),
+            "s": {"b", "a"},
+            "when": datetime(2026, 1, 1, tzinfo=UTC),
+            "sev": EventKind.NOTE,
+            3: "int key",
+            "blob": b"\x00\x01",
+            "obj": object.__new__(object),
+        }
+    )
     assert clean["nan"] is None and clean["inf"] is None
     assert clean["t"] == [1, 2] and clean["s"] == ["a", "b"]
     assert clean["when"].startswith("2026-01-01T00:00:00") and clean["sev"] == "note" and clean["3"] == "int key"
@@ -365,15 +390,25 @@ def test_two_writers_interleave_without_duplicate_seqs(tmp_path: Path) -> None:
 
 
 def test_signals_evidence_keeps_the_numbers_and_a_few_log_lines() -> None:
-    pods = PodsSnapshot("ctx", "clay", "app=clay-sync", (
-        PodInfo("clay-sync-a", "Running", 1, 1, 0, "Running", None, None, "ReplicaSet/x"),
-        PodInfo("clay-sync-b", "Running", 0, 1, 7, "CrashLoopBackOff", "OOMKilled", None, "ReplicaSet/x"),
-    ), T0, 12.0)
+    pods = PodsSnapshot(
+        "ctx",
+        "clay",
+        "app=clay-sync",
+        (
+            PodInfo("clay-sync-a", "Running", 1, 1, 0, "Running", None, None, "ReplicaSet/x"),
+            PodInfo("clay-sync-b", "Running", 0, 1, 7, "CrashLoopBackOff", "OOMKilled", None, "ReplicaSet/x"),
+        ),
+        T0,
+        12.0,
+    )
     health = HealthSnapshot("degraded", False, (Check("clay", "fail", "401 from Clay", ok=False),), 503, 40.2, T0)
     err = SourceError("statuspage", ErrorKind.TIMEOUT, "no answer in 5 s", "check the network")
     signals = Signals(
-        statuspage=Reading(error=err), health=Reading(health, None, T0, T0), pods=Reading(pods, None, T0, T0),
-        recent_logs=tuple(LogLine("clay-sync-b", f"clay 401 Bearer abcdef123456 #{i}") for i in range(20)), at=T0,
+        statuspage=Reading(error=err),
+        health=Reading(health, None, T0, T0),
+        pods=Reading(pods, None, T0, T0),
+        recent_logs=tuple(LogLine("clay-sync-b", f"clay 401 Bearer abcdef123456 #{i}") for i in range(20)),
+        at=T0,
     )
     ev = signals_evidence(signals, log_lines=3, extra={"assessment": {"branch": "credentials"}})
     assert ev["statuspage"] == {"error": err.line()}

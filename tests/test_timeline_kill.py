@@ -43,7 +43,8 @@ def run_and_kill(path: Path, round_no: int, rng: random.Random) -> tuple[int, li
     """Start a writer, kill it at a random moment; (seq it started after, acknowledged seqs)."""
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(path), str(round_no)],
-        stdout=subprocess.PIPE, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
     )
     assert proc.stdout is not None
     lines: list[bytes] = []

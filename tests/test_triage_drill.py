@@ -69,8 +69,12 @@ class Drill:
         metrics, pods = self.sources.metrics.fetch(), self.sources.kube.list_pods()
         with self.lock:
             lines = tuple(self.logs)
-        self.readings = {"statuspage": Reading().with_result(sp, now), "health": Reading().with_result(health, now),
-                         "metrics": Reading().with_result(metrics, now), "pods": Reading().with_result(pods, now)}
+        self.readings = {
+            "statuspage": Reading().with_result(sp, now),
+            "health": Reading().with_result(health, now),
+            "metrics": Reading().with_result(metrics, now),
+            "pods": Reading().with_result(pods, now),
+        }
         sig = Signals(**self.readings, recent_logs=lines, at=now)
         a = assess(sig, self.thresholds, now, refresh=self.refresh)
         check_shape(a)

@@ -59,8 +59,13 @@ def utc(monkeypatch):
 # One map from runbook action to key, equal to the app's bindings
 
 ACT_NAMES = {  # the app's act('…') names, as the actions desk binds them
-    "verify_key": ActionId.VERIFY_KEY, "update_key": ActionId.UPDATE_KEY, "restart": ActionId.RESTART,
-    "queuing": ActionId.ENABLE_QUEUING, "fallback": ActionId.ENABLE_FALLBACK, "scale": ActionId.SCALE,
+    "verify_key": ActionId.VERIFY_KEY,
+    "update_key": ActionId.UPDATE_KEY,
+    "restart": ActionId.RESTART,
+    "queuing": ActionId.ENABLE_QUEUING,
+    "fallback": ActionId.ENABLE_FALLBACK,
+    "scale": ActionId.SCALE,
+    "rollback": ActionId.ROLLBACK,
 }
 
 
@@ -96,29 +101,83 @@ class Case:
 
 
 CASES = [
-    Case("rate-limited, nothing in effect: the headers are read (in the logs), Q next", RATE_LIMITED, (), ActionId.ENABLE_QUEUING,
-         (ActionId.READ_RATE_LIMITS,), "→ Q Enable request queuing · ✓ Rate-limit headers read"),
-    Case("rate-limited after Q: queuing shown on, not offered again", RATE_LIMITED, (QUEUING_ON,), None,
-         (ActionId.READ_RATE_LIMITS, ActionId.ENABLE_QUEUING), "✓ Rate-limit headers read · ✓ Request queuing on since 07:58:00",
-         ("→", "Q Enable")),
-    Case("rate-limited after Q, no headers in the logs: reading them is what is left", RATE_LIMITED_NO_HEADERS, (QUEUING_ON,),
-         ActionId.READ_RATE_LIMITS, (ActionId.ENABLE_QUEUING,), "→ Read the rate-limit headers · ✓ Request queuing on since 07:58:00",
-         ("Q Enable",)),
-    Case("key revoked: v first", KEY_REVOKED, (), ActionId.VERIFY_KEY, (),
-         "→ v Verify the Clay API key in the Secret · k Update the key if it was rotated · R Restart the pods"),
-    Case("key revoked, new key and restart in effect: the check is done too (the new key was checked before it was written)",
-         KEY_REVOKED, (KEY_UPDATED, RESTARTED), None, (ActionId.VERIFY_KEY, ActionId.UPDATE_KEY, ActionId.RESTART),
-         "✓ Key checked since 07:59:30 · ✓ Key updated since 07:59:30 · ✓ Pods restarted since 07:59:40",
-         ("→", "v Verify", "k Update", "R Restart")),
-    Case("Clay outage: f first", CLAY_OUTAGE, (), ActionId.ENABLE_FALLBACK, (),
-         "→ f Enable graceful degradation (fallback) · Keep watching Clay's status page"),
-    Case("Clay outage, fallback flag on: watching is what is left", CLAY_OUTAGE, (FALLBACK_ON,), ActionId.WATCH_CLAY_STATUS,
-         (ActionId.ENABLE_FALLBACK,), "→ Keep watching Clay's status page · ✓ Fallback on since 07:59:00", ("f Enable",)),
-    Case("Clay outage, the health check shows the fallback serving (no flag read)",
-         replace(CLAY_OUTAGE, health=live(health("degraded", fallback=("degraded", "active on 3/3 pods: serving cached enrichment")))), (),
-         ActionId.WATCH_CLAY_STATUS, (ActionId.ENABLE_FALLBACK,), "→ Keep watching Clay's status page · ✓ Fallback on", ("f Enable",)),
-    Case("an action in effect that triage does not recommend changes nothing", KEY_REVOKED, (QUEUING_ON, InEffect("no_such_action", "?")),
-         ActionId.VERIFY_KEY, (), "→ v Verify"),
+    Case(
+        "rate-limited, nothing in effect: the headers are read (in the logs), Q next",
+        RATE_LIMITED,
+        (),
+        ActionId.ENABLE_QUEUING,
+        (ActionId.READ_RATE_LIMITS,),
+        "→ Q Enable request queuing · ✓ Rate-limit headers read",
+    ),
+    Case(
+        "rate-limited after Q: queuing shown on, not offered again",
+        RATE_LIMITED,
+        (QUEUING_ON,),
+        None,
+        (ActionId.READ_RATE_LIMITS, ActionId.ENABLE_QUEUING),
+        "✓ Rate-limit headers read · ✓ Request queuing on since 07:58:00",
+        ("→", "Q Enable"),
+    ),
+    Case(
+        "rate-limited after Q, no headers in the logs: reading them is what is left",
+        RATE_LIMITED_NO_HEADERS,
+        (QUEUING_ON,),
+        ActionId.READ_RATE_LIMITS,
+        (ActionId.ENABLE_QUEUING,),
+        "→ Read the rate-limit headers · ✓ Request queuing on since 07:58:00",
+        ("Q Enable",),
+    ),
+    Case(
+        "key revoked: v first",
+        KEY_REVOKED,
+        (),
+        ActionId.VERIFY_KEY,
+        (),
+        "→ v Verify the Clay API key in the Secret · k Update the key if it was rotated · R Restart the pods",
+    ),
+    Case(
+        "key revoked, new key and restart in effect: the check is done too (the new key was checked before it was written)",
+        KEY_REVOKED,
+        (KEY_UPDATED, RESTARTED),
+        None,
+        (ActionId.VERIFY_KEY, ActionId.UPDATE_KEY, ActionId.RESTART),
+        "✓ Key checked since 07:59:30 · ✓ Key updated since 07:59:30 · ✓ Pods restarted since 07:59:40",
+        ("→", "v Verify", "k Update", "R Restart"),
+    ),
+    Case(
+        "Clay outage: f first",
+        CLAY_OUTAGE,
+        (),
+        ActionId.ENABLE_FALLBACK,
+        (),
+        "→ f Enable graceful degradation (fallback) · Keep watching Clay's status page",
+    ),
+    Case(
+        "Clay outage, fallback flag on: watching is what is left",
+        CLAY_OUTAGE,
+        (FALLBACK_ON,),
+        ActionId.WATCH_CLAY_STATUS,
+        (ActionId.ENABLE_FALLBACK,),
+        "→ Keep watching Clay's status page · ✓ Fallback on since 07:59:00",
+        ("f Enable",),
+    ),
+    Case(
+        "Clay outage, the health check shows the fallback serving (no flag read)",
+        replace(CLAY_OUTAGE, health=live(health("degraded", fallback=("degraded", "active on 3/3 pods: serving cached enrichment")))),
+        (),
+        ActionId.WATCH_CLAY_STATUS,
+        (ActionId.ENABLE_FALLBACK,),
+        "→ Keep watching Clay's status page · ✓ Fallback on",
+        ("f Enable",),
+    ),
+    Case(
+        "an action in effect that triage does not recommend changes nothing",
+        KEY_REVOKED,
+        (QUEUING_ON, InEffect("no_such_action", "?")),
+        ActionId.VERIFY_KEY,
+        (),
+        "→ v Verify",
+    ),
 ]
 
 
@@ -146,7 +205,12 @@ def test_do_now_shows_each_key_and_what_is_in_effect() -> None:
     assert " Q " not in shown
     a = assess(KEY_REVOKED, TH, NOW)
     lines = actions_content(a, 76).plain.splitlines()
-    assert lines[:4] == ["Do now", " v  Verify the Clay API key in the Secret", " k  Update the key if it was rotated", " R  Restart the pods"]
+    assert lines[:4] == [
+        "Do now",
+        " v  Verify the Clay API key in the Secret",
+        " k  Update the key if it was rotated",
+        " R  Restart the pods",
+    ]
 
 
 def test_outside_actions_say_so_and_the_restart_is_not_offered_for_a_leak() -> None:
@@ -154,8 +218,8 @@ def test_outside_actions_say_so_and_the_restart_is_not_offered_for_a_leak() -> N
 
     a = assess(signals(health_=live(QUEUE_FAIL), pods_=live(CRASHLOOP), logs=memory_lines(179, 511, 20.0)), TH, NOW)
     line = actions_line(a).plain
-    assert line.startswith("→ Roll back the last change to the deployment (outside the cockpit) · Raise the pods' memory limit (outside the cockpit) · 5 Read")
+    assert line.startswith("→ U Roll back the last change to the deployment · Raise the pods' memory limit (outside the cockpit) · 5 Read")
     assert "R " not in line and "Restart" not in line
     shown = " ".join(actions_content(a, 76).plain.split())
-    assert "· Roll back the last change to the deployment (outside the cockpit) a leak that came with it" in shown
-    assert "5 Read the crashing pod's last log lines" in shown
+    assert "U Roll back the last change to the deployment a leak that came with it" in shown
+    assert "5 Read the failing pod's last log lines" in shown

@@ -14,10 +14,12 @@ from clay_cockpit.triage.tree import Assessment, Triage, assess
 HEALTHY = signals()
 KEY_REVOKED = signals(metrics_=live(metrics({401: 39.0}, rate=39.0)), logs=call_lines(401, 40))
 # a key revoked as the evidence shows it in its first seconds: the logs first (P3), then the metrics' ramp (P1)
-REVOKED_LOGS_ONLY = signals(metrics_=live(ramp_metrics(401, 40.0, onset=-1.0)),
-                            logs=call_lines(200, 20, LOG_T0 + 590) + call_lines(401, 12, LOG_T0 + 600.5, 0.16))
-REVOKED_RAMP = signals(metrics_=live(ramp_metrics(401, 40.0, onset=8.0)),
-                       logs=call_lines(200, 20, LOG_T0 + 580) + call_lines(401, 48, LOG_T0 + 592.2, 0.16))
+REVOKED_LOGS_ONLY = signals(
+    metrics_=live(ramp_metrics(401, 40.0, onset=-1.0)), logs=call_lines(200, 20, LOG_T0 + 590) + call_lines(401, 12, LOG_T0 + 600.5, 0.16)
+)
+REVOKED_RAMP = signals(
+    metrics_=live(ramp_metrics(401, 40.0, onset=8.0)), logs=call_lines(200, 20, LOG_T0 + 580) + call_lines(401, 48, LOG_T0 + 592.2, 0.16)
+)
 PARTIAL_401 = signals(metrics_=live(metrics({401: 8.0})))  # P2
 RATE_LIMITED = signals(metrics_=live(metrics({429: 18.0})))
 METRICS_DOWN = signals(metrics_=failed("metrics"))
@@ -153,8 +155,17 @@ def test_a_raise_that_grows_is_one_run_and_corroboration_makes_it_fast() -> None
     short window: the verdict is on screen 3.5 s after the logs saw it."""
     assert not at(REVOKED_LOGS_ONLY, 0).corroborated and at(REVOKED_RAMP, 0).corroborated
     tri = Triage(samples=2, seconds=8, fast_seconds=3, calm_seconds=30)
-    outs = feed(tri, [(0, HEALTHY), (1, REVOKED_LOGS_ONLY), (1.5, REVOKED_LOGS_ONLY), (2.5, REVOKED_LOGS_ONLY),
-                      (4.0, REVOKED_RAMP), (4.5, REVOKED_RAMP)])
+    outs = feed(
+        tri,
+        [
+            (0, HEALTHY),
+            (1, REVOKED_LOGS_ONLY),
+            (1.5, REVOKED_LOGS_ONLY),
+            (2.5, REVOKED_LOGS_ONLY),
+            (4.0, REVOKED_RAMP),
+            (4.5, REVOKED_RAMP),
+        ],
+    )
     assert [o.branch for o in outs] == [Branch.HEALTHY] * 5 + [Branch.CREDENTIALS]
     assert outs[3].pending == (Branch.CREDENTIALS, Severity.P3) and outs[4].pending == (Branch.CREDENTIALS, Severity.P1)
     assert outs[3].leading and outs[3].on_screen.severity == Severity.P3, "two samples agree: the raise leads, marked ?"

@@ -54,7 +54,9 @@ def test_status_page_incident_seen_updated_and_resolved() -> None:
     assert w.update(signals(statuspage=replace(page, fetched_at=NOW + 5)), NOW + 5) == []
 
     inc = page.incidents[0]
-    later = replace(inc, status="identified", latest_update="We found the cause.", latest_update_at=inc.latest_update_at + timedelta(minutes=5))
+    later = replace(
+        inc, status="identified", latest_update="We found the cause.", latest_update_at=inc.latest_update_at + timedelta(minutes=5)
+    )
     updated = w.update(signals(statuspage=replace(page, incidents=(later,))), NOW + 10)
     assert kinds(updated) == [EventKind.CLAY_INCIDENT_UPDATED]
     assert "identified: We found the cause." in updated[0].summary

@@ -37,9 +37,12 @@ def outage_signals(now: float = NOW) -> Signals:
     pods = pods_snapshot()
     fine = tuple(replace(p, restarts=0, last_termination=None, status="Running", ready=1) for p in pods.pods)
     return Signals(
-        statuspage=Reading().with_result(page, now), health=Reading().with_result(health_snapshot(), now),
-        metrics=Reading().with_result(metrics_snapshot(), now), pods=Reading().with_result(replace(pods, pods=fine), now),
-        recent_logs=log_lines(12), at=now,
+        statuspage=Reading().with_result(page, now),
+        health=Reading().with_result(health_snapshot(), now),
+        metrics=Reading().with_result(metrics_snapshot(), now),
+        pods=Reading().with_result(replace(pods, pods=fine), now),
+        recent_logs=log_lines(12),
+        at=now,
     )
 
 
@@ -116,9 +119,12 @@ def test_an_open_incident_records_notables_changes_and_ticks(rec: Recorder, tmp_
     # the fault clears: a healthy, all-live assessment is a stable change (no window here)
     page = replace(statuspage_snapshot(), incidents=())
     healthy = Signals(
-        statuspage=Reading().with_result(page, NOW + 5), health=Reading().with_result(health_snapshot(HEALTHY_DOC), NOW + 5),
+        statuspage=Reading().with_result(page, NOW + 5),
+        health=Reading().with_result(health_snapshot(HEALTHY_DOC), NOW + 5),
         metrics=Reading().with_result(replace(metrics_snapshot(), series=metrics_snapshot().series[2:]), NOW + 5),
-        pods=sig.pods, recent_logs=(), at=NOW + 5,
+        pods=sig.pods,
+        recent_logs=(),
+        at=NOW + 5,
     )
     t2 = triage.update(assess(healthy, Thresholds(), NOW + 5))
     assert t2.change is not None, t2.latest.headline
@@ -135,8 +141,13 @@ def test_an_open_incident_records_notables_changes_and_ticks(rec: Recorder, tmp_
     assert rec.set_severity(Severity.P2) and rec.open.severity == Severity.P2 and rec.open.suggested == Severity.P1
     assert rec.set_status(Status.IDENTIFIED) and rec.open.status == Status.IDENTIFIED
     tail = [e.kind for e in on_disk(rec)[-5:]]
-    assert tail == [EventKind.CHECKLIST_TICKED, EventKind.CHECKLIST_UNTICKED, EventKind.SEVERITY_CHANGED,
-                    EventKind.SEVERITY_CHANGED, EventKind.STATUS_CHANGED]
+    assert tail == [
+        EventKind.CHECKLIST_TICKED,
+        EventKind.CHECKLIST_UNTICKED,
+        EventKind.SEVERITY_CHANGED,
+        EventKind.SEVERITY_CHANGED,
+        EventKind.STATUS_CHANGED,
+    ]
     # a hand-unticked auto item is not ticked again by the cockpit
     assert rec.toggle("check_metrics") and "check_metrics" not in rec.open.ticks
     rec.triaged(t2, healthy)

@@ -1,8 +1,9 @@
 """The actions pane: every remediation the cockpit can run, on its key.
 
 One row per action — verify the key in the Secret, update the key, restart
-the pods, request queuing (a toggle), fallback (a toggle), scale — with
-what is known about it: the current replicas next to scale, the flag's
+the pods, roll back (rollout undo), request queuing (a toggle), fallback (a
+toggle), scale — with what is known about it: where a rollback goes (or
+that there is no previous revision), the current replicas next to scale, the flag's
 state and the rate-limit headers last seen next to queuing, and why it is
 disabled (read-only, permission denied with the escalation contact, the
 lease held by another cockpit). Rows for triage's current branch are marked
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import OptionList, Static
@@ -78,7 +79,7 @@ def row_content(row: Row, width: int = 60) -> Content:
 class ActionsView(OptionList):
     """The rows; Enter opens the highlighted action (as its key does)."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Leave", show=False, id="actions.leave", tooltip="Leave the actions pane"),
     ]
 

@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from clay_cockpit.comms.state import Cadence, Channel, DueState
-from clay_cockpit.incident.lifecycle import ClockLevel
+from clay_cockpit.incident.clock import ClockLevel
 from clay_cockpit.widgets.common import set_if_changed
 
 LEVEL_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-warning", ClockLevel.ERROR: "bold $text-error"}

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
@@ -67,13 +67,27 @@ def step_content(number: int, title: str, done: int, total: int) -> Content:
 class ChecklistView(OptionList):
     """The list itself: step headers (not selectable) and items."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "step(1)", "Step 1", group=STEP, id="checklist.step1", tooltip="Jump to step 1 of the runbook: quick triage"),
         Binding("2", "step(2)", "Step 2", group=STEP, id="checklist.step2", tooltip="Jump to step 2 of the runbook: the decision tree"),
         Binding("3", "step(3)", "Step 3", group=STEP, id="checklist.step3", tooltip="Jump to step 3 of the runbook: immediate actions"),
         Binding("4", "step(4)", "Step 4", group=STEP, id="checklist.step4", tooltip="Jump to step 4 of the runbook: communicate"),
-        Binding("space", "toggle", "Tick", show=False, id="checklist.tick", tooltip="Tick or untick the item under the cursor (recorded with the time)"),
-        Binding("escape", "leave", "Leave", show=False, id="checklist.leave", tooltip="Leave the checklist (the number keys focus the panes again)"),
+        Binding(
+            "space",
+            "tick",
+            "Tick",
+            show=False,
+            id="checklist.tick",
+            tooltip="Tick or untick the item under the cursor (recorded with the time)",
+        ),
+        Binding(
+            "escape",
+            "leave",
+            "Leave",
+            show=False,
+            id="checklist.leave",
+            tooltip="Leave the checklist (the number keys focus the panes again)",
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -98,7 +112,7 @@ class ChecklistView(OptionList):
         if isinstance(pane, ChecklistPane):
             pane.jump(number)
 
-    def action_toggle(self) -> None:
+    def action_tick(self) -> None:  # (not action_toggle: DOMNode's, toggle(attribute_name), is another action)
         option = self.highlighted_option
         if option is not None and option.id and not option.disabled:
             self.post_message(ChecklistPane.Toggle(option.id))
@@ -167,8 +181,14 @@ class ChecklistPane(Vertical):
     def view(self) -> ChecklistView:
         return self._view
 
-    def show(self, *, ticks: Mapping[str, Tick] | None = None, is_open: bool | None = None,
-             branches: frozenset[Branch] | None = None, errors: frozenset[ErrorClass] | None = None) -> None:
+    def show(
+        self,
+        *,
+        ticks: Mapping[str, Tick] | None = None,
+        is_open: bool | None = None,
+        branches: frozenset[Branch] | None = None,
+        errors: frozenset[ErrorClass] | None = None,
+    ) -> None:
         """Redraw the items whose tick or applicability changed (what is not
         given stays as it was)."""
         if branches is not None:

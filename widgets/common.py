@@ -19,6 +19,7 @@ from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.events import Resize
 from textual.geometry import Region
 from textual.widgets import Static
 
@@ -58,9 +59,7 @@ def hanging(text: str, width: int, first: str, style: str = "", lead_style: str 
     before the first line, as many spaces (or ``rest``) before the others."""
     rest = " " * cell_len(first) if rest is None else rest
     lines = textwrap.wrap(clean(text), width=max(8, width - cell_len(first)), break_on_hyphens=False) or [""]
-    return Content("\n").join(
-        Content.assemble((first if i == 0 else rest, lead_style), (line, style)) for i, line in enumerate(lines)
-    )
+    return Content("\n").join(Content.assemble((first if i == 0 else rest, lead_style), (line, style)) for i, line in enumerate(lines))
 
 
 def set_if_changed(widget: Static, content: Content | str) -> bool:
@@ -262,7 +261,7 @@ class SourcePane(Vertical):
             set_if_changed(self._what, problem_what(error))
             set_if_changed(self._hint, problem_hint(error))
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: Resize) -> None:  # (the event: as the subclasses' handlers take it; Textual calls each)
         self._update_frame()  # a narrower frame may need the shorter title
 
     def _set_frame_text(self, title: str, subtitle: str) -> None:

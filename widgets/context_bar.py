@@ -24,7 +24,8 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
-from clay_cockpit.incident.lifecycle import ClockLevel, Incident, Status
+from clay_cockpit.incident.clock import ClockLevel
+from clay_cockpit.incident.state import Incident, Status
 from clay_cockpit.widgets.common import clean, set_if_changed
 from clay_cockpit.widgets.triage import SEV_STYLE
 
@@ -107,7 +108,7 @@ class ContextBar(Static):
 
     @property
     def countdown(self) -> str:
-        """"fault in 12 s" until the fault starts, then ""."""
+        """ "fault in 12 s" until the fault starts, then ""."""
         if self._fault_at is None or self._clock is None:
             return ""
         left = self._fault_at - self._clock()

@@ -40,7 +40,7 @@ class KeyFooter(Footer):
         self._shown = self._keys() if self._ready else None
         return super().compose()
 
-    def bindings_changed(self, screen: Screen) -> None:
+    def bindings_changed(self, screen: Screen[Any]) -> None:
         if self._shown is not None and self.is_attached and screen is self.screen and self._keys() == self._shown:
             return  # the same keys: no recompose
         self._ready = True

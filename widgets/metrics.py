@@ -44,7 +44,7 @@ def bars(values: Sequence[float], width: int, top: float) -> str:
     n = len(values)
     if n >= width:
         step = Fraction(n, width)
-        buckets = [values[int(step * i):int(step * (i + 1))] for i in range(width)]
+        buckets = [values[int(step * i) : int(step * (i + 1))] for i in range(width)]
     else:
         buckets = [[values[i * n // width]] for i in range(width)]
     top = top if top > 0 else 1.0
@@ -60,6 +60,7 @@ def scale_top(series: Sequence[Series], thresholds: Thresholds) -> dict[str, flo
     """The top of each series' sparkline: one shared top for the error series
     (the largest error value of any code, at least ``error_rate_warn``), the
     series' own largest value for the others."""
+
     def peak(s: Series) -> float:
         return max((v for _, v in s.points), default=0.0)
 
@@ -117,7 +118,7 @@ def format_value(value: float | None, unit: str) -> str:
 
 
 def level(series: Series, thresholds: Thresholds) -> str:
-    """"crit", "warn" or "" for a series against the configured thresholds."""
+    """ "crit", "warn" or "" for a series against the configured thresholds."""
     if series.current is None:
         return ""
     if series.query == "errors_by_code":
@@ -244,7 +245,7 @@ class MetricsPane(SourcePane):
             self._show_notice(self.reading.value)
 
     def _backup_name(self, snap: MetricsSnapshot) -> str:
-        """"backup 1" (its place in metrics.backup_urls), or "backup"."""
+        """ "backup 1" (its place in metrics.backup_urls), or "backup"."""
         url = snap.served_by.rstrip("/")
         number = next((i for i, b in enumerate(self.backup_urls, 1) if b.rstrip("/") == url), None)
         return f"backup {number}" if number else "backup"
@@ -256,8 +257,12 @@ class MetricsPane(SourcePane):
             return
         why = f"primary {value.failovers[0].kind.value}" if value.failovers else "primary failed"
         backup = self._backup_name(value)
-        variants = [f"⚠ {why} → {backup} {host_of(value.served_by)} serving", f"⚠ {why} → {backup} serving",
-                    f"⚠ {why} → backup serving", f"⚠ {why}"]
+        variants = [
+            f"⚠ {why} → {backup} {host_of(value.served_by)} serving",
+            f"⚠ {why} → {backup} serving",
+            f"⚠ {why} → backup serving",
+            f"⚠ {why}",
+        ]
         room = self.content_region.width
         set_if_changed(self._notice, next((v for v in variants if room <= 0 or cell_len(v) <= room), variants[-1]))
 
@@ -265,8 +270,10 @@ class MetricsPane(SourcePane):
         self._show_notice(value)
         if self._compact is None:  # not laid out yet: on_resize draws it
             return
-        placeholders = tuple(Series(key=f"{name}{NO_DATA}", query=name, label=label, unit="", labels=(), current=None, points=())
-                             for name, label in value.no_data)
+        placeholders = tuple(
+            Series(key=f"{name}{NO_DATA}", query=name, label=label, unit="", labels=(), current=None, points=())
+            for name, label in value.no_data
+        )
         series = order_series(value.series + placeholders)
         empty = self._empty
         empty.display = not series

@@ -66,8 +66,9 @@ def _words(status: str) -> str:
 def _block(inc: StatusIncident, now: float) -> Content:
     since = age_since(inc.started_at or inc.updated_at, now)
     if is_maintenance(inc):
-        head = Content.assemble(("◆ ", "$text-primary"), (clean(inc.name), "bold"),
-                                (f" — maintenance {_words(inc.status)}, {since} ago", "$text-muted"))
+        head = Content.assemble(
+            ("◆ ", "$text-primary"), (clean(inc.name), "bold"), (f" — maintenance {_words(inc.status)}, {since} ago", "$text-muted")
+        )
     else:
         colour = _IMPACT.get(inc.impact, "$text-primary")
         head = Content.assemble(("▲ ", colour), (clean(inc.name), "bold"), (f" — {_words(inc.status)}, {since} ago", "$text-muted"))

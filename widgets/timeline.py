@@ -17,8 +17,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from clay_cockpit.incident.events import Event, EventKind
 from clay_cockpit.incident.recorder import Failure
-from clay_cockpit.incident.timeline import Event, EventKind
 from clay_cockpit.incident.watch import Notable
 from clay_cockpit.widgets.checklist import clock_time
 from clay_cockpit.widgets.common import clean, hanging, set_if_changed
@@ -112,7 +112,7 @@ class TimelinePane(Vertical):
         self._problems = Static(id="timeline-problems")
         self._events = Static("looking for an open incident…", id="timeline-events", classes="-waiting")
         self._body = VerticalScroll(self._events, can_focus=True, id="timeline-body")
-        self._last: tuple | None = None
+        self._last: tuple[str | None, Sequence[Event], Sequence[Failure], Sequence[str], Sequence[Notable]] | None = None
         self._width = 0
 
     def compose(self) -> ComposeResult:
@@ -127,8 +127,14 @@ class TimelinePane(Vertical):
         if self._last is not None and self.content_size.width - 1 != self._width:
             self.show(*self._last)  # wrapped again to the new width
 
-    def show(self, incident_id: str | None, events: Sequence[Event], failures: Sequence[Failure],
-             problems: Sequence[str], waiting: Sequence[Notable]) -> None:
+    def show(
+        self,
+        incident_id: str | None,
+        events: Sequence[Event],
+        failures: Sequence[Failure],
+        problems: Sequence[str],
+        waiting: Sequence[Notable],
+    ) -> None:
         self._last = (incident_id, events, failures, problems, waiting)
         self._width = width = self.content_size.width - 1 if self.content_size.width > 8 else 60  # less a scrollbar column (hidden: 0)
         body = self._events

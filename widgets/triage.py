@@ -37,6 +37,8 @@ SEV_STYLE: dict[Severity | None, str] = {
 }
 _CONFIDENCE = {Confidence.HIGH: "$text-success", Confidence.MEDIUM: "$text-warning", Confidence.LOW: "$text-error"}
 _QUIET = frozenset({Branch.HEALTHY, Branch.UNKNOWN})
+# under the reasons that cite Kubernetes (source "infra"): where they come from, whole
+INFRA_CITED = "Changes, Events, Nodes: from Kubernetes — o shows them in full"
 
 
 def glyph(branch: Branch) -> str:
@@ -44,7 +46,7 @@ def glyph(branch: Branch) -> str:
 
 
 def headline_content(a: Assessment, width: int = 0) -> Content:
-    """"▶ Credentials: Clay answers 401 to every call — P1", in the severity's colour
+    """ "▶ Credentials: Clay answers 401 to every call — P1", in the severity's colour
     (wrapped to ``width`` when given, else one line)."""
     style = SEV_STYLE[a.severity]
     if width:
@@ -80,11 +82,13 @@ def why_content(a: Assessment, width: int) -> Content:
     for f in a.findings[1:]:
         lines.append(hanging(f.line, width, "+ ", SEV_STYLE[f.severity]))
         lines.extend(_reasons(f, width))
+    if any(r.source == "infra" for f in a.findings for r in f.reasons):
+        lines.append(hanging(INFRA_CITED, width, "  ", "$text-muted"))
     return Content("\n").join(lines)
 
 
 def done_text(x: Action) -> str:
-    """"✓ Request queuing on since 12:03:10"."""
+    """ "✓ Request queuing on since 12:03:10"."""
     return f"✓ {x.done_text}" + (f" since {clock_time(x.since)}" if x.since is not None else "")
 
 
@@ -94,7 +98,7 @@ def ordered(a: Assessment) -> tuple[Action, ...]:
 
 
 def actions_content(a: Assessment, width: int) -> Content:
-    """"Do now": each action behind the key that does it (· when none), the
+    """ "Do now": each action behind the key that does it (· when none), the
     ones in effect as done with what is in effect, what the evidence says
     about each on the line below."""
     actions = ordered(a)
@@ -115,7 +119,7 @@ def actions_content(a: Assessment, width: int) -> Content:
 
 
 def severity_content(a: Assessment) -> Content:
-    """"P1 Complete outage · respond < 15 min · e.g. Clay API unreachable"."""
+    """ "P1 Complete outage · respond < 15 min · e.g. Clay API unreachable"."""
     if a.severity is None:
         words = "No severity: nothing to respond to" if a.branch == Branch.HEALTHY else "No severity yet: not enough to go on"
         return Content.styled(words, "$text-muted")
@@ -153,8 +157,13 @@ def actions_line(a: Assessment) -> Content:
                 continue
             if not parts:
                 parts.append(Content.styled("→ ", "bold $text-accent"))
-            parts.append(Content.assemble((f"{x.key} " if x.key else "", "bold $text-accent"), clean(x.text),
-                                          (" (outside the cockpit)" if x.outside else "", "$text-muted")))
+            parts.append(
+                Content.assemble(
+                    (f"{x.key} " if x.key else "", "bold $text-accent"),
+                    clean(x.text),
+                    (" (outside the cockpit)" if x.outside else "", "$text-muted"),
+                )
+            )
         return Content.assemble(*parts)
     if a.cannot_see:
         return Content.styled(f"◌ can't see: {clean(a.cannot_see)}", "$text-warning")
@@ -277,7 +286,12 @@ class TriagePane(Vertical):
         yield self._body
 
     def show(self, t: Triaged, force: bool = False) -> None:
-        if not force and self._triaged is not None and t.on_screen is self._triaged.on_screen and t.pending_text == self._triaged.pending_text:
+        if (
+            not force
+            and self._triaged is not None
+            and t.on_screen is self._triaged.on_screen
+            and t.pending_text == self._triaged.pending_text
+        ):
             return  # nothing new to draw
         self._triaged = t
         a = t.on_screen  # a raise being confirmed leads, marked "?" (what a declaration records)

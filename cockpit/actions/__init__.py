@@ -1,6 +1,6 @@
 """Remediation: the path every action takes — plan, server dry run,
 permission check, confirmation, apply, follow the rollout, verify the
-symptom ended (``flow``, ``plans``, ``follow``, ``symptom``), rate limits
+symptom ended (``flow``, ``flow_verify``, ``plans``, ``follow``, ``symptom``), rate limits
 (``ratelimit``), what is in effect (``status``).
 
 ``types`` holds the adapter contract (Failure, AdminError, SecretValue,

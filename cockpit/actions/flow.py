@@ -23,6 +23,10 @@ drives step by step from thread workers.
 - :meth:`ActionRunner.run_check` runs the one non-mutating action (verify the
   key in the Secret): no confirmation, allowed in read-only mode.
 
+The verify and record steps and following again are methods of
+:class:`clay_cockpit.actions.flow_verify.VerifyAndRecord`, a base class of
+ActionRunner.
+
 Blocking; no method raises (failures come back in the Plan / Outcome), except
 on programming errors (an unknown action). Independent of Textual. The
 Kubernetes client is imported only when the first request is made.
@@ -36,8 +40,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from clay_cockpit.actions.flow_verify import MAX_ISSUED, ProgressSink, VerifyAndRecord, _bug, _Emitter
 from clay_cockpit.actions.ratelimit import RateLimitInfo, rate_limits_seen
 from clay_cockpit.actions.types import (
     ActionKind,
@@ -70,23 +75,36 @@ if TYPE_CHECKING:
     from clay_cockpit.incident.lifecycle import IncidentStore
     from clay_cockpit.sources.kube_admin import KubeAdmin
     from clay_cockpit.sources.kube_lease import Leases
-    from clay_cockpit.sources.kube_rollout import Look
 
 __all__ = [
-    "ActionKind", "ActionRunner", "Confirmation", "DryRun", "Failure", "FailureKind", "FieldChange", "LeaseInfo", "Outcome",
-    "PermissionCheck", "Plan", "ProbeResult", "ProbeVerdict", "Progress", "RateLimitInfo", "SecretValue", "Stage", "Verification",
-    "VerifyState", "rate_limits_seen", "relevant_actions", "specs",
+    "ActionKind",
+    "ActionRunner",
+    "Confirmation",
+    "DryRun",
+    "Failure",
+    "FailureKind",
+    "FieldChange",
+    "LeaseInfo",
+    "Outcome",
+    "PermissionCheck",
+    "Plan",
+    "ProbeResult",
+    "ProbeVerdict",
+    "Progress",
+    "RateLimitInfo",
+    "SecretValue",
+    "Stage",
+    "Verification",
+    "VerifyState",
+    "rate_limits_seen",
+    "relevant_actions",
+    "specs",
 ]
 
 PLAN_TTL = 600.0  # seconds: an older plan must be made again before it is confirmed
 CONFIRM_TTL = 900.0  # seconds a confirmation (and its retries) stays valid
 POLL = 1.0  # seconds between looks while following an effect
-MAX_ISSUED = 32
-RETRYABLE = frozenset({FailureKind.AUTH_EXPIRED, FailureKind.LEASE_HELD, FailureKind.UNREACHABLE, FailureKind.TIMEOUT,
-                       FailureKind.SERVER_ERROR})
 RECORDED_BLOCKS = frozenset({FailureKind.FORBIDDEN, FailureKind.REFUSED, FailureKind.PAUSED, FailureKind.NOT_FOUND})
-
-ProgressSink = Callable[[Progress], None]
 
 
 def specs() -> tuple[ActionSpec, ...]:
@@ -103,7 +121,7 @@ def relevant_actions(action_ids: Iterable[ActionId]) -> frozenset[ActionKind]:
     return frozenset(s.kind for s in specs() if s.runbook in wanted and not s.undo)
 
 
-class ActionRunner:
+class ActionRunner(VerifyAndRecord):
     """Runs the remediation actions for one config, as one responder.
 
     ``identity`` (the Lease holder) is ``actor`` + ``+`` + a random cockpit
@@ -113,9 +131,18 @@ class ActionRunner:
     """
 
     def __init__(
-        self, config: Config, *, store: IncidentStore | None = None, read_only: bool = False, actor: str | None = None,
-        cockpit_id: str | None = None, admin: KubeAdmin | None = None, wall: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None, poll: float = POLL,
+        self,
+        config: Config,
+        *,
+        store: IncidentStore | None = None,
+        read_only: bool = False,
+        actor: str | None = None,
+        cockpit_id: str | None = None,
+        admin: KubeAdmin | None = None,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        poll: float = POLL,
     ) -> None:
         from clay_cockpit.actions.plans import Ctx
         from clay_cockpit.sources.kube_admin import KubeAdmin
@@ -153,8 +180,15 @@ class ActionRunner:
 
     # -- planning ----------------------------------------------------------------
 
-    def plan(self, kind: ActionKind, *, deployment: str | None = None, new_key: SecretValue | None = None,
-             replicas: int | None = None) -> Plan:
+    def plan(
+        self,
+        kind: ActionKind,
+        *,
+        deployment: str | None = None,
+        new_key: SecretValue | None = None,
+        replicas: int | None = None,
+        revision: int | None = None,
+    ) -> Plan:
         """Step 1: what will change (reads only)."""
         from clay_cockpit.actions.plans import SPECS, plan_changes
 
@@ -164,9 +198,19 @@ class ActionRunner:
         if name not in self.deployments:
             raise ValueError(f"{name!r} is not one of kube.deployments {self.deployments}")
         title = f"{spec.title}: deployment {name}" if kind is not ActionKind.VERIFY_KEY else spec.title
-        plan = Plan(id=f"{kind.value}-{_secrets.token_hex(4)}", kind=kind, title=title, runbook=spec.runbook, context=self.admin.context,
-                    namespace=self.admin.namespace, deployment=name, mutating=spec.mutating, read_only=self.read_only,
-                    created_at=self._wall(), inputs=Inputs(name, new_key, replicas))
+        plan = Plan(
+            id=f"{kind.value}-{_secrets.token_hex(4)}",
+            kind=kind,
+            title=title,
+            runbook=spec.runbook,
+            context=self.admin.context,
+            namespace=self.admin.namespace,
+            deployment=name,
+            mutating=spec.mutating,
+            read_only=self.read_only,
+            created_at=self._wall(),
+            inputs=Inputs(name, new_key, replicas, revision),
+        )
         try:
             plan = plan_changes(self.ctx, plan)
             if spec.mutating:
@@ -230,8 +274,12 @@ class ActionRunner:
         denied = [c for c in checks if not c.allowed]
         if denied and (blocked is None or blocked.kind in (FailureKind.READ_ONLY, FailureKind.FORBIDDEN)):
             what = ", ".join(c.what for c in denied)
-            forbidden = Failure(FailureKind.FORBIDDEN, f"{SPECS[plan.kind].label} fails: permission denied ({what}) → escalate to {self.escalation}",
-                                f"ask {self.escalation} to grant it or to run the action", status_code=403)
+            forbidden = Failure(
+                FailureKind.FORBIDDEN,
+                f"{SPECS[plan.kind].label} fails: permission denied ({what}) → escalate to {self.escalation}",
+                f"ask {self.escalation} to grant it or to run the action",
+                status_code=403,
+            )
             blocked = forbidden if blocked is None or blocked.kind is FailureKind.FORBIDDEN else blocked
             if blocked.kind is FailureKind.READ_ONLY:
                 plan = replace(plan, notes=(*plan.notes, forbidden.message))
@@ -239,15 +287,23 @@ class ActionRunner:
         self._record_block(plan)
         return plan
 
-    def prepare(self, kind: ActionKind, *, deployment: str | None = None, new_key: SecretValue | None = None,
-                replicas: int | None = None) -> Plan:
-        """Steps 1–3 in one call (one worker): the plan the confirm modal shows."""
-        return self.check_permissions(self.dry_run(self.plan(kind, deployment=deployment, new_key=new_key, replicas=replicas)))
+    def prepare(
+        self,
+        kind: ActionKind,
+        *,
+        deployment: str | None = None,
+        new_key: SecretValue | None = None,
+        replicas: int | None = None,
+        revision: int | None = None,
+    ) -> Plan:
+        """Steps 1–3 in one call (one worker): the plan the confirm modal shows (``revision``: a rollback's target)."""
+        plan = self.plan(kind, deployment=deployment, new_key=new_key, replicas=replicas, revision=revision)
+        return self.check_permissions(self.dry_run(plan))
 
     def replan(self, plan: Plan) -> Plan:
         """The same action with the same inputs, read afresh (after re-authenticating, a conflict, an old plan)."""
         i = plan.inputs
-        return self.prepare(plan.kind, deployment=i.deployment or None, new_key=i.new_key, replicas=i.replicas)
+        return self.prepare(plan.kind, deployment=i.deployment or None, new_key=i.new_key, replicas=i.replicas, revision=i.revision)
 
     # -- confirming ----------------------------------------------------------------
 
@@ -265,10 +321,15 @@ class ActionRunner:
             return plan.blocked
         age = self._wall() - plan.created_at
         if age > PLAN_TTL:
-            return Failure(FailureKind.NOT_CONFIRMED, f"the plan is {int(age // 60)} min old", "plan it again so it shows the cluster as it is now")
+            return Failure(
+                FailureKind.NOT_CONFIRMED, f"the plan is {int(age // 60)} min old", "plan it again so it shows the cluster as it is now"
+            )
         if plan.typed_confirmation and typed.strip() != plan.typed_confirmation:
-            return Failure(FailureKind.NOT_CONFIRMED, f"type the deployment name {plan.typed_confirmation!r} to confirm",
-                           "writing a Secret or scaling down by half or more is confirmed by typing the name")
+            return Failure(
+                FailureKind.NOT_CONFIRMED,
+                f"type the deployment name {plan.typed_confirmation!r} to confirm",
+                "writing a Secret or scaling down by half or more is confirmed by typing the name",
+            )
         token = _secrets.token_urlsafe(16)
         now = self._wall()
         with self._lock:
@@ -282,8 +343,11 @@ class ActionRunner:
         with self._lock:
             issued = self._issued.get(confirmation.plan.id)
             if issued is None or not _secrets.compare_digest(issued[0], confirmation.token or "") or issued[1] is not confirmation.plan:
-                return Failure(FailureKind.NOT_CONFIRMED, "no valid confirmation for this plan (not issued here, or already used)",
-                               "confirm it in the modal")
+                return Failure(
+                    FailureKind.NOT_CONFIRMED,
+                    "no valid confirmation for this plan (not issued here, or already used)",
+                    "confirm it in the modal",
+                )
             del self._issued[confirmation.plan.id]
         if self._wall() - confirmation.confirmed_at > CONFIRM_TTL:
             return Failure(FailureKind.NOT_CONFIRMED, "the confirmation has expired", "plan it again and confirm again")
@@ -297,8 +361,7 @@ class ActionRunner:
 
     # -- applying ------------------------------------------------------------------
 
-    def apply(self, confirmation: Confirmation, *, on_progress: ProgressSink | None = None,
-              stop: threading.Event | None = None) -> Outcome:
+    def apply(self, confirmation: Confirmation, *, on_progress: ProgressSink | None = None, stop: threading.Event | None = None) -> Outcome:
         """Steps 5–6: lease, apply, verify, record. Only with a confirmation from :meth:`confirm`."""
         from clay_cockpit.actions.plans import Applied, apply
 
@@ -307,9 +370,16 @@ class ActionRunner:
         if refused is not None:
             return Outcome(plan, False, False, refused.message, failure=refused)
         emit = _Emitter(plan, on_progress)
-        recorded = self._record(EventKind.ACTION_PLANNED, f"Confirmed: {plan.title}" + (" (name typed)" if confirmation.typed else ""),
-                                {**plan.to_record(), "confirmed_by": confirmation.confirmed_by, "typed_name": confirmation.typed,
-                                 "confirmed_at": confirmation.confirmed_at})
+        recorded = self._record(
+            EventKind.ACTION_PLANNED,
+            f"Confirmed: {plan.title}" + (" (name typed)" if confirmation.typed else ""),
+            {
+                **plan.to_record(),
+                "confirmed_by": confirmation.confirmed_by,
+                "typed_name": confirmation.typed,
+                "confirmed_at": confirmation.confirmed_at,
+            },
+        )
         applied = Applied()
         lease: LeaseInfo | None = None
         verification: Verification | None = None
@@ -321,8 +391,11 @@ class ActionRunner:
                 lease = self.leases.acquire(plan.deployment)
                 emit("apply", "applying: " + "; ".join(c.line() for c in plan.changes))
                 apply(self.ctx, plan, applied)
-                self._record(EventKind.ACTION_APPLIED, f"Applied: {plan.title}",
-                             {"plan_id": plan.id, "action": plan.kind.value, "done": applied.done, "lease": lease.to_dict()})
+                self._record(
+                    EventKind.ACTION_APPLIED,
+                    f"Applied: {plan.title}",
+                    {"plan_id": plan.id, "action": plan.kind.value, "done": applied.done, "lease": lease.to_dict()},
+                )
                 if applied.look is not None:
                     verification, lease = self._follow(plan, applied.look, applied.timeout, emit, stop, lease, notes)
                 else:
@@ -335,119 +408,6 @@ class ActionRunner:
             if lease is not None:
                 notes += self._release(lease)
         return self._finish(confirmation, applied, verification, failure, recorded, notes, emit)
-
-    def _finish(self, confirmation: Confirmation, applied: Applied, verification: Verification | None, failure: Failure | None,
-                recorded: bool, notes: list[str], emit: _Emitter) -> Outcome:
-        plan = confirmation.plan
-        changed = bool(applied.done)
-        retry = self._reissue(confirmation) if failure is not None and not changed and failure.kind in RETRYABLE else None
-        if failure is not None:
-            stage = "verify" if changed else "apply"
-            summary = f"{plan.title}: {'applied in part, then ' if changed else ''}failed — {failure.message}"
-            recorded = self._record(EventKind.ACTION_FAILED, summary, {"plan_id": plan.id, "action": plan.kind.value, "stage": stage,
-                                                                       "done": applied.done, "failure": failure.to_dict()}) and recorded
-            emit("failed", failure.line())
-            return Outcome(plan, False, changed, summary, failure=failure, retry=retry, recorded=recorded, notes=tuple(notes),
-                           offer=applied.offer if changed else None)
-        assert verification is not None
-        if not verification.ok and applied.look is not None:
-            self._remember(plan, applied)
-        watching = confirmation.watching
-        data = {"plan_id": plan.id, "action": plan.kind.value, "done": applied.done, "verification": verification.to_dict()}
-        if watching:
-            data["watching"] = watching
-        if verification.ok:
-            # "done" only when nothing more is to be seen: a rollout with a symptom to follow is not a fix yet
-            summary = f"{plan.title}: {took_effect(plan) if watching else 'done'} — {verification.summary}"
-            summary += f"; watching {watching}" if watching else ""
-            recorded = self._record(EventKind.ACTION_VERIFIED, summary, data) and recorded
-        else:
-            summary = f"{plan.title}: applied, but {verification.state.value} — {verification.summary}"
-            failure = Failure(FailureKind.VERIFY_FAILED, verification.summary, "; ".join(verification.missing))
-            recorded = self._record(EventKind.ACTION_FAILED, summary, {**data, "stage": "verify"}) and recorded
-        emit("done" if verification.ok else "failed", verification.summary)
-        return Outcome(plan, verification.ok, True, summary, failure=failure, verification=verification, offer=applied.offer,
-                       recorded=recorded, notes=tuple(notes), probe=_probe_of(verification),
-                       can_follow_again=not verification.ok and applied.look is not None, old_pods=applied.old_pods,
-                       watching=watching)
-
-    def _remember(self, plan: Plan, applied: Applied) -> None:
-        with self._lock:
-            self._followable[plan.id] = (plan, applied)
-            while len(self._followable) > MAX_ISSUED:
-                self._followable.popitem(last=False)
-
-    def follow_again(self, outcome: Outcome, *, on_progress: ProgressSink | None = None,
-                     stop: threading.Event | None = None) -> Outcome:
-        """Follow an applied change whose verification did not succeed (timed out,
-        stopped, or interrupted by expired credentials) once more: reads only, no
-        lease, nothing applied again. Records the verification like :meth:`apply`."""
-        with self._lock:
-            kept = self._followable.get(outcome.plan.id)
-        if kept is None or not outcome.can_follow_again:
-            failure = Failure(FailureKind.NOT_CONFIRMED, "nothing to follow for this outcome", "")
-            return replace(outcome, failure=failure, can_follow_again=False)
-        plan, applied = kept
-        emit = _Emitter(plan, on_progress)
-        notes: list[str] = []
-        try:
-            verification, _ = self._follow(plan, applied.look, applied.timeout, emit, stop, None, notes)
-        except Exception as exc:  # a bug in a look: the change stays applied; say so
-            verification = Verification(VerifyState.FAILED, _bug(exc, "following").message)
-        if verification.ok:
-            with self._lock:
-                self._followable.pop(plan.id, None)
-        confirmation = Confirmation(plan, self.actor, self._wall(), False, watching=outcome.watching)
-        return self._finish(confirmation, applied, verification, None, True, notes, emit)
-
-    def _follow(self, plan: Plan, look: Callable[[], Look], timeout: float, emit: _Emitter, stop: threading.Event | None,
-                lease: LeaseInfo | None, notes: list[str]) -> tuple[Verification, LeaseInfo | None]:
-        """Look until done, failed, stopped or timed out; renew the lease on the way."""
-        started = self._monotonic()
-        last: Look | None = None
-        while True:
-            try:
-                last = look()
-            except AdminError as exc:
-                f = exc.failure
-                if f.kind in (FailureKind.AUTH_EXPIRED, FailureKind.FORBIDDEN, FailureKind.NOT_FOUND):
-                    return Verification(VerifyState.FAILED, f"could not follow it: {f.message}", (f.line(),),
-                                        self._monotonic() - started), lease
-                emit("verify", f"retrying: {f.message}")
-            elapsed = self._monotonic() - started
-            if last is not None:
-                emit("verify", last.message, last.count, last.total)
-                if last.done:
-                    return Verification(VerifyState.OK, f"{last.message} ({elapsed:.0f} s)", (), elapsed, last.details), lease
-                if last.failed:
-                    return Verification(VerifyState.FAILED, last.failed, last.missing, elapsed, last.details), lease
-            if stop is not None and stop.is_set():
-                return Verification(VerifyState.STOPPED, "stopped following (the change stays applied)",
-                                    last.missing if last else (), elapsed), lease
-            if elapsed >= timeout:
-                missing = last.missing if last is not None else ("no answer from the cluster while following",)
-                return Verification(VerifyState.TIMEOUT, f"not done after {timeout:g} s: " + "; ".join(missing),
-                                    missing, elapsed, last.details if last else {}), lease
-            if lease is not None:
-                lease = self._renew(plan, lease, notes)
-            if self._sleep is not None:
-                self._sleep(self._poll)
-            elif stop is not None:
-                stop.wait(self._poll)
-            else:
-                time.sleep(self._poll)
-
-    def _renew(self, plan: Plan, lease: LeaseInfo, notes: list[str]) -> LeaseInfo:
-        now = self._wall()
-        if lease.renewed_at is not None and now - lease.renewed_at < lease.duration / 3:
-            return lease
-        try:
-            return self.leases.renew(lease, plan.deployment)
-        except AdminError as exc:
-            note = f"lease renewal failed: {exc.failure.message}"
-            if note not in notes and len(notes) < 10:
-                notes.append(note)
-            return lease
 
     def _release(self, lease: LeaseInfo) -> list[str]:
         try:
@@ -481,15 +441,32 @@ class ActionRunner:
         changed = plan.base("fingerprint") not in (None, current.fingerprint)
         summary = f"Key in Secret {secret.name} ({current.fingerprint}): {probe.meaning}"
         state = VerifyState.OK if probe.conclusive else VerifyState.FAILED
-        verification = Verification(state, summary, () if probe.conclusive else ("a conclusive answer from Clay",),
-                                    probe.elapsed_ms / 1000.0, {"probe": probe})
+        verification = Verification(
+            state, summary, () if probe.conclusive else ("a conclusive answer from Clay",), probe.elapsed_ms / 1000.0, {"probe": probe}
+        )
         notes = ("the Secret changed since the plan",) if changed else ()
-        recorded = self._record(EventKind.ACTION_VERIFIED, summary, {"plan_id": plan.id, "action": plan.kind.value,
-                                                                     "valid": probe.valid,  # the check ran; the key may still be refused
-                                                                     "verification": verification.to_dict()})
+        recorded = self._record(
+            EventKind.ACTION_VERIFIED,
+            summary,
+            {
+                "plan_id": plan.id,
+                "action": plan.kind.value,
+                "valid": probe.valid,  # the check ran; the key may still be refused
+                "verification": verification.to_dict(),
+            },
+        )
         emit("done", summary)
-        return Outcome(plan, probe.valid, False, summary, verification=verification, probe=probe, recorded=recorded, notes=notes,
-                       offer=ActionKind.UPDATE_KEY if probe.verdict is ProbeVerdict.INVALID else None)
+        return Outcome(
+            plan,
+            probe.valid,
+            False,
+            summary,
+            verification=verification,
+            probe=probe,
+            recorded=recorded,
+            notes=notes,
+            offer=ActionKind.UPDATE_KEY if probe.verdict is ProbeVerdict.INVALID else None,
+        )
 
     def probe_key(self, key: SecretValue) -> ProbeResult:
         """Ask Clay about a key (a new one before it is written, or the Secret's)."""
@@ -515,15 +492,21 @@ class ActionRunner:
 
         if failure.kind is FailureKind.FORBIDDEN and "escalate to" not in failure.message:
             detail = failure.message.removeprefix("permission denied while ")
-            return replace(failure, message=f"{SPECS[kind].label} fails: permission denied → escalate to {self.escalation} ({detail})",
-                           hint=f"ask {self.escalation} to grant it or to run the action")
+            return replace(
+                failure,
+                message=f"{SPECS[kind].label} fails: permission denied → escalate to {self.escalation} ({detail})",
+                hint=f"ask {self.escalation} to grant it or to run the action",
+            )
         return failure
 
     def _read_only_failure(self, plan: Plan) -> Failure:
-        return Failure(FailureKind.READ_ONLY, f"read-only: {plan.title} is shown, not run (context {plan.context})",
-                       "the cockpit runs read-only for this context (--read-only or kube.read_only)")
+        return Failure(
+            FailureKind.READ_ONLY,
+            f"read-only: {plan.title} is shown, not run (context {plan.context})",
+            "the cockpit runs read-only for this context (--read-only or kube.read_only)",
+        )
 
-    def _record(self, kind: EventKind, summary: str, data: dict) -> bool:
+    def _record(self, kind: EventKind, summary: str, data: dict[str, Any]) -> bool:
         if self.store is None:
             return False
         try:
@@ -543,38 +526,6 @@ class ActionRunner:
             self._recorded_blocks[key] = None
             while len(self._recorded_blocks) > 64:
                 self._recorded_blocks.popitem(last=False)
-        self._record(EventKind.ACTION_FAILED, f"{plan.title}: stopped before confirmation — {b.message}",
-                     {**plan.to_record(), "stage": "plan"})
-
-
-class _Emitter:
-    """Progress to the UI, only when it changes (every repaint costs bytes on SSH)."""
-
-    def __init__(self, plan: Plan, sink: ProgressSink | None) -> None:
-        self.plan, self.sink, self.last = plan, sink, ("", "")
-
-    def __call__(self, stage: str, message: str, done: int | None = None, total: int | None = None) -> None:
-        if self.sink is None or (stage, message) == self.last:
-            return
-        self.last = (stage, message)
-        try:
-            self.sink(Progress(self.plan.id, self.plan.kind, stage, message, done, total))
-        except Exception:  # the UI's callback failing must not stop the action; it only loses a progress line
-            self.sink = None
-
-
-def took_effect(plan: Plan) -> str:
-    """What "the change took effect" means for a plan: "rollout done", "scaled", "key written", "flag set"."""
-    if plan.replaces_pods:
-        return "rollout done"
-    return {ActionKind.SCALE: "scaled", ActionKind.UPDATE_KEY: "key written"}.get(plan.kind, "flag set")
-
-
-def _bug(exc: BaseException, where: str) -> Failure:
-    return Failure(FailureKind.BAD_RESPONSE, f"unexpected {type(exc).__name__} while {where}",
-                   "a bug in the cockpit: nothing more was sent; report it (the text is not shown, it may hold a value)")
-
-
-def _probe_of(verification: Verification) -> ProbeResult | None:
-    probe = verification.details.get("probe")
-    return probe if isinstance(probe, ProbeResult) else None
+        self._record(
+            EventKind.ACTION_FAILED, f"{plan.title}: stopped before confirmation — {b.message}", {**plan.to_record(), "stage": "plan"}
+        )

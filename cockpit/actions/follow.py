@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
-from clay_cockpit.actions.flow import took_effect
+from clay_cockpit.actions.flow_verify import took_effect
 from clay_cockpit.actions.symptom import (
     ENDED,
     PERSISTS,
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
     from clay_cockpit.incident.lifecycle import IncidentStore
     from clay_cockpit.triage.types import Assessment
 
+KEPT_IN_EFFECT = frozenset(
+    {ActionId.UPDATE_KEY.value, ActionId.RESTART.value, ActionId.ROLLBACK.value}
+)  # in effect once their symptom ended
 KEPT = 8  # finished follows remembered (what is in effect, the pane's last words)
 
 
@@ -117,19 +121,19 @@ class SymptomDesk:
         return self.finished[-1] if self.finished else None
 
     def in_effect(self) -> tuple[InEffect, ...]:
-        """A key update or restart whose symptom ended (this session, or read from the timeline)."""
+        """A key update, restart or rollback whose symptom ended (this session, or read from the timeline)."""
         out: dict[str, InEffect] = {}
         for done in self.finished:
             f, v = done.follow, done.verdict
             if v.state != ENDED:
                 continue
             for aid in (f.runbook, *f.carries):
-                if aid in (ActionId.UPDATE_KEY.value, ActionId.RESTART.value):
+                if aid in KEPT_IN_EFFECT:
                     out[aid] = InEffect(aid, v.summary, v.ended_at)
         return tuple(out[k] for k in sorted(out))
 
     def resume(self) -> None:
-        """Read the ended key updates / restarts of the current incident once (after a
+        """Read the ended key updates / restarts / rollbacks of the current incident once (after a
         cockpit restart they stay in effect)."""
         store = self.store
         inc = store.incident if store is not None else None
@@ -142,10 +146,19 @@ class SymptomDesk:
                 continue
             ended, applied = d.get("ended_at"), d.get("applied_at")
             at = float(ended) if isinstance(ended, (int, float)) and not isinstance(ended, bool) else ev.at
-            f = Follow(Symptom(d["symptom"]), str(d.get("plan_id") or ""), str(d.get("action") or ""), str(d.get("runbook") or ""),
-                       title="", effect="", deadline=ev.at, before=Before(str(d.get("before") or "")), branch=str(d.get("branch") or ""),
-                       applied_at=float(applied) if isinstance(applied, (int, float)) and not isinstance(applied, bool) else ev.at,
-                       carries=tuple(c for c in d.get("carries") or () if isinstance(c, str)))
+            f = Follow(
+                Symptom(d["symptom"]),
+                str(d.get("plan_id") or ""),
+                str(d.get("action") or ""),
+                str(d.get("runbook") or ""),
+                title="",
+                effect="",
+                deadline=ev.at,
+                before=Before(str(d.get("before") or "")),
+                branch=str(d.get("branch") or ""),
+                applied_at=float(applied) if isinstance(applied, (int, float)) and not isinstance(applied, bool) else ev.at,
+                carries=tuple(c for c in d.get("carries") or () if isinstance(c, str)),
+            )
             self.finished.append(Finished(f, Verdict(ENDED, ev.summary, str(d.get("evidence") or ""), str(d.get("basis") or ""), at)))
 
     # -- writing ----------------------------------------------------------------------
@@ -160,7 +173,7 @@ class SymptomDesk:
         seen = f"{f.title} — {v.head}" if v.head else v.summary
         for key in ticks_for(f):
             try:
-                self._write(f"tick {key}", lambda key=key: self.store.tick(key, auto=True, seen=seen, actor=self.actor))
+                self._write(f"tick {key}", partial(self.store.tick, key, auto=True, seen=seen, actor=self.actor))
             except NoIncident:
                 return
 
@@ -183,9 +196,16 @@ class SymptomDesk:
             summary = f"{f.title}: the logs say {v.head}, but {later}"
         else:
             summary = f"{f.title}: {later} — {v.head}"
-        self._write("note", lambda: self.store.record(EventKind.NOTE, summary, {"plan_id": f.plan_id, "symptom": f.symptom.value,
-                                                                                "metrics_agree": agree}, actor=self.actor)
-                    if self.store else None)
+        self._write(
+            "note",
+            lambda: (
+                self.store.record(
+                    EventKind.NOTE, summary, {"plan_id": f.plan_id, "symptom": f.symptom.value, "metrics_agree": agree}, actor=self.actor
+                )
+                if self.store
+                else None
+            ),
+        )
 
     def _write(self, what: str, call: Callable[[], object]) -> None:
         from clay_cockpit.incident.lifecycle import NoIncident
@@ -203,8 +223,12 @@ class SymptomDesk:
 
 
 SHORT = {  # what was done, in a symptom's summary: "Restart the pods: rollout done, symptom persists — …"
-    ActionKind.RESTART: "Restart the pods", ActionKind.UPDATE_KEY: "Update the key", ActionKind.ENABLE_QUEUING: "Enable request queuing",
-    ActionKind.ENABLE_FALLBACK: "Enable fallback", ActionKind.SCALE: "Scale the deployment",
+    ActionKind.RESTART: "Restart the pods",
+    ActionKind.UPDATE_KEY: "Update the key",
+    ActionKind.ENABLE_QUEUING: "Enable request queuing",
+    ActionKind.ENABLE_FALLBACK: "Enable fallback",
+    ActionKind.SCALE: "Scale the deployment",
+    ActionKind.ROLLBACK: "Roll back",
 }
 
 
@@ -233,8 +257,9 @@ def watch_for(plan: Plan, carry: Watch | None, assessment: Assessment | None, si
     """What a confirmed action should end: carried from a key update or a flag waiting
     for a restart (``carry``, for a restart), else from the branch triage recommended it for."""
     if carry is not None and plan.kind is ActionKind.RESTART:
-        return replace(carry, before=measure_before(carry.symptom, signals), title=f"{carry.title} + restart the pods",
-                       baseline=baseline(signals))
+        return replace(
+            carry, before=measure_before(carry.symptom, signals), title=f"{carry.title} + restart the pods", baseline=baseline(signals)
+        )
     found = symptom_for(plan.kind, assessment, signals)
     if found is None:
         return None
@@ -242,6 +267,8 @@ def watch_for(plan: Plan, carry: Watch | None, assessment: Assessment | None, si
     title = SHORT.get(plan.kind, plan.title)
     if plan.kind is ActionKind.SCALE and plan.inputs.replicas is not None:
         title = f"Scale to {plan.inputs.replicas} pods"
+    if plan.kind is ActionKind.ROLLBACK and plan.base("to_revision") is not None:
+        title = f"Roll back to revision {plan.base('to_revision')}"
     return Watch(symptom, branch, measure_before(symptom, signals), title, baseline=baseline(signals))
 
 
@@ -256,8 +283,11 @@ def effect_of(outcome: Outcome) -> str:
         return took_effect(outcome.plan)
     v = outcome.verification
     if outcome.plan.replaces_pods and v is not None:
-        return {VerifyState.FAILED: "rollout failed", VerifyState.TIMEOUT: "rollout not done in time",
-                VerifyState.STOPPED: "rollout not followed to the end"}.get(v.state, "applied")
+        return {
+            VerifyState.FAILED: "rollout failed",
+            VerifyState.TIMEOUT: "rollout not done in time",
+            VerifyState.STOPPED: "rollout not followed to the end",
+        }.get(v.state, "applied")
     return "applied"
 
 
@@ -267,10 +297,22 @@ def follow_from(outcome: Outcome, watch: Watch, now: float, cfg: ActionsConfig, 
     details = outcome.verification.details if outcome.verification is not None else {}
     replicas = plan.inputs.replicas if plan.kind is ActionKind.SCALE else details.get("replicas", replicas_now)
     return Follow(
-        watch.symptom, plan.id, plan.kind.value, plan.runbook.value, watch.title, effect_of(outcome), now, now + cfg.symptom_window,
-        watch.before, old_pods=outcome.old_pods if plan.replaces_pods else frozenset(),
-        replicas=replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else None, stable=cfg.symptom_stable,
-        branch=watch.branch, carries=watch.carries, baseline=() if plan.replaces_pods else watch.baseline)
+        watch.symptom,
+        plan.id,
+        plan.kind.value,
+        plan.runbook.value,
+        watch.title,
+        effect_of(outcome),
+        now,
+        now + cfg.symptom_window,
+        watch.before,
+        old_pods=outcome.old_pods if plan.replaces_pods else frozenset(),
+        replicas=replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else None,
+        stable=cfg.symptom_stable,
+        branch=watch.branch,
+        carries=watch.carries,
+        baseline=() if plan.replaces_pods else watch.baseline,
+    )
 
 
 def since_applied(store: IncidentStore | None, kind: str, applied_at: dict[str, float]) -> float | None:
@@ -283,5 +325,15 @@ def since_applied(store: IncidentStore | None, kind: str, applied_at: dict[str, 
     return applied_at.get(kind)
 
 
-__all__ = ["ENDED", "PERSISTS", "Finished", "SymptomDesk", "Watch", "effect_of", "follow_from", "since_applied", "takes_effect_now",
-           "watch_for"]
+__all__ = [
+    "ENDED",
+    "PERSISTS",
+    "Finished",
+    "SymptomDesk",
+    "Watch",
+    "effect_of",
+    "follow_from",
+    "since_applied",
+    "takes_effect_now",
+    "watch_for",
+]

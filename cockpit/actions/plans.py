@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from clay_cockpit.actions import rollback
 from clay_cockpit.actions.types import (
     ActionKind,
     AdminError,
@@ -50,17 +51,29 @@ class ActionSpec:
     undo: bool = False  # turns a mitigation off: never highlighted by triage
 
 
-SPECS: dict[ActionKind, ActionSpec] = {s.kind: s for s in (
-    ActionSpec(ActionKind.VERIFY_KEY, "Verify the Clay API key in the Secret", ActionId.VERIFY_KEY, False, "Key verification"),
-    ActionSpec(ActionKind.UPDATE_KEY, "Update the Clay API key", ActionId.UPDATE_KEY, True, "Secret rotation", needs_input="key"),
-    ActionSpec(ActionKind.RESTART, "Restart the pods (rollout restart)", ActionId.RESTART, True, "Restart"),
-    ActionSpec(ActionKind.ENABLE_QUEUING, "Enable request queuing", ActionId.ENABLE_QUEUING, True, "Enabling queuing"),
-    ActionSpec(ActionKind.DISABLE_QUEUING, "Disable request queuing", ActionId.ENABLE_QUEUING, True, "Disabling queuing", undo=True),
-    ActionSpec(ActionKind.ENABLE_FALLBACK, "Enable graceful degradation (fallback)", ActionId.ENABLE_FALLBACK, True, "Enabling fallback"),
-    ActionSpec(ActionKind.DISABLE_FALLBACK, "Disable graceful degradation (fallback)", ActionId.ENABLE_FALLBACK, True, "Disabling fallback",
-               undo=True),
-    ActionSpec(ActionKind.SCALE, "Scale the deployment", ActionId.SCALE, True, "Scaling", needs_input="replicas"),
-)}
+SPECS: dict[ActionKind, ActionSpec] = {
+    s.kind: s
+    for s in (
+        ActionSpec(ActionKind.VERIFY_KEY, "Verify the Clay API key in the Secret", ActionId.VERIFY_KEY, False, "Key verification"),
+        ActionSpec(ActionKind.UPDATE_KEY, "Update the Clay API key", ActionId.UPDATE_KEY, True, "Secret rotation", needs_input="key"),
+        ActionSpec(ActionKind.RESTART, "Restart the pods (rollout restart)", ActionId.RESTART, True, "Restart"),
+        ActionSpec(ActionKind.ENABLE_QUEUING, "Enable request queuing", ActionId.ENABLE_QUEUING, True, "Enabling queuing"),
+        ActionSpec(ActionKind.DISABLE_QUEUING, "Disable request queuing", ActionId.ENABLE_QUEUING, True, "Disabling queuing", undo=True),
+        ActionSpec(
+            ActionKind.ENABLE_FALLBACK, "Enable graceful degradation (fallback)", ActionId.ENABLE_FALLBACK, True, "Enabling fallback"
+        ),
+        ActionSpec(
+            ActionKind.DISABLE_FALLBACK,
+            "Disable graceful degradation (fallback)",
+            ActionId.ENABLE_FALLBACK,
+            True,
+            "Disabling fallback",
+            undo=True,
+        ),
+        ActionSpec(ActionKind.SCALE, "Scale the deployment", ActionId.SCALE, True, "Scaling", needs_input="replicas"),
+        ActionSpec(ActionKind.ROLLBACK, "Roll back (rollout undo)", ActionId.ROLLBACK, True, "Rollback"),
+    )
+}
 
 FLAGS: dict[ActionKind, tuple[str, str]] = {  # kind → (which flag, value)
     ActionKind.ENABLE_QUEUING: ("queuing", "true"),
@@ -117,8 +130,13 @@ def _container(deploy: dict[str, Any], wanted: str) -> dict[str, Any]:
     for c in containers:
         if isinstance(c, dict) and (not wanted or c.get("name") == wanted):
             return c
-    raise AdminError(Failure(FailureKind.NOT_FOUND, f"deployment {deploy.get('metadata', {}).get('name')} has no container {wanted!r}",
-                             "check kube.container in the config"))
+    raise AdminError(
+        Failure(
+            FailureKind.NOT_FOUND,
+            f"deployment {deploy.get('metadata', {}).get('name')} has no container {wanted!r}",
+            "check kube.container in the config",
+        )
+    )
 
 
 def _env_value(container: dict[str, Any], key: str) -> str:
@@ -131,7 +149,7 @@ def _env_value(container: dict[str, Any], key: str) -> str:
 def _pods_note(admin: KubeAdmin, deploy: dict[str, Any]) -> tuple[str, frozenset[str]]:
     pods = admin.pods()
     names = sorted(str((p.get("metadata") or {}).get("name")) for p in pods)
-    ru = ((_spec(deploy).get("strategy") or {}).get("rollingUpdate") or {})
+    ru = (_spec(deploy).get("strategy") or {}).get("rollingUpdate") or {}
     how = f"rolling update, maxSurge {ru.get('maxSurge', '25%')}, maxUnavailable {ru.get('maxUnavailable', '25%')}"
     shown = ", ".join(names[:4]) + (f" … (+{len(names) - 4})" if len(names) > 4 else "")
     return f"replaces {len(names)} pods ({shown}) by a {how}", frozenset(names)
@@ -153,14 +171,26 @@ def plan_changes(ctx: Ctx, plan: Plan) -> Plan:
         deploy = ctx.admin.deployment(name)
         note, _ = _pods_note(ctx.admin, deploy)
         blocked = paused_failure(name, ctx.ns, ctx.admin.context) if _spec(deploy).get("paused") else None
-        return replace(plan, changes=(_restart_change(ctx, name, deploy),), notes=(note,), replaces_pods=True,
-                       blocked=blocked, basis=(("generation", deploy.get("metadata", {}).get("generation", 0)),))
+        return replace(
+            plan,
+            changes=(_restart_change(ctx, name, deploy),),
+            notes=(note,),
+            replaces_pods=True,
+            blocked=blocked,
+            basis=(("generation", deploy.get("metadata", {}).get("generation", 0)),),
+        )
     if kind is ActionKind.VERIFY_KEY:
         secret = cfg.kube.secret
         current, _rv = ctx.admin.secret_key(secret.name, secret.key)
         if current is None:
-            return replace(plan, blocked=Failure(FailureKind.NOT_FOUND, f"Secret {ctx.ns}/{secret.name} has no key {secret.key}",
-                                                 "check kube.secret.name / kube.secret.key in the config"))
+            return replace(
+                plan,
+                blocked=Failure(
+                    FailureKind.NOT_FOUND,
+                    f"Secret {ctx.ns}/{secret.name} has no key {secret.key}",
+                    "check kube.secret.name / kube.secret.key in the config",
+                ),
+            )
         note = f"calls {safe_url(cfg.clay.probe_url)} with the key now in Secret {ctx.ns}/{secret.name} ({current.fingerprint})"
         return replace(plan, notes=(note,), basis=(("fingerprint", current.fingerprint),))
     if kind is ActionKind.UPDATE_KEY:
@@ -169,6 +199,8 @@ def plan_changes(ctx: Ctx, plan: Plan) -> Plan:
         return _plan_flag(ctx, plan)
     if kind is ActionKind.SCALE:
         return _plan_scale(ctx, plan)
+    if kind is ActionKind.ROLLBACK:
+        return rollback.plan(ctx.admin, plan, _pods_note)
     raise ValueError(f"unknown action {kind!r}")
 
 
@@ -181,22 +213,34 @@ def _plan_key(ctx: Ctx, plan: Plan) -> Plan:
     if key is None or key.empty:
         return _invalid(plan, "no new key given", "paste the new Clay API key into the masked field")
     if key.reveal() != key.reveal().strip():
-        return _invalid(plan, f"the new key ({key.fingerprint}) starts or ends with a space or line break",
-                        "paste it again without the surrounding whitespace")
+        return _invalid(
+            plan,
+            f"the new key ({key.fingerprint}) starts or ends with a space or line break",
+            "paste it again without the surrounding whitespace",
+        )
     current, rv = ctx.admin.secret_key(secret.name, secret.key)
-    change = FieldChange(f"Secret {ctx.ns}/{secret.name}", f"data.{secret.key}", current.fingerprint if current else "(unset)",
-                         key.fingerprint, secret=True)
+    change = FieldChange(
+        f"Secret {ctx.ns}/{secret.name}", f"data.{secret.key}", current.fingerprint if current else "(unset)", key.fingerprint, secret=True
+    )
     if current is not None and current == key:
         plan = replace(plan, changes=(change,))
-        return _invalid(plan, f"Secret {secret.name} already holds this key ({key.fingerprint})",
-                        "if the pods still use an older key, restart them")
+        return _invalid(
+            plan, f"Secret {secret.name} already holds this key ({key.fingerprint})", "if the pods still use an older key, restart them"
+        )
     probe = ctx.probe(key)
     notes = [f"new key, checked with Clay: {probe.meaning}"]
     if probe.verdict is ProbeVerdict.INVALID:
         notes.append("Clay refuses the new key: writing it will not end the 401s — check you have the rotated key")
     notes.append("the pods read the key when they start: a restart is offered after the write")
-    return replace(plan, changes=(change,), probe=probe, notes=tuple(notes), changes_secret=True, typed_confirmation=plan.deployment,
-                   basis=(("resource_version", rv),))
+    return replace(
+        plan,
+        changes=(change,),
+        probe=probe,
+        notes=tuple(notes),
+        changes_secret=True,
+        typed_confirmation=plan.deployment,
+        basis=(("resource_version", rv),),
+    )
 
 
 def _plan_flag(ctx: Ctx, plan: Plan) -> Plan:
@@ -211,8 +255,11 @@ def _plan_flag(ctx: Ctx, plan: Plan) -> Plan:
         before = (cm.get("data") or {}).get(key)
         change = FieldChange(f"ConfigMap {ctx.ns}/{flags.configmap}", f"data.{key}", "(unset)" if before is None else str(before), value)
         if before == value:
-            return _invalid(replace(plan, changes=(change,)), f"{key} is already {value!r} in ConfigMap {flags.configmap}",
-                            "pods started before the change still run with the old value: restart them")
+            return _invalid(
+                replace(plan, changes=(change,)),
+                f"{key} is already {value!r} in ConfigMap {flags.configmap}",
+                "pods started before the change still run with the old value: restart them",
+            )
         changes.append(change)
         basis.append(("resource_version", str((cm.get("metadata") or {}).get("resourceVersion") or "")))
         if not flags.restart_on_change:
@@ -225,7 +272,9 @@ def _plan_flag(ctx: Ctx, plan: Plan) -> Plan:
         deploy = ctx.admin.deployment(name)
         container = _container(deploy, cfg.kube.container)
         before = _env_value(container, key)
-        change = FieldChange(f"Deployment {ctx.ns}/{name}", f"spec.template.spec.containers[{container.get('name')}].env[{key}]", before, value)
+        change = FieldChange(
+            f"Deployment {ctx.ns}/{name}", f"spec.template.spec.containers[{container.get('name')}].env[{key}]", before, value
+        )
         if before == value:
             return _invalid(replace(plan, changes=(change,)), f"{key} is already {value!r} on deployment {name}", "nothing to change")
         changes.append(change)
@@ -251,8 +300,13 @@ def _plan_scale(ctx: Ctx, plan: Plan) -> Plan:
     notes = [f"now {current} replicas ({ready} ready): " + (f"removes {current - n} pods" if n < current else f"adds {n - current} pods")]
     if _spec(deploy).get("paused"):
         notes.append("the deployment is paused: it scales, but no rollout happens")
-    return replace(plan, changes=(change,), notes=tuple(notes), typed_confirmation=name if hard_scale_down(current, n) else "",
-                   basis=(("replicas", current),))
+    return replace(
+        plan,
+        changes=(change,),
+        notes=tuple(notes),
+        typed_confirmation=name if hard_scale_down(current, n) else "",
+        basis=(("replicas", current),),
+    )
 
 
 def hard_scale_down(current: object, n: int) -> bool:
@@ -287,6 +341,8 @@ def needs(config: Config, kind: ActionKind, deployment: str) -> tuple[Need, ...]
         out += [get_deploy, patch_deploy, list_pods]
     elif kind is ActionKind.SCALE:
         out += [get_deploy, Need("patch", "deployments", "apps", "scale", name=deployment), list_pods]
+    elif kind is ActionKind.ROLLBACK:
+        out += [get_deploy, Need("list", "replicasets", "apps"), patch_deploy, list_pods]
     if SPECS[kind].mutating:
         out += LEASE_NEEDS
     return tuple(out)
@@ -303,13 +359,19 @@ def dry_run(ctx: Ctx, plan: Plan) -> DryRun:
         _check_restart(admin.restart(name, dry_run=True), name)
         return DryRun(True, "accepted by the API server (dryRun=All): restartedAt set, the pods would roll")
     if kind is ActionKind.UPDATE_KEY:
-        key = plan.inputs.new_key
-        assert key is not None
-        held, _ = admin.set_secret_key(cfg.kube.secret.name, cfg.kube.secret.key, key, resource_version=plan.base("resource_version", ""),
-                                       dry_run=True)
-        if held != key.fingerprint:
-            raise AdminError(Failure(FailureKind.BAD_RESPONSE, f"the dry run answered with {held}, not the new key {key.fingerprint}",
-                                     "the API server did not take the value as sent: do not apply; check the Secret by hand"))
+        new_key = plan.inputs.new_key
+        assert new_key is not None
+        held, _ = admin.set_secret_key(
+            cfg.kube.secret.name, cfg.kube.secret.key, new_key, resource_version=plan.base("resource_version", ""), dry_run=True
+        )
+        if held != new_key.fingerprint:
+            raise AdminError(
+                Failure(
+                    FailureKind.BAD_RESPONSE,
+                    f"the dry run answered with {held}, not the new key {new_key.fingerprint}",
+                    "the API server did not take the value as sent: do not apply; check the Secret by hand",
+                )
+            )
         return DryRun(True, f"accepted by the API server (dryRun=All): Secret {cfg.kube.secret.name} would hold {held}")
     if kind in FLAGS:
         key, value = flag_key(cfg, kind)
@@ -328,18 +390,27 @@ def dry_run(ctx: Ctx, plan: Plan) -> DryRun:
         return DryRun(True, f"accepted by the API server (dryRun=All): {key}={value}")
     if kind is ActionKind.SCALE:
         doc = admin.scale(name, int(plan.inputs.replicas or 0), dry_run=True)
-        got = (doc.get("spec") or {}).get("replicas")
-        if got != plan.inputs.replicas:
-            raise AdminError(Failure(FailureKind.BAD_RESPONSE, f"the dry run shows {got} replicas, not {plan.inputs.replicas}", "do not apply"))
-        return DryRun(True, f"accepted by the API server (dryRun=All): {got} replicas")
+        got_replicas = (doc.get("spec") or {}).get("replicas")
+        if got_replicas != plan.inputs.replicas:
+            raise AdminError(
+                Failure(FailureKind.BAD_RESPONSE, f"the dry run shows {got_replicas} replicas, not {plan.inputs.replicas}", "do not apply")
+            )
+        return DryRun(True, f"accepted by the API server (dryRun=All): {got_replicas} replicas")
+    if kind is ActionKind.ROLLBACK:
+        return rollback.dry_run(admin, plan)
     return DryRun(True, "nothing to change: no dry run needed", skipped="not a change")
 
 
 def _check_restart(doc: dict[str, Any], name: str) -> None:
     annotations = ((_spec(doc).get("template") or {}).get("metadata") or {}).get("annotations") or {}
     if RESTARTED_AT not in annotations:
-        raise AdminError(Failure(FailureKind.BAD_RESPONSE, f"the restart of {name} was accepted but restartedAt is not in the answer",
-                                 "do not apply; check the deployment by hand"))
+        raise AdminError(
+            Failure(
+                FailureKind.BAD_RESPONSE,
+                f"the restart of {name} was accepted but restartedAt is not in the answer",
+                "do not apply; check the deployment by hand",
+            )
+        )
 
 
 # --------------------------------------------------------------------------
@@ -355,11 +426,11 @@ def apply(ctx: Ctx, plan: Plan, applied: Applied) -> None:
         _restart(ctx, name, applied)
         return
     if kind is ActionKind.UPDATE_KEY:
-        key, secret = plan.inputs.new_key, cfg.kube.secret
-        assert key is not None
-        held, _ = admin.set_secret_key(secret.name, secret.key, key, resource_version=plan.base("resource_version", ""), dry_run=False)
+        new_key, secret = plan.inputs.new_key, cfg.kube.secret
+        assert new_key is not None
+        held, _ = admin.set_secret_key(secret.name, secret.key, new_key, resource_version=plan.base("resource_version", ""), dry_run=False)
         applied.done.append(f"Secret {ctx.ns}/{secret.name} data.{secret.key}: now {held}")
-        applied.look, applied.timeout, applied.offer = (lambda: _key_look(ctx, key)), timeouts.verify_timeout, ActionKind.RESTART
+        applied.look, applied.timeout, applied.offer = (lambda: _key_look(ctx, new_key)), timeouts.verify_timeout, ActionKind.RESTART
         return
     if kind in FLAGS:
         key, value = flag_key(cfg, kind)
@@ -386,11 +457,23 @@ def apply(ctx: Ctx, plan: Plan, applied: Applied) -> None:
         n = int(plan.inputs.replicas or 0)
         current = _spec(admin.deployment(name)).get("replicas", 1)
         if current != plan.base("replicas"):
-            raise AdminError(Failure(FailureKind.CONFLICT, f"deployment {name} has {current} replicas now, not {plan.base('replicas')} as planned",
-                                     "someone else scaled it: plan again (the plan shows the new count) and confirm again"))
+            raise AdminError(
+                Failure(
+                    FailureKind.CONFLICT,
+                    f"deployment {name} has {current} replicas now, not {plan.base('replicas')} as planned",
+                    "someone else scaled it: plan again (the plan shows the new count) and confirm again",
+                )
+            )
         admin.scale(name, n, dry_run=False)
         applied.done.append(f"Deployment {ctx.ns}/{name}: replicas {current} → {n}")
         applied.look, applied.timeout = (lambda: scale_state(admin.deployment(name), admin.pods(), n)), timeouts.rollout_timeout
+        return
+    if kind is ActionKind.ROLLBACK:
+        done, old, gen = rollback.apply(admin, plan, _pods_note)
+        applied.done.append(done)
+        applied.old_pods, wanted = old, plan.base("images")
+        applied.look = lambda: rollback.rollback_state(admin.deployment(name), admin.pods(), old, gen, wanted)
+        applied.timeout = timeouts.rollout_timeout
         return
     raise ValueError(f"{kind} changes nothing")
 
@@ -424,8 +507,12 @@ def _flag_look(ctx: Ctx, key: str, value: str) -> Look:
     got = (cm.get("data") or {}).get(key)
     if got == value:
         return Look(True, f"{key}={value} in the ConfigMap", details={"flag": key, "value": value})
-    return Look(False, f"{key} reads {got!r}", missing=(f"ConfigMap {ctx.config.kube.flags.configmap} shows {key}={got!r}, not {value!r}",),
-                failed=f"{key} was changed again to {got!r}" if got is not None else "")
+    return Look(
+        False,
+        f"{key} reads {got!r}",
+        missing=(f"ConfigMap {ctx.config.kube.flags.configmap} shows {key}={got!r}, not {value!r}",),
+        failed=f"{key} was changed again to {got!r}" if got is not None else "",
+    )
 
 
 def _key_look(ctx: Ctx, key: SecretValue) -> Look:
@@ -433,13 +520,21 @@ def _key_look(ctx: Ctx, key: SecretValue) -> Look:
     held, _ = ctx.admin.secret_key(secret.name, secret.key)
     if held != key:
         shown = held.fingerprint if held is not None else "(unset)"
-        return Look(False, f"the Secret holds {shown}", missing=(f"Secret {secret.name} holds {shown}, not {key.fingerprint}",),
-                    failed=f"Secret {secret.name} was changed again (now {shown})")
+        return Look(
+            False,
+            f"the Secret holds {shown}",
+            missing=(f"Secret {secret.name} holds {shown}, not {key.fingerprint}",),
+            failed=f"Secret {secret.name} was changed again (now {shown})",
+        )
     probe = ctx.probe(key)
     details = {"fingerprint": key.fingerprint, "probe": probe}
     if probe.verdict is ProbeVerdict.VALID:
         return Look(True, f"Secret holds {key.fingerprint}; Clay accepts it (200); takes effect when the pods restart", details=details)
     if probe.verdict is ProbeVerdict.INVALID:
         return Look(False, probe.meaning, failed=f"the new key is in the Secret, but {probe.meaning}", details=details)
-    return Look(False, f"Secret holds {key.fingerprint}; Clay probe inconclusive: {probe.meaning}",
-                missing=(f"a conclusive answer from Clay about {key.fingerprint} (last: {probe.meaning})",), details=details)
+    return Look(
+        False,
+        f"Secret holds {key.fingerprint}; Clay probe inconclusive: {probe.meaning}",
+        missing=(f"a conclusive answer from Clay about {key.fingerprint} (last: {probe.meaning})",),
+        details=details,
+    )

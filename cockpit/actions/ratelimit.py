@@ -21,7 +21,7 @@ from datetime import datetime
 from clay_cockpit.signals import LogLine
 
 _FIELD = re.compile(
-    r'(?:^|\s)(x-ratelimit-limit|x-ratelimit-remaining|x-ratelimit-reset|ratelimit-limit|ratelimit-remaining|ratelimit-reset|retry-after)'
+    r"(?:^|\s)(x-ratelimit-limit|x-ratelimit-remaining|x-ratelimit-reset|ratelimit-limit|ratelimit-remaining|ratelimit-reset|retry-after)"
     r'=("?)([^\s"]{1,40})\2(?=\s|$)',
     re.IGNORECASE,
 )
@@ -59,9 +59,16 @@ class RateLimitInfo:
         return f"{head} — {tail} ({self.pod}{when})"
 
     def to_dict(self) -> dict[str, object]:
-        return {"limit": self.limit, "remaining": self.remaining, "reset_seconds": self.reset_seconds,
-                "retry_after": self.retry_after, "pod": self.pod, "count_429": self.count_429, "lines": self.lines,
-                "seen_at": self.seen_at.isoformat() if self.seen_at else None}
+        return {
+            "limit": self.limit,
+            "remaining": self.remaining,
+            "reset_seconds": self.reset_seconds,
+            "retry_after": self.retry_after,
+            "pod": self.pod,
+            "count_429": self.count_429,
+            "lines": self.lines,
+            "seen_at": self.seen_at.isoformat() if self.seen_at else None,
+        }
 
 
 def _number(text: str) -> float | None:

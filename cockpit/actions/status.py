@@ -1,6 +1,6 @@
 """What the actions pane shows beside the actions, read from the cluster:
 the deployment's replicas, the mitigation flags (ConfigMap or pod-template
-env), the deployment's lease and what each action may not do (a
+env), where a rollback would go (its rollout history), the deployment's lease and what each action may not do (a
 SelfSubjectAccessReview per permission it needs).
 
 Blocking (through :class:`clay_cockpit.actions.flow.ActionRunner`'s adapter): the
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from clay_cockpit.actions.types import ActionKind, AdminError, Failure, LeaseInfo, Need
+from clay_cockpit.actions.types import ActionKind, AdminError, Failure, FailureKind, LeaseInfo, Need
 from clay_cockpit.config import Config
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ class ActionsStatus:
     denied: tuple[tuple[ActionKind, str], ...] = ()  # what each action may not do
     failure: Failure | None = None
     checked: bool = False  # the permissions were checked
+    rollback: str = ""  # where a rollback goes: "to revision 1 · clay-sync:1.14.1"
+    no_rollback: str = ""  # why there is none: "no previous revision"
 
     def flag(self, which: str) -> str | None:
         return dict(self.flags).get(which)
@@ -47,17 +49,32 @@ def read_status(runner: ActionRunner, config: Config, deployment: str, old: Acti
             data = admin.configmap(flags_cfg.configmap).get("data") or {}
         else:
             containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-            env = next((c.get("env") or [] for c in containers if not config.kube.container
-                        or c.get("name") == config.kube.container), [])
+            env = next((c.get("env") or [] for c in containers if not config.kube.container or c.get("name") == config.kube.container), [])
             data = {e.get("name"): e.get("value") for e in env if isinstance(e, dict)}
         flags = (("queuing", data.get(flags_cfg.queuing_key)), ("fallback", data.get(flags_cfg.fallback_key)))
+        from clay_cockpit.actions.rollback import offer
+
+        try:
+            rollback, no_rollback = offer(deploy, admin.replicasets(deploy))
+        except AdminError as exc:  # (the history unreadable must not hide the rest of the pane)
+            if exc.failure.kind is not FailureKind.FORBIDDEN:
+                raise
+            rollback, no_rollback = "", "the rollout history is not readable: permission denied (list replicasets)"
         lease = runner.lease_status(deployment)
         denied = old.denied
         if permissions or not old.checked:
             denied = denied_actions(runner, config, deployment)
-        return ActionsStatus(spec.get("replicas"), st.get("readyReplicas", 0), flags,
-                             lease if isinstance(lease, LeaseInfo) else None, denied, lease if isinstance(lease, Failure) else None,
-                             checked=True)
+        return ActionsStatus(
+            spec.get("replicas"),
+            st.get("readyReplicas", 0),
+            flags,
+            lease if isinstance(lease, LeaseInfo) else None,
+            denied,
+            lease if isinstance(lease, Failure) else None,
+            checked=True,
+            rollback=rollback,
+            no_rollback=no_rollback,
+        )
     except AdminError as exc:
         return replace(old, failure=exc.failure)
 

@@ -32,6 +32,7 @@ from clay_cockpit.actions.types import ActionKind
 from clay_cockpit.runbook import STEPS, ActionId, Branch, ErrorClass, item_applies
 from clay_cockpit.sanitise import clean_line
 from clay_cockpit.signals import HealthCheck, HealthSnapshot, LogLine, PodInfo, Signals
+from clay_cockpit.triage.service import is_finished
 from clay_cockpit.triage.types import Assessment
 
 
@@ -88,8 +89,14 @@ def symptom_for(kind: ActionKind, assessment: Assessment | None, signals: Signal
     kind = ActionKind(kind)
     if kind in (ActionKind.VERIFY_KEY, ActionKind.DISABLE_QUEUING, ActionKind.DISABLE_FALLBACK):
         return None
-    wanted = {ActionKind.UPDATE_KEY: ActionId.UPDATE_KEY, ActionKind.RESTART: ActionId.RESTART, ActionKind.SCALE: ActionId.SCALE,
-              ActionKind.ENABLE_QUEUING: ActionId.ENABLE_QUEUING, ActionKind.ENABLE_FALLBACK: ActionId.ENABLE_FALLBACK}[kind]
+    wanted = {
+        ActionKind.UPDATE_KEY: ActionId.UPDATE_KEY,
+        ActionKind.RESTART: ActionId.RESTART,
+        ActionKind.SCALE: ActionId.SCALE,
+        ActionKind.ENABLE_QUEUING: ActionId.ENABLE_QUEUING,
+        ActionKind.ENABLE_FALLBACK: ActionId.ENABLE_FALLBACK,
+        ActionKind.ROLLBACK: ActionId.ROLLBACK,
+    }[kind]
     branch, errors = "", frozenset[ErrorClass]()
     if assessment is not None:
         for f in assessment.findings:
@@ -103,13 +110,14 @@ def symptom_for(kind: ActionKind, assessment: Assessment | None, signals: Signal
         return (Symptom.HEALTH_DOWN if down else Symptom.SERVER_ERRORS), branch
     if kind is ActionKind.UPDATE_KEY or ErrorClass.AUTH in errors:
         return Symptom.AUTH_ERRORS, branch
+    if kind is ActionKind.ROLLBACK:
+        return _rollback_symptom(signals), branch or _infra(assessment)
     if branch == Branch.INFRASTRUCTURE.value:
         return Symptom.PODS_UNREADY, branch
     if not branch and assessment is not None and any(f.branch is Branch.INFRASTRUCTURE for f in assessment.findings):
         return Symptom.PODS_UNREADY, Branch.INFRASTRUCTURE.value  # our pods are the problem: a restart or scale is meant for them
     # not recommended by a finding: what the signals show now
-    pods = signals.pods.value.pods if signals.pods.value is not None else ()
-    live = [p for p in pods if p.status != "Terminating"]
+    live = _live(signals.pods.value.pods if signals.pods.value is not None else ())
     if any(p.status in CRASHING or not p.is_ready or (p.restarts > 0 and p.last_termination in ("OOMKilled", "Error")) for p in live):
         return Symptom.PODS_UNREADY, branch
     if kind is ActionKind.RESTART:
@@ -117,6 +125,31 @@ def symptom_for(kind: ActionKind, assessment: Assessment | None, signals: Signal
         if len(calls) >= MIN_CALLS and sum(1 for _, c in calls if bad_code(Symptom.AUTH_ERRORS, c)) * 2 >= len(calls):
             return Symptom.AUTH_ERRORS, branch
     return None
+
+
+def _live(pods: Iterable[PodInfo]) -> list[PodInfo]:
+    """The replicas there are: not terminating, and not ended for good (an evicted pod stays
+    listed, Failed, until it is cleaned up; its ReplicaSet already replaced it)."""
+    return [p for p in pods if p.status != "Terminating" and not is_finished(p)]
+
+
+def _crashing(signals: Signals) -> bool:
+    live = _live(signals.pods.value.pods if signals.pods.value is not None else ())
+    return any(p.status in CRASHING or not p.is_ready or (p.restarts > 0 and p.last_termination in ("OOMKilled", "Error")) for p in live)
+
+
+def _rollback_symptom(signals: Signals) -> Symptom:
+    """A rollback ends what the bad change brought: pods crashing or not ready (judged on the
+    pods), else our health endpoint down (a release that runs but fails its work)."""
+    if _crashing(signals):
+        return Symptom.PODS_UNREADY
+    down = signals.health.value is not None and signals.health.value.status == "down"
+    return Symptom.HEALTH_DOWN if down else Symptom.PODS_UNREADY
+
+
+def _infra(assessment: Assessment | None) -> str:
+    found = assessment is not None and any(f.branch is Branch.INFRASTRUCTURE for f in assessment.findings)
+    return Branch.INFRASTRUCTURE.value if found else ""
 
 
 # --------------------------------------------------------------------------
@@ -136,8 +169,9 @@ def call_code(text: str) -> int | None:
     return int(s.group(1)) if s else None
 
 
-def logged_calls(lines: Iterable[LogLine], only: frozenset[str] | None = None, exclude: frozenset[str] = frozenset()
-                 ) -> list[tuple[str, int]]:
+def logged_calls(
+    lines: Iterable[LogLine], only: frozenset[str] | None = None, exclude: frozenset[str] = frozenset()
+) -> list[tuple[str, int]]:
     """(pod, status) of each logged Clay call, oldest first (by the line's
     timestamp when every line has one, else as delivered)."""
     picked: list[LogLine] = []
@@ -196,7 +230,7 @@ def _codes_text(codes: Iterable[int], symptom: Symptom) -> str:
 def _codes_in_metrics(signals: Signals, symptom: Symptom) -> list[int]:
     m = signals.metrics.value
     out = []
-    for s in (m.by_query("errors_by_code") if m is not None else ()):
+    for s in m.by_query("errors_by_code") if m is not None else ():
         code = s.label_value("code")
         if code and code.isdigit() and bad_code(symptom, int(code)) and (s.current or 0) > 0:
             out.append(int(code))
@@ -206,7 +240,7 @@ def _codes_in_metrics(signals: Signals, symptom: Symptom) -> list[int]:
 def pods_text(pods: Sequence[PodInfo], base: dict[str, int] | None = None, want: int | None = None, new: bool = False) -> str:
     """``0/3 pods ready, 3 restarted (OOMKilled)``."""
     base = base or {}
-    live = [p for p in pods if p.status != "Terminating"]
+    live = _live(pods)
     ready = sum(1 for p in live if p.is_ready)
     restarted = [p for p in live if p.restarts > base.get(p.name, 0) or p.status in CRASHING]
     total = want if want is not None else len(live)
@@ -303,10 +337,21 @@ class Verdict:
 
     def data(self, f: Follow) -> dict[str, Any]:
         """The event's data (docs/events.md)."""
-        return {"plan_id": f.plan_id, "action": f.action, "runbook": f.runbook, "symptom": f.symptom.value, "label": f.label,
-                "applied_at": f.applied_at, "ended_at": self.ended_at if self.state == ENDED else None, "basis": self.basis,
-                "evidence": self.evidence, "metrics_agree": self.metrics_agree, "before": f.before.text,
-                "branch": f.branch, "carries": list(f.carries)}
+        return {
+            "plan_id": f.plan_id,
+            "action": f.action,
+            "runbook": f.runbook,
+            "symptom": f.symptom.value,
+            "label": f.label,
+            "applied_at": f.applied_at,
+            "ended_at": self.ended_at if self.state == ENDED else None,
+            "basis": self.basis,
+            "evidence": self.evidence,
+            "metrics_agree": self.metrics_agree,
+            "before": f.before.text,
+            "branch": f.branch,
+            "carries": list(f.carries),
+        }
 
 
 def metrics_view(f: Follow, signals: Signals, now: float) -> tuple[bool | None, str]:
@@ -370,8 +415,9 @@ def _judge_calls(f: Follow, signals: Signals, now: float) -> tuple[Follow, Verdi
     else:
         limit = min(0.25, max(0.10, f.before.share / 4)) if f.before.share else 0.10
         clear = share <= limit
-    verb = {Symptom.AUTH_ERRORS: f"{f.label} stopped at {{at}}", Symptom.RATE_LIMITED: f"{f.label} down to a trickle at {{at}}"
-            }.get(f.symptom, f"{f.label} down at {{at}}")
+    verb = {Symptom.AUTH_ERRORS: f"{f.label} stopped at {{at}}", Symptom.RATE_LIMITED: f"{f.label} down to a trickle at {{at}}"}.get(
+        f.symptom, f"{f.label} down at {{at}}"
+    )
     if n >= MIN_CALLS and clear:
         since = f.clear_since if f.clear_since is not None else now
         f = replace(f, clear_since=since)
@@ -398,7 +444,7 @@ def _judge_pods(f: Follow, signals: Signals, now: float) -> tuple[Follow, Verdic
             return f, _persists(f, "the pods could not be read", "pods")
         return f, Verdict(WATCHING, "watching the pods: not read yet")
     base = dict(f.baseline)
-    pods = [p for p in snap.pods if p.status != "Terminating" and p.name not in f.old_pods]
+    pods = [p for p in _live(snap.pods) if p.name not in f.old_pods]
     want = f.replicas if f.replicas is not None else (len(f.old_pods) or len(pods))
     new = bool(f.old_pods)
     text = pods_text(pods, base, want, new)
@@ -448,11 +494,14 @@ def _judge_fallback(f: Follow, signals: Signals, now: float) -> tuple[Follow, Ve
         detail = f"health {h.status}" + (f", fallback: {active.detail}" if active is not None and active.detail else "")
     basis = "+".join(["health", *(["logs"] if served else []), *(["metrics"] if agree else [])])
     if f.symptom is Symptom.HEALTH_DOWN and fresh and h is not None and h.status != "down":
-        return replace(f, clear_since=now), _ended("our health endpoint no longer down at {at}", now, _join(detail, logs), metrics, basis, agree)
+        return replace(f, clear_since=now), _ended(
+            "our health endpoint no longer down at {at}", now, _join(detail, logs), metrics, basis, agree
+        )
     if f.symptom is Symptom.SERVER_ERRORS:
         if active is not None and h is not None and h.status != "down":
-            return replace(f, clear_since=now), _ended(f"{f.label} absorbed by the fallback at {{at}}", now, _join(detail, logs), metrics,
-                                                       basis, agree)
+            return replace(f, clear_since=now), _ended(
+                f"{f.label} absorbed by the fallback at {{at}}", now, _join(detail, logs), metrics, basis, agree
+            )
         if agree and now - f.applied_at >= METRICS_LAG:  # no fallback check in our health: the metrics alone
             return f, _ended(f"{f.label} down at {{at}}", now, logs, metrics, "metrics+logs" if served else "metrics", True)
     status = detail or "health not read"

@@ -36,6 +36,7 @@ class ActionKind(StrEnum):
     ENABLE_FALLBACK = "enable_fallback"
     DISABLE_FALLBACK = "disable_fallback"
     SCALE = "scale"
+    ROLLBACK = "rollback"  # kubectl rollout undo: the template of an older revision
 
 
 class FailureKind(StrEnum):
@@ -43,8 +44,8 @@ class FailureKind(StrEnum):
     FORBIDDEN = "forbidden"  # 403 or a denied SelfSubjectAccessReview: escalate
     CONFLICT = "conflict"  # 409: the object changed since the plan (or a Lease race)
     REFUSED = "refused"  # the API server refused the change (dry run or apply: 400/422 …)
-    NOT_FOUND = "not_found"
-    PAUSED = "paused"  # a paused deployment cannot be restarted
+    NOT_FOUND = "not_found"  # (a rollback with no previous revision too)
+    PAUSED = "paused"  # a paused deployment cannot be restarted (nor rolled back)
     READ_ONLY = "read_only"  # this cockpit / context never sends a mutating request
     LEASE_HELD = "lease_held"  # another cockpit is running an action on the deployment
     NOT_CONFIRMED = "not_confirmed"  # no valid confirmation for this plan
@@ -182,8 +183,12 @@ class DryRun:
     skipped: str = ""  # why no dry run was sent (read-only mode, nothing to change)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "summary": self.summary, "skipped": self.skipped,
-                "failure": self.failure.to_dict() if self.failure else None}
+        return {
+            "ok": self.ok,
+            "summary": self.summary,
+            "skipped": self.skipped,
+            "failure": self.failure.to_dict() if self.failure else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,12 +250,20 @@ class LeaseInfo:
             parts.append(f"renewed {_ago(now - self.renewed_at)}")
         expires = self.expires_at()
         if expires is not None:
-            parts.append(f"stale since {_ago(now - expires)}" if now > expires else f"expires in {max(0, int(expires - now))} s unless renewed")
+            parts.append(
+                f"stale since {_ago(now - expires)}" if now > expires else f"expires in {max(0, int(expires - now))} s unless renewed"
+            )
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "holder": self.holder, "acquired_at": self.acquired_at, "renewed_at": self.renewed_at,
-                "duration": self.duration, "transitions": self.transitions}
+        return {
+            "name": self.name,
+            "holder": self.holder,
+            "acquired_at": self.acquired_at,
+            "renewed_at": self.renewed_at,
+            "duration": self.duration,
+            "transitions": self.transitions,
+        }
 
 
 def _hms(at: float) -> str:
@@ -293,8 +306,13 @@ class ProbeResult:
         return self.verdict in (ProbeVerdict.VALID, ProbeVerdict.INVALID)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict.value, "status_code": self.status_code, "meaning": self.meaning,
-                "fingerprint": self.fingerprint, "elapsed_ms": round(self.elapsed_ms, 1)}
+        return {
+            "verdict": self.verdict.value,
+            "status_code": self.status_code,
+            "meaning": self.meaning,
+            "fingerprint": self.fingerprint,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,8 +372,13 @@ class Verification:
         return self.state in (VerifyState.OK, VerifyState.SKIPPED)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state.value, "summary": self.summary, "missing": list(self.missing),
-                "elapsed": round(self.elapsed, 1), **self.details}
+        return {
+            "state": self.state.value,
+            "summary": self.summary,
+            "missing": list(self.missing),
+            "elapsed": round(self.elapsed, 1),
+            **self.details,
+        }
 
 
 # --------------------------------------------------------------------------
@@ -369,6 +392,7 @@ class Inputs:
     deployment: str = ""
     new_key: SecretValue | None = None  # update_key; repr is the fingerprint
     replicas: int | None = None  # scale
+    revision: int | None = None  # rollback: the revision to go back to (None: the previous one, as kubectl's default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,9 +457,15 @@ class Plan:
     def to_record(self) -> dict[str, Any]:
         """For the timeline: secrets only as fingerprints."""
         return {
-            "plan_id": self.id, "action": self.kind.value, "runbook": self.runbook.value, "title": self.title,
-            "context": self.context, "namespace": self.namespace, "deployment": self.deployment,
-            "changes": [c.to_dict() for c in self.changes], "notes": list(self.notes),
+            "plan_id": self.id,
+            "action": self.kind.value,
+            "runbook": self.runbook.value,
+            "title": self.title,
+            "context": self.context,
+            "namespace": self.namespace,
+            "deployment": self.deployment,
+            "changes": [c.to_dict() for c in self.changes],
+            "notes": list(self.notes),
             "dry_run": self.dry_run.to_dict() if self.dry_run else None,
             "permissions": [p.to_dict() for p in self.permissions],
             "probe": self.probe.to_dict() if self.probe else None,

@@ -1,7 +1,8 @@
 """`check` rows for Kubernetes: the kubeconfig, authentication (listing the
 service's pods), then a SelfSubjectAccessReview for every permission in
 :func:`clay_cockpit.check.rbac.permissions` (the table ``clay-cockpit rbac`` grants),
-each row saying what it enables. In read-only mode the write permissions are
+each row saying what it enables; a denied watch warns (the cockpit lists
+instead, and the row says how often). In read-only mode the write permissions are
 not asked (one row says how many were left out). Never raises."""
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from clay_cockpit.check.rows import Row, fail, ok
+from clay_cockpit.check.rows import Row, fail, ok, warn
 from clay_cockpit.signals import ErrorKind, PodsSnapshot, SourceError
 
 ENABLES = "the pods and logs panes, the infra branches of triage"
-RBAC_HINT = ("ask a cluster admin to grant it to your account (`clay-cockpit rbac` prints the Role and RoleBinding "
-             "to apply), or use a context that has it")
+RBAC_HINT = (
+    "ask a cluster admin to grant it to your account (`clay-cockpit rbac` prints the Role and RoleBinding "
+    "to apply), or use a context that has it"
+)
 
 
 def describe(result: PodsSnapshot) -> str:
@@ -43,10 +46,12 @@ def _review_rows(config: Any, read_only: bool) -> list[Row]:
             if f.kind.value != "forbidden":  # unreachable, expired …: the other reviews would say the same
                 break
             continue
+        where = f" in namespace {perm.namespace}" if perm.namespace else ""
         if check.allowed:
             rows.append(ok(name, "allowed", perm.enables))
+        elif perm.without:  # a watch: the cockpit lists instead, and says so
+            rows.append(warn(name, f"denied: {perm.verb} {perm.rbac_resource}{where}: {perm.without}", RBAC_HINT, perm.enables))
         else:
-            where = f" in namespace {perm.namespace}" if perm.namespace else ""
             rows.append(fail(name, f"denied: {perm.verb} {perm.rbac_resource}{where}", RBAC_HINT, perm.enables))
     if read_only:
         skipped = len(permissions(config)) - len(permissions(config, read_only=True))
@@ -59,8 +64,9 @@ async def kube_rows(config: Any, sources: Any, *, read_only: bool = False) -> li
     try:
         result = await asyncio.to_thread(kube.list_pods)
     except Exception as exc:  # a source broke its contract (it returns SourceError): report, don't crash
-        result = SourceError("kube", ErrorKind.BAD_RESPONSE, f"{type(exc).__name__} while probing",
-                             "this is a bug in clay-cockpit; please report it")
+        result = SourceError(
+            "kube", ErrorKind.BAD_RESPONSE, f"{type(exc).__name__} while probing", "this is a bug in clay-cockpit; please report it"
+        )
     if isinstance(result, SourceError) and result.kind is ErrorKind.CONFIG:
         return [fail("kubeconfig", f"config: {result.message}", result.hint, ENABLES)]
     rows = [ok("kubeconfig", f"{kube._kubeconfig_shown()}, context {kube.context}")]
@@ -74,5 +80,7 @@ async def kube_rows(config: Any, sources: Any, *, read_only: bool = False) -> li
     try:
         return [*rows, *await asyncio.to_thread(_review_rows, config, read_only)]
     except Exception as exc:  # never raise into check
-        return [*rows, fail("kube permissions", f"{type(exc).__name__} while checking permissions",
-                            "this is a bug in clay-cockpit; please report it")]
+        return [
+            *rows,
+            fail("kube permissions", f"{type(exc).__name__} while checking permissions", "this is a bug in clay-cockpit; please report it"),
+        ]

@@ -2,10 +2,19 @@
 that ``clay-cockpit check`` asks about (a SelfSubjectAccessReview each) and
 that ``clay-cockpit rbac`` grants, so the two cannot disagree.
 
-Derived from the code's calls: pods are listed (polled, never watched), logs
-read through ``pods/log``; the actions get/patch the deployments (restart,
+Derived from the code's calls: pods are listed once, then watched (issue 15),
+logs read through ``pods/log``; Warning events are listed then watched, and so
+are the deployment (by its name: a ``metadata.name`` field selector, which
+RBAC authorises against ``resourceNames``) and its ReplicaSets (the
+infrastructure view, triage, the rollback's history). A watch the identity
+may not open is no failure: the cockpit lists instead, every ``kube.refresh``
+(or reads the deployment with ``get``), and ``check`` warns with what that
+costs (:attr:`Permission.without`); the actions get/patch the deployments (restart, rollback,
 env flags), patch ``deployments/scale``, get/patch the Secret and the flags'
 ConfigMap, and hold a Lease per deployment (get/update by name, create).
+Not in the table: ``get nodes`` (cluster-scoped: a Role cannot grant it; the
+infrastructure view says what it could not read and which permission that
+needs) and the metadata of other ConfigMaps/Secrets the pods reference.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ class Permission:
     namespace: str = ""
     enables: str = ""  # what the cockpit can do with it
     write: bool = False  # not needed in read-only mode
+    without: str = ""  # what the cockpit does without it ("" : something stops working): check warns, not fails
 
     @property
     def rbac_resource(self) -> str:
@@ -46,15 +56,35 @@ def permissions(config: Any, *, read_only: bool = False) -> list[Permission]:
     k = config.kube
     ns = k.namespace
 
-    def p(verb: str, resource: str, enables: str, *, group: str = "", sub: str = "", name: str = "", write: bool = False) -> Permission:
-        return Permission(verb, resource, group, sub, name, ns, enables, write)
+    def p(
+        verb: str, resource: str, enables: str, *, group: str = "", sub: str = "", name: str = "", write: bool = False, without: str = ""
+    ) -> Permission:
+        return Permission(verb, resource, group, sub, name, ns, enables, write, without)
 
+    relist = f"listed every {k.refresh:g}s instead"
     out = [
         p("list", "pods", "the pods pane, triage, the log follow, following rollouts"),
+        p("watch", "pods", "the pods pane and triage see a change as it happens (listed once, then watched)", without=relist),
         p("get", "pods", "the logs pane", sub="log"),
+        p("list", "events", "the infrastructure view and triage: Warning events (listed once)"),
+        p("watch", "events", "then watched, not re-listed", without=relist),
+        p("list", "replicasets", "the rollout history (o, then h); U plans a rollback to a revision", group="apps"),
+        p("watch", "replicasets", "a rollout shows as it happens (listed once, then watched)", group="apps", without=relist),
     ]
     for d in k.deployments:
-        restart = "R restarts the pods"
+        out += [
+            p(
+                "list",
+                "deployments",
+                f"{d} watched: listed once by its name",
+                group="apps",
+                name=d,
+                without="read with get at each infra poll instead",
+            ),  # fmt: skip
+            p("watch", "deployments", f"then watched: a rollout of {d} shows as it happens", group="apps", name=d, without=relist),
+        ]
+    for d in k.deployments:
+        restart = "R restarts the pods; U rolls back"
         if k.flags.mode == "env":
             restart += "; Q/f set the flags on the pod template"
         elif k.flags.restart_on_change:
@@ -99,11 +129,11 @@ def rules(perms: list[Permission]) -> list[dict[str, Any]]:
         if name:
             names.append(name)
     out = []
-    for (group, resource, verbs), names in merged.items():
+    for (group, resource, verb_set), names in merged.items():
         rule: dict[str, Any] = {"apiGroups": [group], "resources": [resource]}
         if names:
             rule["resourceNames"] = sorted(set(names))
-        rule["verbs"] = list(verbs)
+        rule["verbs"] = list(verb_set)
         out.append(rule)
     return out
 
@@ -128,18 +158,33 @@ def manifest(config: Any, *, read_only: bool, subject_list: list[dict[str, str]]
     meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": "clay-cockpit"}}
     if config.kube.namespace:
         meta["namespace"] = config.kube.namespace
-    docs: list[dict[str, Any]] = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
-                                   "rules": rules(permissions(config, read_only=read_only))}]
+    docs: list[dict[str, Any]] = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": meta,
+            "rules": rules(permissions(config, read_only=read_only)),
+        }
+    ]
     if subject_list:
-        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": dict(meta),
-                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-                     "subjects": subject_list})
-    head = (f"# clay-cockpit rbac{' --read-only' if read_only else ''}: what the cockpit needs in namespace "
-            f"{config.kube.namespace or '(the context namespace)'}; apply with `kubectl apply -f -`.\n"
-            "# SelfSubjectAccessReviews (clay-cockpit check, the actions) are allowed to every user by system:basic-user.\n")
+        docs.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": dict(meta),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": subject_list,
+            }
+        )
+    head = (
+        f"# clay-cockpit rbac{' --read-only' if read_only else ''}: what the cockpit needs in namespace "
+        f"{config.kube.namespace or '(the context namespace)'}; apply with `kubectl apply -f -`.\n"
+        "# SelfSubjectAccessReviews (clay-cockpit check, the actions) are allowed to every user by system:basic-user.\n"
+    )
     if not subject_list:
         head += "# No RoleBinding: name who gets the Role with --user, --group or --service-account NS:NAME.\n"
-    return head + yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True)
+    body: str = yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True)  # no stream: the text
+    return head + body
 
 
 def cmd_rbac(args: Any) -> int:

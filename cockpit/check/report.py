@@ -28,13 +28,19 @@ async def run_checks(config: Any, sources: Any, *, read_only: bool = False, with
     from clay_cockpit.check.kube import kube_rows
     from clay_cockpit.check.services import service_rows
 
-    results = await asyncio.gather(service_rows(config, sources, with_key=with_key), kube_rows(config, sources, read_only=read_only),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        service_rows(config, sources, with_key=with_key), kube_rows(config, sources, read_only=read_only), return_exceptions=True
+    )
     rows: list[Row] = []
     for what, result in zip(("services", "kube"), results):
         if isinstance(result, BaseException):  # a checker broke its contract: one row says so, the others still show
-            rows.append(fail(what, f"the check itself failed: {type(result).__name__}: {redact(result)}",
-                             "this is a bug in clay-cockpit; please report it with `clay-cockpit info`"))
+            rows.append(
+                fail(
+                    what,
+                    f"the check itself failed: {type(result).__name__}: {redact(result)}",
+                    "this is a bug in clay-cockpit; please report it with `clay-cockpit info`",
+                )
+            )
         else:
             rows.extend(result)
     return rows
@@ -63,7 +69,10 @@ def summary(rows: list[Row]) -> str:
     warned = [r.name for r in rows if r.status is Status.WARN]
     if not failed and not warned:
         return f"\nall {len(rows)} checks passed"
-    parts = [f"{len(failed)} failed ({', '.join(failed)})" if failed else "", f"{len(warned)} warned ({', '.join(warned)})" if warned else ""]
+    parts = [
+        f"{len(failed)} failed ({', '.join(failed)})" if failed else "",
+        f"{len(warned)} warned ({', '.join(warned)})" if warned else "",
+    ]
     return f"\n{len(rows)} checks: " + "; ".join(p for p in parts if p)
 
 

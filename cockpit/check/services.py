@@ -85,12 +85,28 @@ def metrics_rows(metrics: Metrics) -> list[Row]:
         names = metrics.metric_names(index)
         ms = (time.monotonic() - started) * 1000
         if isinstance(names, SourceError):
-            hint = names.hint if index == 0 else "the cockpit fails over to this backup when the primary is down: fix it or remove it from metrics.backup_urls"
-            rows.append(fail(name, f"{names.kind.value}: {names.message}", hint, enables if index == 0 else "failover when the primary Prometheus is down"))
+            hint = (
+                names.hint
+                if index == 0
+                else "the cockpit fails over to this backup when the primary is down: fix it or remove it from metrics.backup_urls"
+            )
+            rows.append(
+                fail(
+                    name,
+                    f"{names.kind.value}: {names.message}",
+                    hint,
+                    enables if index == 0 else "failover when the primary Prometheus is down",
+                )
+            )
             continue
         names_by_server.append((index, names))
-        rows.append(ok(name, f"{what} {safe_url(url)} answers: {len(names)} metric names ({ms:.0f} ms)",
-                       enables if index == 0 else "failover when the primary Prometheus is down"))
+        rows.append(
+            ok(
+                name,
+                f"{what} {safe_url(url)} answers: {len(names)} metric names ({ms:.0f} ms)",
+                enables if index == 0 else "failover when the primary Prometheus is down",
+            )
+        )
     for query in metrics.config.queries:
         name = f"metrics query {query.name}"
         if not names_by_server:
@@ -107,13 +123,23 @@ def metrics_rows(metrics: Metrics) -> list[Row]:
         used = metric_names_in(query.query)
         missing = sorted(used - known)
         if used and not missing:
-            rows.append(ok(name, f"no series now; its metrics exist ({', '.join(sorted(used))}), the filter matches nothing",
-                           f"the {query.label or query.name} sparkline"))
+            rows.append(
+                ok(
+                    name,
+                    f"no series now; its metrics exist ({', '.join(sorted(used))}), the filter matches nothing",
+                    f"the {query.label or query.name} sparkline",
+                )
+            )
         else:
             which = f" ({', '.join(missing)} not in Prometheus)" if missing else ""
-            rows.append(warn(name, f"no data: is the metric name right? query {query.name!r}: {query.query}{which}",
-                             f"fix metrics.queries.{query.name} in the config (try it in the Prometheus UI); "
-                             "the pane shows this query as 'no data'", f"the {query.label or query.name} sparkline"))
+            rows.append(
+                warn(
+                    name,
+                    f"no data: is the metric name right? query {query.name!r}: {query.query}{which}",
+                    f"fix metrics.queries.{query.name} in the config (try it in the Prometheus UI); the pane shows this query as 'no data'",
+                    f"the {query.label or query.name} sparkline",
+                )
+            )
     return rows
 
 
@@ -128,8 +154,13 @@ def clay_row(config: Any) -> Row:
     status, text, ms = probe_reachable(config.clay, timeout=config.actions.probe_timeout)
     if status in (200, 401, 403):
         return ok("clay", f"{text} ({ms:.0f} ms)", enables)
-    hint = ("check the network path to Clay (VPN, proxy) and clay.probe_url" if status is None
-            else "Clay's side failed: check Clay's status page" if status >= 500 else "check clay.probe_url in the config")
+    hint = (
+        "check the network path to Clay (VPN, proxy) and clay.probe_url"
+        if status is None
+        else "Clay's side failed: check Clay's status page"
+        if status >= 500
+        else "check clay.probe_url in the config"
+    )
     return fail("clay", text, hint, enables)
 
 
@@ -169,28 +200,46 @@ def statusapi_rows(api: StatusApi) -> list[Row]:
     configured component ID exists (GET …/components): one row each. Blocking."""
     cfg = api.config
     enables = "posting incidents and component status to our status page"
-    hint_clean = lambda h: h.replace("; the draft is kept", "").replace(" and retry", "")  # noqa: E731  (no draft in check)
+
+    def hint_clean(h: str) -> str:  # no draft in check
+        return h.replace("; the draft is kept", "").replace(" and retry", "")
+
     pages = api.pages()
     if isinstance(pages, SourceError):
         return [fail("status page key", f"{pages.kind.value}: {pages.message}", hint_clean(pages.hint), enables)]
     rows = [ok("status page key", f"accepted: it manages {len(pages)} page{'s' if len(pages) != 1 else ''}", enables)]
     page = next((p for p in pages if p.get("id") == cfg.page_id), None)
     if page is None:
-        return [*rows, fail("status page", f"page {cfg.page_id!r} is not among the pages this key manages",
-                            "check external_status.page_id (Statuspage: your page → API info), or use a key of that page's team", enables)]
+        return [
+            *rows,
+            fail(
+                "status page",
+                f"page {cfg.page_id!r} is not among the pages this key manages",
+                "check external_status.page_id (Statuspage: your page → API info), or use a key of that page's team",
+                enables,
+            ),
+        ]
     rows.append(ok("status page", f"{page.get('name', '?')} ({cfg.page_id})", enables))
     components = api.components()
     if isinstance(components, SourceError):
-        return [*rows, fail("status page components", f"{components.kind.value}: {components.message}", hint_clean(components.hint), enables)]
+        return [
+            *rows,
+            fail("status page components", f"{components.kind.value}: {components.message}", hint_clean(components.hint), enables),
+        ]
     known = {c.id: c for c in components}
     for cid in cfg.component_ids:
         name = f"status page component {cid}"
         if cid in known:
             rows.append(ok(name, f"{known[cid].name} ({known[cid].status})", enables))
         else:
-            rows.append(fail(name, f"no component {cid!r} on page {cfg.page_id} ({len(known)} components there)",
-                             "fix external_status.component_ids: the page's components are listed under Components → API in Statuspage",
-                             enables))
+            rows.append(
+                fail(
+                    name,
+                    f"no component {cid!r} on page {cfg.page_id} ({len(known)} components there)",
+                    "fix external_status.component_ids: the page's components are listed under Components → API in Statuspage",
+                    enables,
+                )
+            )
     return rows
 
 
@@ -207,30 +256,48 @@ def slack_rows(slack: Slack) -> list[Row]:
     auth = slack.auth()
     if isinstance(auth, SlackError):
         skipped = "not checked: the token check failed"
-        return [_slack_fail("slack token", auth),
-                fail("slack channel", skipped, "fix the token first", ENABLES["slack channel"]),
-                fail("slack membership", skipped, "fix the token first", ENABLES["slack membership"])]
-    rows = [ok("slack token", f"bot {auth.get('user', '?')} ({auth.get('user_id', '?')}) in workspace "
-                              f"{auth.get('team', '?')} ({auth.get('team_id', '?')})", ENABLES["slack token"])]
+        return [
+            _slack_fail("slack token", auth),
+            fail("slack channel", skipped, "fix the token first", ENABLES["slack channel"]),
+            fail("slack membership", skipped, "fix the token first", ENABLES["slack membership"]),
+        ]
+    rows = [
+        ok(
+            "slack token",
+            f"bot {auth.get('user', '?')} ({auth.get('user_id', '?')}) in workspace {auth.get('team', '?')} ({auth.get('team_id', '?')})",
+            ENABLES["slack token"],
+        )
+    ]
     found = slack.find_channel()
     if isinstance(found, SlackError):
-        return [*rows, _slack_fail("slack channel", found),
-                fail("slack membership", f"not checked: {chan} was not found", "fix slack.channel first", ENABLES["slack membership"])]
+        return [
+            *rows,
+            _slack_fail("slack channel", found),
+            fail("slack membership", f"not checked: {chan} was not found", "fix slack.channel first", ENABLES["slack membership"]),
+        ]
     cid = str(found.get("id", ""))
     rows.append(ok("slack channel", f"{chan} is {cid}", ENABLES["slack channel"]))
     info = slack.channel_info(cid)
     if isinstance(info, SlackError):
         return [*rows, _slack_fail("slack membership", info)]
     if not info.get("is_member"):
-        return [*rows, fail("slack membership", f"the bot {auth.get('user', '')} is not a member of {chan} ({cid})",
-                            f"in Slack, type /invite @{auth.get('user', 'the-bot')} in {chan}", ENABLES["slack membership"])]
+        return [
+            *rows,
+            fail(
+                "slack membership",
+                f"the bot {auth.get('user', '')} is not a member of {chan} ({cid})",
+                f"in Slack, type /invite @{auth.get('user', 'the-bot')} in {chan}",
+                ENABLES["slack membership"],
+            ),
+        ]
     return [*rows, ok("slack membership", f"the bot is a member of {chan}", ENABLES["slack membership"])]
 
 
 def row(name: str, result: Any) -> Row:
     if isinstance(result, BaseException):  # a source broke its contract: report, don't crash
-        result = SourceError(name, ErrorKind.BAD_RESPONSE, f"{type(result).__name__} while probing",
-                             "this is a bug in clay-cockpit; please report it")
+        result = SourceError(
+            name, ErrorKind.BAD_RESPONSE, f"{type(result).__name__} while probing", "this is a bug in clay-cockpit; please report it"
+        )
     if isinstance(result, SourceError):
         return fail(name, f"{result.kind.value}: {result.message}", result.hint, ENABLES.get(name, ""))
     return ok(name, describe(result), ENABLES.get(name, ""))
@@ -251,7 +318,7 @@ async def service_rows(config: Any, sources: Any, *, with_key: bool = False) -> 
         return_exceptions=True,
     )
     rows = [row(name, result) for name, result in zip(names, results)]
-    for first, result in zip(("metrics", "clay", "slack token", "status page key"), results[len(names):]):
+    for first, result in zip(("metrics", "clay", "slack token", "status page key"), results[len(names) :]):
         if isinstance(result, BaseException):  # a checker broke its contract: report, don't crash
             result = [row(first, result)]
         rows.extend(result)

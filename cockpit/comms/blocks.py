@@ -56,7 +56,7 @@ def escape(text: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _SLACK_TOKEN.finditer(text):
-        out.append(_esc(text[pos:m.start()]))
+        out.append(_esc(text[pos : m.start()]))
         out.append(m.group())
         pos = m.end()
     out.append(_esc(text[pos:]))
@@ -165,7 +165,7 @@ def slack_message(text: str, *, footer: str = "") -> SlackMessage:
             paras = _paragraphs(header) + paras
     room = MAX_BLOCKS - len(blocks) - (1 if footer else 0)
     if len(paras) > room:  # merge the tail rather than drop it; Slack's limit is the only cut, and it says so
-        paras = paras[: room - 1] + [_cut("\n\n".join(paras[room - 1:]), MAX_SECTION)]
+        paras = paras[: room - 1] + [_cut("\n\n".join(paras[room - 1 :]), MAX_SECTION)]
     for p in paras:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(p)}})
     if footer:

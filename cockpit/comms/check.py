@@ -72,7 +72,9 @@ _JARGON = (
     "prometheus", "oomkilled", "crashloopbackoff", "rollout", "secret", "api key", "token", "clay", "triage",
     "fallback flag", "queuing flag", "p1", "p2", "p3", "p4",
 )  # fmt: skip
-_JARGON_RE = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(j) for j in sorted(_JARGON, key=len, reverse=True)) + r")(?![\w-])", re.IGNORECASE)
+_JARGON_RE = re.compile(
+    r"(?<![\w-])(?:" + "|".join(re.escape(j) for j in sorted(_JARGON, key=len, reverse=True)) + r")(?![\w-])", re.IGNORECASE
+)
 
 
 def _host_of(url: str) -> str:
@@ -90,20 +92,33 @@ def internal_terms(config: Config | None, events: Iterable[Event] = ()) -> froze
     terms: set[str] = set()
     if config is not None:
         k = config.kube
-        terms |= {k.namespace, k.container, k.context, k.secret.name, k.secret.key, k.flags.configmap,
-                  k.flags.fallback_key, k.flags.queuing_key, *k.deployments}
+        terms |= {
+            k.namespace,
+            k.container,
+            k.context,
+            k.secret.name,
+            k.secret.key,
+            k.flags.configmap,
+            k.flags.fallback_key,
+            k.flags.queuing_key,
+            *k.deployments,
+        }
         terms |= {part.split("=", 1)[-1].strip() for part in k.selector.split(",")}
-        terms |= {config.slack.channel, config.slack.channel.lstrip("#"), config.external_status.page_id,
-                  *config.external_status.component_ids}
-        terms |= {_host_of(u) for u in (config.health.url, config.metrics.url, *config.metrics.backup_urls,
-                                         config.external_status.api_url)}
+        terms |= {
+            config.slack.channel,
+            config.slack.channel.lstrip("#"),
+            config.external_status.page_id,
+            *config.external_status.component_ids,
+        }
+        terms |= {_host_of(u) for u in (config.health.url, config.metrics.url, *config.metrics.backup_urls, config.external_status.api_url)}
     for ev in events:
         if ev.kind == EventKind.INCIDENT_DECLARED and isinstance(ev.data.get("id"), str):
             terms.add(ev.data["id"])
         if ev.actor:
             terms |= {ev.actor, ev.actor.split("@")[-1]}
         if ev.kind == EventKind.EVIDENCE_SNAPSHOT:
-            pods = ev.data.get("pods") if isinstance(ev.data.get("pods"), Mapping) else {}
+            raw_pods = ev.data.get("pods")
+            pods = raw_pods if isinstance(raw_pods, Mapping) else {}
             for p in pods.get("not_ready") or ():
                 if isinstance(p, Mapping) and isinstance(p.get("name"), str):
                     terms.add(p["name"])
@@ -123,14 +138,30 @@ def _common(text: str, field: str, limit: int) -> list[Flag]:
     if not text.strip():
         flags.append(Flag("empty", Level.ERROR, "", f"the {field} is empty", field=field))
     if len(text) > limit:
-        flags.append(Flag("length", Level.ERROR, "", f"the {field} is {len(text)} characters; at most {limit} fit", limit, len(text), field))
+        flags.append(
+            Flag("length", Level.ERROR, "", f"the {field} is {len(text)} characters; at most {limit} fit", limit, len(text), field)
+        )
     elif len(text.encode("utf-8")) > MAX_BYTES:
-        flags.append(Flag("length", Level.ERROR, "", f"the {field} is {len(text.encode('utf-8'))} bytes; at most {MAX_BYTES} are kept whole",
-                          field=field))
+        flags.append(
+            Flag(
+                "length",
+                Level.ERROR,
+                "",
+                f"the {field} is {len(text.encode('utf-8'))} bytes; at most {MAX_BYTES} are kept whole",
+                field=field,
+            )
+        )
     _, secrets = redact_text(text)
     if secrets:
-        flags.append(Flag("secret", Level.WARNING, "", f"the {field} looks like it contains a token or key: it will be sent as [redacted]",
-                          field=field))
+        flags.append(
+            Flag(
+                "secret",
+                Level.WARNING,
+                "",
+                f"the {field} looks like it contains a token or key: it will be sent as [redacted]",
+                field=field,
+            )
+        )
     return flags
 
 

@@ -27,16 +27,47 @@ from clay_cockpit.runbook import (
 )
 from clay_cockpit.signals import Signals
 
+__all__ = [
+    "clock_time",  # re-exported from clay_cockpit.comms.facts
+    "BULLET",
+    "MAX_REASONS",
+    "MAX_ACTIONS",
+    "STATUS_LABEL",
+    "BRANCH_LABEL",
+    "assessment_dict",
+    "assessment_in",
+    "bullets",
+    "clay_status_line",
+    "clean_headline",
+    "errors_in",
+    "explaining",
+    "external_words",
+    "headline_text",
+    "message_values",
+    "message_values_and_facts",
+    "minutes_text",
+    "next_steps",
+    "normalise",
+    "reason_lines",
+    "severity_rank",
+]
+
 BULLET = "•"
 MAX_REASONS = 6
 MAX_ACTIONS = 6
 STATUS_LABEL = {
-    Status.INVESTIGATING: "Investigating", Status.IDENTIFIED: "Identified",
-    Status.MONITORING: "Monitoring", Status.RESOLVED: "Resolved",
+    Status.INVESTIGATING: "Investigating",
+    Status.IDENTIFIED: "Identified",
+    Status.MONITORING: "Monitoring",
+    Status.RESOLVED: "Resolved",
 }
 BRANCH_LABEL = {
-    "clay_incident": "Clay incident", "credentials": "Credentials", "infrastructure": "Infrastructure",
-    "monitoring_gap": "Monitoring gap", "healthy": "Healthy", "unknown": "Unknown",
+    "clay_incident": "Clay incident",
+    "credentials": "Credentials",
+    "infrastructure": "Infrastructure",
+    "monitoring_gap": "Monitoring gap",
+    "healthy": "Healthy",
+    "unknown": "Unknown",
 }
 _ACTION_BY_TEXT = {text: aid.value for aid, text in ACTION_TEXT.items()}
 _CODE = re.compile(r"\b([45]\d\d)\b")
@@ -82,7 +113,8 @@ def normalise(a: Mapping[str, Any]) -> dict[str, Any]:
     actions, errors), whether it is ``Assessment.to_dict()`` or the
     recorder's brief (findings as lines; the top finding's reasons and the
     actions as texts)."""
-    findings = a.get("findings") if isinstance(a.get("findings"), list) else []
+    raw_findings = a.get("findings")
+    findings = raw_findings if isinstance(raw_findings, list) else []
     if any(isinstance(f, Mapping) for f in findings):
         return dict(a)
     lines = [f for f in findings if isinstance(f, str)]
@@ -94,13 +126,24 @@ def normalise(a: Mapping[str, Any]) -> dict[str, Any]:
     out: list[dict[str, Any]] = []
     for i, line in enumerate(lines or [headline]):
         label, _, title = clean_headline(line).partition(": ")
-        out.append({
-            "label": label if title else "", "title": title or label,
-            "reasons": [{"text": r} for r in reasons] if i == 0 else [],
-            "actions": [{"id": _ACTION_BY_TEXT.get(t, ""), "text": t,
-                         "done": _ACTION_BY_TEXT.get(t) in done or (todo is not None and t not in todo)} for t in actions] if i == 0 else [],
-            "errors": sorted(errors_in([line, *reasons] if i == 0 else [line])),
-        })
+        out.append(
+            {
+                "label": label if title else "",
+                "title": title or label,
+                "reasons": [{"text": r} for r in reasons] if i == 0 else [],
+                "actions": [
+                    {
+                        "id": _ACTION_BY_TEXT.get(t, ""),
+                        "text": t,
+                        "done": _ACTION_BY_TEXT.get(t) in done or (todo is not None and t not in todo),
+                    }
+                    for t in actions
+                ]
+                if i == 0
+                else [],
+                "errors": sorted(errors_in([line, *reasons] if i == 0 else [line])),
+            }
+        )
     return {**a, "findings": out}
 
 
@@ -171,7 +214,8 @@ def reason_lines(a: Mapping[str, Any], limit: int = MAX_REASONS) -> list[str]:
     out: list[str] = []
     for f in findings:
         lead = f"{f.get('label')}: " if len(findings) > 1 and f.get("label") else ""
-        reasons = f.get("reasons") if isinstance(f.get("reasons"), list) else []
+        raw_reasons = f.get("reasons")
+        reasons = raw_reasons if isinstance(raw_reasons, list) else []
         for r in reasons:
             text = r.get("text") if isinstance(r, Mapping) else None
             if isinstance(text, str) and text:
@@ -185,7 +229,7 @@ def _newest(lines: Sequence[str], limit: int, more: str) -> list[str]:
     """The newest ``limit`` lines, saying how many older ones are left out."""
     if len(lines) <= limit:
         return list(lines)
-    return [f"({len(lines) - limit + 1} {more})", *lines[-(limit - 1):]]
+    return [f"({len(lines) - limit + 1} {more})", *lines[-(limit - 1) :]]
 
 
 def next_steps(a: Mapping[str, Any], incident: Incident, limit: int = 4, events: Sequence[Event] = ()) -> list[str]:
@@ -201,8 +245,9 @@ def next_steps(a: Mapping[str, Any], incident: Incident, limit: int = 4, events:
         for act in f.get("actions") or ():
             if not isinstance(act, Mapping) or not isinstance(act.get("text"), str):
                 continue
+            raw_id = act.get("id")
             try:
-                aid = ActionId(act.get("id"))
+                aid = ActionId(raw_id) if isinstance(raw_id, str) else None  # (no action's id is anything but a str)
             except ValueError:
                 aid = None
             if aid in done or act["text"] in out or act.get("done") or act.get("in_effect"):
@@ -238,8 +283,9 @@ def clay_status_line(events: Sequence[Event], signals: Signals | None = None) ->
         if sp.get("error") and not sp.get("description"):
             return f"Clay's status page could not be read ({flat(sp['error'])})"
         incidents = [i for i in sp.get("incidents") or () if isinstance(i, Mapping)]
-        return _page_words(str(sp.get("description") or sp.get("indicator") or ""),
-                           [(str(i.get("name", "")), str(i.get("status", ""))) for i in incidents])
+        return _page_words(
+            str(sp.get("description") or sp.get("indicator") or ""), [(str(i.get("name", "")), str(i.get("status", ""))) for i in incidents]
+        )
     return "Clay's status page: not read yet"
 
 
@@ -281,16 +327,33 @@ def message_values(
     impact now and what is in place). ``status``: the status the message
     reports (the status page's may differ from the incident's). ``speed``:
     a drill's clock speed (the metrics' times run that much faster)."""
-    values, _ = message_values_and_facts(incident, events, now=now, assessment=assessment, signals=signals,
-                                         current_action=current_action, next_update_at=next_update_at, channel=channel,
-                                         status=status, speed=speed)
+    values, _ = message_values_and_facts(
+        incident,
+        events,
+        now=now,
+        assessment=assessment,
+        signals=signals,
+        current_action=current_action,
+        next_update_at=next_update_at,
+        channel=channel,
+        status=status,
+        speed=speed,
+    )
     return values
 
 
 def message_values_and_facts(
-    incident: Incident, events: Sequence[Event], *, now: float, assessment: Any = None, signals: Signals | None = None,
-    current_action: str | None = None, next_update_at: float | None = None, channel: str = "",
-    status: Status | str | None = None, speed: float | None = None,
+    incident: Incident,
+    events: Sequence[Event],
+    *,
+    now: float,
+    assessment: Any = None,
+    signals: Signals | None = None,
+    current_action: str | None = None,
+    next_update_at: float | None = None,
+    channel: str = "",
+    status: Status | str | None = None,
+    speed: float | None = None,
 ) -> tuple[dict[str, str], Facts]:
     a = assessment_dict(assessment, events)
     cause = explaining(events)
@@ -326,12 +389,19 @@ def message_values_and_facts(
         "current_action": current_action or facts.current_action,
         "next_update_time": clock_time(due),
         "next_update_in": minutes_text(due - now),
-        "next_update": (f"by {clock_time(due)} (in {minutes_text(due - now)})" if said != Status.RESOLVED
-                        else "none: the incident is resolved, this is the last update"),
+        "next_update": (
+            f"by {clock_time(due)} (in {minutes_text(due - now)})"
+            if said != Status.RESOLVED
+            else "none: the incident is resolved, this is the last update"
+        ),
         "reasons": bullets(reason_lines(a), "no triage reasons recorded yet"),
-        "actions_taken": bullets(_newest(facts.done, MAX_ACTIONS, "earlier actions are on the incident's timeline"), "no remediation applied yet"),
+        "actions_taken": bullets(
+            _newest(facts.done, MAX_ACTIONS, "earlier actions are on the incident's timeline"), "no remediation applied yet"
+        ),
         "watching": bullets(facts.watching, "the signals on the cockpit" if incident.is_open else "nothing more: the incident is resolved"),
-        "next_steps": bullets(steps if incident.is_open else [], "keep watching the signals" if incident.is_open else "none: the incident is resolved"),
+        "next_steps": bullets(
+            steps if incident.is_open else [], "keep watching the signals" if incident.is_open else "none: the incident is resolved"
+        ),
         "clay_status": clay,
         "cannot_see": flat(a.get("cannot_see") or "all sources live"),
         "channel": channel,

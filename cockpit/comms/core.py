@@ -34,9 +34,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from clay_cockpit.comms import blocks as blocks
+from clay_cockpit.comms.blocks import PreviewBlock
 from clay_cockpit.comms.check import Flag, check_fields, internal_terms
 from clay_cockpit.comms.context import clock_time, message_values_and_facts
 from clay_cockpit.comms.facts import changed, external_status, outcomes
@@ -68,12 +70,31 @@ if TYPE_CHECKING:
     from clay_cockpit.sources.statusapi import StatusApi
 
 __all__ = [
-    "Cadence", "Channel", "Comms", "Draft", "DueState", "Flag", "Opened", "PageRef", "Preview", "Reminder", "SaveResult",
-    "SendResult", "Sent", "SlackThread", "component_status", "next_update_due", "update_interval",
+    "Cadence",
+    "Channel",
+    "Comms",
+    "Draft",
+    "DueState",
+    "Flag",
+    "Opened",
+    "PageRef",
+    "Preview",
+    "Reminder",
+    "SaveResult",
+    "SendResult",
+    "Sent",
+    "SlackThread",
+    "component_status",
+    "next_update_due",
+    "update_interval",
 ]
 
-INCIDENT_TO_COMPONENT = {Severity.P1: "major_outage", Severity.P2: "partial_outage", Severity.P3: "degraded_performance",
-                         Severity.P4: "operational"}
+INCIDENT_TO_COMPONENT = {
+    Severity.P1: "major_outage",
+    Severity.P2: "partial_outage",
+    Severity.P3: "degraded_performance",
+    Severity.P4: "operational",
+}
 
 
 def component_status(severity: Severity | str, status: Status | str) -> str:
@@ -109,9 +130,9 @@ class Preview:
     thread's summary message) or the status page update (external)."""
 
     channel: Channel
-    blocks: tuple[blocks.PreviewBlock, ...]
+    blocks: tuple[PreviewBlock, ...]
     fallback: str  # Slack's plain-text fallback / the status page body
-    summary: tuple[blocks.PreviewBlock, ...] = ()  # internal: the top message, as it will read after this send
+    summary: tuple[PreviewBlock, ...] = ()  # internal: the top message, as it will read after this send
     where: str = ""  # "#inc-clay, new thread" / "#inc-clay, reply in the thread" / "status page, new incident" …
     flags: tuple[Flag, ...] = ()
 
@@ -123,8 +144,15 @@ class Comms(Sending):
     is inherited from :class:`~clay_cockpit.comms.sending.Sending`."""
 
     def __init__(
-        self, config: Config, store: IncidentStore, *, slack: Slack | None = None, statusapi: StatusApi | None = None,
-        templates: Templates | None = None, clock: Callable[[], float] = time.time, speed: float | None = None,
+        self,
+        config: Config,
+        store: IncidentStore,
+        *,
+        slack: Slack | None = None,
+        statusapi: StatusApi | None = None,
+        templates: Templates | None = None,
+        clock: Callable[[], float] = time.time,
+        speed: float | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -170,8 +198,17 @@ class Comms(Sending):
 
     # -- drafts
 
-    def draft(self, channel: Channel, *, assessment: Any = None, signals: Signals | None = None, current_action: str | None = None,
-              status: Status | str | None = None, now: float | None = None, draft_id: str | None = None) -> Draft:
+    def draft(
+        self,
+        channel: Channel,
+        *,
+        assessment: Any = None,
+        signals: Signals | None = None,
+        current_action: str | None = None,
+        status: Status | str | None = None,
+        now: float | None = None,
+        draft_id: str | None = None,
+    ) -> Draft:
         """A fresh draft from the templates and the facts as they are now
         (``assessment``: triage's live Assessment, else the newest recorded;
         ``signals``: the live readings, for the impact now). The status page
@@ -182,26 +219,51 @@ class Comms(Sending):
         now = self._clock() if now is None else now
         nxt = now + update_interval(incident.severity, self.config.comms)
         events = self.store.events()
-        values, facts = message_values_and_facts(incident, events, now=now, assessment=assessment, signals=signals,
-                                                 current_action=current_action, next_update_at=nxt, channel=self.config.slack.channel,
-                                                 speed=self.speed)
+        values, facts = message_values_and_facts(
+            incident,
+            events,
+            now=now,
+            assessment=assessment,
+            signals=signals,
+            current_action=current_action,
+            next_update_at=nxt,
+            channel=self.config.slack.channel,
+            speed=self.speed,
+        )
         if channel == Channel.EXTERNAL:
             said = Status(status) if status is not None else facts.external_status
             if said != Status(values["status"]):
-                values, facts = message_values_and_facts(incident, events, now=now, assessment=assessment, signals=signals,
-                                                         current_action=current_action, next_update_at=nxt,
-                                                         channel=self.config.slack.channel, status=said, speed=self.speed)
+                values, facts = message_values_and_facts(
+                    incident,
+                    events,
+                    now=now,
+                    assessment=assessment,
+                    signals=signals,
+                    current_action=current_action,
+                    next_update_at=nxt,
+                    channel=self.config.slack.channel,
+                    status=said,
+                    speed=self.speed,
+                )
         else:
             said = Status(incident.status)
-        common = {"id": draft_id or new_draft_id(), "channel": channel, "made_at": now, "severity": incident.severity.value,
-                  "status": said.value, "next_update_at": nxt, "status_set": status is not None and channel == Channel.EXTERNAL,
-                  "facts": facts.digest}
+        draft = partial(
+            Draft,
+            id=draft_id or new_draft_id(),
+            channel=channel,
+            made_at=now,
+            severity=incident.severity.value,
+            status=said.value,
+            next_update_at=nxt,
+            status_set=status is not None and channel == Channel.EXTERNAL,
+            facts=facts.digest,
+        )
         if channel == Channel.INTERNAL:
             values = {k: blocks.literal(v) if isinstance(v, str) else v for k, v in values.items()}  # outside text never mentions or links
-            return Draft(text=self.templates.render("slack_update", values), summary=self.templates.render("slack_summary", values), **common)
+            return draft(text=self.templates.render("slack_update", values), summary=self.templates.render("slack_summary", values))
         title = self.templates.render("status_title", values).split("\n", 1)[0]
         comps = tuple((cid, component_status(incident.severity, said)) for cid in self.config.external_status.component_ids)
-        return Draft(text=self.templates.render("status_update", values), title=title, components=comps, **common)
+        return draft(text=self.templates.render("status_update", values), title=title, components=comps)
 
     def open_draft(self, channel: Channel, *, force: bool = False, **kwargs: Any) -> Draft:
         """What the editor opens (:meth:`opened`'s draft)."""
@@ -259,8 +321,12 @@ class Comms(Sending):
             return SaveResult(current)
         what = "internal update" if draft.channel == Channel.INTERNAL else "status page update"
         try:
-            ev = self.store.record(EventKind.MESSAGE_DRAFTED, f"Draft of the {what} saved ({len(draft.text)} characters)",
-                                   draft.to_data(), now=self._clock() if now is None else now)
+            ev = self.store.record(
+                EventKind.MESSAGE_DRAFTED,
+                f"Draft of the {what} saved ({len(draft.text)} characters)",
+                draft.to_data(),
+                now=self._clock() if now is None else now,
+            )
         except TimelineError as exc:
             return SaveResult(draft, f"the draft could not be saved: {exc} — copy it somewhere before quitting")
         if ev is None:
@@ -300,8 +366,10 @@ class Comms(Sending):
     def slack_messages(self, draft: Draft) -> tuple[blocks.SlackMessage, blocks.SlackMessage]:
         """(the update, the summary) as Slack messages, redacted."""
         footer = self._footer(draft)
-        return (blocks.slack_message(redact_text(draft.text)[0], footer=footer),
-                blocks.slack_message(redact_text(draft.summary)[0], footer=footer))
+        return (
+            blocks.slack_message(redact_text(draft.text)[0], footer=footer),
+            blocks.slack_message(redact_text(draft.summary)[0], footer=footer),
+        )
 
     def preview(self, draft: Draft) -> Preview:
         """What will be sent, and where."""
@@ -314,11 +382,15 @@ class Comms(Sending):
             return Preview(Channel.INTERNAL, blocks.preview(update), update.text, blocks.preview(summary), where, flags)
         page = self.page_incident()
         new = page is None or page.status == Status.RESOLVED
-        where = "status page, " + ("a new incident" if new else f"an update of incident {page.incident_id}")
-        comps = ", ".join(f"{self.component_names.get(cid, cid)} → {st.replace('_', ' ')}" for cid, st in draft.components) or "no components"
-        pv = (blocks.PreviewBlock("header", draft.title, draft.title),
-              blocks.PreviewBlock("context", f"{draft.status.title()} · {comps}", f"{draft.status.title()} · {comps}"),
-              blocks.PreviewBlock("section", draft.text, draft.text))
+        where = "status page, " + (f"an update of incident {page.incident_id}" if not new and page is not None else "a new incident")
+        comps = (
+            ", ".join(f"{self.component_names.get(cid, cid)} → {st.replace('_', ' ')}" for cid, st in draft.components) or "no components"
+        )
+        pv = (
+            blocks.PreviewBlock("header", draft.title, draft.title),
+            blocks.PreviewBlock("context", f"{draft.status.title()} · {comps}", f"{draft.status.title()} · {comps}"),
+            blocks.PreviewBlock("section", draft.text, draft.text),
+        )
         return Preview(Channel.EXTERNAL, pv, redact_text(draft.text)[0], (), where, flags)
 
     def due(self, reminder: Reminder, now: float | None = None) -> list[Cadence]:

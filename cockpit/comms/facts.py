@@ -26,10 +26,17 @@ from clay_cockpit.incident.lifecycle import Incident, Status
 from clay_cockpit.incident.metrics_history import SeriesBook, number_text
 from clay_cockpit.incident.timeline import Event, EventKind
 from clay_cockpit.signals import Signals
+from clay_cockpit.triage.evidence import MIN_RATE
 
 CUT = " […]"  # where a real length limit cut a text
-ACTION_KINDS = (EventKind.ACTION_PLANNED, EventKind.ACTION_APPLIED, EventKind.ACTION_VERIFIED, EventKind.ACTION_FAILED,
-                EventKind.SYMPTOM_ENDED, EventKind.SYMPTOM_PERSISTS)
+ACTION_KINDS = (
+    EventKind.ACTION_PLANNED,
+    EventKind.ACTION_APPLIED,
+    EventKind.ACTION_VERIFIED,
+    EventKind.ACTION_FAILED,
+    EventKind.SYMPTOM_ENDED,
+    EventKind.SYMPTOM_PERSISTS,
+)
 _PREFIXES = ("Confirmed: ", "Applied: ", "Planned: ", "Plan: ", "Failed: ")
 
 
@@ -107,8 +114,9 @@ class Outcome:
         what = {
             "confirmed": "confirmed, not applied yet",
             "applied": "applied, taking effect",
-            "in_place": f"in place ({self.summary}); following whether {self.symptom or 'the errors'} stop" if self.summary
-                        else f"in place; following whether {self.symptom or 'the errors'} stop",
+            "in_place": f"in place ({self.summary}); following whether {self.symptom or 'the errors'} stop"
+            if self.summary
+            else f"in place; following whether {self.symptom or 'the errors'} stop",
             "failed": f"failed — {self.summary}",
             "ended": f"worked — {self.summary}",
             "persists": f"did not work — {self.summary}",
@@ -167,9 +175,18 @@ def outcomes(events: Iterable[Event]) -> list[Outcome]:
             continue  # a late rollout event does not undo what the symptom showed
         ended = ev.data.get("ended_at") if state == "ended" else None
         carries = tuple(str(x) for x in ev.data.get("carries") or () if isinstance(x, str)) or (old.carries if old else ())
-        got[key] = Outcome(key, title, runbook, started, ev.at, state, summary, symptom,
-                           float(ended) if isinstance(ended, (int, float)) and not isinstance(ended, bool) else (ev.at if state == "ended" else None),
-                           carries)
+        got[key] = Outcome(
+            key,
+            title,
+            runbook,
+            started,
+            ev.at,
+            state,
+            summary,
+            symptom,
+            float(ended) if isinstance(ended, (int, float)) and not isinstance(ended, bool) else (ev.at if state == "ended" else None),
+            carries,
+        )
     return list(got.values())
 
 
@@ -190,8 +207,12 @@ class Facts:
 
 
 FACT_NAMES = {
-    "severity": "the severity", "status": "the incident status", "page_status": "the status customers should see",
-    "branch": "the decision-tree branch", "done": "what was done", "impact": "the impact",
+    "severity": "the severity",
+    "status": "the incident status",
+    "page_status": "the status customers should see",
+    "branch": "the decision-tree branch",
+    "done": "what was done",
+    "impact": "the impact",
     "clay": "Clay's status page",
 }
 
@@ -218,33 +239,42 @@ def _impact_title(a: Mapping[str, Any]) -> str:
 RATE_LAG = 120.0  # seconds a windowed error rate (Prometheus' 1-minute rate, scraped) may go on showing errors that ended
 
 
-def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBook, *, signals_live: bool,
-                 ended: Outcome | None = None) -> tuple[str, str, str]:
+def impact_texts(
+    a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBook, *, signals_live: bool, ended: Outcome | None = None
+) -> tuple[str, str, str]:
     """(now, worst, the whole ``impact`` line): the Clay error rates now
     and at their peak (the series the error-rate pane draws) when there
     are any, else triage's words for now and for the worst recorded.
     ``ended``: the newest action whose symptom ended (the logs see it in
     seconds): while the 1-minute rate still shows those errors, now says
-    both, never "the most so far"."""
+    both, never "the most so far". Clay errors whose peak stayed below
+    triage's ``MIN_RATE`` are background: the impact is triage's words
+    (an incident of our own infrastructure), never "Clay calls failed"."""
     branch = str(a.get("branch") or "")
     latest = book.latest()
     peak = book.peak()
+    # Clay errors that never reached MIN_RATE are background (triage's noise), not this incident's impact
+    clay_impact = peak is not None and peak.errors >= MIN_RATE
     if latest is not None:
         when = "" if signals_live else f" at {clock_time(latest.at)}"  # (the newest recorded, not live)
         now = latest.text() + when
-        if latest.errors <= 0 and branch == "infrastructure" and _impact_title(a):
-            now = f"{_impact_title(a)}; {now}"  # (our own infrastructure: no Clay errors, yet an impact)
-        lagging = ended is not None and ended.ended_at is not None and latest.errors > 0 and latest.at - ended.ended_at < RATE_LAG
+        if (latest.errors <= 0 or not clay_impact) and branch == "infrastructure" and _impact_title(a):
+            now = f"{_impact_title(a)}; {now}"  # (our own infrastructure: no Clay errors to speak of, yet an impact)
+        lagging = (
+            clay_impact and ended is not None and ended.ended_at is not None and latest.errors > 0 and latest.at - ended.ended_at < RATE_LAG
+        )
         if lagging and ended is not None and ended.ended_at is not None:
-            now = (f"{ended.symptom or 'the errors'} ended at {second_time(ended.ended_at)} (the logs); "
-                   f"the 1-minute error rate still shows {now}")
+            now = (
+                f"{ended.symptom or 'the errors'} ended at {second_time(ended.ended_at)} (the logs); "
+                f"the 1-minute error rate still shows {now}"
+            )
             worst = f"{clock_time(peak.at)}: {peak.text(past=True)}" if peak is not None else ""
             return now, worst or now, f"{now}; the most errors were at {worst}" if worst else now
     elif branch == "healthy":
         now = "none visible now"
     else:
         now = _impact_title(a) or _impact_title(cause) or "not measured yet"
-    if peak is not None:
+    if peak is not None and clay_impact:
         worst = f"{clock_time(peak.at)}: {peak.text(past=True)}"
         if latest is not None and latest.errors >= peak.errors:
             return now, worst, f"{now}, the most so far"
@@ -257,9 +287,17 @@ def impact_texts(a: Mapping[str, Any], cause: Mapping[str, Any], book: SeriesBoo
     return now, worst or now, now
 
 
-def message_facts(incident: Incident, events: Sequence[Event], a: Mapping[str, Any], cause: Mapping[str, Any], *,
-                  signals: Signals | None = None, next_steps: Sequence[str] = (), clay_line: str = "",
-                  speed: float | None = None) -> Facts:
+def message_facts(
+    incident: Incident,
+    events: Sequence[Event],
+    a: Mapping[str, Any],
+    cause: Mapping[str, Any],
+    *,
+    signals: Signals | None = None,
+    next_steps: Sequence[str] = (),
+    clay_line: str = "",
+    speed: float | None = None,
+) -> Facts:
     live = signals is not None and signals.metrics.value is not None and not signals.metrics.stale
     book = book_of(events, signals if live else None, speed=speed)
     done = outcomes(events)
@@ -267,18 +305,26 @@ def message_facts(incident: Incident, events: Sequence[Event], a: Mapping[str, A
     now, peak, impact = impact_texts(a, cause, book, signals_live=live, ended=last if last is not None and last.worked else None)
     ext = external_status(incident, done)
     return Facts(
-        impact_now=now, impact_peak=peak, impact=impact,
+        impact_now=now,
+        impact_peak=peak,
+        impact=impact,
         current_action=_current(incident, done, next_steps),
         done=tuple(_done_lines(events, done)),
         watching=tuple(_watching(done, a, signals, clay_line)) if incident.is_open else (),
         external_status=ext,
-        digest=_digest({
-            "severity": incident.severity.value, "status": str(incident.status), "page_status": ext.value,
-            "branch": str(a.get("branch") or incident.branch or ""),
-            "done": "|".join(f"{o.key}:{o.state}" for o in done),
-            "impact": "none" if (book.latest() is not None and book.latest().errors <= 0) or a.get("branch") == "healthy" else "some",
-            "clay": re.sub(r"\d", "", clay_line),
-        }),
+        digest=_digest(
+            {
+                "severity": incident.severity.value,
+                "status": str(incident.status),
+                "page_status": ext.value,
+                "branch": str(a.get("branch") or incident.branch or ""),
+                "done": "|".join(f"{o.key}:{o.state}" for o in done),
+                "impact": "none"
+                if ((latest := book.latest()) is not None and latest.errors <= 0) or a.get("branch") == "healthy"
+                else "some",
+                "clay": re.sub(r"\d", "", clay_line),
+            }
+        ),
     )
 
 

@@ -93,6 +93,7 @@ class Sending:
     _lock: threading.Lock
 
     if TYPE_CHECKING:
+
         def sync(self) -> CommsLog: ...
         def save(self, draft: Draft, *, now: float | None = None) -> SaveResult: ...
         def check(self, draft: Draft) -> tuple[Flag, ...]: ...
@@ -111,7 +112,9 @@ class Sending:
             return _refused(draft, source, ErrorKind.BAD_RESPONSE, "no incident is open", "declare the incident first")
         bad = blocking(self.check(draft))
         if bad:
-            return _refused(draft, source, ErrorKind.BAD_RESPONSE, f"the draft cannot be sent: {bad[0].message}", "edit the draft and retry")
+            return _refused(
+                draft, source, ErrorKind.BAD_RESPONSE, f"the draft cannot be sent: {bad[0].message}", "edit the draft and retry"
+            )
         saved = self.save(draft)
         return saved.draft, ([saved.error] if saved.error else [])
 
@@ -133,13 +136,18 @@ class Sending:
         something that may exist; the next send looks it up first."""
         if unsure is not None and getattr(err, "maybe_sent", False):
             unsure = replace(unsure, error=one_line(err.line(), 300))
-            self._record(MESSAGE_UNSURE, f"The {unsure.what} may have been sent (the answer was lost): {err.message}",
-                         unsure.to_data(), warnings)
+            self._record(
+                MESSAGE_UNSURE, f"The {unsure.what} may have been sent (the answer was lost): {err.message}", unsure.to_data(), warnings
+            )
             hint = f"the {unsure.what} may exist: ctrl+s looks for it first and sends only if it is not there; the draft is kept"
             return SendResult(False, draft, replace(err, hint=hint), tuple(sent), tuple(warnings), unsure=True)
         what = "internal update" if draft.channel == Channel.INTERNAL else "status page update"
-        self._record(MESSAGE_FAILED, f"The {what} was not sent: {err.message}",
-                     {"channel": draft.channel.value, "draft_id": draft.id, "error": err.line(), "kind": err.kind.value}, warnings)
+        self._record(
+            MESSAGE_FAILED,
+            f"The {what} was not sent: {err.message}",
+            {"channel": draft.channel.value, "draft_id": draft.id, "error": err.line(), "kind": err.kind.value},
+            warnings,
+        )
         return SendResult(False, draft, err, tuple(sent), tuple(warnings))
 
     def _marker(self, draft: Draft, role: str) -> tuple[tuple[str, str], ...]:
@@ -149,14 +157,21 @@ class Sending:
         return (("draft", draft.id), ("role", role), ("incident", incident.id if incident else ""))
 
     def _checked(self, pending: Unsure, warnings: list[str]) -> None:
-        self._record(MESSAGE_CHECKED, f"The earlier {pending.what} was looked for and is not there: sending it now",
-                     {"channel": pending.channel.value, "draft_id": pending.draft_id, "role": pending.role, "found": False}, warnings)
+        self._record(
+            MESSAGE_CHECKED,
+            f"The earlier {pending.what} was looked for and is not there: sending it now",
+            {"channel": pending.channel.value, "draft_id": pending.draft_id, "role": pending.role, "found": False},
+            warnings,
+        )
 
     def _lookup_failed(self, draft: Draft, pending: Unsure, err: SourceError, warnings: list[str], sent: list[Sent]) -> SendResult:
         """The look-up for an unclear earlier send failed: nothing is sent (it could be a duplicate)."""
         where = "the channel" if pending.channel == Channel.INTERNAL else "the status page"
-        got = replace(err, message=one_line(f"could not check whether the earlier {pending.what} went through: {err.message}", 300),
-                      hint=f"nothing was sent again; ctrl+s looks again (or look in {where} yourself); the draft is kept")
+        got = replace(
+            err,
+            message=one_line(f"could not check whether the earlier {pending.what} went through: {err.message}", 300),
+            hint=f"nothing was sent again; ctrl+s looks again (or look in {where} yourself); the draft is kept",
+        )
         return SendResult(False, draft, got, tuple(sent), tuple(warnings), unsure=True)
 
     def _sent(self, sent: Sent, summary: str, warnings: list[str]) -> Sent:
@@ -207,29 +222,57 @@ class Sending:
         top = self._slack().post(summary_msg.text, summary_msg.blocks, marker=dict(self._marker(draft, "summary")))
         if isinstance(top, SlackError):
             return top
-        sent = self._sent(Sent(Channel.INTERNAL, "summary", top.at, draft.id, redact_text(draft.summary)[0], where,
-                               top.channel_id, top.ts, top.ts), f"Incident thread opened in {where}", warnings)
+        sent = self._sent(
+            Sent(Channel.INTERNAL, "summary", top.at, draft.id, redact_text(draft.summary)[0], where, top.channel_id, top.ts, top.ts),
+            f"Incident thread opened in {where}",
+            warnings,
+        )
         return SlackThread(where, top.channel_id, top.ts, top.at), sent
 
     def _unsure_internal(self, draft: Draft, role: str, at: float, thread: SlackThread | None) -> Unsure:
         text = redact_text(draft.summary if role == "summary" else draft.text)[0]
-        return Unsure(Channel.INTERNAL, role, draft.id, at, text, status=draft.status, slack_channel=thread.channel_id if thread else "",
-                      thread_ts=thread.thread_ts if thread and role == "update" else "", marker=self._marker(draft, role))
+        return Unsure(
+            Channel.INTERNAL,
+            role,
+            draft.id,
+            at,
+            text,
+            status=draft.status,
+            slack_channel=thread.channel_id if thread else "",
+            thread_ts=thread.thread_ts if thread and role == "update" else "",
+            marker=self._marker(draft, role),
+        )
 
     def _find_internal(self, pending: Unsure, warnings: list[str]) -> Sent | None | SourceError:
         """Look in Slack for the message an unclear send may have posted; adopt it when found."""
         where = self.config.slack.channel
-        got = self._slack().find_marked(dict(pending.marker), channel_id=pending.slack_channel,
-                                        thread_ts=pending.thread_ts or None, since=pending.at)
+        got = self._slack().find_marked(
+            dict(pending.marker), channel_id=pending.slack_channel, thread_ts=pending.thread_ts or None, since=pending.at
+        )
         if isinstance(got, SourceError) or got is None:
             return got
         if pending.role == "summary":
-            return self._sent(Sent(Channel.INTERNAL, "summary", got.at, pending.draft_id, pending.text, where, got.channel_id, got.ts, got.ts),
-                              f"Incident thread found in {where} (it had been opened; the answer was lost)", warnings)
-        return self._sent(Sent(Channel.INTERNAL, "update", got.at, pending.draft_id, pending.text, where, got.channel_id, got.ts,
-                               pending.thread_ts, status=pending.status),
-                          f"Internal update found in {where} (it had been posted; the answer was lost): {pending.text.split(chr(10), 1)[0]}",
-                          warnings)
+            return self._sent(
+                Sent(Channel.INTERNAL, "summary", got.at, pending.draft_id, pending.text, where, got.channel_id, got.ts, got.ts),
+                f"Incident thread found in {where} (it had been opened; the answer was lost)",
+                warnings,
+            )
+        return self._sent(
+            Sent(
+                Channel.INTERNAL,
+                "update",
+                got.at,
+                pending.draft_id,
+                pending.text,
+                where,
+                got.channel_id,
+                got.ts,
+                pending.thread_ts,
+                status=pending.status,
+            ),
+            f"Internal update found in {where} (it had been posted; the answer was lost): {pending.text.split(chr(10), 1)[0]}",
+            warnings,
+        )
 
     def _send_internal(self, draft: Draft, warnings: list[str]) -> SendResult:
         from clay_cockpit.sources.slack import SlackError
@@ -273,20 +316,53 @@ class Sending:
             sent.append(first)
             fresh = True
             at = self._clock()
-            reply = self._slack().post(update_msg.text, update_msg.blocks, thread_ts=thread.thread_ts, channel=thread.channel_id, marker=marker)
+            reply = self._slack().post(
+                update_msg.text, update_msg.blocks, thread_ts=thread.thread_ts, channel=thread.channel_id, marker=marker
+            )
         if isinstance(reply, SourceError):
             return self._failed(draft, reply, warnings, sent, self._unsure_internal(draft, "update", at, thread))
         text = redact_text(draft.text)[0]
-        sent.append(self._sent(Sent(Channel.INTERNAL, "update", reply.at, draft.id, text, where, reply.channel_id, reply.ts,
-                                    thread.thread_ts, status=draft.status, next_update_at=draft.next_update_at),
-                               f"Internal update posted to {where}: {text.split(chr(10), 1)[0]}", warnings))
+        sent.append(
+            self._sent(
+                Sent(
+                    Channel.INTERNAL,
+                    "update",
+                    reply.at,
+                    draft.id,
+                    text,
+                    where,
+                    reply.channel_id,
+                    reply.ts,
+                    thread.thread_ts,
+                    status=draft.status,
+                    next_update_at=draft.next_update_at,
+                ),
+                f"Internal update posted to {where}: {text.split(chr(10), 1)[0]}",
+                warnings,
+            )
+        )
         if not fresh:
             edit = self._slack().update(thread.channel_id, thread.thread_ts, summary_msg.text, summary_msg.blocks)
             if isinstance(edit, SourceError):
                 warnings.append(f"the summary at the top of the thread was not refreshed: {edit.message}")
             else:
-                sent.append(self._sent(Sent(Channel.INTERNAL, "summary_edit", edit.at, draft.id, redact_text(draft.summary)[0], where,
-                                            thread.channel_id, thread.thread_ts, thread.thread_ts), f"Thread summary refreshed in {where}", warnings))
+                sent.append(
+                    self._sent(
+                        Sent(
+                            Channel.INTERNAL,
+                            "summary_edit",
+                            edit.at,
+                            draft.id,
+                            redact_text(draft.summary)[0],
+                            where,
+                            thread.channel_id,
+                            thread.thread_ts,
+                            thread.thread_ts,
+                        ),
+                        f"Thread summary refreshed in {where}",
+                        warnings,
+                    )
+                )
         self._tick("slack_update", f"posted to {where} at {clock_time(reply.at)}", warnings)
         return SendResult(True, draft, None, tuple(sent), tuple(warnings))
 
@@ -331,13 +407,35 @@ class Sending:
             if isinstance(got, SourceError):
                 if role == "page_update" and got.status_code == 404:
                     got = replace(got, hint="the incident is gone from the status page: send it as a new incident")
-                unsure = Unsure(Channel.EXTERNAL, role, draft.id, at, body, title, status,
-                                page_incident_id=page.incident_id if role == "page_update" and page else "", marker=marker)
+                unsure = Unsure(
+                    Channel.EXTERNAL,
+                    role,
+                    draft.id,
+                    at,
+                    body,
+                    title,
+                    status,
+                    page_incident_id=page.incident_id if role == "page_update" and page else "",
+                    marker=marker,
+                )
                 return self._failed(draft, got, warnings, sent, unsure)
             where = "status page" + (f" ({got.shortlink})" if got.shortlink else "")
-            done = self._sent(Sent(Channel.EXTERNAL, role, self._clock(), draft.id, body, where, page_incident_id=got.id,
-                                   status=got.status, shortlink=got.shortlink, next_update_at=draft.next_update_at),
-                              f"Status page {'incident created' if role == 'page_create' else 'updated'} ({got.status}): {title}", warnings)
+            done = self._sent(
+                Sent(
+                    Channel.EXTERNAL,
+                    role,
+                    self._clock(),
+                    draft.id,
+                    body,
+                    where,
+                    page_incident_id=got.id,
+                    status=got.status,
+                    shortlink=got.shortlink,
+                    next_update_at=draft.next_update_at,
+                ),
+                f"Status page {'incident created' if role == 'page_create' else 'updated'} ({got.status}): {title}",
+                warnings,
+            )
             self._tick("status_page_update", f"status page {got.status} at {clock_time(done.at)}", warnings)
             return SendResult(True, draft, None, (*sent, done), tuple(warnings))
         finally:
@@ -358,9 +456,21 @@ class Sending:
             return got
         where = "status page" + (f" ({got.shortlink})" if got.shortlink else "")
         made = "incident found" if pending.role == "page_create" else "update found"
-        return self._sent(Sent(Channel.EXTERNAL, pending.role, self._clock(), pending.draft_id, pending.text, where, page_incident_id=got.id,
-                               status=got.status, shortlink=got.shortlink),
-                          f"Status page {made} ({got.status}; it had been made, the answer was lost): {pending.title}", warnings)
+        return self._sent(
+            Sent(
+                Channel.EXTERNAL,
+                pending.role,
+                self._clock(),
+                pending.draft_id,
+                pending.text,
+                where,
+                page_incident_id=got.id,
+                status=got.status,
+                shortlink=got.shortlink,
+            ),
+            f"Status page {made} ({got.status}; it had been made, the answer was lost): {pending.title}",
+            warnings,
+        )
 
     def load_component_names(self) -> dict[str, str] | SourceError:
         """Blocking: the status page's component names (for the preview and
@@ -383,6 +493,19 @@ class Sending:
         edit = self._slack().update(thread.channel_id, thread.thread_ts, summary_msg.text, summary_msg.blocks)
         if isinstance(edit, SourceError):
             return SendResult(False, draft, edit)
-        sent = self._sent(Sent(Channel.INTERNAL, "summary_edit", edit.at, draft.id, redact_text(draft.summary)[0], thread.where,
-                               thread.channel_id, thread.thread_ts, thread.thread_ts), f"Thread summary refreshed in {thread.where}", warnings)
+        sent = self._sent(
+            Sent(
+                Channel.INTERNAL,
+                "summary_edit",
+                edit.at,
+                draft.id,
+                redact_text(draft.summary)[0],
+                thread.where,
+                thread.channel_id,
+                thread.thread_ts,
+                thread.thread_ts,
+            ),
+            f"Thread summary refreshed in {thread.where}",
+            warnings,
+        )
         return SendResult(True, draft, None, (sent,), tuple(warnings))

@@ -43,6 +43,16 @@ class Channel(StrEnum):
     EXTERNAL = "external"  # our public status page
 
 
+def _channel(value: object) -> Channel | None:
+    """The channel an event's data names; None for anything else."""
+    if not isinstance(value, str):
+        return None  # not a channel's value: Channel(value) would raise ValueError
+    try:
+        return Channel(value)
+    except ValueError:
+        return None
+
+
 def new_draft_id() -> str:
     return "d-" + secrets.token_hex(4)
 
@@ -82,8 +92,15 @@ class Draft:
         return dict(self.components)
 
     def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"channel": self.channel.value, "draft_id": self.id, "text": self.text, "made_at": self.made_at,
-                                "severity": self.severity, "status": self.status, "edited": self.edited}
+        data: dict[str, Any] = {
+            "channel": self.channel.value,
+            "draft_id": self.id,
+            "text": self.text,
+            "made_at": self.made_at,
+            "severity": self.severity,
+            "status": self.status,
+            "edited": self.edited,
+        }
         if self.status_set:
             data["status_set"] = True
         if self.facts:
@@ -99,23 +116,31 @@ class Draft:
     @classmethod
     def from_event(cls, ev: Event) -> Draft | None:
         d = ev.data
-        try:
-            channel = Channel(d.get("channel"))
-        except ValueError:
+        channel = _channel(d.get("channel"))
+        if channel is None:
             return None
         if not isinstance(d.get("draft_id"), str) or not isinstance(d.get("text"), str):
             return None
-        comps = d.get("components") if isinstance(d.get("components"), Mapping) else {}
-        facts = d.get("facts") if isinstance(d.get("facts"), Mapping) else {}
+        raw_comps, raw_facts = d.get("components"), d.get("facts")
+        comps = raw_comps if isinstance(raw_comps, Mapping) else {}
+        facts = raw_facts if isinstance(raw_facts, Mapping) else {}
         nxt = d.get("next_update_at")
         made = d.get("made_at")
         return cls(
-            id=d["draft_id"], channel=channel, text=d["text"], made_at=float(made) if isinstance(made, (int, float)) else ev.at,
-            severity=str(d.get("severity") or ""), status=str(d.get("status") or ""), title=str(d.get("title") or ""),
-            components=tuple((str(k), str(v)) for k, v in comps.items()), summary=str(d.get("summary") or ""),
+            id=d["draft_id"],
+            channel=channel,
+            text=d["text"],
+            made_at=float(made) if isinstance(made, (int, float)) else ev.at,
+            severity=str(d.get("severity") or ""),
+            status=str(d.get("status") or ""),
+            title=str(d.get("title") or ""),
+            components=tuple((str(k), str(v)) for k, v in comps.items()),
+            summary=str(d.get("summary") or ""),
             next_update_at=float(nxt) if isinstance(nxt, (int, float)) and not isinstance(nxt, bool) else None,
-            edited=d.get("edited") is True, status_set=d.get("status_set") is True,
-            facts=tuple((str(k), str(v)) for k, v in facts.items()), seq=ev.seq,
+            edited=d.get("edited") is True,
+            status_set=d.get("status_set") is True,
+            facts=tuple((str(k), str(v)) for k, v in facts.items()),
+            seq=ev.seq,
         )
 
 
@@ -144,11 +169,23 @@ class Sent:
         return self.role in ("update", "page_create", "page_update")
 
     def to_data(self) -> dict[str, Any]:
-        data = {k: v for k, v in {
-            "channel": self.channel.value, "role": self.role, "draft_id": self.draft_id, "text": self.text, "where": self.where,
-            "slack_channel": self.slack_channel, "ts": self.ts, "thread_ts": self.thread_ts,
-            "page_incident_id": self.page_incident_id, "status": self.status, "shortlink": self.shortlink,
-        }.items() if v != ""}
+        data: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "channel": self.channel.value,
+                "role": self.role,
+                "draft_id": self.draft_id,
+                "text": self.text,
+                "where": self.where,
+                "slack_channel": self.slack_channel,
+                "ts": self.ts,
+                "thread_ts": self.thread_ts,
+                "page_incident_id": self.page_incident_id,
+                "status": self.status,
+                "shortlink": self.shortlink,
+            }.items()
+            if v != ""
+        }
         if self.next_update_at is not None:
             data["next_update_at"] = self.next_update_at
         return data
@@ -156,18 +193,30 @@ class Sent:
     @classmethod
     def from_event(cls, ev: Event) -> Sent | None:
         d = ev.data
-        try:
-            channel = Channel(d.get("channel"))
-        except ValueError:
+        channel = _channel(d.get("channel"))
+        if channel is None:
             return None
         nxt = d.get("next_update_at")
 
         def s(key: str) -> str:
             return str(d.get(key) or "")
 
-        return cls(channel, s("role") or "update", ev.at, s("draft_id"), s("text"), s("where"), s("slack_channel"), s("ts"),
-                   s("thread_ts"), s("page_incident_id"), s("status"), s("shortlink"),
-                   float(nxt) if isinstance(nxt, (int, float)) and not isinstance(nxt, bool) else None, ev.seq)
+        return cls(
+            channel,
+            s("role") or "update",
+            ev.at,
+            s("draft_id"),
+            s("text"),
+            s("where"),
+            s("slack_channel"),
+            s("ts"),
+            s("thread_ts"),
+            s("page_incident_id"),
+            s("status"),
+            s("shortlink"),
+            float(nxt) if isinstance(nxt, (int, float)) and not isinstance(nxt, bool) else None,
+            ev.seq,
+        )
 
 
 @dataclass(frozen=True)
@@ -191,36 +240,63 @@ class Unsure:
 
     @property
     def what(self) -> str:
-        return {"summary": "message opening the incident thread", "update": "reply in the incident thread",
-                "page_create": "new status page incident", "page_update": "status page update"}.get(self.role, "message")
+        return {
+            "summary": "message opening the incident thread",
+            "update": "reply in the incident thread",
+            "page_create": "new status page incident",
+            "page_update": "status page update",
+        }.get(self.role, "message")
 
     def to_data(self) -> dict[str, Any]:
-        data = {k: v for k, v in {
-            "channel": self.channel.value, "role": self.role, "draft_id": self.draft_id, "attempt_at": self.at, "text": self.text,
-            "title": self.title, "status": self.status, "slack_channel": self.slack_channel, "thread_ts": self.thread_ts,
-            "page_incident_id": self.page_incident_id, "error": self.error,
-        }.items() if v != ""}
+        data: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "channel": self.channel.value,
+                "role": self.role,
+                "draft_id": self.draft_id,
+                "attempt_at": self.at,
+                "text": self.text,
+                "title": self.title,
+                "status": self.status,
+                "slack_channel": self.slack_channel,
+                "thread_ts": self.thread_ts,
+                "page_incident_id": self.page_incident_id,
+                "error": self.error,
+            }.items()
+            if v != ""
+        }
         data["marker"] = dict(self.marker)
         return data
 
     @classmethod
     def from_event(cls, ev: Event) -> Unsure | None:
         d = ev.data
-        try:
-            channel = Channel(d.get("channel"))
-        except ValueError:
+        channel = _channel(d.get("channel"))
+        if channel is None:
             return None
         if not isinstance(d.get("draft_id"), str) or not isinstance(d.get("role"), str):
             return None
         at = d.get("attempt_at")
-        marker = d.get("marker") if isinstance(d.get("marker"), Mapping) else {}
+        raw_marker = d.get("marker")
+        marker = raw_marker if isinstance(raw_marker, Mapping) else {}
 
         def s(key: str) -> str:
             return str(d.get(key) or "")
 
-        return cls(channel, d["role"], d["draft_id"], float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else ev.at,
-                   s("text"), s("title"), s("status"), s("slack_channel"), s("thread_ts"), s("page_incident_id"),
-                   tuple((str(k), str(v)) for k, v in marker.items()), s("error"))
+        return cls(
+            channel,
+            d["role"],
+            d["draft_id"],
+            float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else ev.at,
+            s("text"),
+            s("title"),
+            s("status"),
+            s("slack_channel"),
+            s("thread_ts"),
+            s("page_incident_id"),
+            tuple((str(k), str(v)) for k, v in marker.items()),
+            s("error"),
+        )
 
 
 @dataclass(frozen=True)
@@ -365,8 +441,13 @@ class DueState(StrEnum):
     DONE = "done"  # resolved and the final update sent
 
 
-LEVEL = {DueState.WAITING: ClockLevel.OK, DueState.SOON: ClockLevel.WARNING, DueState.DUE: ClockLevel.WARNING,
-         DueState.OVERDUE: ClockLevel.ERROR, DueState.DONE: ClockLevel.OK}
+LEVEL = {
+    DueState.WAITING: ClockLevel.OK,
+    DueState.SOON: ClockLevel.WARNING,
+    DueState.DUE: ClockLevel.WARNING,
+    DueState.OVERDUE: ClockLevel.ERROR,
+    DueState.DONE: ClockLevel.OK,
+}
 
 
 def update_interval(severity: Severity | str, comms: CommsConfig | None = None) -> float:
@@ -376,8 +457,10 @@ def update_interval(severity: Severity | str, comms: CommsConfig | None = None) 
 
         comms = CommsConfig()
     minutes = {
-        Severity.P1: comms.p1_update_minutes, Severity.P2: comms.p2_update_minutes,
-        Severity.P3: comms.p3_update_minutes, Severity.P4: comms.p4_update_minutes,
+        Severity.P1: comms.p1_update_minutes,
+        Severity.P2: comms.p2_update_minutes,
+        Severity.P3: comms.p3_update_minutes,
+        Severity.P4: comms.p4_update_minutes,
     }[Severity(severity)]
     return float(minutes) * 60.0
 
@@ -416,8 +499,14 @@ def _grace(interval: float) -> float:
     return min(interval / 5.0, 300.0)
 
 
-def next_update_due(incident: Incident, events: Iterable[Event] | CommsLog, now: float, *, comms: CommsConfig | None = None,
-                    channel: Channel = Channel.INTERNAL) -> Cadence:
+def next_update_due(
+    incident: Incident,
+    events: Iterable[Event] | CommsLog,
+    now: float,
+    *,
+    comms: CommsConfig | None = None,
+    channel: Channel = Channel.INTERNAL,
+) -> Cadence:
     """When the next stakeholder update on ``channel`` is due, and whether
     it is due now.
 

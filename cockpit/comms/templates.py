@@ -49,10 +49,18 @@ class TemplateSpec:
 SPECS: dict[str, TemplateSpec] = {
     s.name: s
     for s in (
-        TemplateSpec("slack_update", "slack_update.txt", MESSAGE_VARIABLES,
-                     "internal update, a reply in the incident thread (first line: the header; Slack mrkdwn)"),
-        TemplateSpec("slack_summary", "slack_summary.txt", MESSAGE_VARIABLES,
-                     "the message that opens the incident thread, kept current with chat.update"),
+        TemplateSpec(
+            "slack_update",
+            "slack_update.txt",
+            MESSAGE_VARIABLES,
+            "internal update, a reply in the incident thread (first line: the header; Slack mrkdwn)",
+        ),
+        TemplateSpec(
+            "slack_summary",
+            "slack_summary.txt",
+            MESSAGE_VARIABLES,
+            "the message that opens the incident thread, kept current with chat.update",
+        ),
         TemplateSpec("status_title", "status_title.txt", MESSAGE_VARIABLES, "the status page incident's name (one line)"),
         TemplateSpec("status_update", "status_update.txt", MESSAGE_VARIABLES, "the status page update, in customers' words"),
         TemplateSpec("postmortem", "postmortem.md", POSTMORTEM_VARIABLES, "the postmortem (Markdown)"),
@@ -87,7 +95,7 @@ def user_dir(templates_dir: str = "") -> Path:
     """``comms.templates_dir`` (``~`` expanded), else the XDG config dir's ``templates``."""
     if templates_dir:
         return Path(templates_dir).expanduser()
-    from clay_cockpit.config import APP_NAME, xdg_config_home
+    from clay_cockpit.paths import APP_NAME, xdg_config_home
 
     return xdg_config_home() / APP_NAME / "templates"
 
@@ -104,13 +112,19 @@ def parse(text: str, spec: TemplateSpec, path: str) -> string.Template | Templat
     for match in tpl.pattern.finditer(text):
         if match.group("invalid") is not None:
             col = match.start("invalid") - text.rfind("\n", 0, match.start("invalid"))
-            return TemplateProblem(path, _line_of(text, match.start()),
-                                   f"a $ at column {col} starts no placeholder (write $$ for a dollar sign, ${{name}} for a value)")
+            return TemplateProblem(
+                path,
+                _line_of(text, match.start()),
+                f"a $ at column {col} starts no placeholder (write $$ for a dollar sign, ${{name}} for a value)",
+            )
         name = match.group("named") or match.group("braced")
         if name is not None and name not in spec.variables:
             near = sorted(v for v in spec.variables if v[:3] == name[:3]) or sorted(spec.variables)[:6]
-            return TemplateProblem(path, _line_of(text, match.start()),
-                                   f"unknown placeholder ${name} (known ones include {', '.join(near[:6])}; see the shipped README.md)")
+            return TemplateProblem(
+                path,
+                _line_of(text, match.start()),
+                f"unknown placeholder ${name} (known ones include {', '.join(near[:6])}; see the shipped README.md)",
+            )
     return tpl
 
 
@@ -145,8 +159,7 @@ class Templates:
     a configured folder that does not exist). Thread-safe; :meth:`reload`
     picks up edited files."""
 
-    def __init__(self, override_dir: str | Path | None = None, *, shipped: str | Path | None = None,
-                 explicit: bool = False) -> None:
+    def __init__(self, override_dir: str | Path | None = None, *, shipped: str | Path | None = None, explicit: bool = False) -> None:
         self.override_dir = Path(override_dir) if override_dir is not None else None
         self.shipped_dir = Path(shipped) if shipped is not None else shipped_dir()
         self.explicit = explicit  # the folder was configured: say so when it is missing

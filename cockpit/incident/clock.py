@@ -98,5 +98,3 @@ class Clock:
         if self.stopped_at is not None:
             return f"met, {format_duration(left)} to spare" if left > 0 else f"missed by {format_duration(left)}"
         return f"{format_duration(left)} left" if left > 0 else f"overdue {format_duration(left)}"
-
-

@@ -72,6 +72,12 @@ class EventKind(enum.StrEnum):
     # an applied action's symptom, followed after the change (docs/events.md)
     SYMPTOM_ENDED = "symptom_ended"
     SYMPTOM_PERSISTS = "symptom_persists"
+    # the infrastructure (issue 14): node transitions and rollouts the infra source saw
+    NODE_NOT_READY = "node_not_ready"
+    NODE_READY = "node_ready"
+    NODE_PRESSURE = "node_pressure"
+    NODE_PRESSURE_ENDED = "node_pressure_ended"
+    ROLLOUT_SEEN = "rollout_seen"
 
     @classmethod
     def parse(cls, value: str) -> EventKind | str:
@@ -121,8 +127,14 @@ class Event:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "v": self.v, "seq": self.seq, "at": self.at, "time": self.time or iso_utc(self.at),
-            "kind": str(self.kind), "actor": self.actor, "summary": self.summary, "data": self.data,
+            "v": self.v,
+            "seq": self.seq,
+            "at": self.at,
+            "time": self.time or iso_utc(self.at),
+            "kind": str(self.kind),
+            "actor": self.actor,
+            "summary": self.summary,
+            "data": self.data,
         }
 
 
@@ -141,7 +153,9 @@ def _event_from_json(obj: object) -> Event | str:
     v = obj.get("v")
     when = obj.get("time")
     return Event(
-        seq=seq, at=float(at), kind=EventKind.parse(kind),
+        seq=seq,
+        at=float(at),
+        kind=EventKind.parse(kind),
         summary=summary if isinstance(summary, str) else "",
         actor=actor if isinstance(actor, str) else "",
         data=data if isinstance(data, dict) else {},
@@ -160,6 +174,8 @@ _SECRET_FIELD = re.compile(
     r"|cookie|bearer|signing[_-]?key|webhook[_-]?url|dsn",
     re.IGNORECASE,
 )
+
+
 def redact_text(text: str) -> tuple[str, int]:
     """Replace every known credential and token-looking substring in ``text``
     (:func:`clay_cockpit.redact.redact_count`, the one redactor); (text, how many)."""
@@ -242,7 +258,7 @@ def _shrink(value: Any, max_str: int, max_items: int, max_keys: int, stats: dict
     if isinstance(value, list):
         if len(value) > max_items:
             stats["items"] += len(value) - max_items
-            value = value[len(value) - max_items:]  # keep the newest: lists here are oldest first
+            value = value[len(value) - max_items :]  # keep the newest: lists here are oldest first
         return [_shrink(v, max_str, max_items, max_keys, stats) for v in value]
     if isinstance(value, dict):
         keys = list(value)

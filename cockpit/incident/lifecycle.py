@@ -31,7 +31,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from clay_cockpit.incident.clock import (  # noqa: F401  (the clock: part of this module's vocabulary)
+from clay_cockpit.incident.clock import (  # the clock: part of this module's vocabulary (re-exported)
     BUSINESS_DAY_HOUR,
     WARNING_FRACTION,
     Clock,
@@ -51,6 +51,24 @@ from clay_cockpit.incident.timeline import (
     locked,
 )
 from clay_cockpit.runbook import ITEMS, SEVERITIES, STEPS, Severity
+
+__all__ = [
+    # the clock's vocabulary and the incident state, re-exported
+    "BUSINESS_DAY_HOUR",
+    "WARNING_FRACTION",
+    "Clock",
+    "ClockLevel",
+    "format_duration",
+    "next_business_morning",
+    "response_deadline",
+    "Incident",
+    "Status",
+    # this module's own
+    "MAX_SCAN",
+    "IncidentStore",
+    "NoIncident",
+    "new_id",
+]
 
 MAX_SCAN = 10  # newest incident files looked at for an open one
 
@@ -81,11 +99,16 @@ class IncidentStore:
     """
 
     def __init__(
-        self, state_dir: str | os.PathLike[str] | None = None, *, actor: str | None = None, keep: int = DEFAULT_KEEP,
-        clock: Callable[[], float] = time.time, tz: tzinfo | None = None,
+        self,
+        state_dir: str | os.PathLike[str] | None = None,
+        *,
+        actor: str | None = None,
+        keep: int = DEFAULT_KEEP,
+        clock: Callable[[], float] = time.time,
+        tz: tzinfo | None = None,
     ) -> None:
         if state_dir is None:
-            from clay_cockpit.config import state_dir as default_state_dir
+            from clay_cockpit.paths import state_dir as default_state_dir
 
             state_dir = default_state_dir()
         self.dir = Path(state_dir) / "incidents"
@@ -199,7 +222,11 @@ class IncidentStore:
     # -- declaring
 
     def declare(
-        self, suggested: Severity, evidence: Mapping[str, Any] | None = None, now: float | None = None, actor: str | None = None,
+        self,
+        suggested: Severity,
+        evidence: Mapping[str, Any] | None = None,
+        now: float | None = None,
+        actor: str | None = None,
         headline: str = "",
     ) -> Incident:
         """Declare an incident at ``now`` at the severity triage showed
@@ -225,7 +252,9 @@ class IncidentStore:
             finally:
                 os.close(lock_fd)
 
-    def _declare_locked(self, suggested: Severity, evidence: Mapping[str, Any] | None, now: float, actor: str | None, headline: str) -> Incident:
+    def _declare_locked(
+        self, suggested: Severity, evidence: Mapping[str, Any] | None, now: float, actor: str | None, headline: str
+    ) -> Incident:
         if not self._open_newest_open():  # else another cockpit was quicker
             path = self.dir / f"{new_id(now)}.jsonl"
             while path.exists():
@@ -247,8 +276,12 @@ class IncidentStore:
         level = SEVERITIES[suggested]
         deadline = response_deadline(suggested, now, self.tz)
         data = {
-            "id": inc_id, "suggested": suggested, "severity_name": level.name,
-            "response": level.response, "deadline": round(deadline, 3), "deadline_time": iso_utc(deadline),
+            "id": inc_id,
+            "suggested": suggested,
+            "severity_name": level.name,
+            "response": level.response,
+            "deadline": round(deadline, 3),
+            "deadline_time": iso_utc(deadline),
             "headline": " ".join(headline.split()),
         }
         summary = f"Incident {inc_id} declared at {suggested} ({level.name}, respond {level.response})"
@@ -355,7 +388,9 @@ class IncidentStore:
                 return inc
             was = " + ".join(inc.branches) or "none"
             summary = f"Branch: {' + '.join(new) or 'none'} (was {was})"
-            return self._append(EventKind.BRANCH_CHANGED, summary, {**(data or {}), "from": list(inc.branches), "to": list(new)}, now, actor)
+            return self._append(
+                EventKind.BRANCH_CHANGED, summary, {**(data or {}), "from": list(inc.branches), "to": list(new)}, now, actor
+            )
 
     def tick(self, key: str, *, auto: bool = False, seen: str = "", now: float | None = None, actor: str | None = None) -> Incident:
         """Tick a runbook item (``runbook.ITEMS`` key). Ticking a ticked item
@@ -395,7 +430,13 @@ class IncidentStore:
         return self.record(EventKind.NOTE, text, {}, now=now, actor=actor)
 
     def record(
-        self, kind: EventKind | str, summary: str, data: Mapping[str, Any] | None = None, *, now: float | None = None, actor: str | None = None
+        self,
+        kind: EventKind | str,
+        summary: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        now: float | None = None,
+        actor: str | None = None,
     ) -> Event | None:
         """Any other event (Clay incident appeared, source failed, pod OOMKilled,
         later: actions, messages) on the current incident's timeline. Returns
@@ -419,4 +460,3 @@ class _State:
 
 def _step_of(key: str) -> int:
     return next(step.number for step in STEPS for item in step.items if item.key == key)
-

@@ -24,7 +24,7 @@ import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from clay_cockpit.signals import MetricsSnapshot, Series
 
@@ -67,7 +67,8 @@ def history_points(entry: object) -> tuple[str, list[tuple[float, float]]]:
     """(query, points oldest first) of one :func:`metrics_history` entry; ("", []) for anything else."""
     if not isinstance(entry, Mapping):
         return "", []
-    query = entry.get("q") if isinstance(entry.get("q"), str) else ""
+    q = entry.get("q")
+    query = q if isinstance(q, str) else ""
     out: list[tuple[float, float]] = []
     raw_p, t1, dt, vals = entry.get("p"), entry.get("t1"), entry.get("dt"), entry.get("v")
     if isinstance(raw_p, list):
@@ -86,8 +87,13 @@ def compact(v: float) -> float | int:
     return int(r) if r.is_integer() and abs(r) < 1e15 else r
 
 
-def _number(x: object) -> bool:
+def _number(x: object) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _mapping(x: object) -> Mapping[Any, Any]:
+    """``x`` when it is a mapping, else an empty dict (parsed JSON of unknown shape)."""
+    return x if isinstance(x, Mapping) else {}
 
 
 # --------------------------------------------------------------------------
@@ -155,13 +161,13 @@ class SeriesBook:
         if not self.speed_hint and _number(data.get("clock_speed")) and data["clock_speed"] > 0:
             self.speed_hint = float(data["clock_speed"])  # a drill's, recorded with the snapshot
             self._merged = None
-        metrics = data.get("metrics") if isinstance(data.get("metrics"), Mapping) else {}
+        metrics = _mapping(data.get("metrics"))
         when = data.get("signals_at")
         t = float(when) if _number(when) and when else at
         read_at = metrics.get("updated_at")
         anchor = float(read_at) if _number(read_at) and read_at else t
-        values = metrics.get("values") if isinstance(metrics.get("values"), Mapping) else {}
-        history = metrics.get("history") if isinstance(metrics.get("history"), Mapping) else {}
+        values = _mapping(metrics.get("values"))
+        history = _mapping(metrics.get("history"))
         run: dict[str, tuple[str, str, list[tuple[float, float]]]] = {}
         for label, pair in values.items():
             if not isinstance(pair, list) or len(pair) != 2 or not _number(pair[0]):

@@ -81,8 +81,10 @@ def find(state_dir: str | Path, ref: str | None = None) -> Found:
             raise PostmortemError(f"cannot read {folder}: {exc.strerror or exc}") from None
     files.sort(key=lambda fw: (_mtime(fw[0]), fw[0].name), reverse=True)
     if not files:
-        raise PostmortemError(f"no incident in {incidents_dir(root)} or {root / 'drills'}/*/incidents "
-                              "(declare one in the cockpit first, or name a timeline file)")
+        raise PostmortemError(
+            f"no incident in {incidents_dir(root)} or {root / 'drills'}/*/incidents "
+            "(declare one in the cockpit first, or name a timeline file)"
+        )
     if not ref:
         return Found(*files[0])
     exact = [fw for fw in files if fw[0].stem == ref]
@@ -101,18 +103,23 @@ def find_incident(state_dir: str | Path, ref: str | None = None) -> Path:
 
 
 def add_postmortem_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("incident", nargs="?", metavar="INCIDENT",
-                        help="incident id (or a unique part of it) or a timeline file "
-                             "(default: the newest incident, drills included)")
+    parser.add_argument(
+        "incident",
+        nargs="?",
+        metavar="INCIDENT",
+        help="incident id (or a unique part of it) or a timeline file (default: the newest incident, drills included)",
+    )
     parser.add_argument("-o", "--output", metavar="FILE", help="write the Markdown to FILE (default: print it)")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    parser.add_argument("--state-dir", metavar="DIR",
-                        help="where the incidents are (default: the cockpit's state dir; its drills/* are searched too)")
+    parser.add_argument(
+        "--state-dir", metavar="DIR", help="where the incidents are (default: the cockpit's state dir; its drills/* are searched too)"
+    )
     parser.add_argument("--config", metavar="PATH", help="config file, for the templates folder and the tokens to keep out (optional)")
 
 
 def _load_config(path: str | None, err: Callable[[str], None]) -> Any:
-    from clay_cockpit.config import ConfigError, default_config_path, load_config
+    from clay_cockpit.config import load_config
+    from clay_cockpit.paths import ConfigError, default_config_path
 
     target = path or os.environ.get("CLAY_COCKPIT_CONFIG") or (str(default_config_path()) if default_config_path().exists() else None)
     if not target:
@@ -127,7 +134,7 @@ def _load_config(path: str | None, err: Callable[[str], None]) -> Any:
 def cmd_postmortem(args: argparse.Namespace) -> int:
     """0: written; 1: no incident / cannot read or write; 2: a usage error."""
     from clay_cockpit.comms.templates import Templates
-    from clay_cockpit.config import state_dir
+    from clay_cockpit.paths import state_dir
 
     def err(line: str) -> None:
         print(line, file=sys.stderr)
@@ -139,7 +146,11 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     if getattr(args, "config", None) and config is None:
         return EXIT_USAGE
     templates = Templates.for_config(config.comms.templates_dir if config is not None else "")
-    names = () if config is None else (config.slack.token_env, config.external_status.token_env, config.health.token_env, config.metrics.token_env)
+    names = (
+        ()
+        if config is None
+        else (config.slack.token_env, config.external_status.token_env, config.health.token_env, config.metrics.token_env)
+    )
     try:
         found = find(getattr(args, "state_dir", None) or state_dir(), getattr(args, "incident", None))
         kwargs: dict[str, Any] = {"templates": templates, "secrets": env_secrets(names)}
@@ -158,5 +169,9 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
         err(f"clay-cockpit postmortem: {problem}")
     took = f"{found.path.stem}" + (f" ({found.where})" if found.where else "") + f" from {found.path.parent}"
     draft = " (DRAFT: the incident is still open)" if pm.draft else ""
-    err(f"clay-cockpit postmortem: wrote {args.output}: {took}{draft}" if getattr(args, "output", None) else f"clay-cockpit postmortem: {took}{draft}")
+    err(
+        f"clay-cockpit postmortem: wrote {args.output}: {took}{draft}"
+        if getattr(args, "output", None)
+        else f"clay-cockpit postmortem: {took}{draft}"
+    )
     return 0

@@ -20,6 +20,7 @@ from clay_cockpit.incident.events import Event, EventKind
 from clay_cockpit.incident.metrics_history import SeriesBook, rate_text
 from clay_cockpit.incident.state import Incident, apply
 from clay_cockpit.incident.timeline_read import ReadReport, iter_events
+from clay_cockpit.triage.evidence import MIN_RATE
 
 MAX_ACTIONS = 100  # action groups kept (the newest)
 MAX_ACTION_EVENTS = 12  # events per action
@@ -30,11 +31,24 @@ MAX_LOG_CHARS = 1000  # a log line longer than this is cut at a word, marked [â€
 MAX_TIMELINE_HEAD = 150
 MAX_TIMELINE_TAIL = 150
 MAX_HISTORY = 50  # severity / status / branch changes kept
-HUMAN_KINDS = (EventKind.SEVERITY_CHANGED, EventKind.STATUS_CHANGED, EventKind.ACTION_PLANNED, EventKind.ACTION_APPLIED,
-               EventKind.MESSAGE_SENT, EventKind.MESSAGE_DRAFTED, EventKind.NOTE)
+HUMAN_KINDS = (
+    EventKind.SEVERITY_CHANGED,
+    EventKind.STATUS_CHANGED,
+    EventKind.ACTION_PLANNED,
+    EventKind.ACTION_APPLIED,
+    EventKind.MESSAGE_SENT,
+    EventKind.MESSAGE_DRAFTED,
+    EventKind.NOTE,
+)
 MESSAGE_FAILED = "message_failed"
-ACTION_KINDS = (EventKind.ACTION_PLANNED, EventKind.ACTION_APPLIED, EventKind.ACTION_VERIFIED, EventKind.ACTION_FAILED,
-                EventKind.SYMPTOM_ENDED, EventKind.SYMPTOM_PERSISTS)
+ACTION_KINDS = (
+    EventKind.ACTION_PLANNED,
+    EventKind.ACTION_APPLIED,
+    EventKind.ACTION_VERIFIED,
+    EventKind.ACTION_FAILED,
+    EventKind.SYMPTOM_ENDED,
+    EventKind.SYMPTOM_PERSISTS,
+)
 RECOVERY_KINDS = (EventKind.CLAY_INCIDENT_RESOLVED, EventKind.SOURCE_RECOVERED)
 CALM_BRANCHES = ("healthy", "unknown", None)
 
@@ -153,8 +167,10 @@ def onset(before: list[Any]) -> tuple[float, str] | None:
         if not isinstance(n, Mapping) or not isinstance(n.get("at"), (int, float)) or isinstance(n.get("at"), bool):
             continue
         kind = n.get("kind")
-        data = n.get("data") if isinstance(n.get("data"), Mapping) else {}
-        after = data.get("after") if isinstance(data.get("after"), Mapping) else {}
+        raw_data = n.get("data")
+        data = raw_data if isinstance(raw_data, Mapping) else {}
+        raw_after = data.get("after")
+        after = raw_after if isinstance(raw_after, Mapping) else {}
         calm = (kind == EventKind.BRANCH_CHANGED and after.get("branch") in CALM_BRANCHES) or kind in RECOVERY_KINDS
         if calm:
             first = None
@@ -191,10 +207,13 @@ ONSET_SHARE = 0.1  # errors count as the fault's from a tenth of their peak (bel
 def error_run(c: Collected) -> tuple[float, float, float] | None:
     """(first, last, threshold): the span in which the summed Clay error
     rate stayed at or above a tenth of its peak, around the declaration
-    (the last such run that began before it, else the first after)."""
+    (the last such run that began before it, else the first after). None
+    when the peak itself stayed below ``MIN_RATE`` â€” the background errors
+    triage counts as noise (an incident of our own infrastructure): they
+    are no sign of the fault and no part of its impact."""
     peak = c.book.peak()
     inc = c.incident
-    if peak is None or inc is None:
+    if peak is None or inc is None or peak.errors < MIN_RATE:
         return None
     floor = ONSET_SHARE * peak.errors
     runs: list[tuple[float, float]] = []
@@ -237,9 +256,12 @@ def impact_start(c: Collected) -> float:
     return onset[0] if onset is not None else inc.declared_at
 
 
-OUTCOME = {EventKind.ACTION_VERIFIED: "in place (the change finished); not verified by its symptom",
-           EventKind.ACTION_FAILED: "failed", EventKind.ACTION_APPLIED: "applied, not confirmed",
-           EventKind.ACTION_PLANNED: "planned only (not applied)"}
+OUTCOME: dict[EventKind | str, str] = {
+    EventKind.ACTION_VERIFIED: "in place (the change finished); not verified by its symptom",
+    EventKind.ACTION_FAILED: "failed",
+    EventKind.ACTION_APPLIED: "applied, not confirmed",
+    EventKind.ACTION_PLANNED: "planned only (not applied)",
+}
 
 
 def outcome(group: Sequence[Event]) -> str:

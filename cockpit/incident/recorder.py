@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from clay_cockpit.incident.evidence import signals_evidence
@@ -154,7 +155,7 @@ class Recorder:
     def notable(self, items: Iterable[Notable]) -> None:
         for n in items:
             if self._recording is not None:
-                self._write(n.summary, lambda n=n: self.store.record(n.kind, n.summary, n.data, now=n.at))
+                self._write(n.summary, partial(self.store.record, n.kind, n.summary, n.data, now=n.at))
             else:
                 if len(self._before) == self._before.maxlen:
                     self.dropped += 1
@@ -200,7 +201,9 @@ class Recorder:
             if key is None or o.state != "live" or key in inc.ticks or key in inc.hand_unticked:
                 continue
             seen = f"{SOURCE_LABEL.get(o.source, o.source)}: {o.summary}" if o.summary else SOURCE_LABEL.get(o.source, o.source)
-            self._write(f"Auto-tick: {ITEMS[key].text}", lambda key=key, seen=seen: self.store.tick(key, auto=True, seen=seen, now=max(a.at, inc.declared_at)))
+            self._write(
+                f"Auto-tick: {ITEMS[key].text}", partial(self.store.tick, key, auto=True, seen=seen, now=max(a.at, inc.declared_at))
+            )
 
     # -- declaring -----------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import TypeVar
 
 from clay_cockpit.incident.clock import Clock, ClockLevel, response_deadline
 from clay_cockpit.incident.events import Event, EventKind
@@ -139,9 +139,14 @@ def worse(a: Severity, b: Severity | None) -> Severity:
     return a if b is None or _rank(a) <= _rank(b) else b
 
 
-def _enum(cls: type[StrEnum], value: object) -> Any:
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _enum(cls: type[_E], value: object) -> _E | None:
+    if not isinstance(value, str):
+        return None  # no member's value (a str) equals it: cls(value) would raise ValueError
     try:
-        return cls(value)  # type: ignore[call-arg]
+        return cls(value)
     except ValueError:
         return None
 
@@ -192,7 +197,8 @@ def apply(incident: Incident | None, event: Event) -> Incident | None:
         ticks = dict(incident.ticks)
         if kind == EventKind.CHECKLIST_TICKED:
             auto = d.get("auto") is True
-            seen = d.get("seen") if isinstance(d.get("seen"), str) else ""
+            raw_seen = d.get("seen")
+            seen = raw_seen if isinstance(raw_seen, str) else ""
             ticks[key] = Tick(key, event.at, event.actor, auto, seen)
             unticked = incident.hand_unticked if auto else incident.hand_unticked - {key}
         else:

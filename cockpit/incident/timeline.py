@@ -50,8 +50,23 @@ from clay_cockpit.incident.events import (
     redact,
     redact_text,
 )
-from clay_cockpit.incident.timeline_read import ReadReport, _iter_file, read  # noqa: F401 (read: re-exported)
-from clay_cockpit.redact import fingerprint  # noqa: F401 (re-exported: record an API key only as its fingerprint)
+from clay_cockpit.incident.timeline_read import ReadReport, _iter_file, read  # (read: re-exported)
+from clay_cockpit.redact import fingerprint  # (re-exported: record an API key only as its fingerprint)
+
+__all__ = [
+    # re-exported: most callers want these with the timeline
+    "Event",
+    "EventKind",
+    "fingerprint",
+    "read",
+    # this module's own
+    "DEFAULT_KEEP",
+    "LOCK_TIMEOUT",
+    "READ_ONLY_ERRNOS",
+    "Timeline",
+    "TimelineError",
+    "locked",
+]
 
 DEFAULT_KEEP = 500  # events an in-memory view keeps (newest)
 LOCK_TIMEOUT = 2.0  # seconds to wait for another process's append
@@ -76,8 +91,13 @@ class Timeline:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, actor: str | None = None, keep: int = DEFAULT_KEEP,
-        clock: Callable[[], float] = time.time, max_event_bytes: int = MAX_EVENT_BYTES,
+        self,
+        path: str | os.PathLike[str],
+        *,
+        actor: str | None = None,
+        keep: int = DEFAULT_KEEP,
+        clock: Callable[[], float] = time.time,
+        max_event_bytes: int = MAX_EVENT_BYTES,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.path = Path(path)
@@ -166,8 +186,13 @@ class Timeline:
     # -- appending
 
     def append(
-        self, kind: EventKind | str, summary: str, data: Mapping[str, Any] | None = None, *,
-        at: float | None = None, actor: str | None = None,
+        self,
+        kind: EventKind | str,
+        summary: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        at: float | None = None,
+        actor: str | None = None,
     ) -> Event:
         """Write one event and return it once it is on disk (after fsync).
 
@@ -195,9 +220,14 @@ class Timeline:
                 with locked(self._fd):
                     self._catch_up()
                     obj = {
-                        "v": VERSION, "seq": self._seq + 1, "at": round(when, 3), "time": iso_utc(when),
-                        "kind": str(kind), "actor": one_line(actor or self.actor, 100),
-                        "summary": clean_summary, "data": clean_data,
+                        "v": VERSION,
+                        "seq": self._seq + 1,
+                        "at": round(when, 3),
+                        "time": iso_utc(when),
+                        "kind": str(kind),
+                        "actor": one_line(actor or self.actor, 100),
+                        "summary": clean_summary,
+                        "data": clean_data,
                     }
                     line = encode_capped(obj, self.max_event_bytes)
                     if not self._ends_clean:

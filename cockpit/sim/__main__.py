@@ -18,7 +18,7 @@ def _announce(argv: list[str]) -> int | None:
     import argparse
     import json
 
-    from clay_cockpit.config import ConfigError
+    from clay_cockpit.paths import ConfigError
     from clay_cockpit.sim.scenario import load_scenario
 
     parser = argparse.ArgumentParser(add_help=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from clay_cockpit.sim.scenario import CLAY_COMPONENTS, CLAY_GROUPS, IncidentSpec, Scenario
 
@@ -131,12 +132,32 @@ class ClayStatusPage:
         start = float(int(t0) - 3 * 86400 - 5400)
         hook = "Webhooks"
         updates = (
-            Update(_sp_id(rng), "investigating", "We are investigating delays in webhook deliveries.", start + 74, ((hook, "operational", "degraded_performance"),)),
-            Update(_sp_id(rng), "identified", "A backlog in our delivery queue is being drained.", start + 1260, ((hook, "degraded_performance", "degraded_performance"),)),
-            Update(_sp_id(rng), "monitoring", "Deliveries are back to normal; we are monitoring.", start + 2890, ((hook, "degraded_performance", "operational"),)),
+            Update(
+                _sp_id(rng),
+                "investigating",
+                "We are investigating delays in webhook deliveries.",
+                start + 74,
+                ((hook, "operational", "degraded_performance"),),
+            ),
+            Update(
+                _sp_id(rng),
+                "identified",
+                "A backlog in our delivery queue is being drained.",
+                start + 1260,
+                ((hook, "degraded_performance", "degraded_performance"),),
+            ),
+            Update(
+                _sp_id(rng),
+                "monitoring",
+                "Deliveries are back to normal; we are monitoring.",
+                start + 2890,
+                ((hook, "degraded_performance", "operational"),),
+            ),
             Update(_sp_id(rng), "resolved", "This incident has been resolved.", start + 3910, ((hook, "operational", "operational"),)),
         )
-        return Incident(_sp_id(rng), "Delayed webhook deliveries", "minor", start, start + 70, updates, (hook,), "https://stspg.io/" + _sp_id(rng)[:9])
+        return Incident(
+            _sp_id(rng), "Delayed webhook deliveries", "minor", start, start + 70, updates, (hook,), "https://stspg.io/" + _sp_id(rng)[:9]
+        )
 
     def _incident(self, plan: _Plan, now: float) -> Incident | None:
         if now < plan.posted:
@@ -152,8 +173,7 @@ class ClayStatusPage:
             steps.append(("resolved", spec.resolved, plan.resolved, "operational", "operational"))
         ids = dict(zip(("investigating", "identified", "monitoring", "resolved"), plan.update_ids))
         updates = tuple(
-            Update(ids[status], status, body, at, tuple((c, old, new) for c in spec.components))
-            for status, body, at, old, new in steps
+            Update(ids[status], status, body, at, tuple((c, old, new) for c in spec.components)) for status, body, at, old, new in steps
         )
         return Incident(plan.id, spec.name, spec.impact, plan.started, plan.posted, updates, spec.components, plan.shortlink)
 
@@ -173,14 +193,19 @@ class ClayStatusPage:
         for plan in self.plans:
             if now < plan.posted:
                 continue
-            over = plan.monitoring is not None and now >= plan.monitoring
+            monitoring = plan.monitoring
             for name in plan.spec.components:
-                status, changed = ("operational", plan.monitoring) if over else (plan.spec.component_status, plan.posted)
+                status: str
+                changed: float
+                if monitoring is not None and now >= monitoring:
+                    status, changed = "operational", monitoring
+                else:
+                    status, changed = plan.spec.component_status, plan.posted
                 cur, cur_at = states[name]
                 if _STATUS_RANK[status] > _STATUS_RANK[cur] or (status == cur and changed > cur_at):
-                    states[name] = (status, changed)  # type: ignore[assignment]
+                    states[name] = (status, changed)
                 elif status == "operational" and cur == "operational":
-                    states[name] = (cur, max(cur_at, changed))  # type: ignore[arg-type]
+                    states[name] = (cur, max(cur_at, changed))
         for group in CLAY_GROUPS:
             kids = [states[n] for n, g in CLAY_COMPONENTS if g == group]
             worst = max(kids, key=lambda s: _STATUS_RANK[s[0]])[0]
@@ -200,10 +225,12 @@ class ClayStatusPage:
 
     # ------------------------------------------------------------ Statuspage v2
 
-    def _page(self, url: str, now: float) -> dict:
+    def _page(self, url: str, now: float) -> dict[str, Any]:
         return {"id": self.page_id, "name": PAGE_NAME, "url": url, "time_zone": TIME_ZONE, "updated_at": iso_ms(self.updated_at(now))}
 
-    def _component(self, name: str, group: str | None, position: int, state: tuple[str, float], *, is_group: bool = False) -> dict:
+    def _component(
+        self, name: str, group: str | None, position: int, state: tuple[str, float], *, is_group: bool = False
+    ) -> dict[str, Any]:
         comp_id = self.group_ids[name] if is_group else self.component_ids[name]
         out = {
             "id": comp_id,
@@ -224,7 +251,7 @@ class ClayStatusPage:
             out["components"] = [self.component_ids[n] for n, g in CLAY_COMPONENTS if g == name]
         return out
 
-    def components_json(self, now: float) -> list[dict]:
+    def components_json(self, now: float) -> list[dict[str, Any]]:
         states = self.component_states(now)
         out, position, seen_groups = [], 1, set()
         for name, group in CLAY_COMPONENTS:
@@ -236,7 +263,7 @@ class ClayStatusPage:
             position += 1
         return out
 
-    def _incident_json(self, inc: Incident, now: float) -> dict:
+    def _incident_json(self, inc: Incident, now: float) -> dict[str, Any]:
         states = self.component_states(now)
         by_name = {c["name"]: c for c in self.components_json(now) if not c["group"]}
         updates = [
@@ -280,11 +307,11 @@ class ClayStatusPage:
         group = dict(CLAY_COMPONENTS).get(name)
         return f"{group} - {name}" if group else name
 
-    def _status(self, now: float) -> dict:
+    def _status(self, now: float) -> dict[str, Any]:
         ind = self.indicator(now)
         return {"indicator": ind, "description": DESCRIPTIONS[ind]}
 
-    def summary(self, url: str, now: float) -> dict:
+    def summary(self, url: str, now: float) -> dict[str, Any]:
         return {
             "page": self._page(url, now),
             "components": self.components_json(now),
@@ -293,13 +320,13 @@ class ClayStatusPage:
             "status": self._status(now),
         }
 
-    def status(self, url: str, now: float) -> dict:
+    def status(self, url: str, now: float) -> dict[str, Any]:
         return {"page": self._page(url, now), "status": self._status(now)}
 
-    def components_doc(self, url: str, now: float) -> dict:
+    def components_doc(self, url: str, now: float) -> dict[str, Any]:
         return {"page": self._page(url, now), "components": self.components_json(now)}
 
-    def incidents_doc(self, url: str, now: float, *, unresolved_only: bool) -> dict:
+    def incidents_doc(self, url: str, now: float, *, unresolved_only: bool) -> dict[str, Any]:
         return {
             "page": self._page(url, now),
             "incidents": [self._incident_json(i, now) for i in self.incidents(now, unresolved_only=unresolved_only)],

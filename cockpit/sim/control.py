@@ -10,11 +10,13 @@ import json
 import socket
 import struct
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from clay_cockpit.sim.clock import ClockError
 from clay_cockpit.sim.kube.rbac import parse_denial
@@ -157,21 +159,30 @@ def _client_cert(request: web.Request) -> str:
 
 
 class RequestLog:
-    def __init__(self, clock) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.items: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS)
 
     def add(self, service: str, request: web.Request) -> None:
-        self.items.append(RequestRecord(
-            service, request.method, request.path, redact_query(request.query_string), round(self.clock(), 3), is_mutating(request.method, request.path),
-            request.headers.get("User-Agent", ""), request.query.get("fieldManager", ""), _client_cert(request),
-        ))
+        self.items.append(
+            RequestRecord(
+                service,
+                request.method,
+                request.path,
+                redact_query(request.query_string),
+                round(self.clock(), 3),
+                is_mutating(request.method, request.path),
+                request.headers.get("User-Agent", ""),
+                request.query.get("fieldManager", ""),
+                _client_cert(request),
+            )
+        )
 
-    def select(self, service: str | None) -> list[dict]:
+    def select(self, service: str | None) -> list[dict[str, Any]]:
         return [asdict(r) for r in self.items if service is None or r.service == service]
 
 
-def error_response(service: str, status: int, kube_status_body, echo: str = "") -> web.Response:
+def error_response(service: str, status: int, kube_status_body: Callable[[int, str, str], dict[str, Any]], echo: str = "") -> web.Response:
     """``status`` with the service's normal error body; ``echo`` (see
     :func:`echoed_credentials`) goes where that body carries its message."""
     headers = {"Retry-After": RETRY_AFTER} if status == 429 else {}
@@ -180,30 +191,32 @@ def error_response(service: str, status: int, kube_status_body, echo: str = "") 
         body = kube_status_body(status, KUBE_REASONS.get(status, "InternalError"), f"the drill injected a {status} fault{echo}")
         return web.json_response(body, status=status, headers=headers)
     if service == "slack":
-        body: dict[str, Any] = {"ok": False, "error": SLACK_ERRORS.get(status, "fatal_error")}
+        body = {"ok": False, "error": SLACK_ERRORS.get(status, "fatal_error")}
         if echo:
             body["response_metadata"] = {"messages": [f"[ERROR]{echo}"]}
         return web.json_response(body, status=status, headers=headers)
     if service in ("prometheus", "prometheus_backup"):
         if status >= 500:
             kind = "unavailable" if status == 503 else "internal"
-            return web.json_response({"status": "error", "errorType": kind, "error": f"the drill injected a {status} fault{echo}"}, status=status)
+            return web.json_response(
+                {"status": "error", "errorType": kind, "error": f"the drill injected a {status} fault{echo}"}, status=status
+            )
         return web.Response(text=f"{reason}{echo}\n", status=status, headers=headers)
     if service == "metrics":
         return web.Response(text=f"{reason}{echo}\n", status=status, headers=headers)
     return web.json_response({"error": reason + echo}, status=status, headers=headers)
 
 
-def service_middlewares(service: str, drill: Drill) -> list:
+def service_middlewares(service: str, drill: Drill) -> list[Middleware]:
     """The request log (outermost) and fault injection for one service app."""
 
     @web.middleware
-    async def log_requests(request: web.Request, handler):
+    async def log_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
         drill.requests.add(service, request)
         return await handler(request)
 
     @web.middleware
-    async def inject_faults(request: web.Request, handler):
+    async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
         fault = drill.faults.get(service)
         if fault is None:
             return await handler(request)
@@ -224,8 +237,11 @@ def service_middlewares(service: str, drill: Drill) -> list:
         if fault.status is not None:
             return error_response(service, fault.status, drill.world.kube.status_body, echo)
         if fault.malformed:
-            return web.Response(text=MALFORMED.get(service, '{"') + echo, status=200,
-                                content_type="application/json" if service != "metrics" else "text/plain")
+            return web.Response(
+                text=MALFORMED.get(service, '{"') + echo,
+                status=200,
+                content_type="application/json" if service != "metrics" else "text/plain",
+            )
         return await handler(request)
 
     return [log_requests, inject_faults]
@@ -262,7 +278,7 @@ async def huge_response(request: web.Request, status: int, size: int, drill: Dri
 
 def parse_fault(body: Any) -> Fault:
     if not isinstance(body, dict):
-        raise ValueError("expected a JSON object like {\"status\": 503}")
+        raise ValueError('expected a JSON object like {"status": 503}')
     unknown = set(body) - {"status", "delay", "malformed", "times", "echo_auth", "echo_pad", "after_commit", "huge"}
     if unknown:
         raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
@@ -306,8 +322,16 @@ def parse_fault(body: Any) -> Fault:
         raise ValueError("give at least one of status, delay, malformed, after_commit, huge")
     if echo and status is None and not malformed:
         raise ValueError("echo_auth needs a status or malformed: it goes into that body")
-    return Fault(status=status, delay=float(delay), malformed=malformed, times=times, echo_auth=tuple(echo), echo_pad=pad,
-                 after_commit=after, huge=huge)
+    return Fault(
+        status=status,
+        delay=float(delay),
+        malformed=malformed,
+        times=times,
+        echo_auth=tuple(echo),
+        echo_pad=pad,
+        after_commit=after,
+        huge=huge,
+    )
 
 
 def _bad(message: str, status: int = 400) -> web.Response:
@@ -407,7 +431,7 @@ def control_app(drill: Drill) -> web.Application:
             return _bad(f"not denied: {json.dumps(denial.to_dict())}", 404)
         return web.json_response({"allowed": denial.to_dict()})
 
-    def kube_call(method: str):
+    def kube_call(method: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
             getattr(world.kube, method)()
             return web.json_response({"ok": True, "done": method})
@@ -474,6 +498,7 @@ def control_app(drill: Drill) -> web.Application:
     app.router.add_post("/_sim/prometheus/hide", prometheus_hide)
     app.router.add_post("/_sim/prometheus/quiet", prometheus_quiet)
     app.router.add_post("/_sim/prometheus/unhide", prometheus_unhide)
+
     # -- status page management API controls (issue 11, checksvc): a wrong key, a deleted component
     async def statusapi_revoke(request: web.Request) -> web.Response:
         drill.statusapi.key = "revoked-" + drill.statusapi.key[-4:] + "-x"  # the drill's key now gets 401
@@ -483,7 +508,7 @@ def control_app(drill: Drill) -> web.Application:
         body = await _json(request)
         cid = str(body.get("id", "")) if isinstance(body, dict) else ""
         if cid not in drill.statusapi.components:
-            return _bad(f"expected {{\"id\": one of {', '.join(drill.statusapi.components)}}}")
+            return _bad(f'expected {{"id": one of {", ".join(drill.statusapi.components)}}}')
         drill.statusapi.components.pop(cid)
         return web.json_response({"ok": True, "components": list(drill.statusapi.components)})
 

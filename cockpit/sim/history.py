@@ -29,7 +29,7 @@ def normalise(query: str) -> str:
     return re.sub(r"\s+", "", query)
 
 
-SHIPPED = {normalise(q["query"]): name for name, q in DEFAULT_QUERIES.items()}
+SHIPPED = {normalise(q["query"]): name for name, q in DEFAULT_QUERIES.items() if isinstance(q, dict)}  # all are
 
 
 class _Sample:
@@ -55,20 +55,21 @@ class MetricsHistory:
 
     # ---------------------------------------------------------------- writing
 
-    def record(self, second: int, calls: Iterable[Call]) -> None:
-        """Add the calls of one sim second (seconds must come in order)."""
+    def record(self, second: int, calls: Iterable[Call], weight: float = 1.0) -> None:
+        """Add the calls of one sim second (seconds must come in order); each counts
+        ``weight`` times (a sample of a busier second)."""
         if self._last_second is not None and second <= self._last_second:
             raise ValueError(f"second {second} is not after {self._last_second}")
         if self._last_second is not None and second > self._last_second + 1:
             self._samples.clear()  # a gap (e.g. a jump of the clock): start a fresh series
         for call in calls:
-            self._codes[call.code] = self._codes.get(call.code, 0.0) + 1
+            self._codes[call.code] = self._codes.get(call.code, 0.0) + weight
             key = (call.code, call.method, call.endpoint)
-            self.requests[key] = self.requests.get(key, 0.0) + 1
+            self.requests[key] = self.requests.get(key, 0.0) + weight
             i = bisect.bisect_left(BUCKETS, call.seconds)
             for j in range(i, len(self._buckets)):
-                self._buckets[j] += 1
-            self._sum += call.seconds
+                self._buckets[j] += weight
+            self._sum += call.seconds * weight
         self._samples.append(_Sample(dict(self._codes), tuple(self._buckets), self._sum))
         self._last_second = second
 

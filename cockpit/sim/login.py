@@ -29,6 +29,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 DRILL_FILE = "drill.json"
 DIR_PREFIX = "clay-drill-"  # what `demo` and `sim` use for their temp dirs
@@ -61,7 +62,7 @@ def _alive(pid: object) -> bool:
     return True
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
@@ -71,7 +72,7 @@ def _read(path: Path) -> dict:
     return doc
 
 
-def find_drill(directory: str | None) -> tuple[Path, dict]:
+def find_drill(directory: str | None) -> tuple[Path, dict[str, Any]]:
     """The drill to log in to: the one in ``directory``, else this user's newest running one."""
     if directory:
         path = Path(directory) / DRILL_FILE
@@ -97,8 +98,9 @@ def find_drill(directory: str | None) -> tuple[Path, dict]:
 def login(directory: str | None, timeout: float = 5.0) -> str:
     """Log in again; the line to print."""
     path, doc = find_drill(directory)
-    request = urllib.request.Request(doc["control"].rstrip("/") + "/_sim/kube/login", data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        doc["control"].rstrip("/") + "/_sim/kube/login", data=b"{}", method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             answer = json.loads(resp.read() or b"{}")
@@ -109,5 +111,7 @@ def login(directory: str | None, timeout: float = 5.0) -> str:
         raise LoginError(f"the drill in {path.parent} does not answer ({reason}): is it still running?") from None
     kubeconfig = answer.get("kubeconfig") or doc.get("kubeconfig") or "its kubeconfig"
     context = answer.get("context") or doc.get("context") or "the drill's context"
-    return (f"logged in to {context} again (drill {doc.get('scenario', '?')}): a new token is in {kubeconfig}; "
-            "the cockpit reads it at its next request — press g there to retry what failed")
+    return (
+        f"logged in to {context} again (drill {doc.get('scenario', '?')}): a new token is in {kubeconfig}; "
+        "the cockpit reads it at its next request — press g there to retry what failed"
+    )

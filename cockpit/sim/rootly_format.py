@@ -25,6 +25,7 @@ component status words).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from clay_cockpit.sim.clay_status import DESCRIPTIONS, PAGE_NAME, ClayStatusPage, Incident
 
@@ -36,7 +37,7 @@ def iso_s(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _page(sp: ClayStatusPage, url: str, now: float) -> dict:
+def _page(sp: ClayStatusPage, url: str, now: float) -> dict[str, Any]:
     return {"name": f"{PAGE_NAME} Status", "url": url, "time_zone": ROOTLY_TIME_ZONE, "updated_at": iso_s(sp.updated_at(now))}
 
 
@@ -45,7 +46,7 @@ def _indicator(sp: ClayStatusPage, now: float) -> str:
     return "major" if ind == "critical" else ind
 
 
-def _incident(sp: ClayStatusPage, inc: Incident, url: str, now: float) -> dict:
+def _incident(sp: ClayStatusPage, inc: Incident, url: str, now: float) -> dict[str, Any]:
     states = sp.component_states(now)
     resolved = inc.stamp("resolved")
     return {
@@ -61,7 +62,7 @@ def _incident(sp: ClayStatusPage, inc: Incident, url: str, now: float) -> dict:
     }
 
 
-def status_doc(sp: ClayStatusPage, url: str, now: float) -> dict:
+def status_doc(sp: ClayStatusPage, url: str, now: float) -> dict[str, Any]:
     ind = _indicator(sp, now)
     return {
         "page": _page(sp, url, now),
@@ -70,7 +71,7 @@ def status_doc(sp: ClayStatusPage, url: str, now: float) -> dict:
     }
 
 
-def incidents_doc(sp: ClayStatusPage, url: str, now: float, page: int = 1, per_page: int = 25) -> dict:
+def incidents_doc(sp: ClayStatusPage, url: str, now: float, page: int = 1, per_page: int = 25) -> dict[str, Any]:
     per_page = max(1, min(100, per_page))
     page = max(1, page)
     live = sp.incidents(now, unresolved_only=True)
@@ -78,7 +79,7 @@ def incidents_doc(sp: ClayStatusPage, url: str, now: float, page: int = 1, per_p
     return {"page": _page(sp, url, now), "incidents": [_incident(sp, i, url, now) for i in chunk]}
 
 
-def components_doc(sp: ClayStatusPage, url: str, now: float) -> dict:
+def components_doc(sp: ClayStatusPage, url: str, now: float) -> dict[str, Any]:
     """Guessed format (not in Rootly's docs)."""
     comps = [
         {
@@ -96,7 +97,7 @@ def components_doc(sp: ClayStatusPage, url: str, now: float) -> dict:
 
 
 def _parse(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    return datetime.fromisoformat(text).timestamp()
 
 
 def text_page(sp: ClayStatusPage, now: float) -> str:

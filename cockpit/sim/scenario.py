@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from clay_cockpit.cli_common import LOG_RATE_MAX
 from clay_cockpit.config import data_path
 from clay_cockpit.config_build import _describe, build, opt, parse_toml, read_text_file
 from clay_cockpit.paths import ConfigError
@@ -43,9 +45,11 @@ STOPPABLE = ("statuspage", "rootly", "health", "prometheus", "prometheus_backup"
 PANE_STATES = ("ok", "backup", "unreachable", "timeout", "auth_expired", "forbidden", "rate_limited", "server_error", "bad_response")
 ACTIONS = ("update_key", "restart", "enable_queuing", "enable_fallback", "scale")
 ACTION_FAILURES = ("auth_expired", "forbidden")
+LOG_FORMATS = ("logfmt", "json")  # clay_cockpit.sim.podlog writes them
+MAX_REPLICAS = 500  # the fleet scenario's; the drill's cluster serves that many pods
 
 
-def _pane(doc: str) -> str:
+def _pane(doc: str) -> Any:
     return opt("", doc + " (" + " | ".join(PANE_STATES) + "; left out: not checked)", choices=PANE_STATES)
 
 
@@ -68,8 +72,11 @@ class ExpectAction:
     """The runbook action the drill is about, and how it goes."""
 
     kind: str = opt(doc="The action the responder runs", choices=ACTIONS)
-    fails: str = opt("", "How it fails first: auth_expired (cluster credentials expired) or forbidden "
-                         "(permission denied → escalate); left out: it succeeds", choices=ACTION_FAILURES)
+    fails: str = opt(
+        "",
+        "How it fails first: auth_expired (cluster credentials expired) or forbidden (permission denied → escalate); left out: it succeeds",
+        choices=ACTION_FAILURES,
+    )
     retry: bool = opt(False, "After the responder's fix (log in again), g retries it and it applies")
     says: tuple[str, ...] = opt(doc="Words the actions pane shows when it fails", factory=tuple)
 
@@ -87,10 +94,27 @@ class Expect:
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceModel:
-    replicas: int = opt(3, "Pods of the deployment", kind="count", low=1, high=50)
+    replicas: int = opt(3, "Pods of the deployment", kind="count", low=1, high=MAX_REPLICAS)
     request_rate: float = opt(40.0, "Clay calls per second across all pods", kind="duration", high=10_000)
     latency_p50_ms: float = opt(120.0, "Median Clay latency when healthy, ms", kind="duration", high=600_000)
     latency_p95_ms: float = opt(350.0, "p95 Clay latency when healthy, ms", kind="duration", high=600_000)
+    # pods with an init container and a native sidecar, as kubectl shows them
+    sidecars: bool = opt(False, "Pods run an init container (a migration) and a native sidecar (a log shipper)")
+    log_format: str = opt("logfmt", "How our service logs: logfmt (level=info msg=...) or json (one object per line)", choices=LOG_FORMATS)
+    log_colour: bool = opt(False, "ANSI colour (SGR) around the level word, as a console logger with colours forced writes it")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogVolume:
+    """How much our pods log."""
+
+    rate: int = opt(
+        0,
+        "Lines per second across all pods, every Clay call logged (unsampled); 0: sampled, at most 2 lines per pod-second",
+        kind="count",
+        low=0,
+        high=LOG_RATE_MAX,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,11 +175,50 @@ class Crashloop(Fault):
     reason: str = opt("OOMKilled", "Termination reason")
     exit_code: int = opt(137, "Container exit code")
     memory_limit_mb: int = opt(512, "Container memory limit shown in the warnings", kind="count")
-    image: str = opt("", "Only pods running this image tag leak (the release that brought the leak: rolling back to "
-                         "another one stops it); empty: every pod")
+    image: str = opt(
+        "",
+        "Only pods running this image tag leak (the release that brought the leak: rolling back to another one stops it); empty: every pod",
+    )
 
     def affects(self, image: str) -> bool:
         return not self.image or image.rsplit(":", 1)[-1] == self.image
+
+
+@dataclass(frozen=True, kw_only=True)
+class BadRelease(Fault):
+    """CI rolls out a broken image tag at ``start`` (a real template change the
+    deployment controller rolls out). Its pods start, pass their readiness probe and
+    call Clay fine, but fail every sync job for a reason of our own: health down, the
+    error in their logs. Rolling back (``kubectl rollout undo``) fixes it."""
+
+    image: str = opt("1.14.3", "The image tag CI rolls out (the deployment's registry and name stay)")
+    cause: str = opt("ci: deploy clay-sync 1.14.3 (pipeline #4812)", "The rollout's kubernetes.io/change-cause")
+    manager: str = opt("ci-deploy", "The CI's field manager (managedFields)")
+    error: str = opt(
+        "write rows: encode enrichment result: json: unsupported value: NaN",
+        "What the broken release logs for every job it fails",
+    )
+
+    def affects(self, image: str) -> bool:
+        return image.rsplit(":", 1)[-1] == self.image
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodePressure(Fault):
+    """One node comes under memory pressure at ``start``: MemoryPressure True, the
+    memory-pressure NoSchedule taint, and its kubelet evicts our pods there one by
+    one (their ReplicaSet replaces them on the other nodes). At ``end`` the pressure
+    is over."""
+
+    node: str = opt("", "The node (drill-node-1, -2 or -3); empty: the one running most of our pods at start")
+    evict_after: float = opt(5.0, "Seconds after start until the kubelet evicts the first pod", low=0, high=86400)
+    evict_every: float = opt(10.0, "Seconds between evictions (the kubelet evicts one pod per housekeeping)", kind="duration", high=86400)
+    available_mi: int = opt(
+        85, "Memory the node has left (MiB) as the eviction messages say; the threshold is 100Mi", kind="count", low=1, high=99
+    )
+    not_ready_after: float = opt(
+        0.0, "Seconds after start when the node's kubelet stops (NotReady 40 s later); 0: never", low=0, high=604800
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,6 +260,8 @@ FAULT_KINDS: dict[str, type[Fault]] = {
     "rate_limited": RateLimited,
     "key_revoked": KeyRevoked,
     "crashloop": Crashloop,
+    "bad_release": BadRelease,
+    "node_pressure": NodePressure,
     "latency": Latency,
     "service_down": ServiceDown,
     "kube_token_expired": KubeTokenExpired,
@@ -205,6 +270,8 @@ FAULT_KINDS: dict[str, type[Fault]] = {
 # faults in the responder's way (their credentials, their permissions), not what the incident is about
 OBSTACLES = (KubeTokenExpired, KubeDenied)
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "*")
+NODES = ("drill-node-1", "drill-node-2", "drill-node-3")  # the drill cluster's nodes (cockpit/sim/kube/api.py)
+TAG_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,6 +281,7 @@ class Scenario:
     summary: str = opt(doc="One or two sentences a responder reads before the drill")
     expect: Expect = opt(doc="What triage should conclude")
     service: ServiceModel = opt(factory=ServiceModel, doc="Our service's normal traffic")
+    logs: LogVolume = opt(factory=LogVolume, doc="How much our pods log")
     faults: tuple[Fault, ...] = opt(factory=tuple, doc="What goes wrong, and when")
     source: str = field(default="", metadata={"internal": True})  # the file it came from
 
@@ -265,6 +333,21 @@ def _check_fault(fault: Fault, file: str, key: str) -> None:
         _ratio(fault.timeout_ratio, file, f"{key}.timeout_ratio")
         if fault.p95_ms <= fault.p50_ms:
             raise ConfigError(file, f"{key}.p95_ms", f"more than p50_ms ({fault.p50_ms:g})", _describe(fault.p95_ms))
+    elif isinstance(fault, BadRelease):
+        if not fault.image or len(fault.image) > 128 or not set(fault.image) <= TAG_CHARS or fault.image[0] in ".-":
+            raise ConfigError(file, f"{key}.image", "an image tag like 1.14.3", _describe(fault.image))
+        if fault.end:
+            raise ConfigError(file, f"{key}.end", "0 (a release stays until it is rolled back)", _describe(fault.end))
+        for name in ("cause", "manager", "error"):
+            if not getattr(fault, name).strip():
+                raise ConfigError(file, f"{key}.{name}", "a non-empty string", "an empty string")
+    elif isinstance(fault, NodePressure):
+        if fault.node and fault.node not in NODES:
+            raise ConfigError(file, f"{key}.node", "one of " + ", ".join(NODES) + ' or "" (the busiest)', _describe(fault.node))
+        if fault.not_ready_after and fault.end and fault.start + fault.not_ready_after >= fault.end:
+            raise ConfigError(
+                file, f"{key}.not_ready_after", f"less than end - start ({fault.end - fault.start:g})", _describe(fault.not_ready_after)
+            )
     elif isinstance(fault, KubeDenied):
         if fault.verb not in VERBS:
             raise ConfigError(file, f"{key}.verb", "one of " + ", ".join(VERBS), _describe(fault.verb))
@@ -288,22 +371,24 @@ def _build_fault(item: object, file: str, key: str) -> Fault:
         raise ConfigError(file, f"{key}.kind", "a fault kind (" + ", ".join(FAULT_KINDS) + ")", "nothing (missing required key)")
     if kind not in FAULT_KINDS:
         raise ConfigError(file, f"{key}.kind", "one of " + ", ".join(FAULT_KINDS), _describe(kind))
-    fault = build(FAULT_KINDS[kind], item, file, key)
+    fault: Fault = build(FAULT_KINDS[kind], item, file, key)
     _check_fault(fault, file, key)
     return fault
 
 
-def scenario_from_toml(data: dict, file: str) -> Scenario:
+def scenario_from_toml(data: dict[str, Any], file: str) -> Scenario:
     raw_faults = data.get("faults", [])
     if not isinstance(raw_faults, list):
         raise ConfigError(file, "faults", "an array of tables ([[faults]])", _describe(raw_faults))
     faults = tuple(_build_fault(item, file, f"faults[{i}]") for i, item in enumerate(raw_faults))
-    scenario = build(Scenario, {k: v for k, v in data.items() if k != "faults"}, file)
+    scenario: Scenario = build(Scenario, {k: v for k, v in data.items() if k != "faults"}, file)
     svc = scenario.service
     if svc.replicas < 1:
         raise ConfigError(file, "service.replicas", "an integer >= 1", _describe(svc.replicas))
     if svc.latency_p95_ms <= svc.latency_p50_ms:
-        raise ConfigError(file, "service.latency_p95_ms", f"more than latency_p50_ms ({svc.latency_p50_ms:g})", _describe(svc.latency_p95_ms))
+        raise ConfigError(
+            file, "service.latency_p95_ms", f"more than latency_p50_ms ({svc.latency_p50_ms:g})", _describe(svc.latency_p95_ms)
+        )
     for i, code in enumerate(scenario.expect.codes):
         if not 100 <= code <= 599:
             raise ConfigError(file, f"expect.codes[{i}]", "an HTTP status code", _describe(code))
@@ -318,8 +403,9 @@ def _check_expect(expect: Expect, faults: tuple[Fault, ...], file: str) -> None:
     """An expectation the scenario cannot produce is a mistake in the file."""
     down = {f.service for f in faults if isinstance(f, ServiceDown)}
     if expect.panes.metrics == "backup" and "prometheus" not in down:
-        raise ConfigError(file, "expect.panes.metrics", "\"backup\" only with a service_down fault of service \"prometheus\"",
-                          _describe(expect.panes.metrics))
+        raise ConfigError(
+            file, "expect.panes.metrics", '"backup" only with a service_down fault of service "prometheus"', _describe(expect.panes.metrics)
+        )
     for i, text in enumerate(expect.says):
         if not text.strip():
             raise ConfigError(file, f"expect.says[{i}]", "words the cockpit shows", "an empty string")
@@ -327,11 +413,16 @@ def _check_expect(expect: Expect, faults: tuple[Fault, ...], file: str) -> None:
     if action is None:
         return
     if action.fails == "auth_expired" and not any(isinstance(f, KubeTokenExpired) for f in faults):
-        raise ConfigError(file, "expect.action.fails", "\"auth_expired\" only with a kube_token_expired fault", _describe(action.fails))
+        raise ConfigError(file, "expect.action.fails", '"auth_expired" only with a kube_token_expired fault', _describe(action.fails))
     if action.fails == "forbidden" and not any(isinstance(f, KubeDenied) for f in faults):
-        raise ConfigError(file, "expect.action.fails", "\"forbidden\" only with a kube_denied fault", _describe(action.fails))
+        raise ConfigError(file, "expect.action.fails", '"forbidden" only with a kube_denied fault', _describe(action.fails))
     if action.retry and action.fails != "auth_expired":
         raise ConfigError(file, "expect.action.retry", "true only when the action fails with auth_expired (a login fixes it)", "true")
+
+
+def with_log_rate(scenario: Scenario, rate: int | None) -> Scenario:
+    """``scenario`` with ``--log-rate``'s rate instead of its ``[logs] rate`` (None: as it is)."""
+    return scenario if rate is None else replace(scenario, logs=replace(scenario.logs, rate=int(rate)))
 
 
 def scenarios_dir() -> Path:

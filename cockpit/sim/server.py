@@ -3,8 +3,9 @@
 - :class:`Drill` — the world plus one aiohttp runner per service; a service
   can be stopped for real (listener closed, open connections dropped:
   connection refused) and started again on the same port.
-- :func:`start_background` — the whole drill on an event loop in a daemon
-  thread, for tests; returns a :class:`SimHandle` whose methods talk to the
+- :func:`~clay_cockpit.sim.background.start_background` (in
+  :mod:`clay_cockpit.sim.background`) — the whole drill on an event loop in a
+  daemon thread, for tests; returns a ``SimHandle`` whose methods talk to the
   control API over HTTP with the standard library.
 - :func:`main` — ``python -m clay_cockpit.sim`` (what ``clay-cockpit demo``
   starts, with ``--listen-fds``); :func:`run_sim` — ``clay-cockpit sim``.
@@ -23,23 +24,20 @@ import socket
 import ssl
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from clay_cockpit.config import ConfigError
+from clay_cockpit.paths import ConfigError
 from clay_cockpit.sim import wiring
 from clay_cockpit.sim.clock import SimClock
 from clay_cockpit.sim.control import Fault, RequestLog, control_app, service_middlewares
 from clay_cockpit.sim.login import DRILL_FILE, LoginError, login, login_command
-from clay_cockpit.sim.scenario import KubeTokenExpired, Scenario, load_scenario
+from clay_cockpit.sim.scenario import KubeTokenExpired, Scenario, load_scenario, with_log_rate
 from clay_cockpit.sim.services import clay_app, health_app, metrics_app, prometheus_app, rootly_app, statuspage_app
 from clay_cockpit.sim.slack_api import SlackState, slack_app
 from clay_cockpit.sim.statusapi import StatusApiState, statusapi_app
@@ -96,9 +94,17 @@ class Tokens:
 
 
 class Drill:
-    def __init__(self, scenario: Scenario, *, speed: float = 1.0, seed: int = 0, freeze_at: float | None = None,
-                 tokens: Tokens, listen: dict[str, socket.socket | int] | None = None,
-                 cluster_factory: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        speed: float = 1.0,
+        seed: int = 0,
+        freeze_at: float | None = None,
+        tokens: Tokens,
+        listen: dict[str, socket.socket | int] | None = None,
+        cluster_factory: Callable[..., Any] | None = None,
+    ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.tokens = tokens
@@ -111,7 +117,7 @@ class Drill:
         self.huge_sent: dict[str, int] = {}  # bytes of "huge" fault bodies handed to each service's socket
         self.services: dict[str, _Service] = {}
         self._listen = dict(listen or {})
-        self._ticker: asyncio.Task | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._kube_ssl: ssl.SSLContext | None = None
         self._scheduled_down: set[str] = set()  # services a service_down fault stopped
         self.kubeconfig: Path | None = None  # written by write_files; a login rewrites it
@@ -193,7 +199,7 @@ class Drill:
         ahead = start - self.world.t()
         return None if ahead <= 0 else time.time() + ahead / self.clock.speed
 
-    def login(self) -> dict:
+    def login(self) -> dict[str, Any]:
         """The responder logs in again: a new token (the old one stays refused),
         written into the kubeconfig as a provider's login helper would."""
         token = secrets.token_urlsafe(24)
@@ -248,7 +254,7 @@ class Drill:
             out["kube"] = out["kube"].replace("http://", "https://", 1)
         return out
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         now = self.clock.now()
         return {
             "scenario": self.scenario.name,
@@ -283,152 +289,15 @@ class Drill:
         fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.writelines(f"{k}={v}\n" for k, v in self.tokens.env().items())
-        where = {"control": self.endpoints["control"], "pid": os.getpid(), "scenario": self.scenario.name,
-                 "kubeconfig": str(kubeconfig), "context": wiring.CONTEXT}
+        where = {
+            "control": self.endpoints["control"],
+            "pid": os.getpid(),
+            "scenario": self.scenario.name,
+            "kubeconfig": str(kubeconfig),
+            "context": wiring.CONTEXT,
+        }
         (workdir / DRILL_FILE).write_text(json.dumps(where) + "\n", encoding="utf-8")
         return kubeconfig, config, env_file
-
-
-# ---------------------------------------------------------------------------
-# In a background thread, for tests
-
-
-class SimError(Exception):
-    """The control API refused a request (the message says why)."""
-
-
-@dataclass
-class SimHandle:
-    endpoints: dict[str, str]
-    kubeconfig: Path
-    token: str
-    tokens: Tokens
-    workdir: Path
-    scenario: Scenario
-    speed: float
-    kube_ca: str = ""  # PEM of the drill's Kubernetes API certificate
-    context: str = wiring.CONTEXT
-    _thread: threading.Thread | None = field(default=None, repr=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
-    _drill: Drill | None = field(default=None, repr=False)
-
-    def _call(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.endpoints["control"] + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as err:
-            detail = err.read().decode("utf-8", "replace")[:300]
-            raise SimError(f"{method} {path}: HTTP {err.code}: {detail}") from None
-
-    def config_dict(self) -> dict:
-        return wiring.drill_config(self.endpoints, self.kubeconfig, refresh_scale=min(1.0, 1.0 / self.speed))
-
-    def env(self) -> dict[str, str]:
-        return self.tokens.env()
-
-    def kube_ssl(self) -> ssl.SSLContext:
-        """An SSL context that trusts the drill's Kubernetes API (for httpx ``verify=``)."""
-        return ssl.create_default_context(cadata=self.kube_ca)
-
-    def state(self) -> dict:
-        return self._call("GET", "/_sim/state")
-
-    def stop_service(self, name: str) -> None:
-        self._call("POST", f"/_sim/services/{name}/stop")
-
-    def start_service(self, name: str) -> None:
-        self._call("POST", f"/_sim/services/{name}/start")
-
-    def fault(self, name: str, **kw: Any) -> None:
-        self._call("POST", f"/_sim/services/{name}/fault", kw)
-
-    def clear_fault(self, name: str) -> None:
-        self._call("DELETE", f"/_sim/services/{name}/fault")
-
-    def requests(self, service: str | None = None) -> list[dict]:
-        return self._call("GET", "/_sim/requests" + (f"?service={service}" if service else ""))
-
-    def advance(self, seconds: float) -> dict:
-        return self._call("POST", "/_sim/clock", {"advance": seconds}, timeout=60.0)
-
-    def freeze(self, frozen: bool = True) -> dict:
-        return self._call("POST", "/_sim/clock", {"freeze": frozen})
-
-    def kube(self, action: str, **body: Any) -> Any:
-        """deny / allow (verb=, resource=, optional name=, group=, namespace=), allow_all, expire_token,
-        renew_token, login (a new token in the kubeconfig)."""
-        answer = self._call("POST", f"/_sim/kube/{action}", body or None)
-        if action == "login" and self._drill is not None:
-            self.token = self._drill.tokens.kube
-        return answer
-
-    def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None or not thread.is_alive():
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(15)
-
-
-def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
-    """Finish what asyncio.run would: cancel handlers still running (log
-    follows, watches) and wait for them, so none is destroyed pending."""
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.run_until_complete(loop.shutdown_asyncgens())
-
-
-def start_background(scenario: str | Path | Scenario = "healthy", *, speed: float = 1.0, seed: int | None = None,
-                     freeze_at: float | None = None, workdir: str | Path | None = None,
-                     cluster_factory: Callable[..., Any] | None = None, timeout: float = 30.0) -> SimHandle:
-    """Run a whole drill in a daemon thread; return once every service listens."""
-    spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    seed = secrets.randbits(32) if seed is None else seed
-    workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="clay-drill-"))
-    tokens = Tokens.from_env({})
-    box: dict[str, Any] = {}
-    ready = threading.Event()
-
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        box["loop"] = loop
-        drill: Drill | None = None
-        try:
-            drill = Drill(spec, speed=speed, seed=seed, freeze_at=freeze_at, tokens=tokens, cluster_factory=cluster_factory)
-            loop.run_until_complete(drill.start())
-            box["drill"] = drill
-            box["kubeconfig"] = drill.write_files(workdir)[0]
-        except BaseException as err:  # handed to the caller's thread below
-            box["error"] = err
-            if drill is not None:
-                loop.run_until_complete(drill.close())  # release whatever listeners did open
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(drill.close())
-            _cancel_remaining(loop)
-            loop.close()
-
-    thread = threading.Thread(target=run, name=f"clay-drill-{spec.name}", daemon=True)
-    thread.start()
-    if not ready.wait(timeout):
-        raise TimeoutError(f"the drill did not start within {timeout:g} s")
-    if "error" in box:
-        raise box["error"]
-    drill: Drill = box["drill"]
-    return SimHandle(drill.endpoints, box["kubeconfig"], tokens.kube, tokens, workdir, spec, speed,
-                     kube_ca=drill.world.kube.tls().cert_pem, _thread=thread, _loop=box["loop"], _drill=drill)
 
 
 # ---------------------------------------------------------------------------
@@ -437,18 +306,32 @@ def start_background(scenario: str | Path | Scenario = "healthy", *, speed: floa
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
-    from clay_cockpit.cli_common import SEED, SPEED, number_arg
+    from clay_cockpit.cli_common import LOG_RATE, LOG_RATE_HELP, SEED, SPEED, number_arg
 
     parser.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster (0.01 to 1000)")
     parser.add_argument("--seed", type=SEED, default=None, help="random seed, for a repeatable drill")
-    parser.add_argument("--freeze-at", type=number_arg(0, 2**32), default=None, metavar="EPOCH",
-                        help="freeze the drill clock at this epoch second (it moves only through the control API)")
+    parser.add_argument("--log-rate", type=LOG_RATE, default=None, metavar="N", help=LOG_RATE_HELP)
+    parser.add_argument(
+        "--freeze-at",
+        type=number_arg(0, 2**32),
+        default=None,
+        metavar="EPOCH",
+        help="freeze the drill clock at this epoch second (it moves only through the control API)",
+    )
     parser.add_argument("--dir", default=None, metavar="DIR", help="where to write the kubeconfig and cockpit config (default: a temp dir)")
-    parser.add_argument("--port", type=number_arg(1, 65535 - len(wiring.SERVICES), integer=True), default=None, metavar="BASE",
-                        help="listen on BASE, BASE+1, ... (default: free ports)")
-    parser.add_argument("--login", action="store_true",
-                        help="log in again to a running drill's cluster (a new token in its kubeconfig), as a login helper "
-                             "would after the credentials expired; with --dir DIR that drill, else your newest running one")
+    parser.add_argument(
+        "--port",
+        type=number_arg(1, 65535 - len(wiring.SERVICES), integer=True),
+        default=None,
+        metavar="BASE",
+        help="listen on BASE, BASE+1, ... (default: free ports)",
+    )
+    parser.add_argument(
+        "--login",
+        action="store_true",
+        help="log in again to a running drill's cluster (a new token in its kubeconfig), as a login helper "
+        "would after the credentials expired; with --dir DIR that drill, else your newest running one",
+    )
 
 
 def _listen_plan(args: argparse.Namespace) -> dict[str, socket.socket | int]:
@@ -465,8 +348,9 @@ def _listen_plan(args: argparse.Namespace) -> dict[str, socket.socket | int]:
     return plan
 
 
-async def _serve(args: argparse.Namespace, spec: Scenario, on_ready: Callable[[Drill, tuple[Path, Path, Path]], None],
-                 parent: int | None) -> int:
+async def _serve(
+    args: argparse.Namespace, spec: Scenario, on_ready: Callable[[Drill, tuple[Path, Path, Path]], None], parent: int | None
+) -> int:
     """Serve until SIGTERM/SIGINT, or until ``parent`` (a pid) is no longer our parent."""
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     drill = Drill(spec, speed=args.speed, seed=seed, freeze_at=args.freeze_at, tokens=Tokens.from_env(), listen=_listen_plan(args))
@@ -478,6 +362,7 @@ async def _serve(args: argparse.Namespace, spec: Scenario, on_ready: Callable[[D
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
     async def parent_watch() -> None:
         while not stop.is_set():
             if os.getppid() != parent:
@@ -498,7 +383,7 @@ async def _serve(args: argparse.Namespace, spec: Scenario, on_ready: Callable[[D
 
 def _load(args: argparse.Namespace) -> Scenario | None:
     try:
-        return load_scenario(args.scenario)
+        return with_log_rate(load_scenario(args.scenario), getattr(args, "log_rate", None))
     except ConfigError as err:
         print(f"clay-cockpit sim: {err}", file=sys.stderr)
         return None
@@ -515,8 +400,11 @@ def main(argv: list[str] | None = None, parent: int | None = None) -> int:
     add_sim_arguments(parser)
     parser.add_argument("--listen-fds", default=None, metavar="NAME=FD,...", help="serve on these inherited listening sockets")
     parser.add_argument("--kubeconfig", default=None, metavar="PATH", help="write the kubeconfig here (default: DIR/kubeconfig)")
-    parser.add_argument("--announce", action="store_true",
-                        help="first print the validated scenario's name and title as one JSON line (see cockpit/sim/__main__.py)")
+    parser.add_argument(
+        "--announce",
+        action="store_true",
+        help="first print the validated scenario's name and title as one JSON line (see cockpit/sim/__main__.py)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = _load(args)
@@ -524,8 +412,16 @@ def main(argv: list[str] | None = None, parent: int | None = None) -> int:
         return 2
 
     def ready(drill: Drill, files: tuple[Path, Path, Path]) -> None:
-        line = {"ready": True, "endpoints": drill.endpoints, "kubeconfig": str(files[0]), "config": str(files[1]),
-                "env_file": str(files[2]), "scenario": spec.name, "pid": os.getpid(), "fault_at": drill.fault_at()}
+        line = {
+            "ready": True,
+            "endpoints": drill.endpoints,
+            "kubeconfig": str(files[0]),
+            "config": str(files[1]),
+            "env_file": str(files[2]),
+            "scenario": spec.name,
+            "pid": os.getpid(),
+            "fault_at": drill.fault_at(),
+        }
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
         log.info("drill %s serving (speed %g)", spec.name, drill.clock.speed)
@@ -553,15 +449,16 @@ def run_sim(args: argparse.Namespace) -> int:
 
     def ready(drill: Drill, files: tuple[Path, Path, Path]) -> None:
         kubeconfig, config, env_file = files
-        out = [f"clay-cockpit drill: {spec.title} (scenario {spec.name}, speed {drill.clock.speed:g}, seed {drill.seed})",
-               f"  {spec.summary}", ""]
+        out = [
+            f"clay-cockpit drill: {spec.title} (scenario {spec.name}, speed {drill.clock.speed:g}, seed {drill.seed})",
+            f"  {spec.summary}",
+            "",
+        ]
         out += [f"  {name:<18} {url}" for name, url in drill.endpoints.items()]
         out += ["", f"kubeconfig: {kubeconfig}", f"  kubectl --kubeconfig {kubeconfig} get pods", ""]
         if any(isinstance(f, KubeTokenExpired) for f in spec.faults):
             out += ["when the cluster credentials expire, log in again:", f"  {login_command(drill.workdir or kubeconfig.parent)}", ""]
-        out += ["join it with a second cockpit:",
-                f"  env $(cat {env_file}) clay-cockpit --config {config}", "",
-                "Ctrl-C stops the drill."]
+        out += ["join it with a second cockpit:", f"  env $(cat {env_file}) clay-cockpit --config {config}", "", "Ctrl-C stops the drill."]
         print("\n".join(out), flush=True)
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from clay_cockpit.sim import rootly_format
 from clay_cockpit.sim.history import BUCKETS, SHIPPED, MetricsHistory, normalise, prom_float, prom_time
@@ -122,7 +125,7 @@ def parse_time(text: str, name: str) -> float:
     except ValueError:
         pass
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except ValueError:
         raise BadData(f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp') from None
 
@@ -167,8 +170,13 @@ def _shipped(params: dict[str, str]) -> str:
     return name
 
 
-METRIC_NAMES = ("clay_api_request_duration_seconds_bucket", "clay_api_request_duration_seconds_count",
-                "clay_api_request_duration_seconds_sum", "clay_api_requests_total", "up")
+METRIC_NAMES = (
+    "clay_api_request_duration_seconds_bucket",
+    "clay_api_request_duration_seconds_count",
+    "clay_api_request_duration_seconds_sum",
+    "clay_api_requests_total",
+    "up",
+)
 
 
 def _metric_names(query: str) -> set[str]:
@@ -229,13 +237,13 @@ def prometheus_app(world: World, *, name: str = "prometheus") -> web.Application
                 raise BadData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
         except BadData as err:
             return _error("bad_data", str(err), 400)
-        series: dict[tuple[tuple[str, str], ...], dict] = {}
+        series: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         n = int(math.floor((end - start) / step + 1e-9))
         for i in range(n + 1):
             at = start + i * step
             for labels, value in evaluate(qname, params["query"], at):
-                key = tuple(sorted(labels.items()))
-                series.setdefault(key, {"metric": labels, "values": []})["values"].append([prom_time(at), prom_float(value)])
+                series_key = tuple(sorted(labels.items()))
+                series.setdefault(series_key, {"metric": labels, "values": []})["values"].append([prom_time(at), prom_float(value)])
         result = [series[k] for k in sorted(series)]
         return web.json_response({"status": "success", "data": {"resultType": "matrix", "result": result}})
 
@@ -252,17 +260,19 @@ def prometheus_app(world: World, *, name: str = "prometheus") -> web.Application
         return web.Response(text=f"<!doctype html><title>Prometheus ({name}, drill)</title>", content_type="text/html")
 
     async def buildinfo(request: web.Request) -> web.Response:
-        return web.json_response({
-            "status": "success",
-            "data": {
-                "version": "2.53.1",
-                "revision": "14cfec3f6048b735e08c1e9c64c8d4211d32bab4",
-                "branch": "HEAD",
-                "buildUser": "root@clay-drill",
-                "buildDate": "20240710-10:16:27",
-                "goVersion": "go1.22.5",
-            },
-        })
+        return web.json_response(
+            {
+                "status": "success",
+                "data": {
+                    "version": "2.53.1",
+                    "revision": "14cfec3f6048b735e08c1e9c64c8d4211d32bab4",
+                    "branch": "HEAD",
+                    "buildUser": "root@clay-drill",
+                    "buildDate": "20240710-10:16:27",
+                    "goVersion": "go1.22.5",
+                },
+            }
+        )
 
     app = web.Application()
     app.router.add_route("GET", "/api/v1/query", query)
@@ -290,7 +300,7 @@ class _ClayCollector:
     def __init__(self, history: MetricsHistory) -> None:
         self.history = history
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         counter = CounterMetricFamily(
             "clay_api_requests", "Calls to the Clay API by HTTP status code, method and endpoint", labels=["code", "method", "endpoint"]
         )
@@ -345,13 +355,23 @@ def clay_app(world: World) -> web.Application:
                 return _error(503, "service_unavailable", "service unavailable")
             if isinstance(fault, RateLimited) and rng.random() < fault.ratio:
                 reset = str(max(1, int(fault.window - world.t() % fault.window)))
-                return _error(429, "rate_limited", "rate limit exceeded", {
-                    "Retry-After": reset, "X-RateLimit-Limit": str(fault.limit), "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset,
-                })
-        return web.json_response({
-            "user": {"id": "usr_drill_integration", "email": "integrations@clay-sync.example", "name": "clay-sync integration"},
-            "workspace": {"id": "ws_drill", "name": "Clay drill workspace"},
-        })
+                return _error(
+                    429,
+                    "rate_limited",
+                    "rate limit exceeded",
+                    {
+                        "Retry-After": reset,
+                        "X-RateLimit-Limit": str(fault.limit),
+                        "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Reset": reset,
+                    },
+                )
+        return web.json_response(
+            {
+                "user": {"id": "usr_drill_integration", "email": "integrations@clay-sync.example", "name": "clay-sync integration"},
+                "workspace": {"id": "ws_drill", "name": "Clay drill workspace"},
+            }
+        )
 
     app = web.Application()
     app.router.add_get("/v1/me", me)

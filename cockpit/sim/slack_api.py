@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
 TEAM_ID, TEAM = "T0CLAYDRL", "Clay Drill"
 BOT_USER, BOT_ID, APP_ID = "U0COCKPIT", "B0COCKPIT", "A0COCKPIT"
 MAX_MESSAGES = 500  # per channel
+
+Method = Callable[[web.Request, dict[str, Any]], Awaitable[web.Response]]  # a Slack method, given its arguments
 
 
 @dataclass
@@ -31,11 +35,11 @@ class Channel:
     name: str
     created: int
     purpose: str
-    messages: deque = field(default_factory=lambda: deque(maxlen=MAX_MESSAGES))
+    messages: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_MESSAGES))
 
 
 class SlackState:
-    def __init__(self, token: str, now, channels: tuple[tuple[str, str, str], ...]) -> None:
+    def __init__(self, token: str, now: Callable[[], float], channels: tuple[tuple[str, str, str], ...]) -> None:
         self.token = token
         self.now = now
         created = int(now()) - 86400 * 200
@@ -58,13 +62,13 @@ class SlackState:
         return sum(len(c.messages) for c in self.channels.values())
 
 
-def _fail(error: str, status: int = 200, **extra) -> web.Response:
+def _fail(error: str, status: int = 200, **extra: Any) -> web.Response:
     return web.json_response({"ok": False, "error": error, **extra}, status=status)
 
 
-async def _args(request: web.Request) -> dict | None:
+async def _args(request: web.Request) -> dict[str, Any] | None:
     """The method's arguments; None when a JSON body does not parse."""
-    args: dict = dict(request.query)
+    args: dict[str, Any] = dict(request.query)
     if request.method == "POST" and request.can_read_body:
         if request.content_type == "application/json":
             try:
@@ -78,15 +82,15 @@ async def _args(request: web.Request) -> dict | None:
     return args
 
 
-def _token(request: web.Request, args: dict) -> str:
+def _token(request: web.Request, args: dict[str, Any]) -> str:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     return str(args.get("token", "")).strip()
 
 
-def _message(state: SlackState, args: dict, ts: str) -> dict:
-    msg = {
+def _message(state: SlackState, args: dict[str, Any], ts: str) -> dict[str, Any]:
+    msg: dict[str, Any] = {
         "bot_id": BOT_ID,
         "type": "message",
         "text": str(args.get("text", "")),
@@ -118,7 +122,7 @@ def _message(state: SlackState, args: dict, ts: str) -> dict:
 
 
 def slack_app(state: SlackState) -> web.Application:
-    def authed(handler):
+    def authed(handler: Method) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def wrapped(request: web.Request) -> web.Response:
             args = await _args(request)
             if args is None:
@@ -132,18 +136,26 @@ def slack_app(state: SlackState) -> web.Application:
 
         return wrapped
 
-    def channel_of(args: dict) -> Channel | None:
+    def channel_of(args: dict[str, Any]) -> Channel | None:
         return state.find(str(args.get("channel", "")))
 
     @authed
-    async def auth_test(request: web.Request, args: dict) -> web.Response:
-        return web.json_response({
-            "ok": True, "url": "https://clay-drill.slack.com/", "team": TEAM, "user": "clay-cockpit",
-            "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False,
-        })
+    async def auth_test(request: web.Request, args: dict[str, Any]) -> web.Response:
+        return web.json_response(
+            {
+                "ok": True,
+                "url": "https://clay-drill.slack.com/",
+                "team": TEAM,
+                "user": "clay-cockpit",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        )
 
     @authed
-    async def post_message(request: web.Request, args: dict) -> web.Response:
+    async def post_message(request: web.Request, args: dict[str, Any]) -> web.Response:
         channel = channel_of(args)
         if channel is None:
             return _fail("channel_not_found")
@@ -158,7 +170,7 @@ def slack_app(state: SlackState) -> web.Application:
         return web.json_response({"ok": True, "channel": channel.id, "ts": ts, "message": msg})
 
     @authed
-    async def update(request: web.Request, args: dict) -> web.Response:
+    async def update(request: web.Request, args: dict[str, Any]) -> web.Response:
         channel = channel_of(args)
         if channel is None:
             return _fail("channel_not_found")
@@ -178,20 +190,34 @@ def slack_app(state: SlackState) -> web.Application:
         return web.json_response({"ok": True, "channel": channel.id, "ts": ts, "text": new["text"], "message": new})
 
     @authed
-    async def info(request: web.Request, args: dict) -> web.Response:
+    async def info(request: web.Request, args: dict[str, Any]) -> web.Response:
         channel = channel_of(args)
         if channel is None:
             return _fail("channel_not_found")
-        return web.json_response({"ok": True, "channel": {
-            "id": channel.id, "name": channel.name, "is_channel": True, "is_group": False, "is_im": False,
-            "is_private": False, "is_archived": False, "is_general": False, "is_member": channel.id not in state.left,
-            "created": channel.created, "creator": "U0PLATFORM", "name_normalized": channel.name,
-            "topic": {"value": "", "creator": "", "last_set": 0},
-            "purpose": {"value": channel.purpose, "creator": "U0PLATFORM", "last_set": channel.created},
-        }})
+        return web.json_response(
+            {
+                "ok": True,
+                "channel": {
+                    "id": channel.id,
+                    "name": channel.name,
+                    "is_channel": True,
+                    "is_group": False,
+                    "is_im": False,
+                    "is_private": False,
+                    "is_archived": False,
+                    "is_general": False,
+                    "is_member": channel.id not in state.left,
+                    "created": channel.created,
+                    "creator": "U0PLATFORM",
+                    "name_normalized": channel.name,
+                    "topic": {"value": "", "creator": "", "last_set": 0},
+                    "purpose": {"value": channel.purpose, "creator": "U0PLATFORM", "last_set": channel.created},
+                },
+            }
+        )
 
     @authed
-    async def conversations_list(request: web.Request, args: dict) -> web.Response:
+    async def conversations_list(request: web.Request, args: dict[str, Any]) -> web.Response:
         # Slack pages by an opaque cursor; ours is the index of the next channel.
         try:
             limit = max(1, min(1000, int(args.get("limit", 100))))
@@ -199,14 +225,29 @@ def slack_app(state: SlackState) -> web.Application:
         except ValueError:
             return _fail("invalid_cursor")
         chans = sorted(state.channels.values(), key=lambda c: c.id)
-        page = chans[start:start + limit]
+        page = chans[start : start + limit]
         more = start + limit < len(chans)
-        return web.json_response({"ok": True, "channels": [{
-            "id": c.id, "name": c.name, "is_channel": True, "is_private": False, "is_archived": False,
-            "is_member": c.id not in state.left, "created": c.created, "name_normalized": c.name,
-        } for c in page], "response_metadata": {"next_cursor": f"dGVhbTpD{start + limit}" if more else ""}})
+        return web.json_response(
+            {
+                "ok": True,
+                "channels": [
+                    {
+                        "id": c.id,
+                        "name": c.name,
+                        "is_channel": True,
+                        "is_private": False,
+                        "is_archived": False,
+                        "is_member": c.id not in state.left,
+                        "created": c.created,
+                        "name_normalized": c.name,
+                    }
+                    for c in page
+                ],
+                "response_metadata": {"next_cursor": f"dGVhbTpD{start + limit}" if more else ""},
+            }
+        )
 
-    def _page(messages: list[dict], args: dict) -> web.Response:
+    def _page(messages: list[dict[str, Any]], args: dict[str, Any]) -> web.Response:
         try:
             limit = max(1, min(1000, int(args.get("limit", 100))))
             oldest = float(args.get("oldest") or 0)
@@ -215,13 +256,17 @@ def slack_app(state: SlackState) -> web.Application:
         messages = [m for m in messages if float(m["ts"]) >= oldest]
         if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):  # like Slack: metadata only when asked
             messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
-        return web.json_response({
-            "ok": True, "messages": messages[:limit], "has_more": len(messages) > limit,
-            "response_metadata": {"next_cursor": ""},
-        })
+        return web.json_response(
+            {
+                "ok": True,
+                "messages": messages[:limit],
+                "has_more": len(messages) > limit,
+                "response_metadata": {"next_cursor": ""},
+            }
+        )
 
     @authed
-    async def replies(request: web.Request, args: dict) -> web.Response:
+    async def replies(request: web.Request, args: dict[str, Any]) -> web.Response:
         channel = channel_of(args)
         if channel is None:
             return _fail("channel_not_found")
@@ -233,7 +278,7 @@ def slack_app(state: SlackState) -> web.Application:
         return _page([parent, *thread], args)
 
     @authed
-    async def history(request: web.Request, args: dict) -> web.Response:
+    async def history(request: web.Request, args: dict[str, Any]) -> web.Response:
         channel = channel_of(args)
         if channel is None:
             return _fail("channel_not_found")

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from clay_cockpit.sim.clay_status import iso_ms
 
@@ -27,32 +30,47 @@ IMPACTS = ("none", "minor", "major", "critical")
 MAX_INCIDENTS = 200
 MAX_UPDATES = 100  # per incident
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
-_IMPACT_OF = {"operational": "none", "under_maintenance": "maintenance", "degraded_performance": "minor",
-              "partial_outage": "major", "major_outage": "critical"}
+_IMPACT_OF = {
+    "operational": "none",
+    "under_maintenance": "maintenance",
+    "degraded_performance": "minor",
+    "partial_outage": "major",
+    "major_outage": "critical",
+}
 
 
 class StatusApiState:
-    def __init__(self, key: str, now, seed: int | str, page_id: str, components: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, key: str, now: Callable[[], float], seed: int | str, page_id: str, components: tuple[tuple[str, str], ...]) -> None:
         self.key = key
         self.now = now
         self.page_id = page_id
         self._rng = random.Random(f"{seed}:statusapi")
         created = iso_ms(int(now()) - 86400 * 400)
-        self.components: dict[str, dict] = {
+        self.components: dict[str, dict[str, Any]] = {
             cid: {
-                "id": cid, "page_id": page_id, "group_id": None, "created_at": created, "updated_at": created,
-                "group": False, "name": name, "description": None, "position": i + 1, "status": "operational",
-                "showcase": True, "only_show_if_degraded": False, "automation_email": f"component+{cid}@notifications.statuspage.io",
+                "id": cid,
+                "page_id": page_id,
+                "group_id": None,
+                "created_at": created,
+                "updated_at": created,
+                "group": False,
+                "name": name,
+                "description": None,
+                "position": i + 1,
+                "status": "operational",
+                "showcase": True,
+                "only_show_if_degraded": False,
+                "automation_email": f"component+{cid}@notifications.statuspage.io",
                 "start_date": None,
             }
             for i, (cid, name) in enumerate(components)
         }
-        self.incidents: OrderedDict[str, dict] = OrderedDict()
+        self.incidents: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def new_id(self) -> str:
         return "".join(self._rng.choice(_ALNUM) for _ in range(12))
 
-    def _set_components(self, changes: dict[str, str], stamp: str) -> list[dict]:
+    def _set_components(self, changes: dict[str, str], stamp: str) -> list[dict[str, Any]]:
         affected = []
         for cid, status in changes.items():
             comp = self.components[cid]
@@ -61,17 +79,29 @@ class StatusApiState:
             comp["updated_at"] = stamp
         return affected
 
-    def apply(self, incident: dict | None, fields: dict) -> dict:
+    def apply(self, incident: dict[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
         """Create (incident None) or update an incident from validated fields."""
         stamp = iso_ms(self.now())
         if incident is None:
             inc_id = self.new_id()
             incident = {
-                "id": inc_id, "components": [], "created_at": stamp, "impact": "none", "impact_override": None,
-                "incident_updates": [], "metadata": {}, "monitoring_at": None, "name": fields["name"],
-                "page_id": self.page_id, "postmortem_body": None, "postmortem_published_at": None,
-                "resolved_at": None, "shortlink": "https://stspg.io/" + self.new_id()[:9], "started_at": stamp,
-                "status": "investigating", "updated_at": stamp,
+                "id": inc_id,
+                "components": [],
+                "created_at": stamp,
+                "impact": "none",
+                "impact_override": None,
+                "incident_updates": [],
+                "metadata": {},
+                "monitoring_at": None,
+                "name": fields["name"],
+                "page_id": self.page_id,
+                "postmortem_body": None,
+                "postmortem_published_at": None,
+                "resolved_at": None,
+                "shortlink": "https://stspg.io/" + self.new_id()[:9],
+                "started_at": stamp,
+                "status": "investigating",
+                "updated_at": stamp,
             }
             self.incidents[inc_id] = incident
             while len(self.incidents) > MAX_INCIDENTS:
@@ -91,13 +121,24 @@ class StatusApiState:
         incident["components"] = [dict(self.components[cid]) for cid in ids]
         status = fields.get("status", incident["status"])
         if status != incident["status"] or fields.get("body") or not incident["incident_updates"]:
-            incident["incident_updates"].insert(0, {
-                "id": self.new_id(), "incident_id": incident["id"], "affected_components": affected or None,
-                "body": fields.get("body", ""), "created_at": stamp, "custom_tweet": None,
-                "deliver_notifications": bool(fields.get("deliver_notifications", True)), "display_at": stamp,
-                "status": status, "tweet_id": None, "twitter_updated_at": None, "updated_at": stamp,
-                "wants_twitter_update": False,
-            })
+            incident["incident_updates"].insert(
+                0,
+                {
+                    "id": self.new_id(),
+                    "incident_id": incident["id"],
+                    "affected_components": affected or None,
+                    "body": fields.get("body", ""),
+                    "created_at": stamp,
+                    "custom_tweet": None,
+                    "deliver_notifications": bool(fields.get("deliver_notifications", True)),
+                    "display_at": stamp,
+                    "status": status,
+                    "tweet_id": None,
+                    "twitter_updated_at": None,
+                    "updated_at": stamp,
+                    "wants_twitter_update": False,
+                },
+            )
             del incident["incident_updates"][MAX_UPDATES:]
         incident["status"] = status
         if status == "monitoring" and incident["monitoring_at"] is None:
@@ -114,11 +155,11 @@ class Invalid(Exception):
     pass
 
 
-def _validate(state: StatusApiState, body: object, creating: bool) -> dict:
+def _validate(state: StatusApiState, body: object, creating: bool) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("incident"), dict):
         raise Invalid("incident is missing")
     raw = body["incident"]
-    out: dict = {}
+    out: dict[str, Any] = {}
     if "name" in raw:
         if not isinstance(raw["name"], str) or not raw["name"].strip():
             raise Invalid("Name can't be blank")
@@ -166,7 +207,7 @@ def _err(status: int, message: str) -> web.Response:
 
 def statusapi_app(state: StatusApiState) -> web.Application:
     @web.middleware
-    async def auth(request: web.Request, handler):
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
         key = header[6:].strip() if header.startswith("OAuth ") else ""
         if not key or key != state.key:
@@ -242,9 +283,15 @@ def statusapi_app(state: StatusApiState) -> web.Application:
                 comp[key] = raw[key]
         return web.json_response(comp)
 
-    def page_object() -> dict:
-        return {"id": state.page_id, "name": "Clay Sync (drill)", "subdomain": "clay-sync-drill", "url": "https://status.example.com",
-                "time_zone": "Etc/UTC", "created_at": next(iter(state.components.values()), {}).get("created_at")}
+    def page_object() -> dict[str, Any]:
+        return {
+            "id": state.page_id,
+            "name": "Clay Sync (drill)",
+            "subdomain": "clay-sync-drill",
+            "url": "https://status.example.com",
+            "time_zone": "Etc/UTC",
+            "created_at": next(iter(state.components.values()), {}).get("created_at"),
+        }
 
     async def list_pages(request: web.Request) -> web.Response:
         return web.json_response([page_object()])

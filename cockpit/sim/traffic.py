@@ -43,7 +43,8 @@ ERRORS = {
     503: "service unavailable",
     504: "gateway timeout",
 }
-NOISE_500 = 0.0005  # background errors of a healthy day
+NOISE_500 = 0.0005  # background errors of a healthy day, per call at the drill's usual 40 calls/s ...
+NOISE_RATE = 40.0  # ... and above that the same ~0.02 errors/s across the fleet: the runbook's thresholds are absolute
 Z95 = 1.6448536269514722
 
 
@@ -88,12 +89,15 @@ def _first(faults: tuple[Fault, ...], kind: type) -> Fault | None:
 def profiles(service: ServiceModel, faults: tuple[Fault, ...], pod: PodEnv) -> tuple[Profile, ...]:
     """The call profile of every endpoint for one pod under the active faults."""
     per_pod = service.request_rate / max(1, service.replicas)
+    noise = NOISE_500 * min(1.0, NOISE_RATE / service.request_rate) if service.request_rate > 0 else NOISE_500
     outage = _first(faults, ClayOutage)
     limited = _first(faults, RateLimited)
     revoked = _first(faults, KeyRevoked)
     slow = _first(faults, Latency)
-    ok_latency = lognormal_params(slow.p50_ms, slow.p95_ms) if isinstance(slow, Latency) else lognormal_params(
-        service.latency_p50_ms, service.latency_p95_ms
+    ok_latency = (
+        lognormal_params(slow.p50_ms, slow.p95_ms)
+        if isinstance(slow, Latency)
+        else lognormal_params(service.latency_p50_ms, service.latency_p95_ms)
     )
     queue_wait = limited.queued_latency_ms / 1000.0 if isinstance(limited, RateLimited) and pod.queuing else 0.0
     out = []
@@ -103,8 +107,8 @@ def profiles(service: ServiceModel, faults: tuple[Fault, ...], pod: PodEnv) -> t
         if not pod.key_valid:
             probs[revoked.status if isinstance(revoked, KeyRevoked) else 401] = 1.0
         else:
-            ok = 1.0 - NOISE_500
-            probs[500] = NOISE_500
+            ok = 1.0 - noise
+            probs[500] = noise
             if isinstance(outage, ClayOutage) and (not outage.endpoints or endpoint in outage.endpoints):
                 total_w = sum(outage.weights)
                 for code, w in zip(outage.codes, outage.weights):
@@ -166,18 +170,22 @@ def draw_second(rng: random.Random, profs: tuple[Profile, ...]) -> list[Call]:
     return calls
 
 
-def call_line(call: Call, *, rate_limit: RateLimited | None, t: float) -> str:
-    """A logfmt line for one call, as our service logs it (docs/drill-contract.md)."""
+def call_line(call: Call, *, rate_limit: RateLimited | None, t: float) -> tuple[str, str, list[tuple[str, str | int]]]:
+    """One call's log line as our service logs it (docs/drill-contract.md): (level, msg, fields),
+    written by :class:`clay_cockpit.sim.podlog.PodLog` in the scenario's format."""
     ms = int(round(call.seconds * 1000))
-    base = f'method={call.method} endpoint={call.endpoint} status={call.code} duration_ms={ms}'
+    base: list[tuple[str, str | int]] = [("method", call.method), ("endpoint", call.endpoint), ("status", call.code), ("duration_ms", ms)]
     if call.code == 200:
-        return f'level=info msg="clay call" {base}'
+        return "info", "clay call", base
     if call.code == 429:
         window = rate_limit.window if rate_limit else 60.0
         limit = rate_limit.limit if rate_limit else 600
         reset = max(1, int(math.ceil(window - (t % window))))
-        return (
-            f'level=warn msg="clay call failed" {base} x-ratelimit-limit={limit} '
-            f"x-ratelimit-remaining=0 x-ratelimit-reset={reset} retry-after={reset}"
-        )
-    return f'level=error msg="clay call failed" {base} error="{ERRORS.get(call.code, "http error")}"'
+        extra: list[tuple[str, str | int]] = [
+            ("x-ratelimit-limit", limit),
+            ("x-ratelimit-remaining", 0),
+            ("x-ratelimit-reset", reset),
+            ("retry-after", reset),
+        ]
+        return "warn", "clay call failed", base + extra
+    return "error", "clay call failed", [*base, ("error", ERRORS.get(call.code, "http error"))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 # Every service the simulator serves, each on its own loopback port.
 SERVICES = (
@@ -54,10 +55,10 @@ def write_kubeconfig(path: Path, server: str, token: str, *, ca_data: str | None
     user's ``clay-cockpit`` extension (the cockpit names it in its re-login
     hint; kubectl ignores it, as it does minikube's extensions).
     """
-    cluster: dict = {"server": server}
+    cluster: dict[str, Any] = {"server": server}
     if ca_data:
         cluster["certificate-authority-data"] = ca_data
-    user: dict = {"token": token}
+    user: dict[str, Any] = {"token": token}
     if login:
         user["extensions"] = [{"name": LOGIN_EXTENSION, "extension": {"login": login}}]
     doc = {
@@ -78,7 +79,7 @@ def write_kubeconfig(path: Path, server: str, token: str, *, ca_data: str | None
     return path
 
 
-def drill_config(endpoints: dict[str, str], kubeconfig: Path, *, refresh_scale: float = 1.0) -> dict:
+def drill_config(endpoints: dict[str, str], kubeconfig: Path, *, refresh_scale: float = 1.0) -> dict[str, Any]:
     """A cockpit config (TOML-ready dict) pointing at a drill's endpoints.
 
     ``refresh_scale`` < 1 polls faster, for drills run at ``--speed``.
@@ -104,7 +105,7 @@ def drill_config(endpoints: dict[str, str], kubeconfig: Path, *, refresh_scale: 
             "timeout": 3.0,
             "history": 900.0,
             "step": 15.0,
-            "queries": {name: dict(q) for name, q in DEFAULT_QUERIES.items()},
+            "queries": {name: dict(q) for name, q in DEFAULT_QUERIES.items() if isinstance(q, dict)},  # all are
         },
         "kube": {
             "context": CONTEXT,

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from clay_cockpit.sim.clay_status import ClayStatusPage
 from clay_cockpit.sim.clock import SimClock
 from clay_cockpit.sim.history import MetricsHistory
+from clay_cockpit.sim.nodefaults import NodeFaults
+from clay_cockpit.sim.podlog import Fields, PodLog
 from clay_cockpit.sim.scenario import (
+    BadRelease,
     ClayOutage,
     Crashloop,
     Fault,
@@ -32,14 +37,39 @@ from clay_cockpit.sim.scenario import (
     Scenario,
     ServiceDown,
 )
-from clay_cockpit.sim.traffic import Call, PodEnv, call_line, draw_second, profiles
+from clay_cockpit.sim.traffic import Call, PodEnv, Profile, call_line, draw_second, profiles
+
+if TYPE_CHECKING:
+    from clay_cockpit.sim.kube.api import KubeCluster, SimPod
 
 BACKFILL_SECONDS = 900
 MAX_CATCH_UP = 3600  # seconds stepped after a long pause; older ones are skipped (a gap)
 VERSION = "1.14.2"
 SECRET, SECRET_KEY = "clay-api", "api-key"
 FLAGS_CM, FALLBACK, QUEUING = "clay-sync-flags", "CLAY_FALLBACK_ENABLED", "CLAY_REQUEST_QUEUING"
-LOG_OK, LOG_ERROR, LOG_CAP = 0.04, 0.25, 2  # sample rates per call, lines per pod-second
+LOG_OK, LOG_ERROR, LOG_CAP = 0.04, 0.25, 2  # sample rates per call, lines per pod-second ([logs] rate = 0)
+SERVED_PATHS = ("/v1/sync/status", "/v1/sync/jobs", "/healthz/integrations", "/metrics")  # our own endpoints (access log)
+Line = tuple[float, str, str, Fields]  # (sim time, level, msg, fields)
+BACKFILL_DRAWN = 100.0  # calls per second the backfill draws at most: a busier fleet's are a weighted sample
+JOBS_WINDOW = 10  # seconds of sync jobs the health endpoint's queue check judges
+
+
+def version_of(image: str) -> str:
+    """The version a container reports: its image tag."""
+    return image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else VERSION
+
+
+def serving_version(pods: list[SimPod]) -> str:
+    """The version our health endpoint reports: the one most ready pods run (the newest
+    pod's on a tie); with none ready, the newest running pod's."""
+    if not pods:
+        return VERSION
+    ready = [p for p in pods if p.ready] or pods
+    counts: dict[str, int] = {}
+    for p in ready:
+        counts[version_of(p.image)] = counts.get(version_of(p.image), 0) + 1
+    newest = {version_of(p.image): p.started_at for p in sorted(ready, key=lambda p: p.started_at)}
+    return max(counts, key=lambda v: (counts[v], newest[v]))
 
 
 @dataclass
@@ -52,8 +82,9 @@ class _PodTrack:
 
 
 class World:
-    def __init__(self, scenario: Scenario, *, clock: SimClock, seed: int, kube_token: str,
-                 cluster_factory: Callable[..., object] | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, *, clock: SimClock, seed: int, kube_token: str, cluster_factory: Callable[..., KubeCluster] | None = None
+    ) -> None:
         self.scenario = scenario
         self.clock = clock
         self.seed = seed
@@ -71,16 +102,22 @@ class World:
             rng=random.Random(f"{seed}:kube"),
             token=kube_token,
             replicas=scenario.service.replicas,
+            sidecars=scenario.service.sidecars,
             api_key=self.initial_key,
             flags={FALLBACK: "false", QUEUING: "false"},
         )
         self.history = MetricsHistory()
+        self.log = PodLog(self.kube, fmt=scenario.service.log_format, colour=scenario.service.log_colour)
+        self.log_rate = scenario.logs.rate  # lines per second across all pods, unsampled; 0: sampled (LOG_CAP)
         self.status_page = ClayStatusPage(scenario, self.t0, seed)
         self.revoked: set[str] = set()
         self._revocations_done: set[int] = set()
         self._obstacles_on: set[int] = set()  # kube_denied / kube_token_expired faults applied to the cluster
         self._pods: dict[str, _PodTrack] = {}
         self._pod_order: dict[str, int] = {}
+        self._releases_done: set[int] = set()
+        self._jobs: deque[tuple[int, int, int, str]] = deque(maxlen=JOBS_WINDOW)  # (second, jobs, failed, error) per second
+        self.nodes = NodeFaults(scenario, self.kube, random.Random(f"{seed}:nodes"), self.t0, self.log)
         self._next_second = int(math.floor(self.t0)) - BACKFILL_SECONDS
         self._backfill()
         self._obstacles(self.t0)  # a permission denied from the start is denied before the first request
@@ -108,6 +145,8 @@ class World:
         """Bring the model up to the clock."""
         now = self.clock.now()
         self.kube.tick()
+        self._release(now)
+        self.nodes.tick(now)
         pods = self.kube.running_pods()
         self._revoke(now)
         self._obstacles(now)
@@ -160,6 +199,17 @@ class World:
                 else:  # the drill logs in for the responder (the same token works again)
                     self.kube.renew_token()
 
+    def _release(self, now: float) -> None:
+        """CI rolls out a bad_release fault's image when it starts (once)."""
+        for i, fault in enumerate(self.scenario.faults):
+            if isinstance(fault, BadRelease) and i not in self._releases_done and self.t(now) >= fault.start:
+                self._releases_done.add(i)
+                self.kube.release(fault.image, fault.cause, fault.manager)
+
+    def broken(self, pod: SimPod) -> BadRelease | None:
+        """The bad release this pod runs, if it runs one."""
+        return next((f for f in self.scenario.faults if isinstance(f, BadRelease) and f.affects(pod.image)), None)
+
     def services_down(self, now: float | None = None) -> set[str]:
         """The services a service_down fault wants stopped now."""
         return {f.service for f in self.active_faults(now) if isinstance(f, ServiceDown)}
@@ -170,7 +220,7 @@ class World:
 
     # ------------------------------------------------------------------ pods
 
-    def _env(self, pod) -> PodEnv:
+    def _env(self, pod: SimPod) -> PodEnv:
         env = pod.env
         return PodEnv(
             name=pod.name,
@@ -179,9 +229,9 @@ class World:
             queuing=env.get(QUEUING, "").strip().lower() == "true",
         )
 
-    def _track(self, pods: list, *, initial: bool = False) -> None:
+    def _track(self, pods: list[SimPod], *, initial: bool = False) -> None:
         """Notice containers that (re)started: log their start-up lines."""
-        live = set()
+        live: set[str] = set()
         for pod in pods:
             live.add(pod.name)
             known = self._pods.get(pod.name)
@@ -192,20 +242,24 @@ class World:
             at = min(pod.started_at, self.t0 - BACKFILL_SECONDS - 5) if initial else pod.started_at
             self._startup_lines(pod, at)
         for gone in set(self._pods) - live:
-            if len(self._pods) > 64:  # forget pods long gone; bounded
+            if len(self._pods) > 64 + len(live):  # forget pods long gone; bounded
                 self._pods.pop(gone, None)
+        if len(self.log._seq) > 64 + len(live):
+            self.log.forget(live)
 
-    def _startup_lines(self, pod, at: float) -> None:
+    def _startup_lines(self, pod: SimPod, at: float) -> None:
         env = self._env(pod)
-        lines = (
-            f'level=info msg="starting clay-sync" version={VERSION} pod={pod.name}',
-            f"level=info msg=\"config loaded\" fallback_enabled={str(env.fallback).lower()} "
-            f"request_queuing={str(env.queuing).lower()} clay_key_set={str(bool(pod.env.get('CLAY_API_KEY'))).lower()}",
-            'level=info msg="connected to database" pool_size=20',
-            'level=info msg="worker ready" port=8080 workers=8',
+        lines: tuple[tuple[str, Fields], ...] = (
+            ("starting clay-sync", (("version", version_of(pod.image)), ("pod", pod.name))),
+            (
+                "config loaded",
+                (("fallback_enabled", env.fallback), ("request_queuing", env.queuing), ("clay_key_set", bool(pod.env.get("CLAY_API_KEY")))),
+            ),
+            ("connected to database", (("pool_size", 20),)),
+            ("worker ready", (("port", 8080), ("workers", 8))),
         )
-        for i, line in enumerate(lines):
-            self.kube.log(pod.name, line, at + 0.05 * i)
+        for i, (msg, fields) in enumerate(lines):
+            self.log.write(pod.name, "info", msg, fields, at + 0.05 * i)
 
     # ------------------------------------------------------------------ stepping
 
@@ -213,23 +267,37 @@ class World:
         pods = self.kube.running_pods()
         self._track(pods, initial=True)
         last = int(math.floor(self.t0)) - 1
+        rate = self.scenario.service.request_rate
         for second in range(self._next_second, last + 1):
-            self._step(second, pods, backfill=True)
+            if rate > BACKFILL_DRAWN and pods:
+                self._backfill_sampled(second, pods, BACKFILL_DRAWN / rate)
+            else:
+                self._step(second, pods, backfill=True)
         self._next_second = last + 1
         for track in self._pods.values():
             track.stats_calls = track.stats_failed = 0
 
-    def _step(self, second: int, pods: list, *, backfill: bool) -> None:
+    def _step(self, second: int, pods: list[SimPod], *, backfill: bool) -> None:
         t = second - self.t0
         faults = () if backfill else self.scenario.active_faults(t)
         calls_all: list[Call] = []
         limited = next((f for f in faults if isinstance(f, RateLimited)), None)
-        for pod in pods:
-            if not backfill and (not pod.ready or pod.started_at > second + 1):
-                continue
+        jobs = failed = 0
+        error = ""
+        serving = [p for p in pods if backfill or (p.ready and p.started_at <= second + 1)]
+        share, extra = divmod(self.log_rate, len(serving)) if serving else (0, 0)
+        profs: dict[tuple[bool, bool, bool], tuple[Profile, ...]] = {}  # by what a profile depends on: pods alike share one
+        for n, pod in enumerate(serving):
             env = self._env(pod)
-            calls = draw_second(self.rng, profiles(self.scenario.service, faults, env))
+            alike = (env.key_valid, env.fallback, env.queuing)
+            if alike not in profs:
+                profs[alike] = profiles(self.scenario.service, faults, env)
+            calls = draw_second(self.rng, profs[alike])
             calls_all.extend(calls)
+            jobs += len(calls)  # a sync job per Clay call: the result is written after the call
+            bad = None if backfill else self.broken(pod)
+            if bad is not None:
+                failed, error = failed + len(calls), bad.error
             track = self._pods.get(pod.name)
             if track is not None:
                 track.stats_calls += len(calls)
@@ -237,27 +305,70 @@ class World:
             if backfill:
                 self._backfill_lines(pod, second, calls)
             else:
-                self._live_lines(pod, env, second, calls, faults, limited)
+                quota = share + (1 if (n - second) % len(serving) < extra else 0) if self.log_rate else 0
+                self._live_lines(pod, env, second, calls, faults, limited, quota)
+                if bad is not None:
+                    self._failed_job_lines(pod, second, calls, bad)
         self.history.record(second, calls_all)
+        self._jobs.append((second, jobs, failed, error))
 
-    def _backfill_lines(self, pod, second: int, calls: list[Call]) -> None:
+    def _backfill_sampled(self, second: int, pods: list[SimPod], share: float) -> None:
+        """One healthy second of a busy fleet's history: ``share`` of its calls drawn (the
+        fleet's calls as one stream: its pods start alike), each counted 1/share times, and
+        each pod's one call line every 20 s taken from them (900 s × 3,000 calls drawn one
+        by one would hold the drill's start for seconds)."""
+        profs = profiles(self.scenario.service, (), self._env(pods[0]))
+        calls = draw_second(self.rng, tuple(replace(p, rate=p.rate * len(pods) * share) for p in profs))
+        self.history.record(second, calls, weight=1.0 / share)
+        self._jobs.append((second, round(len(calls) / share), 0, ""))
+        if not calls:
+            return
+        for i, pod in enumerate(pods):
+            if (self._pod_order.get(pod.name, 0) * 7) % 20 == second % 20:
+                c = calls[i % len(calls)]
+                self.log.write(pod.name, *call_line(c, rate_limit=None, t=second - self.t0), second + c.offset)
+
+    def _backfill_lines(self, pod: SimPod, second: int, calls: list[Call]) -> None:
         slot = (self._pod_order.get(pod.name, 0) * 7) % 20
         if calls and second % 20 == slot:
             c = calls[0]
-            self.kube.log(pod.name, call_line(c, rate_limit=None, t=second - self.t0), second + c.offset)
+            self.log.write(pod.name, *call_line(c, rate_limit=None, t=second - self.t0), second + c.offset)
 
-    def _live_lines(self, pod, env: PodEnv, second: int, calls: list[Call], faults: tuple[Fault, ...],
-                    limited: RateLimited | None) -> None:
+    def _live_lines(
+        self,
+        pod: SimPod,
+        env: PodEnv,
+        second: int,
+        calls: list[Call],
+        faults: tuple[Fault, ...],
+        limited: RateLimited | None,
+        quota: int = 0,
+    ) -> None:
+        """One pod-second of its log. Sampled (at most LOG_CAP call lines) unless ``[logs] rate``
+        is set: then ``quota`` lines, every call's (up to the quota) and our own access log for
+        the rest; the fault's own lines (fallback, memory, stats) come on top either way."""
         rng, t = self.rng, second - self.t0
-        lines: list[tuple[float, str]] = []
-        for c in calls:
-            if len(lines) >= LOG_CAP:
-                break
-            if rng.random() < (LOG_OK if c.code == 200 else LOG_ERROR):
-                lines.append((second + c.offset, call_line(c, rate_limit=limited, t=t)))
+        lines: list[Line] = []
+        if quota:
+            for c in calls[:quota]:
+                lines.append((second + c.offset, *call_line(c, rate_limit=limited, t=t)))
+            lines.extend(self._served_lines(second, quota - len(lines)))
+        else:
+            for c in calls:
+                if len(lines) >= LOG_CAP:
+                    break
+                if rng.random() < (LOG_OK if c.code == 200 else LOG_ERROR):
+                    lines.append((second + c.offset, *call_line(c, rate_limit=limited, t=t)))
         outage = next((f for f in faults if isinstance(f, ClayOutage)), None)
         if outage is not None and env.fallback and rng.random() < 0.3:
-            lines.append((second + rng.random(), 'level=warn msg="fallback served" source=cache endpoint=/v1/people/enrich reason="clay unavailable"'))
+            lines.append(
+                (
+                    second + rng.random(),
+                    "warn",
+                    "fallback served",
+                    (("source", "cache"), ("endpoint", "/v1/people/enrich"), ("reason", "clay unavailable")),
+                )
+            )
         crash = next((f for f in faults if isinstance(f, Crashloop)), None)
         track = self._pods.get(pod.name)
         if crash is not None and track is not None and crash.affects(pod.image):
@@ -266,13 +377,60 @@ class World:
             if age >= 0 and int(age) % 5 == 0:
                 share = min(0.99, 0.35 + 0.64 * age / max(1.0, crash.after + track.jitter * crash.jitter))
                 rss = int(crash.memory_limit_mb * share)
-                lines.append((second + 0.5, f'level=warn msg="memory high" rss_mb={rss} limit_mb={crash.memory_limit_mb} heap_objects={rss * 5120}'))
+                lines.append(
+                    (
+                        second + 0.5,
+                        "warn",
+                        "memory high",
+                        (("rss_mb", rss), ("limit_mb", crash.memory_limit_mb), ("heap_objects", rss * 5120)),
+                    )
+                )
         if track is not None and (second - int(track.started_at)) % 30 == 29:
             depth = self._queue_depth(env, faults)
-            lines.append((second + 0.9, f'level=info msg="sync stats" calls_30s={track.stats_calls} failed_30s={track.stats_failed} queue_depth={depth}'))
+            lines.append(
+                (
+                    second + 0.9,
+                    "info",
+                    "sync stats",
+                    (("calls_30s", track.stats_calls), ("failed_30s", track.stats_failed), ("queue_depth", depth)),
+                )
+            )
             track.stats_calls = track.stats_failed = 0
-        for at, line in sorted(lines):
-            self.kube.log(pod.name, line, at)
+        lines.sort(key=lambda ln: ln[0])
+        for at, level, msg, fields in lines:
+            self.log.write(pod.name, level, msg, fields, at)
+
+    def _served_lines(self, second: int, n: int) -> list[Line]:
+        """``n`` lines of our service's own access log in one second (the rest of a
+        ``[logs] rate`` quota): requests to its API, health and metrics endpoints."""
+        rng = self.rng
+        out: list[Line] = []
+        for i in range(n):
+            path = SERVED_PATHS[rng.getrandbits(2)]
+            out.append(
+                (
+                    second + (i + rng.random()) / n,
+                    "info",
+                    "request served",
+                    (("method", "GET"), ("path", path), ("status", 200), ("duration_ms", 1 + rng.getrandbits(4))),
+                )
+            )
+        return out
+
+    def _failed_job_lines(self, pod: SimPod, second: int, calls: list[Call], bad: BadRelease) -> None:
+        """A release that fails every job after its Clay call logs each failure (sampled like the calls)."""
+        version = version_of(pod.image)
+        for c in calls[:LOG_CAP]:
+            job = f"{self.rng.getrandbits(32):08x}"
+            fields: Fields = (
+                ("job", job),
+                ("endpoint", c.endpoint),
+                ("clay_status", c.code),
+                ("stage", "write"),
+                ("version", version),
+                ("error", bad.error),
+            )
+            self.log.write(pod.name, "error", "sync job failed", fields, second + min(0.99, c.offset + c.seconds))
 
     def _queue_depth(self, env: PodEnv, faults: tuple[Fault, ...]) -> int:
         limited = any(isinstance(f, RateLimited) for f in faults)
@@ -280,7 +438,7 @@ class World:
             return 150 + int(self.rng.random() * 250)
         return int(self.rng.random() * 20)
 
-    def _crash(self, now: float, pods: list) -> None:
+    def _crash(self, now: float, pods: list[SimPod]) -> None:
         crash = next((f for f in self.active_faults(now) if isinstance(f, Crashloop)), None)
         if crash is None:
             return
@@ -291,12 +449,18 @@ class World:
             run_start = max(pod.started_at, self.t0 + crash.start)
             if now >= run_start + crash.after + track.jitter * crash.jitter:
                 at = max(run_start, now - 0.5)
-                self.kube.log(pod.name, f'level=error msg="out of memory: allocation failed" rss_mb={crash.memory_limit_mb - 1} limit_mb={crash.memory_limit_mb}', at)
+                self.log.write(
+                    pod.name,
+                    "error",
+                    "out of memory: allocation failed",
+                    (("rss_mb", crash.memory_limit_mb - 1), ("limit_mb", crash.memory_limit_mb)),
+                    at,
+                )
                 self.kube.crash(pod.name, crash.reason, crash.exit_code)
 
     # ------------------------------------------------------------------ health
 
-    def health(self, now: float | None = None) -> tuple[int, dict]:
+    def health(self, now: float | None = None) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body) of our integration health endpoint."""
         now = self.clock.now() if now is None else now
         counts = self.history.counts(now, 60)
@@ -322,15 +486,25 @@ class World:
         else:
             clay = "ok"
         jitter = random.Random(f"{self.seed}:health:{int(now)}").random()  # a function of time: same answer every poll
+        recent = [j for j in self._jobs if j[0] >= int(now) - JOBS_WINDOW]
+        jobs, failed_jobs = sum(j[1] for j in recent), sum(j[2] for j in recent)
+        job_error = next((j[3] for j in reversed(recent) if j[3]), "")
+        jobs_text = f"last {JOBS_WINDOW}s: {failed_jobs} of {jobs} sync jobs failed: {job_error}"
         if ready == 0:
             queue = ("fail", f"0/{replicas} workers ready; backlog {1200 + int(self.t(now)) * 35} jobs")
+        elif jobs >= 5 and failed_jobs >= 0.5 * jobs:
+            queue = ("fail", jobs_text)
+        elif jobs and failed_jobs >= 0.05 * jobs:
+            queue = ("degraded", jobs_text)
         elif ready < replicas:
             queue = ("degraded", f"{ready}/{replicas} workers ready")
         elif queuing_on and any(isinstance(f, RateLimited) for f in self.active_faults(now)):
             queue = ("ok", f"{ready}/{replicas} workers ready; queuing Clay calls, depth {300 + int(jitter * 200)}")
         else:
             queue = ("ok", f"{ready}/{replicas} workers ready; depth {int(jitter * 20)}")
-        fallback = ("degraded", f"active on {fallback_on}/{len(pods)} pods: serving cached enrichment") if fallback_on else ("ok", "inactive")
+        fallback = (
+            ("degraded", f"active on {fallback_on}/{len(pods)} pods: serving cached enrichment") if fallback_on else ("ok", "inactive")
+        )
         checks = {
             "clay_api": {"status": clay, "detail": detail + (" (fallback serving)" if fallback_on and clay != "ok" else "")},
             "database": {"status": "ok", "detail": "pool 6/20 in use, p95 4 ms"},
@@ -341,15 +515,12 @@ class World:
         overall = "down" if "fail" in statuses else "degraded" if "degraded" in statuses else "ok"
         if queuing_on and overall == "ok":
             checks["queue"]["detail"] += " (request queuing on)"
-        return (503 if overall == "down" else 200), {"status": overall, "version": VERSION, "checks": checks}
+        return (503 if overall == "down" else 200), {"status": overall, "version": serving_version(pods), "checks": checks}
 
     # ------------------------------------------------------------------ state
 
     def flags(self) -> dict[str, str]:
         return {k: self.kube.configmap_value(FLAGS_CM, k) or "" for k in (FALLBACK, QUEUING)}
 
-    def fault_states(self, now: float | None = None) -> list[dict]:
-        return [
-            {"kind": f.kind, "start": f.start, "end": f.end}
-            for f in self.active_faults(now)
-        ]
+    def fault_states(self, now: float | None = None) -> list[dict[str, Any]]:
+        return [{"kind": f.kind, "start": f.start, "end": f.end} for f in self.active_faults(now)]

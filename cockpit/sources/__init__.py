@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from clay_cockpit.config import Config
     from clay_cockpit.signals import (
         HealthSnapshot,
+        InfraSnapshot,
+        KubeEvent,
         LogLine,
         MetricsSnapshot,
         PodsSnapshot,
@@ -83,8 +85,35 @@ class KubeSource(Protocol):
         bounded. Never raises."""
 
 
+EventsSink = Callable[[tuple["KubeEvent", ...], float], object]  # (events, watched since)
+
+
+@runtime_checkable
+class InfraSource(Protocol):
+    name: str
+
+    def fetch(self) -> InfraSnapshot | SourceError:
+        """Blocking. Nodes of our pods, rollout history and changes (its
+        ``events`` empty: they come from :meth:`follow_events`)."""
+
+    def follow_events(
+        self, on_events: EventsSink, on_error: LogErrorSink, stop: threading.Event, on_node_error: LogErrorSink | None = None
+    ) -> None:
+        """Blocking: list the namespace's Warning events, then watch them until
+        ``stop`` is set; ``on_events`` gets every deduplicated set (unfiltered:
+        :func:`clay_cockpit.sources.kube_events.ours` keeps ours), ``on_error``
+        a failure (``None`` on recovery). With ``on_node_error``, the node
+        events of ``default`` are watched too, merged into the same sets, their
+        failures reported there. Bounded. Never raises."""
+
+
 class Sources:
     """The four live sources for one config, built lazily on first use."""
+
+    # issue 15: kube.watch_pods().next_async(stop, heartbeat) and infra.next_async(stop, heartbeat) wait until the
+    # pods, or the deployment and its ReplicaSets, changed (listed once, then watched until ``stop``), else for
+    # ``heartbeat`` seconds; clay_cockpit.live polls them so (a source without them is polled by list_pods / fetch)
+    watches = True
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -132,3 +161,16 @@ class Sources:
             return Kube(self.config.kube)
 
         return self._get("kube", make)  # type: ignore[return-value]
+
+    @property
+    def infra(self) -> InfraSource:
+        """Events, nodes and what changed (issue 14), through the kube source's kubeconfig handling."""
+
+        kube = self.kube  # asked before _get takes the lock (it is not re-entrant)
+
+        def make() -> InfraSource:
+            from clay_cockpit.sources.kube_infra import Infra
+
+            return Infra(kube)  # type: ignore[arg-type]
+
+        return self._get("infra", make)  # type: ignore[return-value]

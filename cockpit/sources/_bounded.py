@@ -32,7 +32,9 @@ from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 MAX_BODY = 4 * 1024 * 1024  # no answer the cockpit asks for is near this; 50 MB from a broken proxy must not fill memory
 CHUNK = 64 * 1024
-TOO_LARGE_HINT = "check the URL points at the API (not a download or a proxy's page); a server that really answers this much needs a narrower query"
+TOO_LARGE_HINT = (
+    "check the URL points at the API (not a download or a proxy's page); a server that really answers this much needs a narrower query"
+)
 
 
 class BodyTooLarge(HTTPError):
@@ -60,8 +62,9 @@ class AnswerTooSlow(ReadTimeoutError):
         self.args = (message,)
 
 
-def read_bounded(read: Callable[[int], bytes], limit: int = MAX_BODY, declared: str | None = None,
-                 deadline: float | None = None, allowed: float = 0.0) -> bytes:
+def read_bounded(
+    read: Callable[[int], bytes], limit: int = MAX_BODY, declared: str | None = None, deadline: float | None = None, allowed: float = 0.0
+) -> bytes:
     """The whole body through ``read(n)``, or BodyTooLarge as soon as it
     passes ``limit`` (or at once when ``declared``, a Content-Length, says
     so), or AnswerTooSlow once ``time.monotonic()`` passes ``deadline``
@@ -122,7 +125,9 @@ def cap_session(session: Any, limit: int = MAX_BODY, total: float | None = None)
         if total is not None:  # response.elapsed: the time to the headers, already spent
             deadline = time.monotonic() + max(0.0, total - response.elapsed.total_seconds())
         try:
-            body = read_bounded(_reader(response.raw, decode_content=True), limit, response.headers.get("content-length"), deadline, total or 0.0)
+            body = read_bounded(
+                _reader(response.raw, decode_content=True), limit, response.headers.get("content-length"), deadline, total or 0.0
+            )
         except BodyTooLarge:
             response.close()
             raise

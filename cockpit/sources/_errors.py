@@ -9,13 +9,21 @@ removes any token a caller passes in.
 from __future__ import annotations
 
 import email.utils
+import logging
 import re
 import time
+import traceback
 
 from clay_cockpit.redact import redact
 from clay_cockpit.sanitise import clean
 from clay_cockpit.signals import ErrorKind, SourceError
-from clay_cockpit.text import one_line, safe_url, scrub  # noqa: F401 (the sources import them from here too)
+
+# the sources import these from here too (re-exported by the `as` form)
+from clay_cockpit.text import one_line as one_line
+from clay_cockpit.text import safe_url as safe_url
+from clay_cockpit.text import scrub as scrub
+
+_log = logging.getLogger(__name__)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -148,6 +156,11 @@ def unexpected(source: str, exc: BaseException, where: str, secrets: tuple[str, 
     message = f"unexpected {type(exc).__name__} while reading {where}"
     if text:
         message += f": {text}"
+    # where in the code, for the report (file:line and function of the innermost frames; no values, so no secret)
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    _log.warning(
+        "%s [at %s]", scrub(message, secrets), " < ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in reversed(frames))
+    )
     return make_error(
         source,
         ErrorKind.BAD_RESPONSE,

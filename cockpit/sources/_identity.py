@@ -11,6 +11,7 @@ Standard library only; the version is read once, lazily (importing
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 APP_NAME = "clay-cockpit"
 FIELD_MANAGER = APP_NAME  # every Kubernetes write: patch, create, update (replace)
@@ -40,7 +41,7 @@ def headers() -> dict[str, str]:
     return {"User-Agent": user_agent()}
 
 
-def with_field_manager(method: str, kwargs: dict) -> dict:
+def with_field_manager(method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` for a kubernetes API ``method`` with ``field_manager`` set
     when the method writes (an explicit one is kept)."""
     if method.startswith(WRITE_PREFIXES) and "field_manager" not in kwargs:

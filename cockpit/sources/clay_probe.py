@@ -55,11 +55,21 @@ def probe_key(config: ClayConfig, key: SecretValue, *, timeout: float, client: h
         status, retry_after = resp.status_code, parse_retry_after(resp.headers.get("retry-after"))
         resp.close()
     except httpx.TimeoutException:
-        return ProbeResult(ProbeVerdict.TIMEOUT, None, f"no answer from {where} within {timeout:g} s: says nothing about the key", fp,
-                           (time.monotonic() - started) * 1000.0)
+        return ProbeResult(
+            ProbeVerdict.TIMEOUT,
+            None,
+            f"no answer from {where} within {timeout:g} s: says nothing about the key",
+            fp,
+            (time.monotonic() - started) * 1000.0,
+        )
     except httpx.HTTPError as exc:  # connect errors, TLS, protocol: name the type only (a message may quote the request)
-        return ProbeResult(ProbeVerdict.UNREACHABLE, None, f"{where} unreachable ({type(exc).__name__}): says nothing about the key", fp,
-                           (time.monotonic() - started) * 1000.0)
+        return ProbeResult(
+            ProbeVerdict.UNREACHABLE,
+            None,
+            f"{where} unreachable ({type(exc).__name__}): says nothing about the key",
+            fp,
+            (time.monotonic() - started) * 1000.0,
+        )
     finally:
         headers.clear()
         if own:

@@ -118,9 +118,7 @@ class Health:
         return {
             ErrorKind.AUTH_EXPIRED: auth,
             ErrorKind.FORBIDDEN: forbidden,
-            ErrorKind.UNREACHABLE: (
-                "nothing answers at health.url: our pods may be down (see the pods pane) or the URL/port is wrong"
-            ),
+            ErrorKind.UNREACHABLE: ("nothing answers at health.url: our pods may be down (see the pods pane) or the URL/port is wrong"),
             ErrorKind.TIMEOUT: "our service accepted the connection but did not answer in time: it may be overloaded or hung",
             ErrorKind.SERVER_ERROR: "the endpoint itself failed without a health report: check the pods and their logs",
         }

@@ -24,13 +24,13 @@ import os
 import sys
 import threading
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from clay_cockpit.config import KubeConfig
-from clay_cockpit.sanitise import clean_line
-from clay_cockpit.signals import ErrorKind, PodInfo, PodsSnapshot, SourceError
+from clay_cockpit.signals import ErrorKind, PodsSnapshot, SourceError
 from clay_cockpit.sources._errors import kind_for_status, make_error, one_line, parse_retry_after, safe_url, status_text, unexpected
+from clay_cockpit.sources.kube_pods import _d, _l, parse_kube_time, parse_pod_list, pod_info, pod_status
+from clay_cockpit.sources.kube_wait import Closer
 
 if TYPE_CHECKING:
     from clay_cockpit.sources import LogBatchSink, LogErrorSink
@@ -45,134 +45,14 @@ LOGS_SOURCE = "logs"
 # logs, actions) build clients concurrently: one at a time, process-wide.
 _BUILD_LOCK = threading.Lock()
 
-# --------------------------------------------------------------------------
-# Pod status, as kubectl's STATUS column derives it (pure; dicts in the API's
-# JSON form, as the list call returns them and as the fixtures hold them)
-
-
-def parse_kube_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _d(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _l(value: object) -> list[dict]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def pod_status(pod: dict) -> str:
-    """kubectl's STATUS for a pod (``printPod`` in kubectl's printers)."""
-    status = _d(pod.get("status"))
-    spec = _d(pod.get("spec"))
-    meta = _d(pod.get("metadata"))
-    reason = status.get("reason") or status.get("phase") or "Unknown"
-
-    initializing = False
-    init_specs = _l(spec.get("initContainers"))
-    for i, cs in enumerate(_l(status.get("initContainerStatuses"))):
-        state = _d(cs.get("state"))
-        term, wait = _d(state.get("terminated")), _d(state.get("waiting"))
-        if term and _int(term.get("exitCode")) == 0:
-            continue
-        if term:
-            if term.get("reason"):
-                reason = "Init:" + str(term["reason"])
-            elif _int(term.get("signal")):
-                reason = f"Init:Signal:{_int(term.get('signal'))}"
-            else:
-                reason = f"Init:ExitCode:{_int(term.get('exitCode'))}"
-        elif wait.get("reason") and wait.get("reason") != "PodInitializing":
-            reason = "Init:" + str(wait["reason"])
-        else:
-            reason = f"Init:{i}/{len(init_specs) or len(_l(status.get('initContainerStatuses')))}"
-        initializing = True
-        break
-
-    if not initializing:
-        has_running = False
-        for cs in reversed(_l(status.get("containerStatuses"))):
-            state = _d(cs.get("state"))
-            term, wait = _d(state.get("terminated")), _d(state.get("waiting"))
-            if wait.get("reason"):
-                reason = str(wait["reason"])
-            elif term.get("reason"):
-                reason = str(term["reason"])
-            elif "terminated" in state and isinstance(state.get("terminated"), dict):
-                reason = f"Signal:{_int(term.get('signal'))}" if _int(term.get("signal")) else f"ExitCode:{_int(term.get('exitCode'))}"
-            elif cs.get("ready") and "running" in state:
-                has_running = True
-        if reason == "Completed" and has_running:
-            ready_cond = any(
-                c.get("type") == "Ready" and c.get("status") == "True" for c in _l(status.get("conditions"))
-            )
-            reason = "Running" if ready_cond else "NotReady"
-
-    if meta.get("deletionTimestamp"):
-        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
-    return str(reason)
-
-
-def _owner(meta: dict) -> str | None:
-    refs = _l(meta.get("ownerReferences"))
-    ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
-    if not ref or not ref.get("kind") or not ref.get("name"):
-        return None
-    return f"{ref['kind']}/{ref['name']}"
-
-
-def pod_info(pod: dict) -> PodInfo:
-    """One pod in the API's JSON form → PodInfo."""
-    meta, spec, status = _d(pod.get("metadata")), _d(pod.get("spec")), _d(pod.get("status"))
-    statuses = _l(status.get("containerStatuses"))
-    last_termination = None
-    # the container that restarted most says most about why the pod is unwell
-    for cs in sorted(statuses, key=lambda c: -_int(c.get("restartCount"))):
-        reason = _d(_d(cs.get("lastState")).get("terminated")).get("reason")
-        if reason:
-            last_termination = str(reason)
-            break
-    owner = _owner(meta)
-    # every string made inert (clay_cockpit.sanitise): a real API server only holds
-    # DNS names here, but whatever answers on its address may send anything
-    return PodInfo(
-        name=clean_line(meta.get("name") or "?"),
-        phase=clean_line(status.get("phase") or "Unknown"),
-        ready=sum(1 for cs in statuses if cs.get("ready") is True),
-        containers=max(len(_l(spec.get("containers"))), len(statuses)),
-        restarts=sum(_int(cs.get("restartCount")) for cs in statuses),
-        status=clean_line(pod_status(pod)),
-        last_termination=None if last_termination is None else clean_line(last_termination),
-        created_at=parse_kube_time(meta.get("creationTimestamp")),
-        owner=None if owner is None else clean_line(owner),
-        node=clean_line(spec["nodeName"]) if isinstance(spec.get("nodeName"), str) else None,
-    )
-
-
-def parse_pod_list(doc: object) -> tuple[PodInfo, ...]:
-    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-        raise ValueError("not a PodList (no items)")
-    return tuple(sorted((pod_info(p) for p in _l(doc["items"])), key=lambda p: p.name))
-
+# the pod parsing lives in kube_pods; these names stay importable from here
+__all__ = ["Kube", "forget_exec_credentials", "parse_kube_time", "parse_pod_list", "pod_info", "pod_status"]
 
 # --------------------------------------------------------------------------
 # Kubeconfig: where it is, which context, how its user logs in
 
 
-def _yaml_docs(paths: list[str]) -> list[dict]:
+def _yaml_docs(paths: list[str]) -> list[dict[str, Any]]:
     """Parsed kubeconfig files. Raises OSError or yaml.YAMLError."""
     import yaml  # PyYAML: a dependency of the kubernetes client
 
@@ -185,7 +65,7 @@ def _yaml_docs(paths: list[str]) -> list[dict]:
     return docs
 
 
-def _named(docs: list[dict], section: str, name: str) -> dict:
+def _named(docs: list[dict[str, Any]], section: str, name: str) -> dict[str, Any]:
     for doc in docs:  # first file wins, as kubectl merges
         for entry in _l(doc.get(section)):
             if entry.get("name") == name:
@@ -226,6 +106,8 @@ class Kube:
         self._api: Any = None  # CoreV1Api, built on first use
         self._context_name: str | None = None  # the context actually used
         self._host = ""
+        self._pod_watch: Any = None  # PodWatch, built on the first watch_pods
+        self.closer = Closer()  # ends the watches (pods, the infra poll's) when their consumer's stop is set
 
     def __repr__(self) -> str:
         return f"Kube(context={self.context!r}, namespace={self.config.namespace!r}, selector={self.config.selector!r})"
@@ -243,7 +125,7 @@ class Kube:
     def _kubeconfig_shown(self) -> str:
         return os.pathsep.join(self.kubeconfig_paths())
 
-    def _check_kubeconfig(self) -> tuple[list[dict], str] | SourceError:
+    def _check_kubeconfig(self) -> tuple[list[dict[str, Any]], str] | SourceError:
         """The parsed kubeconfig files and the context to use, or why not."""
         paths = self.kubeconfig_paths()
         shown = self._kubeconfig_shown()
@@ -282,7 +164,7 @@ class Kube:
             )
         return docs, wanted
 
-    def login_hint(self, docs: list[dict] | None = None) -> str:
+    def login_hint(self, docs: list[dict[str, Any]] | None = None) -> str:
         """How to re-authenticate for our context, from its kubeconfig user;
         led by a failing exec plugin's own words (its stderr), as kubectl shows them."""
         if docs is None:
@@ -298,7 +180,7 @@ class Kube:
             return f"{failure.stderr} ({failure.command}) — {hint}"
         return hint
 
-    def _login_hint(self, docs: list[dict] | None = None) -> str:
+    def _login_hint(self, docs: list[dict[str, Any]] | None = None) -> str:
         ctx = self.context
         check = f"`kubectl --context {ctx} get pods -n {self.config.namespace}`"
         if docs is None:
@@ -307,8 +189,10 @@ class Kube:
         user_name = _d(_named(docs, "contexts", ctx).get("context")).get("user", "")
         user = _d(_named(docs, "users", str(user_name)).get("user"))
         # a kubeconfig may name its login command in the user's "clay-cockpit" extension (the drill's does)
-        extensions = user.get("extensions") if isinstance(user.get("extensions"), list) else []
-        told = next((_d(e.get("extension")).get("login") for e in extensions if isinstance(e, dict) and e.get("name") == "clay-cockpit"), None)
+        extensions = found if isinstance(found := user.get("extensions"), list) else []
+        told = next(
+            (_d(e.get("extension")).get("login") for e in extensions if isinstance(e, dict) and e.get("name") == "clay-cockpit"), None
+        )
         if isinstance(told, str) and told.strip():
             return f"login for context {ctx} expired: run `{told.strip()}` in another terminal"
         exec_cfg = _d(user.get("exec"))
@@ -370,7 +254,7 @@ class Kube:
         self._host = safe_url(configuration.host or "")
         return api_client
 
-    def exec_error(self, exc: Any, docs: list[dict] | None = None, *, source: str = SOURCE) -> SourceError:
+    def exec_error(self, exc: Any, docs: list[dict[str, Any]] | None = None, *, source: str = SOURCE) -> SourceError:
         """A failing exec credential plugin: its own stderr leads the hint, as kubectl shows it."""
         return make_error(
             source,
@@ -467,8 +351,12 @@ class Kube:
             exc = exc.reason
         ctx, host = self.context, self._host or "the API server"
         if isinstance(exc, BodyTooLarge):
-            return make_error(source, ErrorKind.BAD_RESPONSE, f"{host} (context {ctx}) sent more than {limit_text(exc.limit)} "
-                              f"while {action}: not read", TOO_LARGE_HINT)
+            return make_error(
+                source,
+                ErrorKind.BAD_RESPONSE,
+                f"{host} (context {ctx}) sent more than {limit_text(exc.limit)} while {action}: not read",
+                TOO_LARGE_HINT,
+            )
         reach = f"check VPN/bastion/network to {host}; `kubectl --context {ctx} cluster-info`"
         if isinstance(exc, u3.NewConnectionError):  # before ConnectTimeoutError: it is a subclass
             text = str(exc).lower()
@@ -538,6 +426,15 @@ class Kube:
             fetched_at=time.time(),
             response_ms=(time.monotonic() - started) * 1000.0,
         )
+
+    def watch_pods(self) -> Any:
+        """The pods, listed once then watched (:class:`~clay_cockpit.sources.kube_podwatch.PodWatch`, started on first use)."""
+        from clay_cockpit.sources.kube_podwatch import PodWatch
+
+        with self._lock:
+            if self._pod_watch is None:
+                self._pod_watch = PodWatch(self, pod_info)
+            return self._pod_watch
 
     # logs ------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ from clay_cockpit.signals import ErrorKind, SourceError
 from clay_cockpit.sources import _identity as identity
 from clay_cockpit.sources._errors import one_line, scrub, status_text
 from clay_cockpit.sources.kube import Kube, forget_exec_credentials
+from clay_cockpit.sources.kube_follow import RolloutFollow
 
 SOURCE = "kube"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -60,6 +61,7 @@ READ_POSTS = ("/selfsubjectaccessreviews", "/selfsubjectrulesreviews")  # POSTs 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 MAX_LIST = 500  # pods read per list (bounded)
 
 _KINDS = {
@@ -97,13 +99,13 @@ class MutationGuard:
         self._inner = inner
         self._admin = admin
 
-    def request(self, method: str, url: str, headers: Any = None, body: Any = None, post_params: Any = None,
-                _request_timeout: Any = None) -> Any:
+    def request(
+        self, method: str, url: str, headers: Any = None, body: Any = None, post_params: Any = None, _request_timeout: Any = None
+    ) -> Any:
         refusal = self._admin.refusal(method, url)
         if refusal is not None:
             raise AdminError(refusal)
-        return self._inner.request(method, url, headers=headers, body=body, post_params=post_params,
-                                   _request_timeout=_request_timeout)
+        return self._inner.request(method, url, headers=headers, body=body, post_params=post_params, _request_timeout=_request_timeout)
 
     def close(self) -> None:
         self._inner.close()
@@ -136,6 +138,7 @@ class KubeAdmin:
         self._lock = threading.Lock()
         self._client: Any = None
         self._local = threading.local()
+        self._following: RolloutFollow | None = None  # while an action's rollout is followed: its watches answer reads
 
     def __repr__(self) -> str:
         return f"KubeAdmin(context={self.context!r}, namespace={self.namespace!r}, read_only={self.read_only})"
@@ -175,11 +178,17 @@ class KubeAdmin:
         path = urlsplit(url).path
         if self.read_only:
             what = "dry run" if kind == "dry_run" else "request"
-            return Failure(FailureKind.READ_ONLY, f"read-only: {method.upper()} {path} ({what}) not sent to context {self.context}",
-                           "the cockpit runs read-only for this context (--read-only or kube.read_only); use kubectl or restart without it")
+            return Failure(
+                FailureKind.READ_ONLY,
+                f"read-only: {method.upper()} {path} ({what}) not sent to context {self.context}",
+                "the cockpit runs read-only for this context (--read-only or kube.read_only); use kubectl or restart without it",
+            )
         if kind == "write" and not getattr(self._local, "armed", 0):
-            return Failure(FailureKind.NOT_CONFIRMED, f"{method.upper()} {path} refused: a change is only sent for a confirmed action",
-                           "plan the action and confirm it")
+            return Failure(
+                FailureKind.NOT_CONFIRMED,
+                f"{method.upper()} {path} refused: a change is only sent for a confirmed action",
+                "plan the action and confirm it",
+            )
         return None
 
     # -- the client ------------------------------------------------------------
@@ -206,14 +215,14 @@ class KubeAdmin:
     def api(self, name: str) -> Any:
         from kubernetes import client as k
 
-        cls = {"core": k.CoreV1Api, "apps": k.AppsV1Api, "coordination": k.CoordinationV1Api,
-               "authorization": k.AuthorizationV1Api}[name]
+        cls = {"core": k.CoreV1Api, "apps": k.AppsV1Api, "coordination": k.CoordinationV1Api, "authorization": k.AuthorizationV1Api}[name]
         return cls(self.api_client)
 
     # -- calling, and what went wrong -------------------------------------------
 
-    def call(self, api: str, method: str, *args: Any, action: str, secrets: tuple[str, ...] = (), allow_404: bool = False,
-             **kwargs: Any) -> dict[str, Any] | None:
+    def call(
+        self, api: str, method: str, *args: Any, action: str, secrets: tuple[str, ...] = (), allow_404: bool = False, **kwargs: Any
+    ) -> dict[str, Any] | None:
         """One API call → the parsed JSON object. ``action`` says what we were
         doing (for messages); ``secrets`` are scrubbed from any message."""
         from kubernetes.client.exceptions import ApiException
@@ -241,8 +250,11 @@ class KubeAdmin:
         except (u3.HTTPError, OSError) as exc:
             failure = self._from_source_error(self.kube.transport_error(exc, action))
         except Exception as exc:  # the generated client's own validation (pydantic) or a bug: no str(exc), it may hold the body
-            failure = Failure(FailureKind.BAD_RESPONSE, f"unexpected {type(exc).__name__} while {action}",
-                              "this is a bug in the cockpit; nothing was sent, or the answer was not understood")
+            failure = Failure(
+                FailureKind.BAD_RESPONSE,
+                f"unexpected {type(exc).__name__} while {action}",
+                "this is a bug in the cockpit; nothing was sent, or the answer was not understood",
+            )
         if failure is not None:
             raise AdminError(failure)
         try:
@@ -250,8 +262,13 @@ class KubeAdmin:
         except (UnicodeDecodeError, ValueError):
             doc = None
         if not isinstance(doc, dict):
-            raise AdminError(Failure(FailureKind.BAD_RESPONSE, f"the API server of context {self.context} sent a malformed answer while {action}",
-                                     f"check the context points at a Kubernetes API server (`kubectl --context {self.context} cluster-info`)"))
+            raise AdminError(
+                Failure(
+                    FailureKind.BAD_RESPONSE,
+                    f"the API server of context {self.context} sent a malformed answer while {action}",
+                    f"check the context points at a Kubernetes API server (`kubectl --context {self.context} cluster-info`)",
+                )
+            )
         return doc
 
     def failure_for(self, exc: Any, action: str, secrets: tuple[str, ...] = ()) -> Failure:
@@ -267,30 +284,59 @@ class KubeAdmin:
         detail = scrub(detail, _with_b64(secrets))
         ctx = self.context
         if status == 401 or (status == 403 and "system:anonymous" in detail):
-            return Failure(FailureKind.AUTH_EXPIRED,
-                           f"cluster credentials expired: context {ctx} refused our credentials ({status_text(status)}) while {action}",
-                           self.login_hint(), status_code=status)
+            return Failure(
+                FailureKind.AUTH_EXPIRED,
+                f"cluster credentials expired: context {ctx} refused our credentials ({status_text(status)}) while {action}",
+                self.login_hint(),
+                status_code=status,
+            )
         if status == 403:
-            return Failure(FailureKind.FORBIDDEN, f"permission denied while {action}: {detail or status_text(403)}",
-                           f"escalate to {self.escalation}", status_code=403)
+            return Failure(
+                FailureKind.FORBIDDEN,
+                f"permission denied while {action}: {detail or status_text(403)}",
+                f"escalate to {self.escalation}",
+                status_code=403,
+            )
         if status == 404:
-            return Failure(FailureKind.NOT_FOUND, f"not found while {action}: {detail or status_text(404)}",
-                           f"check kube.namespace ({self.namespace}) and the names in the config, and that context {ctx} is the right cluster",
-                           status_code=404)
+            return Failure(
+                FailureKind.NOT_FOUND,
+                f"not found while {action}: {detail or status_text(404)}",
+                f"check kube.namespace ({self.namespace}) and the names in the config, and that context {ctx} is the right cluster",
+                status_code=404,
+            )
         if status == 409:
-            return Failure(FailureKind.CONFLICT, f"conflict while {action}: {detail or status_text(409)}",
-                           "it changed since the plan: plan it again (the plan shows the new values) and confirm again", status_code=409)
+            return Failure(
+                FailureKind.CONFLICT,
+                f"conflict while {action}: {detail or status_text(409)}",
+                "it changed since the plan: plan it again (the plan shows the new values) and confirm again",
+                status_code=409,
+            )
         if status in (400, 422):
-            return Failure(FailureKind.REFUSED, f"the API server refused {action}: {detail or status_text(status)}",
-                           "nothing was changed; fix the config or the input and plan again", status_code=status)
+            return Failure(
+                FailureKind.REFUSED,
+                f"the API server refused {action}: {detail or status_text(status)}",
+                "nothing was changed; fix the config or the input and plan again",
+                status_code=status,
+            )
         if status == 0:
-            return Failure(FailureKind.UNREACHABLE, f"TLS with the API server of context {ctx} failed while {action}",
-                           f"check the cluster's CA/server in the kubeconfig; `kubectl --context {ctx} cluster-info`")
+            return Failure(
+                FailureKind.UNREACHABLE,
+                f"TLS with the API server of context {ctx} failed while {action}",
+                f"check the cluster's CA/server in the kubeconfig; `kubectl --context {ctx} cluster-info`",
+            )
         if status == 429 or status >= 500:
-            return Failure(FailureKind.SERVER_ERROR, f"the API server of context {ctx} answered {status_text(status)} while {action}"
-                           + (f": {detail}" if detail else ""), "the API server is overloaded or failing; retry in a moment", status_code=status)
-        return Failure(FailureKind.BAD_RESPONSE, f"the API server of context {ctx} answered {status_text(status)} while {action}"
-                       + (f": {detail}" if detail else ""), "", status_code=status)
+            return Failure(
+                FailureKind.SERVER_ERROR,
+                f"the API server of context {ctx} answered {status_text(status)} while {action}" + (f": {detail}" if detail else ""),
+                "the API server is overloaded or failing; retry in a moment",
+                status_code=status,
+            )
+        return Failure(
+            FailureKind.BAD_RESPONSE,
+            f"the API server of context {ctx} answered {status_text(status)} while {action}" + (f": {detail}" if detail else ""),
+            "",
+            status_code=status,
+        )
 
     def _from_source_error(self, err: SourceError) -> Failure:
         kind = _KINDS.get(err.kind, FailureKind.BAD_RESPONSE)
@@ -301,16 +347,68 @@ class KubeAdmin:
 
     # -- reads -----------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def following(self, deployment: str) -> Iterator[RolloutFollow]:
+        """While in it, :meth:`deployment` and :meth:`pods` answer from a watch of the deployment
+        and our pods (:mod:`~clay_cockpit.sources.kube_follow`) where it is current: a rollout is
+        followed without listing 500 pods a second."""
+        with RolloutFollow(self.kube, deployment, relist_every=self.config.refresh) as follow:
+            self._following = follow
+            try:
+                yield follow
+            finally:
+                self._following = None
+
     def deployment(self, name: str) -> dict[str, Any]:
+        follow = self._following
+        watched = follow.deployment(name) if follow is not None else None
+        if watched is not None:
+            return watched
         doc = self.call("apps", "read_namespaced_deployment", name, self.namespace, action=f"reading deployment {name}")
         assert doc is not None
         return doc
 
     def pods(self) -> list[dict[str, Any]]:
-        doc = self.call("core", "list_namespaced_pod", self.namespace, label_selector=self.config.selector, limit=MAX_LIST,
-                        action=f"listing pods {self.config.selector}")
+        follow = self._following
+        watched = follow.pods() if follow is not None else None
+        if watched is not None:
+            return watched
+        doc = self.call(
+            "core",
+            "list_namespaced_pod",
+            self.namespace,
+            label_selector=self.config.selector,
+            limit=MAX_LIST,
+            action=f"listing pods {self.config.selector}",
+        )
         items = (doc or {}).get("items")
         return [p for p in items if isinstance(p, dict)] if isinstance(items, list) else []
+
+    def replicasets(self, deploy: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ReplicaSets the deployment controls (its rollout history), as kubectl's
+        ``GetAllReplicaSets``: listed by the deployment's selector, kept when their
+        controller ownerReference is the deployment's uid."""
+        meta, spec = deploy.get("metadata") or {}, deploy.get("spec") or {}
+        selector = spec.get("selector") or {}
+        labels = selector.get("matchLabels") or {}
+        only_labels = isinstance(labels, dict) and labels and not selector.get("matchExpressions")
+        name = str(meta.get("name") or "?")
+        doc = self.call(
+            "apps",
+            "list_namespaced_replica_set",
+            self.namespace,
+            label_selector=",".join(f"{k}={v}" for k, v in sorted(labels.items())) if only_labels else None,
+            limit=MAX_LIST,
+            action=f"listing the ReplicaSets of deployment {name}",
+        )
+        items = (doc or {}).get("items")
+        uid = meta.get("uid")
+        out = []
+        for rs in items if isinstance(items, list) else []:
+            refs = ((rs.get("metadata") or {}).get("ownerReferences") or []) if isinstance(rs, dict) else []
+            if any(isinstance(r, dict) and r.get("controller") and r.get("uid") == uid for r in refs):
+                out.append(rs)
+        return out
 
     def configmap(self, name: str) -> dict[str, Any]:
         doc = self.call("core", "read_namespaced_config_map", name, self.namespace, action=f"reading ConfigMap {name}")
@@ -329,8 +427,13 @@ class KubeAdmin:
         try:
             value = base64.b64decode(str(raw), validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
-            raise AdminError(Failure(FailureKind.BAD_RESPONSE, f"Secret {name}: key {key} is not valid base64 UTF-8 text",
-                                     "check the Secret (its value is not shown here)")) from None
+            raise AdminError(
+                Failure(
+                    FailureKind.BAD_RESPONSE,
+                    f"Secret {name}: key {key} is not valid base64 UTF-8 text",
+                    "check the Secret (its value is not shown here)",
+                )
+            ) from None
         return SecretValue(value), rv
 
     def review(self, need: Need) -> PermissionCheck:
@@ -364,8 +467,31 @@ class KubeAdmin:
         return self.patch_deployment(name, patch, dry_run=dry_run, action=f"restarting deployment {name}")
 
     def patch_deployment(self, name: str, patch: dict[str, Any], *, dry_run: bool, action: str) -> dict[str, Any]:
-        doc = self.call("apps", "patch_namespaced_deployment", name, self.namespace, patch, dry_run="All" if dry_run else None,
-                        _content_type=STRATEGIC, action=action + (" (dry run)" if dry_run else ""))
+        doc = self.call(
+            "apps",
+            "patch_namespaced_deployment",
+            name,
+            self.namespace,
+            patch,
+            dry_run="All" if dry_run else None,
+            _content_type=STRATEGIC,
+            action=action + (" (dry run)" if dry_run else ""),
+        )
+        assert doc is not None
+        return doc
+
+    def patch_deployment_json(self, name: str, ops: list[dict[str, Any]], *, dry_run: bool, action: str) -> dict[str, Any]:
+        """A JSON patch (RFC 6902) of the deployment: what ``kubectl rollout undo`` sends."""
+        doc = self.call(
+            "apps",
+            "patch_namespaced_deployment",
+            name,
+            self.namespace,
+            ops,
+            dry_run="All" if dry_run else None,
+            _content_type=JSON_PATCH,
+            action=action + (" (dry run)" if dry_run else ""),
+        )
         assert doc is not None
         return doc
 
@@ -379,8 +505,16 @@ class KubeAdmin:
         patch: dict[str, Any] = {"data": dict(values)}
         if resource_version:
             patch["metadata"] = {"resourceVersion": resource_version}
-        doc = self.call("core", "patch_namespaced_config_map", name, self.namespace, patch, dry_run="All" if dry_run else None,
-                        _content_type=MERGE, action=f"setting {', '.join(values)} in ConfigMap {name}" + (" (dry run)" if dry_run else ""))
+        doc = self.call(
+            "core",
+            "patch_namespaced_config_map",
+            name,
+            self.namespace,
+            patch,
+            dry_run="All" if dry_run else None,
+            _content_type=MERGE,
+            action=f"setting {', '.join(values)} in ConfigMap {name}" + (" (dry run)" if dry_run else ""),
+        )
         assert doc is not None
         return doc
 
@@ -392,9 +526,17 @@ class KubeAdmin:
         if resource_version:
             patch["metadata"] = {"resourceVersion": resource_version}
         try:
-            doc = self.call("core", "patch_namespaced_secret", name, self.namespace, patch, dry_run="All" if dry_run else None,
-                            _content_type=MERGE, secrets=(value.reveal(), encoded),
-                            action=f"writing key {key} of Secret {name}" + (" (dry run)" if dry_run else ""))
+            doc = self.call(
+                "core",
+                "patch_namespaced_secret",
+                name,
+                self.namespace,
+                patch,
+                dry_run="All" if dry_run else None,
+                _content_type=MERGE,
+                secrets=(value.reveal(), encoded),
+                action=f"writing key {key} of Secret {name}" + (" (dry run)" if dry_run else ""),
+            )
         finally:
             patch.clear()
             del encoded
@@ -411,16 +553,26 @@ class KubeAdmin:
         return held, rv
 
     def scale(self, name: str, replicas: int, *, dry_run: bool) -> dict[str, Any]:
-        doc = self.call("apps", "patch_namespaced_deployment_scale", name, self.namespace, {"spec": {"replicas": int(replicas)}},
-                        dry_run="All" if dry_run else None, _content_type=MERGE,
-                        action=f"scaling deployment {name} to {replicas}" + (" (dry run)" if dry_run else ""))
+        doc = self.call(
+            "apps",
+            "patch_namespaced_deployment_scale",
+            name,
+            self.namespace,
+            {"spec": {"replicas": int(replicas)}},
+            dry_run="All" if dry_run else None,
+            _content_type=MERGE,
+            action=f"scaling deployment {name} to {replicas}" + (" (dry run)" if dry_run else ""),
+        )
         assert doc is not None
         return doc
 
 
 def paused_failure(name: str, namespace: str, context: str) -> Failure:
-    return Failure(FailureKind.PAUSED, f"deployment {name} is paused: can't restart a paused deployment (run rollout resume first)",
-                   f"resume it if the pause is over: `kubectl --context {context} -n {namespace} rollout resume deployment/{name}`")
+    return Failure(
+        FailureKind.PAUSED,
+        f"deployment {name} is paused: can't restart a paused deployment (run rollout resume first)",
+        f"resume it if the pause is over: `kubectl --context {context} -n {namespace} rollout resume deployment/{name}`",
+    )
 
 
 def _with_b64(secrets: tuple[str, ...]) -> tuple[str, ...]:

@@ -157,8 +157,6 @@ def _expiry(value: object) -> float | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
@@ -196,15 +194,26 @@ def run_exec_plugin(exec_cfg: dict[str, Any], base_path: str, cluster: dict[str,
         info["spec"]["cluster"] = {k: v for k, v in cluster.items() if k != "extensions"}
     env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
-                              cwd=base_path or None, timeout=PLUGIN_TIMEOUT, check=False)
+        proc = subprocess.run(
+            args,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=base_path or None,
+            timeout=PLUGIN_TIMEOUT,
+            check=False,
+        )
     except FileNotFoundError:
         raise ExecPluginError(name, f"command not found ({command})") from None
     except PermissionError:
         raise ExecPluginError(name, f"not executable ({command})") from None
     except subprocess.TimeoutExpired as exc:
-        raise ExecPluginError(name, f"gave no credential within {PLUGIN_TIMEOUT:g} s",
-                              _stderr_line(exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr or "")) from None
+        raise ExecPluginError(
+            name,
+            f"gave no credential within {PLUGIN_TIMEOUT:g} s",
+            _stderr_line(exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""),
+        ) from None
     except OSError as exc:
         raise ExecPluginError(name, f"cannot run it: {exc.strerror or type(exc).__name__}") from None
     stderr = _stderr_line(proc.stderr or "")
@@ -245,8 +254,8 @@ def _register_user(user: dict[str, Any]) -> None:
     if isinstance(key_data, str):
         register(key_data, "kube client key")
         register(_b64_text(key_data), "kube client key")
-    provider = user.get("auth-provider") if isinstance(user.get("auth-provider"), dict) else {}
-    config = provider.get("config") if isinstance(provider.get("config"), dict) else {}
+    provider = found if isinstance(found := user.get("auth-provider"), dict) else {}
+    config = found if isinstance(found := provider.get("config"), dict) else {}
     for name in ("id-token", "refresh-token", "access-token", "client-secret"):
         register(config.get(name), "kube auth-provider token")
 
@@ -335,8 +344,13 @@ class _Rotating:
 class CockpitKubeConfigLoader(KubeConfigLoader):
     """The client's loader with kubectl's handling of credentials (see the module docstring)."""
 
+    # the base class (unannotated) sets these to None, then to the context's ConfigNode entries; they are
+    # set whenever the methods below run (kubernetes calls them once a user, resp. a cluster, is there)
+    _user: Any
+    _cluster: Any
+
     def __init__(self, *args: Any, cache: ExecCredentialCache = CACHE, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # kubernetes' kube_config is unannotated
         self._exec_cache = cache
         self._exec_key: str | None = None
         self.rotation: CertificateRotation | None = None  # set when an exec plugin gave a client certificate
@@ -344,12 +358,18 @@ class CockpitKubeConfigLoader(KubeConfigLoader):
     def _load_authentication(self) -> None:
         if self._user:
             _register_user(dict(self._user.value))
-        return super()._load_authentication()
+        super()._load_authentication()  # type: ignore[no-untyped-call]  # kubernetes' kube_config is unannotated
 
     def _load_user_token(self) -> bool | None:
-        base_path = self._get_base_path(self._user.path)
-        token = FileOrData(self._user, "tokenFile", "token", file_base_path=base_path, base64_file_content=False,
-                           temp_file_path=self._temp_file_path).as_data()
+        base_path = self._get_base_path(self._user.path)  # type: ignore[no-untyped-call]  # kubernetes' kube_config is unannotated
+        token = FileOrData(
+            self._user,
+            "tokenFile",
+            "token",
+            file_base_path=base_path,
+            base64_file_content=False,  # type: ignore[no-untyped-call]  # as above
+            temp_file_path=self._temp_file_path,
+        ).as_data()
         token = token.strip() if isinstance(token, str) else token  # client-go trims a token from a file
         if token:
             register(token, "kube token")
@@ -359,7 +379,7 @@ class CockpitKubeConfigLoader(KubeConfigLoader):
 
     def _exec_status(self) -> dict[str, Any]:
         exec_cfg = dict(self._user["exec"].value)
-        base_path = self._get_base_path(self._cluster.path)
+        base_path = self._get_base_path(self._cluster.path)  # type: ignore[no-untyped-call]  # kubernetes' kube_config is unannotated
         cluster = dict(self._cluster.value) if self._cluster is not None else None
         key = json.dumps([exec_cfg, base_path], sort_keys=True, default=str)
         self._exec_key = key
@@ -372,16 +392,28 @@ class CockpitKubeConfigLoader(KubeConfigLoader):
         if status.get("token"):
             self.token = f"Bearer {status['token']}"
             return True
-        base_path = self._get_base_path(self._cluster.path)
-        self.cert_file = FileOrData(status, None, data_key_name="clientCertificateData", file_base_path=base_path,
-                                    base64_file_content=False, temp_file_path=self._temp_file_path).as_file()
-        self.key_file = FileOrData(status, None, data_key_name="clientKeyData", file_base_path=base_path,
-                                   base64_file_content=False, temp_file_path=self._temp_file_path).as_file()
+        base_path = self._get_base_path(self._cluster.path)  # type: ignore[no-untyped-call]  # kubernetes' kube_config is unannotated
+        self.cert_file = FileOrData(
+            status,
+            None,
+            data_key_name="clientCertificateData",
+            file_base_path=base_path,  # type: ignore[no-untyped-call]  # as above
+            base64_file_content=False,
+            temp_file_path=self._temp_file_path,
+        ).as_file()
+        self.key_file = FileOrData(
+            status,
+            None,
+            data_key_name="clientKeyData",
+            file_base_path=base_path,  # type: ignore[no-untyped-call]  # as above
+            base64_file_content=False,
+            temp_file_path=self._temp_file_path,
+        ).as_file()
         self.rotation = CertificateRotation(self._exec_status, status)
         return True
 
     def _set_config(self, client_configuration: Any) -> None:
-        super()._set_config(client_configuration)
+        super()._set_config(client_configuration)  # type: ignore[no-untyped-call]  # kubernetes' kube_config is unannotated
         if self._exec_key is None or "token" not in self.__dict__:
             return
 
@@ -407,9 +439,9 @@ def load_configuration(kubeconfig: str, context: str, configuration: Any) -> Cer
     on the ApiClient built from it when an exec plugin gave a client
     certificate, else None. Raises ConfigException (ExecPluginError for a
     failing plugin) or OSError."""
-    merged = KubeConfigMerger(kubeconfig)
+    merged = KubeConfigMerger(kubeconfig)  # type: ignore[no-untyped-call]  # kubernetes' kube_config is unannotated
     if merged.config is None:
         raise ConfigException("Invalid kube-config file. No configuration found.")
     loader = CockpitKubeConfigLoader(config_dict=merged.config, active_context=context, config_base_path=None)
-    loader.load_and_set(configuration)
+    loader.load_and_set(configuration)  # type: ignore[no-untyped-call]  # kubernetes' kube_config is unannotated
     return loader.rotation

@@ -78,18 +78,21 @@ class Leases:
 
     def read(self, deployment: str) -> LeaseInfo | None:
         name = lease_name(deployment)
-        doc = self.admin.call("coordination", "read_namespaced_lease", name, self.admin.namespace, allow_404=True,
-                              action=f"reading lease {name}")
+        doc = self.admin.call(
+            "coordination", "read_namespaced_lease", name, self.admin.namespace, allow_404=True, action=f"reading lease {name}"
+        )
         return None if doc is None else lease_info(doc, self.identity)
 
     def _held(self, deployment: str, info: LeaseInfo, now: float) -> AdminError:
         who = info.holder.split("+", 1)[0]
-        return AdminError(Failure(
-            FailureKind.LEASE_HELD,
-            f"deployment {deployment} is being changed from another cockpit{LEASE_SEP}{info.describe(now)}",
-            f"wait for that action to finish, or ask {who}; a lease not renewed for {int(info.duration)} s is stale and is taken over",
-            lease=info,
-        ))
+        return AdminError(
+            Failure(
+                FailureKind.LEASE_HELD,
+                f"deployment {deployment} is being changed from another cockpit{LEASE_SEP}{info.describe(now)}",
+                f"wait for that action to finish, or ask {who}; a lease not renewed for {int(info.duration)} s is stale and is taken over",
+                lease=info,
+            )
+        )
 
     def acquire(self, deployment: str) -> LeaseInfo:
         """Take the lease (free, stale, or already ours) or raise LEASE_HELD naming the holder."""
@@ -99,11 +102,21 @@ class Leases:
             doc = self.admin.call("coordination", "read_namespaced_lease", name, ns, allow_404=True, action=f"reading lease {name}")
             if doc is None:
                 body = {
-                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": name, "namespace": ns, "labels": dict(MANAGED_BY),
-                                 "annotations": {"clay-cockpit/deployment": deployment}},
-                    "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": self.duration,
-                             "acquireTime": micro_time(now), "renewTime": micro_time(now), "leaseTransitions": 0},
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {
+                        "name": name,
+                        "namespace": ns,
+                        "labels": dict(MANAGED_BY),
+                        "annotations": {"clay-cockpit/deployment": deployment},
+                    },
+                    "spec": {
+                        "holderIdentity": self.identity,
+                        "leaseDurationSeconds": self.duration,
+                        "acquireTime": micro_time(now),
+                        "renewTime": micro_time(now),
+                        "leaseTransitions": 0,
+                    },
                 }
                 try:
                     created = self.admin.call("coordination", "create_namespaced_lease", ns, body, action=f"creating lease {name}")
@@ -118,11 +131,15 @@ class Leases:
                 raise self._held(deployment, info, now)
             spec = dict(doc.get("spec") or {})
             changed_hands = not info.ours
-            spec.update({
-                "holderIdentity": self.identity, "leaseDurationSeconds": self.duration, "renewTime": micro_time(now),
-                "acquireTime": micro_time(now) if changed_hands else spec.get("acquireTime") or micro_time(now),
-                "leaseTransitions": info.transitions + (1 if changed_hands and info.held else 0),
-            })
+            spec.update(
+                {
+                    "holderIdentity": self.identity,
+                    "leaseDurationSeconds": self.duration,
+                    "renewTime": micro_time(now),
+                    "acquireTime": micro_time(now) if changed_hands else spec.get("acquireTime") or micro_time(now),
+                    "leaseTransitions": info.transitions + (1 if changed_hands and info.held else 0),
+                }
+            )
             try:
                 return self._replace(doc, spec, f"taking lease {name}")
             except AdminError as exc:
@@ -132,29 +149,41 @@ class Leases:
         latest = self.read(deployment)
         if latest is not None and latest.held and not latest.ours:
             raise self._held(deployment, latest, self.wall())
-        raise AdminError(Failure(FailureKind.CONFLICT, f"lease {name} kept changing while we tried to take it",
-                                 "another cockpit is racing for it: try again in a moment"))
+        raise AdminError(
+            Failure(
+                FailureKind.CONFLICT,
+                f"lease {name} kept changing while we tried to take it",
+                "another cockpit is racing for it: try again in a moment",
+            )
+        )
 
     def renew(self, info: LeaseInfo, deployment: str) -> LeaseInfo:
         """Push renewTime forward. Raises LEASE_HELD when another cockpit holds it
         now, CONFLICT when it is free (we lost it and must not take it silently)."""
-        doc = self.admin.call("coordination", "read_namespaced_lease", info.name, self.admin.namespace, allow_404=True,
-                              action=f"renewing lease {info.name}")
+        doc = self.admin.call(
+            "coordination", "read_namespaced_lease", info.name, self.admin.namespace, allow_404=True, action=f"renewing lease {info.name}"
+        )
         now = self.wall()
         current = lease_info(doc, self.identity) if doc is not None else None
         if doc is None or current is None or not current.ours:
             if current is not None and current.held:
                 raise self._held(deployment, current, now)
-            raise AdminError(Failure(FailureKind.CONFLICT, f"lease {info.name} is no longer ours: it was released or deleted meanwhile",
-                                     "another cockpit may have taken it over after it went stale: check before changing more"))
+            raise AdminError(
+                Failure(
+                    FailureKind.CONFLICT,
+                    f"lease {info.name} is no longer ours: it was released or deleted meanwhile",
+                    "another cockpit may have taken it over after it went stale: check before changing more",
+                )
+            )
         spec = dict(doc.get("spec") or {})
         spec["renewTime"] = micro_time(now)
         return self._replace(doc, spec, f"renewing lease {info.name}")
 
     def release(self, info: LeaseInfo) -> bool:
         """Give the lease up (empty holder) if it is still ours; True if released."""
-        doc = self.admin.call("coordination", "read_namespaced_lease", info.name, self.admin.namespace, allow_404=True,
-                              action=f"releasing lease {info.name}")
+        doc = self.admin.call(
+            "coordination", "read_namespaced_lease", info.name, self.admin.namespace, allow_404=True, action=f"releasing lease {info.name}"
+        )
         if doc is None or not lease_info(doc, self.identity).ours:
             return False
         spec = dict(doc.get("spec") or {})
@@ -164,9 +193,12 @@ class Leases:
 
     def _replace(self, doc: dict[str, Any], spec: dict[str, Any], action: str) -> LeaseInfo:
         meta = doc.get("metadata") or {}
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {k: meta[k] for k in ("name", "namespace", "resourceVersion", "labels", "annotations", "uid") if k in meta},
-                "spec": spec}
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "resourceVersion", "labels", "annotations", "uid") if k in meta},
+            "spec": spec,
+        }
         out = self.admin.call("coordination", "replace_namespaced_lease", meta.get("name", ""), self.admin.namespace, body, action=action)
         assert out is not None
         return lease_info(out, self.identity)

@@ -28,15 +28,17 @@ server costs one request, not four, and failover happens at once.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import urllib3
@@ -63,6 +65,7 @@ from clay_cockpit.sources._errors import (
 
 SOURCE = "metrics"
 PROBE_TIMEOUT = 1.0
+_T = TypeVar("_T")
 # kinds after which the next server is asked
 FAILOVER_KINDS = frozenset({ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT, ErrorKind.SERVER_ERROR, ErrorKind.RATE_LIMITED})
 
@@ -92,7 +95,7 @@ def sample_value(raw: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def series_labels(query: QueryConfig, metric: dict) -> tuple[tuple[str, str], ...]:
+def series_labels(query: QueryConfig, metric: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The labels that tell this query's series apart (made inert: label
     values are anyone's text, see :mod:`clay_cockpit.sanitise`).
 
@@ -122,7 +125,7 @@ def _human_label(query: QueryConfig, labels: tuple[tuple[str, str], ...]) -> str
     return base + " {" + ",".join(f"{k}={v}" for k, v in labels) + "}"
 
 
-def _sort_key(labels: tuple[tuple[str, str], ...]) -> tuple:
+def _sort_key(labels: tuple[tuple[str, str], ...]) -> tuple[tuple[int, float, str], ...]:
     return tuple((0, float(v), "") if _is_number(v) else (1, 0.0, v) for _, v in labels)
 
 
@@ -134,7 +137,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _instant_items(result: Any) -> list[tuple[dict, object]]:
+def _instant_items(result: Any) -> list[tuple[dict[str, Any], object]]:
     """(metric, value) pairs of an instant answer: vector or scalar."""
     if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
         return [({}, result[1])]  # resultType scalar: [ts, "v"]
@@ -163,8 +166,8 @@ def build_series(query: QueryConfig, instant: Any, matrix: Any, max_points: int)
 
     Raises ValueError when the answers are not Prometheus vectors/matrices.
     """
-    current: dict[tuple, float | None] = {}
-    points: dict[tuple, list[tuple[float, float]]] = {}
+    current: dict[tuple[tuple[str, str], ...], float | None] = {}
+    points: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
     for metric, raw in _instant_items(instant):
         value = sample_value(raw)
         current[series_labels(query, metric)] = None if value is None else value * query.scale
@@ -291,11 +294,11 @@ class Metrics:
         """One server asked directly (0 the primary, n backup n; no failover):
         the metric names it has (/api/v1/label/__name__/values) — it is up
         and answering the API."""
-        return self._direct(index, QueryConfig(name="metric names", query="__name__"),
-                            lambda server: set(server.client.all_metrics()))
+        return self._direct(index, QueryConfig(name="metric names", query="__name__"), lambda server: set(server.client.all_metrics()))
 
     def series_count(self, index: int, query: QueryConfig) -> int | SourceError:
         """How many series one query returns now on one server."""
+
         def run(server: _Server) -> int:
             result = server.client.custom_query(query.query)
             if not isinstance(result, list):
@@ -304,7 +307,7 @@ class Metrics:
 
         return self._direct(index, query, run)
 
-    def _direct(self, index: int, query: QueryConfig, call) -> Any:
+    def _direct(self, index: int, query: QueryConfig, call: Callable[[_Server], _T]) -> _T | SourceError:
         token = self._token()
         secrets = (token,) if token else ()
         with self._lock:
@@ -376,6 +379,10 @@ class Metrics:
                     tried.append(failed.error)
                     continue
                 return failed.error
+            except Exception as exc:  # an answer (or a dying server) we do not understand: this server failed, ask the next
+                server.last_error = unexpected(SOURCE, exc, safe_url(server.url), secrets)
+                tried.append(server.last_error)
+                continue
             server.last_error = None
             if index != self._serving:
                 self._serving = index
@@ -428,7 +435,7 @@ class Metrics:
         history that belongs to the current values."""
         instants = []
         for query in self.config.queries:
-            instants.append(self._call(server, query, secrets, lambda q=query: server.client.custom_query(q.query)))
+            instants.append(self._call(server, query, secrets, functools.partial(server.client.custom_query, query.query)))
         server_now = next((t for t in map(_eval_time, instants) if t is not None), None)
         end_ts = server_now if server_now is not None else time.time()
         end = datetime.fromtimestamp(end_ts, UTC)
@@ -441,7 +448,7 @@ class Metrics:
                 server,
                 query,
                 secrets,
-                lambda q=query: server.client.custom_query_range(q.query, start_time=start, end_time=end, step=step),
+                functools.partial(server.client.custom_query_range, query.query, start_time=start, end_time=end, step=step),
             )
             try:
                 out.extend(build_series(query, instant, matrix, max_points))
@@ -449,7 +456,7 @@ class Metrics:
                 raise _Failed(self._malformed(server, query, str(exc)), failover=True) from None
         return out
 
-    def _call(self, server: _Server, query: QueryConfig, secrets: tuple[str, ...], call) -> Any:
+    def _call(self, server: _Server, query: QueryConfig, secrets: tuple[str, ...], call: Callable[[], _T]) -> _T:
         try:
             return call()
         except PrometheusApiClientException as exc:
@@ -473,7 +480,9 @@ class Metrics:
             "check metrics.url points at the Prometheus HTTP API (not a proxy login page or Grafana)",
         )
 
-    def _status_error(self, server: _Server, query: QueryConfig, exc: PrometheusApiClientException, secrets) -> SourceError:
+    def _status_error(
+        self, server: _Server, query: QueryConfig, exc: PrometheusApiClientException, secrets: tuple[str, ...]
+    ) -> SourceError:
         status, body = split_client_exception(exc)
         shown = safe_url(server.url)
         if status is None:
@@ -497,7 +506,9 @@ class Metrics:
             hint = "the token is valid but may not query this Prometheus: ask the monitoring team for access"
         elif kind is ErrorKind.RATE_LIMITED:
             wait = parse_retry_after(server.retry_after)
-            hint = "Prometheus (or its proxy) is throttling us" + (f" and asks to wait {wait:.0f}s (polls slow down until then)" if wait is not None else "")
+            hint = "Prometheus (or its proxy) is throttling us" + (
+                f" and asks to wait {wait:.0f}s (polls slow down until then)" if wait is not None else ""
+            )
             hint += "; the backup is asked meanwhile if there is one"
         elif kind is ErrorKind.SERVER_ERROR:
             hint = "Prometheus failed to answer; the backup is asked if there is one — check the Prometheus server"
@@ -508,8 +519,12 @@ class Metrics:
 
     def _too_large(self, url: str, what: str) -> SourceError:
         backup_hint = "; the backup is asked if there is one" if len(self.urls) > 1 else ""
-        return make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"{safe_url(url)} sent more than {limit_text()} for {what}: not read",
-                          TOO_LARGE_HINT + backup_hint)
+        return make_error(
+            SOURCE,
+            ErrorKind.BAD_RESPONSE,
+            f"{safe_url(url)} sent more than {limit_text()} for {what}: not read",
+            TOO_LARGE_HINT + backup_hint,
+        )
 
     def _transport_error(self, exc: requests.RequestException, url: str) -> SourceError:
         shown = safe_url(url)
@@ -529,9 +544,7 @@ class Metrics:
                 "Prometheus is slow or hung (an expensive query?)" + backup_hint,
             )
         if isinstance(exc, requests.exceptions.SSLError):
-            return make_error(
-                SOURCE, ErrorKind.UNREACHABLE, f"TLS with {shown} failed", "check the certificate of metrics.url (or its CA)"
-            )
+            return make_error(SOURCE, ErrorKind.UNREACHABLE, f"TLS with {shown} failed", "check the certificate of metrics.url (or its CA)")
         if isinstance(exc, requests.exceptions.ConnectionError):
             text = str(exc).lower()
             if "refused" in text:
@@ -546,7 +559,12 @@ class Metrics:
                 SOURCE, ErrorKind.UNREACHABLE, f"cannot reach {shown}: {why}", "Prometheus is down or unreachable from here" + backup_hint
             )
         if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-            return make_error(SOURCE, ErrorKind.UNREACHABLE, f"{shown} dropped the answer midway", "Prometheus or a proxy cut the connection" + backup_hint)
+            return make_error(
+                SOURCE,
+                ErrorKind.UNREACHABLE,
+                f"{shown} dropped the answer midway",
+                "Prometheus or a proxy cut the connection" + backup_hint,
+            )
         return make_error(
             SOURCE,
             ErrorKind.UNREACHABLE,

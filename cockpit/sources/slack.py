@@ -4,11 +4,11 @@ reply in the incident thread, rewrite the summary message with chat.update.
 Blocking (urllib under the hood): call it from a thread worker. Every call
 has a timeout; retries are bounded and use slack-sdk's retry handlers:
 
-- :class:`RateLimitRetry` (a RateLimitErrorRetryHandler) retries a 429 after
+- :class:`~clay_cockpit.sources.slack_retry.RateLimitRetry` (a RateLimitErrorRetryHandler) retries a 429 after
   the Retry-After the server asked for, but only while that wait is at most
   ``max_wait`` seconds and at most ``max_retries`` times; past that the call
   returns a ``rate_limited`` :class:`SlackError` carrying ``retry_after``;
-- :class:`ConnectRetry` (a ConnectionErrorRetryHandler) retries a failed
+- :class:`~clay_cockpit.sources.slack_retry.ConnectRetry` (a ConnectionErrorRetryHandler) retries a failed
   connection — for chat.postMessage only when Slack cannot have received the
   request (connection refused, host not found), so a retry never posts a
   message twice; reads and chat.update (idempotent) also after a reset.
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,10 +41,6 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from slack_sdk.http_retry.builtin_interval_calculators import (
-    BackoffRetryIntervalCalculator,
-)
 
 from clay_cockpit.config import SlackConfig
 from clay_cockpit.redact import register
@@ -60,6 +55,7 @@ from clay_cockpit.sources._errors import (
     scrub,
     unexpected,
 )
+from clay_cockpit.sources.slack_retry import ConnectRetry, RateLimitRetry, _header, _never_reached
 
 SOURCE = "slack"
 DEFAULT_TIMEOUT = 10.0
@@ -69,7 +65,6 @@ _log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())  # slack-sdk logs failures here; never onto the cockpit's terminal
 _POSTS = ("chat.postMessage",)  # not idempotent: an unclear answer means "may have been posted"
 MARKER_EVENT = "clay_cockpit_message"  # the metadata event type of every message the cockpit posts
-_IDEMPOTENT = ("auth.test", "chat.update", "conversations.info", "conversations.list", "conversations.replies", "conversations.history")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,76 +96,6 @@ class SlackIdentity:
     channel_id: str
     channel_name: str
     is_member: bool
-
-
-# --------------------------------------------------------------------------
-# slack-sdk retry handlers, bounded
-
-
-def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
-    for key, value in (headers or {}).items():
-        if key.lower() == name:
-            return value[0] if isinstance(value, (list, tuple)) and value else str(value)
-    return None
-
-
-class RateLimitRetry(RateLimitErrorRetryHandler):
-    """slack-sdk's 429 handler, bounded: retries only while the Retry-After is
-    at most ``max_wait`` seconds (a longer wait is reported, not slept in a
-    worker), sleeping it (plus up to 0.5 s of jitter) with ``sleep``."""
-
-    def __init__(self, max_retry_count: int, max_wait: float, sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait = max_wait
-        self.sleep = sleep
-
-    def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
-        wait = parse_retry_after(_header(response.headers, "retry-after"))
-        return wait is None or wait <= self.max_wait
-
-    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:  # type: ignore[no-untyped-def]
-        wait = parse_retry_after(_header(response.headers if response is not None else None, "retry-after"))
-        state.next_attempt_requested = True
-        self.sleep((1.0 if wait is None else wait) + random.uniform(0.0, 0.5))
-        state.increment_current_attempt()
-
-
-def _never_reached(error: BaseException | None) -> bool:
-    """The request cannot have reached Slack: refused, or the host not found."""
-    seen = error
-    for _ in range(6):
-        if seen is None:
-            return False
-        if isinstance(seen, (ConnectionRefusedError, socket.gaierror)):
-            return True
-        seen = getattr(seen, "reason", None) if isinstance(seen, URLError) else (seen.__cause__ or seen.__context__)
-    return False
-
-
-class ConnectRetry(ConnectionErrorRetryHandler):
-    """slack-sdk's connection-error handler, made safe for posting: a message
-    is retried only when it cannot have reached Slack; idempotent methods also
-    after a reset or a dropped connection. Backs off 0.5 s, 1 s, 2 s …"""
-
-    def __init__(self, max_retry_count: int, sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(max_retry_count=max_retry_count, error_types=[URLError, ConnectionResetError, RemoteDisconnected])
-        self.sleep = sleep
-        self._backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
-
-    def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
-        if _never_reached(error):
-            return True
-        method = request.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-        return method in _IDEMPOTENT and not isinstance(error, (TimeoutError, socket.timeout))
-
-    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:  # type: ignore[no-untyped-def]
-        state.next_attempt_requested = True
-        self.sleep(self._backoff.calculate_sleep_duration(state.current_attempt))
-        state.increment_current_attempt()
 
 
 # --------------------------------------------------------------------------
@@ -227,10 +152,18 @@ class Slack:
     def _no_token(self) -> SlackError:
         env = self.config.token_env
         if not env:
-            return _error(ErrorKind.AUTH_EXPIRED, "no Slack token: slack.token_env is empty in the config",
-                          "set slack.token_env to the environment variable that holds the bot token (xoxb-…)", "not_authed")
-        return _error(ErrorKind.AUTH_EXPIRED, f"no Slack token: ${env} is not set",
-                      f"export {env}=<a bot token with chat:write> in the cockpit's environment, then retry", "not_authed")
+            return _error(
+                ErrorKind.AUTH_EXPIRED,
+                "no Slack token: slack.token_env is empty in the config",
+                "set slack.token_env to the environment variable that holds the bot token (xoxb-…)",
+                "not_authed",
+            )
+        return _error(
+            ErrorKind.AUTH_EXPIRED,
+            f"no Slack token: ${env} is not set",
+            f"export {env}=<a bot token with chat:write> in the cockpit's environment, then retry",
+            "not_authed",
+        )
 
     def _call(self, method: str, what: str, **kwargs: Any) -> dict[str, Any] | SlackError:
         """One Web API call (slack-sdk's typed method, which encodes the
@@ -244,22 +177,34 @@ class Slack:
             response = getattr(client, method.replace(".", "_"))(**kwargs)
             data = response.data
             if not isinstance(data, dict):
-                return _error(ErrorKind.BAD_RESPONSE, f"Slack answered {what} with something that is not JSON",
-                              f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API", secrets=(token,),
-                              maybe_sent=method in _POSTS)
+                return _error(
+                    ErrorKind.BAD_RESPONSE,
+                    f"Slack answered {what} with something that is not JSON",
+                    f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API",
+                    secrets=(token,),
+                    maybe_sent=method in _POSTS,
+                )
             return data
         except SlackApiError as exc:
             return self._api_error(exc, method, what, token)
         except ValueError as exc:  # a body that starts like JSON and is not, or is not UTF-8 (slack-sdk parses it for the retry handlers)
-            return _error(ErrorKind.BAD_RESPONSE, f"Slack answered {what} with broken JSON ({type(exc).__name__})",
-                          f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API; if it did, retry — "
-                          "a message may have been posted, look in the channel first", secrets=(token,),
-                          maybe_sent=method in _POSTS)
+            return _error(
+                ErrorKind.BAD_RESPONSE,
+                f"Slack answered {what} with broken JSON ({type(exc).__name__})",
+                f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API; if it did, retry — "
+                "a message may have been posted, look in the channel first",
+                secrets=(token,),
+                maybe_sent=method in _POSTS,
+            )
         except (URLError, OSError) as exc:  # refused, DNS, reset, timeout (TimeoutError is an OSError)
             return self._transport_error(exc, method, what, token)
         except SlackClientError as exc:
-            return _error(ErrorKind.BAD_RESPONSE, f"Slack client refused the request for {what}: {one_line(scrub(str(exc), (token,)), 120)}",
-                          "check slack.api_url in the config", secrets=(token,))
+            return _error(
+                ErrorKind.BAD_RESPONSE,
+                f"Slack client refused the request for {what}: {one_line(scrub(str(exc), (token,)), 120)}",
+                "check slack.api_url in the config",
+                secrets=(token,),
+            )
         except Exception as exc:  # the outermost net: the UI must never see a raise
             err = unexpected(SOURCE, exc, f"Slack's answer to {what}", secrets=(token,))
             return SlackError(err.source, err.kind, err.message, err.hint)
@@ -274,8 +219,13 @@ class Slack:
             retry_after = float(data["retry_after"])
         kind, message, hint = _explain(code, status, what, self.config, retry_after, self.max_retries)
         # Slack's internal_error/fatal_error and a gateway's 500/502/504 may come after the message was stored
-        maybe = method in _POSTS and (code in ("internal_error", "fatal_error", "request_timeout") or status in (500, 502, 504)
-                                      or code.startswith("Received a response in a non-JSON format") and status is not None and status < 300)
+        maybe = method in _POSTS and (
+            code in ("internal_error", "fatal_error", "request_timeout")
+            or status in (500, 502, 504)
+            or code.startswith("Received a response in a non-JSON format")
+            and status is not None
+            and status < 300
+        )
         return _error(kind, message, hint, code, status_code=status, retry_after=retry_after, secrets=(token,), maybe_sent=maybe)
 
     def _transport_error(self, exc: BaseException, method: str, what: str, token: str) -> SlackError:
@@ -285,8 +235,13 @@ class Slack:
             hint = "check the network path to Slack; the draft is kept"
             if method == "chat.postMessage":
                 hint = "it may have been posted anyway: look in the channel before you retry; the draft is kept"
-            return _error(ErrorKind.TIMEOUT, f"Slack did not answer {what} within {self.timeout:g}s", hint, secrets=(token,),
-                          maybe_sent=method in _POSTS)
+            return _error(
+                ErrorKind.TIMEOUT,
+                f"Slack did not answer {what} within {self.timeout:g}s",
+                hint,
+                secrets=(token,),
+                maybe_sent=method in _POSTS,
+            )
         if isinstance(reason, ConnectionRefusedError) or "refused" in str(reason).lower():
             why = "connection refused"
         elif isinstance(reason, socket.gaierror):
@@ -297,9 +252,13 @@ class Slack:
             why = one_line(scrub(str(reason), (token,)), 100) or type(reason).__name__
         never = _never_reached(exc)
         tries = f" (tried {self.max_retries + 1} times)" if never and self.max_retries else ""
-        return _error(ErrorKind.UNREACHABLE, f"cannot reach Slack at {where} for {what}: {why}{tries}",
-                      "check the network (VPN, proxy) and slack.api_url; the draft is kept — retry when Slack is reachable",
-                      secrets=(token,), maybe_sent=method in _POSTS and not never)
+        return _error(
+            ErrorKind.UNREACHABLE,
+            f"cannot reach Slack at {where} for {what}: {why}{tries}",
+            "check the network (VPN, proxy) and slack.api_url; the draft is kept — retry when Slack is reachable",
+            secrets=(token,),
+            maybe_sent=method in _POSTS and not never,
+        )
 
     # -- what the cockpit does
 
@@ -312,10 +271,13 @@ class Slack:
         info = self._call("conversations.info", f"the lookup of {self.config.channel}", channel=_channel_ref(self.config.channel))
         if isinstance(info, SlackError):
             return info
-        chan = info.get("channel") if isinstance(info.get("channel"), dict) else {}
+        chan = found if isinstance(found := info.get("channel"), dict) else {}
         return SlackIdentity(
-            team=str(auth.get("team", "")), user=str(auth.get("user", "")),
-            channel_id=str(chan.get("id", "")), channel_name=str(chan.get("name", "")), is_member=bool(chan.get("is_member", False)),
+            team=str(auth.get("team", "")),
+            user=str(auth.get("user", "")),
+            channel_id=str(chan.get("id", "")),
+            channel_name=str(chan.get("name", "")),
+            is_member=bool(chan.get("is_member", False)),
         )
 
     def auth(self) -> dict[str, Any] | SlackError:
@@ -330,32 +292,54 @@ class Slack:
         want = self.config.channel.strip().lstrip("#")
         cursor = ""
         for _ in range(max_pages):
-            data = self._call("conversations.list", f"the search for {self.config.channel}", limit=200,
-                              types="public_channel,private_channel", exclude_archived=True, **({"cursor": cursor} if cursor else {}))
+            data = self._call(
+                "conversations.list",
+                f"the search for {self.config.channel}",
+                limit=200,
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                **({"cursor": cursor} if cursor else {}),
+            )
             if isinstance(data, SlackError):
                 return data
             for chan in data.get("channels") or ():
                 if isinstance(chan, dict) and want in (chan.get("name"), chan.get("id")):
                     return chan
-            meta = data.get("response_metadata") if isinstance(data.get("response_metadata"), dict) else {}
+            meta = found if isinstance(found := data.get("response_metadata"), dict) else {}
             cursor = str(meta.get("next_cursor") or "")
             if not cursor:
                 break
-        return _error(ErrorKind.FORBIDDEN, f"no channel named {self.config.channel} is visible to the bot (channel_not_found)",
-                      "check slack.channel in the config (the name without typos; a private channel must invite the bot first)",
-                      "channel_not_found")
+        return _error(
+            ErrorKind.FORBIDDEN,
+            f"no channel named {self.config.channel} is visible to the bot (channel_not_found)",
+            "check slack.channel in the config (the name without typos; a private channel must invite the bot first)",
+            "channel_not_found",
+        )
 
     def channel_info(self, channel_id: str) -> dict[str, Any] | SlackError:
         """conversations.info on one channel ID: its object, with ``is_member``."""
         data = self._call("conversations.info", f"the lookup of {self.config.channel}", channel=channel_id)
         if isinstance(data, SlackError):
             return data
-        return data.get("channel") if isinstance(data.get("channel"), dict) else _error(
-            ErrorKind.BAD_RESPONSE, "Slack's conversations.info answer has no channel object",
-            f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API")
+        return (
+            found
+            if isinstance(found := data.get("channel"), dict)
+            else _error(
+                ErrorKind.BAD_RESPONSE,
+                "Slack's conversations.info answer has no channel object",
+                f"check slack.api_url ({safe_url(self._base)}) points at the Slack Web API",
+            )
+        )
 
-    def post(self, text: str, blocks: Sequence[Mapping[str, Any]] | None = None, *, thread_ts: str | None = None,
-             channel: str | None = None, marker: Mapping[str, str] | None = None) -> Posted | SlackError:
+    def post(
+        self,
+        text: str,
+        blocks: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        thread_ts: str | None = None,
+        channel: str | None = None,
+        marker: Mapping[str, str] | None = None,
+    ) -> Posted | SlackError:
         """chat.postMessage: a top-level message (opens a thread) or, with
         ``thread_ts``, a reply in that thread. ``text`` is the plain-text
         fallback Slack shows in notifications; ``blocks`` the Block Kit layout.
@@ -366,8 +350,14 @@ class Slack:
         target = channel or self.config.channel
         what = "the reply in the incident thread" if thread_ts else f"the message to {target}"
         text = clean(text)  # what leaves is inert too (clay_cockpit.sanitise): no control or bidi character in a message
-        args: dict[str, Any] = {"channel": _channel_ref(target), "text": text, "unfurl_links": False, "unfurl_media": False,
-                                "parse": "none", "link_names": False}
+        args: dict[str, Any] = {
+            "channel": _channel_ref(target),
+            "text": text,
+            "unfurl_links": False,
+            "unfurl_media": False,
+            "parse": "none",
+            "link_names": False,
+        }
         if blocks:
             args["blocks"] = clean_tree(list(blocks))
         if thread_ts:
@@ -379,12 +369,17 @@ class Slack:
             return data
         ts, chan = data.get("ts"), data.get("channel")
         if not isinstance(ts, str) or not isinstance(chan, str):
-            return _error(ErrorKind.BAD_RESPONSE, f"Slack accepted {what} but sent no message id",
-                          "check slack.api_url points at the Slack Web API; look in the channel before retrying", maybe_sent=True)
+            return _error(
+                ErrorKind.BAD_RESPONSE,
+                f"Slack accepted {what} but sent no message id",
+                "check slack.api_url points at the Slack Web API; look in the channel before retrying",
+                maybe_sent=True,
+            )
         return Posted(chan, ts, thread_ts, text, self._clock())
 
-    def find_marked(self, marker: Mapping[str, str], *, channel_id: str = "", thread_ts: str | None = None,
-                    since: float = 0.0, limit: int = 200) -> Posted | None | SlackError:
+    def find_marked(
+        self, marker: Mapping[str, str], *, channel_id: str = "", thread_ts: str | None = None, since: float = 0.0, limit: int = 200
+    ) -> Posted | None | SlackError:
         """The message we posted with ``marker`` (its metadata), if Slack has
         it: in the thread ``thread_ts`` (conversations.replies) or at the top
         of the channel (conversations.history), posted at or after ``since``
@@ -403,7 +398,7 @@ class Slack:
             data = self._call("conversations.history", "the look for the earlier message", **args)
         if isinstance(data, SlackError):
             return data
-        messages = data.get("messages") if isinstance(data.get("messages"), list) else []
+        messages = found if isinstance(found := data.get("messages"), list) else []
         want = {str(k): str(v) for k, v in marker.items()}
         for msg in messages[:limit]:
             meta = msg.get("metadata") if isinstance(msg, dict) else None
@@ -424,7 +419,7 @@ class Slack:
         data = self._call("chat.update", "the summary update", **args)
         if isinstance(data, SlackError):
             return data
-        msg = data.get("message") if isinstance(data.get("message"), dict) else {}
+        msg = found if isinstance(found := data.get("message"), dict) else {}
         return Posted(str(data.get("channel") or channel_id), str(data.get("ts") or ts), msg.get("thread_ts"), text, self._clock())
 
     def replies(self, channel_id: str, thread_ts: str, limit: int = 200) -> tuple[dict[str, Any], ...] | SlackError:
@@ -445,11 +440,19 @@ def _channel_ref(channel: str) -> str:
     return channel.strip().lstrip("#")
 
 
-def _error(kind: ErrorKind, message: str, hint: str, slack_error: str = "", *, status_code: int | None = None,
-           retry_after: float | None = None, secrets: tuple[str, ...] = (), maybe_sent: bool = False) -> SlackError:
+def _error(
+    kind: ErrorKind,
+    message: str,
+    hint: str,
+    slack_error: str = "",
+    *,
+    status_code: int | None = None,
+    retry_after: float | None = None,
+    secrets: tuple[str, ...] = (),
+    maybe_sent: bool = False,
+) -> SlackError:
     base = make_error(SOURCE, kind, message, hint, status_code=status_code, retry_after=retry_after, secrets=secrets)
-    return SlackError(base.source, base.kind, base.message, base.hint, base.at, base.status_code, base.retry_after, slack_error,
-                      maybe_sent)
+    return SlackError(base.source, base.kind, base.message, base.hint, base.at, base.status_code, base.retry_after, slack_error, maybe_sent)
 
 
 _AUTH = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "no_permission", "org_login_required"}
@@ -457,26 +460,40 @@ _CHANNEL = {"channel_not_found", "not_in_channel", "is_archived", "restricted_ac
 _SERVER = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
-def _explain(code: str, status: int | None, what: str, config: SlackConfig, retry_after: float | None,
-             retries: int) -> tuple[ErrorKind, str, str]:
+def _explain(
+    code: str, status: int | None, what: str, config: SlackConfig, retry_after: float | None, retries: int
+) -> tuple[ErrorKind, str, str]:
     """(kind, message, hint) for a Slack error code / HTTP status."""
     env, chan = config.token_env or "the token variable", config.channel
     if status == 429 or code in ("ratelimited", "rate_limited"):
         wait = f"; it asks to wait {retry_after:.0f}s" if retry_after is not None else ""
         tried = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
         when = f"in {retry_after:.0f}s" if retry_after is not None else "in a minute"
-        return (ErrorKind.RATE_LIMITED, f"Slack is rate-limiting {what}{tried}{wait}",
-                f"the draft is kept — retry {when}; other tools posting with the same token share the limit")
+        return (
+            ErrorKind.RATE_LIMITED,
+            f"Slack is rate-limiting {what}{tried}{wait}",
+            f"the draft is kept — retry {when}; other tools posting with the same token share the limit",
+        )
     if code == "not_authed":
         return ErrorKind.AUTH_EXPIRED, f"Slack received no token with {what} (not_authed)", f"check ${env} holds the bot token (xoxb-…)"
     if code in _AUTH:
-        return (ErrorKind.AUTH_EXPIRED, f"Slack refused the token in ${env} ({code})",
-                f"the token is wrong, revoked or for another workspace: put a valid bot token in ${env} and retry; the draft is kept")
+        return (
+            ErrorKind.AUTH_EXPIRED,
+            f"Slack refused the token in ${env} ({code})",
+            f"the token is wrong, revoked or for another workspace: put a valid bot token in ${env} and retry; the draft is kept",
+        )
     if code == "missing_scope":
-        return ErrorKind.FORBIDDEN, f"the Slack token lacks a permission {what} needs (missing_scope)", "add the chat:write scope to the Slack app and reinstall it"
+        return (
+            ErrorKind.FORBIDDEN,
+            f"the Slack token lacks a permission {what} needs (missing_scope)",
+            "add the chat:write scope to the Slack app and reinstall it",
+        )
     if code == "channel_not_found":
-        return (ErrorKind.FORBIDDEN, f"Slack has no channel {chan} this token can see (channel_not_found)",
-                "check slack.channel in the config; for a private channel, /invite the bot into it first")
+        return (
+            ErrorKind.FORBIDDEN,
+            f"Slack has no channel {chan} this token can see (channel_not_found)",
+            "check slack.channel in the config; for a private channel, /invite the bot into it first",
+        )
     if code == "not_in_channel":
         return ErrorKind.FORBIDDEN, f"the bot is not a member of {chan} (not_in_channel)", f"/invite the bot into {chan}, then retry"
     if code == "is_archived":
@@ -484,16 +501,31 @@ def _explain(code: str, status: int | None, what: str, config: SlackConfig, retr
     if code in _CHANNEL:
         return ErrorKind.FORBIDDEN, f"Slack did not allow {what} in {chan} ({code})", "check the bot's permissions in that channel"
     if code == "thread_not_found":
-        return ErrorKind.BAD_RESPONSE, "the incident thread no longer exists in Slack (thread_not_found)", "a new thread will be opened on the next send"
+        return (
+            ErrorKind.BAD_RESPONSE,
+            "the incident thread no longer exists in Slack (thread_not_found)",
+            "a new thread will be opened on the next send",
+        )
     if code == "message_not_found":
-        return ErrorKind.BAD_RESPONSE, "the summary message no longer exists in Slack (message_not_found)", "a new summary is posted with the next update"
+        return (
+            ErrorKind.BAD_RESPONSE,
+            "the summary message no longer exists in Slack (message_not_found)",
+            "a new summary is posted with the next update",
+        )
     if code in ("msg_too_long", "invalid_blocks", "invalid_blocks_format", "no_text", "too_many_attachments"):
         return ErrorKind.BAD_RESPONSE, f"Slack rejected the message ({code})", "shorten or simplify the message and retry"
     if (status is not None and status >= 500) or code in _SERVER:
         shown = code or (f"HTTP {status}" if status else "server error")
-        return ErrorKind.SERVER_ERROR, f"Slack failed to handle {what} ({shown})", "Slack's side failed, not the message; the draft is kept — retry shortly"
+        return (
+            ErrorKind.SERVER_ERROR,
+            f"Slack failed to handle {what} ({shown})",
+            "Slack's side failed, not the message; the draft is kept — retry shortly",
+        )
     if code.startswith("Received a response in a non-JSON format"):
-        return (ErrorKind.BAD_RESPONSE, f"Slack answered {what} with something that is not JSON (HTTP {status})",
-                "check slack.api_url points at the Slack Web API (https://slack.com/api/)")
+        return (
+            ErrorKind.BAD_RESPONSE,
+            f"Slack answered {what} with something that is not JSON (HTTP {status})",
+            "check slack.api_url points at the Slack Web API (https://slack.com/api/)",
+        )
     shown = code or f"HTTP {status}"
     return ErrorKind.BAD_RESPONSE, f"Slack refused {what} ({one_line(shown, 60)})", "see Slack's API docs for that error; the draft is kept"

@@ -107,14 +107,20 @@ def parse_incident(raw: object) -> PageIncident | None:
     """The API's incident JSON → :class:`PageIncident` (None when it is not one)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
         return None
-    updates = raw.get("incident_updates") if isinstance(raw.get("incident_updates"), list) else []
+    updates = found if isinstance(found := raw.get("incident_updates"), list) else []
     newest = updates[0] if updates and isinstance(updates[0], dict) else {}
     comps = tuple(c for c in (_component(x) for x in raw.get("components") or ()) if c is not None)
     return PageIncident(
         # texts made inert (clay_cockpit.sanitise); the id and the marker stay as sent: they identify the incident
-        id=raw["id"], name=clean_line(raw.get("name") or ""), status=clean_line(raw.get("status") or ""),
-        impact=clean_line(raw.get("impact") or ""), shortlink=clean_line(raw.get("shortlink") or ""), components=comps,
-        updates=len(updates), latest_body=clean(newest.get("body") or ""), updated_at=clean_line(raw.get("updated_at") or ""),
+        id=raw["id"],
+        name=clean_line(raw.get("name") or ""),
+        status=clean_line(raw.get("status") or ""),
+        impact=clean_line(raw.get("impact") or ""),
+        shortlink=clean_line(raw.get("shortlink") or ""),
+        components=comps,
+        updates=len(updates),
+        latest_body=clean(newest.get("body") or ""),
+        updated_at=clean_line(raw.get("updated_at") or ""),
         marker=_marker(raw.get("metadata")),
     )
 
@@ -161,16 +167,28 @@ class StatusApi:
     def _precheck(self) -> SourceError | str:
         """The key, or why no request can be made."""
         if not self.config.page_id:
-            return make_error(SOURCE, ErrorKind.BAD_RESPONSE, "no status page configured: external_status.page_id is empty",
-                              "set external_status.page_id (Statuspage: your page → API info); the draft is kept")
+            return make_error(
+                SOURCE,
+                ErrorKind.BAD_RESPONSE,
+                "no status page configured: external_status.page_id is empty",
+                "set external_status.page_id (Statuspage: your page → API info); the draft is kept",
+            )
         key = self._key()
         if not key:
             env = self.config.token_env
             if not env:
-                return make_error(SOURCE, ErrorKind.AUTH_EXPIRED, "no status page API key: external_status.token_env is empty",
-                                  "set external_status.token_env to the environment variable that holds the key")
-            return make_error(SOURCE, ErrorKind.AUTH_EXPIRED, f"no status page API key: ${env} is not set",
-                              f"export {env}=<your Statuspage API key> in the cockpit's environment, then retry; the draft is kept")
+                return make_error(
+                    SOURCE,
+                    ErrorKind.AUTH_EXPIRED,
+                    "no status page API key: external_status.token_env is empty",
+                    "set external_status.token_env to the environment variable that holds the key",
+                )
+            return make_error(
+                SOURCE,
+                ErrorKind.AUTH_EXPIRED,
+                f"no status page API key: ${env} is not set",
+                f"export {env}=<your Statuspage API key> in the cockpit's environment, then retry; the draft is kept",
+            )
         return key
 
     def _request(self, method: str, path: str, what: str, body: dict[str, Any] | None = None, *, on_page: bool = True) -> Any | SourceError:
@@ -184,8 +202,9 @@ class StatusApi:
         secrets = (key,)
         attempt = 0
         try:
-            with httpx.Client(timeout=httpx.Timeout(self.timeout), transport=self._transport, follow_redirects=False,
-                              headers=identity.headers()) as client:
+            with httpx.Client(
+                timeout=httpx.Timeout(self.timeout), transport=self._transport, follow_redirects=False, headers=identity.headers()
+            ) as client:
                 while True:
                     try:
                         resp = client.request(method, url, headers=headers, json=body)
@@ -194,11 +213,14 @@ class StatusApi:
                             attempt += 1
                             self._sleep(0.5 * 2 ** (attempt - 1))
                             continue
-                        return make_error(SOURCE, ErrorKind.UNREACHABLE,
-                                          f"cannot reach the status page API at {shown} for {what}: {_reason(exc)}"
-                                          + (f" (tried {attempt + 1} times)" if attempt else ""),
-                                          "check the network and external_status.api_url; the draft is kept — retry when it is reachable",
-                                          secrets=secrets)
+                        return make_error(
+                            SOURCE,
+                            ErrorKind.UNREACHABLE,
+                            f"cannot reach the status page API at {shown} for {what}: {_reason(exc)}"
+                            + (f" (tried {attempt + 1} times)" if attempt else ""),
+                            "check the network and external_status.api_url; the draft is kept — retry when it is reachable",
+                            secrets=secrets,
+                        )
                     if resp.status_code == 429 and attempt < self.max_retries:
                         wait = parse_retry_after(resp.headers.get("retry-after"))
                         if wait is None or wait <= self.max_wait:
@@ -206,23 +228,39 @@ class StatusApi:
                             self._sleep((1.0 if wait is None else wait) + random.uniform(0.0, 0.5))
                             continue
                     got = self._answer(resp, what, shown, secrets, attempt)
-                    if isinstance(got, SourceError) and method in _WRITES and (
-                            resp.status_code in _AMBIGUOUS_STATUS or 200 <= resp.status_code < 300):
+                    if (
+                        isinstance(got, SourceError)
+                        and method in _WRITES
+                        and (resp.status_code in _AMBIGUOUS_STATUS or 200 <= resp.status_code < 300)
+                    ):
                         return _maybe(got)  # the answer was lost or garbled after the change was (maybe) made
                     return got
         except httpx.TimeoutException as exc:
             left = method in _WRITES and not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))  # the request was sent
             hint = "check the status page API and the network path to it; the draft is kept"
             if left:
-                hint = ("the incident may have been created anyway: the next send looks for it before creating another; the draft is kept"
-                        if method == "POST" else
-                        "the change may have been made anyway: the next send looks for it before sending again; the draft is kept")
-            return _maybe(make_error(SOURCE, ErrorKind.TIMEOUT, f"the status page API did not answer {what} within {self.timeout:g}s", hint,
-                                     secrets=secrets), left)
+                hint = (
+                    "the incident may have been created anyway: the next send looks for it before creating another; the draft is kept"
+                    if method == "POST"
+                    else "the change may have been made anyway: the next send looks for it before sending again; the draft is kept"
+                )
+            return _maybe(
+                make_error(
+                    SOURCE, ErrorKind.TIMEOUT, f"the status page API did not answer {what} within {self.timeout:g}s", hint, secrets=secrets
+                ),
+                left,
+            )
         except httpx.HTTPError as exc:  # reset, dropped or a broken answer after the request left
-            return _maybe(make_error(SOURCE, ErrorKind.UNREACHABLE, f"the connection to {shown} failed during {what}: {_reason(exc)}",
-                                     "check the network; the change may have been made — the next send looks for it first", secrets=secrets),
-                          method in _WRITES)
+            return _maybe(
+                make_error(
+                    SOURCE,
+                    ErrorKind.UNREACHABLE,
+                    f"the connection to {shown} failed during {what}: {_reason(exc)}",
+                    "check the network; the change may have been made — the next send looks for it first",
+                    secrets=secrets,
+                ),
+                method in _WRITES,
+            )
         except Exception as exc:  # the outermost net: the UI must never see a raise
             return unexpected(SOURCE, exc, f"the status page API's answer to {what}", secrets=secrets)
 
@@ -239,22 +277,49 @@ class StatusApi:
             hints = {
                 ErrorKind.AUTH_EXPIRED: f"the key in ${self.config.token_env} was refused: put a valid Statuspage API key there and retry; the draft is kept",
                 ErrorKind.FORBIDDEN: "the key is not allowed to change this page: ask a page admin for a key with write access",
-                ErrorKind.RATE_LIMITED: (f"the draft is kept — retry in {retry_after:.0f}s" if retry_after is not None else "the draft is kept — retry in a minute")
+                ErrorKind.RATE_LIMITED: (
+                    f"the draft is kept — retry in {retry_after:.0f}s"
+                    if retry_after is not None
+                    else "the draft is kept — retry in a minute"
+                )
                 + (f" (already retried {retries} times)" if retries else ""),
                 ErrorKind.SERVER_ERROR: "the status page's side failed, not the update; the draft is kept — retry shortly",
             }
             if resp.status_code == 404:
-                return make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"the status page API could not find what {what} needs ({detail or 'HTTP 404'})",
-                                  "check external_status.page_id and component_ids; a deleted incident needs a new one", status_code=404, secrets=secrets)
+                return make_error(
+                    SOURCE,
+                    ErrorKind.BAD_RESPONSE,
+                    f"the status page API could not find what {what} needs ({detail or 'HTTP 404'})",
+                    "check external_status.page_id and component_ids; a deleted incident needs a new one",
+                    status_code=404,
+                    secrets=secrets,
+                )
             if resp.status_code in (400, 422):
-                return make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"the status page API rejected {what}: {detail or resp.status_code}",
-                                  "fix what it names (component ids, status) and retry; the draft is kept", status_code=resp.status_code, secrets=secrets)
-            return http_status_error(SOURCE, resp.status_code, f"the status page API ({what})", hints=hints, retry_after=retry_after,
-                                     detail=detail, secrets=secrets)
+                return make_error(
+                    SOURCE,
+                    ErrorKind.BAD_RESPONSE,
+                    f"the status page API rejected {what}: {detail or resp.status_code}",
+                    "fix what it names (component ids, status) and retry; the draft is kept",
+                    status_code=resp.status_code,
+                    secrets=secrets,
+                )
+            return http_status_error(
+                SOURCE,
+                resp.status_code,
+                f"the status page API ({what})",
+                hints=hints,
+                retry_after=retry_after,
+                detail=detail,
+                secrets=secrets,
+            )
         if data is None:
-            return make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"the status page API answered {what} with something that is not JSON: "
-                              f"{body_snippet(content) or 'an empty body'}",
-                              f"check external_status.api_url ({safe_url(self._base)}) points at the management API (…/v1)", secrets=secrets)
+            return make_error(
+                SOURCE,
+                ErrorKind.BAD_RESPONSE,
+                f"the status page API answered {what} with something that is not JSON: {body_snippet(content) or 'an empty body'}",
+                f"check external_status.api_url ({safe_url(self._base)}) points at the management API (…/v1)",
+                secrets=secrets,
+            )
         return data
 
     def _incident(self, data: Any | SourceError, what: str, *, write: bool = False) -> PageIncident | SourceError:
@@ -262,9 +327,16 @@ class StatusApi:
             return data
         inc = parse_incident(data)
         if inc is None:
-            return _maybe(make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"the status page API answered {what} without an incident",
-                                     "check external_status.api_url points at the Statuspage management API; the change may have "
-                                     "been made — the next send looks for it first"), write)
+            return _maybe(
+                make_error(
+                    SOURCE,
+                    ErrorKind.BAD_RESPONSE,
+                    f"the status page API answered {what} without an incident",
+                    "check external_status.api_url points at the Statuspage management API; the change may have "
+                    "been made — the next send looks for it first",
+                ),
+                write,
+            )
         return inc
 
     # -- what the cockpit does
@@ -290,8 +362,16 @@ class StatusApi:
     def get_incident(self, incident_id: str) -> PageIncident | SourceError:
         return self._incident(self._request("GET", f"/incidents/{incident_id}", "the incident lookup"), "the incident lookup")
 
-    def create_incident(self, *, name: str, status: str, body: str, components: Mapping[str, str] | None = None,
-                        deliver_notifications: bool = True, marker: Mapping[str, str] | None = None) -> PageIncident | SourceError:
+    def create_incident(
+        self,
+        *,
+        name: str,
+        status: str,
+        body: str,
+        components: Mapping[str, str] | None = None,
+        deliver_notifications: bool = True,
+        marker: Mapping[str, str] | None = None,
+    ) -> PageIncident | SourceError:
         """A new incident with its first update; ``components`` maps component
         id → status (set in the same request); ``marker`` goes into the
         incident's metadata (``{"clay_cockpit": marker}``) so :meth:`find_marked`
@@ -300,7 +380,12 @@ class StatusApi:
         if bad is not None:
             return bad
         # what leaves is inert too (clay_cockpit.sanitise): no control or bidi character on a public page
-        fields: dict[str, Any] = {"name": clean_line(name), "status": status, "body": clean(body), "deliver_notifications": deliver_notifications}
+        fields: dict[str, Any] = {
+            "name": clean_line(name),
+            "status": status,
+            "body": clean(body),
+            "deliver_notifications": deliver_notifications,
+        }
         if components:
             fields |= {"components": dict(components), "component_ids": list(components)}
         if marker:
@@ -314,7 +399,9 @@ class StatusApi:
         if isinstance(data, SourceError):
             return data
         if not isinstance(data, list):
-            return make_error(SOURCE, ErrorKind.BAD_RESPONSE, "the list of unresolved incidents is not a list", "check external_status.api_url")
+            return make_error(
+                SOURCE, ErrorKind.BAD_RESPONSE, "the list of unresolved incidents is not a list", "check external_status.api_url"
+            )
         want = tuple(sorted((str(k), str(v)) for k, v in marker.items()))
         for raw in data[:500]:
             inc = parse_incident(raw)
@@ -322,15 +409,26 @@ class StatusApi:
                 return inc
         return None
 
-    def update_incident(self, incident_id: str, *, status: str | None = None, body: str | None = None,
-                        components: Mapping[str, str] | None = None, name: str | None = None,
-                        deliver_notifications: bool = True) -> PageIncident | SourceError:
+    def update_incident(
+        self,
+        incident_id: str,
+        *,
+        status: str | None = None,
+        body: str | None = None,
+        components: Mapping[str, str] | None = None,
+        name: str | None = None,
+        deliver_notifications: bool = True,
+    ) -> PageIncident | SourceError:
         """An update of ``incident_id``: new status and/or text, component statuses."""
         bad = _check(status, components)
         if bad is not None:
             return bad
         fields: dict[str, Any] = {"deliver_notifications": deliver_notifications}
-        for key, value in (("status", status), ("body", None if body is None else clean(body)), ("name", None if name is None else clean_line(name))):
+        for key, value in (
+            ("status", status),
+            ("body", None if body is None else clean(body)),
+            ("name", None if name is None else clean_line(name)),
+        ):
             if value is not None:
                 fields[key] = value
         if components:
@@ -343,21 +441,31 @@ class StatusApi:
         bad = _check(None, {component_id: status})
         if bad is not None:
             return bad
-        data = self._request("PATCH", f"/components/{component_id}", f"the status of component {component_id}", {"component": {"status": status}})
+        data = self._request(
+            "PATCH", f"/components/{component_id}", f"the status of component {component_id}", {"component": {"status": status}}
+        )
         if isinstance(data, SourceError):
             return data
         comp = _component(data)
         if comp is None:
-            return make_error(SOURCE, ErrorKind.BAD_RESPONSE, "the status page API answered without a component", "check external_status.api_url")
+            return make_error(
+                SOURCE, ErrorKind.BAD_RESPONSE, "the status page API answered without a component", "check external_status.api_url"
+            )
         return comp
 
 
 def _check(status: str | None, components: Mapping[str, str] | None) -> SourceError | None:
     """Refuse what the API would refuse, before sending it."""
     if status is not None and status not in INCIDENT_STATUSES:
-        return make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"status {status!r} is not one of {', '.join(INCIDENT_STATUSES)}", "pick one of those")
+        return make_error(
+            SOURCE, ErrorKind.BAD_RESPONSE, f"status {status!r} is not one of {', '.join(INCIDENT_STATUSES)}", "pick one of those"
+        )
     for cid, cstatus in (components or {}).items():
         if cstatus not in COMPONENT_STATUSES:
-            return make_error(SOURCE, ErrorKind.BAD_RESPONSE, f"component {cid}: status {cstatus!r} is not one of {', '.join(COMPONENT_STATUSES)}",
-                              "pick one of those")
+            return make_error(
+                SOURCE,
+                ErrorKind.BAD_RESPONSE,
+                f"component {cid}: status {cstatus!r} is not one of {', '.join(COMPONENT_STATUSES)}",
+                "pick one of those",
+            )
     return None

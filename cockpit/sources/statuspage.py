@@ -74,8 +74,6 @@ def parse_time(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
         return datetime.fromisoformat(text)
     except ValueError:
@@ -95,7 +93,7 @@ def _text(value: object) -> str:
     return clean(value).strip() if isinstance(value, str) else ""
 
 
-def _dicts(value: object) -> list[dict]:
+def _dicts(value: object) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
@@ -130,11 +128,11 @@ def parse_components(items: object) -> tuple[Component, ...]:
     return tuple(out)
 
 
-def _update_time(update: dict) -> datetime | None:
+def _update_time(update: dict[str, Any]) -> datetime | None:
     return parse_time(update.get("display_at")) or parse_time(update.get("created_at")) or parse_time(update.get("updated_at"))
 
 
-def _latest_update(updates: list[dict]) -> dict | None:
+def _latest_update(updates: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not updates:
         return None
     dated = [(u, _update_time(u)) for u in updates]
@@ -154,7 +152,7 @@ def _component_names(items: object) -> list[str]:
     return names
 
 
-def parse_incident(entry: dict) -> StatusIncident:
+def parse_incident(entry: dict[str, Any]) -> StatusIncident:
     """One incident of either API (Statuspage, 2019 format too, or Rootly)."""
     updates = _dicts(entry.get("incident_updates") or entry.get("updates"))
     latest = _latest_update(updates)
@@ -183,7 +181,7 @@ def parse_incident(entry: dict) -> StatusIncident:
     )
 
 
-def is_unresolved(entry: dict) -> bool:
+def is_unresolved(entry: dict[str, Any]) -> bool:
     status = _text(entry.get("status")).lower()
     return status not in _CLOSED and not entry.get("resolved_at")
 
@@ -192,12 +190,12 @@ def parse_incidents(items: object, *, unresolved_only: bool = True) -> tuple[Sta
     return tuple(parse_incident(e) for e in _dicts(items) if not unresolved_only or is_unresolved(e))
 
 
-def _page(doc: dict) -> tuple[str, str]:
-    page = doc.get("page") if isinstance(doc.get("page"), dict) else {}
+def _page(doc: dict[str, Any]) -> tuple[str, str]:
+    page = found if isinstance(found := doc.get("page"), dict) else {}
     return _text(page.get("name")), _text(page.get("url"))
 
 
-def _status(doc: dict) -> tuple[str, str]:
+def _status(doc: dict[str, Any]) -> tuple[str, str]:
     status = doc.get("status")
     if not isinstance(status, dict) or not isinstance(status.get("indicator"), str):
         raise NotThisFormat("no status.indicator")
@@ -313,7 +311,9 @@ class StatusPage:
 
     async def fetch(self) -> StatusPageSnapshot | SourceError:
         try:
-            async with httpx.AsyncClient(follow_redirects=True, max_redirects=5, headers={"Accept": "application/json", **identity.headers()}) as client:
+            async with httpx.AsyncClient(
+                follow_redirects=True, max_redirects=5, headers={"Accept": "application/json", **identity.headers()}
+            ) as client:
                 return await self._fetch(client)
         except Exception as exc:  # outermost boundary: never raise into the UI
             return unexpected(SOURCE, exc, safe_url(self.base))
@@ -351,11 +351,9 @@ class StatusPage:
         if second is None:
             api = {STATUSPAGE: "Statuspage v2", ROOTLY: "Rootly status page"}.get(self.config.provider, self.config.provider)
             message = f"{first.url} is not a {api} API ({first.why})"
-            hint = "check statuspage.url, or set statuspage.provider = \"auto\""
+            hint = 'check statuspage.url, or set statuspage.provider = "auto"'
         else:
-            message = (
-                f"{safe_url(self.base)} serves neither a Statuspage v2 API ({first.why}) nor a Rootly one ({second.why})"
-            )
+            message = f"{safe_url(self.base)} serves neither a Statuspage v2 API ({first.why}) nor a Rootly one ({second.why})"
             hint = "set statuspage.url to the page's base URL (e.g. https://status.example.com), not a sub-page"
         return make_error(SOURCE, ErrorKind.BAD_RESPONSE, message, hint, status_code=second.status if second else first.status)
 
@@ -406,9 +404,7 @@ class StatusPage:
                 incidents_doc, more = incs
                 elapsed += more
         try:
-            return parse_rootly(
-                status_doc, components_doc, incidents_doc, fetched_at=time.time(), response_ms=elapsed, base_url=self.base
-            )
+            return parse_rootly(status_doc, components_doc, incidents_doc, fetched_at=time.time(), response_ms=elapsed, base_url=self.base)
         except NotThisFormat as exc:
             return _WrongApi(safe_url(self.base + ROOTLY_STATUS_PATH), str(exc), 200)
 

@@ -17,20 +17,12 @@ from dataclasses import dataclass, field, replace
 
 from clay_cockpit.config import Thresholds
 from clay_cockpit.runbook import ActionId, Branch, ErrorClass, Severity
-from clay_cockpit.signals import (
-    HealthSnapshot,
-    LogLine,
-    MetricsSnapshot,
-    PodsSnapshot,
-    SourceError,
-    StatusPageSnapshot,
-)
 from clay_cockpit.triage import evidence as ev
+from clay_cockpit.triage.context import Context, _calls_summary
+from clay_cockpit.triage.logs import LOG_MIN_CALLS, LOG_WINDOW, LogEvidence, Onset
 from clay_cockpit.triage.types import (
     SEVERITY_ORDER,
     Finding,
-    Gap,
-    Observation,
     Reason,
     action,
 )
@@ -41,132 +33,6 @@ _IMPACT = {"critical": P1, "major": P2, "minor": P3}  # Clay's stated impact, wh
 
 def worse(a: Severity | None, b: Severity | None) -> Severity | None:
     return a if SEVERITY_ORDER[a] <= SEVERITY_ORDER[b] else b
-
-
-# --------------------------------------------------------------------------
-# Context: every signal digested once
-
-
-@dataclass
-class Context:
-    th: Thresholds
-    views: dict[str, ev.View]
-    status: ev.ClayStatus | None = None
-    health: HealthSnapshot | None = None
-    pods: ev.PodState | None = None
-    metrics: MetricsSnapshot | None = None
-    calls: ev.Calls | None = None  # the best view of our Clay calls: metrics > health > logs
-    logs: ev.LogEvidence | None = None
-    gaps: list[Gap] = field(default_factory=list)
-    observed: list[Observation] = field(default_factory=list)
-    logs_stale: SourceError | None = None  # the follow failed and no line came since: the log lines are old
-
-    @classmethod
-    def build(cls, views: dict[str, ev.View], lines: tuple[LogLine, ...], th: Thresholds, logs_stale: SourceError | None = None) -> Context:
-        ctx = cls(th, views, logs_stale=logs_stale)
-        sp, hv, mv, pv = views["statuspage"], views["health"], views["metrics"], views["pods"]
-        if isinstance(sp.value, StatusPageSnapshot):
-            ctx.status = ev.clay_status(sp.value)
-        if isinstance(hv.value, HealthSnapshot):
-            ctx.health = hv.value
-        if isinstance(pv.value, PodsSnapshot):
-            ctx.pods = ev.pod_state(pv.value, th.restarts_warn)
-        existing = frozenset(x.name for x in pv.value.pods) if isinstance(pv.value, PodsSnapshot) and pv.live else None
-        ctx.logs = ev.log_evidence(tuple(lines), existing) if isinstance(lines, (tuple, list)) else None
-        lacks: list[str] = []
-        if isinstance(mv.value, MetricsSnapshot):
-            ctx.metrics = mv.value
-            ctx.calls, lacks = ev.metrics_calls(mv.value, th, weak=not mv.live)
-            if ctx.calls.total is None and mv.live:  # no request rate: no shares, no "healthy"
-                ctx.views = {**views, "metrics": replace(mv, state=ev.PARTIAL)}
-        elif ctx.health is not None:
-            ctx.calls = ev.health_calls(ctx.health, th.clay_health_checks, weak=True)
-        if ctx.calls is None and ctx.logs is not None:
-            ctx.calls = ev.logs_calls(ctx.logs)
-        for name in ev.PRIMARY:
-            ctx.gaps.extend(_gap(views[name]))
-        ctx.gaps.extend(Gap("metrics", ev.PARTIAL, ev.one_line(f"metrics partial: {text}")) for text in lacks)
-        if not lines and ctx.pods is not None and ctx.pods.total:
-            ctx.gaps.append(Gap("logs", "missing", "no recent pod log lines", "logs are followed in the background; wait a few seconds"))
-        if logs_stale is not None and lines:
-            err = logs_stale
-            ctx.gaps.append(Gap("logs", ev.STALE, ev.one_line(f"logs stale (the lines are old): {err.kind.value}: {err.message}"), err.hint))
-        ctx.observed = [_observe(ctx, name) for name in (*ev.PRIMARY, "logs")]
-        return ctx
-
-    def stale_note(self, source: str) -> str:
-        if source == "logs" and self.logs_stale is not None:
-            return f" (logs stale: {self.logs_stale.kind.value}, no new line since)"
-        v = self.views.get(source)
-        if v is None or v.state != ev.STALE:
-            return ""
-        return f" ({ev.fmt_dur(v.age)} old)" if v.age is not None else " (stale)"
-
-    def reason(self, text: str, source: str, weak: bool = False, **values: float | str) -> Reason:
-        note = self.stale_note(source)
-        weak = weak or bool(note) or source == "logs"
-        return Reason(ev.one_line(text) + note, source, weak, tuple(values.items()))
-
-
-def _gap(v: ev.View) -> list[Gap]:
-    label = ev.LABEL[v.name]
-    if v.state == ev.MISSING:
-        return [Gap(v.name, ev.MISSING, f"{label} not read yet")]
-    err = v.error
-    detail = f"{err.kind.value}: {err.message}" if err is not None else ""
-    hint = err.hint if err is not None else ""
-    if v.state == ev.FAILED:
-        return [Gap(v.name, ev.FAILED, ev.one_line(f"{label} unavailable: {detail}"), hint)]
-    if v.state == ev.STALE:
-        age = f"{ev.fmt_dur(v.age)} old" if v.age is not None else "old"
-        return [Gap(v.name, ev.STALE, ev.one_line(f"{label} stale ({age})" + (f": {detail}" if detail else "")), hint)]
-    return []
-
-
-def _observe(ctx: Context, name: str) -> Observation:
-    if name == "logs":
-        lg = ctx.logs
-        if lg is None:
-            return Observation("logs", ev.MISSING, None, "no recent pod log lines")
-        summary = f"{lg.lines} recent lines, {lg.calls} Clay calls logged, {lg.failed} failed"
-        if ctx.logs_stale is not None:
-            return Observation("logs", ev.STALE, None, f"{summary}; old: log follow {ctx.logs_stale.kind.value}")
-        return Observation("logs", ev.LIVE, None, summary)
-    v = ctx.views[name]
-    if v.value is None:
-        gap = next((g for g in ctx.gaps if g.source == name), None)
-        return Observation(name, v.state, None, gap.text if gap else "")
-    if name == "statuspage" and ctx.status is not None:
-        n = len(ctx.status.incidents)
-        count = "no unresolved incident" if n == 0 else f"{n} unresolved incident{'s' if n != 1 else ''}"
-        summary = f"{ctx.status.description or ctx.status.indicator or 'no indicator'}, {count}"
-    elif name == "health" and ctx.health is not None:
-        failing = [c.name for c in ctx.health.checks if not c.ok]
-        summary = f"{ctx.health.status} (HTTP {ctx.health.http_status})" + (f", failing: {', '.join(failing)}" if failing else "")
-    elif name == "metrics" and ctx.metrics is not None:
-        summary = _calls_summary(ctx.calls) + (" (backup Prometheus)" if ctx.metrics.is_backup else "")
-    elif name == "pods" and ctx.pods is not None:
-        p = ctx.pods
-        bad = ev.statuses_text(p.crashing + p.not_ready)
-        summary = f"{p.ready}/{p.total} ready" + (f": {bad}" if bad else "") + (f", max {p.max_restarts} restarts" if p.max_restarts else "")
-    else:
-        summary = "answered in an unexpected shape"
-    return Observation(name, v.state, v.age, ev.one_line(summary))
-
-
-def _calls_summary(calls: ev.Calls | None) -> str:
-    if calls is None:
-        return "no Clay call metrics"
-    if calls.basis == "logs":
-        return f"{calls.total:.0f} Clay calls logged, {calls.error_total:.0f} failed ({calls.window})"
-    parts = []
-    if calls.total is not None:
-        parts.append(f"{ev.fmt_rate(calls.total)} Clay calls")
-    errs = calls.error_total
-    parts.append(f"errors {ev.fmt_rate(errs)}" + (f" ({ev.fmt_pct(errs / calls.total)})" if calls.total else ""))
-    if calls.p95_ms is not None:
-        parts.append(f"p95 {ev.fmt_ms(calls.p95_ms)}")
-    return ", ".join(parts)
 
 
 # --------------------------------------------------------------------------
@@ -202,7 +68,7 @@ class Impact:
     basis: str  # "metrics", "health", "logs"
     level: Severity | None
     reasons: list[Reason]
-    onset: ev.Onset | None = None  # when the logs show it started (ongoing, enough failures)
+    onset: Onset | None = None  # when the logs show it started (ongoing, enough failures)
     ramp: Ramp | None = None  # the metrics still catching up with it, read since the onset
     sources: set[str] = field(default_factory=set)
 
@@ -233,7 +99,7 @@ def _ramp_level(r: Ramp, th: Thresholds) -> Severity | None:
     return P2 if r.rate >= th.error_rate_crit else P3 if r.rate >= th.error_rate_warn else None
 
 
-def _log_level(stat: ev.ClassStat, lg: ev.LogEvidence, th: Thresholds) -> Severity | None:
+def _log_level(stat: ev.ClassStat, lg: LogEvidence, th: Thresholds) -> Severity | None:
     count = stat.count or 0
     if stat.share is not None:  # our unsampled "sync stats" counters
         if stat.share >= th.error_ratio_crit:
@@ -244,13 +110,13 @@ def _log_level(stat: ev.ClassStat, lg: ev.LogEvidence, th: Thresholds) -> Severi
     return P3 if count >= 3 else None
 
 
-def _streak(lg: ev.LogEvidence | None, cls: ErrorClass | None) -> ev.Onset | None:
+def _streak(lg: LogEvidence | None, cls: ErrorClass | None) -> Onset | None:
     """The logs' ongoing streak of ``cls`` failures, when it is big enough to count."""
     o = lg.onset(cls) if lg is not None else None
     return o if o is not None and o.ongoing and o.failed >= LOG_MIN_FAILED else None
 
 
-def ramp_of(stat: ev.ClassStat, total: float | None, onset: ev.Onset | None, th: Thresholds) -> Ramp | None:
+def ramp_of(stat: ev.ClassStat, total: float | None, onset: Onset | None, th: Thresholds) -> Ramp | None:
     """The metric rate since the logs' onset, when the two agree (see above)."""
     if onset is None or onset.at is None or stat.at is None or stat.rate is None:
         return None
@@ -267,9 +133,11 @@ def ramp_of(stat: ev.ClassStat, total: float | None, onset: ev.Onset | None, th:
     return Ramp(seconds, rate, min(share, 1.0) if share is not None else None)
 
 
-def _streak_text(o: ev.Onset) -> str:
-    """"41 of 41 logged Clay calls got 401 since 12:03:05 (7 s)"."""
-    since = f" since {ev.clock_text(o.at)} ({ev.fmt_dur(o.span or 0.0)})" if o.at is not None else " (every one we hold: it began before them)"
+def _streak_text(o: Onset) -> str:
+    """ "41 of 41 logged Clay calls got 401 since 12:03:05 (7 s)"."""
+    since = (
+        f" since {ev.clock_text(o.at)} ({ev.fmt_dur(o.span or 0.0)})" if o.at is not None else " (every one we hold: it began before them)"
+    )
     return f"{o.failed} of {o.calls} logged Clay calls got {ev.codes_text(o.codes)}{since}"
 
 
@@ -301,12 +169,14 @@ def _class_reason(ctx: Context, stat: ev.ClassStat, calls: ev.Calls) -> Reason:
 
 def _ramp_reason(ctx: Context, r: Ramp) -> Reason:
     share = f" — ~{ev.fmt_pct(r.share)} of calls" if r.share is not None else ""
-    text = (f"The 1-minute rate covers only {ev.fmt_dur(r.seconds)} of it: ~{ev.fmt_rate(r.rate)} since it began{share} "
-            "(it catches up within a minute)")
+    text = (
+        f"The 1-minute rate covers only {ev.fmt_dur(r.seconds)} of it: ~{ev.fmt_rate(r.rate)} since it began{share} "
+        "(it catches up within a minute)"
+    )
     values: dict[str, float] = {"seconds": round(r.seconds, 1), "rate_since": round(r.rate, 3)}
     if r.share is not None:
         values["share_since"] = round(r.share, 4)
-    return ctx.reason(text, "metrics", **values)
+    return ctx.reason(text, "metrics", weak=False, **values)
 
 
 def impacts(ctx: Context) -> list[Impact]:
@@ -347,7 +217,7 @@ def impacts(ctx: Context) -> list[Impact]:
     return out
 
 
-def _logs_ahead(ctx: Context, lg: ev.LogEvidence, seen: set[ErrorClass | None]) -> list[Impact]:
+def _logs_ahead(ctx: Context, lg: LogEvidence, seen: set[ErrorClass | None]) -> list[Impact]:
     """Classes the logs show failing now that the metrics (or health) do not
     show yet: a sudden failure is in the logs within seconds. Minor (P3)
     until the metrics confirm it: the logs sample calls, they do not count them."""
@@ -360,7 +230,11 @@ def _logs_ahead(ctx: Context, lg: ev.LogEvidence, seen: set[ErrorClass | None]) 
         behind = f" at {ev.fmt_rate(metric.rate)} over the last minute" if metric is not None and metric.rate is not None else " yet"
         reasons = [
             ctx.reason(f"Logs: {_streak_text(o)}", "logs", failed=o.failed, calls=o.calls),
-            ctx.reason(f"Metrics: {ev.codes_text(o.codes)}{behind} (the 1-minute rate lags)", ctx.calls.basis if ctx.calls else "metrics", weak=True),
+            ctx.reason(
+                f"Metrics: {ev.codes_text(o.codes)}{behind} (the 1-minute rate lags)",
+                ctx.calls.basis if ctx.calls else "metrics",
+                weak=True,
+            ),
         ]
         out.append(Impact(stat, "logs", P3, reasons, o, None, {"logs"}))
     return out
@@ -384,9 +258,12 @@ def latency(ctx: Context) -> tuple[Severity | None, Reason | None]:
         assert level is not None
         limit = th.latency_p95_crit_ms if level == P2 else th.latency_p95_warn_ms
         word = "degraded" if level == P2 else "slow"
-        other = "" if p95 is None else f"; metrics' 1-minute p95: {ev.fmt_ms(p95)}" if basis == "metrics" else f"; {basis}: {ev.fmt_ms(p95)}"
-        text = (f"Logs: Clay p95 latency {ev.fmt_ms(lg.p95_ms)} over the last {lg.timed} logged calls "
-                f"({word} above {ev.fmt_ms(limit)}{other})")
+        other = (
+            "" if p95 is None else f"; metrics' 1-minute p95: {ev.fmt_ms(p95)}" if basis == "metrics" else f"; {basis}: {ev.fmt_ms(p95)}"
+        )
+        text = (
+            f"Logs: Clay p95 latency {ev.fmt_ms(lg.p95_ms)} over the last {lg.timed} logged calls ({word} above {ev.fmt_ms(limit)}{other})"
+        )
         return level, ctx.reason(text, "logs", p95_ms=round(lg.p95_ms, 1), calls=lg.timed)
     if p95 is None:
         return None, None
@@ -409,7 +286,7 @@ def _status_reasons(ctx: Context, for_clay: bool) -> list[Reason]:
         return [ctx.reason("Status page unavailable: cannot rule out a Clay incident", "statuspage", weak=True)]
     out: list[Reason] = []
     for inc in st.incidents[:2]:
-        out.append(ctx.reason(f"Clay incident \"{inc.name}\" ({inc.impact}, {inc.status})", "statuspage", incident=inc.id, impact=inc.impact))
+        out.append(ctx.reason(f'Clay incident "{inc.name}" ({inc.impact}, {inc.status})', "statuspage", incident=inc.id, impact=inc.impact))
     if st.bad_components:
         comps = ", ".join(f"{n} {ev.component_text(s)}" for n, s in st.bad_components)
         out.append(ctx.reason(f"Clay components: {comps}", "statuspage"))
@@ -427,7 +304,7 @@ def _fallback_on(ctx: Context) -> str | None:
     if active:
         return active
     if ctx.logs is not None and ctx.logs.fallback_served:
-        return f"{ctx.logs.fallback_served} \"fallback served\" log lines"
+        return f'{ctx.logs.fallback_served} "fallback served" log lines'
     return None
 
 
@@ -448,23 +325,23 @@ def share_words(ctx: Context, imp: Impact, noun: str = "calls") -> tuple[str | N
         if stat.share is not None:
             return f"~{ev.fmt_pct(stat.share)} of {noun}", " (our sync stats)"
         n = ctx.logs.calls if ctx.logs is not None else 0
-        return f"{stat.count or 0} of {n} logged {noun}", f" (last {ev.LOG_WINDOW:.0f} s)"
+        return f"{stat.count or 0} of {n} logged {noun}", f" (last {LOG_WINDOW:.0f} s)"
     if stat.share is not None:
         return f"{ev.fmt_pct(stat.share)} of {noun}", _logs_disagree(ctx, stat)
     return None, f" ({ev.fmt_rate(stat.rate)})" if stat.rate else ""
 
 
 def _with_codes(codes: str, tail: str) -> str:
-    """" (429)" and a tail, the logs' numbers inside the same brackets: " (429; logs: 70 of 83)"."""
+    """ " (429)" and a tail, the logs' numbers inside the same brackets: " (429; logs: 70 of 83)"."""
     if tail.startswith(" (logs: "):
         return f" ({codes}; {tail[2:]}"
     return f" ({codes}){tail}"
 
 
 def _logs_disagree(ctx: Context, stat: ev.ClassStat) -> str:
-    """" (logs: 50 of 50)" when the recent logs' share of this class is far from the metrics' share."""
+    """ " (logs: 50 of 50)" when the recent logs' share of this class is far from the metrics' share."""
     lg = ctx.logs
-    if lg is None or lg.calls < ev.LOG_MIN_CALLS or stat.share is None:
+    if lg is None or lg.calls < LOG_MIN_CALLS or stat.share is None:
         return ""
     n = sum(count for code, count in lg.per_code.items() if ErrorClass.of(code) == stat.cls)
     return f" (logs: {n} of {lg.calls})" if abs(n / lg.calls - stat.share) >= DISAGREE else ""
@@ -478,23 +355,45 @@ def credentials(ctx: Context, imp: Impact) -> Finding:
     reasons = list(imp.reasons) + _status_reasons(ctx, for_clay=False)
     if cls == ErrorClass.AUTH:
         label, title = "Credentials", f"Clay answers {codes} to {share}{tail}" if share else f"Clay answers {codes}{tail}"
-        actions = (ActionId.VERIFY_KEY, ActionId.UPDATE_KEY, ActionId.RESTART)
+        actions: tuple[ActionId, ...] = (ActionId.VERIFY_KEY, ActionId.UPDATE_KEY, ActionId.RESTART)
     elif cls == ErrorClass.RATE_LIMIT:
         label, title = "Rate limit", f"Clay rate-limits {share}{_with_codes(codes, tail)}" if share else f"Clay rate-limits us{tail}"
         actions = (ActionId.READ_RATE_LIMITS, ActionId.ENABLE_QUEUING)
         rl = ctx.logs.rate_limit if ctx.logs is not None else {}
         if rl:
-            parts = [f"{k.replace('x-ratelimit-', '')} {v}{' s' if k == 'x-ratelimit-reset' else ''}" for k, v in rl.items() if k != "retry-after"]
-            reasons.append(ctx.reason("Rate-limit headers: " + ", ".join(parts), "logs", **rl))
+            parts = [
+                f"{k.replace('x-ratelimit-', '')} {v}{' s' if k == 'x-ratelimit-reset' else ''}"
+                for k, v in rl.items()
+                if k != "retry-after"
+            ]
+            reasons.append(ctx.reason("Rate-limit headers: " + ", ".join(parts), "logs", weak=False, **rl))
             read = replace(action(ActionId.READ_RATE_LIMITS), done=True, detail=ev.one_line("in the logs: " + ", ".join(parts)))
-            return Finding(Branch.CREDENTIALS, imp.level, title, tuple(reasons), (read, action(ActionId.ENABLE_QUEUING)),
-                           frozenset({cls}), label=label, sources=frozenset(imp.sources))
+            return Finding(
+                Branch.CREDENTIALS,
+                imp.level,
+                title,
+                tuple(reasons),
+                (read, action(ActionId.ENABLE_QUEUING)),
+                frozenset({cls}),
+                label=label,
+                sources=frozenset(imp.sources),
+            )
     else:
         label = "Config"
-        title = f"Clay rejects {share}{_with_codes(codes, tail)}: check our requests" if share else f"Clay rejects our requests ({codes}){tail}"
+        title = (
+            f"Clay rejects {share}{_with_codes(codes, tail)}: check our requests" if share else f"Clay rejects our requests ({codes}){tail}"
+        )
         actions = ()
-    return Finding(Branch.CREDENTIALS, imp.level, title, tuple(reasons), tuple(action(a) for a in actions),
-                   frozenset({cls}) if cls else frozenset(), label=label, sources=frozenset(imp.sources))
+    return Finding(
+        Branch.CREDENTIALS,
+        imp.level,
+        title,
+        tuple(reasons),
+        tuple(action(a) for a in actions),
+        frozenset({cls}) if cls else frozenset(),
+        label=label,
+        sources=frozenset(imp.sources),
+    )
 
 
 def clay_side(ctx: Context, imp: Impact | None, lat: Severity | None, lat_reason: Reason | None) -> Finding:
@@ -543,8 +442,9 @@ def clay_side(ctx: Context, imp: Impact | None, lat: Severity | None, lat_reason
         else:
             label, title = "Clay slow", f"{slow}, {page}"
         reasons += _status_reasons(ctx, for_clay=False)
-    return Finding(branch, level, title, tuple(reasons), tuple(actions), frozenset({ErrorClass.SERVER}), label=label,
-                   sources=frozenset(sources))
+    return Finding(
+        branch, level, title, tuple(reasons), tuple(actions), frozenset({ErrorClass.SERVER}), label=label, sources=frozenset(sources)
+    )
 
 
 def quiet_clay_incident(ctx: Context) -> Finding:
@@ -556,11 +456,16 @@ def quiet_clay_incident(ctx: Context) -> Finding:
         if st.critical:
             worst = P1
         reasons.append(ctx.reason("Cannot see our Clay calls: severity is Clay's stated impact", "triage", weak=True))
-        return Finding(Branch.CLAY_INCIDENT, worst, "our impact unknown", tuple(reasons),
-                       (action(ActionId.WATCH_CLAY_STATUS), action(ActionId.ENABLE_FALLBACK)), frozenset({ErrorClass.SERVER}))
+        return Finding(
+            Branch.CLAY_INCIDENT,
+            worst,
+            "our impact unknown",
+            tuple(reasons),
+            (action(ActionId.WATCH_CLAY_STATUS), action(ActionId.ENABLE_FALLBACK)),
+            frozenset({ErrorClass.SERVER}),
+        )
     reasons.append(ctx.reason(f"Our Clay calls look normal: {_calls_summary(ctx.calls)}", ctx.calls.basis))
-    return Finding(Branch.CLAY_INCIDENT, P4, "no impact on our calls seen", tuple(reasons),
-                   (action(ActionId.WATCH_CLAY_STATUS),))
+    return Finding(Branch.CLAY_INCIDENT, P4, "no impact on our calls seen", tuple(reasons), (action(ActionId.WATCH_CLAY_STATUS),))
 
 
 def monitoring_gap(ctx: Context) -> Finding | None:
@@ -571,8 +476,11 @@ def monitoring_gap(ctx: Context) -> Finding | None:
     cannot = [ev.LABEL[g.source] for g in down if g.state == ev.FAILED]
     old = [ev.LABEL[g.source] for g in down if g.state == ev.STALE]
     part = [ev.LABEL[g.source] for g in down if g.state == ev.PARTIAL]
-    title = "; ".join(([f"cannot see {', '.join(cannot)}"] if cannot else []) + ([f"{', '.join(old)} stale"] if old else [])
-                      + ([f"{', '.join(part)} incomplete"] if part else []))
+    title = "; ".join(
+        ([f"cannot see {', '.join(cannot)}"] if cannot else [])
+        + ([f"{', '.join(old)} stale"] if old else [])
+        + ([f"{', '.join(part)} incomplete"] if part else [])
+    )
     reasons = [Reason(g.text, g.source, True) for g in down]
     if any(g.source == "health" and g.state == ev.FAILED for g in down):
         reasons.append(Reason("Health unreadable: our service may be down, or the path to it", "health", True))

@@ -89,18 +89,69 @@ def is_terminating(p: PodInfo) -> bool:
     return p.status.lower() == "terminating"
 
 
+def is_finished(p: PodInfo) -> bool:
+    """Ended for good: :attr:`PodInfo.finished <clay_cockpit.signals.PodInfo.finished>`."""
+    return p.finished
+
+
+def is_evicted(p: PodInfo) -> bool:
+    """Evicted by its node's kubelet (status.reason Evicted): kubectl shows such a pod as
+    "Error" once its container was killed, which it did not do on its own."""
+    return is_finished(p) and p.reason == "Evicted"
+
+
 def is_crashing(p: PodInfo, restarts_warn: int) -> bool:
+    if is_finished(p):
+        return False
     status = p.status.lower()
-    return (
-        any(w in status for w in _CRASH_WORDS)
-        or p.phase == "Failed"
-        or (restarts_warn > 0 and p.restarts >= restarts_warn)
-    )
+    return any(w in status for w in _CRASH_WORDS) or (restarts_warn > 0 and p.restarts >= restarts_warn)
+
+
+@dataclass(frozen=True)
+class Eviction:
+    """Our pods one node evicted: "2 pods evicted from node n-2: The node was low on resource: memory. …"."""
+
+    node: str  # "" when the pod list does not say
+    pods: tuple[PodInfo, ...]  # newest first
+    message: str  # the newest eviction's, the kubelet's words (whole)
+    last: float | None  # when the newest was evicted (the cluster's clock), epoch seconds
+
+    @property
+    def count(self) -> int:
+        return len(self.pods)
+
+    @property
+    def cause(self) -> str:
+        """The message's first sentence: "The node was low on resource: memory"."""
+        return self.message.split(". ", 1)[0].strip().rstrip(".")
+
+
+def _epoch(p: PodInfo) -> float | None:
+    try:
+        return p.finished_at.timestamp() if p.finished_at is not None else None
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def evictions(pods: tuple[PodInfo, ...], now: float, recent: float) -> tuple[Eviction, ...]:
+    """The evicted pods ended within ``recent`` seconds of ``now`` (or at an unknown time, or
+    ahead of our clock), by node, the node that evicted most first."""
+    by_node: dict[str, list[PodInfo]] = {}
+    for p in pods:
+        at = _epoch(p)
+        if is_evicted(p) and (at is None or now - at <= recent):
+            by_node.setdefault(p.node or "", []).append(p)
+    out = []
+    for node, group in by_node.items():
+        group.sort(key=lambda x: -(_epoch(x) or 0.0))
+        newest = group[0]
+        out.append(Eviction(node, tuple(group), newest.message, _epoch(newest)))
+    return tuple(sorted(out, key=lambda e: (-e.count, e.node)))
 
 
 @dataclass(frozen=True)
 class PodState:
-    total: int  # pods not terminating
+    total: int  # pods not terminating and not finished: the replicas there are
     ready: int
     crashing: tuple[PodInfo, ...]
     not_ready: tuple[PodInfo, ...]  # not ready and not crashing (starting, pending)
@@ -109,10 +160,15 @@ class PodState:
     max_restarts: int
     selector: str
     namespace: str
+    finished: tuple[PodInfo, ...] = ()  # ended for good (evicted …): not counted above
+
+    @property
+    def evicted(self) -> tuple[PodInfo, ...]:
+        return tuple(p for p in self.finished if is_evicted(p))
 
 
 def pod_state(p: PodsSnapshot, restarts_warn: int) -> PodState:
-    pods = [x for x in p.pods if not is_terminating(x)]
+    pods = [x for x in p.pods if not is_terminating(x) and not is_finished(x)]
     crashing = tuple(x for x in pods if is_crashing(x, restarts_warn))
     not_ready = tuple(x for x in pods if not x.is_ready and x not in crashing)
     return PodState(
@@ -125,7 +181,17 @@ def pod_state(p: PodsSnapshot, restarts_warn: int) -> PodState:
         max_restarts=max((max(0, x.restarts) for x in pods), default=0),
         selector=p.selector,
         namespace=p.namespace,
+        finished=tuple(x for x in p.pods if not is_terminating(x) and is_finished(x)),
     )
+
+
+def finished_text(pods: tuple[PodInfo, ...]) -> str:
+    """ "2 evicted", "2 evicted, 1 Failed (Shutdown)": the pods that ended for good, counted."""
+    counts: dict[str, int] = {}
+    for x in pods:
+        word = "evicted" if is_evicted(x) else f"{x.phase} ({x.reason})" if x.reason else x.phase
+        counts[word] = counts.get(word, 0) + 1
+    return ", ".join(f"{n} {w}" for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def pod_word(p: PodInfo) -> str:
@@ -137,7 +203,7 @@ def pod_word(p: PodInfo) -> str:
 
 
 def statuses_text(pods: tuple[PodInfo, ...]) -> str:
-    """"3 CrashLoopBackOff, 1 Pending" — counts of each status, most common first."""
+    """ "3 CrashLoopBackOff, 1 Pending" — counts of each status, most common first."""
     counts: dict[str, int] = {}
     for p in pods:
         counts[pod_word(p)] = counts.get(pod_word(p), 0) + 1

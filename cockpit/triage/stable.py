@@ -26,6 +26,7 @@ Pure: no clock reads, bounded state (a few references).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from clay_cockpit.runbook import Branch, Severity
 from clay_cockpit.triage.types import BRANCH_LABEL, SEVERITY_ORDER, Assessment
@@ -50,7 +51,7 @@ class Change:
 
     @property
     def kind(self) -> str:
-        """"branch" when the branch changed (first assessment included), else "severity"."""
+        """ "branch" when the branch changed (first assessment included), else "severity"."""
         return "branch" if self.before_branch != self.after_branch else "severity"
 
     @property
@@ -62,13 +63,16 @@ class Change:
         sev = f" ({self.after_severity.value})" if self.after_severity is not None else ""
         return f"Branch: {before} → {BRANCH_LABEL[self.after_branch]}{sev}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "at": self.at,
             "kind": self.kind,
             "summary": self.summary,
             "headline": self.headline,
-            "before": {"branch": self.before_branch.value if self.before_branch else None, "severity": self.before_severity.value if self.before_severity else None},
+            "before": {
+                "branch": self.before_branch.value if self.before_branch else None,
+                "severity": self.before_severity.value if self.before_severity else None,
+            },
             "after": {"branch": self.after_branch.value, "severity": self.after_severity.value if self.after_severity else None},
         }
 
@@ -107,7 +111,7 @@ class Triaged:
 
     @property
     def pending_text(self) -> str:
-        """"" or one line: "changing to Credentials P1? (2/3 samples)"."""
+        """ "" or one line: "changing to Credentials P1? (2/3 samples)"."""
         if self.pending is None:
             return ""
         branch, sev = self.pending

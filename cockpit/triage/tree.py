@@ -24,10 +24,11 @@ actions desk read from the cluster, a key update whose symptom ended) stays
 in the finding's actions marked done, with what is in effect and since when;
 :attr:`Assessment.next` is the first one that is not.
 
-Modules: ``triage_types`` (the frozen result types), ``triage_evidence``
-(what each signal says, in numbers), ``triage_findings`` (the tree and the
-severity table), ``triage_infra`` (our own service, and the findings put
-together), ``triage_stable`` (the window).
+Modules: ``types`` (the frozen result types), ``evidence`` (what each
+signal says, in numbers), ``logs`` (what the pod log lines say),
+``context`` (every signal digested once), ``findings`` (the tree and the
+severity table), ``infra`` (our own service, and the findings put
+together), ``stable`` (the window).
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from typing import TYPE_CHECKING
 
 from clay_cockpit.config import Thresholds
 from clay_cockpit.runbook import ActionId, Branch, ErrorClass
-from clay_cockpit.signals import InEffect, Signals, SourceError
+from clay_cockpit.signals import InEffect, Reading, Signals, SourceError
 from clay_cockpit.triage import evidence as ev
-from clay_cockpit.triage.findings import Context
+from clay_cockpit.triage.context import Context
 from clay_cockpit.triage.infra import build_findings
 from clay_cockpit.triage.stable import Change, Triage, Triaged
 from clay_cockpit.triage.types import (
@@ -60,8 +61,20 @@ if TYPE_CHECKING:
     from clay_cockpit.config import Config
 
 __all__ = [
-    "BRANCH_LABEL", "Action", "Assessment", "Change", "Confidence", "Finding", "Gap", "Observation",
-    "Reason", "Triage", "Triaged", "action", "assess", "refresh_intervals",
+    "BRANCH_LABEL",
+    "Action",
+    "Assessment",
+    "Change",
+    "Confidence",
+    "Finding",
+    "Gap",
+    "Observation",
+    "Reason",
+    "Triage",
+    "Triaged",
+    "action",
+    "assess",
+    "refresh_intervals",
 ]
 
 # the sources a branch cannot be chosen confidently without
@@ -74,10 +87,21 @@ NEEDS: dict[Branch, tuple[str, ...]] = {
     Branch.UNKNOWN: (),
 }
 
+# the infrastructure reading (events, nodes, what changed) is watched, not polled: the source
+# re-sends its snapshot at least this often; older than stale_intervals of it counts as stale
+INFRA_REFRESH = 30.0
+
 # ties in severity: what only we can fix comes first
 _RANK: dict[object, int] = {
-    ErrorClass.AUTH: 0, Branch.INFRASTRUCTURE: 1, ErrorClass.RATE_LIMIT: 2, None: 3, ErrorClass.SERVER: 4,
-    Branch.CLAY_INCIDENT: 5, Branch.MONITORING_GAP: 6, Branch.UNKNOWN: 7, Branch.HEALTHY: 7,
+    ErrorClass.AUTH: 0,
+    Branch.INFRASTRUCTURE: 1,
+    ErrorClass.RATE_LIMIT: 2,
+    None: 3,
+    ErrorClass.SERVER: 4,
+    Branch.CLAY_INCIDENT: 5,
+    Branch.MONITORING_GAP: 6,
+    Branch.UNKNOWN: 7,
+    Branch.HEALTHY: 7,
 }
 
 
@@ -96,7 +120,8 @@ def assess(signals: Signals, thresholds: Thresholds, now: float, *, refresh: Map
 
     ``now`` is epoch seconds on the clock the app stamps ``Reading.updated_at``
     with. ``refresh`` gives each polled source's refresh interval in seconds
-    (:func:`refresh_intervals`; defaults: the config defaults); a reading older
+    (:func:`refresh_intervals`; defaults: the config defaults; ``"infra"``:
+    :data:`INFRA_REFRESH`); a reading older
     than ``thresholds.stale_intervals`` of its intervals counts as stale.
     Never raises on odd signals.
     """
@@ -106,7 +131,9 @@ def assess(signals: Signals, thresholds: Thresholds, now: float, *, refresh: Map
         for name in ev.PRIMARY
     }
     logs_stale = signals.logs_stale if isinstance(signals.logs_stale, SourceError) else None
-    ctx = Context.build(views, signals.recent_logs, thresholds, logs_stale)
+    infra = signals.infra if isinstance(signals.infra, Reading) else Reading()
+    infra_view = ev.view_of("infra", infra, now, _interval(intervals.get("infra", INFRA_REFRESH)), thresholds.stale_intervals)
+    ctx = Context.build(views, signals.recent_logs, thresholds, logs_stale, infra_view, now)
     views = ctx.views  # a source that answered without what triage needs is no longer "live"
     all_live = all(v.live for v in views.values())
     findings = [_in_effect(f, signals.in_effect) for f in build_findings(ctx)]
@@ -175,4 +202,3 @@ def _with_confidence(f: Finding, views: dict[str, ev.View], all_live: bool, logs
     if logs_stale and conf == Confidence.HIGH and any(r.source == "logs" for r in f.reasons):
         conf = Confidence.MEDIUM  # it cites log lines that are old
     return replace(f, confidence=conf)
-

@@ -53,7 +53,7 @@ class Reason:
     weak: bool = False  # from a stale reading or a secondary source (logs, health details)
     values: tuple[tuple[str, float | int | str], ...] = ()  # the numbers, for the record
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "source": self.source, "weak": self.weak, "values": {k: v for k, v in self.values}}
 
 
@@ -87,10 +87,10 @@ class Action:
 
     @property
     def done_text(self) -> str:
-        """"Request queuing on" — how it reads once in effect."""
+        """ "Request queuing on" — how it reads once in effect."""
         return DONE_TEXT[self.id]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id.value, "text": self.text}
         if self.key:
             out["key"] = self.key
@@ -128,7 +128,7 @@ class Finding:
         """One line, whole: "Credentials: Clay answers 401 to 98% of calls — P1"."""
         return _line(self.label or BRANCH_LABEL[self.branch], self.title, f" — {self.severity.value}" if self.severity else "")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "branch": self.branch.value,
             "severity": self.severity.value if self.severity else None,
@@ -152,7 +152,7 @@ class Gap:
     text: str  # "metrics unavailable: connection refused by 127.0.0.1:9090"
     hint: str = ""  # what to do about it, from the source's error
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "state": self.state, "text": self.text, "hint": self.hint}
 
 
@@ -165,7 +165,7 @@ class Observation:
     age: float | None  # seconds since the value was fetched (None: unknown / none)
     summary: str  # "All Systems Operational, no unresolved incident"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "state": self.state, "age": self.age, "summary": self.summary}
 
 
@@ -249,7 +249,7 @@ class Assessment:
         metrics and the logs, the pods and the logs …): raised faster."""
         return len(self.top.sources) >= 2
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "at": self.at,
             "branch": self.branch.value,

@@ -122,8 +122,16 @@ def launch(e2e_dir: Path, mark: str, request: pytest.FixtureRequest) -> Callable
     home = e2e_dir / "home"
     home.mkdir()
 
-    def start(term: Terminal, args: Sequence[str], *, via: str = "local", no_color: bool = False,
-              width: int = 80, height: int = 24, extra_env: dict[str, str] | None = None) -> None:
+    def start(
+        term: Terminal,
+        args: Sequence[str],
+        *,
+        via: str = "local",
+        no_color: bool = False,
+        width: int = 80,
+        height: int = 24,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         env = {procs.MARK_VAR: mark, "TMPDIR": str(home), "XDG_STATE_HOME": str(home / "state"), **(extra_env or {})}
         if no_color:
             env["NO_COLOR"] = "1"

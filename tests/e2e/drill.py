@@ -285,8 +285,12 @@ def metrics_view(codes: tuple[int, ...]) -> list[Step]:
     ]
 
 
-LABELS = {"credentials": ("Credentials", "Rate limit"), "clay_incident": ("Clay incident",),
-          "infrastructure": ("Infrastructure",), "healthy": ("Healthy",)}
+LABELS = {
+    "credentials": ("Credentials", "Rate limit"),
+    "clay_incident": ("Clay incident",),
+    "infrastructure": ("Infrastructure",),
+    "healthy": ("Healthy",),
+}
 
 
 def verdict(branch: str, severity: str) -> Check:
@@ -353,8 +357,12 @@ def branch_action(scenario: str) -> list[Step]:
         Step(f"{key} again", keys=(key,), check=has(modal, "Dry run"), timeout=20.0),
         Step("the modal settles", settle=1.0),
         # (at --speed 5 the verdict can follow "rollout done" within a frame: the verdict is what is checked)
-        Step("y confirms: it runs, then the symptom's verdict", keys=("y",),
-             check=all_of(lacks(modal), any_of(has("✓ Mitigated:"), has("the fix did not work"), has("The fix did not work"))), timeout=120.0),
+        Step(
+            "y confirms: it runs, then the symptom's verdict",
+            keys=("y",),
+            check=all_of(lacks(modal), any_of(has("✓ Mitigated:"), has("the fix did not work"), has("The fix did not work"))),
+            timeout=120.0,
+        ),
     ]
 
 
@@ -371,10 +379,24 @@ def internal_update(severity: str) -> list[Step]:
     action, next update time; ctrl+r previews it as Slack shows it; `s`
     sends it to the drill's Slack, which opens the incident thread."""
     return [
-        Step("n drafts the internal update", keys=("n",),
-             check=has("Internal update →", f"*Severity:* {severity}", "*Impact:*", "*Current action:*", "*Next update:*"), timeout=15.0),
-        Step("ctrl+r previews it", keys=("C-r",), check=has("Preview · Internal update", "As Slack shows it", f"Severity: {severity}"), timeout=10.0),
-        Step("s sends it", keys=("s",), check=all_of(has("Internal update sent", "incident thread"), lacks("Preview · Internal update")), timeout=20.0),
+        Step(
+            "n drafts the internal update",
+            keys=("n",),
+            check=has("Internal update →", f"*Severity:* {severity}", "*Impact:*", "*Current action:*", "*Next update:*"),
+            timeout=15.0,
+        ),
+        Step(
+            "ctrl+r previews it",
+            keys=("C-r",),
+            check=has("Preview · Internal update", "As Slack shows it", f"Severity: {severity}"),
+            timeout=10.0,
+        ),
+        Step(
+            "s sends it",
+            keys=("s",),
+            check=all_of(has("Internal update sent", "incident thread"), lacks("Preview · Internal update")),
+            timeout=20.0,
+        ),
     ]
 
 

@@ -51,8 +51,9 @@ def ps_lines(pids: list[int]) -> str:
     """``ps`` output for these pids (for failure messages)."""
     if not pids:
         return "(none)"
-    proc = subprocess.run(["ps", "-o", "pid,ppid,stat,etime,args", "-p", ",".join(map(str, pids))],
-                          capture_output=True, text=True, timeout=10)
+    proc = subprocess.run(
+        ["ps", "-o", "pid,ppid,stat,etime,args", "-p", ",".join(map(str, pids))], capture_output=True, text=True, timeout=10
+    )
     return proc.stdout.strip()
 
 

@@ -66,11 +66,15 @@ class Prometheus:
         self.port = 0
         self.proc: subprocess.Popen | None = None
         # JSON is YAML: no YAML writer needed
-        self.config.write_text(json.dumps({
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{"job_name": "clay-drill", "metrics_path": "/metrics",
-                                "static_configs": [{"targets": [target]}]}],
-        }, indent=2))
+        self.config.write_text(
+            json.dumps(
+                {
+                    "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+                    "scrape_configs": [{"job_name": "clay-drill", "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}],
+                },
+                indent=2,
+            )
+        )
 
     @property
     def url(self) -> str:
@@ -81,10 +85,18 @@ class Prometheus:
             self.port = free_port()
             with self.log.open("ab") as log:
                 self.proc = subprocess.Popen(
-                    [self.binary, f"--config.file={self.config}", f"--storage.tsdb.path={self.storage}",
-                     f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1h",
-                     "--log.level=info"],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.root,
+                    [
+                        self.binary,
+                        f"--config.file={self.config}",
+                        f"--storage.tsdb.path={self.storage}",
+                        f"--web.listen-address=127.0.0.1:{self.port}",
+                        "--storage.tsdb.retention.time=1h",
+                        "--log.level=info",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    cwd=self.root,
                 )
             if self._wait_ready(timeout):
                 return
@@ -162,33 +174,41 @@ class SSHServer:
         self.port = 0
         self.proc: subprocess.Popen | None = None
         for key in (self.host_key, self.client_key):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "clay-cockpit-e2e", "-f", str(key)],
-                           check=True, capture_output=True, timeout=30)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "clay-cockpit-e2e", "-f", str(key)],
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
         self.authorized.write_text(Path(str(self.client_key) + ".pub").read_text())
         os.chmod(self.authorized, 0o600)
 
     def _write_config(self) -> None:
-        self.config.write_text("\n".join([
-            "ListenAddress 127.0.0.1",
-            f"Port {self.port}",
-            f"HostKey {self.host_key}",
-            f"PidFile {self.root / 'sshd.pid'}",
-            f"AuthorizedKeysFile {self.authorized}",
-            f"AllowUsers {self.user}",
-            "PermitRootLogin prohibit-password",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "UsePAM no",
-            "StrictModes no",  # the temp dir's parents are world-writable (/tmp)
-            "PermitTTY yes",
-            "X11Forwarding no",
-            "AllowTcpForwarding no",
-            "PrintMotd no",
-            "PrintLastLog no",
-            "LogLevel INFO",
-            "",
-        ]))
+        self.config.write_text(
+            "\n".join(
+                [
+                    "ListenAddress 127.0.0.1",
+                    f"Port {self.port}",
+                    f"HostKey {self.host_key}",
+                    f"PidFile {self.root / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {self.authorized}",
+                    f"AllowUsers {self.user}",
+                    "PermitRootLogin prohibit-password",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "StrictModes no",  # the temp dir's parents are world-writable (/tmp)
+                    "PermitTTY yes",
+                    "X11Forwarding no",
+                    "AllowTcpForwarding no",
+                    "PrintMotd no",
+                    "PrintLastLog no",
+                    "LogLevel INFO",
+                    "",
+                ]
+            )
+        )
 
     def start(self, timeout: float = 15.0) -> None:
         run_dir = Path("/run/sshd")  # sshd's privilege separation directory must exist
@@ -201,8 +221,9 @@ class SSHServer:
             if check.returncode != 0:
                 raise RuntimeError(f"sshd -t rejected the test config: {check.stderr.strip()}")
             with self.log.open("ab") as log:
-                self.proc = subprocess.Popen([self.binary, "-D", "-e", "-f", str(self.config)],
-                                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                self.proc = subprocess.Popen(
+                    [self.binary, "-D", "-e", "-f", str(self.config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                )
             if self._wait_listening(timeout):
                 return
             _stop(self.proc)
@@ -227,10 +248,26 @@ class SSHServer:
     def ssh_argv(self, *remote: str, tty: bool = True) -> list[str]:
         """The ssh client command line for running ``remote`` (a shell command line) there."""
         return [
-            "ssh", *(["-t"] if tty else []), "-p", str(self.port), "-i", str(self.client_key),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", "-o", "IdentitiesOnly=yes",
-            f"{self.user}@127.0.0.1", *remote,
+            "ssh",
+            *(["-t"] if tty else []),
+            "-p",
+            str(self.port),
+            "-i",
+            str(self.client_key),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=5",
+            "-o",
+            "IdentitiesOnly=yes",
+            f"{self.user}@127.0.0.1",
+            *remote,
         ]
 
     def tail_log(self) -> str:

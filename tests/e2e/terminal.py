@@ -241,7 +241,6 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in DROPPED_ENV and not k.startswith(("TEXTUAL", "PYTEST"))}
 
 
-
 class Terminal:
     """A tmux server with one session, ``cockpit``, at a fixed size."""
 
@@ -283,8 +282,9 @@ class Terminal:
             raise RuntimeError(f"tmux {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc.stdout
 
-    def start(self, argv: Sequence[str], *, width: int = 80, height: int = 24, env: dict[str, str] | None = None,
-              unset: Sequence[str] = ()) -> None:
+    def start(
+        self, argv: Sequence[str], *, width: int = 80, height: int = 24, env: dict[str, str] | None = None, unset: Sequence[str] = ()
+    ) -> None:
         """Run ``argv`` in a new detached session of ``width`` x ``height``.
 
         ``env`` is added to (and ``unset`` removed from) the environment the
@@ -327,8 +327,9 @@ class Terminal:
     def _snapshot(self) -> tuple[Screen, str | None]:
         """One tmux call: the pane's size and state, and its contents with
         escapes (the plain text is those without the escapes)."""
-        out = self.tmux("display-message", "-p", "-t", self.SESSION, "#{pane_width}|#{pane_height}", ";",
-                        "capture-pane", "-p", "-e", "-t", self.SESSION)
+        out = self.tmux(
+            "display-message", "-p", "-t", self.SESSION, "#{pane_width}|#{pane_height}", ";", "capture-pane", "-p", "-e", "-t", self.SESSION
+        )
         state, _, raw = out.partition("\n")
         width, height = state.split("|")
         raw = raw.rstrip("\n")
@@ -372,8 +373,9 @@ class Terminal:
                 return status
             time.sleep(POLL)
         pid = self.info("#{pane_pid}")  # the shell around the program
-        ps = subprocess.run(["ps", "-o", "pid,ppid,stat,etime,args", "--ppid", pid, "-p", pid],
-                            capture_output=True, text=True, timeout=10).stdout
+        ps = subprocess.run(
+            ["ps", "-o", "pid,ppid,stat,etime,args", "--ppid", pid, "-p", pid], capture_output=True, text=True, timeout=10
+        ).stdout
         raise TerminalError(self.describe(f"the program did not exit within {timeout:g}s:\n{ps}", self.screen()))
 
     def describe(self, message: str, screen: Screen | None) -> str:

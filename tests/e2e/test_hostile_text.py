@@ -33,8 +33,10 @@ pytestmark = pytest.mark.slow
 
 ESC = "\x1b"
 BRACKETS = ("[/]", "[@click=app.quit]Q[/]", "[FILTERED]")
-HOSTILE = (" ".join(BRACKETS) + f" {ESC}]8;;http://evil.example/{ESC}\\link{ESC}]8;;{ESC}\\{ESC}]0;PWNED-TITLE\x07"
-           f"{ESC}]52;c;UFdORUQtQ0xJUA==\x07{ESC}[2J\x9b2J\u202eevil\u202c\u2066iso\u2069 end")
+HOSTILE = (
+    " ".join(BRACKETS) + f" {ESC}]8;;http://evil.example/{ESC}\\link{ESC}]8;;{ESC}\\{ESC}]0;PWNED-TITLE\x07"
+    f"{ESC}]52;c;UFdORUQtQ0xJUA==\x07{ESC}[2J\x9b2J\u202eevil\u202c\u2066iso\u2069 end"
+)
 PAYLOADS = (b"evil.example", b"PWNED-TITLE", b"UFdORUQ")
 UNSAFE_DECODED = re.compile("[\x80-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 T0 = "2026-01-01T00:00:00Z"
@@ -45,16 +47,28 @@ def _summary() -> dict:
         "page": {"id": "p", "name": HOSTILE, "url": "http://status.invalid"},
         "status": {"indicator": "major", "description": HOSTILE},
         "components": [{"id": "c1", "name": HOSTILE, "status": "major_outage", "group_id": None}],
-        "incidents": [{"id": "i1", "name": HOSTILE, "status": "investigating", "impact": "major", "created_at": T0,
-                       "updated_at": T0, "shortlink": "http://stspg.invalid/x",
-                       "incident_updates": [{"body": HOSTILE, "status": "investigating", "created_at": T0}]}],
+        "incidents": [
+            {
+                "id": "i1",
+                "name": HOSTILE,
+                "status": "investigating",
+                "impact": "major",
+                "created_at": T0,
+                "updated_at": T0,
+                "shortlink": "http://stspg.invalid/x",
+                "incident_updates": [{"body": HOSTILE, "status": "investigating", "created_at": T0}],
+            }
+        ],
         "scheduled_maintenances": [],
     }
 
 
 def _health() -> dict:
-    return {"status": "down", "version": HOSTILE, "checks": {HOSTILE: {"status": "fail", "detail": HOSTILE},
-                                                             "database": {"status": "ok", "detail": HOSTILE}}}
+    return {
+        "status": "down",
+        "version": HOSTILE,
+        "checks": {HOSTILE: {"status": "fail", "detail": HOSTILE}, "database": {"status": "ok", "detail": HOSTILE}},
+    }
 
 
 def _prometheus(path: str) -> dict:
@@ -70,13 +84,29 @@ POD = "clay-sync-7d9f8c6b5-x2x9k"  # names valid (the client's log listing check
 
 def _pods() -> dict:
     def pod(name: str) -> dict:
-        return {"metadata": {"name": name, "namespace": "clay-sync", "creationTimestamp": T0,
-                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": HOSTILE, "uid": "u1", "controller": True}]},
-                "spec": {"nodeName": HOSTILE, "containers": [{"name": "clay-sync"}]},
-                "status": {"phase": "Running", "containerStatuses": [
-                    {"name": "clay-sync", "image": "clay-sync:1", "imageID": "clay-sync@sha256:0", "ready": False, "restartCount": 3,
-                     "state": {"waiting": {"reason": HOSTILE, "message": HOSTILE}},
-                     "lastState": {"terminated": {"reason": HOSTILE, "exitCode": 137}}}]}}
+        return {
+            "metadata": {
+                "name": name,
+                "namespace": "clay-sync",
+                "creationTimestamp": T0,
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": HOSTILE, "uid": "u1", "controller": True}],
+            },
+            "spec": {"nodeName": HOSTILE, "containers": [{"name": "clay-sync"}]},
+            "status": {
+                "phase": "Running",
+                "containerStatuses": [
+                    {
+                        "name": "clay-sync",
+                        "image": "clay-sync:1",
+                        "imageID": "clay-sync@sha256:0",
+                        "ready": False,
+                        "restartCount": 3,
+                        "state": {"waiting": {"reason": HOSTILE, "message": HOSTILE}},
+                        "lastState": {"terminated": {"reason": HOSTILE, "exitCode": 137}},
+                    }
+                ],
+            },
+        }
 
     return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": [pod(POD), pod(POD[:-5] + "q8f2m")]}
 
@@ -128,12 +158,18 @@ def hostile_server() -> Iterator[str]:
 
 def write_config(root: Path, url: str) -> Path:
     kubeconfig = root / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "hostile",
-        "clusters": [{"name": "hostile", "cluster": {"server": url}}],
-        "users": [{"name": "u", "user": {"token": "not-a-real-token-for-the-test"}}],
-        "contexts": [{"name": "hostile", "context": {"cluster": "hostile", "user": "u", "namespace": "clay-sync"}}],
-    }))
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "hostile",
+                "clusters": [{"name": "hostile", "cluster": {"server": url}}],
+                "users": [{"name": "u", "user": {"token": "not-a-real-token-for-the-test"}}],
+                "contexts": [{"name": "hostile", "context": {"cluster": "hostile", "user": "u", "namespace": "clay-sync"}}],
+            }
+        )
+    )
     data = parse_toml(default_toml_text(), "default.toml")
     data["statuspage"].update(url=url, provider="statuspage", refresh=1.0)
     data["health"].update(url=f"{url}/health", refresh=1.0)
@@ -148,8 +184,15 @@ def test_hostile_text_never_reaches_the_terminal(terminal, launch, e2e_dir, host
     config = write_config(e2e_dir, hostile_server)
     term = terminal()
     launch(term, ["--config", str(config)], width=160, height=48)
-    screen = term.wait(lambda s: None if all(b in s.text for b in ("[FILTERED]", "[@click=app.quit]Q[/]")) and "level=error" in s.text
-                       else "waiting for the hostile text on screen", 40.0, "every source's hostile text shown")
+    screen = term.wait(
+        lambda s: (
+            None
+            if all(b in s.text for b in ("[FILTERED]", "[@click=app.quit]Q[/]")) and "level=error" in s.text
+            else "waiting for the hostile text on screen"
+        ),
+        40.0,
+        "every source's hostile text shown",
+    )
     term.send("3")  # focus a pane and let a few more polls repaint
     screen = term.wait(lambda s: None if "[/]" in s.text else "no [/]", 10.0, "the brackets")
     assert term.exit_status() is None, term.describe("the cockpit exited", screen)

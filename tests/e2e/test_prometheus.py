@@ -31,8 +31,8 @@ import tomli_w
 
 from clay_cockpit.config import config_from_toml
 from clay_cockpit.signals import MetricsSnapshot
+from clay_cockpit.sim.background import start_background
 from clay_cockpit.sim.scenario import load_scenario
-from clay_cockpit.sim.server import start_background
 from clay_cockpit.sources.metrics import Metrics
 
 from . import drill, procs
@@ -108,10 +108,15 @@ def test_real_prometheus_numbers_on_screen_and_failover(prometheus, terminal, la
         launch(term, ["--config", str(config)], width=100, height=30, extra_env=handle.env())  # the drill's Slack token
         Driver(term).run(
             drill.first_frame(),
-            Step("401s in the Error rates pane, via the primary", check=drill.all_of(
-                drill.pane_live("3", r"req/s"), drill.codes_shown((401,)),
-                drill.in_pane("3", "via primary", "subtitle"),
-            ), timeout=30.0),
+            Step(
+                "401s in the Error rates pane, via the primary",
+                check=drill.all_of(
+                    drill.pane_live("3", r"req/s"),
+                    drill.codes_shown((401,)),
+                    drill.in_pane("3", "via primary", "subtitle"),
+                ),
+                timeout=30.0,
+            ),
         )
 
         # the same numbers as the drill's own answer, twice along the ramp
@@ -130,12 +135,16 @@ def test_real_prometheus_numbers_on_screen_and_failover(prometheus, terminal, la
 
         # failover: stop the real Prometheus; the backup takes over, visibly
         prom.stop()
-        screen = term.wait(drill.all_of(
-            drill.in_pane("3", "BACKUP", "title"),
-            drill.in_pane("3", "via backup", "subtitle"),
-            drill.matches(r"⚠ primary \w+ → backup( \d+)?( \S+)? serving"),  # its number, and host when it fits
-            drill.codes_shown((401,)),
-        ), 20.0, "failover to the backup")
+        screen = term.wait(
+            drill.all_of(
+                drill.in_pane("3", "BACKUP", "title"),
+                drill.in_pane("3", "via backup", "subtitle"),
+                drill.matches(r"⚠ primary \w+ → backup( \d+)?( \S+)? serving"),  # its number, and host when it fits
+                drill.codes_shown((401,)),
+            ),
+            20.0,
+            "failover to the backup",
+        )
         assert handle.requests("prometheus_backup"), "the backup was never asked"
         on_backup = pane_401(screen)
         assert on_backup is not None and close(on_backup, value_401(own.fetch())), f"the pane shows {on_backup} from the backup"

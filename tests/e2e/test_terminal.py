@@ -50,8 +50,9 @@ VARIANTS = [
 VIA = ["local", "ssh"]
 # Through SSH: the sizes and one TERM other than tmux's own (ssh -t passes TERM on).
 # Locally: every variant. (Each run costs ~20 s of a CI core.)
-RUNS = [pytest.param(v, via, id=f"{v.id}-{via}") for v in VARIANTS for via in VIA
-        if via == "local" or v.id in ("80x24", "160x48", "screen")]
+RUNS = [
+    pytest.param(v, via, id=f"{v.id}-{via}") for v in VARIANTS for via in VIA if via == "local" or v.id in ("80x24", "160x48", "screen")
+]
 
 
 def demo_args(scenario: str) -> list[str]:
@@ -146,7 +147,7 @@ def layout(width: int, height: int) -> drill.Check:
             return "the footer is not on the last row"
         if status.top != health.top or metrics.top != pods.top or not status.bottom < metrics.top < metrics.bottom < logs.top:
             return "the rows of panes overlap or are out of order"
-        right_edge = max(max(line.rstrip().rfind("╮"), line.rstrip().rfind("┓")) for line in screen.lines[:status.top + 1])
+        right_edge = max(max(line.rstrip().rfind("╮"), line.rstrip().rfind("┓")) for line in screen.lines[: status.top + 1])
         if right_edge != width - 1:
             return f"the rightmost pane ends at column {right_edge}, not {width - 1}"
         return None
@@ -188,8 +189,11 @@ def test_the_top_bar_counts_down_to_the_fault_then_says_nothing_of_it(terminal, 
 
     Driver(term).run(drill.first_frame(), Step("the countdown", check=counting, timeout=15.0))
     assert seen == sorted(seen, reverse=True) and 10 <= seen[0] <= 20, seen
-    Driver(term).run(Step("the fault started: nothing more about it", check=over, timeout=25.0),
-                     Step("and the fault shows", check=drill.live((401,)).check, timeout=30.0), drill.quit_())
+    Driver(term).run(
+        Step("the fault started: nothing more about it", check=over, timeout=25.0),
+        Step("and the fault shows", check=drill.live((401,)).check, timeout=30.0),
+        drill.quit_(),
+    )
     quit_and_check(term, mark)
 
 
@@ -243,8 +247,13 @@ def test_ssh_reconnect_resumes_the_incident(terminal, launch, mark, e2e_dir) -> 
     term = terminal()
     launch(term, demo_args("key-revoked"), via="ssh")
     driver = Driver(term)
-    driver.run(drill.first_frame(), drill.live((401,)), drill.triage(expect.branch, expect.severity),
-               *drill.declare(expect.severity), drill.accept(expect.severity))
+    driver.run(
+        drill.first_frame(),
+        drill.live((401,)),
+        drill.triage(expect.branch, expect.severity),
+        *drill.declare(expect.severity),
+        drill.accept(expect.severity),
+    )
     incident = drill.INCIDENT_ID.search(driver.transcript[-3][2])
     assert incident, "the decision view showed no incident id"
     clients = [pid for pid, argv in procs.marked(mark).items() if argv.split(" ", 1)[0] in ("ssh", "/usr/bin/ssh")]
@@ -257,10 +266,17 @@ def test_ssh_reconnect_resumes_the_incident(terminal, launch, mark, e2e_dir) -> 
     launch(again, demo_args("key-revoked"), via="ssh")
     Driver(again).run(
         drill.first_frame(),
-        Step("resumed: the accepted severity and the clock", check=drill.all_of(
-            drill.has(f"{expect.severity} investigating"), drill.matches(r"\d+:\d{2} left")), timeout=20.0),
-        Step("the timeline holds the declaration", keys=("t",),
-             check=drill.has(f"Timeline · {incident.group(0)}", f"Incident {incident.group(0)} declared"), timeout=10.0),
+        Step(
+            "resumed: the accepted severity and the clock",
+            check=drill.all_of(drill.has(f"{expect.severity} investigating"), drill.matches(r"\d+:\d{2} left")),
+            timeout=20.0,
+        ),
+        Step(
+            "the timeline holds the declaration",
+            keys=("t",),
+            check=drill.has(f"Timeline · {incident.group(0)}", f"Incident {incident.group(0)} declared"),
+            timeout=10.0,
+        ),
         Step("back", keys=("Escape",), check=drill.all_of(drill.lacks("Timeline · INC"), drill.has(*PANES.values())), timeout=10.0),
         drill.quit_(),
     )

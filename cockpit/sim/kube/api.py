@@ -9,8 +9,9 @@ rollouts, scaling, CrashLoopBackOff, terminations.
 
 Module map: :mod:`http` (routes, auth, verbs), :mod:`logs`
 (pods/log), :mod:`store` (objects, resourceVersion, watches),
-:mod:`workload` (Deployment/ReplicaSet controllers, events),
-:mod:`pods` (kubelet), :mod:`validate` (admission),
+:mod:`workload` (Deployment/ReplicaSet controllers, scheduling, events),
+:mod:`pods` (kubelet), :mod:`nodes` (node status, Leases, taints),
+:mod:`changes` (CI's rollouts and managedFields), :mod:`validate` (admission),
 :mod:`patch`, :mod:`resources` (discovery, tables, OpenAPI v3 stubs),
 :mod:`proto` (protobuf request bodies), :mod:`tls` (the serving
 certificate), :mod:`util`.
@@ -34,16 +35,54 @@ from aiohttp import web
 
 from clay_cockpit.sim import wiring
 from clay_cockpit.sim.kube import tls as kube_tls
+from clay_cockpit.sim.kube.changes import ci_rollout, seed_history
+from clay_cockpit.sim.kube.cordon import cordon_taint, schedulable_event
 from clay_cockpit.sim.kube.http import build_app
+from clay_cockpit.sim.kube.initc import seeded_init_containers
+from clay_cockpit.sim.kube.managed import decode as decode_fields
+from clay_cockpit.sim.kube.managed import encode as encode_fields
+from clay_cockpit.sim.kube.managed import record as record_fields
 from clay_cockpit.sim.kube.rbac import Denial, Rbac
 from clay_cockpit.sim.kube.store import Store
 from clay_cockpit.sim.kube.tls import TlsMaterial
 from clay_cockpit.sim.kube.util import rfc3339, uid
 from clay_cockpit.sim.kube.util import status_body as _status_body
 from clay_cockpit.sim.kube.validate import default_deployment
-from clay_cockpit.sim.kube.workload import Controllers, template_hash
+from clay_cockpit.sim.kube.workload import CHANGE_CAUSE, Controllers, template_hash
 
 DAY = 86400.0
+CI_MANAGER = "ci-deploy"  # the field manager of the CI pipeline that deploys clay-sync
+# who created the seeded Deployment, Secret and ConfigMap: ``kubectl apply`` of their manifests
+# (without the last-applied-configuration annotation such a create leaves: for the Secret it
+# would hold the key's value, and nothing in the drill reads it)
+APPLY_MANAGER = "kubectl-client-side-apply"
+
+
+def _applied(deploy: dict[str, Any], template: dict[str, Any], at: float) -> dict[str, Any]:
+    """The managedFields entry of the Deployment as ``kubectl apply`` created it at ``at``, with ``template``."""
+    created = copy.deepcopy(deploy)
+    created["spec"]["template"] = copy.deepcopy(template)
+    created["metadata"].pop("managedFields", None)
+    record_fields(None, created, APPLY_MANAGER, at)
+    entry: dict[str, Any] = created["metadata"]["managedFields"][0]
+    return entry
+
+
+def _own_the_rest(deploy: dict[str, Any], applied: dict[str, Any]) -> None:
+    """Put the creator's entry first in the Deployment's managedFields, less what later writers took."""
+    entries = deploy["metadata"].get("managedFields") or []
+    taken: set[tuple[str, ...]] = set()
+    for e in entries:
+        if e.get("subresource", "") == "":
+            taken |= decode_fields(e.get("fieldsV1"))
+    kept = decode_fields(applied["fieldsV1"]) - taken
+    if kept:
+        deploy["metadata"]["managedFields"] = [{**applied, "fieldsV1": encode_fields(kept)}, *entries]
+
+
+def ci_cause(tag: str, pipeline: int) -> str:
+    """The change-cause the CI pipeline records with a rollout."""
+    return f"ci: deploy clay-sync {tag} (pipeline #{pipeline})"
 
 
 @dataclass
@@ -61,8 +100,18 @@ class SimPod:
 class KubeCluster:
     """The drill's Kubernetes cluster: state, controllers and the API app."""
 
-    def __init__(self, *, clock: Callable[[], float], rng: random.Random, token: str, replicas: int = 3,
-                 api_key: str, flags: dict[str, str], image: str = "registry.internal/clay-sync:1.14.2") -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        rng: random.Random,
+        token: str,
+        replicas: int = 3,
+        sidecars: bool = False,
+        api_key: str,
+        flags: dict[str, str],
+        image: str = "registry.internal/clay-sync:1.14.2",
+    ) -> None:
         """Seed namespace ``clay-sync`` with the Deployment, its ReplicaSets, ``replicas``
         running and ready pods (started days before ``clock()``), the Secret
         ``clay-api`` (``api-key``), the ConfigMap ``clay-sync-flags`` and the
@@ -82,7 +131,7 @@ class KubeCluster:
         self.store = Store()
         nodes = [(f"drill-node-{i}", f"10.0.0.{10 + i}") for i in (1, 2, 3)]
         self.ctl = Controllers(self.store, clock, rng, nodes)
-        self._seed(replicas, api_key, flags, image, nodes)
+        self._seed(replicas, api_key, flags, image, sidecars)
 
     # -- the API the simulator calls -----------------------------------------
 
@@ -110,13 +159,32 @@ class KubeCluster:
         """Run the controllers now (after an API write), as real ones react to a watch."""
         self.ctl.tick()
 
+    def node_written(self, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """After an API write to a node (``kubectl cordon`` …): its kubelet's event, while it
+        runs, and the node lifecycle controller's unschedulable taint (:mod:`cordon`)."""
+        name = after["metadata"]["name"]
+        said = schedulable_event(before, after)
+        if said is not None and name not in self.ctl.nodes_ctl.stopped:
+            self.ctl.node_event(after, said[0], said[1], "Normal", "kubelet", self.clock(), name)
+        tainted = cordon_taint(after)
+        if tainted is not None:
+            self.store.put("nodes", tainted)
+
     def running_pods(self) -> list[SimPod]:
         """Pods whose container is running (ready or not, Terminating ones included), by name."""
         out = []
         for (ns, name), p in sorted(self.ctl.pods.items()):
             if ns == self.namespace and p.running:
-                out.append(SimPod(name=name, started_at=p.started_at or p.created_at, ready=p.ready, env=dict(p.env),
-                                  restarts=p.restarts, image=p.image))
+                out.append(
+                    SimPod(
+                        name=name,
+                        started_at=p.started_at or p.created_at,
+                        ready=p.ready,
+                        env=dict(p.env),
+                        restarts=p.restarts,
+                        image=p.image,
+                    )
+                )
         return out
 
     def log(self, pod: str, line: str, at: float | None = None) -> bool:
@@ -145,6 +213,38 @@ class KubeCluster:
         self.store.put_if_changed("pods", p.render())
         return True
 
+    def release(self, tag: str, cause: str, manager: str = CI_MANAGER) -> bool:
+        """CI rolls out image ``tag``: the Deployment's template changes (with the change-cause
+        and the CI's managedFields) and the deployment controller rolls it out. False if
+        the deployment is gone or already runs that tag."""
+        deploy = self.store.get("deployments", self.namespace, wiring.DEPLOYMENT)
+        if deploy is None or deploy["spec"]["template"]["spec"]["containers"][0].get("image", "").endswith(":" + tag):
+            return False
+        self.store.put("deployments", ci_rollout(deploy, tag, cause, manager, self.clock()))
+        self.ctl.tick()
+        return True
+
+    def pods_on(self, node: str) -> list[str]:
+        """Our pods (not terminal) the scheduler put on ``node``, oldest first."""
+        pods = [p for (ns, _), p in self.ctl.pods.items() if ns == self.namespace and p.node == node and p.active]
+        return [p.name for p in sorted(pods, key=lambda p: (p.created_at, p.name))]
+
+    def memory_pressure(self, node: str, on: bool) -> None:
+        """``node``'s kubelet reports MemoryPressure (or that it is over): condition, taint, event."""
+        self.ctl.nodes_ctl.memory_pressure(node, on)
+        if on:
+            self.ctl.node_event(self.ctl.nodes_ctl.get(node), "EvictionThresholdMet", "Attempting to reclaim memory", "Warning",
+                                "kubelet", self.clock(), node)  # fmt: skip
+
+    def evict(self, pod: str, message: str) -> bool:
+        """The kubelet evicts ``pod`` with ``message`` (Failed, Evicted); its ReplicaSet replaces it."""
+        p = self.ctl.pods.get((self.namespace, pod))
+        return p is not None and self.ctl.evict(p, message, self.clock())
+
+    def stop_kubelet(self, node: str) -> None:
+        """``node``'s kubelet stops: its Lease goes stale and the node goes NotReady once it expires."""
+        self.ctl.nodes_ctl.stop_kubelet(node)
+
     def secret_value(self, name: str, key: str) -> str | None:
         """The decoded value of ``key`` in Secret ``name`` (namespace clay-sync), or None."""
         obj = self.store.get("secrets", self.namespace, name)
@@ -153,7 +253,8 @@ class KubeCluster:
 
     def configmap_value(self, name: str, key: str) -> str | None:
         obj = self.store.get("configmaps", self.namespace, name)
-        return (obj or {}).get("data", {}).get(key)
+        value: str | None = (obj or {}).get("data", {}).get(key)
+        return value
 
     def deny(self, verb: str, resource: str, name: str = "", group: str | None = None, namespace: str = "") -> Denial:
         """RBAC: deny ``verb`` (or ``*``) on ``resource`` (``secrets``, ``pods/log``, ``*``), optionally
@@ -202,12 +303,16 @@ class KubeCluster:
 
     def before_request(self, method: str, path: str, dry_run: bool) -> None:
         """Called for every request before authentication (the armed expiry)."""
-        if self._expire_on_write and not dry_run and method in ("POST", "PUT", "PATCH", "DELETE") \
-                and not path.rstrip("/").endswith("/selfsubjectaccessreviews"):
+        if (
+            self._expire_on_write
+            and not dry_run
+            and method in ("POST", "PUT", "PATCH", "DELETE")
+            and not path.rstrip("/").endswith("/selfsubjectaccessreviews")
+        ):
             self.expire_token()
 
     @staticmethod
-    def status_body(code: int, reason: str, message: str) -> dict:
+    def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
         """A meta/v1 Status object (for the control API's fault middleware)."""
         return _status_body(code, reason, message)
 
@@ -233,7 +338,9 @@ class KubeCluster:
     def delete_pod(self, ns: str, name: str, grace: int, dry_run: bool) -> dict[str, Any]:
         p = self.ctl.pods[(ns, name)]
         if dry_run:
-            preview = copy.deepcopy(self.store.get("pods", ns, name))
+            stored = self.store.get("pods", ns, name)
+            assert stored is not None  # every pod in ctl.pods is in the store
+            preview = copy.deepcopy(stored)
             preview["metadata"].setdefault("deletionTimestamp", rfc3339(self.clock() + grace))
             preview["metadata"].setdefault("deletionGracePeriodSeconds", grace)
             return preview
@@ -250,7 +357,7 @@ class KubeCluster:
 
     # -- seed ----------------------------------------------------------------
 
-    def _seed(self, replicas: int, api_key: str, flags: dict[str, str], image: str, nodes: list[tuple[str, str]]) -> None:
+    def _seed(self, replicas: int, api_key: str, flags: dict[str, str], image: str, sidecars: bool = False) -> None:
         now = self.clock()
         born = now - 90 * DAY
         put = self.store.put
@@ -262,58 +369,85 @@ class KubeCluster:
             m.update(extra)
             return m
 
-        for name, ip in nodes:
-            put("nodes", {"kind": "Node", "apiVersion": "v1", "metadata": meta(name, born, labels={
-                "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "node-role.kubernetes.io/worker": ""}),
-                "spec": {"podCIDR": f"10.244.{nodes.index((name, ip)) + 1}.0/24"},
-                "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
-                           "conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": rfc3339(now),
-                                           "lastTransitionTime": rfc3339(born), "reason": "KubeletReady",
-                                           "message": "kubelet is posting ready status"}],
-                           "nodeInfo": {"kubeletVersion": "v1.32.4", "containerRuntimeVersion": "containerd://1.7.27",
-                                        "operatingSystem": "linux", "architecture": "amd64"}}})
+        self.ctl.nodes_ctl.seed(born, now, lambda: uid(self.rng))
         for ns in ("default", "kube-system", self.namespace):
-            put("namespaces", {"kind": "Namespace", "apiVersion": "v1",
-                               "metadata": meta(ns, born, labels={"kubernetes.io/metadata.name": ns}),
-                               "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+            put(
+                "namespaces",
+                {
+                    "kind": "Namespace",
+                    "apiVersion": "v1",
+                    "metadata": meta(ns, born, labels={"kubernetes.io/metadata.name": ns}),
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                },
+            )
         ns = self.namespace
         put("serviceaccounts", {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": meta("default", born, ns)})
-        put("secrets", {"kind": "Secret", "apiVersion": "v1", "metadata": meta("clay-api", now - 60 * DAY, ns),
-                        "type": "Opaque", "data": {"api-key": base64.b64encode(api_key.encode()).decode()}})
-        put("configmaps", {"kind": "ConfigMap", "apiVersion": "v1",
-                           "metadata": meta("clay-sync-flags", now - 60 * DAY, ns), "data": dict(flags)})
+        secret = {
+            "kind": "Secret",
+            "apiVersion": "v1",
+            "metadata": meta("clay-api", now - 60 * DAY, ns),
+            "type": "Opaque",
+            "data": {"api-key": base64.b64encode(api_key.encode()).decode()},
+        }
+        flags_cm = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": meta("clay-sync-flags", now - 60 * DAY, ns), "data": dict(flags)}
+        for obj in (secret, flags_cm):  # created with kubectl apply, as the deployment's manifests were
+            record_fields(None, obj, APPLY_MANAGER, now - 60 * DAY)
+        put("secrets", secret)
+        put("configmaps", flags_cm)
         container = {
-            "name": wiring.CONTAINER, "image": image,
+            "name": wiring.CONTAINER,
+            "image": image,
             "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
             "envFrom": [{"configMapRef": {"name": "clay-sync-flags"}}],
             "env": [{"name": "CLAY_API_KEY", "valueFrom": {"secretKeyRef": {"name": "clay-api", "key": "api-key"}}}],
             "resources": {"limits": {"memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "256Mi"}},
-            "readinessProbe": {"httpGet": {"path": "/health", "port": 8080, "scheme": "HTTP"}, "periodSeconds": 5,
-                               "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3},
+            "readinessProbe": {
+                "httpGet": {"path": "/health", "port": 8080, "scheme": "HTTP"},
+                "periodSeconds": 5,
+                "timeoutSeconds": 1,
+                "successThreshold": 1,
+                "failureThreshold": 3,
+            },
         }
         labels = {"app": wiring.DEPLOYMENT}
-        deploy = {"kind": "Deployment", "apiVersion": "apps/v1",
-                  "metadata": meta(wiring.DEPLOYMENT, now - 60 * DAY, ns, generation=2, labels=dict(labels)),
-                  "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
-                           "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}}}}
+        deploy: dict[str, Any] = {
+            "kind": "Deployment",
+            "apiVersion": "apps/v1",
+            "metadata": meta(wiring.DEPLOYMENT, now - 60 * DAY, ns, generation=2, labels=dict(labels)),
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": dict(labels)},
+                "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container], **seeded_init_containers(sidecars)}},
+            },
+        }
         default_deployment(deploy)
         old_tpl = copy.deepcopy(deploy["spec"]["template"])
         old_tpl["spec"]["containers"][0]["image"] = image.rsplit(":", 1)[0] + ":1.14.1"
+        applied = _applied(deploy, old_tpl, now - 60 * DAY)
         deploy = put("deployments", deploy)
         ctl = self.ctl
         ctl.events.muted = True  # no Events for history older than their 1 h TTL
         try:
-            old_view = {**deploy, "spec": {**deploy["spec"], "template": old_tpl}}
+            old_meta = {**deploy["metadata"], "annotations": {CHANGE_CAUSE: ci_cause("1.14.1", 4471)}}
+            old_view = {**deploy, "metadata": old_meta, "spec": {**deploy["spec"], "template": old_tpl}}
             ctl.create_rs(old_view, template_hash(old_tpl), 1, 0, now - 60 * DAY)
             rolled = now - 3 * DAY - self.rng.uniform(0, 6 * 3600)
+            deploy["metadata"]["annotations"] = {CHANGE_CAUSE: ci_cause(image.rsplit(":", 1)[-1], 4539)}
+            seed_history(deploy, CI_MANAGER, rolled)
+            _own_the_rest(deploy, applied)
             rs = ctl.create_rs(deploy, template_hash(deploy["spec"]["template"]), 2, 0, rolled)
             rs = ctl.set_rs_replicas(deploy, rs, replicas, rolled)
             for _ in range(replicas):
                 pod = ctl.new_pod(rs, rolled + self.rng.uniform(0, 20))
                 pod.step(now, self.rng, ctl.lookup(ns), ctl.pod_event)
                 ctl.render(pod)
-            ctl.sync_replicaset(self.store.get("replicasets", ns, rs["metadata"]["name"]), rolled + 60)
-            ctl.deployment_status(self.store.get("deployments", ns, deploy["metadata"]["name"]), rolled + 60)
+            stored_rs = self.store.get("replicasets", ns, rs["metadata"]["name"])
+            assert stored_rs is not None  # created just above
+            ctl.sync_replicaset(stored_rs, rolled + 60)
+            stored_deploy = self.store.get("deployments", ns, deploy["metadata"]["name"])
+            assert stored_deploy is not None  # put just above
+            ctl.deployment_status(stored_deploy, rolled + 60)
         finally:
             ctl.events.muted = False
         self.ctl.tick()

@@ -15,41 +15,41 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from clay_cockpit.sim.kube import resources as kr
+from clay_cockpit.sim.kube.cordon import admit_node
+from clay_cockpit.sim.kube.create import create as create_object
 from clay_cockpit.sim.kube.logs import serve_log
+from clay_cockpit.sim.kube.managed import manager_name
+from clay_cockpit.sim.kube.managed import record as record_fields
 from clay_cockpit.sim.kube.patch import APPLY_PATCH, apply_patch, decode_patch
-from clay_cockpit.sim.kube.proto import PROTOBUF, decode_ssar
+from clay_cockpit.sim.kube.proto import PROTOBUF, decode_object, decode_rules_review, decode_ssar
+from clay_cockpit.sim.kube.reviews import rules_review, self_review
 from clay_cockpit.sim.kube.store import Obj
 from clay_cockpit.sim.kube.util import (
     REASONS,
     ApiError,
-    already_exists,
     conflict,
     fields_match,
     forbidden_message,
+    invalid,
     labels_match,
     not_found,
     parse_field_selector,
     parse_label_selector,
-    random_suffix,
-    rfc3339,
     selector_string,
     status_body,
-    uid,
 )
 from clay_cockpit.sim.kube.validate import (
-    DNS_SUBDOMAIN,
     SCALE_TYPES,
     STATUS_TYPES,
     admit_update,
     check_types,
-    drop_nulls,
-    invalid,
-    validate,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def error_response(exc: ApiError) -> web.Response:
 
 def build_app(cluster: KubeCluster) -> web.Application:
     @web.middleware
-    async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
         except ApiError as exc:
@@ -93,7 +93,7 @@ def build_app(cluster: KubeCluster) -> web.Application:
             return error_response(ApiError(500, f"Internal error occurred: {type(exc).__name__}"))
 
     @web.middleware
-    async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         cluster.before_request(request.method, request.path, "All" in request.query.getall("dryRun", []))
         state = cluster.authenticate(request.headers.get("Authorization"), client_cert_user(request))
         if state == "invalid":
@@ -114,15 +114,27 @@ def build_app(cluster: KubeCluster) -> web.Application:
     return app
 
 
+def _subject(request: web.Request, attribute: str) -> list[str]:
+    peer = request.transport.get_extra_info("peercert") if request.transport is not None else None
+    return [str(value) for rdn in (peer or {}).get("subject", ()) for key, value in rdn if key == attribute]
+
+
 def client_cert_user(request: web.Request) -> str:
     """The CN of the client certificate the connection presented ("" if none; ``ssl``
     only shows a certificate that the client CA verified)."""
-    peer = request.transport.get_extra_info("peercert") if request.transport is not None else None
-    for rdn in (peer or {}).get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return str(value)
-    return ""
+    return next(iter(_subject(request, "commonName")), "")
+
+
+def authenticated_as(cluster: KubeCluster, request: web.Request) -> tuple[str, list[str]]:
+    """The user and groups a request authenticated as: the bearer token's user, else the client certificate's CN and O."""
+    if request.headers.get("Authorization"):
+        return cluster.user, []
+    return client_cert_user(request), client_cert_groups(request)
+
+
+def client_cert_groups(request: web.Request) -> list[str]:
+    """The groups of a client certificate's user: its O (organization) values, as kube-apiserver's x509 authenticator."""
+    return _subject(request, "organizationName")
 
 
 def _bool(value: str | None) -> bool:
@@ -190,8 +202,13 @@ class Api:
         if ns is None and res.namespaced and name is not None:
             raise ApiError(404, "the server could not find the requested resource", details={})
         watch = legacy_watch or _bool(request.query.get("watch"))
-        verb = {"GET": "watch" if watch else ("get" if name else "list"), "POST": "create", "PUT": "update",
-                "PATCH": "patch", "DELETE": "delete" if name else "deletecollection"}.get(request.method, "")
+        verb = {
+            "GET": "watch" if watch else ("get" if name else "list"),
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete" if name else "deletecollection",
+        }.get(request.method, "")
         allowed = res.subresources[sub][3] if sub else res.verbs
         if verb not in allowed or (verb == "create" and name):
             raise ApiError(405, "the server does not allow this method on the requested resource", details={})
@@ -206,7 +223,7 @@ class Api:
         if verb == "list":
             return self.list(request, res, ns)
         if verb == "get":
-            return await self.get(request, res, ns or "", name, sub)
+            return await self.get(request, res, ns or "", name or "", sub)
         if verb == "create":
             return await self.create(request, res, ns or "")
         if verb in ("update", "patch"):
@@ -220,15 +237,19 @@ class Api:
             return events_v1(obj)
         return obj
 
-    def _matcher(self, request: web.Request, res: kr.Resource, ns: str | None, name: str | None = None):
+    def _matcher(self, request: web.Request, res: kr.Resource, ns: str | None, name: str | None = None) -> Callable[[Obj], bool]:
         labels = parse_label_selector(request.query.get("labelSelector", ""))
         fields = parse_field_selector(request.query.get("fieldSelector", ""), res.fields)
 
         def match(obj: Obj) -> bool:
             view = self._present(res, obj)
             meta = obj["metadata"]
-            return ((ns is None or meta.get("namespace") == ns) and (name is None or meta["name"] == name)
-                    and labels_match(labels, meta.get("labels")) and fields_match(fields, view))
+            return (
+                (ns is None or meta.get("namespace") == ns)
+                and (name is None or meta["name"] == name)
+                and labels_match(labels, meta.get("labels"))
+                and fields_match(fields, view)
+            )
 
         return match
 
@@ -246,17 +267,27 @@ class Api:
         limit = request.query.get("limit")
         if limit and limit.isdigit() and 0 < int(limit) < len(items):
             last = items[int(limit) - 1]["metadata"]
-            meta["continue"] = base64.b64encode(dumps({"v": "meta.k8s.io/v1", "rv": self.c.store.rv,
-                                                       "start": [last.get("namespace", ""), last["name"]]}).encode()).decode()
+            meta["continue"] = base64.b64encode(
+                dumps({"v": "meta.k8s.io/v1", "rv": self.c.store.rv, "start": [last.get("namespace", ""), last["name"]]}).encode()
+            ).decode()
             meta["remainingItemCount"] = len(items) - int(limit)
             items = items[: int(limit)]
         as_kind, mver = _accept(request)
         if as_kind == "Table":
-            return respond(kr.table(res.plural, items, self.c.clock(), version=mver, list_meta=meta,
-                                    include=request.query.get("includeObject", "Metadata")))
+            return respond(
+                kr.table(
+                    res.plural, items, self.c.clock(), version=mver, list_meta=meta, include=request.query.get("includeObject", "Metadata")
+                )
+            )
         if as_kind.startswith("PartialObjectMetadata"):
-            return respond({"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{mver}", "metadata": meta,
-                            "items": [kr.partial_metadata(o, mver) for o in items]})
+            return respond(
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": f"meta.k8s.io/{mver}",
+                    "metadata": meta,
+                    "items": [kr.partial_metadata(o, mver) for o in items],
+                }
+            )
         stripped = []
         for o in items:
             o = dict(o)
@@ -269,9 +300,16 @@ class Api:
         obj = self._present(res, obj)
         as_kind, mver = _accept(request)
         if as_kind == "Table":
-            return respond(kr.table(res.plural, [obj], self.c.clock(), version=mver,
-                                    include=request.query.get("includeObject", "Metadata"),
-                                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")}))
+            return respond(
+                kr.table(
+                    res.plural,
+                    [obj],
+                    self.c.clock(),
+                    version=mver,
+                    include=request.query.get("includeObject", "Metadata"),
+                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                )
+            )
         if as_kind == "PartialObjectMetadata":
             return respond(kr.partial_metadata(obj, mver))
         return respond(obj)
@@ -298,7 +336,7 @@ class Api:
         initial = _bool(q.get("sendInitialEvents"))
         since = None if (rv in ("", "0") or initial) else int(rv) if rv.isdigit() else None
         if rv and not rv.isdigit():
-            raise ApiError(400, f"resourceVersion: Invalid value: \"{rv}\": must be a non-negative integer")
+            raise ApiError(400, f'resourceVersion: Invalid value: "{rv}": must be a non-negative integer')
         as_kind, mver = _accept(request)
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"})
         resp.enable_chunked_encoding()
@@ -318,9 +356,15 @@ class Api:
             nonlocal first
             obj = self._present(res, obj)
             if as_kind == "Table" and etype != "BOOKMARK":
-                obj = kr.table(res.plural, [obj], self.c.clock(), version=mver, headers=first,
-                               include=q.get("includeObject", "Metadata"),
-                               list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+                obj = kr.table(
+                    res.plural,
+                    [obj],
+                    self.c.clock(),
+                    version=mver,
+                    headers=first,
+                    include=q.get("includeObject", "Metadata"),
+                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                )
                 first = False
             return (dumps({"type": etype, "object": obj}) + "\n").encode()
 
@@ -328,7 +372,9 @@ class Api:
             meta: dict[str, Any] = {"resourceVersion": str(self.c.store.rv)}
             if end:
                 meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-            return (dumps({"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}}) + "\n").encode()
+            return (
+                dumps({"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}}) + "\n"
+            ).encode()
 
         try:
             await resp.prepare(request)
@@ -375,8 +421,9 @@ class Api:
     async def _body(self, request: web.Request) -> Any:
         ctype = request.content_type
         if ctype not in ("application/json", "", "application/octet-stream"):
-            raise ApiError(415, 'the body of the request was in an unknown format - accepted media types include: '
-                                'application/json, application/yaml')
+            raise ApiError(
+                415, "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"
+            )
         try:
             return json.loads(await request.read() or b"{}")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -384,43 +431,23 @@ class Api:
 
     async def create(self, request: web.Request, res: kr.Resource, ns: str) -> web.Response:
         dry = self._dry_run(request)
-        if res.plural == "selfsubjectaccessreviews" and request.content_type == PROTOBUF:
-            return respond(self.c.access_review(decode_ssar(await request.read())), 201)
-        body = await self._body(request)
+        if request.content_type == PROTOBUF and res.plural.startswith("self"):
+            raw = await request.read()
+            body = decode_ssar(raw) if res.plural == "selfsubjectaccessreviews" else decode_rules_review(raw)
+        elif request.content_type == PROTOBUF and res.kind in ("Secret", "ConfigMap"):
+            body = decode_object(await request.read(), res.kind)
+        else:
+            body = await self._body(request)
         if not isinstance(body, dict):
             raise ApiError(400, "the body of the request was not an object")
         if res.plural == "selfsubjectaccessreviews":
             return respond(self.c.access_review(body), 201)
-        meta = body.setdefault("metadata", {})
-        if not isinstance(meta, dict):
-            raise ApiError(400, "metadata: object is required")
-        if body.get("kind", res.kind) != res.kind:
-            raise ApiError(400, f'{body.get("kind")} in version "{res.version}" cannot be handled as a {res.kind}')
-        if meta.get("namespace", ns) != ns:
-            raise ApiError(400, "the namespace of the provided object does not match the namespace sent on the request")
-        if self.c.store.get("namespaces", "", ns) is None:
-            raise not_found("namespaces", "", ns)
-        if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = f"{meta['generateName']}{random_suffix(self.c.rng)}"
-        name = meta.get("name", "")
-        if not name:
-            raise invalid(res.kind, res.group, "", [("metadata.name", "Required value: name or generateName is required")])
-        if not DNS_SUBDOMAIN.match(name) or len(name) > 253:
-            raise invalid(res.kind, res.group, name, [("metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must start and end with an alphanumeric character')])
-        if self.c.store.get(res.bucket, ns, name) is not None:
-            raise already_exists(res.plural, res.group, name)
-        obj = drop_nulls(body)
-        obj["kind"], obj["apiVersion"] = res.kind, res.api_version
-        m = obj["metadata"]
-        m.update({"name": name, "namespace": ns, "uid": uid(self.c.rng), "creationTimestamp": rfc3339(self.c.clock())})
-        m.pop("resourceVersion", None)
-        validate(res.kind, res.group, obj, None)
-        if dry:
-            m["resourceVersion"] = ""
-            return respond(obj, 201)
-        stored = self.c.store.put(res.bucket, obj)
-        self.c.reconcile()
-        return respond(stored, 201)
+        if res.plural == "selfsubjectrulesreviews":
+            return respond(rules_review(self.c.rbac, body), 201)
+        if res.plural == "selfsubjectreviews":
+            return respond(self_review(*authenticated_as(self.c, request)), 201)
+        manager = manager_name(request.query.get("fieldManager"), request.headers.get("User-Agent", ""))
+        return respond(create_object(self.c, res, ns, body, manager, dry), 201)
 
     async def write(self, request: web.Request, res: kr.Resource, ns: str, name: str, sub: str | None, verb: str) -> web.Response:
         dry = self._dry_run(request)
@@ -445,7 +472,9 @@ class Api:
             check_types("Scale", target, SCALE_TYPES)
             replicas = (target.get("spec") or {}).get("replicas") or 0
             if replicas < 0:
-                raise invalid("Scale", "autoscaling", name, [("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")])
+                raise invalid(
+                    "Scale", "autoscaling", name, [("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")]
+                )
             rv = (target.get("metadata") or {}).get("resourceVersion")
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise conflict(res.plural, res.group, name)
@@ -461,11 +490,17 @@ class Api:
             new["status"] = copy.deepcopy(status) if isinstance(status, dict) else {}
         else:
             new = admit_update(res.kind, res.group, res.plural, target, old, name)
+            if res.kind == "Node":  # kubectl cordon / uncordon / taint
+                new = admit_node(new, old, name)
+        manager = manager_name(request.query.get("fieldManager"), request.headers.get("User-Agent", ""))
+        record_fields(old, new, manager, self.c.clock(), subresource=sub or "")
         if dry:
             return respond(scale_of(new) if sub == "scale" else new)
         if new == old:
             return respond(scale_of(old) if sub == "scale" else old)
         stored = self.c.store.put(res.bucket, new)
+        if res.kind == "Node":
+            self.c.node_written(old, stored)
         self.c.reconcile()
         return respond(scale_of(stored) if sub == "scale" else stored)
 
@@ -480,9 +515,12 @@ class Api:
                 dry = True
         pre = opts.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != old["metadata"]["uid"]:
-            raise ApiError(409, f'Operation cannot be fulfilled on {res.plural} "{name}": Precondition failed: UID in '
-                                f'precondition: {pre["uid"]}, UID in object meta: {old["metadata"]["uid"]}',
-                           details={"name": name, "kind": res.plural})
+            raise ApiError(
+                409,
+                f'Operation cannot be fulfilled on {res.plural} "{name}": Precondition failed: UID in '
+                f"precondition: {pre['uid']}, UID in object meta: {old['metadata']['uid']}",
+                details={"name": name, "kind": res.plural},
+            )
         if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise conflict(res.plural, res.group, name)
         if res.plural == "pods":
@@ -504,20 +542,33 @@ class Api:
 def scale_of(deploy: Obj) -> Obj:
     meta = deploy["metadata"]
     return {
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
         "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
         "spec": {"replicas": deploy["spec"].get("replicas", 1)},
-        "status": {"replicas": (deploy.get("status") or {}).get("replicas", 0),
-                   "selector": selector_string(deploy["spec"]["selector"].get("matchLabels", {}))},
+        "status": {
+            "replicas": (deploy.get("status") or {}).get("replicas", 0),
+            "selector": selector_string(deploy["spec"]["selector"].get("matchLabels", {})),
+        },
     }
 
 
 def events_v1(ev: Obj) -> Obj:
     """A core/v1 Event as events.k8s.io/v1 serves it."""
-    out: Obj = {"kind": "Event", "apiVersion": "events.k8s.io/v1", "metadata": ev["metadata"],
-                "eventTime": ev.get("eventTime"), "reportingController": ev.get("reportingComponent", ""),
-                "reportingInstance": ev.get("reportingInstance", ""), "reason": ev.get("reason", ""),
-                "regarding": ev.get("involvedObject", {}), "note": ev.get("message", ""), "type": ev.get("type", ""),
-                "deprecatedSource": ev.get("source", {}), "deprecatedFirstTimestamp": ev.get("firstTimestamp"),
-                "deprecatedLastTimestamp": ev.get("lastTimestamp"), "deprecatedCount": ev.get("count", 1)}
+    out: Obj = {
+        "kind": "Event",
+        "apiVersion": "events.k8s.io/v1",
+        "metadata": ev["metadata"],
+        "eventTime": ev.get("eventTime"),
+        "reportingController": ev.get("reportingComponent", ""),
+        "reportingInstance": ev.get("reportingInstance", ""),
+        "reason": ev.get("reason", ""),
+        "regarding": ev.get("involvedObject", {}),
+        "note": ev.get("message", ""),
+        "type": ev.get("type", ""),
+        "deprecatedSource": ev.get("source", {}),
+        "deprecatedFirstTimestamp": ev.get("firstTimestamp"),
+        "deprecatedLastTimestamp": ev.get("lastTimestamp"),
+        "deprecatedCount": ev.get("count", 1),
+    }
     return out

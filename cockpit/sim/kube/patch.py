@@ -56,33 +56,105 @@ def decode_patch(body: bytes, content_type: str) -> Any:
         raise ApiError(400, f"error decoding patch: {exc}") from None
     if content_type == JSON_PATCH:
         if not isinstance(patch, list):
-            raise ApiError(400, "json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+            raise ApiError(400, f"json: cannot unmarshal {_json_type(patch)} into Go value of type jsonpatch.Patch")
+        for op in patch:
+            if op is not None and not isinstance(op, dict):
+                raise ApiError(400, f"json: cannot unmarshal {_json_type(op)} into Go value of type jsonpatch.Operation")
     elif not isinstance(patch, dict):
         raise ApiError(400, f"json: cannot unmarshal {type(patch).__name__} into Go value of type map[string]interface {{}}")
     return patch
+
+
+def _json_type(value: Any) -> str:
+    return {str: "string", bool: "bool", list: "array", dict: "object"}.get(type(value), "number")
 
 
 def apply_patch(obj: dict[str, Any], patch: Any, content_type: str) -> dict[str, Any]:
     if content_type == JSON_PATCH:
         return apply_json_patch(obj, patch)
     if content_type == MERGE_PATCH:
-        return merge_patch(obj, patch)
+        merged: dict[str, Any] = merge_patch(obj, patch)  # parse_patch made sure a merge patch is an object
+        return merged
     if content_type == STRATEGIC_PATCH:
         return strategic_merge(obj, patch)
-    raise ApiError(415, f'the body of the request was in an unknown format - accepted media types include: '
-                        f'{JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_PATCH}')
+    raise ApiError(
+        415,
+        f"the body of the request was in an unknown format - accepted media types include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_PATCH}",
+    )
+
+
+# kube-apiserver answers any JSON patch that does not apply (a failed ``test``, a
+# path that is not there, an unknown op) with NewGenericServerResponse(422):
+# reason Invalid, this message, empty details; json-patch's own error text is
+# not sent (handlers/patch.go, applyJSPatch).
+JSON_PATCH_REJECTED = "the server rejected our request due to an error in our request"
+MAX_JSON_PATCH_OPS = 10000  # maxJSONPatchOperations
+
+
+def _rejected() -> ApiError:
+    return ApiError(422, JSON_PATCH_REJECTED, reason="Invalid", details={})
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality (a bool is not a number, unlike in Python)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def _test(doc: Any, op: dict[str, Any]) -> bool:
+    """evanphx/json-patch's ``test``: the parent must exist; a missing or null value matches only a null or absent ``value``."""
+    path = op.get("path")
+    if not isinstance(path, str) or (path and not path.startswith("/")):
+        return False
+    if path == "":
+        return "value" in op and _same(doc, op["value"])
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+    node = doc
+    for part in parts[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    key = parts[-1]
+    if isinstance(node, dict):
+        value = node.get(key)
+    elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+        value = node[int(key)]
+    else:
+        return False
+    expected = op.get("value")
+    if value is None or expected is None:
+        return value is None and expected is None
+    return _same(value, expected)
 
 
 def apply_json_patch(obj: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
-    try:
-        result = jsonpatch.JsonPatch(ops).apply(obj, in_place=False)
-    except jsonpatch.JsonPatchTestFailed as exc:
-        raise ApiError(422, f"the server rejected our request due to an error in our request: {exc}", reason="Invalid") from None
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, IndexError) as exc:
-        raise ApiError(422, f"the server rejected our request due to an error in our request: {exc}", reason="Invalid") from None
-    if not isinstance(result, dict):
-        raise ApiError(422, "the server rejected our request due to an error in our request: the result is not an object")
-    return result
+    if len(ops) > MAX_JSON_PATCH_OPS:
+        raise ApiError(
+            413, f"Request entity too large: The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPS}, got {len(ops)}"
+        )
+    doc: Any = copy.deepcopy(obj)
+    for op in ops:
+        if isinstance(op, dict) and op.get("op") == "test":
+            if not _test(doc, op):
+                raise _rejected()
+            continue
+        try:
+            doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, AttributeError, TypeError, KeyError, IndexError, ValueError):
+            raise _rejected() from None
+    if not isinstance(doc, dict):
+        raise _rejected()
+    return doc
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -111,7 +183,8 @@ def _merge_map(orig: Any, patch: dict[str, Any]) -> dict[str, Any] | None:
     if directive == "delete":
         return None
     if directive == "replace":
-        return _strip_directives({k: v for k, v in patch.items() if k != "$patch"})
+        replaced: dict[str, Any] = _strip_directives({k: v for k, v in patch.items() if k != "$patch"})
+        return replaced
     if directive not in (None, "merge"):
         raise ApiError(400, f"Unknown patch type: {directive} in map: {json.dumps(patch)}")
     result: dict[str, Any] = orig if isinstance(orig, dict) else {}
@@ -197,8 +270,12 @@ def _strip_directives(value: Any) -> Any:
         return {
             k: _strip_directives(v)
             for k, v in value.items()
-            if not (k.startswith("$patch") or k.startswith("$setElementOrder/") or k.startswith("$retainKeys")
-                    or k.startswith("$deleteFromPrimitiveList/"))
+            if not (
+                k.startswith("$patch")
+                or k.startswith("$setElementOrder/")
+                or k.startswith("$retainKeys")
+                or k.startswith("$deleteFromPrimitiveList/")
+            )
             and v is not None
         }
     if isinstance(value, list):

@@ -10,8 +10,10 @@ namespace. The same rules answer both questions a real API server answers:
   kube-apiserver's Status message (:func:`kube_util.forbidden_message`);
 - a SelfSubjectAccessReview (:meth:`Rbac.review`): ``status.allowed`` and,
   when allowed, the ``status.reason`` the RBAC authorizer gives
-  (``RBAC: allowed by RoleBinding …``); a denial has no reason, as with RBAC
-  alone (no authorizer has an opinion).
+  (``RBAC: allowed by RoleBinding …`` in a namespace; at the cluster scope —
+  patching a node to cordon it — a namespaced Role cannot grant it, so the
+  responder holds an on-call ClusterRole: ``… by ClusterRoleBinding …``); a
+  denial has no reason, as with RBAC alone (no authorizer has an opinion).
 
 Unlike real RBAC a ``name`` denial does not need the object to exist, and a
 denial of ``create`` with a ``name`` never matches (a create request carries
@@ -37,10 +39,13 @@ class Denial:
     namespace: str = ""  # "" any namespace
 
     def matches(self, verb: str, resource: str, group: str, namespace: str | None, name: str | None) -> bool:
-        return (self.verb in (verb, "*") and self.resource in (resource, "*")
-                and (self.group is None or self.group == group)
-                and (not self.namespace or self.namespace == (namespace or ""))
-                and (not self.name or self.name == (name or "")))
+        return (
+            self.verb in (verb, "*")
+            and self.resource in (resource, "*")
+            and (self.group is None or self.group == group)
+            and (not self.namespace or self.namespace == (namespace or ""))
+            and (not self.name or self.name == (name or ""))
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", None)}
@@ -94,6 +99,15 @@ class Rbac:
         """May the responder ``verb`` ``resource`` (``pods/log`` form)? ``name`` is the object in the URL (none for create/list)."""
         return not any(d.matches(verb, resource, group, namespace, name) for d in self._denied)
 
+    def _granted_by(self, namespace: object) -> str:
+        """The RBAC authorizer's reason. In a namespace, the responder's Role there; at the
+        cluster scope (nodes, or every namespace) a Role cannot grant anything: the on-call
+        ClusterRole the drill's responder holds (cordon a node, read every namespace)."""
+        user = self.user
+        if isinstance(namespace, str) and namespace:
+            return f'RBAC: allowed by RoleBinding "{user}/{namespace}" of Role "{user}" to User "{user}"'
+        return f'RBAC: allowed by ClusterRoleBinding "{user}-oncall" of ClusterRole "oncall" to User "{user}"'
+
     def review(self, body: dict[str, Any]) -> dict[str, Any]:
         """A SelfSubjectAccessReview answered; raises ApiError 422 for a spec a real server refuses."""
         spec = body.get("spec")
@@ -101,19 +115,31 @@ class Rbac:
             spec = {}
         attrs, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
         if bool(attrs) == bool(non_resource):
-            raise ApiError(422, 'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
-                                "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
-                           details={"group": "authorization.k8s.io", "kind": "SelfSubjectAccessReview"})
+            raise ApiError(
+                422,
+                'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
+                'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified',
+                details={"group": "authorization.k8s.io", "kind": "SelfSubjectAccessReview"},
+            )
         ok = True
         if isinstance(attrs, dict):
             resource = str(attrs.get("resource") or "")
             if attrs.get("subresource"):
                 resource = f"{resource}/{attrs['subresource']}"
-            ok = self.allowed(str(attrs.get("verb") or ""), resource, str(attrs.get("group") or ""),
-                              attrs.get("namespace") or None, attrs.get("name") or None)
+            ok = self.allowed(
+                str(attrs.get("verb") or ""),
+                resource,
+                str(attrs.get("group") or ""),
+                attrs.get("namespace") or None,
+                attrs.get("name") or None,
+            )
         status: dict[str, Any] = {"allowed": ok}
         if ok:
-            status["reason"] = (f'RBAC: allowed by RoleBinding "{self.user}/{self.namespace}" of Role '
-                                f'"{self.user}" to User "{self.user}"')
-        return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-                "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+            status["reason"] = self._granted_by(attrs.get("namespace") if isinstance(attrs, dict) else None)
+        return {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": status,
+        }

@@ -38,7 +38,7 @@ class Watcher:
 
     resource: str
     match: Callable[[Obj], bool]
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=WATCH_QUEUE))
+    queue: asyncio.Queue[tuple[str, Obj] | None] = field(default_factory=lambda: asyncio.Queue(maxsize=WATCH_QUEUE))
     closed: bool = False
 
     def offer(self, change: Change) -> None:

@@ -3,11 +3,12 @@
 kubectl (client-go's clientcmd) only sends a kubeconfig's credentials —
 bearer token included — when the server URL is ``https``; over plain http it
 talks as ``system:anonymous``. So the drill serves its Kubernetes API over
-HTTPS on loopback with a throwaway self-signed certificate made at start-up
-(EC P-256, SANs 127.0.0.1 / ::1 / localhost, valid for 30 days of real time),
-and the kubeconfig trusts exactly that certificate via
-``certificate-authority-data``. The private key never leaves memory except
-for the instant ``ssl`` needs it in a 0600 temporary file.
+HTTPS on loopback with a throwaway certificate made at start-up by
+``trustme`` (a CA of its own and a serving certificate it signs, EC P-256,
+SANs 127.0.0.1 / ::1 / localhost, valid for 30 days of real time), and the
+kubeconfig trusts exactly that CA via ``certificate-authority-data``. The
+private keys stay in memory except for the instant ``ssl`` needs one in a
+0600 temporary file (trustme's ``configure_cert``).
 
 Client certificates (x509 authentication, as kube-apiserver's
 ``--client-ca-file``): the server asks for one without requiring it, and
@@ -22,124 +23,58 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import ipaddress
 import json
 import os
 import ssl
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+import trustme
 
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+VALID_FOR = dt.timedelta(days=30)
 
 
 @dataclass(frozen=True)
 class TlsMaterial:
-    cert_pem: str
-    key_pem: str = field(repr=False)
-    client_ca_pem: str = ""  # the CA client certificates are checked against ("": none accepted)
-    client_ca_key_pem: str = field(default="", repr=False)
+    ca: trustme.CA = field(repr=False)  # signs the serving certificate; what clients trust
+    server: trustme.LeafCert = field(repr=False)
+    client_ca: trustme.CA = field(repr=False)  # the CA client certificates are checked against
+
+    @property
+    def ca_pem(self) -> str:
+        """The CA a client trusts (PEM)."""
+        return self.ca.cert_pem.bytes().decode()
 
     @property
     def ca_data(self) -> str:
-        """The certificate as a kubeconfig's ``certificate-authority-data``."""
-        return base64.b64encode(self.cert_pem.encode()).decode()
+        """The CA as a kubeconfig's ``certificate-authority-data``."""
+        return base64.b64encode(self.ca.cert_pem.bytes()).decode()
 
     def server_context(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        with tempfile.TemporaryDirectory(prefix="clay-drill-tls-") as tmp:
-            cert, key = Path(tmp, "tls.crt"), Path(tmp, "tls.key")
-            cert.write_text(self.cert_pem)
-            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(self.key_pem)
-            ctx.load_cert_chain(cert, key)
-        if self.client_ca_pem:
-            ctx.load_verify_locations(cadata=self.client_ca_pem)
-            ctx.verify_mode = ssl.CERT_OPTIONAL  # a client certificate is one way to log in, not the only one
+        self.server.configure_cert(ctx)
+        self.client_ca.configure_trust(ctx)
+        ctx.verify_mode = ssl.CERT_OPTIONAL  # a client certificate is one way to log in, not the only one
         return ctx
 
     def issue_client_cert(self, user: str, *, valid_for: dt.timedelta = dt.timedelta(hours=1)) -> tuple[str, str]:
         """A client certificate for ``user`` signed by the client CA: (certificate PEM, key PEM)."""
-        ca_key = serialization.load_pem_private_key(self.client_ca_key_pem.encode(), None)
-        ca = x509.load_pem_x509_certificate(self.client_ca_pem.encode())
-        key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user)]))
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + valid_for)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
-        )
-        return cert.public_bytes(serialization.Encoding.PEM).decode(), _key_pem(key)
+        leaf = self.client_ca.issue_cert(common_name=user, not_before=now - dt.timedelta(minutes=5), not_after=now + valid_for)
+        return leaf.cert_chain_pems[0].bytes().decode(), leaf.private_key_pem.bytes().decode()
 
     def client_context(self) -> ssl.SSLContext:
-        """A client context that trusts this certificate (for tests and the control API)."""
-        return ssl.create_default_context(cadata=self.cert_pem)
+        """A client context that trusts the server (for tests and the control API)."""
+        return ssl.create_default_context(cadata=self.ca_pem)
 
 
 def generate(common_name: str = "clay-drill-kube-apiserver") -> TlsMaterial:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("::1")),
-            x509.DNSName("localhost"),
-        ]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, hashes.SHA256())
+    ca = trustme.CA(organization_unit_name=common_name + "-ca")
+    server = ca.issue_cert(
+        "127.0.0.1", "::1", "localhost", common_name=common_name, not_before=now - dt.timedelta(hours=1), not_after=now + VALID_FOR
     )
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name + "-client-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, key_cert_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return TlsMaterial(
-        cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-        key_pem=_key_pem(key),
-        client_ca_pem=ca.public_bytes(serialization.Encoding.PEM).decode(),
-        client_ca_key_pem=_key_pem(ca_key),
-    )
+    return TlsMaterial(ca=ca, server=server, client_ca=trustme.CA(organization_unit_name=common_name + "-client-ca"))
 
 
 def trust_in_kubeconfig(path: Path, ca_data: str) -> Path:

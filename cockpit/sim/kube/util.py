@@ -243,7 +243,9 @@ _EXISTS_RE = re.compile(rf"^\s*(!?)\s*({_LABEL_KEY})\s*$")
 
 
 def _split_top(text: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    cur: list[str] = []
     for ch in text:
         if ch == "(":
             depth += 1
@@ -313,7 +315,7 @@ def parse_field_selector(text: str, supported: tuple[str, ...]) -> list[FieldReq
             raise ApiError(400, f"invalid selector: '{text}'; can't understand '{part}'")
         field, op, value = m.groups()
         if field not in supported:
-            raise ApiError(400, f'field label not supported: {field}')
+            raise ApiError(400, f"field label not supported: {field}")
         reqs.append((field, op != "!=", value.strip()))
     return reqs
 

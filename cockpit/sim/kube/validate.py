@@ -19,8 +19,14 @@ DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
-GO_TYPES = {"Deployment": "DeploymentSpec", "ConfigMap": "ConfigMap", "Secret": "Secret", "Lease": "LeaseSpec",
-            "Scale": "ScaleSpec"}
+GO_TYPES = {
+    "Deployment": "DeploymentSpec",
+    "ConfigMap": "ConfigMap",
+    "Secret": "Secret",
+    "Lease": "LeaseSpec",
+    "Scale": "ScaleSpec",
+    "Node": "NodeSpec",
+}
 
 
 def _type_error(kind: str, path: str, value: Any, go_type: str) -> ApiError:
@@ -37,28 +43,65 @@ def _is_int(v: Any) -> bool:
 # JSON type fails to decode (400), as it does in kube-apiserver.
 _KEY_REF = {"name": "string", "key": "string", "optional": "bool"}
 _CONTAINER = {
-    "name": "string", "image": "string", "imagePullPolicy": "string", "command": ["string"], "args": ["string"],
-    "workingDir": "string", "resources": "object",
-    "env": [{"name": "string", "value": "string", "valueFrom": {
-        "secretKeyRef": _KEY_REF, "configMapKeyRef": _KEY_REF, "fieldRef": {"fieldPath": "string", "apiVersion": "string"}}}],
-    "envFrom": [{"prefix": "string", "configMapRef": {"name": "string", "optional": "bool"},
-                 "secretRef": {"name": "string", "optional": "bool"}}],
+    "name": "string",
+    "image": "string",
+    "imagePullPolicy": "string",
+    "command": ["string"],
+    "args": ["string"],
+    "workingDir": "string",
+    "resources": "object",
+    "env": [
+        {
+            "name": "string",
+            "value": "string",
+            "valueFrom": {
+                "secretKeyRef": _KEY_REF,
+                "configMapKeyRef": _KEY_REF,
+                "fieldRef": {"fieldPath": "string", "apiVersion": "string"},
+            },
+        }
+    ],
+    "envFrom": [
+        {"prefix": "string", "configMapRef": {"name": "string", "optional": "bool"}, "secretRef": {"name": "string", "optional": "bool"}}
+    ],
     "ports": [{"name": "string", "containerPort": "int32", "protocol": "string", "hostPort": "int32"}],
     "volumeMounts": [{"name": "string", "mountPath": "string", "readOnly": "bool"}],
+    "restartPolicy": "string",  # an init container's Always: a native sidecar
 }
-_META = {"name": "string", "namespace": "string", "labels": {"*": "string"}, "annotations": {"*": "string"},
-         "resourceVersion": "string", "uid": "string", "generation": "int64"}
+_META = {
+    "name": "string",
+    "namespace": "string",
+    "labels": {"*": "string"},
+    "annotations": {"*": "string"},
+    "resourceVersion": "string",
+    "uid": "string",
+    "generation": "int64",
+}
 DEPLOYMENT_TYPES = {
     "metadata": _META,
     "spec": {
-        "replicas": "int32", "paused": "bool", "minReadySeconds": "int32", "revisionHistoryLimit": "int32",
+        "replicas": "int32",
+        "paused": "bool",
+        "minReadySeconds": "int32",
+        "revisionHistoryLimit": "int32",
         "progressDeadlineSeconds": "int32",
         "selector": {"matchLabels": {"*": "string"}, "matchExpressions": ["object"]},
         "strategy": {"type": "string", "rollingUpdate": {"maxSurge": "intstr", "maxUnavailable": "intstr"}},
-        "template": {"metadata": _META, "spec": {
-            "containers": [_CONTAINER], "initContainers": [_CONTAINER], "terminationGracePeriodSeconds": "int64",
-            "restartPolicy": "string", "dnsPolicy": "string", "schedulerName": "string", "serviceAccountName": "string",
-            "securityContext": "object", "volumes": [{"name": "string"}], "nodeSelector": {"*": "string"}}},
+        "template": {
+            "metadata": _META,
+            "spec": {
+                "containers": [_CONTAINER],
+                "initContainers": [_CONTAINER],
+                "terminationGracePeriodSeconds": "int64",
+                "restartPolicy": "string",
+                "dnsPolicy": "string",
+                "schedulerName": "string",
+                "serviceAccountName": "string",
+                "securityContext": "object",
+                "volumes": [{"name": "string"}],
+                "nodeSelector": {"*": "string"},
+            },
+        },
     },
     "status": "object",
 }
@@ -86,9 +129,14 @@ def check_types(kind: str, value: Any, schema: Any, path: str = "") -> None:
         for item in value:
             check_types(kind, item, schema[0], path)
         return
-    ok = {"string": isinstance(value, str), "bool": isinstance(value, bool), "int32": _is_int(value),
-          "int64": _is_int(value), "intstr": _is_int(value) or isinstance(value, str),
-          "object": isinstance(value, dict)}[schema]
+    ok = {
+        "string": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "int32": _is_int(value),
+        "int64": _is_int(value),
+        "intstr": _is_int(value) or isinstance(value, str),
+        "object": isinstance(value, dict),
+    }[schema]
     if not ok:
         raise _type_error(kind, path, value, schema)
 
@@ -130,8 +178,13 @@ def default_deployment(d: dict[str, Any]) -> None:
     if not isinstance(tspec, dict):
         raise _type_error("Deployment", "spec.template.spec", tspec, "v1.PodSpec")
     if isinstance(tspec, dict):
-        for key, value in (("restartPolicy", "Always"), ("terminationGracePeriodSeconds", 30), ("dnsPolicy", "ClusterFirst"),
-                           ("securityContext", {}), ("schedulerName", "default-scheduler")):
+        for key, value in (
+            ("restartPolicy", "Always"),
+            ("terminationGracePeriodSeconds", 30),
+            ("dnsPolicy", "ClusterFirst"),
+            ("securityContext", {}),
+            ("schedulerName", "default-scheduler"),
+        ):
             tspec.setdefault(key, value)
         containers = tspec.get("containers") or []
         for c in containers if isinstance(containers, list) else []:
@@ -152,9 +205,19 @@ def _validate_meta(kind: str, group: str, obj: dict[str, Any]) -> None:
             raise ApiError(400, f"json: cannot unmarshal into Go struct field ObjectMeta.metadata.{field} of type map[string]string")
     for v in (meta.get("labels") or {}).values():
         if len(v) > 63 or not LABEL_VALUE.match(v):
-            raise invalid(kind, group, name, [("metadata.labels", f'Invalid value: "{v}": a valid label must be an empty '
-                                               "string or consist of alphanumeric characters, '-', '_' or '.', and must "
-                                               "start and end with an alphanumeric character")])
+            raise invalid(
+                kind,
+                group,
+                name,
+                [
+                    (
+                        "metadata.labels",
+                        f'Invalid value: "{v}": a valid label must be an empty '
+                        "string or consist of alphanumeric characters, '-', '_' or '.', and must "
+                        "start and end with an alphanumeric character",
+                    )
+                ],
+            )
 
 
 def validate(kind: str, group: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -173,9 +236,19 @@ def validate(kind: str, group: str, obj: dict[str, Any], old: dict[str, Any] | N
             if not isinstance(v, str):
                 raise _type_error(kind, "data", v, "string")
             if not CONFIG_KEY.match(k):
-                raise invalid(kind, group, name, [(f"data[{k}]", f'Invalid value: "{k}": a valid config key must consist of '
-                                                   "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  "
-                                                   "or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')")])
+                raise invalid(
+                    kind,
+                    group,
+                    name,
+                    [
+                        (
+                            f"data[{k}]",
+                            f'Invalid value: "{k}": a valid config key must consist of '
+                            "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  "
+                            "or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+                        )
+                    ],
+                )
     elif kind == "Secret":
         _fold_string_data(obj)
         if old is not None and obj.get("type", "Opaque") != old.get("type", "Opaque"):
@@ -186,8 +259,13 @@ def validate(kind: str, group: str, obj: dict[str, Any], old: dict[str, Any] | N
             spec = {}
         if not isinstance(spec, dict):
             raise _type_error(kind, "spec", spec, "v1.LeaseSpec")
-        for field, go in (("holderIdentity", "string"), ("leaseDurationSeconds", "int32"), ("leaseTransitions", "int32"),
-                          ("acquireTime", "v1.MicroTime"), ("renewTime", "v1.MicroTime")):
+        for field, go in (
+            ("holderIdentity", "string"),
+            ("leaseDurationSeconds", "int32"),
+            ("leaseTransitions", "int32"),
+            ("acquireTime", "v1.MicroTime"),
+            ("renewTime", "v1.MicroTime"),
+        ):
             v = spec.get(field)
             if v is None:
                 continue
@@ -200,11 +278,16 @@ def validate(kind: str, group: str, obj: dict[str, Any], old: dict[str, Any] | N
                 except ValueError:
                     raise ApiError(400, f'parsing time "{v}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse') from None
         if spec.get("leaseDurationSeconds") is not None and spec["leaseDurationSeconds"] <= 0:
-            raise invalid(kind, group, name, [("spec.leaseDurationSeconds",
-                                               f"Invalid value: {spec['leaseDurationSeconds']}: must be greater than 0")])
+            raise invalid(
+                kind, group, name, [("spec.leaseDurationSeconds", f"Invalid value: {spec['leaseDurationSeconds']}: must be greater than 0")]
+            )
         if spec.get("leaseTransitions") is not None and spec["leaseTransitions"] < 0:
-            raise invalid(kind, group, name, [("spec.leaseTransitions",
-                                               f"Invalid value: {spec['leaseTransitions']}: must be greater than or equal to 0")])
+            raise invalid(
+                kind,
+                group,
+                name,
+                [("spec.leaseTransitions", f"Invalid value: {spec['leaseTransitions']}: must be greater than or equal to 0")],
+            )
 
 
 def _fold_string_data(secret: dict[str, Any]) -> None:
@@ -229,7 +312,12 @@ def _fold_string_data(secret: dict[str, Any]) -> None:
     secret["data"] = data
     for k in data:
         if not CONFIG_KEY.match(k):
-            raise invalid("Secret", "", secret["metadata"].get("name", ""), [(f"data[{k}]", f'Invalid value: "{k}": a valid config key must consist of alphanumeric characters, \'-\', \'_\' or \'.\'')])
+            raise invalid(
+                "Secret",
+                "",
+                secret["metadata"].get("name", ""),
+                [(f"data[{k}]", f"Invalid value: \"{k}\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'")],
+            )
 
 
 def _bad_b64_index(v: str) -> int:
@@ -260,8 +348,9 @@ def _validate_deployment(d: dict[str, Any], old: dict[str, Any] | None, name: st
         causes.append(("spec.selector", "Required value"))
     elif any(labels.get(k) != v for k, v in selector.items()):
         shown = ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items()))
-        causes.append(("spec.template.metadata.labels",
-                       f"Invalid value: map[string]string{{{shown}}}: `selector` does not match template `labels`"))
+        causes.append(
+            ("spec.template.metadata.labels", f"Invalid value: map[string]string{{{shown}}}: `selector` does not match template `labels`")
+        )
     if old is not None and spec.get("selector") != old["spec"].get("selector"):
         causes.append(("spec.selector", f"Invalid value: {spec.get('selector')}: field is immutable"))
     containers = (tpl.get("spec") or {}).get("containers")
@@ -276,7 +365,12 @@ def _validate_deployment(d: dict[str, Any], old: dict[str, Any] | None, name: st
             if not cname:
                 causes.append((f"spec.template.spec.containers[{i}].name", "Required value"))
             elif not isinstance(cname, str) or not DNS_LABEL.match(cname):
-                causes.append((f"spec.template.spec.containers[{i}].name", f'Invalid value: "{cname}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or \'-\''))
+                causes.append(
+                    (
+                        f"spec.template.spec.containers[{i}].name",
+                        f"Invalid value: \"{cname}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'",
+                    )
+                )
             elif cname in seen:
                 causes.append((f"spec.template.spec.containers[{i}].name", f'Duplicate value: "{cname}"'))
             seen.add(str(cname))
@@ -311,7 +405,7 @@ def admit_update(kind: str, group: str, resource: str, new: dict[str, Any], old:
         raise conflict(resource, group, url_name)
     if meta.get("uid") and meta["uid"] != old["metadata"]["uid"]:
         raise invalid(kind, group, url_name, [("metadata.uid", f'Invalid value: "{meta["uid"]}": field is immutable')])
-    out = drop_nulls(new)
+    out: dict[str, Any] = drop_nulls(new)
     out["kind"], out["apiVersion"] = old["kind"], old["apiVersion"]
     m = out["metadata"]
     for key in ("name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp"):

@@ -1,0 +1,73 @@
+"""How the cockpit behaves towards its terminal: toasts held while a modal
+asks for a key (and passed through the one sanitiser and redactor), typing
+just after a modal closed swallowed, SIGHUP/SIGTERM quitting as `q` does, and
+a driver whose output survives the terminal going away.
+
+:class:`AppTerminal` is a mixin of :class:`clay_cockpit.app.CockpitApp`,
+first in its bases (its ``notify`` wraps the App's). It loads with the app,
+before the first frame: the standard library and this package's redactor and
+sanitiser only; :mod:`clay_cockpit.screens.hangup` is imported when used.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import TYPE_CHECKING
+
+from clay_cockpit.redact import redact
+from clay_cockpit.sanitise import clean, clean_line
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.driver import Driver
+    from textual.notifications import SeverityLevel
+
+    from clay_cockpit.screens.toasts import ToastHold
+    from clay_cockpit.screens.typeahead import TypeAhead
+
+    _AppBase = App[int]
+else:
+    _AppBase = object
+
+log = logging.getLogger("clay_cockpit.app")
+
+
+class AppTerminal(_AppBase):
+    """The app's terminal behaviours (a mixin of :class:`clay_cockpit.app.CockpitApp`, first in its bases)."""
+
+    if TYPE_CHECKING:  # the app's (cockpit/app.py)
+        _toasts: ToastHold
+        _typeahead: TypeAhead
+        _signal_handlers: list[signal.Signals]
+        _stop_logs: threading.Event
+
+    def on_mount(self) -> None:
+        from clay_cockpit.screens.hangup import route_hangups
+
+        self._signal_handlers = route_hangups(self._hang_up)  # SIGHUP, SIGTERM: quit like q (screens/hangup.py)
+        self.screen_change_signal.subscribe(self, self._toasts.screen_changed)
+        self.screen_change_signal.subscribe(self, self._typeahead.screen_changed)
+
+    def notify(
+        self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None, markup: bool = False
+    ) -> None:
+        """A toast, unless a modal that asks for a key, a name or a
+        confirmation is on top: then it waits (:mod:`clay_cockpit.screens.toasts`).
+        Every toast passes the one sanitiser and the one redactor first.
+        Plain text unless a caller asks for markup: toasts carry outside
+        text (Kubernetes and API error messages, action summaries)."""
+        message, title = redact(clean(message)), redact(clean_line(title))
+        if not self._toasts.hold((message, title, severity, timeout, markup)):
+            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def get_driver_class(self) -> type[Driver]:
+        from clay_cockpit.screens.hangup import hangup_safe
+
+        return hangup_safe(super().get_driver_class())  # output that survives the terminal going away
+
+    def _hang_up(self, sig: signal.Signals) -> None:
+        self._stop_logs.set()
+        log.info("%s received: stopping", sig.name)  # not on screen: after a hangup there is none
+        self.exit(return_code=128 + sig.value)
