@@ -33,6 +33,8 @@ else:
 
 log = logging.getLogger("clay_cockpit.app")
 
+REPAINT_AFTER = 0.3  # seconds after a toast's time: the whole screen is drawn again once none is left
+
 
 class AppTerminal(_AppBase):
     """The app's terminal behaviours (a mixin of :class:`clay_cockpit.app.CockpitApp`, first in its bases)."""
@@ -61,6 +63,17 @@ class AppTerminal(_AppBase):
         message, title = redact(clean(message)), redact(clean_line(title))
         if not self._toasts.hold((message, title, severity, timeout, markup)):
             super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+            self.set_timer((self.NOTIFICATION_TIMEOUT if timeout is None else timeout) + REPAINT_AFTER, self._repaint_after_toast)
+
+    def _repaint_after_toast(self) -> None:
+        """The last toast has gone: draw the whole screen once more. A CI run
+        left a toast's text on the terminal for two minutes after it expired
+        (the rows under it that did not change later were never redrawn;
+        tests/e2e/test_bad_deploy), so what the panes say under a toast is
+        never left hidden by one that is no longer there. One full frame per
+        toast shown, only once none is left."""
+        if not self._notifications and self.screen_stack:
+            self.screen.refresh()
 
     def get_driver_class(self) -> type[Driver]:
         from clay_cockpit.screens.hangup import hangup_safe

@@ -3,6 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from types import SimpleNamespace
+
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+from clay_cockpit.screens.app_terminal import AppTerminal
 from clay_cockpit.screens.toasts import HELD, ToastHold
 
 
@@ -73,3 +82,40 @@ def test_the_held_toasts_are_bounded() -> None:
     app.screen_stack.pop()
     hold.screen_changed(app.screen)
     assert [m for m, _ in shown] == [f"t{i}" for i in range(5, HELD + 5)]
+
+
+def test_the_screen_is_drawn_again_once_the_last_toast_has_gone() -> None:
+    """Textual 8 takes an expired toast off the DOM without writing the rows
+    it covered (a CI run showed one over the actions pane two minutes later):
+    the cockpit's notify draws the whole screen once more after the toast's
+    time, so nothing stays hidden under a toast that is no longer there."""
+
+    class Toasting(AppTerminal, App[int]):
+        def __init__(self) -> None:
+            super().__init__()
+            self._toasts = ToastHold(self, self.notify)
+            self._typeahead = SimpleNamespace(screen_changed=lambda screen: None)  # type: ignore[assignment]
+            self._stop_logs = threading.Event()
+
+        def compose(self) -> ComposeResult:
+            yield Static("the pane under the toast\n" * 20)
+
+    async def run() -> list[tuple[float, object]]:
+        app, drawn = Toasting(), []
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.2)
+            display = app._display
+
+            def spy(screen: object, update: object) -> None:
+                drawn.append((time.monotonic() - start, getattr(update, "region", None)))
+                display(screen, update)  # type: ignore[arg-type]
+
+            app._display = spy  # type: ignore[method-assign]
+            start = time.monotonic()
+            app.notify("rollout done", timeout=0.4)
+            await pilot.pause(1.5)
+        return drawn
+
+    drawn = asyncio.run(run())
+    after = [region for at, region in drawn if at >= 0.4]
+    assert any(getattr(r, "width", 0) == 80 and getattr(r, "height", 0) == 24 for r in after), drawn
