@@ -51,9 +51,11 @@ __all__ = [
     "EscalationConfig",
     "ExternalStatusConfig",
     "FlagsConfig",
+    "GrafanaConfig",
     "HealthConfig",
     "KubeConfig",
     "MetricsConfig",
+    "PagerDutyConfig",
     "QueryConfig",
     "SecretRef",
     "SlackConfig",
@@ -63,6 +65,7 @@ __all__ = [
     "DEFAULT_QUERIES",
     "DEFAULT_THEME",
     "MAX_HISTORY_POINTS",
+    "PAGERDUTY_NOTES",
     "REQUIRED_QUERIES",
     "config_from_toml",
     "data_path",
@@ -240,6 +243,49 @@ class ExternalStatusConfig:
     token_env: str = opt("STATUSPAGE_API_KEY", "Environment variable holding the status page API key", kind="env")
 
 
+PAGERDUTY_NOTES = ("declared", "severity", "branch", "action", "update", "resolved")
+URGENCIES = ("high", "low")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerDutyConfig:
+    enabled: bool = opt(False, "Speak to PagerDuty: the page pane, acknowledge, notes, escalate, resolve")
+    api_url: str = opt("https://api.pagerduty.com", "PagerDuty REST API v2 base URL (https only)", kind="url", creds="pagerduty.token_env")
+    events_url: str = opt(
+        "https://events.pagerduty.com",
+        "PagerDuty Events API v2 base URL (https only)",
+        kind="url",
+        creds="pagerduty.escalation_routing_key_env",
+    )
+    token_env: str = opt("PAGERDUTY_API_TOKEN", "Environment variable holding the REST API token", kind="env")
+    from_email: str = opt("", "Email of the PagerDuty user the cockpit acts as (the From header every write needs); required when enabled")
+    service_ids: tuple[str, ...] = opt(doc="PagerDuty service IDs whose incidents the pane shows; required when enabled", factory=tuple)
+    escalation_routing_key_env: str = opt(
+        "", "Environment variable holding the Events API v2 integration key of the escalation target's service", kind="env"
+    )
+    escalation_policy_id: str = opt("", "Escalation policy to reassign an incident to when escalating (instead of, or beside, the key)")
+    ca_file: str = opt("", "PEM file of CAs to trust for PagerDuty (empty: the system's)")
+    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration", low=0.1, high=600)
+    refresh: float = opt(15.0, "Seconds between polls", kind="duration", low=0.1, high=86400)
+    p1_urgency: str = opt("high", "Urgency of a P1 incident's page", choices=URGENCIES)
+    p2_urgency: str = opt("high", "Urgency of a P2 incident's page", choices=URGENCIES)
+    p3_urgency: str = opt("low", "Urgency of a P3 incident's page", choices=URGENCIES)
+    p4_urgency: str = opt("low", "Urgency of a P4 incident's page", choices=URGENCIES)
+    notes: tuple[str, ...] = opt(
+        doc="Milestones posted as notes on the linked PagerDuty incident", factory=lambda: PAGERDUTY_NOTES, choices=PAGERDUTY_NOTES
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrafanaConfig:
+    enabled: bool = opt(False, "Annotate Grafana dashboards and link them for the incident's time range")
+    url: str = opt("http://localhost:3000", "Grafana base URL", kind="url", creds="grafana.token_env")
+    token_env: str = opt("GRAFANA_TOKEN", "Environment variable holding a Grafana service account token", kind="env")
+    dashboard_uids: tuple[str, ...] = opt(doc="UIDs of the dashboards to annotate and link; required when enabled", factory=tuple)
+    timeout: float = opt(5.0, "Seconds before a request counts as timed out", kind="duration", low=0.1, high=600)
+    ca_file: str = opt("", "PEM file of CAs to trust for an https Grafana (empty: the system's)")
+
+
 @dataclass(frozen=True, kw_only=True)
 class EscalationConfig:
     contact: str = opt("platform on-call", "Who to escalate to when the cockpit may not do something")
@@ -299,6 +345,8 @@ class Config:
     slack: SlackConfig = opt(factory=SlackConfig)
     external_status: ExternalStatusConfig = opt(factory=ExternalStatusConfig)
     escalation: EscalationConfig = opt(factory=EscalationConfig)
+    pagerduty: PagerDutyConfig = opt(factory=PagerDutyConfig)
+    grafana: GrafanaConfig = opt(factory=GrafanaConfig)
     actions: ActionsConfig = opt(factory=ActionsConfig)
     comms: CommsConfig = opt(factory=CommsConfig)
     ui: UiConfig = opt(factory=UiConfig)
@@ -333,7 +381,25 @@ def config_from_toml(data: dict[str, Any], file: str) -> Config:
             f"at most {MAX_HISTORY_POINTS} steps of metrics.step ({cfg.metrics.step:g} s)",
             f"{points:.0f} steps ({cfg.metrics.history:g} s)",
         )
+    _check_paging(cfg, file)
     return _with_source(cfg, file)
+
+
+def _check_paging(cfg: Config, file: str) -> None:
+    """PagerDuty and Grafana, when enabled, need what their writes and reads name (issue 16)."""
+    pd = cfg.pagerduty
+    if pd.enabled:
+        for key, url in (("api_url", pd.api_url), ("events_url", pd.events_url)):
+            if not url.startswith("https://"):
+                raise ConfigError(file, f"pagerduty.{key}", "an https:// URL (the PagerDuty client refuses any other)", repr(url))
+        if not pd.from_email or "@" not in pd.from_email:
+            raise ConfigError(file, "pagerduty.from_email", "the email of a PagerDuty user (every write needs it)", repr(pd.from_email))
+        if not pd.service_ids:
+            raise ConfigError(file, "pagerduty.service_ids", "at least one PagerDuty service ID (P…)", "an empty array")
+        if len(set(pd.notes)) != len(pd.notes):
+            raise ConfigError(file, "pagerduty.notes", "each milestone at most once", repr(list(pd.notes)))
+    if cfg.grafana.enabled and not cfg.grafana.dashboard_uids:
+        raise ConfigError(file, "grafana.dashboard_uids", "at least one dashboard UID", "an empty array")
 
 
 def _with_source(cfg: Config, file: str) -> Config:
@@ -374,7 +440,8 @@ def reference(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]
         if f.default is not MISSING:
             default = repr(f.default) if not isinstance(f.default, bool) else str(f.default).lower()
         elif f.default_factory is not MISSING:
-            default = "[]"
+            made = f.default_factory()
+            default = repr(list(made)) if isinstance(made, tuple) and made else "[]"
         else:
             default = "required"
         if f.metadata.get("kind") == "keymap":

@@ -444,3 +444,44 @@ class InfraSnapshot:
     # the parts that could not be read (nodes forbidden, the event watch failing …), each named with
     # its kind and a hint (source "infra"); what is shown is true but incomplete while this is not empty
     missing: tuple[SourceError, ...] = ()
+
+
+# --------------------------------------------------------------------------
+# PagerDuty (issue 16)
+
+
+@dataclass(frozen=True)
+class PagerDutyIncident:
+    """One PagerDuty incident, as the REST API v2 lists it."""
+
+    id: str
+    number: int
+    title: str
+    status: str  # triggered / acknowledged / resolved
+    urgency: str  # high / low
+    service: str  # service name
+    assignees: tuple[str, ...]  # user names
+    created_at: datetime
+    html_url: str
+    acknowledged_at: datetime | None = None
+    escalation_policy: str = ""
+    incident_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PagerDutySnapshot:
+    # triggered and acknowledged incidents of the configured services (+ the escalation target's service), newest first
+    incidents: tuple[PagerDutyIncident, ...]
+    fetched_at: float
+    response_ms: float
+
+
+@dataclass(frozen=True)
+class PageTimeline:
+    """A PagerDuty incident's page, from its log entries: for the postmortem."""
+
+    incident_id: str
+    triggered_at: datetime | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    notes: int = 0

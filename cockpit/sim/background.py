@@ -65,6 +65,23 @@ class SimHandle:
         """An SSL context that trusts the drill's Kubernetes API (for httpx ``verify=``)."""
         return ssl.create_default_context(cadata=self.kube_ca)
 
+    @property
+    def ca_file(self) -> Path:
+        """The drill's CA (PEM) for its HTTPS services: the Kubernetes API and PagerDuty."""
+        return self.kubeconfig.parent / wiring.DRILL_CA_FILE
+
+    def pagerduty(self, action: str = "", **query: Any) -> Any:
+        """No action: the PagerDuty sim's state (incidents, notes, log entries, events received);
+        else POST revoke_token, restore, or slow (seconds=N)."""
+        if not action:
+            return self._call("GET", "/_sim/pagerduty")
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        return self._call("POST", f"/_sim/pagerduty/{action}" + (f"?{qs}" if qs else ""))
+
+    def grafana(self, action: str = "") -> Any:
+        """No action: the Grafana sim's state (annotations received); else POST revoke_token or restore."""
+        return self._call("GET", "/_sim/grafana") if not action else self._call("POST", f"/_sim/grafana/{action}")
+
     def state(self) -> dict[str, Any]:
         answer: dict[str, Any] = self._call("GET", "/_sim/state")
         return answer

@@ -523,4 +523,10 @@ def control_app(drill: Drill) -> web.Application:
         return web.json_response(drill.login())
 
     app.router.add_post("/_sim/kube/login", login)
+
+    # -- PagerDuty and Grafana controls (issue 16): revoke a token, slow PagerDuty down, read what they received
+    from clay_cockpit.sim import grafana_api, pagerduty_api
+
+    pagerduty_api.add_controls(app, drill.pagerduty)
+    grafana_api.add_controls(app, drill.grafana)
     return app

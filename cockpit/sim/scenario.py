@@ -40,7 +40,19 @@ COMPONENT_STATUSES = ("degraded_performance", "partial_outage", "major_outage")
 ENDPOINTS = ("/v1/people/enrich", "/v1/companies/enrich", "/v1/tables/rows")
 CONFIDENCES = ("high", "medium", "low")
 # drill services a scenario may stop (the Kubernetes API has its own faults: kube_token_expired, kube_denied)
-STOPPABLE = ("statuspage", "rootly", "health", "prometheus", "prometheus_backup", "metrics", "clay", "slack", "statusapi")
+STOPPABLE = (
+    "statuspage",
+    "rootly",
+    "health",
+    "prometheus",
+    "prometheus_backup",
+    "metrics",
+    "clay",
+    "slack",
+    "statusapi",
+    "pagerduty",
+    "grafana",
+)
 # what a pane shows: "ok", "backup" (metrics: the primary failed, a backup serves) or the failure it names
 PANE_STATES = ("ok", "backup", "unreachable", "timeout", "auth_expired", "forbidden", "rate_limited", "server_error", "bad_response")
 ACTIONS = ("update_key", "restart", "enable_queuing", "enable_fallback", "scale")

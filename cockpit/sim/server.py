@@ -36,7 +36,9 @@ from clay_cockpit.paths import ConfigError
 from clay_cockpit.sim import wiring
 from clay_cockpit.sim.clock import SimClock
 from clay_cockpit.sim.control import Fault, RequestLog, control_app, service_middlewares
+from clay_cockpit.sim.grafana_api import GrafanaState, grafana_app
 from clay_cockpit.sim.login import DRILL_FILE, LoginError, login, login_command
+from clay_cockpit.sim.pagerduty_api import PagerDutyState, pagerduty_app
 from clay_cockpit.sim.scenario import KubeTokenExpired, Scenario, load_scenario, with_log_rate
 from clay_cockpit.sim.services import clay_app, health_app, metrics_app, prometheus_app, rootly_app, statuspage_app
 from clay_cockpit.sim.slack_api import SlackState, slack_app
@@ -48,6 +50,9 @@ log = logging.getLogger("clay_cockpit.sim")
 KUBE_TOKEN_ENV = "CLAY_SIM_KUBE_TOKEN"  # the demo passes the kubeconfig's token this way
 SLACK_TOKEN_ENV = "CLAY_DRILL_SLACK_TOKEN"  # wiring.drill_config's slack.token_env
 STATUSPAGE_KEY_ENV = "CLAY_DRILL_STATUSPAGE_KEY"  # wiring.drill_config's external_status.token_env
+PAGERDUTY_TOKEN_ENV = wiring.PD_TOKEN_ENV  # pagerduty.token_env
+PAGERDUTY_ROUTING_KEY_ENV = wiring.PD_ROUTING_KEY_ENV  # pagerduty.escalation_routing_key_env
+GRAFANA_TOKEN_ENV = wiring.GRAFANA_TOKEN_ENV  # grafana.token_env
 TICK_SECONDS = 0.25
 SLACK_CHANNELS = (
     ("C0INCDRILL", wiring.SLACK_CHANNEL.lstrip("#"), "Clay incidents (drill)"),
@@ -78,6 +83,9 @@ class Tokens:
     kube: str
     slack: str
     statuspage: str
+    pagerduty: str = ""
+    pagerduty_routing_key: str = ""
+    grafana: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Tokens:
@@ -86,11 +94,20 @@ class Tokens:
             kube=env.get(KUBE_TOKEN_ENV) or secrets.token_urlsafe(24),
             slack=env.get(SLACK_TOKEN_ENV) or "xoxb-drill-" + secrets.token_urlsafe(18),
             statuspage=env.get(STATUSPAGE_KEY_ENV) or secrets.token_urlsafe(24),
+            pagerduty=env.get(PAGERDUTY_TOKEN_ENV) or "u+" + secrets.token_urlsafe(15),  # the shape of a PagerDuty user token
+            pagerduty_routing_key=env.get(PAGERDUTY_ROUTING_KEY_ENV) or secrets.token_hex(16),  # 32 hex, as an integration key
+            grafana=env.get(GRAFANA_TOKEN_ENV) or "glsa_" + secrets.token_urlsafe(24),
         )
 
     def env(self) -> dict[str, str]:
-        """What a cockpit joining the drill needs in its environment (Slack, status page)."""
-        return {SLACK_TOKEN_ENV: self.slack, STATUSPAGE_KEY_ENV: self.statuspage}
+        """What a cockpit joining the drill needs in its environment (Slack, status page, PagerDuty, Grafana)."""
+        return {
+            SLACK_TOKEN_ENV: self.slack,
+            STATUSPAGE_KEY_ENV: self.statuspage,
+            PAGERDUTY_TOKEN_ENV: self.pagerduty,
+            PAGERDUTY_ROUTING_KEY_ENV: self.pagerduty_routing_key,
+            GRAFANA_TOKEN_ENV: self.grafana,
+        }
 
 
 class Drill:
@@ -112,6 +129,8 @@ class Drill:
         self.world = World(scenario, clock=self.clock, seed=seed, kube_token=tokens.kube, cluster_factory=cluster_factory)
         self.slack = SlackState(tokens.slack, self.clock.now, SLACK_CHANNELS)
         self.statusapi = StatusApiState(tokens.statuspage, self.clock.now, seed, wiring.PAGE_ID, OUR_COMPONENTS)
+        self.pagerduty = PagerDutyState(tokens.pagerduty, tokens.pagerduty_routing_key, self.clock.now, self._page(scenario))
+        self.grafana = GrafanaState(tokens.grafana, self.clock.now)
         self.requests = RequestLog(self.clock.now)
         self.faults: dict[str, Fault] = {}
         self.huge_sent: dict[str, int] = {}  # bytes of "huge" fault bodies handed to each service's socket
@@ -122,6 +141,13 @@ class Drill:
         self._scheduled_down: set[str] = set()  # services a service_down fault stopped
         self.kubeconfig: Path | None = None  # written by write_files; a login rewrites it
         self.workdir: Path | None = None
+
+    def _page(self, scenario: Scenario) -> tuple[str, float] | None:
+        """The PagerDuty page the responder is woken by: at the incident's onset (the first fault that is
+        not an obstacle; at once if there are only obstacles); none for a scenario without faults."""
+        if not scenario.faults:
+            return None
+        return scenario.title, self.world.t0 + (scenario.fault_start() or 0.0)
 
     def _app(self, name: str) -> web.Application:
         w = self.world
@@ -136,6 +162,8 @@ class Drill:
             "clay": lambda: clay_app(w),
             "slack": lambda: slack_app(self.slack),
             "statusapi": lambda: statusapi_app(self.statusapi),
+            "pagerduty": lambda: pagerduty_app(self.pagerduty),
+            "grafana": lambda: grafana_app(self.grafana),
             "control": lambda: control_app(self),
         }
         app = factories[name]()
@@ -159,7 +187,7 @@ class Drill:
         sock = svc.sock if svc.sock is not None else bind_loopback(svc.port)
         svc.sock = None
         ssl_context = None
-        if svc.name == "kube":
+        if svc.name in wiring.HTTPS_SERVICES:  # one certificate (127.0.0.1, localhost) from the drill's CA
             if self._kube_ssl is None:
                 self._kube_ssl = self.world.kube.tls().server_context()
             ssl_context = self._kube_ssl
@@ -250,8 +278,9 @@ class Drill:
     def endpoints(self) -> dict[str, str]:
         """service → base URL; the Kubernetes API is HTTPS (kubectl sends no token over plain HTTP)."""
         out = {name: wiring.url(svc.port) for name, svc in self.services.items()}
-        if "kube" in out:
-            out["kube"] = out["kube"].replace("http://", "https://", 1)
+        for name in wiring.HTTPS_SERVICES:
+            if name in out:
+                out[name] = wiring.https(out[name])
         return out
 
     def state(self) -> dict[str, Any]:
@@ -272,6 +301,8 @@ class Drill:
             "seed": self.seed,
             "slack_messages": self.slack.message_count(),
             "statusapi_incidents": len(self.statusapi.incidents),
+            "pagerduty_incidents": len(self.pagerduty.incidents),
+            "grafana_annotations": len(self.grafana.annotations),
             "huge_sent": dict(self.huge_sent),
         }
 
@@ -282,6 +313,8 @@ class Drill:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.kubeconfig = kubeconfig = self._write_kubeconfig(kubeconfig or workdir / "kubeconfig")
+        # the CA of the HTTPS services, beside the kubeconfig (drill_config's pagerduty.ca_file names it there)
+        (kubeconfig.parent / wiring.DRILL_CA_FILE).write_text(self.world.kube.tls().ca_pem, encoding="utf-8")
         config = workdir / "cockpit.toml"
         data = wiring.drill_config(self.endpoints, kubeconfig, refresh_scale=min(1.0, 1.0 / self.clock.speed))
         config.write_text(tomli_w.dumps(data), encoding="utf-8")

@@ -23,8 +23,11 @@ SERVICES = (
     "clay",
     "slack",
     "statusapi",
+    "pagerduty",  # REST API v2 and Events API v2 on one HTTPS port (the client refuses http)
+    "grafana",
     "control",
 )
+HTTPS_SERVICES = ("kube", "pagerduty")  # served with the drill's CA (DRILL_CA_FILE in the workdir)
 
 CONTEXT = "clay-drill"
 CLUSTER = "clay-drill"
@@ -36,6 +39,20 @@ CONTAINER = "clay-sync"
 PAGE_ID = "drillpage01"
 COMPONENT_IDS = ("drillcomp01",)
 SLACK_CHANNEL = "#inc-clay-drill"
+DRILL_CA_FILE = "drill-ca.pem"  # the CA of the drill's HTTPS services, written into its workdir
+
+# PagerDuty (issue 16): our service and its policy, the escalation target (a service with its own
+# Events API v2 integration key and policy), the users
+PD_SERVICE_ID, PD_SERVICE_NAME = "PDRILL01", "clay-sync"
+PD_POLICY_ID, PD_POLICY_NAME = "PPOLCLAY", "clay-sync on-call"
+PD_ADMIN_SERVICE_ID, PD_ADMIN_SERVICE_NAME = "PADMIN01", "Platform admins"
+PD_ADMIN_POLICY_ID, PD_ADMIN_POLICY_NAME = "PPOLADMN", "Platform admins"
+PD_USER_ID, PD_USER_NAME, PD_USER_EMAIL = "PUSRDRL1", "Drill Responder", "responder@clay-drill.example"
+PD_ADMIN_ID, PD_ADMIN_NAME, PD_ADMIN_EMAIL = "PUSRADM1", "Platform Admin", "admin@clay-drill.example"
+PD_TOKEN_ENV = "CLAY_DRILL_PAGERDUTY_TOKEN"
+PD_ROUTING_KEY_ENV = "CLAY_DRILL_PAGERDUTY_ROUTING_KEY"
+GRAFANA_TOKEN_ENV = "CLAY_DRILL_GRAFANA_TOKEN"
+GRAFANA_DASHBOARDS = (("clay-sync-overview", "clay-sync overview"), ("clay-api-errors", "Clay API errors"))
 
 
 def url(port: int) -> str:
@@ -126,4 +143,29 @@ def drill_config(endpoints: dict[str, str], kubeconfig: Path, *, refresh_scale: 
             "token_env": "CLAY_DRILL_STATUSPAGE_KEY",
         },
         "escalation": {"contact": "drill escalation: #platform-oncall (PagerDuty: platform-primary)"},
+        "pagerduty": {
+            "enabled": True,
+            "api_url": https(endpoints["pagerduty"]),
+            "events_url": https(endpoints["pagerduty"]),
+            "token_env": PD_TOKEN_ENV,
+            "from_email": PD_USER_EMAIL,
+            "service_ids": [PD_SERVICE_ID],
+            "escalation_routing_key_env": PD_ROUTING_KEY_ENV,
+            "escalation_policy_id": PD_ADMIN_POLICY_ID,
+            "ca_file": str(Path(kubeconfig).parent / DRILL_CA_FILE),
+            "timeout": 3.0,
+            "refresh": r(5.0),
+        },
+        "grafana": {
+            "enabled": True,
+            "url": endpoints["grafana"],
+            "token_env": GRAFANA_TOKEN_ENV,
+            "dashboard_uids": [uid for uid, _ in GRAFANA_DASHBOARDS],
+            "timeout": 3.0,
+        },
     }
+
+
+def https(url: str) -> str:
+    """A drill endpoint as the https URL it is served at (the services in HTTPS_SERVICES)."""
+    return url.replace("http://", "https://", 1)
