@@ -196,7 +196,8 @@ def start_drill(
     socks = {name: bind_loopback() for name in wiring.SERVICES}
     try:
         endpoints = {name: wiring.url(s.getsockname()[1]) for name, s in socks.items()}
-        endpoints["kube"] = endpoints["kube"].replace("http://", "https://")  # the child serves it with TLS
+        for name in wiring.HTTPS_SERVICES:
+            endpoints[name] = wiring.https(endpoints[name])  # the child serves them with TLS
         kubeconfig = workdir / "kubeconfig"  # written by the child, with its certificate
         fds = ",".join(f"{name}={s.fileno()}" for name, s in socks.items())
         cmd = [

@@ -96,7 +96,8 @@ def test_listen_fds_handshake_and_sigterm(tmp_path: Path) -> None:
         ready = json.loads(read_line(proc))
         assert ready["ready"] is True
         expected = {name: wiring.url(port) for name, port in ports.items()}
-        expected["kube"] = expected["kube"].replace("http://", "https://")
+        for name in wiring.HTTPS_SERVICES:
+            expected[name] = wiring.https(expected[name])
         assert ready["endpoints"] == expected, "serves on the inherited sockets"
         assert httpx.get(ready["endpoints"]["health"] + "/health", timeout=5).json()["status"] in ("ok", "degraded", "down")
         assert Path(ready["kubeconfig"]).stat().st_mode & 0o777 == 0o600
@@ -178,7 +179,13 @@ def test_run_sim_prints_how_to_join_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             assert out.returncode == 0, out.stderr
             assert out.stdout.count("clay-sync-") == 3 and "Running" in out.stdout
         env = dict(line.split("=", 1) for line in (tmp_path / "drill.env").read_text().splitlines())
-        assert set(env) == {"CLAY_DRILL_SLACK_TOKEN", "CLAY_DRILL_STATUSPAGE_KEY"}
+        assert set(env) == {
+            "CLAY_DRILL_SLACK_TOKEN",
+            "CLAY_DRILL_STATUSPAGE_KEY",
+            "CLAY_DRILL_PAGERDUTY_TOKEN",
+            "CLAY_DRILL_PAGERDUTY_ROUTING_KEY",
+            "CLAY_DRILL_GRAFANA_TOKEN",
+        }
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
     finally:
