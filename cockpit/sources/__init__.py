@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         SourceError,
         StatusPageSnapshot,
     )
+    from clay_cockpit.sources.pagerduty import PagerDuty
 
 
 @runtime_checkable
@@ -161,6 +162,19 @@ class Sources:
             return Kube(self.config.kube)
 
         return self._get("kube", make)  # type: ignore[return-value]
+
+    @property
+    def pagerduty(self) -> PagerDuty | None:
+        """PagerDuty (issue 16); None when ``pagerduty.enabled`` is false. Built on first use (from a worker)."""
+        if not self.config.pagerduty.enabled:
+            return None
+
+        def make() -> PagerDuty:
+            from clay_cockpit.sources.pagerduty import PagerDuty
+
+            return PagerDuty(self.config.pagerduty)
+
+        return self._get("pagerduty", make)  # type: ignore[return-value]
 
     @property
     def infra(self) -> InfraSource:
