@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         SourceError,
         StatusPageSnapshot,
     )
+    from clay_cockpit.sources.grafana import Grafana
     from clay_cockpit.sources.pagerduty import PagerDuty
 
 
@@ -175,6 +176,19 @@ class Sources:
             return PagerDuty(self.config.pagerduty)
 
         return self._get("pagerduty", make)  # type: ignore[return-value]
+
+    @property
+    def grafana(self) -> Grafana | None:
+        """Grafana (issue 16); None when ``grafana.enabled`` is false. Built on first use (from a worker)."""
+        if not self.config.grafana.enabled:
+            return None
+
+        def make() -> Grafana:
+            from clay_cockpit.sources.grafana import Grafana
+
+            return Grafana(self.config.grafana)
+
+        return self._get("grafana", make)  # type: ignore[return-value]
 
     @property
     def infra(self) -> InfraSource:
