@@ -223,7 +223,7 @@ def test_config_files_that_are_no_text_files(tmp_path: Path) -> None:
         (["demo", "--speed", "1e300"], "clay-cockpit demo: error: argument --speed: expected a number from 0.01 to 1000, found '1e300'"),
         (["demo", "--seed", "-1"], "clay-cockpit demo: error: argument --seed: expected an integer from 0 to 4294967295, found '-1'"),
         (["sim", "--speed", "0"], "clay-cockpit sim: error: argument --speed: expected a number from 0.01 to 1000, found '0'"),
-        (["sim", "--port", "99999"], "clay-cockpit sim: error: argument --port: expected an integer from 1 to 65524, found '99999'"),
+        (["sim", "--port", "99999"], "clay-cockpit sim: error: argument --port: expected an integer from 1 to 65522, found '99999'"),
         (
             ["sim", "--freeze-at", "nan"],
             "clay-cockpit sim: error: argument --freeze-at: expected a number from 0 to 4294967296, found 'nan'",
