@@ -102,9 +102,9 @@ class RolloutWatch:
 
     def resync(self) -> None:
         """List both again now (a responder's refresh): the waiting poll answers once they did."""
+        self._waiter.poke()  # first: a list that answers before this line returns counts too
         self.deploy.resync()
         self.sets.resync()
-        self._waiter.poke()
 
     def wait(self, stop: threading.Event, heartbeat: float) -> bool:
         """Blocking: until the deployment or its ReplicaSets changed since the last call (True), or

@@ -72,8 +72,8 @@ class PodWatch:
     def resync(self) -> None:
         """List the pods again now (a responder's refresh); the next snapshot, as soon as that list
         answered, says what it found."""
+        self._waiter.poke()  # first: a list that answers before this line returns counts too
         self.watch.resync()
-        self._waiter.poke()
 
     @property
     def closed(self) -> bool:
