@@ -78,6 +78,12 @@ class EventKind(enum.StrEnum):
     NODE_PRESSURE = "node_pressure"
     NODE_PRESSURE_ENDED = "node_pressure_ended"
     ROLLOUT_SEEN = "rollout_seen"
+    # PagerDuty and Grafana (issue 16): the page, its escalation, the milestones posted (docs/events.md)
+    PAGE_LINKED = "page_linked"
+    PAGE_ACKNOWLEDGED = "page_acknowledged"
+    PAGE_RESOLVED = "page_resolved"
+    PAGE_ESCALATED = "page_escalated"
+    MILESTONE_SENT = "milestone_sent"
 
     @classmethod
     def parse(cls, value: str) -> EventKind | str:
