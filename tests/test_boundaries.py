@@ -119,6 +119,7 @@ GROUPS: dict[str, str] = {
     "clay_cockpit.signals": BASE,
     "clay_cockpit.runbook": BASE,
     "clay_cockpit.target": BASE,
+    "clay_cockpit.links": BASE,
     "clay_cockpit.config": BASE,
     "clay_cockpit.config_build": BASE,
     "clay_cockpit.config_target": BASE,
