@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from clay_cockpit.screens.comms_desk import CommsDesk, CommsResult
     from clay_cockpit.screens.desk import Desk, IncidentLoaded
     from clay_cockpit.screens.main import MainScreen
+    from clay_cockpit.screens.paging_desk import PagingDesk
     from clay_cockpit.signals import InEffect, LogLine, Signals
     from clay_cockpit.widgets.checklist import ChecklistPane
 
@@ -127,6 +128,7 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
         self._metrics_view: Any = None
         self._comms: CommsDesk | None = None  # built with the desk (see on_ready)
         self._actions: ActionsDesk | None = None  # built with the desk (see on_ready)
+        self._paging: PagingDesk | None = None  # PagerDuty and Grafana (issue 16): likewise
         self._actions_factory = actions  # builds the ActionRunner (tests pass one that plays a frozen drill forward)
         self._signal_handlers: list[signal.Signals] = []
         self._exiting = False  # exit() was called: on_ready stops building
@@ -204,6 +206,7 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
         self._comms = CommsDesk(self, self._main, self._desk, self.config, clock=self.clock, state_dir=self.state_dir)
         self._comms.start()
         from clay_cockpit.screens.actions_desk import ActionsDesk, default_runner
+        from clay_cockpit.screens.paging_desk import PagingDesk
         from clay_cockpit.sources import Sources
 
         # the cluster adapter goes with the real sources (fakes in tests: the actions are shown, not run)
@@ -219,6 +222,8 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
             on_recorded=self._desk.refresh_panes,
         )
         self._actions.start()
+        self._paging = self._desk.paging = PagingDesk(self, self._desk, sources=self.sources, polls=self._polls)
+        self._paging.start()
         self._polls.start_all()
         self.follow_logs()
         if self._infra.enabled:
@@ -273,6 +278,8 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
         reading = getattr(self.signals, message.name).with_result(result, now)
         self._set_signals(replace(self.signals, **{message.name: reading}, at=now))
         self.main_screen.show_reading(message.name, reading, now)
+        if message.name == "pagerduty" and self._paging is not None:
+            self._paging.polled(reading)
         if message.name == "metrics" and self._metrics_view is not None and self._metrics_view.is_current:
             self._metrics_view.show(reading, now)
         self._polls.answered(message.name, message.result)  # re-arms it

@@ -42,7 +42,14 @@ if TYPE_CHECKING:
     from clay_cockpit.config import Config
 
 # The drill's throwaway credentials travel in the environment, never in argv.
-TOKEN_ENVS = ("CLAY_SIM_KUBE_TOKEN", "CLAY_DRILL_SLACK_TOKEN", "CLAY_DRILL_STATUSPAGE_KEY")
+TOKEN_ENVS = (
+    "CLAY_SIM_KUBE_TOKEN",
+    "CLAY_DRILL_SLACK_TOKEN",
+    "CLAY_DRILL_STATUSPAGE_KEY",
+    "CLAY_DRILL_PAGERDUTY_TOKEN",  # (issue 16) the sim accepts these, the cockpit sends them
+    "CLAY_DRILL_PAGERDUTY_ROUTING_KEY",
+    "CLAY_DRILL_GRAFANA_TOKEN",
+)
 
 
 def drill_tokens() -> dict[str, str]:

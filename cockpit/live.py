@@ -156,7 +156,7 @@ class Poll:
 
 
 class Polls:
-    """The polls of the four sources: started on demand, re-armed when answered.
+    """The polls of the sources (and PagerDuty's, when on): started on demand, re-armed when answered.
 
     ``run(poll)`` starts the worker for one poll: a thread for a blocking
     poll that calls :meth:`fetch`, a task for an async one that awaits
@@ -189,8 +189,16 @@ class Polls:
         }
         if offers(sources, "infra"):
             self.by_name["infra"] = Poll("infra", refresh * INFRA_EVERY, "Reading nodes and rollout history", lambda s: s.infra.fetch())
+        self.page_keys: tuple[str, ...] = ()  # the escalations' dedup keys: their incidents are listed too (issue 16)
+        if config.pagerduty.enabled and offers(sources, "pagerduty"):
+            self.by_name["pagerduty"] = Poll("pagerduty", config.pagerduty.refresh, "Listing PagerDuty incidents", self._pages)
         if stop is not None and getattr(sources, "watches", False):
             self._watch(config, stop)
+
+    def _pages(self, sources: Any) -> Any:
+        """The open pages of our services, and the incidents our escalations raised (by their dedup keys)."""
+        keys = self.page_keys
+        return sources.pagerduty.fetch(incident_keys=keys) if keys else sources.pagerduty.fetch()
 
     def _watch(self, config: Config, stop: threading.Event) -> None:
         """The pods, and the infra poll's deployment and ReplicaSets, watched (issue 15): each poll awaits the

@@ -368,6 +368,7 @@ class Signals:
     logs_stale: SourceError | None = None  # the log follow's failure while no line came since: recent_logs are old
     in_effect: tuple[InEffect, ...] = ()  # mitigations in place (the actions desk reads them from the cluster)
     infra: Reading[InfraSnapshot] = Reading()  # events, nodes and what changed (issue 14)
+    pagerduty: Reading[PagerDutySnapshot] = Reading()  # the open pages (issue 16); triage does not read them
     at: float = 0.0
 
 

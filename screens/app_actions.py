@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from clay_cockpit.screens.desk import Desk
     from clay_cockpit.screens.help import Section
     from clay_cockpit.screens.main import MainScreen
+    from clay_cockpit.screens.paging_desk import PagingDesk
     from clay_cockpit.screens.typeahead import TypeAhead
     from clay_cockpit.signals import InfraSnapshot, Reading, Signals
 
@@ -64,6 +65,7 @@ class AppActions(_AppBase):
         _desk: Desk | None
         _comms: CommsDesk | None
         _actions: ActionsDesk | None
+        _paging: PagingDesk | None
         _metrics_view: Any
         _typeahead: TypeAhead
         _polls: Polls
@@ -269,6 +271,25 @@ class AppActions(_AppBase):
         if self._comms is not None:
             self._comms.postmortem()
 
+    def action_pages_view(self) -> None:
+        from clay_cockpit.screens.pages_view import PagesScreen
+
+        if isinstance(self.screen, PagesScreen):
+            self.pop_screen()
+            return
+        if self._paging is None:
+            return
+        self._to_main()
+        self.push_screen(PagesScreen(self._paging, self.clock))
+
+    def action_escalate(self) -> None:
+        if self._paging is not None:
+            self._paging.escalate()
+
+    def action_copy_link(self) -> None:
+        if self._paging is not None:
+            self._paging.copy_link()
+
     # -- one binding list for footer, help and palette -----------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -297,6 +318,7 @@ class AppActions(_AppBase):
         from clay_cockpit.screens.compose import ComposeScreen
         from clay_cockpit.screens.confirm import ConfirmScreen
         from clay_cockpit.screens.infra_view import InfraScreen
+        from clay_cockpit.screens.pages_view import PagesScreen
         from clay_cockpit.screens.preview import PreviewScreen
         from clay_cockpit.screens.secret_input import KeyInputScreen
         from clay_cockpit.widgets.checklist import ChecklistView
@@ -318,6 +340,7 @@ class AppActions(_AppBase):
             ("In the pods table", bindings_of(PodsTable)),
             ("In the pod logs", bindings_of(LogView)),
             ("In the infrastructure view", bindings_of(InfraScreen)),
+            ("In the pages view", bindings_of(PagesScreen)),
             (
                 "Everywhere",
                 [

@@ -174,6 +174,31 @@ APP_BINDINGS: tuple[Binding, ...] = (
         id="comms.postmortem",
         tooltip="Write the Markdown postmortem of the incident from its timeline (into the state dir)",
     ),
+    # PagerDuty and Grafana (screens/paging_desk.py, issue 16)
+    Binding(
+        "b",
+        "pages_view",
+        "Pages",
+        show=False,
+        id="comms.pages",
+        tooltip="Open the PagerDuty pages: acknowledge, link, note, resolve; the outbox of milestone notes; escalations",
+    ),
+    Binding(
+        "E",
+        "escalate",
+        "Escalate",
+        show=False,
+        id="comms.escalate",
+        tooltip="Page the escalation target on PagerDuty, with the permission refusal and its plan (asked first)",
+    ),
+    Binding(
+        "y",
+        "copy_link",
+        "Copy link",
+        show=False,
+        id="comms.copy_link",
+        tooltip="Copy the Grafana dashboard link for the incident's time range (OSC 52: works over SSH)",
+    ),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
     Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the cockpit"),
 )

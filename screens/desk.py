@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from clay_cockpit.comms.paging import acknowledged_event, link_event, start_of
 from clay_cockpit.config import Config
+from clay_cockpit.incident.events import EventKind
 from clay_cockpit.incident.lifecycle import IncidentStore
 from clay_cockpit.incident.recorder import Declaration, Recorder
 from clay_cockpit.incident.state import Incident, Status
@@ -31,7 +33,7 @@ from clay_cockpit.incident.watch import Watch
 from clay_cockpit.runbook import SEVERITIES, Severity
 from clay_cockpit.screens.choose import Choice, ChoiceScreen
 from clay_cockpit.screens.timeline_view import TimelineScreen
-from clay_cockpit.signals import Signals, SourceError
+from clay_cockpit.signals import PagerDutyIncident, Signals, SourceError
 from clay_cockpit.triage.tree import Triage, Triaged, assess, refresh_intervals
 from clay_cockpit.widgets.checklist import clock_time
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from clay_cockpit.screens.main import MainScreen
+    from clay_cockpit.screens.paging_desk import PagingDesk
 
 TRIAGE_SAMPLES = 2  # the newest assessments that must agree before a new verdict is adopted …
 TRIAGE_SECONDS = 8.0  # … once worse than the stable verdict for this long (divided by the drill's speed)
@@ -85,6 +88,7 @@ class Desk:
         self.triaged: Triaged | None = None
         self.signals = Signals(at=clock())
         self.busy = ""  # "resuming" / "declaring" while a worker runs
+        self.paging: PagingDesk | None = None  # PagerDuty and Grafana (issue 16): set by the app once built
         self._refresh = refresh_intervals(config)
         # triage starts once every source has answered (or had time to): a verdict on the
         # first answer alone would be adopted at once and then need the window to go away
@@ -189,7 +193,8 @@ class Desk:
         if confirmed is not None:
             self._triaged(confirmed)
         d = self.recorder.prepare(self.triaged, self.signals)
-        self._run("declaring", partial(self._declare_blocking, d), "Declaring the incident")
+        page = self.paging.page_to_link() if self.paging is not None else None  # an open page is linked, its start taken
+        self._run("declaring", partial(self._declare_blocking, d, page), "Declaring the incident")
 
     def accept(self) -> None:
         inc = self.recorder.open
@@ -250,6 +255,8 @@ class Desk:
             if value is not None:
                 self.recorder.set_status(Status(value))
                 self._show_incident()
+                if self.paging is not None:
+                    self.paging.status_changed(Status(value))
 
         self.app.push_screen(ChoiceScreen(f"Status of {inc.id}", choices, current=inc.status, proposed=proposed, why=why), chosen)
 
@@ -313,9 +320,14 @@ class Desk:
             incident, error = None, f"could not read the incidents: {exc}"
         self.app.post_message(IncidentLoaded(incident, error, None))
 
-    def _declare_blocking(self, d: Declaration) -> None:
+    def _declare_blocking(self, d: Declaration, page: PagerDutyIncident | None = None) -> None:
         try:
-            incident, error = self.recorder.declare(d), None
+            started = start_of(page, self.clock()) if page is not None else None
+            incident, error = self.recorder.declare(d, started=started), None
+            if page is not None and self.recorder.store.declared_here == incident.id:
+                self.recorder.store.record(EventKind.PAGE_LINKED, *link_event(page))
+                if page.status == "acknowledged":
+                    self.recorder.store.record(EventKind.PAGE_ACKNOWLEDGED, *acknowledged_event(page, self.clock()))
         except TimelineError as exc:
             incident, error = None, str(exc)
         self.app.post_message(IncidentLoaded(incident, error, d))

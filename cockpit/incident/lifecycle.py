@@ -228,12 +228,16 @@ class IncidentStore:
         now: float | None = None,
         actor: str | None = None,
         headline: str = "",
+        started: float | None = None,
     ) -> Incident:
         """Declare an incident at ``now`` at the severity triage showed
         (``suggested``; in force from then on), with the verdict's
         ``headline`` and an evidence snapshot, when given. If one is open —
         here or in another cockpit on this state dir — returns that one,
-        unchanged (:attr:`declared_here` tells them apart)."""
+        unchanged (:attr:`declared_here` tells them apart). ``started``: an
+        earlier start the incident takes (the PagerDuty page's, issue 16):
+        the declaration is dated then and the response clock counts from
+        it; the evidence is still recorded at ``now``, when it was seen."""
         suggested = Severity(suggested)
         with self._lock:
             if (current := self.resume()) is not None:
@@ -246,14 +250,14 @@ class IncidentStore:
                 raise TimelineError(f"cannot create incidents in {self.dir}: {exc.strerror or exc}") from None
             try:
                 with locked(lock_fd):
-                    return self._declare_locked(suggested, evidence, now, actor, headline)
+                    return self._declare_locked(suggested, evidence, now, actor, headline, started)
             except OSError as exc:
                 raise TimelineError(f"cannot declare in {self.dir}: {exc.strerror or exc}") from None
             finally:
                 os.close(lock_fd)
 
     def _declare_locked(
-        self, suggested: Severity, evidence: Mapping[str, Any] | None, now: float, actor: str | None, headline: str
+        self, suggested: Severity, evidence: Mapping[str, Any] | None, now: float, actor: str | None, headline: str, started: float | None
     ) -> Incident:
         if not self._open_newest_open():  # else another cockpit was quicker
             path = self.dir / f"{new_id(now)}.jsonl"
@@ -261,7 +265,7 @@ class IncidentStore:
                 path = self.dir / f"{new_id(now)}.jsonl"
             state = _State()
             self._adopt(Timeline(path, actor=self.actor, keep=self._keep, clock=self._clock, on_event=state.apply), state)
-            self._declare_event(path.stem, suggested, now, actor, headline)
+            self._declare_event(path.stem, suggested, now if started is None else min(started, now), actor, headline)
             self.declared_here = path.stem
             if evidence:
                 try:

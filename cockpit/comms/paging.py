@@ -1,0 +1,338 @@
+"""PagerDuty and Grafana beside the incident (issue 16): what the timeline
+says about the page, the milestone outbox, and the escalation's payload.
+
+Everything here is read from the incident timeline (docs/events.md, "The
+page"): the linked page (``page_linked``), whether it was acknowledged or
+resolved, the escalations, and which milestones still have to reach which
+channel. A milestone is an event the timeline already holds (the
+declaration, a change of severity or branch, an applied or verified action,
+an update sent, the resolution); it is sent once a ``milestone_sent`` with
+its ``seq`` and channel follows it. So the outbox survives a crash and a
+restart, and a channel that is down (or a page not linked yet) only makes
+its milestones wait — visibly — never lost, never sent twice.
+
+:func:`send` does the network part (through the ``PagerDuty`` and ``Grafana``
+sources, in a worker thread); everything else is pure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from clay_cockpit.config import Config
+from clay_cockpit.incident.events import Event, EventKind, iso_utc
+from clay_cockpit.incident.state import Incident, Status, apply
+from clay_cockpit.signals import PagerDutyIncident, PagerDutySnapshot, SourceError
+from clay_cockpit.text import one_line
+
+PAGERDUTY = "pagerduty"
+GRAFANA = "grafana"
+CHANNEL_NAME = {PAGERDUTY: "PagerDuty", GRAFANA: "Grafana"}
+GRAFANA_MILESTONES = frozenset({"declared", "severity", "action", "resolved"})  # what the graphs show
+DEDUP_PREFIX = "clay-cockpit/"  # an escalation's dedup key: clay-cockpit/<incident id>
+TAKE_START_WITHIN = 6 * 3600.0  # seconds: an older page is linked, but the incident does not start at its time
+MAX_SUMMARY = 1024  # PagerDuty's limit on an event's summary
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """One milestone still to reach one channel."""
+
+    seq: int  # the event it tells of
+    at: float
+    milestone: str
+    channel: str
+    summary: str  # the event's summary, whole
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    at: float
+    how: str  # events / reassign
+    target: str
+    dedup_key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    """What the timeline says about the page and the outbox."""
+
+    incident_id: str | None = None
+    incident: Incident | None = None
+    page_id: str | None = None  # the linked PagerDuty incident
+    number: int | None = None
+    title: str = ""
+    html_url: str = ""
+    triggered_at: float | None = None
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+    escalations: tuple[Escalation, ...] = ()
+    pending: tuple[Pending, ...] = ()
+    sent: Mapping[str, int] = field(default_factory=dict)  # channel → milestones sent
+    denied: tuple[str, str] | None = None  # the newest permission refusal: (reason, the plan's title)
+
+    @property
+    def linked(self) -> bool:
+        return self.page_id is not None
+
+    def label(self) -> str:
+        """``#1042`` (or the id when PagerDuty gave no number)."""
+        return f"#{self.number}" if self.number is not None else (self.page_id or "")
+
+    def waiting(self, channel: str) -> tuple[Pending, ...]:
+        return tuple(p for p in self.pending if p.channel == channel)
+
+
+def channels(config: Config) -> dict[str, frozenset[str]]:
+    """The channels that are on, each with the milestones it takes."""
+    out: dict[str, frozenset[str]] = {}
+    if config.pagerduty.enabled:
+        out[PAGERDUTY] = frozenset(config.pagerduty.notes)
+    if config.grafana.enabled and config.grafana.dashboard_uids:
+        out[GRAFANA] = GRAFANA_MILESTONES
+    return out
+
+
+def _milestone(event: Event, before: Incident | None, after: Incident | None) -> tuple[str, frozenset[str]] | None:
+    """The milestone an event is, and the channels that take it (None: not one)."""
+    both = frozenset({PAGERDUTY, GRAFANA})
+    kind = event.kind
+    if kind == EventKind.INCIDENT_DECLARED and before is None and after is not None:
+        return "declared", both
+    if kind in (EventKind.SEVERITY_CHANGED, EventKind.SEVERITY_SUGGESTED):
+        if before is not None and after is not None and after.severity != before.severity:
+            return "severity", both
+        return None
+    if kind == EventKind.BRANCH_CHANGED and event.data.get("from"):  # (the first branch is part of the declaration)
+        return "branch", frozenset({PAGERDUTY})
+    if kind == EventKind.ACTION_APPLIED:
+        return "action", both
+    if kind == EventKind.SYMPTOM_ENDED:
+        return "action", frozenset({PAGERDUTY})  # applied and verified: the symptom ended
+    if kind == EventKind.MESSAGE_SENT:
+        return "update", frozenset({PAGERDUTY})
+    if kind == EventKind.STATUS_CHANGED and event.data.get("to") == Status.RESOLVED:
+        return "resolved", both
+    return None
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _denial(event: Event) -> tuple[str, str] | None:
+    """(reason, plan title) of an ``action_failed`` that was a permission refusal."""
+    d = event.data
+    for part in ("blocked", "failure"):
+        got = d.get(part)
+        if isinstance(got, Mapping) and got.get("kind") == "forbidden":
+            title = d.get("title")
+            return str(got.get("message") or event.summary), str(title) if isinstance(title, str) else event.summary
+    return None
+
+
+def read(events: Iterable[Event], config: Config) -> PageState:
+    """Fold the timeline (oldest first) into what it says about the page and the outbox."""
+    on = channels(config)
+    incident: Incident | None = None
+    milestones: dict[tuple[int, str], Pending] = {}
+    sent_keys: set[tuple[int, str]] = set()
+    link: dict[str, Any] = {}
+    acked = resolved = None
+    escalations: list[Escalation] = []
+    denied: tuple[str, str] | None = None
+    for event in events:
+        before, incident = incident, apply(incident, event)
+        kind, d = event.kind, event.data
+        found = _milestone(event, before, incident)
+        if found is not None:
+            name, takers = found
+            for channel in takers & on.keys():
+                if name in on[channel]:
+                    milestones[(event.seq, channel)] = Pending(event.seq, event.at, name, channel, event.summary)
+        if kind == EventKind.MILESTONE_SENT:
+            seq, sent_to = _int(d.get("source_seq")), d.get("channel")
+            if seq is not None and isinstance(sent_to, str):
+                sent_keys.add((seq, sent_to))
+        elif kind == EventKind.PAGE_LINKED and isinstance(d.get("page_id"), str) and d["page_id"]:
+            link = dict(d)
+            acked = resolved = None
+        elif kind == EventKind.PAGE_ACKNOWLEDGED and link and d.get("page_id") == link.get("page_id") and acked is None:
+            acked = _float(d.get("acknowledged_at")) or event.at
+        elif kind == EventKind.PAGE_RESOLVED and link and d.get("page_id") == link.get("page_id"):
+            resolved = _float(d.get("resolved_at")) or event.at
+        elif kind == EventKind.PAGE_ESCALATED:
+            escalations.append(
+                Escalation(
+                    event.at, str(d.get("how", "")), str(d.get("target", "")), str(d.get("dedup_key", "")), str(d.get("reason", "")).strip()
+                )
+            )
+        elif kind == EventKind.ACTION_FAILED and (got := _denial(event)) is not None:
+            denied = got
+    pending = tuple(p for key, p in milestones.items() if key not in sent_keys)
+    sent: dict[str, int] = {}
+    for _seq, channel in sent_keys:
+        sent[channel] = sent.get(channel, 0) + 1
+    number = _int(link.get("number"))
+    return PageState(
+        incident_id=incident.id if incident is not None else None,
+        incident=incident,
+        page_id=str(link["page_id"]) if link.get("page_id") else None,
+        number=number,
+        title=str(link.get("title", "")),
+        html_url=str(link.get("html_url", "")),
+        triggered_at=_float(link.get("triggered_at")),
+        acknowledged_at=acked,
+        resolved_at=resolved,
+        escalations=tuple(escalations),
+        pending=pending,
+        sent=sent,
+        denied=denied,
+    )
+
+
+# -- what the poll shows ---------------------------------------------------------------
+
+
+def epoch(when: datetime | None) -> float | None:
+    return None if when is None else when.timestamp()
+
+
+def ours(snapshot: PagerDutySnapshot | None) -> tuple[PagerDutyIncident, ...]:
+    """The pages of our services (not the escalations the cockpit itself raised), newest first."""
+    if snapshot is None:
+        return ()
+    return tuple(i for i in snapshot.incidents if not (i.incident_key or "").startswith(DEDUP_PREFIX))
+
+
+def to_link(snapshot: PagerDutySnapshot | None) -> PagerDutyIncident | None:
+    """The page a declaration links: the newest open page of our services."""
+    pages = ours(snapshot)
+    return pages[0] if pages else None
+
+
+def start_of(page: PagerDutyIncident, now: float) -> float | None:
+    """The page's start time, when the declaration should take it (not in the
+    future, not older than ``TAKE_START_WITHIN``); else None (declared now)."""
+    at = epoch(page.created_at)
+    if at is None or at > now or now - at > TAKE_START_WITHIN:
+        return None
+    return at
+
+
+def link_event(page: PagerDutyIncident) -> tuple[str, dict[str, Any]]:
+    """(summary, data) of the ``page_linked`` event."""
+    at = epoch(page.created_at)
+    when = f" (triggered {iso_utc(at)})" if at is not None else ""
+    summary = f'Linked to PagerDuty #{page.number} "{one_line(page.title)}"{when}'
+    data = {
+        "page_id": page.id,
+        "number": page.number,
+        "title": page.title,
+        "service": page.service,
+        "urgency": page.urgency,
+        "status": page.status,
+        "html_url": page.html_url,
+        "triggered_at": at,
+    }
+    return summary, data
+
+
+def seen_changes(state: PageState, snapshot: PagerDutySnapshot, now: float) -> list[tuple[EventKind, str, dict[str, Any]]]:
+    """What the poll shows of the linked page that the timeline does not hold
+    yet: acknowledged elsewhere (on the phone)."""
+    if not state.linked or state.acknowledged_at is not None:
+        return []
+    page = next((i for i in snapshot.incidents if i.id == state.page_id), None)
+    if page is None or page.status != "acknowledged":
+        return []
+    at = epoch(page.acknowledged_at) or now
+    who = f" by {', '.join(page.assignees)}" if page.assignees else ""
+    summary = f"PagerDuty {state.label()} acknowledged on PagerDuty{who}"
+    return [(EventKind.PAGE_ACKNOWLEDGED, summary, {"page_id": page.id, "number": page.number, "acknowledged_at": at, "by": "pagerduty"})]
+
+
+def acknowledged_event(page: PagerDutyIncident, now: float) -> tuple[str, dict[str, Any]]:
+    at = epoch(page.acknowledged_at) or now
+    return (
+        f"PagerDuty #{page.number} acknowledged from the cockpit",
+        {"page_id": page.id, "number": page.number, "acknowledged_at": at, "by": "cockpit"},
+    )
+
+
+def resolved_event(page_id: str, number: int | None, now: float) -> tuple[str, dict[str, Any]]:
+    label = f"#{number}" if number is not None else page_id
+    return f"PagerDuty {label} resolved from the cockpit", {"page_id": page_id, "number": number, "resolved_at": now, "by": "cockpit"}
+
+
+# -- the escalation -----------------------------------------------------------------------
+
+
+def dedup_key(incident_id: str | None, now: float) -> str:
+    """``clay-cockpit/<incident id>`` (PagerDuty keeps one alert per key: a second escalation adds to it)."""
+    return DEDUP_PREFIX + (incident_id or f"no-incident-{int(now)}")
+
+
+def escalation_payload(state: PageState, reason: str, plan: str, config: Config, now: float) -> tuple[str, str, dict[str, str]]:
+    """(dedup key, summary, details) of the Events API v2 trigger."""
+    key = dedup_key(state.incident_id, now)
+    who = state.incident_id or "no incident declared"
+    summary = one_line(f"clay-cockpit {who}: {reason}")[:MAX_SUMMARY]
+    details = {
+        "incident": who,
+        "reason": reason,
+        "failed plan": plan or "none (escalated by the responder)",
+        "namespace": f"{config.kube.context or 'current context'}/{config.kube.namespace}",
+        "deployment": ", ".join(config.kube.deployments),
+    }
+    if state.incident is not None:
+        details["severity"] = str(state.incident.severity)
+        details["status"] = str(state.incident.status)
+    if state.linked:
+        details["page"] = f"PagerDuty {state.label()} {state.html_url}".strip()
+    return key, summary, details
+
+
+def escalated_event(how: str, target: str, key: str, reason: str, plan: str, page_id: str = "") -> tuple[str, dict[str, Any]]:
+    via = "paged through the Events API" if how == "events" else f"reassigned to escalation policy {target}"
+    summary = f"Escalated: {via} — {one_line(reason)}"
+    return summary, {"page_id": page_id, "number": None, "how": how, "target": target, "dedup_key": key, "reason": reason, "plan": plan}
+
+
+# -- sending the outbox (a worker thread) ---------------------------------------------------
+
+
+def note_text(p: Pending, incident_id: str | None) -> str:
+    return f"[clay-cockpit {incident_id or ''}] {p.milestone}: {p.summary}".replace("[clay-cockpit ]", "[clay-cockpit]")
+
+
+def send(p: Pending, state: PageState, pagerduty: Any, grafana: Any) -> tuple[str, ...] | SourceError | None:
+    """Send one milestone (blocking). The ids it made, its failure, or None
+    when it cannot go yet (a PagerDuty note waits for a linked page)."""
+    if p.channel == PAGERDUTY:
+        if pagerduty is None or state.page_id is None:
+            return None
+        got = pagerduty.add_note(state.page_id, note_text(p, state.incident_id))
+        return got if isinstance(got, SourceError) else (str(got),)
+    if grafana is None:
+        return None
+    tags = ("clay-cockpit", state.incident_id or "no-incident", p.milestone)
+    ids = grafana.annotate(f"{state.incident_id or ''} {p.milestone}: {p.summary}".strip(), tags, p.at)
+    return ids if isinstance(ids, SourceError) else tuple(str(i) for i in ids)
+
+
+def sent_event(p: Pending, ids: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    what = "note" if p.channel == PAGERDUTY else "annotation"
+    summary = f"{CHANNEL_NAME[p.channel]} {what} posted: {p.milestone}"
+    return summary, {"channel": p.channel, "milestone": p.milestone, "source_seq": p.seq, "ids": list(ids)[:20]}
