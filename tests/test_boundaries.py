@@ -132,6 +132,7 @@ GROUPS: dict[str, str] = {
     "clay_cockpit.incident.postmortem_parts": "postmortem",
     "clay_cockpit.incident.postmortem_cli": "postmortem",
     "clay_cockpit.incident.postmortem_sections": "postmortem",
+    "clay_cockpit.incident.postmortem_page": "postmortem",
     "clay_cockpit.comms": "comms",
     "clay_cockpit.actions": "actions",
     "clay_cockpit.check": "check",

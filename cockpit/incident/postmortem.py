@@ -4,7 +4,12 @@ window, detection / acknowledgement / mitigation / resolution times against
 the severity's response target, the decision-tree branch and its evidence,
 every action with its plan and outcome, every message sent, a text chart of
 the error rates, a bounded log excerpt, the timeline, and the empty sections
-the team fills in.
+the team fills in. When a PagerDuty incident is linked, the page's own
+timeline (triggered, acknowledged, mitigated, resolved, escalations, the
+milestones that reached PagerDuty and Grafana and those that did not) follows
+the response times; with a config that enables Grafana, its dashboards are
+linked over the incident's range below the chart
+(:mod:`clay_cockpit.incident.postmortem_page`).
 
 An incident still open is marked DRAFT; a torn last line is left out and
 noted. The text is rendered from the ``postmortem`` template (overridable
@@ -25,12 +30,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clay_cockpit.comms.context import STATUS_LABEL
 from clay_cockpit.comms.templates import Templates
 from clay_cockpit.incident.events import looks_like_secret, redact_text
 from clay_cockpit.incident.lifecycle import Status, format_duration
+from clay_cockpit.incident.postmortem_page import dashboard_links, page_section
 from clay_cockpit.incident.postmortem_parts import collect
 from clay_cockpit.incident.postmortem_sections import (
     _actions,
@@ -50,6 +56,9 @@ from clay_cockpit.incident.postmortem_sections import (
 from clay_cockpit.runbook import SEVERITIES
 from clay_cockpit.sanitise import clean
 from clay_cockpit.text import scrub
+
+if TYPE_CHECKING:
+    from clay_cockpit.config import Config
 
 _SECRET_ENV = ("TOKEN", "KEY", "SECRET", "PASSWORD")
 
@@ -79,10 +88,38 @@ def env_secrets(names: Iterable[str] = (), environ: Mapping[str, str] | None = N
     return tuple(sorted((s for s in out if len(s) >= 8), key=len, reverse=True))
 
 
+def secret_env_names(config: Config) -> tuple[str, ...]:
+    """The variables the config names for its tokens and keys (for :func:`env_secrets`):
+    Slack, the status page, the health endpoint, the metrics, PagerDuty (its
+    token and the escalation routing key) and Grafana."""
+    names = (
+        config.slack.token_env,
+        config.external_status.token_env,
+        config.health.token_env,
+        config.metrics.token_env,
+        config.pagerduty.token_env,
+        config.pagerduty.escalation_routing_key_env,
+        config.grafana.token_env,
+    )
+    return tuple(n for n in names if n)
+
+
+def _joined(*parts: str) -> str:
+    return "\n\n".join(p for p in parts if p)
+
+
 def build_postmortem(
-    path: str | Path, *, now: float | None = None, templates: Templates | None = None, secrets: Sequence[str] = ()
+    path: str | Path,
+    *,
+    now: float | None = None,
+    templates: Templates | None = None,
+    secrets: Sequence[str] = (),
+    config: Config | None = None,
 ) -> Postmortem:
-    """The postmortem of the incident in timeline file ``path``."""
+    """The postmortem of the incident in timeline file ``path``. With
+    ``config``, the Grafana dashboards it names are linked over the
+    incident's range, and the page timeline knows which milestones
+    ``pagerduty.notes`` posts and whether Grafana is enabled."""
     try:
         c = collect(path)
     except OSError as exc:
@@ -104,6 +141,8 @@ def build_postmortem(
     if c.report.torn:
         banner.append("> Note: the timeline's last line was cut off (a crash while writing) and is left out.")
     end = inc.resolved_at or now
+    page = page_section(c, config)
+    links = dashboard_links(c, config)
     values = {
         "incident_id": inc.id,
         "headline": _headline(c),
@@ -116,12 +155,12 @@ def build_postmortem(
         "summary": _summary(c, now),
         "severity_section": _severity(c),
         "impact_window": _impact(c, now),
-        "response_times": _response(c, now),
+        "response_times": _joined(_response(c, now), page and f"### Page timeline\n\n{page}"),
         "decision": _decision(c),
         "actions": _actions(c),
         "checklist": _checklist(c),
         "messages": _messages(c),
-        "chart": _chart(c),
+        "chart": _joined(_chart(c), links and f"### Grafana dashboards\n\n{links}"),
         "log_excerpt": _logs(c),
         "timeline": _timeline(c),
         "footer": f"_Written by clay-cockpit postmortem at {_dt(now)}. The sections above the team's are generated from the timeline; "

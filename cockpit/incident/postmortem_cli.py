@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clay_cockpit.incident.postmortem import PostmortemError, build_postmortem, env_secrets, write_postmortem
+from clay_cockpit.incident.postmortem import PostmortemError, build_postmortem, env_secrets, secret_env_names, write_postmortem
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -114,7 +114,11 @@ def add_postmortem_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir", metavar="DIR", help="where the incidents are (default: the cockpit's state dir; its drills/* are searched too)"
     )
-    parser.add_argument("--config", metavar="PATH", help="config file, for the templates folder and the tokens to keep out (optional)")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file, for the templates folder, the tokens to keep out and the Grafana dashboards to link (optional)",
+    )
 
 
 def _load_config(path: str | None, err: Callable[[str], None]) -> Any:
@@ -146,14 +150,10 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     if getattr(args, "config", None) and config is None:
         return EXIT_USAGE
     templates = Templates.for_config(config.comms.templates_dir if config is not None else "")
-    names = (
-        ()
-        if config is None
-        else (config.slack.token_env, config.external_status.token_env, config.health.token_env, config.metrics.token_env)
-    )
+    names = () if config is None else secret_env_names(config)
     try:
         found = find(getattr(args, "state_dir", None) or state_dir(), getattr(args, "incident", None))
-        kwargs: dict[str, Any] = {"templates": templates, "secrets": env_secrets(names)}
+        kwargs: dict[str, Any] = {"templates": templates, "secrets": env_secrets(names), "config": config}
         if getattr(args, "output", None):
             pm = write_postmortem(found.path, args.output, force=bool(getattr(args, "force", False)), **kwargs)
         else:

@@ -1,6 +1,7 @@
 """The postmortem's raw material, read from one incident timeline in one
-streaming pass with bounded memory (:func:`collect`), and the text chart of
-the error rates (:func:`error_chart`, plotext).
+streaming pass with bounded memory (:func:`collect`) — the page's events and
+each milestone followed to the channels it reached (issue 16) included —
+and the text chart of the error rates (:func:`error_chart`, plotext).
 
 Pure apart from reading the file; no Textual, no network.
 """
@@ -51,6 +52,21 @@ ACTION_KINDS = (
 )
 RECOVERY_KINDS = (EventKind.CLAY_INCIDENT_RESOLVED, EventKind.SOURCE_RECOVERED)
 CALM_BRANCHES = ("healthy", "unknown", None)
+MAX_PAGE_EVENTS = 20  # page_linked / page_acknowledged / page_resolved kept (the first), page_escalated (the newest)
+MAX_MILESTONES = 500  # milestone events followed to their milestone_sent (the newest; older ones are counted)
+PAGE_KINDS = (EventKind.PAGE_LINKED, EventKind.PAGE_ACKNOWLEDGED, EventKind.PAGE_RESOLVED)
+MESSAGE_SUMMARY_ROLES = ("summary", "summary_edit")  # the thread's summary, not a stakeholder update
+
+
+@dataclass
+class Milestone:
+    """A timeline event the paging desk tells PagerDuty and Grafana of, and the channels it reached."""
+
+    seq: int
+    at: float
+    name: str  # declared, severity, branch, action, update, resolved (config.PAGERDUTY_NOTES)
+    summary: str
+    sent: set[str] = field(default_factory=set)  # "pagerduty", "grafana"
 
 
 @dataclass
@@ -80,6 +96,14 @@ class Collected:
     head: list[Event] = field(default_factory=list)
     tail: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_TIMELINE_TAIL))
     report: ReadReport = field(default_factory=ReadReport)
+    # the page (issue 16, docs/events.md "The page")
+    page_events: dict[str, list[Event]] = field(default_factory=dict)  # page_linked / _acknowledged / _resolved → the first ones
+    escalations: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_PAGE_EVENTS))
+    first_symptom_ended: Event | None = None
+    milestones: OrderedDict[int, Milestone] = field(default_factory=OrderedDict)  # seq → milestone
+    milestones_dropped: int = 0  # older milestones no longer followed (MAX_MILESTONES)
+    sent: dict[str, int] = field(default_factory=dict)  # channel → milestones that reached it
+    annotations: int = 0  # Grafana annotation ids the milestone_sent events name
 
 
 def collect(path: str | Path) -> Collected:
@@ -130,6 +154,7 @@ def _take(c: Collected, ev: Event) -> None:
         c.failed.append(ev)
     elif kind in (EventKind.POD_OOMKILLED, EventKind.POD_CRASHLOOPING):
         _log(c, f"[{kind}] {ev.summary}", ev.at)
+    _page(c, ev)
     if kind in (EventKind.BRANCH_CHANGED, EventKind.EVIDENCE_SNAPSHOT):
         found = assessment_in(ev.data)
         if found is not None:
@@ -140,6 +165,61 @@ def _take(c: Collected, ev: Event) -> None:
         _evidence(c, ev)
         if c.onset is None and c.declared is not None and isinstance(ev.data.get("before"), list):
             c.onset = onset(ev.data["before"])
+
+
+def milestone_of(ev: Event, declared: Event | None) -> str | None:
+    """The milestone an event is (``config.PAGERDUTY_NOTES``), or None: the
+    declaration, a severity the responder set, a branch change, an action
+    applied or failed and its symptom's end (or not), a stakeholder update
+    sent, the resolution."""
+    kind = ev.kind
+    if kind == EventKind.INCIDENT_DECLARED:
+        return "declared" if ev is declared else None
+    if kind == EventKind.SEVERITY_CHANGED:
+        return "severity"
+    if kind == EventKind.BRANCH_CHANGED:
+        return "branch"
+    if kind in (EventKind.ACTION_APPLIED, EventKind.ACTION_FAILED, EventKind.SYMPTOM_ENDED, EventKind.SYMPTOM_PERSISTS):
+        return "action"
+    if kind == EventKind.MESSAGE_SENT:
+        return None if ev.data.get("role") in MESSAGE_SUMMARY_ROLES else "update"
+    if kind == EventKind.STATUS_CHANGED:
+        return "resolved" if ev.data.get("to") == "resolved" else None
+    return None
+
+
+def _page(c: Collected, ev: Event) -> None:
+    """The page's events, and each milestone followed to the channels it reached."""
+    kind = ev.kind
+    if c.declared is None:
+        return
+    if kind in PAGE_KINDS:
+        kept = c.page_events.setdefault(str(kind), [])
+        if len(kept) < MAX_PAGE_EVENTS:
+            kept.append(ev)
+    elif kind == EventKind.PAGE_ESCALATED:
+        c.escalations.append(ev)
+    elif kind == EventKind.SYMPTOM_ENDED and c.first_symptom_ended is None:
+        c.first_symptom_ended = ev
+    if kind == EventKind.MILESTONE_SENT:
+        channel = str(ev.data.get("channel") or "")
+        source = ev.data.get("source_seq")
+        followed = c.milestones.get(source) if isinstance(source, int) and not isinstance(source, bool) else None
+        if not channel or (followed is not None and channel in followed.sent):
+            return  # said twice: counted once
+        if followed is not None:
+            followed.sent.add(channel)
+        c.sent[channel] = c.sent.get(channel, 0) + 1
+        ids = ev.data.get("ids")
+        if channel == "grafana" and isinstance(ids, list):
+            c.annotations += len(ids)
+        return
+    name = milestone_of(ev, c.declared)
+    if name is not None:
+        c.milestones[ev.seq] = Milestone(ev.seq, ev.at, name, ev.summary)
+        while len(c.milestones) > MAX_MILESTONES:
+            c.milestones.popitem(last=False)
+            c.milestones_dropped += 1
 
 
 def _is_human(ev: Event) -> bool:
