@@ -325,15 +325,16 @@ class CommsDesk:
             PostmortemError,
             default_output,
             env_secrets,
+            secret_env_names,
             write_postmortem,
         )
 
         self._record_evidence(evidence, "for the postmortem")
         cfg = self.config
         out = default_output(self.state_dir, incident_id)
-        names = (cfg.slack.token_env, cfg.external_status.token_env, cfg.health.token_env, cfg.metrics.token_env)
+        secrets = env_secrets(secret_env_names(cfg))  # (PagerDuty's and Grafana's tokens and the escalation key too)
         try:
-            pm = write_postmortem(path, out, force=force, now=self.clock(), templates=self.comms.templates, secrets=env_secrets(names))
+            pm = write_postmortem(path, out, force=force, now=self.clock(), templates=self.comms.templates, secrets=secrets, config=cfg)
         except PostmortemError as exc:
             exists = out.exists() and not force
             self.app.post_message(CommsResult(partial(self._postmortem_done, str(exc), None, exists)))

@@ -212,8 +212,10 @@ def test_milestones_sent_and_not_sent(tmp_path) -> None:
     assert "- 00:04:00 UTC action — Mitigated: 401s stopped" in pd
     assert "- 00:15:00 UTC resolved — " in pd
     assert " declared — " not in pd and " severity — " not in pd
-    # Grafana: only the declaration was annotated
-    assert " severity — " in gr and " resolved — " in gr and " declared — " not in gr
+    # Grafana: only the declaration was annotated; accepting the severity in force (P2 → P2) is no mark on the
+    # graphs (comms.paging.milestone: Grafana takes a change of severity), and the symptom's end is PagerDuty's
+    assert " resolved — " in gr and " action — Applied" in gr and " declared — " not in gr
+    assert " severity — " not in gr and "Mitigated: 401s stopped" not in gr
 
 
 def test_missing_steps_are_said_to_be_missing(tmp_path) -> None:

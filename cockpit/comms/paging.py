@@ -98,23 +98,30 @@ def channels(config: Config) -> dict[str, frozenset[str]]:
     return out
 
 
-def _milestone(event: Event, before: Incident | None, after: Incident | None) -> tuple[str, frozenset[str]] | None:
-    """The milestone an event is, and the channels that take it (None: not one)."""
+MESSAGE_SUMMARY_ROLES = ("summary", "summary_edit")  # the Slack thread's summary: not a stakeholder update of its own
+
+
+def milestone(event: Event, before: Incident | None, after: Incident | None) -> tuple[str, frozenset[str]] | None:
+    """The milestone an event is, and the channels that take it (None: not
+    one); ``before`` and ``after`` are the incident folded up to the event
+    and with it. The outbox and the postmortem's page timeline both ask this."""
     both = frozenset({PAGERDUTY, GRAFANA})
     kind = event.kind
     if kind == EventKind.INCIDENT_DECLARED and before is None and after is not None:
         return "declared", both
     if kind in (EventKind.SEVERITY_CHANGED, EventKind.SEVERITY_SUGGESTED):
-        if before is not None and after is not None and after.severity != before.severity:
+        changed = before is not None and after is not None and after.severity != before.severity
+        if changed:
             return "severity", both
-        return None
+        # the responder accepting the severity in force: a note for the page, no mark on the graphs
+        return ("severity", frozenset({PAGERDUTY})) if kind == EventKind.SEVERITY_CHANGED else None
     if kind == EventKind.BRANCH_CHANGED and event.data.get("from"):  # (the first branch is part of the declaration)
         return "branch", frozenset({PAGERDUTY})
     if kind == EventKind.ACTION_APPLIED:
         return "action", both
     if kind == EventKind.SYMPTOM_ENDED:
         return "action", frozenset({PAGERDUTY})  # applied and verified: the symptom ended
-    if kind == EventKind.MESSAGE_SENT:
+    if kind == EventKind.MESSAGE_SENT and event.data.get("role") not in MESSAGE_SUMMARY_ROLES:
         return "update", frozenset({PAGERDUTY})
     if kind == EventKind.STATUS_CHANGED and event.data.get("to") == Status.RESOLVED:
         return "resolved", both
@@ -155,7 +162,7 @@ def read(events: Iterable[Event], config: Config) -> PageState:
     for event in events:
         before, incident = incident, apply(incident, event)
         kind, d = event.kind, event.data
-        found = _milestone(event, before, incident)
+        found = milestone(event, before, incident)
         if found is not None:
             name, takers = found
             for channel in takers & on.keys():

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from clay_cockpit.comms.facts import flat
+from clay_cockpit.comms.paging import GRAFANA_MILESTONES
 from clay_cockpit.config import PAGERDUTY_NOTES
 from clay_cockpit.config_build import looks_like_token
 from clay_cockpit.incident.events import Event, EventKind, looks_like_secret
@@ -194,12 +195,12 @@ def _channels(c: Collected, config: Config | None, paged: bool) -> list[tuple[st
     if paged:
         out.append(("pagerduty", tuple(config.pagerduty.notes) if config is not None else PAGERDUTY_NOTES))
     if (config is not None and config.grafana.enabled) or c.sent.get("grafana"):
-        out.append(("grafana", PAGERDUTY_NOTES))
+        out.append(("grafana", tuple(n for n in PAGERDUTY_NOTES if n in GRAFANA_MILESTONES)))
     return out
 
 
 def _unsent(c: Collected, channel: str, names: tuple[str, ...]) -> list[Milestone]:
-    return [m for m in c.milestones.values() if m.name in names and channel not in m.sent]
+    return [m for m in c.milestones.values() if m.name in names and channel in m.channels and channel not in m.sent]
 
 
 def milestones_text(c: Collected, config: Config | None, *, paged: bool) -> str:

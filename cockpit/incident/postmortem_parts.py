@@ -17,6 +17,7 @@ from typing import Any
 
 from clay_cockpit.comms.context import assessment_in, severity_rank
 from clay_cockpit.comms.facts import action_key, fit, flat
+from clay_cockpit.comms.paging import milestone
 from clay_cockpit.incident.events import Event, EventKind
 from clay_cockpit.incident.metrics_history import SeriesBook, rate_text
 from clay_cockpit.incident.state import Incident, apply
@@ -55,7 +56,6 @@ CALM_BRANCHES = ("healthy", "unknown", None)
 MAX_PAGE_EVENTS = 20  # page_linked / page_acknowledged / page_resolved kept (the first), page_escalated (the newest)
 MAX_MILESTONES = 500  # milestone events followed to their milestone_sent (the newest; older ones are counted)
 PAGE_KINDS = (EventKind.PAGE_LINKED, EventKind.PAGE_ACKNOWLEDGED, EventKind.PAGE_RESOLVED)
-MESSAGE_SUMMARY_ROLES = ("summary", "summary_edit")  # the thread's summary, not a stakeholder update
 
 
 @dataclass
@@ -67,6 +67,7 @@ class Milestone:
     name: str  # declared, severity, branch, action, update, resolved (config.PAGERDUTY_NOTES)
     summary: str
     sent: set[str] = field(default_factory=set)  # "pagerduty", "grafana"
+    channels: frozenset[str] = frozenset({"pagerduty", "grafana"})  # the channels that take it (comms.paging.milestone)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def _take(c: Collected, ev: Event) -> None:
     c.events += 1
     c.first_at = ev.at if c.first_at is None else c.first_at
     c.last_at = ev.at
-    c.incident = apply(c.incident, ev)
+    before, c.incident = c.incident, apply(c.incident, ev)
     if len(c.head) < MAX_TIMELINE_HEAD:
         c.head.append(ev)
     else:
@@ -154,7 +155,7 @@ def _take(c: Collected, ev: Event) -> None:
         c.failed.append(ev)
     elif kind in (EventKind.POD_OOMKILLED, EventKind.POD_CRASHLOOPING):
         _log(c, f"[{kind}] {ev.summary}", ev.at)
-    _page(c, ev)
+    _page(c, ev, before)
     if kind in (EventKind.BRANCH_CHANGED, EventKind.EVIDENCE_SNAPSHOT):
         found = assessment_in(ev.data)
         if found is not None:
@@ -167,28 +168,7 @@ def _take(c: Collected, ev: Event) -> None:
             c.onset = onset(ev.data["before"])
 
 
-def milestone_of(ev: Event, declared: Event | None) -> str | None:
-    """The milestone an event is (``config.PAGERDUTY_NOTES``), or None: the
-    declaration, a severity the responder set, a branch change, an action
-    applied or failed and its symptom's end (or not), a stakeholder update
-    sent, the resolution."""
-    kind = ev.kind
-    if kind == EventKind.INCIDENT_DECLARED:
-        return "declared" if ev is declared else None
-    if kind == EventKind.SEVERITY_CHANGED:
-        return "severity"
-    if kind == EventKind.BRANCH_CHANGED:
-        return "branch"
-    if kind in (EventKind.ACTION_APPLIED, EventKind.ACTION_FAILED, EventKind.SYMPTOM_ENDED, EventKind.SYMPTOM_PERSISTS):
-        return "action"
-    if kind == EventKind.MESSAGE_SENT:
-        return None if ev.data.get("role") in MESSAGE_SUMMARY_ROLES else "update"
-    if kind == EventKind.STATUS_CHANGED:
-        return "resolved" if ev.data.get("to") == "resolved" else None
-    return None
-
-
-def _page(c: Collected, ev: Event) -> None:
+def _page(c: Collected, ev: Event, before: Incident | None) -> None:
     """The page's events, and each milestone followed to the channels it reached."""
     kind = ev.kind
     if c.declared is None:
@@ -214,9 +194,9 @@ def _page(c: Collected, ev: Event) -> None:
         if channel == "grafana" and isinstance(ids, list):
             c.annotations += len(ids)
         return
-    name = milestone_of(ev, c.declared)
-    if name is not None:
-        c.milestones[ev.seq] = Milestone(ev.seq, ev.at, name, ev.summary)
+    found = milestone(ev, before, c.incident)  # the outbox's own rule (comms/paging.py)
+    if found is not None:
+        c.milestones[ev.seq] = Milestone(ev.seq, ev.at, found[0], ev.summary, channels=found[1])
         while len(c.milestones) > MAX_MILESTONES:
             c.milestones.popitem(last=False)
             c.milestones_dropped += 1
