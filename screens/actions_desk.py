@@ -55,7 +55,7 @@ from clay_cockpit.actions.follow import ENDED, SymptomDesk, Watch, follow_from, 
 from clay_cockpit.actions.status import ActionsStatus
 from clay_cockpit.actions.symptom import Symptom
 from clay_cockpit.config import Config
-from clay_cockpit.screens.actions_draw import ENABLE_OF, FLAG_OF, NO_ADAPTER, ROWS, SPEC, desk_rows, desk_status
+from clay_cockpit.screens.actions_draw import ENABLE_OF, FLAG_OF, NO_ADAPTER, ROWS, SPEC, desk_rows, desk_status, pages_hint
 from clay_cockpit.screens.actions_workers import Broke, DeskWorkers, Finished, Planned, Probed
 from clay_cockpit.screens.confirm import ConfirmScreen
 from clay_cockpit.screens.secret_input import KeyInputScreen, ReplicasScreen
@@ -479,7 +479,10 @@ class ActionsDesk(DeskWorkers):
         elif outcome.ok:
             self.app.notify(outcome.summary, title=took_effect(plan).capitalize() if outcome.watching else "Done")
         else:
-            self.app.notify(outcome.summary + (f" — {f.hint}" if f is not None and f.hint else ""), title="Action failed", severity="error")
+            hint = f" — {f.hint}" if f is not None and f.hint else ""
+            if f is not None and f.kind is FailureKind.FORBIDDEN:  # the runbook's dead end: E pages someone who can act
+                hint += pages_hint(self.config)
+            self.app.notify(outcome.summary + hint, title="Action failed", severity="error", timeout=20)
         self.refresh_status(permissions=True)
         if outcome.ok and outcome.applied and outcome.offer is ActionKind.RESTART:
             why = (

@@ -18,6 +18,7 @@ from textual.content import Content
 from clay_cockpit.actions.flow import FailureKind
 from clay_cockpit.actions.follow import ENDED, Finished
 from clay_cockpit.actions.types import ActionKind
+from clay_cockpit.config import Config
 from clay_cockpit.runbook import ActionId
 from clay_cockpit.widgets.actions import Row
 from clay_cockpit.widgets.checklist import clock_time
@@ -53,6 +54,12 @@ FLAG_OF = {"queuing": "queuing", "fallback": "fallback"}
 ENABLE_OF = {"queuing": ActionKind.ENABLE_QUEUING, "fallback": ActionKind.ENABLE_FALLBACK}
 
 
+def pages_hint(config: Config) -> str:
+    """`` · E pages them`` when PagerDuty can page the escalation target (issue 16), else ""."""
+    pd = config.pagerduty
+    return " · E pages them" if pd.enabled and (pd.escalation_routing_key_env or pd.escalation_policy_id) else ""
+
+
 def desk_rows(desk: ActionsDesk) -> list[Row]:
     s = desk.status
     denied = dict(s.denied)
@@ -67,7 +74,7 @@ def desk_rows(desk: ActionsDesk) -> list[Row]:
         if mutating and desk.read_only:
             disabled = "read-only"
         elif kind in denied:
-            disabled = f"permission denied ({denied[kind]}) → escalate to {desk.config.escalation.contact}"
+            disabled = f"permission denied ({denied[kind]}) → escalate to {desk.config.escalation.contact}" + pages_hint(desk.config)
         if mutating and held and lease is not None:
             warning = f"lease {lease.describe(now)}"
         if spec.id in FLAG_OF:

@@ -23,6 +23,7 @@ used only inside the worker.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -156,7 +157,7 @@ class PagingDesk:
                 for kind, summary, data in paging.seen_changes(state, snap, now):
                     self._record(kind, summary, data)
             for channel in (PAGERDUTY, GRAFANA):
-                if now < self._retry_at.get(channel, 0.0):
+                if time.monotonic() < self._retry_at.get(channel, 0.0):  # (real seconds: a drill's clock may stand still)
                     failing[channel] = self.failing.get(channel) or paging_error(channel, "waiting to try again")
                     continue
                 for p in state.waiting(channel):
@@ -166,7 +167,7 @@ class PagingDesk:
                     if isinstance(got, SourceError):
                         failing[channel] = got
                         delay = min(RETRY_MAX, max(RETRY_FIRST, self._retry_delay.get(channel, 0.0) * 2))
-                        self._retry_delay[channel], self._retry_at[channel] = delay, now + delay
+                        self._retry_delay[channel], self._retry_at[channel] = delay, time.monotonic() + delay
                         break
                     self._retry_delay.pop(channel, None)
                     summary, data = paging.sent_event(p, got)
