@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import pytest
 from test_app_actions_support import NEW_KEY, Drill, ready, type_text, until
-from test_app_actions_support import own_state_dir as own_state_dir  # noqa: F401 (a fixture)
+from test_app_actions_support import own_state_dir as own_state_dir
 from test_app_drill import _plan_key_update
 
 from clay_cockpit.incident.timeline import EventKind, read

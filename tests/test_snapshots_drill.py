@@ -116,14 +116,14 @@ class SnapshotDrill:
 def drill_app(sim) -> CockpitApp:
     data = sim.config_dict()
     data["statuspage"]["alternative_url"] = ALTERNATIVE  # the drill's is a loopback URL whose port changes from run to run
-    for section in ("statuspage", "health", "metrics", "kube"):
+    for section in ("statuspage", "health", "metrics", "kube", "pagerduty"):
         data[section]["refresh"] = 0.5
         # a loaded machine must not turn a slow answer into a failure event on the picture
         data[section]["timeout"] = 20.0
     data["kube"]["log_tail"] = LOG_LINES // sim.scenario.service.replicas  # a fixed number of lines
     config = config_from_toml(data, f"drill config ({sim.scenario.name})")
     now = float(sim.state()["now"])
-    sources = SnapshotSources(config)
+    sources = SnapshotSources(config, environ=sim.env())  # the drill's tokens: the page shows in the top bar
     # The kubernetes client writes the kubeconfig's CA to a temp file it registers
     # before writing it: two threads loading the kubeconfig at once (the pods poll
     # and the log follow) can get an empty CA file and fail TLS once. Load it once
@@ -164,7 +164,7 @@ def settled(app: CockpitApp, keys: str = "", failing: tuple[str, ...] = ()):
             reading = getattr(s(), name)
             return reading.error is not None if name in failing else reading.ok
 
-        await until(pilot, lambda: all(answered(n) for n in ("statuspage", "health", "metrics", "pods")) and lines() > 0)
+        await until(pilot, lambda: all(answered(n) for n in ("statuspage", "health", "metrics", "pods", "pagerduty")) and lines() > 0)
         seen = -1
         while seen != lines():  # quiet for a whole second
             seen = lines()

@@ -18,7 +18,7 @@ its client built on first use, which the app does from a worker.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -117,8 +117,9 @@ class Sources:
     # ``heartbeat`` seconds; clay_cockpit.live polls them so (a source without them is polled by list_pods / fetch)
     watches = True
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
+        self.environ = environ  # where PagerDuty's and Grafana's tokens are read (None: os.environ)
         self._lock = threading.Lock()
         self._built: dict[str, object] = {}
 
@@ -173,7 +174,7 @@ class Sources:
         def make() -> PagerDuty:
             from clay_cockpit.sources.pagerduty import PagerDuty
 
-            return PagerDuty(self.config.pagerduty)
+            return PagerDuty(self.config.pagerduty, environ=self.environ)
 
         return self._get("pagerduty", make)  # type: ignore[return-value]
 
@@ -186,7 +187,7 @@ class Sources:
         def make() -> Grafana:
             from clay_cockpit.sources.grafana import Grafana
 
-            return Grafana(self.config.grafana)
+            return Grafana(self.config.grafana, environ=self.environ)
 
         return self._get("grafana", make)  # type: ignore[return-value]
 
