@@ -173,7 +173,8 @@ class AppActions(_AppBase):
                 MetricsScreen,  # imports plotext (preloaded a few seconds after start: _preload_views)
             )
 
-            self._metrics_view = MetricsScreen(self.signals.metrics, self.clock())
+            links = self._paging.dashboard_links if self._paging is not None else tuple
+            self._metrics_view = MetricsScreen(self.signals.metrics, self.clock(), links)
             self.install_screen(self._metrics_view, name="metrics")
         else:
             self._metrics_view.show(self.signals.metrics, self.clock())  # redraws the charts only if the data changed

@@ -89,7 +89,8 @@ class MainScreen(Screen[None]):
                     yield ClayStatusPane(id="statuspage")
                     yield HealthPane(id="health")
                 with Horizontal(id="row-mid", classes="pane-row"):
-                    yield MetricsPane(self.config.thresholds, self.config.metrics.backup_urls, id="metrics")
+                    grafana = self.config.grafana.enabled and bool(self.config.grafana.dashboard_uids)
+                    yield MetricsPane(self.config.thresholds, self.config.metrics.backup_urls, grafana=grafana, id="metrics")
                     yield PodsPane(self.config.thresholds.restarts_warn, id="pods")
                 yield LogsPane(self.config.kube.log_buffer, id="logs")
             with Vertical(id="decide"):

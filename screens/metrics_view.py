@@ -6,6 +6,7 @@ never delay the first frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -77,6 +78,10 @@ class MetricsScreen(Screen[None]):
         padding: 0 1;
         background: $panel;
     }
+    MetricsScreen #metrics-link {
+        height: auto;  /* the whole link, wrapped: a responder copies it by hand too */
+        padding: 0 1;
+    }
     MetricsScreen #metrics-problem {
         color: $text-error;
         padding: 0 1;
@@ -93,8 +98,9 @@ class MetricsScreen(Screen[None]):
     }
     """
 
-    def __init__(self, reading: Reading[MetricsSnapshot], now: float) -> None:
+    def __init__(self, reading: Reading[MetricsSnapshot], now: float, links: Callable[[], tuple[str, ...]] = tuple) -> None:
         super().__init__()
+        self._links = links  # the Grafana dashboards over the incident's range (issue 16): shown whole, y copies the first
         self._reading = reading
         self._now = now
         self._shown: object = None
@@ -103,6 +109,7 @@ class MetricsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="metrics-head")
+        yield Static(id="metrics-link")
         yield Static(id="metrics-problem")
         yield Grid(id="charts")
         yield KeyFooter(compact=True, show_command_palette=False)  # the keys need the room at 80 columns
@@ -125,6 +132,11 @@ class MetricsScreen(Screen[None]):
             set_if_changed(head, f"Metrics · {age} ago{' · STALE' if reading.stale else ''} · {clean(where)}")
         else:
             set_if_changed(head, "Metrics · waiting for the first answer…")
+        links = self._links()
+        link = self.query_one("#metrics-link", Static)
+        link.display = bool(links)
+        if links:
+            set_if_changed(link, Content.styled(f"Grafana (y copies): {clean(links[0])}", "$text-muted"))
         problem = self.query_one("#metrics-problem", Static)
         problem.display = reading.error is not None
         if reading.error is not None:

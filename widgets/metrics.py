@@ -221,10 +221,11 @@ class MetricsPane(SourcePane):
     }
     """
 
-    def __init__(self, thresholds: Thresholds, backup_urls: tuple[str, ...] = (), *, id: str | None = None) -> None:
+    def __init__(self, thresholds: Thresholds, backup_urls: tuple[str, ...] = (), *, grafana: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.thresholds = thresholds
         self.backup_urls = backup_urls
+        self.grafana = grafana  # dashboards configured (issue 16): the subtitle says y copies their link
         self._rows: dict[str, SeriesRow] = {}
         self._compact: bool | None = None
 
@@ -302,13 +303,14 @@ class MetricsPane(SourcePane):
         snap = self.reading.value
         if not isinstance(snap, MetricsSnapshot):
             return ""
-        if not snap.is_backup:
-            return "via primary"
-        return f"via {self._backup_name(snap)} {host_of(snap.served_by)}"
+        via = "via primary" if not snap.is_backup else f"via {self._backup_name(snap)} {host_of(snap.served_by)}"
+        return f"{via} · y Grafana" if self.grafana else via
 
     def subtitle_shorter(self) -> tuple[str, ...]:
         snap = self.reading.value
-        if not isinstance(snap, MetricsSnapshot) or not snap.is_backup:
+        if not isinstance(snap, MetricsSnapshot):
             return ()
+        if not snap.is_backup:
+            return ("via primary",) if self.grafana else ()
         backup = self._backup_name(snap)
         return (f"{backup} {host_of(snap.served_by)}", f"via {backup}")
