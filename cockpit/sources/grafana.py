@@ -23,6 +23,7 @@ from grafana_client.client import GrafanaClientError, GrafanaException, GrafanaS
 from clay_cockpit.config import GrafanaConfig
 from clay_cockpit.redact import register
 from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.sources import _identity as identity
 from clay_cockpit.sources._errors import http_status_error, make_error, safe_url, unexpected
 
 SOURCE = "grafana"
@@ -70,6 +71,7 @@ class Grafana:
             protocol=url.scheme,
             verify=self.config.ca_file or True,
             timeout=self.config.timeout,
+            user_agent=identity.user_agent(),
         )
         return api, token
 

@@ -29,6 +29,7 @@ import pagerduty
 from clay_cockpit.config import PagerDutyConfig
 from clay_cockpit.redact import register
 from clay_cockpit.signals import ErrorKind, PagerDutyIncident, PagerDutySnapshot, PageTimeline, SourceError
+from clay_cockpit.sources import _identity as identity
 from clay_cockpit.sources._errors import http_status_error, make_error, safe_url, unexpected
 
 SOURCE = "pagerduty"
@@ -68,6 +69,18 @@ def parse_incident(raw: dict[str, Any]) -> PagerDutyIncident:
         escalation_policy=str((raw.get("escalation_policy") or {}).get("summary") or ""),
         incident_key=raw.get("incident_key"),
     )
+
+
+class _Rest(pagerduty.RestApiV2Client):
+    @property
+    def user_agent(self) -> str:  # ours first, as every client of ours (sources._identity), then the client's own
+        return f"{identity.user_agent()} {super().user_agent}"
+
+
+class _Events(pagerduty.EventsApiV2Client):
+    @property
+    def user_agent(self) -> str:
+        return f"{identity.user_agent()} {super().user_agent}"
 
 
 class _Failed(Exception):
@@ -127,9 +140,7 @@ class PagerDuty:
                     f"export {self.config.token_env or 'PAGERDUTY_API_TOKEN'}=<a REST API token> in the cockpit's environment",
                 )
             )
-        client = pagerduty.RestApiV2Client(
-            token, default_from=self.config.from_email or None, base_url=self.config.api_url, verify=self._verify()
-        )
+        client = _Rest(token, default_from=self.config.from_email or None, base_url=self.config.api_url, verify=self._verify())
         self._bound(client)
         return client, token
 
@@ -346,7 +357,7 @@ class PagerDuty:
                         "set pagerduty.escalation_routing_key_env to the variable holding the target service's Events API v2 integration key",
                     )
                 )
-            client = pagerduty.EventsApiV2Client(key, base_url=self.config.events_url, verify=self._verify())
+            client = _Events(key, base_url=self.config.events_url, verify=self._verify())
             self._bound(client)
             event = {
                 "routing_key": key,
