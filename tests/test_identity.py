@@ -35,7 +35,7 @@ from clay_cockpit.sources.statuspage import StatusPage
 
 NEW_KEY = "clay_live_" + "1d" * 16
 # every drill service the cockpit talks to ("metrics" is the exposition a real Prometheus scrapes, not the cockpit)
-CALLED = {"statuspage", "rootly", "health", "prometheus", "prometheus_backup", "clay", "slack", "statusapi", "kube"}
+CALLED = {"statuspage", "rootly", "health", "prometheus", "prometheus_backup", "clay", "slack", "statusapi", "kube", "pagerduty", "grafana"}
 
 
 @pytest.fixture

@@ -135,6 +135,7 @@ def test_slow_control_delays_every_answer(sim) -> None:
 def test_grafana_annotations_dashboards_and_auth_with_grafana_client(sim) -> None:
     api = GrafanaApi.from_url(sim.endpoints["grafana"], credential=sim.tokens.grafana, timeout=3.0)
     assert api.health.check()["database"] == "ok"
+    assert api.organization.get_current_organization()["name"] == wiring.GRAFANA_ORG_NAME  # what check proves the token with
     uid, title = wiring.GRAFANA_DASHBOARDS[0]
     board = api.dashboard.get_dashboard(uid)
     assert board["dashboard"]["title"] == title and board["meta"]["url"].startswith(f"/d/{uid}/")
@@ -151,4 +152,7 @@ def test_grafana_annotations_dashboards_and_auth_with_grafana_client(sim) -> Non
     sim.grafana("revoke_token")
     with pytest.raises(GrafanaUnauthorizedError):
         api.annotations.get_annotation(tags=["INC-1"])
+    with pytest.raises(GrafanaUnauthorizedError):
+        api.organization.get_current_organization()
+    assert api.health.check()["database"] == "ok"  # health needs no token: it proves nothing about one
     sim.grafana("restore")

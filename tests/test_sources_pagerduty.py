@@ -97,3 +97,25 @@ def test_disabled_is_none_and_builds_nothing() -> None:
     cfg = config_from_toml(tomllib.loads(default_toml_text()), "default.toml")
     sources = Sources(cfg)
     assert sources.pagerduty is None and "pagerduty" not in sources._built
+
+
+def test_fetch_with_incident_keys_returns_the_escalated_incident(sim) -> None:
+    """The escalation event lands on the admins' service, which is not in
+    service_ids: fetch sees it only through the dedup key the cockpit passes."""
+    pd = _source(sim)
+    key = "clay-cockpit/INC-20260101-1"  # the cockpit's key: the slash travels in the query string
+    assert pd.escalate(dedup_key=key, summary="Secret update refused (403)", details={}) == key
+    pd.escalate(dedup_key="someone-else/INC-9", summary="not ours", details={})
+    plain = pd.fetch()
+    assert isinstance(plain, PagerDutySnapshot) and plain.incidents == ()  # healthy: no page of our own
+    before = len(sim.requests("pagerduty"))
+    snap = pd.fetch(incident_keys=(key, key, "clay-cockpit/INC-unknown"))
+    assert isinstance(snap, PagerDutySnapshot), snap
+    (escalated,) = snap.incidents
+    assert escalated.incident_key == key and escalated.service == wiring.PD_ADMIN_SERVICE_NAME
+    assert escalated.status == "triggered" and escalated.assignees == (wiring.PD_ADMIN_NAME,)
+    asked = [r["query"] for r in sim.requests("pagerduty")[before:]]
+    assert len(asked) == 3 and all("incident_key" not in q for q in asked[:1]), asked  # the services' list, then one per distinct key
+    assert not isinstance(pd.resolve(escalated.id), SourceError)
+    after = pd.fetch(incident_keys=(key,))
+    assert isinstance(after, PagerDutySnapshot) and after.incidents == ()  # open incidents only, as for the services

@@ -7,7 +7,8 @@ nothing failed (warnings allowed), 1 when any check failed, 2 for a config or
 usage error (raised before any probe).
 
 The rows come from the checkers: :mod:`clay_cockpit.check.services` (the HTTP
-sources) and :mod:`clay_cockpit.check.kube` (Kubernetes).
+sources), :mod:`clay_cockpit.check.kube` (Kubernetes) and
+:mod:`clay_cockpit.check.paging` (PagerDuty and Grafana, when enabled).
 """
 
 from __future__ import annotations
@@ -26,13 +27,17 @@ from clay_cockpit.sanitise import clean
 async def run_checks(config: Any, sources: Any, *, read_only: bool = False, with_key: bool = False) -> list[Row]:
     """Every checker, concurrently; rows in a fixed order. Never raises."""
     from clay_cockpit.check.kube import kube_rows
+    from clay_cockpit.check.paging import paging_rows
     from clay_cockpit.check.services import service_rows
 
     results = await asyncio.gather(
-        service_rows(config, sources, with_key=with_key), kube_rows(config, sources, read_only=read_only), return_exceptions=True
+        service_rows(config, sources, with_key=with_key),
+        kube_rows(config, sources, read_only=read_only),
+        paging_rows(config, sources),
+        return_exceptions=True,
     )
     rows: list[Row] = []
-    for what, result in zip(("services", "kube"), results):
+    for what, result in zip(("services", "kube", "paging"), results):
         if isinstance(result, BaseException):  # a checker broke its contract: one row says so, the others still show
             rows.append(
                 fail(

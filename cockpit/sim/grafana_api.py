@@ -5,7 +5,9 @@ calls through ``grafana-client``.
 ``{"id": N, "message": "Annotation added"}``), ``GET /api/annotations``
 (filters ``tags``, ``dashboardUID``, ``from``/``to`` in ms, ``limit``),
 ``GET /api/dashboards/uid/{uid}`` (404 ``{"message": "Dashboard not found"}``
-for an unknown one), ``GET /api/health`` (no auth, as Grafana). Every other
+for an unknown one), ``GET /api/org`` (the token's organisation: what
+``check`` reads to prove the token), ``GET /api/health`` (no auth, as
+Grafana). Every other
 call needs ``Authorization: Bearer <token>``, else 401
 ``{"message": "Unauthorized"}``. Plain HTTP, like most Grafanas behind a proxy.
 
@@ -63,6 +65,9 @@ def grafana_app(state: GrafanaState) -> web.Application:
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"commit": "drill", "database": "ok", "version": "11.3.0"})
+
+    async def org(request: web.Request) -> web.Response:
+        return web.json_response({"id": 1, "name": wiring.GRAFANA_ORG_NAME, "address": {}})
 
     async def dashboard(request: web.Request) -> web.Response:
         uid = request.match_info["uid"]
@@ -137,6 +142,7 @@ def grafana_app(state: GrafanaState) -> web.Application:
 
     app = web.Application(middlewares=[auth])
     app.router.add_get("/api/health", health)
+    app.router.add_get("/api/org", org)
     app.router.add_get("/api/dashboards/uid/{uid}", dashboard)
     app.router.add_post("/api/annotations", add)
     app.router.add_get("/api/annotations", find)

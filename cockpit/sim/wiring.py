@@ -52,6 +52,7 @@ PD_ADMIN_ID, PD_ADMIN_NAME, PD_ADMIN_EMAIL = "PUSRADM1", "Platform Admin", "admi
 PD_TOKEN_ENV = "CLAY_DRILL_PAGERDUTY_TOKEN"
 PD_ROUTING_KEY_ENV = "CLAY_DRILL_PAGERDUTY_ROUTING_KEY"
 GRAFANA_TOKEN_ENV = "CLAY_DRILL_GRAFANA_TOKEN"
+GRAFANA_ORG_NAME = "Clay Drill"
 GRAFANA_DASHBOARDS = (("clay-sync-overview", "clay-sync overview"), ("clay-api-errors", "Clay API errors"))
 
 

@@ -1,7 +1,7 @@
 """How the cockpit names itself to every server it calls, so audit and access
 logs tell its requests apart: ``User-Agent: clay-cockpit/<version>`` on every
 HTTP request (httpx, slack-sdk, prometheus-api-client's requests session, the
-kubernetes ApiClient), and ``fieldManager=clay-cockpit`` on every Kubernetes
+kubernetes ApiClient, the pagerduty client, grafana-client), and ``fieldManager=clay-cockpit`` on every Kubernetes
 write (the field manager in ``metadata.managedFields`` and the audit log).
 
 Standard library only; the version is read once, lazily (importing

@@ -1,6 +1,7 @@
 """Grafana through ``grafana-client`` 3.x (on requests): annotations on the
 configured dashboards, tagged with the incident, and links to them for the
-incident's time range (issue 16).
+incident's time range (issue 16); for ``clay-cockpit check``, the token's
+organisation (an authenticated read: /api/health needs no token).
 
 Blocking: call it from a thread worker. Every request has
 ``grafana.timeout``; nothing raises (a :class:`~clay_cockpit.signals.SourceError`
@@ -22,6 +23,7 @@ from grafana_client.client import GrafanaClientError, GrafanaException, GrafanaS
 from clay_cockpit.config import GrafanaConfig
 from clay_cockpit.redact import register
 from clay_cockpit.signals import ErrorKind, SourceError
+from clay_cockpit.sources import _identity as identity
 from clay_cockpit.sources._errors import http_status_error, make_error, safe_url, unexpected
 
 SOURCE = "grafana"
@@ -69,16 +71,23 @@ class Grafana:
             protocol=url.scheme,
             verify=self.config.ca_file or True,
             timeout=self.config.timeout,
+            user_agent=identity.user_agent(),
         )
         return api, token
 
-    def _do(self, what: str, call: Callable[[GrafanaApi], Any]) -> Any:
+    def _do(self, what: str, call: Callable[[GrafanaApi], Any], missing: tuple[str, str] | None = None) -> Any:
+        """One call through the client; failures raise _Failed. ``missing``:
+        the (message, hint) of a 404, naming what is not there."""
         api, token = self._api()
         try:
             return call(api)
         except GrafanaException as exc:
             status = int(exc.status_code or 0)
             hints = {ErrorKind.AUTH_EXPIRED: f"Grafana refused the token in ${self.config.token_env}: create a new service account token"}
+            if status == 404 and missing is not None:
+                raise _Failed(
+                    make_error(SOURCE, ErrorKind.BAD_RESPONSE, missing[0], missing[1], status_code=404, secrets=(token,))
+                ) from None
             if isinstance(exc, (GrafanaClientError, GrafanaServerError)) and status:
                 detail = exc.response.get("message", "") if isinstance(exc.response, dict) else ""
                 raise _Failed(
@@ -135,7 +144,14 @@ class Grafana:
 
         def run() -> tuple[str, str]:
             if uid not in self._meta:
-                body = self._do(f"reading dashboard {uid}", lambda api: api.dashboard.get_dashboard(uid))
+                body = self._do(
+                    f"reading dashboard {uid}",
+                    lambda api: api.dashboard.get_dashboard(uid),
+                    missing=(
+                        f"Grafana has no dashboard {uid!r} that this token can see (HTTP 404)",
+                        "fix grafana.dashboard_uids: a dashboard's UID is in its URL, /d/<uid>/<name>",
+                    ),
+                )
                 self._meta[uid] = (str(body["dashboard"].get("title") or uid), str(body["meta"].get("url") or f"/d/{uid}"))
             return self._meta[uid]
 
@@ -155,6 +171,16 @@ class Grafana:
             url = (root + path if path.startswith(urlsplit(base).path or "/") else base + path) + f"?from={int(start * 1000)}&to={to}"
             links.append((title, url))
         return tuple(links)
+
+    def org(self) -> str | SourceError:
+        """GET /api/org: the name of the token's organisation. Proves the token
+        (a service account token belongs to one organisation)."""
+
+        def run() -> str:
+            body = self._do("reading the organisation", lambda api: api.organization.get_current_organization())
+            return str(body.get("name") or "?") if isinstance(body, dict) else "?"
+
+        return self._guard("the organisation", run)  # type: ignore[no-any-return]
 
     def health(self) -> dict[str, Any] | SourceError:
         return self._guard("health", lambda: self._do("the health check", lambda api: api.health.check()))  # type: ignore[no-any-return]

@@ -1,7 +1,9 @@
 """PagerDuty through its official client (``pagerduty`` 6.x, on httpx): the
 open incidents of our services, acknowledge, resolve, notes, escalation
 (Events API v2 trigger to the escalation target, or a reassignment to its
-escalation policy), and the page's timeline for the postmortem (issue 16).
+escalation policy), the page's timeline for the postmortem (issue 16), and
+the reads ``clay-cockpit check`` proves the config with (the account's
+abilities, each service, the escalation policy).
 
 Blocking: call it from a thread worker. Every call has ``pagerduty.timeout``;
 the client's own retries are bounded (no network retry, one 429 retry after a
@@ -19,7 +21,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pagerduty
@@ -27,10 +29,19 @@ import pagerduty
 from clay_cockpit.config import PagerDutyConfig
 from clay_cockpit.redact import register
 from clay_cockpit.signals import ErrorKind, PagerDutyIncident, PagerDutySnapshot, PageTimeline, SourceError
+from clay_cockpit.sources import _identity as identity
 from clay_cockpit.sources._errors import http_status_error, make_error, safe_url, unexpected
 
 SOURCE = "pagerduty"
-MAX_PAGES = 10  # 1000 open incidents at most per poll
+MAX_PAGES = 10  # 1000 open incidents at most per poll (per list: the services', each key's)
+MAX_KEYS = 20  # incident keys asked for per poll: the last ones given
+
+
+class PagerDutyService(NamedTuple):
+    id: str
+    name: str
+    status: str  # active, warning, critical, maintenance or disabled
+    escalation_policy: str  # its name
 
 
 def _when(text: Any) -> datetime | None:
@@ -58,6 +69,18 @@ def parse_incident(raw: dict[str, Any]) -> PagerDutyIncident:
         escalation_policy=str((raw.get("escalation_policy") or {}).get("summary") or ""),
         incident_key=raw.get("incident_key"),
     )
+
+
+class _Rest(pagerduty.RestApiV2Client):
+    @property
+    def user_agent(self) -> str:  # ours first, as every client of ours (sources._identity), then the client's own
+        return f"{identity.user_agent()} {super().user_agent}"
+
+
+class _Events(pagerduty.EventsApiV2Client):
+    @property
+    def user_agent(self) -> str:
+        return f"{identity.user_agent()} {super().user_agent}"
 
 
 class _Failed(Exception):
@@ -117,9 +140,7 @@ class PagerDuty:
                     f"export {self.config.token_env or 'PAGERDUTY_API_TOKEN'}=<a REST API token> in the cockpit's environment",
                 )
             )
-        client = pagerduty.RestApiV2Client(
-            token, default_from=self.config.from_email or None, base_url=self.config.api_url, verify=self._verify()
-        )
+        client = _Rest(token, default_from=self.config.from_email or None, base_url=self.config.api_url, verify=self._verify())
         self._bound(client)
         return client, token
 
@@ -180,26 +201,100 @@ class PagerDuty:
 
     # -- reads
 
-    def fetch(self) -> PagerDutySnapshot | SourceError:
-        """Triggered and acknowledged incidents of the configured services and the escalation target's, newest first."""
+    def _list(self, params: dict[str, Any], found: dict[str, PagerDutyIncident]) -> None:
+        """Every page of GET /incidents with ``params`` (at most MAX_PAGES) into ``found``, by id."""
+        for page in range(MAX_PAGES):
+            body = self._call("GET", "/incidents", "listing incidents", params={**params, "offset": page * 100})
+            for raw in body.get("incidents") or []:
+                inc = parse_incident(raw)
+                found[inc.id] = inc
+            if not body.get("more"):
+                break
+
+    def fetch(self, incident_keys: tuple[str, ...] = ()) -> PagerDutySnapshot | SourceError:
+        """Triggered and acknowledged incidents of the configured services, and
+        those whose ``incident_key`` is one of ``incident_keys`` (the dedup keys
+        of the escalation events we sent: they land on the escalation target's
+        service, which is not in ``service_ids``), newest first. One request per
+        key (the REST API filters by one ``incident_key``), the last
+        MAX_KEYS distinct keys at most."""
 
         def run() -> PagerDutySnapshot:
             started = time.monotonic()
             found: dict[str, PagerDutyIncident] = {}
             params: dict[str, Any] = {"statuses[]": ["triggered", "acknowledged"], "limit": 100}
-            if self.config.service_ids:
-                params["service_ids[]"] = list(self.config.service_ids)
-            for page in range(MAX_PAGES):
-                body = self._call("GET", "/incidents", "listing incidents", params={**params, "offset": page * 100})
-                for raw in body.get("incidents") or []:
-                    inc = parse_incident(raw)
-                    found[inc.id] = inc
-                if not body.get("more"):
-                    break
+            services = {"service_ids[]": list(self.config.service_ids)} if self.config.service_ids else {}
+            self._list({**params, **services}, found)  # no service_ids (the config requires some): every open incident, as before
+            for key in list(dict.fromkeys(k for k in incident_keys if k))[-MAX_KEYS:]:
+                self._list({**params, "incident_key": key}, found)
             incidents = tuple(sorted(found.values(), key=lambda i: i.created_at, reverse=True))
             return PagerDutySnapshot(incidents, self._clock(), (time.monotonic() - started) * 1000)
 
         return self._guard("the incident list", run)  # type: ignore[no-any-return]
+
+    # -- reads for `clay-cockpit check`
+
+    def _one(self, path: str, what: str, missing: str, fix: str) -> dict[str, Any]:
+        """GET one object; a 404 becomes a failure that names what is missing and the config key to fix."""
+        try:
+            body = self._call("GET", path, what)
+        except _Failed as failed:
+            if failed.error.status_code == 404:
+                raise _Failed(make_error(SOURCE, ErrorKind.BAD_RESPONSE, missing, fix, status_code=404)) from None
+            raise
+        return body if isinstance(body, dict) else {}
+
+    def abilities(self) -> tuple[str, ...] | SourceError:
+        """GET /abilities: the account's abilities. A read that proves the token
+        (account and user tokens alike; /users/me refuses account tokens)."""
+
+        def run() -> tuple[str, ...]:
+            body = self._call("GET", "/abilities", "reading the account's abilities")
+            return tuple(str(a) for a in body.get("abilities") or [])
+
+        return self._guard("the account's abilities", run)  # type: ignore[no-any-return]
+
+    def service(self, service_id: str) -> PagerDutyService | SourceError:
+        """GET /services/{id}: its name and status (a 404 names the ID)."""
+
+        def run() -> PagerDutyService:
+            body = self._one(
+                f"/services/{service_id}",
+                f"reading service {service_id}",
+                f"PagerDuty has no service {service_id!r} that this token can see (HTTP 404)",
+                "fix pagerduty.service_ids: a service's ID is the P… in its URL (Services → Service Directory)",
+            )
+            raw = body.get("service") or {}
+            policy = raw.get("escalation_policy") or {}
+            return PagerDutyService(
+                id=service_id,
+                name=str(raw.get("name") or raw.get("summary") or service_id),
+                status=str(raw.get("status") or ""),
+                escalation_policy=str(policy.get("summary") or ""),
+            )
+
+        return self._guard(f"service {service_id}", run)  # type: ignore[no-any-return]
+
+    def escalation_policy(self, policy_id: str) -> str | SourceError:
+        """GET /escalation_policies/{id}: its name (a 404 names the ID)."""
+
+        def run() -> str:
+            body = self._one(
+                f"/escalation_policies/{policy_id}",
+                f"reading escalation policy {policy_id}",
+                f"PagerDuty has no escalation policy {policy_id!r} that this token can see (HTTP 404)",
+                "fix pagerduty.escalation_policy_id: a policy's ID is the P… in its URL (People → Escalation Policies)",
+            )
+            raw = body.get("escalation_policy") or {}
+            return str(raw.get("name") or raw.get("summary") or policy_id)
+
+        return self._guard(f"escalation policy {policy_id}", run)  # type: ignore[no-any-return]
+
+    def routing_key_set(self) -> bool:
+        """Whether the escalation routing key's variable holds something. Never
+        sends it: the only real test of an Events API key is an event, which
+        pages someone."""
+        return bool(self._env(self.config.escalation_routing_key_env))
 
     def page_timeline(self, incident_id: str) -> PageTimeline | SourceError:
         def run() -> PageTimeline:
@@ -262,7 +357,7 @@ class PagerDuty:
                         "set pagerduty.escalation_routing_key_env to the variable holding the target service's Events API v2 integration key",
                     )
                 )
-            client = pagerduty.EventsApiV2Client(key, base_url=self.config.events_url, verify=self._verify())
+            client = _Events(key, base_url=self.config.events_url, verify=self._verify())
             self._bound(client)
             event = {
                 "routing_key": key,
