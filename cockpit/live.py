@@ -231,8 +231,10 @@ class Polls:
         """Poll every source now (unless its poll is still out) and go back to its own interval."""
         for poll in self.by_name.values():
             poll.delay = poll.interval
-            if poll.busy and poll.resync is not None:
-                poll.resync(self.sources)  # its watch lists again now: the waiting poll answers with that
+            if poll.resync is not None:
+                # its watch lists again now: the waiting poll answers with that — and so does one started
+                # here between two answers (without it, that one waited on the open stream for a change)
+                poll.resync(self.sources)
             self.start(poll)
 
     def start(self, poll: Poll) -> None:

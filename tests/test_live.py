@@ -32,6 +32,7 @@ from clay_cockpit.signals import (
     InfraSnapshot,
     LogLine,
     MetricsSnapshot,
+    PagerDutySnapshot,
     PodsSnapshot,
     SourceError,
     StatusPageSnapshot,
@@ -141,9 +142,10 @@ def test_every_source_answers_and_each_poll_rearms_at_its_interval(shared_sim) -
     cfg = config(shared_sim)
 
     async def main() -> LoopHost:
-        host = LoopHost(asyncio.get_running_loop(), Sources(cfg), cfg)
+        host = LoopHost(asyncio.get_running_loop(), Sources(cfg, environ=shared_sim.env()), cfg)  # (PagerDuty's token too)
         host.polls.start_all()
         await asyncio.wait_for(host.all_answered.wait(), 30)
+        assert "pagerduty" in host.polls.by_name  # the drill config turns PagerDuty on: polled like the others
         for poll in host.polls.by_name.values():
             assert not poll.busy and poll.delay == poll.interval and poll.timer is not None, poll
             poll.timer.stop()  # (the drill is shared: poll it no more)
@@ -151,12 +153,13 @@ def test_every_source_answers_and_each_poll_rearms_at_its_interval(shared_sim) -
 
     loop_thread = threading.get_ident()  # asyncio.run runs the loop on this thread
     host = asyncio.run(main())
-    every = {**SNAPSHOTS, "infra": InfraSnapshot}  # the real Sources have the infrastructure source too (issue 14)
+    # the real Sources have the infrastructure source too (issue 14), and PagerDuty's when the config turns it on (issue 16)
+    every = {**SNAPSHOTS, "infra": InfraSnapshot, "pagerduty": PagerDutySnapshot}
     for name, kind in every.items():
         assert isinstance(host.results[name], kind), (name, host.results[name])
     assert sorted(host.started) == sorted(every), "one poll per source"
-    assert [p.name for p in host.polls.by_name.values() if p.blocking] == ["metrics", "pods", "infra"]
-    assert set(host.fetch_threads) == {"metrics", "pods", "infra"} and loop_thread not in host.fetch_threads.values(), (
+    assert [p.name for p in host.polls.by_name.values() if p.blocking] == ["metrics", "pods", "infra", "pagerduty"]
+    assert set(host.fetch_threads) == {"metrics", "pods", "infra", "pagerduty"} and loop_thread not in host.fetch_threads.values(), (
         "the blocking clients ran off the loop's thread"
     )
     assert host.answer_threads == {loop_thread}, "answers are handled on the host's thread"
@@ -214,6 +217,24 @@ def test_polling_now_disarms_the_timer_it_replaces() -> None:
     polls.start_all()  # `r` while it waits out its backoff
     assert armed.stopped and pods.busy and started.count("pods") == 2
     assert pods.delay == pods.interval, "refresh goes back to the source's own interval"
+
+
+def test_refresh_asks_a_watch_to_list_again_also_between_two_answers() -> None:
+    """`r` while the watched pods poll waits out its coalescing pause (not busy): the poll it starts
+    must not wait on the open stream — the watch lists again first (a cluster that now refuses us
+    says so at once). The stop-23 CI's test_redact_app waited 30 s for it."""
+    polls, timers, started = hand_polls()
+    relisted: list[str] = []
+    for name in ("pods", "statuspage"):
+        polls.by_name[name].resync = lambda _sources, name=name: relisted.append(name)
+    pods = polls.by_name["pods"]
+    polls.start(pods)
+    polls.answered("pods", object())  # answered: re-armed after its pause, not busy
+    polls.start_all()
+    assert sorted(relisted) == ["pods", "statuspage"]
+    assert pods.busy and started.count("pods") == 2
+    polls.start_all()  # and while it is out: asked to list again, not started twice
+    assert relisted.count("pods") == 2 and started.count("pods") == 2
 
 
 def test_failures_back_off_and_an_answer_resets_the_interval() -> None:

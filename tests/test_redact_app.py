@@ -383,7 +383,7 @@ async def test_no_credential_reaches_any_output(sim, tmp_path, monkeypatch) -> N
             await until(
                 pilot,
                 lambda: all(r.error is not None for r in (s().statuspage, s().health, s().metrics, s().pods)),
-                what="every source failing",
+                what="every source failing: " + repr([(n, getattr(s(), n).error) for n in ("statuspage", "health", "metrics", "pods")]),
             )
             await pilot.pause(0.3)
             look("with every source failing")
