@@ -167,6 +167,8 @@ class Desk:
                 self.app.notify(
                     f"{inc.id} · {inc.severity} ({SEVERITIES[inc.severity].name}) — a accepts, s sets another", title="Incident declared"
                 )
+            if self.paging is not None:
+                self.paging.sync()  # the page linked, the declaration's notes: read and sent now
             else:
                 self.app.notify(f"{inc.id} · {inc.severity} {inc.status}, declared {clock_time(inc.declared_at)}", title="Incident resumed")
             read_only = self.recorder.store.read_only()

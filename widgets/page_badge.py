@@ -1,6 +1,7 @@
 """The page badge at the top bar (issue 16): the PagerDuty page of the
 incident, at a glance — ``☎ #1042 TRIGGERED 4m`` until someone acknowledges
-it, then ``☎ #1042 ack 6m``; ``+2`` when more pages are open; ``☎ none``
+it, then ``☎ #1042 ack 6m`` (no age once linked: the incident's clock
+counts from the page); ``+2`` when more pages are open; ``☎ none``
 when PagerDuty answers with no open page; ``☎ PD ✗ auth_expired`` when the
 poll fails (the pages view, ``b``, has the message and the hint). Hidden
 while PagerDuty is off or has not answered yet. The status is a word, not
@@ -24,11 +25,12 @@ def badge(reading: Reading[PagerDutySnapshot], pages: tuple[PagerDutyIncident, .
     if not pages:
         return Content.styled("☎ none", "$text-muted")
     page = next((p for p in pages if p.id == linked), pages[0])
-    age = format_age(now - page.created_at.timestamp())
+    # linked: the incident's clock beside it counts from the page already; the age would only crowd the bar
+    age = "" if page.id == linked else " " + format_age(now - page.created_at.timestamp())
     more = [(f" +{len(pages) - 1}", "$text-muted")] if len(pages) > 1 else []
     if page.status == "triggered":
-        return Content.assemble(("☎ ", "bold"), (f"#{page.number} ", "bold"), ("TRIGGERED", "bold $text-error"), f" {age}", *more)
-    return Content.assemble(("☎ ", "bold"), f"#{page.number} ", ("ack", "$text-warning"), f" {age}", *more)
+        return Content.assemble(("☎ ", "bold"), (f"#{page.number} ", "bold"), ("TRIGGERED", "bold $text-error"), age, *more)
+    return Content.assemble(("☎ ", "bold"), f"#{page.number} ", ("ack", "$text-warning"), age, *more)
 
 
 class PageBadge(Static):

@@ -273,7 +273,7 @@ def test_ssh_reconnect_resumes_the_incident(terminal, launch, mark, e2e_dir) -> 
         ),
         Step(
             "the timeline holds the declaration",
-            keys=("t",),
+            keys=("t", "Home"),  # (it opens on the newest event: the page's link and the ticks push the first off an 80x24 screen)
             check=drill.has(f"Timeline · {incident.group(0)}", f"Incident {incident.group(0)} declared"),
             timeout=10.0,
         ),
