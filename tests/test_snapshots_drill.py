@@ -174,8 +174,8 @@ def settled(app: CockpitApp, keys: str = "", failing: tuple[str, ...] = ()):
             await pilot.press(key)
             if key == "i":
                 await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy)
-                paging = app._paging  # the open page linked (the top bar's badge drops its age then)
-                await until(pilot, lambda: paging is None or (paging.state.linked and not paging._syncing))
+                # the open page linked (the top bar's badge drops its age then)
+                await until(pilot, lambda: app._paging is None or (app._paging.state.linked and not app._paging._syncing))
         await until(pilot, lambda: triage_settled(app))
         # after a declaration the comms desk's once-a-second look reminds of the first
         # update: let it come, then clear it with the other notifications
