@@ -70,7 +70,7 @@ class PagingDesk:
         self._retry_delay: dict[str, float] = {}
         self._lock = threading.Lock()  # one PagerDuty/Grafana job at a time, in order
         self._syncing = False
-        self.busy = ""  # what a key started and has not finished: "acknowledging #1042"
+        self._urgency_asked: dict[str, str] = {}  # page id → the urgency last asked of PagerDuty (worker only)
 
     @property
     def enabled(self) -> bool:
@@ -156,6 +156,7 @@ class PagingDesk:
             if snap is not None:
                 for kind, summary, data in paging.seen_changes(state, snap, now):
                     self._record(kind, summary, data)
+                self._urgency(state, snap)
             for channel in (PAGERDUTY, GRAFANA):
                 if time.monotonic() < self._retry_at.get(channel, 0.0):  # (real seconds: a drill's clock may stand still)
                     failing[channel] = self.failing.get(channel) or paging_error(channel, "waiting to try again")
@@ -189,6 +190,22 @@ class PagingDesk:
             self._show()
 
         return deliver
+
+    def _urgency(self, state: PageState, snap: PagerDutySnapshot) -> None:
+        """The linked page's urgency follows the severity in force (the p1..p4_urgency mapping); asked
+        once per change (a PagerDuty that refuses it is not asked again every pass)."""
+        change = paging.urgency_change(state, snap, self.config)
+        if change is None or self._urgency_asked.get(change[0].id) == change[1] or self.sources.pagerduty is None:
+            return
+        page, want = change
+        self._urgency_asked[page.id] = want
+        got = self.sources.pagerduty.set_urgency(page.id, want)
+        severity = state.incident.severity if state.incident is not None else "?"
+        if isinstance(got, SourceError):
+            self._record(EventKind.NOTE, f"PagerDuty #{page.number}: urgency not changed to {want} ({severity}) — {got.message}", {})
+        else:
+            summary = f"PagerDuty #{page.number} urgency {page.urgency} → {want} (severity {severity})"
+            self._record(EventKind.NOTE, summary, {"page_id": page.id, "urgency": want, "severity": str(severity)})
 
     # -- the responder's keys ---------------------------------------------------------------
 

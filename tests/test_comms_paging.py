@@ -127,3 +127,16 @@ def test_the_escalation_carries_the_refusal_and_its_plan(tmp_path) -> None:
     assert details["failed plan"] == "Update the Clay API key" and details["severity"] == "P1"
     s.record(EventKind.PAGE_ESCALATED, *paging.escalated_event("events", "ROUTING_KEY_ENV", key, *state.denied))
     assert [e.dedup_key for e in paging.read(s.events(), config()).escalations] == [key]
+
+
+def test_the_linked_page_s_urgency_follows_the_severity_mapping(tmp_path) -> None:
+    now = [T0]
+    s = store(tmp_path, now)
+    s.declare(Severity.P3)
+    snap = PagerDutySnapshot((page(),), T0, 1.0)  # a high-urgency page
+    assert paging.urgency_change(paging.read(s.events(), config()), snap, config()) is None  # not linked: not ours to change
+    s.record(EventKind.PAGE_LINKED, *paging.link_event(page()))
+    got = paging.urgency_change(paging.read(s.events(), config()), snap, config())
+    assert got is not None and got[0].id == "PINC1" and got[1] == "low"  # P3 → p3_urgency (low by default)
+    s.set_severity(Severity.P1)
+    assert paging.urgency_change(paging.read(s.events(), config()), snap, config()) is None  # P1 → high: as it is

@@ -37,6 +37,9 @@ def test_fetch_ack_note_escalate_reassign_resolve_and_timeline(sim) -> None:
     assert page.assignees == (wiring.PD_USER_NAME,) and page.title.startswith("[FIRING] clay-sync:")
     acked = pd.acknowledge(page.id)
     assert not isinstance(acked, SourceError) and acked.status == "acknowledged" and acked.acknowledged_at is not None
+    lowered = pd.set_urgency(page.id, "low")  # the severity mapping (a P3 incident's page: low)
+    assert not isinstance(lowered, SourceError) and lowered.urgency == "low"
+    assert isinstance(bad := pd.set_urgency(page.id, "urgent"), SourceError) and bad.kind is ErrorKind.BAD_RESPONSE, bad
     note = pd.add_note(page.id, "declared P1")
     assert isinstance(note, str) and note
     key = pd.escalate(dedup_key="clay-cockpit-INC-1", summary="Secret update refused (403)", details={"plan": "rotate the key"})

@@ -283,6 +283,21 @@ def resolved_event(page_id: str, number: int | None, now: float) -> tuple[str, d
     return f"PagerDuty {label} resolved from the cockpit", {"page_id": page_id, "number": number, "resolved_at": now, "by": "cockpit"}
 
 
+def urgency_for(config: Config, severity: str) -> str:
+    """The page's urgency for a severity (``pagerduty.p1_urgency`` … ``p4_urgency``)."""
+    pd = config.pagerduty
+    return {"P1": pd.p1_urgency, "P2": pd.p2_urgency, "P3": pd.p3_urgency, "P4": pd.p4_urgency}.get(str(severity), pd.p1_urgency)
+
+
+def urgency_change(state: PageState, snapshot: PagerDutySnapshot, config: Config) -> tuple[PagerDutyIncident, str] | None:
+    """The linked page and the urgency it should have, when the severity in force maps to another one."""
+    if not state.linked or state.incident is None or state.resolved_at is not None:
+        return None
+    page = next((i for i in snapshot.incidents if i.id == state.page_id), None)
+    want = urgency_for(config, state.incident.severity)
+    return (page, want) if page is not None and page.urgency != want else None
+
+
 # -- the escalation -----------------------------------------------------------------------
 
 

@@ -358,10 +358,16 @@ def pagerduty_app(state: PagerDutyState) -> web.Application:
         """Apply one incident update body; an error response, or None when done."""
         status = wanted.get("status")
         policy = wanted.get("escalation_policy")
-        if status is None and policy is None:
-            return _error(400, "Invalid Input Provided", 2001, ["Nothing to update: give status or escalation_policy."])
+        urgency = wanted.get("urgency")
+        if status is None and policy is None and urgency is None:
+            return _error(400, "Invalid Input Provided", 2001, ["Nothing to update: give status, urgency or escalation_policy."])
         if status is not None and status not in ("acknowledged", "resolved"):
             return _error(400, "Invalid Input Provided", 2001, [f"Status '{status}' is not a valid status."])
+        if urgency is not None and urgency not in ("high", "low"):
+            return _error(400, "Invalid Input Provided", 2001, [f"Urgency '{urgency}' is not a valid urgency."])
+        if urgency is not None and urgency != inc.urgency:
+            inc.urgency = str(urgency)
+            state.log(inc, "urgency_change", user, f"Urgency changed to {urgency}.", "api")
         if policy is not None:
             pid = policy.get("id") if isinstance(policy, dict) else None
             if pid not in POLICIES:

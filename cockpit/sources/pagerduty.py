@@ -327,6 +327,10 @@ class PagerDuty:
     def resolve(self, incident_id: str) -> PagerDutyIncident | SourceError:
         return self._update(incident_id, {"status": "resolved"}, "resolving the incident")
 
+    def set_urgency(self, incident_id: str, urgency: str) -> PagerDutyIncident | SourceError:
+        """The incident's urgency (high / low): the severity mapping's (``pagerduty.p1_urgency`` …)."""
+        return self._update(incident_id, {"urgency": urgency}, "changing the incident's urgency")
+
     def reassign(self, incident_id: str, policy_id: str) -> PagerDutyIncident | SourceError:
         ref = {"id": policy_id, "type": "escalation_policy_reference"}
         return self._update(incident_id, {"escalation_policy": ref}, "reassigning the incident")
