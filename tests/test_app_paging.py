@@ -14,7 +14,8 @@ One walk through the runbook, as a responder would:
   — nothing lost;
 - the key update is refused (403 on the Secret): ``E`` pages the escalation
   target through the Events API, the payload carries the reason and the
-  failed plan, the timeline records it;
+  failed plan, the timeline records it; the admins' page shows in the
+  pages view, and acknowledged (on their phone) it says so;
 - resolving the incident asks whether to resolve the page; ``1`` resolves
   it; the timeline holds the page's whole story, and no token anywhere.
 """
@@ -29,6 +30,8 @@ from test_app_drill import _plan_key_update
 from clay_cockpit.incident.timeline import EventKind, read
 from clay_cockpit.screens.choose import ChoiceScreen
 from clay_cockpit.screens.pages_view import NoteScreen, PagesScreen
+from clay_cockpit.signals import SourceError
+from clay_cockpit.sources.pagerduty import PagerDuty
 
 pytestmark = pytest.mark.asyncio
 SIZE = (100, 30)
@@ -130,6 +133,15 @@ async def test_the_page_from_declaration_to_resolution_from_the_keyboard(sim, tm
         details = event["payload"]["custom_details"]
         assert "permission denied" in details["reason"] and "Clay API key" in details["failed plan"]
         await until(pilot, lambda: EventKind.PAGE_ESCALATED in kinds(app), what="the escalation on the timeline")
+        # the admins' page shows in the pages view; acknowledged on their phone, the view says so
+        raised = next(i for i in sim.pagerduty()["incidents"] if i["incident_key"] == f"clay-cockpit/{inc.id}")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, PagesScreen), what="the pages view")
+        await until(pilot, lambda: f"#{raised['number']} triggered" in outbox_text(app), what="the escalation's page listed")
+        admins = PagerDuty(drill.config.pagerduty, environ=sim.env())
+        assert not isinstance(admins.acknowledge(raised["id"]), SourceError)
+        await until(pilot, lambda: f"#{raised['number']} acknowledged" in outbox_text(app), what="the escalation acknowledged")
+        await pilot.press("escape")
 
         # resolved: asked whether to resolve the page too; 1 resolves it
         await pilot.press("u")
