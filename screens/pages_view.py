@@ -41,7 +41,8 @@ FOOTER_APP_ACTIONS = ("help", "quit")
 
 
 def page_row(page: PagerDutyIncident, linked: str | None, now: float) -> Content:
-    """One line: ``▶ #1042 TRIGGERED high  4m  Clay API: 401s …  · clay-sync``."""
+    """One line: ``▶ #1042 TRIGGERED high 4m Clay API: 401s …  · clay-sync · Ana``: title, urgency, status,
+    age, service and assignee (the first; the detail lists all)."""
     escalation = (page.incident_key or "").startswith(DEDUP_PREFIX)
     status = ("TRIGGERED", "bold $text-error") if page.status == "triggered" else ("acknowledged", "$text-warning")
     return Content.assemble(
@@ -52,7 +53,7 @@ def page_row(page: PagerDutyIncident, linked: str | None, now: float) -> Content
         (f"{format_age(now - page.created_at.timestamp())} ", "$text-muted"),
         ("↑ escalation " if escalation else "", "bold $text-warning"),
         clean(page.title),
-        (f"  · {clean(page.service)}", "$text-muted"),
+        (f"  · {clean(page.service)} · {clean(page.assignees[0]) if page.assignees else 'unassigned'}", "$text-muted"),
     )
 
 
