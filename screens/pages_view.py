@@ -114,14 +114,15 @@ class NoteScreen(ModalScreen[str | None]):
     NoteScreen .note--help { color: $text-muted; padding: 0 1; }
     """
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, text: str = "") -> None:
         super().__init__()
         self._number = number
+        self._text = text  # a note that failed to send, back in the input
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"Note on PagerDuty #{self._number} · Enter sends · Esc cancels", classes="note--help")
-            yield Input(placeholder="what the responders on the page should know", id="note-input")
+            yield Input(value=self._text, placeholder="what the responders on the page should know", id="note-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -256,14 +257,15 @@ class PagesScreen(Screen[None]):
 
     def action_note(self) -> None:
         page = self.selected()
-        if page is None:
-            return
+        if page is not None:
+            self._ask_note(page, "")
 
-        def done(text: str | None) -> None:
-            if text:
-                self._desk.note(page, text)
+    def _ask_note(self, page: PagerDutyIncident, text: str) -> None:
+        def done(typed: str | None) -> None:
+            if typed:
+                self._desk.note(page, typed, reopen=lambda again: self._ask_note(page, again))
 
-        self.app.push_screen(NoteScreen(page.number), done)
+        self._desk.app.push_screen(NoteScreen(page.number, text), done)  # (the desk's app: this view may be closed by then)
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:

@@ -253,18 +253,42 @@ class PagingDesk:
             self.app.notify("not recorded: the timeline could not be written", title="Link", severity="error")
         self.sync()
 
-    def note(self, page: PagerDutyIncident, text: str) -> None:
+    def note(self, page: PagerDutyIncident, text: str, reopen: Callable[[str], None] | None = None) -> None:
+        """A responder's note for ``page``. With an incident open it goes on the timeline first and the
+        outbox sends it (now, or once PagerDuty is back: never lost); without one it is sent at once, and
+        a failed send opens the input again with the words typed (``reopen``)."""
         text = text.strip()
         if not text or not self._pd():
+            return
+        if self.desk.recorder.open is not None:
+
+            def record() -> Callable[[], None]:
+                ok = self._record(EventKind.NOTE, *paging.page_note_event(page, text))
+                return partial(self._noted, page, text, ok, reopen)
+
+            self._job(f"Recording a note for PagerDuty #{page.number}", record)
             return
 
         def work() -> Callable[[], None]:
             got = self.sources.pagerduty.add_note(page.id, text)
-            if not isinstance(got, SourceError):
-                self._record(EventKind.NOTE, f"Note on PagerDuty #{page.number}: {text}", {"page_id": page.id, "note_id": got})
+            if isinstance(got, SourceError) and reopen is not None:
+                return partial(self._note_failed, got, text, reopen)
             return partial(self._done, f"note added to #{page.number}", got)
 
         self._job(f"Adding a note to PagerDuty #{page.number}", work)
+
+    def _noted(self, page: PagerDutyIncident, text: str, ok: bool, reopen: Callable[[str], None] | None) -> None:
+        if ok:
+            self.app.notify(f"note for #{page.number} on the timeline; the outbox sends it", title="PagerDuty")
+            self.desk.refresh_panes()
+            self.sync()
+        elif reopen is not None:  # not on the timeline: the words go back to the input
+            self.app.notify("not recorded: the timeline could not be written", title="Note", severity="error")
+            reopen(text)
+
+    def _note_failed(self, got: SourceError, text: str, reopen: Callable[[str], None]) -> None:
+        self._done("", got)
+        reopen(text)  # the words typed are not lost: the input opens again with them
 
     def resolve(self, page: PagerDutyIncident) -> None:
         if not self._pd():

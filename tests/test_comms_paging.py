@@ -140,3 +140,17 @@ def test_the_linked_page_s_urgency_follows_the_severity_mapping(tmp_path) -> Non
     assert got is not None and got[0].id == "PINC1" and got[1] == "low"  # P3 → p3_urgency (low by default)
     s.set_severity(Severity.P1)
     assert paging.urgency_change(paging.read(s.events(), config()), snap, config()) is None  # P1 → high: as it is
+
+
+def test_a_responder_s_note_waits_in_the_outbox_as_typed_for_its_page(tmp_path) -> None:
+    """(Sent through the real client against the drill in tests/test_app_paging.py.)"""
+    now = [T0]
+    s = store(tmp_path, now)
+    s.declare(Severity.P1)
+    s.record(EventKind.NOTE, *paging.page_note_event(page(), "checking who can patch the Secret"))
+    state = paging.read(s.events(), config(notes=["resolved"]))  # (the config's milestones do not decide a typed note)
+    [note] = state.waiting("pagerduty")
+    assert note.milestone == "note" and note.page_id == "PINC1" and not state.linked  # it names its own page
+    assert paging.note_text(note, "INC-1") == "checking who can patch the Secret"  # the words as typed
+    s.record(EventKind.MILESTONE_SENT, *paging.sent_event(note, ["N1"]))
+    assert [p.milestone for p in paging.read(s.events(), config()).pending] == ["declared", "declared"]  # (those wait for a link)

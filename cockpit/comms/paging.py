@@ -36,6 +36,7 @@ GRAFANA_MILESTONES = frozenset({"declared", "severity", "action", "resolved"})  
 DEDUP_PREFIX = "clay-cockpit/"  # an escalation's dedup key: clay-cockpit/<incident id>
 TAKE_START_WITHIN = 6 * 3600.0  # seconds: an older page is linked, but the incident does not start at its time
 MAX_SUMMARY = 1024  # PagerDuty's limit on an event's summary
+NOTE_FOR_PAGE = "for_page"  # a note event's data key: the PagerDuty incident a responder's note goes to (through the outbox)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class Pending:
     milestone: str
     channel: str
     summary: str  # the event's summary, whole
+    text: str = ""  # a responder's note (milestone "note"): the words sent as they were typed
+    page_id: str = ""  # a responder's note: the page it is for (else the linked one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,8 @@ def milestone(event: Event, before: Incident | None, after: Incident | None) -> 
         return "update", frozenset({PAGERDUTY})
     if kind == EventKind.STATUS_CHANGED and event.data.get("to") == Status.RESOLVED:
         return "resolved", both
+    if kind == EventKind.NOTE and isinstance(event.data.get(NOTE_FOR_PAGE), str) and isinstance(event.data.get("text"), str):
+        return "note", frozenset({PAGERDUTY})  # a responder's note for a page (n in the pages view): always sent
     return None
 
 
@@ -166,8 +171,9 @@ def read(events: Iterable[Event], config: Config) -> PageState:
         if found is not None:
             name, takers = found
             for channel in takers & on.keys():
-                if name in on[channel]:
-                    milestones[(event.seq, channel)] = Pending(event.seq, event.at, name, channel, event.summary)
+                if name in on[channel] or name == "note":
+                    text, page = str(d.get("text", "")), str(d.get(NOTE_FOR_PAGE, ""))
+                    milestones[(event.seq, channel)] = Pending(event.seq, event.at, name, channel, event.summary, text, page)
         if kind == EventKind.MILESTONE_SENT:
             seq, sent_to = _int(d.get("source_seq")), d.get("channel")
             if seq is not None and isinstance(sent_to, str):
@@ -336,16 +342,24 @@ def escalated_event(how: str, target: str, key: str, reason: str, plan: str, pag
 
 
 def note_text(p: Pending, incident_id: str | None) -> str:
+    if p.milestone == "note" and p.text:
+        return p.text  # a responder's own words, as typed
     return f"[clay-cockpit {incident_id or ''}] {p.milestone}: {p.summary}".replace("[clay-cockpit ]", "[clay-cockpit]")
+
+
+def page_note_event(page: PagerDutyIncident, text: str) -> tuple[str, dict[str, Any]]:
+    """(summary, data) of a responder's note for a page: on the timeline first, sent through the outbox."""
+    return f"Note for PagerDuty #{page.number}: {text}", {NOTE_FOR_PAGE: page.id, "number": page.number, "text": text}
 
 
 def send(p: Pending, state: PageState, pagerduty: Any, grafana: Any) -> tuple[str, ...] | SourceError | None:
     """Send one milestone (blocking). The ids it made, its failure, or None
     when it cannot go yet (a PagerDuty note waits for a linked page)."""
     if p.channel == PAGERDUTY:
-        if pagerduty is None or state.page_id is None:
+        target = p.page_id or state.page_id
+        if pagerduty is None or not target:
             return None
-        got = pagerduty.add_note(state.page_id, note_text(p, state.incident_id))
+        got = pagerduty.add_note(target, note_text(p, state.incident_id))
         return got if isinstance(got, SourceError) else (str(got),)
     if grafana is None:
         return None
