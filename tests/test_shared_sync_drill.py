@@ -6,8 +6,11 @@ engine resends nothing; interleaved syncs of three cockpits converge."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import socket
+import threading
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +33,63 @@ def store(sim) -> SharedIncidents:
 def cockpit(sim, folder: Path, name: str) -> tuple[Timeline, SharedSync]:
     tl = Timeline(folder / f"{name}.jsonl", actor=f"{name}@drill")
     return tl, SharedSync(tl.path, INC, store(sim))
+
+
+class Cable:
+    """A TCP forwarder in front of the drill's API, for one cockpit only: ``cut()`` closes it
+    (connections reset, new ones refused), ``mend()`` opens it again on the same port."""
+
+    def __init__(self, port: int) -> None:
+        self.target = ("127.0.0.1", port)
+        self.port = 0
+        self._conns: list[socket.socket] = []
+        self._server: socket.socket | None = None
+        self.mend()
+
+    def mend(self) -> None:
+        srv = socket.create_server(("127.0.0.1", self.port))
+        self.port = srv.getsockname()[1]
+        self._server = srv
+        threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
+
+    def _accept(self, srv: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = srv.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def cut(self) -> None:
+        if self._server is not None:
+            with contextlib.suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(): a close alone would not stop it
+            self._server.close()
+            self._server = None
+        for c in self._conns:
+            with contextlib.suppress(OSError):
+                c.close()
+        self._conns.clear()
+
+
+def store_through(sim, cable: Cable) -> SharedIncidents:
+    doc = json.loads(Path(sim.kubeconfig).read_text())
+    doc["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{cable.port}"
+    path = Path(sim.kubeconfig).with_name("kubeconfig-through-cable")
+    path.write_text(json.dumps(doc))
+    kube = replace(config_from_toml(sim.config_dict(), "drill.toml").kube, kubeconfig=str(path))
+    return SharedIncidents(Kube(kube))
 
 
 def shared_ids(sim) -> Counter[str]:
@@ -95,6 +155,34 @@ def test_a_partition_keeps_events_local_and_healed_sends_each_once(sim, tmp_path
     assert len(ids) == 7 and set(ids.values()) == {1}, ids
     assert a.local_ids() == b.local_ids() == set(ids)
     assert len(ta.events()) == len(tb.events()) == 7
+
+
+def test_a_partition_of_one_cockpit_while_the_others_work_on(sim, tmp_path) -> None:
+    server = json.loads(Path(sim.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
+    cable = Cable(int(server.rsplit(":", 1)[1]))
+    (ta, a), (tb, b) = cockpit(sim, tmp_path, "ana"), cockpit(sim, tmp_path, "bo")
+    a = SharedSync(ta.path, INC, store_through(sim, cable))  # ana's cockpit reaches the API through the cable
+    try:
+        ta.append(EventKind.NOTE, "a before")
+        sync(a, ta)
+        cable.cut()
+        for i in range(3):
+            ta.append(EventKind.NOTE, f"a cut off {i}")
+            tb.append(EventKind.NOTE, f"b works on {i}")
+            assert isinstance(a.push(), SourceError) and isinstance(a.pull(), SourceError)
+            sync(b, tb)
+        assert (a.status.state, a.status.why, a.status.pending) == (SyncState.LOCAL_ONLY, Why.UNREACHABLE, 3)
+        assert b.status.state is SyncState.IN_SYNC and len(tb.events()) == 4
+        cable.mend()
+        for _ in range(2):
+            sync(a, ta)
+            sync(b, tb)
+        ids = shared_ids(sim)
+        assert len(ids) == 7 and set(ids.values()) == {1}, ids
+        assert a.local_ids() == b.local_ids() == set(ids) and len(ta.events()) == len(tb.events()) == 7
+        assert a.status.state is SyncState.IN_SYNC
+    finally:
+        cable.cut()
 
 
 def test_a_read_only_responder_reads_and_keeps_its_own_events_local(sim, tmp_path) -> None:
