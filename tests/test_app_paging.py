@@ -96,7 +96,7 @@ async def test_the_page_from_declaration_to_resolution_from_the_keyboard(sim, tm
         await until(pilot, lambda: isinstance(app.screen, NoteScreen), what="the note input")
         await type_text(pilot, "checking who can patch the Secret")
         await pilot.press("enter")
-        await until(pilot, lambda: "checking who can patch the Secret" in page(sim)["notes"], what="the note on the page")
+        await until(pilot, lambda: "checking who can patch the Secret" in page(sim)["notes"], what="the note on the page", timeout=60)
 
         # PagerDuty refuses the token: the severity set waits, visibly, and goes once it is back
         def severity_notes() -> int:
