@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 OUTBOX_TICK = 3.0  # seconds between two passes over the outbox
 RETRY_FIRST = 5.0  # seconds before a failed channel is tried again (doubling up to RETRY_MAX)
 RETRY_MAX = 60.0
+GONE_EVERY = 30.0  # seconds between two reads of a linked page's log once it left the open list
 
 
 class PagingDesk:
@@ -70,6 +71,7 @@ class PagingDesk:
         self._retry_delay: dict[str, float] = {}
         self._lock = threading.Lock()  # one PagerDuty/Grafana job at a time, in order
         self._syncing = False
+        self._gone_next = 0.0  # (monotonic) the next look at a linked page that left the open list
         self._urgency_asked: dict[str, str] = {}  # page id → the urgency last asked of PagerDuty (worker only)
 
     @property
@@ -157,6 +159,7 @@ class PagingDesk:
                 for kind, summary, data in paging.seen_changes(state, snap, now):
                     self._record(kind, summary, data)
                 self._urgency(state, snap)
+                self._resolved_elsewhere(state, snap)
             for channel in (PAGERDUTY, GRAFANA):
                 if time.monotonic() < self._retry_at.get(channel, 0.0):  # (real seconds: a drill's clock may stand still)
                     failing[channel] = self.failing.get(channel) or paging_error(channel, "waiting to try again")
@@ -190,6 +193,18 @@ class PagingDesk:
             self._show()
 
         return deliver
+
+    def _resolved_elsewhere(self, state: PageState, snap: PagerDutySnapshot) -> None:
+        """The linked page left the open list: its log says whether (and when) it was resolved on
+        PagerDuty — recorded once, with PagerDuty's time. Read at most every ``GONE_EVERY`` seconds."""
+        if not paging.gone_from_the_list(state, snap) or self.sources.pagerduty is None or state.page_id is None:
+            return
+        if time.monotonic() < self._gone_next:
+            return
+        self._gone_next = time.monotonic() + GONE_EVERY
+        log = self.sources.pagerduty.page_timeline(state.page_id)
+        if not isinstance(log, SourceError) and log.resolved_at is not None:
+            self._record(EventKind.PAGE_RESOLVED, *paging.resolved_elsewhere_event(state, log.resolved_at.timestamp()))
 
     def _urgency(self, state: PageState, snap: PagerDutySnapshot) -> None:
         """The linked page's urgency follows the severity in force (the p1..p4_urgency mapping); asked

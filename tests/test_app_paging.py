@@ -173,3 +173,31 @@ async def test_the_page_from_declaration_to_resolution_from_the_keyboard(sim, tm
     text = path.read_text()
     for secret in sim.env().values():
         assert secret not in text
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_a_page_resolved_on_pagerduty_is_recorded_with_pagerduty_s_time(sim, tmp_path, monkeypatch) -> None:
+    """The responder resolves the page on the phone: it leaves the open list, the cockpit reads its log
+    once and records page_resolved by pagerduty at PagerDuty's time; the badge says no page is open."""
+    for name, value in sim.env().items():
+        monkeypatch.setenv(name, value)
+    config = sim.config_dict()
+    config["pagerduty"]["refresh"] = 0.3
+    monkeypatch.setattr(sim, "config_dict", lambda: config)
+    sim.advance(40)
+    drill = Drill(sim, tmp_path)
+    app = drill.app
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, drill)
+        await until(pilot, lambda: "#1 TRIGGERED" in badge_text(app), what="the page in the top bar")
+        await pilot.press("i")
+        await until(pilot, lambda: app._paging.state.linked, what="the page linked")
+        sim.advance(30)
+        phone = PagerDuty(drill.config.pagerduty, environ=sim.env())
+        assert not isinstance(phone.resolve(page(sim)["id"]), SourceError)
+        resolved_at = float(sim.state()["now"])
+        await until(pilot, lambda: EventKind.PAGE_RESOLVED in kinds(app), what="the resolution seen")
+        event = next(e for e in app._desk.recorder.events() if e.kind == EventKind.PAGE_RESOLVED)
+        assert event.data["by"] == "pagerduty" and abs(event.data["resolved_at"] - resolved_at) < 2
+        await until(pilot, lambda: "☎ none" in badge_text(app), what="no page open")
+        await until(pilot, lambda: app._paging.state.resolved_at is not None, what="the desk's state: resolved")

@@ -284,6 +284,19 @@ def acknowledged_event(page: PagerDutyIncident, now: float) -> tuple[str, dict[s
     )
 
 
+def gone_from_the_list(state: PageState, snapshot: PagerDutySnapshot) -> bool:
+    """The linked page, open as far as the timeline knows, is no longer among the open pages: resolved
+    elsewhere (or out of the configured services) — worth reading its log once."""
+    return state.linked and state.resolved_at is None and all(i.id != state.page_id for i in snapshot.incidents)
+
+
+def resolved_elsewhere_event(state: PageState, resolved_at: float) -> tuple[str, dict[str, Any]]:
+    return (
+        f"PagerDuty {state.label()} resolved on PagerDuty",
+        {"page_id": state.page_id, "number": state.number, "resolved_at": resolved_at, "by": "pagerduty"},
+    )
+
+
 def resolved_event(page_id: str, number: int | None, now: float) -> tuple[str, dict[str, Any]]:
     label = f"#{number}" if number is not None else page_id
     return f"PagerDuty {label} resolved from the cockpit", {"page_id": page_id, "number": number, "resolved_at": now, "by": "cockpit"}
