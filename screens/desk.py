@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from clay_cockpit.comms.paging import acknowledged_event, link_event, start_of
+from clay_cockpit.comms.paging import linking, start_of
 from clay_cockpit.config import Config
-from clay_cockpit.incident.events import EventKind
 from clay_cockpit.incident.lifecycle import IncidentStore
 from clay_cockpit.incident.recorder import Declaration, Recorder
 from clay_cockpit.incident.state import Incident, Status
@@ -327,9 +326,8 @@ class Desk:
             started = start_of(page, self.clock()) if page is not None else None
             incident, error = self.recorder.declare(d, started=started), None
             if page is not None and self.recorder.store.declared_here == incident.id:
-                self.recorder.store.record(EventKind.PAGE_LINKED, *link_event(page))
-                if page.status == "acknowledged":
-                    self.recorder.store.record(EventKind.PAGE_ACKNOWLEDGED, *acknowledged_event(page, self.clock()))
+                for kind, summary, data in linking(page, self.clock()):
+                    self.recorder.store.record(kind, summary, data)
         except TimelineError as exc:
             incident, error = None, str(exc)
         self.app.post_message(IncidentLoaded(incident, error, d))

@@ -71,6 +71,8 @@ class PagingDesk:
         self._retry_delay: dict[str, float] = {}
         self._lock = threading.Lock()  # one PagerDuty/Grafana job at a time, in order
         self._syncing = False
+        self._writes = 0  # events this desk recorded (worker only): a pass reads the timeline again only after one
+        self._seen: tuple[object, int, int] | None = None  # (timeline, its seq, the poll's answer) the last pass started on
         self._gone_next = 0.0  # (monotonic) the next look at a linked page that left the open list
         self._urgency_asked: dict[str, str] = {}  # page id → the urgency last asked of PagerDuty (worker only)
 
@@ -138,21 +140,31 @@ class PagingDesk:
 
     def _record(self, kind: EventKind, summary: str, data: dict[str, Any]) -> bool:
         try:
-            return self.desk.recorder.store.record(kind, summary, data) is not None
+            recorded = self.desk.recorder.store.record(kind, summary, data) is not None
         except TimelineError:
             return False
+        self._writes += recorded
+        return recorded
 
     def sync(self) -> None:
-        """Read the timeline, record what the poll saw, send what the outbox holds (in the worker)."""
+        """Read the timeline, record what the poll saw, send what the outbox holds (in the worker).
+        A pass that could find nothing new — the same timeline, the same poll's answer, nothing waiting
+        or failing — is not started."""
         if self._syncing or not self.main.is_attached:
             return
-        self._syncing = True
         snap = self.reading.value if isinstance(self.reading.value, PagerDutySnapshot) else None
+        timeline = self.desk.recorder.store.timeline
+        seen = (timeline.path if timeline is not None else None, timeline.seq if timeline is not None else 0, id(snap))
+        if seen == self._seen and not self.state.pending and not self.failing:
+            return
+        self._seen = seen
+        self._syncing = True
         self._job("Sending PagerDuty notes and Grafana annotations", partial(self._sync_blocking, snap, self.clock()))
 
     def _sync_blocking(self, snap: PagerDutySnapshot | None, now: float) -> Callable[[], None]:
         failing: dict[str, SourceError] = {}
         sent = 0
+        writes = self._writes
         try:
             state = paging.read(self._events(), self.config)
             if snap is not None:
@@ -178,7 +190,7 @@ class PagingDesk:
                     if not self._record(EventKind.MILESTONE_SENT, summary, data):
                         break  # not on the timeline: sent again next time rather than lost
                     sent += 1
-            state = paging.read(self._events(), self.config) if sent or snap is not None else state
+            state = paging.read(self._events(), self.config) if self._writes != writes else state  # (read again only after a write)
         except (TimelineError, OSError) as exc:
             failing["timeline"] = paging_error("timeline", f"could not read the timeline: {exc}")
             state = self.state
@@ -254,9 +266,7 @@ class PagingDesk:
             return
 
         def work() -> Callable[[], None]:
-            ok = self._record(EventKind.PAGE_LINKED, *paging.link_event(page))
-            if ok and page.status == "acknowledged":
-                self._record(EventKind.PAGE_ACKNOWLEDGED, *paging.acknowledged_event(page, self.clock()))
+            ok = all(self._record(kind, summary, data) for kind, summary, data in paging.linking(page, self.clock()))
             return partial(self._linked, page, ok)
 
         self._job(f"Linking PagerDuty #{page.number}", work)

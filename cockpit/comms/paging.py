@@ -262,6 +262,15 @@ def link_event(page: PagerDutyIncident) -> tuple[str, dict[str, Any]]:
     return summary, data
 
 
+def linking(page: PagerDutyIncident, now: float) -> list[tuple[EventKind, str, dict[str, Any]]]:
+    """The events that link ``page``: ``page_linked``, and ``page_acknowledged`` when it is acknowledged already
+    (the declaration's link and the view's ``l`` alike)."""
+    events = [(EventKind.PAGE_LINKED, *link_event(page))]
+    if page.status == "acknowledged":
+        events.append((EventKind.PAGE_ACKNOWLEDGED, *acknowledged_event(page, now)))
+    return events
+
+
 def seen_changes(state: PageState, snapshot: PagerDutySnapshot, now: float) -> list[tuple[EventKind, str, dict[str, Any]]]:
     """What the poll shows of the linked page that the timeline does not hold
     yet: acknowledged elsewhere (on the phone)."""
