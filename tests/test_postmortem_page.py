@@ -340,3 +340,16 @@ def test_every_milestone_sent_and_a_reassignment(tmp_path) -> None:
     assert "Milestones: 1 milestone note(s) reached the PagerDuty incident; Grafana is not enabled in the config: no annotation." in page
     assert "Every milestone reached PagerDuty." in page and "Not sent" not in page
     assert "- **Resolved:** not resolved" in page and "### Grafana dashboards" not in text
+
+
+def test_what_grafana_leaves_out_is_its_own_rule_not_pagerduty_notes(tmp_path) -> None:
+    """An update sent is a PagerDuty note, never a Grafana mark: the postmortem says why in Grafana's words
+    (a drill's postmortem blamed pagerduty.notes for it)."""
+    store = record(tmp_path)
+    try:
+        store.record(EventKind.MESSAGE_SENT, "Internal update posted", {"role": "update"})
+        page = page_part(build_postmortem(store.timeline.path, now=T0 + 1000, config=config()).text)
+    finally:
+        store.close()
+    assert "Not posted to Grafana by design (Grafana marks only the declaration, severity changes, applied actions" in page
+    assert "Grafana by design (pagerduty.notes" not in page

@@ -229,7 +229,12 @@ def milestones_text(c: Collected, config: Config | None, *, paged: bool) -> str:
             out += ["", f"Every milestone reached {name}."]
         left_out = [n for n in PAGERDUTY_NOTES if n not in names and any(m.name == n for m in c.milestones.values())]
         if left_out:
-            out += ["", f"Not posted to {name} by design (pagerduty.notes leaves them out): {', '.join(left_out)}."]
+            why = (
+                "pagerduty.notes leaves them out"
+                if channel == "pagerduty"
+                else "Grafana marks only the declaration, severity changes, applied actions and the resolution"
+            )
+            out += ["", f"Not posted to {name} by design ({why}): {', '.join(left_out)}."]
     if c.milestones_dropped:
         out += ["", f"The oldest {c.milestones_dropped} milestone(s) were not followed (the timeline has too many); they are not listed."]
     return "\n".join(out)
