@@ -324,6 +324,18 @@ class CommsConfig:
     templates_dir: str = opt("", "Folder of message templates overriding the shipped ones (empty: ~/.config/clay-cockpit/templates)")
 
 
+@dataclass(frozen=True, kw_only=True)
+class SharedConfig:
+    enabled: bool = opt(
+        True,
+        "Share the open incident with the other responders through the cluster's Kubernetes API (ConfigMaps and Leases in kube.namespace); off: this cockpit's incident stays local",
+    )
+    responder: str = opt("", "Your name as the other responders see it (empty: user@host)")
+    heartbeat: float = opt(
+        10.0, "Seconds between presence renewals; a responder not renewed for 3 heartbeats has left", kind="duration", low=1, high=600
+    )
+
+
 DEFAULT_THEME = "textual-dark"
 
 
@@ -349,6 +361,7 @@ class Config:
     grafana: GrafanaConfig = opt(factory=GrafanaConfig)
     actions: ActionsConfig = opt(factory=ActionsConfig)
     comms: CommsConfig = opt(factory=CommsConfig)
+    shared: SharedConfig = opt(factory=SharedConfig)
     ui: UiConfig = opt(factory=UiConfig)
     keymap: tuple[tuple[str, str], ...] = opt(
         doc='Key(s) for a binding, by its id (README\'s key table): "I", or ["I", "ctrl+d"]', factory=tuple, kind="keymap"
