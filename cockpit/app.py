@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from clay_cockpit.screens.desk import Desk, IncidentLoaded
     from clay_cockpit.screens.main import MainScreen
     from clay_cockpit.screens.paging_desk import PagingDesk
+    from clay_cockpit.screens.shared_desk import SharedDesk
     from clay_cockpit.signals import InEffect, LogLine, Signals
     from clay_cockpit.widgets.checklist import ChecklistPane
 
@@ -129,6 +130,7 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
         self._comms: CommsDesk | None = None  # built with the desk (see on_ready)
         self._actions: ActionsDesk | None = None  # built with the desk (see on_ready)
         self._paging: PagingDesk | None = None  # PagerDuty and Grafana (issue 16): likewise
+        self._shared: SharedDesk | None = None  # the shared incident (issue 17): likewise
         self._actions_factory = actions  # builds the ActionRunner (tests pass one that plays a frozen drill forward)
         self._signal_handlers: list[signal.Signals] = []
         self._exiting = False  # exit() was called: on_ready stops building
@@ -149,8 +151,7 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
 
     @property
     def main_screen(self) -> MainScreen:
-        """The cockpit screen; it exists from on_ready on, before any poll
-        starts or any action is allowed (check_action)."""
+        """The cockpit screen: built in on_ready, before any poll starts or any action is allowed (check_action)."""
         assert self._main is not None, "the cockpit screen is built in on_ready"
         return self._main
 
@@ -167,8 +168,9 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
     def _stop(self) -> None:
         """Quitting: the log follow returns, the actions desk stops its work (also `q`'s)."""
         self._stop_logs.set()
-        if self._actions is not None:
-            self._actions.stop()
+        for desk in (self._actions, self._shared):
+            if desk is not None:
+                desk.stop()
 
     async def on_ready(self) -> None:
         """The first frame is on screen: build the cockpit and the desk, then
@@ -207,6 +209,7 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
         self._comms.start()
         from clay_cockpit.screens.actions_desk import ActionsDesk, default_runner
         from clay_cockpit.screens.paging_desk import PagingDesk
+        from clay_cockpit.screens.shared_desk import SharedDesk
         from clay_cockpit.sources import Sources
 
         # the cluster adapter goes with the real sources (fakes in tests: the actions are shown, not run)
@@ -224,6 +227,9 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
         self._actions.start()
         self._paging = self._desk.paging = PagingDesk(self, self._desk, sources=self.sources, polls=self._polls)
         self._paging.start()
+        real = self.sources if isinstance(self.sources, Sources) else None  # (fakes in tests: nothing to share through)
+        self._shared = self._desk.shared = SharedDesk(self, self._desk, sources=real, read_only=self.config.kube.read_only)
+        self._shared.start()
         self._polls.start_all()
         self.follow_logs()
         if self._infra.enabled:
@@ -238,8 +244,7 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
 
     @work(thread=True, exit_on_error=False, group="preload", description="Loading the metrics view's modules")
     def _preload_views(self) -> None:
-        """Import the metrics view (plotext: ~0.1 s) once the first answers are
-        in, so the first `m` does not wait for it."""
+        """Import the metrics view (plotext: ~0.1 s) once the first answers are in: the first `m` does not wait for it."""
         import clay_cockpit.screens.metrics_view  # noqa: F401
 
     def on_unmount(self) -> None:
@@ -251,8 +256,7 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
     # -- polling ------------------------------------------------------------
 
     def _run_poll(self, poll: Poll) -> None:
-        """Start ``poll``'s worker, one at a time per source (its group): a
-        thread for a blocking client, a task for an async one."""
+        """Start ``poll``'s worker, one at a time per source (its group): a thread for a blocking client, a task for an async one."""
         run = self._poll_blocking if poll.blocking else self._poll_async
         self.run_worker(
             partial(run, poll),
@@ -389,11 +393,7 @@ def make_app(
     speed: float = 1.0,
     actions: Any = None,
 ) -> CockpitApp:
-    """Build the cockpit for a config and its sources (real or fakes in tests).
-
-    ``state_dir``: where incidents are kept (default: the XDG state dir; a
-    drill's own folder under it). ``speed``: a drill's clock speed (triage's
-    stability window is divided by it). ``actions``: builds the
-    :class:`~clay_cockpit.actions.flow.ActionRunner` from (config, incident store, clock)
-    (default: :func:`clay_cockpit.screens.actions_desk.default_runner`)."""
+    """Build the cockpit for a config and its sources (real or fakes in tests). ``state_dir``: where incidents are kept
+    (default: the XDG state dir; a drill's own folder under it); ``speed``: a drill's clock speed (triage's window is
+    divided by it); ``actions``: builds the ActionRunner (default: :func:`clay_cockpit.screens.actions_desk.default_runner`)."""
     return CockpitApp(config, sources, clock=clock, title=title, drill=drill, state_dir=state_dir, speed=speed, actions=actions)

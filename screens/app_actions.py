@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from clay_cockpit.screens.help import Section
     from clay_cockpit.screens.main import MainScreen
     from clay_cockpit.screens.paging_desk import PagingDesk
+    from clay_cockpit.screens.shared_desk import SharedDesk
     from clay_cockpit.screens.typeahead import TypeAhead
     from clay_cockpit.signals import InfraSnapshot, Reading, Signals
 
@@ -66,6 +67,7 @@ class AppActions(_AppBase):
         _comms: CommsDesk | None
         _actions: ActionsDesk | None
         _paging: PagingDesk | None
+        _shared: SharedDesk | None
         _metrics_view: Any
         _typeahead: TypeAhead
         _polls: Polls
@@ -283,6 +285,17 @@ class AppActions(_AppBase):
         self._to_main()
         self.push_screen(PagesScreen(self._paging, self.clock))
 
+    def action_people_view(self) -> None:
+        from clay_cockpit.screens.people_view import PeopleScreen
+
+        if isinstance(self.screen, PeopleScreen):
+            self.pop_screen()
+            return
+        if self._shared is None:
+            return
+        self._to_main()
+        self.push_screen(PeopleScreen(self._shared))
+
     def action_escalate(self) -> None:
         if self._paging is not None:
             self._paging.escalate()
@@ -320,6 +333,7 @@ class AppActions(_AppBase):
         from clay_cockpit.screens.confirm import ConfirmScreen
         from clay_cockpit.screens.infra_view import InfraScreen
         from clay_cockpit.screens.pages_view import PagesScreen
+        from clay_cockpit.screens.people_view import PeopleScreen
         from clay_cockpit.screens.preview import PreviewScreen
         from clay_cockpit.screens.secret_input import KeyInputScreen
         from clay_cockpit.widgets.checklist import ChecklistView
@@ -342,6 +356,7 @@ class AppActions(_AppBase):
             ("In the pod logs", bindings_of(LogView)),
             ("In the infrastructure view", bindings_of(InfraScreen)),
             ("In the pages view", bindings_of(PagesScreen)),
+            ("In the people view", bindings_of(PeopleScreen)),
             (
                 "Everywhere",
                 [

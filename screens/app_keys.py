@@ -199,6 +199,15 @@ APP_BINDINGS: tuple[Binding, ...] = (
         id="comms.copy_link",
         tooltip="Copy the Grafana dashboard link for the incident's time range (OSC 52: works over SSH)",
     ),
+    # the shared incident (screens/shared_desk.py, issue 17)
+    Binding(
+        "W",
+        "people_view",
+        "People",
+        show=False,
+        id="incident.people",
+        tooltip="Who is in the shared incident, its commander, whether it is in step with the cluster; take or hand over command",
+    ),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
     Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the cockpit"),
 )

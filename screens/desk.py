@@ -24,7 +24,7 @@ from textual.message import Message
 
 from clay_cockpit.comms.paging import linking, start_of
 from clay_cockpit.config import Config
-from clay_cockpit.incident.lifecycle import IncidentStore
+from clay_cockpit.incident.lifecycle import IncidentStore, new_id
 from clay_cockpit.incident.recorder import Declaration, Recorder
 from clay_cockpit.incident.state import Incident, Status
 from clay_cockpit.incident.timeline import TimelineError
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from clay_cockpit.screens.main import MainScreen
     from clay_cockpit.screens.paging_desk import PagingDesk
+    from clay_cockpit.screens.shared_desk import SharedDesk
 
 TRIAGE_SAMPLES = 2  # the newest assessments that must agree before a new verdict is adopted …
 TRIAGE_SECONDS = 8.0  # … once worse than the stable verdict for this long (divided by the drill's speed)
@@ -54,11 +55,12 @@ STATUS_ORDER = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING, Stat
 class IncidentLoaded(Message):
     """A resume or declaration worker finished (on the UI thread: :meth:`Desk.loaded`)."""
 
-    def __init__(self, incident: Incident | None, error: str | None, declaration: Declaration | None) -> None:
+    def __init__(self, incident: Incident | None, error: str | None, declaration: Declaration | None, joined: bool = False) -> None:
         super().__init__()
         self.incident = incident
         self.error = error
         self.declaration = declaration
+        self.joined = joined  # the declaration found another responder's incident open in the cluster, and joined it
 
 
 class Desk:
@@ -83,11 +85,13 @@ class Desk:
         speed = max(speed, 1e-6)
         self.triage = Triage(TRIAGE_SAMPLES, TRIAGE_SECONDS / speed, TRIAGE_CALM_SECONDS / speed, TRIAGE_FAST_SECONDS / speed)
         self.watch = Watch(config.thresholds.restarts_warn)
-        self.recorder = Recorder(IncidentStore(state_dir, clock=clock, tz=tz), clock=clock)
+        # the events name the responder as the others see them ([shared] responder; else user@host)
+        self.recorder = Recorder(IncidentStore(state_dir, actor=config.shared.responder or None, clock=clock, tz=tz), clock=clock)
         self.triaged: Triaged | None = None
         self.signals = Signals(at=clock())
         self.busy = ""  # "resuming" / "declaring" while a worker runs
         self.paging: PagingDesk | None = None  # PagerDuty and Grafana (issue 16): set by the app once built
+        self.shared: SharedDesk | None = None  # the shared incident (issue 17): likewise
         self._refresh = refresh_intervals(config)
         # triage starts once every source has answered (or had time to): a verdict on the
         # first answer alone would be adopted at once and then need the window to go away
@@ -153,6 +157,10 @@ class Desk:
         if not self.main.is_attached:  # the app is closing
             return
         d = message.declaration
+        if message.joined and message.incident is not None:  # another responder declared first: this is theirs
+            d = None
+            inc = message.incident
+            self.app.notify(f"{inc.id} · {inc.severity}, declared by {inc.declared_by}", title="Joined the shared incident")
         if message.error is not None:
             what = "Declare the incident" if d is not None else "Look for an open incident"
             self.recorder.failed(what, message.error)
@@ -166,9 +174,11 @@ class Desk:
                 self.app.notify(
                     f"{inc.id} · {inc.severity} ({SEVERITIES[inc.severity].name}) — a accepts, s sets another", title="Incident declared"
                 )
+            if self.shared is not None:
+                self.shared.kick()  # the declaration reaches the other responders now
             if self.paging is not None:
                 self.paging.sync()  # the page linked, the declaration's notes: read and sent now
-            else:
+            elif not message.joined:
                 self.app.notify(f"{inc.id} · {inc.severity} {inc.status}, declared {clock_time(inc.declared_at)}", title="Incident resumed")
             read_only = self.recorder.store.read_only()
             if read_only is not None:
@@ -274,6 +284,18 @@ class Desk:
 
     # -- showing ----------------------------------------------------------------------
 
+    def adopted(self, joined: bool = False) -> None:
+        """The shared desk wrote another responder's events here (issue 17); ``joined``: it made their incident
+        the current one — attached as a resumed one (the watch primed, triage's branch where it differs)."""
+        if not self.main.is_attached:
+            return
+        if joined and self.recorder.open is not None:
+            self.watch.prime(self.recorder.events())
+            self.recorder.attached(self.triaged, None)
+            if self.paging is not None:
+                self.paging.sync()
+        self._show_incident(force=True)
+
     def refresh_panes(self) -> None:
         """Redraw the incident panes now if the record changed (another desk wrote to the store)."""
         self._show_incident()
@@ -324,7 +346,15 @@ class Desk:
     def _declare_blocking(self, d: Declaration, page: PagerDutyIncident | None = None) -> None:
         try:
             started = start_of(page, self.clock()) if page is not None else None
-            incident, error = self.recorder.declare(d, started=started), None
+            inc_id = new_id(self.clock())
+            # the cluster's open incident first (issue 17): of two responders declaring at once, one wins, the other joins
+            other = self.shared.claim(inc_id, started or self.clock()) if self.shared is not None else None
+            if other is not None and self.shared is not None:
+                joined = self.shared.join_now(other)
+                if joined is not None:
+                    self.app.post_message(IncidentLoaded(joined, None, d, joined=True))
+                    return
+            incident, error = self.recorder.declare(d, started=started, incident_id=inc_id), None
             if page is not None and self.recorder.store.declared_here == incident.id:
                 for kind, summary, data in linking(page, self.clock()):
                     self.recorder.store.record(kind, summary, data)

@@ -2,7 +2,7 @@
 
 Layout (sizes in cockpit/app.tcss)::
 
-    #topbar: ContextBar (what we look at; the drill's death) | PageBadge (the PagerDuty page) | IncidentBadge (severity, status, clock) | CadenceBadge (next update)
+    #topbar: ContextBar (what we look at; the drill's death) | PageBadge (the PagerDuty page) | SharedBadge (the shared incident) | IncidentBadge (severity, status, clock) | CadenceBadge (next update)
     ┌ #live ─────────────────────────────────┐┌ #decide ──────────────┐
     │ #triage-strip (80 columns only)         ││ #triage   TriagePane  │
     │ #row-top:  Clay status | Health         ││ #checklist            │
@@ -47,6 +47,7 @@ from clay_cockpit.widgets.logs import LogsPane
 from clay_cockpit.widgets.metrics import MetricsPane
 from clay_cockpit.widgets.page_badge import PageBadge
 from clay_cockpit.widgets.pods import PodsPane
+from clay_cockpit.widgets.shared_badge import SharedBadge
 from clay_cockpit.widgets.status import ClayStatusPane
 from clay_cockpit.widgets.timeline import TimelinePane
 from clay_cockpit.widgets.triage import TriagePane, TriageStrip
@@ -69,6 +70,7 @@ class MainScreen(Screen[None]):
         # the decision widgets, kept at hand: they are updated on every snapshot (no DOM query each time)
         self._badge = IncidentBadge(id="badge")
         self.page_badge = PageBadge(id="page-badge")  # the PagerDuty page (issue 16): shown once PagerDuty answered
+        self.shared_badge = SharedBadge(id="shared-badge")  # the shared incident (issue 17): shown while sharing is on
         self._cadence = CadenceBadge(id="cadence")
         self._strip = TriageStrip(id="triage-strip")
         self._triage = TriagePane(id="triage")
@@ -80,6 +82,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="topbar"):
             yield ContextBar(self._title, self._target, read_only=self.config.kube.read_only, shorter=self._shorter)
             yield self.page_badge
+            yield self.shared_badge
             yield self._badge
             yield self._cadence
         with Horizontal(id="cockpit"):

@@ -104,6 +104,9 @@ def channels(config: Config) -> dict[str, frozenset[str]]:
 MESSAGE_SUMMARY_ROLES = ("summary", "summary_edit")  # the Slack thread's summary: not a stakeholder update of its own
 
 
+ADOPTED_KEY = "_id"  # an event adopted from the shared incident carries its global id (incident.shared_sync.ID_KEY)
+
+
 def milestone(event: Event, before: Incident | None, after: Incident | None) -> tuple[str, frozenset[str]] | None:
     """The milestone an event is, and the channels that take it (None: not
     one); ``before`` and ``after`` are the incident folded up to the event
@@ -167,14 +170,17 @@ def read(events: Iterable[Event], config: Config) -> PageState:
     for event in events:
         before, incident = incident, apply(incident, event)
         kind, d = event.kind, event.data
-        found = milestone(event, before, incident)
+        # an event adopted from another responder's cockpit (issue 17: data._id) is that cockpit's to send, and
+        # its milestone_sent names that cockpit's seqs: neither is this outbox's
+        adopted = ADOPTED_KEY in d
+        found = None if adopted else milestone(event, before, incident)
         if found is not None:
             name, takers = found
             for channel in takers & on.keys():
                 if name in on[channel] or name == "note":
                     text, page = str(d.get("text", "")), str(d.get(NOTE_FOR_PAGE, ""))
                     milestones[(event.seq, channel)] = Pending(event.seq, event.at, name, channel, event.summary, text, page)
-        if kind == EventKind.MILESTONE_SENT:
+        if kind == EventKind.MILESTONE_SENT and not adopted:
             seq, sent_to = _int(d.get("source_seq")), d.get("channel")
             if seq is not None and isinstance(sent_to, str):
                 sent_keys.add((seq, sent_to))

@@ -84,6 +84,10 @@ class EventKind(enum.StrEnum):
     PAGE_RESOLVED = "page_resolved"
     PAGE_ESCALATED = "page_escalated"
     MILESTONE_SENT = "milestone_sent"
+    # the shared incident (issue 17; docs/shared-incident.md)
+    COMMANDER_CHANGED = "commander_changed"  # data: {"to": responder, "from": responder or ""}
+    COMMS_LINKED = "comms_linked"  # data: {"key": …, "value": …}
+    INCIDENT_MERGED = "incident_merged"  # data: {"into": incident id}: this file's incident goes on as that shared one
 
     @classmethod
     def parse(cls, value: str) -> EventKind | str:

@@ -22,6 +22,7 @@ Pure standard library; no Textual, no network.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 import time
@@ -50,6 +51,7 @@ from clay_cockpit.incident.timeline import (
     TimelineError,
     locked,
 )
+from clay_cockpit.incident.timeline_read import iter_events
 from clay_cockpit.runbook import ITEMS, SEVERITIES, STEPS, Severity
 
 __all__ = [
@@ -75,6 +77,15 @@ MAX_SCAN = 10  # newest incident files looked at for an open one
 
 class NoIncident(LookupError):
     """A call that needs an incident, and there is none."""
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+
+
+def _check_id(incident_id: str) -> None:
+    """An incident id becomes a file name: refuse anything that is not one plain name."""
+    if not _SAFE_ID.fullmatch(incident_id):
+        raise TimelineError(f"incident id {incident_id[:40]!r} is not a plain name (letters, digits, . _ -)")
 
 
 def new_id(now: float, suffix: str | None = None) -> str:
@@ -229,6 +240,7 @@ class IncidentStore:
         actor: str | None = None,
         headline: str = "",
         started: float | None = None,
+        incident_id: str | None = None,
     ) -> Incident:
         """Declare an incident at ``now`` at the severity triage showed
         (``suggested``; in force from then on), with the verdict's
@@ -237,8 +249,12 @@ class IncidentStore:
         unchanged (:attr:`declared_here` tells them apart). ``started``: an
         earlier start the incident takes (the PagerDuty page's, issue 16):
         the declaration is dated then and the response clock counts from
-        it; the evidence is still recorded at ``now``, when it was seen."""
+        it; the evidence is still recorded at ``now``, when it was seen.
+        ``incident_id``: the id to declare under (the shared incident's, issue
+        17, claimed in the cluster first); default a new one."""
         suggested = Severity(suggested)
+        if incident_id is not None:
+            _check_id(incident_id)
         with self._lock:
             if (current := self.resume()) is not None:
                 return current
@@ -250,18 +266,25 @@ class IncidentStore:
                 raise TimelineError(f"cannot create incidents in {self.dir}: {exc.strerror or exc}") from None
             try:
                 with locked(lock_fd):
-                    return self._declare_locked(suggested, evidence, now, actor, headline, started)
+                    return self._declare_locked(suggested, evidence, now, actor, headline, started, incident_id)
             except OSError as exc:
                 raise TimelineError(f"cannot declare in {self.dir}: {exc.strerror or exc}") from None
             finally:
                 os.close(lock_fd)
 
     def _declare_locked(
-        self, suggested: Severity, evidence: Mapping[str, Any] | None, now: float, actor: str | None, headline: str, started: float | None
+        self,
+        suggested: Severity,
+        evidence: Mapping[str, Any] | None,
+        now: float,
+        actor: str | None,
+        headline: str,
+        started: float | None,
+        incident_id: str | None = None,
     ) -> Incident:
         if not self._open_newest_open():  # else another cockpit was quicker
-            path = self.dir / f"{new_id(now)}.jsonl"
-            while path.exists():
+            path = self.dir / f"{incident_id or new_id(now)}.jsonl"
+            while path.exists() and incident_id is None:
                 path = self.dir / f"{new_id(now)}.jsonl"
             state = _State()
             self._adopt(Timeline(path, actor=self.actor, keep=self._keep, clock=self._clock, on_event=state.apply), state)
@@ -299,6 +322,54 @@ class IncidentStore:
             if path.exists() and path.stat().st_size == 0:
                 path.unlink()
             raise
+
+    # -- joining the shared incident (issue 17)
+
+    def join(self, incident_id: str, events: Sequence[Event], *, now: float | None = None) -> Incident:
+        """Make the shared incident ``incident_id`` current here, from ``events``
+        pulled from the cluster (each with its global id in ``data["_id"]``; its
+        declaration among them). Its file is ``<id>.jsonl``: made with the
+        declaration first, then the rest in the order given; an existing one is
+        reopened and given what it lacks. An open incident of another id is
+        closed first with an ``incident_merged`` event (its events are in the
+        shared one already: the caller pushed them). Raises
+        :class:`TimelineError` (nothing to join yet: no declaration pulled)."""
+        _check_id(incident_id)
+        declaration = next(
+            (e for e in events if e.kind == EventKind.INCIDENT_DECLARED and e.data.get("id") == incident_id),
+            None,
+        )
+        with self._lock:
+            current = self._incident
+            if current is not None and current.id == incident_id and self._timeline is not None:
+                return self._give(self._timeline, events)
+            path = self.dir / f"{incident_id}.jsonl"
+            if declaration is None and not path.exists():
+                raise TimelineError(f"{incident_id} has no declaration in the cluster yet")
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise TimelineError(f"cannot create incidents in {self.dir}: {exc.strerror or exc}") from None
+            state = _State()
+            timeline = Timeline(path, actor=self.actor, keep=self._keep, clock=self._clock, on_event=state.apply)
+            if current is not None and current.is_open and self._timeline is not None:
+                summary = f"Incident {current.id} goes on as the shared incident {incident_id}: its events are in it"
+                self._timeline.append(EventKind.INCIDENT_MERGED, summary, {"into": incident_id}, at=now)
+            if state.incident is None and declaration is not None:
+                timeline.append(declaration.kind, declaration.summary, declaration.data, at=declaration.at, actor=declaration.actor)
+            self._adopt(timeline, state)
+            return self._give(timeline, events)
+
+    def _give(self, timeline: Timeline, events: Sequence[Event]) -> Incident:
+        """Append the ``events`` (with ``data["_id"]``) the timeline's file does not hold yet."""
+        known = {e.data.get("_id") for e in iter_events(timeline.path)}
+        for e in events:
+            eid = e.data.get("_id")
+            if isinstance(eid, str) and eid not in known:
+                timeline.append(e.kind, e.summary, e.data, at=e.at, actor=e.actor)
+                known.add(eid)
+        assert self._incident is not None
+        return self._incident
 
     # -- changing it
 

@@ -225,12 +225,12 @@ class Recorder:
         evidence = signals_evidence(signals, extra=extra)
         return Declaration(severity, evidence, taken, a, a.headline if a is not None else "")
 
-    def declare(self, d: Declaration, now: float | None = None, started: float | None = None) -> Incident:
+    def declare(self, d: Declaration, now: float | None = None, started: float | None = None, incident_id: str | None = None) -> Incident:
         """Declare (thread worker). Returns the open incident (another
         cockpit's, if it was quicker). Raises TimelineError; the waiting
         notable moments then stay waiting. ``started``: the start it takes
         (a PagerDuty page's), see :meth:`IncidentStore.declare`."""
-        return self.store.declare(d.severity, d.evidence, now=now, headline=d.headline, started=started)
+        return self.store.declare(d.severity, d.evidence, now=now, headline=d.headline, started=started, incident_id=incident_id)
 
     def resume(self) -> Incident | None:
         """The open incident of the state dir, rebuilt from its timeline (thread worker)."""

@@ -43,8 +43,8 @@ from clay_cockpit.runbook import Severity
 MAX_CHUNK_BYTES = 500 * 1024  # one event chunk's text: well under the 1 MiB ConfigMap cap
 MIN_CHUNK_BYTES = 2 * MAX_EVENT_BYTES  # a cap always holds at least one event
 MAX_ID = 200
-COMMANDER_CHANGED = "commander_changed"  # data: {"to": "<responder>"} (take or hand over command)
-COMMS_LINKED = "comms_linked"  # data: {"key": "slack_thread_ts" | "statuspage_incident" | …, "value": "…"}
+COMMANDER_CHANGED = EventKind.COMMANDER_CHANGED  # data: {"to": "<responder>"} (take or hand over command)
+COMMS_LINKED = EventKind.COMMS_LINKED  # data: {"key": "slack_thread_ts" | "statuspage_incident" | …, "value": "…"}
 
 
 def event_id(cockpit: str, seq: int) -> str:

@@ -81,6 +81,8 @@ class Incident:
     branches: tuple[str, ...] = ()  # the decision-tree branch(es) last recorded, first = main
     ticks: Mapping[str, Tick] = field(default_factory=lambda: MappingProxyType({}))
     hand_unticked: frozenset[str] = frozenset()  # unticked by the responder: not auto-ticked again
+    commander: str = ""  # the incident commander (issue 17: a commander_changed event), "" : none named
+    merged_into: str = ""  # this file's incident goes on as that shared incident (issue 17): closed here
     last_seq: int = 0
 
     @property
@@ -180,6 +182,11 @@ def apply(incident: Incident | None, event: Event) -> Incident | None:
             mitigated = None
         resolved = event.at if status == Status.RESOLVED else None
         return replace(incident, status=status, status_at=event.at, mitigated_at=mitigated, resolved_at=resolved)
+    if kind == EventKind.COMMANDER_CHANGED and isinstance(to := d.get("to"), str):
+        return replace(incident, commander=to)
+    if kind == EventKind.INCIDENT_MERGED and isinstance(into := d.get("into"), str) and into:
+        # the file's incident goes on as the shared one: closed here (resume skips it), not "resolved" for the runbook
+        return replace(incident, merged_into=into, status=Status.RESOLVED, status_at=event.at, resolved_at=incident.resolved_at or event.at)
     if kind == EventKind.SYMPTOM_ENDED:
         ended = d.get("ended_at")
         at = float(ended) if isinstance(ended, (int, float)) and not isinstance(ended, bool) and math.isfinite(ended) else event.at

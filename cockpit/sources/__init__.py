@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         StatusPageSnapshot,
     )
     from clay_cockpit.sources.grafana import Grafana
+    from clay_cockpit.sources.kube_incident import SharedIncidents
     from clay_cockpit.sources.pagerduty import PagerDuty
 
 
@@ -164,6 +165,20 @@ class Sources:
             return Kube(self.config.kube)
 
         return self._get("kube", make)  # type: ignore[return-value]
+
+    @property
+    def shared_incidents(self) -> SharedIncidents:
+        """The shared incident's objects in the cluster (issue 17), through the Kubernetes client. Built on first use."""
+
+        kube = self.kube  # (outside make: _get's lock is not re-entrant)
+
+        def make() -> SharedIncidents:
+            from clay_cockpit.sources.kube import Kube
+            from clay_cockpit.sources.kube_incident import SharedIncidents
+
+            return SharedIncidents(kube if isinstance(kube, Kube) else Kube(self.config.kube))
+
+        return self._get("shared_incidents", make)  # type: ignore[return-value]
 
     @property
     def pagerduty(self) -> PagerDuty | None:

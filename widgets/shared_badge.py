@@ -1,0 +1,54 @@
+"""The shared badge in the top bar (issue 17): whether this cockpit's incident
+is the one every responder sees, at a glance — ``⇄ 3`` (in step with the
+cluster, three responders in), ``⇄ LOCAL unreachable`` (the cluster cannot be
+reached or refuses us: the incident is kept here and sent when it can),
+``⇄ 2 watch`` (read-only: watching the shared incident, adding nothing).
+Hidden while sharing is off (``[shared] enabled = false``, or no cluster).
+The state is a word, not only a colour (NO_COLOR). ``W`` has the rest."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.content import Content
+from textual.widgets import Static
+
+from clay_cockpit.widgets.common import set_if_changed
+
+if TYPE_CHECKING:
+    from clay_cockpit.screens.shared_desk import SharedView
+
+
+def badge(view: SharedView) -> Content | None:
+    """What the badge says; None: nothing (sharing off)."""
+    if view.state == "off":
+        return None
+    if view.state == "connecting":
+        return Content.styled("⇄ …", "$text-muted")
+    if view.state == "local":
+        return Content.assemble(("⇄ LOCAL ", "bold $text-warning"), (view.why or "?", "$text-warning"))
+    count = str(len(view.responders)) if view.responders else "·"
+    if view.state == "watching":
+        return Content.assemble(("⇄ ", "bold"), count, (" watch", "$text-muted"))
+    return Content.assemble(("⇄ ", "bold"), count)
+
+
+class SharedBadge(Static):
+    DEFAULT_CSS = """
+    SharedBadge {
+        width: auto;
+        height: 1;
+        padding: 0 1 0 0;
+        background: $panel;
+        text-wrap: nowrap;
+        display: none;
+    }
+    SharedBadge.-shown {
+        display: block;
+    }
+    """
+
+    def show(self, content: Content | None) -> None:
+        self.set_class(content is not None, "-shown")
+        if content is not None:
+            set_if_changed(self, content)
