@@ -94,3 +94,92 @@ def test_every_permission_an_action_reviews_is_in_the_table(sim) -> None:
         for kind in SPECS:
             for need in needs(cfg, kind, cfg.kube.deployments[0]):
                 assert (need.verb, need.resource, need.group, need.subresource, need.name) in table, (mode, kind, need)
+
+
+# --------------------------------------------------------------------------
+# The shared incident (issue 17): ConfigMaps and presence Leases, asked only with [shared] enabled
+
+SHARED_ROWS = [
+    "kube get configmaps",
+    "kube list configmaps",
+    "kube watch configmaps",
+    "kube create configmaps",
+    "kube update configmaps",
+    "kube list leases",
+]
+
+
+def shared_config(sim, enabled: bool = True):
+    cfg = drill_config(sim)
+    return replace(cfg, shared=replace(cfg.shared, enabled=enabled))
+
+
+def test_the_shared_incident_is_asked_about_only_when_enabled(sim) -> None:
+    got = rows(shared_config(sim))
+    assert all(r.status is Status.OK for r in got), render(got)
+    names = [r.name for r in got]
+    assert all(n in names for n in SHARED_ROWS), names
+    assert "kube get configmaps/clay-sync-flags" in names, "the flags' ConfigMap keeps its own rows"
+    sim.kube("deny", verb="*", resource="configmaps")
+    sim.kube("deny", verb="list", resource="leases")
+    cfg = shared_config(sim, enabled=False)
+    cfg = replace(cfg, kube=replace(cfg.kube, flags=replace(cfg.kube.flags, mode="env")))
+    got = rows(cfg)
+    assert all(r.status is Status.OK for r in got), render(got)  # nothing denied is asked about
+    assert not any(n in [r.name for r in got] for n in SHARED_ROWS)
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "lost"),
+    [
+        ("get", "configmaps", "the incident stays local to this cockpit: the other responders do not see it"),
+        ("list", "configmaps", "the incident stays local to this cockpit: the other responders do not see it"),
+        ("watch", "configmaps", "listed every 30s instead: another responder's change shows up to 30s late"),
+        ("create", "configmaps", "this cockpit cannot declare a shared incident"),
+        ("update", "configmaps", "this cockpit watches the shared incident but adds nothing to it"),
+        ("list", "leases", "who is in the incident is not shown"),
+    ],
+)
+def test_a_denied_shared_incident_permission_warns_with_what_is_lost(sim, verb: str, resource: str, lost: str) -> None:
+    # the flags on the pod template: a denial of every ConfigMap would also take the flags' one (a FAIL of its own)
+    cfg = shared_config(sim)
+    cfg = replace(cfg, kube=replace(cfg.kube, flags=replace(cfg.kube.flags, mode="env")))
+    sim.kube("deny", verb=verb, resource=resource)
+    got = rows(cfg)
+    (warned,) = [r for r in got if r.status is not Status.OK]
+    assert warned.name == f"kube {verb} {resource}" and warned.status is Status.WARN, render(got)
+    assert warned.detail.startswith(f"denied: {verb} {resource} in namespace {cfg.kube.namespace}: {lost}"), warned.detail
+    assert "clay-cockpit rbac" in warned.hint and warned.enables
+    assert exit_code(got) == 0, "the cockpit works on: a warning, not a failure"
+
+
+def test_the_watch_fallback_the_row_names_is_the_shared_incidents_own(sim) -> None:
+    """The denied watch's row says how often the shared incident is listed instead: the ListWatch it opens."""
+    from clay_cockpit.check.rbac import SHARED_RELIST
+    from clay_cockpit.sources.kube_incident import SharedIncidents
+
+    cfg = shared_config(sim)
+    watch = SharedIncidents(Sources(cfg).kube).watch("INC-1")
+    assert watch.relist_every == SHARED_RELIST
+    (row,) = [p for p in permissions(cfg) if (p.verb, p.resource) == ("watch", "configmaps")]
+    assert f"listed every {SHARED_RELIST:g}s instead" in row.without
+
+
+def test_read_only_asks_no_shared_incident_write(sim) -> None:
+    """Read-only: the cockpit writes nothing to the cluster (its presence included): it watches the shared
+    incident, so only the reads are asked about, and denied writes change nothing."""
+    for verb, resource in (("create", "configmaps"), ("update", "configmaps"), ("create", "leases"), ("update", "leases")):
+        sim.kube("deny", verb=verb, resource=resource)
+    cfg = shared_config(sim)
+    got = rows(cfg, read_only=True)
+    assert all(r.status is Status.OK for r in got), render(got)
+    names = [r.name for r in got]
+    assert [n for n in SHARED_ROWS if n in names] == [
+        "kube get configmaps",
+        "kube list configmaps",
+        "kube watch configmaps",
+        "kube list leases",
+    ]
+    assert not any(n.split()[1] in ("create", "update", "patch") for n in names if n.startswith("kube "))
+    reviews = [r for r in sim.requests("kube") if r["path"].endswith("/selfsubjectaccessreviews")]
+    assert len(reviews) == len(permissions(cfg, read_only=True))

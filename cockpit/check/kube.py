@@ -2,7 +2,8 @@
 service's pods), then a SelfSubjectAccessReview for every permission in
 :func:`clay_cockpit.check.rbac.permissions` (the table ``clay-cockpit rbac`` grants),
 each row saying what it enables; a denied watch warns (the cockpit lists
-instead, and the row says how often). In read-only mode the write permissions are
+instead, and the row says how often), and so does a denied permission of the
+shared incident (the row says what is lost: it stays local, or is watched only). In read-only mode the write permissions are
 not asked (one row says how many were left out). Never raises."""
 
 from __future__ import annotations

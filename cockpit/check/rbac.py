@@ -12,6 +12,13 @@ may not open is no failure: the cockpit lists instead, every ``kube.refresh``
 costs (:attr:`Permission.without`); the actions get/patch the deployments (restart, rollback,
 env flags), patch ``deployments/scale``, get/patch the Secret and the flags'
 ConfigMap, and hold a Lease per deployment (get/update by name, create).
+With ``[shared] enabled`` (issue 17, docs/shared-incident.md) the shared
+incident adds ConfigMaps get/list/watch (see it) and create/update (declare,
+append events, write the head), and Leases list (who is present) besides the
+get/create/update the actions already ask for (one's own presence Lease): all
+without resourceNames, as their names are made per incident. Each one
+denied warns (the incident stays local, or is watched only); in read-only
+mode the cockpit writes nothing to the cluster, its presence included.
 Not in the table: ``get nodes`` (cluster-scoped: a Role cannot grant it; the
 infrastructure view says what it could not read and which permission that
 needs) and the metadata of other ConfigMaps/Secrets the pods reference.
@@ -49,6 +56,15 @@ class Permission:
         if self.subresource:
             text += f"/{self.subresource}"
         return text
+
+
+LEASES = "coordination.k8s.io"
+# what a denied shared-incident permission costs (``check`` warns with it)
+SHARED_RELIST = 30  # kube_incident.SharedIncidents.watch: ListWatch's default relist_every, when the watch is refused
+LOCAL = "the incident stays local to this cockpit: the other responders do not see it, nor it theirs"
+NO_DECLARE = "this cockpit cannot declare a shared incident (it joins one another responder declared) nor start a chunk of events"
+WATCH_ONLY = "this cockpit watches the shared incident but adds nothing to it: its events stay local, the others do not see them"
+NO_PRESENCE = "who is in the incident is not shown"
 
 
 def permissions(config: Any, *, read_only: bool = False) -> list[Permission]:
@@ -103,13 +119,52 @@ def permissions(config: Any, *, read_only: bool = False) -> list[Permission]:
             p("get", "configmaps", "the actions pane shows the queuing / fallback flags", name=k.flags.configmap),
             p("patch", "configmaps", "Q enables queuing, f the fallback", name=k.flags.configmap, write=True),
         ]
-    # unnamed: the actions' own reviews (actions_plans.LEASE_NEEDS) ask about leases without a name
+    shared = bool(config.shared.enabled)  # the shared incident (issue 17)
+    if shared:
+        out += _shared_configmaps(p)
+    # unnamed: the actions' own reviews (actions_plans.LEASE_NEEDS) ask about leases without a name, and the
+    # presence Leases have dynamic names (clay-cockpit-presence-<incident>-<hash>): one table row per verb serves both
+    get, create, update = (
+        "sees another responder acting on a deployment",
+        "a change takes a lease: two responders never act at once",
+        "renews and releases that lease",
+    )
+    if shared:
+        get += "; reads this responder's presence Lease"
+        create += "; this responder's presence Lease in the shared incident (none in read-only mode: a read-only responder watches only)"
+        update += "; renews the presence Lease (the heartbeat)"
+    out.append(p("get", "leases", get, group=LEASES))
+    if shared:
+        out.append(p("list", "leases", "who is in the shared incident (the presence Leases)", group=LEASES, without=NO_PRESENCE))
     out += [
-        p("get", "leases", "sees another responder acting on a deployment", group="coordination.k8s.io"),
-        p("create", "leases", "a change takes a lease: two responders never act at once", group="coordination.k8s.io", write=True),
-        p("update", "leases", "renews and releases that lease", group="coordination.k8s.io", write=True),
+        p("create", "leases", create, group=LEASES, write=True),  # no `without`: the actions need it too
+        p("update", "leases", update, group=LEASES, write=True),
     ]
     return [x for x in out if not (read_only and x.write)]
+
+
+def _shared_configmaps(p: Any) -> list[Permission]:
+    """The shared incident (issue 17, [shared] enabled; docs/shared-incident.md): ConfigMaps with dynamic
+    names (the open-incident pointer, the incident's head, its event chunks), so without resourceNames.
+    A denial warns: the cockpit works on, its incident local or watched only."""
+    return [
+        p("get", "configmaps", "the shared incident: reads which incident is open and its head", without=LOCAL),
+        p("list", "configmaps", "the shared incident: reads its events (listed by label, then watched)", without=LOCAL),
+        p(
+            "watch",
+            "configmaps",
+            "the shared incident: another responder's change shows within seconds",
+            without=f"listed every {SHARED_RELIST}s instead: another responder's change shows up to {SHARED_RELIST}s late",
+        ),
+        p("create", "configmaps", "declares the shared incident; starts its head and each chunk of events", write=True, without=NO_DECLARE),
+        p(
+            "update",
+            "configmaps",
+            "appends this cockpit's events, writes the head, replaces a resolved incident",
+            write=True,
+            without=WATCH_ONLY,
+        ),
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -119,19 +174,30 @@ ROLE = "clay-cockpit"
 
 
 def rules(perms: list[Permission]) -> list[dict[str, Any]]:
-    """RBAC rules: one per (group, resource, verbs), names restricted where the cockpit uses only one object."""
-    by_object: dict[tuple[str, str, str], list[str]] = {}
+    """RBAC rules, minimal: a rule without ``resourceNames`` per (group, resource, verbs) for what the
+    cockpit uses on any object, then one per (group, resource, verbs) restricted to the names it uses
+    only on them. A rule with ``resourceNames`` never carries a verb on any object (RBAC would narrow
+    it to those names), and a verb already granted on any object is not granted again by name."""
+    anywhere: dict[tuple[str, str], set[str]] = {}
+    by_name: dict[tuple[str, str, str], set[str]] = {}
     for p in perms:
-        by_object.setdefault((p.group, p.rbac_resource, p.name), []).append(p.verb)
-    merged: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
-    for (group, resource, name), verbs in by_object.items():
-        names = merged.setdefault((group, resource, tuple(sorted(set(verbs)))), [])
-        if name:
-            names.append(name)
+        if p.name:
+            by_name.setdefault((p.group, p.rbac_resource, p.name), set()).add(p.verb)
+        else:
+            anywhere.setdefault((p.group, p.rbac_resource), set()).add(p.verb)
+    # (group, resource, verbs, named?) -> names, in the table's order
+    merged: dict[tuple[str, str, tuple[str, ...], bool], list[str]] = {}
+    for (group, resource), verbs in anywhere.items():
+        merged[(group, resource, tuple(sorted(verbs)), False)] = []
+    for (group, resource, name), verbs in by_name.items():
+        left = verbs - anywhere.get((group, resource), set())
+        if left:
+            merged.setdefault((group, resource, tuple(sorted(left)), True), []).append(name)
+    order = {key: i for i, key in enumerate(dict.fromkeys((p.group, p.rbac_resource) for p in perms))}
     out = []
-    for (group, resource, verb_set), names in merged.items():
+    for (group, resource, verb_set, named), names in sorted(merged.items(), key=lambda kv: (order[kv[0][:2]], kv[0][3])):
         rule: dict[str, Any] = {"apiGroups": [group], "resources": [resource]}
-        if names:
+        if named:
             rule["resourceNames"] = sorted(set(names))
         rule["verbs"] = list(verb_set)
         out.append(rule)
