@@ -37,9 +37,10 @@ def test_every_permission_check_asks_is_in_the_role(shared_sim, read_only: bool)
     role, binding = docs
     assert role["kind"] == "Role" and role["metadata"]["namespace"] == cfg.kube.namespace
     assert all(granted(role, p) for p in permissions(cfg, read_only=read_only))
-    if read_only:
-        assert not any(set(r["verbs"]) & {"patch", "create", "update"} for r in role["rules"])
-        assert not any(granted(role, p) for p in permissions(cfg) if p.write)
+    if read_only:  # no write but the responder's own presence Lease in the shared incident (issue 17)
+        writes = [r for r in role["rules"] if set(r["verbs"]) & {"patch", "create", "update"}]
+        assert [r["resources"] for r in writes] == [["leases"]] and not writes[0].get("resourceNames")
+        assert not any(granted(role, p) for p in permissions(cfg) if p.write and p.resource != "leases")
     assert binding["roleRef"]["name"] == role["metadata"]["name"] and binding["subjects"][0]["name"] == "alice"
     named = [r for r in role["rules"] if "secrets" in r["resources"]]
     assert named and all(r["resourceNames"] == [cfg.kube.secret.name] for r in named), "restricted to the one Secret"
@@ -146,7 +147,13 @@ def test_the_shared_incident_rows_come_only_with_shared_enabled(shared_sim) -> N
         key = (verb, "leases", "coordination.k8s.io")
         assert "presence" in on[key].enables and "presence" not in off[key].enables
         assert not on[key].without, "the actions need them: denied is a failure, as before"
-    assert "read-only" in on[("create", "leases", "coordination.k8s.io")].enables, "a read-only responder is not present"
+    ro_table = {(p.verb, p.resource, p.group): p for p in permissions(with_shared(base, True), read_only=True) if not p.name}
+    for verb in ("create", "update"):  # read-only: present in the incident, changing nothing in it; denied, a warning
+        row = ro_table[(verb, "leases", "coordination.k8s.io")]
+        assert "presence" in row.enables and row.without and not row.write, row
+    assert ("create", "leases", "coordination.k8s.io") not in {
+        (p.verb, p.resource, p.group) for p in permissions(with_shared(base, False), read_only=True)
+    }, "without the shared incident a read-only responder writes no Lease"
     assert not any(p.write for p in permissions(with_shared(base, True), read_only=True))
     ro = {(p.verb, p.resource, p.group) for p in permissions(with_shared(base, True), read_only=True) if not p.name}
     assert ro & SHARED == {k for k in SHARED if k[0] in ("get", "list", "watch")}, "read-only: watches only"

@@ -63,6 +63,7 @@ LEASES = "coordination.k8s.io"
 SHARED_RELIST = 30  # kube_incident.SharedIncidents.watch: ListWatch's default relist_every, when the watch is refused
 LOCAL = "the incident stays local to this cockpit: the other responders do not see it, nor it theirs"
 NO_DECLARE = "this cockpit cannot declare a shared incident (it joins one another responder declared) nor start a chunk of events"
+NOT_PRESENT = "this responder watches the shared incident without being listed as present in it"
 WATCH_ONLY = "this cockpit watches the shared incident but adds nothing to it: its events stay local, the others do not see them"
 NO_PRESENCE = "who is in the incident is not shown"
 
@@ -131,15 +132,29 @@ def permissions(config: Any, *, read_only: bool = False) -> list[Permission]:
     )
     if shared:
         get += "; reads this responder's presence Lease"
-        create += "; this responder's presence Lease in the shared incident (none in read-only mode: a read-only responder watches only)"
+        create += "; this responder's presence Lease in the shared incident"
         update += "; renews the presence Lease (the heartbeat)"
     out.append(p("get", "leases", get, group=LEASES))
     if shared:
         out.append(p("list", "leases", "who is in the shared incident (the presence Leases)", group=LEASES, without=NO_PRESENCE))
-    out += [
-        p("create", "leases", create, group=LEASES, write=True),  # no `without`: the actions need it too
-        p("update", "leases", update, group=LEASES, write=True),
-    ]
+    if read_only and shared:
+        # a read-only responder changes nothing in the incident but is present in it (issue 17): its own presence
+        # Lease only; denied, it watches without being listed
+        out += [
+            p(
+                "create",
+                "leases",
+                "this responder's presence Lease (read-only: present, changing nothing)",
+                group=LEASES,
+                without=NOT_PRESENT,
+            ),
+            p("update", "leases", "renews the presence Lease (the heartbeat)", group=LEASES, without=NOT_PRESENT),
+        ]
+    else:
+        out += [
+            p("create", "leases", create, group=LEASES, write=True),  # no `without`: the actions need it too
+            p("update", "leases", update, group=LEASES, write=True),
+        ]
     return [x for x in out if not (read_only and x.write)]
 
 

@@ -262,7 +262,7 @@ class SharedIncidents:
             self._call("core", "create_namespaced_config_map", self.namespace, self._cm(name, incident_id, "head", data),
                        action=f"creating {name}")  # fmt: skip
         except _Conflict:
-            pass  # already there: a join, or a retried declaration
+            return  # already there (a join, or a retried declaration): the head is the incident's either way
 
     def resolve(self, incident_id: str) -> bool | SourceError:
         """Mark the pointer resolved if it still names ``incident_id`` (a new declaration may then replace it)."""
