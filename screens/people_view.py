@@ -118,6 +118,8 @@ class PeopleScreen(Screen[None]):
             lines.append(Content.styled("The incident is kept here and sent when the cluster answers.", "$text-warning"))
         if view.hint:
             lines.append(Content.styled(clean(view.hint), "$text-muted"))
+        acting = desk.acting(desk.desk.clock())
+        lines.append(Content.styled(f"Acting: {clean(acting)}" if acting else "Acting: no action lease is held", "$text-muted"))
         if desk.read_only:
             lines.append(Content.styled("Read-only: this cockpit watches the shared incident and adds nothing to it.", "$text-muted"))
         lines.append(Content.styled(f"You are {clean(desk.responder)} ([shared] responder).", "$text-muted"))

@@ -42,6 +42,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from clay_cockpit.incident import shared_merge as sm
 from clay_cockpit.incident.events import EventKind, default_actor
 from clay_cockpit.incident.shared_sync import SharedSync, SyncState
 from clay_cockpit.incident.state import Incident
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 PASS_EVERY = 1.0  # seconds between two passes when nothing woke the worker (the pointer, a missed watch event)
 LOOK_EVERY = 0.5  # seconds between two looks at the local timeline's seq (a local write wakes the worker)
 PULL_EVERY = 15.0  # seconds between two pulls the watch did not ask for (a safety net)
+HEAD_EVERY = 3.0  # seconds between two writes of the head ConfigMap
 STALE_AFTER = 3  # heartbeats without a renewal: the responder has left
 
 
@@ -117,6 +119,8 @@ class SharedDesk:
         self._last_presence = 0.0
         self._last_pointer = 0.0
         self._watched = False  # the watch asked for a pull
+        self._head_due = False  # the head ConfigMap lags the events (written by _write_head)
+        self._head_at = 0.0
         self._people: tuple[Responder, ...] = ()  # who is in (as of the last presence pass)
         self._lock = threading.Lock()  # one pass at a time (the worker, and claim() from the declaration worker)
 
@@ -167,6 +171,15 @@ class SharedDesk:
         """Join ``incident_id`` now (the declaration worker, after :meth:`claim` lost): pull and write it locally."""
         with self._lock:
             return self._join(self._get_store(), incident_id)
+
+    def acting(self, now: float) -> str:
+        """Who is doing what: the action Lease on the deployment, held by another responder (UI thread)."""
+        actions = getattr(self.app, "_actions", None)
+        lease = getattr(getattr(actions, "status", None), "lease", None)
+        if lease is None or not lease.held or lease.stale(now):
+            return ""
+        who = "you" if lease.ours else lease.holder
+        return f"{who} holds the action lease on {lease.name}: {lease.describe(now)}"
 
     # -- commands (UI thread: recorded at once, sent by the next pass) ------------------
 
@@ -244,8 +257,10 @@ class SharedDesk:
             return
         timeline = self.desk.recorder.store.timeline
         seq = timeline.seq if timeline is not None else 0
+        changed = False
         if not self.read_only and (seq != self._seq or sync.status.pending):
-            sync.push()
+            pushed = sync.push()
+            changed = isinstance(pushed, int) and pushed > 0
         self._seq = seq
         if self._watched or now - self._last_pull >= PULL_EVERY or sync.status.state is not SyncState.IN_SYNC:
             self._watched = False
@@ -255,11 +270,29 @@ class SharedDesk:
                 before = self.desk.recorder.store.incident
                 self.desk.recorder.store.join(inc.id, pulled)
                 self._adopted(before, self.desk.recorder.store.incident)
+                changed = True
+        if changed and not self.read_only:
+            self._head_due = True
+        if self._head_due and now - self._head_at >= HEAD_EVERY:
+            self._write_head(store, inc.id, now)
         if inc.is_open:
             self._presence(store, inc.id, now)
         else:
             self._resolve(store, inc)
         self._status(sync)
+
+    def _write_head(self, store: SharedIncidents, incident_id: str, now: float) -> None:
+        """The head ConfigMap rebuilt from the cluster's merged events (a cache for ``kubectl get`` and for a cockpit
+        that has not read the chunks yet; docs/shared-incident.md): at most every HEAD_EVERY seconds."""
+        lines = store.read_events(incident_id)
+        if isinstance(lines, SourceError):
+            return
+        head = sm.head_of(incident_id, [e for e in (sm.parse_line(ln) for ln in lines) if e is not None])
+        if head is None:
+            return
+        data = head.to_data()
+        if not isinstance(store.put_head(incident_id, lambda stored: {**stored, **data}), SourceError):
+            self._head_due, self._head_at = False, now
 
     def _declare_there(self, store: SharedIncidents, inc: Incident) -> bool:
         """The local incident made known to the cluster (declared while it could not be reached); False: not now.

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from test_app_actions_support import Drill, ready, until
+from test_app_actions_support import Drill, ready, type_text, until
 from test_app_actions_support import own_state_dir as own_state_dir
 from test_app_comms import settled
 from test_shared_sync_drill import Cable
@@ -35,9 +35,12 @@ from clay_cockpit.incident.events import EventKind
 from clay_cockpit.incident.timeline_read import iter_events
 from clay_cockpit.screens.choose import ChoiceScreen
 from clay_cockpit.screens.compose import ComposeScreen
+from clay_cockpit.screens.pages_view import NoteScreen, PagesScreen
 from clay_cockpit.screens.people_view import PeopleScreen
 from clay_cockpit.sources.kube import Kube
-from clay_cockpit.sources.kube_incident import POINTER, SharedIncidents
+from clay_cockpit.sources.kube_incident import POINTER, SharedIncidents, head_name
+
+MANAGED = "app.kubernetes.io/managed-by=clay-cockpit"
 
 pytestmark = pytest.mark.asyncio
 SIZE = (100, 30)
@@ -170,6 +173,21 @@ async def test_two_responders_work_one_incident(sim, tmp_path, monkeypatch) -> N
         thread = ana.app._comms.comms.thread()
         assert thread is not None and bob.app._comms.comms.thread() == thread
 
+        # the status page incident is the incident's too: ana creates it, bob's update updates it
+        await pa.press("e")
+        await until(pa, lambda: isinstance(ana.app.screen, ComposeScreen), what="ana's status page editor")
+        await pa.press("ctrl+s")
+        await until(pa, lambda: sim.state()["statusapi_incidents"] == 1, what="the status page incident")
+        await until(pb, lambda: bob.app._comms.comms.page_incident() is not None, what="bob knows the status page incident")
+        await pb.press("e")
+        await until(pb, lambda: isinstance(bob.app.screen, ComposeScreen), what="bob's status page editor")
+        head = str(bob.app.screen.query_one("#compose-head").content)
+        assert "a new incident" not in head, head
+        await pb.press("ctrl+s")
+        await until(pb, lambda: not isinstance(bob.app.screen, ComposeScreen), what="bob's update sent")
+        await until(pb, lambda: bob.app._comms.comms.page_incident() == ana.app._comms.comms.page_incident(), what="one incident")
+        assert sim.state()["statusapi_incidents"] == 1
+
         # ana resolves; bob sees it; the pointer says resolved
         started = time.monotonic()
         await pa.press("u")
@@ -264,6 +282,18 @@ async def test_a_partitioned_responder_keeps_working_and_heals(sim, tmp_path, mo
             await until(pb, lambda: badge(bob) == "⇄ 3", what="bob in step again", timeout=60)
             await until(pc, lambda: incident(cy).commander == "bob@drill" and incident(cy).severity == "P3", what="cy sees both")
 
+            # a responder types a secret into a note for the page: redacted before it is kept, so before it is shared
+            slack_token = next(v for k, v in sim.env().items() if "SLACK" in k)
+            await pa.press("b")
+            await until(pa, lambda: isinstance(ana.app.screen, PagesScreen), what="the pages view")
+            await pa.press("n")
+            await until(pa, lambda: isinstance(ana.app.screen, NoteScreen), what="the note input")
+            await type_text(pa, f"is this the bot token {slack_token} ?")
+            await pa.press("enter")
+            await until(pa, lambda: any("bot token" in e.summary for e in ana.app._desk.recorder.events()), what="the note kept")
+            await pa.press("escape")
+            await until(pb, lambda: any("bot token" in e.summary for e in bob.app._desk.recorder.events()), what="bob has the note")
+
             # nothing lost, nothing twice; the read-only cockpit added nothing to the cluster
             for pilot, drill in ((pa, ana), (pb, bob)):
                 await until(pilot, lambda d=drill: d.app._shared._sync.status.pending == 0, what="everything sent")
@@ -275,5 +305,15 @@ async def test_a_partitioned_responder_keeps_working_and_heals(sim, tmp_path, mo
             cy_own = cy.app._shared._sync.cockpit
             assert not any(i.startswith(f"{cy_own}:") for i in cluster_ids(sim, inc_id))
             await until(pc, lambda: set(cluster_ids(sim, inc_id)) <= set(ids_of(cy)), what="cy holds every shared event")
+
+            # the head ConfigMap is rebuilt from the merged events; no secret in any object the cockpits wrote
+            store = SharedIncidents(Kube(_kube_config(sim)))
+            await until(pa, lambda: (store._read_cm(head_name(inc_id)) or {}).get("data", {}).get("commander") == "bob@drill", what="head")
+            head = store._read_cm(head_name(inc_id))["data"]
+            assert head["severity"] == "P3" and head["id"] == inc_id, head
+            listed = store._call("core", "list_namespaced_config_map", store.namespace, label_selector=MANAGED, action="listing")
+            written = json.dumps([i.get("data") for i in listed["items"]])
+            secrets = [v for v in sim.env().values() if len(v) >= 8] + [sim.token]
+            assert len(listed["items"]) >= 3 and "bot token" in written and not any(v in written for v in secrets)
     finally:
         cable.cut()
