@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 PASS_EVERY = 1.0  # seconds between two passes when nothing woke the worker (the pointer, a missed watch event)
 LOOK_EVERY = 0.5  # seconds between two looks at the local timeline's seq (a local write wakes the worker)
 PULL_EVERY = 15.0  # seconds between two pulls the watch did not ask for (a safety net)
+CLAIM_WAIT = 2.0  # seconds a declaration waits for a pass in progress before it declares locally (sent later)
 HEAD_EVERY = 3.0  # seconds between two writes of the head ConfigMap
 STALE_AFTER = 3  # heartbeats without a renewal: the responder has left
 
@@ -158,14 +159,19 @@ class SharedDesk:
         (ours, or the cluster could not be asked: declared locally, declared there on a later pass)."""
         if not self.enabled or self.read_only:
             return None
-        with self._lock:
-            store = self._get_store()
-            got = store.declare(incident_id, self.responder, declared_at)
+        if self.view.state == "local" and self.view.why == "unreachable":
+            return None  # the responder does not wait for a cluster that did not answer: a later pass declares it there
+        if not self._lock.acquire(timeout=CLAIM_WAIT):  # a pass is waiting on a slow cluster: likewise
+            return None
+        try:
+            got = self._get_store().declare(incident_id, self.responder, declared_at)
             if isinstance(got, SourceError):
                 self._failed(got)
                 return None
             self._claimed.add(got.incident_id)
             return got.incident_id if got.joined else None
+        finally:
+            self._lock.release()
 
     def join_now(self, incident_id: str) -> Incident | None:
         """Join ``incident_id`` now (the declaration worker, after :meth:`claim` lost): pull and write it locally."""

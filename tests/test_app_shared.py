@@ -317,3 +317,56 @@ async def test_a_partitioned_responder_keeps_working_and_heals(sim, tmp_path, mo
             assert len(listed["items"]) >= 3 and "bot token" in written and not any(v in written for v in secrets)
     finally:
         cable.cut()
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_declared_while_cut_off_goes_on_as_the_shared_incident(sim, tmp_path, monkeypatch) -> None:
+    """Bob declares while his cable is cut (his incident is local), ana declares meanwhile: mended, bob's
+    incident goes on as ana's — his events pushed into it, his local file closed with incident_merged — and
+    a restart of bob's cockpit resumes the shared incident, not his own."""
+    for name, value in sim.env().items():
+        monkeypatch.setenv(name, value)
+    sim.advance(40)
+    roomy_executor()
+    base = copy.deepcopy(sim.config_dict())
+    server = json.loads(Path(sim.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
+    cable = Cable(int(server.rsplit(":", 1)[1]))
+    ana = cockpit(sim, tmp_path, monkeypatch, "ana")
+    monkeypatch.setattr(sim, "config_dict", lambda: base)
+    bob = cockpit(sim, tmp_path, monkeypatch, "bob", kubeconfig=through(sim, cable, "bob"))
+    try:
+        async with ana.app.run_test(size=SIZE) as pa, bob.app.run_test(size=SIZE) as pb:
+            await ready(pa, ana)
+            await ready(pb, bob)
+            cable.cut()
+            await until(pb, lambda: badge(bob).startswith("⇄ LOCAL"), what="bob cut off", timeout=40)
+            await until(pb, lambda: settled(bob.app), what="bob's triage to settle")
+            await pb.press("i")
+            await until(pb, lambda: bob.app._desk.recorder.open is not None and not bob.app._desk.busy, what="bob's local declaration")
+            bobs = incident(bob).id
+            await pb.press("W", "c")  # bob takes command of his local incident
+            await until(pb, lambda: incident(bob).commander == "bob@drill", what="bob in command, locally")
+            await pb.press("escape")
+            await until(pa, lambda: settled(ana.app), what="ana's triage to settle")
+            await pa.press("i")
+            await until(pa, lambda: ana.app._desk.recorder.open is not None and not ana.app._desk.busy, what="ana's declaration")
+            anas = incident(ana).id
+            assert anas != bobs
+
+            cable.mend()
+            await until(pb, lambda: incident(bob).id == anas, what="bob's incident goes on as ana's", timeout=60)
+            await until(pa, lambda: incident(ana).commander == "bob@drill", what="ana sees bob's command from his local incident")
+            old = tmp_path / "bob" / "state" / "incidents" / f"{bobs}.jsonl"
+            kinds = [e.kind for e in iter_events(old)]
+            assert kinds[0] == EventKind.INCIDENT_DECLARED and kinds[-1] == EventKind.INCIDENT_MERGED, kinds
+            await until(pb, lambda: bob.app._shared._sync.status.pending == 0, what="bob sent everything")
+            await pb.pause(2.0)
+            assert max(cluster_ids(sim, anas).values()) == 1
+            await until(pb, lambda: set(ids_of(bob)) == set(cluster_ids(sim, anas)), what="bob holds the shared events")
+    finally:
+        cable.cut()
+    # a restart of bob's cockpit resumes the shared incident (his own is closed as merged)
+    from clay_cockpit.incident.lifecycle import IncidentStore
+
+    resumed = IncidentStore(tmp_path / "bob" / "state").resume()
+    assert resumed is not None and resumed.id == anas
