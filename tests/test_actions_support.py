@@ -21,6 +21,7 @@ from clay_cockpit.incident.timeline import read
 from clay_cockpit.runbook import Severity
 from clay_cockpit.signals import HealthSnapshot, LogLine, MetricsSnapshot
 from clay_cockpit.sources import Sources
+from clay_cockpit.sources.kube_incident import FIELD_MANAGER as INCIDENT_MANAGER
 
 FROZEN_AT = 1_767_225_600.0
 STEP = 2.0  # drill seconds a runner's "sleep" plays out while it follows an effect
@@ -75,9 +76,15 @@ def timeline_events(store: IncidentStore) -> list:
     return list(read(store.timeline.path).events)
 
 
+def remediation_writes(sim) -> list[dict]:
+    """The mutating requests the drill's Kubernetes API received, but the shared incident's own
+    (issue 17: its ConfigMaps and presence Leases, fieldManager clay-cockpit-incident): what an action wrote."""
+    return [r for r in sim.requests("kube") if r["mutating"] and r["field_manager"] != INCIDENT_MANAGER]
+
+
 def kube_writes(sim, *, real_only: bool = False) -> list[dict]:
     """The mutating requests the drill's Kubernetes API received (``real_only``: not dry runs)."""
-    out = [r for r in sim.requests("kube") if r["mutating"]]
+    out = remediation_writes(sim)
     return [r for r in out if "dryRun=All" not in r["query"]] if real_only else out
 
 

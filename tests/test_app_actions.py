@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_actions_support import remediation_writes
 from test_app_actions_support import (
     NEW_KEY,
     Drill,
@@ -35,7 +36,7 @@ SIZE = (80, 24)
 
 
 def writes(sim, *, real_only: bool = False) -> list[dict]:
-    out = [r for r in sim.requests("kube") if r["mutating"]]
+    out = remediation_writes(sim)
     return [r for r in out if "dryRun=All" not in r["query"]] if real_only else out
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from test_actions_support import remediation_writes
 from test_app_actions_support import (
     NEW_KEY,
     Drill,
@@ -125,7 +126,7 @@ async def test_key_revoked_resolved_with_the_keyboard_alone(sim, tmp_path, caplo
         assert app.focused.id == "typed", "typing works at once"
         screens.append(screen_text(app))
         assert "type clay-sync, Enter confirms" in screens[-1]
-        assert [r for r in sim.requests("kube") if r["mutating"] and "dryRun=All" not in r["query"]] == []
+        assert [r for r in remediation_writes(sim) if "dryRun=All" not in r["query"]] == []
         old_pods = {p.name for p in app.signals.pods.value.pods}
         await type_text(pilot, "clay-sync")  # (the typed name: counted apart)
         await pilot.press("enter")

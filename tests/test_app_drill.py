@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from test_actions_support import remediation_writes
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
@@ -367,7 +368,7 @@ async def test_secret_denied_drill_shows_permission_denied_and_the_escalation_co
         assert plan.blocked is not None and plan.blocked.kind is FailureKind(expect.fails), plan.lines()
         assert not app.screen.query("#confirm"), "nothing to confirm"
         assert f"escalate to {contact}" in " ".join(app.screen.query_one("#plan-text").content.plain.split())
-    assert not [r for r in sim.requests("kube") if r["mutating"] and "dryRun=All" not in r["query"]], "nothing was written"
+    assert not [r for r in remediation_writes(sim) if "dryRun=All" not in r["query"]], "nothing was written"
 
 
 @pytest.mark.scenario("key-revoked")

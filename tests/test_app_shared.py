@@ -113,7 +113,8 @@ async def test_two_responders_work_one_incident(sim, tmp_path, monkeypatch) -> N
     async with ana.app.run_test(size=SIZE) as pa, bob.app.run_test(size=SIZE) as pb:
         await ready(pa, ana)
         await ready(pb, bob)
-        await until(pa, lambda: "⇄" in badge(ana) and "…" not in badge(ana), what="ana connected")
+        await until(pa, lambda: ana.app._shared.view.state == "shared", what="ana connected")
+        assert not ana.app.main_screen.shared_badge.display, "no incident yet: the badge keeps its room"
 
         # ana declares; bob joins it, nobody declares twice
         await until(pa, lambda: settled(ana.app), what="ana's triage to settle")

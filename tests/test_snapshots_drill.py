@@ -147,6 +147,18 @@ def triage_settled(app: CockpitApp) -> bool:
     return t is not None and not desk.busy and t.pending is None and t.latest.at == app.clock() and t.branch != "unknown"
 
 
+def shared_settled(app: CockpitApp) -> bool:
+    """The shared incident's badge says its last word (issue 17): no incident in the cluster, or this one in it,
+    sent, with its one responder present."""
+    shared = app._shared
+    if shared is None or not shared.enabled:
+        return True
+    view, inc = shared.view, app.desk.recorder.open
+    if inc is None:
+        return view.state == "shared" and not view.incident_id
+    return view.state == "shared" and view.incident_id == inc.id and len(view.responders) == 1 and view.pending == 0
+
+
 def settled(app: CockpitApp, keys: str = "", failing: tuple[str, ...] = ()):
     """All four sources answered (those in ``failing`` with their failure),
     the log lines stopped coming (the frozen drill has a fixed backlog:
@@ -176,6 +188,7 @@ def settled(app: CockpitApp, keys: str = "", failing: tuple[str, ...] = ()):
                 await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy)
                 # the open page linked (the top bar's badge drops its age then)
                 await until(pilot, lambda: app._paging is None or (app._paging.state.linked and not app._paging._syncing))
+        await until(pilot, lambda: shared_settled(app))
         await until(pilot, lambda: triage_settled(app))
         # after a declaration the comms desk's once-a-second look reminds of the first
         # update: let it come, then clear it with the other notifications

@@ -3,7 +3,8 @@ is the one every responder sees, at a glance — ``⇄ 3`` (in step with the
 cluster, three responders in), ``⇄ LOCAL unreachable`` (the cluster cannot be
 reached or refuses us: the incident is kept here and sent when it can),
 ``⇄ 2 watch`` (read-only: watching the shared incident, adding nothing).
-Hidden while sharing is off (``[shared] enabled = false``, or no cluster).
+Hidden while sharing is off (``[shared] enabled = false``, or no cluster),
+and while no incident is open and the cluster answers (nothing to share yet).
 The state is a word, not only a colour (NO_COLOR). ``W`` has the rest."""
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ def badge(view: SharedView) -> Content | None:
     if view.state == "off":
         return None
     if view.state == "connecting":
-        return Content.styled("⇄ …", "$text-muted")
+        return None  # nothing known yet (a cluster that does not answer says so at the first pass)
     if view.state == "local":
         return Content.assemble(("⇄ LOCAL ", "bold $text-warning"), (view.why or "?", "$text-warning"))
+    if not view.incident_id:
+        return None  # nothing to share yet and the cluster answers: the top bar keeps its room
     count = str(len(view.responders)) if view.responders else "·"
     if view.state == "watching":
         return Content.assemble(("⇄ ", "bold"), count, (" watch", "$text-muted"))

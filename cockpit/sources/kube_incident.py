@@ -54,6 +54,7 @@ INCIDENT_LABEL = "clay-cockpit/incident"
 PART_LABEL = "clay-cockpit/part"
 EVENTS_KEY = "events.jsonl"
 MAX_CHUNK_BYTES = 500 * 1024
+FIELD_MANAGER = "clay-cockpit-incident"  # its writes, told apart from the actions' (fieldManager clay-cockpit)
 MAX_TRIES = 8  # writes of one call that met 409 before it gives up (each re-reads first)
 CONFIGMAPS = Resource("configmaps", "", "list_namespaced_config_map")
 
@@ -164,6 +165,8 @@ class SharedIncidents:
         core, coord = self._apis()
         api = core if which == "core" else coord
         try:
+            if method.startswith(("create_", "replace_")):  # the shared incident's own manager in managedFields (and the request log)
+                kw.setdefault("field_manager", FIELD_MANAGER)
             resp = getattr(api, method)(*args, _request_timeout=self.kube.request_timeout, _preload_content=False, **kw)
             try:
                 body = resp.data
