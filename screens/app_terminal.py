@@ -11,9 +11,11 @@ sanitiser only; :mod:`clay_cockpit.screens.hangup` is imported when used.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from clay_cockpit.redact import redact
@@ -33,6 +35,7 @@ else:
 
 log = logging.getLogger("clay_cockpit.app")
 
+WORKER_THREADS = 24  # the thread workers' pool (see on_mount)
 REPAINT_AFTER = 0.3  # seconds after a toast's time: the whole screen is drawn again once none is left
 
 
@@ -47,6 +50,11 @@ class AppTerminal(_AppBase):
 
     def on_mount(self) -> None:
         from clay_cockpit.screens.hangup import route_hangups
+
+        # Textual's thread workers run in asyncio's default executor: min(32, cores + 4) threads, 5 on a
+        # one-vCPU bastion. The log follow and the events' watch hold one each for the whole session, the
+        # polls and the desks' jobs share the rest: a declaration must not queue behind them
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="cockpit"))
 
         self._signal_handlers = route_hangups(self._hang_up)  # SIGHUP, SIGTERM: quit like q (screens/hangup.py)
         self.screen_change_signal.subscribe(self, self._toasts.screen_changed)

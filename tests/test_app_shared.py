@@ -17,12 +17,10 @@ Kubernetes API (HTTPS, the official client) — driven from the keyboard.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -85,13 +83,6 @@ def _kube_config(sim):
     return config_from_toml(sim.config_dict(), "drill.toml").kube
 
 
-def roomy_executor() -> None:
-    """Several cockpits in one process: Textual's thread workers share asyncio's default executor
-    (min(32, cores + 4) threads), and each cockpit holds two for its whole run (the log follow and
-    the events' watch). One process per cockpit in real life; here, room for three."""
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="cockpits"))
-
-
 async def seen(pilot, cond, what: str, timings: dict[str, float], started: float | None = None) -> None:
     """Wait for what the other cockpit should see; note how long after ``started`` (the key press) it was."""
     started = time.monotonic() if started is None else started
@@ -104,7 +95,6 @@ async def test_two_responders_work_one_incident(sim, tmp_path, monkeypatch) -> N
     for name, value in sim.env().items():
         monkeypatch.setenv(name, value)
     sim.advance(40)
-    roomy_executor()
     base = copy.deepcopy(sim.config_dict())
     ana = cockpit(sim, tmp_path, monkeypatch, "ana")
     monkeypatch.setattr(sim, "config_dict", lambda: base)
@@ -233,7 +223,6 @@ async def test_a_partitioned_responder_keeps_working_and_heals(sim, tmp_path, mo
     for name, value in sim.env().items():
         monkeypatch.setenv(name, value)
     sim.advance(40)
-    roomy_executor()
     base = copy.deepcopy(sim.config_dict())
     server = json.loads(Path(sim.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
     cable = Cable(int(server.rsplit(":", 1)[1]))
@@ -328,7 +317,6 @@ async def test_declared_while_cut_off_goes_on_as_the_shared_incident(sim, tmp_pa
     for name, value in sim.env().items():
         monkeypatch.setenv(name, value)
     sim.advance(40)
-    roomy_executor()
     base = copy.deepcopy(sim.config_dict())
     server = json.loads(Path(sim.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
     cable = Cable(int(server.rsplit(":", 1)[1]))
