@@ -118,6 +118,7 @@ GROUPS: dict[str, str] = {
     "clay_cockpit.text": BASE,
     "clay_cockpit.signals": BASE,
     "clay_cockpit.runbook": BASE,
+    "clay_cockpit.runbook_file": BASE,  # the runbook file: its names, its types and its loader
     "clay_cockpit.target": BASE,
     "clay_cockpit.links": BASE,
     "clay_cockpit.config": BASE,
