@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from clay_cockpit.config_build import _describe, parse_toml, read_text_file
+from clay_cockpit.config_build import _check_kind, _describe, parse_toml, read_text_file
 from clay_cockpit.paths import ConfigError
 
 
@@ -330,7 +330,9 @@ class _Reader:
 
     def link(self, value: Any, where: str) -> Link:
         t = self.keys(value, where, ("title", "url"), ("title", "url"))
-        return Link(self.string(t["title"], f"{where}.title"), self.string(t["url"], f"{where}.url"))
+        url = self.string(t["url"], f"{where}.url")
+        _check_kind("url", url, self.file, f"{where}.url")  # http(s), a host, no user:password@
+        return Link(self.string(t["title"], f"{where}.title"), url)
 
 
 def _join(where: str, key: str) -> str:

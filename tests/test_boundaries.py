@@ -145,6 +145,7 @@ GROUPS: dict[str, str] = {
     "clay_cockpit.cli": "entry",
     "clay_cockpit.demo": "entry",
     "clay_cockpit.info": "entry",
+    "clay_cockpit.runbook_cli": "entry",
     "clay_cockpit.starter": "entry",
     "clay_cockpit": "entry",
 }
