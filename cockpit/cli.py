@@ -1,5 +1,5 @@
 """`clay-cockpit` command line: run (default), demo, sim, init, check, rbac, info,
-postmortem, completion.
+postmortem, runbook, completion.
 
 Imports are kept to the standard library and :mod:`clay_cockpit.paths` until a
 subcommand needs more, so the first frame is not delayed (``demo`` starts its
@@ -44,7 +44,7 @@ from clay_cockpit.paths import APP_NAME, CONFIG_ENV, ConfigError, default_config
 if TYPE_CHECKING:
     pass
 
-SUBCOMMANDS = ("run", "demo", "sim", "init", "check", "rbac", "info", "postmortem", "completion")
+SUBCOMMANDS = ("run", "demo", "sim", "init", "check", "rbac", "info", "postmortem", "runbook", "completion")
 SHELLS = ("bash", "zsh", "fish")
 
 
@@ -318,6 +318,20 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
 
         add_postmortem_arguments(postmortem)
 
+    runbook = _sub(
+        sub,
+        "runbook",
+        "print the effective runbook, or check a team's runbook file",
+        "`show` prints the runbook the cockpit runs (severities, branches and their actions, steps and their items, "
+        "notes and links; --runbook FILE: a team's file instead); `check FILE` validates a runbook file "
+        "(exit 2 with a one-line error) and says what of it the running cockpit does not use yet. docs/runbook-file.md",
+        "clay-cockpit runbook show",
+        "clay-cockpit runbook check team-runbook.toml",
+    )
+    from clay_cockpit.runbook_cli import add_runbook_arguments
+
+    add_runbook_arguments(runbook)
+
     completion = _sub(
         sub,
         "completion",
@@ -406,6 +420,10 @@ def main(argv: list[str] | None = None) -> int:
             from clay_cockpit.incident.postmortem_cli import cmd_postmortem
 
             return cmd_postmortem(args)
+        if args.command == "runbook":
+            from clay_cockpit.runbook_cli import cmd_runbook
+
+            return cmd_runbook(args)
         if args.command == "completion":
             return cmd_completion(args)
     except ConfigError as err:

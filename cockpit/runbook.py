@@ -1,258 +1,103 @@
 """The Clay incident runbook as data: severities, decision-tree branches,
 immediate actions and the four-step checklist.
 
-Pure data, no I/O: triage, the incident, the panes and the postmortem all
-read it, so the runbook is written down once.
+The data lives in one place, the shipped runbook file ``config/runbook.toml``
+(issue 18), read here once at import into the constants below; the types and
+the loader are in :mod:`clay_cockpit.runbook_file`. Triage, the incident, the
+panes and the postmortem all read these constants, so the runbook is written
+down once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
-
-class Severity(StrEnum):
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
-    P4 = "P4"
-
-
-@dataclass(frozen=True)
-class SeverityLevel:
-    severity: Severity
-    name: str  # "Complete outage"
-    response: str  # "< 15 min", as the runbook says it
-    response_seconds: float | None  # None: next business day (see incident.response_deadline)
-    examples: str
-
-
-SEVERITIES: dict[Severity, SeverityLevel] = {
-    Severity.P1: SeverityLevel(Severity.P1, "Complete outage", "< 15 min", 15 * 60, "Clay API unreachable"),
-    Severity.P2: SeverityLevel(Severity.P2, "Degraded service", "< 1 hour", 60 * 60, "High latency, partial failures"),
-    Severity.P3: SeverityLevel(Severity.P3, "Minor impact", "< 4 hours", 4 * 60 * 60, "Webhook delays, non-critical errors"),
-    Severity.P4: SeverityLevel(Severity.P4, "No user impact", "Next business day", None, "Monitoring gaps"),
-}
-
-
-class Branch(StrEnum):
-    """Where the decision tree lands (step 2 of the runbook)."""
-
-    CLAY_INCIDENT = "clay_incident"  # Clay errors and a Clay incident → wait, enable fallback
-    CREDENTIALS = "credentials"  # Clay errors, no Clay incident → our credentials / config / usage
-    INFRASTRUCTURE = "infrastructure"  # no Clay errors, our service unhealthy → our infrastructure
-    MONITORING_GAP = "monitoring_gap"  # we cannot see enough, no user impact visible (P4)
-    HEALTHY = "healthy"  # all well
-    UNKNOWN = "unknown"  # not enough evidence to choose
-
-
-class ErrorClass(StrEnum):
-    """The Clay error families of step 3."""
-
-    AUTH = "auth"  # 401 / 403
-    RATE_LIMIT = "rate_limit"  # 429
-    SERVER = "server"  # 500 / 502 / 503 / 504, timeouts
-
-    @classmethod
-    def of(cls, code: int) -> ErrorClass | None:
-        if code in (401, 403):
-            return cls.AUTH
-        if code == 429:
-            return cls.RATE_LIMIT
-        if 500 <= code <= 599:
-            return cls.SERVER
-        return None
-
-
-class ActionId(StrEnum):
-    """The runbook's immediate actions; issue 4 binds each to a remediation."""
-
-    VERIFY_KEY = "verify_key"  # 401/403: verify the API key in the Secret
-    UPDATE_KEY = "update_key"  # 401/403: update it if rotated
-    RESTART = "restart"  # 401/403 after a key update; crashloops
-    READ_RATE_LIMITS = "read_rate_limits"  # 429: read the rate-limit headers
-    ENABLE_QUEUING = "enable_queuing"  # 429
-    ENABLE_FALLBACK = "enable_fallback"  # 500/503 and Clay incidents: graceful degradation
-    WATCH_CLAY_STATUS = "watch_clay_status"  # keep watching Clay's status page
-    INVESTIGATE_INFRA = "investigate_infra"  # our pods, nodes, resources
-    SCALE = "scale"
-    # what the evidence about our own pods points to (infrastructure branch)
-    READ_POD_LOGS = "read_pod_logs"  # a pod crashes for another reason: its last log lines say why
-    ROLLBACK = "rollback"  # a leak or a crash since the last change: roll it back (rollout undo, key U)
-    RAISE_MEMORY_LIMIT = "raise_memory_limit"  # the limit is too small for the load (outside the cockpit)
-    CHECK_DEPLOYMENT = "check_deployment"  # no pods: the deployment, its replicas and its selector
-    ESCALATE_NODE = "escalate_node"  # a node in trouble under our pods: cordon it, or the cluster's operators (outside the cockpit)
-
-
-ACTION_TEXT: dict[ActionId, str] = {
-    ActionId.VERIFY_KEY: "Verify the Clay API key in the Secret",
-    ActionId.UPDATE_KEY: "Update the key if it was rotated",
-    ActionId.RESTART: "Restart the pods",
-    ActionId.READ_RATE_LIMITS: "Read the rate-limit headers",
-    ActionId.ENABLE_QUEUING: "Enable request queuing",
-    ActionId.ENABLE_FALLBACK: "Enable graceful degradation (fallback)",
-    ActionId.WATCH_CLAY_STATUS: "Keep watching Clay's status page",
-    ActionId.INVESTIGATE_INFRA: "Investigate our pods and infrastructure",
-    ActionId.SCALE: "Scale the deployment",
-    ActionId.READ_POD_LOGS: "Read the failing pod's last log lines",
-    ActionId.ROLLBACK: "Roll back the last change to the deployment",
-    ActionId.RAISE_MEMORY_LIMIT: "Raise the pods' memory limit",
-    ActionId.CHECK_DEPLOYMENT: "Check the deployment: its replicas and its selector",
-    ActionId.ESCALATE_NODE: "Cordon the node, or escalate it to the cluster's operators",
-}
-
-#: The key that carries out each runbook action on the cockpit's main screen
-#: (the one place this is written down: tests/test_triage_keys.py holds it
-#: equal to the app's bindings). Actions without a key here are done outside
-#: the cockpit (``OUTSIDE``) or are the responder's own reading.
-ACTION_KEY: dict[ActionId, str] = {
-    ActionId.VERIFY_KEY: "v",
-    ActionId.UPDATE_KEY: "k",
-    ActionId.RESTART: "R",
-    ActionId.ENABLE_QUEUING: "Q",
-    ActionId.ENABLE_FALLBACK: "f",
-    ActionId.SCALE: "S",
-    ActionId.ROLLBACK: "U",  # rollout Undo
-    ActionId.READ_POD_LOGS: "5",  # the pod logs pane
-}
-
-#: Actions the cockpit cannot carry out: said plainly where they are offered.
-OUTSIDE: frozenset[ActionId] = frozenset({ActionId.RAISE_MEMORY_LIMIT, ActionId.CHECK_DEPLOYMENT})
-
-#: How an action reads once it is in effect ("✓ Request queuing on since 12:03").
-DONE_TEXT: dict[ActionId, str] = {
-    ActionId.VERIFY_KEY: "Key checked",
-    ActionId.UPDATE_KEY: "Key updated",
-    ActionId.RESTART: "Pods restarted",
-    ActionId.READ_RATE_LIMITS: "Rate-limit headers read",
-    ActionId.ENABLE_QUEUING: "Request queuing on",
-    ActionId.ENABLE_FALLBACK: "Fallback on",
-    ActionId.WATCH_CLAY_STATUS: "Watching Clay's status page",
-    ActionId.INVESTIGATE_INFRA: "Infrastructure investigated",
-    ActionId.SCALE: "Scaled",
-    ActionId.READ_POD_LOGS: "Pod logs read",
-    ActionId.ROLLBACK: "Rolled back",
-    ActionId.RAISE_MEMORY_LIMIT: "Memory limit raised",
-    ActionId.CHECK_DEPLOYMENT: "Deployment checked",
-    ActionId.ESCALATE_NODE: "Node escalated",
-}
-
-#: A node's trouble is the cluster operators' to fix (cordon, drain, replace): outside the cockpit too.
-OUTSIDE = OUTSIDE | {ActionId.ESCALATE_NODE}
-
-
-@dataclass(frozen=True)
-class Item:
-    """One checklist item. ``branches``/``errors`` empty: applies always."""
-
-    key: str
-    text: str
-    branches: frozenset[Branch] = frozenset()
-    errors: frozenset[ErrorClass] = frozenset()
-    auto: str = ""  # what the cockpit verifies itself ("statuspage", "health", "metrics", "logs"), "" if manual
-    action: ActionId | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    number: int
-    title: str
-    items: tuple[Item, ...]
-
-
-_B = Branch
-_E = ErrorClass
-
-STEPS: tuple[Step, ...] = (
-    Step(
-        1,
-        "Quick triage",
-        (
-            Item("check_status_page", "Check Clay's status page", auto="statuspage"),
-            Item("check_health", "Check our integration health endpoint", auto="health"),
-            Item("check_metrics", "Review error-rate metrics", auto="metrics"),
-            Item("check_logs", "Scan recent pod logs", auto="logs"),
-        ),
-    ),
-    Step(
-        2,
-        "Decision tree",
-        (
-            Item("branch_clay", "Clay errors + Clay incident → wait and enable fallback", frozenset({_B.CLAY_INCIDENT})),
-            Item("branch_credentials", "Clay errors, no Clay incident → check our credentials and config", frozenset({_B.CREDENTIALS})),
-            Item(
-                "branch_infrastructure",
-                "No Clay errors, our service unhealthy → investigate our infrastructure",
-                frozenset({_B.INFRASTRUCTURE}),
-            ),
-        ),
-    ),
-    Step(
-        3,
-        "Immediate actions",
-        (
-            Item(
-                "verify_key",
-                "401/403: verify the API key in the Secret",
-                frozenset({_B.CREDENTIALS}),
-                frozenset({_E.AUTH}),
-                action=ActionId.VERIFY_KEY,
-            ),
-            Item(
-                "update_key",
-                "401/403: update the key if it was rotated",
-                frozenset({_B.CREDENTIALS}),
-                frozenset({_E.AUTH}),
-                action=ActionId.UPDATE_KEY,
-            ),
-            Item("restart_pods", "401/403: restart the pods", frozenset({_B.CREDENTIALS}), frozenset({_E.AUTH}), action=ActionId.RESTART),
-            Item(
-                "read_rate_limits",
-                "429: read the rate-limit headers",
-                frozenset({_B.CREDENTIALS}),
-                frozenset({_E.RATE_LIMIT}),
-                action=ActionId.READ_RATE_LIMITS,
-            ),
-            Item(
-                "enable_queuing",
-                "429: enable request queuing",
-                frozenset({_B.CREDENTIALS}),
-                frozenset({_E.RATE_LIMIT}),
-                action=ActionId.ENABLE_QUEUING,
-            ),
-            Item(
-                "enable_fallback",
-                "500/503: enable graceful degradation",
-                frozenset({_B.CLAY_INCIDENT, _B.CREDENTIALS}),
-                frozenset({_E.SERVER}),
-                action=ActionId.ENABLE_FALLBACK,
-            ),
-            Item(
-                "watch_clay_status",
-                "500/503: keep watching Clay's status",
-                frozenset({_B.CLAY_INCIDENT, _B.CREDENTIALS}),
-                frozenset({_E.SERVER}),
-                action=ActionId.WATCH_CLAY_STATUS,
-            ),
-            Item(
-                "investigate_infra",
-                "Investigate our pods, nodes and resources",
-                frozenset({_B.INFRASTRUCTURE}),
-                action=ActionId.INVESTIGATE_INFRA,
-            ),
-        ),
-    ),
-    Step(
-        4,
-        "Communicate",
-        (
-            Item("slack_update", "Internal Slack update: severity, impact, current action, next update time"),
-            Item("status_page_update", "External status page update in user-facing words"),
-        ),
-    ),
+from clay_cockpit.runbook_file import (
+    ActionId,
+    ActionSpec,
+    Branch,
+    BranchSpec,
+    ErrorClass,
+    Item,
+    Link,
+    Runbook,
+    Severity,
+    SeverityLevel,
+    Step,
+    load_runbook,
 )
 
+__all__ = [
+    "ACTION_KEY",
+    "ACTION_TEXT",
+    "BRANCH_ACTIONS",
+    "BRANCH_LABEL",
+    "DONE_TEXT",
+    "ITEMS",
+    "OUTSIDE",
+    "RUNBOOK",
+    "SEVERITIES",
+    "STEPS",
+    "ActionId",
+    "ActionSpec",
+    "Branch",
+    "BranchSpec",
+    "ErrorClass",
+    "Item",
+    "Link",
+    "Runbook",
+    "Severity",
+    "SeverityLevel",
+    "Step",
+    "branch_actions",
+    "item_applies",
+    "shipped_runbook_path",
+]
+
+
+def shipped_runbook_path() -> str:
+    """``config/runbook.toml`` as installed (the package's own directory, as
+    :func:`clay_cockpit.config.data_path` finds default.toml)."""
+    import os
+
+    import clay_cockpit.data
+
+    return os.path.join(os.path.dirname(clay_cockpit.data.__file__), "runbook.toml")
+
+
+#: The shipped runbook, read and checked once.
+RUNBOOK: Runbook = load_runbook(shipped_runbook_path())
+
+SEVERITIES: dict[Severity, SeverityLevel] = RUNBOOK.severities
+
+ACTION_TEXT: dict[ActionId, str] = {a: spec.text for a, spec in RUNBOOK.actions.items()}
+
+#: The key that carries out each runbook action on the cockpit's main screen
+#: (tests/test_triage_keys.py holds it equal to the app's bindings). Actions
+#: without a key are done outside the cockpit (``OUTSIDE``) or are the
+#: responder's own reading.
+ACTION_KEY: dict[ActionId, str] = {a: spec.key for a, spec in RUNBOOK.actions.items() if spec.key}
+
+#: Actions the cockpit cannot carry out: said plainly where they are offered.
+OUTSIDE: frozenset[ActionId] = frozenset(a for a, spec in RUNBOOK.actions.items() if spec.outside)
+
+#: How an action reads once it is in effect ("✓ Request queuing on since 12:03").
+DONE_TEXT: dict[ActionId, str] = {a: spec.done for a, spec in RUNBOOK.actions.items()}
+
+#: What each branch is called on screen ("Credentials").
+BRANCH_LABEL: dict[Branch, str] = {b: spec.label for b, spec in RUNBOOK.branches.items()}
+
+#: The immediate actions a branch recommends for an error class, in order.
+BRANCH_ACTIONS: dict[tuple[Branch, ErrorClass], tuple[ActionId, ...]] = {
+    (b, e): acts for b, spec in RUNBOOK.branches.items() for e, acts in spec.actions
+}
+
+STEPS: tuple[Step, ...] = RUNBOOK.steps
+
 ITEMS: dict[str, Item] = {item.key: item for step in STEPS for item in step.items}
+
+
+def branch_actions(branch: Branch, error: ErrorClass | None) -> tuple[ActionId, ...]:
+    """The actions the runbook recommends, in order, on ``branch`` for ``error`` (() when none)."""
+    return BRANCH_ACTIONS.get((branch, error), ()) if error is not None else ()
 
 
 def item_applies(item: Item, branches: set[Branch] | frozenset[Branch], errors: set[ErrorClass] | frozenset[ErrorClass]) -> bool:

@@ -118,6 +118,7 @@ GROUPS: dict[str, str] = {
     "clay_cockpit.text": BASE,
     "clay_cockpit.signals": BASE,
     "clay_cockpit.runbook": BASE,
+    "clay_cockpit.runbook_file": BASE,  # the runbook file: its names, its types and its loader
     "clay_cockpit.target": BASE,
     "clay_cockpit.links": BASE,
     "clay_cockpit.config": BASE,
@@ -144,6 +145,7 @@ GROUPS: dict[str, str] = {
     "clay_cockpit.cli": "entry",
     "clay_cockpit.demo": "entry",
     "clay_cockpit.info": "entry",
+    "clay_cockpit.runbook_cli": "entry",
     "clay_cockpit.starter": "entry",
     "clay_cockpit": "entry",
 }

@@ -282,7 +282,10 @@ def test_top_level_help_shows_the_cockpits_options_and_resolved_paths(home) -> N
         ("chek", "clay-cockpit: invalid choice: 'chek' — did you mean 'check'?"),
         ("inof", "clay-cockpit: invalid choice: 'inof' — did you mean 'info'?"),
         ("rbca", "clay-cockpit: invalid choice: 'rbca' — did you mean 'rbac'?"),
-        ("zzz", "clay-cockpit: invalid choice: 'zzz' (choose from run, demo, sim, init, check, rbac, info, postmortem, completion)"),
+        (
+            "zzz",
+            "clay-cockpit: invalid choice: 'zzz' (choose from run, demo, sim, init, check, rbac, info, postmortem, runbook, completion)",
+        ),
     ],
 )
 def test_a_mistyped_subcommand_suggests_the_nearest(typo, says) -> None:

@@ -25,6 +25,9 @@ from clay_cockpit.runbook import (
     ErrorClass,
     Severity,
 )
+from clay_cockpit.runbook import (
+    BRANCH_LABEL as RUNBOOK_BRANCH_LABEL,
+)
 from clay_cockpit.signals import Signals
 
 __all__ = [
@@ -61,14 +64,7 @@ STATUS_LABEL = {
     Status.MONITORING: "Monitoring",
     Status.RESOLVED: "Resolved",
 }
-BRANCH_LABEL = {
-    "clay_incident": "Clay incident",
-    "credentials": "Credentials",
-    "infrastructure": "Infrastructure",
-    "monitoring_gap": "Monitoring gap",
-    "healthy": "Healthy",
-    "unknown": "Unknown",
-}
+BRANCH_LABEL = {b.value: label for b, label in RUNBOOK_BRANCH_LABEL.items()}  # by the branch's name, as the incident records it
 _ACTION_BY_TEXT = {text: aid.value for aid, text in ACTION_TEXT.items()}
 _CODE = re.compile(r"\b([45]\d\d)\b")
 

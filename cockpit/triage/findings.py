@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from clay_cockpit.config import Thresholds
-from clay_cockpit.runbook import ActionId, Branch, ErrorClass, Severity
+from clay_cockpit.runbook import ActionId, Branch, ErrorClass, Severity, branch_actions
 from clay_cockpit.triage import evidence as ev
 from clay_cockpit.triage.context import Context, _calls_summary
 from clay_cockpit.triage.logs import LOG_MIN_CALLS, LOG_WINDOW, LogEvidence, Onset
@@ -355,10 +355,10 @@ def credentials(ctx: Context, imp: Impact) -> Finding:
     reasons = list(imp.reasons) + _status_reasons(ctx, for_clay=False)
     if cls == ErrorClass.AUTH:
         label, title = "Credentials", f"Clay answers {codes} to {share}{tail}" if share else f"Clay answers {codes}{tail}"
-        actions: tuple[ActionId, ...] = (ActionId.VERIFY_KEY, ActionId.UPDATE_KEY, ActionId.RESTART)
+        actions = branch_actions(Branch.CREDENTIALS, cls)
     elif cls == ErrorClass.RATE_LIMIT:
         label, title = "Rate limit", f"Clay rate-limits {share}{_with_codes(codes, tail)}" if share else f"Clay rate-limits us{tail}"
-        actions = (ActionId.READ_RATE_LIMITS, ActionId.ENABLE_QUEUING)
+        actions = branch_actions(Branch.CREDENTIALS, cls)
         rl = ctx.logs.rate_limit if ctx.logs is not None else {}
         if rl:
             parts = [
@@ -373,7 +373,7 @@ def credentials(ctx: Context, imp: Impact) -> Finding:
                 imp.level,
                 title,
                 tuple(reasons),
-                (read, action(ActionId.ENABLE_QUEUING)),
+                tuple(read if a == ActionId.READ_RATE_LIMITS else action(a) for a in actions),
                 frozenset({cls}),
                 label=label,
                 sources=frozenset(imp.sources),
@@ -420,10 +420,12 @@ def clay_side(ctx: Context, imp: Impact | None, lat: Severity | None, lat_reason
             what = f"{share} fail" + (tail if acknowledged else _with_codes(codes, tail))
     else:
         what = f"slow, {slow}"
-    actions = [action(ActionId.ENABLE_FALLBACK), action(ActionId.WATCH_CLAY_STATUS)]
+    # the two branches a Clay-side failure can reach recommend their own actions (config/runbook.toml)
+    on = Branch.CLAY_INCIDENT if acknowledged and ctx.status is not None else Branch.CREDENTIALS
+    actions = [action(a) for a in branch_actions(on, ErrorClass.SERVER)]
     fb = _fallback_on(ctx)
     if fb is not None:
-        actions[0] = replace(actions[0], done=True, detail=fb)
+        actions = [replace(a, done=True, detail=fb) if a.id == ActionId.ENABLE_FALLBACK else a for a in actions]
         reasons.append(ctx.reason(f"Fallback already on: {fb}", "logs" if "log lines" in fb else "health"))
     if acknowledged and ctx.status is not None:
         sources.add("statuspage")

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from clay_cockpit.runbook import ACTION_KEY, ACTION_TEXT, DONE_TEXT, OUTSIDE, ActionId, Branch, ErrorClass, Severity
+from clay_cockpit.runbook import BRANCH_LABEL as BRANCH_LABEL  # re-exported: the labels triage's readers use (config/runbook.toml)
 from clay_cockpit.triage import evidence as ev
 
 
@@ -22,15 +23,6 @@ class Confidence(StrEnum):
     MEDIUM = "medium"  # the sources the branch needs are live, others are not
     LOW = "low"  # the branch rests on stale, failed or secondary evidence
 
-
-BRANCH_LABEL: dict[Branch, str] = {
-    Branch.CLAY_INCIDENT: "Clay incident",
-    Branch.CREDENTIALS: "Credentials",
-    Branch.INFRASTRUCTURE: "Infrastructure",
-    Branch.MONITORING_GAP: "Monitoring gap",
-    Branch.HEALTHY: "Healthy",
-    Branch.UNKNOWN: "Unknown",
-}
 
 SEVERITY_ORDER = {Severity.P1: 0, Severity.P2: 1, Severity.P3: 2, Severity.P4: 3, None: 4}
 

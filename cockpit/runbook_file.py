@@ -1,0 +1,339 @@
+"""The runbook file: its vocabulary (severities, branches, error classes,
+actions), the types it is read into, and the loader that reads and checks it.
+
+``config/runbook.toml`` is the Clay runbook as the cockpit runs it;
+:mod:`clay_cockpit.runbook` builds its constants from it at import. A bad
+file raises :class:`~clay_cockpit.paths.ConfigError`, one line naming the
+file, the key, what was expected and what was found (docs/runbook-file.md).
+
+The names here (the enums) are the cockpit's: what its triage can decide and
+what its keys can do. A file words them, orders them and adds items, notes
+and links; it cannot add a branch, an error class or an action.
+
+Standard library only, no I/O but the reading of the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from clay_cockpit.config_build import _check_kind, _describe, parse_toml, read_text_file
+from clay_cockpit.paths import ConfigError
+
+
+class Severity(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+@dataclass(frozen=True)
+class SeverityLevel:
+    severity: Severity
+    name: str  # "Complete outage"
+    response: str  # "< 15 min", as the runbook says it
+    response_seconds: float | None  # None: next business day (see incident.response_deadline)
+    examples: str
+
+
+class Branch(StrEnum):
+    """Where the decision tree lands (step 2 of the runbook)."""
+
+    CLAY_INCIDENT = "clay_incident"  # Clay errors and a Clay incident → wait, enable fallback
+    CREDENTIALS = "credentials"  # Clay errors, no Clay incident → our credentials / config / usage
+    INFRASTRUCTURE = "infrastructure"  # no Clay errors, our service unhealthy → our infrastructure
+    MONITORING_GAP = "monitoring_gap"  # we cannot see enough, no user impact visible (P4)
+    HEALTHY = "healthy"  # all well
+    UNKNOWN = "unknown"  # not enough evidence to choose
+
+
+class ErrorClass(StrEnum):
+    """The Clay error families of step 3."""
+
+    AUTH = "auth"  # 401 / 403
+    RATE_LIMIT = "rate_limit"  # 429
+    SERVER = "server"  # 500 / 502 / 503 / 504, timeouts
+
+    @classmethod
+    def of(cls, code: int) -> ErrorClass | None:
+        if code in (401, 403):
+            return cls.AUTH
+        if code == 429:
+            return cls.RATE_LIMIT
+        if 500 <= code <= 599:
+            return cls.SERVER
+        return None
+
+
+class ActionId(StrEnum):
+    """The runbook's immediate actions; issue 4 binds each to a remediation."""
+
+    VERIFY_KEY = "verify_key"  # 401/403: verify the API key in the Secret
+    UPDATE_KEY = "update_key"  # 401/403: update it if rotated
+    RESTART = "restart"  # 401/403 after a key update; crashloops
+    READ_RATE_LIMITS = "read_rate_limits"  # 429: read the rate-limit headers
+    ENABLE_QUEUING = "enable_queuing"  # 429
+    ENABLE_FALLBACK = "enable_fallback"  # 500/503 and Clay incidents: graceful degradation
+    WATCH_CLAY_STATUS = "watch_clay_status"  # keep watching Clay's status page
+    INVESTIGATE_INFRA = "investigate_infra"  # our pods, nodes, resources
+    SCALE = "scale"
+    # what the evidence about our own pods points to (infrastructure branch)
+    READ_POD_LOGS = "read_pod_logs"  # a pod crashes for another reason: its last log lines say why
+    ROLLBACK = "rollback"  # a leak or a crash since the last change: roll it back (rollout undo, key U)
+    RAISE_MEMORY_LIMIT = "raise_memory_limit"  # the limit is too small for the load (outside the cockpit)
+    CHECK_DEPLOYMENT = "check_deployment"  # no pods: the deployment, its replicas and its selector
+    ESCALATE_NODE = "escalate_node"  # a node in trouble under our pods: cordon it, or the cluster's operators (outside the cockpit)
+
+
+#: The signals the cockpit ticks a checklist item on itself (``Item.auto``).
+AUTO_SIGNALS = ("statuspage", "health", "metrics", "logs")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One checklist item. ``branches``/``errors`` empty: applies always."""
+
+    key: str
+    text: str
+    branches: frozenset[Branch] = frozenset()
+    errors: frozenset[ErrorClass] = frozenset()
+    auto: str = ""  # what the cockpit verifies itself ("statuspage", "health", "metrics", "logs"), "" if manual
+    action: ActionId | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    title: str
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """How an action reads, offered (``text``) and in effect (``done``);
+    the key that carries it out ("" none) and whether it is done outside the cockpit."""
+
+    text: str
+    done: str
+    key: str = ""
+    outside: bool = False
+
+
+@dataclass(frozen=True)
+class BranchSpec:
+    label: str  # "Credentials"
+    when: str  # the condition, in words (decided in cockpit/triage/)
+    actions: tuple[tuple[ErrorClass, tuple[ActionId, ...]], ...] = ()  # per error class, in order
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """A whole runbook file, read and checked."""
+
+    source: str
+    severities: dict[Severity, SeverityLevel]
+    branches: dict[Branch, BranchSpec]
+    actions: dict[ActionId, ActionSpec]
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+
+
+STEP_COUNT = 4  # quick triage, decision tree, immediate actions, communicate: the cockpit reads steps 2 and 3 by their place
+NEXT_BUSINESS_DAY = "next business day"
+
+
+# --------------------------------------------------------------------------
+# Reading
+
+
+def load_runbook(path: str) -> Runbook:
+    """Read and check the runbook file at ``path`` (ConfigError, one line, if bad)."""
+    return runbook_from_toml(parse_toml(read_text_file(path, "a runbook file"), path), path)
+
+
+def runbook_from_toml(doc: dict[str, Any], file: str) -> Runbook:
+    r = _Reader(file)
+    r.keys(
+        doc, "", ("notes", "links", "severities", "branches", "actions", "steps"), required=("severities", "branches", "actions", "steps")
+    )
+    return Runbook(
+        source=file,
+        severities=r.severities(doc["severities"]),
+        branches=r.branches(doc["branches"]),
+        actions=r.actions(doc["actions"]),
+        steps=r.steps(doc["steps"]),
+        notes=tuple(r.string(n, f"notes[{i}]") for i, n in enumerate(r.array(doc.get("notes", []), "notes", "strings"))),
+        links=tuple(r.link(x, f"links[{i}]") for i, x in enumerate(r.array(doc.get("links", []), "links", "tables (title, url)"))),
+    )
+
+
+def _choices(enum: type[StrEnum]) -> str:
+    return "one of " + ", ".join(m.value for m in enum)
+
+
+class _Reader:
+    """Each part of the file, checked; every error names ``file`` and the key."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, key: str, expected: str, found: str) -> ConfigError:
+        return ConfigError(self.file, key, expected, found)
+
+    def keys(self, table: Any, where: str, known: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
+        if not isinstance(table, dict):
+            raise self.fail(where, "a table", _describe(table))
+        for key in table:
+            if key not in known:
+                raise self.fail(_join(where, key), "one of " + ", ".join(known), "unknown key")
+        for key in required:
+            if key not in table:
+                raise self.fail(_join(where, key), f"a value for {key}", "nothing (missing required key)")
+        return table
+
+    def string(self, value: Any, key: str, empty: bool = False) -> str:
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            raise self.fail(key, "a string" if empty else "a non-empty string", _describe(value))
+        return value
+
+    def array(self, value: Any, key: str, of: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(key, f"an array of {of}", _describe(value))
+        return value
+
+    def member(self, enum: type[StrEnum], value: Any, key: str) -> Any:
+        if not isinstance(value, str) or value not in {m.value for m in enum}:
+            raise self.fail(key, _choices(enum), _describe(value))
+        return enum(value)
+
+    def members(self, enum: type[StrEnum], value: Any, key: str) -> list[Any]:
+        return [self.member(enum, v, f"{key}[{i}]") for i, v in enumerate(self.array(value, key, "names"))]
+
+    def severities(self, table: Any) -> dict[Severity, SeverityLevel]:
+        self.keys(table, "severities", tuple(s.value for s in Severity))
+        out = {}
+        for sev in Severity:
+            where = f"severities.{sev.value}"
+            if sev.value not in table:
+                raise self.fail(where, "a table (name, response, response_seconds, examples)", "nothing (missing severity)")
+            t = self.keys(
+                table[sev.value],
+                where,
+                ("name", "response", "response_seconds", "examples"),
+                ("name", "response", "response_seconds", "examples"),
+            )
+            seconds = t["response_seconds"]
+            if seconds != NEXT_BUSINESS_DAY and (
+                isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < 1e9
+            ):
+                raise self.fail(f"{where}.response_seconds", f'a number of seconds > 0 or "{NEXT_BUSINESS_DAY}"', _describe(seconds))
+            out[sev] = SeverityLevel(
+                sev,
+                self.string(t["name"], f"{where}.name"),
+                self.string(t["response"], f"{where}.response"),
+                None if seconds == NEXT_BUSINESS_DAY else seconds,
+                self.string(t["examples"], f"{where}.examples"),
+            )
+        return out
+
+    def branches(self, table: Any) -> dict[Branch, BranchSpec]:
+        self.keys(table, "branches", tuple(b.value for b in Branch))
+        out = {}
+        for b in Branch:
+            where = f"branches.{b.value}"
+            if b.value not in table:
+                raise self.fail(where, "a table (label, when, actions)", "nothing (missing branch)")
+            t = self.keys(table[b.value], where, ("label", "when", "actions"), ("label", "when"))
+            acts = self.keys(t.get("actions", {}), f"{where}.actions", tuple(e.value for e in ErrorClass))
+            per = tuple((ErrorClass(e), self._action_list(v, f"{where}.actions.{e}")) for e, v in acts.items())
+            out[b] = BranchSpec(self.string(t["label"], f"{where}.label"), self.string(t["when"], f"{where}.when"), per)
+        return out
+
+    def _action_list(self, value: Any, key: str) -> tuple[ActionId, ...]:
+        ids = self.members(ActionId, value, key)
+        for i, a in enumerate(ids):
+            if a in ids[:i]:
+                raise self.fail(f"{key}[{i}]", "each action at most once", _describe(a.value))
+        return tuple(ids)
+
+    def actions(self, table: Any) -> dict[ActionId, ActionSpec]:
+        self.keys(table, "actions", tuple(a.value for a in ActionId))
+        out = {}
+        for a in ActionId:
+            where = f"actions.{a.value}"
+            if a.value not in table:
+                raise self.fail(where, "a table (text, done, key, outside)", "nothing (missing action)")
+            t = self.keys(table[a.value], where, ("text", "done", "key", "outside"), ("text", "done"))
+            outside = t.get("outside", False)
+            if not isinstance(outside, bool):
+                raise self.fail(f"{where}.outside", "true or false", _describe(outside))
+            out[a] = ActionSpec(
+                self.string(t["text"], f"{where}.text"),
+                self.string(t["done"], f"{where}.done"),
+                self.string(t.get("key", ""), f"{where}.key", empty=True),
+                outside,
+            )
+        return out
+
+    def steps(self, value: Any) -> tuple[Step, ...]:
+        steps = self.array(value, "steps", "tables (title, items)")
+        if len(steps) != STEP_COUNT:
+            raise self.fail("steps", f"{STEP_COUNT} steps (quick triage, decision tree, immediate actions, communicate)", f"{len(steps)}")
+        seen: dict[str, str] = {}
+        autos: dict[str, str] = {}
+        out = []
+        for n, s in enumerate(steps):
+            where = f"steps[{n}]"
+            t = self.keys(s, where, ("title", "items"), ("title", "items"))
+            items = []
+            for i, x in enumerate(self.array(t["items"], f"{where}.items", "tables (key, text, …)")):
+                item = self.item(x, f"{where}.items[{i}]")
+                at = f"{where}.items[{i}]"
+                if item.key in seen:
+                    raise self.fail(f"{at}.key", f"a key no other item has ({seen[item.key]} has it)", _describe(item.key))
+                if item.auto and item.auto in autos:
+                    raise self.fail(f"{at}.auto", f"a signal no other item is ticked on ({autos[item.auto]} is)", _describe(item.auto))
+                seen[item.key] = at
+                if item.auto:
+                    autos[item.auto] = at
+                items.append(item)
+            out.append(Step(n + 1, self.string(t["title"], f"{where}.title"), tuple(items)))
+        return tuple(out)
+
+    def item(self, value: Any, where: str) -> Item:
+        t = self.keys(value, where, ("key", "text", "branches", "errors", "auto", "action"), ("key", "text"))
+        key = self.string(t["key"], f"{where}.key")
+        if not key.replace("_", "a").isalnum() or not key.isascii():
+            raise self.fail(f"{where}.key", "a name of letters, digits and _", _describe(key))
+        auto = t.get("auto", "")
+        if auto != "" and auto not in AUTO_SIGNALS:
+            raise self.fail(f"{where}.auto", "one of " + ", ".join(AUTO_SIGNALS) + ' or ""', _describe(auto))
+        action = t.get("action")
+        return Item(
+            key,
+            self.string(t["text"], f"{where}.text"),
+            frozenset(self.members(Branch, t.get("branches", []), f"{where}.branches")),
+            frozenset(self.members(ErrorClass, t.get("errors", []), f"{where}.errors")),
+            auto,
+            None if action is None else self.member(ActionId, action, f"{where}.action"),
+        )
+
+    def link(self, value: Any, where: str) -> Link:
+        t = self.keys(value, where, ("title", "url"), ("title", "url"))
+        url = self.string(t["url"], f"{where}.url")
+        _check_kind("url", url, self.file, f"{where}.url")  # http(s), a host, no user:password@
+        return Link(self.string(t["title"], f"{where}.title"), url)
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
