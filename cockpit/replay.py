@@ -491,16 +491,16 @@ def scenario_file(ref: str, save: str | None = None, state_dir: str | Path | Non
     import sys
     import tempfile
 
-    derived = derive_incident(ref, state_dir)
-    for line in derived.unmapped:
-        print(f"clay-cockpit: not replayed: {line}", file=sys.stderr)
-    if save:
+    if save:  # checked first: a refusal is the only line
         path = Path(save).expanduser()
         if path.exists():
             raise ReplayError(f"{path} exists: --save writes a new file (choose another name, or remove it)")
         if path.suffix != ".toml":
             raise ReplayError(f"{path}: --save needs a .toml file name (demo --scenario reads it back by that)")
-    else:
+    derived = derive_incident(ref, state_dir)
+    for line in derived.unmapped:
+        print(f"clay-cockpit: not replayed: {line}", file=sys.stderr)
+    if not save:
         path = Path(tempfile.mkdtemp(prefix="clay-replay-")) / f"{derived.name}.toml"
     try:
         with path.open("x", encoding="utf-8") as f:
