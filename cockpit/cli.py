@@ -203,6 +203,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
         "clay-cockpit demo --scenario key-revoked --speed 4",
         "clay-cockpit demo --scenario ./my-scenario.toml --seed 7",
         "clay-cockpit demo --scenario log-flood --log-rate 2000",
+        "clay-cockpit demo --from-incident INC-20260101-0412 --save ./inc-0412.toml",
     )
     demo.add_argument("--scenario", default="clay-outage", help="scenario name or TOML file (default: clay-outage)")
     demo.add_argument("--speed", type=SPEED, default=1.0, help="run the drill clock this many times faster (0.01 to 1000)")
@@ -210,6 +211,12 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
     demo.add_argument("--log-rate", type=LOG_RATE, default=None, metavar="N", help=LOG_RATE_HELP)
     demo.add_argument("--read-only", action="store_true", help="never send a mutating request to the drill cluster")
     demo.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
+    demo.add_argument(
+        "--from-incident",
+        metavar="ID",
+        help="rehearse a recorded incident: a scenario derived from its evidence (an id, a unique part of one, or a timeline file)",
+    )
+    demo.add_argument("--save", metavar="FILE", help="with --from-incident: also keep the derived scenario in FILE (.toml) to edit")
     add_log_arguments(demo)
 
     sim = _sub(

@@ -254,6 +254,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     from clay_cockpit.cli_common import fail, no_terminal
 
+    if args.save and not args.from_incident:
+        return fail("--save goes with --from-incident (it keeps the scenario derived from the incident)")
+    if args.from_incident:  # before the terminal check: --save works without a screen
+        from clay_cockpit.replay import ReplayError, scenario_file
+
+        try:
+            args.scenario = str(scenario_file(args.from_incident, args.save))
+        except ReplayError as err:
+            return fail(str(err))
     if why := no_terminal():  # before the drill child: nothing to start without a screen
         return fail(why)
     drill = start_drill(args.scenario, speed=args.speed, seed=args.seed, log_rate=args.log_rate)  # first: it checks the scenario meanwhile

@@ -147,6 +147,7 @@ GROUPS: dict[str, str] = {
     "clay_cockpit.info": "entry",
     "clay_cockpit.runbook_cli": "entry",
     "clay_cockpit.starter": "entry",
+    "clay_cockpit.replay": "entry",  # demo --from-incident: a timeline read into a drill scenario (issue 18)
     "clay_cockpit": "entry",
 }
 ARROWS: dict[str, set[str]] = {
