@@ -50,6 +50,8 @@ __all__ = [
     "branch_actions",
     "item_applies",
     "shipped_runbook_path",
+    "runbook_path",
+    "RUNBOOK_ENV",
 ]
 
 
@@ -63,8 +65,20 @@ def shipped_runbook_path() -> str:
     return os.path.join(os.path.dirname(clay_cockpit.data.__file__), "runbook.toml")
 
 
-#: The shipped runbook, read and checked once.
-RUNBOOK: Runbook = load_runbook(shipped_runbook_path())
+#: A team's runbook file in place of the shipped one (``--runbook FILE`` sets it; the CLI checks the file
+#: before anything imports this module, so a bad one is a one-line error there, not here).
+RUNBOOK_ENV = "CLAY_COCKPIT_RUNBOOK"
+
+
+def runbook_path() -> str:
+    """The runbook file the cockpit runs: ``$CLAY_COCKPIT_RUNBOOK`` if set, else the shipped one."""
+    import os
+
+    return os.environ.get(RUNBOOK_ENV) or shipped_runbook_path()
+
+
+#: The runbook the cockpit runs (a team's file, or the shipped one), read and checked once.
+RUNBOOK: Runbook = load_runbook(runbook_path())
 
 SEVERITIES: dict[Severity, SeverityLevel] = RUNBOOK.severities
 
