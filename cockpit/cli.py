@@ -214,6 +214,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
         "clay-cockpit run",
         "clay-cockpit --config ./staging.toml --read-only",
         "clay-cockpit --context prod-eu -n clay-sync",
+        "clay-cockpit --env prod-eu   # one environment ([env.prod-eu]) of the config",
         "clay-cockpit --debug   # then read the log file: clay-cockpit info",
     )
     _add_run_arguments(run)

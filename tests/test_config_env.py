@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -329,3 +330,22 @@ def test_the_reference_documents_the_environments() -> None:
     keys = [row[0] for row in reference()]
     assert keys[-5:] == ["default_env", "env.NAME", "env.NAME.read_only", "env.NAME.require_explicit", "env.NAME.SECTION.KEY"]
     assert "env.NAME.name" not in keys and "env.NAME.sets" not in keys
+
+
+def test_the_starters_commented_example_is_a_working_config_once_uncommented() -> None:
+    """config/default.toml (what `clay-cockpit init` writes) shows default_env
+    above the tables and an [env.*] example at the end, commented out; taking
+    the "# " off those lines gives a file whose environments load as documented."""
+    lines = default_toml_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# [env."))
+    text = "\n".join(
+        line.removeprefix("# ") if i >= start or line.startswith("# default_env") else line for i, line in enumerate(lines)
+    ).replace("\n#\n", "\n\n")
+    data = tomllib.loads(text)
+    staging = config_from_toml(data, "starter")
+    assert (staging.env, staging.kube.context, staging.kube.namespace) == ("staging", "staging", "clay-sync-staging")
+    eu = config_from_toml(data, "starter", "prod-eu")
+    assert (eu.kube.context, eu.kube.read_only, eu.slack.channel) == ("prod-eu", True, "#inc-clay-eu")
+    assert eu.metrics.url == "http://prometheus.monitoring.svc.eu:9090" and eu.profile.require_explicit
+    with pytest.raises(ConfigError):
+        check_env_choice(replace(eu, env_from="default_env"))
