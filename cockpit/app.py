@@ -37,8 +37,7 @@ from textual.app import App
 from textual.binding import BindingType
 from textual.worker import get_current_worker
 
-from clay_cockpit.config import Config
-from clay_cockpit.config import state_dir as default_state_dir
+from clay_cockpit.config import Config, env_state_dir
 from clay_cockpit.screens.app_actions import AppActions, cockpit_commands
 from clay_cockpit.screens.app_keys import APP_BINDINGS
 from clay_cockpit.screens.app_messages import (
@@ -115,8 +114,8 @@ class CockpitApp(AppTerminal, AppActions, App[int]):
         self.clock = clock
         self.drill = drill
         self.speed = speed  # a drill's --speed: triage's window shrinks with it
-        # incidents of a drill stay apart from real ones (and from other scenarios')
-        self.state_dir = state_dir or (default_state_dir() / "drills" / _slug(drill.scenario) if drill else default_state_dir())
+        # incidents of a drill stay apart from real ones (and from other scenarios'), an environment's from the others'
+        self.state_dir = state_dir or (env_state_dir(config) / "drills" / _slug(drill.scenario) if drill else env_state_dir(config))
         if title:
             self.title = title
         self._signals: Signals | None = None  # made on first use (see the signals property)

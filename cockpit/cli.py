@@ -111,6 +111,31 @@ def add_target_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGro
     )
 
 
+def add_env_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--env NAME``: which environment ([env.NAME] of the config) to use."""
+    env = parser.add_argument(
+        "--env",
+        metavar="NAME",
+        default=None,
+        help="environment of the config to use ([env.NAME]; default: default_env; a production one needs --env typed)",
+    )
+    env.completer = _complete_envs  # type: ignore[attr-defined]  # argcomplete reads it
+
+
+def _complete_envs(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
+    """--env TAB: the [env.NAME] tables of the config in use (names only; nothing when it does not parse)."""
+    import tomllib
+
+    from clay_cockpit.paths import config_location
+
+    path, _origin = config_location(getattr(parsed_args, "config", None))
+    try:
+        envs = tomllib.loads(path.read_text(encoding="utf-8")).get("env", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    return [name for name in envs if isinstance(envs, dict) and name.startswith(prefix)]
+
+
 def _complete_contexts(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
     """--context TAB: the contexts of the kubeconfig in use (names only)."""
     from clay_cockpit.target import resolve
@@ -134,6 +159,7 @@ def add_log_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
 def _add_run_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--config", metavar="PATH", help=_config_help())
     parser.add_argument("--read-only", action="store_true", help="never send a mutating request to the cluster")
+    add_env_argument(parser)
     add_target_arguments(parser)
     add_log_arguments(parser)
 
@@ -188,6 +214,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
         "clay-cockpit run",
         "clay-cockpit --config ./staging.toml --read-only",
         "clay-cockpit --context prod-eu -n clay-sync",
+        "clay-cockpit --env prod-eu   # one environment ([env.prod-eu]) of the config",
         "clay-cockpit --debug   # then read the log file: clay-cockpit info",
     )
     _add_run_arguments(run)
@@ -274,6 +301,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
         help="also read the Clay key from the Secret and send it to clay.probe_url once (by default no key leaves "
         "this machine); only its fingerprint is shown",
     )
+    add_env_argument(check)
     add_target_arguments(check)
     add_log_arguments(check)
 
@@ -294,6 +322,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
     rbac.add_argument("--user", action="append", metavar="U", help="bind the Role to this user (repeatable)")
     rbac.add_argument("--group", action="append", metavar="G", help="bind the Role to this group (repeatable)")
     rbac.add_argument("--service-account", action="append", metavar="NS:NAME", help="bind the Role to this service account (repeatable)")
+    add_env_argument(rbac)
     add_target_arguments(rbac)
 
     info = _sub(
@@ -309,6 +338,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
     )
     info.add_argument("--config", metavar="PATH", help=_config_help())
     info.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    add_env_argument(info)
     add_target_arguments(info)
 
     postmortem = _sub(

@@ -22,7 +22,7 @@ EXIT_USAGE = 2
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_LEVEL_ENV = "CLAY_COCKPIT_LOG_LEVEL"
 # what this process's command line said, for load_user_config and log_to_file (main records it)
-_command_line: dict[str, str | None] = {"context": None, "namespace": None, "kubeconfig": None, "log_level": None}
+_command_line: dict[str, str | None] = {"context": None, "namespace": None, "kubeconfig": None, "log_level": None, "env": None}
 
 
 def _plain(value: float) -> str:
@@ -106,22 +106,30 @@ def load_user_config(
     context: str | None = None,
     namespace: str | None = None,
     kubeconfig: str | None = None,
+    env: str | None = None,
 ) -> Config:
-    """The user's config, checked ([ui] and [keymap] too), with the kube
-    target's overrides applied: ``context``/``namespace``/``kubeconfig``
-    (default: this command line's --context, -n, --kubeconfig), else their
-    environment variables, else the file."""
+    """The user's config, checked ([ui] and [keymap] too), in the environment
+    ``env`` names (default: this command line's --env, else the file's
+    default_env; one must be chosen when the file defines any, and --env
+    typed for one that requires it), with the kube target's overrides
+    applied: ``context``/``namespace``/``kubeconfig`` (default: this command
+    line's --context, -n, --kubeconfig), else their environment variables
+    (unless the environment sets that key itself), else the file."""
     from clay_cockpit.config import load_config
+    from clay_cockpit.config_target import check_env_choice, profile_wins, target_overrides, with_resolved_namespace, with_target
     from clay_cockpit.config_target import read_only as with_read_only
-    from clay_cockpit.config_target import target_overrides, with_resolved_namespace, with_target
     from clay_cockpit.paths import find_config
     from clay_cockpit.target import check_context
 
-    config = load_config(find_config(cli_path))
-    overrides = target_overrides(
-        context=context if context is not None else _command_line["context"],
-        namespace=namespace if namespace is not None else _command_line["namespace"],
-        kubeconfig=kubeconfig if kubeconfig is not None else _command_line["kubeconfig"],
+    config = load_config(find_config(cli_path), env if env is not None else _command_line["env"])
+    check_env_choice(config)
+    overrides = profile_wins(
+        config,
+        target_overrides(
+            context=context if context is not None else _command_line["context"],
+            namespace=namespace if namespace is not None else _command_line["namespace"],
+            kubeconfig=kubeconfig if kubeconfig is not None else _command_line["kubeconfig"],
+        ),
     )
     check_context(overrides, config.kube.kubeconfig)
     config = with_resolved_namespace(with_target(config, **{k: v for k, (v, _) in overrides.items()}))

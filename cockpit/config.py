@@ -12,7 +12,10 @@ Tokens are never stored in the file: a key names the environment variable
 that holds each token (``token_env``).
 
 The kube target (context, namespace, kubeconfig) can be overridden per run:
-:mod:`clay_cockpit.config_target`.
+:mod:`clay_cockpit.config_target`. One file can hold several environments
+(``[env.NAME]`` tables overriding the sections' keys, ``--env NAME`` picks
+one): :mod:`clay_cockpit.config_env`; each is built and checked here as a
+whole config, and :func:`env_state_dir` keeps each one's incidents apart.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from clay_cockpit.config_build import (
     build,
+    check_keys,
     opt,
     parse_toml,
     range_text,
@@ -48,6 +52,7 @@ __all__ = [
     "ClayConfig",
     "CommsConfig",
     "Config",
+    "EnvProfile",
     "EscalationConfig",
     "ExternalStatusConfig",
     "FlagsConfig",
@@ -70,6 +75,7 @@ __all__ = [
     "config_from_toml",
     "data_path",
     "default_toml_text",
+    "env_state_dir",
     "load_config",
     "reference",
     # re-exported from clay_cockpit.paths and clay_cockpit.config_build
@@ -336,6 +342,19 @@ class SharedConfig:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class EnvProfile:
+    """One ``[env.NAME]`` table: its own keys (the sections' keys it overrides
+    are merged into the environment's :class:`Config`)."""
+
+    name: str = opt("", "(the table's key)")
+    read_only: bool = opt(False, "Never send a mutating request in this environment (the same as its kube.read_only)")
+    require_explicit: bool = opt(
+        False, "A production environment: only `--env NAME` typed on the command line picks it, never default_env alone"
+    )
+    sets: tuple[str, ...] = field(default=(), metadata={"internal": True})  # the dotted keys it overrides (kube.context …)
+
+
 DEFAULT_THEME = "textual-dark"
 
 
@@ -366,20 +385,72 @@ class Config:
     keymap: tuple[tuple[str, str], ...] = opt(
         doc='Key(s) for a binding, by its id (README\'s key table): "I", or ["I", "ctrl+d"]', factory=tuple, kind="keymap"
     )
+    default_env: str = opt(
+        "", "Environment used when --env is not typed: the NAME of an [env.NAME] table (empty: --env is needed when the file defines any)"
+    )
     source: str = field(default="", metadata={"internal": True})  # the file it came from
+    env: str = field(default="", metadata={"internal": True})  # the environment in use ("": the file defines none)
+    env_from: str = field(default="", metadata={"internal": True})  # what chose it: "--env", "default_env" or ""
+    envs: tuple[EnvProfile, ...] = field(default=(), metadata={"internal": True})  # every [env.NAME] of the file, in its order
+
+    @property
+    def profile(self) -> EnvProfile | None:
+        """The environment in use, or None."""
+        return next((p for p in self.envs if p.name == self.env), None)
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate one config file."""
+def load_config(path: str | os.PathLike[str], env: str | None = None) -> Config:
+    """Read and validate one config file; ``env``: the environment ``--env`` names (None: default_env, if any)."""
     file = str(path)
-    return config_from_toml(parse_toml(read_text_file(path), file), file)
+    return config_from_toml(parse_toml(read_text_file(path), file), file, env)
 
 
 MAX_HISTORY_POINTS = 11_000  # Prometheus refuses a range query of more points per series
 
 
-def config_from_toml(data: dict[str, Any], file: str) -> Config:
-    cfg = build(Config, data, file)
+def config_from_toml(data: dict[str, Any], file: str, env: str | None = None) -> Config:
+    """The config of ``data``: with ``[env.NAME]`` tables, every environment is
+    built and checked (a typo in one you do not use today is found today),
+    and the one ``env`` names (else ``default_env``) is returned; with none
+    chosen, the sections alone (:func:`clay_cockpit.config_target.check_env_choice`
+    refuses that where the cockpit would act on it)."""
+    from clay_cockpit import config_env
+
+    sections = [f.name for f in fields(Config) if not f.metadata.get("internal") and f.name != "default_env"]
+    check_keys(data, [*sections, "default_env", "env"], file)  # (build would not list env: it is taken out first)
+    base, tables, default = config_env.split_envs(data, file, sections)
+    chosen, origin = config_env.choose(file, list(tables), default, env)
+    if not tables:
+        return _with_source(_checked(base, file), file)
+    profiles, built = [], {}
+    try:
+        built[""] = _checked(base, file)
+    except ConfigError as err:  # the sections may leave a required key to every environment
+        if not err.found.startswith("nothing (missing required key)"):
+            raise
+    for name, table in tables.items():
+        over = config_env.overrides(table, file, name)
+        try:
+            built[name] = _checked(config_env.merge(base, over), file)
+        except ConfigError as err:
+            raise config_env.in_env(err, name, over) from None
+        own = {k: table[k] for k in config_env.PROFILE_KEYS if k in table}
+        profiles.append(replace(build(EnvProfile, {**own, "name": name}, file, f"env.{name}"), sets=config_env.leaves(over)))
+    if chosen not in built:
+        raise config_env.no_env_chosen(file, list(tables))
+    return replace(built[chosen], source=file, env=chosen, env_from=origin, envs=tuple(profiles))
+
+
+def env_state_dir(config: Config) -> Path:
+    """Where the incidents (and postmortems) of ``config``'s environment are
+    kept: ``<state dir>/envs/NAME`` for an environment, so prod-eu's incident
+    is never resumed in prod-us; the state dir itself when there is none."""
+    return state_dir() / "envs" / config.env if config.env else state_dir()
+
+
+def _checked(data: dict[str, Any], file: str) -> Config:
+    """One whole config: the schema, then the checks across keys."""
+    cfg: Config = build(Config, data, file)
     names = {q.name for q in cfg.metrics.queries}
     for required in REQUIRED_QUERIES:
         if required not in names:
@@ -395,7 +466,7 @@ def config_from_toml(data: dict[str, Any], file: str) -> Config:
             f"{points:.0f} steps ({cfg.metrics.history:g} s)",
         )
     _check_paging(cfg, file)
-    return _with_source(cfg, file)
+    return cfg
 
 
 def _check_paging(cfg: Config, file: str) -> None:
@@ -443,7 +514,7 @@ def reference(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]
     rows: list[tuple[str, str, str]] = []
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
-        if f.metadata.get("internal") or f.name == "name" and cls is QueryConfig:
+        if f.metadata.get("internal") or f.name == "name" and cls in (QueryConfig, EnvProfile):
             continue
         key = f"{prefix}.{f.name}" if prefix else f.name
         tp = hints[f.name]
@@ -472,4 +543,10 @@ def reference(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]
             if allowed not in ("a finite number", "an integer"):
                 doc = f"{doc}; {allowed}"
         rows.append((key, default, doc))
+    if cls is Config:  # the [env.NAME] tables: taken out of the file before the sections are built (clay_cockpit.config_env)
+        rows.append(("env.NAME", "", "An environment (profile): its own keys below, and any section's keys to override"))
+        rows.extend(reference(EnvProfile, "env.NAME"))
+        rows.append(
+            ("env.NAME.SECTION.KEY", "", "Any key above, for this environment only: env.NAME.kube.context, env.NAME.slack.channel …")
+        )
     return rows

@@ -248,17 +248,24 @@ def _type_name(tp: Any) -> str:
     return {str: "strings", int: "integers", float: "numbers", bool: "booleans"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def build(cls: type, table: dict[str, Any], file: str, prefix: str = "") -> Any:
-    """Build dataclass ``cls`` from a TOML table; raise ConfigError naming the key."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+def check_keys(table: dict[str, Any], known: typing.Iterable[str], file: str, prefix: str = "") -> None:
+    """Every key of ``table`` is one of ``known``; else ConfigError naming it
+    (a key that looks like a secret is refused as one, not as a typo)."""
+    allowed = set(known)
     for key in table:
-        if key not in known:
+        if key not in allowed:
             full = f"{prefix}.{key}" if prefix else key
             lowered = key.lower()
             if any(w in lowered for w in _SECRET_WORDS) and not lowered.endswith("_env"):
                 raise ConfigError(file, full, "no secrets in the file (name the environment variable with token_env)", "a secret")
-            raise ConfigError(file, full, "one of " + ", ".join(sorted(known)), "unknown key")
+            raise ConfigError(file, full, "one of " + ", ".join(sorted(allowed)), "unknown key")
+
+
+def build(cls: type, table: dict[str, Any], file: str, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from a TOML table; raise ConfigError naming the key."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    check_keys(table, known, file, prefix)
     values = {}
     for name, f in known.items():
         full = f"{prefix}.{name}" if prefix else name

@@ -3,7 +3,9 @@ as kubectl users expect — a flag (``--context``, ``-n``, ``--kubeconfig``),
 then an environment variable (:data:`TARGET_ENV`), then the config file
 (:func:`target_overrides`, :func:`with_target`); an empty namespace read
 from the kubeconfig (:func:`with_resolved_namespace`); ``--read-only``
-(:func:`read_only`).
+(:func:`read_only`); whether the environment (``--env``) in use may be
+used so (:func:`check_env_choice`), and its own target winning over the
+environment variables (:func:`profile_wins`).
 
 The ``with_*`` and :func:`read_only` return a new
 :class:`~clay_cockpit.config.Config`; no cluster is called.
@@ -91,3 +93,34 @@ def with_resolved_namespace(config: Config, environ: typing.Mapping[str, str] | 
 def read_only(config: Config) -> Config:
     """The config with ``kube.read_only`` set (``--read-only``)."""
     return replace(config, kube=replace(config.kube, read_only=True))
+
+
+def check_env_choice(config: Config) -> None:
+    """Where the cockpit acts on an environment (run, check, rbac): a file
+    with ``[env.NAME]`` tables needs one chosen (``--env`` or
+    ``default_env``), and one with ``require_explicit`` needs ``--env`` typed.
+    Raises ConfigError saying what to type."""
+    from clay_cockpit.config_env import no_env_chosen
+
+    names = [p.name for p in config.envs]
+    if names and not config.env:
+        raise no_env_chosen(config.source, names)
+    profile = config.profile
+    if profile is not None and profile.require_explicit and config.env_from != "--env":
+        raise ConfigError(
+            config.source,
+            f"env.{profile.name}.require_explicit",
+            f"`--env {profile.name}` typed on the command line (default_env alone does not pick a production environment)",
+            "no --env",
+        )
+
+
+def profile_wins(config: Config, overrides: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The target's ``overrides`` without the environment variables
+    (``$CLAY_COCKPIT_CONTEXT`` …) that the environment in use sets itself:
+    a shell's leftover ``CLAY_COCKPIT_CONTEXT=staging`` must not point
+    ``--env prod-eu`` at staging. A flag (``--context``) still wins."""
+    profile = config.profile
+    if profile is None:
+        return overrides
+    return {k: (v, origin) for k, (v, origin) in overrides.items() if not (origin.startswith("$") and f"kube.{k}" in profile.sets)}

@@ -4,7 +4,10 @@ where each came from — the paths resolved as the cockpit resolves them
 context, namespace and kubeconfig as flag > environment > config file >
 kubeconfig. It calls no cluster and reads no credential; a config file that
 is missing or invalid is reported, not fatal (exit 0: it is what you run to
-find out why the cockpit does not start).
+find out why the cockpit does not start). With environments in the file
+(``[env.NAME]``), it says which one is in use (``--env``, else
+``default_env``) and shows that one's target and incidents; an ``--env``
+the file does not define is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ def _count(folder: Path, pattern: str) -> int | None:
 def gather(args: argparse.Namespace) -> dict[str, Any]:
     from clay_cockpit.cli_common import log_level
     from clay_cockpit.comms.templates import user_dir
-    from clay_cockpit.config import load_config
-    from clay_cockpit.config_target import target_overrides
+    from clay_cockpit.config import env_state_dir, load_config
+    from clay_cockpit.config_target import profile_wins, target_overrides
     from clay_cockpit.paths import ConfigError, config_location, log_path, state_dir
     from clay_cockpit.target import resolve
 
@@ -34,34 +37,70 @@ def gather(args: argparse.Namespace) -> dict[str, Any]:
     config_info: dict[str, Any] = {"path": str(path), "from": origin, "exists": path.is_file()}
     file_values: dict[str, str] = {}
     templates_dir = ""
+    overrides = target_overrides(args.context, args.namespace, args.kubeconfig)
+    env: dict[str, Any] = {"name": "", "from": "", "known": []}
+    home = state_dir()  # the environment's own folder, when there is one (its incidents and postmortems)
     if path.is_file():
         try:
-            config = load_config(path)
+            config = load_config(path, getattr(args, "env", None))
         except ConfigError as err:
+            if err.file == "--env":
+                raise  # a bad flag is a usage error (exit 2), not a finding about the file
             config_info["problem"] = str(err)
         else:
             file_values = {"context": config.kube.context, "namespace": config.kube.namespace, "kubeconfig": config.kube.kubeconfig}
             templates_dir = config.comms.templates_dir
             config_info["theme"] = config.ui.theme
             config_info["keymap"] = dict(config.keymap)
-    target = resolve(file_values, target_overrides(args.context, args.namespace, args.kubeconfig))
+            profile = config.profile
+            env = {
+                "name": config.env,
+                "from": config.env_from,
+                "known": [p.name for p in config.envs],
+                "require_explicit": bool(profile and profile.require_explicit),
+                "read_only": config.kube.read_only,
+                "sets": list(profile.sets) if profile else [],
+            }
+            overrides = profile_wins(config, overrides)
+            home = env_state_dir(config)
+    elif getattr(args, "env", None) is not None:
+        raise ConfigError("--env", "", f"an environment of a config file (there is none at {path})", repr(args.env))
+    target = resolve(file_values, overrides)
+    kube = target.as_dict()
+    for name in ("context", "namespace", "kubeconfig"):  # a key the environment sets: said so
+        if f"kube.{name}" in env.get("sets", ()) and kube[name]["from"] == f"kube.{name} in the config file":
+            kube[name]["from"] = f"env.{env['name']}.kube.{name} in the config file"
     state = state_dir()
-    incidents = state / "incidents"
+    incidents = home / "incidents"
     templates = user_dir(templates_dir)
     return {
         "config": config_info,
+        "env": env,
         "state_dir": str(state),
         "log_file": str(log_path()),
         "log_level": log_level(),
         "incidents_dir": str(incidents),
         "incidents": _count(incidents, "*.jsonl") or 0,
         "drafts": f"kept in each incident's timeline ({incidents})",
-        "postmortems_dir": str(state / "postmortems"),
+        "postmortems_dir": str(home / "postmortems"),
         "drills_dir": str(state / "drills"),
         "templates_dir": str(templates),
         "templates_dir_exists": templates.is_dir(),
-        "kube": target.as_dict(),
+        "kube": kube,
     }
+
+
+def _env_text(env: dict[str, Any]) -> str:
+    """``prod-eu (from --env; production: --env typed; of staging, prod-eu)``, or why there is none."""
+    known = ", ".join(env["known"])
+    if not env["name"]:
+        return f"none chosen: type --env NAME or set default_env ({known})" if known else "none (the config defines no [env.NAME])"
+    said = [f"from {env['from']}"]
+    if env.get("require_explicit"):
+        said.append("production: --env must be typed" + (", refused from default_env" if env["from"] != "--env" else ""))
+    if env.get("read_only"):
+        said.append("read-only")
+    return f"{env['name']} ({'; '.join(said)}; of {known})"
 
 
 def render(info: dict[str, Any]) -> str:
@@ -71,6 +110,7 @@ def render(info: dict[str, Any]) -> str:
         state = f"invalid: {config['problem']}"
     rows = [
         ("config", f"{config['path']} ({state}; from {'the default location' if config['from'] == 'default' else config['from']})"),
+        ("env", _env_text(info["env"])),
         ("state dir", info["state_dir"]),
         ("log file", f"{info['log_file']} (level {info['log_level']})"),
         ("incidents", f"{info['incidents_dir']} ({info['incidents']} kept)"),

@@ -80,7 +80,16 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="topbar"):
-            yield ContextBar(self._title, self._target, read_only=self.config.kube.read_only, shorter=self._shorter)
+            profile = self.config.profile  # the environment in use (--env): named first in the bar, red when production
+            production = profile is not None and profile.require_explicit
+            yield ContextBar(
+                self._title,
+                self._target,
+                read_only=self.config.kube.read_only,
+                shorter=self._shorter,
+                env=self.config.env,
+                production=production,
+            )
             yield self.page_badge
             yield self.shared_badge
             yield self._badge

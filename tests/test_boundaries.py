@@ -123,6 +123,7 @@ GROUPS: dict[str, str] = {
     "clay_cockpit.links": BASE,
     "clay_cockpit.config": BASE,
     "clay_cockpit.config_build": BASE,
+    "clay_cockpit.config_env": BASE,
     "clay_cockpit.config_target": BASE,
     "clay_cockpit.actions.types": BASE,  # the adapter contract the Kubernetes adapters and actions share
     "clay_cockpit.sources": "sources",

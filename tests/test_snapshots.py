@@ -24,6 +24,7 @@ from test_app_fakes import (
 from test_snapshots_drill import own_state_dir  # noqa: F401 (a fixture: fresh state dir, times in UTC)
 
 from clay_cockpit.app import CockpitApp, make_app
+from clay_cockpit.config import Config, config_from_toml, default_toml_text, parse_toml, state_dir
 from clay_cockpit.signals import ErrorKind, SourceError
 from clay_cockpit.widgets.logs import LogView
 
@@ -35,9 +36,9 @@ def clock() -> float:
     return NOW + 12
 
 
-def cockpit(sources: FakeSources | None = None) -> tuple[CockpitApp, FakeSources]:
+def cockpit(sources: FakeSources | None = None, config: Config | None = None) -> tuple[CockpitApp, FakeSources]:
     sources = sources or FakeSources()
-    app = make_app(fast_config(), sources, clock=clock, title="clay-cockpit · snapshot", speed=float("inf"))
+    app = make_app(config or fast_config(), sources, clock=clock, title="clay-cockpit · snapshot", speed=float("inf"))
     fetch = sources.statuspage.fetch
 
     async def after_the_pods() -> object:
@@ -254,3 +255,45 @@ def test_metrics_view(snap_compare) -> None:
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
+
+def prod_eu_config() -> Config:
+    """The shipped config with a production environment, prod-eu (read-only, --env required), picked by --env."""
+    data = parse_toml(default_toml_text(), "default.toml")
+    for section in ("statuspage", "health", "metrics", "kube"):
+        data[section]["refresh"] = 0.2
+    data["env"] = {
+        "staging": {"kube": {"namespace": "clay-sync-staging"}},
+        "prod-eu": {"read_only": True, "require_explicit": True, "kube": {"context": "eu-prod-cluster-01", "namespace": "clay-sync-prod"}},
+    }
+    return config_from_toml(data, "default.toml (tests)", "prod-eu")
+
+
+def test_the_top_bar_names_the_environment_at_80_columns(snap_compare) -> None:
+    """`--env prod-eu` (issue 18) at 80x24: the top bar starts with " prod-eu "
+    in reverse video in the error colour (a production environment: it
+    requires --env), then " READ-ONLY " in the warning colour (the profile is
+    read-only), then the shortest name of the target that fits
+    ("eu-prod-cluster-01/clay-sync-prod" gives way first: the title is kept
+    whole, or the title gives way to the target), never the environment. The
+    panes below are those of test_main_screen_during_an_incident."""
+    app, sources = cockpit(config=prod_eu_config())
+    sources.kube.emit(log_lines(40))
+    assert app.state_dir == state_dir() / "envs" / "prod-eu"  # its incidents are not another environment's
+
+    async def run_before(pilot) -> None:
+        await loaded(app)(pilot)
+        bar = app.main_screen.context_bar
+        assert bar is not None and str(bar.render()).startswith(" prod-eu   READ-ONLY ")
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+
+
+def test_every_form_of_the_top_bar_starts_with_the_environment() -> None:
+    """However narrow the bar, what it shows starts with the environment (then READ-ONLY): the shortening drops the target and the title, never it."""
+    from clay_cockpit.widgets.context_bar import ContextBar
+
+    bar = ContextBar("clay-cockpit", "eu-prod/clay-sync · app=clay-sync", read_only=True, shorter=("eu-prod/clay-sync",), env="prod-eu")
+    shown = [str(content) for _, content in bar.variants()]
+    assert len(shown) == 4 and all(s.startswith(" prod-eu   READ-ONLY  ") for s in shown), shown
+    assert str(ContextBar("clay-cockpit", "x/y").variants()[0][1]) == "clay-cockpit  x/y"  # no environment: as before

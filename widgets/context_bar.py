@@ -4,8 +4,11 @@ incident with its response-target clock.
 :class:`ContextBar` names the target (kube context / namespace, or the drill
 scenario) and, when the drill environment has died, says so in the error
 colour — the panes below then show their own failures, but this line says
-why. In read-only mode (``--read-only`` or ``kube.read_only``) it starts
-with READ-ONLY. Before a drill's fault starts it counts down to it
+why. It starts with the environment in use (``--env prod-eu``: the name in
+reverse video, in the error colour for a production one, one that requires
+``--env`` typed) and, in read-only mode (``--read-only`` or
+``kube.read_only``), READ-ONLY: both in every form of the bar, however
+narrow, and in a problem's line. Before a drill's fault starts it counts down to it
 ("fault in 12 s"), then says nothing more about it. It gets what room the
 badges leave: the title, the countdown and the target (its longest form that fits whole), else
 a shorter name (``drill key-revoked``, ``key-revoked``) before anything is cut. :class:`IncidentBadge`, at its right, shows the open incident's
@@ -78,8 +81,12 @@ class ContextBar(Static):
     }
     """
 
-    def __init__(self, title: str, target: str, *, read_only: bool = False, shorter: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, title: str, target: str, *, read_only: bool = False, shorter: tuple[str, ...] = (), env: str = "", production: bool = False
+    ) -> None:
         super().__init__()
+        self._env = clean(env)  # the environment in use (--env): never shortened away
+        self._production = production  # it requires --env typed: said in the error colour
         self._title = title
         self._target = target
         self._shorter = tuple(s for s in shorter if s and s != title)  # names for it when the title does not fit, longest first
@@ -142,7 +149,11 @@ class ContextBar(Static):
         """What the bar could say, longest first, each as (the part that must
         fit, what is shown): :meth:`_draw` shows the first whose part fits —
         the title and the target are never cut: a shorter form of them is shown."""
-        lead: list[tuple[str, str] | str] = [(" READ-ONLY ", "bold reverse $text-warning"), " "] if self._read_only else []
+        lead: list[tuple[str, str] | str] = []
+        if self._env:  # first: which environment this is, whatever else has to go
+            lead += [(f" {self._env} ", "bold reverse $text-error" if self._production else "bold reverse $text-accent"), " "]
+        if self._read_only:
+            lead += [(" READ-ONLY ", "bold reverse $text-warning"), " "]
         countdown = self.countdown
         tail: list[tuple[str, str] | str] = [("  " + countdown, "bold $text-warning")] if countdown else []
         titled = Content.assemble(*lead, (clean(self._title), "bold"), *tail)
@@ -159,7 +170,8 @@ class ContextBar(Static):
 
     def _draw(self) -> None:
         if self._problem is not None:
-            set_if_changed(self, Content.from_markup("✗ $problem", problem=clean(self._problem)))
+            env = f"{self._env}: " if self._env else ""
+            set_if_changed(self, Content.from_markup("✗ $env$problem", env=env, problem=clean(self._problem)))
             return
         variants = self.variants()
         width = self.content_region.width

@@ -2,6 +2,8 @@
 in the state dir and in every drill's state dir under it (``drills/NAME``,
 where ``clay-cockpit demo`` keeps them), newest first across them — and
 prints or writes its postmortem (:mod:`clay_cockpit.incident.postmortem`).
+Each environment's incidents (``envs/NAME``, issue 18) are searched too;
+``--env NAME`` searches only that environment's.
 
 It says on stderr which incident it took and from where. Errors are one
 line: exit 1 when there is nothing to write about or a file cannot be read
@@ -40,16 +42,20 @@ def incidents_dir(state_dir: str | Path) -> Path:
     return Path(state_dir) / "incidents"
 
 
+def _folders(parent: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in parent.iterdir() if p.is_dir())
+    except OSError:
+        return []
+
+
 def incident_dirs(state_dir: str | Path) -> list[tuple[Path, str]]:
-    """(folder, what) for the state dir's incidents and each drill's."""
+    """(folder, what) for the state dir's incidents, each environment's
+    (``envs/NAME``, issue 18) and each drill's."""
     root = Path(state_dir)
     out = [(incidents_dir(root), "")]
-    drills = root / "drills"
-    try:
-        names = sorted(p.name for p in drills.iterdir() if p.is_dir())
-    except OSError:
-        names = []
-    out += [(incidents_dir(drills / name), f"drill {name}") for name in names]
+    out += [(incidents_dir(root / "envs" / name), f"env {name}") for name in _folders(root / "envs")]
+    out += [(incidents_dir(root / "drills" / name), f"drill {name}") for name in _folders(root / "drills")]
     return out
 
 
@@ -82,7 +88,7 @@ def find(state_dir: str | Path, ref: str | None = None) -> Found:
     files.sort(key=lambda fw: (_mtime(fw[0]), fw[0].name), reverse=True)
     if not files:
         raise PostmortemError(
-            f"no incident in {incidents_dir(root)} or {root / 'drills'}/*/incidents "
+            f"no incident in {incidents_dir(root)}, {root / 'envs'}/*/incidents or {root / 'drills'}/*/incidents "
             "(declare one in the cockpit first, or name a timeline file)"
         )
     if not ref:
@@ -119,9 +125,14 @@ def add_postmortem_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="config file, for the templates folder, the tokens to keep out and the Grafana dashboards to link (optional)",
     )
+    parser.add_argument(
+        "--env",
+        metavar="NAME",
+        help="only the incidents of this environment of the config (its state dir's envs/NAME; default: every environment's)",
+    )
 
 
-def _load_config(path: str | None, err: Callable[[str], None]) -> Any:
+def _load_config(path: str | None, err: Callable[[str], None], env: str | None = None) -> Any:
     from clay_cockpit.config import load_config
     from clay_cockpit.paths import ConfigError, default_config_path
 
@@ -129,10 +140,24 @@ def _load_config(path: str | None, err: Callable[[str], None]) -> Any:
     if not target:
         return None
     try:
-        return load_config(target)
+        return load_config(target, env)
     except ConfigError as exc:
+        if exc.file == "--env":
+            raise UsageError(str(exc)) from None
         err(f"clay-cockpit postmortem: {exc} (going on without it)" if not path else f"clay-cockpit postmortem: {exc}")
         return None
+
+
+def _env_root(root: Path, env: str, config: Any) -> Path:
+    """The state dir of environment ``env``: one the config defines, or (no
+    config to ask) one that has a folder; else UsageError naming those there are."""
+    from clay_cockpit.config_env import ENV_NAME
+
+    known = [p.name for p in config.envs] if config is not None else _folders(root / "envs")
+    if env not in known or not ENV_NAME.fullmatch(env):
+        where = "the config's environments" if config is not None else f"the environments with incidents in {root / 'envs'}"
+        raise UsageError(f"--env: expected one of {where} ({', '.join(known) or 'none'}), found {env!r}")
+    return root / "envs" / env
 
 
 def cmd_postmortem(args: argparse.Namespace) -> int:
@@ -146,13 +171,19 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     if getattr(args, "force", False) and not getattr(args, "output", None):
         err("clay-cockpit postmortem: --force replaces the file --output names; give --output FILE too")
         return EXIT_USAGE
-    config = _load_config(getattr(args, "config", None), err)
+    env = getattr(args, "env", None)
+    try:
+        config = _load_config(getattr(args, "config", None), err, env)
+    except UsageError as exc:
+        err(f"clay-cockpit postmortem: {exc}")
+        return EXIT_USAGE
     if getattr(args, "config", None) and config is None:
         return EXIT_USAGE
     templates = Templates.for_config(config.comms.templates_dir if config is not None else "")
     names = () if config is None else secret_env_names(config)
     try:
-        found = find(getattr(args, "state_dir", None) or state_dir(), getattr(args, "incident", None))
+        root = Path(getattr(args, "state_dir", None) or state_dir()).expanduser()
+        found = find(_env_root(root, env, config) if env is not None else root, getattr(args, "incident", None))
         kwargs: dict[str, Any] = {"templates": templates, "secrets": env_secrets(names), "config": config}
         if getattr(args, "output", None):
             pm = write_postmortem(found.path, args.output, force=bool(getattr(args, "force", False)), **kwargs)
