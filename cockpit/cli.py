@@ -156,10 +156,22 @@ def add_log_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
     parser.add_argument("--debug", dest="log_level", action="store_const", const="debug", help="the same as --log-level debug")
 
 
+def add_runbook_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--runbook FILE``: a team's runbook file in place of the shipped one (issue 18)."""
+    parser.add_argument(
+        "--runbook",
+        dest="team_runbook",
+        metavar="FILE",
+        default=None,
+        help="a team's runbook file (default: $CLAY_COCKPIT_RUNBOOK, then the shipped one; `clay-cockpit runbook check FILE`)",
+    )
+
+
 def _add_run_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--config", metavar="PATH", help=_config_help())
     parser.add_argument("--read-only", action="store_true", help="never send a mutating request to the cluster")
     add_env_argument(parser)
+    add_runbook_argument(parser)
     add_target_arguments(parser)
     add_log_arguments(parser)
 
@@ -244,6 +256,7 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
         help="rehearse a recorded incident: a scenario derived from its evidence (an id, a unique part of one, or a timeline file)",
     )
     demo.add_argument("--save", metavar="FILE", help="with --from-incident: also keep the derived scenario in FILE (.toml) to edit")
+    add_runbook_argument(demo)
     add_log_arguments(demo)
 
     sim = _sub(
@@ -428,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     for key in _command_line:
         _command_line[key] = getattr(args, key, None)
     try:
+        if args.command in ("run", "demo", "check", "info", "postmortem"):  # (those that load the runbook)
+            from clay_cockpit.runbook_file import use_team_runbook
+
+            use_team_runbook(getattr(args, "team_runbook", None))  # checked before anything imports clay_cockpit.runbook
         if args.command == "run":
             return cmd_run(args)
         if args.command == "demo":

@@ -11,6 +11,7 @@ down once.
 from __future__ import annotations
 
 from clay_cockpit.runbook_file import (
+    RUNBOOK_ENV,
     ActionId,
     ActionSpec,
     Branch,
@@ -23,6 +24,7 @@ from clay_cockpit.runbook_file import (
     SeverityLevel,
     Step,
     load_runbook,
+    shipped_path,
 )
 
 __all__ = [
@@ -58,16 +60,7 @@ __all__ = [
 def shipped_runbook_path() -> str:
     """``config/runbook.toml`` as installed (the package's own directory, as
     :func:`clay_cockpit.config.data_path` finds default.toml)."""
-    import os
-
-    import clay_cockpit.data
-
-    return os.path.join(os.path.dirname(clay_cockpit.data.__file__), "runbook.toml")
-
-
-#: A team's runbook file in place of the shipped one (``--runbook FILE`` sets it; the CLI checks the file
-#: before anything imports this module, so a bad one is a one-line error there, not here).
-RUNBOOK_ENV = "CLAY_COCKPIT_RUNBOOK"
+    return shipped_path()
 
 
 def runbook_path() -> str:

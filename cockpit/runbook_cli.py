@@ -6,8 +6,8 @@ or ``--runbook FILE``) readably: the severities with their response targets,
 the branches with the actions each recommends in order, the steps and their
 items (which ones the cockpit ticks itself, on which signal), the actions,
 and the team's notes and links. ``check FILE`` reads and checks a team's
-file (exit 2 with the one-line error), then says plainly what of it the
-running cockpit does not honour yet.
+file (exit 2 with the one-line error), then says what it changes when the
+cockpit runs with it (``clay-cockpit --runbook FILE``, ``demo --runbook FILE``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import argparse
 import sys
 from typing import TextIO
 
-from clay_cockpit.paths import ConfigError
-from clay_cockpit.runbook import BRANCH_LABEL, RUNBOOK
-from clay_cockpit.runbook_file import NEXT_BUSINESS_DAY, ActionId, Runbook, load_runbook
+# (clay_cockpit.runbook is imported inside the commands: the parser imports this module, and the runbook
+# module reads --runbook's file at its import, which must come after the flag is read)
+from clay_cockpit.runbook_file import NEXT_BUSINESS_DAY, ActionId, Runbook, check_capabilities, load_runbook, shipped_path
 from clay_cockpit.sanitise import clean_line
 
 #: Items the cockpit ticks by their key (the Slack update and the status page
@@ -45,28 +45,12 @@ def cmd_runbook(args: argparse.Namespace, out: TextIO | None = None) -> int:
         for line in check_report(rb):
             print(line, file=out)
         return 0
+    from clay_cockpit.runbook import RUNBOOK
+
     rb = load_runbook(args.runbook) if args.runbook else RUNBOOK
     for line in show_lines(rb, shipped=not args.runbook):
         print(line, file=out)
     return 0
-
-
-def check_capabilities(rb: Runbook) -> None:
-    """What a file may not change: each action's key and place are the
-    cockpit's (what its keys can do), as the shipped runbook says them."""
-    for aid, spec in rb.actions.items():
-        ours = RUNBOOK.actions[aid]
-        if spec.key != ours.key:
-            said = f'"{ours.key}"' if ours.key else '"" (no key: the cockpit has none for it)'
-            raise ConfigError(
-                rb.source,
-                f"actions.{aid.value}.key",
-                f"{said}, the key the cockpit binds to it (remap keys in the config's [keymap])",
-                repr(spec.key),
-            )
-        if spec.outside != ours.outside:
-            where = "true (the cockpit cannot carry it out)" if ours.outside else "false (the cockpit carries it out)"
-            raise ConfigError(rb.source, f"actions.{aid.value}.outside", where, str(spec.outside).lower())
 
 
 def check_report(rb: Runbook) -> list[str]:
@@ -76,10 +60,12 @@ def check_report(rb: Runbook) -> list[str]:
         f"{clean_line(rb.source)}: ok — {len(rb.severities)} severities, {len(rb.branches)} branches, "
         f"{len(rb.steps)} steps, {len(items)} items, {len(rb.actions)} actions, {len(rb.notes)} notes, {len(rb.links)} links"
     ]
-    differs = differences(rb, RUNBOOK)
+    differs = differences(rb, load_runbook(shipped_path()))
     if differs:
-        lines.append("not used yet: the running cockpit reads the shipped runbook only (config/runbook.toml); of this file it would miss:")
+        lines.append(f"run with it: clay-cockpit --runbook {clean_line(rb.source)} (or demo --runbook …); what it changes:")
         lines += [f"  - {d}" for d in differs]
+        if rb.notes or rb.links:
+            lines.append("  (its notes and links are shown by `runbook show` only, not yet in the cockpit)")
     else:
         lines.append("the same runbook as the shipped one: the cockpit runs it as it is")
     keys = {item.key for item in items}
@@ -152,7 +138,10 @@ def show_lines(rb: Runbook, shipped: bool = False) -> list[str]:
         lines.append(f"  {step.number}. {c(step.title)}")
         for item in step.items:
             auto = f"[auto: {item.auto}] " if item.auto else "[ ] "
-            when = " + ".join([BRANCH_LABEL.get(b, b.value) for b in sorted(item.branches)] + [e.value for e in sorted(item.errors)])
+            when = " + ".join(
+                [rb.branches[b].label if b in rb.branches else b.value for b in sorted(item.branches)]
+                + [e.value for e in sorted(item.errors)]
+            )
             lines.append(f"     {auto}{c(item.text)}  ({c(item.key)}" + (f"; when {when}" if when else "") + ")")
             if item.action is not None:
                 lines.append(f"         → {_action(rb, item.action)}")

@@ -15,6 +15,7 @@ Standard library only, no I/O but the reading of the file.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -148,6 +149,7 @@ class Runbook:
     links: tuple[Link, ...] = ()
 
 
+RUNBOOK_ENV = "CLAY_COCKPIT_RUNBOOK"  # a team's runbook file in place of the shipped one (--runbook FILE sets it)
 STEP_COUNT = 4  # quick triage, decision tree, immediate actions, communicate: the cockpit reads steps 2 and 3 by their place
 NEXT_BUSINESS_DAY = "next business day"
 
@@ -337,3 +339,44 @@ class _Reader:
 
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
+
+
+# --------------------------------------------------------------------------
+# A team's file in the running cockpit (--runbook FILE)
+
+
+def shipped_path() -> str:
+    """``config/runbook.toml`` as installed (the package's data directory, as config.data_path finds default.toml)."""
+    import clay_cockpit.data
+
+    return os.path.join(os.path.dirname(clay_cockpit.data.__file__), "runbook.toml")
+
+
+def use_team_runbook(path: str | None) -> None:
+    """``--runbook FILE`` on run and demo: checked now (a bad file is the CLI's one-line error, exit 2), then
+    set in the environment for :mod:`clay_cockpit.runbook`, which reads it at its import — after this (this
+    module does not import it)."""
+    if path:
+        os.environ[RUNBOOK_ENV] = os.path.abspath(os.path.expanduser(path))
+    chosen = os.environ.get(RUNBOOK_ENV)
+    if chosen:
+        check_capabilities(load_runbook(chosen))
+
+
+def check_capabilities(rb: Runbook) -> None:
+    """What a file may not change: each action's key and place are the
+    cockpit's (what its keys can do), as the shipped runbook says them."""
+    shipped = load_runbook(shipped_path())  # (clay_cockpit.runbook.RUNBOOK may be a team's file already: --runbook)
+    for aid, spec in rb.actions.items():
+        ours = shipped.actions[aid]
+        if spec.key != ours.key:
+            said = f'"{ours.key}"' if ours.key else '"" (no key: the cockpit has none for it)'
+            raise ConfigError(
+                rb.source,
+                f"actions.{aid.value}.key",
+                f"{said}, the key the cockpit binds to it (remap keys in the config's [keymap])",
+                repr(spec.key),
+            )
+        if spec.outside != ours.outside:
+            where = "true (the cockpit cannot carry it out)" if ours.outside else "false (the cockpit carries it out)"
+            raise ConfigError(rb.source, f"actions.{aid.value}.outside", where, str(spec.outside).lower())

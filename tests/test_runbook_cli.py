@@ -73,7 +73,7 @@ def test_check_the_shipped_file_is_ok(capsys: pytest.CaptureFixture[str]) -> Non
     ]
 
 
-def test_check_says_what_the_running_cockpit_does_not_use_yet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_says_what_the_file_changes_when_the_cockpit_runs_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = SHIPPED.replace("notes = []", 'notes = ["Dashboards first"]')
     text = text.replace('text = "Restart the pods"', 'text = "Restart the clay-sync pods"')
     text = text.replace(
@@ -83,11 +83,12 @@ def test_check_says_what_the_running_cockpit_does_not_use_yet(tmp_path: Path, ca
     code, out, _ = runbook(capsys, "check", team_file(tmp_path, text))
     assert code == 0
     lines = out.splitlines()
-    assert lines[1].startswith("not used yet: the running cockpit reads the shipped runbook only")
+    assert lines[1].startswith("run with it: clay-cockpit --runbook ") and lines[1].endswith("what it changes:")
     assert "  - action restart: Restart the clay-sync pods" in lines
     assert "  - item page_tam (added to step 4)" in lines
     assert "  - item status_page_update: removed" in lines
     assert "  - note: Dashboards first" in lines
+    assert "  (its notes and links are shown by `runbook show` only, not yet in the cockpit)" in lines
     assert ("note: no item status_page_update: the cockpit ticks it when it posts the update, and would have nothing to tick") in lines
 
 
