@@ -65,7 +65,7 @@ def check_report(rb: Runbook) -> list[str]:
         lines.append(f"run with it: clay-cockpit --runbook {clean_line(rb.source)} (or demo --runbook …); what it changes:")
         lines += [f"  - {d}" for d in differs]
         if rb.notes or rb.links:
-            lines.append("  (its notes and links are shown by `runbook show` only, not yet in the cockpit)")
+            lines.append("  (its notes and links show under the checklist's steps, as Team notes)")
     else:
         lines.append("the same runbook as the shipped one: the cockpit runs it as it is")
     keys = {item.key for item in items}

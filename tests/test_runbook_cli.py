@@ -88,7 +88,7 @@ def test_check_says_what_the_file_changes_when_the_cockpit_runs_it(tmp_path: Pat
     assert "  - item page_tam (added to step 4)" in lines
     assert "  - item status_page_update: removed" in lines
     assert "  - note: Dashboards first" in lines
-    assert "  (its notes and links are shown by `runbook show` only, not yet in the cockpit)" in lines
+    assert "  (its notes and links show under the checklist's steps, as Team notes)" in lines
     assert ("note: no item status_page_update: the cockpit ticks it when it posts the update, and would have nothing to tick") in lines
 
 

@@ -25,7 +25,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from clay_cockpit.incident.state import Tick
-from clay_cockpit.runbook import STEPS, Branch, ErrorClass, Item, item_applies
+from clay_cockpit.runbook import ITEMS, RUNBOOK, STEPS, Branch, ErrorClass, Item, item_applies
 from clay_cockpit.widgets.common import clean
 
 STEP = Binding.Group("Step", compact=True)
@@ -114,11 +114,18 @@ class ChecklistView(OptionList):
 
     def action_tick(self) -> None:  # (not action_toggle: DOMNode's, toggle(attribute_name), is another action)
         option = self.highlighted_option
-        if option is not None and option.id and not option.disabled:
+        if option is not None and option.id in ITEMS and not option.disabled:  # (a team's note is no item)
             self.post_message(ChecklistPane.Toggle(option.id))
 
     def action_leave(self) -> None:
         self.screen.focus_next()  # out of the checklist: the next pane in the focus chain
+
+
+def team_lines() -> list[Content]:
+    """The runbook's notes and links (a team's file; the shipped one has none), one entry each."""
+    lines = [Content("· " + clean(note)) for note in RUNBOOK.notes]
+    lines += [Content.assemble("→ ", clean(link.title), (f" {clean(link.url)}", "$text-muted")) for link in RUNBOOK.links]
+    return lines
 
 
 class ChecklistPane(Vertical):
@@ -159,6 +166,11 @@ class ChecklistPane(Vertical):
         for step in STEPS:
             options.append(self._option(f"step{step.number}", self._step(step.number), disabled=True))
             options.extend(self._option(item.key, self._item(item)) for item in step.items)
+        team = team_lines()
+        if team:  # a team's runbook file (issue 18): its notes and links, under the steps
+            options.append(Option(Content.styled("Team notes", "bold"), id="team", disabled=True))
+            # selectable (the cursor reaches them, so they scroll into view), never ticked (not runbook items)
+            options.extend(Option(line, id=f"team{n}") for n, line in enumerate(team))
         self._view = ChecklistView(*options, id="checklist-view")
         self._view.highlighted = 1  # the first item
         yield self._view

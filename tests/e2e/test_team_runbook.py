@@ -5,7 +5,8 @@ notice"), puts request queuing before reading the rate-limit headers for
 429s, and adds an item to step 4 ("Tell the sales on-call …").
 
 What the responder sees changes accordingly: the declaration names P2 by the
-team's name and the checklist's step 4 has the team's item (3 items, not 2).
+team's name, the checklist's step 4 has the team's item (3 items, not 2) and
+the team's note and link are under the steps.
 (The reordering does not show in this drill: the headers are read already,
 and a done action is listed last either way.) The same drill with the shipped runbook shows
 the shipped name (the control: the difference is the file's)."""
@@ -39,7 +40,16 @@ def test_the_team_runbook_changes_what_the_responder_sees(width: int, height: in
         Step("c: the checklist has the team's 18 items", keys=("c",), check=drill.matches(r"Checklist · \d+/18 "), timeout=10.0),
     )
     if height < 48:  # the checklist full width: step 4's header counts the team's item
-        team.run(Step("4: step 4 has 3 items", keys=("4",), check=has("4 Communicate  0/3"), timeout=10.0))
+        team.run(
+            Step("4: step 4 has 3 items", keys=("4",), check=has("4 Communicate  0/3"), timeout=10.0),
+            Step(
+                "end: under the steps, the team's note and link",
+                keys=("end",),
+                check=has("Team notes", "· P1: call Clay's TAM", "→ Escalation policy"),
+                timeout=10.0,
+            ),
+            Step("space on a note ticks nothing", keys=("space",), check=has("Checklist · 4/18 "), timeout=10.0, settle=1.0),
+        )
 
 
 def test_the_shipped_runbook_is_the_control(terminal, launch) -> None:
