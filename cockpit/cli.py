@@ -431,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     if "_ARGCOMPLETE" in os.environ:
         _complete()  # exits when it answered
     raw = list(sys.argv[1:] if argv is None else argv)
+    try:  # $CLAY_COCKPIT_RUNBOOK, checked before any parser imports the runbook (postmortem's does)
+        from clay_cockpit.runbook_file import use_team_runbook
+
+        use_team_runbook(None)
+    except ConfigError as err:
+        return fail(str(err))
     try:
         argv = _normalise(raw)
     except UsageError as err:
