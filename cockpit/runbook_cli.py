@@ -18,7 +18,15 @@ from typing import TextIO
 
 # (clay_cockpit.runbook is imported inside the commands: the parser imports this module, and the runbook
 # module reads --runbook's file at its import, which must come after the flag is read)
-from clay_cockpit.runbook_file import NEXT_BUSINESS_DAY, ActionId, Runbook, check_capabilities, load_runbook, shipped_path
+from clay_cockpit.runbook_file import (
+    NEXT_BUSINESS_DAY,
+    ActionId,
+    Constraint,
+    Runbook,
+    check_capabilities,
+    load_runbook,
+    shipped_path,
+)
 from clay_cockpit.sanitise import clean_line
 
 #: Items the cockpit ticks by their key (the Slack update and the status page
@@ -106,6 +114,7 @@ def differences(rb: Runbook, shipped: Runbook) -> list[str]:
     out += [f"item {k}: removed" for k in old if k not in new]
     out += [f"note: {clean_line(n)}" for n in rb.notes if n not in shipped.notes]
     out += [f"link: {clean_line(x.title)}" for x in rb.links if x not in shipped.links]
+    out += [f"constraint: {constraint_line(c)}" for c in rb.constraints if c not in shipped.constraints]
     return out
 
 
@@ -119,6 +128,11 @@ def _action(rb: Runbook, aid: ActionId) -> str:
     spec = rb.actions[aid]
     how = f" [key {spec.key}]" if spec.key else " [outside the cockpit]" if spec.outside else ""
     return clean_line(spec.text) + how
+
+
+def constraint_line(k: Constraint) -> str:
+    """``restart needs the incident commander 09:00-18:00 (mon, …, fri): <why>``."""
+    return f"{k.action.value} needs the incident commander {k.window()}" + (f": {clean_line(k.why)}" if k.why else "")
 
 
 def show_lines(rb: Runbook, shipped: bool = False) -> list[str]:
@@ -150,4 +164,5 @@ def show_lines(rb: Runbook, shipped: bool = False) -> list[str]:
         lines.append(f"  {aid.value}: {_action(rb, aid)} → {c(act.done)}")
     lines += ["", "Notes"] + ([f"  - {c(n)}" for n in rb.notes] or ["  (none)"])
     lines += ["", "Links"] + ([f"  - {c(x.title)}: {c(x.url)}" for x in rb.links] or ["  (none)"])
+    lines += ["", "Constraints (the cockpit enforces them)"] + ([f"  - {constraint_line(k)}" for k in rb.constraints] or ["  (none)"])
     return lines

@@ -16,7 +16,9 @@ Standard library only, no I/O but the reading of the file.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -136,6 +138,41 @@ class Link:
     url: str
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # a constraint's days (datetime.weekday() order)
+CONSTRAINT_KINDS = ("needs_commander",)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A team's rule the cockpit enforces (issue 18). ``needs_commander``: ``action`` may be started only by the
+    incident commander on ``days`` between ``start`` and ``end`` (minutes after local midnight, end excluded)."""
+
+    kind: str
+    action: ActionId
+    start: int
+    end: int
+    days: frozenset[int]
+    why: str = ""  # the team's reason, said with the refusal
+
+    def applies(self, action: ActionId, when: datetime) -> bool:
+        minute = when.hour * 60 + when.minute
+        return action == self.action and when.weekday() in self.days and self.start <= minute < self.end
+
+    def window(self) -> str:
+        days = ", ".join(DAYS[d] for d in sorted(self.days))
+        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d} ({days})"
+
+
+def refusal(constraints: tuple[Constraint, ...], action: ActionId, when: datetime, responder: str, commander: str) -> str | None:
+    """Why a team's constraint refuses ``responder`` starting ``action`` at ``when`` (local time); None: it may."""
+    for c in constraints:
+        if c.kind == "needs_commander" and c.applies(action, when) and responder != commander:
+            who = f"{commander} is the commander" if commander else "nobody has taken command"
+            reason = f": {c.why}" if c.why else ""
+            return f"the runbook: {action.value} needs the incident commander during {c.window()}{reason} — {who} (W, c takes command)"
+    return None
+
+
 @dataclass(frozen=True)
 class Runbook:
     """A whole runbook file, read and checked."""
@@ -147,6 +184,7 @@ class Runbook:
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
 
 
 RUNBOOK_ENV = "CLAY_COCKPIT_RUNBOOK"  # a team's runbook file in place of the shipped one (--runbook FILE sets it)
@@ -166,7 +204,10 @@ def load_runbook(path: str) -> Runbook:
 def runbook_from_toml(doc: dict[str, Any], file: str) -> Runbook:
     r = _Reader(file)
     r.keys(
-        doc, "", ("notes", "links", "severities", "branches", "actions", "steps"), required=("severities", "branches", "actions", "steps")
+        doc,
+        "",
+        ("notes", "links", "constraints", "severities", "branches", "actions", "steps"),
+        required=("severities", "branches", "actions", "steps"),
     )
     return Runbook(
         source=file,
@@ -176,6 +217,10 @@ def runbook_from_toml(doc: dict[str, Any], file: str) -> Runbook:
         steps=r.steps(doc["steps"]),
         notes=tuple(r.string(n, f"notes[{i}]") for i, n in enumerate(r.array(doc.get("notes", []), "notes", "strings"))),
         links=tuple(r.link(x, f"links[{i}]") for i, x in enumerate(r.array(doc.get("links", []), "links", "tables (title, url)"))),
+        constraints=tuple(
+            r.constraint(x, f"constraints[{i}]")
+            for i, x in enumerate(r.array(doc.get("constraints", []), "constraints", "tables (kind, action, hours, days, why)"))
+        ),
     )
 
 
@@ -220,6 +265,27 @@ class _Reader:
 
     def members(self, enum: type[StrEnum], value: Any, key: str) -> list[Any]:
         return [self.member(enum, v, f"{key}[{i}]") for i, v in enumerate(self.array(value, key, "names"))]
+
+    def constraint(self, table: Any, where: str) -> Constraint:
+        t = self.keys(table, where, ("kind", "action", "hours", "days", "why"), ("kind", "action", "hours"))
+        if t["kind"] not in CONSTRAINT_KINDS:
+            raise self.fail(f"{where}.kind", "one of " + ", ".join(CONSTRAINT_KINDS), _describe(t["kind"]))
+        hours = self.string(t["hours"], f"{where}.hours")
+        found = re.fullmatch(r"([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)", hours.strip())
+        start = int(found.group(1)) * 60 + int(found.group(2)) if found else -1
+        end = int(found.group(3)) * 60 + int(found.group(4)) if found else -1
+        if not found or not 0 <= start < end <= 24 * 60:
+            raise self.fail(f"{where}.hours", '"HH:MM-HH:MM", the start before the end (local time, e.g. "09:00-18:00")', _describe(hours))
+        days = [
+            self.string(d, f"{where}.days[{i}]")
+            for i, d in enumerate(self.array(t.get("days", list(DAYS[:5])), f"{where}.days", "day names"))
+        ]
+        for i, d in enumerate(days):
+            if d not in DAYS:
+                raise self.fail(f"{where}.days[{i}]", "one of " + ", ".join(DAYS), _describe(d))
+        why = self.string(t.get("why", ""), f"{where}.why", empty=True)
+        action = self.member(ActionId, t["action"], f"{where}.action")
+        return Constraint(t["kind"], action, start, end, frozenset(DAYS.index(d) for d in days), why)
 
     def severities(self, table: Any) -> dict[Severity, SeverityLevel]:
         self.keys(table, "severities", tuple(s.value for s in Severity))

@@ -33,6 +33,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,9 @@ from clay_cockpit.actions.follow import ENDED, SymptomDesk, Watch, follow_from, 
 from clay_cockpit.actions.status import ActionsStatus
 from clay_cockpit.actions.symptom import Symptom
 from clay_cockpit.config import Config
+from clay_cockpit.incident.events import default_actor
+from clay_cockpit.runbook import RUNBOOK, ActionId
+from clay_cockpit.runbook_file import refusal
 from clay_cockpit.screens.actions_draw import ENABLE_OF, FLAG_OF, NO_ADAPTER, ROWS, SPEC, desk_rows, desk_status, pages_hint
 from clay_cockpit.screens.actions_workers import Broke, DeskWorkers, Finished, Planned, Probed
 from clay_cockpit.screens.confirm import ConfirmScreen
@@ -314,7 +318,7 @@ class ActionsDesk(DeskWorkers):
 
     def open(self, row_id: str) -> None:
         """An action's key: it opens an input or the plan's modal, never more."""
-        if self._refuse():
+        if self._refuse() or self._constrained(SPEC[row_id].runbook):
             return
         spec = SPEC[row_id]
         if row_id == "verify_key":
@@ -335,7 +339,7 @@ class ActionsDesk(DeskWorkers):
         """The infrastructure view's ``U`` on an older revision of the History: the
         rollback's plan to that revision (``rollout undo --to-revision``), then the
         same dry run, permissions, Lease and confirm modal as ``U`` here."""
-        if self._refuse():
+        if self._refuse() or self._constrained(ActionId.ROLLBACK):
             return
         self._prepare(ActionKind.ROLLBACK, f"{SPEC['rollback'].label} to revision {revision}", revision=revision)
 
@@ -392,6 +396,16 @@ class ActionsDesk(DeskWorkers):
             self.app.notify(f"{self.busy} — one action at a time (the actions pane shows it)", title="Busy", severity="warning")
             return True
         return any(isinstance(s, (ConfirmScreen, KeyInputScreen, ReplicasScreen)) for s in self.app.screen_stack)  # one of ours is open
+
+    def _constrained(self, action: ActionId) -> bool:
+        """A team runbook's constraint refuses this responder the action now (issue 18: e.g. a restart during
+        business hours needs the incident commander): said, and nothing opens."""
+        inc = self.store.incident if self.store is not None else None
+        responder = self.config.shared.responder or default_actor()
+        why = refusal(RUNBOOK.constraints, action, datetime.fromtimestamp(self.clock()), responder, inc.commander if inc else "")
+        if why is not None:
+            self.app.notify(why, title="Runbook constraint", severity="warning", timeout=10)
+        return why is not None
 
     def toggle_kind(self, row_id: str) -> ActionKind:
         on = self.status.flag(FLAG_OF[row_id]) == "true"

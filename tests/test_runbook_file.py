@@ -74,7 +74,10 @@ def _item(doc: dict[str, Any], step: int, n: int) -> dict[str, Any]:
 def test_an_unknown_top_level_key_is_named() -> None:
     doc = shipped_doc()
     doc["severity"] = {}
-    assert _error(doc) == "team.toml: severity: expected one of notes, links, severities, branches, actions, steps, found unknown key"
+    assert (
+        _error(doc)
+        == "team.toml: severity: expected one of notes, links, constraints, severities, branches, actions, steps, found unknown key"
+    )
 
 
 def test_an_unknown_item_key_is_named() -> None:

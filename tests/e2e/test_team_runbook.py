@@ -5,8 +5,10 @@ notice"), puts request queuing before reading the rate-limit headers for
 429s, and adds an item to step 4 ("Tell the sales on-call …").
 
 What the responder sees changes accordingly: the declaration names P2 by the
-team's name, the checklist's step 4 has the team's item (3 items, not 2) and
-the team's note and link are under the steps.
+team's name, the checklist's step 4 has the team's item (3 items, not 2), the
+team's note and link are under the steps, and the team's constraint holds: a
+restart is refused until the responder takes command (W, c), then its plan
+opens.
 (The reordering does not show in this drill: the headers are read already,
 and a done action is listed last either way.) The same drill with the shipped runbook shows
 the shipped name (the control: the difference is the file's)."""
@@ -36,6 +38,9 @@ def test_the_team_runbook_changes_what_the_responder_sees(width: int, height: in
     team.run(
         drill.first_frame(timeout=30.0),
         drill.triage("credentials", "P2", timeout=60.0),
+        # the team's constraint: a restart needs the incident commander (at any hour in this file)
+        Step("x: the actions pane, the cluster read", keys=("x",), check=has("turns it on"), timeout=30.0),
+        Step("R: refused, nobody in command", keys=("R",), check=has("Runbook constraint"), timeout=10.0),
         Step("i declares: P2 by the team's name", keys=("i",), check=has("Customers notice"), timeout=20.0),
         Step("c: the checklist has the team's 18 items", keys=("c",), check=drill.matches(r"Checklist · \d+/18 "), timeout=10.0),
     )
@@ -49,6 +54,12 @@ def test_the_team_runbook_changes_what_the_responder_sees(width: int, height: in
                 timeout=10.0,
             ),
             Step("space on a note ticks nothing", keys=("space",), check=has("Checklist · 4/18 "), timeout=10.0, settle=1.0),
+            # the team's constraint, with the incident open: the commander's restart opens its plan
+            Step("W: the people view", keys=("W",), check=has("Responders"), timeout=10.0),
+            Step("c: take command", keys=("c",), check=has("· commander"), timeout=10.0),
+            Step("W again: back to the cockpit", keys=("W",), check=has("Checklist"), timeout=10.0),
+            Step("R: the commander's restart opens its plan", keys=("R",), check=has("Confirm: Restart the pods"), timeout=30.0),
+            Step("esc: cancelled, nothing runs", keys=("escape",), check=drill.lacks("Confirm: Restart the pods"), timeout=10.0),
         )
 
 
