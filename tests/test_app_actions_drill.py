@@ -177,8 +177,12 @@ async def test_key_revoked_resolved_with_the_keyboard_alone(sim, tmp_path, caplo
         for key in ("update_key", "restart_pods", "branch_credentials"):
             assert key in inc.ticks and inc.ticks[key].auto, (key, dict(inc.ticks))
         assert inc.symptom_ended_at == done.verdict.ended_at
-        new_pods = {p.name for p in app.signals.pods.value.pods}
-        assert new_pods and not new_pods & old_pods
+        # the pods pane's reading follows the cluster by a watch event or a poll: the new pods only, once it caught up
+        await until(
+            pilot,
+            lambda: (now := {p.name for p in app.signals.pods.value.pods}) and not now & old_pods,
+            what="the pods reading to show only the new pods",
+        )
         screens.append(screen_text(app))
 
     events = events_of(drill)
