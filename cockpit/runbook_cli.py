@@ -114,7 +114,9 @@ def differences(rb: Runbook, shipped: Runbook) -> list[str]:
     out += [f"item {k}: removed" for k in old if k not in new]
     out += [f"note: {clean_line(n)}" for n in rb.notes if n not in shipped.notes]
     out += [f"link: {clean_line(x.title)}" for x in rb.links if x not in shipped.links]
-    out += [f"constraint: {constraint_line(c)}" for c in rb.constraints if c not in shipped.constraints]
+    out += [f"constraint: {constraint_line(c, rb.timezone)}" for c in rb.constraints if c not in shipped.constraints]
+    if rb.timezone != shipped.timezone:
+        out.append(f"timezone: {rb.timezone or 'local'}")
     return out
 
 
@@ -130,9 +132,9 @@ def _action(rb: Runbook, aid: ActionId) -> str:
     return clean_line(spec.text) + how
 
 
-def constraint_line(k: Constraint) -> str:
+def constraint_line(k: Constraint, zone: str = "") -> str:
     """``restart needs the incident commander 09:00-18:00 (mon, …, fri): <why>``."""
-    return f"{k.action.value} needs the incident commander {k.window()}" + (f": {clean_line(k.why)}" if k.why else "")
+    return clean_line(k.describe(zone))
 
 
 def show_lines(rb: Runbook, shipped: bool = False) -> list[str]:
@@ -164,5 +166,7 @@ def show_lines(rb: Runbook, shipped: bool = False) -> list[str]:
         lines.append(f"  {aid.value}: {_action(rb, aid)} → {c(act.done)}")
     lines += ["", "Notes"] + ([f"  - {c(n)}" for n in rb.notes] or ["  (none)"])
     lines += ["", "Links"] + ([f"  - {c(x.title)}: {c(x.url)}" for x in rb.links] or ["  (none)"])
-    lines += ["", "Constraints (the cockpit enforces them)"] + ([f"  - {constraint_line(k)}" for k in rb.constraints] or ["  (none)"])
+    zone = f" (hours in {rb.timezone})" if rb.timezone else " (hours in the machine's local time)"
+    lines += ["", "Constraints (the cockpit enforces or reminds)" + (zone if rb.constraints else "")]
+    lines += [f"  - {constraint_line(k, rb.timezone)}" for k in rb.constraints] or ["  (none)"]
     return lines

@@ -20,7 +20,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clay_cockpit.config_build import _check_kind, _describe, parse_toml, read_text_file
 from clay_cockpit.paths import ConfigError
@@ -139,37 +141,75 @@ class Link:
 
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # a constraint's days (datetime.weekday() order)
-CONSTRAINT_KINDS = ("needs_commander",)
+CONSTRAINT_KINDS = ("needs_commander", "update_within", "first")
+CHANNELS = ("slack", "status_page")  # update_within: the stakeholder update (Slack) or the status page's
+_RANK = {Severity.P1: 0, Severity.P2: 1, Severity.P3: 2, Severity.P4: 3}
 
 
 @dataclass(frozen=True)
 class Constraint:
-    """A team's rule the cockpit enforces (issue 18). ``needs_commander``: ``action`` may be started only by the
-    incident commander on ``days`` between ``start`` and ``end`` (minutes after local midnight, end excluded)."""
+    """A team's rule the cockpit enforces or reminds about (issue 18). The kinds:
+
+    - ``needs_commander``: ``action`` may be started only by the incident commander on ``days`` between
+      ``start`` and ``end`` (minutes after midnight in the runbook's time zone, end excluded);
+    - ``update_within``: once the incident is at ``severity`` or worse, an update on ``channel`` is due within
+      ``minutes`` (the top bar counts down to it, the cockpit reminds, the postmortem says met or missed);
+    - ``first``: while Clay calls to an endpoint matching one of ``endpoints`` (globs) fail, ``action`` is
+      recommended first (triage's next key), whatever the branch's order."""
 
     kind: str
-    action: ActionId
-    start: int
-    end: int
-    days: frozenset[int]
-    why: str = ""  # the team's reason, said with the refusal
+    action: ActionId | None = None
+    start: int = 0
+    end: int = 24 * 60
+    days: frozenset[int] = frozenset(range(7))
+    why: str = ""  # the team's reason, said with the refusal or the reminder
+    severity: Severity | None = None  # update_within
+    channel: str = ""  # update_within: one of CHANNELS
+    minutes: float = 0.0  # update_within
+    endpoints: tuple[str, ...] = ()  # first
 
     def applies(self, action: ActionId, when: datetime) -> bool:
+        """``needs_commander``: the rule holds for ``action`` at ``when`` (a time in the runbook's zone)."""
         minute = when.hour * 60 + when.minute
-        return action == self.action and when.weekday() in self.days and self.start <= minute < self.end
+        return self.kind == "needs_commander" and action == self.action and when.weekday() in self.days and self.start <= minute < self.end
 
     def window(self) -> str:
         days = ", ".join(DAYS[d] for d in sorted(self.days))
         return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d} ({days})"
 
+    def covers(self, severity: Severity | str) -> bool:
+        """``update_within``: an incident at ``severity`` is under the rule (its severity or worse)."""
+        return self.kind == "update_within" and self.severity is not None and _RANK[Severity(severity)] <= _RANK[self.severity]
 
-def refusal(constraints: tuple[Constraint, ...], action: ActionId, when: datetime, responder: str, commander: str) -> str | None:
-    """Why a team's constraint refuses ``responder`` starting ``action`` at ``when`` (local time); None: it may."""
-    for c in constraints:
-        if c.kind == "needs_commander" and c.applies(action, when) and responder != commander:
+    def matches(self, endpoint: str) -> bool:
+        """``first``: ``endpoint`` (a Clay API path) is one of the rule's."""
+        return self.kind == "first" and any(fnmatchcase(endpoint, pattern) for pattern in self.endpoints)
+
+    def describe(self, zone: str = "") -> str:
+        """One line, the team's reason last: what `runbook show` lists and the reminders say."""
+        why = f": {' '.join(self.why.split())}" if self.why else ""
+        if self.kind == "update_within" and self.severity is not None:
+            worse = " or worse" if self.severity != Severity.P1 else ""
+            where = "status page" if self.channel == "status_page" else "stakeholder (Slack)"
+            return f"{self.severity.value}{worse} needs a {where} update within {self.minutes:g} min{why}"
+        act = self.action.value if self.action is not None else "?"
+        if self.kind == "first":
+            return f"{act} first while Clay calls to {', '.join(self.endpoints)} fail{why}"
+        return f"{act} needs the incident commander {self.window()}{f' {zone}' if zone else ''}{why}"
+
+
+def refusal(rb: Runbook, action: ActionId, at: float, responder: str, commander: str) -> str | None:
+    """Why a team's constraint refuses ``responder`` starting ``action`` at ``at`` (epoch seconds, judged in the
+    runbook's time zone); None: it may."""
+    when = rb.local(at)
+    for c in rb.constraints:
+        if c.applies(action, when) and responder != commander:
             who = f"{commander} is the commander" if commander else "nobody has taken command"
             reason = f": {c.why}" if c.why else ""
-            return f"the runbook: {action.value} needs the incident commander during {c.window()}{reason} — {who} (W, c takes command)"
+            zone = f" {rb.timezone}" if rb.timezone else ""
+            return (
+                f"the runbook: {action.value} needs the incident commander during {c.window()}{zone}{reason} — {who} (W, c takes command)"
+            )
     return None
 
 
@@ -185,10 +225,16 @@ class Runbook:
     notes: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    timezone: str = ""  # an IANA name ("Europe/Berlin") the constraints' hours are in; "" : the machine's local time
+
+    def local(self, at: float) -> datetime:
+        """``at`` (epoch seconds) as a time of day where the team's rules are written."""
+        return datetime.fromtimestamp(at, ZoneInfo(self.timezone)) if self.timezone else datetime.fromtimestamp(at)
 
 
 RUNBOOK_ENV = "CLAY_COCKPIT_RUNBOOK"  # a team's runbook file in place of the shipped one (--runbook FILE sets it)
 STEP_COUNT = 4  # quick triage, decision tree, immediate actions, communicate: the cockpit reads steps 2 and 3 by their place
+MAX_STEPS = 9  # a team's own steps follow the four (the checklist's keys 1-9 jump to them)
 NEXT_BUSINESS_DAY = "next business day"
 
 
@@ -206,9 +252,10 @@ def runbook_from_toml(doc: dict[str, Any], file: str) -> Runbook:
     r.keys(
         doc,
         "",
-        ("notes", "links", "constraints", "severities", "branches", "actions", "steps"),
+        ("notes", "links", "timezone", "constraints", "severities", "branches", "actions", "steps"),
         required=("severities", "branches", "actions", "steps"),
     )
+    zone = r.timezone(doc.get("timezone", ""))
     return Runbook(
         source=file,
         severities=r.severities(doc["severities"]),
@@ -219,8 +266,9 @@ def runbook_from_toml(doc: dict[str, Any], file: str) -> Runbook:
         links=tuple(r.link(x, f"links[{i}]") for i, x in enumerate(r.array(doc.get("links", []), "links", "tables (title, url)"))),
         constraints=tuple(
             r.constraint(x, f"constraints[{i}]")
-            for i, x in enumerate(r.array(doc.get("constraints", []), "constraints", "tables (kind, action, hours, days, why)"))
+            for i, x in enumerate(r.array(doc.get("constraints", []), "constraints", "tables (kind, …, why)"))
         ),
+        timezone=zone,
     )
 
 
@@ -266,16 +314,47 @@ class _Reader:
     def members(self, enum: type[StrEnum], value: Any, key: str) -> list[Any]:
         return [self.member(enum, v, f"{key}[{i}]") for i, v in enumerate(self.array(value, key, "names"))]
 
+    def timezone(self, value: Any) -> str:
+        zone = self.string(value, "timezone", empty=True).strip()
+        if zone:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise self.fail(
+                    "timezone", 'an IANA time zone name ("Europe/Berlin", "America/New_York", "UTC")', _describe(value)
+                ) from None
+        return zone
+
     def constraint(self, table: Any, where: str) -> Constraint:
+        if not isinstance(table, dict):
+            raise self.fail(where, "a table", _describe(table))
+        kind = table.get("kind")
+        if kind not in CONSTRAINT_KINDS:
+            raise self.fail(f"{where}.kind", "one of " + ", ".join(CONSTRAINT_KINDS), _describe(kind))
+        if kind == "update_within":
+            return self._update_within(table, where)
+        if kind == "first":
+            t = self.keys(table, where, ("kind", "action", "endpoints", "why"), ("kind", "action", "endpoints"))
+            patterns = [
+                self.string(p, f"{where}.endpoints[{i}]").strip()
+                for i, p in enumerate(self.array(t["endpoints"], f"{where}.endpoints", 'Clay API paths or globs ("/v1/tables/*")'))
+            ]
+            for i, p in enumerate(patterns):
+                if not p.startswith(("/", "*")) or any(ch.isspace() for ch in p):
+                    raise self.fail(f"{where}.endpoints[{i}]", 'a Clay API path or glob, from its "/" ("/v1/tables/*")', _describe(p))
+            if not patterns:
+                raise self.fail(f"{where}.endpoints", 'at least one path or glob ("/v1/tables/*")', "an empty array")
+            action = self.member(ActionId, t["action"], f"{where}.action")
+            return Constraint(kind, action, endpoints=tuple(patterns), why=self.string(t.get("why", ""), f"{where}.why", empty=True))
         t = self.keys(table, where, ("kind", "action", "hours", "days", "why"), ("kind", "action", "hours"))
-        if t["kind"] not in CONSTRAINT_KINDS:
-            raise self.fail(f"{where}.kind", "one of " + ", ".join(CONSTRAINT_KINDS), _describe(t["kind"]))
         hours = self.string(t["hours"], f"{where}.hours")
         found = re.fullmatch(r"([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)", hours.strip())
         start = int(found.group(1)) * 60 + int(found.group(2)) if found else -1
         end = int(found.group(3)) * 60 + int(found.group(4)) if found else -1
         if not found or not 0 <= start < end <= 24 * 60:
-            raise self.fail(f"{where}.hours", '"HH:MM-HH:MM", the start before the end (local time, e.g. "09:00-18:00")', _describe(hours))
+            raise self.fail(
+                f"{where}.hours", '"HH:MM-HH:MM", the start before the end (the runbook\'s time zone, e.g. "09:00-18:00")', _describe(hours)
+            )
         days = [
             self.string(d, f"{where}.days[{i}]")
             for i, d in enumerate(self.array(t.get("days", list(DAYS[:5])), f"{where}.days", "day names"))
@@ -285,7 +364,19 @@ class _Reader:
                 raise self.fail(f"{where}.days[{i}]", "one of " + ", ".join(DAYS), _describe(d))
         why = self.string(t.get("why", ""), f"{where}.why", empty=True)
         action = self.member(ActionId, t["action"], f"{where}.action")
-        return Constraint(t["kind"], action, start, end, frozenset(DAYS.index(d) for d in days), why)
+        return Constraint(kind, action, start, end, frozenset(DAYS.index(d) for d in days), why)
+
+    def _update_within(self, table: dict[str, Any], where: str) -> Constraint:
+        t = self.keys(table, where, ("kind", "severity", "channel", "minutes", "why"), ("kind", "severity", "channel", "minutes"))
+        severity = self.member(Severity, t["severity"], f"{where}.severity")
+        channel = t["channel"]
+        if channel not in CHANNELS:
+            raise self.fail(f"{where}.channel", "one of " + ", ".join(CHANNELS), _describe(channel))
+        minutes = t["minutes"]
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 1 <= minutes <= 24 * 60:
+            raise self.fail(f"{where}.minutes", "a number of minutes from 1 to 1440", _describe(minutes))
+        why = self.string(t.get("why", ""), f"{where}.why", empty=True)
+        return Constraint("update_within", severity=severity, channel=channel, minutes=float(minutes), why=why)
 
     def severities(self, table: Any) -> dict[Severity, SeverityLevel]:
         self.keys(table, "severities", tuple(s.value for s in Severity))
@@ -355,8 +446,13 @@ class _Reader:
 
     def steps(self, value: Any) -> tuple[Step, ...]:
         steps = self.array(value, "steps", "tables (title, items)")
-        if len(steps) != STEP_COUNT:
-            raise self.fail("steps", f"{STEP_COUNT} steps (quick triage, decision tree, immediate actions, communicate)", f"{len(steps)}")
+        if not STEP_COUNT <= len(steps) <= MAX_STEPS:
+            raise self.fail(
+                "steps",
+                f"the {STEP_COUNT} runbook steps (quick triage, decision tree, immediate actions, communicate),"
+                f" then at most {MAX_STEPS - STEP_COUNT} of the team's",
+                f"{len(steps)} steps",
+            )
         seen: dict[str, str] = {}
         autos: dict[str, str] = {}
         out = []

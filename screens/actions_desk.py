@@ -33,7 +33,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -402,7 +401,7 @@ class ActionsDesk(DeskWorkers):
         business hours needs the incident commander): said, and nothing opens."""
         inc = self.store.incident if self.store is not None else None
         responder = self.config.shared.responder or default_actor()
-        why = refusal(RUNBOOK.constraints, action, datetime.fromtimestamp(self.clock()), responder, inc.commander if inc else "")
+        why = refusal(RUNBOOK, action, self.clock(), responder, inc.commander if inc else "")
         if why is not None:
             self.app.notify(why, title="Runbook constraint", severity="warning", timeout=10)
         return why is not None

@@ -47,7 +47,7 @@ def test_show_prints_the_shipped_runbook(capsys: pytest.CaptureFixture[str]) -> 
         in out
     )
     assert "  raise_memory_limit: Raise the pods' memory limit [outside the cockpit] → Memory limit raised\n" in out
-    assert out.endswith("Notes\n  (none)\n\nLinks\n  (none)\n\nConstraints (the cockpit enforces them)\n  (none)\n")
+    assert out.endswith("Notes\n  (none)\n\nLinks\n  (none)\n\nConstraints (the cockpit enforces or reminds)\n  (none)\n")
 
 
 def test_show_a_team_file_with_its_notes_and_links(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,7 +61,7 @@ def test_show_a_team_file_with_its_notes_and_links(tmp_path: Path, capsys: pytes
     assert "  P1  Everything is down — respond < 15 min" in out
     assert out.endswith(
         "Notes\n  - P1: call the vendor's TAM\n\nLinks\n  - Escalation policy: https://example.pagerduty.com/escalation_policies/P1\n"
-        "\nConstraints (the cockpit enforces them)\n  (none)\n"
+        "\nConstraints (the cockpit enforces or reminds)\n  (none)\n"
     )
 
 

@@ -51,13 +51,13 @@ def test_a_constraint_is_read_with_monday_to_friday_by_default(tmp_path: Path) -
 )
 def test_refusal_judges_the_hours_the_days_and_the_commander(tmp_path: Path, when, responder, commander, refused) -> None:
     rb, _ = runbook(tmp_path, RULE)
-    why = refusal(rb.constraints, ActionId.RESTART, when, responder, commander)
+    why = refusal(rb, ActionId.RESTART, when.timestamp(), responder, commander)
     assert (why is not None) is refused
     if why:
         assert why.startswith("the runbook: restart needs the incident commander during 09:00-18:00 (mon, tue, wed, thu, fri)")
         assert "business hours: customers are on" in why and "(W, c takes command)" in why
         assert ("nobody has taken command" if not commander else f"{commander} is the commander") in why
-    assert refusal(rb.constraints, ActionId.ENABLE_QUEUING, when, responder, commander) is None  # other actions are free
+    assert refusal(rb, ActionId.ENABLE_QUEUING, when.timestamp(), responder, commander) is None  # other actions are free
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_refusal_judges_the_hours_the_days_and_the_commander(tmp_path: Path, whe
     [
         (
             'kind = "maybe"\naction = "restart"\nhours = "09:00-18:00"',
-            "constraints[0].kind: expected one of needs_commander, found string 'maybe'",
+            "constraints[0].kind: expected one of needs_commander, update_within, first, found string 'maybe'",
         ),
         ('kind = "needs_commander"\naction = "reboot"\nhours = "09:00-18:00"', "constraints[0].action: expected one of "),
         (

@@ -76,7 +76,7 @@ def test_an_unknown_top_level_key_is_named() -> None:
     doc["severity"] = {}
     assert (
         _error(doc)
-        == "team.toml: severity: expected one of notes, links, constraints, severities, branches, actions, steps, found unknown key"
+        == "team.toml: severity: expected one of notes, links, timezone, constraints, severities, branches, actions, steps, found unknown key"
     )
 
 
@@ -195,10 +195,21 @@ def test_a_missing_action_or_branch_or_required_key_is_named() -> None:
     assert _error(doc) == "team.toml: steps[3].items[0].text: expected a value for text, found nothing (missing required key)"
 
 
-def test_the_four_steps_are_required() -> None:
+def test_the_four_steps_are_required_and_a_team_may_add_up_to_five() -> None:
     doc = shipped_doc()
     doc["steps"] = doc["steps"][:3]
-    assert _error(doc) == "team.toml: steps: expected 4 steps (quick triage, decision tree, immediate actions, communicate), found 3"
+    expected = (
+        "team.toml: steps: expected the 4 runbook steps (quick triage, decision tree, immediate actions, communicate),"
+        " then at most 5 of the team's, found 3 steps"
+    )
+    assert _error(doc) == expected
+    extra = {"title": "Hand over", "items": [{"key": "handover", "text": "Hand over to the next shift"}]}
+    doc = shipped_doc()
+    doc["steps"] = doc["steps"] + [extra]
+    rb = runbook_from_toml(doc, "team.toml")
+    assert (rb.steps[4].number, rb.steps[4].title, rb.steps[4].items[0].key) == (5, "Hand over", "handover")
+    doc["steps"] = doc["steps"] + [dict(extra, items=[{"key": f"h{n}", "text": "x"}]) for n in range(5)]
+    assert _error(doc) == expected.replace("found 3 steps", "found 10 steps")
 
 
 def test_a_link_needs_a_title_and_a_url(tmp_path: Path) -> None:

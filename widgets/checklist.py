@@ -72,6 +72,18 @@ class ChecklistView(OptionList):
         Binding("2", "step(2)", "Step 2", group=STEP, id="checklist.step2", tooltip="Jump to step 2 of the runbook: the decision tree"),
         Binding("3", "step(3)", "Step 3", group=STEP, id="checklist.step3", tooltip="Jump to step 3 of the runbook: immediate actions"),
         Binding("4", "step(4)", "Step 4", group=STEP, id="checklist.step4", tooltip="Jump to step 4 of the runbook: communicate"),
+        # a team's own steps after the four (config/runbook.toml: at most 9 in all), as its runbook file names them
+        *(
+            Binding(
+                str(s.number),
+                f"step({s.number})",
+                f"Step {s.number}",
+                group=STEP,
+                id=f"checklist.step{s.number}",
+                tooltip=f"Jump to step {s.number}: {clean(s.title)}",
+            )
+            for s in STEPS[4:]
+        ),
         Binding(
             "space",
             "tick",
@@ -254,7 +266,7 @@ class ChecklistPane(Vertical):
         done = sum(1 for step in STEPS for item in step.items if item.key in self._ticks)
         total = sum(len(step.items) for step in STEPS)
         title = f"c Checklist · {done}/{total}" if self._open or done else "c Checklist"
-        subtitle = "space ticks · 1-4 steps · esc leaves" if self._open else "i declares, then space ticks"
+        subtitle = f"space ticks · 1-{len(STEPS)} steps · esc leaves" if self._open else "i declares, then space ticks"
         if self.border_title != title:
             self.border_title = title
         if self.border_subtitle != subtitle:

@@ -2,10 +2,10 @@
 80x24 and 160x48: ``clay-cockpit demo --scenario rate-limited --runbook
 tests/fixtures/team_runbook.toml`` — the fixture renames P2 ("Customers
 notice"), puts request queuing before reading the rate-limit headers for
-429s, and adds an item to step 4 ("Tell the sales on-call …").
+429s, and adds an item to step 4 ("Tell the sales on-call …") and a fifth step ("Hand over").
 
 What the responder sees changes accordingly: the declaration names P2 by the
-team's name, the checklist's step 4 has the team's item (3 items, not 2), the
+team's name, the checklist's step 4 has the team's item (3 items, not 2), key 5 jumps to the team's fifth step, the
 team's note and link are under the steps, and the team's constraint holds: a
 restart is refused until the responder takes command (W, c), then its plan
 opens.
@@ -42,18 +42,19 @@ def test_the_team_runbook_changes_what_the_responder_sees(width: int, height: in
         Step("x: the actions pane, the cluster read", keys=("x",), check=has("turns it on"), timeout=30.0),
         Step("R: refused, nobody in command", keys=("R",), check=has("Runbook constraint"), timeout=10.0),
         Step("i declares: P2 by the team's name", keys=("i",), check=has("Customers notice"), timeout=20.0),
-        Step("c: the checklist has the team's 18 items", keys=("c",), check=drill.matches(r"Checklist · \d+/18 "), timeout=10.0),
+        Step("c: the checklist has the team's 19 items", keys=("c",), check=drill.matches(r"Checklist · \d+/19 "), timeout=10.0),
     )
     if height < 48:  # the checklist full width: step 4's header counts the team's item
         team.run(
             Step("4: step 4 has 3 items", keys=("4",), check=has("4 Communicate  0/3"), timeout=10.0),
+            Step("5: the team's fifth step", keys=("5",), check=has("5 Hand over  0/1", "1-5 steps"), timeout=10.0),
             Step(
                 "end: under the steps, the team's note and link",
                 keys=("end",),
                 check=has("Team notes", "· P1: call Clay's TAM", "→ Escalation policy"),
                 timeout=10.0,
             ),
-            Step("space on a note ticks nothing", keys=("space",), check=has("Checklist · 4/18 "), timeout=10.0, settle=1.0),
+            Step("space on a note ticks nothing", keys=("space",), check=has("Checklist · 4/19 "), timeout=10.0, settle=1.0),
             # the team's constraint, with the incident open: the commander's restart opens its plan
             Step("W: the people view", keys=("W",), check=has("Responders"), timeout=10.0),
             Step("c: take command", keys=("c",), check=has("· commander"), timeout=10.0),
