@@ -42,9 +42,11 @@ from clay_cockpit.comms.core import (
     SendResult,
     next_update_due,
 )
+from clay_cockpit.comms.rules import RuleClock, RuleState
 from clay_cockpit.comms.state import Cadence, DueState
 from clay_cockpit.config import Config
 from clay_cockpit.incident.timeline import TimelineError
+from clay_cockpit.runbook import RUNBOOK
 from clay_cockpit.signals import ErrorKind, Signals, SourceError
 
 if TYPE_CHECKING:
@@ -110,6 +112,7 @@ class CommsDesk:
         self.speed = speed if math.isfinite(speed) and speed > 0 else 1.0  # a drill's clock speed (a frozen drill's: unknown, 1)
         self.comms = comms or Comms(config, desk.recorder.store, clock=clock, speed=self.speed if self.speed != 1.0 else None)
         self.reminder = Reminder()
+        self._rule_fired: set[tuple[Any, float, str]] = set()  # (rule, its start, state) reminded of once
         self.sending: Channel | None = None  # a send is on its way
         self._jobs: deque[tuple[tuple[str, object], Callable[[], None]]] = deque()
         self._jobs_lock = threading.Lock()
@@ -388,6 +391,12 @@ class CommsDesk:
         log = self.comms.log.sync(self.comms.store)
         return [next_update_due(incident, log, now, comms=self.config.comms, channel=ch) for ch in self.channels()]
 
+    def rule_clocks(self) -> list[RuleClock]:
+        """A team runbook's update_within rules in force for the incident, on the channels it can send to."""
+        if self.comms.store.incident is None or not RUNBOOK.constraints:
+            return []
+        return self.comms.log.rule_clocks(RUNBOOK.constraints, [ch.value for ch in self.channels()])
+
     def _tick(self) -> None:
         if not self.main.is_attached:
             return
@@ -405,7 +414,8 @@ class CommsDesk:
         except TimelineError as exc:
             self.app.notify(str(exc), title="Timeline", severity="error", markup=False)
             return
-        self.main.cadence_badge.show(cadences, now)
+        rules = self.rule_clocks()
+        self.main.cadence_badge.show(cadences, now, rules)
         if self.app.screen is not self.main:
             # a modal or a view is up (a confirmation being typed, the editor): the
             # top bar says "due"; the reminder waits for the main screen, so it never
@@ -414,6 +424,16 @@ class CommsDesk:
         for cad in cadences:
             if self.reminder.poll(cad):
                 self._remind(cad)
+        for clock in rules:
+            state = clock.state(now)
+            key = (clock.rule, clock.start, state)
+            if state in (RuleState.SOON, RuleState.LATE) and key not in self._rule_fired:
+                self._rule_fired.add(key)
+                write = CHANNEL_KEY[Channel(clock.channel)]
+                title = "Runbook rule missed" if state == RuleState.LATE else "Runbook rule due soon"
+                self.app.notify(
+                    f"{clock.sentence(now)} — {write} writes it", title=title, severity="warning", timeout=REMIND_SECONDS, markup=False
+                )
 
     def _remind(self, cad: Cadence) -> None:
         key = CHANNEL_KEY[cad.channel]

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from textual.content import Content
 from textual.widgets import Static
 
+from clay_cockpit.comms.rules import RuleClock, RuleState
 from clay_cockpit.comms.state import Cadence, Channel, DueState
 from clay_cockpit.incident.clock import ClockLevel
 from clay_cockpit.widgets.common import set_if_changed
@@ -24,22 +25,40 @@ LEVEL_STYLE = {ClockLevel.OK: "$text-success", ClockLevel.WARNING: "bold $text-w
 _URGENT = (DueState.DUE, DueState.OVERDUE)
 
 
-def cadence_content(cadences: Sequence[Cadence], now: float) -> Content | None:
+def cadence_content(cadences: Sequence[Cadence], now: float, rules: Sequence[RuleClock] = ()) -> Content | None:
     """The header text for the internal update's cadence (and the status
-    page's when it is due); None without any."""
+    page's when it is due); None without any. A team runbook's rule
+    (``update_within``) in force on a channel speaks for it: ``page due in
+    7:12`` to its deadline, ``page late 3:10`` past it."""
     internal = next((c for c in cadences if c.channel == Channel.INTERNAL), None)
     external = next((c for c in cadences if c.channel == Channel.EXTERNAL), None)
     if internal is None and external is None:
         return None
+    pending = {r.channel: r for r in rules if r.until is None and r.text(now)}  # the most urgent rule per channel wins
+    for r in rules:
+        if r.until is None and r.text(now) and r.due < pending[r.channel].due:
+            pending[r.channel] = r
     parts: list[tuple[str, str]] = [("✉ ", "$text-muted")]
-    if internal is not None:
+    if Channel.INTERNAL.value in pending:
+        parts.append(_rule_part(pending[Channel.INTERNAL.value], now))
+    elif internal is not None:
         parts.append((internal.text(now), LEVEL_STYLE[internal.level]))
-    if external is not None and external.state in _URGENT:
+    if Channel.EXTERNAL.value in pending:
+        if len(parts) > 1:
+            parts.append((" · ", "$text-muted"))
+        parts.append(_rule_part(pending[Channel.EXTERNAL.value], now))
+    elif external is not None and external.state in _URGENT:
         overdue = external.text(now).startswith("update overdue")
-        if internal is not None:
+        if len(parts) > 1:
             parts.append((" · ", "$text-muted"))
         parts.append(("page overdue" if overdue else "page due", LEVEL_STYLE[ClockLevel.ERROR if overdue else ClockLevel.WARNING]))
     return Content.assemble(*parts)
+
+
+def _rule_part(rule: RuleClock, now: float) -> tuple[str, str]:
+    state = rule.state(now)
+    level = ClockLevel.ERROR if state == RuleState.LATE else ClockLevel.WARNING if state == RuleState.SOON else ClockLevel.OK
+    return rule.text(now), LEVEL_STYLE[level]
 
 
 class CadenceBadge(Static):
@@ -59,8 +78,8 @@ class CadenceBadge(Static):
     }
     """
 
-    def show(self, cadences: Sequence[Cadence], now: float) -> bool:
+    def show(self, cadences: Sequence[Cadence], now: float, rules: Sequence[RuleClock] = ()) -> bool:
         """Redraw if the text changed; True if it did."""
-        content = cadence_content(cadences, now)
+        content = cadence_content(cadences, now, rules)
         self.set_class(content is not None, "-shown")
         return set_if_changed(self, content if content is not None else "")

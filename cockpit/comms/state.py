@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clay_cockpit.comms.rules import RuleTrack
 from clay_cockpit.incident.lifecycle import ClockLevel, Incident, Status, format_duration
 from clay_cockpit.incident.timeline import Event, EventKind, TimelineError
 from clay_cockpit.incident.timeline_read import iter_events
@@ -328,6 +329,7 @@ class CommsLog:
     last_change: tuple[float, str] | None = None  # the latest severity/status change: (at, what)
     unsure: dict[Channel, Unsure] = field(default_factory=dict)  # a send per channel that may have gone out, not looked up yet
     sent_count: int = 0
+    rules: RuleTrack = field(default_factory=RuleTrack)  # a team runbook's update_within rules (comms.rules)
     _closed: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_CLOSED))
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -367,12 +369,14 @@ class CommsLog:
 
     def _reset(self, path: Path | None) -> None:
         self.path, self.seq, self.thread, self.page, self.last_change, self.sent_count = path, 0, None, None, None, 0
+        self.rules = RuleTrack()
         self.drafts.clear()
         self.last_sent.clear()
         self.unsure.clear()
         self._closed.clear()
 
     def _apply(self, ev: Event) -> None:
+        self.rules.observe(ev)
         if ev.kind == EventKind.MESSAGE_DRAFTED:
             draft = Draft.from_event(ev)
             if draft is None:
@@ -412,6 +416,11 @@ class CommsLog:
             self._closed.append(draft_id)
             if channel in self.drafts and self.drafts[channel].id == draft_id:
                 del self.drafts[channel]
+
+    def rule_clocks(self, rules: Iterable[Any], channels: Iterable[str]) -> list[Any]:
+        """The team runbook's update_within rules in force on ``channels`` (:class:`~clay_cockpit.comms.rules.RuleClock`)."""
+        with self._lock:
+            return self.rules.clocks(rules, channels)
 
     def is_closed(self, draft_id: str) -> bool:
         """The draft was sent or discarded (a later save needs a new id)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from clay_cockpit.config import Thresholds
 from clay_cockpit.runbook import ActionId, Branch, ErrorClass, Severity, branch_actions
+from clay_cockpit.runbook_file import Constraint
 from clay_cockpit.triage import evidence as ev
 from clay_cockpit.triage.context import Context, _calls_summary
 from clay_cockpit.triage.logs import LOG_MIN_CALLS, LOG_WINDOW, LogEvidence, Onset
@@ -497,3 +498,32 @@ def all_quiet(ctx: Context) -> Finding:
         return Finding(Branch.HEALTHY, None, "Clay and our service look normal", rs, ())
     waiting = [ev.LABEL[n] for n, v in ctx.views.items() if not v.live]
     return Finding(Branch.UNKNOWN, None, f"no problem seen yet; waiting for {', '.join(waiting)}", rs, ())
+
+
+FIRST_MIN_FAILED = 3  # failed calls to a "first" rule's endpoints in the log window before the rule speaks
+
+
+def runbook_first(f: Finding, ctx: Context, rules: tuple[Constraint, ...]) -> Finding:
+    """A team runbook's ``first`` rules (issue 18: "fallback first for tables endpoints"): while the logged Clay
+    calls to a rule's endpoints fail, its action leads the finding's actions — moved to the front, or added when
+    the branch does not recommend it — with the rule in its ``why`` and a reason naming the endpoints. The first
+    rule in the file leads when several speak. Only findings about Clay errors; the evidence is the logs'."""
+    lg = ctx.logs
+    if not f.errors or lg is None or not lg.failed_endpoints:
+        return f
+    for rule in reversed(rules):
+        if rule.kind != "first" or rule.action is None:
+            continue
+        hits = [(path, n) for path, n in lg.failed_endpoints if rule.matches(path)]
+        if sum(n for _, n in hits) < FIRST_MIN_FAILED:
+            continue
+        where = ", ".join(f"{path} ({n} failed)" for path, n in hits[:3])
+        said = "the runbook: first while calls to " + ", ".join(rule.endpoints) + " fail" + (f" ({rule.why})" if rule.why else "")
+        lead = next((a for a in f.actions if a.id == rule.action), None) or action(rule.action)
+        lead = replace(lead, why=ev.one_line(said))
+        fb = _fallback_on(ctx) if rule.action == ActionId.ENABLE_FALLBACK else None
+        if fb is not None and not lead.done:
+            lead = replace(lead, done=True, detail=fb)
+        reason = ctx.reason(f"Runbook: {rule.action.value} first — Clay calls to {where} fail", "logs")
+        f = replace(f, actions=(lead, *(a for a in f.actions if a.id != rule.action)), reasons=(*f.reasons, reason))
+    return f

@@ -22,6 +22,7 @@ LOG_WINDOW = 15.0  # seconds of log time (before the newest line) that count as 
 LOG_LATENCY_MIN = 20  # logged Clay calls with a duration before the logs give a p95 of their own
 LOG_MAX_LINES = 2000  # never look at more lines than this, whatever we are handed
 LOG_MIN_CALLS = 10  # logged Clay calls needed before a logged share is worth stating
+MAX_ENDPOINTS = 8  # failed endpoints kept (their counts)
 ONSET_GAP = 5  # logged Clay calls in a row without a failure of a class that end its streak
 MEMORY_READINGS = 24  # memory readings kept per pod
 
@@ -95,6 +96,7 @@ class LogEvidence:
     mem: Memory | None = None
     timed: int = 0  # logged Clay calls in the window with a duration
     p95_ms: float | None = None  # their 95th percentile duration (None: fewer than LOG_LATENCY_MIN)
+    failed_endpoints: tuple[tuple[str, int], ...] = ()  # failed calls by Clay endpoint (path), most first, at most MAX_ENDPOINTS
 
     def onset(self, cls: ErrorClass | None) -> Onset | None:
         return next((o for o in self.onsets if o.cls == cls), None)
@@ -136,6 +138,7 @@ def log_evidence(lines: tuple[LogLine, ...], pods: frozenset[str] | None = None)
     memory = ""
     stats: dict[str, tuple[int, int]] = {}
     fallback = 0
+    endpoints: dict[str, int] = {}
     looked = 0
     durations: list[float] = []
     seq: list[tuple[float | None, int]] = []  # every logged Clay call, oldest first: (time, status)
@@ -168,6 +171,8 @@ def log_evidence(lines: tuple[LogLine, ...], pods: frozenset[str] | None = None)
             if code >= 400:
                 failed += 1
                 per_code[code] = per_code.get(code, 0) + 1
+                if (path := endpoint_of(kv)) and (path in endpoints or len(endpoints) < MAX_ENDPOINTS * 4):
+                    endpoints[path] = endpoints.get(path, 0) + 1
             if code == 429:
                 rate_limit = {
                     k: kv[k][:20] for k in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after") if k in kv
@@ -197,7 +202,23 @@ def log_evidence(lines: tuple[LogLine, ...], pods: frozenset[str] | None = None)
         mem=_memory(mem),
         timed=len(durations),
         p95_ms=_p95(durations),
+        failed_endpoints=tuple(sorted(endpoints.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_ENDPOINTS]),
     )
+
+
+ENDPOINT_KEYS = ("endpoint", "path", "route", "url")  # where a Clay call's line names what it called
+
+
+def endpoint_of(kv: dict[str, str]) -> str:
+    """The Clay API path a call's log line names (``endpoint=/v1/tables/rows``, or a ``url``'s path), "" if none."""
+    for key in ENDPOINT_KEYS:
+        value = kv.get(key, "").strip()
+        if value:
+            if "://" in value:
+                value = "/" + value.split("://", 1)[1].partition("/")[2]
+            path = value.split("?", 1)[0].split("#", 1)[0]
+            return path[:120] if path.startswith("/") and path.isprintable() else ""
+    return ""
 
 
 def _p95(values: list[float]) -> float | None:

@@ -38,10 +38,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from clay_cockpit.config import Thresholds
-from clay_cockpit.runbook import ActionId, Branch, ErrorClass
+from clay_cockpit.runbook import RUNBOOK, ActionId, Branch, ErrorClass
 from clay_cockpit.signals import InEffect, Reading, Signals, SourceError
 from clay_cockpit.triage import evidence as ev
 from clay_cockpit.triage.context import Context
+from clay_cockpit.triage.findings import runbook_first
 from clay_cockpit.triage.infra import build_findings
 from clay_cockpit.triage.stable import Change, Triage, Triaged
 from clay_cockpit.triage.types import (
@@ -136,7 +137,7 @@ def assess(signals: Signals, thresholds: Thresholds, now: float, *, refresh: Map
     ctx = Context.build(views, signals.recent_logs, thresholds, logs_stale, infra_view, now)
     views = ctx.views  # a source that answered without what triage needs is no longer "live"
     all_live = all(v.live for v in views.values())
-    findings = [_in_effect(f, signals.in_effect) for f in build_findings(ctx)]
+    findings = [_in_effect(runbook_first(f, ctx, RUNBOOK.constraints), signals.in_effect) for f in build_findings(ctx)]
     findings = sorted((_with_confidence(f, views, all_live, logs_stale is not None) for f in findings), key=_order)
     top = findings[0]
     return Assessment(
