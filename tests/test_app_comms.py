@@ -540,3 +540,37 @@ async def test_drafts_follow_the_facts_and_an_edited_one_says_what_changed(sim, 
             re.MULTILINE,
         )
         assert impact, text  # the numbers now, and the peak the error-rate pane drew
+
+
+@pytest.mark.scenario("key-revoked")
+async def test_a_team_rule_counts_down_reminds_and_is_met_by_a_page_update(sim, tmp_path, monkeypatch) -> None:
+    """A team runbook's "P1 needs a status page update within 10 minutes" (issue 18; the app's runbook
+    replaced in process): the top bar counts down to it first, a toast says when 2 minutes are left and when it
+    is missed (once each), and a status page update sent from the keyboard meets it (the countdown goes)."""
+    from clay_cockpit.runbook_file import Constraint, Severity
+    from clay_cockpit.screens import comms_desk
+
+    rule = Constraint("update_within", severity=Severity.P1, channel="status_page", minutes=10.0, why="customers look there first")
+    monkeypatch.setattr(comms_desk, "RUNBOOK", replace(comms_desk.RUNBOOK, constraints=(rule,)))
+    app, clock = comms_app(sim, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = notes_of(app)
+        badge = app.main_screen.query_one(CadenceBadge)
+        await declare(pilot, app)
+        await until(pilot, lambda: re.match(r"✉ page in \d+:\d\d · update due", shown(badge)), what="the rule's countdown first")
+        (rule_clock,) = app._comms.rule_clocks()
+        assert rule_clock.due == app.desk.recorder.incident.declared_at + 600  # P1 from the declaration (its time)
+        clock.now = rule_clock.due - 119
+        await until(pilot, lambda: any(t == "Runbook rule due soon" for t, _ in notes), what="the 2-minute reminder")
+        said = next(m for t, m in notes if t == "Runbook rule due soon")
+        assert said == "the runbook: P1 needs a status page update within 10 min: customers look there first — 1:59 left — e writes it"
+        clock.now = rule_clock.due + 61
+        await until(pilot, lambda: shown(badge).startswith("✉ page late 1:01"), what="late")
+        await until(pilot, lambda: any(t == "Runbook rule missed" for t, _ in notes), what="the missed reminder")
+        await pilot.pause(1.5)
+        assert [t for t, _ in notes].count("Runbook rule missed") == 1 and [t for t, _ in notes].count("Runbook rule due soon") == 1
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the editor")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: sim.state()["statusapi_incidents"] == 1, timeout=30, what="the status page incident")
+        await until(pilot, lambda: "page" not in shown(badge), what="the rule met: no page countdown")

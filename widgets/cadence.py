@@ -28,7 +28,7 @@ _URGENT = (DueState.DUE, DueState.OVERDUE)
 def cadence_content(cadences: Sequence[Cadence], now: float, rules: Sequence[RuleClock] = ()) -> Content | None:
     """The header text for the internal update's cadence (and the status
     page's when it is due); None without any. A team runbook's rule
-    (``update_within``) in force on a channel speaks for it: ``page due in
+    (``update_within``) in force on a channel speaks for it, first: ``page in
     7:12`` to its deadline, ``page late 3:10`` past it."""
     internal = next((c for c in cadences if c.channel == Channel.INTERNAL), None)
     external = next((c for c in cadences if c.channel == Channel.EXTERNAL), None)
@@ -38,20 +38,17 @@ def cadence_content(cadences: Sequence[Cadence], now: float, rules: Sequence[Rul
     for r in rules:
         if r.until is None and r.text(now) and r.due < pending[r.channel].due:
             pending[r.channel] = r
-    parts: list[tuple[str, str]] = [("✉ ", "$text-muted")]
-    if Channel.INTERNAL.value in pending:
-        parts.append(_rule_part(pending[Channel.INTERNAL.value], now))
-    elif internal is not None:
-        parts.append((internal.text(now), LEVEL_STYLE[internal.level]))
-    if Channel.EXTERNAL.value in pending:
-        if len(parts) > 1:
-            parts.append((" · ", "$text-muted"))
-        parts.append(_rule_part(pending[Channel.EXTERNAL.value], now))
-    elif external is not None and external.state in _URGENT:
+    said: list[tuple[str, str]] = [
+        _rule_part(r, now) for r in sorted(pending.values(), key=lambda r: r.due)
+    ]  # a rule first: 80 columns may cut the end
+    if internal is not None and Channel.INTERNAL.value not in pending:
+        said.append((internal.text(now), LEVEL_STYLE[internal.level]))
+    if external is not None and external.state in _URGENT and Channel.EXTERNAL.value not in pending:
         overdue = external.text(now).startswith("update overdue")
-        if len(parts) > 1:
-            parts.append((" · ", "$text-muted"))
-        parts.append(("page overdue" if overdue else "page due", LEVEL_STYLE[ClockLevel.ERROR if overdue else ClockLevel.WARNING]))
+        said.append(("page overdue" if overdue else "page due", LEVEL_STYLE[ClockLevel.ERROR if overdue else ClockLevel.WARNING]))
+    parts: list[tuple[str, str]] = [("✉ ", "$text-muted")]
+    for n, part in enumerate(said):
+        parts += [(" · ", "$text-muted"), part] if n else [part]
     return Content.assemble(*parts)
 
 

@@ -37,7 +37,7 @@ from clay_cockpit.comms.templates import Templates
 from clay_cockpit.incident.events import looks_like_secret, redact_text
 from clay_cockpit.incident.lifecycle import Status, format_duration
 from clay_cockpit.incident.postmortem_page import dashboard_links, page_section
-from clay_cockpit.incident.postmortem_parts import collect
+from clay_cockpit.incident.postmortem_parts import Collected, collect
 from clay_cockpit.incident.postmortem_sections import (
     _actions,
     _chart,
@@ -51,9 +51,10 @@ from clay_cockpit.incident.postmortem_sections import (
     _response,
     _severity,
     _summary,
+    _t,
     _timeline,
 )
-from clay_cockpit.runbook import SEVERITIES
+from clay_cockpit.runbook import RUNBOOK, SEVERITIES
 from clay_cockpit.sanitise import clean
 from clay_cockpit.text import scrub
 
@@ -159,7 +160,7 @@ def build_postmortem(
         "decision": _decision(c),
         "actions": _actions(c),
         "checklist": _checklist(c),
-        "messages": _messages(c),
+        "messages": _joined(_messages(c), (rules := _rules(c, end)) and f"### Runbook rules\n\n{rules}"),
         "chart": _joined(_chart(c), links and f"### Grafana dashboards\n\n{links}"),
         "log_excerpt": _logs(c),
         "timeline": _timeline(c),
@@ -171,6 +172,15 @@ def build_postmortem(
     # checks); no escape, control or bidi character reaches the file or `clay-cockpit postmortem`'s stdout
     text = scrub(redact_text(clean(text))[0], tuple(secrets)) + "\n"
     return Postmortem(inc.id, text, draft, tuple(problems))
+
+
+def _rules(c: Collected, end: float) -> str:
+    """Each spell of a team runbook's update_within rules ("P1 needs a status page update within 10 min"), met
+    or missed, as of ``end`` (the resolution, or now); "" when the runbook has none or none applied."""
+    out = []
+    for clock in c.rules.clocks(RUNBOOK.constraints, past=True):
+        out.append(f"- {_t(clock.start)} UTC — {clock.sentence(end)}")
+    return "\n".join(out)
 
 
 def default_output(state_dir: str | Path, incident_id: str) -> Path:

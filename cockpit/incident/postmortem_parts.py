@@ -18,6 +18,7 @@ from typing import Any
 from clay_cockpit.comms.context import assessment_in, severity_rank
 from clay_cockpit.comms.facts import action_key, fit, flat
 from clay_cockpit.comms.paging import milestone
+from clay_cockpit.comms.rules import RuleTrack
 from clay_cockpit.incident.events import Event, EventKind
 from clay_cockpit.incident.metrics_history import SeriesBook, rate_text
 from clay_cockpit.incident.state import Incident, apply
@@ -97,6 +98,7 @@ class Collected:
     head: list[Event] = field(default_factory=list)
     tail: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_TIMELINE_TAIL))
     report: ReadReport = field(default_factory=ReadReport)
+    rules: RuleTrack = field(default_factory=RuleTrack)  # a team runbook's update_within rules: when each applied, what met it
     # the page (issue 16, docs/events.md "The page")
     page_events: dict[str, list[Event]] = field(default_factory=dict)  # page_linked / _acknowledged / _resolved → the first ones
     escalations: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_PAGE_EVENTS))
@@ -120,6 +122,7 @@ def _take(c: Collected, ev: Event) -> None:
     c.first_at = ev.at if c.first_at is None else c.first_at
     c.last_at = ev.at
     before, c.incident = c.incident, apply(c.incident, ev)
+    c.rules.observe(ev)
     if len(c.head) < MAX_TIMELINE_HEAD:
         c.head.append(ev)
     else:
