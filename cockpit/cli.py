@@ -374,9 +374,13 @@ def build_parser(command: str = "") -> argparse.ArgumentParser:
         "print the effective runbook, or check a team's runbook file",
         "`show` prints the runbook the cockpit runs (severities, branches and their actions, steps and their items, "
         "notes and links; --runbook FILE: a team's file instead); `check FILE` validates a runbook file "
-        "(exit 2 with a one-line error) and says what of it the running cockpit does not use yet. docs/runbook-file.md",
+        "(exit 2 with a one-line error), says what it changes, then runs each shipped drill scenario headless with it "
+        "and with the shipped runbook and shows, per scenario, the branch and severity reached, the actions in the "
+        "file's order with the next key, the checklist items that apply, and what differs. docs/runbook-file.md",
         "clay-cockpit runbook show",
         "clay-cockpit runbook check team-runbook.toml",
+        "clay-cockpit runbook check team-runbook.toml --scenario rate-limited --scenario key-revoked",
+        "clay-cockpit runbook check team-runbook.toml --no-drills   # validate only",
     )
     from clay_cockpit.runbook_cli import add_runbook_arguments
 

@@ -7,14 +7,30 @@ the branches with the actions each recommends in order, the steps and their
 items (which ones the cockpit ticks itself, on which signal), the actions,
 and the team's notes and links. ``check FILE`` reads and checks a team's
 file (exit 2 with the one-line error), then says what it changes when the
-cockpit runs with it (``clay-cockpit --runbook FILE``, ``demo --runbook FILE``).
+cockpit runs with it (``clay-cockpit --runbook FILE``, ``demo --runbook FILE``),
+then drills it: each shipped scenario (or ``--scenario NAME``'s) runs headless
+with the file and with the shipped runbook, each runbook in its own child
+process (:mod:`clay_cockpit.runbook_drill`: the runbook binds at import), a few
+at once, and one block per scenario says what the responder is shown (the
+branch's label, the severity's name and response target, the actions in the
+file's order and the next key, the checklist items that apply, the
+constraints on those actions) and what differs from the shipped runbook.
+``--no-drills``: only the check.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
-from typing import TextIO
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any, TextIO
+
+from clay_cockpit.paths import ConfigError
 
 # (clay_cockpit.runbook is imported inside the commands: the parser imports this module, and the runbook
 # module reads --runbook's file at its import, which must come after the flag is read)
@@ -39,9 +55,21 @@ def add_runbook_arguments(parser: argparse.ArgumentParser) -> None:
     show = sub.add_parser("show", help="print the effective runbook", description="Print the effective runbook readably.")
     show.add_argument("--runbook", metavar="FILE", help="a team's runbook file (default: the shipped config/runbook.toml)")
     check = sub.add_parser(
-        "check", help="validate a runbook file", description="Validate a runbook file: exit 0 when good, 2 with a one-line error."
+        "check",
+        help="validate a runbook file, then show its effect on each shipped drill scenario",
+        description="Validate a runbook file (exit 2 with a one-line error), then run each shipped drill scenario headless "
+        "with it and with the shipped runbook, and print what the responder is shown (branch, severity, actions in order "
+        "and the next key, checklist items) and what differs. Exit 0; 1 when a drill could not run.",
     )
     check.add_argument("file", metavar="FILE", help="the runbook file to check")
+    check.add_argument(
+        "--scenario",
+        metavar="NAME",
+        action="append",
+        dest="scenarios",
+        help="drill only this shipped scenario (repeatable; default: all of them)",
+    )
+    check.add_argument("--no-drills", action="store_true", help="only validate the file and list what it changes")
 
 
 def cmd_runbook(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -50,9 +78,12 @@ def cmd_runbook(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.runbook_command == "check":
         rb = load_runbook(args.file)
         check_capabilities(rb)
+        names = [] if args.no_drills else chosen_scenarios(args.scenarios)
         for line in check_report(rb):
             print(line, file=out)
-        return 0
+        if args.no_drills:
+            return 0
+        return drill_report(rb, names, out)
     from clay_cockpit.runbook import RUNBOOK
 
     rb = load_runbook(args.runbook) if args.runbook else RUNBOOK
@@ -84,6 +115,17 @@ def check_report(rb: Runbook) -> list[str]:
         "which branch and severity a drill reaches is decided in code (cockpit/triage/) on the signals and the config's [thresholds]: no runbook file changes it"
     )
     return lines
+
+
+def chosen_scenarios(wanted: list[str] | None) -> list[str]:
+    """The shipped scenarios ``--scenario`` names (all of them by default); an unknown one is the CLI's one-line error."""
+    from clay_cockpit.sim.scenario import scenario_names
+
+    known = scenario_names()
+    for name in wanted or ():
+        if name not in known:
+            raise ConfigError("--scenario", "", f"a shipped scenario: {', '.join(known)}", repr(name))
+    return list(dict.fromkeys(wanted)) if wanted else known
 
 
 def differences(rb: Runbook, shipped: Runbook) -> list[str]:
@@ -170,3 +212,245 @@ def show_lines(rb: Runbook, shipped: bool = False) -> list[str]:
     lines += ["", "Constraints (the cockpit enforces or reminds)" + (zone if rb.constraints else "")]
     lines += [f"  - {constraint_line(k, rb.timezone)}" for k in rb.constraints] or ["  (none)"]
     return lines
+
+
+# --------------------------------------------------------------------------
+# The drills: each shipped scenario run headless with the file and with the shipped runbook
+
+#: Children running at once (each drills a share of the scenarios with one runbook): the drills are
+#: mostly waiting on their own servers, so four fit two cores.
+DRILL_JOBS = 4
+#: Seconds a child may take: to start, and then for each of its scenarios (one takes 3 to 6 s alone).
+CHILD_START_SECONDS = 60.0
+SCENARIO_SECONDS = 90.0
+DRILL_MODULE = "clay_cockpit.runbook_drill"
+#: How the error classes read beside the actions.
+ERROR_CODES = {"auth": "401/403", "rate_limit": "429", "server": "5xx"}
+
+
+@dataclass
+class Child:
+    """One ``python -m clay_cockpit.runbook_drill`` process: one runbook, some scenarios."""
+
+    kind: str  # "team" or "shipped"
+    path: str  # the runbook file it runs with ($CLAY_COCKPIT_RUNBOOK)
+    scenarios: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    stdout: IO[bytes] | None = None
+    stderr: IO[bytes] | None = None
+    deadline: float = 0.0
+    timed_out: bool = False
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def start(self) -> None:
+        env = dict(os.environ, CLAY_COCKPIT_RUNBOOK=self.path)  # (the runbook's constants bind at the child's import)
+        self.stdout, self.stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        # -P: the installed package, never a folder of the same name in the working directory
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", "-m", DRILL_MODULE, *self.scenarios],
+            stdin=subprocess.DEVNULL,
+            stdout=self.stdout,
+            stderr=self.stderr,
+            env=env,
+        )
+        self.deadline = time.monotonic() + CHILD_START_SECONDS + SCENARIO_SECONDS * len(self.scenarios)
+
+    def poll(self) -> bool:
+        """True once it has ended (killed at its deadline)."""
+        if self.proc is None:
+            return False
+        if self.proc.poll() is not None:
+            return True
+        if time.monotonic() > self.deadline:
+            self.timed_out = True
+            self.kill()
+            return True
+        return False
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def read(self) -> None:
+        """Its results by scenario; a scenario it did not report is an error saying why."""
+        assert self.stdout is not None and self.stderr is not None and self.proc is not None
+        self.stdout.seek(0)
+        self.stderr.seek(0)
+        out = self.stdout.read().decode("utf-8", "replace").splitlines()
+        err = [line for line in self.stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        self.stdout.close()
+        self.stderr.close()
+        for line in out:
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # not ours (a library's print): the scenario then has no result, said below
+            if isinstance(doc, dict) and isinstance(doc.get("scenario"), str):
+                self.results[doc["scenario"]] = doc
+            elif isinstance(doc, dict) and "runbook" in doc and doc["runbook"] != self.path:  # its first line: what it ran
+                err.append(f"it ran the runbook {doc['runbook']}, not {self.path}")
+                self.results.clear()
+                break
+        if self.timed_out:
+            why = f"it did not finish within {CHILD_START_SECONDS + SCENARIO_SECONDS * len(self.scenarios):g} s"
+        else:
+            why = f"its process ended with exit code {self.proc.returncode}" + (f": {err[-1].strip()}" if err else "")
+        for name in self.scenarios:
+            self.results.setdefault(name, {"scenario": name, "error": f"the {self.kind} runbook's drill did not report: {why}"})
+
+
+def run_children(children: list[Child], jobs: int = DRILL_JOBS) -> None:
+    """Run the children, ``jobs`` at a time; every one still running is killed when this stops (Ctrl-C too)."""
+    waiting, running = list(children), list[Child]()
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                child = waiting.pop(0)
+                child.start()
+                running.append(child)
+            time.sleep(0.1)
+            for child in [c for c in running if c.poll()]:
+                running.remove(child)
+                child.read()
+    finally:
+        for child in running:
+            child.kill()
+            for file in (child.stdout, child.stderr):
+                if file is not None:
+                    file.close()
+
+
+def drill_report(rb: Runbook, names: list[str], out: TextIO) -> int:
+    """Drill ``names`` with ``rb`` and with the shipped runbook; print what each shows and what differs.
+    0, or 1 when a drill could not run."""
+    shipped = load_runbook(shipped_path())
+    team_path = os.path.abspath(rb.source)
+    per = max(1, DRILL_JOBS // 2)
+    chunks = [names[i::per] for i in range(per) if names[i::per]]
+    children = [Child(kind, path, chunk) for kind, path in (("team", team_path), ("shipped", shipped_path())) for chunk in chunks]
+    print(
+        f"drills: {len(names)} shipped scenario{'s' if len(names) != 1 else ''}, each run headless (a frozen drill, the cockpit's "
+        "sources, triage through its stability window) with this runbook and with the shipped one",
+        file=out,
+        flush=True,
+    )
+    began = time.monotonic()
+    run_children(children)
+    took = time.monotonic() - began
+    team = {k: v for c in children if c.kind == "team" for k, v in c.results.items()}
+    ours = {k: v for c in children if c.kind == "shipped" for k, v in c.results.items()}
+    changed, failed = [], []
+    for name in names:
+        lines, differs = scenario_lines(team[name], ours[name], rb, shipped)
+        for line in lines:
+            print(line, file=out)
+        if "error" in team[name] or "error" in ours[name]:
+            failed.append(name)
+        elif differs:
+            changed.append(name)
+    same = len(names) - len(changed) - len(failed)
+    summary = f"drills: {len(names)} scenario{'s' if len(names) != 1 else ''} in {took:.0f} s — "
+    summary += f"{len(changed)} show{'s' if len(changed) == 1 else ''} this runbook's edits" + (
+        f" ({', '.join(changed)})" if changed else ""
+    )
+    summary += f", {same} the same as with the shipped runbook"
+    if failed:
+        summary += f", {len(failed)} could not run ({', '.join(failed)})"
+    print(summary, file=out)
+    return 1 if failed else 0
+
+
+def _severity(r: dict[str, Any]) -> str:
+    if not r["severity"]:
+        return "no severity"
+    return f"{r['severity']} {clean_line(r['severity_name'])} (respond {clean_line(r['response'])})"
+
+
+def _act(x: dict[str, Any]) -> str:
+    text = clean_line(x["text"])
+    if x["done"]:
+        return f"{text} (in effect)"
+    return text + (f" [{x['key']}]" if x["key"] else " (outside the cockpit)" if x["outside"] else " (no key)")
+
+
+def _next(r: dict[str, Any]) -> str:
+    n = r["next"]
+    if n is None:
+        return "nothing to do next"
+    return f"next {n['key'] or '(no key)'}: {clean_line(n['text'])}"
+
+
+def _actions(r: dict[str, Any]) -> str:
+    return "; ".join(f"{i}. {_act(x)}" for i, x in enumerate(r["actions"], 1))
+
+
+def _constraints(rb: Runbook, r: dict[str, Any]) -> list[str]:
+    """The runbook's constraints on the actions ``r`` recommends, one line each."""
+    ids = {x["id"] for x in r["actions"]}
+    return [constraint_line(k) for k in rb.constraints if getattr(getattr(k, "action", None), "value", None) in ids]
+
+
+def scenario_lines(t: dict[str, Any], s: dict[str, Any], rb: Runbook, shipped: Runbook) -> tuple[list[str], bool]:
+    """One scenario's block: what the team's runbook (``t``, ``rb``) shows the responder, then what differs
+    from what the shipped one (``s``) shows for it (True when anything does)."""
+    name = t["scenario"]
+    if "error" in t or "error" in s:
+        why = "; ".join(clean_line(x["error"]) for x in (t, s) if "error" in x)
+        return [f"{name}: could not run: {why}"], False
+    lines = [f"{name}: {clean_line(t['label'])} ({t['branch']}), {_severity(t)}"]
+    expect = t.get("expect") or []
+    if expect and [t["branch"], t["severity"] or "none"] != expect:
+        lines[0] += f" — the scenario expects {expect[0]} {expect[1]}"
+    if not t.get("settled", True):
+        lines[0] += f" (still moving after {t['watched']:g} drill s)"
+    if t["actions"]:
+        errs = ", ".join(ERROR_CODES.get(e, e) for e in t["errors"])
+        lines.append(f"    actions{f' ({errs})' if errs else ''}: {_actions(t)} — {_next(t)}")
+    rules = _constraints(rb, t)
+    lines += [f"    constraint: {k}" for k in rules]
+    added = {item.key for step in rb.steps for item in step.items} - {item.key for step in shipped.steps for item in step.items}
+    theirs = [clean_line(k) for k in t["items"] if k in added]
+    lines.append(f"    checklist: {len(t['items'])} items apply" + (f", the team's: {', '.join(theirs)}" if theirs else ""))
+    diffs: list[str] = []
+    if (t["branch"], t["severity"]) != (s["branch"], s["severity"]):
+        # the branch and severity are the code's: a difference is the drill's timing, said as it is
+        diffs.append(
+            f"the shipped runbook's drill reached {s['branch']} {s['severity'] or 'no severity'}: the drill's timing, not the runbook"
+        )
+    else:
+        diffs += _differences(t, s)
+    theirs_rules = _constraints(shipped, s)
+    new, gone = [k for k in rules if k not in theirs_rules], [k for k in theirs_rules if k not in rules]
+    if new:
+        diffs.append(f"the constraint{'s' if len(new) > 1 else ''} above — shipped: none")
+    if gone:
+        diffs.append(f"no constraint {'; '.join(gone)} — shipped: it applies")
+    lines += [f"    changed: {d}" for d in diffs] or ["    the same as with the shipped runbook"]
+    return lines, bool(diffs)
+
+
+def _differences(t: dict[str, Any], s: dict[str, Any]) -> list[str]:
+    """What the team's runbook shows differently on the same branch and severity."""
+    out: list[str] = []
+    if t["label"] != s["label"]:
+        out.append(f"branch label {clean_line(t['label'])} — shipped: {clean_line(s['label'])}")
+    if (t["severity_name"], t["response"]) != (s["severity_name"], s["response"]):
+        out.append(f"{_severity(t)} — shipped: {_severity(s)}")
+    same_next = (t["next"] or {}).get("id") == (s["next"] or {}).get("id")
+    if [x["id"] for x in t["actions"]] != [x["id"] for x in s["actions"]]:
+        still = " (the next the same: what is in effect already is never next)" if same_next else ""
+        out.append(f"actions in this order — shipped: {_actions(s)}{still}")
+    elif [x["text"] for x in t["actions"]] != [x["text"] for x in s["actions"]]:
+        out.append(f"actions' wording — shipped: {_actions(s)}")
+    if not same_next:
+        out.append(f"{_next(t)} — shipped: {_next(s)}")
+    gained = [clean_line(k) for k in t["items"] if k not in s["items"]]
+    lost = [clean_line(k) for k in s["items"] if k not in t["items"]]
+    if gained or lost:
+        out.append(
+            f"checklist {len(t['items'])} items — shipped: {len(s['items'])}"
+            + (f"; added: {', '.join(gained)}" if gained else "")
+            + (f"; not here: {', '.join(lost)}" if lost else "")
+        )
+    return out

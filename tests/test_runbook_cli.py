@@ -66,7 +66,7 @@ def test_show_a_team_file_with_its_notes_and_links(tmp_path: Path, capsys: pytes
 
 
 def test_check_the_shipped_file_is_ok(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = runbook(capsys, "check", shipped_runbook_path())
+    code, out, _ = runbook(capsys, "check", "--no-drills", shipped_runbook_path())
     assert code == 0
     assert out.splitlines()[:2] == [
         f"{shipped_runbook_path()}: ok — 4 severities, 6 branches, 4 steps, 17 items, 14 actions, 0 notes, 0 links",
@@ -81,7 +81,7 @@ def test_check_says_what_the_file_changes_when_the_cockpit_runs_it(tmp_path: Pat
         'key = "status_page_update"\ntext = "External status page update in user-facing words"\n',
         'key = "page_tam"\ntext = "P1: call the vendor\'s TAM"\n',
     )
-    code, out, _ = runbook(capsys, "check", team_file(tmp_path, text))
+    code, out, _ = runbook(capsys, "check", "--no-drills", team_file(tmp_path, text))
     assert code == 0
     lines = out.splitlines()
     assert lines[1].startswith("run with it: clay-cockpit --runbook ") and lines[1].endswith("what it changes:")
