@@ -144,8 +144,11 @@ def differences(rb: Runbook, shipped: Runbook) -> list[str]:
         if (a.text, a.done) != (shipped.actions[aid].text, shipped.actions[aid].done):
             out.append(f"action {aid.value}: {clean_line(a.text)}")
     old = {item.key: item for step in shipped.steps for item in step.items}
-    for step, theirs in zip(rb.steps, shipped.steps):
-        if step.title != theirs.title:
+    for step in rb.steps:
+        theirs = shipped.steps[step.number - 1] if step.number <= len(shipped.steps) else None
+        if theirs is None:
+            out.append(f"step {step.number} (the team's): {clean_line(step.title)}")
+        elif step.title != theirs.title:
             out.append(f"step {step.number}: {clean_line(step.title)}")
         for item in step.items:
             if item.key not in old:
@@ -386,9 +389,14 @@ def _actions(r: dict[str, Any]) -> str:
 
 
 def _constraints(rb: Runbook, r: dict[str, Any]) -> list[str]:
-    """The runbook's constraints on the actions ``r`` recommends, one line each."""
+    """The runbook's constraints that speak in ``r``, one line each: on an action it recommends (needs_commander,
+    first), or an update rule its severity is under (update_within)."""
     ids = {x["id"] for x in r["actions"]}
-    return [constraint_line(k) for k in rb.constraints if getattr(getattr(k, "action", None), "value", None) in ids]
+    return [
+        constraint_line(k, rb.timezone)
+        for k in rb.constraints
+        if (k.action is not None and k.action.value in ids) or (r["severity"] and k.covers(r["severity"]))
+    ]
 
 
 def scenario_lines(t: dict[str, Any], s: dict[str, Any], rb: Runbook, shipped: Runbook) -> tuple[list[str], bool]:

@@ -7,7 +7,7 @@ responder is shown and what differs.
 
 tests/fixtures/team_runbook.toml: P2 renamed "Customers notice", 429's
 actions reordered (enable_queuing first), an item added to step 4
-(tell_sales), and a constraint on restart.
+(tell_sales), a fifth step (handover_note), and a constraint on restart.
 """
 
 from __future__ import annotations
@@ -59,12 +59,12 @@ def test_the_team_runbook_drilled_shows_its_names_its_order_and_what_differs() -
     assert rate[1] == (
         "    actions (429): 1. Enable request queuing [Q]; 2. Read the rate-limit headers (in effect) — next Q: Enable request queuing"
     ), rate
-    assert rate[2] == "    checklist: 10 items apply, the team's: tell_sales", rate
+    assert rate[2] == "    checklist: 11 items apply, the team's: tell_sales, handover_note", rate
     assert rate[3:] == [
         "    changed: P2 Customers notice (respond < 1 hour) — shipped: P2 Degraded service (respond < 1 hour)",
         "    changed: actions in this order — shipped: 1. Read the rate-limit headers (in effect); 2. Enable request queuing [Q] "
         "(the next the same: what is in effect already is never next)",
-        "    changed: checklist 10 items — shipped: 9; added: tell_sales",
+        "    changed: checklist 11 items — shipped: 9; added: tell_sales, handover_note",
     ], rate
 
     key = block(out.stdout, "key-revoked")
@@ -75,7 +75,7 @@ def test_the_team_runbook_drilled_shows_its_names_its_order_and_what_differs() -
     assert key[1].endswith(" — next v: Verify the Clay API key in the Secret"), key
     assert key[2].startswith("    constraint: restart needs the incident commander 00:00-24:00"), key
     assert "    changed: the constraint above — shipped: none" in key
-    assert "    changed: checklist 11 items — shipped: 10; added: tell_sales" in key
+    assert "    changed: checklist 12 items — shipped: 10; added: tell_sales, handover_note" in key
     assert not any("P2" in line or "order" in line for line in key), key  # P1 and 401: the team's edits to P2 and 429 do not show
 
     summary = out.stdout.splitlines()[-1]
