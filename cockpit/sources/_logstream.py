@@ -225,6 +225,11 @@ class PodStream:
                 self._loop()
                 return
             except Exception as exc:  # outermost boundary of this thread: report, back off, go on
+                if self.done.is_set() or self.owner.stop.is_set():
+                    # stopping: the response was shut under a blocked read, and http.client can fail inside it
+                    # (AttributeError on its emptied file object) — the end of this stream, not a fault to show
+                    _log.debug("log stream of %s ended while stopping: %s: %s", self.pod, type(exc).__name__, exc)
+                    return
                 self.owner.stream_error(self, unexpected(LOGS, exc, f"the log of pod {self.pod}"))
                 self.done.wait(2.0)
 
