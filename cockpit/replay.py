@@ -10,12 +10,16 @@ incident's first branch and severity. The result is TOML that the shipped
 scenarios' parser validates (:func:`~clay_cockpit.sim.scenario.scenario_from_toml`),
 so it can be saved, edited and run with ``demo --scenario FILE``.
 
-Times: the first evidence snapshot is scenario second :data:`LEAD_IN` (the
-drill runs healthy before it, as the shipped scenarios do); a fault starts at
-the first snapshot that shows it, and ends at the first later one that reads
-the same sources and shows it no more. A snapshot is taken when the incident
-is declared and at each branch change, so a fault starts in the replay when
-the cockpit *saw* it, a few seconds after it began.
+Times (:mod:`clay_cockpit.replay_times`): a fault starts at the first
+snapshot that shows it and ends at the first later one that reads the same
+sources and shows it no more — but a snapshot is taken only at the
+declaration and at each branch change, so the faults Clay's error codes make
+(a revoked key, rate limiting, an outage) are timed by the error-rate history
+each snapshot keeps instead: its 1-minute rates, fitted, give each burst's
+start and end to a second or two, and its share of calls. Clay's status page
+incident is posted, identified and resolved when the watch saw it. The first
+snapshot is scenario second :data:`LEAD_IN` plus the whole :data:`POLL`
+steps the earliest fault began before it (the drill runs healthy before).
 
 Honest: evidence that no fault kind makes (another 4xx, a failing health
 check of our own, a status page incident without errors in our calls …) is
@@ -49,6 +53,8 @@ IMPACTS = ("none", "minor", "major", "critical")
 COMPONENT_STATUSES = ("degraded_performance", "partial_outage", "major_outage")
 SERVICE_OF_SOURCE = {"statuspage": "statuspage", "health": "health", "metrics": "prometheus"}
 SOURCES = ("statuspage", "health", "metrics", "pods")
+MAX_SECONDS = 604800.0  # the latest a scenario's times may be (clay_cockpit.sim.scenario: 7 days)
+POLL = 5.0  # seconds between a drill's polls of Clay's status page, health and metrics (clay_cockpit.sim.wiring)
 
 _CODE_KEY = re.compile(r"Clay ([1-5]\d\d)$")
 _HEALTH_ERRORS = re.compile(r"(\d+)\s+calls?,\s*\d+\s+errors?\s*\(([^)]*)\)")
@@ -343,27 +349,53 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _faults(snaps: Sequence[Snapshot], speed: float) -> list[dict[str, Any]]:
-    t0 = snaps[0].at
+def _snapshot_faults(snaps: Sequence[Snapshot]) -> list[dict[str, Any]]:
+    """Each fault from the first snapshot that shows it to the first later one
+    that reads its sources and shows it no more (the cockpit's clock)."""
     open_: dict[str, dict[str, Any]] = {}
     done: list[dict[str, Any]] = []
     for snap in snaps:
-        t = round(LEAD_IN + max(0.0, snap.at - t0) * speed, 1)
         kinds = {s.kind: s for s in snap.seen}
         for kind, seen in kinds.items():
             if kind in open_:
                 open_[kind]["params"] = _merge(open_[kind]["params"], seen.params)
             else:
-                open_[kind] = {"kind": kind, "start": t, "params": dict(seen.params), "what": seen.what, "seen": seen}
-            incident = open_[kind]["params"].get("incident")
-            if isinstance(incident, dict) and "post_after" not in incident:  # Clay posted it by this snapshot
-                open_[kind]["params"]["incident"] = incident | {"post_after": round(t - open_[kind]["start"], 1)}
+                open_[kind] = {"kind": kind, "start": snap.at, "params": dict(seen.params), "what": seen.what, "seen": seen, "how": []}
         for kind in [k for k in open_ if k not in kinds]:
             seen = open_[kind]["seen"]
-            if seen.ends and set(seen.sources) & snap.readable and t > open_[kind]["start"]:
-                done.append(open_.pop(kind) | {"end": t})
-    done += open_.values()
-    return sorted(done, key=lambda f: (f["start"], f["kind"]))
+            if seen.ends and set(seen.sources) & snap.readable and snap.at > open_[kind]["start"]:
+                done.append(open_.pop(kind) | {"end": snap.at})
+    return done + list(open_.values())
+
+
+def _faults(
+    events: Sequence[Event], raw: Sequence[tuple[float, Mapping[str, Any]]], snaps: Sequence[Snapshot], speed: float
+) -> list[dict[str, Any]]:
+    """The faults in scenario seconds: the first snapshot is :data:`LEAD_IN`
+    plus the whole :data:`POLL` steps the earliest fault began before it
+    (so that fault starts a little under LEAD_IN at the latest)."""
+    from clay_cockpit.replay_times import fit_faults, time_incidents
+
+    calls = next((s.request_rate for s in snaps if s.request_rate), None)
+    faults = fit_faults(_snapshot_faults(snaps), raw, calls, speed)
+    time_incidents(faults, events, last_at=max([e.at for e in events] + [s.at for s in snaps]))
+    first = snaps[0].at
+    before = max([0.0] + [float(first - f["start"]) * speed for f in faults])  # scenario seconds the faults began before it
+    at_first = LEAD_IN + math.floor(before / POLL) * POLL  # on the drill's poll grid: seen at the same polls
+
+    def scenario_t(at: float) -> float:
+        return round(max(0.0, at_first + (at - first) * speed), 1)
+
+    for f in faults:
+        f["start"] = scenario_t(f["start"])
+        if "end" in f:
+            f["end"] = scenario_t(f["end"])
+            if f["end"] <= f["start"]:
+                del f["end"]
+        if "incident_times" in f:
+            times = {k: min(round(v * speed, 1), MAX_SECONDS) for k, v in f.pop("incident_times").items()}
+            f["params"]["incident"] = f["params"]["incident"] | times
+    return sorted(faults, key=lambda f: (f["start"], f["kind"]))
 
 
 def _speed(snapshots: Sequence[Mapping[str, Any]]) -> float:
@@ -381,7 +413,9 @@ def derive(events: Sequence[Event], *, incident_id: str = "", origin: str = "") 
     passed the scenario parser (ConfigError otherwise: a bug here)."""
     declared = next((e for e in events if e.kind == EventKind.INCIDENT_DECLARED), None)
     incident_id = incident_id or str((declared.data.get("id") if declared else "") or "incident")
-    raw = [(e.at, e.data) for e in events if e.kind == EventKind.EVIDENCE_SNAPSHOT and isinstance(e.data, Mapping)]
+    raw = sorted(
+        ((e.at, e.data) for e in events if e.kind == EventKind.EVIDENCE_SNAPSHOT and isinstance(e.data, Mapping)), key=lambda r: r[0]
+    )
     if not raw:
         raise ReplayError(f"{incident_id}: its timeline has no evidence snapshot: nothing to replay")
     branches = branch_sequence(events)
@@ -390,7 +424,13 @@ def derive(events: Sequence[Event], *, incident_id: str = "", origin: str = "") 
         raise ReplayError(f"{incident_id}: its timeline has no branch_changed event: no branch to expect")
     snaps = [read_snapshot(at, data) for at, data in raw]
     speed = _speed([d for _, d in raw])
-    faults = _faults(snaps, speed)
+    faults = _faults(events, raw, snaps, speed)
+    last = max((max(f["start"], f.get("end", 0.0)) for f in faults), default=0.0)
+    if last > MAX_SECONDS:
+        raise ReplayError(
+            f"{incident_id}: its faults run until scenario second {last:.0f}, past the {MAX_SECONDS:.0f} s (7 days) a drill holds: "
+            "too long to replay"
+        )
     unmapped = tuple(dict.fromkeys(u for s in snaps for u in s.unmapped))
     severity = _first_severity(events)
     text = _render(incident_id, origin, declared, first, severity, snaps, faults, unmapped, branches, speed)
@@ -399,7 +439,9 @@ def derive(events: Sequence[Event], *, incident_id: str = "", origin: str = "") 
 
     name = _name(incident_id)
     scenario_from_toml(parse_toml(text, f"{name}.toml"), f"{name}.toml")  # ConfigError: a derivation bug, never a user's
-    return Derived(incident_id, name, text, unmapped, branches, tuple({k: f[k] for k in ("kind", "start", "params")} for f in faults))
+    return Derived(
+        incident_id, name, text, unmapped, branches, tuple({k: f[k] for k in ("kind", "start", "end", "params") if k in f} for f in faults)
+    )
 
 
 def _first_severity(events: Sequence[Event]) -> str:
@@ -438,7 +480,7 @@ def _render(
         "name": _name(incident_id),
         "title": f"Replay of {incident_id}" + (f": {headline}" if headline else ""),
         "summary": f"A drill made from the evidence recorded in incident {incident_id} ({kinds}). "
-        "The faults start when the cockpit first saw them, after a healthy lead-in.",
+        "The faults start and end when the evidence shows they did, after a healthy lead-in.",
         "expect": {"branch": branch, "severity": severity},
     }
     service: dict[str, Any] = {}
@@ -457,7 +499,9 @@ def _render(
         "# The incident's branch sequence: " + " → ".join("+".join(b) for b in branches),
     ]
     for f in faults:
-        head.append(f"# {f['kind']} from {f['start']:g} s: {f['what']}")
+        until = f" to {f['end']:g} s" if "end" in f else ""
+        head.append(f"# {f['kind']} from {f['start']:g} s{until}: {f['what']}")
+        head += [f"#   {how}" for how in f["how"]]
         if f["kind"] == "latency":
             head.append("#   p50_ms is not in the evidence: assumed 36% of p95 (the degraded-latency scenario's)")
         if f["kind"] in ("crashloop", "node_pressure", "service_down") and "end" not in f:

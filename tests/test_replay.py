@@ -7,6 +7,7 @@ incidents is in tests/test_replay_drill.py."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from clay_cockpit import cli
 from clay_cockpit.incident.timeline import Event, EventKind
 from clay_cockpit.replay import LEAD_IN, ReplayError, derive
+from clay_cockpit.replay_times import SEEN_LEAD
 from clay_cockpit.sim.scenario import ClayOutage, Crashloop, KeyRevoked, Latency, RateLimited, ServiceDown, load_scenario
 
 T0 = 1_767_225_600.0
@@ -108,7 +110,7 @@ def test_5xx_with_a_clay_incident_is_a_clay_outage_with_its_incident(tmp_path: P
     assert fault.error_ratio == pytest.approx(0.9)  # the highest share the snapshots show (the 1-minute rate caught up)
     assert fault.incident is not None and fault.incident.name == "Clay API unavailable" and fault.incident.impact == "critical"
     assert fault.incident.components == ("API", "People enrichment") and fault.incident.component_status == "major_outage"
-    assert fault.incident.post_after == 12.0  # Clay posted it by the second snapshot
+    assert fault.incident.post_after == 12.0 - SEEN_LEAD  # Clay posted it by the second snapshot
     assert fault.incident.investigating == "We are looking."
 
 
@@ -200,6 +202,137 @@ def test_no_evidence_or_no_branch_is_an_error() -> None:
         derive(timeline())
     with pytest.raises(ReplayError, match="no branch_changed"):
         derive(timeline((0, evidence()), branches=()))
+
+
+# --------------------------------------------------------------------------
+# Times from the metric history and the watch's status page moments
+# (clay_cockpit.replay_times): the snapshots are only at the declaration and
+# at branch changes
+
+
+def windowed(t1: float, bursts: list[tuple[float, float | None, float]], n: int = 61, dt: float = 15.0) -> dict[str, Any]:
+    """A metrics.history entry: the 1-minute rate, every ``dt`` up to ``t1``, of
+    errors at ``rate``/s from ``start`` to ``end`` (None: on) for each burst."""
+    times = [t1 - (n - 1 - i) * dt for i in range(n)]
+    v = [round(sum(r * max(0.0, min(math.inf if e is None else e, t) - max(s, t - 60)) / 60 for s, e, r in bursts), 4) for t in times]
+    return {"q": "errors_by_code", "t1": t1, "dt": dt, "v": v}
+
+
+def metrics_at(dt: float, **codes: list[tuple[float, float | None, float]]) -> dict[str, Any]:
+    """metrics as a snapshot at T0 + dt keeps them: each code's bursts (times from T0) with its history."""
+    at = T0 + dt
+    history = {
+        f"Clay {c.removeprefix('c')}": windowed(at, [(T0 + s, None if e is None else T0 + e, r) for s, e, r in b]) for c, b in codes.items()
+    }
+    history["Clay requests"] = {"q": "request_rate", "t1": at, "dt": 15.0, "v": [40.0] * 61}
+    values = {label: [h["v"][-1], "req/s"] for label, h in history.items()}
+    return {"updated_at": at, "stale": False, "served_by": "http://prom", "backup": False, "values": values, "history": history}
+
+
+RATE_LIMIT = [(-5.0, 35.0, 12.0)]  # 429s at 30% of 40 calls/s from T0-5 to T0+35
+OUTAGE_503 = [(35.0, 85.0, 24.0)]  # then 503s and 500s, 85% of calls, until T0+85
+OUTAGE_500 = [(35.0, 85.0, 10.0)]
+
+
+def test_a_rate_limit_that_turns_into_an_outage_is_timed_by_the_metric_history(tmp_path: Path) -> None:
+    """Three snapshots (declaration, branch change, healthy) say the 429s began
+    by +10 and ran until +160; the history each keeps says -5 to +35."""
+    snaps = [
+        (10, evidence(metrics_=metrics_at(10, c429=RATE_LIMIT))),
+        (45, evidence(metrics_=metrics_at(45, c429=RATE_LIMIT, c503=OUTAGE_503, c500=OUTAGE_500))),
+        (160, evidence(metrics_=metrics_at(160, c429=RATE_LIMIT, c503=OUTAGE_503, c500=OUTAGE_500))),
+    ]
+    derived, sc = scenario_of(tmp_path, timeline(*snaps, branches=(["credentials"], ["clay_incident", "credentials"], ["healthy"])))
+    limited, outage = sc.faults
+    assert isinstance(limited, RateLimited) and isinstance(outage, ClayOutage), derived.text
+    # the first snapshot is LEAD_IN + the whole 5 s polls the 429s began before it (15 s): they start at LEAD_IN
+    assert (limited.start, limited.end) == pytest.approx((LEAD_IN, LEAD_IN + 40), abs=1.0)
+    assert (outage.start, outage.end) == pytest.approx((LEAD_IN + 40, LEAD_IN + 90), abs=1.0)
+    assert limited.ratio == pytest.approx(0.3, abs=0.02) and outage.error_ratio == pytest.approx(0.85, abs=0.02)
+    assert outage.codes == (503, 500) and outage.weights == pytest.approx((24 / 34, 10 / 34), abs=0.02)
+    assert "429 rate fitted over" in derived.text and "500/503 rate fitted over" in derived.text
+
+
+def test_without_a_history_the_snapshots_time_the_faults() -> None:
+    """The control: the same snapshots without metrics.history (or with garbage in it)."""
+    for history in (None, {"Clay 429": {"q": "errors_by_code", "t1": "soon", "dt": -15, "v": ["x", None]}}):
+        m = metrics(c429=3.0)
+        if history is not None:
+            m["history"] = history
+        events = timeline((10, evidence(metrics_=m)), (160, evidence()), branches=(["credentials"], ["healthy"]))
+        assert [(f["kind"], f["start"], f["end"]) for f in derive(events).faults] == [("rate_limited", LEAD_IN, LEAD_IN + 150)]
+
+
+def test_a_burst_on_at_the_newest_point_has_no_end_and_one_clearly_falling_has() -> None:
+    on = timeline(
+        (10, evidence(metrics_=metrics_at(10, c401=[(-30.0, None, 40.0)]))),
+        (200, evidence(metrics_=metrics_at(200, c401=[(-30.0, None, 40.0)]))),
+    )
+    (fault,) = derive(on).faults
+    assert fault["kind"] == "key_revoked" and "end" not in fault
+    assert fault["start"] == pytest.approx(LEAD_IN, abs=1.0)  # 40 s before the first snapshot: 8 whole polls, so at LEAD_IN
+    fixed = [(-30.0, 170.0, 40.0)]  # the key fixed 30 s before the last snapshot: its 1-minute rate is half way down
+    ended = timeline((10, evidence(metrics_=metrics_at(10, c401=fixed))), (200, evidence(metrics_=metrics_at(200, c401=fixed))))
+    (fault,) = derive(ended).faults
+    assert fault["end"] - fault["start"] == pytest.approx(200, abs=1.0)
+
+
+def test_a_second_burst_between_two_snapshots_is_a_second_fault(tmp_path: Path) -> None:
+    twice = [(0.0, 30.0, 12.0), (200.0, 240.0, 12.0)]  # no snapshot saw the pause between them
+    events = timeline((10, evidence(metrics_=metrics_at(10, c429=twice))), (300, evidence(metrics_=metrics_at(300, c429=twice))))
+    _, sc = scenario_of(tmp_path, events)
+    assert [type(f) for f in sc.faults] == [RateLimited, RateLimited]
+    assert [(f.start, f.end) for f in sc.faults] == pytest.approx([(LEAD_IN, LEAD_IN + 30), (LEAD_IN + 200, LEAD_IN + 240)], abs=1.0)
+
+
+def clay_incident(**changes: Any) -> dict[str, Any]:
+    return {"id": "inc1", "name": "Clay API unavailable", "status": "investigating", "impact": "critical", "update": "Looking."} | changes
+
+
+def test_clay_s_incident_is_posted_identified_and_resolved_when_the_watch_saw_it(tmp_path: Path) -> None:
+    status = {
+        "stale": False,
+        "indicator": "critical",
+        "incidents": [{"name": "Clay API unavailable", "status": "investigating", "impact": "critical"}],
+        "not_operational": ["API: major_outage"],
+    }
+    outage = [(0.0, 100.0, 34.0)]
+    events = timeline(
+        (20, evidence(metrics_=metrics_at(20, c503=outage), statuspage=status)),
+        (250, evidence(metrics_=metrics_at(250, c503=outage))),
+        branches=(["clay_incident"], ["healthy"]),
+    )
+    watched = [
+        (10, EventKind.CLAY_INCIDENT_APPEARED, clay_incident()),
+        (60, EventKind.CLAY_INCIDENT_UPDATED, clay_incident(status="identified")),
+        (100, EventKind.CLAY_INCIDENT_UPDATED, clay_incident(status="monitoring")),
+        (140, EventKind.CLAY_INCIDENT_RESOLVED, {"id": "inc1", "name": "Clay API unavailable"}),
+    ]
+    for dt, kind, data in watched:
+        events.append(Event(len(events) + 1, T0 + dt, kind, "Clay incident", "", data))
+    derived, sc = scenario_of(tmp_path, events)
+    (fault,) = sc.faults
+    assert isinstance(fault, ClayOutage) and fault.incident is not None, derived.text
+    assert (fault.start, fault.end) == pytest.approx((LEAD_IN, LEAD_IN + 100), abs=1.0)
+    # each a second before the poll that saw it (the replay's poll at that second sees it too)
+    assert fault.start + fault.incident.post_after == pytest.approx(LEAD_IN + 10 - SEEN_LEAD, abs=1.0)
+    assert fault.start + fault.incident.identified_after == pytest.approx(LEAD_IN + 60 - SEEN_LEAD, abs=1.0)
+    assert fault.end + fault.incident.resolve_after == pytest.approx(LEAD_IN + 140 - SEEN_LEAD, abs=1.0)
+    assert "from the watch's events" in derived.text
+    # without the watch's events: the snapshots bound them (posted by the first, resolved by the last)
+    (tmp_path / "bare").mkdir()
+    _, sc = scenario_of(tmp_path / "bare", [e for e in events if not e.kind.value.startswith("clay_incident")])
+    (fault,) = sc.faults
+    assert fault.incident is not None and fault.start + fault.incident.post_after == pytest.approx(LEAD_IN + 20 - SEEN_LEAD, abs=1.0)
+    assert fault.end + fault.incident.resolve_after == pytest.approx(LEAD_IN + 250 - SEEN_LEAD, abs=1.0)
+
+
+def test_an_incident_too_long_for_a_drill_is_one_error() -> None:
+    events = timeline((0, evidence(metrics_=metrics(c401=9.0))), (8 * 86400, evidence(metrics_=metrics(c401=9.0), health={"error": "x"})))
+    events.append(Event(len(events) + 1, T0 + 8 * 86400 + 10, EventKind.EVIDENCE_SNAPSHOT, "Evidence snapshot", "ana", evidence()))
+    with pytest.raises(ReplayError, match=r"INC-TEST-1: its faults run until scenario second 6912\d+, past the 604800 s \(7 days\)") as exc:
+        derive(events)
+    assert "\n" not in str(exc.value)
 
 
 # --------------------------------------------------------------------------
