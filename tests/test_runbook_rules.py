@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import test_comms_cadence as cadence
 
 from clay_cockpit.comms.rules import RuleState, rule_clocks
 from clay_cockpit.comms.state import Channel, CommsLog, next_update_due
 from clay_cockpit.config import config_from_toml
-from clay_cockpit.incident.lifecycle import IncidentStore
 from clay_cockpit.incident.timeline import EventKind, read
 from clay_cockpit.paths import ConfigError
 from clay_cockpit.runbook import Severity
@@ -36,7 +36,8 @@ from clay_cockpit.triage.logs import endpoint_of, log_evidence
 from clay_cockpit.widgets.cadence import cadence_content
 
 SHIPPED = Path(shipped_path()).read_text()
-T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC, a Thursday
+T0, sent = cadence.T0, cadence.sent  # 2026-01-01 00:00 UTC; what Comms records when an update went out
+clock, store = cadence.clock, cadence.store  # the fixtures: a fake clock, and an IncidentStore on it
 
 PAGE_RULE = """
 [[constraints]]
@@ -140,31 +141,6 @@ def test_needs_commander_hours_are_judged_in_the_runbooks_time_zone(tmp_path: Pa
 
 
 # -- update_within: the clock ---------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path, clock):
-    s = IncidentStore(tmp_path, actor="ana@bastion-1", clock=clock)
-    yield s
-    s.close()
-
-
-def sent(store: IncidentStore, channel: str) -> None:
-    role = "update" if channel == "internal" else "page_update"
-    store.record(EventKind.MESSAGE_SENT, "sent", {"channel": channel, "role": role, "draft_id": "d-x", "text": "t"})
 
 
 RULE = Constraint("update_within", severity=Severity.P1, channel="status_page", minutes=10.0)
