@@ -122,6 +122,9 @@ def load_user_config(
     from clay_cockpit.target import check_context
 
     config = load_config(find_config(cli_path), env if env is not None else _command_line["env"])
+    from clay_cockpit.runbook_file import use_config_runbook
+
+    use_config_runbook(config.runbook.file, config.source)  # [runbook] file, unless --runbook or $CLAY_COCKPIT_RUNBOOK chose
     check_env_choice(config)
     overrides = profile_wins(
         config,

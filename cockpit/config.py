@@ -343,6 +343,14 @@ class SharedConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunbookConfig:
+    file: str = opt(
+        "",
+        "A team's runbook file (config/runbook.toml's format; a relative path is from this config's folder); empty: the shipped runbook. --runbook FILE and $CLAY_COCKPIT_RUNBOOK win over it",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvProfile:
     """One ``[env.NAME]`` table: its own keys (the sections' keys it overrides
     are merged into the environment's :class:`Config`)."""
@@ -381,6 +389,7 @@ class Config:
     actions: ActionsConfig = opt(factory=ActionsConfig)
     comms: CommsConfig = opt(factory=CommsConfig)
     shared: SharedConfig = opt(factory=SharedConfig)
+    runbook: RunbookConfig = opt(factory=RunbookConfig)
     ui: UiConfig = opt(factory=UiConfig)
     keymap: tuple[tuple[str, str], ...] = opt(
         doc='Key(s) for a binding, by its id (README\'s key table): "I", or ["I", "ctrl+d"]', factory=tuple, kind="keymap"

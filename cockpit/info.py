@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ def gather(args: argparse.Namespace) -> dict[str, Any]:
     from clay_cockpit.config import env_state_dir, load_config
     from clay_cockpit.config_target import profile_wins, target_overrides
     from clay_cockpit.paths import ConfigError, config_location, log_path, state_dir
+    from clay_cockpit.runbook_file import RUNBOOK_ENV, shipped_path, use_config_runbook
     from clay_cockpit.target import resolve
 
     path, origin = config_location(args.config)
@@ -63,6 +65,10 @@ def gather(args: argparse.Namespace) -> dict[str, Any]:
             }
             overrides = profile_wins(config, overrides)
             home = env_state_dir(config)
+            try:
+                use_config_runbook(config.runbook.file, config.source)
+            except ConfigError as err:
+                config_info["problem"] = str(err)
     elif getattr(args, "env", None) is not None:
         raise ConfigError("--env", "", f"an environment of a config file (there is none at {path})", repr(args.env))
     target = resolve(file_values, overrides)
@@ -87,7 +93,14 @@ def gather(args: argparse.Namespace) -> dict[str, Any]:
         "templates_dir": str(templates),
         "templates_dir_exists": templates.is_dir(),
         "kube": kube,
+        "runbook": {"path": os.environ.get(RUNBOOK_ENV) or shipped_path(), "from": _runbook_from()},
     }
+
+
+def _runbook_from() -> str:
+    from clay_cockpit import runbook_file
+
+    return runbook_file.RUNBOOK_FROM or "shipped"
 
 
 def _env_text(env: dict[str, Any]) -> str:
@@ -111,6 +124,10 @@ def render(info: dict[str, Any]) -> str:
     rows = [
         ("config", f"{config['path']} ({state}; from {'the default location' if config['from'] == 'default' else config['from']})"),
         ("env", _env_text(info["env"])),
+        (
+            "runbook",
+            f"{info['runbook']['path']} ({'the shipped one' if info['runbook']['from'] == 'shipped' else 'from ' + info['runbook']['from']})",
+        ),
         ("state dir", info["state_dir"]),
         ("log file", f"{info['log_file']} (level {info['log_level']})"),
         ("incidents", f"{info['incidents_dir']} ({info['incidents']} kept)"),

@@ -113,14 +113,14 @@ def find_timeline(ref: str, state_dir: str | Path | None = None) -> Path:
     """The timeline file of ``ref`` (an id, a unique part of one, or a path),
     in the state dir and its drills' state dirs. Raises ReplayError."""
     from clay_cockpit.incident.postmortem import PostmortemError
-    from clay_cockpit.incident.postmortem_cli import find
+    from clay_cockpit.incident.postmortem_cli import UsageError, find
     from clay_cockpit.paths import state_dir as default_state_dir
 
     if not ref.strip():
         raise ReplayError("--from-incident needs an incident id or a timeline file")
     try:
         return find(state_dir if state_dir is not None else default_state_dir(), ref).path
-    except PostmortemError as exc:
+    except (PostmortemError, UsageError) as exc:
         raise ReplayError(str(exc)) from None
 
 

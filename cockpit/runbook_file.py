@@ -233,6 +233,7 @@ class Runbook:
 
 
 RUNBOOK_ENV = "CLAY_COCKPIT_RUNBOOK"  # a team's runbook file in place of the shipped one (--runbook FILE sets it)
+RUNBOOK_FROM = ""  # what chose the team's runbook in this process: "--runbook", "$CLAY_COCKPIT_RUNBOOK", "runbook.file in the config"
 STEP_COUNT = 4  # quick triage, decision tree, immediate actions, communicate: the cockpit reads steps 2 and 3 by their place
 MAX_STEPS = 9  # a team's own steps follow the four (the checklist's keys 1-9 jump to them)
 NEXT_BUSINESS_DAY = "next business day"
@@ -514,15 +515,53 @@ def shipped_path() -> str:
     return os.path.join(os.path.dirname(clay_cockpit.data.__file__), "runbook.toml")
 
 
-def use_team_runbook(path: str | None) -> None:
+def use_team_runbook(path: str | None, origin: str = "--runbook") -> None:
     """``--runbook FILE`` on run and demo: checked now (a bad file is the CLI's one-line error, exit 2), then
     set in the environment for :mod:`clay_cockpit.runbook`, which reads it at its import — after this (this
     module does not import it)."""
+    global RUNBOOK_FROM
     if path:
         os.environ[RUNBOOK_ENV] = os.path.abspath(os.path.expanduser(path))
+        RUNBOOK_FROM = origin
     chosen = os.environ.get(RUNBOOK_ENV)
     if chosen:
+        RUNBOOK_FROM = RUNBOOK_FROM or f"${RUNBOOK_ENV}"
         check_capabilities(load_runbook(chosen))
+
+
+def use_config_runbook(file: str, config_source: str) -> str:
+    """A config's ``[runbook] file`` (relative: to the config's folder), for the commands that read the user's
+    config (run, check, info, postmortem): used unless ``--runbook`` or $CLAY_COCKPIT_RUNBOOK chose one already.
+    Checked like ``--runbook`` (a bad file is one line, exit 2). Returns the file in effect ("" : the shipped one).
+    Called before anything imports :mod:`clay_cockpit.runbook`, which reads it once."""
+    import sys
+
+    chosen = os.environ.get(RUNBOOK_ENV, "")
+    if chosen or not file.strip():
+        return chosen
+    base = os.path.dirname(os.path.abspath(config_source)) if config_source else os.getcwd()
+    path = os.path.normpath(os.path.join(base, os.path.expanduser(file.strip())))
+    if not os.path.isfile(path):
+        raise ConfigError(
+            config_source or "the config",
+            "runbook.file",
+            "a runbook file that exists (relative: to the config's folder)",
+            f"{file!r}, no file at {path}",
+        )
+    loaded = sys.modules.get("clay_cockpit.runbook")
+    if loaded is not None and os.path.abspath(loaded.RUNBOOK.source) != path:
+        # the runbook binds at import: a command that imported it before reading its config cannot switch
+        raise ConfigError(
+            config_source or "the config", "runbook.file", "a runbook set before this command loaded one (pass --runbook FILE)", repr(file)
+        )
+    global RUNBOOK_FROM
+    try:
+        use_team_runbook(path, "runbook.file in the config")
+    except ConfigError:
+        os.environ.pop(RUNBOOK_ENV, None)  # a bad file chosen nowhere else: not left for what runs after
+        RUNBOOK_FROM = ""
+        raise
+    return path
 
 
 def check_capabilities(rb: Runbook) -> None:

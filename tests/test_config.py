@@ -94,7 +94,7 @@ def test_shipped_default_is_valid() -> None:
         (
             "colour",
             "blue",
-            "x.toml: colour: expected one of actions, clay, comms, default_env, env, escalation, external_status, grafana, health, keymap, kube, metrics, pagerduty, shared, slack, statuspage, thresholds, ui, found unknown key",
+            "x.toml: colour: expected one of actions, clay, comms, default_env, env, escalation, external_status, grafana, health, keymap, kube, metrics, pagerduty, runbook, shared, slack, statuspage, thresholds, ui, found unknown key",
         ),
         ("kube", "prod", "x.toml: kube: expected a table, found string 'prod'"),
     ],

@@ -115,7 +115,7 @@ KUBE_KEYS = (
 )
 SECTIONS = (
     "actions, clay, comms, escalation, external_status, grafana, health, keymap, kube, metrics, pagerduty, "
-    "read_only, require_explicit, shared, slack, statuspage, thresholds, ui"
+    "read_only, require_explicit, runbook, shared, slack, statuspage, thresholds, ui"
 )
 
 
@@ -245,7 +245,7 @@ def test_a_bad_value_in_the_sections_is_named_as_ever() -> None:
             {"envs": {"prod": {}}},
             None,
             "x.toml: envs: expected one of actions, clay, comms, default_env, env, escalation, external_status, grafana, health, "
-            "keymap, kube, metrics, pagerduty, shared, slack, statuspage, thresholds, ui, found unknown key",
+            "keymap, kube, metrics, pagerduty, runbook, shared, slack, statuspage, thresholds, ui, found unknown key",
         ),
         (
             {"env": {"prod": {"default_env": "prod"}}},

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clay_cockpit.incident.postmortem import PostmortemError, build_postmortem, env_secrets, secret_env_names, write_postmortem
+# (clay_cockpit.incident.postmortem is imported where it is used: it reads the runbook at import, and a config's
+# [runbook] file is applied once the config is read — the parser imports this module before that)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
-class UsageError(PostmortemError):
+class UsageError(Exception):
     """The arguments name nothing usable (exit 2)."""
 
 
@@ -71,6 +72,8 @@ def find(state_dir: str | Path, ref: str | None = None) -> Found:
     or the newest incident (by when its file was last written) in the state
     dir and its drills. Raises UsageError (a ref that names none or
     several, a state dir that is not a folder) or PostmortemError (none at all)."""
+    from clay_cockpit.incident.postmortem import PostmortemError
+
     if ref and (ref.endswith(".jsonl") or os.sep in ref):
         path = Path(ref).expanduser()
         if path.is_file():
@@ -140,7 +143,11 @@ def _load_config(path: str | None, err: Callable[[str], None], env: str | None =
     if not target:
         return None
     try:
-        return load_config(target, env)
+        config = load_config(target, env)
+        from clay_cockpit.runbook_file import use_config_runbook
+
+        use_config_runbook(config.runbook.file, config.source)  # the severities' names in the postmortem are the team's
+        return config
     except ConfigError as exc:
         if exc.file == "--env":
             raise UsageError(str(exc)) from None
@@ -179,6 +186,8 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if getattr(args, "config", None) and config is None:
         return EXIT_USAGE
+    from clay_cockpit.incident.postmortem import PostmortemError, build_postmortem, env_secrets, secret_env_names, write_postmortem
+
     templates = Templates.for_config(config.comms.templates_dir if config is not None else "")
     names = () if config is None else secret_env_names(config)
     try:
