@@ -120,18 +120,27 @@ def declared_then(app, keys: list[str], ready):
 @DRILL
 def test_declared(snap_compare, sim, fixed_ids, size) -> None:
     """Degraded latency, two minutes in, an incident declared with `i`
-    (80x24: then `d`, the decision view):
-    - triage: "▶ Clay incident: …" (504s and p95 with "Elevated API
-      latency") — P2; "Do now" in the TEAM's order: first "· Keep watching
-      Clay's status page" (no key: the responder's), then "f Enable graceful
-      degradation (fallback)"; the severity line "P2 Customers notice ·
-      respond < 1 hour" (the team's name);
-    - top bar "P2? investigating · 60:00 left";
-    - 160x48: the signal panes on the left; the checklist (step 3's two
-      500/503 items marked ▸) and the timeline on the right.
-    Controls (shipped runbook): test_snapshots_triage.py::test_clay_outage_triage
-    (the Clay-incident branch: f Enable graceful degradation first, then Keep
-    watching) and ::test_rate_limited_triage (P2 "Degraded service")."""
+    (80x24: then `d`, the decision view in the signal panes' place):
+    - triage "d Triage · P2": "▶ Clay incident: slow, p95 3.6 s ("Elevated
+      API latency") — P2"; "P2 Customers notice · respond < 1 hour · e.g.
+      High latency, partial failures" (the TEAM's name); "Do now" in the
+      TEAM's order: first " ·  Keep watching Clay's status page" (no key:
+      the responder's to do), then " f  Enable graceful degradation
+      (fallback)"; the reasons (p95, Clay's incident, API degraded);
+    - top bar "P2? investigating · 58:20 left" (the response clock counts
+      from the onset, 100 s before) and "✉ update due · page due";
+    - checklist "c Checklist · 4/19" (the team's 19 items), step 1 ticked
+      auto at 00:02:00; timeline "INC-20260101-0002-c0de · 10 events";
+    - 160x48: the signal panes on the left (Clay status ◐ Partially
+      Degraded Service, health degraded, 504s and p95 3574 ms, 3 pods
+      Running, the logs following); the actions pane with ▸ on "f Fallback
+      (degrade)" only (its rows have a fixed order and watching has no row:
+      the team's order shows in triage, not there).
+    Controls (the shipped runbook, same keys):
+    test_snapshots_triage.py::test_clay_outage_triage (the Clay-incident
+    branch: f Enable graceful degradation first, then Keep watching),
+    ::test_rate_limited_triage ("P2 Degraded service") and
+    ::test_key_revoked_declared (declared: "Checklist · 4/17")."""
     sim.advance(WARM_UP)
     app = drill_app(sim)
     keys = "id" if size == (80, 24) else "i"
@@ -142,16 +151,19 @@ def test_declared(snap_compare, sim, fixed_ids, size) -> None:
 @DRILL
 def test_checklist(snap_compare, sim, fixed_ids, size) -> None:
     """The same, then `c` (the checklist takes the keys) and `5` (the team's
-    fifth step): "c Checklist · 4/19" (19 items: the shipped 17, the team's
-    tell_sales and handover_note); "4 Communicate  0/3" with "Tell the sales
-    on-call which customers are affected" under the two shipped items, "5
-    Hand over  0/1" with "Write the hand-over note for the next shift in the
-    incident channel", the cursor on step 5's header; under the steps "Team
-    notes" with "· P1: call Clay's TAM …" and "→ Escalation policy" where
-    there is room (160x48); the subtitle names the keys "1-5 steps".
+    fifth step; the subtitle "space ticks · 1-5 steps · esc leaves", the
+    footer "12345 Step"), "c Checklist · 4/19":
+    - 160x48: "4 Communicate  0/3" with the two shipped items and the team's
+      "Tell the sales on-call which customers are affected", "5 Hand over
+      0/1" with "Write the hand-over note for the next shift in the incident
+      channel", then "Team notes": "· P1: call Clay's TAM (the escalation
+      policy has the number)" and "→ Escalation policy";
+    - 80x24 (five rows of checklist under triage; then `up`, the cursor on
+      the team's step-4 item): "Tell the sales on-call …", "5 Hand over
+      0/1", "Write the hand-over note …", "Team notes", "· P1: call Clay's
+      TAM …".
     Control: test_snapshots_triage.py::test_key_revoked_declared (the
-    shipped checklist: 4/17, four steps, step 4 "Communicate" with two
-    items)."""
+    shipped checklist: 4/17, four steps, step 4 with two items, no notes)."""
     sim.advance(WARM_UP)
     app = drill_app(sim)
     keys = ["i", "c", "5", "up"] if size == (80, 24) else ["i", "c", "5"]
@@ -165,8 +177,10 @@ def test_slack_update_editor(snap_compare, sim, fixed_ids, drill_tokens, size) -
     a new incident thread  P2 · investigating"; the draft: "P2 ·
     Investigating — Clay incident: …", *Severity:* P2, Customers notice
     (respond < 1 hour) — the team's name; *Current action:* Keep watching
-    Clay's status page — the team's first action; *Next update:* …; the
-    footer "^r Preview ^s Send ^n Discard esc Close".
+    Clay's status page — the team's first action; *Next update:* by 00:32
+    UTC (in 30 min); at 160x48 also *Next steps:* Keep watching Clay's
+    status page, then Enable graceful degradation (fallback) — the team's
+    order; the footer "^r Preview ^s Send ^n Discard esc Close".
     Control: test_snapshots_comms.py::test_internal_update_editor (the
     shipped runbook, key-revoked: "P1, Complete outage", its first action)."""
     sim.advance(WARM_UP)
