@@ -352,6 +352,12 @@ class LogView(ScrollView, can_focus=True):
         if self.show_vertical_scrollbar and self.vertical_scrollbar.position != self.scroll_y:
             self.vertical_scrollbar.position = self.scroll_y
 
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        """The scrollbar appeared (the lines outgrew the view, or a layout change gave it back): its thumb where the
+        view is, after the refresh that sizes it (seen: at 160x48 after `c`, the thumb at the top of a followed view)."""
+        if shown:
+            self.call_after_refresh(self._sync_scrollbar)
+
     def action_follow(self) -> None:
         self._to_end()
         self._set_follow(True)
@@ -388,6 +394,7 @@ class LogView(ScrollView, can_focus=True):
             self._follow = follow
         elif self._follow:
             self._to_end()
+        self.call_after_refresh(self._sync_scrollbar)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
