@@ -557,7 +557,7 @@ async def test_a_team_rule_counts_down_reminds_and_is_met_by_a_page_update(sim, 
         notes = notes_of(app)
         badge = app.main_screen.query_one(CadenceBadge)
         await declare(pilot, app)
-        await until(pilot, lambda: re.match(r"✉ page in \d+:\d\d · update due", shown(badge)), what="the rule's countdown first")
+        await until(pilot, lambda: re.match(r"✉ page due in \d+:\d\d · update due", shown(badge)), what="the rule's countdown first")
         (rule_clock,) = app._comms.rule_clocks()
         assert rule_clock.due == app.desk.recorder.incident.declared_at + 600  # P1 from the declaration (its time)
         clock.now = rule_clock.due - 119

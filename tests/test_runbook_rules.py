@@ -157,13 +157,13 @@ def test_the_clock_starts_when_p1_is_reached_and_only_a_page_update_meets_it(sto
     sent(store, "internal")  # a Slack update does not meet a status page rule
     (c,) = log.sync(store).rule_clocks([RULE], ["internal", "external"])
     assert (c.start, c.due, c.met_at, c.channel) == (T0 + 100, T0 + 700, None, "external")
-    assert (c.state(T0 + 200), c.text(T0 + 200)) == (RuleState.WAITING, "page in 8:20")
+    assert (c.state(T0 + 200), c.text(T0 + 200)) == (RuleState.WAITING, "page due in 8:20")
     assert c.state(T0 + 600) == RuleState.SOON  # the last 2 minutes
     assert (c.state(T0 + 760), c.text(T0 + 760)) == (RuleState.LATE, "page late 1:00")
     assert log.rule_clocks([RULE], ["internal"]) == []  # the status page is not configured: no clock
     # the top bar: the rule speaks for the page, the cadence for Slack
     cads = [next_update_due(store.incident, log, T0 + 200, channel=ch) for ch in (Channel.INTERNAL, Channel.EXTERNAL)]
-    assert cadence_content(cads, T0 + 200, [c]).plain == "✉ page in 8:20 · update in 15:00"
+    assert cadence_content(cads, T0 + 200, [c]).plain == "✉ page due in 8:20 · update in 15:00"
     # the shipped runbook: no rule, the page was due at the declaration (P1's grace is 3 min)
     assert cadence_content(cads, T0 + 200).plain == "✉ update in 15:00 · page overdue"
 

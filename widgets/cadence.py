@@ -28,7 +28,7 @@ _URGENT = (DueState.DUE, DueState.OVERDUE)
 def cadence_content(cadences: Sequence[Cadence], now: float, rules: Sequence[RuleClock] = ()) -> Content | None:
     """The header text for the internal update's cadence (and the status
     page's when it is due); None without any. A team runbook's rule
-    (``update_within``) in force on a channel speaks for it, first: ``page in
+    (``update_within``) in force on a channel speaks for it, first: ``page due in
     7:12`` to its deadline, ``page late 3:10`` past it."""
     internal = next((c for c in cadences if c.channel == Channel.INTERNAL), None)
     external = next((c for c in cadences if c.channel == Channel.EXTERNAL), None)

@@ -69,12 +69,12 @@ class RuleClock:
         return "page" if self.channel == "external" else "update"
 
     def text(self, now: float) -> str:
-        """Short, for the top bar: ``page in 7:12`` or ``page late 3:10`` ("" when met or ended)."""
+        """Short, for the top bar: ``page due in 7:12`` or ``page late 3:10`` ("" when met or ended)."""
         state = self.state(now)
         if state == RuleState.LATE:
             return f"{self.word} late {format_duration(now - self.due)}"
         if state in (RuleState.WAITING, RuleState.SOON):
-            return f"{self.word} in {format_duration(self.due - now)}"
+            return f"{self.word} due in {format_duration(self.due - now)}"
         return ""
 
     def sentence(self, now: float) -> str:

@@ -46,7 +46,7 @@ def test_the_team_rules_lead_with_fallback_and_count_down_to_the_page(tmp_path: 
         drill.first_frame(timeout=30.0),
         drill.triage("credentials", "P1", timeout=60.0),
         Step("the strip: the team's fallback is next", check=has("→ f Enable graceful degradation (fallback) · v Verify"), timeout=20.0),
-        Step("i declares: the page rule counts down first", keys=("i",), check=drill.matches(r"✉ page in \d+:\d\d"), timeout=20.0),
+        Step("i declares: the page rule counts down first", keys=("i",), check=drill.matches(r"✉ page due in \d+:\d\d"), timeout=20.0),
         Step(
             "d: the decision view says the rule",
             keys=("d",),
@@ -64,5 +64,5 @@ def test_the_shipped_runbook_is_the_control(terminal, launch) -> None:
         drill.triage("credentials", "P1", timeout=60.0),
         Step("the strip: the key check is next", check=has("→ v Verify the Clay API key"), timeout=20.0),
         Step("i declares: no rule in the top bar", keys=("i",), check=has("✉ update due"), timeout=20.0),
-        Step("no page countdown", check=drill.lacks("page in"), timeout=5.0),
+        Step("no page countdown", check=drill.lacks("page due in"), timeout=5.0),
     )
