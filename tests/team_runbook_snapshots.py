@@ -30,8 +30,8 @@ TEAM = Path(__file__).parent / "fixtures" / "team_runbook.toml"
 if Path(os.environ.get("CLAY_COCKPIT_RUNBOOK") or os.devnull).resolve() != TEAM.resolve():
     pytest.skip(f"run by tests/test_snapshots_team.py, with CLAY_COCKPIT_RUNBOOK={TEAM}", allow_module_level=True)
 
+from test_snapshots_comms import declared_then as comms_declared_then  # noqa: E402
 from test_snapshots_drill import WARM_UP, drill_app, own_state_dir, settled, triage_settled, until  # noqa: E402, F401 (a fixture)
-from textual.widgets import TextArea  # noqa: E402
 
 from clay_cockpit import runbook  # noqa: E402
 from clay_cockpit.incident.postmortem import default_output  # noqa: E402
@@ -87,33 +87,7 @@ def settled_logs_drawn(app, keys: list[str] | str):
 def declared_then(app, keys: list[str], ready):
     """tests/test_snapshots_comms.declared_then, without waiting for triage to cite the logs: in this drill it
     never does (Clay is slow; its verdict rests on the metrics and the status page)."""
-
-    def lines() -> int:
-        return max((v.line_count for v in app.screen.query(LogView)), default=0)
-
-    async def run_before(pilot) -> None:
-        await until(pilot, lambda: triage_settled(app) and lines() > 0)
-        seen = -1
-        while seen != lines():  # quiet for a whole second: the frozen drill's backlog in whole
-            seen = lines()
-            await pilot.pause(1.0)
-        await until(pilot, lambda: triage_settled(app))
-        await pilot.press("i")
-        await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy)
-        await until(pilot, lambda: app.main_screen.cadence_badge.display)
-        for key in keys:
-            await pilot.press(key)
-            await pilot.pause(0.2)
-        await until(pilot, lambda: ready(app))
-        await pilot.pause(0.6)  # the flags and the saved line after the first pause
-        app.clear_notifications()
-        await pilot.pause(0.1)
-        for area in app.screen.query(TextArea):
-            assert area.has_focus, app.focused
-            assert not area.cursor_blink  # the editor's own steady cursor (a blink repaints on its own)
-        await pilot.pause(0.1)
-
-    return run_before
+    return comms_declared_then(app, keys, ready, cite_logs=False)
 
 
 @SIZES

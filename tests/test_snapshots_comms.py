@@ -43,9 +43,11 @@ def drill_tokens(sim, monkeypatch):
         monkeypatch.setenv(name, value)
 
 
-def declared_then(app, keys: list[str], ready):
+def declared_then(app, keys: list[str], ready, cite_logs: bool = True):
     """Settle, declare (i), wait for the countdown (the first reminder has
-    fired), press ``keys``, wait for ``ready``; no notifications, no blink."""
+    fired), press ``keys``, wait for ``ready``; no notifications, no blink.
+    ``cite_logs``: wait for triage to cite the logs too (False for a drill
+    whose verdict never rests on them: Clay slow, tests/team_runbook_snapshots.py)."""
 
     def lines() -> int:
         return max((v.line_count for v in app.screen.query(LogView)), default=0)
@@ -58,7 +60,7 @@ def declared_then(app, keys: list[str], ready):
         while seen != lines():  # quiet for a whole second
             seen = lines()
             await pilot.pause(1.0)
-        await until(pilot, lambda: triage_settled(app) and from_logs(app))
+        await until(pilot, lambda: triage_settled(app) and (from_logs(app) or not cite_logs))
         await pilot.press("i")
         await until(pilot, lambda: app.desk.recorder.open is not None and not app.desk.busy)
         await until(pilot, lambda: app.main_screen.cadence_badge.display)
