@@ -142,6 +142,9 @@ class Link:
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # a constraint's days (datetime.weekday() order)
 CONSTRAINT_KINDS = ("needs_commander", "update_within", "first")
+#: The actions a needs_commander rule can hold back: those the cockpit's actions desk carries out from a key
+#: (screens/actions_draw.py's rows; tests/test_runbook_rules.py keeps the two in step).
+DESK_ACTIONS = ("verify_key", "update_key", "restart", "rollback", "enable_queuing", "enable_fallback", "scale")
 CHANNELS = ("slack", "status_page")  # update_within: the stakeholder update (Slack) or the status page's
 _RANK = {Severity.P1: 0, Severity.P2: 1, Severity.P3: 2, Severity.P4: 3}
 
@@ -365,6 +368,10 @@ class _Reader:
                 raise self.fail(f"{where}.days[{i}]", "one of " + ", ".join(DAYS), _describe(d))
         why = self.string(t.get("why", ""), f"{where}.why", empty=True)
         action = self.member(ActionId, t["action"], f"{where}.action")
+        if action.value not in DESK_ACTIONS:
+            raise self.fail(
+                f"{where}.action", "an action the cockpit carries out (" + ", ".join(DESK_ACTIONS) + ")", _describe(action.value)
+            )
         return Constraint(kind, action, start, end, frozenset(DAYS.index(d) for d in days), why)
 
     def _update_within(self, table: dict[str, Any], where: str) -> Constraint:

@@ -113,6 +113,11 @@ def test_the_rules_are_read_and_described(tmp_path: Path) -> None:
         ),
         ('kind = "first"\naction = "fallback"\nendpoints = ["/v1/*"]', "constraints[0].action: expected one of verify_key"),
         ('kind = "first"\naction = "enable_fallback"', "constraints[0].endpoints: expected a value for endpoints"),
+        (
+            'kind = "needs_commander"\naction = "watch_clay_status"\nhours = "09:00-18:00"',
+            "constraints[0].action: expected an action the cockpit carries out (verify_key, update_key, restart, rollback,"
+            " enable_queuing, enable_fallback, scale), found string 'watch_clay_status'",
+        ),
     ],
 )
 def test_a_bad_rule_is_one_line_naming_the_key(tmp_path: Path, rule: str, message: str) -> None:
@@ -265,3 +270,10 @@ def test_the_postmortem_says_each_spell_met_or_missed(store, clock, monkeypatch)
         "- 00:00:00 UTC — the runbook: P1 needs a status page update within 10 min — met: sent 4:00 after it applied",
         "- 00:20:00 UTC — the runbook: P1 needs a status page update within 10 min — missed: nothing sent in the 20:00 it applied",
     ]
+
+
+def test_the_actions_a_commander_rule_can_hold_back_are_the_desks() -> None:
+    from clay_cockpit.runbook_file import DESK_ACTIONS
+    from clay_cockpit.screens.actions_draw import ROWS
+
+    assert set(DESK_ACTIONS) == {r.runbook.value for r in ROWS}
