@@ -277,3 +277,20 @@ def test_the_actions_a_commander_rule_can_hold_back_are_the_desks() -> None:
     from clay_cockpit.screens.actions_draw import ROWS
 
     assert set(DESK_ACTIONS) == {r.runbook.value for r in ROWS}
+
+
+def test_check_says_which_runbook_and_warns_when_a_page_rule_has_no_status_page(monkeypatch) -> None:
+    from clay_cockpit import runbook
+    from clay_cockpit.check.report import runbook_row
+    from clay_cockpit.check.rows import Status
+
+    config = config_from_toml(wiring.drill_config({name: "http://127.0.0.1:1" for name in wiring.SERVICES}, "kubeconfig"), "drill.toml")
+    row = runbook_row(config)
+    assert (row.name, row.status, row.detail) == ("runbook", Status.OK, f"{runbook.RUNBOOK.source} (the shipped one)")
+    monkeypatch.setattr(runbook, "RUNBOOK", dataclasses.replace(runbook.RUNBOOK, constraints=(RULE,)))
+    assert config.external_status.page_id  # the drill's config has a status page: the rule can be kept
+    assert runbook_row(config).status is Status.OK and runbook_row(config).detail.endswith(", 1 constraint(s)")
+    bare = dataclasses.replace(config, external_status=dataclasses.replace(config.external_status, page_id=""))
+    row = runbook_row(bare)
+    assert row.status is Status.WARN and "names the status page, and the config has no external_status.page_id" in row.detail
+    assert row.hint.startswith("set [external_status] page_id")

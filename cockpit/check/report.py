@@ -19,7 +19,7 @@ import json
 import sys
 from typing import Any
 
-from clay_cockpit.check.rows import Row, Status, fail, ok
+from clay_cockpit.check.rows import Row, Status, fail, ok, warn
 from clay_cockpit.redact import redact
 from clay_cockpit.sanitise import clean
 
@@ -49,6 +49,24 @@ async def run_checks(config: Any, sources: Any, *, read_only: bool = False, with
         else:
             rows.extend(result)
     return rows
+
+
+def runbook_row(config: Any) -> Row:
+    """The runbook in effect (issue 18) and whether its rules can be kept with this config: a rule on the status
+    page's updates needs the status page configured (without it the cockpit cannot send one, and counts nothing)."""
+    from clay_cockpit import runbook_file
+    from clay_cockpit.runbook import RUNBOOK
+
+    said = f"{RUNBOOK.source} ({'from ' + runbook_file.RUNBOOK_FROM if runbook_file.RUNBOOK_FROM else 'the shipped one'})"
+    rules = [c for c in RUNBOOK.constraints if c.kind == "update_within" and c.channel == "status_page"]
+    if rules and not config.external_status.page_id:
+        return warn(
+            "runbook",
+            f"{said}; its rule '{rules[0].describe()}' names the status page, and the config has no external_status.page_id",
+            "set [external_status] page_id (and its token) so the cockpit can send the update and count the rule down",
+            "the runbook's status page rules",
+        )
+    return ok("runbook", said + (f", {len(RUNBOOK.constraints)} constraint(s)" if RUNBOOK.constraints else ""))
 
 
 def render(rows: list[Row]) -> str:
@@ -91,7 +109,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     config = load_user_config(args.config)
     checked = run_checks(config, Sources(config), read_only=getattr(args, "read_only", False), with_key=getattr(args, "with_key", False))
-    rows = [ok("config", str(config.source)), *asyncio.run(checked)]
+    rows = [ok("config", str(config.source)), runbook_row(config), *asyncio.run(checked)]
     if getattr(args, "json", False):
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
