@@ -22,13 +22,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from clay_cockpit.sources.kube_wait import Waiter
-from clay_cockpit.sources.kube_watch import DEPLOYMENTS, PODS, WATCH_SECONDS, ListWatch
+from clay_cockpit.sources.kube_wait import Waiter, deployment_watch, watch_threads
+from clay_cockpit.sources.kube_watch import PODS, WATCH_SECONDS, ListWatch
 
 if TYPE_CHECKING:
     from clay_cockpit.sources.kube import Kube
 
 SOURCE = "actions"
+WHY = "following an action's rollout"  # what a 403's hint adds
 
 
 def _raw(obj: dict[str, Any]) -> dict[str, Any]:
@@ -46,16 +47,8 @@ class RolloutFollow:
     def __init__(self, kube: Kube, deployment: str, *, relist_every: float, watch_seconds: int = WATCH_SECONDS) -> None:
         cfg = kube.config
         self.name = deployment
-        self.deploy: ListWatch[dict[str, Any]] = ListWatch(
-            kube,
-            DEPLOYMENTS,
-            _raw,
-            source=SOURCE,
-            what=f"deployment {deployment}",
-            why="following an action's rollout",
-            field_selector=f"metadata.name={deployment}",
-            relist_every=relist_every,
-            watch_seconds=watch_seconds,
+        self.deploy = deployment_watch(
+            kube, deployment, _raw, source=SOURCE, why=WHY, relist_every=relist_every, watch_seconds=watch_seconds
         )
         self.pod_watch: ListWatch[dict[str, Any]] = ListWatch(
             kube,
@@ -63,7 +56,7 @@ class RolloutFollow:
             _raw,
             source=SOURCE,
             what=f"pods {cfg.selector}",
-            why="following an action's rollout",
+            why=WHY,
             label_selector=cfg.selector,
             relist_every=relist_every,
             watch_seconds=watch_seconds,
@@ -72,9 +65,7 @@ class RolloutFollow:
         self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> RolloutFollow:
-        self._threads = [
-            threading.Thread(target=w.run, name=f"actions:{w.resource.plural}-watch", daemon=True) for w in (self.deploy, self.pod_watch)
-        ]
+        self._threads = watch_threads(SOURCE, (self.deploy, self.pod_watch))
         for t in self._threads:
             t.start()
         return self

@@ -24,13 +24,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from clay_cockpit.sources.kube_wait import Waiter
-from clay_cockpit.sources.kube_watch import DEPLOYMENTS, REPLICASETS, WATCH_SECONDS, ListWatch
+from clay_cockpit.sources.kube_wait import Waiter, deployment_watch, watch_threads
+from clay_cockpit.sources.kube_watch import REPLICASETS, WATCH_SECONDS, ListWatch
 
 if TYPE_CHECKING:
     from clay_cockpit.sources.kube import Kube
 
 SOURCE = "infra"
+DEPLOY_WHY = "the rollout history and what changed"  # what a 403's hint adds
 MAX_REPLICASETS = 200  # ReplicaSets kept (revisionHistoryLimit is 10 by default)
 
 
@@ -48,16 +49,8 @@ class RolloutWatch:
 
     def __init__(self, kube: Kube, deployment: str, *, relist_every: float, watch_seconds: int = WATCH_SECONDS) -> None:
         cfg = kube.config
-        self.deploy: ListWatch[dict[str, Any]] = ListWatch(
-            kube,
-            DEPLOYMENTS,
-            _raw,
-            source=SOURCE,
-            what=f"deployment {deployment}",
-            why="the rollout history and what changed",
-            field_selector=f"metadata.name={deployment}",
-            relist_every=relist_every,
-            watch_seconds=watch_seconds,
+        self.deploy = deployment_watch(
+            kube, deployment, _raw, source=SOURCE, why=DEPLOY_WHY, relist_every=relist_every, watch_seconds=watch_seconds
         )
         self.sets: ListWatch[dict[str, Any]] = ListWatch(
             kube,
@@ -90,9 +83,7 @@ class RolloutWatch:
         with self._lock:
             if self._threads or stop.is_set() or self.closed:
                 return
-            self._threads = [
-                threading.Thread(target=w.run, name=f"infra:{w.resource.plural}-watch", daemon=True) for w in (self.deploy, self.sets)
-            ]
+            self._threads = watch_threads(SOURCE, (self.deploy, self.sets))
         for t in self._threads:
             t.start()
 

@@ -1,7 +1,10 @@
 """Waiting on watches (issue 15): :class:`Waiter` — one consumer waits until
 a :class:`~clay_cockpit.sources.kube_watch.ListWatch` changed, or a heartbeat
 passed, blocking or awaited; :class:`Closer` — the watches end when their
-consumer's stop event is set, though no consumer waits then."""
+consumer's stop event is set, though no consumer waits then. And what the two
+rollout consumers (an action's follow, the infra poll) share: the deployment
+watched by its name (:func:`deployment_watch`), a thread per watch
+(:func:`watch_threads`)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,14 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from clay_cockpit.sources.kube_watch import DEPLOYMENTS, ListWatch
 
 if TYPE_CHECKING:
-    from clay_cockpit.sources.kube_watch import ListWatch
+    from clay_cockpit.sources.kube import Kube
+
+T = TypeVar("T")
 
 WAKE = 0.25  # seconds: how often a waiting consumer looks at the watches' versions and its stop event
 
@@ -98,3 +105,26 @@ class Waiter:
         while not stop.is_set() and (pause := self._pause(time.monotonic(), deadline)) is not None:
             await asyncio.sleep(pause)
         return self._taken()
+
+
+def deployment_watch(
+    kube: Kube, name: str, parse: Callable[[dict[str, Any]], T | None], *, source: str, why: str, relist_every: float, watch_seconds: int
+) -> ListWatch[T]:
+    """The deployment ``name``, watched by its name (``fieldSelector=metadata.name=…``, which RBAC
+    authorises against a ``resourceNames`` rule)."""
+    return ListWatch(
+        kube,
+        DEPLOYMENTS,
+        parse,
+        source=source,
+        what=f"deployment {name}",
+        why=why,
+        field_selector=f"metadata.name={name}",
+        relist_every=relist_every,
+        watch_seconds=watch_seconds,
+    )
+
+
+def watch_threads(source: str, watches: tuple[ListWatch[Any], ...]) -> list[threading.Thread]:
+    """A daemon thread per watch, not started, named ``<source>:<plural>-watch``."""
+    return [threading.Thread(target=w.run, name=f"{source}:{w.resource.plural}-watch", daemon=True) for w in watches]
