@@ -27,14 +27,14 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from clay_cockpit.incident.events import Event
+from clay_cockpit.screens.view_screen import ViewScreen
 from clay_cockpit.signals import InfraSnapshot, Reading, Revision
 from clay_cockpit.widgets.common import clean, format_age, problem_content, set_if_changed
 from clay_cockpit.widgets.footer import KeyFooter
@@ -50,8 +50,6 @@ from clay_cockpit.widgets.infra import (
     node_rows,
 )
 
-TICK = 1.0  # seconds between looks at the reading while the view is on screen
-
 
 def _n(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
@@ -59,10 +57,10 @@ def _n(count: int, word: str) -> str:
 
 Feed = Callable[[], tuple[Reading[InfraSnapshot], Sequence[Event]]]
 RollbackTo = Callable[[int], object]  # the actions desk's rollback to a chosen revision (its plan, then the confirm modal)
-FOOTER_APP_ACTIONS = ("help", "quit")  # the cockpit's keys the view's footer shows besides its own
 
 
-class InfraScreen(Screen[None]):
+class InfraScreen(ViewScreen):
+    LIST = "infra-list"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,o", "app.pop_screen", "Back", id="infra.close", tooltip="Back to the cockpit"),
         Binding(
@@ -138,12 +136,6 @@ class InfraScreen(Screen[None]):
         with VerticalScroll(id="infra-detail-box"):
             yield Static(id="infra-detail")
         yield KeyFooter(compact=True, show_command_palette=False)
-
-    def on_mount(self) -> None:
-        self.set_class(self.app.no_color, "-nocolor")  # (the App's :nocolor does not reach a screen's scoped CSS)
-        self.update()
-        self.set_interval(TICK, self.update)
-        self.query_one("#infra-list", OptionList).focus()
 
     def update(self) -> None:
         """Look at the reading; redraw what changed."""
@@ -279,15 +271,3 @@ class InfraScreen(Screen[None]):
             self.notify("no cluster to act on here", title="Roll back", severity="warning")
             return
         self._rollback(revision.number)
-
-    # -- the footer: the view's keys, ? and q ------------------------------------------
-
-    @property
-    def active_bindings(self) -> dict[str, ActiveBinding]:
-        """What the footer shows: the cockpit's shown keys other than help and quit
-        are left out (still bound: they go back to the cockpit and act)."""
-        return {
-            key: b
-            for key, b in super().active_bindings.items()
-            if b.node is not self.app or not b.binding.show or b.binding.action in FOOTER_APP_ACTIONS
-        }

@@ -20,14 +20,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from clay_cockpit.comms.paging import CHANNEL_NAME, DEDUP_PREFIX, GRAFANA, PAGERDUTY, PageState
+from clay_cockpit.screens.view_screen import ViewScreen, refill
 from clay_cockpit.signals import PagerDutyIncident, PagerDutySnapshot
 from clay_cockpit.widgets.checklist import clock_time
 from clay_cockpit.widgets.common import clean, format_age, problem_content, set_if_changed
@@ -35,9 +36,6 @@ from clay_cockpit.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from clay_cockpit.screens.paging_desk import PagingDesk
-
-TICK = 1.0
-FOOTER_APP_ACTIONS = ("help", "quit")
 
 
 def page_row(page: PagerDutyIncident, linked: str | None, now: float) -> Content:
@@ -131,7 +129,8 @@ class NoteScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class PagesScreen(Screen[None]):
+class PagesScreen(ViewScreen):
+    LIST = "pages-list"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,b", "app.pop_screen", "Back", id="pages.close", tooltip="Back to the cockpit"),
         Binding("a", "acknowledge", "Ack", id="pages.acknowledge", tooltip="Acknowledge the highlighted page on PagerDuty"),
@@ -170,12 +169,6 @@ class PagesScreen(Screen[None]):
             yield Static(id="pages-outbox")
         yield KeyFooter(compact=True, show_command_palette=False)
 
-    def on_mount(self) -> None:
-        self.set_class(self.app.no_color, "-nocolor")
-        self.update()
-        self.set_interval(TICK, self.update)
-        self.query_one("#pages-list", OptionList).focus()
-
     def update(self) -> None:
         if not self.is_attached:
             return
@@ -193,15 +186,12 @@ class PagesScreen(Screen[None]):
             return
         self._shown = key
         view = self.query_one("#pages-list", OptionList)
-        was = view.highlighted_option.id if view.highlighted_option is not None else None
-        view.clear_options()
         self._pages = {p.id: p for p in pages}
+        words = "no open page" if isinstance(reading.value, PagerDutySnapshot) else "nothing read yet"
+        was = refill(view, [Option(page_row(p, state.page_id, now), id=p.id) for p in pages], words, "empty")
         if not pages:
-            words = "no open page" if isinstance(reading.value, PagerDutySnapshot) else "nothing read yet"
-            view.add_option(Option(Content.styled(f"  {words}", "$text-muted"), id="empty", disabled=True))
             set_if_changed(self.query_one("#pages-detail", Static), Content.styled("No page to show.", "$text-muted"))
             return
-        view.add_options([Option(page_row(p, state.page_id, now), id=p.id) for p in pages])
         target = was if was in self._pages else (state.page_id if state.page_id in self._pages else pages[0].id)
         view.highlighted = view.get_option_index(target)
         self._detail(target)
@@ -266,12 +256,3 @@ class PagesScreen(Screen[None]):
                 self._desk.note(page, typed, reopen=lambda again: self._ask_note(page, again))
 
         self._desk.app.push_screen(NoteScreen(page.number, text), done)  # (the desk's app: this view may be closed by then)
-
-    @property
-    def active_bindings(self) -> dict[str, ActiveBinding]:
-        """The footer: the view's keys, ? and q (the cockpit's other keys still act)."""
-        return {
-            key: b
-            for key, b in super().active_bindings.items()
-            if b.node is not self.app or not b.binding.show or b.binding.action in FOOTER_APP_ACTIONS
-        }

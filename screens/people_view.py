@@ -15,21 +15,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from clay_cockpit.screens.view_screen import ViewScreen, refill
 from clay_cockpit.widgets.common import clean, format_age, set_if_changed
 from clay_cockpit.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from clay_cockpit.screens.shared_desk import Responder, SharedDesk
-
-TICK = 1.0
-FOOTER_APP_ACTIONS = ("help", "quit")
 
 
 def responder_row(r: Responder, commander: str) -> Content:
@@ -43,7 +40,8 @@ def responder_row(r: Responder, commander: str) -> Content:
     )
 
 
-class PeopleScreen(Screen[None]):
+class PeopleScreen(ViewScreen):
+    LIST = "people-list"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,W", "app.pop_screen", "Back", id="people.close", tooltip="Back to the cockpit"),
         Binding("c", "take", "Take command", id="people.take", tooltip="Become the incident commander (on the timeline)"),
@@ -71,12 +69,6 @@ class PeopleScreen(Screen[None]):
             yield Static(id="people-detail")
         yield KeyFooter(compact=True, show_command_palette=False)
 
-    def on_mount(self) -> None:
-        self.set_class(self.app.no_color, "-nocolor")
-        self.update()
-        self.set_interval(TICK, self.update)
-        self.query_one("#people-list", OptionList).focus()
-
     def _commander(self) -> str:
         inc = self._desk.desk.recorder.incident
         return inc.commander if inc is not None else ""
@@ -98,13 +90,10 @@ class PeopleScreen(Screen[None]):
             return
         self._shown = key
         lst = self.query_one("#people-list", OptionList)
-        was = lst.highlighted_option.id if lst.highlighted_option is not None else None
-        lst.clear_options()
+        words = "sharing is off" if view.state == "off" else "nobody is marked present yet"
+        was = refill(lst, [Option(responder_row(r, commander), id=r.name) for r in view.responders], words, "")
         if not view.responders:
-            words = "sharing is off" if view.state == "off" else "nobody is marked present yet"
-            lst.add_option(Option(Content.styled(f"  {words}", "$text-muted"), id="", disabled=True))
             return
-        lst.add_options([Option(responder_row(r, commander), id=r.name) for r in view.responders])
         names = [r.name for r in view.responders]
         lst.highlighted = names.index(was) if was in names else 0
 
@@ -139,12 +128,3 @@ class PeopleScreen(Screen[None]):
         self.notify(words, title="Command")
         self._shown = None
         self.update()
-
-    @property
-    def active_bindings(self) -> dict[str, ActiveBinding]:
-        """The footer: the view's keys, ? and q (the cockpit's other keys still act)."""
-        return {
-            key: b
-            for key, b in super().active_bindings.items()
-            if b.node is not self.app or not b.binding.show or b.binding.action in FOOTER_APP_ACTIONS
-        }

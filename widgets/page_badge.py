@@ -10,10 +10,10 @@ only a colour (NO_COLOR)."""
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from clay_cockpit.signals import PagerDutyIncident, PagerDutySnapshot, Reading
-from clay_cockpit.widgets.common import format_age, set_if_changed
+from clay_cockpit.widgets.common import format_age
+from clay_cockpit.widgets.top_badge import TopBadge
 
 
 def badge(reading: Reading[PagerDutySnapshot], pages: tuple[PagerDutyIncident, ...], linked: str | None, now: float) -> Content | None:
@@ -33,22 +33,5 @@ def badge(reading: Reading[PagerDutySnapshot], pages: tuple[PagerDutyIncident, .
     return Content.assemble(("☎ ", "bold"), f"#{page.number} ", ("ack", "$text-warning"), age, *more)
 
 
-class PageBadge(Static):
-    DEFAULT_CSS = """
-    PageBadge {
-        width: auto;
-        height: 1;
-        padding: 0 1;
-        background: $panel;
-        text-wrap: nowrap;
-        display: none;
-    }
-    PageBadge.-shown {
-        display: block;
-    }
-    """
-
-    def show(self, content: Content | None) -> None:
-        self.set_class(content is not None, "-shown")
-        if content is not None:
-            set_if_changed(self, content)
+class PageBadge(TopBadge):
+    """The PagerDuty page (see the module docstring); :meth:`TopBadge.show` shows :func:`badge`."""

@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual.content import Content
-from textual.widgets import Static
 
-from clay_cockpit.widgets.common import set_if_changed
+from clay_cockpit.widgets.top_badge import TopBadge
 
 if TYPE_CHECKING:
     from clay_cockpit.screens.shared_desk import SharedView
@@ -36,22 +35,11 @@ def badge(view: SharedView) -> Content | None:
     return Content.assemble(("⇄ ", "bold"), count)
 
 
-class SharedBadge(Static):
+class SharedBadge(TopBadge):
+    """The shared incident (see the module docstring); :meth:`TopBadge.show` shows :func:`badge`."""
+
     DEFAULT_CSS = """
     SharedBadge {
-        width: auto;
-        height: 1;
         padding: 0 1 0 0;
-        background: $panel;
-        text-wrap: nowrap;
-        display: none;
-    }
-    SharedBadge.-shown {
-        display: block;
     }
     """
-
-    def show(self, content: Content | None) -> None:
-        self.set_class(content is not None, "-shown")
-        if content is not None:
-            set_if_changed(self, content)
