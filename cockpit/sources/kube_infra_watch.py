@@ -13,10 +13,12 @@ API's JSON (bounded: a deployment keeps ``revisionHistoryLimit`` of them).
 :meth:`RolloutWatch.wait` (:meth:`RolloutWatch.wait_async` on an event
 loop) waits until either changed since the last call,
 or ``heartbeat`` seconds passed: a rollout reaches the infra view and triage
-as it happens, not at the next poll. A watch that fails, or that the identity
-may not open (it is then kept by listing, as the pods are), leaves the poll
-to read that part itself (:meth:`RolloutWatch.deployment`,
-:meth:`RolloutWatch.replicasets` give ``None``). Never raises.
+as it happens, not at the next poll. A watch that fails leaves the poll to
+read that part itself (:meth:`RolloutWatch.deployment`,
+:meth:`RolloutWatch.replicasets` give ``None``); one the identity may not open
+is kept by listing, as the pods are, and still serves (a list every few
+seconds is as current as the poll's own read; an action's follow, which needs
+the events, refuses it: :mod:`clay_cockpit.sources.kube_follow`). Never raises.
 """
 
 from __future__ import annotations
