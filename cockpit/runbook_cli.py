@@ -36,12 +36,14 @@ from clay_cockpit.paths import ConfigError
 # module reads --runbook's file at its import, which must come after the flag is read)
 from clay_cockpit.runbook_file import (
     NEXT_BUSINESS_DAY,
+    RUNBOOK_ENV,
     ActionId,
     Constraint,
     Runbook,
     check_capabilities,
     load_runbook,
     shipped_path,
+    use_config_runbook,
 )
 from clay_cockpit.sanitise import clean_line
 
@@ -53,7 +55,13 @@ TICKED_BY_KEY = ("slack_update", "status_page_update")
 def add_runbook_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="runbook_command", metavar="ACTION", required=True)
     show = sub.add_parser("show", help="print the effective runbook", description="Print the effective runbook readably.")
-    show.add_argument("--runbook", metavar="FILE", help="a team's runbook file (default: the shipped config/runbook.toml)")
+    show.add_argument(
+        "--runbook",
+        metavar="FILE",
+        help="a team's runbook file (default: $CLAY_COCKPIT_RUNBOOK, then the config's [runbook] file, then the shipped one)",
+    )
+    show.add_argument("--config", metavar="PATH", help="the config whose [runbook] file the cockpit would run (default: as it finds it)")
+    show.add_argument("--env", metavar="NAME", help="the config's environment (its [env.NAME] runbook.file)")
     check = sub.add_parser(
         "check",
         help="validate a runbook file, then show its effect on each shipped drill scenario",
@@ -84,12 +92,30 @@ def cmd_runbook(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if args.no_drills:
             return 0
         return drill_report(rb, names, out)
+    if not args.runbook and not os.environ.get(RUNBOOK_ENV):
+        _config_runbook(getattr(args, "config", None), getattr(args, "env", None))  # the runbook the cockpit would run
+    from clay_cockpit import runbook_file
     from clay_cockpit.runbook import RUNBOOK
 
     rb = load_runbook(args.runbook) if args.runbook else RUNBOOK
-    for line in show_lines(rb, shipped=not args.runbook):
+    shipped = os.path.abspath(rb.source) == os.path.abspath(shipped_path())
+    origin = "--runbook" if args.runbook else runbook_file.RUNBOOK_FROM
+    for line in show_lines(rb, shipped=shipped, origin="" if shipped else origin):
         print(line, file=out)
     return 0
+
+
+def _config_runbook(cli_path: str | None, env: str | None) -> None:
+    """The config's ``[runbook] file`` in effect, as for the cockpit: the config found as the cockpit finds it
+    (one that does not exist, unless named, means the shipped runbook)."""
+    from clay_cockpit.config import load_config
+    from clay_cockpit.paths import config_location
+
+    path, _origin = config_location(cli_path)
+    if not cli_path and not path.is_file():
+        return
+    config = load_config(path, env)
+    use_config_runbook(config.runbook.file, config.source)
 
 
 def check_report(rb: Runbook) -> list[str]:
@@ -182,10 +208,11 @@ def constraint_line(k: Constraint, zone: str = "") -> str:
     return clean_line(k.describe(zone))
 
 
-def show_lines(rb: Runbook, shipped: bool = False) -> list[str]:
-    """The runbook, readably: what `clay-cockpit runbook show` prints."""
+def show_lines(rb: Runbook, shipped: bool = False, origin: str = "") -> list[str]:
+    """The runbook, readably: what `clay-cockpit runbook show` prints (``origin``: what chose a team's file)."""
     c = clean_line
-    lines = [f"Runbook: {c(rb.source)}" + (" (shipped)" if shipped else ""), "", "Severities"]
+    said = " (shipped)" if shipped else f" (from {origin})" if origin else ""
+    lines = [f"Runbook: {c(rb.source)}{said}", "", "Severities"]
     for sev, level in rb.severities.items():
         lines.append(f"  {sev.value}  {c(level.name)} — respond {c(level.response)} (clock: {_response(level.response_seconds)})")
         lines.append(f"      e.g. {c(level.examples)}")

@@ -57,7 +57,7 @@ def test_show_a_team_file_with_its_notes_and_links(tmp_path: Path, capsys: pytes
     path = team_file(tmp_path, text)
     code, out, _ = runbook(capsys, "show", "--runbook", path)
     assert code == 0
-    assert out.startswith(f"Runbook: {path}\n")
+    assert out.startswith(f"Runbook: {path} (from --runbook)\n")
     assert "  P1  Everything is down — respond < 15 min" in out
     assert out.endswith(
         "Notes\n  - P1: call the vendor's TAM\n\nLinks\n  - Escalation policy: https://example.pagerduty.com/escalation_policies/P1\n"

@@ -77,6 +77,11 @@ def test_the_configs_runbook_file_is_the_teams_runbook_for_every_command_that_re
     info = cockpit("info", "--config", str(config), runbook=str(other))
     assert f"runbook          {other} (from $CLAY_COCKPIT_RUNBOOK)" in info.stdout.splitlines(), info.stdout
 
+    show = cockpit("runbook", "show", "--config", str(config))
+    assert show.returncode == 0 and show.stdout.splitlines()[0] == f"Runbook: {team} (from runbook.file in the config)", show.stderr
+    show = cockpit("runbook", "show", "--config", str(config), runbook=str(other))
+    assert show.stdout.splitlines()[0] == f"Runbook: {other} (from $CLAY_COCKPIT_RUNBOOK)"
+
     # run: the config is read before the cockpit (and the runbook) load — what `clay-cockpit --config` does first
     code = (
         "import sys; from clay_cockpit.cli_common import load_user_config; load_user_config(sys.argv[1]);"
