@@ -84,14 +84,14 @@ def cmd_runbook(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``runbook show`` or ``runbook check``; a bad file raises ConfigError (the CLI's exit 2)."""
     out = out or sys.stdout
     if args.runbook_command == "check":
-        rb = load_runbook(args.file)
-        check_capabilities(rb)
+        rb, base = load_runbook(args.file), load_runbook(shipped_path())  # base: the shipped runbook, read once
+        check_capabilities(rb, base)
         names = [] if args.no_drills else chosen_scenarios(args.scenarios)
-        for line in check_report(rb):
+        for line in check_report(rb, base):
             print(line, file=out)
         if args.no_drills:
             return 0
-        return drill_report(rb, names, out)
+        return drill_report(rb, base, names, out)
     if not args.runbook and not os.environ.get(RUNBOOK_ENV):
         _config_runbook(getattr(args, "config", None), getattr(args, "env", None))  # the runbook the cockpit would run
     from clay_cockpit import runbook_file
@@ -118,14 +118,14 @@ def _config_runbook(cli_path: str | None, env: str | None) -> None:
     use_config_runbook(config.runbook.file, config.source)
 
 
-def check_report(rb: Runbook) -> list[str]:
+def check_report(rb: Runbook, shipped: Runbook) -> list[str]:
     """One line that the file is good, then what the running cockpit does not use of it."""
     items = [item for step in rb.steps for item in step.items]
     lines = [
         f"{clean_line(rb.source)}: ok — {len(rb.severities)} severities, {len(rb.branches)} branches, "
         f"{len(rb.steps)} steps, {len(items)} items, {len(rb.actions)} actions, {len(rb.notes)} notes, {len(rb.links)} links"
     ]
-    differs = differences(rb, load_runbook(shipped_path()))
+    differs = differences(rb, shipped)
     if differs:
         lines.append(f"run with it: clay-cockpit --runbook {clean_line(rb.source)} (or demo --runbook …); what it changes:")
         lines += [f"  - {d}" for d in differs]
@@ -351,10 +351,9 @@ def run_children(children: list[Child], jobs: int = DRILL_JOBS) -> None:
                     file.close()
 
 
-def drill_report(rb: Runbook, names: list[str], out: TextIO) -> int:
+def drill_report(rb: Runbook, shipped: Runbook, names: list[str], out: TextIO) -> int:
     """Drill ``names`` with ``rb`` and with the shipped runbook; print what each shows and what differs.
     0, or 1 when a drill could not run."""
-    shipped = load_runbook(shipped_path())
     team_path = os.path.abspath(rb.source)
     per = max(1, DRILL_JOBS // 2)
     chunks = [names[i::per] for i in range(per) if names[i::per]]

@@ -381,7 +381,7 @@ class _Reader:
         if channel not in CHANNELS:
             raise self.fail(f"{where}.channel", "one of " + ", ".join(CHANNELS), _describe(channel))
         minutes = t["minutes"]
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 1 <= minutes <= 24 * 60:
+        if not _is_number(minutes) or not 1 <= minutes <= 24 * 60:
             raise self.fail(f"{where}.minutes", "a number of minutes from 1 to 1440", _describe(minutes))
         why = self.string(t.get("why", ""), f"{where}.why", empty=True)
         return Constraint("update_within", severity=severity, channel=channel, minutes=float(minutes), why=why)
@@ -400,9 +400,7 @@ class _Reader:
                 ("name", "response", "response_seconds", "examples"),
             )
             seconds = t["response_seconds"]
-            if seconds != NEXT_BUSINESS_DAY and (
-                isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < 1e9
-            ):
+            if seconds != NEXT_BUSINESS_DAY and (not _is_number(seconds) or not 0 < seconds < 1e9):
                 raise self.fail(f"{where}.response_seconds", f'a number of seconds > 0 or "{NEXT_BUSINESS_DAY}"', _describe(seconds))
             out[sev] = SeverityLevel(
                 sev,
@@ -507,6 +505,11 @@ class _Reader:
         return Link(self.string(t["title"], f"{where}.title"), url)
 
 
+def _is_number(value: Any) -> bool:
+    """An integer or a float of TOML's (true and false are no numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
@@ -571,10 +574,10 @@ def use_config_runbook(file: str, config_source: str) -> str:
     return path
 
 
-def check_capabilities(rb: Runbook) -> None:
+def check_capabilities(rb: Runbook, shipped: Runbook | None = None) -> None:
     """What a file may not change: each action's key and place are the
     cockpit's (what its keys can do), as the shipped runbook says them."""
-    shipped = load_runbook(shipped_path())  # (clay_cockpit.runbook.RUNBOOK may be a team's file already: --runbook)
+    shipped = shipped or load_runbook(shipped_path())  # (clay_cockpit.runbook.RUNBOOK may be a team's file already: --runbook)
     for aid, spec in rb.actions.items():
         ours = shipped.actions[aid]
         if spec.key != ours.key:

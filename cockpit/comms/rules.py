@@ -6,7 +6,7 @@ declaration, or when triage or the responder raises it) and is met by the
 first update sent on its channel from then on. Dropping below the severity
 ends it; reaching it again starts it afresh. :class:`RuleTrack` folds a
 timeline's events (the :class:`~clay_cockpit.comms.state.CommsLog` feeds it
-every event it folds), :meth:`RuleTrack.clocks` says where each rule stands,
+every event it folds, with the incident's state it folds), :meth:`RuleTrack.clocks` says where each rule stands,
 and :func:`rule_clocks` does both for a whole timeline (the postmortem).
 
 Pure standard library; no clock reads (``now`` is a parameter). Channels are
@@ -101,8 +101,10 @@ class RuleTrack:
         self.past: deque[tuple[Severity, float, float]] = deque(maxlen=MAX_PAST)  # (severity, from, until) spells that ended
         self.updates: dict[str, deque[float]] = {}
 
-    def observe(self, ev: Event) -> None:
-        self.incident = apply(self.incident, ev)
+    def observe(self, ev: Event, incident: Incident | None) -> None:
+        """Fold ``ev``; ``incident``: the incident's state with ``ev`` applied (the caller folds it once for all
+        its readers: :func:`clay_cockpit.incident.state.apply`)."""
+        self.incident = incident
         if self.incident is None:
             return
         now = _RANK[self.incident.severity]
@@ -141,5 +143,5 @@ def rule_clocks(events: Iterable[Event], rules: Iterable[Constraint]) -> list[Ru
     """Every ``update_within`` rule's spells over a whole timeline, oldest first (the postmortem)."""
     track = RuleTrack()
     for ev in events:
-        track.observe(ev)
+        track.observe(ev, apply(track.incident, ev))
     return track.clocks(rules, past=True)

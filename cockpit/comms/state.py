@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from clay_cockpit.comms.rules import RuleTrack
 from clay_cockpit.incident.lifecycle import ClockLevel, Incident, Status, format_duration
+from clay_cockpit.incident.state import apply
 from clay_cockpit.incident.timeline import Event, EventKind, TimelineError
 from clay_cockpit.incident.timeline_read import iter_events
 from clay_cockpit.runbook import Severity
@@ -376,7 +377,7 @@ class CommsLog:
         self._closed.clear()
 
     def _apply(self, ev: Event) -> None:
-        self.rules.observe(ev)
+        self.rules.observe(ev, apply(self.rules.incident, ev))  # (the log folds no incident state of its own)
         if ev.kind == EventKind.MESSAGE_DRAFTED:
             draft = Draft.from_event(ev)
             if draft is None:

@@ -122,7 +122,7 @@ def _take(c: Collected, ev: Event) -> None:
     c.first_at = ev.at if c.first_at is None else c.first_at
     c.last_at = ev.at
     before, c.incident = c.incident, apply(c.incident, ev)
-    c.rules.observe(ev)
+    c.rules.observe(ev, c.incident)
     if len(c.head) < MAX_TIMELINE_HEAD:
         c.head.append(ev)
     else:
